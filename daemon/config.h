@@ -1,0 +1,78 @@
+/*
+ * config.h - vigild's configuration, parsed once from an INI file.
+ *
+ * config_load() fills a struct config that the rest of the daemon treats as
+ * read-only.  Strings are owned by the struct and freed by config_free().
+ * Relative paths in the file are resolved against the file's directory.
+ *
+ * File format (libinih):
+ *   [listen] address, port, max_connections, handshake_timeout, idle_timeout,
+ *            max_frame
+ *   [tls]    cert, key, ca, crl (optional)
+ *   [store]  path
+ *   [writer] batch_max, batch_wait_ms
+ * Durations are whole seconds unless written with a unit (ms, s, m, h, d).
+ * Numbers are plain decimal digits: no sign, no unit, no white space inside.
+ *
+ * Accepted values:
+ *   address            an IPv4 or IPv6 literal (no brackets, no host names)
+ *   port               0..65535
+ *   max_connections    1..1000000
+ *   handshake_timeout  duration, 100ms..10m
+ *   idle_timeout       duration, 1s..7d
+ *   max_frame          bytes, 64..67108864 (no K/M suffix)
+ *   cert, key, ca, crl files that must be readable when the file is loaded
+ *   path               the store's file; its directory must exist
+ *   batch_max          1..10000
+ *   batch_wait_ms      a plain number of milliseconds, 0..1000 (no unit)
+ * Unknown sections and keys, a key given twice, and indented (multi-line)
+ * values are errors.  A relative path in a configuration file named by a
+ * relative path stays relative to the current directory.
+ */
+#ifndef VIGIL_DAEMON_CONFIG_H
+#define VIGIL_DAEMON_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config {
+	char *path;               /* the file it was read from */
+	/* [listen] */
+	char *listen_address;     /* default "127.0.0.1" */
+	int listen_port;          /* default 7443; 0 means any free port */
+	unsigned max_connections; /* default 1024 */
+	uint64_t handshake_timeout_ms; /* default 10 s */
+	uint64_t idle_timeout_ms;      /* default 300 s */
+	size_t max_frame;         /* default 1 MiB; 64 bytes .. 64 MiB */
+	/* [tls] */
+	char *tls_cert;           /* required */
+	char *tls_key;            /* required */
+	char *tls_ca;             /* required */
+	char *tls_crl;            /* optional, NULL when unset */
+	/* [store] */
+	char *store_path;         /* required */
+	/* [writer] */
+	unsigned batch_max;       /* default 256 submissions per transaction */
+	uint64_t batch_wait_ms;   /* default 2 ms to gather a batch */
+};
+
+/*
+ * Reads and validates path.  On failure returns a negative vg_status
+ * (VG_EBADREQ for invalid content, VG_EIO when the file cannot be read,
+ * VG_ENOMEM), writes "FILE:LINE: what is wrong" (LINE 0 when no line is to
+ * blame, e.g. a missing required key or an unreadable file) into err, and
+ * leaves cfg zeroed.  config_free() is safe on a zeroed or partly filled
+ * struct and leaves it zeroed.
+ */
+int config_load(const char *path, struct config *cfg, char *err, size_t err_len);
+void config_free(struct config *cfg);
+
+/*
+ * Strict number and duration parsers (exported for the tests).  Return 0 on
+ * success, -1 when s is not entirely a number in [min, max].
+ */
+int config_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* "30" (seconds), "250ms", "30s", "5m", "2h", "3d"; result in milliseconds. */
+int config_parse_duration(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms);
+
+#endif

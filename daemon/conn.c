@@ -1,0 +1,576 @@
+#include "daemon/conn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "daemon/log.h"
+#include "daemon/relay.h"
+#include "daemon/submit.h"
+#include "proto/status.h"
+
+#define CONN_CLOSE_GRACE_MS 5000
+#define TLS_READ_CHUNK 16384
+
+static void conn_process(struct conn *c);
+
+static void conn_maybe_free(struct conn *c)
+{
+	if (c->handles_open > 0 || c->jobs > 0)
+		return;
+	struct relay *r = c->relay;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		r->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	r->n_conns--;
+	SSL_free(c->ssl); /* frees both BIOs */
+	EVP_PKEY_free(c->peer_key);
+	OPENSSL_free(c->cert_der);
+	frame_reader_free(&c->fr);
+	free(c);
+	relay_check_drained(r);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	c->handles_open--;
+	conn_maybe_free(c);
+}
+
+static void conn_close_handles(struct conn *c)
+{
+	if (!uv_is_closing((uv_handle_t *)&c->tcp))
+		uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+	if (!uv_is_closing((uv_handle_t *)&c->timer))
+		uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+void conn_hold(struct conn *c)
+{
+	c->jobs++;
+}
+
+void conn_release(struct conn *c)
+{
+	c->jobs--;
+	conn_maybe_free(c);
+}
+
+struct write_req {
+	uv_write_t req;
+	struct conn *conn;
+	size_t len;
+	char data[];
+};
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct write_req *w = (struct write_req *)req;
+	struct conn *c = w->conn;
+	c->write_queue -= w->len;
+	free(w);
+	if (status < 0 && conn_is_open(c)) {
+		conn_close(c, uv_strerror(status));
+	} else if (c->paused && c->write_queue < CONN_MAX_WRITE_QUEUE / 2 && conn_is_open(c)) {
+		conn_process(c);
+	}
+	conn_release(c);
+}
+
+/* Moves whatever TLS produced into a uv_write. */
+static void conn_flush(struct conn *c)
+{
+	size_t n = (size_t)BIO_ctrl_pending(c->wbio);
+	if (n == 0 || uv_is_closing((uv_handle_t *)&c->tcp))
+		return;
+	struct write_req *w = malloc(sizeof(*w) + n);
+	if (!w) {
+		conn_close_handles(c);
+		return;
+	}
+	int got = BIO_read(c->wbio, w->data, (int)n);
+	if (got <= 0) {
+		free(w);
+		return;
+	}
+	w->conn = c;
+	w->len = (size_t)got;
+	uv_buf_t b = uv_buf_init(w->data, (unsigned int)got);
+	int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+	if (rc < 0) {
+		free(w);
+		log_debug("%s: write: %s", c->peer_addr, uv_strerror(rc));
+		conn_close_handles(c);
+		return;
+	}
+	c->write_queue += w->len;
+	conn_hold(c);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct conn *c = req->data;
+	free(req);
+	conn_close_handles(c);
+	conn_release(c);
+}
+
+static void on_close_grace(uv_timer_t *t)
+{
+	/* The peer did not take our last bytes in time. */
+	conn_close_handles(t->data);
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+	if (c->state == CONN_CLOSING)
+		return;
+	int was_tls = c->state != CONN_HANDSHAKE;
+	c->state = CONN_CLOSING;
+	if (c->id.org[0])
+		log_info("%s %s: closed: %s", c->peer_addr, c->id.org, reason);
+	else
+		log_info("%s: closed: %s", c->peer_addr, reason);
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->reading = 0;
+	if (was_tls) {
+		SSL_shutdown(c->ssl); /* queue close_notify */
+		ERR_clear_error();
+	}
+	conn_flush(c);
+	/* Let queued bytes (an error frame, an alert) reach the peer before the
+	 * socket closes, but never wait for a peer that does not read. */
+	uv_timer_start(&c->timer, on_close_grace, CONN_CLOSE_GRACE_MS, 0);
+	uv_shutdown_t *req = malloc(sizeof(*req));
+	if (req) {
+		req->data = c;
+		if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) == 0) {
+			conn_hold(c);
+			relay_check_drained(c->relay);
+			return;
+		}
+		free(req);
+	}
+	conn_close_handles(c);
+}
+
+void conn_send(struct conn *c, const Vigil__V1__Frame *f)
+{
+	if (!conn_is_open(c))
+		return;
+	uint8_t *buf;
+	size_t len;
+	/* Answers are small; the limit only guards against a bug. */
+	int rc = frame_encode(f, FRAME_DEFAULT_MAX * 64, &buf, &len);
+	if (rc != VG_OK) {
+		conn_close(c, "cannot encode an answer");
+		return;
+	}
+	int n = SSL_write(c->ssl, buf, (int)len);
+	free(buf);
+	if (n <= 0) {
+		char e[160];
+		conn_close(c, tls_last_error(e, sizeof(e)));
+		return;
+	}
+	conn_flush(c);
+}
+
+void conn_send_error(struct conn *c, uint64_t request_id, int status, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	Vigil__V1__Error e = VIGIL__V1__ERROR__INIT;
+	e.code = (Vigil__V1__ErrorCode)vg_status_to_wire(status);
+	e.message = msg;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = request_id;
+	f.msg_case = VIGIL__V1__FRAME__MSG_ERROR;
+	f.error = &e;
+	log_debug("%s %s: request %llu: %s: %s", c->peer_addr, c->id.org,
+		  (unsigned long long)request_id, vg_status_wire_name(status), msg);
+	conn_send(c, &f);
+}
+
+/* Sends an error that leaves the stream in an unknown state, then closes. */
+static void conn_fail(struct conn *c, uint64_t request_id, int status, const char *msg)
+{
+	conn_send_error(c, request_id, status, "%s", msg);
+	conn_close(c, msg);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+	struct relay *r = c->relay;
+	switch (c->state) {
+	case CONN_HANDSHAKE:
+		r->stats.handshakes_failed++;
+		conn_close(c, "handshake timeout");
+		break;
+	case CONN_HELLO:
+	case CONN_READY:
+		if (c->inflight > 0) /* waiting on us is not idleness */
+			uv_timer_start(&c->timer, on_timer, r->cfg->idle_timeout_ms, 0);
+		else
+			conn_close(c, "idle timeout");
+		break;
+	case CONN_CLOSING:
+		break;
+	}
+}
+
+static void send_welcome(struct conn *c, uint64_t request_id)
+{
+	Vigil__V1__Identity id = VIGIL__V1__IDENTITY__INIT;
+	id.organisation = c->id.org;
+	id.role = (Vigil__V1__Role)c->id.role;
+	id.country = c->id.country;
+	id.common_name = c->id.name;
+	id.cert_sha256.data = c->id.cert_sha256;
+	id.cert_sha256.len = SHA256_LEN;
+	Vigil__V1__Welcome w = VIGIL__V1__WELCOME__INIT;
+	w.protocol_version = 1;
+	w.peer = &id;
+	w.software = "vigild/" VIGIL_VERSION;
+	w.max_frame = (uint32_t)c->relay->cfg->max_frame;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = request_id;
+	f.msg_case = VIGIL__V1__FRAME__MSG_WELCOME;
+	f.welcome = &w;
+	conn_send(c, &f);
+}
+
+/* Takes ownership of f. */
+static void handle_frame(struct conn *c, Vigil__V1__Frame *f)
+{
+	uint64_t rid = f->request_id;
+	if (c->state == CONN_HELLO) {
+		if (f->msg_case != VIGIL__V1__FRAME__MSG_HELLO) {
+			frame_free(f);
+			conn_fail(c, rid, VG_EBADREQ, "the first frame must be a hello");
+			return;
+		}
+		uint32_t v = f->hello->protocol_version;
+		frame_free(f);
+		if (v != 1) {
+			char m[96];
+			snprintf(m, sizeof(m), "unsupported protocol version %u; this relay speaks 1", v);
+			conn_fail(c, rid, VG_EBADREQ, m);
+			return;
+		}
+		c->state = CONN_READY;
+		send_welcome(c, rid);
+		return;
+	}
+	switch (f->msg_case) {
+	case VIGIL__V1__FRAME__MSG_SUBMIT:
+		c->inflight++;
+		submit_start(c, f); /* takes f */
+		return;
+	case VIGIL__V1__FRAME__MSG_HELLO:
+		frame_free(f);
+		conn_send_error(c, rid, VG_EBADREQ, "hello was already received");
+		return;
+	default:
+		frame_free(f);
+		conn_send_error(c, rid, VG_EBADREQ, "a client may not send this message");
+		return;
+	}
+}
+
+/* Decodes and dispatches buffered frames until none is complete or the
+ * connection has enough in flight. */
+static void conn_drain_frames(struct conn *c)
+{
+	struct relay *r = c->relay;
+	const uint8_t *p;
+	size_t n;
+	int rc;
+	while (conn_is_open(c) && c->inflight < CONN_MAX_INFLIGHT &&
+	       c->write_queue < CONN_MAX_WRITE_QUEUE &&
+	       (rc = frame_reader_next(&c->fr, &p, &n)) == 1) {
+		Vigil__V1__Frame *f;
+		r->stats.frames_in++;
+		uv_timer_start(&c->timer, on_timer, r->cfg->idle_timeout_ms, 0);
+		if (frame_decode(p, n, &f) != VG_OK) {
+			conn_fail(c, 0, VG_EBADREQ, "frame does not decode as vigil.v1.Frame");
+			return;
+		}
+		handle_frame(c, f);
+	}
+	if (conn_is_open(c) && rc == VG_ETOOLARGE) {
+		char m[96];
+		snprintf(m, sizeof(m), "frame exceeds the limit of %zu bytes", r->cfg->max_frame);
+		conn_fail(c, 0, VG_ETOOLARGE, m);
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	(void)suggested;
+	buf->base = malloc(TLS_READ_CHUNK);
+	buf->len = buf->base ? TLS_READ_CHUNK : 0;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void conn_read_start(struct conn *c)
+{
+	if (!c->reading && conn_is_open(c) && !c->relay->draining) {
+		if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+			c->reading = 1;
+	}
+}
+
+static void conn_read_stop(struct conn *c)
+{
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+	}
+}
+
+/* Pulls decrypted bytes into the frame reader and handles whole frames.
+ * Reading from the socket stops while the connection is saturated. */
+static void conn_process(struct conn *c)
+{
+	uint8_t tmp[TLS_READ_CHUNK];
+	for (;;) {
+		conn_drain_frames(c);
+		if (!conn_is_open(c))
+			return;
+		if (c->inflight >= CONN_MAX_INFLIGHT || c->write_queue >= CONN_MAX_WRITE_QUEUE) {
+			c->paused = 1;
+			conn_read_stop(c);
+			return;
+		}
+		int n = SSL_read(c->ssl, tmp, sizeof(tmp));
+		if (n > 0) {
+			if (frame_reader_feed(&c->fr, tmp, (size_t)n) != VG_OK) {
+				conn_close(c, "out of memory");
+				return;
+			}
+			continue;
+		}
+		int err = SSL_get_error(c->ssl, n);
+		if (err == SSL_ERROR_WANT_READ)
+			break;
+		if (err == SSL_ERROR_ZERO_RETURN) {
+			conn_close(c, "peer closed the TLS session");
+		} else {
+			char e[160];
+			conn_close(c, tls_last_error(e, sizeof(e)));
+		}
+		return;
+	}
+	conn_flush(c); /* TLS may have produced post-handshake messages */
+	c->paused = 0;
+	conn_read_start(c);
+}
+
+void conn_answered(struct conn *c)
+{
+	c->inflight--;
+	if (!conn_is_open(c))
+		return;
+	if (c->paused)
+		conn_process(c);
+	if (c->relay->draining && c->inflight == 0)
+		conn_close(c, "relay shutting down");
+}
+
+static void handshake_done(struct conn *c)
+{
+	struct relay *r = c->relay;
+	const unsigned char *alpn = NULL;
+	unsigned int alpn_len = 0;
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+	if (alpn_len != strlen(TLS_ALPN) || memcmp(alpn, TLS_ALPN, alpn_len) != 0) {
+		r->stats.handshakes_failed++;
+		conn_close(c, "client did not negotiate ALPN " TLS_ALPN);
+		return;
+	}
+	X509 *cert = SSL_get0_peer_certificate(c->ssl);
+	char why[TLS_WHY_LEN];
+	if (!cert || identity_from_cert(cert, &c->id, why, sizeof(why)) != 0) {
+		r->stats.handshakes_failed++;
+		conn_close(c, cert ? why : "no client certificate");
+		return;
+	}
+	c->peer_key = X509_get_pubkey(cert);
+	int n = i2d_X509(cert, &c->cert_der);
+	if (!c->peer_key || n <= 0) {
+		r->stats.handshakes_failed++;
+		conn_close(c, "cannot read the client certificate");
+		return;
+	}
+	c->cert_der_len = (size_t)n;
+	r->stats.handshakes_ok++;
+	c->state = CONN_HELLO;
+	log_info("%s: %s (%s, %s) connected", c->peer_addr, c->id.org,
+		 identity_role_name(c->id.role), c->id.country);
+	uv_timer_start(&c->timer, on_timer, r->cfg->idle_timeout_ms, 0);
+}
+
+static void conn_handshake(struct conn *c)
+{
+	int rc = SSL_do_handshake(c->ssl);
+	if (rc == 1) {
+		conn_flush(c);
+		handshake_done(c);
+		if (conn_is_open(c))
+			conn_process(c); /* the hello may have come with the Finished */
+		return;
+	}
+	int err = SSL_get_error(c->ssl, rc);
+	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+		conn_flush(c);
+		return;
+	}
+	char e[160];
+	char reason[TLS_WHY_LEN + 200];
+	snprintf(reason, sizeof(reason), "handshake failed: %s%s%s",
+		 c->tls_why[0] ? c->tls_why : "", c->tls_why[0] ? ": " : "",
+		 tls_last_error(e, sizeof(e)));
+	c->relay->stats.handshakes_failed++;
+	/* Send the alert OpenSSL queued, then close: the state is not READY,
+	 * so conn_close sends no close_notify. */
+	conn_flush(c);
+	conn_close(c, reason);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+	if (nread < 0) {
+		free(buf->base);
+		if (c->state == CONN_HANDSHAKE)
+			c->relay->stats.handshakes_failed++;
+		conn_close(c, nread == UV_EOF ? "peer closed the connection" : uv_strerror((int)nread));
+		return;
+	}
+	if (nread > 0 && conn_is_open(c)) {
+		if (BIO_write(c->rbio, buf->base, (int)nread) != (int)nread) {
+			free(buf->base);
+			conn_close(c, "out of memory");
+			return;
+		}
+	}
+	free(buf->base);
+	if (!conn_is_open(c) || nread == 0)
+		return;
+	if (c->state == CONN_HANDSHAKE)
+		conn_handshake(c);
+	else
+		conn_process(c);
+}
+
+static void refuse(uv_stream_t *server)
+{
+	/* Accept and close at once, so a flood beyond the cap cannot fill the
+	 * kernel's backlog and starve legitimate peers of a quick answer. */
+	uv_tcp_t *t = malloc(sizeof(*t));
+	if (!t)
+		return;
+	if (uv_tcp_init(server->loop, t) != 0) {
+		free(t);
+		return;
+	}
+	if (uv_accept(server, (uv_stream_t *)t) == 0)
+		uv_tcp_close_reset(t, (uv_close_cb)free);
+	else
+		uv_close((uv_handle_t *)t, (uv_close_cb)free);
+}
+
+static void peer_name(uv_tcp_t *t, char *out, size_t len)
+{
+	struct sockaddr_storage ss;
+	int sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+			uv_ip4_name(a, host, sizeof(host));
+			port = ntohs(a->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+			uv_ip6_name(a, host, sizeof(host));
+			port = ntohs(a->sin6_port);
+		}
+	}
+	snprintf(out, len, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+void conn_accept(struct relay *r)
+{
+	if (r->n_conns >= r->cfg->max_connections) {
+		r->stats.refused_over_cap++;
+		if (r->stats.refused_over_cap == 1 || r->stats.refused_over_cap % 1000 == 0)
+			log_warn("connection cap of %u reached; refusing (%llu so far)",
+				 r->cfg->max_connections,
+				 (unsigned long long)r->stats.refused_over_cap);
+		refuse((uv_stream_t *)&r->listener);
+		return;
+	}
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		refuse((uv_stream_t *)&r->listener);
+		return;
+	}
+	c->relay = r;
+	frame_reader_init(&c->fr, r->cfg->max_frame);
+	if (uv_tcp_init(r->loop, &c->tcp) != 0) {
+		free(c);
+		refuse((uv_stream_t *)&r->listener);
+		return;
+	}
+	c->tcp.data = c;
+	c->handles_open = 1;
+	uv_timer_init(r->loop, &c->timer);
+	c->timer.data = c;
+	c->handles_open = 2;
+	/* Linked before anything can fail, so the one close path frees it. */
+	c->next = r->conns;
+	if (r->conns)
+		r->conns->prev = c;
+	r->conns = c;
+	r->n_conns++;
+	c->state = CONN_HANDSHAKE;
+	if (uv_accept((uv_stream_t *)&r->listener, (uv_stream_t *)&c->tcp) != 0) {
+		c->state = CONN_CLOSING;
+		conn_close_handles(c);
+		return;
+	}
+	r->stats.accepted++;
+	uv_tcp_nodelay(&c->tcp, 1);
+	peer_name(&c->tcp, c->peer_addr, sizeof(c->peer_addr));
+	c->ssl = SSL_new(r->ssl_ctx);
+	c->rbio = BIO_new(BIO_s_mem());
+	c->wbio = BIO_new(BIO_s_mem());
+	if (!c->ssl || !c->rbio || !c->wbio) {
+		BIO_free(c->rbio);
+		BIO_free(c->wbio);
+		c->rbio = c->wbio = NULL;
+		conn_close(c, "out of memory");
+		return;
+	}
+	BIO_set_mem_eof_return(c->rbio, -1);
+	SSL_set_bio(c->ssl, c->rbio, c->wbio);
+	SSL_set_app_data(c->ssl, c->tls_why);
+	SSL_set_accept_state(c->ssl);
+	uv_timer_start(&c->timer, on_timer, r->cfg->handshake_timeout_ms, 0);
+	conn_read_start(c);
+}

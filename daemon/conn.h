@@ -1,0 +1,93 @@
+/*
+ * conn.h - one client connection: TCP (libuv) -> TLS (OpenSSL on memory
+ * BIOs) -> frames -> dispatch.
+ *
+ * Lifetime: a conn is created on accept and owned by the relay's list.  It
+ * embeds two handles (the TCP stream and a timer) and counts the jobs
+ * (submissions being verified or written) that point to it.  conn_close()
+ * starts closing; the memory is freed only when both handles' close
+ * callbacks have run and the last job has released it (conn_release()), so
+ * a job that finishes after its connection closed finds valid memory and
+ * just drops its answer.
+ *
+ * States: HANDSHAKE (timer = handshake_timeout) -> HELLO (expects Hello) ->
+ * READY (timer = idle_timeout, restarted by every frame) -> CLOSING.
+ */
+#ifndef VIGIL_DAEMON_CONN_H
+#define VIGIL_DAEMON_CONN_H
+
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "daemon/identity.h"
+#include "daemon/tls.h"
+#include "proto/frame.h"
+
+struct relay;
+
+enum conn_state { CONN_HANDSHAKE, CONN_HELLO, CONN_READY, CONN_CLOSING };
+
+/* Submissions a connection may have in flight before the relay stops
+ * reading from it (backpressure on a pipelining client). */
+#define CONN_MAX_INFLIGHT 256
+/* Bytes queued for writing before reading pauses until the peer catches up. */
+#define CONN_MAX_WRITE_QUEUE (4u * 1024 * 1024)
+
+struct conn {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	struct relay *relay;
+	struct conn *prev, *next;      /* relay's list */
+
+	SSL *ssl;
+	BIO *rbio;                     /* network -> TLS */
+	BIO *wbio;                     /* TLS -> network */
+	char tls_why[TLS_WHY_LEN];     /* set by the verify callback */
+
+	enum conn_state state;
+	char peer_addr[64];
+	struct identity id;            /* valid from HELLO on */
+	EVP_PKEY *peer_key;            /* reference, from HELLO on */
+	uint8_t *cert_der;             /* peer certificate, from HELLO on */
+	size_t cert_der_len;
+
+	struct frame_reader fr;
+	unsigned inflight;             /* submissions not yet answered */
+	unsigned jobs;                 /* references held by jobs */
+	int handles_open;
+	int reading;
+	int paused;                    /* stopped reading for backpressure */
+	size_t write_queue;            /* bytes handed to uv_write not yet done */
+};
+
+/* Accepts one connection from the relay's listener. */
+void conn_accept(struct relay *r);
+
+/*
+ * Sends a frame (takes nothing: f stays the caller's).  A failure to encode
+ * closes the connection.
+ */
+void conn_send(struct conn *c, const Vigil__V1__Frame *f);
+
+/* Sends an Error frame for status with a formatted message. */
+void conn_send_error(struct conn *c, uint64_t request_id, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Starts closing with a reason for the log; safe to call more than once. */
+void conn_close(struct conn *c, const char *reason);
+
+/* Jobs: take a reference before handing c to another thread, release it on
+ * the loop thread when done.  conn_answered() marks one in-flight request
+ * finished (and resumes reading if it was paused). */
+void conn_hold(struct conn *c);
+void conn_release(struct conn *c);
+void conn_answered(struct conn *c);
+
+static inline int conn_is_open(const struct conn *c)
+{
+	return c->state != CONN_CLOSING;
+}
+
+#endif

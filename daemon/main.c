@@ -1,0 +1,149 @@
+/*
+ * vigild - the vigil relay.
+ *
+ *   vigild -c FILE [--check-config] [--ready-file FILE] [-v]
+ *   vigild --version
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/relay.h"
+#include "daemon/store.h"
+#include "daemon/tls.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: vigild -c FILE [--check-config] [--ready-file FILE] [-v]\n"
+	      "       vigild --version\n"
+	      "\n"
+	      "  -c, --config FILE    configuration file (INI)\n"
+	      "      --check-config   validate the configuration and exit\n"
+	      "      --ready-file F   write the listening port to F once serving\n"
+	      "  -v, --verbose        log debug messages\n"
+	      "      --version        print the version and exit\n", f);
+}
+
+static int write_ready_file(const char *path, int port)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", port);
+	if (fclose(f) != 0)
+		return -1;
+	/* Renamed into place so a reader never sees a half-written file. */
+	return rename(tmp, path);
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_CHECK = 256, OPT_VERSION, OPT_READY };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "ready-file", required_argument, NULL, OPT_READY },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *ready_file = NULL;
+	int check = 0, opt;
+	while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; break;
+		case 'v': log_set_level(LOG_DEBUG); break;
+		case OPT_CHECK: check = 1; break;
+		case OPT_READY: ready_file = optarg; break;
+		case OPT_VERSION: printf("vigild %s\n", VIGIL_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!config_path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	struct config cfg;
+	char err[1024];
+	if (config_load(config_path, &cfg, err, sizeof(err)) != 0) {
+		if (check)
+			fprintf(stderr, "%s\n", err);
+		else
+			log_err("%s", err);
+		return 1;
+	}
+	SSL_CTX *ctx = tls_ctx_new(&cfg, err, sizeof(err));
+	if (!ctx) {
+		if (check)
+			fprintf(stderr, "%s:0: [tls] %s\n", config_path, err);
+		else
+			log_err("%s", err);
+		config_free(&cfg);
+		return 1;
+	}
+	if (check) {
+		printf("configuration OK\n");
+		SSL_CTX_free(ctx);
+		config_free(&cfg);
+		return 0;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	int code = 1;
+	struct store *store = NULL;
+	uv_loop_t loop;
+	struct relay relay;
+	if (store_open(cfg.store_path, &store, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		goto out_ctx;
+	}
+	if (uv_loop_init(&loop) != 0) {
+		log_err("cannot create the event loop");
+		goto out_store;
+	}
+	if (relay_start(&relay, &loop, &cfg, ctx, store, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		goto out_loop;
+	}
+	int rc = store_start(store, &loop, cfg.batch_max, cfg.batch_wait_ms);
+	if (rc != 0) {
+		log_err("cannot start the writer: %s", uv_strerror(rc));
+		relay_drain(&relay, "start-up failure");
+		uv_run(&loop, UV_RUN_DEFAULT);
+		goto out_loop;
+	}
+	struct store_stats st;
+	store_get_stats(store, &st);
+	int port = relay_port(&relay);
+	log_notice("vigild %s serving on %s port %d, %llu entries in %s", VIGIL_VERSION,
+		   cfg.listen_address, port, (unsigned long long)st.entries, cfg.store_path);
+	if (ready_file && write_ready_file(ready_file, port) != 0)
+		log_warn("cannot write %s", ready_file);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	code = 0;
+out_loop:
+	if (uv_loop_close(&loop) != 0) {
+		/* A handle left open is a bug; say so rather than exit quietly. */
+		log_err("event loop closed with handles still open");
+		uv_run(&loop, UV_RUN_NOWAIT);
+		code = code ? code : 1;
+	}
+out_store:
+	store_close(&store);
+out_ctx:
+	SSL_CTX_free(ctx);
+	config_free(&cfg);
+	return code;
+}

@@ -1,0 +1,130 @@
+#include "daemon/relay.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/conn.h"
+#include "daemon/log.h"
+
+#define DRAIN_DEADLINE_MS 15000
+
+int64_t relay_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct relay *r = server->data;
+	if (status < 0) {
+		/* libuv already keeps a spare descriptor for EMFILE and sheds the
+		 * connection with it; anything else is worth a line. */
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	if (r->draining)
+		return;
+	conn_accept(r);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	relay_drain(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_drain_deadline(uv_timer_t *t)
+{
+	struct relay *r = t->data;
+	log_warn("drain deadline passed; closing %u connections", r->n_conns);
+	for (struct conn *c = r->conns; c; c = c->next)
+		conn_close(c, "relay shutting down");
+}
+
+void relay_check_drained(struct relay *r)
+{
+	if (!r->draining || r->stopped)
+		return;
+	for (struct conn *c = r->conns; c; c = c->next)
+		if (conn_is_open(c) && c->inflight == 0)
+			conn_close(c, "relay shutting down");
+	if (r->n_conns > 0 || store_pending(r->store) > 0)
+		return;
+	r->stopped = 1;
+	store_stop(r->store);
+	uv_close((uv_handle_t *)&r->drain_timer, NULL);
+	uv_close((uv_handle_t *)&r->sig_term, NULL);
+	uv_close((uv_handle_t *)&r->sig_int, NULL);
+	log_notice("drained: %llu records stored this run",
+		   (unsigned long long)r->stats.records_stored);
+}
+
+void relay_drain(struct relay *r, const char *why)
+{
+	if (r->draining)
+		return;
+	r->draining = 1;
+	log_notice("%s: stop accepting, finishing %u connections", why, r->n_conns);
+	if (r->listening) {
+		uv_close((uv_handle_t *)&r->listener, NULL);
+		r->listening = 0;
+	}
+	/* No new requests: what was received is finished and answered. */
+	for (struct conn *c = r->conns; c; c = c->next) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+	}
+	uv_timer_start(&r->drain_timer, on_drain_deadline, DRAIN_DEADLINE_MS, 0);
+	uv_unref((uv_handle_t *)&r->drain_timer);
+	relay_check_drained(r);
+}
+
+int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
+		SSL_CTX *ssl_ctx, struct store *store, char *err, size_t err_len)
+{
+	memset(r, 0, sizeof(*r));
+	r->loop = loop;
+	r->cfg = cfg;
+	r->ssl_ctx = ssl_ctx;
+	r->store = store;
+
+	struct sockaddr_storage ss;
+	if (uv_ip4_addr(cfg->listen_address, cfg->listen_port, (struct sockaddr_in *)&ss) != 0 &&
+	    uv_ip6_addr(cfg->listen_address, cfg->listen_port, (struct sockaddr_in6 *)&ss) != 0) {
+		snprintf(err, err_len, "listen address %s is not an IP address", cfg->listen_address);
+		return -1;
+	}
+	uv_tcp_init(loop, &r->listener);
+	r->listener.data = r;
+	int rc = uv_tcp_bind(&r->listener, (struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&r->listener, 511, on_connection);
+	if (rc != 0) {
+		snprintf(err, err_len, "cannot listen on %s port %d: %s", cfg->listen_address,
+			 cfg->listen_port, uv_strerror(rc));
+		uv_close((uv_handle_t *)&r->listener, NULL);
+		return -1;
+	}
+	r->listening = 1;
+	uv_timer_init(loop, &r->drain_timer);
+	r->drain_timer.data = r;
+	uv_signal_init(loop, &r->sig_term);
+	uv_signal_init(loop, &r->sig_int);
+	r->sig_term.data = r->sig_int.data = r;
+	uv_signal_start(&r->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&r->sig_int, on_signal, SIGINT);
+	return 0;
+}
+
+int relay_port(const struct relay *r)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	if (uv_tcp_getsockname(&r->listener, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}

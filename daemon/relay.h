@@ -1,0 +1,70 @@
+/*
+ * relay.h - the process-wide state of vigild: the loop, the configuration,
+ * the TLS context, the store, the listener and the list of connections.
+ *
+ * Everything here is touched only on the loop thread, except the store's
+ * internals (store.h).
+ */
+#ifndef VIGIL_DAEMON_RELAY_H
+#define VIGIL_DAEMON_RELAY_H
+
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "daemon/config.h"
+#include "daemon/store.h"
+
+struct conn;
+
+struct relay_stats {
+	uint64_t accepted;
+	uint64_t refused_over_cap;
+	uint64_t handshakes_ok;
+	uint64_t handshakes_failed;
+	uint64_t frames_in;
+	uint64_t records_stored;
+	uint64_t records_duplicate;
+	uint64_t records_refused;
+};
+
+struct relay {
+	uv_loop_t *loop;
+	const struct config *cfg;
+	SSL_CTX *ssl_ctx;
+	struct store *store;
+
+	uv_tcp_t listener;
+	int listening;
+	uv_signal_t sig_term;
+	uv_signal_t sig_int;
+	uv_timer_t drain_timer;
+
+	struct conn *conns;       /* doubly linked list of live connections */
+	unsigned n_conns;
+	int draining;             /* SIGTERM/SIGINT seen: finish, then exit */
+	int stopped;
+
+	struct relay_stats stats;
+};
+
+/* Sets up the listener and signals on loop; the store must be open. */
+int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
+		SSL_CTX *ssl_ctx, struct store *store, char *err, size_t err_len);
+
+/* Stops accepting, lets in-flight submissions commit and be answered, then
+ * closes every connection and the store; the loop then runs out. */
+void relay_drain(struct relay *r, const char *why);
+
+/* Called by conn.c when a connection is freed or becomes idle while
+ * draining, to finish shutting down once nothing is left. */
+void relay_check_drained(struct relay *r);
+
+/* The port the listener is bound to (useful with port 0), or -1. */
+int relay_port(const struct relay *r);
+
+/* Wall clock in milliseconds since the epoch. */
+int64_t relay_now_ms(void);
+
+#endif

@@ -1,0 +1,193 @@
+#include "daemon/submit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "daemon/conn.h"
+#include "daemon/log.h"
+#include "daemon/relay.h"
+#include "proto/frame.h"
+#include "proto/record.h"
+#include "proto/status.h"
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+struct submission {
+	uv_work_t work;
+	struct store_job job;
+	struct conn *conn;
+	Vigil__V1__Frame *frame;       /* owns the record and signature bytes */
+	Vigil__V1__Record *record;     /* parsed by the worker */
+	uint64_t request_id;
+	int status;
+	char why[192];
+};
+
+static void submission_free(struct submission *s)
+{
+	record_free(s->record);
+	frame_free(s->frame);
+	free(s);
+}
+
+static void answer_error(struct submission *s, int status, const char *why)
+{
+	struct conn *c = s->conn;
+	c->relay->stats.records_refused++;
+	conn_send_error(c, s->request_id, status, "%s", why);
+}
+
+static void answer_receipt(struct submission *s)
+{
+	struct store_job *j = &s->job;
+	Vigil__V1__Receipt rc = VIGIL__V1__RECEIPT__INIT;
+	rc.index = j->index;
+	rc.received_at_ms = j->stored_received_at_ms;
+	rc.leaf_hash.data = j->stored_leaf_hash;
+	rc.leaf_hash.len = SHA256_LEN;
+	rc.record_id.data = (uint8_t *)j->record_id;
+	rc.record_id.len = RECORD_ID_LEN;
+	rc.duplicate = j->duplicate != 0;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = s->request_id;
+	f.msg_case = VIGIL__V1__FRAME__MSG_RECEIPT;
+	f.receipt = &rc;
+	conn_send(s->conn, &f);
+}
+
+/* Loop thread: the writer finished this submission's batch. */
+static void on_stored(struct store_job *job)
+{
+	struct submission *s = container_of(job, struct submission, job);
+	struct conn *c = s->conn;
+	struct relay *r = c->relay;
+	if (job->status == VG_OK) {
+		if (job->duplicate)
+			r->stats.records_duplicate++;
+		else
+			r->stats.records_stored++;
+		answer_receipt(s);
+	} else {
+		answer_error(s, job->status, job->why);
+	}
+	conn_answered(c);
+	conn_release(c);
+	submission_free(s);
+}
+
+/* Thread pool: everything CPU-heavy about a submission. */
+static void verify_work(uv_work_t *w)
+{
+	struct submission *s = container_of(w, struct submission, work);
+	struct conn *c = s->conn;
+	Vigil__V1__SignedRecord *sr = s->frame->submit->record;
+	int rc = record_parse(sr->record.data, sr->record.len, &s->record, s->why, sizeof(s->why));
+	if (rc != VG_OK) {
+		s->status = rc;
+		return;
+	}
+	if (record_verify(c->peer_key, sr->record.data, sr->record.len, sr->signature.data,
+			  sr->signature.len) != VG_OK) {
+		s->status = VG_EBADSIG;
+		snprintf(s->why, sizeof(s->why),
+			 "signature does not verify with the key of this connection's certificate");
+		return;
+	}
+	if (strcmp(s->record->author, c->id.org) != 0) {
+		s->status = VG_EPERM;
+		snprintf(s->why, sizeof(s->why),
+			 "author \"%s\" is not the organisation of this connection (\"%s\")",
+			 s->record->author, c->id.org);
+		return;
+	}
+	uint8_t *leaf;
+	size_t leaf_len;
+	rc = entry_leaf_encode(s->job.received_at_ms, c->id.cert_sha256, sr->record.data,
+			       sr->record.len, sr->signature.data, sr->signature.len, &leaf, &leaf_len);
+	if (rc != VG_OK) {
+		s->status = rc;
+		snprintf(s->why, sizeof(s->why), "cannot encode entry");
+		return;
+	}
+	merkle_leaf_hash(leaf, leaf_len, s->job.leaf_hash);
+	free(leaf);
+	s->status = VG_OK;
+}
+
+static void verify_done(uv_work_t *w, int status)
+{
+	struct submission *s = container_of(w, struct submission, work);
+	struct conn *c = s->conn;
+	if (status == UV_ECANCELED) {
+		s->status = VG_EUNAVAIL;
+		snprintf(s->why, sizeof(s->why), "relay shutting down");
+	}
+	if (s->status != VG_OK) {
+		answer_error(s, s->status, s->why);
+		conn_answered(c);
+		conn_release(c);
+		submission_free(s);
+		return;
+	}
+	/* The connection may have closed meanwhile; the record is valid and
+	 * signed, so it is stored anyway: a retry will get its receipt. */
+	struct store_job *j = &s->job;
+	Vigil__V1__SignedRecord *sr = s->frame->submit->record;
+	j->done = on_stored;
+	j->cert_sha256 = c->id.cert_sha256;
+	j->cert_der = c->cert_der;
+	j->cert_der_len = c->cert_der_len;
+	j->author = c->id.org;
+	j->record_id = s->record->record_id.data;
+	j->case_id = s->record->case_id;
+	j->record = sr->record.data;
+	j->record_len = sr->record.len;
+	j->sig = sr->signature.data;
+	j->sig_len = sr->signature.len;
+	store_submit(c->relay->store, j);
+}
+
+void submit_start(struct conn *c, Vigil__V1__Frame *f)
+{
+	uint64_t rid = f->request_id;
+	Vigil__V1__SignedRecord *sr = f->submit ? f->submit->record : NULL;
+	if (!sr || sr->record.len == 0) {
+		frame_free(f);
+		conn_send_error(c, rid, VG_EBADREQ, "submit carries no record");
+		conn_answered(c);
+		return;
+	}
+	if (sr->signature.len == 0 || sr->signature.len > RECORD_SIG_MAX) {
+		size_t n = sr->signature.len;
+		frame_free(f);
+		if (n)
+			conn_send_error(c, rid, VG_ETOOLARGE, "signature is %zu bytes; the limit is %u",
+					n, RECORD_SIG_MAX);
+		else
+			conn_send_error(c, rid, VG_EBADREQ, "submit carries no signature");
+		conn_answered(c);
+		return;
+	}
+	struct submission *s = calloc(1, sizeof(*s));
+	if (!s) {
+		frame_free(f);
+		conn_send_error(c, rid, VG_ENOMEM, "relay out of memory");
+		conn_answered(c);
+		return;
+	}
+	s->conn = c;
+	s->frame = f;
+	s->request_id = rid;
+	s->job.received_at_ms = relay_now_ms();
+	conn_hold(c);
+	int rc = uv_queue_work(c->relay->loop, &s->work, verify_work, verify_done);
+	if (rc != 0) {
+		conn_send_error(c, rid, VG_EINTERNAL, "cannot queue verification: %s", uv_strerror(rc));
+		conn_answered(c);
+		conn_release(c);
+		submission_free(s);
+	}
+}

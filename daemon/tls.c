@@ -1,0 +1,150 @@
+#include "daemon/tls.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "daemon/identity.h"
+
+const char *tls_last_error(char *buf, size_t len)
+{
+	unsigned long e = ERR_peek_last_error();
+	if (e == 0)
+		snprintf(buf, len, "unknown TLS error");
+	else
+		ERR_error_string_n(e, buf, len);
+	ERR_clear_error();
+	return buf;
+}
+
+/*
+ * Chain verification is OpenSSL's; on top of it the leaf's subject must be
+ * a vigil identity.  Refusing here makes the handshake fail with an alert,
+ * so a peer without a usable identity never reaches the frame layer.
+ */
+static int verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	char *why = ssl ? SSL_get_app_data(ssl) : NULL;
+	int depth = X509_STORE_CTX_get_error_depth(xs);
+	if (!ok) {
+		if (why && !why[0])
+			snprintf(why, TLS_WHY_LEN, "certificate at depth %d: %s", depth,
+				 X509_verify_cert_error_string(X509_STORE_CTX_get_error(xs)));
+		return 0;
+	}
+	if (depth != 0)
+		return 1;
+	struct identity id;
+	char reason[TLS_WHY_LEN];
+	if (identity_from_cert(X509_STORE_CTX_get_current_cert(xs), &id, reason, sizeof(reason)) != 0) {
+		if (why)
+			snprintf(why, TLS_WHY_LEN, "%s", reason);
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	return 1;
+}
+
+static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		   const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char want[] = "vigil/1";
+	const unsigned int wlen = sizeof(want) - 1;
+	for (unsigned int i = 0; i < inlen;) {
+		unsigned int n = in[i];
+		if (i + 1 + n > inlen)
+			break;
+		if (n == wlen && memcmp(in + i + 1, want, wlen) == 0) {
+			*out = in + i + 1;
+			*outlen = (unsigned char)n;
+			return SSL_TLSEXT_ERR_OK;
+		}
+		i += 1 + n;
+	}
+	char *why = SSL_get_app_data(ssl);
+	if (why && !why[0])
+		snprintf(why, TLS_WHY_LEN, "client does not offer ALPN %s", TLS_ALPN);
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+static int load_crl(X509_STORE *store, const char *path, char *err, size_t err_len)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, err_len, "cannot open CRL %s", path);
+		return -1;
+	}
+	int n = 0;
+	X509_CRL *crl;
+	while ((crl = PEM_read_X509_CRL(f, NULL, NULL, NULL)) != NULL) {
+		int ok = X509_STORE_add_crl(store, crl);
+		X509_CRL_free(crl);
+		if (!ok) {
+			fclose(f);
+			snprintf(err, err_len, "cannot add CRL from %s", path);
+			return -1;
+		}
+		n++;
+	}
+	fclose(f);
+	ERR_clear_error(); /* the end of the PEM file leaves an error behind */
+	if (n == 0) {
+		snprintf(err, err_len, "no CRL found in %s", path);
+		return -1;
+	}
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	return 0;
+}
+
+SSL_CTX *tls_ctx_new(const struct config *cfg, char *err, size_t err_len)
+{
+	char ebuf[256];
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		snprintf(err, err_len, "SSL_CTX_new: %s", tls_last_error(ebuf, sizeof(ebuf)));
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	/* Tickets would let a revoked peer resume; vigil sessions are long-lived
+	 * so full handshakes cost little. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+		snprintf(err, err_len, "cannot load certificate %s: %s", cfg->tls_cert,
+			 tls_last_error(ebuf, sizeof(ebuf)));
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
+		snprintf(err, err_len, "cannot load key %s: %s", cfg->tls_key,
+			 tls_last_error(ebuf, sizeof(ebuf)));
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, err_len, "key %s does not match certificate %s", cfg->tls_key,
+			 cfg->tls_cert);
+		goto fail;
+	}
+	if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1) {
+		snprintf(err, err_len, "cannot load CA %s: %s", cfg->tls_ca,
+			 tls_last_error(ebuf, sizeof(ebuf)));
+		goto fail;
+	}
+	STACK_OF(X509_NAME) *cas = SSL_load_client_CA_file(cfg->tls_ca);
+	if (cas)
+		SSL_CTX_set_client_CA_list(ctx, cas);
+	if (cfg->tls_crl && load_crl(SSL_CTX_get_cert_store(ctx), cfg->tls_crl, err, err_len) != 0)
+		goto fail;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+	SSL_CTX_set_verify_depth(ctx, 4);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}

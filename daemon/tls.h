@@ -1,0 +1,27 @@
+/*
+ * tls.h - the relay's TLS context: TLS 1.3 only, a client certificate is
+ * required and verified against the configured CA (and CRL), the client's
+ * subject must carry a valid identity (identity.h), ALPN must be "vigil/1".
+ *
+ * Each SSL made from the context must carry, as its app data, a buffer of
+ * TLS_WHY_LEN bytes: the verify callback writes why it refused a peer there.
+ */
+#ifndef VIGIL_DAEMON_TLS_H
+#define VIGIL_DAEMON_TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "daemon/config.h"
+
+#define TLS_ALPN "vigil/1"
+#define TLS_WHY_LEN 192
+
+/* Builds a server context from cfg.  NULL with a reason in err on failure. */
+SSL_CTX *tls_ctx_new(const struct config *cfg, char *err, size_t err_len);
+
+/* The last OpenSSL error of this thread as text (clears the error queue). */
+const char *tls_last_error(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,425 @@
+#include "proto/record.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+
+#include "proto/status.h"
+
+#define WHY(...) do { if (why && why_len) snprintf(why, why_len, __VA_ARGS__); } while (0)
+
+static const char *const channel_names[] = {
+	[VIGIL__V1__CHANNEL__CHANNEL_PHONE] = "phone",
+	[VIGIL__V1__CHANNEL__CHANNEL_SMS] = "sms",
+	[VIGIL__V1__CHANNEL__CHANNEL_MESSENGER] = "messenger",
+	[VIGIL__V1__CHANNEL__CHANNEL_EMAIL] = "email",
+	[VIGIL__V1__CHANNEL__CHANNEL_HOME_VISIT] = "home-visit",
+	[VIGIL__V1__CHANNEL__CHANNEL_OFFICE_VISIT] = "office-visit",
+	[VIGIL__V1__CHANNEL__CHANNEL_VIA_FAMILY] = "via-family",
+	[VIGIL__V1__CHANNEL__CHANNEL_VIA_PARTNER] = "via-partner",
+};
+
+static const char *const outcome_names[] = {
+	[VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE] = "reached-safe",
+	[VIGIL__V1__OUTCOME__OUTCOME_REACHED_CONCERN] = "reached-concern",
+	[VIGIL__V1__OUTCOME__OUTCOME_REACHED_DECLINES_CONTACT] = "reached-declines-contact",
+	[VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER] = "no-answer",
+	[VIGIL__V1__OUTCOME__OUTCOME_UNREACHABLE] = "unreachable",
+	[VIGIL__V1__OUTCOME__OUTCOME_UNDELIVERED] = "undelivered",
+	[VIGIL__V1__OUTCOME__OUTCOME_MOVED] = "moved",
+	[VIGIL__V1__OUTCOME__OUTCOME_UNKNOWN_TO_CONTACT] = "unknown-to-contact",
+	[VIGIL__V1__OUTCOME__OUTCOME_ABORTED_UNSAFE] = "aborted-unsafe",
+};
+
+#define N_CHANNELS ((int)(sizeof(channel_names) / sizeof(channel_names[0])))
+#define N_OUTCOMES ((int)(sizeof(outcome_names) / sizeof(outcome_names[0])))
+
+static const char *name_of(const char *const *names, int n, int v)
+{
+	return (v > 0 && v < n && names[v]) ? names[v] : NULL;
+}
+
+static int value_of(const char *const *names, int n, const char *name)
+{
+	for (int i = 1; i < n; i++)
+		if (names[i] && strcmp(names[i], name) == 0)
+			return i;
+	return 0;
+}
+
+const char *record_channel_name(int c) { return name_of(channel_names, N_CHANNELS, c); }
+int record_channel_from_name(const char *s) { return value_of(channel_names, N_CHANNELS, s); }
+const char *record_outcome_name(int o) { return name_of(outcome_names, N_OUTCOMES, o); }
+int record_outcome_from_name(const char *s) { return value_of(outcome_names, N_OUTCOMES, s); }
+
+int record_case_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < RECORD_CASE_ID_MIN || n > RECORD_CASE_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int record_org_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > RECORD_ORG_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
+static int utf8_ok(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	while (*s) {
+		unsigned c = *s;
+		size_t n;
+		unsigned cp;
+		if (c < 0x80) {
+			s++;
+			continue;
+		} else if ((c & 0xE0) == 0xC0) {
+			n = 1; cp = c & 0x1F;
+		} else if ((c & 0xF0) == 0xE0) {
+			n = 2; cp = c & 0x0F;
+		} else if ((c & 0xF8) == 0xF0) {
+			n = 3; cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		for (size_t i = 1; i <= n; i++) {
+			if ((s[i] & 0xC0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i] & 0x3F);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return 0;
+		s += n + 1;
+	}
+	return 1;
+}
+
+static int validate_contact(const Vigil__V1__ContactAttempt *c, char *why, size_t why_len)
+{
+	if (c->base.n_unknown_fields) {
+		WHY("contact_attempt has unknown fields");
+		return VG_EBADREQ;
+	}
+	if (!record_channel_name(c->channel)) {
+		WHY("unknown channel value %d", (int)c->channel);
+		return VG_EBADREQ;
+	}
+	if (!record_outcome_name(c->outcome)) {
+		WHY("unknown outcome value %d", (int)c->outcome);
+		return VG_EBADREQ;
+	}
+	if (c->attempted_at_ms <= 0) {
+		WHY("attempted_at_ms must be a positive time");
+		return VG_EBADREQ;
+	}
+	size_t nl = strlen(c->note);
+	if (nl > RECORD_NOTE_MAX) {
+		WHY("note is %zu bytes; the limit is %u", nl, RECORD_NOTE_MAX);
+		return VG_ETOOLARGE;
+	}
+	if (!utf8_ok(c->note)) {
+		WHY("note is not valid UTF-8");
+		return VG_EBADREQ;
+	}
+	return VG_OK;
+}
+
+int record_parse(const uint8_t *bytes, size_t len, Vigil__V1__Record **out,
+		 char *why, size_t why_len)
+{
+	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, len, bytes);
+	if (!r) {
+		WHY("record does not decode as vigil.v1.Record");
+		return VG_EBADREQ;
+	}
+	int rc = VG_EBADREQ;
+	/* A string field carrying a NUL would be cut short in C and compared
+	 * differently from its signed bytes: protobuf-c keeps the NUL, so
+	 * strlen() differing from the wire length is caught by re-checking
+	 * the encoded size below. */
+	if (r->base.n_unknown_fields) {
+		WHY("record has unknown fields");
+		goto fail;
+	}
+	if (vigil__v1__record__get_packed_size(r) != len) {
+		WHY("record is not in canonical encoding (repeated or padded fields)");
+		goto fail;
+	}
+	if (r->record_id.len != RECORD_ID_LEN) {
+		WHY("record_id must be %u bytes, got %zu", RECORD_ID_LEN, r->record_id.len);
+		goto fail;
+	}
+	if (!record_case_id_ok(r->case_id)) {
+		WHY("case_id must be 3-64 characters of [A-Za-z0-9-]");
+		goto fail;
+	}
+	if (!record_org_ok(r->author)) {
+		WHY("author must be 1-64 characters of [a-z0-9-]");
+		goto fail;
+	}
+	if (r->client_time_ms <= 0) {
+		WHY("client_time_ms must be a positive time");
+		goto fail;
+	}
+	switch (r->body_case) {
+	case VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT:
+		rc = validate_contact(r->contact_attempt, why, why_len);
+		if (rc != VG_OK)
+			goto fail;
+		break;
+	default:
+		WHY("record has no body");
+		goto fail;
+	}
+	*out = r;
+	return VG_OK;
+fail:
+	vigil__v1__record__free_unpacked(r, NULL);
+	return rc;
+}
+
+void record_free(Vigil__V1__Record *r)
+{
+	if (r)
+		vigil__v1__record__free_unpacked(r, NULL);
+}
+
+/* Ed25519 and Ed448 sign the message itself; every other key type signs a
+ * SHA-256 digest. */
+static const EVP_MD *md_for(EVP_PKEY *key)
+{
+	int id = EVP_PKEY_get_base_id(key);
+	return (id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448) ? NULL : EVP_sha256();
+}
+
+int record_sign(EVP_PKEY *key, const uint8_t *data, size_t len, uint8_t **sig, size_t *sig_len)
+{
+	int rc = VG_EINTERNAL;
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx)
+		return VG_ENOMEM;
+	if (EVP_DigestSignInit(ctx, NULL, md_for(key), NULL, key) != 1)
+		goto out;
+	if (EVP_DigestSign(ctx, NULL, &n, data, len) != 1)
+		goto out;
+	buf = malloc(n);
+	if (!buf) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	if (EVP_DigestSign(ctx, buf, &n, data, len) != 1)
+		goto out;
+	*sig = buf;
+	*sig_len = n;
+	buf = NULL;
+	rc = VG_OK;
+out:
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int record_verify(EVP_PKEY *key, const uint8_t *data, size_t len, const uint8_t *sig, size_t sig_len)
+{
+	int rc = VG_EBADSIG;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx)
+		return VG_ENOMEM;
+	if (EVP_DigestVerifyInit(ctx, NULL, md_for(key), NULL, key) == 1 &&
+	    EVP_DigestVerify(ctx, sig, sig_len, data, len) == 1)
+		rc = VG_OK;
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+static uint8_t *put_be(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--)
+		*p++ = (uint8_t)(v >> (8 * i));
+	return p;
+}
+
+int entry_leaf_encode(int64_t received_at_ms, const uint8_t cert_sha256[SHA256_LEN],
+		      const uint8_t *record, size_t record_len,
+		      const uint8_t *sig, size_t sig_len, uint8_t **leaf, size_t *leaf_len)
+{
+	if (record_len > UINT32_MAX || sig_len > UINT32_MAX)
+		return VG_ETOOLARGE;
+	size_t n = 1 + 8 + SHA256_LEN + 4 + record_len + 4 + sig_len;
+	uint8_t *b = malloc(n);
+	if (!b)
+		return VG_ENOMEM;
+	uint8_t *p = b;
+	*p++ = ENTRY_SIGNED_RECORD;
+	p = put_be(p, (uint64_t)received_at_ms, 8);
+	memcpy(p, cert_sha256, SHA256_LEN);
+	p += SHA256_LEN;
+	p = put_be(p, record_len, 4);
+	if (record_len)
+		memcpy(p, record, record_len);
+	p += record_len;
+	p = put_be(p, sig_len, 4);
+	if (sig_len)
+		memcpy(p, sig, sig_len);
+	*leaf = b;
+	*leaf_len = n;
+	return VG_OK;
+}
+
+void merkle_leaf_hash(const uint8_t *leaf, size_t len, uint8_t out[SHA256_LEN])
+{
+	static const uint8_t prefix = 0x00;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	/* Allocation failure here leaves no way to report; abort like malloc
+	 * failure in a hash would, rather than return a wrong hash. */
+	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(c, &prefix, 1) != 1 || EVP_DigestUpdate(c, leaf, len) != 1 ||
+	    EVP_DigestFinal_ex(c, out, NULL) != 1)
+		abort();
+	EVP_MD_CTX_free(c);
+}
+
+void hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int hex_decode(const char *in, uint8_t *out, size_t n)
+{
+	if (strlen(in) != 2 * n)
+		return VG_EBADREQ;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return VG_EBADREQ;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return VG_OK;
+}
+
+void time_format_rfc3339(int64_t ms, char out[TIME_RFC3339_MAX])
+{
+	time_t secs = (time_t)(ms / 1000);
+	int frac = (int)(ms % 1000);
+	if (frac < 0) {
+		frac += 1000;
+		secs -= 1;
+	}
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	snprintf(out, TIME_RFC3339_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+static int digits(const char **p, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		char c = (*p)[i];
+		if (c < '0' || c > '9')
+			return -1;
+		v = v * 10 + (c - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (valid for any year). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int time_parse_rfc3339(const char *s, int64_t *ms)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int Y, M, D, h, m, sec, frac = 0;
+	const char *p = s;
+	if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
+	    digits(&p, 2, &D) || (*p != 'T' && *p != 't'))
+		return VG_EBADREQ;
+	p++;
+	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &m) || *p++ != ':' ||
+	    digits(&p, 2, &sec))
+		return VG_EBADREQ;
+	if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 60)
+		return VG_EBADREQ;
+	if (M == 2 && D == 29 && !((Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0))
+		return VG_EBADREQ;
+	if (sec == 60)
+		sec = 59; /* a leap second is stored as the second before it */
+	if (*p == '.') {
+		p++;
+		int nd = 0;
+		while (*p >= '0' && *p <= '9') {
+			if (nd < 3)
+				frac = frac * 10 + (*p - '0');
+			nd++;
+			p++;
+		}
+		if (nd == 0)
+			return VG_EBADREQ;
+		for (; nd < 3; nd++)
+			frac *= 10;
+	}
+	int off = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p++ == '-' ? -1 : 1, oh, om;
+		if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
+			return VG_EBADREQ;
+		off = sign * (oh * 60 + om);
+	} else {
+		return VG_EBADREQ;
+	}
+	if (*p)
+		return VG_EBADREQ;
+	int64_t t = days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec - off * 60;
+	*ms = t * 1000 + frac;
+	return VG_OK;
+}
