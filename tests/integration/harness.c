@@ -1,0 +1,511 @@
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <sqlite3.h>
+
+#include "proto/status.h"
+
+static void die(const char *what)
+{
+	fprintf(stderr, "harness: %s: %s\n", what, strerror(errno));
+	abort();
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *pki(const char *name)
+{
+	static char buf[4][1024];
+	static int i;
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", PKI_DIR, name);
+	return buf[i];
+}
+
+void trelay_setup(struct trelay *t, const char *listen_extra, const char *extra)
+{
+	memset(t, 0, sizeof(*t));
+	mkdir(TEST_TMP, 0700);
+	snprintf(t->dir, sizeof(t->dir), "%s/relay-XXXXXX", TEST_TMP);
+	if (!mkdtemp(t->dir))
+		die("mkdtemp");
+	snprintf(t->conf, sizeof(t->conf), "%s/vigild.conf", t->dir);
+	snprintf(t->db, sizeof(t->db), "%s/vigil.db", t->dir);
+	snprintf(t->log, sizeof(t->log), "%s/vigild.log", t->dir);
+	snprintf(t->ready, sizeof(t->ready), "%s/ready", t->dir);
+	FILE *f = fopen(t->conf, "w");
+	if (!f)
+		die("config");
+	fprintf(f,
+		"[listen]\naddress = 127.0.0.1\nport = 0\n%s\n"
+		"[tls]\ncert = %s\nkey = %s\nca = %s\ncrl = %s\n"
+		"[store]\npath = vigil.db\n%s\n",
+		listen_extra ? listen_extra : "", pki("relay.crt"), pki("relay.key"),
+		pki("ca.crt"), pki("crl.pem"), extra ? extra : "");
+	fclose(f);
+}
+
+int trelay_start(struct trelay *t)
+{
+	unlink(t->ready);
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		/* A test that dies must not leave its relay behind. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int fd = open(t->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+		}
+		execl(VIGILD_PATH, "vigild", "-c", t->conf, "--ready-file", t->ready, "-v",
+		      (char *)NULL);
+		_exit(127);
+	}
+	t->pid = pid;
+	int64_t deadline = now_ms() + 15000;
+	while (now_ms() < deadline) {
+		FILE *f = fopen(t->ready, "r");
+		if (f) {
+			int ok = fscanf(f, "%d", &t->port) == 1;
+			fclose(f);
+			if (ok)
+				return 0;
+		}
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			t->pid = 0;
+			return -1;
+		}
+		usleep(10000);
+	}
+	trelay_kill9(t);
+	return -1;
+}
+
+static int wait_exit(pid_t pid, int ms)
+{
+	int64_t deadline = now_ms() + ms;
+	int st;
+	while (now_ms() < deadline) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		usleep(5000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+int trelay_stop(struct trelay *t)
+{
+	if (t->pid <= 0)
+		return -1;
+	kill(t->pid, SIGTERM);
+	int rc = wait_exit(t->pid, 20000);
+	t->pid = 0;
+	return rc;
+}
+
+void trelay_kill9(struct trelay *t)
+{
+	if (t->pid <= 0)
+		return;
+	kill(t->pid, SIGKILL);
+	int st;
+	waitpid(t->pid, &st, 0);
+	t->pid = 0;
+}
+
+int run_vigild(const char *const *args, char *out, size_t out_len)
+{
+	int p[2];
+	if (pipe(p) != 0)
+		die("pipe");
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		close(p[1]);
+		execv(VIGILD_PATH, (char *const *)args);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n + 1 < out_len && (r = read(p[0], out + n, out_len - n - 1)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(p[0]);
+	return wait_exit(pid, 20000);
+}
+
+void trelay_cleanup(struct trelay *t)
+{
+	trelay_kill9(t);
+	if (t->dir[0] && !getenv("VIGIL_TEST_KEEP")) {
+		char cmd[700];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "harness: cannot remove %s\n", t->dir);
+	}
+	t->dir[0] = '\0';
+}
+
+int trelay_log_has(struct trelay *t, const char *needle, int wait_ms)
+{
+	int64_t deadline = now_ms() + wait_ms;
+	do {
+		FILE *f = fopen(t->log, "r");
+		if (f) {
+			static char buf[1 << 20];
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+			buf[n] = '\0';
+			fclose(f);
+			if (strstr(buf, needle))
+				return 1;
+		}
+		usleep(10000);
+	} while (now_ms() < deadline);
+	return 0;
+}
+
+long long db_int(struct trelay *t, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+	if (sqlite3_open_v2(t->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+int tcp_connect_port(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket");
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static void set_timeout(int fd, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static void ssl_err(struct tclient *c, const char *what)
+{
+	unsigned long e = ERR_peek_last_error();
+	char buf[256] = "";
+	if (e)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	else if (errno == EAGAIN || errno == EWOULDBLOCK)
+		snprintf(buf, sizeof(buf), "timeout");
+	else
+		snprintf(buf, sizeof(buf), "eof");
+	snprintf(c->err, sizeof(c->err), "%s: %s", what, buf);
+	ERR_clear_error();
+}
+
+int tclient_connect(struct tclient *c, int port, const char *cert, const char *alpn)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->next_id = 1;
+	c->ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION);
+	SSL_CTX_load_verify_locations(c->ctx, pki("ca.crt"), NULL);
+	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+	if (cert) {
+		char crt[128], key[128];
+		snprintf(crt, sizeof(crt), "%s.crt", cert);
+		snprintf(key, sizeof(key), "%s.key", cert);
+		if (SSL_CTX_use_certificate_file(c->ctx, pki(crt), SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(c->ctx, pki(key), SSL_FILETYPE_PEM) != 1) {
+			ssl_err(c, "client certificate");
+			return -1;
+		}
+		c->key = SSL_CTX_get0_privatekey(c->ctx);
+		EVP_PKEY_up_ref(c->key);
+		unsigned int n;
+		X509_digest(SSL_CTX_get0_certificate(c->ctx), EVP_sha256(), c->cert_sha256, &n);
+	}
+	if (alpn) {
+		unsigned char proto[64];
+		size_t n = strlen(alpn);
+		proto[0] = (unsigned char)n;
+		memcpy(proto + 1, alpn, n);
+		SSL_CTX_set_alpn_protos(c->ctx, proto, (unsigned int)n + 1);
+	}
+	c->fd = tcp_connect_port(port);
+	if (c->fd < 0) {
+		snprintf(c->err, sizeof(c->err), "connect: %s", strerror(errno));
+		return -1;
+	}
+	set_timeout(c->fd, 5000);
+	c->ssl = SSL_new(c->ctx);
+	SSL_set_fd(c->ssl, c->fd);
+	SSL_set1_host(c->ssl, "localhost");
+	if (SSL_connect(c->ssl) != 1) {
+		ssl_err(c, "handshake");
+		return -1;
+	}
+	return 0;
+}
+
+int tclient_send_raw(struct tclient *c, const void *data, size_t len)
+{
+	if (SSL_write(c->ssl, data, (int)len) != (int)len) {
+		ssl_err(c, "write");
+		return -1;
+	}
+	return 0;
+}
+
+int tclient_send_frame(struct tclient *c, const Vigil__V1__Frame *f)
+{
+	uint8_t *buf;
+	size_t len;
+	if (frame_encode(f, 1u << 30, &buf, &len) != VG_OK)
+		abort();
+	int rc = tclient_send_raw(c, buf, len);
+	free(buf);
+	return rc;
+}
+
+static int read_full(struct tclient *c, uint8_t *p, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		int r = SSL_read(c->ssl, p + got, (int)(n - got));
+		if (r <= 0) {
+			ssl_err(c, "read");
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+int tclient_recv(struct tclient *c, Vigil__V1__Frame **out, int timeout_ms)
+{
+	set_timeout(c->fd, timeout_ms);
+	uint8_t h[4];
+	if (read_full(c, h, 4) != 0)
+		return -1;
+	uint32_t n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+	if (n > (64u << 20)) {
+		snprintf(c->err, sizeof(c->err), "frame of %u bytes", n);
+		return -1;
+	}
+	uint8_t *p = malloc(n ? n : 1);
+	if (read_full(c, p, n) != 0) {
+		free(p);
+		return -1;
+	}
+	int rc = frame_decode(p, n, out);
+	free(p);
+	if (rc != VG_OK) {
+		snprintf(c->err, sizeof(c->err), "undecodable frame");
+		return -1;
+	}
+	return 0;
+}
+
+int tclient_wait_closed(struct tclient *c, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	uint8_t b[4096];
+	while (now_ms() < deadline) {
+		set_timeout(c->fd, 100);
+		int r = SSL_read(c->ssl, b, sizeof(b));
+		if (r > 0)
+			continue;
+		int e = SSL_get_error(c->ssl, r);
+		ERR_clear_error();
+		if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SSL)
+			return 1;
+		if (e == SSL_ERROR_SYSCALL && errno != EAGAIN && errno != EWOULDBLOCK)
+			return 1;
+	}
+	return 0;
+}
+
+int tclient_hello(struct tclient *c)
+{
+	Vigil__V1__Hello h = VIGIL__V1__HELLO__INIT;
+	h.protocol_version = 1;
+	h.software = "vigil-tests";
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = c->next_id++;
+	f.msg_case = VIGIL__V1__FRAME__MSG_HELLO;
+	f.hello = &h;
+	if (tclient_send_frame(c, &f) != 0)
+		return -1;
+	Vigil__V1__Frame *a;
+	if (tclient_recv(c, &a, 5000) != 0)
+		return -1;
+	int ok = a->msg_case == VIGIL__V1__FRAME__MSG_WELCOME && a->request_id == f.request_id;
+	if (!ok)
+		snprintf(c->err, sizeof(c->err), "hello answered with message %d", a->msg_case);
+	frame_free(a);
+	return ok ? 0 : -1;
+}
+
+int tclient_open(struct tclient *c, int port, const char *cert)
+{
+	if (tclient_connect(c, port, cert, "vigil/1") != 0)
+		return -1;
+	return tclient_hello(c);
+}
+
+void tclient_close(struct tclient *c)
+{
+	if (c->ssl)
+		SSL_free(c->ssl);
+	if (c->fd >= 0)
+		close(c->fd);
+	EVP_PKEY_free(c->key);
+	SSL_CTX_free(c->ctx);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+void contact_spec_default(struct contact_spec *s, const char *author, uint32_t seed)
+{
+	memset(s, 0, sizeof(*s));
+	if (seed == 0)
+		RAND_bytes(s->record_id, RECORD_ID_LEN);
+	else
+		for (unsigned i = 0; i < RECORD_ID_LEN; i++)
+			s->record_id[i] = (uint8_t)(seed >> (8 * (i % 4))) ^ (uint8_t)i;
+	s->case_id = "SE-2026-0042";
+	s->author = author;
+	s->channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
+	s->outcome = VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER;
+	s->time_ms = 1795000000000LL;
+	s->note = "";
+}
+
+void contact_build(const struct contact_spec *s, uint8_t **rec, size_t *len)
+{
+	Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
+	ca.channel = (Vigil__V1__Channel)s->channel;
+	ca.outcome = (Vigil__V1__Outcome)s->outcome;
+	ca.attempted_at_ms = s->time_ms;
+	ca.note = (char *)(s->note ? s->note : "");
+	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
+	r.record_id.data = (uint8_t *)s->record_id;
+	r.record_id.len = RECORD_ID_LEN;
+	r.case_id = (char *)s->case_id;
+	r.author = (char *)s->author;
+	r.client_time_ms = s->time_ms;
+	r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
+	r.contact_attempt = &ca;
+	*len = vigil__v1__record__get_packed_size(&r);
+	*rec = malloc(*len);
+	vigil__v1__record__pack(&r, *rec);
+}
+
+void sign_with(const char *keyname, const uint8_t *data, size_t len, uint8_t **sig, size_t *sig_len)
+{
+	char file[128];
+	snprintf(file, sizeof(file), "%s.key", keyname);
+	FILE *f = fopen(pki(file), "r");
+	if (!f)
+		die(pki(file));
+	EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!k || record_sign(k, data, len, sig, sig_len) != VG_OK)
+		abort();
+	EVP_PKEY_free(k);
+}
+
+Vigil__V1__Frame *tclient_submit(struct tclient *c, const uint8_t *rec, size_t rec_len,
+				 const uint8_t *sig, size_t sig_len)
+{
+	Vigil__V1__SignedRecord sr = VIGIL__V1__SIGNED_RECORD__INIT;
+	sr.record.data = (uint8_t *)rec;
+	sr.record.len = rec_len;
+	sr.signature.data = (uint8_t *)sig;
+	sr.signature.len = sig_len;
+	Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
+	sub.record = &sr;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = c->next_id++;
+	f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
+	f.submit = &sub;
+	if (tclient_send_frame(c, &f) != 0)
+		return NULL;
+	Vigil__V1__Frame *a;
+	if (tclient_recv(c, &a, 10000) != 0)
+		return NULL;
+	if (a->request_id != f.request_id) {
+		snprintf(c->err, sizeof(c->err), "answer to request %llu, expected %llu",
+			 (unsigned long long)a->request_id, (unsigned long long)f.request_id);
+		frame_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+Vigil__V1__Frame *tclient_submit_contact(struct tclient *c, const struct contact_spec *s)
+{
+	uint8_t *rec, *sig;
+	size_t rec_len, sig_len;
+	contact_build(s, &rec, &rec_len);
+	if (record_sign(c->key, rec, rec_len, &sig, &sig_len) != VG_OK)
+		abort();
+	Vigil__V1__Frame *a = tclient_submit(c, rec, rec_len, sig, sig_len);
+	free(rec);
+	free(sig);
+	return a;
+}

@@ -1,0 +1,107 @@
+/*
+ * harness.h - what the integration tests need to drive a real vigild: a
+ * relay process on loopback with its own configuration, database and log in
+ * a fresh directory, and a raw TLS client that speaks frames byte by byte.
+ *
+ * Paths come from the build: VIGILD_PATH (the daemon), VIGIL_CLI_PATH (the
+ * command-line tool), PKI_DIR (made by certs/mkpki.sh in a ctest fixture),
+ * TEST_TMP (a directory for the tests' scratch directories).
+ *
+ * All waits are bounded; every process a test starts is ended by PID.
+ */
+#ifndef VIGIL_TESTS_HARNESS_H
+#define VIGIL_TESTS_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#include "proto/frame.h"
+#include "proto/record.h"
+
+struct trelay {
+	char dir[512];
+	char conf[600];
+	char db[600];
+	char log[600];
+	char ready[600];
+	pid_t pid;
+	int port;
+};
+
+/* Makes a scratch directory and a configuration with `extra` appended
+ * (INI lines; a section repeated later overrides nothing, so pass whole
+ * [section] blocks only for sections the default leaves out, or use
+ * trelay_setup_conf for a full file). */
+void trelay_setup(struct trelay *t, const char *listen_extra, const char *extra);
+/* Starts vigild; returns 0 once it is serving, -1 if it exited or timed out. */
+int trelay_start(struct trelay *t);
+/* Runs vigild with args and waits (bounded); returns its exit status and
+ * puts its stdout+stderr in out. */
+int run_vigild(const char *const *args, char *out, size_t out_len);
+/* SIGTERM, then waits up to 20 s; returns the exit status, or -1. */
+int trelay_stop(struct trelay *t);
+void trelay_kill9(struct trelay *t);
+/* Stops the relay if it runs and removes the scratch directory. */
+void trelay_cleanup(struct trelay *t);
+/* 1 when the relay's log contains needle within wait_ms. */
+int trelay_log_has(struct trelay *t, const char *needle, int wait_ms);
+/* One integer from an SQL query on the relay's database (read-only). */
+long long db_int(struct trelay *t, const char *sql);
+
+struct tclient {
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int fd;
+	EVP_PKEY *key;          /* the client's private key (NULL without cert) */
+	uint8_t cert_sha256[SHA256_LEN];
+	char err[512];          /* why the last call failed */
+	uint64_t next_id;
+};
+
+/* Opens TCP to the relay (no TLS). */
+int tcp_connect_port(int port);
+/* TCP + TLS 1.3 handshake as PKI_DIR/<cert>.crt (NULL: no certificate),
+ * offering ALPN alpn (NULL: none).  0 or -1 with c->err. */
+int tclient_connect(struct tclient *c, int port, const char *cert, const char *alpn);
+/* Sends a hello and expects a welcome: 0, or -1 with c->err (a refused
+ * client certificate shows up here, as TLS 1.3 reports it after the
+ * client's side of the handshake). */
+int tclient_hello(struct tclient *c);
+int tclient_open(struct tclient *c, int port, const char *cert);   /* connect + hello */
+void tclient_close(struct tclient *c);
+int tclient_send_raw(struct tclient *c, const void *data, size_t len);
+int tclient_send_frame(struct tclient *c, const Vigil__V1__Frame *f);
+/* Receives one frame within timeout_ms: 0, or -1 with c->err ("eof", an
+ * alert, "timeout"). */
+int tclient_recv(struct tclient *c, Vigil__V1__Frame **out, int timeout_ms);
+/* 1 when the relay closes the connection within timeout_ms. */
+int tclient_wait_closed(struct tclient *c, int timeout_ms);
+
+/* Builds a packed ContactAttempt Record. */
+struct contact_spec {
+	uint8_t record_id[RECORD_ID_LEN];
+	const char *case_id;
+	const char *author;
+	int channel;
+	int outcome;
+	int64_t time_ms;
+	const char *note;
+};
+void contact_spec_default(struct contact_spec *s, const char *author, uint32_t seed);
+void contact_build(const struct contact_spec *s, uint8_t **rec, size_t *len);
+/* Signs with PKI_DIR/<keyname>.key. */
+void sign_with(const char *keyname, const uint8_t *data, size_t len, uint8_t **sig, size_t *sig_len);
+
+/* Submits (record, sig) and waits for the answer frame (caller frees). */
+Vigil__V1__Frame *tclient_submit(struct tclient *c, const uint8_t *rec, size_t rec_len,
+				 const uint8_t *sig, size_t sig_len);
+/* Builds, signs with the client's own key and submits a contact attempt. */
+Vigil__V1__Frame *tclient_submit_contact(struct tclient *c, const struct contact_spec *s);
+
+/* Path of a PKI file: PKI_DIR/name. */
+const char *pki(const char *name);
+
+#endif

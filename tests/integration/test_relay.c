@@ -1,0 +1,792 @@
+/*
+ * Black-box tests of vigild: a real relay on loopback, the real PKI from
+ * certs/mkpki.sh, real TLS, and the real SQLite file checked afterwards.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "harness.h"
+#include "proto/status.h"
+
+static struct trelay R; /* shared by the tests that need no special config */
+
+static long long entries(struct trelay *t)
+{
+	return db_int(t, "SELECT count(*) FROM entries");
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void assert_error(Vigil__V1__Frame *a, int status, const char *message)
+{
+	assert_non_null(a);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_ERROR);
+	assert_string_equal(vg_status_wire_name(vg_status_from_wire(a->error->code)),
+			    vg_status_wire_name(status));
+	assert_string_equal(a->error->message, message);
+	frame_free(a);
+}
+
+static Vigil__V1__Receipt *assert_receipt(Vigil__V1__Frame *a)
+{
+	assert_non_null(a);
+	if (a->msg_case != VIGIL__V1__FRAME__MSG_RECEIPT)
+		fail_msg("expected a receipt, got message %d (%s)", a->msg_case,
+			 a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ? a->error->message : "");
+	assert_int_equal(a->receipt->leaf_hash.len, SHA256_LEN);
+	return a->receipt;
+}
+
+/* After every refusal the relay must still serve a well-behaved client. */
+static void assert_good_client_served(struct trelay *t)
+{
+	struct tclient c;
+	long long before = entries(t);
+	if (tclient_open(&c, t->port, "iom-ru-moscow") != 0)
+		fail_msg("good client: %s", c.err);
+	struct contact_spec s;
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	Vigil__V1__Frame *a = tclient_submit_contact(&c, &s);
+	if (!a)
+		fail_msg("good client: %s", c.err);
+	Vigil__V1__Receipt *r = assert_receipt(a);
+	assert_int_equal(r->index, (uint64_t)before);
+	assert_false(r->duplicate);
+	frame_free(a);
+	tclient_close(&c);
+	assert_int_equal(entries(t), before + 1);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	trelay_setup(&R, "handshake_timeout = 1s\nidle_timeout = 3s\nmax_frame = 4096", NULL);
+	return trelay_start(&R);
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	int rc = trelay_stop(&R);
+	int leak = !trelay_log_has(&R, "drained:", 0);
+	trelay_cleanup(&R);
+	if (rc != 0 || leak) {
+		fprintf(stderr, "relay exit status %d (drained line %s)\n", rc, leak ? "missing" : "seen");
+		return -1;
+	}
+	return 0;
+}
+
+static void write_blob(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+/* A good submission gets a receipt whose leaf hash the client can
+ * recompute, and the stored bytes verify with the openssl command against
+ * the certificate stored with them. */
+static void test_good_submission(void **state)
+{
+	(void)state;
+	struct tclient c;
+	if (tclient_open(&c, R.port, "iom-ru-moscow") != 0)
+		fail_msg("%s", c.err);
+	long long before = entries(&R);
+	struct contact_spec s;
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	s.channel = VIGIL__V1__CHANNEL__CHANNEL_HOME_VISIT;
+	s.note = "neighbour says she left two weeks ago";
+	uint8_t *rec, *sig;
+	size_t rec_len, sig_len;
+	contact_build(&s, &rec, &rec_len);
+	sign_with("iom-ru-moscow", rec, rec_len, &sig, &sig_len);
+	Vigil__V1__Frame *a = tclient_submit(&c, rec, rec_len, sig, sig_len);
+	if (!a)
+		fail_msg("%s", c.err);
+	Vigil__V1__Receipt *r = assert_receipt(a);
+	assert_int_equal(r->index, (uint64_t)before);
+	assert_false(r->duplicate);
+	assert_int_equal(r->record_id.len, RECORD_ID_LEN);
+	assert_memory_equal(r->record_id.data, s.record_id, RECORD_ID_LEN);
+	int64_t now = (int64_t)time(NULL) * 1000;
+	assert_true(r->received_at_ms > now - 60000 && r->received_at_ms <= now + 1000);
+
+	uint8_t *leaf, lh[SHA256_LEN];
+	size_t leaf_len;
+	assert_int_equal(entry_leaf_encode(r->received_at_ms, c.cert_sha256, rec, rec_len, sig,
+					   sig_len, &leaf, &leaf_len), VG_OK);
+	merkle_leaf_hash(leaf, leaf_len, lh);
+	free(leaf);
+	assert_memory_equal(lh, r->leaf_hash.data, SHA256_LEN);
+	uint64_t index = r->index;
+	frame_free(a);
+	tclient_close(&c);
+
+	/* What landed in the database, read back byte for byte. */
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open_v2(R.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+		"SELECT e.record, e.signature, c.der, e.case_id, e.author, e.leaf_hash "
+		"FROM entries e JOIN certs c ON c.fp = e.cert_fp WHERE e.idx = ?", -1, &st, NULL),
+		SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_bytes(st, 0), (int)rec_len);
+	assert_memory_equal(sqlite3_column_blob(st, 0), rec, rec_len);
+	assert_string_equal((const char *)sqlite3_column_text(st, 3), "SE-2026-0042");
+	assert_string_equal((const char *)sqlite3_column_text(st, 4), "iom-ru-moscow");
+	assert_memory_equal(sqlite3_column_blob(st, 5), lh, SHA256_LEN);
+	char f_rec[700], f_sig[700], f_der[700], cmd[4096];
+	snprintf(f_rec, sizeof(f_rec), "%s/rec.bin", R.dir);
+	snprintf(f_sig, sizeof(f_sig), "%s/rec.sig", R.dir);
+	snprintf(f_der, sizeof(f_der), "%s/author.der", R.dir);
+	write_blob(f_rec, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+	write_blob(f_sig, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+	write_blob(f_der, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl x509 -inform DER -in '%s' -pubkey -noout > '%s/author.pub' && "
+		 "openssl dgst -sha256 -verify '%s/author.pub' -signature '%s' '%s' >/dev/null",
+		 f_der, R.dir, R.dir, f_sig, f_rec);
+	assert_int_equal(system(cmd), 0);
+	/* The same check fails on a flipped byte, so it is not vacuous. */
+	rec[rec_len - 1] ^= 1;
+	write_blob(f_rec, rec, rec_len);
+	assert_int_not_equal(system(cmd), 0);
+	free(rec);
+	free(sig);
+}
+
+struct refusal {
+	const char *cert;       /* NULL: no client certificate */
+	const char *alpn;
+	const char *client_err; /* in what the client sees */
+	const char *relay_log;  /* in the relay's log */
+};
+
+/* Every identity problem is refused in the handshake, before any frame. */
+static void test_handshake_refusals(void **state)
+{
+	(void)state;
+	static const struct refusal cases[] = {
+		{ NULL, "vigil/1", "certificate required", "peer did not return a certificate" },
+		{ "untrusted", "vigil/1", "unknown ca", "unable to get local issuer certificate" },
+		{ "expired", "vigil/1", "certificate expired", "certificate has expired" },
+		{ "revoked", "vigil/1", "certificate revoked", "certificate revoked" },
+		{ "no-ou", "vigil/1", "alert", "certificate subject needs exactly one OU (the role)" },
+		{ "bad-ou", "vigil/1", "alert", "certificate OU \"journalist\" is not a known role" },
+		{ "no-o", "vigil/1", "alert", "certificate subject needs exactly one O" },
+		{ "iom-ru-moscow", "http/1.1", "no application protocol", "client does not offer ALPN vigil/1" },
+		{ "iom-ru-moscow", NULL, "eof", "client did not negotiate ALPN vigil/1" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct refusal *k = &cases[i];
+		long long before = entries(&R);
+		struct tclient c;
+		int rc = tclient_connect(&c, R.port, k->cert, k->alpn);
+		if (rc == 0)
+			rc = tclient_hello(&c);
+		if (rc == 0)
+			fail_msg("case %zu (%s): accepted", i, k->cert ? k->cert : "no cert");
+		if (!strstr(c.err, k->client_err))
+			fail_msg("case %zu (%s): client saw \"%s\", expected \"%s\"", i,
+				 k->cert ? k->cert : "no cert", c.err, k->client_err);
+		tclient_close(&c);
+		if (!trelay_log_has(&R, k->relay_log, 3000))
+			fail_msg("case %zu: relay log lacks \"%s\"", i, k->relay_log);
+		assert_int_equal(entries(&R), before);
+	}
+	assert_good_client_served(&R);
+}
+
+/* Plain text on the TLS port is a failed handshake, nothing more. */
+static void test_plaintext_on_tls_port(void **state)
+{
+	(void)state;
+	int fd = tcp_connect_port(R.port);
+	assert_true(fd >= 0);
+	static const char req[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
+	char buf[256];
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	assert_int_equal(n, 0); /* closed by the relay, not a timeout */
+	close(fd);
+	assert_true(trelay_log_has(&R, "handshake failed", 2000));
+	assert_good_client_served(&R);
+}
+
+static Vigil__V1__Frame *submit_signed_by(struct tclient *c, const struct contact_spec *s,
+					  const char *keyname)
+{
+	uint8_t *rec, *sig;
+	size_t rec_len, sig_len;
+	contact_build(s, &rec, &rec_len);
+	sign_with(keyname, rec, rec_len, &sig, &sig_len);
+	Vigil__V1__Frame *a = tclient_submit(c, rec, rec_len, sig, sig_len);
+	free(rec);
+	free(sig);
+	return a;
+}
+
+/* Refusals of one record keep the connection: the next one is served. */
+static void test_record_refusals(void **state)
+{
+	(void)state;
+	struct tclient c;
+	if (tclient_open(&c, R.port, "iom-ru-moscow") != 0)
+		fail_msg("%s", c.err);
+	long long before = entries(&R);
+	struct contact_spec s;
+
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	assert_error(submit_signed_by(&c, &s, "se-shelter-1"), VG_EBADSIG,
+		     "signature does not verify with the key of this connection's certificate");
+
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	s.channel = 42;
+	assert_error(tclient_submit_contact(&c, &s), VG_EBADREQ, "unknown channel value 42");
+
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	s.outcome = 99;
+	assert_error(tclient_submit_contact(&c, &s), VG_EBADREQ, "unknown outcome value 99");
+
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	s.channel = 0;
+	assert_error(tclient_submit_contact(&c, &s), VG_EBADREQ, "unknown channel value 0");
+
+	static const char *const bad_ids[] = { "SE", "SE 2026", "SE_2026_0042", "fall/1",
+		"0123456789012345678901234567890123456789012345678901234567890123X" };
+	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+		contact_spec_default(&s, "iom-ru-moscow", 0);
+		s.case_id = bad_ids[i];
+		assert_error(tclient_submit_contact(&c, &s), VG_EBADREQ,
+			     "case_id must be 3-64 characters of [A-Za-z0-9-]");
+	}
+
+	char note[514];
+	memset(note, 'x', 513);
+	note[513] = '\0';
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	s.note = note;
+	assert_error(tclient_submit_contact(&c, &s), VG_ETOOLARGE, "note is 513 bytes; the limit is 512");
+
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	s.time_ms = 0;
+	assert_error(tclient_submit_contact(&c, &s), VG_EBADREQ, "client_time_ms must be a positive time");
+
+	/* A record that is not a Record at all. */
+	static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
+	uint8_t *sig;
+	size_t sig_len;
+	sign_with("iom-ru-moscow", junk, sizeof(junk), &sig, &sig_len);
+	assert_error(tclient_submit(&c, junk, sizeof(junk), sig, sig_len), VG_EBADREQ,
+		     "record does not decode as vigil.v1.Record");
+	free(sig);
+
+	/* Nothing above was stored; a good record on the same connection is. */
+	assert_int_equal(entries(&R), before);
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	s.note = note + 1; /* 512 bytes: exactly the limit */
+	Vigil__V1__Frame *a = tclient_submit_contact(&c, &s);
+	assert_receipt(a);
+	frame_free(a);
+	assert_int_equal(entries(&R), before + 1);
+	tclient_close(&c);
+}
+
+/* A record whose author is not the connection's organisation is refused
+ * even when it is signed by the connection's own key. */
+static void test_author_not_peer(void **state)
+{
+	(void)state;
+	struct tclient c;
+	if (tclient_open(&c, R.port, "other-iom") != 0)
+		fail_msg("%s", c.err);
+	long long before = entries(&R);
+	struct contact_spec s;
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	assert_error(tclient_submit_contact(&c, &s), VG_EPERM,
+		     "author \"iom-ru-moscow\" is not the organisation of this connection "
+		     "(\"iom-md-chisinau\")");
+	assert_int_equal(entries(&R), before);
+	tclient_close(&c);
+	assert_good_client_served(&R);
+}
+
+static void send_submit_with(struct tclient *c, const uint8_t *rec, size_t rec_len,
+			     const uint8_t *sig, size_t sig_len, uint64_t rid)
+{
+	Vigil__V1__SignedRecord sr = VIGIL__V1__SIGNED_RECORD__INIT;
+	sr.record.data = (uint8_t *)rec;
+	sr.record.len = rec_len;
+	sr.signature.data = (uint8_t *)sig;
+	sr.signature.len = sig_len;
+	Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
+	sub.record = &sr;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = rid;
+	f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
+	f.submit = &sub;
+	assert_int_equal(tclient_send_frame(c, &f), 0);
+}
+
+/* Submit frames without a record or signature, or with an oversized one. */
+static void test_submit_shape(void **state)
+{
+	(void)state;
+	struct tclient c;
+	if (tclient_open(&c, R.port, "iom-ru-moscow") != 0)
+		fail_msg("%s", c.err);
+	Vigil__V1__Frame *a;
+	uint8_t rec[8] = { 0 }, sig[600] = { 0 };
+	send_submit_with(&c, NULL, 0, sig, 70, 7);
+	assert_int_equal(tclient_recv(&c, &a, 5000), 0);
+	assert_int_equal(a->request_id, 7);
+	assert_error(a, VG_EBADREQ, "submit carries no record");
+	send_submit_with(&c, rec, sizeof(rec), NULL, 0, 8);
+	assert_int_equal(tclient_recv(&c, &a, 5000), 0);
+	assert_error(a, VG_EBADREQ, "submit carries no signature");
+	send_submit_with(&c, rec, sizeof(rec), sig, sizeof(sig), 9);
+	assert_int_equal(tclient_recv(&c, &a, 5000), 0);
+	assert_error(a, VG_ETOOLARGE, "signature is 600 bytes; the limit is 512");
+	tclient_close(&c);
+}
+
+/* Framing errors leave the stream unusable: error frame, then close. */
+static void test_frame_errors_close(void **state)
+{
+	(void)state;
+	struct {
+		const char *what;
+		const uint8_t *bytes;
+		size_t len;
+		int status;
+		const char *message;
+	} cases[] = {
+		{ "over the limit", (const uint8_t *)"\x00\x00\x10\x01", 4, VG_ETOOLARGE,
+		  "frame exceeds the limit of 4096 bytes" },
+		{ "garbage payload", (const uint8_t *)"\x00\x00\x00\x05\xff\xff\xff\xff\xff", 9,
+		  VG_EBADREQ, "frame does not decode as vigil.v1.Frame" },
+		{ "empty frame", (const uint8_t *)"\x00\x00\x00\x00", 4, VG_EBADREQ,
+		  "frame does not decode as vigil.v1.Frame" },
+		{ "text", (const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18, VG_ETOOLARGE,
+		  "frame exceeds the limit of 4096 bytes" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tclient c;
+		if (tclient_open(&c, R.port, "iom-ru-moscow") != 0)
+			fail_msg("%s", c.err);
+		long long before = entries(&R);
+		assert_int_equal(tclient_send_raw(&c, cases[i].bytes, cases[i].len), 0);
+		Vigil__V1__Frame *a;
+		if (tclient_recv(&c, &a, 5000) != 0)
+			fail_msg("%s: %s", cases[i].what, c.err);
+		assert_int_equal(a->request_id, 0);
+		assert_error(a, cases[i].status, cases[i].message);
+		if (!tclient_wait_closed(&c, 3000))
+			fail_msg("%s: connection left open", cases[i].what);
+		tclient_close(&c);
+		assert_int_equal(entries(&R), before);
+	}
+	assert_good_client_served(&R);
+}
+
+/* The first frame must be a hello of version 1. */
+static void test_hello_rules(void **state)
+{
+	(void)state;
+	struct tclient c;
+	Vigil__V1__Frame *a;
+	if (tclient_connect(&c, R.port, "iom-ru-moscow", "vigil/1") != 0)
+		fail_msg("%s", c.err);
+	uint8_t rec[4] = { 1, 2, 3, 4 }, sig[8] = { 0 };
+	send_submit_with(&c, rec, sizeof(rec), sig, sizeof(sig), 3);
+	assert_int_equal(tclient_recv(&c, &a, 5000), 0);
+	assert_int_equal(a->request_id, 3);
+	assert_error(a, VG_EBADREQ, "the first frame must be a hello");
+	assert_true(tclient_wait_closed(&c, 3000));
+	tclient_close(&c);
+
+	if (tclient_connect(&c, R.port, "iom-ru-moscow", "vigil/1") != 0)
+		fail_msg("%s", c.err);
+	Vigil__V1__Hello h = VIGIL__V1__HELLO__INIT;
+	h.protocol_version = 2;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = 11;
+	f.msg_case = VIGIL__V1__FRAME__MSG_HELLO;
+	f.hello = &h;
+	assert_int_equal(tclient_send_frame(&c, &f), 0);
+	assert_int_equal(tclient_recv(&c, &a, 5000), 0);
+	assert_int_equal(a->request_id, 11);
+	assert_error(a, VG_EBADREQ, "unsupported protocol version 2; this relay speaks 1");
+	assert_true(tclient_wait_closed(&c, 3000));
+	tclient_close(&c);
+
+	/* The welcome tells the client who the relay sees; a second hello is
+	 * an error that keeps the connection. */
+	if (tclient_connect(&c, R.port, "se-police-noa", "vigil/1") != 0)
+		fail_msg("%s", c.err);
+	h.protocol_version = 1;
+	assert_int_equal(tclient_send_frame(&c, &f), 0);
+	assert_int_equal(tclient_recv(&c, &a, 5000), 0);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_WELCOME);
+	assert_string_equal(a->welcome->peer->organisation, "se-police-noa");
+	assert_int_equal(a->welcome->peer->role, VIGIL__V1__ROLE__ROLE_POLICE);
+	assert_string_equal(a->welcome->peer->country, "SE");
+	assert_string_equal(a->welcome->peer->common_name, "Swedish Police NOA");
+	assert_int_equal(a->welcome->protocol_version, 1);
+	assert_int_equal(a->welcome->max_frame, 4096);
+	frame_free(a);
+	assert_int_equal(tclient_send_frame(&c, &f), 0);
+	assert_int_equal(tclient_recv(&c, &a, 5000), 0);
+	assert_error(a, VG_EBADREQ, "hello was already received");
+	tclient_close(&c);
+}
+
+/* The same record again gets the original receipt; other bytes under the
+ * same record_id are a conflict. */
+static void test_duplicates(void **state)
+{
+	(void)state;
+	struct tclient c;
+	if (tclient_open(&c, R.port, "iom-ru-moscow") != 0)
+		fail_msg("%s", c.err);
+	struct contact_spec s;
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	Vigil__V1__Frame *a1 = tclient_submit_contact(&c, &s);
+	Vigil__V1__Receipt *r1 = assert_receipt(a1);
+	long long after_first = entries(&R);
+	/* ECDSA signatures differ each time: the record bytes decide. */
+	Vigil__V1__Frame *a2 = tclient_submit_contact(&c, &s);
+	Vigil__V1__Receipt *r2 = assert_receipt(a2);
+	assert_true(r2->duplicate);
+	assert_false(r1->duplicate);
+	assert_int_equal(r2->index, r1->index);
+	assert_int_equal(r2->received_at_ms, r1->received_at_ms);
+	assert_memory_equal(r2->leaf_hash.data, r1->leaf_hash.data, SHA256_LEN);
+	assert_int_equal(entries(&R), after_first);
+	char want[128];
+	snprintf(want, sizeof(want), "record_id was already used for a different record (entry %llu)",
+		 (unsigned long long)r1->index);
+	s.outcome = VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE;
+	assert_error(tclient_submit_contact(&c, &s), VG_ECONFLICT, want);
+	assert_int_equal(entries(&R), after_first);
+	assert_int_equal(db_int(&R, "SELECT count(*) FROM entries GROUP BY record_id "
+				    "ORDER BY count(*) DESC LIMIT 1"), 1);
+	frame_free(a1);
+	frame_free(a2);
+	tclient_close(&c);
+}
+
+/* Many submissions in flight on one connection: every one is answered once,
+ * matched by its request id. */
+static void test_pipelining(void **state)
+{
+	(void)state;
+	enum { N = 300 };
+	struct tclient c;
+	if (tclient_open(&c, R.port, "iom-ru-moscow") != 0)
+		fail_msg("%s", c.err);
+	long long before = entries(&R);
+	static uint8_t seen[N + 1];
+	memset(seen, 0, sizeof(seen));
+	for (int i = 1; i <= N; i++) {
+		struct contact_spec s;
+		contact_spec_default(&s, "iom-ru-moscow", 0);
+		uint8_t *rec, *sig;
+		size_t rec_len, sig_len;
+		contact_build(&s, &rec, &rec_len);
+		record_sign(c.key, rec, rec_len, &sig, &sig_len);
+		send_submit_with(&c, rec, rec_len, sig, sig_len, (uint64_t)i);
+		free(rec);
+		free(sig);
+	}
+	for (int i = 0; i < N; i++) {
+		Vigil__V1__Frame *a;
+		if (tclient_recv(&c, &a, 15000) != 0)
+			fail_msg("answer %d: %s", i, c.err);
+		assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_RECEIPT);
+		assert_true(a->request_id >= 1 && a->request_id <= N);
+		assert_int_equal(seen[a->request_id], 0);
+		seen[a->request_id] = 1;
+		frame_free(a);
+	}
+	assert_int_equal(entries(&R), before + N);
+	tclient_close(&c);
+}
+
+/* A TCP connection that never starts TLS is closed after handshake_timeout;
+ * a TLS session that sends nothing after idle_timeout. */
+static void test_timeouts(void **state)
+{
+	(void)state;
+	int fd = tcp_connect_port(R.port);
+	assert_true(fd >= 0);
+	struct timeval tv = { .tv_sec = 10 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	int64_t t0 = mono_ms();
+	char b;
+	assert_int_equal(read(fd, &b, 1), 0);
+	int64_t took = mono_ms() - t0;
+	close(fd);
+	if (took < 900 || took > 6000)
+		fail_msg("handshake timeout of 1 s closed after %lld ms", (long long)took);
+	assert_true(trelay_log_has(&R, "handshake timeout", 2000));
+
+	struct tclient c;
+	if (tclient_open(&c, R.port, "iom-ru-moscow") != 0)
+		fail_msg("%s", c.err);
+	t0 = mono_ms();
+	assert_true(tclient_wait_closed(&c, 10000));
+	took = mono_ms() - t0;
+	if (took < 2500)
+		fail_msg("idle timeout of 3 s closed after %lld ms", (long long)took);
+	tclient_close(&c);
+	assert_true(trelay_log_has(&R, "idle timeout", 2000));
+	assert_good_client_served(&R);
+}
+
+/* Receipted records survive kill -9: after a restart the same record gets
+ * the same index back. */
+static void test_kill9_keeps_receipted(void **state)
+{
+	(void)state;
+	struct trelay t;
+	trelay_setup(&t, NULL, NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	struct tclient c;
+	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
+		fail_msg("%s", c.err);
+	struct contact_spec s[5];
+	uint64_t idx[5];
+	for (int i = 0; i < 5; i++) {
+		contact_spec_default(&s[i], "iom-ru-moscow", 0);
+		Vigil__V1__Frame *a = tclient_submit_contact(&c, &s[i]);
+		idx[i] = assert_receipt(a)->index;
+		frame_free(a);
+	}
+	trelay_kill9(&t);
+	tclient_close(&c);
+	assert_int_equal(trelay_start(&t), 0);
+	assert_int_equal(entries(&t), 5);
+	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
+		fail_msg("%s", c.err);
+	for (int i = 0; i < 5; i++) {
+		Vigil__V1__Frame *a = tclient_submit_contact(&c, &s[i]);
+		Vigil__V1__Receipt *r = assert_receipt(a);
+		assert_true(r->duplicate);
+		assert_int_equal(r->index, idx[i]);
+		frame_free(a);
+	}
+	/* New records continue the index sequence. */
+	struct contact_spec n;
+	contact_spec_default(&n, "iom-ru-moscow", 0);
+	Vigil__V1__Frame *a = tclient_submit_contact(&c, &n);
+	assert_int_equal(assert_receipt(a)->index, 5);
+	frame_free(a);
+	tclient_close(&c);
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
+/* SIGTERM: stop accepting, answer what was received, exit 0; everything
+ * receipted is in the database. */
+static void test_sigterm_drains(void **state)
+{
+	(void)state;
+	enum { N = 200 };
+	struct trelay t;
+	trelay_setup(&t, NULL, NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	struct tclient c;
+	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
+		fail_msg("%s", c.err);
+	for (int i = 1; i <= N; i++) {
+		struct contact_spec s;
+		contact_spec_default(&s, "iom-ru-moscow", 0);
+		uint8_t *rec, *sig;
+		size_t rec_len, sig_len;
+		contact_build(&s, &rec, &rec_len);
+		record_sign(c.key, rec, rec_len, &sig, &sig_len);
+		send_submit_with(&c, rec, rec_len, sig, sig_len, (uint64_t)i);
+		free(rec);
+		free(sig);
+	}
+	pid_t pid = t.pid;
+	kill(pid, SIGTERM);
+	int receipts = 0;
+	Vigil__V1__Frame *a;
+	while (tclient_recv(&c, &a, 10000) == 0) {
+		if (a->msg_case == VIGIL__V1__FRAME__MSG_RECEIPT)
+			receipts++;
+		frame_free(a);
+	}
+	tclient_close(&c);
+	assert_int_equal(trelay_stop(&t), 0);
+	assert_true(trelay_log_has(&t, "drained:", 0));
+	assert_true(receipts > 0);
+	assert_true(entries(&t) >= receipts);
+	trelay_cleanup(&t);
+}
+
+/* Connections over max_connections are refused; a slot freed is reusable. */
+static void test_connection_cap(void **state)
+{
+	(void)state;
+	struct trelay t;
+	trelay_setup(&t, "max_connections = 2", NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	struct tclient a, b, c;
+	assert_int_equal(tclient_open(&a, t.port, "iom-ru-moscow"), 0);
+	assert_int_equal(tclient_open(&b, t.port, "se-police-noa"), 0);
+	assert_int_not_equal(tclient_open(&c, t.port, "se-stockholm-coord"), 0);
+	tclient_close(&c);
+	assert_true(trelay_log_has(&t, "connection cap of 2 reached", 2000));
+	tclient_close(&a);
+	/* The relay notices the close asynchronously: retry briefly. */
+	int ok = -1;
+	for (int i = 0; i < 50 && ok != 0; i++) {
+		ok = tclient_open(&c, t.port, "se-stockholm-coord");
+		if (ok != 0) {
+			tclient_close(&c);
+			usleep(50000);
+		}
+	}
+	assert_int_equal(ok, 0);
+	tclient_close(&b);
+	tclient_close(&c);
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
+/* A file that is not a vigil database is refused and left untouched. */
+static void test_foreign_database(void **state)
+{
+	(void)state;
+	struct trelay t;
+	trelay_setup(&t, NULL, NULL);
+	static const char junk[] = "this is somebody's spreadsheet, not a database\n";
+	write_blob(t.db, junk, sizeof(junk));
+	assert_int_not_equal(trelay_start(&t), 0);
+	assert_true(trelay_log_has(&t, "file is not a database; refusing to use or replace it", 0));
+	FILE *f = fopen(t.db, "rb");
+	char back[sizeof(junk) + 8];
+	size_t n = fread(back, 1, sizeof(back), f);
+	fclose(f);
+	assert_int_equal(n, sizeof(junk));
+	assert_memory_equal(back, junk, sizeof(junk));
+
+	/* A real SQLite database of another application. */
+	unlink(t.db);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE notes(x); INSERT INTO notes VALUES(1)",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_not_equal(trelay_start(&t), 0);
+	assert_true(trelay_log_has(&t, "is not a vigil database (application_id 0x0, 1 tables)", 0));
+	assert_int_equal(db_int(&t, "SELECT x FROM notes"), 1);
+	trelay_cleanup(&t);
+}
+
+/* Two relays on one database would hand out the same index twice. */
+static void test_database_locked(void **state)
+{
+	(void)state;
+	struct trelay t, u;
+	trelay_setup(&t, NULL, NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	u = t;
+	u.pid = 0;
+	snprintf(u.log, sizeof(u.log), "%s/second.log", t.dir);
+	snprintf(u.ready, sizeof(u.ready), "%s/ready2", t.dir);
+	assert_int_not_equal(trelay_start(&u), 0);
+	assert_true(trelay_log_has(&u, "is in use by another process", 0));
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
+static void test_check_config(void **state)
+{
+	(void)state;
+	struct trelay t;
+	char out[4096];
+	trelay_setup(&t, NULL, NULL);
+	const char *ok_args[] = { "vigild", "-c", t.conf, "--check-config", NULL };
+	assert_int_equal(run_vigild(ok_args, out, sizeof(out)), 0);
+	assert_string_equal(out, "configuration OK\n");
+	trelay_cleanup(&t);
+
+	trelay_setup(&t, "max_frame = lots", NULL);
+	const char *bad_args[] = { "vigild", "-c", t.conf, "--check-config", NULL };
+	assert_int_equal(run_vigild(bad_args, out, sizeof(out)), 1);
+	char want[1024];
+	snprintf(want, sizeof(want), "%s:4: ", t.conf);
+	if (strncmp(out, want, strlen(want)) != 0 || !strstr(out, "max_frame"))
+		fail_msg("unexpected: %s", out);
+	trelay_cleanup(&t);
+
+	const char *version[] = { "vigild", "--version", NULL };
+	assert_int_equal(run_vigild(version, out, sizeof(out)), 0);
+	assert_string_equal(out, "vigild " VIGIL_VERSION "\n");
+	const char *bad_opt[] = { "vigild", "--frobnicate", NULL };
+	assert_int_equal(run_vigild(bad_opt, out, sizeof(out)), 2);
+}
+
+int main(void)
+{
+	/* A relay closing on us must show up as an error, not kill the test. */
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest shared[] = {
+		cmocka_unit_test(test_good_submission),
+		cmocka_unit_test(test_handshake_refusals),
+		cmocka_unit_test(test_plaintext_on_tls_port),
+		cmocka_unit_test(test_record_refusals),
+		cmocka_unit_test(test_author_not_peer),
+		cmocka_unit_test(test_submit_shape),
+		cmocka_unit_test(test_frame_errors_close),
+		cmocka_unit_test(test_hello_rules),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_pipelining),
+		cmocka_unit_test(test_timeouts),
+	};
+	const struct CMUnitTest own[] = {
+		cmocka_unit_test(test_kill9_keeps_receipted),
+		cmocka_unit_test(test_sigterm_drains),
+		cmocka_unit_test(test_connection_cap),
+		cmocka_unit_test(test_foreign_database),
+		cmocka_unit_test(test_database_locked),
+		cmocka_unit_test(test_check_config),
+	};
+	int failed = cmocka_run_group_tests_name("relay (shared)", shared, group_setup, group_teardown);
+	failed += cmocka_run_group_tests_name("relay (own instance)", own, NULL, NULL);
+	return failed;
+}
