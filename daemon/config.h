@@ -25,9 +25,10 @@
  *   path               the store's file; its directory must exist
  *   batch_max          1..10000
  *   batch_wait_ms      a plain number of milliseconds, 0..1000 (no unit)
- * Unknown sections and keys, a key given twice, and indented (multi-line)
- * values are errors.  A relative path in a configuration file named by a
- * relative path stays relative to the current directory.
+ * Unknown sections and keys, a key given twice, indented (multi-line)
+ * values and lines over 198 characters (inih's buffer) are errors.  Nothing
+ * is made absolute: when the file itself is named by a relative path, the
+ * resolved paths are relative to the current directory as well.
  */
 #ifndef VIGIL_DAEMON_CONFIG_H
 #define VIGIL_DAEMON_CONFIG_H
@@ -53,7 +54,7 @@ struct config {
 	char *store_path;         /* required */
 	/* [writer] */
 	unsigned batch_max;       /* default 256 submissions per transaction */
-	uint64_t batch_wait_ms;   /* default 2 ms to gather a batch */
+	uint64_t batch_wait_ms;   /* default 0: a batch is whatever queued while the last one committed */
 };
 
 /*

@@ -1,0 +1,502 @@
+#include "daemon/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "proto/status.h"
+
+#if defined(__GNUC__)
+#define CONFIG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CONFIG_PRINTF(a, b)
+#endif
+
+#define DEFAULT_ADDRESS "127.0.0.1"
+
+/* How a value is checked and where it is stored. */
+enum key_kind {
+	KEY_UINT,      /* strict decimal number in [min, max] */
+	KEY_DURATION,  /* duration, stored in milliseconds, in [min, max] */
+	KEY_ADDRESS,   /* IPv4 or IPv6 literal */
+	KEY_FILE,      /* path of a readable file */
+	KEY_STORE,     /* path of a file in an existing directory */
+};
+
+enum key_type { T_INT, T_UNSIGNED, T_SIZE, T_U64, T_STR };
+
+struct key {
+	const char *section;
+	const char *name;
+	enum key_kind kind;
+	enum key_type type;
+	size_t off;          /* offset of the field in struct config */
+	uint64_t min, max;
+	const char *range;   /* [min, max] as written in error messages */
+	int required;
+};
+
+#define FIELD(f) offsetof(struct config, f)
+#define MS_MIN (60u * 1000u)
+#define MS_DAY (24u * 60u * MS_MIN)
+
+/* Every key of the file; the only place that knows the file's layout. */
+static const struct key keys[] = {
+	{ "listen", "address", KEY_ADDRESS, T_STR, FIELD(listen_address), 0, 0, NULL, 0 },
+	{ "listen", "port", KEY_UINT, T_INT, FIELD(listen_port), 0, 65535, "0..65535", 0 },
+	{ "listen", "max_connections", KEY_UINT, T_UNSIGNED, FIELD(max_connections),
+	  1, 1000000, "1..1000000", 0 },
+	{ "listen", "handshake_timeout", KEY_DURATION, T_U64, FIELD(handshake_timeout_ms),
+	  100, 10 * MS_MIN, "100ms..10m", 0 },
+	{ "listen", "idle_timeout", KEY_DURATION, T_U64, FIELD(idle_timeout_ms),
+	  1000, 7 * (uint64_t)MS_DAY, "1s..7d", 0 },
+	{ "listen", "max_frame", KEY_UINT, T_SIZE, FIELD(max_frame),
+	  64, 64u * 1024u * 1024u, "64..67108864", 0 },
+	{ "tls", "cert", KEY_FILE, T_STR, FIELD(tls_cert), 0, 0, NULL, 1 },
+	{ "tls", "key", KEY_FILE, T_STR, FIELD(tls_key), 0, 0, NULL, 1 },
+	{ "tls", "ca", KEY_FILE, T_STR, FIELD(tls_ca), 0, 0, NULL, 1 },
+	{ "tls", "crl", KEY_FILE, T_STR, FIELD(tls_crl), 0, 0, NULL, 0 },
+	{ "store", "path", KEY_STORE, T_STR, FIELD(store_path), 0, 0, NULL, 1 },
+	{ "writer", "batch_max", KEY_UINT, T_UNSIGNED, FIELD(batch_max), 1, 10000, "1..10000", 0 },
+	{ "writer", "batch_wait_ms", KEY_UINT, T_U64, FIELD(batch_wait_ms), 0, 1000, "0..1000", 0 },
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const char *const sections[] = { "listen", "tls", "store", "writer" };
+
+#define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+/* State of one config_load(), shared by the line reader and the handler. */
+struct parse {
+	FILE *fp;
+	char *line;            /* getline() buffer */
+	size_t line_cap;
+	struct config *cfg;
+	const char *dir;       /* directory of the file, NULL when it has no '/' */
+	int lineno;            /* line most recently handed to inih */
+	int indented;          /* that line starts with white space */
+	int key_seen;          /* a key line was seen since the last [section] */
+	int read_errno;        /* fgets() failed with this */
+	int key_line[N_KEYS];  /* where each key was set, 0 when not yet */
+	int err_line;          /* -1 while there is no error */
+	int err_status;
+	char err[1024];
+};
+
+static void fail(struct parse *p, int line, int status, const char *fmt, ...) CONFIG_PRINTF(4, 5);
+
+/* Records the first error only; parsing stops right after it. */
+static void fail(struct parse *p, int line, int status, const char *fmt, ...)
+{
+	if (p->err_line >= 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->err, sizeof(p->err), fmt, ap);
+	va_end(ap);
+	p->err_line = line;
+	p->err_status = status;
+}
+
+int config_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	/* strtoull() would accept leading space, a sign (negating "-1" into a
+	 * huge value) and "0x"; a number here is decimal digits only. */
+	if (!s || s[0] < '0' || s[0] > '9')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int config_parse_duration(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t ms;
+	} units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 },
+		{ "h", 60 * 60 * 1000 }, { "d", 24 * 60 * 60 * 1000 },
+	};
+	if (!s || s[0] < '0' || s[0] > '9')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (v > UINT64_MAX / units[i].ms)
+			return -1;
+		v *= units[i].ms;
+		if (v < min_ms || v > max_ms)
+			return -1;
+		*out_ms = v;
+		return 0;
+	}
+	return -1;
+}
+
+static int section_known(const char *name)
+{
+	for (size_t i = 0; i < N_SECTIONS; i++)
+		if (strcmp(sections[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Relative paths are relative to the configuration file's directory. */
+static char *resolve(const char *dir, const char *value)
+{
+	if (value[0] == '/' || !dir)
+		return strdup(value);
+	size_t dl = strlen(dir), vl = strlen(value);
+	int slash = dl > 0 && dir[dl - 1] != '/';
+	char *s = malloc(dl + slash + vl + 1);
+	if (!s)
+		return NULL;
+	memcpy(s, dir, dl);
+	if (slash)
+		s[dl] = '/';
+	memcpy(s + dl + slash, value, vl + 1);
+	return s;
+}
+
+/* Checks path (already resolved) for key k; 0 when it is usable. */
+static int check_path(struct parse *p, const struct key *k, const char *path)
+{
+	struct stat st;
+	if (k->kind == KEY_FILE) {
+		if (access(path, R_OK) != 0) {
+			fail(p, p->lineno, VG_EBADREQ, "[%s] %s: cannot read \"%s\": %s",
+			     k->section, k->name, path, strerror(errno));
+			return -1;
+		}
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			fail(p, p->lineno, VG_EBADREQ, "[%s] %s: cannot read \"%s\": %s",
+			     k->section, k->name, path, strerror(EISDIR));
+			return -1;
+		}
+		return 0;
+	}
+	/* KEY_STORE: the file may not exist yet, but its directory must. */
+	const char *slash = strrchr(path, '/');
+	if ((slash && slash[1] == '\0') || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+		fail(p, p->lineno, VG_EBADREQ, "[%s] %s: \"%s\" is a directory, not a file",
+		     k->section, k->name, path);
+		return -1;
+	}
+	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
+			  : strdup(".");
+	if (!dir) {
+		fail(p, p->lineno, VG_ENOMEM, "out of memory");
+		return -1;
+	}
+	int err = 0;
+	if (stat(dir, &st) != 0)
+		err = errno;
+	else if (!S_ISDIR(st.st_mode))
+		err = ENOTDIR;
+	if (err)
+		fail(p, p->lineno, VG_EBADREQ, "[%s] %s: cannot use directory \"%s\": %s",
+		     k->section, k->name, dir, strerror(err));
+	free(dir);
+	return err ? -1 : 0;
+}
+
+static int set_string(struct parse *p, const struct key *k, const char *value)
+{
+	char **slot = (char **)((char *)p->cfg + k->off);
+	char *s;
+	if (value[0] == '\0') {
+		fail(p, p->lineno, VG_EBADREQ, "[%s] %s: value is empty", k->section, k->name);
+		return 0;
+	}
+	if (k->kind == KEY_ADDRESS) {
+		unsigned char addr[sizeof(struct in6_addr)];
+		if (inet_pton(AF_INET, value, addr) != 1 && inet_pton(AF_INET6, value, addr) != 1) {
+			fail(p, p->lineno, VG_EBADREQ,
+			     "[%s] %s: \"%s\" is not an IPv4 or IPv6 address",
+			     k->section, k->name, value);
+			return 0;
+		}
+		s = strdup(value);
+	} else {
+		s = resolve(p->dir, value);
+	}
+	if (!s) {
+		fail(p, p->lineno, VG_ENOMEM, "out of memory");
+		return 0;
+	}
+	if (k->kind != KEY_ADDRESS && check_path(p, k, s) != 0) {
+		free(s);
+		return 0;
+	}
+	free(*slot);
+	*slot = s;
+	return 1;
+}
+
+static int set_number(struct parse *p, const struct key *k, const char *value)
+{
+	uint64_t v;
+	if (k->kind == KEY_DURATION) {
+		if (config_parse_duration(value, k->min, k->max, &v) != 0) {
+			fail(p, p->lineno, VG_EBADREQ, "[%s] %s: \"%s\" is not a duration in %s",
+			     k->section, k->name, value, k->range);
+			return 0;
+		}
+	} else if (config_parse_uint(value, k->min, k->max, &v) != 0) {
+		fail(p, p->lineno, VG_EBADREQ, "[%s] %s: \"%s\" is not a number in %s",
+		     k->section, k->name, value, k->range);
+		return 0;
+	}
+	/* The key table's ranges fit each field's type. */
+	char *field = (char *)p->cfg + k->off;
+	switch (k->type) {
+	case T_INT:
+		*(int *)field = (int)v;
+		break;
+	case T_UNSIGNED:
+		*(unsigned *)field = (unsigned)v;
+		break;
+	case T_SIZE:
+		*(size_t *)field = (size_t)v;
+		break;
+	case T_U64:
+		*(uint64_t *)field = v;
+		break;
+	case T_STR:
+		abort(); /* a number key typed as a string is a bug in keys[] */
+	}
+	return 1;
+}
+
+/* inih's handler: called for every "name = value" line, nonzero when fine. */
+static int on_value(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *p = user;
+	/* With inih's multi-line values an indented line after a key continues
+	 * that key's value.  None of our values spans lines, so such a line is
+	 * a mistake (most likely stray indentation) and is refused. */
+	if (p->indented && p->key_seen) {
+		fail(p, p->lineno, VG_EBADREQ,
+		     "indented line continues [%s] %s; values must be on one line", section, name);
+		return 0;
+	}
+	p->key_seen = 1;
+	if (section[0] == '\0') {
+		fail(p, p->lineno, VG_EBADREQ, "key %s is outside any section", name);
+		return 0;
+	}
+	if (!section_known(section)) {
+		/* Only reached if the reader missed the header; it normally
+		 * reports the unknown section on the header's own line. */
+		fail(p, p->lineno, VG_EBADREQ, "unknown section [%s]", section);
+		return 0;
+	}
+	if (name[0] == '\0') {
+		fail(p, p->lineno, VG_EBADREQ, "missing key name before '=' in [%s]", section);
+		return 0;
+	}
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct key *k = &keys[i];
+		if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
+			continue;
+		if (p->key_line[i]) {
+			fail(p, p->lineno, VG_EBADREQ, "duplicate key [%s] %s (first set on line %d)",
+			     section, name, p->key_line[i]);
+			return 0;
+		}
+		p->key_line[i] = p->lineno;
+		if (k->type == T_STR)
+			return set_string(p, k, value);
+		return set_number(p, k, value);
+	}
+	fail(p, p->lineno, VG_EBADREQ, "unknown key [%s] %s", section, name);
+	return 0;
+}
+
+/*
+ * inih's line reader.  Reading lines here rather than letting inih call
+ * fgets() gives the handler the current line number (inih passes none),
+ * turns a line longer than inih's buffer or one with a NUL byte into an
+ * error instead of a line silently cut short, and sees "[section]" headers,
+ * which inih does not report: an unknown section is refused on its own line
+ * even when it has no keys.
+ */
+static char *read_line(char *buf, int size, void *stream)
+{
+	struct parse *p = stream;
+	if (p->err_line >= 0)
+		return NULL;
+	errno = 0;
+	ssize_t n = getline(&p->line, &p->line_cap, p->fp);
+	if (n < 0) {
+		/* Anything but the end of the file (a read error, or getline()
+		 * out of memory) must not pass for a shorter file. */
+		if (!feof(p->fp))
+			p->read_errno = errno ? errno : EIO;
+		return NULL;
+	}
+	p->lineno++;
+	if (memchr(p->line, '\0', (size_t)n)) {
+		fail(p, p->lineno, VG_EBADREQ, "line contains a NUL byte");
+		return NULL;
+	}
+	/* inih needs room for the newline and the terminating NUL. */
+	if (n > size - 1) {
+		fail(p, p->lineno, VG_EBADREQ, "line is longer than %d characters", size - 2);
+		return NULL;
+	}
+	memcpy(buf, p->line, (size_t)n + 1);
+	/* Mirror inih's classification of the line: skip a UTF-8 BOM on line
+	 * 1, then white space; an indented line right after a key is a
+	 * continuation, otherwise '[' opens a section header. */
+	const char *start = buf;
+	if (p->lineno == 1 && n >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+		start += 3;
+	while (isspace((unsigned char)*start))
+		start++;
+	p->indented = start > buf;
+	if (*start == '[' && !(p->key_seen && p->indented)) {
+		/* inih ends the name at the first ']' or at an inline comment
+		 * (';' after white space); without a ']' it is a syntax error,
+		 * which inih reports itself. */
+		const char *e = start + 1;
+		int was_space = 0;
+		while (*e && *e != ']' && !(was_space && *e == ';')) {
+			was_space = isspace((unsigned char)*e);
+			e++;
+		}
+		if (*e == ']') {
+			p->key_seen = 0;
+			p->indented = 0;
+			char name[128];
+			size_t len = (size_t)(e - (start + 1));
+			if (len >= sizeof(name))
+				len = sizeof(name) - 1;
+			memcpy(name, start + 1, len);
+			name[len] = '\0';
+			if (!section_known(name)) {
+				fail(p, p->lineno, VG_EBADREQ, "unknown section [%s]", name);
+				return NULL;
+			}
+		}
+	}
+	return buf;
+}
+
+static void set_defaults(struct config *cfg)
+{
+	cfg->listen_port = 7443;
+	cfg->max_connections = 1024;
+	cfg->handshake_timeout_ms = 10 * 1000;
+	cfg->idle_timeout_ms = 300 * 1000;
+	cfg->max_frame = 1024 * 1024;
+	cfg->batch_max = 256;
+	cfg->batch_wait_ms = 0;
+}
+
+int config_load(const char *path, struct config *cfg, char *err, size_t err_len)
+{
+	struct parse p;
+	char *dir = NULL;
+	const char *slash;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	memset(&p, 0, sizeof(p));
+	p.cfg = cfg;
+	p.err_line = -1;
+	set_defaults(cfg);
+	cfg->path = strdup(path);
+	cfg->listen_address = strdup(DEFAULT_ADDRESS);
+	if (!cfg->path || !cfg->listen_address) {
+		fail(&p, 0, VG_ENOMEM, "out of memory");
+		goto out;
+	}
+
+	slash = strrchr(path, '/');
+	if (slash) {
+		dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+		if (!dir) {
+			fail(&p, 0, VG_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	p.dir = dir;
+
+	p.fp = fopen(path, "r");
+	if (!p.fp) {
+		fail(&p, 0, VG_EIO, "cannot open: %s", strerror(errno));
+		goto out;
+	}
+	rc = ini_parse_stream(read_line, &p, on_value, &p);
+	if (p.read_errno) {
+		/* A read error ends the input early: report it rather than
+		 * whatever the truncated input looked like. */
+		p.err_line = -1;
+		fail(&p, 0, VG_EIO, "cannot read: %s", strerror(p.read_errno));
+		goto out;
+	}
+	/* inih returns the first line it found wrong; the handler's and the
+	 * reader's errors are recorded with their lines, so a smaller line
+	 * number from inih is a syntax error that came first. */
+	if (rc > 0 && (p.err_line < 0 || rc < p.err_line)) {
+		p.err_line = -1;
+		fail(&p, rc, VG_EBADREQ, "syntax error (expected [section] or key = value)");
+	} else if (rc < 0 && p.err_line < 0) {
+		fail(&p, 0, VG_ENOMEM, "out of memory");
+	}
+	if (p.err_line >= 0)
+		goto out;
+
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (keys[i].required && !p.key_line[i]) {
+			fail(&p, 0, VG_EBADREQ, "[%s] %s is required", keys[i].section, keys[i].name);
+			break;
+		}
+	}
+out:
+	if (p.fp)
+		fclose(p.fp);
+	free(p.line);
+	free(dir);
+	if (p.err_line < 0)
+		return VG_OK;
+	if (err && err_len)
+		snprintf(err, err_len, "%s:%d: %s", path, p.err_line, p.err);
+	config_free(cfg);
+	return p.err_status;
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->path);
+	free(cfg->listen_address);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_ca);
+	free(cfg->tls_crl);
+	free(cfg->store_path);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,647 @@
+/*
+ * test_config.c - daemon/config.c: loading, defaults, path resolution and
+ * the exact error messages (with line numbers) of every kind of mistake.
+ *
+ * Each test writes its configuration into a fresh directory made with
+ * mkdtemp() under $TMPDIR (or /tmp), next to dummy certificate files.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "daemon/config.h"
+#include "proto/status.h"
+
+#define ERR_LEN (3 * PATH_MAX)
+
+/* The directory of the current test; every file of the test is inside it. */
+struct fixture {
+	char dir[PATH_MAX];
+	char conf[PATH_MAX];   /* dir/vigild.conf */
+};
+
+static void join(char *out, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(out, len, "%s/%s", dir, name);
+	assert_true(n > 0 && (size_t)n < len);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void make_file(const struct fixture *fx, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	join(path, sizeof(path), fx->dir, name);
+	write_file(path, text);
+}
+
+static void make_dir(const struct fixture *fx, const char *name)
+{
+	char path[PATH_MAX];
+	join(path, sizeof(path), fx->dir, name);
+	assert_int_equal(mkdir(path, 0700), 0);
+}
+
+static void remove_tree(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		if (d) {
+			struct dirent *e;
+			while ((e = readdir(d)) != NULL) {
+				if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+					continue;
+				char sub[PATH_MAX];
+				snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+				remove_tree(sub);
+			}
+			closedir(d);
+		}
+		rmdir(path);
+	} else {
+		unlink(path);
+	}
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	if (!fx)
+		return -1;
+	const char *tmp = getenv("TMPDIR");
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	snprintf(fx->dir, sizeof(fx->dir), "%s/vigil-test-config-XXXXXX", tmp);
+	if (!mkdtemp(fx->dir)) {
+		free(fx);
+		return -1;
+	}
+	join(fx->conf, sizeof(fx->conf), fx->dir, "vigild.conf");
+	make_file(fx, "cert.pem", "cert\n");
+	make_file(fx, "key.pem", "key\n");
+	make_file(fx, "ca.pem", "ca\n");
+	make_file(fx, "crl.pem", "crl\n");
+	make_dir(fx, "data");
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	remove_tree(fx->dir);
+	free(fx);
+	return 0;
+}
+
+/* The three [tls] files and the store, all present and relative. */
+#define REQUIRED_TLS "[tls]\ncert = cert.pem\nkey = key.pem\nca = ca.pem\n"
+#define REQUIRED_STORE "[store]\npath = data/vigil.db\n"
+#define REQUIRED REQUIRED_TLS REQUIRED_STORE
+
+static void assert_zeroed(const struct config *cfg)
+{
+	static const struct config zero;
+	assert_memory_equal(cfg, &zero, sizeof(zero));
+}
+
+#if defined(__GNUC__)
+#define TEST_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TEST_PRINTF(a, b)
+#endif
+
+static void expect_error(const struct fixture *fx, const char *text, int status,
+			 const char *fmt, ...) TEST_PRINTF(4, 5);
+
+/* Loads text as fx->conf and expects failure with exactly "conf:want". */
+static void expect_error(const struct fixture *fx, const char *text, int status,
+			 const char *fmt, ...)
+{
+	char want[ERR_LEN], tail[ERR_LEN], err[ERR_LEN] = "";
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(tail, sizeof(tail), fmt, ap);
+	va_end(ap);
+	int n = snprintf(want, sizeof(want), "%s:%s", fx->conf, tail);
+	assert_true(n > 0 && (size_t)n < sizeof(want));
+
+	struct config cfg;
+	write_file(fx->conf, text);
+	assert_int_equal(config_load(fx->conf, &cfg, err, sizeof(err)), status);
+	assert_string_equal(err, want);
+	assert_zeroed(&cfg);
+	config_free(&cfg);
+}
+
+static void load_ok(const struct fixture *fx, const char *text, struct config *cfg)
+{
+	char err[ERR_LEN] = "";
+	write_file(fx->conf, text);
+	int rc = config_load(fx->conf, cfg, err, sizeof(err));
+	if (rc != VG_OK)
+		fail_msg("config_load: %d: %s", rc, err);
+	assert_string_equal(err, "");
+}
+
+static void test_full_valid(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX];
+	struct config cfg;
+	char crl[PATH_MAX + 64];
+
+	join(path, sizeof(path), fx->dir, "crl.pem");
+	snprintf(crl, sizeof(crl), "crl = %s\n", path);
+	char text[3 * PATH_MAX];
+	snprintf(text, sizeof(text),
+		 "; vigild test configuration\n"
+		 "[listen]\n"
+		 "address = ::1\n"
+		 "port = 8443\n"
+		 "max_connections = 5000\n"
+		 "handshake_timeout = 2500ms\n"
+		 "idle_timeout = 2h ; inline comment\n"
+		 "max_frame = 65536\n"
+		 "\n"
+		 "[tls]\n"
+		 "cert = cert.pem\n"
+		 "key: key.pem\n"
+		 "ca = ca.pem\n"
+		 "%s"
+		 "[store]\n"
+		 "path = data/vigil.db\n"
+		 "[writer]\n"
+		 "batch_max = 100\n"
+		 "batch_wait_ms = 5\n", crl);
+	load_ok(fx, text, &cfg);
+
+	assert_string_equal(cfg.path, fx->conf);
+	assert_string_equal(cfg.listen_address, "::1");
+	assert_int_equal(cfg.listen_port, 8443);
+	assert_int_equal(cfg.max_connections, 5000);
+	assert_int_equal(cfg.handshake_timeout_ms, 2500);
+	assert_int_equal(cfg.idle_timeout_ms, 2 * 3600 * 1000);
+	assert_int_equal(cfg.max_frame, 65536);
+	join(path, sizeof(path), fx->dir, "cert.pem");
+	assert_string_equal(cfg.tls_cert, path);
+	join(path, sizeof(path), fx->dir, "key.pem");
+	assert_string_equal(cfg.tls_key, path);
+	join(path, sizeof(path), fx->dir, "ca.pem");
+	assert_string_equal(cfg.tls_ca, path);
+	join(path, sizeof(path), fx->dir, "crl.pem");
+	assert_string_equal(cfg.tls_crl, path);
+	join(path, sizeof(path), fx->dir, "data/vigil.db");
+	assert_string_equal(cfg.store_path, path);
+	assert_int_equal(cfg.batch_max, 100);
+	assert_int_equal(cfg.batch_wait_ms, 5);
+
+	config_free(&cfg);
+	assert_zeroed(&cfg);
+	config_free(&cfg); /* a second free of the zeroed struct is harmless */
+}
+
+static void test_defaults(void **state)
+{
+	struct fixture *fx = *state;
+	struct config cfg;
+	load_ok(fx, REQUIRED, &cfg);
+	assert_string_equal(cfg.listen_address, "127.0.0.1");
+	assert_int_equal(cfg.listen_port, 7443);
+	assert_int_equal(cfg.max_connections, 1024);
+	assert_int_equal(cfg.handshake_timeout_ms, 10000);
+	assert_int_equal(cfg.idle_timeout_ms, 300000);
+	assert_int_equal(cfg.max_frame, 1024 * 1024);
+	assert_null(cfg.tls_crl);
+	assert_int_equal(cfg.batch_max, 256);
+	assert_int_equal(cfg.batch_wait_ms, 0);
+	config_free(&cfg);
+}
+
+/* Odd but valid files: BOM, CRLF, comments, repeated section, port 0. */
+static void test_syntax_variants(void **state)
+{
+	struct fixture *fx = *state;
+	struct config cfg;
+	load_ok(fx, "\xEF\xBB\xBF[listen]\r\nport = 0\r\n# comment\r\n"
+		"address = 0.0.0.0\r\n" REQUIRED "[listen]\n  max_connections = 1\n", &cfg);
+	assert_int_equal(cfg.listen_port, 0);
+	assert_string_equal(cfg.listen_address, "0.0.0.0");
+	assert_int_equal(cfg.max_connections, 1);
+	config_free(&cfg);
+
+	/* Range limits are inclusive. */
+	load_ok(fx, "[listen]\nport = 65535\nmax_connections = 1000000\n"
+		"handshake_timeout = 100ms\nidle_timeout = 7d\nmax_frame = 67108864\n"
+		"[writer]\nbatch_max = 10000\nbatch_wait_ms = 1000\n" REQUIRED, &cfg);
+	assert_int_equal(cfg.listen_port, 65535);
+	assert_int_equal(cfg.max_connections, 1000000);
+	assert_int_equal(cfg.handshake_timeout_ms, 100);
+	assert_int_equal(cfg.idle_timeout_ms, 7ull * 86400 * 1000);
+	assert_int_equal(cfg.max_frame, 67108864);
+	assert_int_equal(cfg.batch_max, 10000);
+	assert_int_equal(cfg.batch_wait_ms, 1000);
+	config_free(&cfg);
+
+	load_ok(fx, "[listen]\nhandshake_timeout = 10m\nidle_timeout = 1s\nmax_frame = 64\n"
+		"[writer]\nbatch_max = 1\nbatch_wait_ms = 0\n" REQUIRED, &cfg);
+	assert_int_equal(cfg.handshake_timeout_ms, 600000);
+	assert_int_equal(cfg.idle_timeout_ms, 1000);
+	assert_int_equal(cfg.max_frame, 64);
+	assert_int_equal(cfg.batch_max, 1);
+	assert_int_equal(cfg.batch_wait_ms, 0);
+	config_free(&cfg);
+
+	/* The last line needs no newline. */
+	load_ok(fx, REQUIRED "[writer]\nbatch_max = 7", &cfg);
+	assert_int_equal(cfg.batch_max, 7);
+	config_free(&cfg);
+
+	/* A line of exactly the longest length inih can hold. */
+	char text[1024];
+	int n = snprintf(text, sizeof(text), "%s;", REQUIRED);
+	memset(text + n, 'x', INI_MAX_LINE - 3);
+	strcpy(text + n + INI_MAX_LINE - 3, "\n");
+	load_ok(fx, text, &cfg);
+	config_free(&cfg);
+}
+
+static void test_relative_paths(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX], want[PATH_MAX], err[ERR_LEN] = "";
+	struct config cfg;
+
+	/* Relative to the file's directory, whatever the current directory. */
+	make_dir(fx, "etc");
+	make_dir(fx, "etc/db");
+	join(path, sizeof(path), fx->dir, "etc/vigild.conf");
+	char text[3 * PATH_MAX];
+	char abs_ca[PATH_MAX];
+	join(abs_ca, sizeof(abs_ca), fx->dir, "ca.pem");
+	snprintf(text, sizeof(text),
+		 "[tls]\ncert = ../cert.pem\nkey = ./../key.pem\nca = %s\n"
+		 "[store]\npath = db/vigil.db\n", abs_ca);
+	write_file(path, text);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), VG_OK);
+	join(want, sizeof(want), fx->dir, "etc/../cert.pem");
+	assert_string_equal(cfg.tls_cert, want);
+	join(want, sizeof(want), fx->dir, "etc/./../key.pem");
+	assert_string_equal(cfg.tls_key, want);
+	assert_string_equal(cfg.tls_ca, abs_ca);
+	join(want, sizeof(want), fx->dir, "etc/db/vigil.db");
+	assert_string_equal(cfg.store_path, want);
+	config_free(&cfg);
+
+	/* A relative config path: results stay relative to the current
+	 * directory, and a bare file name adds no directory at all. */
+	char cwd[PATH_MAX];
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(fx->dir), 0);
+	assert_int_equal(config_load("etc/vigild.conf", &cfg, err, sizeof(err)), VG_OK);
+	assert_string_equal(cfg.path, "etc/vigild.conf");
+	assert_string_equal(cfg.tls_cert, "etc/../cert.pem");
+	assert_string_equal(cfg.store_path, "etc/db/vigil.db");
+	config_free(&cfg);
+
+	write_file("plain.conf", REQUIRED);
+	assert_int_equal(config_load("plain.conf", &cfg, err, sizeof(err)), VG_OK);
+	assert_string_equal(cfg.tls_cert, "cert.pem");
+	assert_string_equal(cfg.store_path, "data/vigil.db");
+	config_free(&cfg);
+
+	/* The store's directory is checked relative to the file too. */
+	write_file("store.conf", REQUIRED_TLS "[store]\npath = vigil.db\n");
+	assert_int_equal(config_load("store.conf", &cfg, err, sizeof(err)), VG_OK);
+	assert_string_equal(cfg.store_path, "vigil.db");
+	config_free(&cfg);
+	assert_int_equal(chdir(cwd), 0);
+}
+
+static void test_unknown_names(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[listen]\nport = 1\nprot = 2\n" REQUIRED, VG_EBADREQ,
+		     "3: unknown key [listen] prot");
+	expect_error(fx, "[listen]\nport = 1\n\n[lisen]\naddress = ::1\n" REQUIRED, VG_EBADREQ,
+		     "4: unknown section [lisen]");
+	/* An unknown section is an error even without keys. */
+	expect_error(fx, REQUIRED "[lisen]\n", VG_EBADREQ, "7: unknown section [lisen]");
+	expect_error(fx, "[Listen]\nport = 1\n", VG_EBADREQ, "1: unknown section [Listen]");
+	expect_error(fx, "[ listen ]\n", VG_EBADREQ, "1: unknown section [ listen ]");
+	expect_error(fx, "[tls]\ncert = cert.pem\nCert = cert.pem\n", VG_EBADREQ,
+		     "3: unknown key [tls] Cert");
+	expect_error(fx, "port = 1\n" REQUIRED, VG_EBADREQ, "1: key port is outside any section");
+	expect_error(fx, "[listen]\n= 1\n", VG_EBADREQ, "2: missing key name before '=' in [listen]");
+}
+
+static void test_syntax_errors(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, REQUIRED "[listen\nport = 1\n", VG_EBADREQ,
+		     "7: syntax error (expected [section] or key = value)");
+	expect_error(fx, "[listen]\nport 8443\n" REQUIRED, VG_EBADREQ,
+		     "2: syntax error (expected [section] or key = value)");
+	/* The first error wins, whichever kind it is. */
+	expect_error(fx, "[listen]\njunk\nport = x\n", VG_EBADREQ,
+		     "2: syntax error (expected [section] or key = value)");
+	expect_error(fx, "[listen]\nport = x\njunk\n", VG_EBADREQ,
+		     "2: [listen] port: \"x\" is not a number in 0..65535");
+	/* An indented line would silently extend the previous value. */
+	expect_error(fx, "[listen]\nport = 1\n  max_connections = 2\n", VG_EBADREQ,
+		     "3: indented line continues [listen] port; values must be on one line");
+
+	/* A NUL byte would cut the line short without anyone noticing. */
+	static const char nul[] = "[listen]\nport = 1\0 junk\n";
+	FILE *f = fopen(fx->conf, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(nul, 1, sizeof(nul) - 1, f), sizeof(nul) - 1);
+	assert_int_equal(fclose(f), 0);
+	char err[ERR_LEN], want[ERR_LEN];
+	struct config cfg;
+	assert_int_equal(config_load(fx->conf, &cfg, err, sizeof(err)), VG_EBADREQ);
+	snprintf(want, sizeof(want), "%s:2: line contains a NUL byte", fx->conf);
+	assert_string_equal(err, want);
+
+	/* A line longer than inih's buffer is refused, not split in two. */
+	char text[1024];
+	int n = snprintf(text, sizeof(text), "[listen]\n;");
+	memset(text + n, 'x', INI_MAX_LINE - 2);
+	strcpy(text + n + INI_MAX_LINE - 2, "\nport = 1\n");
+	expect_error(fx, text, VG_EBADREQ, "2: line is longer than %d characters", INI_MAX_LINE - 2);
+}
+
+static void test_bad_numbers(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct {
+		const char *line;
+		const char *msg;
+	} cases[] = {
+		{ "port = abc", "[listen] port: \"abc\" is not a number in 0..65535" },
+		{ "port = -1", "[listen] port: \"-1\" is not a number in 0..65535" },
+		{ "port = +1", "[listen] port: \"+1\" is not a number in 0..65535" },
+		{ "port = 65536", "[listen] port: \"65536\" is not a number in 0..65535" },
+		{ "port = 80x", "[listen] port: \"80x\" is not a number in 0..65535" },
+		{ "port = 80 80", "[listen] port: \"80 80\" is not a number in 0..65535" },
+		{ "port = 0x50", "[listen] port: \"0x50\" is not a number in 0..65535" },
+		{ "port =", "[listen] port: \"\" is not a number in 0..65535" },
+		{ "port = 18446744073709551616",
+		  "[listen] port: \"18446744073709551616\" is not a number in 0..65535" },
+		{ "port = 4294975739", /* 7443 + 2^32: must not wrap to 7443 */
+		  "[listen] port: \"4294975739\" is not a number in 0..65535" },
+		{ "max_connections = 0",
+		  "[listen] max_connections: \"0\" is not a number in 1..1000000" },
+		{ "max_connections = 1000001",
+		  "[listen] max_connections: \"1000001\" is not a number in 1..1000000" },
+		{ "max_frame = 63", "[listen] max_frame: \"63\" is not a number in 64..67108864" },
+		{ "max_frame = 67108865",
+		  "[listen] max_frame: \"67108865\" is not a number in 64..67108864" },
+		{ "max_frame = 1M", "[listen] max_frame: \"1M\" is not a number in 64..67108864" },
+		{ "max_frame = 99999999999999999999999",
+		  "[listen] max_frame: \"99999999999999999999999\" is not a number in 64..67108864" },
+		{ "handshake_timeout = 5x",
+		  "[listen] handshake_timeout: \"5x\" is not a duration in 100ms..10m" },
+		{ "handshake_timeout = 99ms",
+		  "[listen] handshake_timeout: \"99ms\" is not a duration in 100ms..10m" },
+		{ "handshake_timeout = 601s",
+		  "[listen] handshake_timeout: \"601s\" is not a duration in 100ms..10m" },
+		{ "handshake_timeout = 1.5s",
+		  "[listen] handshake_timeout: \"1.5s\" is not a duration in 100ms..10m" },
+		{ "handshake_timeout = -5s",
+		  "[listen] handshake_timeout: \"-5s\" is not a duration in 100ms..10m" },
+		{ "idle_timeout = 999ms", "[listen] idle_timeout: \"999ms\" is not a duration in 1s..7d" },
+		{ "idle_timeout = 8d", "[listen] idle_timeout: \"8d\" is not a duration in 1s..7d" },
+		{ "idle_timeout = 5 m", "[listen] idle_timeout: \"5 m\" is not a duration in 1s..7d" },
+		{ "idle_timeout = 5M", "[listen] idle_timeout: \"5M\" is not a duration in 1s..7d" },
+		{ "idle_timeout = 213503982335d",
+		  "[listen] idle_timeout: \"213503982335d\" is not a duration in 1s..7d" },
+		{ "address = localhost",
+		  "[listen] address: \"localhost\" is not an IPv4 or IPv6 address" },
+		{ "address = [::1]", "[listen] address: \"[::1]\" is not an IPv4 or IPv6 address" },
+		{ "address =", "[listen] address: value is empty" },
+	};
+	char text[1024];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "[listen]\nport = 1\n\n%s\n" REQUIRED,
+			 cases[i].line);
+		/* port itself is tested on line 2 so that it is not a duplicate. */
+		if (strncmp(cases[i].line, "port", 4) == 0) {
+			snprintf(text, sizeof(text), REQUIRED "[listen]\n\n%s\n", cases[i].line);
+			expect_error(fx, text, VG_EBADREQ, "9: %s", cases[i].msg);
+		} else {
+			expect_error(fx, text, VG_EBADREQ, "4: %s", cases[i].msg);
+		}
+	}
+	expect_error(fx, "[writer]\nbatch_max = 10001\n" REQUIRED, VG_EBADREQ,
+		     "2: [writer] batch_max: \"10001\" is not a number in 1..10000");
+	expect_error(fx, "[writer]\nbatch_max = 0\n" REQUIRED, VG_EBADREQ,
+		     "2: [writer] batch_max: \"0\" is not a number in 1..10000");
+	expect_error(fx, "[writer]\nbatch_wait_ms = 1001\n" REQUIRED, VG_EBADREQ,
+		     "2: [writer] batch_wait_ms: \"1001\" is not a number in 0..1000");
+	expect_error(fx, "[writer]\nbatch_wait_ms = 5ms\n" REQUIRED, VG_EBADREQ,
+		     "2: [writer] batch_wait_ms: \"5ms\" is not a number in 0..1000");
+}
+
+static void test_duplicate_key(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[listen]\nport = 1\naddress = ::1\n\nport = 1\n" REQUIRED, VG_EBADREQ,
+		     "5: duplicate key [listen] port (first set on line 2)");
+	/* Also across two headers of the same section. */
+	expect_error(fx, REQUIRED "[tls]\ncert = cert.pem\n", VG_EBADREQ,
+		     "8: duplicate key [tls] cert (first set on line 2)");
+}
+
+static void test_missing_required(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[tls]\nkey = key.pem\nca = ca.pem\n" REQUIRED_STORE, VG_EBADREQ,
+		     "0: [tls] cert is required");
+	expect_error(fx, "[tls]\ncert = cert.pem\nca = ca.pem\n" REQUIRED_STORE, VG_EBADREQ,
+		     "0: [tls] key is required");
+	expect_error(fx, "[tls]\ncert = cert.pem\nkey = key.pem\n" REQUIRED_STORE, VG_EBADREQ,
+		     "0: [tls] ca is required");
+	expect_error(fx, REQUIRED_TLS, VG_EBADREQ, "0: [store] path is required");
+	expect_error(fx, "", VG_EBADREQ, "0: [tls] cert is required");
+	expect_error(fx, "[tls]\ncert =\n", VG_EBADREQ, "2: [tls] cert: value is empty");
+}
+
+static void test_bad_paths(void **state)
+{
+	struct fixture *fx = *state;
+	char p[PATH_MAX];
+
+	join(p, sizeof(p), fx->dir, "nope.pem");
+	expect_error(fx, "[tls]\ncert = nope.pem\n", VG_EBADREQ,
+		     "2: [tls] cert: cannot read \"%s\": No such file or directory", p);
+	expect_error(fx, "[tls]\ncert = cert.pem\nkey = key.pem\nca = ca.pem\ncrl = nope.pem\n",
+		     VG_EBADREQ, "5: [tls] crl: cannot read \"%s\": No such file or directory", p);
+	join(p, sizeof(p), fx->dir, "data");
+	expect_error(fx, "[tls]\nkey = data\n", VG_EBADREQ,
+		     "2: [tls] key: cannot read \"%s\": Is a directory", p);
+	expect_error(fx, "[tls]\nca = /nonexistent-vigil-test/ca.pem\n", VG_EBADREQ,
+		     "2: [tls] ca: cannot read \"/nonexistent-vigil-test/ca.pem\": "
+		     "No such file or directory");
+
+	join(p, sizeof(p), fx->dir, "nodir");
+	expect_error(fx, REQUIRED_TLS "[store]\npath = nodir/vigil.db\n", VG_EBADREQ,
+		     "6: [store] path: cannot use directory \"%s\": No such file or directory", p);
+	join(p, sizeof(p), fx->dir, "cert.pem");
+	expect_error(fx, REQUIRED_TLS "[store]\npath = cert.pem/vigil.db\n", VG_EBADREQ,
+		     "6: [store] path: cannot use directory \"%s\": Not a directory", p);
+	join(p, sizeof(p), fx->dir, "data");
+	expect_error(fx, REQUIRED_TLS "[store]\npath = data\n", VG_EBADREQ,
+		     "6: [store] path: \"%s\" is a directory, not a file", p);
+	join(p, sizeof(p), fx->dir, "data/");
+	expect_error(fx, REQUIRED_TLS "[store]\npath = data/\n", VG_EBADREQ,
+		     "6: [store] path: \"%s\" is a directory, not a file", p);
+}
+
+static void test_unreadable_config(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX], want[ERR_LEN], err[ERR_LEN] = "";
+	struct config cfg;
+
+	join(path, sizeof(path), fx->dir, "missing.conf");
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), VG_EIO);
+	snprintf(want, sizeof(want), "%s:0: cannot open: No such file or directory", path);
+	assert_string_equal(err, want);
+	assert_zeroed(&cfg);
+
+	join(path, sizeof(path), fx->dir, "data");
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), VG_EIO);
+	snprintf(want, sizeof(want), "%s:0: cannot read: Is a directory", path);
+	assert_string_equal(err, want);
+	assert_zeroed(&cfg);
+
+	/* No room for the message is fine too. */
+	assert_int_equal(config_load(path, &cfg, NULL, 0), VG_EIO);
+	assert_zeroed(&cfg);
+}
+
+static void test_free_half_built(void **state)
+{
+	struct config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	config_free(&cfg);
+	config_free(NULL);
+	cfg.tls_cert = strdup("x");
+	cfg.store_path = strdup("y");
+	assert_non_null(cfg.tls_cert);
+	assert_non_null(cfg.store_path);
+	config_free(&cfg);
+	assert_zeroed(&cfg);
+}
+
+static void test_parse_uint(void **state)
+{
+	uint64_t v = 12345;
+	assert_int_equal(config_parse_uint("0", 0, 10, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(config_parse_uint("010", 0, 10, &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(config_parse_uint("18446744073709551615", 0, UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(config_parse_uint("5", 5, 5, &v), 0);
+	assert_int_equal(v, 5);
+
+	v = 777;
+	static const char *const bad[] = {
+		"", "-0", "-1", "+1", " 1", "1 ", "\t1", "1\n", "0x1", "1e3", "1.0", "1_000",
+		"18446744073709551616", "99999999999999999999999999", "abc", "1a",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (config_parse_uint(bad[i], 0, UINT64_MAX, &v) != -1)
+			fail_msg("config_parse_uint accepted \"%s\"", bad[i]);
+	}
+	assert_int_equal(config_parse_uint(NULL, 0, 10, &v), -1);
+	assert_int_equal(config_parse_uint("4", 5, 10, &v), -1);
+	assert_int_equal(config_parse_uint("11", 5, 10, &v), -1);
+	assert_int_equal(v, 777); /* untouched on failure */
+}
+
+static void test_parse_duration(void **state)
+{
+	static const struct {
+		const char *s;
+		uint64_t ms;
+	} good[] = {
+		{ "30", 30000 }, { "0", 0 }, { "250ms", 250 }, { "30s", 30000 },
+		{ "5m", 300000 }, { "2h", 7200000 }, { "3d", 259200000 }, { "0ms", 0 },
+		{ "007s", 7000 },
+		{ "18446744073709551615ms", UINT64_MAX },
+		{ "213503982334d", 213503982334ull * 86400000ull },
+	};
+	uint64_t v;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = 1;
+		if (config_parse_duration(good[i].s, 0, UINT64_MAX, &v) != 0)
+			fail_msg("config_parse_duration rejected \"%s\"", good[i].s);
+		assert_true(v == good[i].ms);
+	}
+	static const char *const bad[] = {
+		"", "ms", "s", "-5s", "+5s", " 5s", "5 s", "5s ", "5S", "5MS", "1.5s", "5sec",
+		"5mss", "5hm", "5x", "5 ", "0x5", "18446744073709551615", "213503982335d",
+		"18446744073709551616ms", "5\xC2\xB5s",
+	};
+	v = 4242;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (config_parse_duration(bad[i], 0, UINT64_MAX, &v) != -1)
+			fail_msg("config_parse_duration accepted \"%s\"", bad[i]);
+	}
+	assert_int_equal(config_parse_duration(NULL, 0, 10, &v), -1);
+	assert_int_equal(v, 4242);
+
+	/* Bounds are in milliseconds, whatever the unit written. */
+	assert_int_equal(config_parse_duration("1s", 1000, 1000, &v), 0);
+	assert_int_equal(v, 1000);
+	assert_int_equal(config_parse_duration("1000ms", 1000, 1000, &v), 0);
+	assert_int_equal(config_parse_duration("999ms", 1000, 2000, &v), -1);
+	assert_int_equal(config_parse_duration("2001ms", 1000, 2000, &v), -1);
+	assert_int_equal(config_parse_duration("3", 1000, 2000, &v), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_full_valid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syntax_variants, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syntax_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_numbers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_required, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreadable_config, setup, teardown),
+		cmocka_unit_test(test_free_half_built),
+		cmocka_unit_test(test_parse_uint),
+		cmocka_unit_test(test_parse_duration),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
