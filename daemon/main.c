@@ -122,6 +122,7 @@ int main(int argc, char **argv)
 		log_err("cannot start the writer: %s", uv_strerror(rc));
 		relay_drain(&relay, "start-up failure");
 		uv_run(&loop, UV_RUN_DEFAULT);
+		relay_close(&relay);
 		goto out_loop;
 	}
 	struct store_stats st;
@@ -132,6 +133,7 @@ int main(int argc, char **argv)
 	if (ready_file && write_ready_file(ready_file, port) != 0)
 		log_warn("cannot write %s", ready_file);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	relay_close(&relay);
 	code = 0;
 out_loop:
 	if (uv_loop_close(&loop) != 0) {

@@ -54,9 +54,9 @@ void relay_check_drained(struct relay *r)
 		return;
 	r->stopped = 1;
 	store_stop(r->store);
+	/* The signal handles stay installed (unreferenced) until the loop has
+	 * run out, so a second SIGTERM during the last steps is still ours. */
 	uv_close((uv_handle_t *)&r->drain_timer, NULL);
-	uv_close((uv_handle_t *)&r->sig_term, NULL);
-	uv_close((uv_handle_t *)&r->sig_int, NULL);
 	log_notice("drained: %llu records stored this run",
 		   (unsigned long long)r->stats.records_stored);
 }
@@ -78,6 +78,8 @@ void relay_drain(struct relay *r, const char *why)
 	}
 	uv_timer_start(&r->drain_timer, on_drain_deadline, DRAIN_DEADLINE_MS, 0);
 	uv_unref((uv_handle_t *)&r->drain_timer);
+	uv_unref((uv_handle_t *)&r->sig_term);
+	uv_unref((uv_handle_t *)&r->sig_int);
 	relay_check_drained(r);
 }
 
@@ -116,6 +118,13 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 	uv_signal_start(&r->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&r->sig_int, on_signal, SIGINT);
 	return 0;
+}
+
+void relay_close(struct relay *r)
+{
+	uv_close((uv_handle_t *)&r->sig_term, NULL);
+	uv_close((uv_handle_t *)&r->sig_int, NULL);
+	uv_run(r->loop, UV_RUN_DEFAULT);
 }
 
 int relay_port(const struct relay *r)

@@ -57,6 +57,9 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
  * closes every connection and the store; the loop then runs out. */
 void relay_drain(struct relay *r, const char *why);
 
+/* After the loop has run out: closes the last handles (the signals). */
+void relay_close(struct relay *r);
+
 /* Called by conn.c when a connection is freed or becomes idle while
  * draining, to finish shutting down once nothing is left. */
 void relay_check_drained(struct relay *r);

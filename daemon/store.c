@@ -184,7 +184,8 @@ int store_open(const char *path, struct store **out, char *err, size_t err_len)
 	    prepare(s, &s->st_commit, "COMMIT", err, err_len) ||
 	    prepare(s, &s->st_rollback, "ROLLBACK", err, err_len) ||
 	    prepare(s, &s->st_find,
-		    "SELECT idx, received_at_ms, leaf_hash, record FROM entries WHERE record_id=?",
+		    "SELECT idx, received_at_ms, leaf_hash, record, signature, cert_fp "
+		    "FROM entries WHERE record_id=?",
 		    err, err_len) ||
 	    prepare(s, &s->st_cert,
 		    "INSERT OR IGNORE INTO certs(fp, der, organisation, first_seen_ms) "
@@ -248,6 +249,12 @@ static int write_job(struct store *s, struct store_job *j)
 			j->stored_received_at_ms = sqlite3_column_int64(st, 1);
 			if (sqlite3_column_bytes(st, 2) == SHA256_LEN)
 				memcpy(j->stored_leaf_hash, sqlite3_column_blob(st, 2), SHA256_LEN);
+			size_t sl = (size_t)sqlite3_column_bytes(st, 4);
+			j->stored_sig_len = sl <= RECORD_SIG_MAX ? sl : 0;
+			if (j->stored_sig_len)
+				memcpy(j->stored_sig, sqlite3_column_blob(st, 4), j->stored_sig_len);
+			if (sqlite3_column_bytes(st, 5) == SHA256_LEN)
+				memcpy(j->stored_cert_sha256, sqlite3_column_blob(st, 5), SHA256_LEN);
 		} else {
 			j->status = VG_ECONFLICT;
 			snprintf(j->why, sizeof(j->why),

@@ -53,6 +53,9 @@ struct store_job {
 	uint64_t index;
 	int64_t stored_received_at_ms;
 	uint8_t stored_leaf_hash[SHA256_LEN];
+	uint8_t stored_sig[RECORD_SIG_MAX];  /* duplicates: the original signature */
+	size_t stored_sig_len;
+	uint8_t stored_cert_sha256[SHA256_LEN];
 	char why[160];                     /* reason when status != VG_OK */
 };
 

@@ -51,6 +51,12 @@ static void answer_receipt(struct submission *s)
 	rc.record_id.data = (uint8_t *)j->record_id;
 	rc.record_id.len = RECORD_ID_LEN;
 	rc.duplicate = j->duplicate != 0;
+	if (j->duplicate) {
+		rc.stored_signature.data = j->stored_sig;
+		rc.stored_signature.len = j->stored_sig_len;
+		rc.stored_cert_sha256.data = j->stored_cert_sha256;
+		rc.stored_cert_sha256.len = SHA256_LEN;
+	}
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
 	f.request_id = s->request_id;
 	f.msg_case = VIGIL__V1__FRAME__MSG_RECEIPT;

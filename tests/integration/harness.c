@@ -134,6 +134,15 @@ int trelay_stop(struct trelay *t)
 	return rc;
 }
 
+int trelay_wait(struct trelay *t, int ms)
+{
+	if (t->pid <= 0)
+		return -1;
+	int rc = wait_exit(t->pid, ms);
+	t->pid = 0;
+	return rc;
+}
+
 void trelay_kill9(struct trelay *t)
 {
 	if (t->pid <= 0)

@@ -44,6 +44,8 @@ int run_vigild(const char *const *args, char *out, size_t out_len);
 /* SIGTERM, then waits up to 20 s; returns the exit status, or -1. */
 int trelay_stop(struct trelay *t);
 void trelay_kill9(struct trelay *t);
+/* Waits up to ms for the relay to exit by itself; its status, or -1. */
+int trelay_wait(struct trelay *t, int ms);
 /* Stops the relay if it runs and removes the scratch directory. */
 void trelay_cleanup(struct trelay *t);
 /* 1 when the relay's log contains needle within wait_ms. */

@@ -650,7 +650,7 @@ static void test_sigterm_drains(void **state)
 		frame_free(a);
 	}
 	tclient_close(&c);
-	assert_int_equal(trelay_stop(&t), 0);
+	assert_int_equal(trelay_wait(&t, 20000), 0);
 	assert_true(trelay_log_has(&t, "drained:", 0));
 	assert_true(receipts > 0);
 	assert_true(entries(&t) >= receipts);

@@ -1,0 +1,280 @@
+/*
+ * settings.c - where to connect and with which credentials: the --relay
+ * argument and the INI file (libinih).
+ *
+ *   [relay]
+ *   address = relay.example.org     ; a name, 192.0.2.1, ::1 or [::1]
+ *   port = 7443
+ *   [tls]
+ *   cert = iom-ru-moscow.crt        ; relative to the file's directory
+ *   key = iom-ru-moscow.key
+ *   ca = ca.crt
+ *
+ * Options given on the command line win over the file: the file only fills
+ * settings that are still empty.  Unknown sections or keys, and keys given
+ * twice, are errors reported as FILE:LINE.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "cli.h"
+
+int settings_set(char **dst, const char *src)
+{
+	char *d = strdup(src);
+	if (!d)
+		return -1;
+	free(*dst);
+	*dst = d;
+	return 0;
+}
+
+void settings_free(struct settings *s)
+{
+	free(s->host);
+	free(s->port);
+	free(s->cert);
+	free(s->key);
+	free(s->ca);
+	memset(s, 0, sizeof(*s));
+}
+
+/* A decimal port from 1 to 65535, nothing else. */
+static int port_ok(const char *p)
+{
+	size_t n = strlen(p);
+	if (n < 1 || n > 5)
+		return 0;
+	long v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
+/* Splits "[v6]:port", "host:port" or "host" (port: CLI_DEFAULT_PORT). */
+static int split_relay(const char *arg, char *host, size_t host_len, char *port,
+		       size_t port_len, char *why, size_t why_len)
+{
+	const char *h = arg, *p = NULL;
+	size_t hl;
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+		if (!close || close == arg + 1) {
+			snprintf(why, why_len, "bad relay address '%s': unbalanced brackets", arg);
+			return -1;
+		}
+		h = arg + 1;
+		hl = (size_t)(close - h);
+		if (close[1] == ':')
+			p = close + 2;
+		else if (close[1] != '\0') {
+			snprintf(why, why_len, "bad relay address '%s': expected ':PORT' after ']'",
+				 arg);
+			return -1;
+		}
+	} else {
+		const char *colon = strchr(arg, ':');
+		if (colon && strchr(colon + 1, ':')) {
+			snprintf(why, why_len,
+				 "bad relay address '%s': write an IPv6 address in brackets, "
+				 "e.g. [::1]:%s", arg, CLI_DEFAULT_PORT);
+			return -1;
+		}
+		hl = colon ? (size_t)(colon - arg) : strlen(arg);
+		p = colon ? colon + 1 : NULL;
+	}
+	if (hl == 0) {
+		snprintf(why, why_len, "bad relay address '%s': no host", arg);
+		return -1;
+	}
+	if (hl >= host_len) {
+		snprintf(why, why_len, "bad relay address: host name too long");
+		return -1;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (!p)
+		p = CLI_DEFAULT_PORT;
+	if (!port_ok(p)) {
+		snprintf(why, why_len, "bad relay port '%s': expected a number from 1 to 65535", p);
+		return -1;
+	}
+	snprintf(port, port_len, "%s", p);
+	return 0;
+}
+
+int settings_relay(struct settings *s, const char *arg, char *why, size_t why_len)
+{
+	char host[256], port[8];
+	if (split_relay(arg, host, sizeof(host), port, sizeof(port), why, why_len) != 0)
+		return -1;
+	if (settings_set(&s->host, host) != 0 || settings_set(&s->port, port) != 0) {
+		snprintf(why, why_len, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the INI file ------------------------------------------------------------- */
+
+struct ini_state {
+	struct settings *s;
+	const char *dir;       /* directory of the file, "" for the current one */
+	char *host, *port, *cert, *key, *ca; /* what the file says */
+	char why[256];         /* first error, without FILE:LINE */
+	int failed;
+};
+
+/* A path from the file, relative to the file's directory. */
+static char *file_path(const struct ini_state *st, const char *v)
+{
+	if (v[0] == '/' || !st->dir[0])
+		return strdup(v);
+	size_t n = strlen(st->dir) + 1 + strlen(v) + 1;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/%s", st->dir, v);
+	return p;
+}
+
+/* Keeps the first error for settings_load; 0 tells libinih it failed. */
+__attribute__((format(printf, 2, 3)))
+static int ini_fail(struct ini_state *st, const char *fmt, ...)
+{
+	if (!st->failed) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(st->why, sizeof(st->why), fmt, ap);
+		va_end(ap);
+		st->failed = 1;
+	}
+	return 0;
+}
+
+static int ini_entry(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_state *st = user;
+	char **slot = NULL;
+	int is_path = 0;
+	if (strcmp(section, "relay") == 0) {
+		if (strcmp(name, "address") == 0)
+			slot = &st->host;
+		else if (strcmp(name, "port") == 0)
+			slot = &st->port;
+	} else if (strcmp(section, "tls") == 0) {
+		is_path = 1;
+		if (strcmp(name, "cert") == 0)
+			slot = &st->cert;
+		else if (strcmp(name, "key") == 0)
+			slot = &st->key;
+		else if (strcmp(name, "ca") == 0)
+			slot = &st->ca;
+	} else {
+		return ini_fail(st, "unknown section [%s]", section);
+	}
+	if (!slot)
+		return ini_fail(st, "unknown key '%s' in [%s]", name, section);
+	if (*slot)
+		return ini_fail(st, "'%s' given twice in [%s]", name, section);
+	if (!value[0])
+		return ini_fail(st, "'%s' in [%s] is empty", name, section);
+	if (slot == &st->port && !port_ok(value))
+		return ini_fail(st, "port '%s' is not a number from 1 to 65535", value);
+	if (slot == &st->host) {
+		/* The address alone: brackets optional, no port. */
+		size_t n = strlen(value);
+		int bracketed = value[0] == '[' && n > 2 && value[n - 1] == ']';
+		if (!bracketed && strchr(value, ':') && !strchr(strchr(value, ':') + 1, ':'))
+			return ini_fail(st, "address '%s' must not include a port; set 'port' "
+					"instead", value);
+	}
+	*slot = is_path ? file_path(st, value) : strdup(value);
+	if (!*slot)
+		return ini_fail(st, "out of memory");
+	return 1;
+}
+
+/* Moves a value from the file into a setting that is still empty. */
+static void take(char **setting, char **from_file)
+{
+	if (!*setting) {
+		*setting = *from_file;
+		*from_file = NULL;
+	}
+}
+
+int settings_load(struct settings *s, const char *path, char *why, size_t why_len)
+{
+	struct ini_state st;
+	memset(&st, 0, sizeof(st));
+	st.s = s;
+	char *dir = strdup(path);
+	if (!dir) {
+		snprintf(why, why_len, "out of memory");
+		return -1;
+	}
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';       /* "/vigil.ini": the root directory */
+	else if (slash)
+		*slash = '\0';
+	else
+		dir[0] = '\0';
+	st.dir = dir;
+
+	int rc = -1;
+	int line = ini_parse(path, ini_entry, &st);
+	if (line == -1)
+		snprintf(why, why_len, "%s: cannot read: %s", path, strerror(errno));
+	else if (line == -2)
+		snprintf(why, why_len, "%s: out of memory", path);
+	else if (line > 0)
+		snprintf(why, why_len, "%s:%d: %s", path, line,
+			 st.failed ? st.why : "syntax error");
+	else if (st.failed)
+		snprintf(why, why_len, "%s: %s", path, st.why);
+	else
+		rc = 0;
+	if (rc == 0) {
+		/* A relay given on the command line replaces address and port. */
+		if (!s->host) {
+			take(&s->host, &st.host);
+			take(&s->port, &st.port);
+		}
+		take(&s->cert, &st.cert);
+		take(&s->key, &st.key);
+		take(&s->ca, &st.ca);
+	}
+	free(st.host);
+	free(st.port);
+	free(st.cert);
+	free(st.key);
+	free(st.ca);
+	free(dir);
+	return rc;
+}
+
+int settings_complete(const struct settings *s, char *why, size_t why_len)
+{
+	if (!s->host) {
+		snprintf(why, why_len, "no relay given: use --relay HOST:PORT or -c FILE "
+			 "with [relay] address");
+		return -1;
+	}
+	const char *missing = !s->cert ? "--cert FILE" : !s->key ? "--key FILE"
+			    : !s->ca ? "--ca FILE" : NULL;
+	if (missing) {
+		snprintf(why, why_len, "no %s given (or [tls] %s in the -c file)", missing,
+			 !s->cert ? "cert" : !s->key ? "key" : "ca");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,197 @@
+/*
+ * vigil.c - the vigil command: global options, then one command.
+ *
+ *   vigil [-c FILE | --relay HOST:PORT --cert FILE --key FILE --ca FILE]
+ *         [--json] [--timeout MS] COMMAND [OPTIONS]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct command {
+	const char *name;
+	const char *summary;
+	int (*run)(struct settings *s, int argc, char *argv[]);
+};
+
+static const struct command commands[] = {
+	{ "contact", "report a contact attempt with a returnee", cmd_contact },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] COMMAND [COMMAND OPTIONS]\n"
+		   "\n"
+		   "Submits signed records to a vigil relay over mutual TLS and verifies\n"
+		   "every receipt it sends back.\n"
+		   "\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-12s%s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n"
+		   "Options (before or after the command):\n"
+		   "  -c, --config FILE    INI file: [relay] address, port; [tls] cert, key, ca\n"
+		   "                       (relative paths are relative to the file)\n"
+		   "      --relay HOST:PORT  the relay; IPv6 in brackets ([::1]:7443);\n"
+		   "                       the port defaults to " CLI_DEFAULT_PORT "\n"
+		   "      --cert FILE      our organisation's certificate (PEM)\n"
+		   "      --key FILE       its private key (PEM, not encrypted)\n"
+		   "      --ca FILE        the federation CA certificate (PEM)\n"
+		   "      --timeout MS     longest wait for the network (default %d ms)\n"
+		   "      --json           print the result as one JSON object on one line\n"
+		   "  -h, --help           this help; vigil COMMAND --help for a command's\n"
+		   "      --version        print the version\n"
+		   "Options on the command line take precedence over the file.\n"
+		   "\n"
+		   "Exit status: 0 stored, 1 refused by the relay, 2 usage error (bad options,\n"
+		   "names, times, files), 3 connection, TLS, protocol or verification failure.\n",
+		VIGIL_DEFAULT_TIMEOUT_MS);
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("vigil: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'vigil --help' for more information.\n", stderr);
+	return EXIT_USAGE;
+}
+
+int cli_getopt_error(int opt, char *const argv[])
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+	if (opt == ':') {
+		if (optopt > 0 && optopt < 256)
+			return cli_usage_error("option '-%c' needs an argument", optopt);
+		return cli_usage_error("option '%s' needs an argument", arg);
+	}
+	if (optopt > 0 && optopt < 256)
+		return cli_usage_error("unknown option '-%c'", optopt);
+	return cli_usage_error("unknown option '%s'", arg);
+}
+
+int cli_exit_status(int status)
+{
+	switch (status) {
+	case VIGIL_OK:
+		return 0;
+	case VIGIL_E_REFUSED:
+		return EXIT_REFUSED;
+	case VIGIL_E_USAGE:
+	case VIGIL_E_IO:
+		return EXIT_USAGE;
+	default:
+		return EXIT_FAILED;
+	}
+}
+
+static int parse_timeout(const char *arg, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (errno || arg[0] < '0' || arg[0] > '9' || *end || v < 1 ||
+	    v > 24L * 3600 * 1000)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int cli_global_option(struct settings *s, int opt, const char *arg)
+{
+	char why[256];
+	switch (opt) {
+	case 'c':
+		s->config = arg;
+		return 0;
+	case OPT_RELAY:
+		if (settings_relay(s, arg, why, sizeof(why)) != 0)
+			return cli_usage_error("%s", why);
+		return 0;
+	case OPT_CERT:
+	case OPT_KEY:
+	case OPT_CA: {
+		char **dst = opt == OPT_CERT ? &s->cert : opt == OPT_KEY ? &s->key : &s->ca;
+		if (!arg[0])
+			return cli_usage_error("empty file name");
+		if (settings_set(dst, arg) != 0)
+			return cli_usage_error("out of memory");
+		return 0;
+	}
+	case OPT_JSON:
+		s->json = 1;
+		return 0;
+	case OPT_TIMEOUT:
+		if (parse_timeout(arg, &s->timeout_ms) != 0)
+			return cli_usage_error("--timeout wants milliseconds from 1 to 86400000, "
+					       "not '%s'", arg);
+		return 0;
+	case 'h':
+		help(stdout);
+		exit(0);
+	case OPT_VERSION:
+		printf("vigil %s (libvigil %s)\n", VIGIL_VERSION, vigil_version());
+		exit(0);
+	default:
+		return -1;
+	}
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option options[] = { CLI_GLOBAL_OPTIONS, { NULL, 0, NULL, 0 } };
+	struct settings s;
+	memset(&s, 0, sizeof(s));
+	int rc = EXIT_USAGE;
+
+	/* The library guards its own writes against SIGPIPE; the tool has
+	 * nothing else to write to a socket, but standard output may be a
+	 * closed pipe, which should be an error, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+
+	opterr = 0;
+	int opt;
+	/* '+': stop at the command; its options are parsed by the command. */
+	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
+		if (opt == '?' || opt == ':') {
+			rc = cli_getopt_error(opt, argv);
+			goto out;
+		}
+		int r = cli_global_option(&s, opt, optarg);
+		if (r != 0) {
+			rc = r < 0 ? cli_usage_error("unexpected option") : r;
+			goto out;
+		}
+	}
+	if (optind >= argc) {
+		rc = cli_usage_error("no command given");
+		goto out;
+	}
+	const char *name = argv[optind];
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(commands[i].name, name) == 0) {
+			int first = optind;
+			optind = 0; /* makes glibc's getopt start over */
+			rc = commands[i].run(&s, argc - first, argv + first);
+			goto out;
+		}
+	}
+	rc = cli_usage_error("unknown command '%s'", name);
+out:
+	settings_free(&s);
+	if (fflush(stdout) != 0 && rc == 0) {
+		fprintf(stderr, "vigil: cannot write the result: %s\n", strerror(errno));
+		rc = EXIT_FAILED;
+	}
+	return rc;
+}

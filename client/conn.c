@@ -1,0 +1,220 @@
+/*
+ * conn.c - the life of a vigil_client: connect (TCP, TLS, Hello/Welcome),
+ * the accessors for who is at either end, and close.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "client/internal.h"
+#include "proto/record.h"
+
+static const char *role_name(int role)
+{
+	switch (role) {
+	case VIGIL__V1__ROLE__ROLE_COORDINATOR: return "coordinator";
+	case VIGIL__V1__ROLE__ROLE_POLICE: return "police";
+	case VIGIL__V1__ROLE__ROLE_IOM: return "iom";
+	case VIGIL__V1__ROLE__ROLE_SHELTER: return "shelter";
+	case VIGIL__V1__ROLE__ROLE_RELAY: return "relay";
+	default: return "";
+	}
+}
+
+static int welcome_take(struct vigil_client *c, const Vigil__V1__Welcome *w,
+			struct vigil_error *err)
+{
+	struct vigil_welcome *out = &c->welcome;
+	if (w->protocol_version != VIGIL_PROTOCOL_VERSION)
+		return vigil__error_set(err, VIGIL_E_PROTOCOL,
+					"the relay speaks protocol version %u; we speak %u",
+					w->protocol_version, VIGIL_PROTOCOL_VERSION);
+	out->protocol_version = w->protocol_version;
+	out->max_frame = w->max_frame;
+	vigil__error_copy_text(out->software, sizeof(out->software), w->software);
+	if (w->peer) {
+		const Vigil__V1__Identity *p = w->peer;
+		struct vigil_identity *id = &out->peer;
+		vigil__error_copy_text(id->organisation, sizeof(id->organisation), p->organisation);
+		vigil__error_copy_text(id->role, sizeof(id->role), role_name(p->role));
+		vigil__error_copy_text(id->country, sizeof(id->country), p->country);
+		vigil__error_copy_text(id->common_name, sizeof(id->common_name), p->common_name);
+		if (p->cert_sha256.len == SHA256_LEN)
+			memcpy(id->cert_sha256, p->cert_sha256.data, SHA256_LEN);
+		/* Every receipt's leaf hash covers the hash of the certificate the
+		 * relay saw; if that is not ours, no receipt would verify. */
+		if (p->cert_sha256.len == SHA256_LEN &&
+		    memcmp(p->cert_sha256.data, c->self.cert_sha256, SHA256_LEN) != 0)
+			return vigil__error_set(err, VIGIL_E_PROTOCOL,
+						"the relay reports a certificate hash that is not "
+						"the hash of our certificate");
+		if (p->organisation[0] && strcmp(p->organisation, c->self.organisation) != 0)
+			return vigil__error_set(err, VIGIL_E_PROTOCOL,
+						"the relay sees organisation \"%s\"; our certificate "
+						"says \"%s\"", id->organisation,
+						c->self.organisation);
+	}
+	c->send_max = w->max_frame ? w->max_frame : FRAME_DEFAULT_MAX;
+	return VIGIL_OK;
+}
+
+static int hello(struct vigil_client *c, struct vigil_error *err)
+{
+	Vigil__V1__Hello h = VIGIL__V1__HELLO__INIT;
+	h.protocol_version = VIGIL_PROTOCOL_VERSION;
+	h.software = (char *)"libvigil/" VIGIL_VERSION;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = c->next_request_id++;
+	f.msg_case = VIGIL__V1__FRAME__MSG_HELLO;
+	f.hello = &h;
+	int rc = vigil__wire_send(c, &f, err);
+	if (rc != VIGIL_OK)
+		return rc;
+
+	Vigil__V1__Frame *a = NULL;
+	rc = vigil__wire_recv(c, &a, "waiting for the welcome", err);
+	if (rc == VIGIL_E_PROTOCOL && c->peer_closed && err) {
+		/* With TLS 1.3 the relay checks our certificate after our side of
+		 * the handshake is done, so a refusal can look like this. */
+		size_t n = strlen(err->message);
+		snprintf(err->message + n, sizeof(err->message) - n,
+			 " (did it refuse our certificate?)");
+	}
+	if (rc != VIGIL_OK)
+		return rc;
+	if (a->msg_case == VIGIL__V1__FRAME__MSG_ERROR) {
+		rc = vigil__error_refused(err, a->error->code, a->error->message);
+	} else if (a->msg_case != VIGIL__V1__FRAME__MSG_WELCOME || a->request_id != f.request_id) {
+		rc = vigil__error_set(err, VIGIL_E_PROTOCOL,
+				      "the relay answered our hello (request %llu) with a frame of "
+				      "type %d for request %llu",
+				      (unsigned long long)f.request_id, (int)a->msg_case,
+				      (unsigned long long)a->request_id);
+	} else {
+		rc = welcome_take(c, a->welcome, err);
+	}
+	frame_free(a);
+	if (rc != VIGIL_OK && rc != VIGIL_E_REFUSED)
+		vigil__wire_kill(c, err, rc);
+	return rc;
+}
+
+#define OPTION_MISSING(field, name)                                                    \
+	do {                                                                           \
+		if (!o->field || !o->field[0])                                         \
+			return vigil__error_set(err, VIGIL_E_USAGE, "no %s given", name); \
+	} while (0)
+
+int vigil_connect(const struct vigil_options *o, vigil_client **out, struct vigil_error *err)
+{
+	if (!out)
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_connect: out is NULL");
+	*out = NULL;
+	if (!o)
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_connect: options are NULL");
+	OPTION_MISSING(host, "relay host");
+	OPTION_MISSING(port, "relay port");
+	OPTION_MISSING(cert_file, "certificate file");
+	OPTION_MISSING(key_file, "key file");
+	OPTION_MISSING(ca_file, "CA file");
+	if (o->timeout_ms < 0)
+		return vigil__error_set(err, VIGIL_E_USAGE, "timeout %d ms is negative",
+					o->timeout_ms);
+
+	/* "[::1]" is accepted as well as "::1". */
+	char host[256];
+	size_t hl = strlen(o->host);
+	if (hl >= sizeof(host))
+		return vigil__error_set(err, VIGIL_E_USAGE, "relay host name is too long");
+	if (hl >= 2 && o->host[0] == '[' && o->host[hl - 1] == ']') {
+		memcpy(host, o->host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	} else {
+		memcpy(host, o->host, hl + 1);
+	}
+
+	struct vigil_client *c = calloc(1, sizeof(*c));
+	if (!c)
+		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+	c->fd = -1;
+	c->timeout_ms = o->timeout_ms ? o->timeout_ms : VIGIL_DEFAULT_TIMEOUT_MS;
+	c->next_request_id = 1;
+	c->send_max = FRAME_DEFAULT_MAX;
+	frame_reader_init(&c->reader, VIGIL_RECV_MAX);
+	snprintf(c->where, sizeof(c->where), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host,
+		 o->port);
+
+	int rc = vigil__tls_ctx_new(o, &c->ctx, err);
+	if (rc != VIGIL_OK)
+		goto fail;
+	c->key = SSL_CTX_get0_privatekey(c->ctx);
+	if (vigil__tls_identity(SSL_CTX_get0_certificate(c->ctx), &c->self) != VIGIL_OK) {
+		rc = vigil__error_set(err, VIGIL_E_IO, "cannot read certificate %s", o->cert_file);
+		goto fail;
+	}
+	rc = vigil__net_connect(host, o->port, c->timeout_ms, &c->fd, err);
+	if (rc != VIGIL_OK)
+		goto fail;
+	rc = vigil__tls_handshake(c, host, err);
+	if (rc != VIGIL_OK) {
+		vigil__wire_kill(c, err, rc);
+		goto fail;
+	}
+	rc = hello(c, err);
+	if (rc != VIGIL_OK)
+		goto fail;
+	*out = c;
+	return VIGIL_OK;
+fail:
+	vigil_close(&c);
+	return rc;
+}
+
+void vigil_close(vigil_client **cp)
+{
+	if (!cp || !*cp)
+		return;
+	struct vigil_client *c = *cp;
+	*cp = NULL;
+	if (c->ssl) {
+		/* close_notify only on a healthy connection; one that failed has
+		 * nothing to say, and a dead peer must not make us wait. */
+		if (!c->dead && SSL_is_init_finished(c->ssl)) {
+			struct vigil__sigpipe g;
+			vigil__sigpipe_block(&g);
+			SSL_shutdown(c->ssl);
+			vigil__sigpipe_restore(&g);
+		}
+		SSL_free(c->ssl);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	SSL_CTX_free(c->ctx);
+	frame_reader_free(&c->reader);
+	vigil__submit_free_all(c);
+	ERR_clear_error();
+	free(c);
+}
+
+const char *vigil_client_org(const vigil_client *c)
+{
+	return c ? c->self.organisation : "";
+}
+
+const struct vigil_identity *vigil_client_identity(const vigil_client *c)
+{
+	return c ? &c->self : NULL;
+}
+
+const struct vigil_identity *vigil_relay_identity(const vigil_client *c)
+{
+	return c ? &c->relay : NULL;
+}
+
+const struct vigil_welcome *vigil_client_welcome(const vigil_client *c)
+{
+	return c ? &c->welcome : NULL;
+}

@@ -1,0 +1,137 @@
+/*
+ * internal.h - libvigil's private header: the client object and the
+ * functions the library's files share.
+ *
+ * Internal non-static functions are named vigil__<file>_<what> (libuv's
+ * convention) and are hidden from the shared library; only the vigil_*
+ * functions of include/vigil.h are exported.
+ *
+ * A vigil_client owns its SSL_CTX, SSL, socket, frame reader and the copies
+ * of every submission that is still waiting for its answer (the record and
+ * signature are needed to recompute the receipt's leaf hash).
+ */
+#ifndef VIGIL_CLIENT_INTERNAL_H
+#define VIGIL_CLIENT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "client/include/vigil.h"
+#include "proto/frame.h"
+
+#define VIGIL_ALPN "vigil/1"
+#define VIGIL_PROTOCOL_VERSION 1u
+/* Largest answer frame we accept from a relay. */
+#define VIGIL_RECV_MAX (16u * 1024u * 1024u)
+
+/* The answer to a submission that arrived while we waited for another. */
+struct vigil__answer {
+	int status;
+	struct vigil_receipt receipt;
+	struct vigil_error error;
+};
+
+/* A submission sent and not yet returned to the caller. */
+struct vigil__pending {
+	uint64_t request_id;
+	uint8_t *record;
+	size_t record_len;
+	uint8_t *sig;
+	size_t sig_len;
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	int have_record_id;          /* 0 when the record bytes carry no valid id */
+	int answered;                /* the answer arrived and waits to be returned */
+	struct vigil__answer answer; /* valid when answered */
+};
+
+struct vigil_client {
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int fd;
+	char where[300];             /* "host port" for messages */
+	int timeout_ms;
+	int dead;                    /* status that ended the connection, 0 while usable */
+	int peer_closed;             /* the relay closed or reset the connection */
+	char dead_why[512];
+	uint64_t next_request_id;
+	size_t send_max;             /* the relay's max_frame */
+	struct frame_reader reader;
+	EVP_PKEY *key;               /* our private key, owned by ctx */
+	struct vigil_identity self;  /* our certificate */
+	struct vigil_identity relay; /* the relay's certificate */
+	struct vigil_welcome welcome;
+	struct vigil__pending *pending;
+	size_t n_pending;
+	size_t cap_pending;
+};
+
+/* error.c */
+/* Fills err (may be NULL) and returns status. */
+int vigil__error_set(struct vigil_error *err, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Like vigil__error_set, with ": <OpenSSL reason>" appended when the
+ * OpenSSL error queue has one; clears the queue. */
+int vigil__error_ssl(struct vigil_error *err, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* VIGIL_E_REFUSED from a wire Error (code and relay message). */
+int vigil__error_refused(struct vigil_error *err, int code, const char *message);
+/* Copies src into dst (n bytes), replacing control characters. */
+void vigil__error_copy_text(char *dst, size_t n, const char *src);
+
+/* net.c */
+/* TCP connection to host:port with a deadline of timeout_ms; *fd is a
+ * blocking socket with SO_RCVTIMEO / SO_SNDTIMEO set to timeout_ms. */
+int vigil__net_connect(const char *host, const char *port, int timeout_ms, int *fd,
+		       struct vigil_error *err);
+
+/* tls.c */
+/* Client SSL_CTX: TLS 1.3 only, our certificate and key, the CA. */
+int vigil__tls_ctx_new(const struct vigil_options *o, SSL_CTX **out, struct vigil_error *err);
+/* Subject fields and DER hash of a certificate. */
+int vigil__tls_identity(X509 *cert, struct vigil_identity *id);
+/* Handshake on fd: SNI, host name or IP check, ALPN. */
+int vigil__tls_handshake(struct vigil_client *c, const char *host, struct vigil_error *err);
+
+/* wire.c */
+/* Encodes and writes one Frame.  Marks the client dead on failure. */
+int vigil__wire_send(struct vigil_client *c, const Vigil__V1__Frame *f, struct vigil_error *err);
+/* Reads the next Frame (free with frame_free()).  Marks the client dead on
+ * every failure except a timeout.  waiting_for completes "while we were ...",
+ * e.g. "waiting for a receipt". */
+int vigil__wire_recv(struct vigil_client *c, Vigil__V1__Frame **out, const char *waiting_for,
+		     struct vigil_error *err);
+/* Status for an SSL_* failure; ret and errno_saved are what the call gave,
+ * doing completes "while we were ...". */
+int vigil__wire_ssl_failure(struct vigil_client *c, int ret, int errno_saved,
+			    const char *doing, struct vigil_error *err);
+/* Marks the client dead with err's status and message; returns the status. */
+int vigil__wire_kill(struct vigil_client *c, const struct vigil_error *err, int status);
+/* VIGIL_OK while the client is usable, else its fatal status (err filled). */
+int vigil__wire_usable(const struct vigil_client *c, struct vigil_error *err);
+
+/* SIGPIPE guard around socket writes (see vigil.h, "Signals"). */
+struct vigil__sigpipe {
+	int was_pending;
+	int was_blocked;
+};
+void vigil__sigpipe_block(struct vigil__sigpipe *g);
+void vigil__sigpipe_restore(const struct vigil__sigpipe *g);
+
+/* submit.c */
+/* Sends a signed record whose buffers the client takes over (freed on
+ * failure too). */
+int vigil__submit_send_owned(struct vigil_client *c, uint8_t *record, size_t record_len,
+			     uint8_t *sig, size_t sig_len, uint64_t *request_id,
+			     struct vigil_error *err);
+/* Waits for the answer to request_id. */
+int vigil__submit_wait(struct vigil_client *c, uint64_t request_id, struct vigil_receipt *out,
+		       struct vigil_error *err);
+/* Frees every outstanding submission. */
+void vigil__submit_free_all(struct vigil_client *c);
+
+/* util.c */
+int64_t vigil__now_ms(void);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * util.c - small public helpers of libvigil: version, memory, names of
+ * channels and outcomes, RFC 3339 times and hex, all thin wrappers over the
+ * wire contract in proto/ so that programs need nothing but vigil.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "client/internal.h"
+#include "proto/record.h"
+#include "proto/status.h"
+
+/* The public header repeats a few limits of the wire contract. */
+_Static_assert(VIGIL_RECORD_ID_LEN == RECORD_ID_LEN, "record id length");
+_Static_assert(VIGIL_HASH_LEN == SHA256_LEN, "hash length");
+_Static_assert(VIGIL_NOTE_MAX == RECORD_NOTE_MAX, "note limit");
+
+const char *vigil_version(void)
+{
+	return VIGIL_VERSION;
+}
+
+void vigil_free(void *p)
+{
+	free(p);
+}
+
+int64_t vigil__now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wire values start at 1 (0 is UNSPECIFIED) and have no gaps. */
+const char *vigil_channel_name(unsigned i)
+{
+	return i < 1000 ? record_channel_name((int)i + 1) : NULL;
+}
+
+const char *vigil_outcome_name(unsigned i)
+{
+	return i < 1000 ? record_outcome_name((int)i + 1) : NULL;
+}
+
+int vigil_parse_time(const char *s, int64_t *ms)
+{
+	if (!s || !ms || time_parse_rfc3339(s, ms) != VG_OK)
+		return VIGIL_E_USAGE;
+	return VIGIL_OK;
+}
+
+void vigil_format_time(int64_t ms, char *out, size_t out_len)
+{
+	char buf[TIME_RFC3339_MAX];
+	if (!out || out_len == 0)
+		return;
+	time_format_rfc3339(ms, buf);
+	snprintf(out, out_len, "%s", buf);
+}
+
+void vigil_hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	hex_encode(in, n, out);
+}
+
+int vigil_hex_decode(const char *hex, uint8_t *out, size_t n)
+{
+	if (!hex || !out || hex_decode(hex, out, n) != VG_OK)
+		return VIGIL_E_USAGE;
+	return VIGIL_OK;
+}
