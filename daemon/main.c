@@ -89,7 +89,7 @@ int main(int argc, char **argv)
 		if (check)
 			fprintf(stderr, "%s:0: [tls] %s\n", config_path, err);
 		else
-			log_err("%s", err);
+			log_err("%s:0: [tls] %s", config_path, err);
 		config_free(&cfg);
 		return 1;
 	}

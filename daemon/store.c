@@ -360,6 +360,7 @@ static void writer_main(void *arg)
 			s->out_head = batch;
 		s->out_tail = last;
 		s->stats.batches++;
+		s->stats.jobs += n;
 		s->stats.entries = s->next_index;
 		uv_mutex_unlock(&s->mu);
 		uv_async_send(&s->async);
@@ -377,7 +378,6 @@ static void deliver(struct store *s)
 		struct store_job *next = j->next;
 		j->next = NULL;
 		s->pending--;
-		s->stats.jobs++;
 		j->done(j);
 		j = next;
 	}
@@ -448,7 +448,13 @@ void store_stop(struct store *s)
 	s->started = 0;
 }
 
-void store_get_stats(const struct store *s, struct store_stats *st)
+void store_get_stats(struct store *s, struct store_stats *st)
 {
+	if (!s->started) {
+		*st = s->stats;
+		return;
+	}
+	uv_mutex_lock(&s->mu);
 	*st = s->stats;
+	uv_mutex_unlock(&s->mu);
 }

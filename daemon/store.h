@@ -93,6 +93,7 @@ void store_stop(struct store *s);
 /* Closes the database (after store_stop(), or without store_start()). */
 void store_close(struct store **s);
 
-void store_get_stats(const struct store *s, struct store_stats *st);
+/* A consistent snapshot of the counters (any thread). */
+void store_get_stats(struct store *s, struct store_stats *st);
 
 #endif
