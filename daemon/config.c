@@ -30,6 +30,7 @@ enum key_kind {
 	KEY_ADDRESS,   /* IPv4 or IPv6 literal */
 	KEY_FILE,      /* path of a readable file */
 	KEY_STORE,     /* path of a file in an existing directory */
+	KEY_NAME,      /* a log origin: 1-255 bytes, no spaces, no '+' */
 };
 
 enum key_type { T_INT, T_UNSIGNED, T_SIZE, T_U64, T_STR };
@@ -68,11 +69,15 @@ static const struct key keys[] = {
 	{ "store", "path", KEY_STORE, T_STR, FIELD(store_path), 0, 0, NULL, 1 },
 	{ "writer", "batch_max", KEY_UINT, T_UNSIGNED, FIELD(batch_max), 1, 10000, "1..10000", 0 },
 	{ "writer", "batch_wait_ms", KEY_UINT, T_U64, FIELD(batch_wait_ms), 0, 1000, "0..1000", 0 },
+	{ "log", "origin", KEY_NAME, T_STR, FIELD(log_origin), 0, 0, NULL, 1 },
+	{ "log", "checkpoint_key", KEY_FILE, T_STR, FIELD(log_checkpoint_key), 0, 0, NULL, 1 },
+	{ "log", "checkpoint_interval", KEY_DURATION, T_U64, FIELD(checkpoint_interval_ms),
+	  1000, (uint64_t)MS_DAY, "1s..1d", 0 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = { "listen", "tls", "store", "writer" };
+static const char *const sections[] = { "listen", "tls", "store", "writer", "log" };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -237,6 +242,15 @@ static int set_string(struct parse *p, const struct key *k, const char *value)
 			return 0;
 		}
 		s = strdup(value);
+	} else if (k->kind == KEY_NAME) {
+		size_t n = strlen(value);
+		if (n > 255 || strpbrk(value, " \t+")) {
+			fail(p, p->lineno, VG_EBADREQ,
+			     "[%s] %s: \"%s\" must be 1-255 bytes without spaces or '+'",
+			     k->section, k->name, value);
+			return 0;
+		}
+		s = strdup(value);
 	} else {
 		s = resolve(p->dir, value);
 	}
@@ -244,7 +258,7 @@ static int set_string(struct parse *p, const struct key *k, const char *value)
 		fail(p, p->lineno, VG_ENOMEM, "out of memory");
 		return 0;
 	}
-	if (k->kind != KEY_ADDRESS && check_path(p, k, s) != 0) {
+	if (k->kind != KEY_ADDRESS && k->kind != KEY_NAME && check_path(p, k, s) != 0) {
 		free(s);
 		return 0;
 	}
@@ -412,6 +426,7 @@ static void set_defaults(struct config *cfg)
 	cfg->max_frame = 1024 * 1024;
 	cfg->batch_max = 256;
 	cfg->batch_wait_ms = 0;
+	cfg->checkpoint_interval_ms = 60 * 1000;
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t err_len)
@@ -498,5 +513,7 @@ void config_free(struct config *cfg)
 	free(cfg->tls_ca);
 	free(cfg->tls_crl);
 	free(cfg->store_path);
+	free(cfg->log_origin);
+	free(cfg->log_checkpoint_key);
 	memset(cfg, 0, sizeof(*cfg));
 }

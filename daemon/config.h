@@ -11,6 +11,7 @@
  *   [tls]    cert, key, ca, crl (optional)
  *   [store]  path
  *   [writer] batch_max, batch_wait_ms
+ *   [log]    origin, checkpoint_key, checkpoint_interval
  * Durations are whole seconds unless written with a unit (ms, s, m, h, d).
  * Numbers are plain decimal digits: no sign, no unit, no white space inside.
  *
@@ -25,6 +26,9 @@
  *   path               the store's file; its directory must exist
  *   batch_max          1..10000
  *   batch_wait_ms      a plain number of milliseconds, 0..1000 (no unit)
+ *   origin             1-255 bytes, no spaces, no '+' (e.g. relay.example.org/vigil)
+ *   checkpoint_key     a readable file (Ed25519 private key, PEM)
+ *   checkpoint_interval duration, 1s..1d
  * Unknown sections and keys, a key given twice, indented (multi-line)
  * values and lines over 198 characters (inih's buffer) are errors.  Nothing
  * is made absolute: when the file itself is named by a relative path, the
@@ -52,6 +56,10 @@ struct config {
 	char *tls_crl;            /* optional, NULL when unset */
 	/* [store] */
 	char *store_path;         /* required */
+	/* [log] */
+	char *log_origin;         /* required: the checkpoints' origin line and key name */
+	char *log_checkpoint_key; /* required: Ed25519 private key (PEM) signing checkpoints */
+	uint64_t checkpoint_interval_ms; /* default 60 s: the longest a checkpoint goes unsigned */
 	/* [writer] */
 	unsigned batch_max;       /* default 256 submissions per transaction */
 	uint64_t batch_wait_ms;   /* default 0: a batch is whatever queued while the last one committed */

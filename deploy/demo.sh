@@ -54,6 +54,9 @@ ca = pki/ca.crt
 crl = pki/crl.pem
 [store]
 path = vigil.db
+[log]
+origin = demo.vigil.example/log
+checkpoint_key = pki/checkpoint.key
 CONF
 "$vigild" -c "$state/vigild.conf" --check-config
 "$vigild" -c "$state/vigild.conf" --ready-file "$state/ready" 2>"$state/vigild.log" &

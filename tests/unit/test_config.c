@@ -103,6 +103,7 @@ static int setup(void **state)
 	make_file(fx, "key.pem", "key\n");
 	make_file(fx, "ca.pem", "ca\n");
 	make_file(fx, "crl.pem", "crl\n");
+	make_file(fx, "checkpoint.key", "key\n");
 	make_dir(fx, "data");
 	*state = fx;
 	return 0;
@@ -119,7 +120,8 @@ static int teardown(void **state)
 /* The three [tls] files and the store, all present and relative. */
 #define REQUIRED_TLS "[tls]\ncert = cert.pem\nkey = key.pem\nca = ca.pem\n"
 #define REQUIRED_STORE "[store]\npath = data/vigil.db\n"
-#define REQUIRED REQUIRED_TLS REQUIRED_STORE
+#define REQUIRED_LOG "[log]\norigin = relay.example.org/vigil\ncheckpoint_key = checkpoint.key\n"
+#define REQUIRED REQUIRED_TLS REQUIRED_STORE REQUIRED_LOG
 
 static void assert_zeroed(const struct config *cfg)
 {
@@ -195,7 +197,11 @@ static void test_full_valid(void **state)
 		 "path = data/vigil.db\n"
 		 "[writer]\n"
 		 "batch_max = 100\n"
-		 "batch_wait_ms = 5\n", crl);
+		 "batch_wait_ms = 5\n"
+		 "[log]\n"
+		 "origin = relay.example.org/vigil\n"
+		 "checkpoint_key = checkpoint.key\n"
+		 "checkpoint_interval = 5m\n", crl);
 	load_ok(fx, text, &cfg);
 
 	assert_string_equal(cfg.path, fx->conf);
@@ -211,6 +217,11 @@ static void test_full_valid(void **state)
 	assert_string_equal(cfg.tls_key, path);
 	join(path, sizeof(path), fx->dir, "ca.pem");
 	assert_string_equal(cfg.tls_ca, path);
+	assert_string_equal(cfg.log_origin, "relay.example.org/vigil");
+	join(path, sizeof(path), fx->dir, "checkpoint.key");
+	assert_string_equal(cfg.log_checkpoint_key, path);
+	assert_int_equal(cfg.checkpoint_interval_ms, 5 * 60 * 1000);
+	join(path, sizeof(path), fx->dir, "ca.pem");
 	join(path, sizeof(path), fx->dir, "crl.pem");
 	assert_string_equal(cfg.tls_crl, path);
 	join(path, sizeof(path), fx->dir, "data/vigil.db");
@@ -303,7 +314,8 @@ static void test_relative_paths(void **state)
 	join(abs_ca, sizeof(abs_ca), fx->dir, "ca.pem");
 	snprintf(text, sizeof(text),
 		 "[tls]\ncert = ../cert.pem\nkey = ./../key.pem\nca = %s\n"
-		 "[store]\npath = db/vigil.db\n", abs_ca);
+		 "[store]\npath = db/vigil.db\n"
+		 "[log]\norigin = o\ncheckpoint_key = ../checkpoint.key\n", abs_ca);
 	write_file(path, text);
 	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), VG_OK);
 	join(want, sizeof(want), fx->dir, "etc/../cert.pem");
@@ -333,7 +345,7 @@ static void test_relative_paths(void **state)
 	config_free(&cfg);
 
 	/* The store's directory is checked relative to the file too. */
-	write_file("store.conf", REQUIRED_TLS "[store]\npath = vigil.db\n");
+	write_file("store.conf", REQUIRED_TLS "[store]\npath = vigil.db\n" REQUIRED_LOG);
 	assert_int_equal(config_load("store.conf", &cfg, err, sizeof(err)), VG_OK);
 	assert_string_equal(cfg.store_path, "vigil.db");
 	config_free(&cfg);
@@ -348,7 +360,7 @@ static void test_unknown_names(void **state)
 	expect_error(fx, "[listen]\nport = 1\n\n[lisen]\naddress = ::1\n" REQUIRED, VG_EBADREQ,
 		     "4: unknown section [lisen]");
 	/* An unknown section is an error even without keys. */
-	expect_error(fx, REQUIRED "[lisen]\n", VG_EBADREQ, "7: unknown section [lisen]");
+	expect_error(fx, REQUIRED "[lisen]\n", VG_EBADREQ, "10: unknown section [lisen]");
 	expect_error(fx, "[Listen]\nport = 1\n", VG_EBADREQ, "1: unknown section [Listen]");
 	expect_error(fx, "[ listen ]\n", VG_EBADREQ, "1: unknown section [ listen ]");
 	expect_error(fx, "[tls]\ncert = cert.pem\nCert = cert.pem\n", VG_EBADREQ,
@@ -361,7 +373,7 @@ static void test_syntax_errors(void **state)
 {
 	struct fixture *fx = *state;
 	expect_error(fx, REQUIRED "[listen\nport = 1\n", VG_EBADREQ,
-		     "7: syntax error (expected [section] or key = value)");
+		     "10: syntax error (expected [section] or key = value)");
 	expect_error(fx, "[listen]\nport 8443\n" REQUIRED, VG_EBADREQ,
 		     "2: syntax error (expected [section] or key = value)");
 	/* The first error wins, whichever kind it is. */
@@ -450,7 +462,7 @@ static void test_bad_numbers(void **state)
 		/* port itself is tested on line 2 so that it is not a duplicate. */
 		if (strncmp(cases[i].line, "port", 4) == 0) {
 			snprintf(text, sizeof(text), REQUIRED "[listen]\n\n%s\n", cases[i].line);
-			expect_error(fx, text, VG_EBADREQ, "9: %s", cases[i].msg);
+			expect_error(fx, text, VG_EBADREQ, "12: %s", cases[i].msg);
 		} else {
 			expect_error(fx, text, VG_EBADREQ, "4: %s", cases[i].msg);
 		}
@@ -472,19 +484,28 @@ static void test_duplicate_key(void **state)
 		     "5: duplicate key [listen] port (first set on line 2)");
 	/* Also across two headers of the same section. */
 	expect_error(fx, REQUIRED "[tls]\ncert = cert.pem\n", VG_EBADREQ,
-		     "8: duplicate key [tls] cert (first set on line 2)");
+		     "11: duplicate key [tls] cert (first set on line 2)");
 }
 
 static void test_missing_required(void **state)
 {
 	struct fixture *fx = *state;
-	expect_error(fx, "[tls]\nkey = key.pem\nca = ca.pem\n" REQUIRED_STORE, VG_EBADREQ,
+	expect_error(fx, "[tls]\nkey = key.pem\nca = ca.pem\n" REQUIRED_STORE REQUIRED_LOG, VG_EBADREQ,
 		     "0: [tls] cert is required");
-	expect_error(fx, "[tls]\ncert = cert.pem\nca = ca.pem\n" REQUIRED_STORE, VG_EBADREQ,
+	expect_error(fx, "[tls]\ncert = cert.pem\nca = ca.pem\n" REQUIRED_STORE REQUIRED_LOG, VG_EBADREQ,
 		     "0: [tls] key is required");
-	expect_error(fx, "[tls]\ncert = cert.pem\nkey = key.pem\n" REQUIRED_STORE, VG_EBADREQ,
+	expect_error(fx, "[tls]\ncert = cert.pem\nkey = key.pem\n" REQUIRED_STORE REQUIRED_LOG, VG_EBADREQ,
 		     "0: [tls] ca is required");
 	expect_error(fx, REQUIRED_TLS, VG_EBADREQ, "0: [store] path is required");
+	expect_error(fx, REQUIRED_TLS REQUIRED_STORE, VG_EBADREQ, "0: [log] origin is required");
+	expect_error(fx, REQUIRED_TLS REQUIRED_STORE "[log]\norigin = o\n", VG_EBADREQ,
+		     "0: [log] checkpoint_key is required");
+	expect_error(fx, "[log]\norigin = a b\n", VG_EBADREQ,
+		     "2: [log] origin: \"a b\" must be 1-255 bytes without spaces or '+'");
+	expect_error(fx, "[log]\norigin = a+b\n", VG_EBADREQ,
+		     "2: [log] origin: \"a+b\" must be 1-255 bytes without spaces or '+'");
+	expect_error(fx, "[log]\ncheckpoint_interval = 500ms\n", VG_EBADREQ,
+		     "2: [log] checkpoint_interval: \"500ms\" is not a duration in 1s..1d");
 	expect_error(fx, "", VG_EBADREQ, "0: [tls] cert is required");
 	expect_error(fx, "[tls]\ncert =\n", VG_EBADREQ, "2: [tls] cert: value is empty");
 }
