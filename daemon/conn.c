@@ -9,6 +9,7 @@
 
 #include "daemon/log.h"
 #include "daemon/relay.h"
+#include "daemon/query.h"
 #include "daemon/submit.h"
 #include "proto/status.h"
 
@@ -277,6 +278,14 @@ static void handle_frame(struct conn *c, Vigil__V1__Frame *f)
 	case VIGIL__V1__FRAME__MSG_SUBMIT:
 		c->inflight++;
 		submit_start(c, f); /* takes f */
+		return;
+	case VIGIL__V1__FRAME__MSG_GET_CHECKPOINT:
+	case VIGIL__V1__FRAME__MSG_GET_INCLUSION_PROOF:
+	case VIGIL__V1__FRAME__MSG_GET_CONSISTENCY_PROOF:
+	case VIGIL__V1__FRAME__MSG_GET_LEAF_HASHES:
+	case VIGIL__V1__FRAME__MSG_GET_ENTRIES:
+		c->inflight++;
+		query_start(c, f); /* takes f */
 		return;
 	case VIGIL__V1__FRAME__MSG_HELLO:
 		frame_free(f);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <uv.h>
 
@@ -29,6 +30,24 @@ static void usage(FILE *f)
 	      "      --ready-file F   write the listening port to F once serving\n"
 	      "  -v, --verbose        log debug messages\n"
 	      "      --version        print the version and exit\n", f);
+}
+
+/* The Ed25519 key that signs checkpoints (PEM, PKCS#8). */
+static EVP_PKEY *load_checkpoint_key(const char *path, char *err, size_t err_len)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, err_len, "checkpoint_key: cannot open %s", path);
+		return NULL;
+	}
+	EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!k || EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
+		snprintf(err, err_len, "checkpoint_key: %s is not an Ed25519 private key (PEM)", path);
+		EVP_PKEY_free(k);
+		return NULL;
+	}
+	return k;
 }
 
 static int write_ready_file(const char *path, int port)
@@ -93,8 +112,19 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
+	EVP_PKEY *ckpt_key = load_checkpoint_key(cfg.log_checkpoint_key, err, sizeof(err));
+	if (!ckpt_key) {
+		if (check)
+			fprintf(stderr, "%s:0: [log] %s\n", config_path, err);
+		else
+			log_err("%s:0: [log] %s", config_path, err);
+		SSL_CTX_free(ctx);
+		config_free(&cfg);
+		return 1;
+	}
 	if (check) {
 		printf("configuration OK\n");
+		EVP_PKEY_free(ckpt_key);
 		SSL_CTX_free(ctx);
 		config_free(&cfg);
 		return 0;
@@ -117,9 +147,10 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out_loop;
 	}
-	int rc = store_start(store, &loop, cfg.batch_max, cfg.batch_wait_ms);
+	struct store_log slog = { ckpt_key, cfg.log_origin, cfg.checkpoint_interval_ms };
+	int rc = store_start(store, &loop, cfg.batch_max, cfg.batch_wait_ms, &slog, err, sizeof(err));
 	if (rc != 0) {
-		log_err("cannot start the writer: %s", uv_strerror(rc));
+		log_err("cannot start the writer: %s", err);
 		relay_drain(&relay, "start-up failure");
 		uv_run(&loop, UV_RUN_DEFAULT);
 		relay_close(&relay);
@@ -145,6 +176,7 @@ out_loop:
 out_store:
 	store_close(&store);
 out_ctx:
+	EVP_PKEY_free(ckpt_key);
 	SSL_CTX_free(ctx);
 	config_free(&cfg);
 	return code;

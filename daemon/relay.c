@@ -91,6 +91,11 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 	r->cfg = cfg;
 	r->ssl_ctx = ssl_ctx;
 	r->store = store;
+	int prc = reader_pool_init(&r->readers, store_path(store));
+	if (prc != 0) {
+		snprintf(err, err_len, "cannot set up readers: %s", uv_strerror(prc));
+		return -1;
+	}
 
 	struct sockaddr_storage ss;
 	if (uv_ip4_addr(cfg->listen_address, cfg->listen_port, (struct sockaddr_in *)&ss) != 0 &&
@@ -107,6 +112,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 		snprintf(err, err_len, "cannot listen on %s port %d: %s", cfg->listen_address,
 			 cfg->listen_port, uv_strerror(rc));
 		uv_close((uv_handle_t *)&r->listener, NULL);
+		reader_pool_close(&r->readers);
 		return -1;
 	}
 	r->listening = 1;
@@ -125,6 +131,7 @@ void relay_close(struct relay *r)
 	uv_close((uv_handle_t *)&r->sig_term, NULL);
 	uv_close((uv_handle_t *)&r->sig_int, NULL);
 	uv_run(r->loop, UV_RUN_DEFAULT);
+	reader_pool_close(&r->readers);
 }
 
 int relay_port(const struct relay *r)

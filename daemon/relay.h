@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "daemon/config.h"
+#include "daemon/reader.h"
 #include "daemon/store.h"
 
 struct conn;
@@ -34,6 +35,7 @@ struct relay {
 	const struct config *cfg;
 	SSL_CTX *ssl_ctx;
 	struct store *store;
+	struct reader_pool readers;   /* read-only connections for queries */
 
 	uv_tcp_t listener;
 	int listening;

@@ -2,42 +2,70 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "proto/note.h"
 #include "proto/status.h"
+
+/* A direct-mapped cache of tree nodes for the writer's proofs: the nodes of
+ * recent leaves and the high levels every proof shares stay in memory. */
+#define CACHE_BITS 16
+#define CACHE_SIZE (1u << CACHE_BITS)
+
+struct node_slot {
+	uint64_t index;
+	uint8_t level;
+	uint8_t valid;
+	uint8_t hash[SHA256_LEN];
+};
 
 struct store {
 	sqlite3 *db;
 	int lock_fd;              /* flock()ed: one relay per database */
 	char *path;
 
-	/* Statements prepared once, used by the writer thread only. */
+	/* Statements prepared once; the writer's once it runs. */
 	sqlite3_stmt *st_begin;
 	sqlite3_stmt *st_commit;
 	sqlite3_stmt *st_rollback;
 	sqlite3_stmt *st_find;
 	sqlite3_stmt *st_cert;
 	sqlite3_stmt *st_insert;
+	sqlite3_stmt *st_leaf;
+	sqlite3_stmt *st_node;
+	sqlite3_stmt *st_node_put;
+	sqlite3_stmt *st_ckpt_put;
 
-	uint64_t next_index;      /* writer thread only once started */
+	/* Writer thread only once started. */
+	uint64_t next_index;
+	struct merkle_frontier frontier;
+	struct node_slot *cache;
+	struct store_log log;
+	struct store_checkpoint *last;   /* the writer's newest checkpoint */
 
 	uv_thread_t thread;
 	uv_mutex_t mu;            /* guards everything below */
 	uv_cond_t cond;
 	struct store_job *in_head, *in_tail;
 	struct store_job *out_head, *out_tail;
-	unsigned pending;
+	struct store_checkpoint *published;  /* newest, not yet seen by the loop */
 	int stopping;
 	int started;
 	unsigned batch_max;
 	uint64_t batch_wait_ms;
 	uv_async_t async;
 	struct store_stats stats;
+
+	/* Loop thread only. */
+	unsigned pending;
+	struct store_checkpoint *latest;
 };
 
 static const char schema_v1[] =
@@ -60,6 +88,64 @@ static const char schema_v1[] =
 	"  leaf_hash BLOB NOT NULL"
 	");"
 	"CREATE INDEX entries_case ON entries(case_id, idx);";
+
+/* Version 2: the Merkle tree's complete subtrees and the checkpoints. */
+static const char schema_v2[] =
+	"CREATE TABLE tree ("
+	"  level INTEGER NOT NULL,"          /* >= 1; level 0 is entries.leaf_hash */
+	"  idx INTEGER NOT NULL,"            /* covers leaves [idx << level, (idx + 1) << level) */
+	"  hash BLOB NOT NULL,"
+	"  PRIMARY KEY (level, idx)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE checkpoints ("
+	"  id INTEGER PRIMARY KEY,"
+	"  size INTEGER NOT NULL,"
+	"  root BLOB NOT NULL,"
+	"  signed_at_ms INTEGER NOT NULL,"
+	"  note TEXT NOT NULL"               /* the signed note, exactly as served */
+	");";
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct store_checkpoint *store_checkpoint_ref(struct store_checkpoint *c)
+{
+	if (c)
+		atomic_fetch_add(&c->refs, 1);
+	return c;
+}
+
+void store_checkpoint_release(struct store_checkpoint *c)
+{
+	if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+		free(c);
+}
+
+void store_job_clear(struct store_job *job)
+{
+	store_checkpoint_release(job->checkpoint);
+	job->checkpoint = NULL;
+}
+
+static struct store_checkpoint *checkpoint_new(uint64_t size, const uint8_t root[SHA256_LEN],
+					       int64_t signed_at, const char *note, size_t len)
+{
+	struct store_checkpoint *c = malloc(sizeof(*c) + len + 1);
+	if (!c)
+		return NULL;
+	atomic_init(&c->refs, 1);
+	c->size = size;
+	memcpy(c->root, root, SHA256_LEN);
+	c->signed_at_ms = signed_at;
+	c->note_len = len;
+	memcpy(c->note, note, len);
+	c->note[len] = '\0';
+	return c;
+}
 
 static int exec(sqlite3 *db, const char *sql, char *err, size_t err_len)
 {
@@ -88,7 +174,130 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *out, char *err, size
 	return 0;
 }
 
-/* Creates the schema in an empty database, or checks an existing one. */
+static int prepare(struct store *s, sqlite3_stmt **st, const char *sql, char *err, size_t err_len)
+{
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+		snprintf(err, err_len, "%s: cannot prepare \"%s\": %s", s->path, sql,
+			 sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+static struct node_slot *cache_slot(struct store *s, unsigned level, uint64_t index)
+{
+	uint64_t h = (index * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)level << 58);
+	return &s->cache[(h >> (64 - CACHE_BITS)) & (CACHE_SIZE - 1)];
+}
+
+static void cache_put(struct store *s, unsigned level, uint64_t index, const uint8_t hash[SHA256_LEN])
+{
+	if (!s->cache)
+		return;
+	struct node_slot *e = cache_slot(s, level, index);
+	e->level = (uint8_t)level;
+	e->index = index;
+	e->valid = 1;
+	memcpy(e->hash, hash, SHA256_LEN);
+}
+
+/* merkle_get_fn over the writer's connection, through the cache. */
+static int get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[SHA256_LEN])
+{
+	struct store *s = ctx;
+	if (s->cache) {
+		struct node_slot *e = cache_slot(s, level, index);
+		if (e->valid && e->level == level && e->index == index) {
+			memcpy(out, e->hash, SHA256_LEN);
+			return 0;
+		}
+	}
+	sqlite3_stmt *st = level == 0 ? s->st_leaf : s->st_node;
+	if (level == 0) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	} else {
+		sqlite3_bind_int(st, 1, (int)level);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+	}
+	int rc = sqlite3_step(st);
+	int ok = rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == SHA256_LEN;
+	if (ok)
+		memcpy(out, sqlite3_column_blob(st, 0), SHA256_LEN);
+	sqlite3_reset(st);
+	if (!ok)
+		return VG_EIO;
+	cache_put(s, level, index, out);
+	return 0;
+}
+
+/* Frontier emit: level 0 is already in entries; higher levels are kept. */
+static int put_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[SHA256_LEN])
+{
+	struct store *s = ctx;
+	cache_put(s, level, index, hash);
+	if (level == 0)
+		return 0;
+	sqlite3_stmt *st = s->st_node_put;
+	sqlite3_bind_int(st, 1, (int)level);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+	sqlite3_bind_blob(st, 3, hash, SHA256_LEN, SQLITE_STATIC);
+	return step_done(st);
+}
+
+/* Migration 1 -> 2, inside the caller's transaction: the tree of the
+ * existing entries is built once, here, and never again. */
+static int migrate_v2(struct store *s, char *err, size_t err_len)
+{
+	if (exec(s->db, schema_v2, err, err_len) != 0)
+		return -1;
+	sqlite3_stmt *rd = NULL, *wr = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT leaf_hash FROM entries ORDER BY idx", -1, &rd, NULL) ||
+	    sqlite3_prepare_v2(s->db, "INSERT INTO tree(level, idx, hash) VALUES(?,?,?)", -1, &wr,
+			       NULL)) {
+		snprintf(err, err_len, "%s", sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	s->st_node_put = wr;
+	struct merkle_frontier f;
+	merkle_frontier_init(&f);
+	int rc;
+	while ((rc = sqlite3_step(rd)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(rd, 0) != SHA256_LEN) {
+			snprintf(err, err_len, "entry %llu has a malformed leaf hash",
+				 (unsigned long long)f.size);
+			goto fail;
+		}
+		if (merkle_frontier_append(&f, sqlite3_column_blob(rd, 0), put_node, s) != 0) {
+			snprintf(err, err_len, "%s", sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(err, err_len, "%s", sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	s->st_node_put = NULL;
+	sqlite3_finalize(rd);
+	sqlite3_finalize(wr);
+	log_notice("migrated %s to schema 2: tree of %llu entries built", s->path,
+		   (unsigned long long)f.size);
+	return 0;
+fail:
+	s->st_node_put = NULL;
+	sqlite3_finalize(rd);
+	sqlite3_finalize(wr);
+	return -1;
+}
+
+/* Creates the schema in an empty database, migrates an older one, or
+ * checks a current one. */
 static int schema_check(struct store *s, char *err, size_t err_len)
 {
 	char why[256];
@@ -99,40 +308,68 @@ static int schema_check(struct store *s, char *err, size_t err_len)
 		snprintf(err, err_len, "%s: cannot read database: %s", s->path, why);
 		return -1;
 	}
-	if (app_id == 0 && version == 0 && tables == 0) {
-		char sql[128];
-		snprintf(sql, sizeof(sql), "PRAGMA application_id=%d; PRAGMA user_version=%d;",
-			 STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
-		if (exec(s->db, "BEGIN IMMEDIATE", why, sizeof(why)) != 0 ||
-		    exec(s->db, schema_v1, why, sizeof(why)) != 0 ||
-		    exec(s->db, sql, why, sizeof(why)) != 0 ||
-		    exec(s->db, "COMMIT", why, sizeof(why)) != 0) {
-			snprintf(err, err_len, "%s: cannot create schema: %s", s->path, why);
-			return -1;
-		}
-		log_notice("created database %s (schema version %d)", s->path, STORE_SCHEMA_VERSION);
-		return 0;
-	}
-	if (app_id != STORE_APPLICATION_ID) {
+	int fresh = app_id == 0 && version == 0 && tables == 0;
+	if (!fresh && app_id != STORE_APPLICATION_ID) {
 		snprintf(err, err_len,
 			 "%s is not a vigil database (application_id 0x%llx, %lld tables); "
 			 "refusing to use or replace it", s->path,
 			 (unsigned long long)app_id, (long long)tables);
 		return -1;
 	}
-	if (version != STORE_SCHEMA_VERSION) {
-		snprintf(err, err_len, "%s has schema version %lld; this vigild knows version %d",
+	if (!fresh && (version < 1 || version > STORE_SCHEMA_VERSION)) {
+		snprintf(err, err_len, "%s has schema version %lld; this vigild knows 1 to %d",
 			 s->path, (long long)version, STORE_SCHEMA_VERSION);
 		return -1;
 	}
+	if (version == STORE_SCHEMA_VERSION)
+		return 0;
+	char sql[128];
+	snprintf(sql, sizeof(sql), "PRAGMA application_id=%d; PRAGMA user_version=%d;",
+		 STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
+	if (exec(s->db, "BEGIN IMMEDIATE", why, sizeof(why)) != 0)
+		goto fail;
+	if (fresh && exec(s->db, schema_v1, why, sizeof(why)) != 0)
+		goto fail_tx;
+	if (fresh ? exec(s->db, schema_v2, why, sizeof(why)) : migrate_v2(s, why, sizeof(why)))
+		goto fail_tx;
+	if (exec(s->db, sql, why, sizeof(why)) != 0 || exec(s->db, "COMMIT", why, sizeof(why)) != 0)
+		goto fail_tx;
+	if (fresh)
+		log_notice("created database %s (schema version %d)", s->path, STORE_SCHEMA_VERSION);
 	return 0;
+fail_tx:
+	exec(s->db, "ROLLBACK", err, err_len);
+fail:
+	snprintf(err, err_len, "%s: cannot %s schema: %s", s->path, fresh ? "create" : "migrate",
+		 why);
+	return -1;
 }
 
-static int prepare(struct store *s, sqlite3_stmt **st, const char *sql, char *err, size_t err_len)
+/* Reads the newest checkpoint row into s->last (NULL when none). */
+static int load_last_checkpoint(struct store *s, char *err, size_t err_len)
 {
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
-		snprintf(err, err_len, "%s: cannot prepare \"%s\": %s", s->path, sql,
-			 sqlite3_errmsg(s->db));
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT size, root, signed_at_ms, note FROM checkpoints "
+			       "ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, err_len, "%s: %s", s->path, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 1) != SHA256_LEN) {
+			sqlite3_finalize(st);
+			snprintf(err, err_len, "%s: the latest checkpoint is malformed", s->path);
+			return -1;
+		}
+		s->last = checkpoint_new((uint64_t)sqlite3_column_int64(st, 0),
+					 sqlite3_column_blob(st, 1), sqlite3_column_int64(st, 2),
+					 (const char *)sqlite3_column_text(st, 3),
+					 (size_t)sqlite3_column_bytes(st, 3));
+		rc = s->last ? SQLITE_DONE : SQLITE_NOMEM;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		snprintf(err, err_len, "%s: %s", s->path, sqlite3_errstr(rc));
 		return -1;
 	}
 	return 0;
@@ -185,16 +422,43 @@ int store_open(const char *path, struct store **out, char *err, size_t err_len)
 	    prepare(s, &s->st_rollback, "ROLLBACK", err, err_len) ||
 	    prepare(s, &s->st_find,
 		    "SELECT idx, received_at_ms, leaf_hash, record, signature, cert_fp "
-		    "FROM entries WHERE record_id=?",
-		    err, err_len) ||
+		    "FROM entries WHERE record_id=?", err, err_len) ||
 	    prepare(s, &s->st_cert,
 		    "INSERT OR IGNORE INTO certs(fp, der, organisation, first_seen_ms) "
 		    "VALUES(?,?,?,?)", err, err_len) ||
 	    prepare(s, &s->st_insert,
 		    "INSERT INTO entries(idx, type, received_at_ms, cert_fp, record_id, case_id,"
 		    " author, record, signature, leaf_hash) VALUES(?,1,?,?,?,?,?,?,?,?)",
+		    err, err_len) ||
+	    prepare(s, &s->st_leaf, "SELECT leaf_hash FROM entries WHERE idx=?", err, err_len) ||
+	    prepare(s, &s->st_node, "SELECT hash FROM tree WHERE level=? AND idx=?", err, err_len) ||
+	    prepare(s, &s->st_node_put, "INSERT INTO tree(level, idx, hash) VALUES(?,?,?)",
+		    err, err_len) ||
+	    prepare(s, &s->st_ckpt_put,
+		    "INSERT INTO checkpoints(size, root, signed_at_ms, note) VALUES(?,?,?,?)",
 		    err, err_len))
 		goto fail;
+	/* O(log n): the complete subtrees that make up the log. */
+	if (merkle_frontier_load(&s->frontier, get_node, s, s->next_index) != 0) {
+		snprintf(err, err_len, "%s: the Merkle tree is incomplete (a node of size %llu "
+			 "is missing); run vigild --verify-db", path,
+			 (unsigned long long)s->next_index);
+		goto fail;
+	}
+	if (load_last_checkpoint(s, err, err_len) != 0)
+		goto fail;
+	if (s->last) {
+		uint8_t root[SHA256_LEN];
+		merkle_frontier_root(&s->frontier, root);
+		if (s->last->size > s->next_index ||
+		    (s->last->size == s->next_index && memcmp(root, s->last->root, SHA256_LEN))) {
+			snprintf(err, err_len, "%s: the log (%llu entries) does not match its latest "
+				 "checkpoint (size %llu); refusing to serve a log that changed; "
+				 "run vigild --verify-db", path, (unsigned long long)s->next_index,
+				 (unsigned long long)s->last->size);
+			goto fail;
+		}
+	}
 	s->stats.entries = s->next_index;
 	*out = s;
 	return VG_OK;
@@ -208,28 +472,79 @@ void store_close(struct store **sp)
 	struct store *s = *sp;
 	if (!s)
 		return;
-	sqlite3_finalize(s->st_begin);
-	sqlite3_finalize(s->st_commit);
-	sqlite3_finalize(s->st_rollback);
-	sqlite3_finalize(s->st_find);
-	sqlite3_finalize(s->st_cert);
-	sqlite3_finalize(s->st_insert);
+	sqlite3_stmt *sts[] = { s->st_begin, s->st_commit, s->st_rollback, s->st_find,
+				s->st_cert, s->st_insert, s->st_leaf, s->st_node,
+				s->st_node_put, s->st_ckpt_put };
+	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
+		sqlite3_finalize(sts[i]);
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
 		log_err("closing %s: %s", s->path, sqlite3_errmsg(s->db));
 	/* Closed only after SQLite has let go: closing any descriptor of the
 	 * file drops the process's POSIX locks on it. */
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	store_checkpoint_release(s->last);
+	store_checkpoint_release(s->published);
+	store_checkpoint_release(s->latest);
+	free(s->cache);
 	free(s->path);
 	free(s);
 	*sp = NULL;
 }
 
-static int step_done(sqlite3_stmt *st)
+const char *store_path(const struct store *s)
 {
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : rc;
+	return s->path;
+}
+
+/* Signs a checkpoint of the current frontier and inserts it (inside the
+ * caller's transaction).  *out gets one reference. */
+static int make_checkpoint(struct store *s, struct store_checkpoint **out)
+{
+	struct checkpoint c;
+	memset(&c, 0, sizeof(c));
+	snprintf(c.origin, sizeof(c.origin), "%s", s->log.origin);
+	c.size = s->frontier.size;
+	merkle_frontier_root(&s->frontier, c.root);
+	int64_t t = now_ms();
+	if (s->last && t <= s->last->signed_at_ms)
+		t = s->last->signed_at_ms + 1; /* strictly increasing: notes never repeat */
+	char text[NOTE_NAME_MAX + 160];
+	int n = checkpoint_format(&c, text, sizeof(text));
+	if (n < 0)
+		return SQLITE_TOOBIG;
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "signed-at %lld\n", (long long)t);
+	char *note;
+	size_t note_len;
+	if (note_sign(s->log.key, s->log.origin, text, (size_t)n, &note, &note_len) != VG_OK)
+		return SQLITE_ERROR;
+	sqlite3_stmt *st = s->st_ckpt_put;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)c.size);
+	sqlite3_bind_blob(st, 2, c.root, SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, t);
+	sqlite3_bind_text(st, 4, note, (int)note_len, SQLITE_STATIC);
+	int rc = step_done(st);
+	if (rc == 0) {
+		*out = checkpoint_new(c.size, c.root, t, note, note_len);
+		if (!*out)
+			rc = SQLITE_NOMEM;
+	}
+	free(note);
+	return rc;
+}
+
+/* The writer's newest checkpoint becomes the loop's "latest" at the next
+ * async callback. */
+static void publish(struct store *s, struct store_checkpoint *c)
+{
+	store_checkpoint_release(s->last);
+	s->last = store_checkpoint_ref(c);
+	uv_mutex_lock(&s->mu);
+	struct store_checkpoint *old = s->published;
+	s->published = store_checkpoint_ref(c);
+	s->stats.checkpoints++;
+	uv_mutex_unlock(&s->mu);
+	store_checkpoint_release(old);
 }
 
 /* Appends one job inside the open transaction.  Returns an SQLite error
@@ -288,6 +603,8 @@ static int write_job(struct store *s, struct store_job *j)
 	sqlite3_bind_blob(st, 9, j->leaf_hash, SHA256_LEN, SQLITE_STATIC);
 	if ((rc = step_done(st)) != 0)
 		return rc;
+	if ((rc = merkle_frontier_append(&s->frontier, j->leaf_hash, put_node, s)) != 0)
+		return rc;
 	j->status = VG_OK;
 	j->duplicate = 0;
 	j->index = s->next_index++;
@@ -308,21 +625,69 @@ static void fail_batch(struct store *s, struct store_job *batch, int rc)
 	}
 }
 
-/* One transaction for the whole batch, so one fsync covers every job. */
+/* One transaction for the whole batch: its entries, tree nodes and the
+ * checkpoint that covers them, so one fsync makes all of it durable. */
 static void write_batch(struct store *s, struct store_job *batch)
 {
 	uint64_t first = s->next_index;
+	struct merkle_frontier saved = s->frontier;
+	struct store_checkpoint *cp = NULL;
 	int rc = step_done(s->st_begin);
 	for (struct store_job *j = batch; rc == 0 && j; j = j->next)
 		rc = write_job(s, j);
+	if (rc == 0)
+		rc = make_checkpoint(s, &cp);
 	if (rc == 0)
 		rc = step_done(s->st_commit);
 	if (rc != 0) {
 		if (!sqlite3_get_autocommit(s->db))
 			step_done(s->st_rollback);
 		s->next_index = first;
+		s->frontier = saved;
+		/* Nodes of the rolled-back leaves may be cached under indices
+		 * the next batch will reuse. */
+		memset(s->cache, 0, CACHE_SIZE * sizeof(*s->cache));
+		store_checkpoint_release(cp);
 		fail_batch(s, batch, rc);
+		return;
 	}
+	publish(s, cp);
+	for (struct store_job *j = batch; j; j = j->next) {
+		if (j->status != VG_OK)
+			continue;
+		if (merkle_inclusion_proof(get_node, s, j->index, cp->size, j->proof,
+					   &j->proof_len) != 0) {
+			/* The entry is durable; a retry gets its receipt. */
+			j->status = VG_EIO;
+			snprintf(j->why, sizeof(j->why), "cannot read the proof of entry %llu",
+				 (unsigned long long)j->index);
+			continue;
+		}
+		j->checkpoint = store_checkpoint_ref(cp);
+	}
+	store_checkpoint_release(cp);
+}
+
+/* A checkpoint with no new entries, so that clients can tell a quiet log
+ * from a relay that stopped signing. */
+static void write_heartbeat(struct store *s)
+{
+	struct store_checkpoint *cp = NULL;
+	int rc = step_done(s->st_begin);
+	if (rc == 0)
+		rc = make_checkpoint(s, &cp);
+	if (rc == 0)
+		rc = step_done(s->st_commit);
+	if (rc != 0) {
+		if (!sqlite3_get_autocommit(s->db))
+			step_done(s->st_rollback);
+		store_checkpoint_release(cp);
+		log_err("%s: cannot sign a checkpoint: %s", s->path, sqlite3_errstr(rc));
+		return;
+	}
+	publish(s, cp);
+	store_checkpoint_release(cp);
+	uv_async_send(&s->async);
 }
 
 static void writer_main(void *arg)
@@ -330,11 +695,20 @@ static void writer_main(void *arg)
 	struct store *s = arg;
 	for (;;) {
 		uv_mutex_lock(&s->mu);
-		while (!s->in_head && !s->stopping)
-			uv_cond_wait(&s->cond, &s->mu);
+		while (!s->in_head && !s->stopping) {
+			int64_t due = s->last ? s->last->signed_at_ms + (int64_t)s->log.interval_ms : 0;
+			int64_t wait = due - now_ms();
+			if (wait <= 0)
+				break;
+			uv_cond_timedwait(&s->cond, &s->mu, (uint64_t)wait * 1000000ull);
+		}
 		if (!s->in_head) {
+			int stop = s->stopping;
 			uv_mutex_unlock(&s->mu);
-			break;
+			if (stop)
+				break;
+			write_heartbeat(s);
+			continue;
 		}
 		/* Give a short-lived trickle the chance to join this batch. */
 		if (s->batch_wait_ms && !s->stopping)
@@ -367,13 +741,19 @@ static void writer_main(void *arg)
 	}
 }
 
-/* Loop thread: hands finished jobs back to their submitters. */
+/* Loop thread: takes the newest checkpoint and hands finished jobs back. */
 static void deliver(struct store *s)
 {
 	uv_mutex_lock(&s->mu);
 	struct store_job *j = s->out_head;
 	s->out_head = s->out_tail = NULL;
+	struct store_checkpoint *cp = s->published;
+	s->published = NULL;
 	uv_mutex_unlock(&s->mu);
+	if (cp) {
+		store_checkpoint_release(s->latest);
+		s->latest = cp;
+	}
 	while (j) {
 		struct store_job *next = j->next;
 		j->next = NULL;
@@ -388,13 +768,48 @@ static void on_async(uv_async_t *a)
 	deliver(a->data);
 }
 
-int store_start(struct store *s, uv_loop_t *loop, unsigned batch_max, uint64_t batch_wait_ms)
+int store_start(struct store *s, uv_loop_t *loop, unsigned batch_max, uint64_t batch_wait_ms,
+		const struct store_log *log, char *err, size_t err_len)
 {
 	s->batch_max = batch_max ? batch_max : 1;
 	s->batch_wait_ms = batch_wait_ms;
+	s->log = *log;
+	s->cache = calloc(CACHE_SIZE, sizeof(*s->cache));
+	if (!s->cache) {
+		snprintf(err, err_len, "out of memory");
+		return UV_ENOMEM;
+	}
+	struct note_verifier v;
+	if (note_verifier_from_key(log->key, log->origin, &v) != VG_OK) {
+		snprintf(err, err_len, "the checkpoint key is not an Ed25519 key");
+		return UV_EINVAL;
+	}
+	/* A checkpoint that covers the whole log before anything is served. */
+	if (!s->last || s->last->size != s->frontier.size) {
+		struct store_checkpoint *cp = NULL;
+		int rc = step_done(s->st_begin);
+		if (rc == 0)
+			rc = make_checkpoint(s, &cp);
+		if (rc == 0)
+			rc = step_done(s->st_commit);
+		if (rc != 0) {
+			if (!sqlite3_get_autocommit(s->db))
+				step_done(s->st_rollback);
+			store_checkpoint_release(cp);
+			snprintf(err, err_len, "%s: cannot sign a checkpoint: %s", s->path,
+				 sqlite3_errstr(rc));
+			return UV_EIO;
+		}
+		store_checkpoint_release(s->last);
+		s->last = cp;
+		s->stats.checkpoints++;
+	}
+	s->latest = store_checkpoint_ref(s->last);
 	int rc = uv_mutex_init(&s->mu);
-	if (rc)
+	if (rc) {
+		snprintf(err, err_len, "%s", uv_strerror(rc));
 		return rc;
+	}
 	if ((rc = uv_cond_init(&s->cond)) != 0)
 		goto fail_mu;
 	if ((rc = uv_async_init(loop, &s->async, on_async)) != 0)
@@ -410,7 +825,13 @@ fail_cond:
 	uv_cond_destroy(&s->cond);
 fail_mu:
 	uv_mutex_destroy(&s->mu);
+	snprintf(err, err_len, "%s", uv_strerror(rc));
 	return rc;
+}
+
+struct store_checkpoint *store_latest(struct store *s)
+{
+	return s->latest;
 }
 
 void store_submit(struct store *s, struct store_job *job)

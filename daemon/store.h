@@ -1,6 +1,13 @@
 /*
- * store.h - the relay's durable log of entries in SQLite, and the single
- * writer thread that appends to it.
+ * store.h - the relay's durable, tamper-evident log in SQLite, and the
+ * single writer thread that appends to it.
+ *
+ * The log is an RFC 9162 Merkle tree over the entries' leaf hashes.  The
+ * writer keeps its frontier (the complete subtrees of the current size) in
+ * memory, stores every complete subtree hash of level >= 1 in `tree` (level
+ * 0 is entries.leaf_hash), and signs one checkpoint per committed batch, in
+ * the same transaction, so that a receipt's checkpoint and proof are as
+ * durable as its entry.  Start-up reads O(log n) rows, never the log.
  *
  * Threads: store_open() and store_close() run on the main thread before the
  * loop starts and after it ends.  Between store_start() and store_stop() the
@@ -21,12 +28,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <uv.h>
 
+#include "proto/merkle.h"
 #include "proto/record.h"
 
-#define STORE_SCHEMA_VERSION 1
+/*
+ * A signed checkpoint, shared read-only between the writer, the jobs of its
+ * batch and the relay's "latest" pointer; the last release frees it (any
+ * thread).
+ */
+struct store_checkpoint {
+	_Atomic unsigned refs;
+	uint64_t size;
+	uint8_t root[SHA256_LEN];
+	int64_t signed_at_ms;
+	size_t note_len;
+	char note[];                       /* the signed note, NUL-terminated */
+};
+
+void store_checkpoint_release(struct store_checkpoint *c);
+struct store_checkpoint *store_checkpoint_ref(struct store_checkpoint *c);
+
+#define STORE_SCHEMA_VERSION 2
 #define STORE_APPLICATION_ID 0x7669676c /* "vigl" */
 
 struct store_job {
@@ -56,13 +82,27 @@ struct store_job {
 	uint8_t stored_sig[RECORD_SIG_MAX];  /* duplicates: the original signature */
 	size_t stored_sig_len;
 	uint8_t stored_cert_sha256[SHA256_LEN];
+	struct store_checkpoint *checkpoint;  /* covers the entry; the job holds a
+					       * reference (store_job_clear) */
+	merkle_hash proof[MERKLE_MAX_PROOF];  /* inclusion proof to checkpoint */
+	size_t proof_len;
 	char why[160];                     /* reason when status != VG_OK */
 };
+
+/* Drops what the writer attached to a finished job. */
+void store_job_clear(struct store_job *job);
 
 struct store_stats {
 	uint64_t entries;       /* entries in the log */
 	uint64_t batches;       /* transactions committed */
 	uint64_t jobs;          /* jobs completed */
+	uint64_t checkpoints;   /* checkpoints signed this run */
+};
+
+struct store_log {
+	EVP_PKEY *key;          /* Ed25519 checkpoint key (borrowed) */
+	const char *origin;     /* origin line and key name */
+	uint64_t interval_ms;   /* sign a fresh checkpoint at least this often */
 };
 
 struct store;
@@ -74,8 +114,18 @@ struct store;
  */
 int store_open(const char *path, struct store **out, char *err, size_t err_len);
 
-/* Starts the writer thread.  Completions are delivered on loop. */
-int store_start(struct store *s, uv_loop_t *loop, unsigned batch_max, uint64_t batch_wait_ms);
+/*
+ * Starts the writer thread.  Completions are delivered on loop.  If the
+ * latest checkpoint does not cover the whole log (a new log, or one
+ * migrated from schema 1), one is signed before the thread starts.
+ */
+int store_start(struct store *s, uv_loop_t *loop, unsigned batch_max, uint64_t batch_wait_ms,
+		const struct store_log *log, char *err, size_t err_len);
+
+/* The latest checkpoint (loop thread; NULL before store_start).  The
+ * pointer stays valid until the next loop iteration; take a reference to
+ * keep it longer. */
+struct store_checkpoint *store_latest(struct store *s);
 
 /* Queues a job (loop thread only). */
 void store_submit(struct store *s, struct store_job *job);
@@ -89,6 +139,9 @@ unsigned store_pending(const struct store *s);
  * finish closing).
  */
 void store_stop(struct store *s);
+
+/* The database file's path. */
+const char *store_path(const struct store *s);
 
 /* Closes the database (after store_stop(), or without store_start()). */
 void store_close(struct store **s);

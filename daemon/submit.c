@@ -51,6 +51,14 @@ static void answer_receipt(struct submission *s)
 	rc.record_id.data = (uint8_t *)j->record_id;
 	rc.record_id.len = RECORD_ID_LEN;
 	rc.duplicate = j->duplicate != 0;
+	rc.checkpoint = j->checkpoint->note;
+	ProtobufCBinaryData proof[MERKLE_MAX_PROOF];
+	for (size_t i = 0; i < j->proof_len; i++) {
+		proof[i].data = j->proof[i];
+		proof[i].len = SHA256_LEN;
+	}
+	rc.inclusion_proof = proof;
+	rc.n_inclusion_proof = j->proof_len;
 	if (j->duplicate) {
 		rc.stored_signature.data = j->stored_sig;
 		rc.stored_signature.len = j->stored_sig_len;
@@ -79,6 +87,7 @@ static void on_stored(struct store_job *job)
 	} else {
 		answer_error(s, job->status, job->why);
 	}
+	store_job_clear(job);
 	conn_answered(c);
 	conn_release(c);
 	submission_free(s);

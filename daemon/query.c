@@ -1,0 +1,329 @@
+#include "daemon/query.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "daemon/conn.h"
+#include "daemon/relay.h"
+#include "daemon/reader.h"
+#include "daemon/store.h"
+#include "proto/frame.h"
+#include "proto/merkle.h"
+#include "proto/status.h"
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+struct query {
+	uv_work_t work;
+	struct conn *conn;
+	struct reader_pool *pool;
+	Vigil__V1__Frame *frame;
+	uint64_t request_id;
+	uint64_t a, b;                 /* index/size, from/to, start/end */
+	char author[RECORD_ORG_MAX + 1];
+	int status;
+	char why[160];
+	/* Results. */
+	merkle_hash leaf;
+	merkle_hash *hashes;
+	size_t n_hashes;
+	Vigil__V1__Entry **entries;
+	size_t n_entries;
+};
+
+static void query_free(struct query *q)
+{
+	for (size_t i = 0; i < q->n_entries; i++) {
+		free(q->entries[i]->cert_sha256.data);
+		free(q->entries[i]->record.data);
+		free(q->entries[i]->signature.data);
+		free(q->entries[i]->leaf_hash.data);
+		free(q->entries[i]);
+	}
+	free(q->entries);
+	free(q->hashes);
+	frame_free(q->frame);
+	free(q);
+}
+
+static void answer(struct conn *c, uint64_t rid, Vigil__V1__Frame *f)
+{
+	f->request_id = rid;
+	conn_send(c, f);
+}
+
+static void answer_checkpoint(struct conn *c, uint64_t rid)
+{
+	struct store_checkpoint *cp = store_latest(c->relay->store);
+	Vigil__V1__Checkpoint m = VIGIL__V1__CHECKPOINT__INIT;
+	m.note = cp->note;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.msg_case = VIGIL__V1__FRAME__MSG_CHECKPOINT;
+	f.checkpoint = &m;
+	answer(c, rid, &f);
+}
+
+static ProtobufCBinaryData *bytes_list(merkle_hash *h, size_t n)
+{
+	ProtobufCBinaryData *b = calloc(n ? n : 1, sizeof(*b));
+	if (b)
+		for (size_t i = 0; i < n; i++) {
+			b[i].data = h[i];
+			b[i].len = SHA256_LEN;
+		}
+	return b;
+}
+
+/* Thread pool: the reads of one query. */
+static void query_work(uv_work_t *w)
+{
+	struct query *q = container_of(w, struct query, work);
+	const char *err = NULL;
+	struct reader *r = reader_acquire(q->pool, &err);
+	if (!r) {
+		q->status = VG_EIO;
+		snprintf(q->why, sizeof(q->why), "cannot read the log: %s", err);
+		return;
+	}
+	int rc = VG_OK;
+	switch (q->frame->msg_case) {
+	case VIGIL__V1__FRAME__MSG_GET_INCLUSION_PROOF:
+		q->hashes = malloc(MERKLE_MAX_PROOF * sizeof(merkle_hash));
+		rc = q->hashes ? reader_get_node(r, 0, q->a, q->leaf) : VG_ENOMEM;
+		if (rc == VG_OK)
+			rc = merkle_inclusion_proof(reader_get_node, r, q->a, q->b, q->hashes,
+						    &q->n_hashes);
+		break;
+	case VIGIL__V1__FRAME__MSG_GET_CONSISTENCY_PROOF:
+		q->hashes = malloc(MERKLE_MAX_PROOF * sizeof(merkle_hash));
+		rc = q->hashes ? merkle_consistency_proof(reader_get_node, r, q->a, q->b, q->hashes,
+							  &q->n_hashes) : VG_ENOMEM;
+		break;
+	case VIGIL__V1__FRAME__MSG_GET_LEAF_HASHES: {
+		q->hashes = malloc((size_t)(q->b - q->a) * sizeof(merkle_hash));
+		if (!q->hashes) {
+			rc = VG_ENOMEM;
+			break;
+		}
+		sqlite3_stmt *st = r->leaves;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)q->a);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)q->b);
+		uint64_t want = q->a;
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			if ((uint64_t)sqlite3_column_int64(st, 0) != want ||
+			    sqlite3_column_bytes(st, 1) != SHA256_LEN)
+				break;
+			memcpy(q->hashes[q->n_hashes++], sqlite3_column_blob(st, 1), SHA256_LEN);
+			want++;
+		}
+		sqlite3_reset(st);
+		if (want != q->b)
+			rc = VG_EIO;
+		break;
+	}
+	case VIGIL__V1__FRAME__MSG_GET_ENTRIES: {
+		sqlite3_stmt *st = r->entries;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)q->a);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)q->b);
+		sqlite3_bind_text(st, 3, q->author, -1, SQLITE_STATIC);
+		q->entries = calloc((size_t)(q->b - q->a), sizeof(*q->entries));
+		rc = q->entries ? VG_OK : VG_ENOMEM;
+		while (rc == VG_OK && sqlite3_step(st) == SQLITE_ROW) {
+			Vigil__V1__Entry *e = malloc(sizeof(*e));
+			if (!e) {
+				rc = VG_ENOMEM;
+				break;
+			}
+			vigil__v1__entry__init(e);
+			q->entries[q->n_entries++] = e;
+			e->index = (uint64_t)sqlite3_column_int64(st, 0);
+			e->received_at_ms = sqlite3_column_int64(st, 1);
+			ProtobufCBinaryData *dst[] = { &e->cert_sha256, &e->record, &e->signature,
+						       &e->leaf_hash };
+			for (int k = 0; k < 4; k++) {
+				size_t n = (size_t)sqlite3_column_bytes(st, 2 + k);
+				dst[k]->data = malloc(n ? n : 1);
+				if (!dst[k]->data) {
+					rc = VG_ENOMEM;
+					break;
+				}
+				if (n)
+					memcpy(dst[k]->data, sqlite3_column_blob(st, 2 + k), n);
+				dst[k]->len = n;
+			}
+		}
+		sqlite3_reset(st);
+		break;
+	}
+	default:
+		rc = VG_EINTERNAL;
+	}
+	reader_release(q->pool, r);
+	q->status = rc;
+	if (rc != VG_OK)
+		snprintf(q->why, sizeof(q->why), "cannot read the log (%s)", vg_strerror(rc));
+}
+
+static void query_done(uv_work_t *w, int status)
+{
+	struct query *q = container_of(w, struct query, work);
+	struct conn *c = q->conn;
+	if (status == UV_ECANCELED) {
+		q->status = VG_EUNAVAIL;
+		snprintf(q->why, sizeof(q->why), "relay shutting down");
+	}
+	if (q->status != VG_OK) {
+		conn_send_error(c, q->request_id, q->status, "%s", q->why);
+		goto out;
+	}
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	ProtobufCBinaryData *list = NULL;
+	Vigil__V1__InclusionProof ip = VIGIL__V1__INCLUSION_PROOF__INIT;
+	Vigil__V1__ConsistencyProof cp = VIGIL__V1__CONSISTENCY_PROOF__INIT;
+	Vigil__V1__LeafHashes lh = VIGIL__V1__LEAF_HASHES__INIT;
+	Vigil__V1__Entries en = VIGIL__V1__ENTRIES__INIT;
+	if (q->hashes && !(list = bytes_list(q->hashes, q->n_hashes))) {
+		conn_send_error(c, q->request_id, VG_ENOMEM, "relay out of memory");
+		goto out;
+	}
+	switch (q->frame->msg_case) {
+	case VIGIL__V1__FRAME__MSG_GET_INCLUSION_PROOF:
+		ip.index = q->a;
+		ip.tree_size = q->b;
+		ip.leaf_hash.data = q->leaf;
+		ip.leaf_hash.len = SHA256_LEN;
+		ip.hashes = list;
+		ip.n_hashes = q->n_hashes;
+		f.msg_case = VIGIL__V1__FRAME__MSG_INCLUSION_PROOF;
+		f.inclusion_proof = &ip;
+		break;
+	case VIGIL__V1__FRAME__MSG_GET_CONSISTENCY_PROOF:
+		cp.from_size = q->a;
+		cp.to_size = q->b;
+		cp.hashes = list;
+		cp.n_hashes = q->n_hashes;
+		f.msg_case = VIGIL__V1__FRAME__MSG_CONSISTENCY_PROOF;
+		f.consistency_proof = &cp;
+		break;
+	case VIGIL__V1__FRAME__MSG_GET_LEAF_HASHES:
+		lh.start = q->a;
+		lh.hashes = list;
+		lh.n_hashes = q->n_hashes;
+		f.msg_case = VIGIL__V1__FRAME__MSG_LEAF_HASHES;
+		f.leaf_hashes = &lh;
+		break;
+	default:
+		en.entries = q->entries;
+		en.n_entries = q->n_entries;
+		f.msg_case = VIGIL__V1__FRAME__MSG_ENTRIES;
+		f.entries = &en;
+		break;
+	}
+	answer(c, q->request_id, &f);
+	free(list);
+out:
+	conn_answered(c);
+	conn_release(c);
+	query_free(q);
+}
+
+/* Checks the request against the latest checkpoint; 0 or an error sent. */
+static int query_bounds(struct conn *c, struct query *q, uint64_t latest)
+{
+	Vigil__V1__Frame *f = q->frame;
+	uint64_t rid = q->request_id;
+	switch (f->msg_case) {
+	case VIGIL__V1__FRAME__MSG_GET_INCLUSION_PROOF:
+		q->a = f->get_inclusion_proof->index;
+		q->b = f->get_inclusion_proof->tree_size ? f->get_inclusion_proof->tree_size : latest;
+		if (q->b > latest) {
+			conn_send_error(c, rid, VG_EBADREQ, "tree_size %llu is beyond the latest "
+					"checkpoint (size %llu)", (unsigned long long)q->b,
+					(unsigned long long)latest);
+			return -1;
+		}
+		if (q->a >= q->b) {
+			conn_send_error(c, rid, VG_EBADREQ, "index %llu is not below tree_size %llu",
+					(unsigned long long)q->a, (unsigned long long)q->b);
+			return -1;
+		}
+		return 0;
+	case VIGIL__V1__FRAME__MSG_GET_CONSISTENCY_PROOF:
+		q->a = f->get_consistency_proof->from_size;
+		q->b = f->get_consistency_proof->to_size ? f->get_consistency_proof->to_size : latest;
+		if (q->b > latest) {
+			conn_send_error(c, rid, VG_EBADREQ, "to_size %llu is beyond the latest "
+					"checkpoint (size %llu)", (unsigned long long)q->b,
+					(unsigned long long)latest);
+			return -1;
+		}
+		if (q->a == 0 || q->a > q->b) {
+			conn_send_error(c, rid, VG_EBADREQ, "from_size must be in 1..%llu",
+					(unsigned long long)q->b);
+			return -1;
+		}
+		return 0;
+	case VIGIL__V1__FRAME__MSG_GET_LEAF_HASHES:
+	case VIGIL__V1__FRAME__MSG_GET_ENTRIES: {
+		int leaves = f->msg_case == VIGIL__V1__FRAME__MSG_GET_LEAF_HASHES;
+		uint64_t start = leaves ? f->get_leaf_hashes->start : f->get_entries->start;
+		uint32_t count = leaves ? f->get_leaf_hashes->count : f->get_entries->count;
+		unsigned max = leaves ? QUERY_MAX_LEAVES : QUERY_MAX_ENTRIES;
+		if (count == 0 || count > max) {
+			conn_send_error(c, rid, VG_EBADREQ, "count must be in 1..%u", max);
+			return -1;
+		}
+		if (start >= latest || count > latest - start) {
+			conn_send_error(c, rid, VG_EBADREQ, "range %llu+%u is beyond the latest "
+					"checkpoint (size %llu)", (unsigned long long)start, count,
+					(unsigned long long)latest);
+			return -1;
+		}
+		q->a = start;
+		q->b = start + count;
+		return 0;
+	}
+	default:
+		conn_send_error(c, rid, VG_EBADREQ, "a client may not send this message");
+		return -1;
+	}
+}
+
+void query_start(struct conn *c, Vigil__V1__Frame *f)
+{
+	uint64_t rid = f->request_id;
+	if (f->msg_case == VIGIL__V1__FRAME__MSG_GET_CHECKPOINT) {
+		frame_free(f);
+		answer_checkpoint(c, rid);
+		conn_answered(c);
+		return;
+	}
+	struct query *q = calloc(1, sizeof(*q));
+	if (!q) {
+		frame_free(f);
+		conn_send_error(c, rid, VG_ENOMEM, "relay out of memory");
+		conn_answered(c);
+		return;
+	}
+	q->conn = c;
+	q->frame = f;
+	q->request_id = rid;
+	q->pool = &c->relay->readers;
+	snprintf(q->author, sizeof(q->author), "%s", c->id.org);
+	if (query_bounds(c, q, store_latest(c->relay->store)->size) != 0) {
+		conn_answered(c);
+		query_free(q);
+		return;
+	}
+	conn_hold(c);
+	int rc = uv_queue_work(c->relay->loop, &q->work, query_work, query_done);
+	if (rc != 0) {
+		conn_send_error(c, rid, VG_EINTERNAL, "cannot queue the query: %s", uv_strerror(rc));
+		conn_answered(c);
+		conn_release(c);
+		query_free(q);
+	}
+}

@@ -1,0 +1,113 @@
+#include "daemon/reader.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/status.h"
+
+int reader_pool_init(struct reader_pool *p, const char *path)
+{
+	memset(p, 0, sizeof(*p));
+	p->path = strdup(path);
+	if (!p->path)
+		return UV_ENOMEM;
+	int rc = uv_mutex_init(&p->mu);
+	if (rc) {
+		free(p->path);
+		p->path = NULL;
+	}
+	return rc;
+}
+
+static void reader_free(struct reader *r)
+{
+	sqlite3_finalize(r->leaf);
+	sqlite3_finalize(r->node);
+	sqlite3_finalize(r->leaves);
+	sqlite3_finalize(r->entries);
+	sqlite3_close(r->db);
+	free(r);
+}
+
+void reader_pool_close(struct reader_pool *p)
+{
+	if (!p->path)
+		return;
+	while (p->idle) {
+		struct reader *r = p->idle;
+		p->idle = r->next;
+		reader_free(r);
+	}
+	uv_mutex_destroy(&p->mu);
+	free(p->path);
+	p->path = NULL;
+}
+
+static struct reader *reader_open(const char *path, const char **err)
+{
+	struct reader *r = calloc(1, sizeof(*r));
+	if (!r) {
+		*err = "out of memory";
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) ||
+	    sqlite3_exec(r->db, "PRAGMA busy_timeout=5000", NULL, NULL, NULL) ||
+	    sqlite3_prepare_v3(r->db, "SELECT leaf_hash FROM entries WHERE idx=?", -1,
+			       SQLITE_PREPARE_PERSISTENT, &r->leaf, NULL) ||
+	    sqlite3_prepare_v3(r->db, "SELECT hash FROM tree WHERE level=? AND idx=?", -1,
+			       SQLITE_PREPARE_PERSISTENT, &r->node, NULL) ||
+	    sqlite3_prepare_v3(r->db, "SELECT idx, leaf_hash FROM entries WHERE idx >= ? AND "
+			       "idx < ? ORDER BY idx", -1, SQLITE_PREPARE_PERSISTENT,
+			       &r->leaves, NULL) ||
+	    sqlite3_prepare_v3(r->db, "SELECT idx, received_at_ms, cert_fp, record, signature, "
+			       "leaf_hash FROM entries WHERE idx >= ? AND idx < ? AND author = ? "
+			       "ORDER BY idx", -1, SQLITE_PREPARE_PERSISTENT, &r->entries, NULL)) {
+		*err = r->db ? sqlite3_errmsg(r->db) : "cannot open the database";
+		/* The message lives in the connection: keep a static copy. */
+		static _Thread_local char msg[200];
+		strncpy(msg, *err, sizeof(msg) - 1);
+		*err = msg;
+		reader_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+struct reader *reader_acquire(struct reader_pool *p, const char **err)
+{
+	uv_mutex_lock(&p->mu);
+	struct reader *r = p->idle;
+	if (r)
+		p->idle = r->next;
+	uv_mutex_unlock(&p->mu);
+	if (!r)
+		r = reader_open(p->path, err);
+	return r;
+}
+
+void reader_release(struct reader_pool *p, struct reader *r)
+{
+	if (!r)
+		return;
+	uv_mutex_lock(&p->mu);
+	r->next = p->idle;
+	p->idle = r;
+	uv_mutex_unlock(&p->mu);
+}
+
+int reader_get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[SHA256_LEN])
+{
+	struct reader *r = ctx;
+	sqlite3_stmt *st = level == 0 ? r->leaf : r->node;
+	if (level == 0) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	} else {
+		sqlite3_bind_int(st, 1, (int)level);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+	}
+	int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == SHA256_LEN;
+	if (ok)
+		memcpy(out, sqlite3_column_blob(st, 0), SHA256_LEN);
+	sqlite3_reset(st);
+	return ok ? 0 : VG_EIO;
+}

@@ -1,0 +1,45 @@
+/*
+ * reader.h - read-only SQLite connections for queries, used from the libuv
+ * thread pool.  A connection is taken for one query and given back; the
+ * pool opens connections lazily, up to its maximum, and they stay open.
+ *
+ * The log is append-only and every node read is of a complete subtree, so
+ * the separate reads of one proof need no common transaction.
+ */
+#ifndef VIGIL_DAEMON_READER_H
+#define VIGIL_DAEMON_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "proto/merkle.h"
+
+struct reader {
+	struct reader *next;
+	sqlite3 *db;
+	sqlite3_stmt *leaf;      /* leaf_hash of one entry */
+	sqlite3_stmt *node;      /* one tree node of level >= 1 */
+	sqlite3_stmt *leaves;    /* leaf hashes of a range */
+	sqlite3_stmt *entries;   /* entries of a range by one author */
+};
+
+struct reader_pool {
+	uv_mutex_t mu;
+	struct reader *idle;
+	char *path;
+};
+
+int reader_pool_init(struct reader_pool *p, const char *path);
+void reader_pool_close(struct reader_pool *p);
+
+/* A connection (any thread); NULL with *err set when none can be opened. */
+struct reader *reader_acquire(struct reader_pool *p, const char **err);
+void reader_release(struct reader_pool *p, struct reader *r);
+
+/* merkle_get_fn over a reader (ctx is the struct reader *). */
+int reader_get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[SHA256_LEN]);
+
+#endif
