@@ -19,14 +19,17 @@
 #include "daemon/relay.h"
 #include "daemon/store.h"
 #include "daemon/tls.h"
+#include "daemon/verifydb.h"
 
 static void usage(FILE *f)
 {
-	fputs("usage: vigild -c FILE [--check-config] [--ready-file FILE] [-v]\n"
+	fputs("usage: vigild -c FILE [--check-config | --verify-db] [--ready-file FILE] [-v]\n"
 	      "       vigild --version\n"
 	      "\n"
 	      "  -c, --config FILE    configuration file (INI)\n"
 	      "      --check-config   validate the configuration and exit\n"
+	      "      --verify-db      audit the database offline (entries, signatures, tree,\n"
+	      "                       checkpoints) and exit: 0 OK, 1 a problem, 2 unreadable\n"
 	      "      --ready-file F   write the listening port to F once serving\n"
 	      "  -v, --verbose        log debug messages\n"
 	      "      --version        print the version and exit\n", f);
@@ -66,24 +69,26 @@ static int write_ready_file(const char *path, int port)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_VERSION, OPT_READY };
+	enum { OPT_CHECK = 256, OPT_VERSION, OPT_READY, OPT_VERIFY };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "ready-file", required_argument, NULL, OPT_READY },
+		{ "verify-db", no_argument, NULL, OPT_VERIFY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL, *ready_file = NULL;
-	int check = 0, opt;
+	int check = 0, verify = 0, opt;
 	while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config_path = optarg; break;
 		case 'v': log_set_level(LOG_DEBUG); break;
 		case OPT_CHECK: check = 1; break;
 		case OPT_READY: ready_file = optarg; break;
+		case OPT_VERIFY: verify = 1; break;
 		case OPT_VERSION: printf("vigild %s\n", VIGIL_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -121,6 +126,13 @@ int main(int argc, char **argv)
 		SSL_CTX_free(ctx);
 		config_free(&cfg);
 		return 1;
+	}
+	if (verify) {
+		int vrc = verifydb_run(cfg.store_path, cfg.log_origin, ckpt_key, stdout);
+		EVP_PKEY_free(ckpt_key);
+		SSL_CTX_free(ctx);
+		config_free(&cfg);
+		return vrc;
 	}
 	if (check) {
 		printf("configuration OK\n");

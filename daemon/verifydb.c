@@ -1,0 +1,281 @@
+#include "daemon/verifydb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+#include <sqlite3.h>
+
+#include "daemon/store.h"
+#include "proto/merkle.h"
+#include "proto/note.h"
+#include "proto/record.h"
+#include "proto/status.h"
+
+struct audit {
+	sqlite3 *db;
+	sqlite3_stmt *node;
+	FILE *out;
+	char problem[512];
+	/* The certificate of the previous entry, reused while it repeats. */
+	uint8_t cert_fp[SHA256_LEN];
+	EVP_PKEY *cert_key;
+	sqlite3_stmt *cert;
+};
+
+struct ckpt_row {
+	uint64_t size;
+	uint8_t root[SHA256_LEN];
+	long long id;
+};
+
+static int cmp_ckpt(const void *a, const void *b)
+{
+	const struct ckpt_row *x = a, *y = b;
+	return x->size < y->size ? -1 : x->size > y->size;
+}
+
+/* Frontier emit: a stored node must equal the node the entries make. */
+static int check_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[SHA256_LEN])
+{
+	struct audit *a = ctx;
+	if (level == 0)
+		return 0;
+	sqlite3_bind_int(a->node, 1, (int)level);
+	sqlite3_bind_int64(a->node, 2, (sqlite3_int64)index);
+	int rc = sqlite3_step(a->node);
+	int ok = rc == SQLITE_ROW && sqlite3_column_bytes(a->node, 0) == SHA256_LEN &&
+		 memcmp(sqlite3_column_blob(a->node, 0), hash, SHA256_LEN) == 0;
+	sqlite3_reset(a->node);
+	if (!ok) {
+		snprintf(a->problem, sizeof(a->problem), "tree node (level %u, index %llu): %s",
+			 level, (unsigned long long)index,
+			 rc == SQLITE_ROW ? "does not match the entries" : "missing");
+		return 1;
+	}
+	return 0;
+}
+
+/* The key of the certificate with this fingerprint, checked to hash to it. */
+static EVP_PKEY *cert_key(struct audit *a, const uint8_t fp[SHA256_LEN], const char **why)
+{
+	if (a->cert_key && memcmp(fp, a->cert_fp, SHA256_LEN) == 0)
+		return a->cert_key;
+	EVP_PKEY_free(a->cert_key);
+	a->cert_key = NULL;
+	sqlite3_bind_blob(a->cert, 1, fp, SHA256_LEN, SQLITE_STATIC);
+	EVP_PKEY *k = NULL;
+	const char *reason = "its certificate is not in the database";
+	if (sqlite3_step(a->cert) == SQLITE_ROW) {
+		const unsigned char *der = sqlite3_column_blob(a->cert, 0);
+		int n = sqlite3_column_bytes(a->cert, 0);
+		uint8_t h[SHA256_LEN];
+		unsigned int hl;
+		reason = "its stored certificate does not hash to the entry's fingerprint";
+		if (EVP_Digest(der, (size_t)n, h, &hl, EVP_sha256(), NULL) == 1 &&
+		    memcmp(h, fp, SHA256_LEN) == 0) {
+			X509 *x = d2i_X509(NULL, &der, n);
+			reason = "its stored certificate does not parse";
+			if (x) {
+				k = X509_get_pubkey(x);
+				X509_free(x);
+			}
+		}
+	}
+	sqlite3_reset(a->cert);
+	if (k) {
+		memcpy(a->cert_fp, fp, SHA256_LEN);
+		a->cert_key = k;
+	} else {
+		*why = reason;
+	}
+	return k;
+}
+
+static int load_checkpoints(struct audit *a, const struct note_verifier *v,
+			    struct ckpt_row **rows, size_t *n)
+{
+	sqlite3_stmt *st;
+	*rows = NULL;
+	*n = 0;
+	size_t cap = 0;
+	if (sqlite3_prepare_v2(a->db, "SELECT id, size, root, note FROM checkpoints ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 2;
+	int rc = 0;
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		long long id = sqlite3_column_int64(st, 0);
+		uint64_t size = (uint64_t)sqlite3_column_int64(st, 1);
+		const char *note = (const char *)sqlite3_column_text(st, 3);
+		size_t len = (size_t)sqlite3_column_bytes(st, 3), text_len;
+		struct checkpoint c;
+		if (note_open(note, len, v, &text_len) != VG_OK) {
+			snprintf(a->problem, sizeof(a->problem),
+				 "checkpoint %lld (size %llu): signature does not verify with the "
+				 "checkpoint key", id, (unsigned long long)size);
+			rc = 1;
+		} else if (checkpoint_parse(note, text_len, &c) != VG_OK ||
+			   strcmp(c.origin, v->name) != 0 || c.size != size ||
+			   sqlite3_column_bytes(st, 2) != SHA256_LEN ||
+			   memcmp(c.root, sqlite3_column_blob(st, 2), SHA256_LEN) != 0) {
+			snprintf(a->problem, sizeof(a->problem),
+				 "checkpoint %lld (size %llu): the signed note does not match its "
+				 "stored size and root", id, (unsigned long long)size);
+			rc = 1;
+		} else {
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 256;
+				struct ckpt_row *nr = realloc(*rows, cap * sizeof(**rows));
+				if (!nr) {
+					rc = 2;
+					break;
+				}
+				*rows = nr;
+			}
+			(*rows)[*n].size = size;
+			(*rows)[*n].id = id;
+			memcpy((*rows)[*n].root, c.root, SHA256_LEN);
+			(*n)++;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc == 0)
+		qsort(*rows, *n, sizeof(**rows), cmp_ckpt);
+	return rc;
+}
+
+/* Checks every checkpoint of the frontier's size against its root. */
+static int check_roots(struct audit *a, const struct merkle_frontier *f,
+		       const struct ckpt_row *rows, size_t n, size_t *next)
+{
+	uint8_t root[SHA256_LEN];
+	int have = 0;
+	while (*next < n && rows[*next].size == f->size) {
+		if (!have) {
+			merkle_frontier_root(f, root);
+			have = 1;
+		}
+		if (memcmp(root, rows[*next].root, SHA256_LEN) != 0) {
+			snprintf(a->problem, sizeof(a->problem),
+				 "checkpoint %lld (size %llu): its root is not the root of the "
+				 "entries", rows[*next].id, (unsigned long long)f->size);
+			return 1;
+		}
+		(*next)++;
+	}
+	return 0;
+}
+
+int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key, FILE *out)
+{
+	struct audit a;
+	memset(&a, 0, sizeof(a));
+	a.out = out;
+	struct note_verifier v;
+	sqlite3_stmt *st = NULL;
+	struct ckpt_row *rows = NULL;
+	size_t n_rows = 0, next_row = 0;
+	int result = 2;
+	if (note_verifier_from_key(checkpoint_key, origin, &v) != VG_OK) {
+		fprintf(out, "the checkpoint key is not an Ed25519 key\n");
+		return 2;
+	}
+	if (sqlite3_open_v2(path, &a.db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		fprintf(out, "%s: %s\n", path, sqlite3_errmsg(a.db));
+		goto out;
+	}
+	/* One snapshot for the whole audit. */
+	if (sqlite3_exec(a.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(a.db, "SELECT hash FROM tree WHERE level=? AND idx=?", -1, &a.node,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(a.db, "SELECT der FROM certs WHERE fp=?", -1, &a.cert, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_prepare_v2(a.db, "SELECT idx, type, received_at_ms, cert_fp, record, signature,"
+			       " leaf_hash FROM entries ORDER BY idx", -1, &st, NULL) != SQLITE_OK) {
+		fprintf(out, "%s: not a vigil database of schema %d: %s\n", path,
+			STORE_SCHEMA_VERSION, sqlite3_errmsg(a.db));
+		goto out;
+	}
+	result = load_checkpoints(&a, &v, &rows, &n_rows);
+	if (result != 0)
+		goto report;
+	result = 1;
+	struct merkle_frontier f;
+	merkle_frontier_init(&f);
+	if (check_roots(&a, &f, rows, n_rows, &next_row) != 0)
+		goto report;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+		const uint8_t *fp = sqlite3_column_blob(st, 3);
+		const uint8_t *rec = sqlite3_column_blob(st, 4);
+		const uint8_t *sig = sqlite3_column_blob(st, 5);
+		size_t rec_len = (size_t)sqlite3_column_bytes(st, 4);
+		size_t sig_len = (size_t)sqlite3_column_bytes(st, 5);
+		const char *why = NULL;
+		uint8_t leaf_hash[SHA256_LEN];
+		if (idx != f.size) {
+			snprintf(a.problem, sizeof(a.problem), "entry %llu: missing",
+				 (unsigned long long)f.size);
+			goto report;
+		}
+		if (sqlite3_column_int(st, 1) != ENTRY_SIGNED_RECORD || !fp ||
+		    sqlite3_column_bytes(st, 3) != SHA256_LEN ||
+		    sqlite3_column_bytes(st, 6) != SHA256_LEN) {
+			why = "malformed row";
+		} else {
+			uint8_t *leaf;
+			size_t leaf_len;
+			if (entry_leaf_encode(sqlite3_column_int64(st, 2), fp, rec, rec_len, sig,
+					      sig_len, &leaf, &leaf_len) != VG_OK) {
+				why = "cannot encode its leaf";
+			} else {
+				merkle_leaf_hash(leaf, leaf_len, leaf_hash);
+				free(leaf);
+				EVP_PKEY *k = NULL;
+				if (memcmp(leaf_hash, sqlite3_column_blob(st, 6), SHA256_LEN) != 0)
+					why = "its contents do not hash to its stored leaf hash";
+				else
+					k = cert_key(&a, fp, &why); /* sets why when NULL */
+				if (k && record_verify(k, rec, rec_len, sig, sig_len) != VG_OK)
+					why = "its signature does not verify with its certificate";
+			}
+		}
+		if (why) {
+			snprintf(a.problem, sizeof(a.problem), "entry %llu: %s",
+				 (unsigned long long)idx, why);
+			goto report;
+		}
+		if (merkle_frontier_append(&f, leaf_hash, check_node, &a) != 0)
+			goto report;
+		if (check_roots(&a, &f, rows, n_rows, &next_row) != 0)
+			goto report;
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(a.problem, sizeof(a.problem), "reading entries: %s", sqlite3_errmsg(a.db));
+		goto report;
+	}
+	if (next_row < n_rows) {
+		snprintf(a.problem, sizeof(a.problem),
+			 "checkpoint %lld (size %llu): covers entries the log does not have",
+			 rows[next_row].id, (unsigned long long)rows[next_row].size);
+		goto report;
+	}
+	uint8_t root[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1];
+	merkle_frontier_root(&f, root);
+	hex_encode(root, SHA256_LEN, hex);
+	fprintf(out, "log OK: %llu entries, root %s\n", (unsigned long long)f.size, hex);
+	result = 0;
+	goto out;
+report:
+	fprintf(out, "%s\n", a.problem[0] ? a.problem : "cannot read the database");
+out:
+	free(rows);
+	sqlite3_finalize(st);
+	sqlite3_finalize(a.node);
+	sqlite3_finalize(a.cert);
+	EVP_PKEY_free(a.cert_key);
+	sqlite3_close(a.db);
+	return result;
+}
