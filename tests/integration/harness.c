@@ -40,9 +40,9 @@ static int64_t now_ms(void)
 
 const char *pki(const char *name)
 {
-	static char buf[4][1024];
+	static char buf[8][1024];
 	static int i;
-	i = (i + 1) % 4;
+	i = (i + 1) % 8;
 	snprintf(buf[i], sizeof(buf[i]), "%s/%s", PKI_DIR, name);
 	return buf[i];
 }
@@ -64,9 +64,10 @@ void trelay_setup(struct trelay *t, const char *listen_extra, const char *extra)
 	fprintf(f,
 		"[listen]\naddress = 127.0.0.1\nport = 0\n%s\n"
 		"[tls]\ncert = %s\nkey = %s\nca = %s\ncrl = %s\n"
-		"[store]\npath = vigil.db\n%s\n",
+		"[store]\npath = vigil.db\n"
+		"[log]\norigin = vigil.test/log\ncheckpoint_key = %s\n%s\n",
 		listen_extra ? listen_extra : "", pki("relay.crt"), pki("relay.key"),
-		pki("ca.crt"), pki("crl.pem"), extra ? extra : "");
+		pki("ca.crt"), pki("crl.pem"), pki("checkpoint.key"), extra ? extra : "");
 	fclose(f);
 }
 
@@ -517,4 +518,158 @@ Vigil__V1__Frame *tclient_submit_contact(struct tclient *c, const struct contact
 	free(rec);
 	free(sig);
 	return a;
+}
+
+/* ---- running programs, reading rows, free ports (appended) --------------- */
+
+int run_capture(const char *const *argv, const char *cwd, char *out, size_t out_len,
+		char *err, size_t err_len, int timeout_ms)
+{
+	int po[2], pe[2];
+	if (pipe(po) != 0 || pipe(pe) != 0)
+		die("pipe");
+	/* Other children (started by other threads) must not inherit them. */
+	for (int i = 0; i < 2; i++) {
+		fcntl(po[i], F_SETFD, FD_CLOEXEC);
+		fcntl(pe[i], F_SETFD, FD_CLOEXEC);
+	}
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int in = open("/dev/null", O_RDONLY);
+		if (in < 0 || dup2(in, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
+			_exit(126);
+		if (cwd && chdir(cwd) != 0)
+			_exit(126);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	struct {
+		int fd;
+		char *buf;
+		size_t cap, n;
+	} s[2] = { { po[0], out, out_len, 0 }, { pe[0], err, err_len, 0 } };
+	int64_t deadline = now_ms() + timeout_ms;
+	int open_fds = 2, timed_out = 0;
+	while (open_fds > 0) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0) {
+			timed_out = 1;
+			break;
+		}
+		struct pollfd p[2];
+		nfds_t np = 0;
+		int which[2];
+		for (int i = 0; i < 2; i++) {
+			if (s[i].fd >= 0) {
+				p[np].fd = s[i].fd;
+				p[np].events = POLLIN;
+				p[np].revents = 0;
+				which[np++] = i;
+			}
+		}
+		int r = poll(p, np, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die("poll");
+		for (nfds_t k = 0; k < np; k++) {
+			if (!p[k].revents)
+				continue;
+			int i = which[k];
+			char tmp[4096];
+			ssize_t got = read(s[i].fd, tmp, sizeof(tmp));
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				close(s[i].fd);
+				s[i].fd = -1;
+				open_fds--;
+				continue;
+			}
+			size_t room = s[i].cap > s[i].n + 1 ? s[i].cap - s[i].n - 1 : 0;
+			size_t take = (size_t)got < room ? (size_t)got : room;
+			memcpy(s[i].buf + s[i].n, tmp, take);
+			s[i].n += take;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		if (s[i].fd >= 0)
+			close(s[i].fd);
+		if (s[i].cap)
+			s[i].buf[s[i].n] = '\0';
+	}
+	if (timed_out) {
+		kill(pid, SIGKILL);
+		int st;
+		waitpid(pid, &st, 0);
+		return -1;
+	}
+	/* Both pipes are closed: the child is exiting; give it a moment. */
+	int64_t left = deadline - now_ms();
+	return wait_exit(pid, left > 2000 ? (int)left : 2000);
+}
+
+int db_blob(struct trelay *t, const char *sql, uint8_t **out, size_t *len)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int rc = -1;
+	*out = NULL;
+	*len = 0;
+	if (sqlite3_open_v2(t->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			const void *p = sqlite3_column_blob(st, 0);
+			size_t n = (size_t)sqlite3_column_bytes(st, 0);
+			if (n > 0) {
+				*out = malloc(n);
+				if (!*out)
+					die("malloc");
+				memcpy(*out, p, n);
+			}
+			*len = n;
+			rc = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return rc;
+}
+
+int db_text(struct trelay *t, const char *sql, char *out, size_t out_len)
+{
+	uint8_t *b;
+	size_t n;
+	if (out_len == 0 || db_blob(t, sql, &b, &n) != 0)
+		return -1;
+	if (n >= out_len)
+		n = out_len - 1;
+	if (n)
+		memcpy(out, b, n);
+	out[n] = '\0';
+	free(b);
+	return 0;
+}
+
+int unused_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket");
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(a);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		die("bind");
+	close(fd);
+	return ntohs(a.sin_port);
 }

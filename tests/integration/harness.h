@@ -107,3 +107,22 @@ Vigil__V1__Frame *tclient_submit_contact(struct tclient *c, const struct contact
 const char *pki(const char *name);
 
 #endif
+
+/* ---- running programs, reading rows, free ports (appended) --------------- */
+
+/*
+ * Runs argv[0] (a path) with argv in cwd (NULL: ours), stdin from
+ * /dev/null, and captures its stdout and stderr separately (NUL-terminated,
+ * cut short at the buffer size; the rest is read and dropped).  Waits at
+ * most timeout_ms, then kills the child by PID.  Returns the exit status,
+ * 128 + signal for a signal, -1 on timeout.
+ */
+int run_capture(const char *const *argv, const char *cwd, char *out, size_t out_len,
+		char *err, size_t err_len, int timeout_ms);
+/* First column of the first row of an SQL query on the relay's database as
+ * text (hex() for blobs): 0, or -1 when there is no row or the query fails. */
+int db_text(struct trelay *t, const char *sql, char *out, size_t out_len);
+/* Same, as bytes (*out malloc()ed, NULL for an empty value): 0 or -1. */
+int db_blob(struct trelay *t, const char *sql, uint8_t **out, size_t *len);
+/* A TCP port on 127.0.0.1 that nobody listened on a moment ago. */
+int unused_port(void);
