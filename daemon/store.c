@@ -129,6 +129,9 @@ void store_job_clear(struct store_job *job)
 {
 	store_checkpoint_release(job->checkpoint);
 	job->checkpoint = NULL;
+	free(job->stored_cert_der);
+	job->stored_cert_der = NULL;
+	job->stored_cert_der_len = 0;
 }
 
 static struct store_checkpoint *checkpoint_new(uint64_t size, const uint8_t root[SHA256_LEN],
@@ -421,8 +424,9 @@ int store_open(const char *path, struct store **out, char *err, size_t err_len)
 	    prepare(s, &s->st_commit, "COMMIT", err, err_len) ||
 	    prepare(s, &s->st_rollback, "ROLLBACK", err, err_len) ||
 	    prepare(s, &s->st_find,
-		    "SELECT idx, received_at_ms, leaf_hash, record, signature, cert_fp "
-		    "FROM entries WHERE record_id=?", err, err_len) ||
+		    "SELECT e.idx, e.received_at_ms, e.leaf_hash, e.record, e.signature, e.cert_fp,"
+		    " c.der FROM entries e JOIN certs c ON c.fp = e.cert_fp WHERE e.record_id=?",
+		    err, err_len) ||
 	    prepare(s, &s->st_cert,
 		    "INSERT OR IGNORE INTO certs(fp, der, organisation, first_seen_ms) "
 		    "VALUES(?,?,?,?)", err, err_len) ||
@@ -570,6 +574,12 @@ static int write_job(struct store *s, struct store_job *j)
 				memcpy(j->stored_sig, sqlite3_column_blob(st, 4), j->stored_sig_len);
 			if (sqlite3_column_bytes(st, 5) == SHA256_LEN)
 				memcpy(j->stored_cert_sha256, sqlite3_column_blob(st, 5), SHA256_LEN);
+			size_t dl = (size_t)sqlite3_column_bytes(st, 6);
+			free(j->stored_cert_der);
+			j->stored_cert_der = dl ? malloc(dl) : NULL;
+			j->stored_cert_der_len = j->stored_cert_der ? dl : 0;
+			if (j->stored_cert_der)
+				memcpy(j->stored_cert_der, sqlite3_column_blob(st, 6), dl);
 		} else {
 			j->status = VG_ECONFLICT;
 			snprintf(j->why, sizeof(j->why),

@@ -82,6 +82,8 @@ struct store_job {
 	uint8_t stored_sig[RECORD_SIG_MAX];  /* duplicates: the original signature */
 	size_t stored_sig_len;
 	uint8_t stored_cert_sha256[SHA256_LEN];
+	uint8_t *stored_cert_der;            /* duplicates: that certificate (owned) */
+	size_t stored_cert_der_len;
 	struct store_checkpoint *checkpoint;  /* covers the entry; the job holds a
 					       * reference (store_job_clear) */
 	merkle_hash proof[MERKLE_MAX_PROOF];  /* inclusion proof to checkpoint */

@@ -64,6 +64,8 @@ static void answer_receipt(struct submission *s)
 		rc.stored_signature.len = j->stored_sig_len;
 		rc.stored_cert_sha256.data = j->stored_cert_sha256;
 		rc.stored_cert_sha256.len = SHA256_LEN;
+		rc.stored_certificate.data = j->stored_cert_der;
+		rc.stored_certificate.len = j->stored_cert_der_len;
 	}
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
 	f.request_id = s->request_id;
