@@ -49,6 +49,8 @@ struct store {
 	struct node_slot *cache;
 	struct store_log log;
 	struct store_checkpoint *last;   /* the writer's newest checkpoint */
+	uint8_t cert_known[SHA256_LEN];  /* the certificate stored last, committed */
+	int cert_known_valid;
 
 	uv_thread_t thread;
 	uv_mutex_t mu;            /* guards everything below */
@@ -593,13 +595,19 @@ static int write_job(struct store *s, struct store_job *j)
 	if (rc != SQLITE_DONE)
 		return rc;
 
-	st = s->st_cert;
-	sqlite3_bind_blob(st, 1, j->cert_sha256, SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, j->cert_der, (int)j->cert_der_len, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, j->author, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, j->received_at_ms);
-	if ((rc = step_done(st)) != 0)
-		return rc;
+	/* A pipelining client sends one certificate many times over: skip the
+	 * insert when it is the one stored last. */
+	if (!s->cert_known_valid || memcmp(s->cert_known, j->cert_sha256, SHA256_LEN) != 0) {
+		st = s->st_cert;
+		sqlite3_bind_blob(st, 1, j->cert_sha256, SHA256_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, j->cert_der, (int)j->cert_der_len, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, j->author, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, j->received_at_ms);
+		if ((rc = step_done(st)) != 0)
+			return rc;
+		memcpy(s->cert_known, j->cert_sha256, SHA256_LEN);
+		s->cert_known_valid = 1;
+	}
 
 	st = s->st_insert;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)s->next_index);
@@ -654,6 +662,7 @@ static void write_batch(struct store *s, struct store_job *batch)
 			step_done(s->st_rollback);
 		s->next_index = first;
 		s->frontier = saved;
+		s->cert_known_valid = 0; /* its insert may have been rolled back */
 		/* Nodes of the rolled-back leaves may be cached under indices
 		 * the next batch will reuse. */
 		memset(s->cache, 0, CACHE_SIZE * sizeof(*s->cache));
