@@ -35,6 +35,26 @@ static void on_signal(uv_signal_t *s, int signum)
 	relay_drain(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+#define LAG_PERIOD_MS 50
+
+/*
+ * The loop-lag probe: a timer due every 50 ms notes how late it fires.
+ * Anything that blocks the loop (a slow callback, a blocking call) shows up
+ * as lag; the figures are logged at shutdown and read by the benchmarks.
+ */
+static void on_lag_tick(uv_timer_t *t)
+{
+	struct relay *r = t->data;
+	uint64_t now = uv_hrtime();
+	uint64_t late = now > r->lag_due_ns ? (now - r->lag_due_ns) / 1000 : 0;
+	r->stats.lag_samples++;
+	if (late > r->stats.lag_max_us)
+		r->stats.lag_max_us = late;
+	if (late > 5000)
+		r->stats.lag_over_5ms++;
+	r->lag_due_ns = now + LAG_PERIOD_MS * 1000000ull;
+}
+
 static void on_drain_deadline(uv_timer_t *t)
 {
 	struct relay *r = t->data;
@@ -57,8 +77,12 @@ void relay_check_drained(struct relay *r)
 	/* The signal handles stay installed (unreferenced) until the loop has
 	 * run out, so a second SIGTERM during the last steps is still ours. */
 	uv_close((uv_handle_t *)&r->drain_timer, NULL);
+	uv_close((uv_handle_t *)&r->lag_timer, NULL);
 	log_notice("drained: %llu records stored this run",
 		   (unsigned long long)r->stats.records_stored);
+	log_notice("event loop lag: max %.3f ms, %llu of %llu ticks over 5 ms",
+		   (double)r->stats.lag_max_us / 1000.0, (unsigned long long)r->stats.lag_over_5ms,
+		   (unsigned long long)r->stats.lag_samples);
 }
 
 void relay_drain(struct relay *r, const char *why)
@@ -118,6 +142,10 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 	r->listening = 1;
 	uv_timer_init(loop, &r->drain_timer);
 	r->drain_timer.data = r;
+	uv_timer_init(loop, &r->lag_timer);
+	r->lag_timer.data = r;
+	r->lag_due_ns = uv_hrtime() + LAG_PERIOD_MS * 1000000ull;
+	uv_timer_start(&r->lag_timer, on_lag_tick, LAG_PERIOD_MS, LAG_PERIOD_MS);
 	uv_signal_init(loop, &r->sig_term);
 	uv_signal_init(loop, &r->sig_int);
 	r->sig_term.data = r->sig_int.data = r;

@@ -28,6 +28,9 @@ struct relay_stats {
 	uint64_t records_stored;
 	uint64_t records_duplicate;
 	uint64_t records_refused;
+	uint64_t lag_samples;        /* loop-lag probe ticks */
+	uint64_t lag_max_us;         /* the longest the loop was late for a tick */
+	uint64_t lag_over_5ms;       /* ticks more than 5 ms late */
 };
 
 struct relay {
@@ -42,6 +45,8 @@ struct relay {
 	uv_signal_t sig_term;
 	uv_signal_t sig_int;
 	uv_timer_t drain_timer;
+	uv_timer_t lag_timer;     /* measures how late the loop runs timers */
+	uint64_t lag_due_ns;
 
 	struct conn *conns;       /* doubly linked list of live connections */
 	unsigned n_conns;
