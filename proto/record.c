@@ -33,6 +33,54 @@ static const char *const outcome_names[] = {
 	[VIGIL__V1__OUTCOME__OUTCOME_ABORTED_UNSAFE] = "aborted-unsafe",
 };
 
+static const char *const risk_names[] = {
+	[VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW] = "low",
+	[VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM] = "medium",
+	[VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH] = "high",
+};
+
+static const char *const factor_names[] = {
+	[VIGIL__V1__RISK_FACTOR__RISK_FACTOR_THREATS_TO_FAMILY] = "threats-to-family",
+	[VIGIL__V1__RISK_FACTOR__RISK_FACTOR_RE_TRAFFICKING] = "re-trafficking",
+	[VIGIL__V1__RISK_FACTOR__RISK_FACTOR_DEBT_BONDAGE] = "debt-bondage",
+	[VIGIL__V1__RISK_FACTOR__RISK_FACTOR_DOCUMENTS_WITHHELD] = "documents-withheld",
+	[VIGIL__V1__RISK_FACTOR__RISK_FACTOR_WITNESS] = "witness",
+	[VIGIL__V1__RISK_FACTOR__RISK_FACTOR_RECRUITED_BY_FAMILY] = "recruited-by-family",
+	[VIGIL__V1__RISK_FACTOR__RISK_FACTOR_HEALTH] = "health",
+	[VIGIL__V1__RISK_FACTOR__RISK_FACTOR_ADDICTION] = "addiction",
+	[VIGIL__V1__RISK_FACTOR__RISK_FACTOR_HOMELESSNESS] = "homelessness",
+	[VIGIL__V1__RISK_FACTOR__RISK_FACTOR_STIGMA_OR_VIOLENCE] = "stigma-or-violence",
+	[VIGIL__V1__RISK_FACTOR__RISK_FACTOR_OTHER] = "other",
+};
+
+static const char *const phase_names[] = {
+	[VIGIL__V1__ASSESSMENT_PHASE__ASSESSMENT_PHASE_PRE_DEPARTURE] = "pre-departure",
+	[VIGIL__V1__ASSESSMENT_PHASE__ASSESSMENT_PHASE_ON_ARRIVAL] = "on-arrival",
+	[VIGIL__V1__ASSESSMENT_PHASE__ASSESSMENT_PHASE_PERIODIC] = "periodic",
+	[VIGIL__V1__ASSESSMENT_PHASE__ASSESSMENT_PHASE_EVENT_TRIGGERED] = "event-triggered",
+};
+
+static const char *const handover_reason_names[] = {
+	[VIGIL__V1__HANDOVER_REASON__HANDOVER_REASON_ADDITIONAL_SERVICES] = "additional-services",
+	[VIGIL__V1__HANDOVER_REASON__HANDOVER_REASON_RETURN] = "return",
+	[VIGIL__V1__HANDOVER_REASON__HANDOVER_REASON_OTHER] = "other",
+};
+
+static const char *const close_reason_names[] = {
+	[VIGIL__V1__CLOSE_REASON__CLOSE_REASON_MONITORING_COMPLETED] = "monitoring-completed",
+	[VIGIL__V1__CLOSE_REASON__CLOSE_REASON_DECLINES_CONTACT] = "declines-contact",
+	[VIGIL__V1__CLOSE_REASON__CLOSE_REASON_TRANSFERRED] = "transferred",
+	[VIGIL__V1__CLOSE_REASON__CLOSE_REASON_LOST_CONTACT] = "lost-contact",
+	[VIGIL__V1__CLOSE_REASON__CLOSE_REASON_OTHER] = "other",
+};
+
+static const char *const state_names[] = {
+	[VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE] = "active",
+	[VIGIL__V1__CASE_STATE__CASE_STATE_FOLLOW_UP] = "follow-up",
+	[VIGIL__V1__CASE_STATE__CASE_STATE_CLOSED] = "closed",
+};
+
+#define N_OF(a) ((int)(sizeof(a) / sizeof(a[0])))
 #define N_CHANNELS ((int)(sizeof(channel_names) / sizeof(channel_names[0])))
 #define N_OUTCOMES ((int)(sizeof(outcome_names) / sizeof(outcome_names[0])))
 
@@ -53,6 +101,29 @@ const char *record_channel_name(int c) { return name_of(channel_names, N_CHANNEL
 int record_channel_from_name(const char *s) { return value_of(channel_names, N_CHANNELS, s); }
 const char *record_outcome_name(int o) { return name_of(outcome_names, N_OUTCOMES, o); }
 int record_outcome_from_name(const char *s) { return value_of(outcome_names, N_OUTCOMES, s); }
+const char *record_risk_name(int v) { return name_of(risk_names, N_OF(risk_names), v); }
+int record_risk_from_name(const char *s) { return value_of(risk_names, N_OF(risk_names), s); }
+const char *record_factor_name(int v) { return name_of(factor_names, N_OF(factor_names), v); }
+int record_factor_from_name(const char *s) { return value_of(factor_names, N_OF(factor_names), s); }
+const char *record_phase_name(int v) { return name_of(phase_names, N_OF(phase_names), v); }
+int record_phase_from_name(const char *s) { return value_of(phase_names, N_OF(phase_names), s); }
+const char *record_handover_reason_name(int v)
+{
+	return name_of(handover_reason_names, N_OF(handover_reason_names), v);
+}
+int record_handover_reason_from_name(const char *s)
+{
+	return value_of(handover_reason_names, N_OF(handover_reason_names), s);
+}
+const char *record_close_reason_name(int v)
+{
+	return name_of(close_reason_names, N_OF(close_reason_names), v);
+}
+int record_close_reason_from_name(const char *s)
+{
+	return value_of(close_reason_names, N_OF(close_reason_names), s);
+}
+const char *record_state_name(int v) { return name_of(state_names, N_OF(state_names), v); }
 
 int record_case_id_ok(const char *s)
 {
@@ -144,6 +215,187 @@ static int validate_contact(const Vigil__V1__ContactAttempt *c, char *why, size_
 	return VG_OK;
 }
 
+/* A short free-text field: 1..max bytes of UTF-8. */
+static int text_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	return n >= 1 && n <= max && utf8_ok(s);
+}
+
+/* A coded reference: 1-64 of [A-Za-z0-9-]. */
+static int ref_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int date_ok(const char *s)
+{
+	char buf[40];
+	int64_t ms;
+	if (strlen(s) != 10)
+		return 0;
+	snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
+	return time_parse_rfc3339(buf, &ms) == VG_OK;
+}
+
+static int validate_override(const Vigil__V1__Override *o, char *why, size_t why_len)
+{
+	if (o->base.n_unknown_fields) {
+		WHY("override has unknown fields");
+		return VG_EBADREQ;
+	}
+	if (o->reason != VIGIL__V1__OVERRIDE_REASON__OVERRIDE_REASON_RISK_TO_LIFE) {
+		WHY("override reason must be risk_to_life");
+		return VG_EBADREQ;
+	}
+	if (!text_ok(o->justification, RECORD_TEXT_MAX)) {
+		WHY("override justification must be 1-%u bytes of UTF-8", RECORD_TEXT_MAX);
+		return VG_EBADREQ;
+	}
+	return VG_OK;
+}
+
+static int validate_case_open(const Vigil__V1__CaseOpen *c, char *why, size_t why_len)
+{
+	if (c->base.n_unknown_fields) {
+		WHY("case_open has unknown fields");
+		return VG_EBADREQ;
+	}
+	if (!record_risk_name(c->risk)) {
+		WHY("unknown risk level %d", (int)c->risk);
+		return VG_EBADREQ;
+	}
+	if (c->minor && c->risk != VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH) {
+		WHY("a minor's risk level is never below high");
+		return VG_EBADREQ;
+	}
+	const char *cc = c->return_country;
+	if (strlen(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z') {
+		WHY("return_country must be an ISO 3166 code of two capital letters");
+		return VG_EBADREQ;
+	}
+	if (!date_ok(c->return_date)) {
+		WHY("return_date must be a date YYYY-MM-DD");
+		return VG_EBADREQ;
+	}
+	if (c->n_parties > RECORD_PARTIES_MAX) {
+		WHY("at most %u parties", RECORD_PARTIES_MAX);
+		return VG_ETOOLARGE;
+	}
+	for (size_t i = 0; i < c->n_parties; i++) {
+		if (!record_org_ok(c->parties[i])) {
+			WHY("party \"%s\" is not an organisation id", c->parties[i]);
+			return VG_EBADREQ;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(c->parties[i], c->parties[k]) == 0) {
+				WHY("party \"%s\" is named twice", c->parties[i]);
+				return VG_EBADREQ;
+			}
+	}
+	switch (c->basis_case) {
+	case VIGIL__V1__CASE_OPEN__BASIS_CONSENT:
+		if (c->consent->base.n_unknown_fields || !record_org_ok(c->consent->scope) ||
+		    c->consent->given_at_ms <= 0) {
+			WHY("consent needs a scope (1-64 of [a-z0-9-]) and the time it was given");
+			return VG_EBADREQ;
+		}
+		return VG_OK;
+	case VIGIL__V1__CASE_OPEN__BASIS_OVERRIDE:
+		return validate_override(c->override, why, why_len);
+	default:
+		WHY("case_open needs consent or an override with reason risk_to_life");
+		return VG_EBADREQ;
+	}
+}
+
+static int validate_risk(const Vigil__V1__RiskAssessment *r, char *why, size_t why_len)
+{
+	if (r->base.n_unknown_fields) {
+		WHY("risk_assessment has unknown fields");
+		return VG_EBADREQ;
+	}
+	if (!record_risk_name(r->level)) {
+		WHY("unknown risk level %d", (int)r->level);
+		return VG_EBADREQ;
+	}
+	if (!record_phase_name(r->phase)) {
+		WHY("unknown assessment phase %d", (int)r->phase);
+		return VG_EBADREQ;
+	}
+	unsigned seen = 0;
+	for (size_t i = 0; i < r->n_factors; i++) {
+		int f = r->factors[i];
+		if (!record_factor_name(f)) {
+			WHY("unknown risk factor %d", f);
+			return VG_EBADREQ;
+		}
+		if (seen & (1u << f)) {
+			WHY("risk factor %s is named twice", record_factor_name(f));
+			return VG_EBADREQ;
+		}
+		seen |= 1u << f;
+	}
+	return VG_OK;
+}
+
+static int validate_offer(const Vigil__V1__HandoverOffer *o, char *why, size_t why_len)
+{
+	if (o->base.n_unknown_fields) {
+		WHY("handover_offer has unknown fields");
+		return VG_EBADREQ;
+	}
+	if (!record_org_ok(o->to)) {
+		WHY("handover_offer needs the organisation it is offered to");
+		return VG_EBADREQ;
+	}
+	if (!record_handover_reason_name(o->reason)) {
+		WHY("unknown handover reason %d", (int)o->reason);
+		return VG_EBADREQ;
+	}
+	switch (o->basis_case) {
+	case VIGIL__V1__HANDOVER_OFFER__BASIS_CONSENT_REF:
+		if (!ref_ok(o->consent_ref)) {
+			WHY("consent_ref must be 1-64 of [A-Za-z0-9-]");
+			return VG_EBADREQ;
+		}
+		return VG_OK;
+	case VIGIL__V1__HANDOVER_OFFER__BASIS_OVERRIDE:
+		return validate_override(o->override, why, why_len);
+	default:
+		WHY("a handover needs consent or an override with reason risk_to_life");
+		return VG_EBADREQ;
+	}
+}
+
+static int validate_answer(const Vigil__V1__HandoverAnswer *a, char *why, size_t why_len)
+{
+	if (a->base.n_unknown_fields) {
+		WHY("handover_answer has unknown fields");
+		return VG_EBADREQ;
+	}
+	if (a->offer_id.len != RECORD_ID_LEN) {
+		WHY("offer_id must be the %u-byte record_id of the offer", RECORD_ID_LEN);
+		return VG_EBADREQ;
+	}
+	if (a->accept && a->decline_reason[0]) {
+		WHY("an acceptance carries no decline_reason");
+		return VG_EBADREQ;
+	}
+	if (!a->accept && !text_ok(a->decline_reason, RECORD_TEXT_MAX)) {
+		WHY("a decline needs a reason of 1-%u bytes of UTF-8", RECORD_TEXT_MAX);
+		return VG_EBADREQ;
+	}
+	return VG_OK;
+}
+
 int record_parse(const uint8_t *bytes, size_t len, Vigil__V1__Record **out,
 		 char *why, size_t why_len)
 {
@@ -184,13 +436,41 @@ int record_parse(const uint8_t *bytes, size_t len, Vigil__V1__Record **out,
 	switch (r->body_case) {
 	case VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT:
 		rc = validate_contact(r->contact_attempt, why, why_len);
-		if (rc != VG_OK)
-			goto fail;
+		break;
+	case VIGIL__V1__RECORD__BODY_CASE_OPEN:
+		rc = validate_case_open(r->case_open, why, why_len);
+		break;
+	case VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT:
+		rc = validate_risk(r->risk_assessment, why, why_len);
+		break;
+	case VIGIL__V1__RECORD__BODY_HANDOVER_OFFER:
+		rc = validate_offer(r->handover_offer, why, why_len);
+		break;
+	case VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER:
+		rc = validate_answer(r->handover_answer, why, why_len);
+		break;
+	case VIGIL__V1__RECORD__BODY_HANDOVER_WITHDRAW:
+		rc = VG_OK;
+		if (r->handover_withdraw->base.n_unknown_fields ||
+		    r->handover_withdraw->offer_id.len != RECORD_ID_LEN) {
+			WHY("offer_id must be the %u-byte record_id of the offer", RECORD_ID_LEN);
+			rc = VG_EBADREQ;
+		}
+		break;
+	case VIGIL__V1__RECORD__BODY_CASE_CLOSE:
+		rc = VG_OK;
+		if (r->case_close->base.n_unknown_fields ||
+		    !record_close_reason_name(r->case_close->reason)) {
+			WHY("unknown close reason %d", (int)r->case_close->reason);
+			rc = VG_EBADREQ;
+		}
 		break;
 	default:
 		WHY("record has no body");
 		goto fail;
 	}
+	if (rc != VG_OK)
+		goto fail;
 	*out = r;
 	return VG_OK;
 fail:

@@ -25,6 +25,8 @@
 #define RECORD_ORG_MAX 64u
 #define RECORD_NOTE_MAX 512u
 #define RECORD_SIG_MAX 512u
+#define RECORD_TEXT_MAX 280u     /* justifications and decline reasons */
+#define RECORD_PARTIES_MAX 32u
 #define SHA256_LEN 32u
 
 /* Entry types of the log (the first byte of every leaf). */
@@ -75,6 +77,19 @@ const char *record_channel_name(int channel);
 int record_channel_from_name(const char *name);   /* 0 when unknown */
 const char *record_outcome_name(int outcome);
 int record_outcome_from_name(const char *name);   /* 0 when unknown */
+/* The same for the case bodies' codes ("high", "debt-bondage", "periodic",
+ * "additional-services", "lost-contact") and case states ("follow-up"). */
+const char *record_risk_name(int v);
+int record_risk_from_name(const char *name);
+const char *record_factor_name(int v);
+int record_factor_from_name(const char *name);
+const char *record_phase_name(int v);
+int record_phase_from_name(const char *name);
+const char *record_handover_reason_name(int v);
+int record_handover_reason_from_name(const char *name);
+const char *record_close_reason_name(int v);
+int record_close_reason_from_name(const char *name);
+const char *record_state_name(int v);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void hex_encode(const uint8_t *in, size_t n, char *out);
