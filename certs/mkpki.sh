@@ -50,7 +50,7 @@ run() {
 
 # Certificates signed by the development CA (remade if the CA is remade).
 ca_signed=(relay se-stockholm-coord se-police-noa iom-ru-moscow se-shelter-1
-           expired revoked no-ou bad-ou no-o other-iom)
+           expired revoked no-ou bad-ou no-o other-iom other-coord)
 
 cat >"$tmp/openssl.cnf" <<'CNF'
 [ ca ]
@@ -261,6 +261,10 @@ make_cert no-o "/C=RU/OU=iom/CN=IOM Moscow field office (no O)" client
 # A valid second IOM organisation.
 make_cert other-iom \
     "/C=MD/O=iom-md-chisinau/OU=iom/CN=IOM Chisinau field office" client
+
+# A valid second coordinator (a coordinator that is not a party to a case).
+make_cert other-coord \
+    "/C=SE/O=se-goteborg-coord/OU=coordinator/CN=Gothenburg county coordinator" client
 
 # ---- CRL ------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 /*
- * conn.c - the life of a vigil_client: connect (TCP, TLS, Hello/Welcome),
- * the accessors for who is at either end, and close.
+ * conn.c - the life of a vigil_client: connect (checkpoint key, TCP, TLS,
+ * Hello/Welcome), the accessors for who is at either end, and close.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +123,12 @@ int vigil_connect(const struct vigil_options *o, vigil_client **out, struct vigi
 	if (o->timeout_ms < 0)
 		return vigil__error_set(err, VIGIL_E_USAGE, "timeout %d ms is negative",
 					o->timeout_ms);
+	/* Without the checkpoint key no receipt could be verified: fail
+	 * before touching the network. */
+	struct vigil_checkpoint_key ckey;
+	int rc = vigil_checkpoint_key_load(o->checkpoint_key, &ckey, err);
+	if (rc != VIGIL_OK)
+		return rc;
 
 	/* "[::1]" is accepted as well as "::1". */
 	char host[256];
@@ -140,6 +146,7 @@ int vigil_connect(const struct vigil_options *o, vigil_client **out, struct vigi
 	if (!c)
 		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
 	c->fd = -1;
+	c->ckey = ckey;
 	c->timeout_ms = o->timeout_ms ? o->timeout_ms : VIGIL_DEFAULT_TIMEOUT_MS;
 	c->next_request_id = 1;
 	c->send_max = FRAME_DEFAULT_MAX;
@@ -147,7 +154,7 @@ int vigil_connect(const struct vigil_options *o, vigil_client **out, struct vigi
 	snprintf(c->where, sizeof(c->where), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host,
 		 o->port);
 
-	int rc = vigil__tls_ctx_new(o, &c->ctx, err);
+	rc = vigil__tls_ctx_new(o, &c->ctx, err);
 	if (rc != VIGIL_OK)
 		goto fail;
 	c->key = SSL_CTX_get0_privatekey(c->ctx);
@@ -217,4 +224,9 @@ const struct vigil_identity *vigil_relay_identity(const vigil_client *c)
 const struct vigil_welcome *vigil_client_welcome(const vigil_client *c)
 {
 	return c ? &c->welcome : NULL;
+}
+
+const struct vigil_checkpoint_key *vigil_client_checkpoint_key(const vigil_client *c)
+{
+	return c ? &c->ckey : NULL;
 }

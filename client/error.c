@@ -21,7 +21,7 @@ const char *vigil_strerror(int status)
 	case VIGIL_E_TLS: return "TLS failure";
 	case VIGIL_E_PROTOCOL: return "protocol error";
 	case VIGIL_E_REFUSED: return "refused by the relay";
-	case VIGIL_E_VERIFY: return "receipt does not verify";
+	case VIGIL_E_VERIFY: return "verification failed";
 	case VIGIL_E_IO: return "local file or key problem";
 	case VIGIL_E_NOMEM: return "out of memory";
 	default: return "unknown error";

@@ -8,7 +8,8 @@
  *
  * A vigil_client owns its SSL_CTX, SSL, socket, frame reader and the copies
  * of every submission that is still waiting for its answer (the record and
- * signature are needed to recompute the receipt's leaf hash).
+ * signature are needed to recompute the receipt's leaf hash), and the
+ * answers that arrived before the caller asked for them.
  */
 #ifndef VIGIL_CLIENT_INTERNAL_H
 #define VIGIL_CLIENT_INTERNAL_H
@@ -20,6 +21,7 @@
 
 #include "client/include/vigil.h"
 #include "proto/frame.h"
+#include "proto/merkle.h"
 
 #define VIGIL_ALPN "vigil/1"
 #define VIGIL_PROTOCOL_VERSION 1u
@@ -42,9 +44,15 @@ struct vigil__pending {
 	size_t sig_len;
 	uint8_t record_id[VIGIL_RECORD_ID_LEN];
 	int have_record_id;          /* 0 when the record bytes carry no valid id */
-	int answered;                /* the answer arrived and waits to be returned */
-	struct vigil__answer answer; /* valid when answered */
+	/* The answer, once it arrived and until it is returned: malloc()ed
+	 * only then, as a receipt is several KiB and thousands of
+	 * submissions may be in flight. */
+	struct vigil__answer *answer;
 };
+
+/* Log requests whose caller gave up waiting (a timeout): their answers
+ * are dropped when they come.  More than this many ends the connection. */
+#define VIGIL_ABANDONED_MAX 16
 
 struct vigil_client {
 	SSL_CTX *ctx;
@@ -65,6 +73,9 @@ struct vigil_client {
 	struct vigil__pending *pending;
 	size_t n_pending;
 	size_t cap_pending;
+	uint64_t abandoned[VIGIL_ABANDONED_MAX];
+	size_t n_abandoned;
+	struct vigil_checkpoint_key ckey; /* verifies every checkpoint */
 };
 
 /* error.c */
@@ -130,6 +141,29 @@ int vigil__submit_wait(struct vigil_client *c, uint64_t request_id, struct vigil
 		       struct vigil_error *err);
 /* Frees every outstanding submission. */
 void vigil__submit_free_all(struct vigil_client *c);
+/*
+ * Handles a frame that is not the answer the caller waits for, and frees
+ * it: an answer to an outstanding submission is checked and kept in its
+ * entry (*idx), an answer to an abandoned log request is dropped
+ * (*idx = SIZE_MAX).  A relay Error outside any request is
+ * VIGIL_E_REFUSED (*idx = SIZE_MAX); a frame for no outstanding request
+ * ends the connection (VIGIL_E_PROTOCOL).
+ */
+int vigil__submit_dispatch(struct vigil_client *c, Vigil__V1__Frame *f, size_t *idx,
+			   struct vigil_error *err);
+
+/* verify.c */
+/*
+ * Checks 1-5 of struct vigil_receipt on r (see vigil_receipt_verify); what
+ * starts every message ("receipt for request 7").
+ */
+int vigil__verify_receipt(const struct vigil_checkpoint_key *key, struct vigil_receipt *r,
+			  const uint8_t *record, size_t record_len, const char *what,
+			  struct vigil_error *err);
+/* The root an inclusion proof leads to; -1 when the proof has the wrong
+ * shape for (index, size). */
+int vigil__inclusion_root(uint64_t index, uint64_t size, const uint8_t leaf[SHA256_LEN],
+			  const merkle_hash *proof, size_t n, uint8_t root[SHA256_LEN]);
 
 /* util.c */
 int64_t vigil__now_ms(void);

@@ -4,8 +4,10 @@
  *
  * Each outstanding submission keeps a copy of its record and signature: the
  * receipt's leaf hash is recomputed from them.  An answer that arrives while
- * the caller waits for another request is verified at once and kept in its
- * entry until vigil_recv_receipt() hands it out.  The table is a plain array
+ * the caller waits for another request (a submission or a log request,
+ * query.c) is verified at once and kept in its entry until
+ * vigil_recv_receipt() hands it out.  Verification itself is verify.c's,
+ * shared with offline receipts.  The table is a plain array
  * searched linearly: answers come mostly in order and a pipelining client
  * keeps at most a few thousand requests in flight.
  */
@@ -20,8 +22,10 @@ static void pending_release(struct vigil__pending *p)
 {
 	free(p->record);
 	free(p->sig);
+	free(p->answer);
 	p->record = NULL;
 	p->sig = NULL;
+	p->answer = NULL;
 }
 
 static void pending_remove(struct vigil_client *c, size_t i)
@@ -139,30 +143,63 @@ int vigil_send_signed(vigil_client *c, const uint8_t *record, size_t record_len,
 	return vigil__submit_send_owned(c, r, record_len, s, sig_len, request_id, err);
 }
 
-/* Verifies a receipt against the submission it answers.  *out gets what
- * the relay claimed even when it does not verify. */
-static int receipt_check(const struct vigil_client *c, const struct vigil__pending *p,
-			 const Vigil__V1__Receipt *r, struct vigil_receipt *out,
-			 struct vigil_error *err)
+/* Copies what the relay claimed into *out; VIGIL_E_VERIFY when a field
+ * has the wrong size.  The checkpoint note is kept as sent when it fits. */
+static int receipt_take(const Vigil__V1__Receipt *r, struct vigil_receipt *out,
+			const char *what, struct vigil_error *err)
 {
-	memset(out, 0, sizeof(*out));
 	out->index = r->index;
 	out->received_at_ms = r->received_at_ms;
 	out->duplicate = r->duplicate ? 1 : 0;
 	if (r->record_id.len != RECORD_ID_LEN || r->leaf_hash.len != SHA256_LEN)
 		return vigil__error_set(err, VIGIL_E_VERIFY,
-					"malformed receipt for request %llu: record_id of %zu "
-					"bytes, leaf_hash of %zu bytes",
-					(unsigned long long)p->request_id, r->record_id.len,
-					r->leaf_hash.len);
+					"malformed %s: record_id of %zu bytes, leaf_hash of %zu "
+					"bytes", what, r->record_id.len, r->leaf_hash.len);
 	memcpy(out->record_id, r->record_id.data, RECORD_ID_LEN);
 	memcpy(out->leaf_hash, r->leaf_hash.data, SHA256_LEN);
+	size_t nl = r->checkpoint ? strlen(r->checkpoint) : 0;
+	if (nl == 0)
+		return vigil__error_set(err, VIGIL_E_VERIFY, "%s carries no checkpoint", what);
+	if (nl >= sizeof(out->checkpoint.note))
+		return vigil__error_set(err, VIGIL_E_VERIFY,
+					"%s: the checkpoint is %zu bytes; the limit is %zu", what,
+					nl, sizeof(out->checkpoint.note) - 1);
+	memcpy(out->checkpoint.note, r->checkpoint, nl + 1);
+	out->checkpoint.note_len = nl;
+	if (r->n_inclusion_proof > VIGIL_PROOF_MAX)
+		return vigil__error_set(err, VIGIL_E_VERIFY,
+					"%s: the inclusion proof has %zu nodes; no proof has more "
+					"than %d", what, r->n_inclusion_proof, VIGIL_PROOF_MAX);
+	for (size_t i = 0; i < r->n_inclusion_proof; i++) {
+		if (r->inclusion_proof[i].len != SHA256_LEN)
+			return vigil__error_set(err, VIGIL_E_VERIFY,
+						"%s: inclusion proof node %zu is %zu bytes, not %u",
+						what, i, r->inclusion_proof[i].len, SHA256_LEN);
+		memcpy(out->inclusion_proof[i], r->inclusion_proof[i].data, SHA256_LEN);
+	}
+	out->proof_len = r->n_inclusion_proof;
+	return VIGIL_OK;
+}
+
+/* Verifies a receipt against the submission it answers (struct
+ * vigil_receipt lists the checks).  *out gets what the relay claimed even
+ * when it does not verify. */
+static int receipt_check(const struct vigil_client *c, const struct vigil__pending *p,
+			 const Vigil__V1__Receipt *r, struct vigil_receipt *out,
+			 struct vigil_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	out->checkpoint.signed_at_ms = -1;
+	char what[64];
+	snprintf(what, sizeof(what), "receipt for request %llu", (unsigned long long)p->request_id);
+	int rc = receipt_take(r, out, what, err);
+	if (rc != VIGIL_OK)
+		return rc;
 
 	char got[2 * SHA256_LEN + 1], want[2 * SHA256_LEN + 1];
 	if (!p->have_record_id)
 		return vigil__error_set(err, VIGIL_E_VERIFY,
-					"receipt for request %llu, whose record carries no valid "
-					"record id", (unsigned long long)p->request_id);
+					"%s, whose record carries no valid record id", what);
 	if (memcmp(out->record_id, p->record_id, RECORD_ID_LEN) != 0) {
 		hex_encode(out->record_id, RECORD_ID_LEN, got);
 		hex_encode(p->record_id, RECORD_ID_LEN, want);
@@ -178,42 +215,80 @@ static int receipt_check(const struct vigil_client *c, const struct vigil__pendi
 	if (out->duplicate) {
 		if (r->stored_signature.len == 0 || r->stored_cert_sha256.len != SHA256_LEN)
 			return vigil__error_set(err, VIGIL_E_VERIFY,
-						"duplicate receipt for request %llu lacks the stored "
-						"signature and certificate hash",
-						(unsigned long long)p->request_id);
+						"duplicate %s lacks the stored signature and "
+						"certificate hash", what);
 		sig = r->stored_signature.data;
 		sig_len = r->stored_signature.len;
 		cert_sha256 = r->stored_cert_sha256.data;
 		if (memcmp(cert_sha256, c->self.cert_sha256, SHA256_LEN) == 0 &&
 		    record_verify(c->key, p->record, p->record_len, sig, sig_len) != 0)
 			return vigil__error_set(err, VIGIL_E_VERIFY,
-						"duplicate receipt for request %llu: the stored "
-						"signature is not ours over this record",
-						(unsigned long long)p->request_id);
+						"duplicate %s: the stored signature is not ours over "
+						"this record", what);
 	}
-	uint8_t *leaf = NULL;
-	size_t leaf_len = 0;
-	uint8_t hash[SHA256_LEN];
-	if (entry_leaf_encode(r->received_at_ms, cert_sha256, p->record, p->record_len,
-			      sig, sig_len, &leaf, &leaf_len) != 0)
-		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory verifying a receipt");
-	merkle_leaf_hash(leaf, leaf_len, hash);
-	free(leaf);
-	if (memcmp(hash, out->leaf_hash, SHA256_LEN) == 0)
-		return VIGIL_OK;
-	hex_encode(out->leaf_hash, SHA256_LEN, got);
-	hex_encode(hash, SHA256_LEN, want);
-	return vigil__error_set(err, VIGIL_E_VERIFY,
-				"receipt for request %llu has leaf hash %s; the record and "
-				"signature we sent hash to %s",
-				(unsigned long long)p->request_id, got, want);
+	if (sig_len > VIGIL_SIGNATURE_MAX)
+		return vigil__error_set(err, VIGIL_E_VERIFY, "%s: a signature of %zu bytes; the "
+					"limit is %d", what, sig_len, VIGIL_SIGNATURE_MAX);
+	memcpy(out->signature, sig, sig_len);
+	out->signature_len = sig_len;
+	memcpy(out->cert_sha256, cert_sha256, SHA256_LEN);
+	return vigil__verify_receipt(&c->ckey, out, p->record, p->record_len, what, err);
+}
+
+static int abandoned_take(struct vigil_client *c, uint64_t request_id)
+{
+	for (size_t i = 0; i < c->n_abandoned; i++) {
+		if (c->abandoned[i] == request_id) {
+			c->abandoned[i] = c->abandoned[--c->n_abandoned];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int vigil__submit_dispatch(struct vigil_client *c, Vigil__V1__Frame *f, size_t *idx,
+			   struct vigil_error *err)
+{
+	int rc = VIGIL_OK;
+	size_t i;
+	*idx = SIZE_MAX;
+	if (f->request_id == 0 && f->msg_case == VIGIL__V1__FRAME__MSG_ERROR) {
+		rc = vigil__error_refused(err, f->error->code, f->error->message);
+	} else if (f->request_id != 0 && abandoned_take(c, f->request_id)) {
+		/* The late answer to a log request whose caller gave up. */
+	} else if (!pending_find(c, f->request_id, &i) || c->pending[i].answer) {
+		rc = vigil__error_set(err, VIGIL_E_PROTOCOL,
+				      "the relay answered request %llu, which is not outstanding",
+				      (unsigned long long)f->request_id);
+		vigil__wire_kill(c, err, rc);
+	} else if (f->msg_case != VIGIL__V1__FRAME__MSG_ERROR &&
+		   f->msg_case != VIGIL__V1__FRAME__MSG_RECEIPT) {
+		rc = vigil__error_set(err, VIGIL_E_PROTOCOL,
+				      "the relay answered request %llu with a frame of type %d",
+				      (unsigned long long)f->request_id, (int)f->msg_case);
+		vigil__wire_kill(c, err, rc);
+	} else if (!(c->pending[i].answer = calloc(1, sizeof(struct vigil__answer)))) {
+		rc = vigil__error_set(err, VIGIL_E_NOMEM, "out of memory keeping an answer");
+		vigil__wire_kill(c, err, rc);
+	} else {
+		struct vigil__answer *a = c->pending[i].answer;
+		if (f->msg_case == VIGIL__V1__FRAME__MSG_ERROR)
+			a->status = vigil__error_refused(&a->error, f->error->code,
+							 f->error->message);
+		else
+			a->status = receipt_check(c, &c->pending[i], f->receipt, &a->receipt,
+						  &a->error);
+		*idx = i;
+	}
+	frame_free(f);
+	return rc;
 }
 
 /*
  * Reads one answer and stores its checked result in the submission it
- * answers (*idx).  A relay Error outside any request gives VIGIL_E_REFUSED
- * and *idx = SIZE_MAX; a frame for no outstanding request ends the
- * connection.
+ * answers (*idx; SIZE_MAX when the frame was the dropped answer of an
+ * abandoned log request).  A relay Error outside any request gives
+ * VIGIL_E_REFUSED; a frame for no outstanding request ends the connection.
  */
 static int answer_read(struct vigil_client *c, size_t *idx, struct vigil_error *err)
 {
@@ -221,40 +296,14 @@ static int answer_read(struct vigil_client *c, size_t *idx, struct vigil_error *
 	int rc = vigil__wire_recv(c, &f, "waiting for a receipt", err);
 	if (rc != VIGIL_OK)
 		return rc;
-	size_t i;
-	if (f->request_id == 0 && f->msg_case == VIGIL__V1__FRAME__MSG_ERROR) {
-		rc = vigil__error_refused(err, f->error->code, f->error->message);
-		*idx = SIZE_MAX;
-	} else if (!pending_find(c, f->request_id, &i) || c->pending[i].answered) {
-		rc = vigil__error_set(err, VIGIL_E_PROTOCOL,
-				      "the relay answered request %llu, which is not outstanding",
-				      (unsigned long long)f->request_id);
-		vigil__wire_kill(c, err, rc);
-	} else if (f->msg_case == VIGIL__V1__FRAME__MSG_ERROR) {
-		struct vigil__answer *a = &c->pending[i].answer;
-		a->status = vigil__error_refused(&a->error, f->error->code, f->error->message);
-		c->pending[i].answered = 1;
-		*idx = i;
-	} else if (f->msg_case == VIGIL__V1__FRAME__MSG_RECEIPT) {
-		struct vigil__answer *a = &c->pending[i].answer;
-		a->status = receipt_check(c, &c->pending[i], f->receipt, &a->receipt, &a->error);
-		c->pending[i].answered = 1;
-		*idx = i;
-	} else {
-		rc = vigil__error_set(err, VIGIL_E_PROTOCOL,
-				      "the relay answered request %llu with a frame of type %d",
-				      (unsigned long long)f->request_id, (int)f->msg_case);
-		vigil__wire_kill(c, err, rc);
-	}
-	frame_free(f);
-	return rc;
+	return vigil__submit_dispatch(c, f, idx, err);
 }
 
 /* Hands out the answer of entry i and forgets the submission. */
 static int answer_take(struct vigil_client *c, size_t i, uint64_t *request_id,
 		       struct vigil_receipt *out, struct vigil_error *err)
 {
-	struct vigil__answer *a = &c->pending[i].answer;
+	struct vigil__answer *a = c->pending[i].answer;
 	int status = a->status;
 	if (request_id)
 		*request_id = c->pending[i].request_id;
@@ -274,14 +323,16 @@ int vigil_recv_receipt(vigil_client *c, uint64_t *request_id, struct vigil_recei
 	if (!c)
 		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_recv_receipt: client is NULL");
 	for (size_t i = 0; i < c->n_pending; i++)
-		if (c->pending[i].answered)
+		if (c->pending[i].answer)
 			return answer_take(c, i, request_id, out, err);
 	if (c->n_pending == 0)
 		return vigil__error_set(err, VIGIL_E_USAGE, "no submission is waiting for an answer");
 	size_t i;
-	int rc = answer_read(c, &i, err);
-	if (rc != VIGIL_OK)
-		return rc;
+	do {
+		int rc = answer_read(c, &i, err);
+		if (rc != VIGIL_OK)
+			return rc;
+	} while (i == SIZE_MAX);
 	return answer_take(c, i, request_id, out, err);
 }
 
@@ -293,7 +344,7 @@ int vigil__submit_wait(struct vigil_client *c, uint64_t request_id, struct vigil
 		if (!pending_find(c, request_id, &i))
 			return vigil__error_set(err, VIGIL_E_USAGE, "request %llu is not outstanding",
 						(unsigned long long)request_id);
-		if (c->pending[i].answered)
+		if (c->pending[i].answer)
 			return answer_take(c, i, NULL, out, err);
 		int rc = answer_read(c, &i, err);
 		if (rc != VIGIL_OK)

@@ -1,13 +1,15 @@
 /*
  * util.c - small public helpers of libvigil: version, memory, names of
- * channels and outcomes, RFC 3339 times and hex, all thin wrappers over the
- * wire contract in proto/ so that programs need nothing but vigil.h.
+ * channels and outcomes, RFC 3339 times, hex and base64, all thin wrappers
+ * over the wire contract in proto/ so that programs need nothing but
+ * vigil.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "client/internal.h"
+#include "proto/note.h"
 #include "proto/record.h"
 #include "proto/status.h"
 
@@ -70,4 +72,16 @@ int vigil_hex_decode(const char *hex, uint8_t *out, size_t n)
 	if (!hex || !out || hex_decode(hex, out, n) != VG_OK)
 		return VIGIL_E_USAGE;
 	return VIGIL_OK;
+}
+
+size_t vigil_base64_encode(const uint8_t *in, size_t n, char *out)
+{
+	return base64_encode(in, n, out);
+}
+
+int vigil_base64_decode(const char *in, size_t len, uint8_t *out, size_t out_cap)
+{
+	if (!in || (!out && out_cap))
+		return -1;
+	return base64_decode(in, len, out, out_cap);
 }

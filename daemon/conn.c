@@ -284,6 +284,10 @@ static void handle_frame(struct conn *c, Vigil__V1__Frame *f)
 	case VIGIL__V1__FRAME__MSG_GET_CONSISTENCY_PROOF:
 	case VIGIL__V1__FRAME__MSG_GET_LEAF_HASHES:
 	case VIGIL__V1__FRAME__MSG_GET_ENTRIES:
+	case VIGIL__V1__FRAME__MSG_GET_CASE_STATUS:
+	case VIGIL__V1__FRAME__MSG_GET_CASE_LOG:
+	case VIGIL__V1__FRAME__MSG_LIST_CASES:
+	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
 		c->inflight++;
 		query_start(c, f); /* takes f */
 		return;

@@ -6,7 +6,9 @@
 
 #include <uv.h>
 
+#include "daemon/cases.h"
 #include "daemon/conn.h"
+#include "daemon/identity.h"
 #include "daemon/relay.h"
 #include "daemon/reader.h"
 #include "daemon/store.h"
@@ -230,6 +232,261 @@ out:
 	query_free(q);
 }
 
+/* A case query travels through the writer, so that the read is recorded
+ * in the same transaction that reads the state. */
+struct case_q {
+	struct store_job job;
+	struct conn *conn;
+	uint64_t request_id;
+	int msg_case;
+	char case_id[RECORD_CASE_ID_MAX + 1];
+	char org[RECORD_ORG_MAX + 1];
+};
+
+static void fill_status(Vigil__V1__CaseStatus *m, const struct case_state *st, int police,
+			char **parties, int *factors)
+{
+	m->case_id = (char *)st->case_id;
+	m->state = (Vigil__V1__CaseState)st->state;
+	m->responsible = (char *)st->responsible;
+	m->risk = (Vigil__V1__RiskLevel)st->risk;
+	m->minor = st->minor;
+	m->last_attempt_ms = st->last_attempt_ms;
+	m->last_attempt_channel = (Vigil__V1__Channel)st->last_attempt_channel;
+	m->last_attempt_outcome = (Vigil__V1__Outcome)st->last_attempt_outcome;
+	m->last_success_ms = st->last_success_ms;
+	m->alert_stage = (uint32_t)st->alert_stage;
+	if (police)
+		return; /* DESIGN.md section 5: police get these fields, nothing more */
+	for (size_t i = 0; i < st->n_parties; i++)
+		parties[i] = (char *)st->parties[i];
+	m->parties = parties;
+	m->n_parties = st->n_parties;
+	m->immediate_danger = st->immediate_danger;
+	size_t nf = 0;
+	for (int f = 1; f < 32; f++)
+		if (st->factors & (1u << f))
+			factors[nf++] = f;
+	m->factors = (Vigil__V1__RiskFactor *)factors;
+	m->n_factors = nf;
+	if (st->has_pending) {
+		m->pending_offer_to = (char *)st->pending_offer_to;
+		m->pending_offer_id.data = (uint8_t *)st->pending_offer_id;
+		m->pending_offer_id.len = RECORD_ID_LEN;
+	}
+	m->attempts = st->attempts;
+	m->failed_attempts = st->failed_attempts;
+	m->return_country = (char *)st->return_country;
+	m->return_date = (char *)st->return_date;
+	m->opened_at_ms = st->opened_at_ms;
+	m->entries = st->entries;
+	m->consent_scope = (char *)st->consent_scope;
+	m->override = st->override;
+	m->close_reason = (Vigil__V1__CloseReason)st->close_reason;
+}
+
+static void answer_case_status(struct case_q *q, const struct case_result *r)
+{
+	Vigil__V1__CaseStatus m = VIGIL__V1__CASE_STATUS__INIT;
+	char **parties = calloc(r->st.n_parties + 1, sizeof(*parties));
+	int factors[32];
+	if (!parties) {
+		conn_send_error(q->conn, q->request_id, VG_ENOMEM, "relay out of memory");
+		return;
+	}
+	fill_status(&m, &r->st, q->job.role == ROLE_POLICE, parties, factors);
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.msg_case = VIGIL__V1__FRAME__MSG_CASE_STATUS;
+	f.case_status = &m;
+	answer(q->conn, q->request_id, &f);
+	free(parties);
+}
+
+static void answer_case_log(struct case_q *q, const struct case_result *r)
+{
+	size_t n = r->n_entries;
+	Vigil__V1__CaseLogEntry *le = calloc(n + 1, sizeof(*le));
+	Vigil__V1__CaseLogEntry **lp = calloc(n + 1, sizeof(*lp));
+	Vigil__V1__Entry *en = calloc(n + 1, sizeof(*en));
+	ProtobufCBinaryData *proofs = calloc(n * MERKLE_MAX_PROOF + 1, sizeof(*proofs));
+	if (!le || !lp || !en || !proofs) {
+		conn_send_error(q->conn, q->request_id, VG_ENOMEM, "relay out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct case_entry *e = &r->entries[i];
+		vigil__v1__entry__init(&en[i]);
+		en[i].index = e->index;
+		en[i].received_at_ms = e->received_at_ms;
+		en[i].cert_sha256.data = (uint8_t *)e->cert_sha256;
+		en[i].cert_sha256.len = SHA256_LEN;
+		en[i].record.data = e->record;
+		en[i].record.len = e->record_len;
+		en[i].signature.data = e->sig;
+		en[i].signature.len = e->sig_len;
+		en[i].leaf_hash.data = (uint8_t *)e->leaf_hash;
+		en[i].leaf_hash.len = SHA256_LEN;
+		vigil__v1__case_log_entry__init(&le[i]);
+		le[i].entry = &en[i];
+		ProtobufCBinaryData *p = proofs + i * MERKLE_MAX_PROOF;
+		for (size_t k = 0; k < e->proof_len; k++) {
+			p[k].data = e->proof[k];
+			p[k].len = SHA256_LEN;
+		}
+		le[i].inclusion_proof = p;
+		le[i].n_inclusion_proof = e->proof_len;
+		lp[i] = &le[i];
+	}
+	Vigil__V1__CaseLog m = VIGIL__V1__CASE_LOG__INIT;
+	m.checkpoint = q->job.checkpoint->note;
+	m.entries = lp;
+	m.n_entries = n;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.msg_case = VIGIL__V1__FRAME__MSG_CASE_LOG;
+	f.case_log = &m;
+	answer(q->conn, q->request_id, &f);
+out:
+	free(le);
+	free(lp);
+	free(en);
+	free(proofs);
+}
+
+static void answer_case_list(struct case_q *q, const struct case_result *r)
+{
+	size_t n = r->n_cases;
+	Vigil__V1__CaseSummary *cs = calloc(n + 1, sizeof(*cs));
+	Vigil__V1__CaseSummary **cp = calloc(n + 1, sizeof(*cp));
+	if (cs && cp) {
+		for (size_t i = 0; i < n; i++) {
+			vigil__v1__case_summary__init(&cs[i]);
+			cs[i].case_id = (char *)r->cases[i].case_id;
+			cs[i].state = (Vigil__V1__CaseState)r->cases[i].state;
+			cs[i].responsible = (char *)r->cases[i].responsible;
+			cs[i].risk = (Vigil__V1__RiskLevel)r->cases[i].risk;
+			cs[i].minor = r->cases[i].minor;
+			cp[i] = &cs[i];
+		}
+		Vigil__V1__CaseList m = VIGIL__V1__CASE_LIST__INIT;
+		m.cases = cp;
+		m.n_cases = n;
+		Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+		f.msg_case = VIGIL__V1__FRAME__MSG_CASE_LIST;
+		f.case_list = &m;
+		answer(q->conn, q->request_id, &f);
+	} else {
+		conn_send_error(q->conn, q->request_id, VG_ENOMEM, "relay out of memory");
+	}
+	free(cs);
+	free(cp);
+}
+
+static void answer_case_readers(struct case_q *q, const struct case_result *r)
+{
+	size_t n = r->n_reads;
+	Vigil__V1__CaseRead *rd = calloc(n + 1, sizeof(*rd));
+	Vigil__V1__CaseRead **rp = calloc(n + 1, sizeof(*rp));
+	if (rd && rp) {
+		for (size_t i = 0; i < n; i++) {
+			vigil__v1__case_read__init(&rd[i]);
+			rd[i].organisation = (char *)r->reads[i].org;
+			rd[i].what = (char *)r->reads[i].what;
+			rd[i].at_ms = r->reads[i].at_ms;
+			rp[i] = &rd[i];
+		}
+		Vigil__V1__CaseReaders m = VIGIL__V1__CASE_READERS__INIT;
+		m.reads = rp;
+		m.n_reads = n;
+		Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+		f.msg_case = VIGIL__V1__FRAME__MSG_CASE_READERS;
+		f.case_readers = &m;
+		answer(q->conn, q->request_id, &f);
+	} else {
+		conn_send_error(q->conn, q->request_id, VG_ENOMEM, "relay out of memory");
+	}
+	free(rd);
+	free(rp);
+}
+
+/* Loop thread: the writer has run the case query. */
+static void on_case_done(struct store_job *job)
+{
+	struct case_q *q = container_of(job, struct case_q, job);
+	struct conn *c = q->conn;
+	if (job->status != VG_OK) {
+		conn_send_error(c, q->request_id, job->status, "%s", job->why);
+	} else {
+		switch (job->query) {
+		case CASE_Q_STATUS:
+			answer_case_status(q, job->result);
+			break;
+		case CASE_Q_LOG:
+			answer_case_log(q, job->result);
+			break;
+		case CASE_Q_LIST:
+			answer_case_list(q, job->result);
+			break;
+		default:
+			answer_case_readers(q, job->result);
+			break;
+		}
+	}
+	store_job_clear(job);
+	conn_answered(c);
+	conn_release(c);
+	free(q);
+}
+
+static void case_query_start(struct conn *c, Vigil__V1__Frame *f)
+{
+	uint64_t rid = f->request_id;
+	const char *case_id = "";
+	int what;
+	switch (f->msg_case) {
+	case VIGIL__V1__FRAME__MSG_GET_CASE_STATUS:
+		what = CASE_Q_STATUS;
+		case_id = f->get_case_status->case_id;
+		break;
+	case VIGIL__V1__FRAME__MSG_GET_CASE_LOG:
+		what = CASE_Q_LOG;
+		case_id = f->get_case_log->case_id;
+		break;
+	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
+		what = CASE_Q_READERS;
+		case_id = f->get_case_readers->case_id;
+		break;
+	default:
+		what = CASE_Q_LIST;
+		break;
+	}
+	if (what != CASE_Q_LIST && !record_case_id_ok(case_id)) {
+		frame_free(f);
+		conn_send_error(c, rid, VG_EBADREQ, "case_id must be 3-64 characters of [A-Za-z0-9-]");
+		conn_answered(c);
+		return;
+	}
+	struct case_q *q = calloc(1, sizeof(*q));
+	if (!q) {
+		frame_free(f);
+		conn_send_error(c, rid, VG_ENOMEM, "relay out of memory");
+		conn_answered(c);
+		return;
+	}
+	q->conn = c;
+	q->request_id = rid;
+	snprintf(q->case_id, sizeof(q->case_id), "%s", case_id);
+	snprintf(q->org, sizeof(q->org), "%s", c->id.org);
+	frame_free(f);
+	q->job.kind = STORE_CASE_QUERY;
+	q->job.done = on_case_done;
+	q->job.query = what;
+	q->job.query_case_id = q->case_id;
+	q->job.author = q->org;
+	q->job.role = c->id.role;
+	conn_hold(c);
+	store_submit(c->relay->store, &q->job);
+}
+
 /* Checks the request against the latest checkpoint; 0 or an error sent. */
 static int query_bounds(struct conn *c, struct query *q, uint64_t latest)
 {
@@ -295,6 +552,16 @@ static int query_bounds(struct conn *c, struct query *q, uint64_t latest)
 void query_start(struct conn *c, Vigil__V1__Frame *f)
 {
 	uint64_t rid = f->request_id;
+	switch (f->msg_case) {
+	case VIGIL__V1__FRAME__MSG_GET_CASE_STATUS:
+	case VIGIL__V1__FRAME__MSG_GET_CASE_LOG:
+	case VIGIL__V1__FRAME__MSG_LIST_CASES:
+	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
+		case_query_start(c, f);
+		return;
+	default:
+		break;
+	}
 	if (f->msg_case == VIGIL__V1__FRAME__MSG_GET_CHECKPOINT) {
 		frame_free(f);
 		answer_checkpoint(c, rid);

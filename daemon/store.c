@@ -49,6 +49,7 @@ struct store {
 	struct node_slot *cache;
 	struct store_log log;
 	struct store_checkpoint *last;   /* the writer's newest checkpoint */
+	struct cases *cases;             /* case rules and state, same connection */
 	uint8_t cert_known[SHA256_LEN];  /* the certificate stored last, committed */
 	int cert_known_valid;
 
@@ -129,6 +130,11 @@ void store_checkpoint_release(struct store_checkpoint *c)
 
 void store_job_clear(struct store_job *job)
 {
+	if (job->result) {
+		cases_result_free(job->result);
+		free(job->result);
+		job->result = NULL;
+	}
 	store_checkpoint_release(job->checkpoint);
 	job->checkpoint = NULL;
 	free(job->stored_cert_der);
@@ -328,6 +334,8 @@ static int schema_check(struct store *s, char *err, size_t err_len)
 	}
 	if (version == STORE_SCHEMA_VERSION)
 		return 0;
+	/* Each step takes the schema one version up; all run in one
+	 * transaction, so a failed migration leaves the file as it was. */
 	char sql[128];
 	snprintf(sql, sizeof(sql), "PRAGMA application_id=%d; PRAGMA user_version=%d;",
 		 STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
@@ -335,7 +343,11 @@ static int schema_check(struct store *s, char *err, size_t err_len)
 		goto fail;
 	if (fresh && exec(s->db, schema_v1, why, sizeof(why)) != 0)
 		goto fail_tx;
-	if (fresh ? exec(s->db, schema_v2, why, sizeof(why)) : migrate_v2(s, why, sizeof(why)))
+	if (version < 2 &&
+	    (fresh ? exec(s->db, schema_v2, why, sizeof(why)) : migrate_v2(s, why, sizeof(why))))
+		goto fail_tx;
+	/* Version 3: cases.  Records stored before it belong to no case. */
+	if (version < 3 && exec(s->db, CASES_SCHEMA, why, sizeof(why)) != 0)
 		goto fail_tx;
 	if (exec(s->db, sql, why, sizeof(why)) != 0 || exec(s->db, "COMMIT", why, sizeof(why)) != 0)
 		goto fail_tx;
@@ -444,6 +456,8 @@ int store_open(const char *path, struct store **out, char *err, size_t err_len)
 		    "INSERT INTO checkpoints(size, root, signed_at_ms, note) VALUES(?,?,?,?)",
 		    err, err_len))
 		goto fail;
+	if (cases_open(s->db, &s->cases, err, err_len) != 0)
+		goto fail;
 	/* O(log n): the complete subtrees that make up the log. */
 	if (merkle_frontier_load(&s->frontier, get_node, s, s->next_index) != 0) {
 		snprintf(err, err_len, "%s: the Merkle tree is incomplete (a node of size %llu "
@@ -456,8 +470,10 @@ int store_open(const char *path, struct store **out, char *err, size_t err_len)
 	if (s->last) {
 		uint8_t root[SHA256_LEN];
 		merkle_frontier_root(&s->frontier, root);
-		if (s->last->size > s->next_index ||
-		    (s->last->size == s->next_index && memcmp(root, s->last->root, SHA256_LEN))) {
+		/* Every batch commits its checkpoint with its entries, so the
+		 * latest checkpoint covers exactly the log; anything else was
+		 * changed outside the relay and must not be signed over. */
+		if (s->last->size != s->next_index || memcmp(root, s->last->root, SHA256_LEN)) {
 			snprintf(err, err_len, "%s: the log (%llu entries) does not match its latest "
 				 "checkpoint (size %llu); refusing to serve a log that changed; "
 				 "run vigild --verify-db", path, (unsigned long long)s->next_index,
@@ -483,6 +499,7 @@ void store_close(struct store **sp)
 				s->st_node_put, s->st_ckpt_put };
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		sqlite3_finalize(sts[i]);
+	cases_close(&s->cases);
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
 		log_err("closing %s: %s", s->path, sqlite3_errmsg(s->db));
 	/* Closed only after SQLite has let go: closing any descriptor of the
@@ -595,6 +612,17 @@ static int write_job(struct store *s, struct store_job *j)
 	if (rc != SQLITE_DONE)
 		return rc;
 
+	/* The case rules, against the state the batch has built so far; a
+	 * refusal stores nothing. */
+	rc = cases_apply(s->cases, j->parsed, j->author, j->role, s->next_index, j->received_at_ms,
+			 j->why, sizeof(j->why));
+	if (rc < 0) {
+		j->status = rc;
+		return 0;
+	}
+	if (rc > 0)
+		return rc;
+
 	/* A pipelining client sends one certificate many times over: skip the
 	 * insert when it is the one stored last. */
 	if (!s->cert_known_valid || memcmp(s->cert_known, j->cert_sha256, SHA256_LEN) != 0) {
@@ -640,7 +668,44 @@ static void fail_batch(struct store *s, struct store_job *batch, int rc)
 		j->status = VG_EIO;
 		j->duplicate = 0;
 		snprintf(j->why, sizeof(j->why), "%s", why);
+		if (j->result) {
+			cases_result_free(j->result);
+			free(j->result);
+			j->result = NULL;
+		}
 	}
+}
+
+/* A case query inside the batch: it sees the state the batch has built and
+ * its read is recorded in the same transaction. */
+static int query_job(struct store *s, struct store_job *j)
+{
+	j->result = calloc(1, sizeof(*j->result));
+	if (!j->result)
+		return SQLITE_NOMEM;
+	int rc = cases_query(s->cases, (enum case_query)j->query, j->query_case_id, j->author,
+			     j->role, now_ms(), j->result, j->why, sizeof(j->why));
+	if (rc < 0) {
+		j->status = rc;
+		return 0;
+	}
+	if (rc == 0)
+		j->status = VG_OK;
+	return rc;
+}
+
+/* The proofs a case log answer carries, to the checkpoint cp. */
+static int case_log_proofs(struct store *s, struct store_job *j, const struct store_checkpoint *cp)
+{
+	struct case_result *r = j->result;
+	for (size_t i = 0; i < r->n_entries; i++) {
+		struct case_entry *e = &r->entries[i];
+		e->proof = malloc(MERKLE_MAX_PROOF * sizeof(merkle_hash));
+		if (!e->proof || merkle_inclusion_proof(get_node, s, e->index, cp->size, e->proof,
+							&e->proof_len) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* One transaction for the whole batch: its entries, tree nodes and the
@@ -652,9 +717,13 @@ static void write_batch(struct store *s, struct store_job *batch)
 	struct store_checkpoint *cp = NULL;
 	int rc = step_done(s->st_begin);
 	for (struct store_job *j = batch; rc == 0 && j; j = j->next)
-		rc = write_job(s, j);
-	if (rc == 0)
+		rc = j->kind == STORE_CASE_QUERY ? query_job(s, j) : write_job(s, j);
+	/* A batch of reads and refusals leaves the log as it was: the latest
+	 * checkpoint still covers it. */
+	if (rc == 0 && s->next_index != first)
 		rc = make_checkpoint(s, &cp);
+	else if (rc == 0)
+		cp = store_checkpoint_ref(s->last);
 	if (rc == 0)
 		rc = step_done(s->st_commit);
 	if (rc != 0) {
@@ -670,10 +739,20 @@ static void write_batch(struct store *s, struct store_job *batch)
 		fail_batch(s, batch, rc);
 		return;
 	}
-	publish(s, cp);
+	if (s->next_index != first)
+		publish(s, cp);
 	for (struct store_job *j = batch; j; j = j->next) {
 		if (j->status != VG_OK)
 			continue;
+		if (j->kind == STORE_CASE_QUERY) {
+			if (j->query == CASE_Q_LOG && case_log_proofs(s, j, cp) != 0) {
+				j->status = VG_EIO;
+				snprintf(j->why, sizeof(j->why), "cannot read the case's proofs");
+				continue;
+			}
+			j->checkpoint = store_checkpoint_ref(cp);
+			continue;
+		}
 		if (merkle_inclusion_proof(get_node, s, j->index, cp->size, j->proof,
 					   &j->proof_len) != 0) {
 			/* The entry is durable; a retry gets its receipt. */
@@ -687,9 +766,9 @@ static void write_batch(struct store *s, struct store_job *batch)
 	store_checkpoint_release(cp);
 }
 
-/* A checkpoint with no new entries, so that clients can tell a quiet log
- * from a relay that stopped signing. */
-static void write_heartbeat(struct store *s)
+/* Signs and commits a checkpoint of the current size in a transaction of
+ * its own; *out gets one reference.  0 or an SQLite error. */
+static int sign_checkpoint_now(struct store *s, struct store_checkpoint **out)
 {
 	struct store_checkpoint *cp = NULL;
 	int rc = step_done(s->st_begin);
@@ -701,6 +780,19 @@ static void write_heartbeat(struct store *s)
 		if (!sqlite3_get_autocommit(s->db))
 			step_done(s->st_rollback);
 		store_checkpoint_release(cp);
+		return rc;
+	}
+	*out = cp;
+	return 0;
+}
+
+/* A checkpoint with no new entries, so that clients can tell a quiet log
+ * from a relay that stopped signing. */
+static void write_heartbeat(struct store *s)
+{
+	struct store_checkpoint *cp;
+	int rc = sign_checkpoint_now(s, &cp);
+	if (rc != 0) {
 		log_err("%s: cannot sign a checkpoint: %s", s->path, sqlite3_errstr(rc));
 		return;
 	}
@@ -805,16 +897,9 @@ int store_start(struct store *s, uv_loop_t *loop, unsigned batch_max, uint64_t b
 	}
 	/* A checkpoint that covers the whole log before anything is served. */
 	if (!s->last || s->last->size != s->frontier.size) {
-		struct store_checkpoint *cp = NULL;
-		int rc = step_done(s->st_begin);
-		if (rc == 0)
-			rc = make_checkpoint(s, &cp);
-		if (rc == 0)
-			rc = step_done(s->st_commit);
+		struct store_checkpoint *cp;
+		int rc = sign_checkpoint_now(s, &cp);
 		if (rc != 0) {
-			if (!sqlite3_get_autocommit(s->db))
-				step_done(s->st_rollback);
-			store_checkpoint_release(cp);
 			snprintf(err, err_len, "%s: cannot sign a checkpoint: %s", s->path,
 				 sqlite3_errstr(rc));
 			return UV_EIO;

@@ -32,6 +32,7 @@
 #include <sqlite3.h>
 #include <uv.h>
 
+#include "daemon/cases.h"
 #include "proto/merkle.h"
 #include "proto/record.h"
 
@@ -52,12 +53,24 @@ struct store_checkpoint {
 void store_checkpoint_release(struct store_checkpoint *c);
 struct store_checkpoint *store_checkpoint_ref(struct store_checkpoint *c);
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_APPLICATION_ID 0x7669676c /* "vigl" */
+
+enum store_job_kind {
+	STORE_APPEND = 0,                  /* a signed record to append */
+	STORE_CASE_QUERY = 1,              /* a case query, recorded as a read */
+};
 
 struct store_job {
 	struct store_job *next;            /* queue link, owned by the store */
 	void (*done)(struct store_job *);  /* called on the loop thread */
+	enum store_job_kind kind;
+	int role;                          /* the peer's role (identity.h) */
+
+	/* STORE_CASE_QUERY: what, which case, who; the answer. */
+	int query;                         /* enum case_query */
+	const char *query_case_id;
+	struct case_result *result;        /* filled when status is VG_OK */
 
 	/* What to append (set by the submitter). */
 	int64_t received_at_ms;
@@ -67,6 +80,7 @@ struct store_job {
 	const char *author;                /* organisation of the certificate */
 	const uint8_t *record_id;          /* RECORD_ID_LEN bytes */
 	const char *case_id;
+	const Vigil__V1__Record *parsed;   /* the record, decoded and validated */
 	const uint8_t *record;
 	size_t record_len;
 	const uint8_t *sig;
@@ -74,7 +88,7 @@ struct store_job {
 	uint8_t leaf_hash[SHA256_LEN];
 
 	/* The outcome (set by the writer). */
-	int status;                        /* VG_OK, VG_ECONFLICT or VG_EIO */
+	int status;                        /* VG_OK, a refusal, or VG_EIO */
 	int duplicate;                     /* the record was stored before */
 	uint64_t index;
 	int64_t stored_received_at_ms;

@@ -160,6 +160,9 @@ static void verify_done(uv_work_t *w, int status)
 	j->author = c->id.org;
 	j->record_id = s->record->record_id.data;
 	j->case_id = s->record->case_id;
+	j->kind = STORE_APPEND;
+	j->parsed = s->record;
+	j->role = c->id.role;
 	j->record = sr->record.data;
 	j->record_len = sr->record.len;
 	j->sig = sr->signature.data;

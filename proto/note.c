@@ -67,23 +67,28 @@ int base64_decode(const char *in, size_t len, uint8_t *out, size_t out_cap)
 	return (int)o;
 }
 
+/* The n bytes at name: a key name has no spaces (ASCII or Unicode), no
+ * '+' and no control characters.  name need not be NUL-terminated. */
 static int name_ok(const char *name, size_t n)
 {
 	if (n == 0 || n > NOTE_NAME_MAX)
 		return 0;
+	const unsigned char *u = (const unsigned char *)name;
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-		/* No spaces, no '+', no control characters. */
-		if (c <= 0x20 || c == '+' || c == 0x7f)
+		if (u[i] <= 0x20 || u[i] == '+' || u[i] == 0x7f)
 			return 0;
+		/* U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F,
+		 * U+205F, U+3000: the Unicode spaces, in UTF-8. */
+		if (u[i] == 0xc2 && i + 1 < n && u[i + 1] == 0xa0)
+			return 0;
+		if (i + 2 < n) {
+			unsigned a = u[i], b = u[i + 1], c = u[i + 2];
+			if ((a == 0xe1 && b == 0x9a && c == 0x80) ||
+			    (a == 0xe2 && b == 0x80 && (c <= 0x8a || c == 0xa8 || c == 0xa9 || c == 0xaf)) ||
+			    (a == 0xe2 && b == 0x81 && c == 0x9f) || (a == 0xe3 && b == 0x80 && c == 0x80))
+				return 0;
+		}
 	}
-	/* Unicode spaces (U+00A0, U+2000.., U+3000) are multi-byte; refuse
-	 * the common ones explicitly. */
-	if (strstr(name, "\xc2\xa0") || strstr(name, "\xe3\x80\x80"))
-		return 0;
-	for (const char *p = strstr(name, "\xe2\x80"); p; p = strstr(p + 1, "\xe2\x80"))
-		if ((unsigned char)p[2] <= 0x8a || (unsigned char)p[2] == 0xaf)
-			return 0;
 	return 1;
 }
 

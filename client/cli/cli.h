@@ -4,16 +4,19 @@
  * The tool is a thin layer over libvigil's public API: vigil.c parses the
  * global options and dispatches to a command, settings.c turns options and
  * the INI file into connection settings, output.c prints results as text or
- * JSON, and every command lives in a file of its own (contact.c).
+ * JSON, json.c writes and reads JSON, receipt.c saves and loads receipt
+ * files, and every command lives in a file of its own (contact.c, log.c for
+ * "checkpoint" and "proof", verify.c).
  *
  * Exit statuses: 0 success, 1 refused by the relay, 2 usage error (also a
- * local file or key problem), 3 connection, TLS, protocol or verification
- * failure.
+ * local file or key problem, a malformed receipt file), 3 connection, TLS,
+ * protocol or verification failure (an inconsistent log included).
  */
 #ifndef VIGIL_CLI_H
 #define VIGIL_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "vigil.h"
@@ -31,6 +34,7 @@ struct settings {
 	char *cert;
 	char *key;
 	char *ca;
+	char *checkpoint_key; /* verifier key string or PEM file name */
 	const char *config;   /* -c FILE, or NULL */
 	int timeout_ms;       /* 0 = the library's default */
 	int json;             /* --json */
@@ -46,6 +50,7 @@ enum {
 	OPT_JSON,
 	OPT_TIMEOUT,
 	OPT_VERSION,
+	OPT_CHECKPOINT_KEY,
 	OPT_COMMAND_BASE = 512,
 };
 #define CLI_GLOBAL_OPTIONS                                        \
@@ -54,6 +59,7 @@ enum {
 	{ "cert", required_argument, NULL, OPT_CERT },            \
 	{ "key", required_argument, NULL, OPT_KEY },              \
 	{ "ca", required_argument, NULL, OPT_CA },                \
+	{ "checkpoint-key", required_argument, NULL, OPT_CHECKPOINT_KEY }, \
 	{ "json", no_argument, NULL, OPT_JSON },                  \
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },      \
 	{ "help", no_argument, NULL, 'h' },                       \
@@ -70,6 +76,20 @@ int cli_global_option(struct settings *s, int opt, const char *arg);
 int cli_getopt_error(int opt, char *const argv[]);
 /* Exit status for a libvigil status. */
 int cli_exit_status(int status);
+/* Loads the -c file (if any) and checks the settings are complete. */
+int cli_settings(struct settings *s);
+/* cli_settings(), then connects; 0 with *c, or an exit status after
+ * printing why. */
+int cli_connect(struct settings *s, vigil_client **c);
+/* A failure of ours (not the library's): prints it like output_failure()
+ * with status (VIGIL_E_USAGE, VIGIL_E_IO, VIGIL_E_VERIFY ...) and returns
+ * the exit status for it. */
+int cli_fail(const struct settings *s, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Milliseconds since the epoch. */
+int64_t cli_now_ms(void);
+/* Parses a decimal unsigned integer (no sign, no spaces); -1 when it is not. */
+int cli_parse_u64(const char *arg, uint64_t *out);
 
 /* settings.c */
 /* --relay HOST:PORT, [V6]:PORT, or HOST (port 7443). */
@@ -78,6 +98,9 @@ int settings_relay(struct settings *s, const char *arg, char *why, size_t why_le
 int settings_load(struct settings *s, const char *path, char *why, size_t why_len);
 /* After options and file: every setting needed to connect is there. */
 int settings_complete(const struct settings *s, char *why, size_t why_len);
+/* Whether s has the form of a verifier key (NAME+8 hex digits+...), the
+ * test vigil.h documents; anything else is a file name. */
+int settings_is_verifier_key(const char *s);
 /* Replaces *dst with a copy of src; -1 when out of memory. */
 int settings_set(char **dst, const char *src);
 void settings_free(struct settings *s);
@@ -86,9 +109,76 @@ void settings_free(struct settings *s);
 void output_receipt(const struct vigil_receipt *r, int json);
 /* A libvigil failure: text on stderr, and with json a JSON object on stdout. */
 void output_failure(const struct vigil_error *e, int json);
+/* A verdict of "verify": "<what> OK: ..." or "<what> <BAD>: message" on
+ * stdout as text, or with json {"ok":false,"error":BAD,"message":...}. */
+void output_verdict_bad(const char *what, const char *bad, const char *message, int json);
+
+/* json.c */
+void json_write_string(FILE *f, const char *s);
+/* ["hex", ...] */
+void json_write_hashes(FILE *f, const uint8_t (*h)[VIGIL_HASH_LEN], size_t n);
+
+enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY };
+struct json_value {
+	enum json_type type;
+	int boolean;
+	int64_t number;              /* integers only */
+	char *string;                /* UTF-8, NUL-terminated, no NUL inside */
+	size_t string_len;
+	struct json_value *items;    /* an array's values (never arrays) */
+	size_t n_items;
+};
+struct json_member {
+	char *key;
+	struct json_value value;
+};
+struct json_object {
+	struct json_member *members;
+	size_t n;
+};
+/* Parses one flat object (see json.c); -1 with why. */
+int json_parse_object(const char *text, size_t len, struct json_object *out, char *why,
+		      size_t why_len);
+/* The member's value, or NULL. */
+const struct json_value *json_get(const struct json_object *o, const char *key);
+void json_object_free(struct json_object *o);
+
+/* receipt.c */
+/* A receipt file being written: created (mode 0600) next to path before
+ * the submission, so that a path we cannot write fails before anything is
+ * sent; renamed over path once complete. */
+struct receipt_out {
+	char *path;
+	char *tmp;
+	FILE *f;
+};
+int receipt_out_open(struct receipt_out *o, const char *path, char *why, size_t why_len);
+int receipt_out_commit(struct receipt_out *o, const struct vigil_receipt *r,
+		       const uint8_t *record, size_t record_len, char *why, size_t why_len);
+/* Removes the temporary file if it was not committed. */
+void receipt_out_abort(struct receipt_out *o);
+
+/* A receipt file read back: the receipt and the record bytes (malloc()ed).
+ * received_at is the file's RFC 3339 receive time (-1 when absent). */
+struct receipt_in {
+	struct vigil_receipt r;
+	uint8_t *record;
+	size_t record_len;
+	int64_t received_at;
+};
+/* 0, or -1 with why for a file that cannot be read or is malformed. */
+int receipt_in_read(const char *path, struct receipt_in *in, char *why, size_t why_len);
+void receipt_in_free(struct receipt_in *in);
 
 /* contact.c */
 int cmd_contact(struct settings *s, int argc, char *argv[]);
 void cmd_contact_help(FILE *f);
+
+/* log.c */
+int cmd_checkpoint(struct settings *s, int argc, char *argv[]);
+int cmd_proof(struct settings *s, int argc, char *argv[]);
+
+/* verify.c */
+int cmd_verify(struct settings *s, int argc, char *argv[]);
 
 #endif

@@ -5,11 +5,13 @@
  * --record-id with --at builds the same record bytes on every run: a retry
  * after a lost answer is stored once (the relay answers "duplicate") instead
  * of being refused as a conflicting reuse of the record id.
+ *
+ * With --save-receipt the verified receipt is also written as a JSON file
+ * (receipt.c) that "vigil verify --receipt" checks offline.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 
@@ -20,6 +22,7 @@ enum {
 	OPT_AT,
 	OPT_RECORD_ID,
 	OPT_NOTE,
+	OPT_SAVE_RECEIPT,
 };
 
 /* Names as an indented, wrapped list. */
@@ -48,9 +51,12 @@ void cmd_contact_help(FILE *f)
 {
 	fprintf(f, "usage: vigil [OPTIONS] contact --case ID --channel CHANNEL --outcome OUTCOME\n"
 		   "                               [--at TIME] [--record-id HEX] [--note TEXT]\n"
+		   "                               [--save-receipt FILE]\n"
 		   "\n"
 		   "Reports one attempt to contact a returnee: builds the record, signs it with\n"
-		   "our key, submits it and prints the relay's verified receipt.\n"
+		   "our key, submits it and prints the relay's receipt once it is verified: the\n"
+		   "leaf hash of the entry, the relay's signed checkpoint and the proof that the\n"
+		   "entry is in it.\n"
 		   "\n"
 		   "  --case ID            pseudonymous case id, 3-64 characters of A-Z a-z 0-9 -\n"
 		   "  --channel CHANNEL    how the attempt was made, one of:\n");
@@ -63,20 +69,20 @@ void cmd_contact_help(FILE *f)
 		   "                       --at, a retry sends the same record and is stored once\n"
 		   "  --note TEXT          optional short note, at most %d bytes of UTF-8;\n"
 		   "                       never needed to understand the case, never names\n"
+		   "  --save-receipt FILE  also write the verified receipt as JSON to FILE (mode\n"
+		   "                       0600, replaced atomically): the record, its signature\n"
+		   "                       and everything 'vigil verify --receipt FILE' needs to\n"
+		   "                       check it offline\n"
 		   "\n"
 		   "Global options (vigil --help) may also follow the command.\n"
-		   "Output: 'stored entry N at TIME', record_id, leaf_hash, and 'duplicate: yes'\n"
-		   "when the relay already had the record; with --json one line:\n"
+		   "Output: 'stored entry N at TIME', record_id, leaf_hash, 'duplicate: yes'\n"
+		   "when the relay already had the record, and 'verified: included in checkpoint\n"
+		   "of size M'; with --json one line:\n"
 		   "{\"index\":N,\"leaf_hash\":\"...\",\"received_at\":\"...\",\"record_id\":\"...\","
-		   "\"duplicate\":false}\n",
+		   "\"duplicate\":false,\n"
+		   " \"checkpoint\":\"<signed note>\",\"inclusion_proof\":[\"<hex>\",...]}\n"
+		   "(the proof from the leaf upwards).\n",
 		VIGIL_NOTE_MAX);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int cmd_contact(struct settings *s, int argc, char *argv[])
@@ -89,11 +95,12 @@ int cmd_contact(struct settings *s, int argc, char *argv[])
 		{ "at", required_argument, NULL, OPT_AT },
 		{ "record-id", required_argument, NULL, OPT_RECORD_ID },
 		{ "note", required_argument, NULL, OPT_NOTE },
+		{ "save-receipt", required_argument, NULL, OPT_SAVE_RECEIPT },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vigil_contact ct;
 	memset(&ct, 0, sizeof(ct));
-	const char *at = NULL, *record_id = NULL;
+	const char *at = NULL, *record_id = NULL, *save = NULL;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
 		switch (opt) {
@@ -109,6 +116,7 @@ int cmd_contact(struct settings *s, int argc, char *argv[])
 		case OPT_AT: at = optarg; break;
 		case OPT_RECORD_ID: record_id = optarg; break;
 		case OPT_NOTE: ct.note = optarg; break;
+		case OPT_SAVE_RECEIPT: save = optarg; break;
 		default: {
 			int r = cli_global_option(s, opt, optarg);
 			if (r != 0)
@@ -125,7 +133,9 @@ int cmd_contact(struct settings *s, int argc, char *argv[])
 	if (!ct.outcome)
 		return cli_usage_error("contact: --outcome is required");
 
-	int64_t when = now_ms();
+	if (save && !save[0])
+		return cli_usage_error("contact: --save-receipt wants a file name");
+	int64_t when = cli_now_ms();
 	if (at) {
 		if (vigil_parse_time(at, &when) != VIGIL_OK)
 			return cli_usage_error("contact: --at '%s' is not an RFC 3339 time such as "
@@ -144,34 +154,46 @@ int cmd_contact(struct settings *s, int argc, char *argv[])
 	if (vigil_contact_check(&ct, &err) != VIGIL_OK)
 		return cli_usage_error("contact: %s", err.message);
 
-	char why[512];
-	if (s->config && settings_load(s, s->config, why, sizeof(why)) != 0)
-		return cli_usage_error("%s", why);
-	if (settings_complete(s, why, sizeof(why)) != 0)
-		return cli_usage_error("%s", why);
-
-	struct vigil_options o = {
-		.host = s->host,
-		.port = s->port ? s->port : CLI_DEFAULT_PORT,
-		.cert_file = s->cert,
-		.key_file = s->key,
-		.ca_file = s->ca,
-		.timeout_ms = s->timeout_ms,
-	};
 	vigil_client *c = NULL;
-	int rc = vigil_connect(&o, &c, &err);
-	if (rc != VIGIL_OK) {
-		output_failure(&err, s->json);
-		return cli_exit_status(rc);
+	int rc = cli_connect(s, &c);
+	if (rc != 0)
+		return rc;
+	/* The receipt file is created before anything is sent, so that a
+	 * path we cannot write costs no submission. */
+	struct receipt_out out = { NULL, NULL, NULL };
+	char why[512];
+	if (save && receipt_out_open(&out, save, why, sizeof(why)) != 0) {
+		vigil_close(&c);
+		return cli_fail(s, VIGIL_E_IO, "%s", why);
 	}
+	/* Built here rather than by vigil_submit_contact(): the saved receipt
+	 * holds the exact record bytes. */
+	uint8_t *record = NULL, *sig = NULL;
+	size_t record_len = 0, sig_len = 0;
 	struct vigil_receipt r;
-	rc = vigil_submit_contact(c, &ct, &r, &err);
+	rc = vigil_build_contact(c, &ct, &record, &record_len, &sig, &sig_len, &err);
+	if (rc == VIGIL_OK)
+		rc = vigil_submit_signed(c, record, record_len, sig, sig_len, &r, &err);
 	vigil_close(&c);
+	vigil_free(sig);
+	int status = cli_exit_status(rc), unsaved = 0;
+	if (rc == VIGIL_OK && save &&
+	    receipt_out_commit(&out, &r, record, record_len, why, sizeof(why)) != 0) {
+		struct vigil_error e = { .status = VIGIL_E_IO };
+		snprintf(e.message, sizeof(e.message), "the relay stored the record, but %.440s", why);
+		err = e;
+		rc = VIGIL_E_IO;
+		status = EXIT_USAGE;
+		unsaved = 1;
+	}
+	receipt_out_abort(&out);
+	vigil_free(record);
 	if (rc != VIGIL_OK) {
 		output_failure(&err, s->json);
-		if (cli_exit_status(rc) == EXIT_FAILED && !(record_id && at)) {
+		if ((status == EXIT_FAILED || unsaved) && !(record_id && at)) {
 			/* The record may have been stored even though we saw no
-			 * valid receipt; the same bytes again are harmless. */
+			 * valid receipt (or could not save it); the same bytes
+			 * again are harmless. */
 			char hex[2 * VIGIL_RECORD_ID_LEN + 1], t[VIGIL_TIME_LEN];
 			vigil_hex_encode(ct.record_id, VIGIL_RECORD_ID_LEN, hex);
 			vigil_format_time(when, t, sizeof(t));
@@ -179,7 +201,7 @@ int cmd_contact(struct settings *s, int argc, char *argv[])
 					"without storing it twice, add: --record-id %s --at %s\n",
 				hex, t);
 		}
-		return cli_exit_status(rc);
+		return status;
 	}
 	output_receipt(&r, s->json);
 	return 0;

@@ -5,6 +5,7 @@
  *   [relay]
  *   address = relay.example.org     ; a name, 192.0.2.1, ::1 or [::1]
  *   port = 7443
+ *   checkpoint_key = relay-checkpoint.pub  ; or NAME+ID+KEY (a verifier key)
  *   [tls]
  *   cert = iom-ru-moscow.crt        ; relative to the file's directory
  *   key = iom-ru-moscow.key
@@ -12,7 +13,9 @@
  *
  * Options given on the command line win over the file: the file only fills
  * settings that are still empty.  Unknown sections or keys, and keys given
- * twice, are errors reported as FILE:LINE.
+ * twice, are errors reported as FILE:LINE.  File names in the file are
+ * relative to its directory; a checkpoint_key that is a verifier key string
+ * is kept as it is.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -41,6 +44,7 @@ void settings_free(struct settings *s)
 	free(s->cert);
 	free(s->key);
 	free(s->ca);
+	free(s->checkpoint_key);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -128,7 +132,7 @@ int settings_relay(struct settings *s, const char *arg, char *why, size_t why_le
 struct ini_state {
 	struct settings *s;
 	const char *dir;       /* directory of the file, "" for the current one */
-	char *host, *port, *cert, *key, *ca; /* what the file says */
+	char *host, *port, *cert, *key, *ca, *ckey; /* what the file says */
 	char why[256];         /* first error, without FILE:LINE */
 	int failed;
 };
@@ -169,6 +173,8 @@ static int ini_entry(void *user, const char *section, const char *name, const ch
 			slot = &st->host;
 		else if (strcmp(name, "port") == 0)
 			slot = &st->port;
+		else if (strcmp(name, "checkpoint_key") == 0)
+			slot = &st->ckey;
 	} else if (strcmp(section, "tls") == 0) {
 		is_path = 1;
 		if (strcmp(name, "cert") == 0)
@@ -196,6 +202,8 @@ static int ini_entry(void *user, const char *section, const char *name, const ch
 			return ini_fail(st, "address '%s' must not include a port; set 'port' "
 					"instead", value);
 	}
+	if (slot == &st->ckey)
+		is_path = !settings_is_verifier_key(value);
 	*slot = is_path ? file_path(st, value) : strdup(value);
 	if (!*slot)
 		return ini_fail(st, "out of memory");
@@ -252,7 +260,9 @@ int settings_load(struct settings *s, const char *path, char *why, size_t why_le
 		take(&s->cert, &st.cert);
 		take(&s->key, &st.key);
 		take(&s->ca, &st.ca);
+		take(&s->checkpoint_key, &st.ckey);
 	}
+	free(st.ckey);
 	free(st.host);
 	free(st.port);
 	free(st.cert);
@@ -276,5 +286,24 @@ int settings_complete(const struct settings *s, char *why, size_t why_len)
 			 !s->cert ? "cert" : !s->key ? "key" : "ca");
 		return -1;
 	}
+	if (!s->checkpoint_key) {
+		snprintf(why, why_len, "no checkpoint key given: use --checkpoint-key KEY_OR_FILE "
+			 "or [relay] checkpoint_key in the -c file");
+		return -1;
+	}
 	return 0;
+}
+
+int settings_is_verifier_key(const char *s)
+{
+	const char *p = strchr(s, '+');
+	if (!p)
+		return 0;
+	for (int i = 1; i <= 8; i++) {
+		char ch = p[i];
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+		      (ch >= 'A' && ch <= 'F')))
+			return 0;
+	}
+	return p[9] == '+';
 }

@@ -1,8 +1,10 @@
 /*
- * vigil.c - the vigil command: global options, then one command.
+ * vigil.c - the vigil command: global options, then one command; and what
+ * every command shares (settings, connecting, failures, numbers).
  *
- *   vigil [-c FILE | --relay HOST:PORT --cert FILE --key FILE --ca FILE]
- *         [--json] [--timeout MS] COMMAND [OPTIONS]
+ *   vigil [-c FILE | --relay HOST:PORT --cert FILE --key FILE --ca FILE
+ *          --checkpoint-key KEY_OR_FILE] [--json] [--timeout MS]
+ *         COMMAND [OPTIONS]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -22,6 +25,9 @@ struct command {
 
 static const struct command commands[] = {
 	{ "contact", "report a contact attempt with a returnee", cmd_contact },
+	{ "checkpoint", "show the relay's latest checkpoint, verified", cmd_checkpoint },
+	{ "proof", "prove that an entry is in the relay's log", cmd_proof },
+	{ "verify", "verify a saved receipt offline, or monitor the relay's log", cmd_verify },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -30,29 +36,37 @@ static void help(FILE *f)
 {
 	fprintf(f, "usage: vigil [OPTIONS] COMMAND [COMMAND OPTIONS]\n"
 		   "\n"
-		   "Submits signed records to a vigil relay over mutual TLS and verifies\n"
-		   "every receipt it sends back.\n"
+		   "Submits signed records to a vigil relay over mutual TLS, verifies every\n"
+		   "receipt it sends back against the relay's signed checkpoints, and checks\n"
+		   "that the relay's log only ever grows.\n"
 		   "\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %-12s%s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n"
 		   "Options (before or after the command):\n"
-		   "  -c, --config FILE    INI file: [relay] address, port; [tls] cert, key, ca\n"
-		   "                       (relative paths are relative to the file)\n"
+		   "  -c, --config FILE    INI file: [relay] address, port, checkpoint_key;\n"
+		   "                       [tls] cert, key, ca (relative paths are relative\n"
+		   "                       to the file)\n"
 		   "      --relay HOST:PORT  the relay; IPv6 in brackets ([::1]:7443);\n"
 		   "                       the port defaults to " CLI_DEFAULT_PORT "\n"
 		   "      --cert FILE      our organisation's certificate (PEM)\n"
 		   "      --key FILE       its private key (PEM, not encrypted)\n"
 		   "      --ca FILE        the federation CA certificate (PEM)\n"
+		   "      --checkpoint-key KEY_OR_FILE\n"
+		   "                       the relay's checkpoint key (required): a verifier\n"
+		   "                       key NAME+ID+KEY, or a PEM file with its Ed25519\n"
+		   "                       public key (the key name is then each checkpoint's\n"
+		   "                       origin)\n"
 		   "      --timeout MS     longest wait for the network (default %d ms)\n"
 		   "      --json           print the result as one JSON object on one line\n"
 		   "  -h, --help           this help; vigil COMMAND --help for a command's\n"
 		   "      --version        print the version\n"
 		   "Options on the command line take precedence over the file.\n"
 		   "\n"
-		   "Exit status: 0 stored, 1 refused by the relay, 2 usage error (bad options,\n"
-		   "names, times, files), 3 connection, TLS, protocol or verification failure.\n",
+		   "Exit status: 0 success, 1 refused by the relay, 2 usage error (bad options,\n"
+		   "names, times, files, a malformed receipt file), 3 connection, TLS, protocol\n"
+		   "or verification failure (a receipt, proof or log that does not verify).\n",
 		VIGIL_DEFAULT_TIMEOUT_MS);
 }
 
@@ -120,10 +134,13 @@ int cli_global_option(struct settings *s, int opt, const char *arg)
 		return 0;
 	case OPT_CERT:
 	case OPT_KEY:
-	case OPT_CA: {
-		char **dst = opt == OPT_CERT ? &s->cert : opt == OPT_KEY ? &s->key : &s->ca;
+	case OPT_CA:
+	case OPT_CHECKPOINT_KEY: {
+		char **dst = opt == OPT_CERT ? &s->cert : opt == OPT_KEY ? &s->key
+			   : opt == OPT_CA ? &s->ca : &s->checkpoint_key;
 		if (!arg[0])
-			return cli_usage_error("empty file name");
+			return cli_usage_error(opt == OPT_CHECKPOINT_KEY ? "empty checkpoint key"
+					       : "empty file name");
 		if (settings_set(dst, arg) != 0)
 			return cli_usage_error("out of memory");
 		return 0;
@@ -145,6 +162,74 @@ int cli_global_option(struct settings *s, int opt, const char *arg)
 	default:
 		return -1;
 	}
+}
+
+int64_t cli_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cli_parse_u64(const char *arg, uint64_t *out)
+{
+	if (!arg[0] || strlen(arg) > 20)
+		return -1;
+	uint64_t v = 0;
+	for (const char *p = arg; *p; p++) {
+		if (*p < '0' || *p > '9' || v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int cli_fail(const struct settings *s, int status, const char *fmt, ...)
+{
+	struct vigil_error e;
+	memset(&e, 0, sizeof(e));
+	e.status = status;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	output_failure(&e, s->json);
+	return cli_exit_status(status);
+}
+
+int cli_settings(struct settings *s)
+{
+	char why[512];
+	if (s->config && settings_load(s, s->config, why, sizeof(why)) != 0)
+		return cli_usage_error("%s", why);
+	if (settings_complete(s, why, sizeof(why)) != 0)
+		return cli_usage_error("%s", why);
+	return 0;
+}
+
+int cli_connect(struct settings *s, vigil_client **c)
+{
+	*c = NULL;
+	int rc = cli_settings(s);
+	if (rc != 0)
+		return rc;
+	struct vigil_options o = {
+		.host = s->host,
+		.port = s->port ? s->port : CLI_DEFAULT_PORT,
+		.cert_file = s->cert,
+		.key_file = s->key,
+		.ca_file = s->ca,
+		.timeout_ms = s->timeout_ms,
+		.checkpoint_key = s->checkpoint_key,
+	};
+	struct vigil_error err;
+	rc = vigil_connect(&o, c, &err);
+	if (rc != VIGIL_OK) {
+		output_failure(&err, s->json);
+		return cli_exit_status(rc);
+	}
+	return 0;
 }
 
 int main(int argc, char *argv[])

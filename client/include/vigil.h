@@ -4,7 +4,12 @@
  * libvigil connects an organisation to a vigil relay over mutual TLS 1.3
  * (ALPN "vigil/1"), signs the records it submits with the organisation's
  * private key (the key of its TLS client certificate) and verifies every
- * receipt the relay sends back before it reports success.
+ * receipt the relay sends back before it reports success: the entry's leaf
+ * hash, the signature of the relay's checkpoint (with the checkpoint key the
+ * caller configures) and the inclusion proof of the entry in that
+ * checkpoint's tree.  It also reads the relay's tamper-evident log
+ * (checkpoints, inclusion and consistency proofs, leaf hashes, our own
+ * entries) and verifies saved receipts offline.
  *
  * Blocking model: every call blocks the calling thread until it is done or
  * until the network has been silent for timeout_ms (struct vigil_options).
@@ -23,9 +28,12 @@
  * Ownership: strings and structs passed in are only read during the call
  * and never kept, except that vigil_build_contact() / vigil_submit_contact()
  * write a generated record id back into the caller's struct vigil_contact.
- * Buffers the library returns (vigil_build_contact) are freed with
- * vigil_free().  Pointers returned by accessors of a client stay valid until
- * vigil_close().
+ * Result structs (receipts, checkpoints, proofs) are filled in place and own
+ * nothing: they hold fixed-size buffers, need no freeing and may be copied.
+ * Buffers the library returns (vigil_build_contact, vigil_get_entries) are
+ * freed with vigil_free(); objects it creates have their own destructor
+ * (vigil_close, vigil_tree_free).  Pointers returned by accessors of a
+ * client stay valid until vigil_close().
  *
  * Errors: every function that can fail returns VIGIL_OK (0) or a negative
  * enum vigil_status and, when the caller passes a struct vigil_error (which
@@ -35,7 +43,9 @@
  * receive timeout), VIGIL_E_TLS or VIGIL_E_PROTOCOL the connection is dead:
  * every later call on it fails with the same status; close it and connect
  * again.  VIGIL_E_REFUSED, VIGIL_E_VERIFY and VIGIL_E_USAGE leave the
- * connection usable.
+ * connection usable.  VIGIL_E_VERIFY means the relay's answer (a receipt,
+ * checkpoint, proof, leaf hashes or entries) does not prove what it claims;
+ * the message names the check that failed.
  */
 #ifndef VIGIL_H
 #define VIGIL_H
@@ -58,6 +68,12 @@ extern "C" {
 #define VIGIL_NOTE_MAX 512       /* bytes of a contact note (UTF-8) */
 #define VIGIL_TIME_LEN 40        /* buffer for vigil_format_time() */
 #define VIGIL_DEFAULT_TIMEOUT_MS 10000
+#define VIGIL_SIGNATURE_MAX 512  /* bytes of a record signature */
+#define VIGIL_PROOF_MAX 64       /* nodes of an inclusion or consistency proof */
+#define VIGIL_ORIGIN_MAX 256     /* a checkpoint's origin (key name), NUL included */
+#define VIGIL_CHECKPOINT_MAX 4096 /* a checkpoint's signed note, NUL included */
+#define VIGIL_LEAF_HASHES_MAX 4096 /* leaf hashes per vigil_get_leaf_hashes() */
+#define VIGIL_ENTRIES_MAX 1024   /* entries per vigil_get_entries() */
 
 enum vigil_status {
 	VIGIL_OK = 0,
@@ -66,7 +82,7 @@ enum vigil_status {
 	VIGIL_E_TLS = -3,       /* TLS handshake failed (message: OpenSSL's reason) */
 	VIGIL_E_PROTOCOL = -4,  /* unexpected or undecodable answer, connection closed */
 	VIGIL_E_REFUSED = -5,   /* the relay answered with an Error */
-	VIGIL_E_VERIFY = -6,    /* a receipt that does not verify */
+	VIGIL_E_VERIFY = -6,    /* a receipt, checkpoint or proof that does not verify */
 	VIGIL_E_IO = -7,        /* local file or key problem */
 	VIGIL_E_NOMEM = -8,     /* out of memory */
 };
@@ -84,6 +100,70 @@ struct vigil_error {
 /* The library's version, e.g. "0.1.0". */
 VIGIL_API const char *vigil_version(void);
 
+/* ---- checkpoints and their key ------------------------------------------- */
+
+/*
+ * The relay signs every checkpoint of its log as a C2SP signed note
+ * (c2sp.org/signed-note, c2sp.org/tlog-checkpoint) with an Ed25519 key:
+ *
+ *   <origin>\n<tree size>\n<base64 root hash>\nsigned-at <unix ms>\n
+ *   \n
+ *   <em dash U+2014> <key name> <base64(4-byte key id || signature)>\n
+ *
+ * The checkpoint key that verifies them is given as either
+ *
+ *   - a verifier key "NAME+HHHHHHHH+BASE64": the key name, the key id as 8
+ *     hex digits and base64(0x01 || 32-byte public key), as tlog tools
+ *     print it (e.g. "vigil.example.org/log+1a2b3c4d+AXJ..."); or
+ *   - the name of a PEM file holding the Ed25519 public key (or the private
+ *     key, of which only the public half is used).  A PEM key carries no
+ *     name: the key name is then taken from each checkpoint's origin line,
+ *     so any origin signed by that key is accepted.
+ *
+ * A string is a verifier key when it has a '+', then exactly 8 hex digits,
+ * then another '+'; anything else is a file name.  With a verifier key the
+ * checkpoint's origin must equal the key name (the relay names its key
+ * after its log's origin), so a key shared by two logs cannot pass one
+ * log's checkpoint off as the other's.
+ */
+struct vigil_checkpoint_key {
+	char name[VIGIL_ORIGIN_MAX];   /* the key name; "" for a PEM key (origin used) */
+	uint8_t public_key[32];        /* Ed25519 */
+};
+
+/*
+ * Loads and validates a checkpoint key (see above) without connecting.
+ * VIGIL_E_USAGE for NULL, "", or a malformed verifier key (wrong id,
+ * not Ed25519, bad base64); VIGIL_E_IO for a file that cannot be read or
+ * holds no Ed25519 key.
+ */
+VIGIL_API int vigil_checkpoint_key_load(const char *key_or_file, struct vigil_checkpoint_key *out,
+					struct vigil_error *err);
+
+/* A verified checkpoint. */
+struct vigil_checkpoint {
+	char origin[VIGIL_ORIGIN_MAX];  /* first line: the log's name */
+	uint64_t size;                  /* entries in the tree */
+	uint8_t root[VIGIL_HASH_LEN];   /* RFC 9162 root of those entries */
+	int64_t signed_at_ms;           /* the "signed-at" extension line; -1 without one */
+	size_t note_len;                /* bytes of note, NUL not counted */
+	char note[VIGIL_CHECKPOINT_MAX]; /* the signed note exactly as received */
+};
+
+/*
+ * Verifies a signed checkpoint note offline (no connection needed): a
+ * signature line of the key that verifies (signatures by other keys, e.g.
+ * witnesses, are ignored), a well-formed checkpoint body, the origin that
+ * the key requires, and a well-formed signed-at line if there is one.  On
+ * success *out holds the parsed checkpoint and a NUL-terminated copy of the
+ * note (note need not be NUL-terminated, and may be out->note itself).
+ * VIGIL_E_VERIFY with the failing check otherwise (a note longer than
+ * VIGIL_CHECKPOINT_MAX - 1 bytes included); *out is then cleared.
+ */
+VIGIL_API int vigil_checkpoint_open(const struct vigil_checkpoint_key *key, const char *note,
+				    size_t note_len, struct vigil_checkpoint *out,
+				    struct vigil_error *err);
+
 /* ---- connections --------------------------------------------------------- */
 
 typedef struct vigil_client vigil_client;
@@ -95,6 +175,11 @@ struct vigil_options {
 	const char *key_file;   /* PEM private key of that certificate (not encrypted) */
 	const char *ca_file;    /* PEM federation CA the relay's certificate must chain to */
 	int timeout_ms;         /* longest wait for the network; 0 = 10000 */
+	/* The relay's checkpoint key: a verifier key string or a PEM file (see
+	 * "checkpoints and their key").  Required: without it no receipt
+	 * could be verified, so vigil_connect() refuses with VIGIL_E_USAGE
+	 * ("no checkpoint key: ..."). */
+	const char *checkpoint_key;
 };
 
 /*
@@ -119,10 +204,11 @@ struct vigil_welcome {
 };
 
 /*
- * Connects to the relay: resolves host (IPv4 and IPv6), connects over TCP,
- * runs a TLS 1.3 handshake with the client certificate, verifies the relay's
- * certificate against ca_file and against host (a DNS name or an IP
- * address), requires ALPN "vigil/1", and exchanges Hello / Welcome.
+ * Connects to the relay: loads the checkpoint key, resolves host (IPv4 and
+ * IPv6), connects over TCP, runs a TLS 1.3 handshake with the client
+ * certificate, verifies the relay's certificate against ca_file and against
+ * host (a DNS name or an IP address), requires ALPN "vigil/1", and
+ * exchanges Hello / Welcome.
  * On success *out is a new client; on failure *out is NULL.
  * A relay that refuses our certificate usually says so only after the
  * handshake, while we wait for the Welcome: that is VIGIL_E_TLS too.
@@ -148,6 +234,9 @@ VIGIL_API const struct vigil_identity *vigil_relay_identity(const vigil_client *
 
 /* The Welcome the relay sent. */
 VIGIL_API const struct vigil_welcome *vigil_client_welcome(const vigil_client *c);
+
+/* The checkpoint key the client verifies with. */
+VIGIL_API const struct vigil_checkpoint_key *vigil_client_checkpoint_key(const vigil_client *c);
 
 /* ---- records --------------------------------------------------------------- */
 
@@ -175,14 +264,25 @@ struct vigil_contact {
 };
 
 /*
- * A verified receipt.  Success means: record_id is the one we sent, and
- * leaf_hash is the RFC 9162 leaf hash of the entry recomputed from
- * received_at_ms, our certificate and the exact record and signature we
- * sent.  For a duplicate the entry holds the signature of the first
- * submission (ECDSA signatures differ every time): the relay sends that
- * signature and the hash of the certificate stored with it, the library
- * checks the signature is ours over the same record bytes (when the
+ * A verified receipt.  Success means, in this order:
+ *   1. record_id is the one we sent;
+ *   2. leaf_hash is the RFC 9162 leaf hash of the entry recomputed from
+ *      received_at_ms, cert_sha256 and the exact record bytes and signature;
+ *   3. checkpoint.note is signed by the checkpoint key (vigil_checkpoint_open);
+ *   4. index is below the checkpoint's size;
+ *   5. inclusion_proof leads from leaf_hash at index to the checkpoint's root.
+ * A failure is VIGIL_E_VERIFY with a message naming the check.
+ *
+ * For a new entry, signature and cert_sha256 are what we sent and our
+ * certificate's hash.  For a duplicate the entry holds the signature of the
+ * first submission (ECDSA signatures differ every time): the relay sends
+ * that signature and the hash of the certificate stored with it, the
+ * library checks the signature is ours over the same record bytes (when the
  * certificate is our current one) and recomputes the leaf hash with it.
+ * Together with the record bytes, a receipt holds everything needed to
+ * verify it again offline (vigil_receipt_verify).
+ *
+ * The struct is large (about 7 KiB) and owns no memory.
  */
 struct vigil_receipt {
 	uint64_t index;           /* 0-based position of the entry in the log */
@@ -190,6 +290,12 @@ struct vigil_receipt {
 	uint8_t leaf_hash[VIGIL_HASH_LEN];
 	uint8_t record_id[VIGIL_RECORD_ID_LEN];
 	int duplicate;            /* 1 when the record was already stored */
+	uint8_t cert_sha256[VIGIL_HASH_LEN];   /* the certificate hash in the entry */
+	size_t signature_len;
+	uint8_t signature[VIGIL_SIGNATURE_MAX]; /* the signature in the entry */
+	struct vigil_checkpoint checkpoint;    /* covers the entry */
+	size_t proof_len;                      /* nodes in inclusion_proof */
+	uint8_t inclusion_proof[VIGIL_PROOF_MAX][VIGIL_HASH_LEN]; /* leaf upwards */
 };
 
 /*
@@ -258,6 +364,147 @@ VIGIL_API int vigil_submit_signed(vigil_client *c, const uint8_t *record, size_t
 /* Frees memory the library returned; NULL-safe. */
 VIGIL_API void vigil_free(void *p);
 
+/*
+ * Verifies a receipt offline, with nothing but the checkpoint key and the
+ * exact record bytes: checks 1-5 of struct vigil_receipt, where check 1
+ * compares record_id with the record's own id, and check 2 uses the
+ * receipt's received_at_ms, cert_sha256 and signature.  The parsed
+ * checkpoint fields (origin, size, root, signed_at_ms) are recomputed from
+ * r->checkpoint.note and written into r; whatever they held is ignored.
+ * VIGIL_OK or VIGIL_E_VERIFY naming the failing check.
+ */
+VIGIL_API int vigil_receipt_verify(const struct vigil_checkpoint_key *key,
+				   struct vigil_receipt *r, const uint8_t *record,
+				   size_t record_len, struct vigil_error *err);
+
+/* ---- the log ---------------------------------------------------------------
+ *
+ * Reading the relay's log.  Each call sends one request and waits for its
+ * answer; answers to outstanding submissions that arrive meanwhile are kept
+ * for vigil_recv_receipt().  A relay Error is VIGIL_E_REFUSED (e.g.
+ * BAD_REQUEST for a size beyond the latest checkpoint).  Answers that are
+ * malformed (wrong hash sizes, too many nodes, another range than asked
+ * for) are VIGIL_E_VERIFY, as are answers that fail verification.
+ */
+
+/* The relay's latest checkpoint, verified with the checkpoint key
+ * (vigil_checkpoint_open). */
+VIGIL_API int vigil_get_checkpoint(vigil_client *c, struct vigil_checkpoint *out,
+				   struct vigil_error *err);
+
+struct vigil_inclusion_proof {
+	uint64_t index;
+	uint64_t tree_size;
+	uint8_t leaf_hash[VIGIL_HASH_LEN];  /* the relay's leaf hash of entry index */
+	uint8_t root[VIGIL_HASH_LEN];       /* root of tree_size the proof leads to */
+	size_t n;
+	uint8_t hashes[VIGIL_PROOF_MAX][VIGIL_HASH_LEN];  /* leaf upwards */
+	/* Set when tree_size is below the size of the checkpoint it was
+	 * verified against: the consistency proof from tree_size to that size. */
+	uint64_t checkpoint_size;           /* 0 when not verified against one */
+	size_t n_consistency;
+	uint8_t consistency[VIGIL_PROOF_MAX][VIGIL_HASH_LEN];
+};
+
+/*
+ * The inclusion proof of entry index in the tree of tree_size entries
+ * (0: the relay's latest checkpoint's size).
+ *
+ * With cp == NULL the proof is only checked for shape, and out->root is
+ * the root it leads to: nothing vouches for it.  With a verified
+ * checkpoint cp (tree_size 0 meaning cp->size; larger than cp->size is
+ * VIGIL_E_USAGE), the proof is verified: for tree_size == cp->size it must
+ * lead to cp->root; for a smaller tree_size the library also fetches the
+ * consistency proof from tree_size to cp->size and checks that the root the
+ * inclusion proof leads to is the root of the first tree_size entries of
+ * cp's tree.  Then out->root is that verified root.
+ */
+VIGIL_API int vigil_get_inclusion_proof(vigil_client *c, uint64_t index, uint64_t tree_size,
+					const struct vigil_checkpoint *cp,
+					struct vigil_inclusion_proof *out, struct vigil_error *err);
+
+struct vigil_consistency_proof {
+	uint64_t from_size;
+	uint64_t to_size;
+	size_t n;
+	uint8_t hashes[VIGIL_PROOF_MAX][VIGIL_HASH_LEN];
+};
+
+/* The consistency proof from from_size to to_size entries, 0 < from_size <=
+ * to_size (to_size 0: the latest checkpoint's size).  Checked for shape
+ * only; verify it with vigil_verify_consistency(). */
+VIGIL_API int vigil_get_consistency_proof(vigil_client *c, uint64_t from_size, uint64_t to_size,
+					  struct vigil_consistency_proof *out,
+					  struct vigil_error *err);
+
+/*
+ * Leaf hashes of entries [start, start + count), count 1 to
+ * VIGIL_LEAF_HASHES_MAX, never past the latest checkpoint: out must hold
+ * count * VIGIL_HASH_LEN bytes.  Anyone may rebuild the tree from them
+ * (vigil_tree) and compare its root with a checkpoint's.
+ */
+VIGIL_API int vigil_get_leaf_hashes(vigil_client *c, uint64_t start, uint32_t count,
+				    uint8_t *out, struct vigil_error *err);
+
+/* One entry of the log, as stored. */
+struct vigil_entry {
+	uint64_t index;
+	int64_t received_at_ms;
+	uint8_t cert_sha256[VIGIL_HASH_LEN];  /* the author's certificate */
+	const uint8_t *record;                /* the exact record bytes */
+	size_t record_len;
+	const uint8_t *signature;
+	size_t signature_len;
+	uint8_t leaf_hash[VIGIL_HASH_LEN];    /* recomputed and checked */
+};
+
+/*
+ * Our own entries (those our organisation authored) among [start, start +
+ * count), count 1 to VIGIL_ENTRIES_MAX.  *out is one malloc()ed block
+ * holding the array and every record and signature it points to: free it
+ * with vigil_free(); *n may be 0 (then *out is NULL).  Every entry's index
+ * is in the range and increasing, and its leaf hash is recomputed from its
+ * fields (VIGIL_E_VERIFY otherwise); prove its inclusion with
+ * vigil_get_inclusion_proof().
+ */
+VIGIL_API int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count,
+				struct vigil_entry **out, size_t *n, struct vigil_error *err);
+
+/* ---- offline verification ------------------------------------------------------ */
+
+/* RFC 9162 leaf hash of a signed-record entry (proto/README.md, section 6).
+ * VIGIL_E_USAGE for NULL pointers, VIGIL_E_NOMEM. */
+VIGIL_API int vigil_leaf_hash(int64_t received_at_ms, const uint8_t cert_sha256[VIGIL_HASH_LEN],
+			      const uint8_t *record, size_t record_len, const uint8_t *sig,
+			      size_t sig_len, uint8_t out[VIGIL_HASH_LEN]);
+
+/* VIGIL_OK when p leads from p->leaf_hash at p->index to root in the tree of
+ * p->tree_size entries, else VIGIL_E_VERIFY. */
+VIGIL_API int vigil_verify_inclusion(const struct vigil_inclusion_proof *p,
+				     const uint8_t root[VIGIL_HASH_LEN], struct vigil_error *err);
+
+/* VIGIL_OK when p proves the tree of p->from_size entries with root_from is
+ * a prefix of the tree of p->to_size entries with root_to, else
+ * VIGIL_E_VERIFY. */
+VIGIL_API int vigil_verify_consistency(const struct vigil_consistency_proof *p,
+				       const uint8_t root_from[VIGIL_HASH_LEN],
+				       const uint8_t root_to[VIGIL_HASH_LEN],
+				       struct vigil_error *err);
+
+/*
+ * A Merkle tree rebuilt from leaf hashes in O(log n) memory (a compact
+ * range): append the leaf hashes of entries 0, 1, 2, ... in order and read
+ * the root of the entries appended so far.
+ */
+typedef struct vigil_tree vigil_tree;
+VIGIL_API int vigil_tree_new(vigil_tree **out);   /* VIGIL_E_NOMEM */
+VIGIL_API void vigil_tree_append(vigil_tree *t, const uint8_t leaf_hash[VIGIL_HASH_LEN]);
+VIGIL_API uint64_t vigil_tree_size(const vigil_tree *t);
+/* SHA-256 of "" for an empty tree. */
+VIGIL_API void vigil_tree_root(const vigil_tree *t, uint8_t root[VIGIL_HASH_LEN]);
+/* NULL-safe; sets *t to NULL. */
+VIGIL_API void vigil_tree_free(vigil_tree **t);
+
 /* ---- helpers ----------------------------------------------------------------- */
 
 /* The i-th (0-based) channel / outcome name, NULL past the last one. */
@@ -277,6 +524,13 @@ VIGIL_API void vigil_format_time(int64_t ms, char *out, size_t out_len);
  * digits into n bytes (VIGIL_E_USAGE otherwise). */
 VIGIL_API void vigil_hex_encode(const uint8_t *in, size_t n, char *out);
 VIGIL_API int vigil_hex_decode(const char *hex, uint8_t *out, size_t n);
+
+/* Standard base64 with padding (RFC 4648, section 4): encode n bytes into
+ * out (4 * ((n + 2) / 3) + 1 bytes, NUL-terminated) and return its length;
+ * decode exactly len characters strictly (canonical padding, no spaces)
+ * into out (out_cap bytes) and return the byte count, or -1. */
+VIGIL_API size_t vigil_base64_encode(const uint8_t *in, size_t n, char *out);
+VIGIL_API int vigil_base64_decode(const char *in, size_t len, uint8_t *out, size_t out_cap);
 
 #ifdef __cplusplus
 }

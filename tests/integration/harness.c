@@ -286,7 +286,10 @@ int tclient_connect(struct tclient *c, int port, const char *cert, const char *a
 		c->key = SSL_CTX_get0_privatekey(c->ctx);
 		EVP_PKEY_up_ref(c->key);
 		unsigned int n;
-		X509_digest(SSL_CTX_get0_certificate(c->ctx), EVP_sha256(), c->cert_sha256, &n);
+		X509 *own = SSL_CTX_get0_certificate(c->ctx);
+		X509_digest(own, EVP_sha256(), c->cert_sha256, &n);
+		X509_NAME_get_text_by_NID(X509_get_subject_name(own), NID_organizationName, c->org,
+					  sizeof(c->org));
 	}
 	if (alpn) {
 		unsigned char proto[64];
@@ -672,4 +675,54 @@ int unused_port(void)
 		die("bind");
 	close(fd);
 	return ntohs(a.sin_port);
+}
+
+/* ---- changing a stopped relay's database (appended) ---------------------- */
+
+int db_exec(struct trelay *t, const char *sql)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+	int rc = -1;
+	if (sqlite3_open_v2(t->db, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+	    sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK &&
+	    sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, &msg) == SQLITE_OK)
+		rc = 0;
+	if (rc != 0)
+		fprintf(stderr, "db_exec %s: %s\n", sql, msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	return rc;
+}
+
+int file_copy(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	char buf[65536];
+	ssize_t n;
+	int rc = 0;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			rc = -1;
+			break;
+		}
+	if (n < 0)
+		rc = -1;
+	close(in);
+	if (close(out) != 0)
+		rc = -1;
+	/* A database copied over another must not meet the other's WAL. */
+	char side[700];
+	snprintf(side, sizeof(side), "%s-wal", to);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", to);
+	unlink(side);
+	return rc;
 }

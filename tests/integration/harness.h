@@ -60,6 +60,7 @@ struct tclient {
 	EVP_PKEY *key;          /* the client's private key (NULL without cert) */
 	uint8_t cert_sha256[SHA256_LEN];
 	char err[512];          /* why the last call failed */
+	char org[RECORD_ORG_MAX + 1];  /* O of the client's certificate */
 	uint64_t next_id;
 };
 
@@ -126,3 +127,12 @@ int db_text(struct trelay *t, const char *sql, char *out, size_t out_len);
 int db_blob(struct trelay *t, const char *sql, uint8_t **out, size_t *len);
 /* A TCP port on 127.0.0.1 that nobody listened on a moment ago. */
 int unused_port(void);
+
+/* ---- changing a stopped relay's database (appended) ---------------------- */
+
+/* Runs SQL on the relay's database read-write (stop the relay first) and
+ * checkpoints the WAL into the file: 0, or -1 with the reason on stderr. */
+int db_exec(struct trelay *t, const char *sql);
+/* Copies a file (mode 0600), removing the target's -wal and -shm files so
+ * that a copied database stands alone: 0 or -1. */
+int file_copy(const char *from, const char *to);

@@ -2,7 +2,9 @@
  * Black-box tests of the vigil command: the real binary, run with fork/exec
  * against a real vigild on loopback with the real PKI.  Every run checks the
  * exact exit status, what went to stdout and to stderr, and what the relay's
- * database holds afterwards.
+ * database holds afterwards.  Receipts, checkpoints and proofs the tool
+ * prints are verified again here with proto/'s own code; the log monitor
+ * runs against relays whose database the test rewrites.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +24,10 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "casekit.h"
 #include "harness.h"
+#include "proto/merkle.h"
+#include "proto/note.h"
 #include "proto/status.h"
 
 #define CLI_TIMEOUT_MS 30000
@@ -31,6 +36,7 @@
 #define CASE_ID "SE-2026-0042"
 #define AT "2026-11-28T09:15:00Z"
 #define AT_MS 1795857300000LL   /* AT in ms since the epoch (date -d AT +%s) */
+#define ORIGIN "vigil.test/log"  /* the harness's [log] origin */
 
 static struct trelay R; /* one relay for the whole file */
 
@@ -81,13 +87,15 @@ static const char *keep(struct args *a, const char *fmt, ...)
 	return b;
 }
 
-/* --relay 127.0.0.1:PORT --cert/--key PKI_DIR/<who>.crt/.key --ca ca.crt */
+/* --relay 127.0.0.1:PORT --cert/--key PKI_DIR/<who>.crt/.key --ca ca.crt
+ * --checkpoint-key PKI_DIR/checkpoint.pub */
 static void add_conn_ca(struct args *a, int port, const char *who, const char *ca)
 {
 	add(a, "--relay", keep(a, "127.0.0.1:%d", port),
 	    "--cert", keep(a, "%s/%s.crt", PKI_DIR, who),
 	    "--key", keep(a, "%s/%s.key", PKI_DIR, who),
-	    "--ca", keep(a, "%s/%s", PKI_DIR, ca), NULL);
+	    "--ca", keep(a, "%s/%s", PKI_DIR, ca),
+	    "--checkpoint-key", keep(a, "%s/checkpoint.pub", PKI_DIR), NULL);
 }
 
 static void add_conn(struct args *a, const char *who)
@@ -176,6 +184,9 @@ struct receipt_out {
 	char at[40];
 	char id[33];
 	int duplicate;
+	char checkpoint[4096];       /* the note, decoded from JSON */
+	uint8_t proof[MERKLE_MAX_PROOF][SHA256_LEN];
+	size_t proof_len;
 };
 
 static int all_hex(const char *s, size_t n)
@@ -188,6 +199,75 @@ static int all_hex(const char *s, size_t n)
 	return 1;
 }
 
+/* Decodes the JSON string at *p (just after its opening quote) into out;
+ * *p ends after the closing quote.  Only the escapes the tool writes. */
+static void json_unquote(const char **p, char *out, size_t n)
+{
+	size_t o = 0;
+	const char *s = *p;
+	while (*s && *s != '"') {
+		char ch = *s++;
+		if (ch == '\\') {
+			ch = *s++;
+			if (ch == 'n')
+				ch = '\n';
+			else if (ch != '"' && ch != '\\')
+				fail_msg("unexpected escape \\%c in %s", ch, *p);
+		}
+		if (o + 1 >= n)
+			fail_msg("JSON string too long: %s", *p);
+		out[o++] = ch;
+	}
+	if (*s != '"')
+		fail_msg("unterminated JSON string: %s", *p);
+	out[o] = '\0';
+	*p = s + 1;
+}
+
+/* ["hex",...] at *p into proof; *p ends after the ']'. */
+static size_t json_hashes(const char **p, uint8_t (*proof)[SHA256_LEN])
+{
+	const char *s = *p;
+	size_t n = 0;
+	if (*s++ != '[')
+		fail_msg("not an array: %s", *p);
+	while (*s != ']') {
+		char hex[65];
+		int end = -1;
+		if (n == MERKLE_MAX_PROOF || sscanf(s, "\"%64[0-9a-f]\"%n", hex, &end) != 1 ||
+		    end != 66 || hex_decode(hex, proof[n], SHA256_LEN) != VG_OK)
+			fail_msg("bad hash in: %s", *p);
+		n++;
+		s += end;
+		if (*s == ',')
+			s++;
+	}
+	*p = s + 1;
+	return n;
+}
+
+/* The checkpoint note verifies with PKI_DIR/checkpoint.pub as ORIGIN, and
+ * the relay stored it; *cp is what it says. */
+static void check_note(const char *note, struct checkpoint *cp)
+{
+	FILE *f = fopen(pki("checkpoint.pub"), "r");
+	assert_non_null(f);
+	EVP_PKEY *k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(k);
+	struct note_verifier v;
+	assert_int_equal(note_verifier_from_key(k, ORIGIN, &v), VG_OK);
+	EVP_PKEY_free(k);
+	size_t text_len;
+	assert_int_equal(note_open(note, strlen(note), &v, &text_len), VG_OK);
+	assert_int_equal(checkpoint_parse(note, text_len, cp), VG_OK);
+	assert_string_equal(cp->origin, ORIGIN);
+	assert_null(strchr(note, '\''));
+	char sql[8192];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM checkpoints WHERE note = '%s'", note);
+	assert_int_equal(db_int(&R, sql), 1);
+}
+
 /* The --json line of a receipt: exactly one line, every field well formed. */
 static void parse_json(const char *out, struct receipt_out *j)
 {
@@ -195,9 +275,18 @@ static void parse_json(const char *out, struct receipt_out *j)
 	char dup[8] = "";
 	int end = -1;
 	sscanf(out, "{\"index\":%llu,\"leaf_hash\":\"%64[0-9a-f]\",\"received_at\":\"%39[^\"]\","
-		    "\"record_id\":\"%32[0-9a-f]\",\"duplicate\":%5[a-z]}%n",
+		    "\"record_id\":\"%32[0-9a-f]\",\"duplicate\":%5[a-z],\"checkpoint\":\"%n",
 	       &j->index, j->leaf, j->at, j->id, dup, &end);
-	if (end < 0 || strcmp(out + end, "\n") != 0)
+	if (end < 0)
+		fail_msg("not a JSON receipt line: %s", out);
+	const char *p = out + end;
+	json_unquote(&p, j->checkpoint, sizeof(j->checkpoint));
+	static const char proof_key[] = ",\"inclusion_proof\":";
+	if (strncmp(p, proof_key, sizeof(proof_key) - 1) != 0)
+		fail_msg("no inclusion_proof: %s", out);
+	p += sizeof(proof_key) - 1;
+	j->proof_len = json_hashes(&p, j->proof);
+	if (strcmp(p, "}\n") != 0)
 		fail_msg("not one JSON receipt line: %s", out);
 	if (!all_hex(j->leaf, 64) || !all_hex(j->id, 32))
 		fail_msg("bad leaf_hash or record_id: %s", out);
@@ -214,6 +303,21 @@ static void parse_json(const char *out, struct receipt_out *j)
 	assert_string_equal(back, j->at);
 }
 
+/* The receipt's checkpoint is the relay's, covers the entry, and the proof
+ * leads from the leaf hash to its root; returns the checkpoint's size. */
+static uint64_t check_proof(const struct receipt_out *j)
+{
+	struct checkpoint cp;
+	check_note(j->checkpoint, &cp);
+	assert_true(j->index < cp.size);
+	uint8_t leaf[SHA256_LEN];
+	assert_int_equal(hex_decode(j->leaf, leaf, SHA256_LEN), VG_OK);
+	if (merkle_verify_inclusion(j->index, cp.size, leaf, (const merkle_hash *)j->proof,
+				    j->proof_len, cp.root) != VG_OK)
+		fail_msg("the inclusion proof of entry %llu does not verify", j->index);
+	return cp.size;
+}
+
 /* The JSON receipt agrees with the row the relay stored. */
 static void check_against_db(const struct receipt_out *j)
 {
@@ -225,6 +329,7 @@ static void check_against_db(const struct receipt_out *j)
 	char at[TIME_RFC3339_MAX];
 	time_format_rfc3339(entry_int(j->index, "received_at_ms"), at);
 	assert_string_equal(at, j->at);
+	check_proof(j);
 }
 
 /* The text lines of a receipt rebuilt from the database: they must be
@@ -238,8 +343,16 @@ static unsigned long long check_text_receipt(const char *out, int duplicate)
 	entry_text(idx, "lower(hex(leaf_hash))", leaf, sizeof(leaf));
 	entry_text(idx, "lower(hex(record_id))", id, sizeof(id));
 	time_format_rfc3339(entry_int(idx, "received_at_ms"), at);
-	snprintf(want, sizeof(want), "stored entry %llu at %s\nrecord_id %s\nleaf_hash %s\n%s",
-		 idx, at, id, leaf, duplicate ? "duplicate: yes\n" : "");
+	/* The checkpoint that covers it is at least idx + 1 and at most the
+	 * log's size. */
+	const char *v = strstr(out, "verified: included in checkpoint of size ");
+	unsigned long long size = 0;
+	if (!v || sscanf(v, "verified: included in checkpoint of size %llu", &size) != 1)
+		fail_msg("no 'verified' line: %s", out);
+	assert_true(size > idx && size <= (unsigned long long)entries());
+	snprintf(want, sizeof(want), "stored entry %llu at %s\nrecord_id %s\nleaf_hash %s\n%s"
+		 "verified: included in checkpoint of size %llu\n", idx, at, id, leaf,
+		 duplicate ? "duplicate: yes\n" : "", size);
 	assert_string_equal(out, want);
 	return idx;
 }
@@ -257,7 +370,13 @@ static int group_setup(void **state)
 {
 	(void)state;
 	trelay_setup(&R, NULL, NULL);
-	return trelay_start(&R);
+	if (trelay_start(&R) != 0)
+		return -1;
+	/* Contact attempts are only accepted for open cases. */
+	trelay_open_case(&R, CASE_ID);
+	trelay_open_case(&R, "SE-2026-0043");
+	trelay_open_case(&R, "RU-MOW-7");
+	return 0;
 }
 
 static int group_teardown(void **state)
@@ -576,6 +695,58 @@ static void test_usage_errors(void **state)
 	run(&a, &r);
 	expect_usage(&r, "no --cert FILE given (or [tls] cert in the -c file)");
 
+	/* No checkpoint key: nothing could be verified, so nothing is sent;
+	 * the same for every command that talks to the relay, and for the
+	 * offline check. */
+	static const char *const need_key[][8] = {
+		{ "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer" },
+		{ "checkpoint" },
+		{ "proof", "--index", "0" },
+		{ "verify", "--log" },
+		{ "verify", "--receipt", "receipt.json" },
+	};
+	for (size_t i = 0; i < sizeof(need_key) / sizeof(need_key[0]); i++) {
+		args_init(&a);
+		add(&a, "--relay", keep(&a, "127.0.0.1:%d", R.port), "--cert",
+		    pki("iom-ru-moscow.crt"), "--key", pki("iom-ru-moscow.key"), "--ca",
+		    pki("ca.crt"), NULL);
+		for (size_t k = 0; need_key[i][k]; k++)
+			add(&a, need_key[i][k], NULL);
+		run(&a, &r);
+		expect_usage(&r, "no checkpoint key given: use --checkpoint-key KEY_OR_FILE or "
+			     "[relay] checkpoint_key in the -c file");
+	}
+	args_init(&a);
+	add_conn(&a, "iom-ru-moscow");
+	add(&a, "--checkpoint-key", "", "checkpoint", NULL);
+	run(&a, &r);
+	expect_usage(&r, "empty checkpoint key");
+
+	/* Command lines of the log commands. */
+	static const struct {
+		const char *argv[8];
+		const char *message;
+	} log_cases[] = {
+		{ { "proof" }, "proof: --index is required" },
+		{ { "proof", "--index", "x1" }, "proof: --index wants an entry number, not 'x1'" },
+		{ { "proof", "--index", "1", "--size", "0" },
+		  "proof: --size wants a tree size of at least 1, not '0'" },
+		{ { "proof", "--index", "3", "--size", "3" }, "proof: --index 3 is not below --size 3" },
+		{ { "proof", "--index", "1", "extra" }, "proof: unexpected argument 'extra'" },
+		{ { "checkpoint", "extra" }, "checkpoint: unexpected argument 'extra'" },
+		{ { "verify" }, "verify: give either --receipt FILE or --log" },
+		{ { "verify", "--log", "--receipt", "x" }, "verify: give either --receipt FILE or --log" },
+		{ { "verify", "--receipt", "x", "--state", "d" }, "verify: --state goes with --log" },
+	};
+	for (size_t i = 0; i < sizeof(log_cases) / sizeof(log_cases[0]); i++) {
+		args_init(&a);
+		add_conn(&a, "iom-ru-moscow");
+		for (size_t k = 0; log_cases[i].argv[k]; k++)
+			add(&a, log_cases[i].argv[k], NULL);
+		run(&a, &r);
+		expect_usage(&r, log_cases[i].message);
+	}
+
 	args_init(&a);
 	add_conn(&a, "iom-ru-moscow");
 	add(&a, "--cert", keep(&a, "%s/nobody.crt", PKI_DIR), "contact", "--case", CASE_ID,
@@ -704,8 +875,9 @@ static void test_relay_not_trusted(void **state)
 	 * certificate names only localhost, 127.0.0.1 and ::1. */
 	args_init(&a);
 	add(&a, "--relay", keep(&a, "127.1:%d", R.port), "--cert", pki("iom-ru-moscow.crt"),
-	    "--key", pki("iom-ru-moscow.key"), "--ca", pki("ca.crt"), "contact", "--case",
-	    CASE_ID, "--channel", "phone", "--outcome", "no-answer", NULL);
+	    "--key", pki("iom-ru-moscow.key"), "--ca", pki("ca.crt"), "--checkpoint-key",
+	    pki("checkpoint.pub"), "contact", "--case", CASE_ID, "--channel", "phone",
+	    "--outcome", "no-answer", NULL);
 	run(&a, &r);
 	expect_status(&r, 3);
 	if (!strstr(r.err, "its certificate does not verify: hostname mismatch"))
@@ -714,8 +886,9 @@ static void test_relay_not_trusted(void **state)
 	/* The same relay by a name its certificate does carry is fine. */
 	args_init(&a);
 	add(&a, "--relay", keep(&a, "localhost:%d", R.port), "--cert", pki("iom-ru-moscow.crt"),
-	    "--key", pki("iom-ru-moscow.key"), "--ca", pki("ca.crt"), "contact", "--case",
-	    CASE_ID, "--channel", "phone", "--outcome", "no-answer", NULL);
+	    "--key", pki("iom-ru-moscow.key"), "--ca", pki("ca.crt"), "--checkpoint-key",
+	    pki("checkpoint.pub"), "contact", "--case", CASE_ID, "--channel", "phone",
+	    "--outcome", "no-answer", NULL);
 	/* (localhost may resolve to ::1 first, where the relay does not
 	 * listen; the tool then tries 127.0.0.1.) */
 	run(&a, &r);
@@ -743,15 +916,15 @@ static void test_config_file(void **state)
 	assert_int_equal(mkdir(sub, 0700), 0);
 	static const char *const links[][2] = {
 		{ "org.crt", "iom-ru-moscow.crt" }, { "org.key", "iom-ru-moscow.key" },
-		{ "trust.crt", "ca.crt" },
+		{ "trust.crt", "ca.crt" }, { "relay-log.pub", "checkpoint.pub" },
 	};
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "%s/%s", sub, links[i][0]);
 		assert_int_equal(symlink(pki(links[i][1]), path), 0);
 	}
 	snprintf(ini, sizeof(ini),
 		 "; written by test_cli\n"
-		 "[relay]\naddress = 127.0.0.1\nport = %d\n"
+		 "[relay]\naddress = 127.0.0.1\nport = %d\ncheckpoint_key = pki/relay-log.pub\n"
 		 "[tls]\ncert = pki/org.crt\nkey = pki/org.key\nca = pki/trust.crt\n", R.port);
 	snprintf(path, sizeof(path), "%s/vigil.ini", dir);
 	write_file(path, ini);
@@ -839,8 +1012,10 @@ static void test_version_help(void **state)
 	expect_status(&r, 0);
 	assert_string_equal(r.err, "");
 	if (!starts_with(r.out, "usage: vigil [OPTIONS] COMMAND") ||
-	    !strstr(r.out, "\n  contact ") || !strstr(r.out, "--relay HOST:PORT") ||
-	    !strstr(r.out, "Exit status: 0 stored, 1 refused by the relay, 2 usage error"))
+	    !strstr(r.out, "\n  contact ") || !strstr(r.out, "\n  checkpoint ") ||
+	    !strstr(r.out, "\n  proof ") || !strstr(r.out, "\n  verify ") ||
+	    !strstr(r.out, "--relay HOST:PORT") || !strstr(r.out, "--checkpoint-key KEY_OR_FILE") ||
+	    !strstr(r.out, "Exit status: 0 success, 1 refused by the relay, 2 usage error"))
 		fail_msg("unexpected help: %s", r.out);
 
 	args_init(&a);
@@ -849,8 +1024,24 @@ static void test_version_help(void **state)
 	expect_status(&r, 0);
 	assert_string_equal(r.err, "");
 	if (!starts_with(r.out, "usage: vigil [OPTIONS] contact --case ID") ||
-	    !strstr(r.out, "via-partner") || !strstr(r.out, "aborted-unsafe"))
+	    !strstr(r.out, "via-partner") || !strstr(r.out, "aborted-unsafe") ||
+	    !strstr(r.out, "--save-receipt FILE"))
 		fail_msg("unexpected contact help: %s", r.out);
+
+	static const char *const cmds[][2] = {
+		{ "checkpoint", "usage: vigil [OPTIONS] checkpoint\n" },
+		{ "proof", "usage: vigil [OPTIONS] proof --index N [--size M]\n" },
+		{ "verify", "usage: vigil [OPTIONS] verify --receipt FILE\n" },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		args_init(&a);
+		add(&a, cmds[i][0], "--help", NULL);
+		run(&a, &r);
+		expect_status(&r, 0);
+		assert_string_equal(r.err, "");
+		if (!starts_with(r.out, cmds[i][1]))
+			fail_msg("unexpected %s help: %s", cmds[i][0], r.out);
+	}
 }
 
 static void write_blob(const char *path, const void *data, size_t len)
@@ -954,6 +1145,828 @@ static void test_stored_record_verifies(void **state)
 	free(sig);
 }
 
+/* ---- receipts, checkpoints, proofs and the log -------------------------------------- */
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		fail_msg("cannot read %s", path);
+	char *b = malloc(1 << 20);
+	assert_non_null(b);
+	size_t n = fread(b, 1, (1 << 20) - 1, f);
+	fclose(f);
+	b[n] = '\0';
+	return b;
+}
+
+/* The raw JSON value of "key" in a receipt file (one member per line). */
+static void file_value(const char *text, const char *key, char *out, size_t n)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\n  \"%s\": ", key);
+	const char *p = strstr(text, pat);
+	if (!p)
+		fail_msg("no \"%s\" in: %s", key, text);
+	p += strlen(pat);
+	const char *e = strchr(p, '\n');
+	assert_non_null(e);
+	if (e[-1] == ',')
+		e--;
+	if ((size_t)(e - p) >= n)
+		fail_msg("\"%s\" too long", key);
+	memcpy(out, p, (size_t)(e - p));
+	out[e - p] = '\0';
+}
+
+/* A copy of the receipt file text with the raw value of key replaced. */
+static char *with_value(const char *text, const char *key, const char *value)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\n  \"%s\": ", key);
+	const char *p = strstr(text, pat);
+	assert_non_null(p);
+	p += strlen(pat);
+	const char *e = strchr(p, '\n');
+	if (e[-1] == ',')
+		e--;
+	size_t n = (size_t)(p - text) + strlen(value) + strlen(e) + 1;
+	char *out = malloc(n);
+	assert_non_null(out);
+	snprintf(out, n, "%.*s%s%s", (int)(p - text), text, value, e);
+	return out;
+}
+
+/* "vigil --checkpoint-key KEY [--json] verify --receipt PATH": no relay
+ * options at all, the check is offline. */
+static void run_verify_receipt(const char *path, const char *key, int json, struct result *r)
+{
+	struct args a;
+	args_init(&a);
+	add(&a, "--checkpoint-key", key, NULL);
+	if (json)
+		add(&a, "--json", NULL);
+	add(&a, "verify", "--receipt", path, NULL);
+	run(&a, r);
+}
+
+/* Writes text to dir/name and expects "verify --receipt" to say INVALID
+ * (exit 3) with what in the message. */
+static void expect_invalid(const char *dir, const char *name, const char *text, const char *what)
+{
+	char path[800];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	write_file(path, text);
+	struct result r;
+	run_verify_receipt(path, pki("checkpoint.pub"), 0, &r);
+	expect_status(&r, 3);
+	assert_string_equal(r.err, "");
+	if (!starts_with(r.out, "receipt INVALID: ") || !strstr(r.out, what) ||
+	    strchr(r.out, '\n') != r.out + strlen(r.out) - 1)
+		fail_msg("%s: unexpected verdict: %s", name, r.out);
+}
+
+/* The verifier key string of PKI_DIR/checkpoint.pub under name. */
+static void checkpoint_vkey(const char *name, char *out, size_t n)
+{
+	FILE *f = fopen(pki("checkpoint.pub"), "r");
+	assert_non_null(f);
+	EVP_PKEY *k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(k);
+	struct note_verifier v;
+	assert_int_equal(note_verifier_from_key(k, name, &v), VG_OK);
+	assert_int_equal(note_verifier_format(&v, out, n), VG_OK);
+	EVP_PKEY_free(k);
+}
+
+/* A PEM file with the public half of a fresh Ed25519 key. */
+static void other_key_file(const char *path)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	assert_non_null(k);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_PUBKEY(f, k), 1);
+	assert_int_equal(fclose(f), 0);
+	EVP_PKEY_free(k);
+}
+
+/* --save-receipt writes everything needed offline, exactly as stored;
+ * "verify --receipt" accepts it with nothing but the key and refuses
+ * every change to it. */
+static void test_save_and_verify_receipt(void **state)
+{
+	(void)state;
+	char dir[700], path[800];
+	snprintf(dir, sizeof(dir), "%s/receipts", R.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/r1.json", dir);
+	char id[33];
+	random_hex_id(id);
+
+	long long before = entries();
+	struct args a;
+	struct result r;
+	args_init(&a);
+	add_conn(&a, "iom-ru-moscow");
+	add(&a, "--json", "contact", "--case", CASE_ID, "--channel", "phone", "--outcome",
+	    "reached-safe", "--record-id", id, "--at", AT, "--save-receipt", path, NULL);
+	run(&a, &r);
+	expect_status(&r, 0);
+	assert_string_equal(r.err, "");
+	struct receipt_out j;
+	parse_json(r.out, &j);
+	check_against_db(&j);
+	uint64_t size = check_proof(&j);
+	assert_true(j.proof_len > 0);
+	assert_int_equal(entries(), before + 1);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* The file holds the stored bytes and what the --json line said. */
+	char *text = read_text(path);
+	char v[8192], want[8192];
+	file_value(text, "format", v, sizeof(v));
+	assert_string_equal(v, "\"vigil-receipt/1\"");
+	file_value(text, "index", v, sizeof(v));
+	snprintf(want, sizeof(want), "%llu", j.index);
+	assert_string_equal(v, want);
+	file_value(text, "received_at_ms", v, sizeof(v));
+	snprintf(want, sizeof(want), "%lld", entry_int(j.index, "received_at_ms"));
+	assert_string_equal(v, want);
+	file_value(text, "received_at", v, sizeof(v));
+	snprintf(want, sizeof(want), "\"%s\"", j.at);
+	assert_string_equal(v, want);
+	file_value(text, "leaf_hash", v, sizeof(v));
+	snprintf(want, sizeof(want), "\"%s\"", j.leaf);
+	assert_string_equal(v, want);
+	file_value(text, "record_id", v, sizeof(v));
+	snprintf(want, sizeof(want), "\"%s\"", id);
+	assert_string_equal(v, want);
+	file_value(text, "duplicate", v, sizeof(v));
+	assert_string_equal(v, "false");
+	static const char *const blobs[] = { "record", "signature" };
+	for (size_t i = 0; i < 2; i++) {
+		uint8_t *b;
+		size_t n;
+		entry_blob(j.index, blobs[i], &b, &n);
+		char enc[4096];
+		assert_true(4 * ((n + 2) / 3) < sizeof(enc) - 3);
+		base64_encode(b, n, enc);
+		snprintf(want, sizeof(want), "\"%s\"", enc);
+		file_value(text, blobs[i], v, sizeof(v));
+		assert_string_equal(v, want);
+		free(b);
+	}
+	file_value(text, "cert_sha256", v, sizeof(v));
+	char cert[200];
+	entry_text(j.index, "lower(hex(cert_fp))", cert, sizeof(cert));
+	snprintf(want, sizeof(want), "\"%s\"", cert);
+	assert_string_equal(v, want);
+	file_value(text, "checkpoint", v, sizeof(v));
+	const char *q = v + 1;
+	char note[4096];
+	json_unquote(&q, note, sizeof(note));
+	assert_string_equal(note, j.checkpoint);
+	file_value(text, "inclusion_proof", v, sizeof(v));
+	uint8_t proof[MERKLE_MAX_PROOF][SHA256_LEN];
+	q = v;
+	assert_int_equal(json_hashes(&q, proof), j.proof_len);
+	assert_memory_equal(proof, j.proof, j.proof_len * SHA256_LEN);
+
+	/* Offline: OK with the public key file, or a verifier key. */
+	char line[256];
+	snprintf(line, sizeof(line), "receipt OK: entry %llu in checkpoint of size %llu\n",
+		 j.index, (unsigned long long)size);
+	run_verify_receipt(path, pki("checkpoint.pub"), 0, &r);
+	expect_status(&r, 0);
+	assert_string_equal(r.out, line);
+	assert_string_equal(r.err, "");
+	char vkey[512];
+	checkpoint_vkey(ORIGIN, vkey, sizeof(vkey));
+	run_verify_receipt(path, vkey, 0, &r);
+	expect_status(&r, 0);
+	assert_string_equal(r.out, line);
+	run_verify_receipt(path, pki("checkpoint.pub"), 1, &r);
+	expect_status(&r, 0);
+	struct checkpoint cp;
+	check_note(j.checkpoint, &cp);
+	char root[2 * SHA256_LEN + 1];
+	hex_encode(cp.root, SHA256_LEN, root);
+	snprintf(want, sizeof(want), "{\"ok\":true,\"index\":%llu,\"checkpoint_size\":%llu,"
+		 "\"origin\":\"" ORIGIN "\",\"root\":\"%s\"}\n", j.index,
+		 (unsigned long long)size, root);
+	assert_string_equal(r.out, want);
+
+	/* One flipped byte anywhere that matters: exit 3 and which check. */
+	uint8_t *rec;
+	size_t rec_len;
+	entry_blob(j.index, "record", &rec, &rec_len);
+	rec[rec_len - 1] ^= 0x01;
+	char enc[4096];
+	base64_encode(rec, rec_len, enc);
+	free(rec);
+	snprintf(v, sizeof(v), "\"%s\"", enc);
+	char *t = with_value(text, "record", v);
+	snprintf(want, sizeof(want), "entry %llu has leaf hash %s; ", j.index, j.leaf);
+	expect_invalid(dir, "record.json", t, want);
+	free(t);
+
+	file_value(text, "inclusion_proof", v, sizeof(v));
+	v[2] = v[2] == '0' ? '1' : '0';
+	t = with_value(text, "inclusion_proof", v);
+	expect_invalid(dir, "proof.json", t, "the inclusion proof");
+	free(t);
+
+	file_value(text, "checkpoint", v, sizeof(v));
+	char *root_line = strstr(strstr(v, "\\n") + 2, "\\n") + 2;
+	*root_line = *root_line == 'A' ? 'B' : 'A';
+	t = with_value(text, "checkpoint", v);
+	expect_invalid(dir, "checkpoint.json", t, "the checkpoint signature does not verify");
+	free(t);
+
+	file_value(text, "signature", v, sizeof(v));
+	v[10] = v[10] == 'A' ? 'B' : 'A';
+	t = with_value(text, "signature", v);
+	expect_invalid(dir, "signature.json", t, "has leaf hash");
+	free(t);
+
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)size);
+	t = with_value(text, "index", v);
+	expect_invalid(dir, "index.json", t, "is not below the checkpoint's size");
+	free(t);
+
+	snprintf(v, sizeof(v), "%lld", entry_int(j.index, "received_at_ms") + 1);
+	t = with_value(text, "received_at_ms", v);
+	expect_invalid(dir, "ms.json", t, "received_at does not agree with received_at_ms");
+	char *t2 = with_value(t, "received_at", "\"2026-11-28T09:15:00Z\"");
+	char *t3 = with_value(t2, "received_at", "null");
+	free(t);
+	free(t2);
+	/* (null is not a time: malformed) */
+	snprintf(path, sizeof(path), "%s/null.json", dir);
+	write_file(path, t3);
+	free(t3);
+	run_verify_receipt(path, pki("checkpoint.pub"), 0, &r);
+	expect_status(&r, 2);
+	snprintf(want, sizeof(want), "vigil: receipt %s is malformed: \"received_at\" is not a "
+		 "string\n", path);
+	assert_string_equal(r.err, want);
+
+	/* Another key: exit 3. */
+	char other[800];
+	snprintf(other, sizeof(other), "%s/other.pub", dir);
+	other_key_file(other);
+	snprintf(path, sizeof(path), "%s/r1.json", dir);
+	run_verify_receipt(path, other, 0, &r);
+	expect_status(&r, 3);
+	if (!starts_with(r.out, "receipt INVALID: entry ") ||
+	    !strstr(r.out, "the checkpoint signature does not verify"))
+		fail_msg("unexpected verdict: %s", r.out);
+	run_verify_receipt(path, other, 1, &r);
+	expect_status(&r, 3);
+	if (!starts_with(r.out, "{\"ok\":false,\"error\":\"INVALID\",\"message\":\"entry "))
+		fail_msg("unexpected JSON verdict: %s", r.out);
+
+	/* Malformed files: exit 2. */
+	snprintf(path, sizeof(path), "%s/truncated.json", dir);
+	char *cut = strdup(text);
+	assert_non_null(cut);
+	cut[strlen(cut) / 2] = '\0';
+	write_file(path, cut);
+	free(cut);
+	run_verify_receipt(path, pki("checkpoint.pub"), 0, &r);
+	expect_status(&r, 2);
+	assert_string_equal(r.out, "");
+	snprintf(want, sizeof(want), "vigil: receipt %s is not valid JSON: ", path);
+	if (!starts_with(r.err, want))
+		fail_msg("unexpected stderr: %s", r.err);
+	t = with_value(text, "signature", "\"not base64!\"");
+	snprintf(path, sizeof(path), "%s/b64.json", dir);
+	write_file(path, t);
+	free(t);
+	run_verify_receipt(path, pki("checkpoint.pub"), 1, &r);
+	expect_status(&r, 2);
+	snprintf(want, sizeof(want), "{\"error\":\"USAGE\",\"message\":\"receipt %s is malformed: "
+		 "\\\"signature\\\" is not non-empty base64\"}\n", path);
+	assert_string_equal(r.out, want);
+	snprintf(path, sizeof(path), "%s/missing.json", dir);
+	run_verify_receipt(path, pki("checkpoint.pub"), 0, &r);
+	expect_status(&r, 2);
+	snprintf(want, sizeof(want), "vigil: cannot read receipt %s: No such file or directory\n",
+		 path);
+	assert_string_equal(r.err, want);
+	free(text);
+
+	/* A duplicate (same id, time and fields: the same bytes, signed
+	 * anew): the file holds the stored signature, and verifies. */
+	snprintf(path, sizeof(path), "%s/r2.json", dir);
+	args_init(&a);
+	add_conn(&a, "iom-ru-moscow");
+	add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "reached-safe",
+	    "--record-id", id, "--at", AT, "--save-receipt", path, NULL);
+	run(&a, &r);
+	expect_status(&r, 0);
+	assert_int_equal(check_text_receipt(r.out, 1), j.index);
+	text = read_text(path);
+	file_value(text, "duplicate", v, sizeof(v));
+	assert_string_equal(v, "true");
+	uint8_t *sig;
+	size_t sig_len;
+	entry_blob(j.index, "signature", &sig, &sig_len);
+	base64_encode(sig, sig_len, enc);
+	free(sig);
+	snprintf(want, sizeof(want), "\"%s\"", enc);
+	file_value(text, "signature", v, sizeof(v));
+	assert_string_equal(v, want);
+	free(text);
+	run_verify_receipt(path, pki("checkpoint.pub"), 0, &r);
+	expect_status(&r, 0);
+	assert_int_equal(entries(), before + 1);
+
+	/* A receipt file that cannot be created: exit 2 before anything is
+	 * sent. */
+	snprintf(path, sizeof(path), "%s/no-such-dir/r.json", dir);
+	args_init(&a);
+	add_conn(&a, "iom-ru-moscow");
+	add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "moved",
+	    "--save-receipt", path, NULL);
+	run(&a, &r);
+	expect_status(&r, 2);
+	snprintf(want, sizeof(want), "vigil: cannot create the receipt file %s: No such file or "
+		 "directory\n", path);
+	assert_string_equal(r.err, want);
+	assert_int_equal(entries(), before + 1);
+}
+
+/* "vigil checkpoint": the relay's latest checkpoint, verified, as stored. */
+static void test_checkpoint_command(void **state)
+{
+	(void)state;
+	struct args a;
+	struct result r;
+	args_init(&a);
+	add_conn(&a, "se-shelter-1");
+	add(&a, "checkpoint", NULL);
+	run(&a, &r);
+	expect_status(&r, 0);
+	assert_string_equal(r.err, "");
+	unsigned long long size;
+	char root[65], at[64];
+	long long age;
+	int end = -1;
+	sscanf(r.out, "origin " ORIGIN "\nsize %llu\nroot %64[0-9a-f]\nsigned_at %63s\nage %lld s\n%n",
+	       &size, root, at, &age, &end);
+	if (end < 0 || r.out[end] != '\0')
+		fail_msg("unexpected output: %s", r.out);
+	assert_int_equal(size, (unsigned long long)entries());
+	int64_t ms;
+	assert_int_equal(time_parse_rfc3339(at, &ms), VG_OK);
+	char sql[512];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM checkpoints WHERE size = %llu AND "
+		 "lower(hex(root)) = '%s' AND signed_at_ms = %lld", size, root, (long long)ms);
+	assert_int_equal(db_int(&R, sql), 1);
+	assert_true(age >= 0 && age < 3600);
+
+	add(&a, "--json", NULL);
+	run(&a, &r);
+	expect_status(&r, 0);
+	char root2[65], at2[64];
+	long long ms2 = 0, age2 = -1;
+	unsigned long long size2 = 0;
+	end = -1;
+	sscanf(r.out, "{\"origin\":\"" ORIGIN "\",\"size\":%llu,\"root\":\"%64[0-9a-f]\","
+		      "\"signed_at\":\"%63[^\"]\",\"signed_at_ms\":%lld,\"age_seconds\":%lld,"
+		      "\"note\":\"%n", &size2, root2, at2, &ms2, &age2, &end);
+	if (end < 0)
+		fail_msg("unexpected JSON: %s", r.out);
+	const char *p = r.out + end;
+	char note[4096];
+	json_unquote(&p, note, sizeof(note));
+	assert_string_equal(p, "}\n");
+	struct checkpoint cp;
+	check_note(note, &cp);
+	assert_int_equal(cp.size, size2);
+	char hex[65];
+	hex_encode(cp.root, SHA256_LEN, hex);
+	assert_string_equal(hex, root2);
+	assert_int_equal(size2, size);
+	char back[TIME_RFC3339_MAX];
+	time_format_rfc3339(ms2, back);
+	assert_string_equal(back, at2);
+	assert_true(age2 >= 0 && age2 < 3600);
+
+	/* The same with a verifier key; another key or name is exit 3. */
+	char vkey[512];
+	checkpoint_vkey(ORIGIN, vkey, sizeof(vkey));
+	args_init(&a);
+	add_conn(&a, "se-shelter-1");
+	add(&a, "--checkpoint-key", vkey, "checkpoint", NULL);
+	run(&a, &r);
+	expect_status(&r, 0);
+	assert_true(starts_with(r.out, "origin " ORIGIN "\n"));
+
+	checkpoint_vkey("other.test/log", vkey, sizeof(vkey));
+	args_init(&a);
+	add_conn(&a, "se-shelter-1");
+	add(&a, "--checkpoint-key", vkey, "checkpoint", NULL);
+	run(&a, &r);
+	expect_status(&r, 3);
+	assert_string_equal(r.out, "");
+	if (!starts_with(r.err, "vigil: the relay's latest checkpoint: the checkpoint signature "
+			 "does not verify: the note carries no valid signature by the checkpoint "
+			 "key (other.test/log+"))
+		fail_msg("unexpected stderr: %s", r.err);
+
+	char other[800];
+	snprintf(other, sizeof(other), "%s/other-checkpoint.pub", R.dir);
+	other_key_file(other);
+	args_init(&a);
+	add_conn(&a, "se-shelter-1");
+	add(&a, "--checkpoint-key", other, "--json", "checkpoint", NULL);
+	run(&a, &r);
+	expect_status(&r, 3);
+	if (!starts_with(r.out, "{\"error\":\"VERIFY\",\"message\":\"the relay's latest "
+			 "checkpoint: the checkpoint signature does not verify"))
+		fail_msg("unexpected stdout: %s", r.out);
+
+	/* Keys that are not keys: usage (exit 2). */
+	args_init(&a);
+	add_conn(&a, "se-shelter-1");
+	add(&a, "--checkpoint-key", "vigil.test/log+0123abcd+AQID", "checkpoint", NULL);
+	run(&a, &r);
+	expect_status(&r, 2);
+	if (!starts_with(r.err, "vigil: checkpoint key \"vigil.test/log+0123abcd+AQID\" is not "
+			 "a valid verifier key"))
+		fail_msg("unexpected stderr: %s", r.err);
+	args_init(&a);
+	add_conn(&a, "se-shelter-1");
+	add(&a, "--checkpoint-key", pki("iom-ru-moscow.pub"), "checkpoint", NULL);
+	run(&a, &r);
+	expect_status(&r, 2);
+	char want[800];
+	snprintf(want, sizeof(want), "vigil: checkpoint key %s is not an Ed25519 key\n",
+		 pki("iom-ru-moscow.pub"));
+	assert_string_equal(r.err, want);
+}
+
+/* Leaf hashes 0..n-1 of R's log, from its database. */
+static uint8_t *db_leaves(struct trelay *t, uint64_t n)
+{
+	uint8_t *all = malloc(n * SHA256_LEN + 1);
+	assert_non_null(all);
+	for (uint64_t i = 0; i < n; i++) {
+		char sql[128];
+		uint8_t *b;
+		size_t bl;
+		snprintf(sql, sizeof(sql), "SELECT leaf_hash FROM entries WHERE idx = %llu",
+			 (unsigned long long)i);
+		assert_int_equal(db_blob(t, sql, &b, &bl), 0);
+		assert_int_equal(bl, SHA256_LEN);
+		memcpy(all + i * SHA256_LEN, b, SHA256_LEN);
+		free(b);
+	}
+	return all;
+}
+
+static void tree_root(const uint8_t *leaves, uint64_t n, uint8_t root[SHA256_LEN])
+{
+	struct merkle_frontier f;
+	merkle_frontier_init(&f);
+	for (uint64_t i = 0; i < n; i++)
+		assert_int_equal(merkle_frontier_append(&f, leaves + i * SHA256_LEN, NULL, NULL),
+				 VG_OK);
+	merkle_frontier_root(&f, root);
+}
+
+/* Reads "  K hex" lines after a "<name> N node(s)" line into h. */
+static size_t parse_nodes(const char *out, const char *name, uint8_t (*h)[SHA256_LEN])
+{
+	const char *p = strstr(out, name);
+	if (!p)
+		fail_msg("no %s in: %s", name, out);
+	size_t n = 0;
+	if (sscanf(p + strlen(name), " %zu node", &n) != 1)
+		fail_msg("bad %s line: %s", name, p);
+	p = strchr(p, '\n') + 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+		char hex[65];
+		int end = -1;
+		if (sscanf(p, "  %zu %64[0-9a-f]\n%n", &k, hex, &end) != 2 || end < 0 || k != i ||
+		    hex_decode(hex, h[i], SHA256_LEN) != VG_OK)
+			fail_msg("bad node %zu in: %s", i, out);
+		p += end;
+	}
+	return n;
+}
+
+/* "vigil proof": inclusion at the checkpoint's size and, via consistency,
+ * at a smaller one; each node list checked here with proto/merkle. */
+static void test_proof_command(void **state)
+{
+	(void)state;
+	uint64_t n = (uint64_t)entries();
+	assert_true(n >= 8);
+	uint8_t *leaves = db_leaves(&R, n);
+	uint8_t root_n[SHA256_LEN], root_m[SHA256_LEN];
+	tree_root(leaves, n, root_n);
+	char hex_n[65], hex_m[65], leaf_hex[65];
+	hex_encode(root_n, SHA256_LEN, hex_n);
+	hex_encode(leaves + SHA256_LEN, SHA256_LEN, leaf_hex);
+
+	struct args a;
+	struct result r;
+	args_init(&a);
+	add_conn(&a, "iom-ru-moscow");
+	add(&a, "proof", "--index", "1", NULL);
+	run(&a, &r);
+	expect_status(&r, 0);
+	assert_string_equal(r.err, "");
+	char want[1024];
+	snprintf(want, sizeof(want), "proof OK: entry 1 in tree of size %llu (checkpoint of size "
+		 "%llu)\nleaf_hash %s\nroot %s\ninclusion_proof ", (unsigned long long)n,
+		 (unsigned long long)n, leaf_hex, hex_n);
+	if (!starts_with(r.out, want))
+		fail_msg("unexpected output: %s\nwanted: %s", r.out, want);
+	assert_null(strstr(r.out, "consistency_proof"));
+	uint8_t nodes[MERKLE_MAX_PROOF][SHA256_LEN];
+	size_t k = parse_nodes(r.out, "inclusion_proof", nodes);
+	assert_int_equal(merkle_verify_inclusion(1, n, leaves + SHA256_LEN,
+						 (const merkle_hash *)nodes, k, root_n), VG_OK);
+
+	/* At size m < n: the root of the first m leaves, then consistency. */
+	uint64_t m = 5;
+	tree_root(leaves, m, root_m);
+	hex_encode(root_m, SHA256_LEN, hex_m);
+	args_init(&a);
+	add_conn(&a, "iom-ru-moscow");
+	add(&a, "proof", "--index", "1", "--size", "5", NULL);
+	run(&a, &r);
+	expect_status(&r, 0);
+	snprintf(want, sizeof(want), "proof OK: entry 1 in tree of size 5 (checkpoint of size "
+		 "%llu)\nleaf_hash %s\nroot %s\ninclusion_proof ", (unsigned long long)n, leaf_hex,
+		 hex_m);
+	if (!starts_with(r.out, want))
+		fail_msg("unexpected output: %s\nwanted: %s", r.out, want);
+	k = parse_nodes(r.out, "inclusion_proof", nodes);
+	assert_int_equal(merkle_verify_inclusion(1, m, leaves + SHA256_LEN,
+						 (const merkle_hash *)nodes, k, root_m), VG_OK);
+	k = parse_nodes(r.out, "consistency_proof", nodes);
+	assert_true(strstr(r.out, "(size 5 to ") != NULL);
+	assert_int_equal(merkle_verify_consistency(m, n, root_m, root_n,
+						   (const merkle_hash *)nodes, k), VG_OK);
+
+	/* --json */
+	args_init(&a);
+	add_conn(&a, "iom-ru-moscow");
+	add(&a, "--json", "proof", "--index", "0", NULL);
+	run(&a, &r);
+	expect_status(&r, 0);
+	hex_encode(leaves, SHA256_LEN, leaf_hex);
+	snprintf(want, sizeof(want), "{\"ok\":true,\"index\":0,\"tree_size\":%llu,"
+		 "\"checkpoint_size\":%llu,\"leaf_hash\":\"%s\",\"root\":\"%s\","
+		 "\"inclusion_proof\":", (unsigned long long)n, (unsigned long long)n, leaf_hex,
+		 hex_n);
+	if (!starts_with(r.out, want))
+		fail_msg("unexpected JSON: %s", r.out);
+	const char *p = r.out + strlen(want);
+	k = json_hashes(&p, nodes);
+	assert_int_equal(merkle_verify_inclusion(0, n, leaves, (const merkle_hash *)nodes, k,
+						 root_n), VG_OK);
+	assert_string_equal(p, ",\"consistency_proof\":[]}\n");
+
+	/* An entry the log does not have: refused by the relay (exit 1). */
+	args_init(&a);
+	add_conn(&a, "iom-ru-moscow");
+	add(&a, "proof", "--index", keep(&a, "%llu", (unsigned long long)n + 100), NULL);
+	run(&a, &r);
+	expect_status(&r, 1);
+	if (!starts_with(r.err, "vigil: refused by relay: BAD_REQUEST: index "))
+		fail_msg("unexpected stderr: %s", r.err);
+	/* A size beyond the latest checkpoint: usage (exit 2). */
+	args_init(&a);
+	add_conn(&a, "iom-ru-moscow");
+	add(&a, "proof", "--index", "1", "--size", keep(&a, "%llu", (unsigned long long)n + 100),
+	    NULL);
+	run(&a, &r);
+	expect_status(&r, 2);
+	snprintf(want, sizeof(want), "vigil: tree size %llu is beyond the checkpoint's size %llu\n",
+		 (unsigned long long)n + 100, (unsigned long long)n);
+	assert_string_equal(r.err, want);
+	free(leaves);
+}
+
+/* The monitor's own relays: L serves the log, F is a fresh relay whose
+ * database later replaces L's (a relay that "forgot" its history). */
+static struct trelay L, F;
+
+static int log_teardown(void **state)
+{
+	(void)state;
+	trelay_cleanup(&L);
+	trelay_cleanup(&F);
+	return 0;
+}
+
+static void submit_n(struct trelay *t, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct args a;
+		struct result r;
+		args_init(&a);
+		add_conn_ca(&a, t->port, "iom-ru-moscow", "ca.crt");
+		add(&a, "contact", "--case", CASE_ID, "--channel", "sms", "--outcome", "no-answer",
+		    NULL);
+		run(&a, &r);
+		expect_status(&r, 0);
+	}
+}
+
+/* "vigil verify --log --state DIR" against relay t. */
+static void run_monitor(struct trelay *t, const char *state, int json, struct result *r)
+{
+	struct args a;
+	args_init(&a);
+	add_conn_ca(&a, t->port, "se-police-noa", "ca.crt");
+	if (json)
+		add(&a, "--json", NULL);
+	add(&a, "verify", "--log", NULL);
+	if (state)
+		add(&a, "--state", state, NULL);
+	run(&a, r);
+}
+
+/* "log OK: N entries, root HEX\n" with L's latest checkpoint, plus the
+ * kept size line when kept > 0. */
+static void expect_log_ok(const struct result *r, struct trelay *t, unsigned long long kept)
+{
+	expect_status(r, 0);
+	assert_string_equal(r->err, "");
+	char root[65], want[512];
+	long long n = db_int(t, "SELECT count(*) FROM entries");
+	snprintf(want, sizeof(want), "SELECT lower(hex(root)) FROM checkpoints WHERE size = %lld "
+		 "ORDER BY id DESC LIMIT 1", n);
+	assert_int_equal(db_text(t, want, root, sizeof(root)), 0);
+	int w = snprintf(want, sizeof(want), "log OK: %lld entries, root %s\n", n, root);
+	if (kept)
+		snprintf(want + w, sizeof(want) - (size_t)w,
+			 "consistent with the kept checkpoint of size %llu\n", kept);
+	assert_string_equal(r->out, want);
+}
+
+static void expect_inconsistent(const struct result *r, const char *what)
+{
+	expect_status(r, 3);
+	assert_string_equal(r->err, "");
+	if (!starts_with(r->out, "log INCONSISTENT: ") || !strstr(r->out, what) ||
+	    strchr(r->out, '\n') != r->out + strlen(r->out) - 1)
+		fail_msg("unexpected verdict: %s\nwanted: %s", r->out, what);
+}
+
+static void restart(struct trelay *t)
+{
+	assert_int_equal(trelay_stop(t), 0);
+	assert_int_equal(trelay_start(t), 0);
+}
+
+/* The monitor: OK and kept; OK again when the log grew (consistency) or
+ * did not; a relay that changed a leaf, lost entries or swapped its
+ * history is INCONSISTENT, and the kept checkpoint stays as it was. */
+static void test_verify_log(void **state)
+{
+	(void)state;
+	trelay_setup(&L, NULL, NULL);
+	assert_int_equal(trelay_start(&L), 0);
+	trelay_open_case(&L, CASE_ID);
+	submit_n(&L, 4);
+	char dir[700], kept_path[800];
+	snprintf(dir, sizeof(dir), "%s/monitor", L.dir);
+	snprintf(kept_path, sizeof(kept_path), "%s/checkpoint", dir);
+	struct result r;
+
+	/* First run: no state yet; DIR is created and the checkpoint kept. */
+	run_monitor(&L, dir, 0, &r);
+	expect_log_ok(&r, &L, 0);
+	char *kept = read_text(kept_path);
+	char sql[8192];
+	assert_null(strchr(kept, '\''));
+	snprintf(sql, sizeof(sql), "SELECT size FROM checkpoints WHERE note = '%s'", kept);
+	assert_int_equal(db_int(&L, sql), 5);
+	free(kept);
+
+	/* More entries: consistent with the kept one, which moves on. */
+	submit_n(&L, 3);
+	run_monitor(&L, dir, 0, &r);
+	expect_log_ok(&r, &L, 5);
+	run_monitor(&L, dir, 1, &r);
+	expect_status(&r, 0);
+	char root[65], want[1024];
+	assert_int_equal(db_text(&L, "SELECT lower(hex(root)) FROM checkpoints WHERE size = 8 "
+			 "ORDER BY id DESC LIMIT 1", root, sizeof(root)), 0);
+	snprintf(want, sizeof(want), "{\"ok\":true,\"entries\":8,\"root\":\"%s\",\"origin\":\""
+		 ORIGIN "\",\"kept_size\":8}\n", root);
+	assert_string_equal(r.out, want);
+	kept = read_text(kept_path);
+	snprintf(sql, sizeof(sql), "SELECT size FROM checkpoints WHERE note = '%s'", kept);
+	assert_int_equal(db_int(&L, sql), 8);
+
+	/* A changed inner node of the tree: proofs through it fail (exit 3),
+	 * while the leaves, and so the log, are still right. */
+	assert_int_equal(trelay_stop(&L), 0);
+	assert_int_equal(db_exec(&L, "UPDATE tree SET hash = zeroblob(32) WHERE level = 1 AND "
+				 "idx = 0"), 0);
+	assert_int_equal(trelay_start(&L), 0);
+	struct args a;
+	args_init(&a);
+	add_conn_ca(&a, L.port, "iom-ru-moscow", "ca.crt");
+	add(&a, "proof", "--index", "2", NULL);
+	run(&a, &r);
+	expect_status(&r, 3);
+	assert_string_equal(r.out, "");
+	assert_string_equal(r.err, "vigil: the inclusion proof (3 nodes) does not lead from the "
+			    "leaf hash of entry 2 to the root of the checkpoint of size 8\n");
+	run_monitor(&L, dir, 0, &r);
+	expect_log_ok(&r, &L, 8);
+	free(kept);
+	kept = read_text(kept_path);
+
+	/* A changed leaf hash: the leaves no longer make the signed root. */
+	assert_int_equal(trelay_stop(&L), 0);
+	assert_int_equal(db_exec(&L, "UPDATE entries SET leaf_hash = zeroblob(32) WHERE idx = 1"),
+			 0);
+	assert_int_equal(trelay_start(&L), 0);
+	run_monitor(&L, dir, 0, &r);
+	expect_inconsistent(&r, "the 8 leaf hashes the relay serves make the root ");
+	char *now = read_text(kept_path);
+	assert_string_equal(now, kept);
+	free(now);
+
+	/* A relay that forgot its history: another log in its place, first
+	 * shorter, then longer than the kept checkpoint. */
+	trelay_setup(&F, NULL, NULL);
+	assert_int_equal(trelay_start(&F), 0);
+	trelay_open_case(&F, CASE_ID);
+	submit_n(&F, 1);
+	assert_int_equal(trelay_stop(&F), 0);
+	char small[800];
+	snprintf(small, sizeof(small), "%s/small.db", F.dir);
+	assert_int_equal(file_copy(F.db, small), 0);
+	assert_int_equal(trelay_start(&F), 0);
+	submit_n(&F, 10);
+	assert_int_equal(trelay_stop(&F), 0);
+
+	assert_int_equal(trelay_stop(&L), 0);
+	assert_int_equal(file_copy(small, L.db), 0);
+	assert_int_equal(trelay_start(&L), 0);
+	run_monitor(&L, dir, 0, &r);
+	expect_inconsistent(&r, "the relay's checkpoint has size 2, smaller than the kept "
+			    "checkpoint's size 8: the log was truncated or rewritten");
+	now = read_text(kept_path);
+	assert_string_equal(now, kept);
+	free(now);
+
+	assert_int_equal(trelay_stop(&L), 0);
+	assert_int_equal(file_copy(F.db, L.db), 0);
+	assert_int_equal(trelay_start(&L), 0);
+	run_monitor(&L, dir, 1, &r);
+	expect_status(&r, 3);
+	if (!starts_with(r.out, "{\"ok\":false,\"error\":\"INCONSISTENT\",\"message\":\"the "
+			 "relay's checkpoint of size 12 is not consistent with the kept "
+			 "checkpoint of size 8: "))
+		fail_msg("unexpected verdict: %s", r.out);
+	now = read_text(kept_path);
+	assert_string_equal(now, kept);
+	free(now);
+
+	/* Without the kept checkpoint the swapped log is self-consistent:
+	 * only the state shows what happened. */
+	run_monitor(&L, NULL, 0, &r);
+	expect_log_ok(&r, &L, 0);
+
+	/* A kept checkpoint that does not verify (here: changed on disk) is
+	 * refused and left alone. */
+	char *bad = strdup(kept);
+	assert_non_null(bad);
+	bad[0] = 'V';
+	write_file(kept_path, bad);
+	run_monitor(&L, dir, 0, &r);
+	expect_status(&r, 3);
+	assert_string_equal(r.out, "");
+	snprintf(want, sizeof(want), "vigil: the kept checkpoint %s does not verify with the "
+		 "checkpoint key: ", kept_path);
+	if (!starts_with(r.err, want))
+		fail_msg("unexpected stderr: %s", r.err);
+	now = read_text(kept_path);
+	assert_string_equal(now, bad);
+	free(now);
+	free(bad);
+	free(kept);
+	restart(&L);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -969,6 +1982,10 @@ int main(void)
 		cmocka_unit_test(test_config_file),
 		cmocka_unit_test(test_version_help),
 		cmocka_unit_test(test_stored_record_verifies),
+		cmocka_unit_test(test_save_and_verify_receipt),
+		cmocka_unit_test(test_checkpoint_command),
+		cmocka_unit_test(test_proof_command),
+		cmocka_unit_test_teardown(test_verify_log, log_teardown),
 	};
 	return cmocka_run_group_tests_name("vigil command", tests, group_setup, group_teardown);
 }

@@ -1,9 +1,11 @@
 /*
  * libvigil against the real relay (connect, welcome, submissions, pipelining,
- * duplicates, refusals, connection failures) and against a lying one: a fake
- * relay inside this test, a blocking OpenSSL TLS 1.3 server in a thread,
- * that answers with receipts which must not verify, and once honestly so
- * that the fake itself is shown to be right.
+ * duplicates, refusals, connection failures, receipts with checkpoints and
+ * inclusion proofs, reading the log, offline verification) and against a
+ * lying one: a fake relay inside this test, a blocking OpenSSL TLS 1.3
+ * server in a thread with a Merkle tree of its own, that answers with
+ * receipts, checkpoints and proofs which must not verify, and honestly too
+ * so that the fake itself is shown to be right.
  *
  * SIGPIPE keeps its default disposition in this process: the library
  * promises to keep its own writes from raising it (the fake relay's thread
@@ -36,12 +38,16 @@
 
 #include "vigil.h"
 
+#include "casekit.h"
 #include "harness.h"
+#include "proto/merkle.h"
+#include "proto/note.h"
 #include "proto/status.h"
 
 #define AT_MS 1795857300000LL   /* 2026-11-28T09:15:00Z */
 #define RELAY_MAX_FRAME 65536   /* configured, so the welcome must carry it */
 #define CLI_TIMEOUT_MS 30000
+#define ORIGIN "vigil.test/log"  /* the harness's [log] origin */
 
 static struct trelay R; /* the real relay, shared by every test */
 
@@ -52,6 +58,7 @@ struct conn_files {
 	char cert[700];
 	char key[700];
 	char ca[700];
+	char ckey[700];
 };
 
 static struct vigil_options options(struct conn_files *f, int port, const char *who,
@@ -61,8 +68,9 @@ static struct vigil_options options(struct conn_files *f, int port, const char *
 	snprintf(f->cert, sizeof(f->cert), "%s/%s.crt", PKI_DIR, who);
 	snprintf(f->key, sizeof(f->key), "%s/%s.key", PKI_DIR, who);
 	snprintf(f->ca, sizeof(f->ca), "%s/%s", PKI_DIR, ca);
+	snprintf(f->ckey, sizeof(f->ckey), "%s/checkpoint.pub", PKI_DIR);
 	struct vigil_options o = { .host = "127.0.0.1", .port = f->port, .cert_file = f->cert,
-		.key_file = f->key, .ca_file = f->ca };
+		.key_file = f->key, .ca_file = f->ca, .checkpoint_key = f->ckey };
 	return o;
 }
 
@@ -156,7 +164,12 @@ static int group_setup(void **state)
 	char listen[64];
 	snprintf(listen, sizeof(listen), "max_frame = %d", RELAY_MAX_FRAME);
 	trelay_setup(&R, listen, NULL);
-	return trelay_start(&R);
+	if (trelay_start(&R) != 0)
+		return -1;
+	/* Contact attempts are only accepted for open cases. */
+	trelay_open_case(&R, "SE-2026-0042");
+	trelay_open_case(&R, "SE-2026-0100");
+	return 0;
 }
 
 static int group_teardown(void **state)
@@ -537,9 +550,439 @@ static void test_connect_failures(void **state)
 	o.timeout_ms = -1;
 	expect_connect_fails(&o, VIGIL_E_USAGE, "timeout -1 ms is negative");
 
+	/* The checkpoint key is required and checked before connecting. */
+	o = options(&f, R.port, "iom-ru-moscow", "ca.crt");
+	o.checkpoint_key = NULL;
+	expect_connect_fails(&o, VIGIL_E_USAGE, "no checkpoint key: ");
+	o.checkpoint_key = "";
+	expect_connect_fails(&o, VIGIL_E_USAGE, "no checkpoint key: ");
+	o.checkpoint_key = "vigil.test/log+00000000+AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	expect_connect_fails(&o, VIGIL_E_USAGE, "is not a valid verifier key");
+	snprintf(f.ckey, sizeof(f.ckey), "%s/iom-ru-moscow.pub", PKI_DIR);
+	o.checkpoint_key = f.ckey;
+	expect_connect_fails(&o, VIGIL_E_IO, "is not an Ed25519 key");
+	snprintf(f.ckey, sizeof(f.ckey), "%s/nothing.pub", PKI_DIR);
+	expect_connect_fails(&o, VIGIL_E_IO, "No such file or directory");
+
 	assert_int_equal(entries(), before);
 	if (!trelay_log_has(&R, "certificate revoked", 3000))
 		fail_msg("relay log lacks the revoked certificate");
+}
+
+/* ---- checkpoints, proofs and the log ------------------------------------------------------- */
+
+static int64_t now_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A fresh Ed25519 key, known to nobody but this test. */
+static EVP_PKEY *new_ed25519(void)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	assert_non_null(k);
+	return k;
+}
+
+static EVP_PKEY *read_public_key(const char *name)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/%s", PKI_DIR, name);
+	FILE *kf = fopen(path, "r");
+	assert_non_null(kf);
+	EVP_PKEY *k = PEM_read_PUBKEY(kf, NULL, NULL, NULL);
+	fclose(kf);
+	assert_non_null(k);
+	return k;
+}
+
+/* The verifier key string "name+id+key" of PKI_DIR/checkpoint.pub. */
+static void checkpoint_vkey(const char *name, char *out, size_t n)
+{
+	EVP_PKEY *k = read_public_key("checkpoint.pub");
+	struct note_verifier v;
+	assert_int_equal(note_verifier_from_key(k, name, &v), VG_OK);
+	assert_int_equal(note_verifier_format(&v, out, n), VG_OK);
+	EVP_PKEY_free(k);
+}
+
+static void load_key(const char *key_or_file, struct vigil_checkpoint_key *k)
+{
+	struct vigil_error err;
+	if (vigil_checkpoint_key_load(key_or_file, k, &err) != VIGIL_OK)
+		fail_msg("checkpoint key %s: %s", key_or_file, err.message);
+}
+
+/* Writes key's public half as PEM to a file in the relay's directory. */
+static const char *write_public_key(EVP_PKEY *key, const char *name)
+{
+	static char path[700];
+	snprintf(path, sizeof(path), "%s/%s", R.dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_PUBKEY(f, key), 1);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+/* The key as a verifier string, a PEM public key file or the private key
+ * file: the same key; what is not an Ed25519 key is refused. */
+static void test_checkpoint_key_load(void **state)
+{
+	(void)state;
+	struct vigil_checkpoint_key pub, priv, vk;
+	load_key(pki("checkpoint.pub"), &pub);
+	assert_string_equal(pub.name, "");
+	load_key(pki("checkpoint.key"), &priv);
+	assert_string_equal(priv.name, "");
+	assert_memory_equal(priv.public_key, pub.public_key, 32);
+	char vkey[512];
+	checkpoint_vkey(ORIGIN, vkey, sizeof(vkey));
+	load_key(vkey, &vk);
+	assert_string_equal(vk.name, ORIGIN);
+	assert_memory_equal(vk.public_key, pub.public_key, 32);
+
+	struct vigil_error err;
+	struct vigil_checkpoint_key k;
+	assert_int_equal(vigil_checkpoint_key_load(pki("ca.crt"), &k, &err), VIGIL_E_IO);
+	assert_non_null(strstr(err.message, "holds no PEM public or (unencrypted) private key"));
+	assert_int_equal(vigil_checkpoint_key_load(pki("iom-ru-moscow.key"), &k, &err), VIGIL_E_IO);
+	assert_non_null(strstr(err.message, "is not an Ed25519 key"));
+	assert_int_equal(vigil_checkpoint_key_load(NULL, &k, &err), VIGIL_E_USAGE);
+	assert_non_null(strstr(err.message, "no checkpoint key"));
+	/* The key id must be the key's: one digit off is refused. */
+	char *plus = strchr(vkey, '+');
+	plus[1] = plus[1] == '0' ? '1' : '0';
+	assert_int_equal(vigil_checkpoint_key_load(vkey, &k, &err), VIGIL_E_USAGE);
+	assert_non_null(strstr(err.message, "is not a valid verifier key"));
+}
+
+/* Expects rc to be VIGIL_E_VERIFY with what in the message. */
+static void expect_verify(int rc, const struct vigil_error *err, const char *what)
+{
+	if (rc != VIGIL_E_VERIFY || err->status != VIGIL_E_VERIFY || !strstr(err->message, what))
+		fail_msg("got %d (%s), expected VIGIL_E_VERIFY with \"%s\"", rc, err->message, what);
+}
+
+/* A receipt carries a checkpoint the relay stored, which covers the entry,
+ * and a proof that verifies; vigil_receipt_verify checks it all again
+ * offline and finds every single change. */
+static void test_receipt_verifies(void **state)
+{
+	(void)state;
+	vigil_client *c = connect_as(R.port, "iom-ru-moscow");
+	struct vigil_checkpoint_key pub;
+	load_key(pki("checkpoint.pub"), &pub);
+	assert_memory_equal(vigil_client_checkpoint_key(c)->public_key, pub.public_key, 32);
+	struct vigil_contact ct = contact("SE-2026-0042");
+	struct vigil_error err;
+	uint8_t *rec, *sig;
+	size_t rec_len, sig_len;
+	assert_int_equal(vigil_build_contact(c, &ct, &rec, &rec_len, &sig, &sig_len, &err),
+			 VIGIL_OK);
+	static struct vigil_receipt r, t;
+	int rc = vigil_submit_signed(c, rec, rec_len, sig, sig_len, &r, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("%d: %s", rc, err.message);
+	assert_true(entry_matches(&r));
+	assert_true(r.index > 0); /* earlier tests stored entries: the proof is not empty */
+
+	/* The checkpoint is one the relay stored, and covers the entry. */
+	const struct vigil_checkpoint *cp = &r.checkpoint;
+	assert_string_equal(cp->origin, ORIGIN);
+	assert_true(cp->size > r.index);
+	assert_int_equal(cp->note_len, strlen(cp->note));
+	assert_null(strchr(cp->note, '\''));
+	char root[2 * SHA256_LEN + 1], sql[8192];
+	vigil_hex_encode(cp->root, SHA256_LEN, root);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM checkpoints WHERE note = '%s' AND size = "
+		 "%llu AND root = x'%s' AND signed_at_ms = %lld", cp->note,
+		 (unsigned long long)cp->size, root, (long long)cp->signed_at_ms);
+	assert_int_equal(db_int(&R, sql), 1);
+	assert_true(llabs(cp->signed_at_ms - now_wall_ms()) < 60000);
+	assert_true(r.proof_len > 0);
+	assert_int_equal(merkle_verify_inclusion(r.index, cp->size, r.leaf_hash,
+						 (const merkle_hash *)r.inclusion_proof,
+						 r.proof_len, cp->root), VG_OK);
+	/* The entry's signature and certificate are ours. */
+	uint8_t ours[SHA256_LEN];
+	cert_sha256("iom-ru-moscow.crt", ours);
+	assert_memory_equal(r.cert_sha256, ours, SHA256_LEN);
+	assert_int_equal(r.signature_len, sig_len);
+	assert_memory_equal(r.signature, sig, sig_len);
+
+	/* Offline, with the public key, the private key, or a verifier key. */
+	char vkey[512];
+	checkpoint_vkey(ORIGIN, vkey, sizeof(vkey));
+	const char *keys[] = { pki("checkpoint.pub"), pki("checkpoint.key"), vkey };
+	for (size_t i = 0; i < 3; i++) {
+		struct vigil_checkpoint_key k;
+		load_key(keys[i], &k);
+		t = r;
+		t.checkpoint.size = 0; /* recomputed from the note */
+		memset(t.checkpoint.root, 0, SHA256_LEN);
+		rc = vigil_receipt_verify(&k, &t, rec, rec_len, &err);
+		if (rc != VIGIL_OK)
+			fail_msg("key %zu: %s", i, err.message);
+		assert_int_equal(t.checkpoint.size, cp->size);
+		assert_memory_equal(t.checkpoint.root, cp->root, SHA256_LEN);
+	}
+
+	/* Every part counts. */
+	t = r;
+	t.inclusion_proof[0][3] ^= 0x10;
+	expect_verify(vigil_receipt_verify(&pub, &t, rec, rec_len, &err), &err,
+		      "the inclusion proof");
+	t = r;
+	t.proof_len--;
+	expect_verify(vigil_receipt_verify(&pub, &t, rec, rec_len, &err), &err,
+		      "the inclusion proof");
+	t = r;
+	t.index = cp->size;
+	expect_verify(vigil_receipt_verify(&pub, &t, rec, rec_len, &err), &err,
+		      "is not below the checkpoint's size");
+	t = r;
+	char *line3 = strchr(strchr(t.checkpoint.note, '\n') + 1, '\n') + 1;
+	*line3 = *line3 == 'A' ? 'B' : 'A';
+	expect_verify(vigil_receipt_verify(&pub, &t, rec, rec_len, &err), &err,
+		      "the checkpoint signature does not verify");
+	t = r;
+	t.received_at_ms++;
+	expect_verify(vigil_receipt_verify(&pub, &t, rec, rec_len, &err), &err, "has leaf hash");
+	t = r;
+	t.signature[t.signature_len / 2] ^= 0x01;
+	expect_verify(vigil_receipt_verify(&pub, &t, rec, rec_len, &err), &err, "has leaf hash");
+	t = r;
+	t.cert_sha256[0] ^= 0x01;
+	expect_verify(vigil_receipt_verify(&pub, &t, rec, rec_len, &err), &err, "has leaf hash");
+	t = r;
+	t.record_id[0] ^= 0x01;
+	expect_verify(vigil_receipt_verify(&pub, &t, rec, rec_len, &err), &err, "names record");
+	t = r;
+	rec[rec_len - 1] ^= 0x01;
+	expect_verify(vigil_receipt_verify(&pub, &t, rec, rec_len, &err), &err, "has leaf hash");
+	rec[rec_len - 1] ^= 0x01;
+	assert_int_equal(vigil_receipt_verify(&pub, &t, rec, rec_len, &err), VIGIL_OK);
+
+	/* Another Ed25519 key, or the right key under another name. */
+	EVP_PKEY *other = new_ed25519();
+	struct vigil_checkpoint_key k;
+	load_key(write_public_key(other, "other-checkpoint.pub"), &k);
+	EVP_PKEY_free(other);
+	t = r;
+	expect_verify(vigil_receipt_verify(&k, &t, rec, rec_len, &err), &err,
+		      "the checkpoint signature does not verify");
+	checkpoint_vkey("other.test/log", vkey, sizeof(vkey));
+	load_key(vkey, &k);
+	t = r;
+	expect_verify(vigil_receipt_verify(&k, &t, rec, rec_len, &err), &err,
+		      "the checkpoint signature does not verify");
+
+	/* A duplicate (new signature, same bytes): the receipt holds the
+	 * stored signature, and verifies offline with it. */
+	uint8_t *sig2;
+	size_t sig2_len;
+	sign_with("iom-ru-moscow", rec, rec_len, &sig2, &sig2_len);
+	assert_false(sig2_len == sig_len && memcmp(sig2, sig, sig_len) == 0);
+	rc = vigil_submit_signed(c, rec, rec_len, sig2, sig2_len, &t, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("duplicate: %d: %s", rc, err.message);
+	assert_int_equal(t.duplicate, 1);
+	assert_int_equal(t.index, r.index);
+	assert_int_equal(t.signature_len, sig_len);
+	assert_memory_equal(t.signature, sig, sig_len);
+	assert_true(t.checkpoint.size >= cp->size);
+	struct vigil_receipt *d = malloc(sizeof(*d));
+	assert_non_null(d);
+	*d = t;
+	assert_int_equal(vigil_receipt_verify(&pub, d, rec, rec_len, &err), VIGIL_OK);
+	free(d);
+	free(sig2);
+	vigil_free(rec);
+	vigil_free(sig);
+	vigil_close(&c);
+}
+
+/* The root of the first size leaf hashes in hashes, by proto/merkle. */
+static void frontier_root(const uint8_t *hashes, uint64_t size, uint8_t root[SHA256_LEN])
+{
+	struct merkle_frontier f;
+	merkle_frontier_init(&f);
+	for (uint64_t i = 0; i < size; i++)
+		assert_int_equal(merkle_frontier_append(&f, hashes + i * SHA256_LEN, NULL, NULL),
+				 VG_OK);
+	merkle_frontier_root(&f, root);
+}
+
+/* Checkpoint, leaf hashes, proofs and entries as the relay's database has
+ * them, each verified by the library and checked here again. */
+static void test_log_queries(void **state)
+{
+	(void)state;
+	vigil_client *c = connect_as(R.port, "iom-ru-moscow");
+	struct vigil_error err;
+	struct vigil_receipt r;
+	for (int i = 0; i < 3; i++) {
+		struct vigil_contact ct = contact("SE-2026-0042");
+		assert_int_equal(vigil_submit_contact(c, &ct, &r, &err), VIGIL_OK);
+	}
+	static struct vigil_checkpoint cp;
+	int rc = vigil_get_checkpoint(c, &cp, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("%d: %s", rc, err.message);
+	assert_string_equal(cp.origin, ORIGIN);
+	assert_int_equal(cp.size, (uint64_t)entries());
+	assert_true(cp.size > 8 && cp.size <= VIGIL_LEAF_HASHES_MAX);
+	char root[2 * SHA256_LEN + 1], sql[8192];
+	vigil_hex_encode(cp.root, SHA256_LEN, root);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM checkpoints WHERE note = '%s' AND size = "
+		 "%llu AND root = x'%s'", cp.note, (unsigned long long)cp.size, root);
+	assert_int_equal(db_int(&R, sql), 1);
+
+	/* Leaf hashes: those of the database; they make the checkpoint's root. */
+	uint8_t *lh = malloc(cp.size * SHA256_LEN);
+	assert_non_null(lh);
+	rc = vigil_get_leaf_hashes(c, 0, (uint32_t)cp.size, lh, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("%d: %s", rc, err.message);
+	for (uint64_t i = 0; i < cp.size; i++) {
+		uint8_t *b;
+		size_t n;
+		snprintf(sql, sizeof(sql), "SELECT leaf_hash FROM entries WHERE idx = %llu",
+			 (unsigned long long)i);
+		assert_int_equal(db_blob(&R, sql, &b, &n), 0);
+		assert_int_equal(n, SHA256_LEN);
+		assert_memory_equal(lh + i * SHA256_LEN, b, SHA256_LEN);
+		free(b);
+	}
+	vigil_tree *t;
+	assert_int_equal(vigil_tree_new(&t), VIGIL_OK);
+	uint8_t tr[SHA256_LEN], empty[SHA256_LEN];
+	vigil_tree_root(t, tr);
+	frontier_root(lh, 0, empty);
+	assert_memory_equal(tr, empty, SHA256_LEN);
+	for (uint64_t i = 0; i < cp.size; i++)
+		vigil_tree_append(t, lh + i * SHA256_LEN);
+	assert_int_equal(vigil_tree_size(t), cp.size);
+	vigil_tree_root(t, tr);
+	assert_memory_equal(tr, cp.root, SHA256_LEN);
+	vigil_tree_free(&t);
+	assert_null(t);
+	assert_int_equal(vigil_get_leaf_hashes(c, 0, 0, lh, &err), VIGIL_E_USAGE);
+	assert_int_equal(vigil_get_leaf_hashes(c, 0, VIGIL_LEAF_HASHES_MAX + 1, lh, &err),
+			 VIGIL_E_USAGE);
+	rc = vigil_get_leaf_hashes(c, cp.size, 1, lh, &err);
+	assert_int_equal(rc, VIGIL_E_REFUSED);
+	assert_string_equal(err.relay_code_name, "BAD_REQUEST");
+
+	/* Inclusion at the checkpoint's size: leads to its root. */
+	static struct vigil_inclusion_proof ip;
+	uint64_t last = cp.size - 1;
+	rc = vigil_get_inclusion_proof(c, last, 0, &cp, &ip, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("%d: %s", rc, err.message);
+	assert_int_equal(ip.index, last);
+	assert_int_equal(ip.tree_size, cp.size);
+	assert_int_equal(ip.checkpoint_size, cp.size);
+	assert_int_equal(ip.n_consistency, 0);
+	assert_memory_equal(ip.leaf_hash, lh + last * SHA256_LEN, SHA256_LEN);
+	assert_memory_equal(ip.root, cp.root, SHA256_LEN);
+	assert_int_equal(vigil_verify_inclusion(&ip, cp.root, &err), VIGIL_OK);
+	ip.hashes[0][0] ^= 0x01;
+	expect_verify(vigil_verify_inclusion(&ip, cp.root, &err), &err, "the inclusion proof");
+
+	/* At a smaller size: the root of that prefix, by consistency. */
+	uint64_t m = cp.size / 2 + 1;
+	rc = vigil_get_inclusion_proof(c, 1, m, &cp, &ip, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("%d: %s", rc, err.message);
+	uint8_t want[SHA256_LEN];
+	frontier_root(lh, m, want);
+	assert_memory_equal(ip.root, want, SHA256_LEN);
+	assert_int_equal(ip.tree_size, m);
+	assert_int_equal(ip.checkpoint_size, cp.size);
+	assert_true(ip.n_consistency > 0);
+	assert_memory_equal(ip.leaf_hash, lh + SHA256_LEN, SHA256_LEN);
+	/* Unverified (no checkpoint): the same nodes and root, no consistency. */
+	static struct vigil_inclusion_proof raw;
+	assert_int_equal(vigil_get_inclusion_proof(c, 1, m, NULL, &raw, &err), VIGIL_OK);
+	assert_int_equal(raw.n, ip.n);
+	assert_memory_equal(raw.hashes, ip.hashes, ip.n * SHA256_LEN);
+	assert_memory_equal(raw.root, want, SHA256_LEN);
+	assert_int_equal(raw.checkpoint_size, 0);
+	/* Beyond the checkpoint, or an index beyond the size. */
+	assert_int_equal(vigil_get_inclusion_proof(c, 1, cp.size + 1, &cp, &ip, &err),
+			 VIGIL_E_USAGE);
+	rc = vigil_get_inclusion_proof(c, m, m, &cp, &ip, &err);
+	assert_int_equal(rc, VIGIL_E_REFUSED);
+	assert_string_equal(err.relay_code_name, "BAD_REQUEST");
+
+	/* Consistency from m to the checkpoint. */
+	static struct vigil_consistency_proof cons;
+	assert_int_equal(vigil_get_consistency_proof(c, m, cp.size, &cons, &err), VIGIL_OK);
+	assert_int_equal(cons.from_size, m);
+	assert_int_equal(cons.to_size, cp.size);
+	assert_int_equal(vigil_verify_consistency(&cons, want, cp.root, &err), VIGIL_OK);
+	want[31] ^= 0x01;
+	expect_verify(vigil_verify_consistency(&cons, want, cp.root, &err), &err,
+		      "the consistency proof");
+	want[31] ^= 0x01;
+	cons.hashes[cons.n - 1][0] ^= 0x01;
+	expect_verify(vigil_verify_consistency(&cons, want, cp.root, &err), &err,
+		      "the consistency proof");
+
+	/* Our own entries, exactly as stored; nobody else's. */
+	uint32_t count = cp.size < VIGIL_ENTRIES_MAX ? (uint32_t)cp.size : VIGIL_ENTRIES_MAX;
+	struct vigil_entry *e = NULL;
+	size_t n = 99;
+	rc = vigil_get_entries(c, 0, count, &e, &n, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("%d: %s", rc, err.message);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM entries WHERE author = 'iom-ru-moscow' "
+		 "AND idx < %u", count);
+	assert_int_equal(n, (size_t)db_int(&R, sql));
+	assert_true(n > 500);
+	uint8_t ours[SHA256_LEN];
+	cert_sha256("iom-ru-moscow.crt", ours);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *b;
+		size_t bl;
+		assert_memory_equal(e[i].cert_sha256, ours, SHA256_LEN);
+		assert_memory_equal(e[i].leaf_hash, lh + e[i].index * SHA256_LEN, SHA256_LEN);
+		snprintf(sql, sizeof(sql), "SELECT record FROM entries WHERE idx = %llu AND "
+			 "received_at_ms = %lld", (unsigned long long)e[i].index,
+			 (long long)e[i].received_at_ms);
+		assert_int_equal(db_blob(&R, sql, &b, &bl), 0);
+		assert_int_equal(bl, e[i].record_len);
+		assert_memory_equal(b, e[i].record, bl);
+		free(b);
+		snprintf(sql, sizeof(sql), "SELECT signature FROM entries WHERE idx = %llu",
+			 (unsigned long long)e[i].index);
+		assert_int_equal(db_blob(&R, sql, &b, &bl), 0);
+		assert_int_equal(bl, e[i].signature_len);
+		assert_memory_equal(b, e[i].signature, bl);
+		free(b);
+	}
+	vigil_free(e);
+	assert_int_equal(vigil_get_entries(c, 0, 0, &e, &n, &err), VIGIL_E_USAGE);
+	assert_int_equal(vigil_get_entries(c, 0, VIGIL_ENTRIES_MAX + 1, &e, &n, &err),
+			 VIGIL_E_USAGE);
+	vigil_close(&c);
+
+	/* Another organisation sees its own entries only. */
+	c = connect_as(R.port, "se-police-noa");
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM entries WHERE author = 'se-police-noa' "
+		 "AND idx < %u", count);
+	long long theirs = db_int(&R, sql);
+	assert_int_equal(vigil_get_entries(c, 0, count, &e, &n, &err), VIGIL_OK);
+	assert_int_equal(n, (size_t)theirs);
+	for (size_t i = 0; i < n; i++)
+		assert_memory_not_equal(e[i].cert_sha256, ours, SHA256_LEN);
+	vigil_free(e);
+	vigil_close(&c);
+	free(lh);
 }
 
 /* ---- a lying relay ---------------------------------------------------------------------- */
@@ -560,9 +1003,25 @@ enum fake_answer {
 	FAKE_WRONG_REQUEST,   /* a receipt for a request never sent */
 	FAKE_LATE,            /* the right receipt, after 1.5 s */
 	FAKE_SILENT,          /* no answer at all */
+	FAKE_OTHER_CKEY,      /* checkpoint signed by another Ed25519 key, same name */
+	FAKE_FLIP_PROOF,      /* one bit of an inclusion proof node flipped */
+	FAKE_INDEX_BEYOND,    /* a checkpoint whose size does not cover the entry */
+	FAKE_NO_CHECKPOINT,   /* no checkpoint at all */
+	FAKE_OTHER_ORIGIN,    /* origin "other.test/log", signed as ORIGIN */
+	FAKE_OTHER_ORIGIN_SIGNED, /* origin and key name "other.test/log", our key */
 };
 
-#define FAKE_FIRST_INDEX 41u
+/* How the fake answers Get* requests, one per request, in order. */
+enum fake_query {
+	QUERY_HONEST,
+	QUERY_OTHER_CKEY,     /* GetCheckpoint: signed by another key */
+	QUERY_FLIP_PROOF,     /* GetInclusionProof: one node flipped */
+	QUERY_SHORT,          /* GetLeafHashes: one hash fewer than asked */
+	QUERY_LATE,           /* the honest answer, after 1.5 s */
+};
+
+#define FAKE_FIRST_INDEX 41u  /* the fake's log starts with this many leaves */
+#define FAKE_MAX_LEAVES (FAKE_FIRST_INDEX + 64u)
 #define FAKE_WAIT_MS 15000
 
 struct fake {
@@ -574,8 +1033,14 @@ struct fake {
 	enum fake_answer answers[16]; /* one per Submit, in order; FAKE_HONEST after */
 	size_t n_answers;
 	EVP_PKEY *key;                /* the client's key, for stored signatures */
+	EVP_PKEY *ckey;               /* the relay's checkpoint key (PKI_DIR) */
+	EVP_PKEY *other_ckey;         /* an Ed25519 key made for this run */
+	enum fake_query queries[8];   /* one per Get* request; QUERY_HONEST after */
+	size_t n_queries, queries_seen;
 	vigil_client *client;         /* the test's client, closed by fake_teardown */
 	uint64_t next_index;
+	merkle_hash leaves[FAKE_MAX_LEAVES]; /* the fake's log */
+	uint64_t size;
 	/* Read by the test only after the thread ended. */
 	int submits;
 	char failure[512];            /* why the fake itself failed; "" if it did not */
@@ -728,9 +1193,60 @@ static void fake_welcome(SSL *ssl, uint64_t request_id, uint8_t cert_sha[SHA256_
 
 static int64_t wall_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return now_wall_ms();
+}
+
+/* merkle_get_fn over the fake's leaves: complete subtrees, recomputed. */
+static int fake_node(void *ctx, unsigned level, uint64_t index, uint8_t out[SHA256_LEN])
+{
+	(void)ctx;
+	if (level == 0) {
+		if (index >= F.size)
+			return VG_EIO;
+		memcpy(out, F.leaves[index], SHA256_LEN);
+		return VG_OK;
+	}
+	uint8_t l[SHA256_LEN], r[SHA256_LEN];
+	if (fake_node(ctx, level - 1, 2 * index, l) != VG_OK ||
+	    fake_node(ctx, level - 1, 2 * index + 1, r) != VG_OK)
+		return VG_EIO;
+	merkle_node_hash(l, r, out);
+	return VG_OK;
+}
+
+/* A signed checkpoint of the fake's first `size` leaves: origin on the
+ * first line, signed with key under the key name `name`.  *note is
+ * malloc()ed. */
+static char *fake_checkpoint(EVP_PKEY *key, const char *origin, const char *name, uint64_t size)
+{
+	struct checkpoint c;
+	memset(&c, 0, sizeof(c));
+	snprintf(c.origin, sizeof(c.origin), "%s", origin);
+	c.size = size;
+	if (merkle_root(fake_node, NULL, size, c.root) != VG_OK)
+		fake_fail("fake relay: merkle_root of %llu", (unsigned long long)size);
+	char text[512];
+	int n = checkpoint_format(&c, text, sizeof(text));
+	if (n < 0)
+		abort();
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "signed-at %lld\n", (long long)wall_ms());
+	char *note = NULL;
+	size_t note_len;
+	if (note_sign(key, name, text, (size_t)n, &note, &note_len) != VG_OK)
+		fake_fail("fake relay: note_sign");
+	return note;
+}
+
+static ProtobufCBinaryData *fake_proof_list(merkle_hash *h, size_t n)
+{
+	ProtobufCBinaryData *b = calloc(n ? n : 1, sizeof(*b));
+	if (!b)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		b[i].data = h[i];
+		b[i].len = SHA256_LEN;
+	}
+	return b;
 }
 
 /* Answers one Submit the way mode says. */
@@ -798,9 +1314,36 @@ static void fake_answer(SSL *ssl, const Vigil__V1__Frame *in, const uint8_t cert
 	if (mode == FAKE_OTHER_ID)
 		id[0] ^= 0x80;
 
+	/* The entry goes into the fake's log (with the hash the receipt
+	 * claims), and the checkpoint covers it unless the mode says not. */
+	uint64_t index = F.next_index++;
+	if (index >= FAKE_MAX_LEAVES) {
+		fake_fail("fake relay: log full");
+		OPENSSL_free(own);
+		return;
+	}
+	memcpy(F.leaves[index], hash, SHA256_LEN);
+	F.size = index + 1;
+	merkle_hash proof[MERKLE_MAX_PROOF];
+	size_t proof_len = 0;
+	if (merkle_inclusion_proof(fake_node, NULL, index, F.size, proof, &proof_len) != VG_OK)
+		fake_fail("fake relay: merkle_inclusion_proof");
+	if (mode == FAKE_FLIP_PROOF)
+		proof[proof_len - 1][7] ^= 0x04;
+	EVP_PKEY *ckey = mode == FAKE_OTHER_CKEY ? F.other_ckey : F.ckey;
+	const char *origin = mode == FAKE_OTHER_ORIGIN || mode == FAKE_OTHER_ORIGIN_SIGNED
+				     ? "other.test/log" : ORIGIN;
+	const char *name = mode == FAKE_OTHER_ORIGIN_SIGNED ? "other.test/log" : ORIGIN;
+	char *note = mode == FAKE_NO_CHECKPOINT ? NULL
+		   : fake_checkpoint(ckey, origin, name, mode == FAKE_INDEX_BEYOND ? index : F.size);
+	ProtobufCBinaryData *list = fake_proof_list(proof, proof_len);
+
 	Vigil__V1__Receipt r = VIGIL__V1__RECEIPT__INIT;
-	r.index = F.next_index++;
+	r.index = index;
 	r.received_at_ms = at;
+	r.checkpoint = note ? note : (char *)"";
+	r.inclusion_proof = list;
+	r.n_inclusion_proof = proof_len;
 	r.leaf_hash.data = hash;
 	r.leaf_hash.len = SHA256_LEN;
 	r.record_id.data = id;
@@ -820,6 +1363,76 @@ static void fake_answer(SSL *ssl, const Vigil__V1__Frame *in, const uint8_t cert
 	f.receipt = &r;
 	fake_send(ssl, &f);
 	OPENSSL_free(own);
+	free(note);
+	free(list);
+}
+
+/* Answers one Get* request from the fake's log, the way mode says. */
+static void fake_query(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mode)
+{
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = in->request_id;
+	char *note = NULL;
+	ProtobufCBinaryData *list = NULL;
+	merkle_hash proof[MERKLE_MAX_PROOF];
+	size_t n = 0;
+	Vigil__V1__Checkpoint cp = VIGIL__V1__CHECKPOINT__INIT;
+	Vigil__V1__InclusionProof ip = VIGIL__V1__INCLUSION_PROOF__INIT;
+	Vigil__V1__LeafHashes lh = VIGIL__V1__LEAF_HASHES__INIT;
+	if (mode == QUERY_LATE)
+		usleep(1500 * 1000);
+	switch (in->msg_case) {
+	case VIGIL__V1__FRAME__MSG_GET_CHECKPOINT:
+		note = fake_checkpoint(mode == QUERY_OTHER_CKEY ? F.other_ckey : F.ckey, ORIGIN,
+				       ORIGIN, F.size);
+		cp.note = note;
+		f.msg_case = VIGIL__V1__FRAME__MSG_CHECKPOINT;
+		f.checkpoint = &cp;
+		break;
+	case VIGIL__V1__FRAME__MSG_GET_INCLUSION_PROOF: {
+		const Vigil__V1__GetInclusionProof *g = in->get_inclusion_proof;
+		ip.index = g->index;
+		ip.tree_size = g->tree_size ? g->tree_size : F.size;
+		if (ip.index >= ip.tree_size || ip.tree_size > F.size ||
+		    merkle_inclusion_proof(fake_node, NULL, ip.index, ip.tree_size, proof, &n) !=
+			    VG_OK) {
+			fake_fail("fake relay: cannot prove %llu in %llu",
+				  (unsigned long long)ip.index, (unsigned long long)ip.tree_size);
+			return;
+		}
+		if (mode == QUERY_FLIP_PROOF)
+			proof[0][0] ^= 0x80;
+		list = fake_proof_list(proof, n);
+		ip.leaf_hash.data = F.leaves[ip.index];
+		ip.leaf_hash.len = SHA256_LEN;
+		ip.hashes = list;
+		ip.n_hashes = n;
+		f.msg_case = VIGIL__V1__FRAME__MSG_INCLUSION_PROOF;
+		f.inclusion_proof = &ip;
+		break;
+	}
+	case VIGIL__V1__FRAME__MSG_GET_LEAF_HASHES: {
+		const Vigil__V1__GetLeafHashes *g = in->get_leaf_hashes;
+		if (g->start + g->count > F.size) {
+			fake_fail("fake relay: leaf hashes beyond the log");
+			return;
+		}
+		n = g->count - (mode == QUERY_SHORT ? 1 : 0);
+		list = fake_proof_list(F.leaves + g->start, n);
+		lh.start = g->start;
+		lh.hashes = list;
+		lh.n_hashes = n;
+		f.msg_case = VIGIL__V1__FRAME__MSG_LEAF_HASHES;
+		f.leaf_hashes = &lh;
+		break;
+	}
+	default:
+		fake_fail("fake relay: frame of type %d", (int)in->msg_case);
+		return;
+	}
+	fake_send(ssl, &f);
+	free(note);
+	free(list);
 }
 
 /* One client connection: handshake, Hello/Welcome, then every Submit
@@ -870,9 +1483,12 @@ static void *fake_main(void *arg)
 	frame_free(in);
 	while (fake_recv(ssl, &in) == 0) {
 		if (in->msg_case != VIGIL__V1__FRAME__MSG_SUBMIT) {
-			fake_fail("fake relay: frame of type %d", (int)in->msg_case);
+			size_t k = F.queries_seen++;
+			fake_query(ssl, in, k < F.n_queries ? F.queries[k] : QUERY_HONEST);
 			frame_free(in);
-			break;
+			if (F.failure[0])
+				break;
+			continue;
 		}
 		size_t k = (size_t)F.submits++;
 		fake_answer(ssl, in, cert_sha, k < F.n_answers ? F.answers[k] : FAKE_HONEST);
@@ -887,9 +1503,31 @@ out:
 	return NULL;
 }
 
+static EVP_PKEY *read_private_key(const char *name)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/%s", PKI_DIR, name);
+	FILE *kf = fopen(path, "r");
+	assert_non_null(kf);
+	EVP_PKEY *k = PEM_read_PrivateKey(kf, NULL, NULL, NULL);
+	fclose(kf);
+	assert_non_null(k);
+	return k;
+}
+
+static void fake_keys_free(void)
+{
+	EVP_PKEY_free(F.key);
+	EVP_PKEY_free(F.ckey);
+	EVP_PKEY_free(F.other_ckey);
+	F.key = F.ckey = F.other_ckey = NULL;
+}
+
 /* Starts a fake relay for one connection that answers its Submits with
- * answers[0..n-1], then honestly. */
-static void fake_start(enum fake_welcome welcome, const enum fake_answer *answers, size_t n)
+ * answers[0..n-1] and its Get* requests with queries[0..nq-1], then
+ * honestly.  Its log holds FAKE_FIRST_INDEX leaves to begin with. */
+static void fake_start_q(enum fake_welcome welcome, const enum fake_answer *answers, size_t n,
+			 const enum fake_query *queries, size_t nq)
 {
 	assert_false(F.running);
 	assert_null(F.client);
@@ -899,14 +1537,19 @@ static void fake_start(enum fake_welcome welcome, const enum fake_answer *answer
 	for (size_t i = 0; i < n; i++)
 		F.answers[i] = answers[i];
 	F.n_answers = n;
+	assert_true(nq <= sizeof(F.queries) / sizeof(F.queries[0]));
+	for (size_t i = 0; i < nq; i++)
+		F.queries[i] = queries[i];
+	F.n_queries = nq;
 	F.next_index = FAKE_FIRST_INDEX;
-	char key[700];
-	snprintf(key, sizeof(key), "%s/iom-ru-moscow.key", PKI_DIR);
-	FILE *kf = fopen(key, "r");
-	assert_non_null(kf);
-	F.key = PEM_read_PrivateKey(kf, NULL, NULL, NULL);
-	fclose(kf);
-	assert_non_null(F.key);
+	for (uint64_t i = 0; i < FAKE_FIRST_INDEX; i++) {
+		memset(F.leaves[i], (int)i, SHA256_LEN);
+		F.leaves[i][0] = 0xab;
+	}
+	F.size = FAKE_FIRST_INDEX;
+	F.key = read_private_key("iom-ru-moscow.key");
+	F.ckey = read_private_key("checkpoint.key");
+	F.other_ckey = new_ed25519();
 
 	F.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(F.listen_fd >= 0);
@@ -921,6 +1564,11 @@ static void fake_start(enum fake_welcome welcome, const enum fake_answer *answer
 	F.running = 1;
 }
 
+static void fake_start(enum fake_welcome welcome, const enum fake_answer *answers, size_t n)
+{
+	fake_start_q(welcome, answers, n, NULL, 0);
+}
+
 /* Waits for the fake to finish its connection; returns how many Submits it
  * saw.  The fake's own failures fail the test. */
 static int fake_finish(void)
@@ -929,8 +1577,7 @@ static int fake_finish(void)
 	assert_int_equal(pthread_join(F.thread, NULL), 0);
 	F.running = 0;
 	close(F.listen_fd);
-	EVP_PKEY_free(F.key);
-	F.key = NULL;
+	fake_keys_free();
 	if (F.failure[0])
 		fail_msg("%s", F.failure);
 	return F.submits;
@@ -947,9 +1594,8 @@ static int fake_teardown(void **state)
 		pthread_join(F.thread, NULL);
 		F.running = 0;
 		close(F.listen_fd);
-		EVP_PKEY_free(F.key);
-		F.key = NULL;
 	}
+	fake_keys_free();
 	return 0;
 }
 
@@ -1057,6 +1703,194 @@ static void test_fake_relay_lies(void **state)
 	assert_int_equal(fake_finish(), 9);
 }
 
+/* Submits one contact attempt and expects VIGIL_OK (why == NULL) or
+ * VIGIL_E_VERIFY with why in the message; *r gets the receipt. */
+static void submit_expect(vigil_client *c, const char *why, struct vigil_receipt *r, size_t i)
+{
+	struct vigil_contact ct = contact("SE-2026-0042");
+	struct vigil_error err;
+	int rc = vigil_submit_contact(c, &ct, r, &err);
+	if (!why) {
+		if (rc != VIGIL_OK)
+			fail_msg("answer %zu (honest): %d: %s", i, rc, err.message);
+		return;
+	}
+	if (rc != VIGIL_E_VERIFY || err.status != VIGIL_E_VERIFY || !strstr(err.message, why))
+		fail_msg("answer %zu: %d (%s), expected VIGIL_E_VERIFY with \"%s\"", i, rc,
+			 err.message, why);
+	assert_string_equal(err.relay_code_name, "");
+}
+
+/* Receipts whose leaf hash is right but whose checkpoint or proof lies:
+ * each is VIGIL_E_VERIFY naming the check, the connection stays usable,
+ * and the honest receipts in between (in the same tree) verify. */
+static void test_fake_relay_checkpoint_lies(void **state)
+{
+	(void)state;
+	static const enum fake_answer answers[] = {
+		FAKE_OTHER_CKEY, FAKE_HONEST, FAKE_FLIP_PROOF, FAKE_HONEST, FAKE_INDEX_BEYOND,
+		FAKE_HONEST, FAKE_NO_CHECKPOINT, FAKE_HONEST, FAKE_OTHER_ORIGIN,
+		FAKE_OTHER_ORIGIN_SIGNED,
+	};
+	static const char *const why[] = {
+		"the checkpoint signature does not verify: the note carries no valid signature "
+		"by the checkpoint key (" ORIGIN "+", NULL,
+		"the inclusion proof (", NULL,
+		": entry index 45 is not below the checkpoint's size 45", NULL,
+		"carries no checkpoint", NULL,
+		/* A PEM key takes its name from the origin line: the signature is
+		 * under another name. */
+		"the checkpoint signature does not verify",
+		/* ... and so any origin the key signs is accepted (documented). */
+		NULL,
+	};
+	size_t n = sizeof(answers) / sizeof(answers[0]);
+	fake_start(WELCOME_HONEST, answers, n);
+	F.client = connect_as(F.port, "iom-ru-moscow");
+	static struct vigil_receipt r;
+	for (size_t i = 0; i < n; i++) {
+		submit_expect(F.client, why[i], &r, i);
+		assert_int_equal(r.index, FAKE_FIRST_INDEX + i);
+		if (answers[i] == FAKE_FLIP_PROOF)
+			assert_true(r.proof_len > 0); /* what the relay claimed */
+	}
+	assert_string_equal(r.checkpoint.origin, "other.test/log");
+	assert_int_equal(r.checkpoint.size, FAKE_FIRST_INDEX + n);
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), (int)n);
+
+	/* With a verifier key the name is fixed: the origin must be it. */
+	static const enum fake_answer answers2[] = {
+		FAKE_OTHER_ORIGIN, FAKE_OTHER_ORIGIN_SIGNED, FAKE_OTHER_CKEY, FAKE_HONEST,
+	};
+	static const char *const why2[] = {
+		"the checkpoint's origin \"other.test/log\" is not the checkpoint key's name "
+		"\"" ORIGIN "\"",
+		"the checkpoint signature does not verify",
+		"the checkpoint signature does not verify",
+		NULL,
+	};
+	fake_start(WELCOME_HONEST, answers2, 4);
+	struct conn_files f;
+	struct vigil_options o = options(&f, F.port, "iom-ru-moscow", "ca.crt");
+	char vkey[512];
+	checkpoint_vkey(ORIGIN, vkey, sizeof(vkey));
+	o.checkpoint_key = vkey;
+	struct vigil_error err;
+	assert_int_equal(vigil_connect(&o, &F.client, &err), VIGIL_OK);
+	for (size_t i = 0; i < 4; i++)
+		submit_expect(F.client, why2[i], &r, i);
+	assert_string_equal(r.checkpoint.origin, ORIGIN);
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), 4);
+}
+
+/* Log requests to a lying relay: a checkpoint signed by another key, a
+ * flipped proof node and a short list of leaf hashes are VIGIL_E_VERIFY;
+ * honest answers verify; a receipt that arrives while a log request waits
+ * is kept for vigil_recv_receipt(). */
+static void test_fake_relay_query_lies(void **state)
+{
+	(void)state;
+	static const enum fake_query queries[] = {
+		QUERY_HONEST, QUERY_OTHER_CKEY, QUERY_HONEST, QUERY_FLIP_PROOF, QUERY_HONEST,
+		QUERY_SHORT, QUERY_HONEST,
+	};
+	fake_start_q(WELCOME_HONEST, NULL, 0, queries, sizeof(queries) / sizeof(queries[0]));
+	F.client = connect_as(F.port, "iom-ru-moscow");
+	vigil_client *c = F.client;
+	struct vigil_error err;
+	static struct vigil_checkpoint cp, cp2;
+	int rc = vigil_get_checkpoint(c, &cp, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("%d: %s", rc, err.message);
+	assert_int_equal(cp.size, FAKE_FIRST_INDEX);
+	assert_string_equal(cp.origin, ORIGIN);
+	expect_verify(vigil_get_checkpoint(c, &cp2, &err), &err,
+		      "the relay's latest checkpoint: the checkpoint signature does not verify");
+
+	static struct vigil_inclusion_proof ip;
+	rc = vigil_get_inclusion_proof(c, 5, 0, &cp, &ip, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("%d: %s", rc, err.message);
+	assert_memory_equal(ip.root, cp.root, SHA256_LEN);
+	expect_verify(vigil_get_inclusion_proof(c, 5, 0, &cp, &ip, &err), &err,
+		      "does not lead from the leaf hash of entry 5 to the root of the checkpoint "
+		      "of size 41");
+
+	static uint8_t lh[FAKE_FIRST_INDEX][SHA256_LEN];
+	rc = vigil_get_leaf_hashes(c, 0, FAKE_FIRST_INDEX, &lh[0][0], &err);
+	if (rc != VIGIL_OK)
+		fail_msg("%d: %s", rc, err.message);
+	vigil_tree *t;
+	assert_int_equal(vigil_tree_new(&t), VIGIL_OK);
+	for (size_t i = 0; i < FAKE_FIRST_INDEX; i++)
+		vigil_tree_append(t, lh[i]);
+	uint8_t root[SHA256_LEN];
+	vigil_tree_root(t, root);
+	vigil_tree_free(&t);
+	assert_memory_equal(root, cp.root, SHA256_LEN);
+	expect_verify(vigil_get_leaf_hashes(c, 0, FAKE_FIRST_INDEX, &lh[0][0], &err), &err,
+		      "asked for the leaf hashes of entries 0+41, the relay sent 40 from 0");
+
+	/* A submission in flight while the checkpoint is asked for: its
+	 * receipt comes first and waits for vigil_recv_receipt(). */
+	struct vigil_contact ct = contact("SE-2026-0042");
+	uint8_t *rec, *sig;
+	size_t rec_len, sig_len;
+	assert_int_equal(vigil_build_contact(c, &ct, &rec, &rec_len, &sig, &sig_len, &err),
+			 VIGIL_OK);
+	uint64_t sent = 0, got = 0;
+	assert_int_equal(vigil_send_signed(c, rec, rec_len, sig, sig_len, &sent, &err), VIGIL_OK);
+	rc = vigil_get_checkpoint(c, &cp2, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("%d: %s", rc, err.message);
+	assert_int_equal(cp2.size, FAKE_FIRST_INDEX + 1);
+	assert_int_equal(vigil_outstanding(c), 1);
+	static struct vigil_receipt r;
+	assert_int_equal(vigil_recv_receipt(c, &got, &r, &err), VIGIL_OK);
+	assert_int_equal(got, sent);
+	assert_int_equal(r.index, FAKE_FIRST_INDEX);
+	assert_memory_equal(r.checkpoint.root, cp2.root, SHA256_LEN);
+	vigil_free(rec);
+	vigil_free(sig);
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), 1);
+	assert_int_equal(F.queries_seen, sizeof(queries) / sizeof(queries[0]));
+}
+
+/* A log request that times out is abandoned: its late answer is dropped
+ * when it comes, and the connection goes on. */
+static void test_fake_late_query(void **state)
+{
+	(void)state;
+	static const enum fake_query queries[] = { QUERY_LATE };
+	fake_start_q(WELCOME_HONEST, NULL, 0, queries, 1);
+	struct conn_files f;
+	struct vigil_options o = options(&f, F.port, "iom-ru-moscow", "ca.crt");
+	o.timeout_ms = 500;
+	struct vigil_error err;
+	assert_int_equal(vigil_connect(&o, &F.client, &err), VIGIL_OK);
+	static struct vigil_checkpoint cp;
+	int rc = vigil_get_checkpoint(F.client, &cp, &err);
+	assert_int_equal(rc, VIGIL_E_CONNECT);
+	assert_non_null(strstr(err.message, "timed out after 500 ms while we were waiting for a "
+				"checkpoint"));
+	int tries = 1;
+	while ((rc = vigil_get_checkpoint(F.client, &cp, &err)) == VIGIL_E_CONNECT && tries < 20)
+		tries++;
+	if (rc != VIGIL_OK)
+		fail_msg("after %d timeouts: %d: %s", tries, rc, err.message);
+	assert_int_equal(cp.size, FAKE_FIRST_INDEX);
+	/* Submissions work as before. */
+	struct vigil_contact ct = contact("SE-2026-0042");
+	static struct vigil_receipt r;
+	assert_int_equal(vigil_submit_contact(F.client, &ct, &r, &err), VIGIL_OK);
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), 1);
+	assert_int_equal(F.queries_seen, (size_t)tries + 1);
+}
+
 /* A welcome that does not describe our certificate ends the connection. */
 static void test_fake_welcome_lies(void **state)
 {
@@ -1150,15 +1984,16 @@ struct cli_run {
 
 static void cli_contact(int port, const char *extra1, const char *extra2, struct cli_run *r)
 {
-	char relay[64], crt[700], key[700], ca[700];
+	char relay[64], crt[700], key[700], ca[700], ckey[700];
 	snprintf(relay, sizeof(relay), "127.0.0.1:%d", port);
 	snprintf(crt, sizeof(crt), "%s/iom-ru-moscow.crt", PKI_DIR);
 	snprintf(key, sizeof(key), "%s/iom-ru-moscow.key", PKI_DIR);
 	snprintf(ca, sizeof(ca), "%s/ca.crt", PKI_DIR);
+	snprintf(ckey, sizeof(ckey), "%s/checkpoint.pub", PKI_DIR);
 	const char *argv[24] = { VIGIL_CLI_PATH, "--relay", relay, "--cert", crt, "--key", key,
-		"--ca", ca, "contact", "--case", "SE-2026-0042", "--channel", "phone",
-		"--outcome", "no-answer" };
-	int n = 16;
+		"--ca", ca, "--checkpoint-key", ckey, "contact", "--case", "SE-2026-0042",
+		"--channel", "phone", "--outcome", "no-answer" };
+	int n = 18;
 	if (extra1)
 		argv[n++] = extra1;
 	if (extra2)
@@ -1267,11 +2102,17 @@ int main(void)
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_connect_failures),
+		cmocka_unit_test(test_checkpoint_key_load),
+		cmocka_unit_test(test_receipt_verifies),
+		cmocka_unit_test(test_log_queries),
 		cmocka_unit_test_teardown(test_fake_relay_honest, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_relay_lies, fake_teardown),
+		cmocka_unit_test_teardown(test_fake_relay_checkpoint_lies, fake_teardown),
+		cmocka_unit_test_teardown(test_fake_relay_query_lies, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_welcome_lies, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_wrong_request, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_late_receipt, fake_teardown),
+		cmocka_unit_test_teardown(test_fake_late_query, fake_teardown),
 		cmocka_unit_test_teardown(test_cli_fake_relay, fake_teardown),
 	};
 	return cmocka_run_group_tests_name("libvigil", tests, group_setup, group_teardown);

@@ -19,6 +19,7 @@
 #include <openssl/pem.h>
 #include <sqlite3.h>
 
+#include "casekit.h"
 #include "harness.h"
 #include "proto/merkle.h"
 #include "proto/note.h"
@@ -171,7 +172,10 @@ static int setup(void **state)
 	(void)state;
 	load_verifier();
 	trelay_setup(&R, NULL, "checkpoint_interval = 1s");
-	return trelay_start(&R);
+	if (trelay_start(&R) != 0)
+		return -1;
+	trelay_open_case(&R, "SE-2026-0042"); /* entry 0 */
+	return 0;
 }
 
 static int teardown(void **state)
@@ -192,7 +196,7 @@ static void test_receipts_and_all_proofs(void **state)
 	struct tclient c;
 	if (tclient_open(&c, R.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
-	for (int i = 0; i < N; i++) {
+	for (int i = 1; i < N; i++) { /* entry 0 opened the case */
 		struct contact_spec s;
 		contact_spec_default(&s, "iom-ru-moscow", 0);
 		assert_int_equal(submit_checked(&c, &s, NULL), (uint64_t)i);
@@ -377,11 +381,12 @@ static void test_verify_db(void **state)
 	struct trelay t;
 	trelay_setup(&t, NULL, NULL);
 	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, "SE-2026-0042"); /* entry 0 */
 	struct tclient c;
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
 	struct checkpoint cp;
-	for (int i = 0; i < 9; i++) {
+	for (int i = 1; i < 9; i++) {
 		struct contact_spec s;
 		contact_spec_default(&s, "iom-ru-moscow", 0);
 		submit_checked(&c, &s, &cp);
@@ -425,6 +430,18 @@ static void test_verify_db(void **state)
 	assert_int_not_equal(trelay_start(&t), 0);
 	assert_true(trelay_log_has(&t, "does not match its latest checkpoint (size 9); refusing", 0));
 
+	/* Entries the latest checkpoint does not cover were added behind the
+	 * relay's back: it refuses to sign over them. */
+	copy_file(clean, t.db);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM checkpoints WHERE size = 9", NULL, NULL,
+				      NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_not_equal(trelay_start(&t), 0);
+	assert_true(trelay_log_has(&t, "the log (9 entries) does not match its latest checkpoint "
+				       "(size 8)", 0));
+
 	copy_file(clean, t.db);
 	assert_int_equal(trelay_start(&t), 0);
 	assert_int_equal(trelay_stop(&t), 0);
@@ -442,6 +459,7 @@ static void test_kill9_mid_batch(void **state)
 	struct trelay t;
 	trelay_setup(&t, NULL, NULL);
 	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, "SE-2026-0042");
 	struct tclient c;
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
@@ -530,11 +548,12 @@ static void test_migration_from_schema_1(void **state)
 	struct trelay t;
 	trelay_setup(&t, NULL, NULL);
 	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, "SE-2026-0042"); /* entry 0 */
 	struct tclient c;
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
 	struct checkpoint before;
-	for (int i = 0; i < 11; i++) {
+	for (int i = 1; i < 11; i++) {
 		struct contact_spec s;
 		contact_spec_default(&s, "iom-ru-moscow", 0);
 		submit_checked(&c, &s, &before);
@@ -544,21 +563,27 @@ static void test_migration_from_schema_1(void **state)
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE tree; DROP TABLE checkpoints; "
+				      "DROP TABLE cases; DROP TABLE case_parties; DROP TABLE case_reads; "
 				      "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
 	assert_int_equal(trelay_start(&t), 0);
 	assert_true(trelay_log_has(&t, "migrated", 2000));
-	assert_int_equal(db_int(&t, "PRAGMA user_version"), 2);
+	assert_int_equal(db_int(&t, "PRAGMA user_version"), 3);
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
 	struct checkpoint after;
 	frame_free(get_checkpoint(&c, &after));
 	assert_int_equal(after.size, 11);
 	assert_memory_equal(after.root, before.root, SHA256_LEN);
+	/* Records of schema 1 belong to no case: the case is opened anew. */
+	tclient_close(&c);
+	trelay_open_case(&t, "SE-2026-0042"); /* entry 11 */
+	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
+		fail_msg("%s", c.err);
 	struct contact_spec s;
 	contact_spec_default(&s, "iom-ru-moscow", 0);
-	assert_int_equal(submit_checked(&c, &s, NULL), 11);
+	assert_int_equal(submit_checked(&c, &s, NULL), 12);
 	tclient_close(&c);
 	assert_int_equal(trelay_stop(&t), 0);
 	char out[1024];

@@ -19,6 +19,7 @@
 
 #include <sqlite3.h>
 
+#include "casekit.h"
 #include "harness.h"
 #include "proto/status.h"
 
@@ -80,7 +81,10 @@ static int group_setup(void **state)
 {
 	(void)state;
 	trelay_setup(&R, "handshake_timeout = 1s\nidle_timeout = 3s\nmax_frame = 4096", NULL);
-	return trelay_start(&R);
+	if (trelay_start(&R) != 0)
+		return -1;
+	trelay_open_case(&R, "SE-2026-0042");
+	return 0;
 }
 
 static int group_teardown(void **state)
@@ -582,6 +586,7 @@ static void test_kill9_keeps_receipted(void **state)
 	struct trelay t;
 	trelay_setup(&t, NULL, NULL);
 	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, "SE-2026-0042"); /* entry 0 */
 	struct tclient c;
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
@@ -596,7 +601,7 @@ static void test_kill9_keeps_receipted(void **state)
 	trelay_kill9(&t);
 	tclient_close(&c);
 	assert_int_equal(trelay_start(&t), 0);
-	assert_int_equal(entries(&t), 5);
+	assert_int_equal(entries(&t), 6);
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
 	for (int i = 0; i < 5; i++) {
@@ -610,7 +615,7 @@ static void test_kill9_keeps_receipted(void **state)
 	struct contact_spec n;
 	contact_spec_default(&n, "iom-ru-moscow", 0);
 	Vigil__V1__Frame *a = tclient_submit_contact(&c, &n);
-	assert_int_equal(assert_receipt(a)->index, 5);
+	assert_int_equal(assert_receipt(a)->index, 6);
 	frame_free(a);
 	tclient_close(&c);
 	assert_int_equal(trelay_stop(&t), 0);
@@ -626,6 +631,7 @@ static void test_sigterm_drains(void **state)
 	struct trelay t;
 	trelay_setup(&t, NULL, NULL);
 	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, "SE-2026-0042");
 	struct tclient c;
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
