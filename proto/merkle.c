@@ -46,9 +46,11 @@ int merkle_range_hash(merkle_get_fn get, void *ctx, uint64_t lo, uint64_t hi,
 {
 	if (lo >= hi)
 		return VG_EBADREQ;
+	/* At most one block per bit of hi - lo, so 64 is always enough; the
+	 * bound in the loop says so to the compiler too. */
 	merkle_hash blocks[64];
 	unsigned nb = 0;
-	for (uint64_t a = lo; a < hi;) {
+	for (uint64_t a = lo; a < hi && nb < 64;) {
 		unsigned l = floor_log2(hi - a);
 		if (a != 0 && (unsigned)__builtin_ctzll(a) < l)
 			l = (unsigned)__builtin_ctzll(a);
@@ -58,6 +60,8 @@ int merkle_range_hash(merkle_get_fn get, void *ctx, uint64_t lo, uint64_t hi,
 		nb++;
 		a += (uint64_t)1 << l;
 	}
+	if (nb == 0)
+		return VG_EBADREQ;
 	memcpy(out, blocks[nb - 1], SHA256_LEN);
 	for (unsigned i = nb - 1; i-- > 0;)
 		merkle_node_hash(blocks[i], out, out);
