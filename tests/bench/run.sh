@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh ingest|latency|scale -- vigil's benchmarks (DESIGN.md
+# section 9), against a real vigild on loopback.
+#
+# Builds a Release tree (build/bench, or $VIGIL_BENCH_BUILD), makes a PKI with
+# certs/mkpki.sh in a scratch directory, writes a relay configuration (port 0,
+# --ready-file), starts vigild, runs the measurement with tests/bench's
+# client, stops vigild with SIGTERM and prints one "name: value" line per
+# figure on stdout (and "# " comment lines); everything else goes to stderr.
+#
+#   ingest   one connection pipelining signed records:
+#            records_per_s, p50_ms, p99_ms, verify_rate_single_core,
+#            ingest_ratio (records_per_s / openssl speed ecdsap256 verify/s)
+#   latency  BENCH_RATE records/s on a fixed schedule: rate, p50_ms, p99_ms,
+#            max_ms
+#   scale    BENCH_ENTRIES entries written as a schema-1 database, migrated
+#            by vigild, then a restart: entries, populate_s, migrate_s,
+#            startup_s, proof_p50_ms, proof_p99_ms
+#
+# Environment:
+#   BENCH_SECONDS        length of each timed phase (default 10)
+#   BENCH_RATE           latency: records per second (default 1000)
+#   BENCH_WINDOW         ingest: submissions outstanding (default 250; the relay reads no more
+#                        than 256 in flight from one connection)
+#   BENCH_ENTRIES        scale: entries in the log (default 1000000)
+#   BENCH_PROOFS         scale: at most this many proofs (default 10000)
+#   BENCH_SPEED_SECONDS  ingest: length of openssl speed (default 3)
+#   BENCH_VERIFY_DB=1    scale: also run vigild --verify-db on the migrated log
+#   BENCH_KEEP=1         keep the scratch directory (its path goes to stderr)
+#   BENCH_NO_BUILD=1     use the tree in VIGIL_BENCH_BUILD as it is
+#   VIGIL_BENCH_BUILD    build directory (default build/bench in the source)
+#
+# The machine's cores are shared by the relay and the client; see README.md.
+set -euo pipefail
+export LC_ALL=C
+
+usage() {
+    echo "usage: $0 ingest|latency|scale" >&2
+    exit 2
+}
+[ "$#" -eq 1 ] || usage
+mode=$1
+case $mode in ingest | latency | scale) ;; *) usage ;; esac
+
+here=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=${BENCH_SECONDS:-10}
+rate=${BENCH_RATE:-1000}
+window=${BENCH_WINDOW:-250}
+entries=${BENCH_ENTRIES:-1000000}
+proofs=${BENCH_PROOFS:-10000}
+speed_seconds=${BENCH_SPEED_SECONDS:-3}
+build=${VIGIL_BENCH_BUILD:-$here/build/bench}
+jobs=$(nproc 2>/dev/null || echo 2)
+origin=bench.vigil.example/log
+
+say() { echo "run.sh: $*" >&2; }
+die() {
+    say "$*"
+    exit 1
+}
+
+# ---- build --------------------------------------------------------------
+
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+    say "building a Release tree in $build"
+    cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DVIGIL_TESTS=ON >&2
+    cmake --build "$build" --target vigild vigil_bench vigil_bench_populate -j "$jobs" >&2
+fi
+vigild=$build/daemon/vigild
+bench=$build/tests/bench/vigil-bench
+populate=$build/tests/bench/vigil-bench-populate
+for f in "$vigild" "$bench" "$populate"; do
+    [ -x "$f" ] || die "$f is missing; build first"
+done
+
+# ---- scratch directory, PKI, configuration --------------------------------
+
+work=$(mktemp -d -t vigil-bench.XXXXXX)
+pid=
+
+# True while the relay runs (a zombie has exited).
+relay_alive() {
+    local state
+    state=$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null || echo gone)
+    [ "$state" != Z ] && [ "$state" != gone ]
+}
+
+# Stops the relay we started (by its PID) with SIGTERM; SIGKILL after 30 s.
+# Returns vigild's exit status.
+stop_relay() {
+    [ -n "$pid" ] || return 0
+    local p=$pid i
+    pid=
+    kill -TERM "$p" 2>/dev/null || true
+    for ((i = 0; i < 300; i++)); do
+        relay_alive "$p" || break
+        sleep 0.1
+    done
+    if [ "$i" -ge 300 ]; then
+        say "vigild (pid $p) did not stop within 30 s of SIGTERM; killing it"
+        kill -KILL "$p" 2>/dev/null || true
+    fi
+    local rc=0
+    wait "$p" || rc=$?
+    return "$rc"
+}
+
+cleanup() {
+    local rc=$?
+    stop_relay || true
+    if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+        [ "$rc" -ne 0 ] && [ -s "$work/vigild.log" ] && {
+            say "last lines of vigild's log:"
+            tail -n 20 "$work/vigild.log" >&2
+        }
+        say "scratch directory kept: $work"
+    else
+        rm -rf -- "$work"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bash "$here/certs/mkpki.sh" "$work/pki" >&2
+
+# Paths are relative to the configuration file's directory.
+cat >"$work/vigild.conf" <<EOF
+[listen]
+address = 127.0.0.1
+port = 0
+
+[tls]
+cert = pki/relay.crt
+key = pki/relay.key
+ca = pki/ca.crt
+crl = pki/crl.pem
+
+[store]
+path = vigil.db
+
+[log]
+origin = $origin
+checkpoint_key = pki/checkpoint.key
+EOF
+
+# Starts vigild in the background; t0 is the moment just before the fork.
+start_relay() {
+    rm -f -- "$work/ready"
+    t0=$EPOCHREALTIME
+    "$vigild" -c "$work/vigild.conf" --ready-file "$work/ready" >>"$work/vigild.log" 2>&1 &
+    pid=$!
+}
+
+# Waits (at most 30 s) for the ready file; prints the port.
+wait_ready() {
+    local i
+    for ((i = 0; i < 3000; i++)); do
+        if [ -s "$work/ready" ]; then
+            cat "$work/ready"
+            return 0
+        fi
+        relay_alive "$pid" || die "vigild exited before it was ready"
+        sleep 0.01
+    done
+    die "vigild was not ready within 30 s"
+}
+
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+echo "# machine: $(nproc) cores, ${cpu_model:-unknown CPU}, $(openssl version | awk '{ print $1, $2 }')"
+
+# ---- the measurements -------------------------------------------------------
+
+case $mode in
+ingest)
+    # The single-core verify rate, measured before the relay starts so
+    # that nothing else competes for the core.
+    say "openssl speed -seconds $speed_seconds -elapsed ecdsap256"
+    verify_rate=$(openssl speed -seconds "$speed_seconds" -elapsed ecdsap256 2>/dev/null |
+        awk '/256 bits ecdsa \(nistp256\)/ { print int($NF) }')
+    if [ -z "$verify_rate" ] || [ "$verify_rate" -le 0 ]; then
+        die "cannot parse the output of openssl speed"
+    fi
+    # The relay verifies on at most all cores, so it cannot receipt more
+    # than cores x verify rate per second: that many pre-signed records
+    # always last the whole run.
+    records=$(awk -v v="$verify_rate" -v c="$jobs" -v s="$seconds" \
+        'BEGIN { printf "%d", v * c * s + 1000 }')
+    start_relay
+    port=$(wait_ready)
+    # Signing happens before the clock starts (see vigil_bench.c); the
+    # relay is idle meanwhile.
+    "$bench" ingest --port "$port" --pki "$work/pki" --origin "$origin" --relay-pid "$pid" \
+        --seconds "$seconds" --window "$window" --records "$records" --threads "$jobs" |
+        tee "$work/out"
+    stop_relay || die "vigild exited with an error"
+    rps=$(awk '/^records_per_s:/ { print $2 }' "$work/out")
+    echo "verify_rate_single_core: $verify_rate"
+    awk -v r="$rps" -v v="$verify_rate" 'BEGIN { printf "ingest_ratio: %.2f\n", r / v }'
+    ;;
+latency)
+    start_relay
+    port=$(wait_ready)
+    "$bench" latency --port "$port" --pki "$work/pki" --origin "$origin" --relay-pid "$pid" \
+        --seconds "$seconds" --rate "$rate" --threads "$jobs"
+    stop_relay || die "vigild exited with an error"
+    ;;
+scale)
+    echo "entries: $entries"
+    say "writing $entries entries into a schema-1 database"
+    "$populate" --pki "$work/pki" --db "$work/vigil.db" --entries "$entries" --threads "$jobs"
+    # First start: vigild migrates to schema 2, building the tree once.
+    start_relay
+    "$bench" startup --label migrate_s --t0 "$t0" --pid "$pid" --ready-file "$work/ready" \
+        --pki "$work/pki" --origin "$origin" --expect-size "$entries" --timeout 3600
+    stop_relay || die "vigild exited with an error after the migration"
+    grep -q "migrated" "$work/vigild.log" || die "vigild did not report a migration"
+    # Restart of a process on a database of that size (the operating
+    # system's page cache is warm: see README.md).
+    start_relay
+    "$bench" startup --label startup_s --t0 "$t0" --pid "$pid" --ready-file "$work/ready" \
+        --pki "$work/pki" --origin "$origin" --expect-size "$entries" --timeout 600
+    port=$(cat "$work/ready")
+    "$bench" proofs --port "$port" --pki "$work/pki" --origin "$origin" --relay-pid "$pid" \
+        --seconds "$seconds" --max "$proofs"
+    stop_relay || die "vigild exited with an error"
+    if [ "${BENCH_VERIFY_DB:-0}" = 1 ]; then
+        say "vigild --verify-db (re-verifies every signature: slow)"
+        echo "# verify-db: $("$vigild" -c "$work/vigild.conf" --verify-db 2>&1 | tail -n 1)"
+    fi
+    ;;
+esac
