@@ -91,6 +91,7 @@ static void query_work(uv_work_t *w)
 		return;
 	}
 	int rc = VG_OK;
+	reader_begin(r);
 	switch (q->frame->msg_case) {
 	case VIGIL__V1__FRAME__MSG_GET_INCLUSION_PROOF:
 		q->hashes = malloc(MERKLE_MAX_PROOF * sizeof(merkle_hash));
@@ -163,6 +164,7 @@ static void query_work(uv_work_t *w)
 	default:
 		rc = VG_EINTERNAL;
 	}
+	reader_end(r);
 	reader_release(q->pool, r);
 	q->status = rc;
 	if (rc != VG_OK)

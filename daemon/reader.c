@@ -25,6 +25,8 @@ static void reader_free(struct reader *r)
 	sqlite3_finalize(r->node);
 	sqlite3_finalize(r->leaves);
 	sqlite3_finalize(r->entries);
+	sqlite3_finalize(r->begin);
+	sqlite3_finalize(r->end);
 	sqlite3_close(r->db);
 	free(r);
 }
@@ -61,7 +63,9 @@ static struct reader *reader_open(const char *path, const char **err)
 			       &r->leaves, NULL) ||
 	    sqlite3_prepare_v3(r->db, "SELECT idx, received_at_ms, cert_fp, record, signature, "
 			       "leaf_hash FROM entries WHERE idx >= ? AND idx < ? AND author = ? "
-			       "ORDER BY idx", -1, SQLITE_PREPARE_PERSISTENT, &r->entries, NULL)) {
+			       "ORDER BY idx", -1, SQLITE_PREPARE_PERSISTENT, &r->entries, NULL) ||
+	    sqlite3_prepare_v3(r->db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT, &r->begin, NULL) ||
+	    sqlite3_prepare_v3(r->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &r->end, NULL)) {
 		*err = r->db ? sqlite3_errmsg(r->db) : "cannot open the database";
 		/* The message lives in the connection: keep a static copy. */
 		static _Thread_local char msg[200];
@@ -93,6 +97,20 @@ void reader_release(struct reader_pool *p, struct reader *r)
 	r->next = p->idle;
 	p->idle = r;
 	uv_mutex_unlock(&p->mu);
+}
+
+void reader_begin(struct reader *r)
+{
+	sqlite3_step(r->begin);
+	sqlite3_reset(r->begin);
+}
+
+void reader_end(struct reader *r)
+{
+	if (!sqlite3_get_autocommit(r->db)) {
+		sqlite3_step(r->end);
+		sqlite3_reset(r->end);
+	}
 }
 
 int reader_get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[SHA256_LEN])

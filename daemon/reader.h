@@ -24,7 +24,14 @@ struct reader {
 	sqlite3_stmt *node;      /* one tree node of level >= 1 */
 	sqlite3_stmt *leaves;    /* leaf hashes of a range */
 	sqlite3_stmt *entries;   /* entries of a range by one author */
+	sqlite3_stmt *begin;
+	sqlite3_stmt *end;
 };
+
+/* One read transaction around the many reads of a proof: one snapshot,
+ * and one lock round-trip instead of one per statement. */
+void reader_begin(struct reader *r);
+void reader_end(struct reader *r);
 
 struct reader_pool {
 	uv_mutex_t mu;

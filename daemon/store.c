@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/walsync.h"
 #include "proto/note.h"
 #include "proto/status.h"
 
@@ -52,6 +53,8 @@ struct store {
 	struct cases *cases;             /* case rules and state, same connection */
 	uint8_t cert_known[SHA256_LEN];  /* the certificate stored last, committed */
 	int cert_known_valid;
+
+	struct walsync *walsync;         /* WAL checkpoints, off the writer's path */
 
 	uv_thread_t thread;
 	uv_mutex_t mu;            /* guards everything below */
@@ -801,6 +804,17 @@ static void write_heartbeat(struct store *s)
 	uv_async_send(&s->async);
 }
 
+#define WAL_SYNC_FRAMES 1000  /* pages in the WAL before a checkpoint is asked for */
+
+/* SQLite's commit hook for WAL databases, on the writer thread. */
+static int on_wal_commit(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+	struct store *s = ctx;
+	if (frames >= WAL_SYNC_FRAMES)
+		walsync_poke(s->walsync);
+	return SQLITE_OK;
+}
+
 static void writer_main(void *arg)
 {
 	struct store *s = arg;
@@ -909,11 +923,15 @@ int store_start(struct store *s, uv_loop_t *loop, unsigned batch_max, uint64_t b
 		s->stats.checkpoints++;
 	}
 	s->latest = store_checkpoint_ref(s->last);
-	int rc = uv_mutex_init(&s->mu);
+	int rc = walsync_start(s->path, &s->walsync);
 	if (rc) {
-		snprintf(err, err_len, "%s", uv_strerror(rc));
+		snprintf(err, err_len, "cannot start WAL checkpoints: %s", uv_strerror(rc));
 		return rc;
 	}
+	/* Replaces SQLite's automatic checkpoint inside the committing call. */
+	sqlite3_wal_hook(s->db, on_wal_commit, s);
+	if ((rc = uv_mutex_init(&s->mu)) != 0)
+		goto fail_walsync;
 	if ((rc = uv_cond_init(&s->cond)) != 0)
 		goto fail_mu;
 	if ((rc = uv_async_init(loop, &s->async, on_async)) != 0)
@@ -929,6 +947,9 @@ fail_cond:
 	uv_cond_destroy(&s->cond);
 fail_mu:
 	uv_mutex_destroy(&s->mu);
+fail_walsync:
+	sqlite3_wal_hook(s->db, NULL, NULL);
+	walsync_stop(&s->walsync);
 	snprintf(err, err_len, "%s", uv_strerror(rc));
 	return rc;
 }
@@ -966,6 +987,7 @@ void store_stop(struct store *s)
 	uv_cond_signal(&s->cond);
 	uv_mutex_unlock(&s->mu);
 	uv_thread_join(&s->thread);
+	walsync_stop(&s->walsync);
 	deliver(s);
 	uv_close((uv_handle_t *)&s->async, NULL);
 	uv_cond_destroy(&s->cond);
