@@ -74,6 +74,18 @@ static const char *const close_reason_names[] = {
 	[VIGIL__V1__CLOSE_REASON__CLOSE_REASON_OTHER] = "other",
 };
 
+static const char *const ack_decision_names[] = {
+	[VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED] = "police-report-filed",
+	[VIGIL__V1__ACK_DECISION__ACK_DECISION_NOT_FILED] = "not-filed",
+	[VIGIL__V1__ACK_DECISION__ACK_DECISION_OTHER] = "other",
+};
+
+static const char *const alert_kind_names[] = {
+	[VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE] = "silence",
+	[VIGIL__V1__ALERT_KIND__ALERT_KIND_FAILED_ATTEMPTS] = "failed_attempts",
+	[VIGIL__V1__ALERT_KIND__ALERT_KIND_HANDOVER_STALLED] = "handover_stalled",
+};
+
 static const char *const state_names[] = {
 	[VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE] = "active",
 	[VIGIL__V1__CASE_STATE__CASE_STATE_FOLLOW_UP] = "follow-up",
@@ -124,6 +136,18 @@ int record_close_reason_from_name(const char *s)
 	return value_of(close_reason_names, N_OF(close_reason_names), s);
 }
 const char *record_state_name(int v) { return name_of(state_names, N_OF(state_names), v); }
+const char *record_ack_decision_name(int v)
+{
+	return name_of(ack_decision_names, N_OF(ack_decision_names), v);
+}
+int record_ack_decision_from_name(const char *s)
+{
+	return value_of(ack_decision_names, N_OF(ack_decision_names), s);
+}
+const char *record_alert_kind_name(int v)
+{
+	return name_of(alert_kind_names, N_OF(alert_kind_names), v);
+}
 
 int record_case_id_ok(const char *s)
 {
@@ -396,6 +420,47 @@ static int validate_answer(const Vigil__V1__HandoverAnswer *a, char *why, size_t
 	return VG_OK;
 }
 
+static int validate_alert_ack(const Vigil__V1__AlertAck *a, char *why, size_t why_len)
+{
+	if (a->base.n_unknown_fields) {
+		WHY("alert_ack has unknown fields");
+		return VG_EBADREQ;
+	}
+	if (a->alert_id.len != RECORD_ID_LEN) {
+		WHY("alert_id must be the %u-byte record_id of the alert", RECORD_ID_LEN);
+		return VG_EBADREQ;
+	}
+	if (!record_ack_decision_name(a->decision)) {
+		WHY("unknown ack decision %d", (int)a->decision);
+		return VG_EBADREQ;
+	}
+	if (a->decision != VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED &&
+	    !text_ok(a->reason, RECORD_TEXT_MAX)) {
+		WHY("this decision needs a reason of 1-%u bytes of UTF-8", RECORD_TEXT_MAX);
+		return VG_EBADREQ;
+	}
+	if (a->reason[0] && !text_ok(a->reason, RECORD_TEXT_MAX)) {
+		WHY("reason must be 1-%u bytes of UTF-8", RECORD_TEXT_MAX);
+		return VG_EBADREQ;
+	}
+	return VG_OK;
+}
+
+static int validate_alert(const Vigil__V1__Alert *a, char *why, size_t why_len)
+{
+	if (a->base.n_unknown_fields || a->kind < 1 || a->kind > 3 || a->stage > 2 ||
+	    a->alert_id.len != RECORD_ID_LEN || a->police > 2 || a->n_recipients > 64) {
+		WHY("malformed alert");
+		return VG_EBADREQ;
+	}
+	for (size_t i = 0; i < a->n_recipients; i++)
+		if (!record_org_ok(a->recipients[i])) {
+			WHY("malformed alert");
+			return VG_EBADREQ;
+		}
+	return VG_OK;
+}
+
 int record_parse(const uint8_t *bytes, size_t len, Vigil__V1__Record **out,
 		 char *why, size_t why_len)
 {
@@ -456,6 +521,12 @@ int record_parse(const uint8_t *bytes, size_t len, Vigil__V1__Record **out,
 			WHY("offer_id must be the %u-byte record_id of the offer", RECORD_ID_LEN);
 			rc = VG_EBADREQ;
 		}
+		break;
+	case VIGIL__V1__RECORD__BODY_ALERT_ACK:
+		rc = validate_alert_ack(r->alert_ack, why, why_len);
+		break;
+	case VIGIL__V1__RECORD__BODY_ALERT:
+		rc = validate_alert(r->alert, why, why_len);
 		break;
 	case VIGIL__V1__RECORD__BODY_CASE_CLOSE:
 		rc = VG_OK;

@@ -90,6 +90,12 @@ int record_handover_reason_from_name(const char *name);
 const char *record_close_reason_name(int v);
 int record_close_reason_from_name(const char *name);
 const char *record_state_name(int v);
+/* Alert acknowledgement decisions ("police-report-filed", "not-filed",
+ * "other") and alert kinds ("silence", "failed_attempts",
+ * "handover_stalled"). */
+const char *record_ack_decision_name(int v);
+int record_ack_decision_from_name(const char *name);
+const char *record_alert_kind_name(int v);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void hex_encode(const uint8_t *in, size_t n, char *out);
