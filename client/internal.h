@@ -168,4 +168,59 @@ int vigil__inclusion_root(uint64_t index, uint64_t size, const uint8_t leaf[SHA2
 /* util.c */
 int64_t vigil__now_ms(void);
 
+/* record.c */
+/* A user-supplied string quoted in a message is cut short at this many
+ * bytes. */
+#define VIGIL__QUOTE_MAX 80
+/* The fields every Record has, as a body's encoder gets them: the record
+ * id to use, the case, the author, the caller's client time (0 = now). */
+struct vigil__head {
+	const uint8_t *record_id;
+	const char *case_id;
+	const char *author;
+	int64_t client_time_ms;
+	int64_t now;
+};
+/* "a, b, c": the names name(0), name(1), ... into out (n bytes). */
+void vigil__record_names(const char *(*name)(unsigned), char *out, size_t n);
+/* A code given by its command-line name: *code is its wire value, or
+ * VIGIL_E_USAGE "no FIELD given" / "unknown FIELD "x" (one of: ...)". */
+int vigil__record_code(const char *value, const char *field, int (*from_name)(const char *),
+		       const char *(*name)(unsigned), int *code, struct vigil_error *err);
+/* The checks of the common fields: case id and client time. */
+int vigil__record_head_check(const char *case_id, int64_t client_time_ms,
+			     struct vigil_error *err);
+/* Initialises r with the common fields of h (pointers into h's strings). */
+void vigil__record_head(Vigil__V1__Record *r, const struct vigil__head *h);
+/* Serializes r and runs the relay's stateless validation over the bytes:
+ * VIGIL_E_USAGE "invalid WHAT: <the relay's reason>" when it fails.
+ * *out is malloc()ed. */
+int vigil__record_pack(const Vigil__V1__Record *r, const char *what, uint8_t **out,
+		       size_t *out_len, struct vigil_error *err);
+/* Our certificate's organisation, checked to be an organisation id
+ * (VIGIL_E_IO otherwise): the author of our records. */
+int vigil__record_author(const struct vigil_client *c, const char **author,
+			 struct vigil_error *err);
+/* Fills id with random bytes unless have_record_id. */
+int vigil__record_new_id(uint8_t id[VIGIL_RECORD_ID_LEN], int have_record_id,
+			 struct vigil_error *err);
+/* Signs record bytes with our key; *sig is malloc()ed. */
+int vigil__record_sign(struct vigil_client *c, uint8_t *record, size_t record_len,
+		       uint8_t **sig, size_t *sig_len, struct vigil_error *err);
+
+/* query.c */
+/* Sends req (its request id is set here) and waits for the answer to it,
+ * which must be of type want (else VIGIL_E_PROTOCOL, connection ended); a
+ * relay Error is VIGIL_E_REFUSED.  *out is the answer (frame_free()). */
+int vigil__query_roundtrip(struct vigil_client *c, Vigil__V1__Frame *req, int want,
+			   const char *waiting_for, Vigil__V1__Frame **out,
+			   struct vigil_error *err);
+/* VIGIL_OK when c is non-NULL and usable; fn names the caller. */
+int vigil__query_usable(vigil_client *c, const char *fn, struct vigil_error *err);
+/* Checks one entry of an answer: its index in [lo, hi) and above prev
+ * (when have_prev), its hashes' sizes, and its leaf hash recomputed;
+ * VIGIL_E_VERIFY naming what is wrong. */
+int vigil__query_entry_check(const Vigil__V1__Entry *e, uint64_t lo, uint64_t hi,
+			     int have_prev, uint64_t prev, struct vigil_error *err);
+
 #endif

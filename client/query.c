@@ -19,10 +19,9 @@
 #include "client/internal.h"
 #include "proto/record.h"
 
-/* Sends req and waits for the answer to it, which must be of type want.
- * *out is the answer frame (free with frame_free()). */
-static int roundtrip(struct vigil_client *c, Vigil__V1__Frame *req, int want,
-		     const char *waiting_for, Vigil__V1__Frame **out, struct vigil_error *err)
+int vigil__query_roundtrip(struct vigil_client *c, Vigil__V1__Frame *req, int want,
+			   const char *waiting_for, Vigil__V1__Frame **out,
+			   struct vigil_error *err)
 {
 	*out = NULL;
 	req->request_id = c->next_request_id;
@@ -68,7 +67,7 @@ static int roundtrip(struct vigil_client *c, Vigil__V1__Frame *req, int want,
 	}
 }
 
-static int usable(vigil_client *c, const char *fn, struct vigil_error *err)
+int vigil__query_usable(vigil_client *c, const char *fn, struct vigil_error *err)
 {
 	if (!c)
 		return vigil__error_set(err, VIGIL_E_USAGE, "%s: client is NULL", fn);
@@ -91,7 +90,7 @@ static int take_hashes(const ProtobufCBinaryData *in, size_t n, uint8_t (*out)[S
 
 int vigil_get_checkpoint(vigil_client *c, struct vigil_checkpoint *out, struct vigil_error *err)
 {
-	int rc = usable(c, "vigil_get_checkpoint", err);
+	int rc = vigil__query_usable(c, "vigil_get_checkpoint", err);
 	if (rc != VIGIL_OK)
 		return rc;
 	if (!out)
@@ -101,8 +100,8 @@ int vigil_get_checkpoint(vigil_client *c, struct vigil_checkpoint *out, struct v
 	req.msg_case = VIGIL__V1__FRAME__MSG_GET_CHECKPOINT;
 	req.get_checkpoint = &g;
 	Vigil__V1__Frame *a;
-	rc = roundtrip(c, &req, VIGIL__V1__FRAME__MSG_CHECKPOINT, "waiting for a checkpoint", &a,
-		       err);
+	rc = vigil__query_roundtrip(c, &req, VIGIL__V1__FRAME__MSG_CHECKPOINT,
+				    "waiting for a checkpoint", &a, err);
 	if (rc != VIGIL_OK)
 		return rc;
 	const char *note = a->checkpoint->note ? a->checkpoint->note : "";
@@ -126,8 +125,8 @@ static int fetch_inclusion(struct vigil_client *c, uint64_t index, uint64_t tree
 	req.msg_case = VIGIL__V1__FRAME__MSG_GET_INCLUSION_PROOF;
 	req.get_inclusion_proof = &g;
 	Vigil__V1__Frame *a;
-	int rc = roundtrip(c, &req, VIGIL__V1__FRAME__MSG_INCLUSION_PROOF,
-			   "waiting for an inclusion proof", &a, err);
+	int rc = vigil__query_roundtrip(c, &req, VIGIL__V1__FRAME__MSG_INCLUSION_PROOF,
+					"waiting for an inclusion proof", &a, err);
 	if (rc != VIGIL_OK)
 		return rc;
 	const Vigil__V1__InclusionProof *p = a->inclusion_proof;
@@ -168,7 +167,7 @@ int vigil_get_inclusion_proof(vigil_client *c, uint64_t index, uint64_t tree_siz
 			      const struct vigil_checkpoint *cp, struct vigil_inclusion_proof *out,
 			      struct vigil_error *err)
 {
-	int rc = usable(c, "vigil_get_inclusion_proof", err);
+	int rc = vigil__query_usable(c, "vigil_get_inclusion_proof", err);
 	if (rc != VIGIL_OK)
 		return rc;
 	if (!out)
@@ -219,7 +218,7 @@ int vigil_get_inclusion_proof(vigil_client *c, uint64_t index, uint64_t tree_siz
 int vigil_get_consistency_proof(vigil_client *c, uint64_t from_size, uint64_t to_size,
 				struct vigil_consistency_proof *out, struct vigil_error *err)
 {
-	int rc = usable(c, "vigil_get_consistency_proof", err);
+	int rc = vigil__query_usable(c, "vigil_get_consistency_proof", err);
 	if (rc != VIGIL_OK)
 		return rc;
 	if (!out)
@@ -233,8 +232,8 @@ int vigil_get_consistency_proof(vigil_client *c, uint64_t from_size, uint64_t to
 	req.msg_case = VIGIL__V1__FRAME__MSG_GET_CONSISTENCY_PROOF;
 	req.get_consistency_proof = &g;
 	Vigil__V1__Frame *a;
-	rc = roundtrip(c, &req, VIGIL__V1__FRAME__MSG_CONSISTENCY_PROOF,
-		       "waiting for a consistency proof", &a, err);
+	rc = vigil__query_roundtrip(c, &req, VIGIL__V1__FRAME__MSG_CONSISTENCY_PROOF,
+				    "waiting for a consistency proof", &a, err);
 	if (rc != VIGIL_OK)
 		return rc;
 	const Vigil__V1__ConsistencyProof *p = a->consistency_proof;
@@ -264,7 +263,7 @@ int vigil_get_consistency_proof(vigil_client *c, uint64_t from_size, uint64_t to
 int vigil_get_leaf_hashes(vigil_client *c, uint64_t start, uint32_t count, uint8_t *out,
 			  struct vigil_error *err)
 {
-	int rc = usable(c, "vigil_get_leaf_hashes", err);
+	int rc = vigil__query_usable(c, "vigil_get_leaf_hashes", err);
 	if (rc != VIGIL_OK)
 		return rc;
 	if (!out)
@@ -279,8 +278,8 @@ int vigil_get_leaf_hashes(vigil_client *c, uint64_t start, uint32_t count, uint8
 	req.msg_case = VIGIL__V1__FRAME__MSG_GET_LEAF_HASHES;
 	req.get_leaf_hashes = &g;
 	Vigil__V1__Frame *a;
-	rc = roundtrip(c, &req, VIGIL__V1__FRAME__MSG_LEAF_HASHES, "waiting for leaf hashes", &a,
-		       err);
+	rc = vigil__query_roundtrip(c, &req, VIGIL__V1__FRAME__MSG_LEAF_HASHES,
+				    "waiting for leaf hashes", &a, err);
 	if (rc != VIGIL_OK)
 		return rc;
 	const Vigil__V1__LeafHashes *l = a->leaf_hashes;
@@ -296,9 +295,8 @@ int vigil_get_leaf_hashes(vigil_client *c, uint64_t start, uint32_t count, uint8
 	return rc;
 }
 
-/* Checks one entry of the answer; VIGIL_E_VERIFY naming what is wrong. */
-static int entry_check(const Vigil__V1__Entry *e, uint64_t lo, uint64_t hi, int have_prev,
-		       uint64_t prev, struct vigil_error *err)
+int vigil__query_entry_check(const Vigil__V1__Entry *e, uint64_t lo, uint64_t hi,
+			     int have_prev, uint64_t prev, struct vigil_error *err)
 {
 	if (e->index < lo || e->index >= hi || (have_prev && e->index <= prev))
 		return vigil__error_set(err, VIGIL_E_VERIFY,
@@ -331,7 +329,7 @@ int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count, struct vi
 		*out = NULL;
 	if (n)
 		*n = 0;
-	int rc = usable(c, "vigil_get_entries", err);
+	int rc = vigil__query_usable(c, "vigil_get_entries", err);
 	if (rc != VIGIL_OK)
 		return rc;
 	if (!out || !n)
@@ -346,7 +344,8 @@ int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count, struct vi
 	req.msg_case = VIGIL__V1__FRAME__MSG_GET_ENTRIES;
 	req.get_entries = &g;
 	Vigil__V1__Frame *a;
-	rc = roundtrip(c, &req, VIGIL__V1__FRAME__MSG_ENTRIES, "waiting for entries", &a, err);
+	rc = vigil__query_roundtrip(c, &req, VIGIL__V1__FRAME__MSG_ENTRIES, "waiting for entries",
+				    &a, err);
 	if (rc != VIGIL_OK)
 		return rc;
 	const Vigil__V1__Entries *en = a->entries;
@@ -358,8 +357,8 @@ int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count, struct vi
 		goto out;
 	}
 	for (size_t i = 0; i < en->n_entries; i++) {
-		rc = entry_check(en->entries[i], start, start + count, i > 0,
-				 i ? en->entries[i - 1]->index : 0, err);
+		rc = vigil__query_entry_check(en->entries[i], start, start + count, i > 0,
+					      i ? en->entries[i - 1]->index : 0, err);
 		if (rc != VIGIL_OK)
 			goto out;
 		bytes += en->entries[i]->record.len + en->entries[i]->signature.len;

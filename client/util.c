@@ -1,6 +1,6 @@
 /*
  * util.c - small public helpers of libvigil: version, memory, names of
- * channels and outcomes, RFC 3339 times, hex and base64, all thin wrappers
+ * channels, outcomes and the case codes, RFC 3339 times, hex and base64, all thin wrappers
  * over the wire contract in proto/ so that programs need nothing but
  * vigil.h.
  */
@@ -44,6 +44,36 @@ const char *vigil_channel_name(unsigned i)
 const char *vigil_outcome_name(unsigned i)
 {
 	return i < 1000 ? record_outcome_name((int)i + 1) : NULL;
+}
+
+const char *vigil_risk_name(unsigned i)
+{
+	return i < 1000 ? record_risk_name((int)i + 1) : NULL;
+}
+
+const char *vigil_factor_name(unsigned i)
+{
+	return i < 1000 ? record_factor_name((int)i + 1) : NULL;
+}
+
+const char *vigil_phase_name(unsigned i)
+{
+	return i < 1000 ? record_phase_name((int)i + 1) : NULL;
+}
+
+const char *vigil_handover_reason_name(unsigned i)
+{
+	return i < 1000 ? record_handover_reason_name((int)i + 1) : NULL;
+}
+
+const char *vigil_close_reason_name(unsigned i)
+{
+	return i < 1000 ? record_close_reason_name((int)i + 1) : NULL;
+}
+
+const char *vigil_state_name(unsigned i)
+{
+	return i < 1000 ? record_state_name((int)i + 1) : NULL;
 }
 
 int vigil_parse_time(const char *s, int64_t *ms)

@@ -6,7 +6,8 @@
  * the INI file into connection settings, output.c prints results as text or
  * JSON, json.c writes and reads JSON, receipt.c saves and loads receipt
  * files, and every command lives in a file of its own (contact.c, log.c for
- * "checkpoint" and "proof", verify.c).
+ * "checkpoint" and "proof", verify.c, case.c for the case records,
+ * casequery.c for the case queries).
  *
  * Exit statuses: 0 success, 1 refused by the relay, 2 usage error (also a
  * local file or key problem, a malformed receipt file), 3 connection, TLS,
@@ -107,6 +108,10 @@ void settings_free(struct settings *s);
 
 /* output.c */
 void output_receipt(const struct vigil_receipt *r, int json);
+/* The same with one more member, e.g. "offer_id": a line "KEY VALUE"
+ * after leaf_hash, or "KEY":"VALUE" after inclusion_proof. */
+void output_receipt_with(const struct vigil_receipt *r, int json, const char *key,
+			 const char *value);
 /* A libvigil failure: text on stderr, and with json a JSON object on stdout. */
 void output_failure(const struct vigil_error *e, int json);
 /* A verdict of "verify": "<what> OK: ..." or "<what> <BAD>: message" on
@@ -117,6 +122,17 @@ void output_verdict_bad(const char *what, const char *bad, const char *message, 
 void json_write_string(FILE *f, const char *s);
 /* ["hex", ...] */
 void json_write_hashes(FILE *f, const uint8_t (*h)[VIGIL_HASH_LEN], size_t n);
+/* An object's member name: a ',' before all but the first (*n counts
+ * them), the quoted key and ':'; the caller writes the value. */
+void json_key(FILE *f, int *n, const char *key);
+/* RFC 3339 UTC with milliseconds, quoted; null for ms <= 0 ("none"). */
+void json_write_time(FILE *f, int64_t ms);
+/* The string, or null when it is NULL or "". */
+void json_write_string_or_null(FILE *f, const char *s);
+/* ["a", "b", ...] */
+void json_write_strings(FILE *f, const char *const *s, size_t n);
+/* "hex" of n bytes */
+void json_write_hex(FILE *f, const uint8_t *b, size_t n);
 
 enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY };
 struct json_value {
@@ -180,5 +196,21 @@ int cmd_proof(struct settings *s, int argc, char *argv[]);
 
 /* verify.c */
 int cmd_verify(struct settings *s, int argc, char *argv[]);
+
+/* case.c: the case records ("case open", "case close", "risk", "handover
+ * offer|accept|decline|withdraw") and the "case" dispatcher. */
+int cmd_case(struct settings *s, int argc, char *argv[]);
+int cmd_risk(struct settings *s, int argc, char *argv[]);
+int cmd_handover(struct settings *s, int argc, char *argv[]);
+
+/* casequery.c: "status", "log", "cases", "case readers". */
+int cmd_status(struct settings *s, int argc, char *argv[]);
+int cmd_log(struct settings *s, int argc, char *argv[]);
+int cmd_cases(struct settings *s, int argc, char *argv[]);
+int cmd_case_readers(struct settings *s, int argc, char *argv[]);
+/* Parses the options of a query that takes one case id argument (or none
+ * when want_id is 0): 0 with *case_id, -1 after --help, or an exit status. */
+int cli_query_args(struct settings *s, int argc, char *argv[], int want_id,
+		   const char *name, void (*help)(FILE *), const char **case_id);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * json.c - the little JSON the tool needs: writing strings and hex arrays,
- * and reading back one flat object (a saved receipt).
+ * json.c - the little JSON the tool needs: writing strings, times, lists
+ * and hex, and reading back one flat object (a saved receipt).
  *
  * The reader is strict and small on purpose: one object whose values are
  * strings, integers, true, false, null or arrays of those; no nesting
@@ -93,6 +93,52 @@ void json_write_hashes(FILE *f, const uint8_t (*h)[VIGIL_HASH_LEN], size_t n)
 		fprintf(f, "%s\"%s\"", i ? "," : "", hex);
 	}
 	fputc(']', f);
+}
+
+void json_key(FILE *f, int *n, const char *key)
+{
+	if ((*n)++)
+		fputc(',', f);
+	json_write_string(f, key);
+	fputc(':', f);
+}
+
+void json_write_time(FILE *f, int64_t ms)
+{
+	char t[VIGIL_TIME_LEN];
+	if (ms <= 0) {
+		fputs("null", f);
+		return;
+	}
+	vigil_format_time(ms, t, sizeof(t));
+	json_write_string(f, t);
+}
+
+void json_write_string_or_null(FILE *f, const char *s)
+{
+	if (s && s[0])
+		json_write_string(f, s);
+	else
+		fputs("null", f);
+}
+
+void json_write_strings(FILE *f, const char *const *s, size_t n)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc(',', f);
+		json_write_string(f, s[i]);
+	}
+	fputc(']', f);
+}
+
+void json_write_hex(FILE *f, const uint8_t *b, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%02x", b[i]);
+	fputc('"', f);
 }
 
 /* ---- reading ------------------------------------------------------------------ */

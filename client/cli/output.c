@@ -11,6 +11,12 @@
 
 void output_receipt(const struct vigil_receipt *r, int json)
 {
+	output_receipt_with(r, json, NULL, NULL);
+}
+
+void output_receipt_with(const struct vigil_receipt *r, int json, const char *key,
+			 const char *value)
+{
 	char leaf[2 * VIGIL_HASH_LEN + 1], id[2 * VIGIL_RECORD_ID_LEN + 1];
 	char at[VIGIL_TIME_LEN];
 	vigil_hex_encode(r->leaf_hash, VIGIL_HASH_LEN, leaf);
@@ -24,12 +30,19 @@ void output_receipt(const struct vigil_receipt *r, int json)
 		fputs(",\"inclusion_proof\":", stdout);
 		json_write_hashes(stdout, (const uint8_t(*)[VIGIL_HASH_LEN])r->inclusion_proof,
 				  r->proof_len);
+		if (key) {
+			int n = 1;
+			json_key(stdout, &n, key);
+			json_write_string(stdout, value);
+		}
 		fputs("}\n", stdout);
 		return;
 	}
 	printf("stored entry %llu at %s\n", (unsigned long long)r->index, at);
 	printf("record_id %s\n", id);
 	printf("leaf_hash %s\n", leaf);
+	if (key)
+		printf("%s %s\n", key, value);
 	if (r->duplicate)
 		printf("duplicate: yes\n");
 	printf("verified: included in checkpoint of size %llu\n",

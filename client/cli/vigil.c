@@ -25,6 +25,13 @@ struct command {
 
 static const struct command commands[] = {
 	{ "contact", "report a contact attempt with a returnee", cmd_contact },
+	{ "case", "open or close a case, list who read it (open, close, readers)", cmd_case },
+	{ "risk", "record a risk assessment of a case", cmd_risk },
+	{ "handover", "offer a case to another organisation; accept, decline, withdraw",
+	  cmd_handover },
+	{ "status", "show a case's current status", cmd_status },
+	{ "log", "show a case's records, every proof verified", cmd_log },
+	{ "cases", "list the cases our organisation is a party to", cmd_cases },
 	{ "checkpoint", "show the relay's latest checkpoint, verified", cmd_checkpoint },
 	{ "proof", "prove that an entry is in the relay's log", cmd_proof },
 	{ "verify", "verify a saved receipt offline, or monitor the relay's log", cmd_verify },

@@ -26,14 +26,18 @@
  * error code, not as a signal.
  *
  * Ownership: strings and structs passed in are only read during the call
- * and never kept, except that vigil_build_contact() / vigil_submit_contact()
- * write a generated record id back into the caller's struct vigil_contact.
- * Result structs (receipts, checkpoints, proofs) are filled in place and own
- * nothing: they hold fixed-size buffers, need no freeing and may be copied.
- * Buffers the library returns (vigil_build_contact, vigil_get_entries) are
- * freed with vigil_free(); objects it creates have their own destructor
- * (vigil_close, vigil_tree_free).  Pointers returned by accessors of a
- * client stay valid until vigil_close().
+ * and never kept, except that the vigil_build_* / vigil_submit_* calls of a
+ * record write a generated record id back into the caller's struct
+ * (struct vigil_contact, struct vigil_case_open, ...).
+ * Result structs (receipts, checkpoints, proofs, decoded records) are filled
+ * in place and own nothing: they hold fixed-size buffers, need no freeing
+ * and may be copied.  Buffers the library returns (vigil_build_*,
+ * vigil_get_entries, the case queries) are freed with vigil_free(); each is
+ * one block, so everything it points to goes with it.  Objects it creates
+ * have their own destructor (vigil_close, vigil_tree_free).  Pointers
+ * returned by accessors of a client stay valid until vigil_close(); names
+ * of codes (const char * such as "high" in answers and decoded records) are
+ * static strings that stay valid for ever.
  *
  * Errors: every function that can fail returns VIGIL_OK (0) or a negative
  * enum vigil_status and, when the caller passes a struct vigil_error (which
@@ -74,6 +78,11 @@ extern "C" {
 #define VIGIL_CHECKPOINT_MAX 4096 /* a checkpoint's signed note, NUL included */
 #define VIGIL_LEAF_HASHES_MAX 4096 /* leaf hashes per vigil_get_leaf_hashes() */
 #define VIGIL_ENTRIES_MAX 1024   /* entries per vigil_get_entries() */
+#define VIGIL_ORG_LEN 65         /* an organisation id (1-64 of [a-z0-9-]) and its NUL */
+#define VIGIL_CASE_ID_LEN 65     /* a case id (3-64 of [A-Za-z0-9-]) and its NUL */
+#define VIGIL_TEXT_MAX 280       /* bytes of a justification or decline reason (UTF-8) */
+#define VIGIL_PARTIES_MAX 32     /* parties named by one case open */
+#define VIGIL_FACTORS_MAX 11     /* distinct risk factors */
 
 enum vigil_status {
 	VIGIL_OK = 0,
@@ -470,6 +479,366 @@ struct vigil_entry {
 VIGIL_API int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count,
 				struct vigil_entry **out, size_t *n, struct vigil_error *err);
 
+/* ---- cases: records ----------------------------------------------------------
+ *
+ * A case is named by a pseudonymous id and has exactly one responsible
+ * organisation, a set of party organisations, a risk level and a state.
+ * The relay checks every case record against the case's current state
+ * (proto/README.md, "The case workflow") and refuses what its rules forbid
+ * with VIGIL_E_REFUSED and the rule in err->message, e.g. PERMISSION_DENIED
+ * "only the responsible coordinator closes the case"; a case the client's
+ * organisation is no party to is NOT_FOUND "case ID not found", exactly as
+ * if it did not exist.
+ *
+ * Case records are signed and submitted exactly like contact attempts, and
+ * VIGIL_OK means the same thing: a receipt verified as struct vigil_receipt
+ * describes.  Each kind has three calls:
+ *
+ *   vigil_X_check(spec, err)        checks the fields, without a connection;
+ *   vigil_build_X(c, spec, ...)     builds and signs the record (nothing is
+ *                                   sent; free both buffers with vigil_free);
+ *   vigil_submit_X(c, spec, r, err) builds, signs, submits and waits for the
+ *                                   verified receipt (answers to other
+ *                                   submissions are kept for
+ *                                   vigil_recv_receipt).
+ *
+ * Every spec struct starts with the four fields every record has, with the
+ * meaning they have in struct vigil_contact: record_id / have_record_id (a
+ * random id is generated and written back when have_record_id is 0; the
+ * receipt's record_id is the same), case_id, client_time_ms (0 = now).
+ *
+ * Codes are given by their command-line names and checked before anything
+ * is built; a wrong or missing one is VIGIL_E_USAGE with a message that
+ * names the field, the value and the valid names:
+ *   risk levels       low medium high                     (vigil_risk_name)
+ *   risk factors      threats-to-family re-trafficking debt-bondage
+ *                     documents-withheld witness recruited-by-family health
+ *                     addiction homelessness stigma-or-violence other
+ *                                                         (vigil_factor_name)
+ *   phases            pre-departure on-arrival periodic event-triggered
+ *                                                         (vigil_phase_name)
+ *   handover reasons  additional-services return other
+ *                                                (vigil_handover_reason_name)
+ *   close reasons     monitoring-completed declines-contact transferred
+ *                     lost-contact other               (vigil_close_reason_name)
+ * Every other field is checked against the wire contract's rules too (the
+ * built record passes the relay's own stateless validation), so a record
+ * libvigil builds is never refused as malformed; what depends on the case's
+ * state (who is responsible, which offer is pending) only the relay knows.
+ */
+
+/* CaseOpen: opens a case, or reopens a closed one (a coordinator that is a
+ * party); the opener becomes responsible.  Only coordinators open cases. */
+struct vigil_case_open {
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	int have_record_id;
+	const char *case_id;          /* 3-64 characters of [A-Za-z0-9-], a pseudonym */
+	int64_t client_time_ms;       /* ms since the epoch; 0 = now */
+	const char *risk;             /* "low", "medium" or "high" */
+	int minor;                    /* 1: a minor, whose risk is always "high" */
+	const char *return_country;   /* ISO 3166-1 alpha-2, two capital letters: "RU" */
+	const char *return_date;      /* "YYYY-MM-DD", a real date */
+	const char *const *parties;   /* the initial party organisations (the opener */
+	size_t n_parties;             /* is one anyway): 0 to VIGIL_PARTIES_MAX, distinct */
+	/* The basis for sharing the case: exactly one of consent_scope and
+	 * override_justification (the other NULL or ""). */
+	const char *consent_scope;    /* the returnee's consent, coded scope: 1-64 of
+				       * [a-z0-9-], e.g. "share-with-iom" */
+	int64_t consent_given_at_ms;  /* when she gave it; 0 = now */
+	const char *override_justification; /* sharing without consent, reason
+				       * risk_to_life: 1-280 bytes of UTF-8 */
+};
+
+/* RiskAssessment: by coordinator, police and iom parties.  A minor's level
+ * stays "high" (the relay refuses a lower one). */
+struct vigil_risk {
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	int have_record_id;
+	const char *case_id;
+	int64_t client_time_ms;
+	const char *level;            /* "low", "medium" or "high" */
+	const char *const *factors;   /* coded factors, distinct; 0 to */
+	size_t n_factors;             /* VIGIL_FACTORS_MAX (factors may be NULL when 0) */
+	int immediate_danger;
+	const char *phase;            /* e.g. "on-arrival" */
+};
+
+/* HandoverOffer: by the responsible organisation, one pending offer at a
+ * time; it stays responsible until the offer is accepted.  The offer's id
+ * is its record id: the receipt's record_id (and spec->record_id). */
+struct vigil_handover_offer {
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	int have_record_id;
+	const char *case_id;
+	int64_t client_time_ms;
+	const char *to;               /* the organisation offered the case */
+	const char *reason;           /* "additional-services", "return" or "other" */
+	/* Exactly one of (the other NULL or ""): */
+	const char *consent_ref;      /* reference to the consent, 1-64 of [A-Za-z0-9-] */
+	const char *override_justification; /* reason risk_to_life: 1-280 bytes of UTF-8 */
+};
+
+/* HandoverAnswer: by the organisation the pending offer names (it need not
+ * be a party yet).  Accepting makes it responsible and a party. */
+struct vigil_handover_answer {
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	int have_record_id;
+	const char *case_id;
+	int64_t client_time_ms;
+	uint8_t offer_id[VIGIL_RECORD_ID_LEN]; /* the offer's record id
+				       * (struct vigil_case_status.pending_offer_id) */
+	int accept;                   /* 1 accept, 0 decline */
+	const char *decline_reason;   /* declining: 1-280 bytes of UTF-8; accepting: NULL or "" */
+};
+
+/* HandoverWithdraw: the responsible organisation takes back its pending
+ * offer. */
+struct vigil_handover_withdraw {
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	int have_record_id;
+	const char *case_id;
+	int64_t client_time_ms;
+	uint8_t offer_id[VIGIL_RECORD_ID_LEN]; /* the pending offer's record id */
+};
+
+/* CaseClose: by the responsible organisation, if it is a coordinator.
+ * Nothing but a case open (a reopen) is accepted on a closed case. */
+struct vigil_case_close {
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	int have_record_id;
+	const char *case_id;
+	int64_t client_time_ms;
+	const char *reason;           /* e.g. "monitoring-completed" */
+};
+
+VIGIL_API int vigil_case_open_check(const struct vigil_case_open *o, struct vigil_error *err);
+VIGIL_API int vigil_build_case_open(vigil_client *c, struct vigil_case_open *o,
+				    uint8_t **record, size_t *record_len,
+				    uint8_t **sig, size_t *sig_len, struct vigil_error *err);
+VIGIL_API int vigil_submit_case_open(vigil_client *c, struct vigil_case_open *o,
+				     struct vigil_receipt *out, struct vigil_error *err);
+
+VIGIL_API int vigil_risk_check(const struct vigil_risk *r, struct vigil_error *err);
+VIGIL_API int vigil_build_risk(vigil_client *c, struct vigil_risk *r, uint8_t **record,
+			       size_t *record_len, uint8_t **sig, size_t *sig_len,
+			       struct vigil_error *err);
+VIGIL_API int vigil_submit_risk(vigil_client *c, struct vigil_risk *r,
+				struct vigil_receipt *out, struct vigil_error *err);
+
+VIGIL_API int vigil_handover_offer_check(const struct vigil_handover_offer *o,
+					 struct vigil_error *err);
+VIGIL_API int vigil_build_handover_offer(vigil_client *c, struct vigil_handover_offer *o,
+					 uint8_t **record, size_t *record_len,
+					 uint8_t **sig, size_t *sig_len, struct vigil_error *err);
+VIGIL_API int vigil_submit_handover_offer(vigil_client *c, struct vigil_handover_offer *o,
+					  struct vigil_receipt *out, struct vigil_error *err);
+
+VIGIL_API int vigil_handover_answer_check(const struct vigil_handover_answer *a,
+					  struct vigil_error *err);
+VIGIL_API int vigil_build_handover_answer(vigil_client *c, struct vigil_handover_answer *a,
+					  uint8_t **record, size_t *record_len,
+					  uint8_t **sig, size_t *sig_len, struct vigil_error *err);
+VIGIL_API int vigil_submit_handover_answer(vigil_client *c, struct vigil_handover_answer *a,
+					   struct vigil_receipt *out, struct vigil_error *err);
+
+VIGIL_API int vigil_handover_withdraw_check(const struct vigil_handover_withdraw *w,
+					    struct vigil_error *err);
+VIGIL_API int vigil_build_handover_withdraw(vigil_client *c, struct vigil_handover_withdraw *w,
+					    uint8_t **record, size_t *record_len,
+					    uint8_t **sig, size_t *sig_len, struct vigil_error *err);
+VIGIL_API int vigil_submit_handover_withdraw(vigil_client *c, struct vigil_handover_withdraw *w,
+					     struct vigil_receipt *out, struct vigil_error *err);
+
+VIGIL_API int vigil_case_close_check(const struct vigil_case_close *cl, struct vigil_error *err);
+VIGIL_API int vigil_build_case_close(vigil_client *c, struct vigil_case_close *cl,
+				     uint8_t **record, size_t *record_len,
+				     uint8_t **sig, size_t *sig_len, struct vigil_error *err);
+VIGIL_API int vigil_submit_case_close(vigil_client *c, struct vigil_case_close *cl,
+				      struct vigil_receipt *out, struct vigil_error *err);
+
+/*
+ * A record decoded from its bytes (a case log entry, a saved receipt):
+ * the common fields, then the fields of its kind.  Fields of other kinds
+ * are 0, "" or empty lists; code names are static strings, "" when not set.
+ * The struct owns no memory (about 3.5 KiB).
+ */
+struct vigil_record_info {
+	/* "contact", "case-open", "risk", "handover-offer", "handover-answer",
+	 * "handover-withdraw" or "case-close"; also "alert" (raised by the
+	 * relay) and "alert-ack", whose fields this version does not decode */
+	const char *kind;
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	char case_id[VIGIL_CASE_ID_LEN];
+	char author[VIGIL_ORG_LEN];
+	int64_t client_time_ms;
+	/* contact */
+	const char *channel;
+	const char *outcome;
+	int64_t attempted_at_ms;
+	char note[VIGIL_NOTE_MAX + 1];
+	/* case-open: risk, minor, return, parties, consent or override;
+	 * risk: risk (the level), factors, immediate_danger, phase */
+	const char *risk;
+	int minor;
+	char return_country[3];
+	char return_date[11];
+	size_t n_parties;
+	char parties[VIGIL_PARTIES_MAX][VIGIL_ORG_LEN];
+	char consent_scope[VIGIL_ORG_LEN];
+	int64_t consent_given_at_ms;
+	size_t n_factors;
+	const char *factors[VIGIL_FACTORS_MAX];
+	int immediate_danger;
+	const char *phase;
+	/* case-open and handover-offer: an override with reason risk_to_life */
+	int override;
+	char override_justification[VIGIL_TEXT_MAX + 1];
+	/* handover-offer: to, reason, consent_ref or the override */
+	char to[VIGIL_ORG_LEN];
+	const char *handover_reason;
+	char consent_ref[VIGIL_ORG_LEN];
+	/* handover-answer: offer_id, accept, decline_reason;
+	 * handover-withdraw: offer_id */
+	uint8_t offer_id[VIGIL_RECORD_ID_LEN];
+	int accept;
+	char decline_reason[VIGIL_TEXT_MAX + 1];
+	/* case-close */
+	const char *close_reason;
+};
+
+/* Decodes record bytes and checks them with the relay's own stateless
+ * validation.  VIGIL_E_USAGE with the reason when they are not a valid
+ * record (*out is then cleared). */
+VIGIL_API int vigil_record_decode(const uint8_t *record, size_t record_len,
+				  struct vigil_record_info *out, struct vigil_error *err);
+
+/* ---- cases: queries -----------------------------------------------------------
+ *
+ * Each call sends one request and waits for its answer (answers to
+ * submissions in flight are kept for vigil_recv_receipt, as for the log
+ * queries).  The relay answers only about cases the client's organisation
+ * is a party to: anything else is VIGIL_E_REFUSED NOT_FOUND "case ID not
+ * found"; a case id that breaks the case id rule is VIGIL_E_USAGE before
+ * anything is sent.  Every answered case query is recorded by the relay
+ * (who, which case, what, when).
+ *
+ * The answer is checked before it is returned: the case it is about, the
+ * form of every organisation id, code and hash, and for the case log every
+ * leaf hash and inclusion proof against the signed checkpoint.  An answer
+ * that fails is VIGIL_E_VERIFY naming what is wrong.  Results are one
+ * malloc()ed block each, freed with vigil_free(), pointers inside included.
+ */
+
+/*
+ * The current state of a case.  Fields 1-10 of the wire's CaseStatus (up
+ * to alert_stage) are what every party receives.  Police parties receive
+ * ONLY those: the relay leaves the others unset, so for police full is 0
+ * and every field after it is empty (0, "", no parties, no factors, no
+ * pending offer) whatever the case holds.  full is 1 when the answer
+ * carried any of the other fields, which every non-police answer does (a
+ * case always has parties and an opening time).
+ */
+struct vigil_case_status {
+	char case_id[VIGIL_CASE_ID_LEN];
+	const char *state;                /* "active", "follow-up" or "closed" */
+	char responsible[VIGIL_ORG_LEN];  /* the one responsible organisation */
+	const char *risk;                 /* "low", "medium" or "high" */
+	int minor;
+	int64_t last_attempt_ms;          /* 0: no attempt yet */
+	const char *last_attempt_channel; /* "" when no attempt yet */
+	const char *last_attempt_outcome; /* "" when no attempt yet */
+	int64_t last_success_ms;          /* last successful contact; 0: none */
+	unsigned alert_stage;             /* 0: no open alert */
+	/* Not for police (see above). */
+	int full;
+	size_t n_parties;
+	const char *const *parties;       /* party organisations, sorted */
+	int immediate_danger;
+	size_t n_factors;
+	const char *factors[VIGIL_FACTORS_MAX];
+	int has_pending_offer;            /* a handover offer waits for its answer: */
+	char pending_offer_to[VIGIL_ORG_LEN];          /* to this organisation, */
+	uint8_t pending_offer_id[VIGIL_RECORD_ID_LEN]; /* with this record id */
+	unsigned attempts;                /* contact attempts reported */
+	unsigned failed_attempts;         /* since the last successful contact */
+	char return_country[3];
+	char return_date[11];
+	int64_t opened_at_ms;             /* when the relay received the (re)opening */
+	uint64_t entries;                 /* the case's entries in the log */
+	char consent_scope[VIGIL_ORG_LEN]; /* "" when opened under an override */
+	int override;                     /* opened under the risk_to_life override */
+	const char *close_reason;         /* "" unless closed */
+};
+
+/* VIGIL_OK when case_id is a valid case id (3-64 characters of
+ * [A-Za-z0-9-]), else VIGIL_E_USAGE with the message the queries give. */
+VIGIL_API int vigil_case_id_check(const char *case_id, struct vigil_error *err);
+
+/* GetCaseStatus, for any party.  *out is NULL on failure. */
+VIGIL_API int vigil_case_status(vigil_client *c, const char *case_id,
+				struct vigil_case_status **out, struct vigil_error *err);
+
+/* One entry of a case's log, with its proof. */
+struct vigil_case_log_entry {
+	struct vigil_entry entry;        /* index, receive time, certificate hash,
+					  * record bytes, signature, leaf hash */
+	size_t proof_len;
+	const uint8_t (*inclusion_proof)[VIGIL_HASH_LEN]; /* to checkpoint, leaf upwards */
+};
+
+struct vigil_case_log {
+	struct vigil_checkpoint checkpoint; /* verified with the checkpoint key */
+	size_t n;
+	struct vigil_case_log_entry *entries; /* in log order */
+};
+
+/*
+ * GetCaseLog: every entry of the case, for coordinator and iom parties and
+ * the responsible party (others: VIGIL_E_REFUSED PERMISSION_DENIED).
+ * VIGIL_OK only when all of this holds, else VIGIL_E_VERIFY naming the
+ * first failure:
+ *   1. the checkpoint verifies with the checkpoint key (vigil_checkpoint_open);
+ *   2. indexes strictly increase and are below the checkpoint's size;
+ *   3. each leaf hash is recomputed from the entry's receive time,
+ *      certificate hash, record bytes and signature;
+ *   4. each record decodes and belongs to case_id;
+ *   5. each inclusion proof leads from its leaf hash to the checkpoint's root.
+ * The records' signatures are not checked here: that needs the author's
+ * certificate, which cert_sha256 identifies.  Decode a record with
+ * vigil_record_decode().  *out is NULL on failure.
+ */
+VIGIL_API int vigil_case_log(vigil_client *c, const char *case_id, struct vigil_case_log **out,
+			     struct vigil_error *err);
+
+/* One line of the case list. */
+struct vigil_case_summary {
+	char case_id[VIGIL_CASE_ID_LEN];
+	const char *state;
+	char responsible[VIGIL_ORG_LEN];
+	const char *risk;
+	int minor;
+};
+
+/* ListCases: the cases the client's organisation is a party to, in the
+ * relay's order (by case id).  *out is NULL when *n is 0. */
+VIGIL_API int vigil_cases(vigil_client *c, struct vigil_case_summary **out, size_t *n,
+			  struct vigil_error *err);
+
+/* One recorded read of a case. */
+struct vigil_case_read {
+	char organisation[VIGIL_ORG_LEN];
+	char what[16];                   /* "status", "log" or "readers" */
+	int64_t at_ms;
+};
+
+/* GetCaseReaders: who read the case, what and when, oldest first; only for
+ * the responsible organisation when it is a coordinator (others:
+ * VIGIL_E_REFUSED PERMISSION_DENIED).  This read is itself recorded, and
+ * listed the next time.  *out is NULL when *n is 0. */
+VIGIL_API int vigil_case_readers(vigil_client *c, const char *case_id,
+				 struct vigil_case_read **out, size_t *n,
+				 struct vigil_error *err);
+
 /* ---- offline verification ------------------------------------------------------ */
 
 /* RFC 9162 leaf hash of a signed-record entry (proto/README.md, section 6).
@@ -510,6 +879,14 @@ VIGIL_API void vigil_tree_free(vigil_tree **t);
 /* The i-th (0-based) channel / outcome name, NULL past the last one. */
 VIGIL_API const char *vigil_channel_name(unsigned i);
 VIGIL_API const char *vigil_outcome_name(unsigned i);
+/* The same for the case codes: risk levels, risk factors, assessment
+ * phases, handover reasons, close reasons and case states. */
+VIGIL_API const char *vigil_risk_name(unsigned i);
+VIGIL_API const char *vigil_factor_name(unsigned i);
+VIGIL_API const char *vigil_phase_name(unsigned i);
+VIGIL_API const char *vigil_handover_reason_name(unsigned i);
+VIGIL_API const char *vigil_close_reason_name(unsigned i);
+VIGIL_API const char *vigil_state_name(unsigned i);
 
 /*
  * RFC 3339 times: parse "2026-11-28T10:00:00Z" (Z or +hh:mm offset, optional

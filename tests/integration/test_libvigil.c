@@ -571,6 +571,301 @@ static void test_connect_failures(void **state)
 
 /* ---- checkpoints, proofs and the log ------------------------------------------------------- */
 
+/* Expects rc to be VIGIL_E_USAGE with exactly message. */
+static void expect_usage_msg(int rc, const struct vigil_error *err, const char *message)
+{
+	if (rc != VIGIL_E_USAGE || err->status != VIGIL_E_USAGE ||
+	    strcmp(err->message, message) != 0)
+		fail_msg("got %d (%s), expected VIGIL_E_USAGE \"%s\"", rc, err->message, message);
+}
+
+/* The case records through the library, against the real relay: opened,
+ * offered, answered, assessed, withdrawn, closed, each receipt verified
+ * and stored; the status as the responsible party and as police; the log
+ * with its proofs; the list; the readers; the checks before anything is
+ * sent. */
+static void test_case_api(void **state)
+{
+	(void)state;
+	struct vigil_error err;
+	static const char *const parties[] = { "iom-ru-moscow", "se-police-noa" };
+	struct vigil_case_open o = { .case_id = "LV-2026-7", .risk = "high", .minor = 1,
+		.return_country = "RU", .return_date = "2026-10-01", .parties = parties,
+		.n_parties = 2, .consent_scope = "share-with-iom",
+		.consent_given_at_ms = AT_MS };
+
+	/* Checked before anything is built. */
+	struct vigil_case_open bad = o;
+	bad.risk = "medium";
+	expect_usage_msg(vigil_case_open_check(&bad, &err), &err,
+			 "a minor's risk level is never below high (not \"medium\")");
+	bad = o;
+	bad.override_justification = "threats";
+	expect_usage_msg(vigil_case_open_check(&bad, &err), &err,
+			 "give a consent scope or an override justification, not both");
+	bad = o;
+	bad.consent_scope = NULL;
+	expect_usage_msg(vigil_case_open_check(&bad, &err), &err,
+			 "no basis for sharing given: a consent scope, or an override with "
+			 "reason risk_to_life and its justification");
+	bad = o;
+	bad.return_date = "2026-10-1";
+	expect_usage_msg(vigil_case_open_check(&bad, &err), &err,
+			 "return date \"2026-10-1\" is not a date YYYY-MM-DD (e.g. 2026-10-01)");
+	bad = o;
+	bad.consent_scope = NULL;
+	bad.override_justification = "\xff\xfe";
+	expect_usage_msg(vigil_case_open_check(&bad, &err), &err,
+			 "invalid case open: override justification must be 1-280 bytes of "
+			 "UTF-8");
+	static const char *const dup[] = { "witness", "health", "witness" };
+	struct vigil_risk badr = { .case_id = "LV-2026-7", .level = "high", .factors = dup,
+		.n_factors = 3, .phase = "periodic" };
+	expect_usage_msg(vigil_risk_check(&badr, &err), &err,
+			 "risk factor \"witness\" is named twice");
+	struct vigil_handover_answer bada = { .case_id = "LV-2026-7", .accept = 1,
+		.decline_reason = "no" };
+	expect_usage_msg(vigil_handover_answer_check(&bada, &err), &err,
+			 "an acceptance carries no decline reason");
+	bada.accept = 0;
+	bada.decline_reason = NULL;
+	expect_usage_msg(vigil_handover_answer_check(&bada, &err), &err,
+			 "a decline needs a reason (1-280 bytes of UTF-8)");
+	struct vigil_case_close badc = { .case_id = "LV 7", .reason = "transferred" };
+	expect_usage_msg(vigil_case_close_check(&badc, &err), &err,
+			 "case id \"LV 7\" is invalid: it must be 3-64 characters of A-Z, a-z, "
+			 "0-9 and '-'");
+	expect_usage_msg(vigil_case_close_check(NULL, &err), &err,
+			 "vigil_case_close_check: the record is NULL");
+
+	vigil_client *coord = connect_as(R.port, "se-stockholm-coord");
+	vigil_client *iom = connect_as(R.port, "iom-ru-moscow");
+	vigil_client *police = connect_as(R.port, "se-police-noa");
+	long long before = entries();
+	static struct vigil_receipt r;
+	int rc = vigil_submit_case_open(coord, &o, &r, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("case open: %d: %s", rc, err.message);
+	assert_true(entry_matches(&r));
+	assert_memory_equal(r.record_id, o.record_id, VIGIL_RECORD_ID_LEN);
+	/* A usage error costs no submission. */
+	expect_usage_msg(vigil_submit_case_open(coord, &bad, &r, &err), &err,
+			 "invalid case open: override justification must be 1-280 bytes of "
+			 "UTF-8");
+
+	struct vigil_handover_offer off = { .case_id = "LV-2026-7", .to = "iom-ru-moscow",
+		.reason = "return", .consent_ref = "consent-7" };
+	/* Only the responsible organisation offers. */
+	expect_refused(vigil_submit_handover_offer(iom, &off, &r, &err), &err,
+		       "PERMISSION_DENIED", 3,
+		       "only the responsible organisation (se-stockholm-coord) offers a handover");
+	rc = vigil_submit_handover_offer(coord, &off, &r, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("offer: %d: %s", rc, err.message);
+	assert_true(entry_matches(&r));
+	assert_memory_equal(r.record_id, off.record_id, VIGIL_RECORD_ID_LEN);
+
+	struct vigil_case_status *st = NULL;
+	rc = vigil_case_status(iom, "LV-2026-7", &st, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("status: %d: %s", rc, err.message);
+	assert_true(st->full);
+	assert_string_equal(st->responsible, "se-stockholm-coord");
+	assert_true(st->has_pending_offer);
+	assert_string_equal(st->pending_offer_to, "iom-ru-moscow");
+	assert_memory_equal(st->pending_offer_id, off.record_id, VIGIL_RECORD_ID_LEN);
+	assert_int_equal(st->n_parties, 3);
+	assert_string_equal(st->parties[0], "iom-ru-moscow");
+	assert_string_equal(st->parties[1], "se-police-noa");
+	assert_string_equal(st->parties[2], "se-stockholm-coord");
+	assert_true(st->minor);
+	assert_string_equal(st->consent_scope, "share-with-iom");
+	assert_false(st->override);
+	assert_int_equal(st->entries, 2);
+	assert_true(st->opened_at_ms > 0);
+	struct vigil_handover_answer ans = { .case_id = "LV-2026-7", .accept = 1 };
+	memcpy(ans.offer_id, st->pending_offer_id, VIGIL_RECORD_ID_LEN);
+	vigil_free(st);
+	rc = vigil_submit_handover_answer(iom, &ans, &r, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("accept: %d: %s", rc, err.message);
+	assert_true(entry_matches(&r));
+
+	static const char *const factors[] = { "re-trafficking", "homelessness" };
+	struct vigil_risk ra = { .case_id = "LV-2026-7", .level = "high", .factors = factors,
+		.n_factors = 2, .immediate_danger = 1, .phase = "event-triggered" };
+	rc = vigil_submit_risk(police, &ra, &r, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("risk: %d: %s", rc, err.message);
+	ra.level = "low";
+	expect_refused(vigil_submit_risk(police, &ra, &r, &err), &err, "BAD_REQUEST", 1,
+		       "a minor's risk level is never below high");
+
+	/* Police: the ten fields and nothing else, though the case has it all. */
+	rc = vigil_case_status(police, "LV-2026-7", &st, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("police status: %d: %s", rc, err.message);
+	assert_false(st->full);
+	assert_string_equal(st->responsible, "iom-ru-moscow");
+	assert_string_equal(st->risk, "high");
+	assert_true(st->minor);
+	assert_string_equal(st->last_attempt_channel, "");
+	assert_int_equal(st->n_parties, 0);
+	assert_int_equal(st->n_factors, 0);
+	assert_false(st->immediate_danger);
+	assert_int_equal(st->entries, 0);
+	assert_string_equal(st->consent_scope, "");
+	vigil_free(st);
+	rc = vigil_case_status(iom, "LV-2026-7", &st, &err);
+	assert_int_equal(rc, VIGIL_OK);
+	assert_int_equal(st->n_factors, 2);
+	assert_string_equal(st->factors[0], "re-trafficking");
+	assert_string_equal(st->factors[1], "homelessness");
+	assert_true(st->immediate_danger);
+	vigil_free(st);
+
+	/* The log: four entries, each proven, each decoded. */
+	struct vigil_case_log *log = NULL;
+	rc = vigil_case_log(iom, "LV-2026-7", &log, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("log: %d: %s", rc, err.message);
+	assert_int_equal(log->n, 4);
+	static const char *const kinds[] = { "case-open", "handover-offer", "handover-answer",
+					     "risk" };
+	static struct vigil_record_info ri;
+	for (size_t i = 0; i < log->n; i++) {
+		const struct vigil_case_log_entry *e = &log->entries[i];
+		assert_true(e->entry.index >= (uint64_t)before);
+		struct vigil_inclusion_proof p;
+		memset(&p, 0, sizeof(p));
+		p.index = e->entry.index;
+		p.tree_size = log->checkpoint.size;
+		memcpy(p.leaf_hash, e->entry.leaf_hash, SHA256_LEN);
+		p.n = e->proof_len;
+		memcpy(p.hashes, e->inclusion_proof, e->proof_len * SHA256_LEN);
+		assert_int_equal(vigil_verify_inclusion(&p, log->checkpoint.root, &err), VIGIL_OK);
+		assert_int_equal(vigil_record_decode(e->entry.record, e->entry.record_len, &ri, &err),
+				 VIGIL_OK);
+		assert_string_equal(ri.kind, kinds[i]);
+		assert_string_equal(ri.case_id, "LV-2026-7");
+	}
+	assert_int_equal(vigil_record_decode(log->entries[0].entry.record,
+					     log->entries[0].entry.record_len, &ri, &err), VIGIL_OK);
+	assert_string_equal(ri.author, "se-stockholm-coord");
+	assert_string_equal(ri.risk, "high");
+	assert_true(ri.minor);
+	assert_int_equal(ri.n_parties, 2);
+	assert_string_equal(ri.parties[1], "se-police-noa");
+	assert_string_equal(ri.consent_scope, "share-with-iom");
+	assert_int_equal(ri.consent_given_at_ms, AT_MS);
+	assert_false(ri.override);
+	assert_int_equal(vigil_record_decode(log->entries[3].entry.record,
+					     log->entries[3].entry.record_len, &ri, &err), VIGIL_OK);
+	assert_string_equal(ri.author, "se-police-noa");
+	assert_int_equal(ri.n_factors, 2);
+	assert_string_equal(ri.factors[1], "homelessness");
+	assert_string_equal(ri.phase, "event-triggered");
+	assert_true(ri.immediate_danger);
+	assert_string_equal(ri.close_reason, "");
+	vigil_free(log);
+	log = (struct vigil_case_log *)(void *)&err;
+	expect_refused(vigil_case_log(police, "LV-2026-7", &log, &err), &err,
+		       "PERMISSION_DENIED", 3,
+		       "the case's records are for coordinator, iom and responsible parties");
+	assert_null(log);
+	expect_usage_msg(vigil_record_decode((const uint8_t *)"junk", 4, &ri, &err), &err,
+			 "not a valid record: record does not decode as vigil.v1.Record");
+	/* An alert acknowledgement is named, though not decoded further. */
+	{
+		uint8_t rid[RECORD_ID_LEN], aid[RECORD_ID_LEN] = { 7 };
+		Vigil__V1__Record ar;
+		casekit_record(&ar, rid, "LV-2026-7", "se-stockholm-coord");
+		Vigil__V1__AlertAck ack = VIGIL__V1__ALERT_ACK__INIT;
+		ack.alert_id.data = aid;
+		ack.alert_id.len = RECORD_ID_LEN;
+		ack.decision = VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED;
+		ar.body_case = VIGIL__V1__RECORD__BODY_ALERT_ACK;
+		ar.alert_ack = &ack;
+		uint8_t buf[256];
+		size_t len = vigil__v1__record__pack(&ar, buf);
+		assert_int_equal(vigil_record_decode(buf, len, &ri, &err), VIGIL_OK);
+		assert_string_equal(ri.kind, "alert-ack");
+		assert_string_equal(ri.author, "se-stockholm-coord");
+		assert_memory_equal(ri.record_id, rid, RECORD_ID_LEN);
+	}
+
+	/* The list, and the readers (the responsible organisation is no
+	 * coordinator now: nobody may list them). */
+	struct vigil_case_summary *list = NULL;
+	size_t n = 0;
+	assert_int_equal(vigil_cases(police, &list, &n, &err), VIGIL_OK);
+	int found = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i].case_id, "LV-2026-7")) {
+			found++;
+			assert_string_equal(list[i].responsible, "iom-ru-moscow");
+			assert_string_equal(list[i].state, "active");
+			assert_true(list[i].minor);
+		}
+	assert_int_equal(found, 1);
+	vigil_free(list);
+	struct vigil_case_read *reads = NULL;
+	expect_refused(vigil_case_readers(coord, "LV-2026-7", &reads, &n, &err), &err,
+		       "PERMISSION_DENIED", 3,
+		       "only the responsible coordinator lists who read the case");
+	assert_null(reads);
+	expect_refused(vigil_case_status(coord, "LV-2026-8", &st, &err), &err, "NOT_FOUND", 4,
+		       "case LV-2026-8 not found");
+	expect_usage_msg(vigil_case_status(coord, "LV 8", &st, &err), &err,
+			 "case id \"LV 8\" is invalid: it must be 3-64 characters of A-Z, a-z, "
+			 "0-9 and '-'");
+
+	/* A second case the coordinator keeps: an offer withdrawn, one
+	 * declined, the readers listed, then closed. */
+	struct vigil_case_open o2 = { .case_id = "LV-2026-8", .risk = "low",
+		.return_country = "MD", .return_date = "2026-07-01", .parties = parties,
+		.n_parties = 1, .override_justification = "cannot be asked safely" };
+	assert_int_equal(vigil_submit_case_open(coord, &o2, &r, &err), VIGIL_OK);
+	struct vigil_handover_offer off2 = { .case_id = "LV-2026-8", .to = "iom-ru-moscow",
+		.reason = "other", .override_justification = "risk on return" };
+	assert_int_equal(vigil_submit_handover_offer(coord, &off2, &r, &err), VIGIL_OK);
+	struct vigil_handover_withdraw w = { .case_id = "LV-2026-8" };
+	memcpy(w.offer_id, off2.record_id, VIGIL_RECORD_ID_LEN);
+	assert_int_equal(vigil_submit_handover_withdraw(coord, &w, &r, &err), VIGIL_OK);
+	assert_true(entry_matches(&r));
+	expect_refused(vigil_submit_handover_withdraw(coord, &w, &r, &err), &err, "BAD_REQUEST",
+		       1, "that offer is not pending (withdrawn, answered or unknown)");
+	assert_int_equal(vigil_submit_handover_offer(coord, &off2, &r, &err), VIGIL_OK);
+	struct vigil_handover_answer dec = { .case_id = "LV-2026-8", .accept = 0,
+		.decline_reason = "no office there" };
+	memcpy(dec.offer_id, off2.record_id, VIGIL_RECORD_ID_LEN);
+	assert_int_equal(vigil_submit_handover_answer(iom, &dec, &r, &err), VIGIL_OK);
+	assert_int_equal(vigil_case_status(iom, "LV-2026-8", &st, &err), VIGIL_OK);
+	assert_string_equal(st->responsible, "se-stockholm-coord");
+	assert_false(st->has_pending_offer);
+	assert_true(st->override);
+	assert_string_equal(st->consent_scope, "");
+	vigil_free(st);
+	assert_int_equal(vigil_case_readers(coord, "LV-2026-8", &reads, &n, &err), VIGIL_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(reads[0].organisation, "iom-ru-moscow");
+	assert_string_equal(reads[0].what, "status");
+	assert_true(reads[0].at_ms > 0);
+	vigil_free(reads);
+	struct vigil_case_close cl = { .case_id = "LV-2026-8", .reason = "lost-contact" };
+	expect_refused(vigil_submit_case_close(iom, &cl, &r, &err), &err, "PERMISSION_DENIED", 3,
+		       "only the responsible coordinator closes the case");
+	assert_int_equal(vigil_submit_case_close(coord, &cl, NULL, &err), VIGIL_OK);
+	assert_int_equal(vigil_case_status(coord, "LV-2026-8", &st, &err), VIGIL_OK);
+	assert_string_equal(st->state, "closed");
+	assert_string_equal(st->close_reason, "lost-contact");
+	vigil_free(st);
+	assert_int_equal(entries(), before + 10);
+	vigil_close(&coord);
+	vigil_close(&iom);
+	vigil_close(&police);
+}
+
 static int64_t now_wall_ms(void)
 {
 	struct timespec ts;
@@ -1018,6 +1313,17 @@ enum fake_query {
 	QUERY_FLIP_PROOF,     /* GetInclusionProof: one node flipped */
 	QUERY_SHORT,          /* GetLeafHashes: one hash fewer than asked */
 	QUERY_LATE,           /* the honest answer, after 1.5 s */
+	/* GetCaseLog: three new entries of the case, with proofs to a fresh
+	 * checkpoint, honest unless: */
+	QUERY_CASE_FLIP_PROOF,  /* a node of the second entry's proof flipped */
+	QUERY_CASE_OTHER_CKEY,  /* the checkpoint signed by another key */
+	QUERY_CASE_OTHER_CASE,  /* the third entry is a record of another case */
+	QUERY_CASE_BAD_LEAF,    /* the first entry's leaf hash is not its own */
+	QUERY_CASE_BEYOND,      /* the checkpoint does not cover the last entry */
+	QUERY_CASE_DESCENDING,  /* the entries in the wrong order */
+	/* GetCaseStatus: a police-like minimal status, honest unless: */
+	QUERY_STATUS_OTHER_CASE, /* about another case */
+	QUERY_STATUS_BAD_PARTY,  /* a full status with a party that is no org id */
 };
 
 #define FAKE_FIRST_INDEX 41u  /* the fake's log starts with this many leaves */
@@ -1035,7 +1341,7 @@ struct fake {
 	EVP_PKEY *key;                /* the client's key, for stored signatures */
 	EVP_PKEY *ckey;               /* the relay's checkpoint key (PKI_DIR) */
 	EVP_PKEY *other_ckey;         /* an Ed25519 key made for this run */
-	enum fake_query queries[8];   /* one per Get* request; QUERY_HONEST after */
+	enum fake_query queries[16];  /* one per Get* request; QUERY_HONEST after */
 	size_t n_queries, queries_seen;
 	vigil_client *client;         /* the test's client, closed by fake_teardown */
 	uint64_t next_index;
@@ -1367,9 +1673,144 @@ static void fake_answer(SSL *ssl, const Vigil__V1__Frame *in, const uint8_t cert
 	free(list);
 }
 
+/* Answers GetCaseLog: three new entries of the case (contact attempts by
+ * the client, signatures of junk: nothing checks them without the
+ * author's certificate), appended to the fake's log, each with its proof
+ * to a checkpoint of the log; mode says what is wrong with it. */
+static void fake_case_log(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mode)
+{
+	enum { N = 3 };
+	const char *case_id = in->get_case_log->case_id;
+	static const uint8_t cert[SHA256_LEN] = { 0x5a, 0x17 };
+	static const uint8_t sig[] = "not a signature";
+	uint8_t ids[N][RECORD_ID_LEN], *recs[N];
+	size_t rec_len[N];
+	uint64_t idx[N];
+	merkle_hash hashes[N], proofs[N][MERKLE_MAX_PROOF];
+	size_t proof_len[N];
+	int64_t at = wall_ms();
+	if (F.size + N > FAKE_MAX_LEAVES) {
+		fake_fail("fake relay: log full");
+		return;
+	}
+	for (int i = 0; i < N; i++) {
+		Vigil__V1__Record r;
+		casekit_record(&r, ids[i], mode == QUERY_CASE_OTHER_CASE && i == 2 ? "OTHER-CASE-9"
+			       : case_id, "iom-ru-moscow");
+		Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
+		ca.channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
+		ca.outcome = VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER;
+		ca.attempted_at_ms = r.client_time_ms;
+		ca.note = (char *)"";
+		r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
+		r.contact_attempt = &ca;
+		rec_len[i] = vigil__v1__record__get_packed_size(&r);
+		recs[i] = malloc(rec_len[i]);
+		if (!recs[i])
+			abort();
+		vigil__v1__record__pack(&r, recs[i]);
+		uint8_t *leaf;
+		size_t leaf_len;
+		if (entry_leaf_encode(at, cert, recs[i], rec_len[i], sig, sizeof(sig), &leaf,
+				      &leaf_len) != VG_OK)
+			abort();
+		merkle_leaf_hash(leaf, leaf_len, hashes[i]);
+		free(leaf);
+		if (mode == QUERY_CASE_BAD_LEAF && i == 0)
+			hashes[i][31] ^= 0x01; /* in the tree too: only the recomputation sees it */
+		idx[i] = F.size;
+		memcpy(F.leaves[F.size++], hashes[i], SHA256_LEN);
+	}
+	/* Beyond: the checkpoint leaves out the last entry (whose proof is
+	 * then empty); the others are proven to it. */
+	uint64_t size = mode == QUERY_CASE_BEYOND ? F.size - 1 : F.size;
+	for (int i = 0; i < N; i++) {
+		proof_len[i] = 0;
+		if (idx[i] < size && merkle_inclusion_proof(fake_node, NULL, idx[i], size, proofs[i],
+							    &proof_len[i]) != VG_OK)
+			fake_fail("fake relay: merkle_inclusion_proof");
+	}
+	if (mode == QUERY_CASE_FLIP_PROOF)
+		proofs[1][0][5] ^= 0x10;
+	char *note = fake_checkpoint(mode == QUERY_CASE_OTHER_CKEY ? F.other_ckey : F.ckey, ORIGIN,
+				     ORIGIN, size);
+	Vigil__V1__Entry en[N];
+	Vigil__V1__CaseLogEntry le[N], *lp[N];
+	ProtobufCBinaryData *lists[N];
+	for (int i = 0; i < N; i++) {
+		int k = mode == QUERY_CASE_DESCENDING ? N - 1 - i : i;
+		vigil__v1__entry__init(&en[i]);
+		en[i].index = idx[k];
+		en[i].received_at_ms = at;
+		en[i].cert_sha256.data = (uint8_t *)cert;
+		en[i].cert_sha256.len = SHA256_LEN;
+		en[i].record.data = recs[k];
+		en[i].record.len = rec_len[k];
+		en[i].signature.data = (uint8_t *)sig;
+		en[i].signature.len = sizeof(sig);
+		en[i].leaf_hash.data = hashes[k];
+		en[i].leaf_hash.len = SHA256_LEN;
+		vigil__v1__case_log_entry__init(&le[i]);
+		le[i].entry = &en[i];
+		lists[i] = fake_proof_list(proofs[k], proof_len[k]);
+		le[i].inclusion_proof = lists[i];
+		le[i].n_inclusion_proof = proof_len[k];
+		lp[i] = &le[i];
+	}
+	Vigil__V1__CaseLog m = VIGIL__V1__CASE_LOG__INIT;
+	m.checkpoint = note;
+	m.entries = lp;
+	m.n_entries = N;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = in->request_id;
+	f.msg_case = VIGIL__V1__FRAME__MSG_CASE_LOG;
+	f.case_log = &m;
+	fake_send(ssl, &f);
+	for (int i = 0; i < N; i++) {
+		free(recs[i]);
+		free(lists[i]);
+	}
+	free(note);
+}
+
+/* Answers GetCaseStatus as the relay answers police (fields 1-10), or
+ * wrongly as mode says. */
+static void fake_case_status(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mode)
+{
+	Vigil__V1__CaseStatus m = VIGIL__V1__CASE_STATUS__INIT;
+	m.case_id = mode == QUERY_STATUS_OTHER_CASE ? (char *)"OTHER-CASE-9"
+		    : in->get_case_status->case_id;
+	m.state = VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE;
+	m.responsible = (char *)"iom-ru-moscow";
+	m.risk = VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH;
+	m.minor = 1;
+	m.last_attempt_ms = AT_MS;
+	m.last_attempt_channel = VIGIL__V1__CHANNEL__CHANNEL_SMS;
+	m.last_attempt_outcome = VIGIL__V1__OUTCOME__OUTCOME_UNDELIVERED;
+	m.alert_stage = 2;
+	char *parties[] = { (char *)"iom-ru-moscow", (char *)"Police NOA" };
+	if (mode == QUERY_STATUS_BAD_PARTY) {
+		m.parties = parties;
+		m.n_parties = 2;
+	}
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = in->request_id;
+	f.msg_case = VIGIL__V1__FRAME__MSG_CASE_STATUS;
+	f.case_status = &m;
+	fake_send(ssl, &f);
+}
+
 /* Answers one Get* request from the fake's log, the way mode says. */
 static void fake_query(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mode)
 {
+	if (in->msg_case == VIGIL__V1__FRAME__MSG_GET_CASE_LOG) {
+		fake_case_log(ssl, in, mode);
+		return;
+	}
+	if (in->msg_case == VIGIL__V1__FRAME__MSG_GET_CASE_STATUS) {
+		fake_case_status(ssl, in, mode);
+		return;
+	}
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
 	f.request_id = in->request_id;
 	char *note = NULL;
@@ -1859,6 +2300,104 @@ static void test_fake_relay_query_lies(void **state)
 	assert_int_equal(F.queries_seen, sizeof(queries) / sizeof(queries[0]));
 }
 
+/* The case log must prove itself: a checkpoint of the checkpoint key,
+ * every leaf hash recomputed, every proof to that checkpoint, every record
+ * of the case asked for, in log order.  A status must be about the case
+ * asked for and well formed.  Honest answers in between show that the
+ * fake is right and the connection stays usable. */
+static void test_fake_case_queries(void **state)
+{
+	(void)state;
+	static const enum fake_query queries[] = {
+		QUERY_HONEST, QUERY_CASE_FLIP_PROOF, QUERY_CASE_OTHER_CKEY, QUERY_CASE_OTHER_CASE,
+		QUERY_CASE_BAD_LEAF, QUERY_CASE_BEYOND, QUERY_CASE_DESCENDING, QUERY_HONEST,
+		QUERY_HONEST, QUERY_STATUS_OTHER_CASE, QUERY_STATUS_BAD_PARTY,
+	};
+	fake_start_q(WELCOME_HONEST, NULL, 0, queries, sizeof(queries) / sizeof(queries[0]));
+	F.client = connect_as(F.port, "iom-ru-moscow");
+	vigil_client *c = F.client;
+	struct vigil_error err;
+	struct vigil_case_log *log = NULL;
+	int rc = vigil_case_log(c, "SE-2026-0042", &log, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("%d: %s", rc, err.message);
+	assert_int_equal(log->n, 3);
+	assert_int_equal(log->checkpoint.size, FAKE_FIRST_INDEX + 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct vigil_case_log_entry *e = &log->entries[i];
+		assert_int_equal(e->entry.index, FAKE_FIRST_INDEX + i);
+		struct vigil_inclusion_proof p;
+		memset(&p, 0, sizeof(p));
+		p.index = e->entry.index;
+		p.tree_size = log->checkpoint.size;
+		memcpy(p.leaf_hash, e->entry.leaf_hash, SHA256_LEN);
+		p.n = e->proof_len;
+		memcpy(p.hashes, e->inclusion_proof, e->proof_len * SHA256_LEN);
+		assert_int_equal(vigil_verify_inclusion(&p, log->checkpoint.root, &err), VIGIL_OK);
+		struct vigil_record_info ri;
+		assert_int_equal(vigil_record_decode(e->entry.record, e->entry.record_len, &ri, &err),
+				 VIGIL_OK);
+		assert_string_equal(ri.case_id, "SE-2026-0042");
+		assert_string_equal(ri.kind, "contact");
+		assert_string_equal(ri.outcome, "no-answer");
+	}
+	vigil_free(log);
+
+	static const char *const lies[] = {
+		"the inclusion proof (5 nodes) of entry 45 does not lead to the root of the case "
+		"log's checkpoint of size 47",
+		"the case log's checkpoint: the checkpoint signature does not verify",
+		"entry 52 of the case log is not a record of case SE-2026-0042",
+		"entry 53: its record, signature, certificate hash and receive time do not hash to "
+		"its leaf hash",
+		"the relay sent entry 58, not in 0..57 in increasing order",
+		"the relay sent entry 60, not in 0..61 in increasing order",
+	};
+	for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+		log = (struct vigil_case_log *)(void *)&err; /* must be reset to NULL */
+		expect_verify(vigil_case_log(c, "SE-2026-0042", &log, &err), &err, lies[i]);
+		assert_null(log);
+	}
+	rc = vigil_case_log(c, "SE-2026-0042", &log, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("after the lies: %d: %s", rc, err.message);
+	assert_int_equal(log->n, 3);
+	vigil_free(log);
+
+	/* A police status: the first ten fields, nothing else. */
+	struct vigil_case_status *st = NULL;
+	rc = vigil_case_status(c, "SE-2026-0042", &st, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("%d: %s", rc, err.message);
+	assert_string_equal(st->case_id, "SE-2026-0042");
+	assert_string_equal(st->state, "active");
+	assert_string_equal(st->responsible, "iom-ru-moscow");
+	assert_string_equal(st->risk, "high");
+	assert_true(st->minor);
+	assert_int_equal(st->last_attempt_ms, AT_MS);
+	assert_string_equal(st->last_attempt_channel, "sms");
+	assert_string_equal(st->last_attempt_outcome, "undelivered");
+	assert_int_equal(st->last_success_ms, 0);
+	assert_int_equal(st->alert_stage, 2);
+	assert_false(st->full);
+	assert_int_equal(st->n_parties, 0);
+	assert_int_equal(st->n_factors, 0);
+	assert_false(st->has_pending_offer);
+	assert_string_equal(st->return_country, "");
+	assert_string_equal(st->consent_scope, "");
+	assert_string_equal(st->close_reason, "");
+	vigil_free(st);
+	expect_verify(vigil_case_status(c, "SE-2026-0042", &st, &err), &err,
+		      "the relay's status of case SE-2026-0042 is malformed: it is about another "
+		      "case");
+	assert_null(st);
+	expect_verify(vigil_case_status(c, "SE-2026-0042", &st, &err), &err,
+		      "is malformed: a party is not an organisation id");
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), 0);
+	assert_int_equal(F.queries_seen, sizeof(queries) / sizeof(queries[0]));
+}
+
 /* A log request that times out is abandoned: its late answer is dropped
  * when it comes, and the connection goes on. */
 static void test_fake_late_query(void **state)
@@ -2105,6 +2644,7 @@ int main(void)
 		cmocka_unit_test(test_checkpoint_key_load),
 		cmocka_unit_test(test_receipt_verifies),
 		cmocka_unit_test(test_log_queries),
+		cmocka_unit_test(test_case_api),
 		cmocka_unit_test_teardown(test_fake_relay_honest, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_relay_lies, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_relay_checkpoint_lies, fake_teardown),
@@ -2113,6 +2653,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_fake_wrong_request, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_late_receipt, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_late_query, fake_teardown),
+		cmocka_unit_test_teardown(test_fake_case_queries, fake_teardown),
 		cmocka_unit_test_teardown(test_cli_fake_relay, fake_teardown),
 	};
 	return cmocka_run_group_tests_name("libvigil", tests, group_setup, group_teardown);

@@ -1,0 +1,443 @@
+/*
+ * casequery.c - the case queries: a case's status, its log with proofs,
+ * the list of our cases, and who read a case.
+ *
+ * The relay's answer is not copied blindly: it must be about the case we
+ * asked for, every organisation id, code and hash must have its form, and
+ * the case log must prove itself: a checkpoint signed with the checkpoint
+ * key, every leaf hash recomputed from its entry, and every inclusion proof
+ * leading to that checkpoint's root.  A violation is VIGIL_E_VERIFY.
+ *
+ * Each answer becomes one malloc()ed block (the struct, then the arrays and
+ * bytes it points to), so the caller frees it with one vigil_free().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/internal.h"
+#include "proto/merkle.h"
+#include "proto/record.h"
+#include "proto/status.h"
+
+/* Rounds n up to a multiple of the strictest alignment we store. */
+static size_t align_up(size_t n)
+{
+	const size_t a = sizeof(max_align_t) < 16 ? sizeof(max_align_t) : 16;
+	return (n + a - 1) / a * a;
+}
+
+/* A code's name; zero_ok: 0 is allowed and named "".  -1 when unknown. */
+static int code(int v, const char *(*name)(int), int zero_ok, const char **out)
+{
+	if (v == 0 && zero_ok) {
+		*out = "";
+		return 0;
+	}
+	const char *n = name(v);
+	if (!n)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+int vigil_case_id_check(const char *case_id, struct vigil_error *err)
+{
+	return vigil__record_head_check(case_id, 0, err);
+}
+
+/* Sends a request about one case (or none) and waits for the answer. */
+static int ask(struct vigil_client *c, int msg_case, const char *case_id, int want,
+	       const char *waiting_for, Vigil__V1__Frame **out, struct vigil_error *err)
+{
+	Vigil__V1__GetCaseStatus gs = VIGIL__V1__GET_CASE_STATUS__INIT;
+	Vigil__V1__GetCaseLog gl = VIGIL__V1__GET_CASE_LOG__INIT;
+	Vigil__V1__GetCaseReaders gr = VIGIL__V1__GET_CASE_READERS__INIT;
+	Vigil__V1__ListCases lc = VIGIL__V1__LIST_CASES__INIT;
+	Vigil__V1__Frame req = VIGIL__V1__FRAME__INIT;
+	req.msg_case = (Vigil__V1__Frame__MsgCase)msg_case;
+	switch (msg_case) {
+	case VIGIL__V1__FRAME__MSG_GET_CASE_STATUS:
+		gs.case_id = (char *)case_id;
+		req.get_case_status = &gs;
+		break;
+	case VIGIL__V1__FRAME__MSG_GET_CASE_LOG:
+		gl.case_id = (char *)case_id;
+		req.get_case_log = &gl;
+		break;
+	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
+		gr.case_id = (char *)case_id;
+		req.get_case_readers = &gr;
+		break;
+	default:
+		req.list_cases = &lc;
+		break;
+	}
+	return vigil__query_roundtrip(c, &req, want, waiting_for, out, err);
+}
+
+/* ---- status ------------------------------------------------------------------------ */
+
+/* Whether the answer carried any field beyond the ten police receive
+ * (proto3 sends no field that holds its default). */
+static int status_full(const Vigil__V1__CaseStatus *m)
+{
+	return m->n_parties || m->immediate_danger || m->n_factors || m->pending_offer_to[0] ||
+	       m->pending_offer_id.len || m->attempts || m->failed_attempts ||
+	       m->return_country[0] || m->return_date[0] || m->opened_at_ms || m->entries ||
+	       m->consent_scope[0] || m->override || m->close_reason;
+}
+
+/* Checks the answer's form; NULL when good, else what is wrong. */
+static const char *status_check(const Vigil__V1__CaseStatus *m, const char *case_id,
+				struct vigil_case_status *st)
+{
+	if (strcmp(m->case_id, case_id) != 0)
+		return "it is about another case";
+	if (code(m->state, record_state_name, 0, &st->state) ||
+	    code(m->risk, record_risk_name, 0, &st->risk) ||
+	    code(m->last_attempt_channel, record_channel_name, 1, &st->last_attempt_channel) ||
+	    code(m->last_attempt_outcome, record_outcome_name, 1, &st->last_attempt_outcome) ||
+	    code(m->close_reason, record_close_reason_name, 1, &st->close_reason))
+		return "a state, risk level, channel, outcome or close reason it does not know";
+	if (!record_org_ok(m->responsible))
+		return "the responsible organisation is not an organisation id";
+	if ((m->last_attempt_ms == 0) != (m->last_attempt_channel == 0) ||
+	    (m->last_attempt_ms == 0) != (m->last_attempt_outcome == 0))
+		return "the last attempt has a time without channel and outcome, or the reverse";
+	for (size_t i = 0; i < m->n_parties; i++)
+		if (!record_org_ok(m->parties[i]))
+			return "a party is not an organisation id";
+	if (m->n_factors > VIGIL_FACTORS_MAX)
+		return "more risk factors than there are";
+	unsigned seen = 0;
+	for (size_t i = 0; i < m->n_factors; i++) {
+		int f = m->factors[i];
+		if (code(f, record_factor_name, 0, &st->factors[i]) || (seen & (1u << f)))
+			return "an unknown or repeated risk factor";
+		seen |= 1u << f;
+	}
+	int has_to = m->pending_offer_to[0] != '\0', has_id = m->pending_offer_id.len != 0;
+	if (has_to != has_id || (has_id && m->pending_offer_id.len != RECORD_ID_LEN) ||
+	    (has_to && !record_org_ok(m->pending_offer_to)))
+		return "the pending offer lacks its organisation or its 16-byte id";
+	if (strlen(m->return_country) > 2 || strlen(m->return_date) > 10 ||
+	    (m->consent_scope[0] && !record_org_ok(m->consent_scope)))
+		return "a return country, return date or consent scope of the wrong form";
+	return NULL;
+}
+
+int vigil_case_status(vigil_client *c, const char *case_id, struct vigil_case_status **out,
+		      struct vigil_error *err)
+{
+	if (out)
+		*out = NULL;
+	int rc = vigil__query_usable(c, "vigil_case_status", err);
+	if (rc != VIGIL_OK)
+		return rc;
+	if (!out)
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_case_status: out is NULL");
+	if ((rc = vigil_case_id_check(case_id, err)) != VIGIL_OK)
+		return rc;
+	Vigil__V1__Frame *a;
+	rc = ask(c, VIGIL__V1__FRAME__MSG_GET_CASE_STATUS, case_id,
+		 VIGIL__V1__FRAME__MSG_CASE_STATUS, "waiting for a case status", &a, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	const Vigil__V1__CaseStatus *m = a->case_status;
+	size_t head = align_up(sizeof(struct vigil_case_status));
+	size_t ptrs = align_up(m->n_parties * sizeof(char *));
+	uint8_t *block = calloc(1, head + ptrs + m->n_parties * VIGIL_ORG_LEN);
+	if (!block) {
+		frame_free(a);
+		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+	}
+	struct vigil_case_status *st = (struct vigil_case_status *)(void *)block;
+	const char *bad = status_check(m, case_id, st);
+	if (bad) {
+		rc = vigil__error_set(err, VIGIL_E_VERIFY, "the relay's status of case %s is "
+				      "malformed: %s", case_id, bad);
+		free(block);
+		frame_free(a);
+		return rc;
+	}
+	snprintf(st->case_id, sizeof(st->case_id), "%s", m->case_id);
+	snprintf(st->responsible, sizeof(st->responsible), "%s", m->responsible);
+	st->minor = m->minor ? 1 : 0;
+	st->last_attempt_ms = m->last_attempt_ms;
+	st->last_success_ms = m->last_success_ms;
+	st->alert_stage = m->alert_stage;
+	st->full = status_full(m);
+	const char **names = (const char **)(void *)(block + head);
+	char *chars = (char *)(block + head + ptrs);
+	for (size_t i = 0; i < m->n_parties; i++) {
+		snprintf(chars + i * VIGIL_ORG_LEN, VIGIL_ORG_LEN, "%s", m->parties[i]);
+		names[i] = chars + i * VIGIL_ORG_LEN;
+	}
+	st->parties = names;
+	st->n_parties = m->n_parties;
+	st->immediate_danger = m->immediate_danger ? 1 : 0;
+	st->n_factors = m->n_factors;
+	for (size_t i = m->n_factors; i < VIGIL_FACTORS_MAX; i++)
+		st->factors[i] = "";
+	if (m->pending_offer_id.len == RECORD_ID_LEN) {
+		st->has_pending_offer = 1;
+		snprintf(st->pending_offer_to, sizeof(st->pending_offer_to), "%s",
+			 m->pending_offer_to);
+		memcpy(st->pending_offer_id, m->pending_offer_id.data, RECORD_ID_LEN);
+	}
+	st->attempts = m->attempts;
+	st->failed_attempts = m->failed_attempts;
+	snprintf(st->return_country, sizeof(st->return_country), "%s", m->return_country);
+	snprintf(st->return_date, sizeof(st->return_date), "%s", m->return_date);
+	st->opened_at_ms = m->opened_at_ms;
+	st->entries = m->entries;
+	snprintf(st->consent_scope, sizeof(st->consent_scope), "%s", m->consent_scope);
+	st->override = m->override ? 1 : 0;
+	frame_free(a);
+	*out = st;
+	return VIGIL_OK;
+}
+
+/* ---- log ---------------------------------------------------------------------------- */
+
+/* Checks entry i of the case log against the verified checkpoint cp. */
+static int log_entry_check(const Vigil__V1__CaseLogEntry *le, size_t i, int have_prev,
+			   uint64_t prev, const char *case_id, const struct vigil_checkpoint *cp,
+			   struct vigil_error *err)
+{
+	const Vigil__V1__Entry *e = le->entry;
+	if (!e)
+		return vigil__error_set(err, VIGIL_E_VERIFY, "case log entry %zu carries no entry",
+					i);
+	/* 2. and 3.: in the checkpoint's tree, in order, its leaf hash right. */
+	int rc = vigil__query_entry_check(e, 0, cp->size, have_prev, prev, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	/* 4. A record of this case. */
+	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, e->record.len, e->record.data);
+	int ours = r && strcmp(r->case_id, case_id) == 0;
+	if (r)
+		vigil__v1__record__free_unpacked(r, NULL);
+	if (!ours)
+		return vigil__error_set(err, VIGIL_E_VERIFY,
+					"entry %llu of the case log is not a record of case %s",
+					(unsigned long long)e->index, case_id);
+	/* 5. Proven to be in the checkpoint's tree. */
+	if (le->n_inclusion_proof > MERKLE_MAX_PROOF)
+		return vigil__error_set(err, VIGIL_E_VERIFY, "the inclusion proof of entry %llu "
+					"has %zu nodes; no proof has more than %d",
+					(unsigned long long)e->index, le->n_inclusion_proof,
+					MERKLE_MAX_PROOF);
+	merkle_hash proof[MERKLE_MAX_PROOF];
+	for (size_t k = 0; k < le->n_inclusion_proof; k++) {
+		if (le->inclusion_proof[k].len != SHA256_LEN)
+			return vigil__error_set(err, VIGIL_E_VERIFY, "the inclusion proof of entry "
+						"%llu has a node of %zu bytes",
+						(unsigned long long)e->index,
+						le->inclusion_proof[k].len);
+		memcpy(proof[k], le->inclusion_proof[k].data, SHA256_LEN);
+	}
+	if (merkle_verify_inclusion(e->index, cp->size, e->leaf_hash.data, proof,
+				    le->n_inclusion_proof, cp->root) != VG_OK)
+		return vigil__error_set(err, VIGIL_E_VERIFY,
+					"the inclusion proof (%zu nodes) of entry %llu does not "
+					"lead to the root of the case log's checkpoint of size %llu",
+					le->n_inclusion_proof, (unsigned long long)e->index,
+					(unsigned long long)cp->size);
+	return VIGIL_OK;
+}
+
+int vigil_case_log(vigil_client *c, const char *case_id, struct vigil_case_log **out,
+		   struct vigil_error *err)
+{
+	if (out)
+		*out = NULL;
+	int rc = vigil__query_usable(c, "vigil_case_log", err);
+	if (rc != VIGIL_OK)
+		return rc;
+	if (!out)
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_case_log: out is NULL");
+	if ((rc = vigil_case_id_check(case_id, err)) != VIGIL_OK)
+		return rc;
+	Vigil__V1__Frame *a;
+	rc = ask(c, VIGIL__V1__FRAME__MSG_GET_CASE_LOG, case_id, VIGIL__V1__FRAME__MSG_CASE_LOG,
+		 "waiting for a case log", &a, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	const Vigil__V1__CaseLog *m = a->case_log;
+	size_t n = m->n_entries;
+	uint8_t *block = NULL;
+
+	/* 1. The checkpoint is the relay's. */
+	struct vigil_checkpoint *cp = malloc(sizeof(*cp));
+	if (!cp) {
+		rc = vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+		goto out;
+	}
+	const char *note = m->checkpoint ? m->checkpoint : "";
+	struct vigil_error e;
+	rc = vigil_checkpoint_open(&c->ckey, note, strlen(note), cp, &e);
+	if (rc != VIGIL_OK) {
+		rc = vigil__error_set(err, rc, "the case log's checkpoint: %s", e.message);
+		goto out;
+	}
+	size_t bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		const Vigil__V1__CaseLogEntry *le = m->entries[i];
+		rc = log_entry_check(le, i, i > 0, i ? m->entries[i - 1]->entry->index : 0, case_id,
+				     cp, err);
+		if (rc != VIGIL_OK)
+			goto out;
+		bytes += le->entry->record.len + le->entry->signature.len +
+			 le->n_inclusion_proof * SHA256_LEN;
+	}
+
+	/* One block: the log, the entries, then proofs, records and
+	 * signatures. */
+	size_t head = align_up(sizeof(struct vigil_case_log));
+	size_t list = align_up(n * sizeof(struct vigil_case_log_entry));
+	block = calloc(1, head + list + bytes);
+	if (!block) {
+		rc = vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+		goto out;
+	}
+	struct vigil_case_log *log = (struct vigil_case_log *)(void *)block;
+	log->checkpoint = *cp;
+	log->n = n;
+	log->entries = n ? (struct vigil_case_log_entry *)(void *)(block + head) : NULL;
+	uint8_t *p = block + head + list;
+	for (size_t i = 0; i < n; i++) {
+		const Vigil__V1__CaseLogEntry *le = m->entries[i];
+		const Vigil__V1__Entry *en = le->entry;
+		struct vigil_case_log_entry *d = &log->entries[i];
+		d->entry.index = en->index;
+		d->entry.received_at_ms = en->received_at_ms;
+		memcpy(d->entry.cert_sha256, en->cert_sha256.data, SHA256_LEN);
+		memcpy(d->entry.leaf_hash, en->leaf_hash.data, SHA256_LEN);
+		d->proof_len = le->n_inclusion_proof;
+		d->inclusion_proof = (const uint8_t(*)[VIGIL_HASH_LEN])p;
+		for (size_t k = 0; k < le->n_inclusion_proof; k++, p += SHA256_LEN)
+			memcpy(p, le->inclusion_proof[k].data, SHA256_LEN);
+		memcpy(p, en->record.data, en->record.len);
+		d->entry.record = p;
+		d->entry.record_len = en->record.len;
+		p += en->record.len;
+		memcpy(p, en->signature.data, en->signature.len);
+		d->entry.signature = p;
+		d->entry.signature_len = en->signature.len;
+		p += en->signature.len;
+	}
+	*out = log;
+	block = NULL;
+out:
+	free(block);
+	free(cp);
+	frame_free(a);
+	return rc;
+}
+
+/* ---- list and readers ----------------------------------------------------------- */
+
+int vigil_cases(vigil_client *c, struct vigil_case_summary **out, size_t *n,
+		struct vigil_error *err)
+{
+	if (out)
+		*out = NULL;
+	if (n)
+		*n = 0;
+	int rc = vigil__query_usable(c, "vigil_cases", err);
+	if (rc != VIGIL_OK)
+		return rc;
+	if (!out || !n)
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_cases: out is NULL");
+	Vigil__V1__Frame *a;
+	rc = ask(c, VIGIL__V1__FRAME__MSG_LIST_CASES, NULL, VIGIL__V1__FRAME__MSG_CASE_LIST,
+		 "waiting for the case list", &a, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	const Vigil__V1__CaseList *m = a->case_list;
+	struct vigil_case_summary *list = NULL;
+	if (m->n_cases && !(list = calloc(m->n_cases, sizeof(*list)))) {
+		frame_free(a);
+		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < m->n_cases; i++) {
+		const Vigil__V1__CaseSummary *s = m->cases[i];
+		struct vigil_case_summary *d = &list[i];
+		if (!record_case_id_ok(s->case_id) || !record_org_ok(s->responsible) ||
+		    code(s->state, record_state_name, 0, &d->state) ||
+		    code(s->risk, record_risk_name, 0, &d->risk)) {
+			free(list);
+			frame_free(a);
+			return vigil__error_set(err, VIGIL_E_VERIFY,
+						"the relay's case list is malformed: line %zu has a "
+						"bad case id, organisation, state or risk level",
+						i + 1);
+		}
+		snprintf(d->case_id, sizeof(d->case_id), "%s", s->case_id);
+		snprintf(d->responsible, sizeof(d->responsible), "%s", s->responsible);
+		d->minor = s->minor ? 1 : 0;
+	}
+	*out = list;
+	*n = m->n_cases;
+	frame_free(a);
+	return VIGIL_OK;
+}
+
+/* A read's "what": a short lower-case word. */
+static int what_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n >= sizeof(((struct vigil_case_read *)0)->what))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int vigil_case_readers(vigil_client *c, const char *case_id, struct vigil_case_read **out,
+		       size_t *n, struct vigil_error *err)
+{
+	if (out)
+		*out = NULL;
+	if (n)
+		*n = 0;
+	int rc = vigil__query_usable(c, "vigil_case_readers", err);
+	if (rc != VIGIL_OK)
+		return rc;
+	if (!out || !n)
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_case_readers: out is NULL");
+	if ((rc = vigil_case_id_check(case_id, err)) != VIGIL_OK)
+		return rc;
+	Vigil__V1__Frame *a;
+	rc = ask(c, VIGIL__V1__FRAME__MSG_GET_CASE_READERS, case_id,
+		 VIGIL__V1__FRAME__MSG_CASE_READERS, "waiting for the case's readers", &a, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	const Vigil__V1__CaseReaders *m = a->case_readers;
+	struct vigil_case_read *list = NULL;
+	if (m->n_reads && !(list = calloc(m->n_reads, sizeof(*list)))) {
+		frame_free(a);
+		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < m->n_reads; i++) {
+		const Vigil__V1__CaseRead *r = m->reads[i];
+		if (!record_org_ok(r->organisation) || !what_ok(r->what) || r->at_ms <= 0) {
+			free(list);
+			frame_free(a);
+			return vigil__error_set(err, VIGIL_E_VERIFY,
+						"the relay's readers of case %s are malformed: read "
+						"%zu has a bad organisation, what or time", case_id,
+						i + 1);
+		}
+		snprintf(list[i].organisation, sizeof(list[i].organisation), "%s", r->organisation);
+		snprintf(list[i].what, sizeof(list[i].what), "%s", r->what);
+		list[i].at_ms = r->at_ms;
+	}
+	*out = list;
+	*n = m->n_reads;
+	frame_free(a);
+	return VIGIL_OK;
+}

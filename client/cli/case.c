@@ -1,0 +1,669 @@
+/*
+ * case.c - the case records on the command line:
+ *
+ *   vigil case open --case ID --risk L [--minor] --return-country CC
+ *                   --return-date DATE [--party ORG ...]
+ *                   (--consent SCOPE [--consent-at TIME] | --override-risk-to-life TEXT)
+ *   vigil case close --case ID --reason R
+ *   vigil case readers ID                                  (casequery.c)
+ *   vigil risk --case ID --level L [--factor F ...] --phase P [--immediate-danger]
+ *   vigil handover offer --case ID --to ORG --reason R
+ *                   (--consent-ref REF | --override-risk-to-life TEXT)
+ *   vigil handover accept --case ID [--offer-id HEX]
+ *   vigil handover decline --case ID --reason TEXT [--offer-id HEX]
+ *   vigil handover withdraw --case ID [--offer-id HEX]
+ *
+ * Each checks its options and the record's fields (libvigil's *_check)
+ * before it connects, so a usage error costs no connection, then submits
+ * and prints the verified receipt like "vigil contact".  An answer to an
+ * offer, or its withdrawal, names the offer by its record id: without
+ * --offer-id the tool asks the relay for the case's status first and takes
+ * the pending offer's id from it.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum {
+	OPT_CASE = OPT_COMMAND_BASE,
+	OPT_RISK,
+	OPT_MINOR,
+	OPT_RETURN_COUNTRY,
+	OPT_RETURN_DATE,
+	OPT_PARTY,
+	OPT_CONSENT,
+	OPT_CONSENT_AT,
+	OPT_OVERRIDE,
+	OPT_LEVEL,
+	OPT_FACTOR,
+	OPT_PHASE,
+	OPT_IMMEDIATE,
+	OPT_TO,
+	OPT_REASON,
+	OPT_CONSENT_REF,
+	OPT_OFFER_ID,
+};
+
+/* More --party or --factor options than this are a usage error before the
+ * library's own limit is even reached. */
+#define LIST_MAX 64
+
+/* Names as a wrapped list, indented to the option descriptions. */
+static void print_names(FILE *f, const char *(*name)(unsigned))
+{
+	size_t col = 0;
+	for (unsigned i = 0; name(i); i++) {
+		size_t n = strlen(name(i));
+		if (col == 0) {
+			fputs("                       ", f);
+			col = 23;
+		} else if (col + 2 + n > 78) {
+			fputs(",\n                       ", f);
+			col = 23;
+		} else {
+			fputs(", ", f);
+			col += 2;
+		}
+		fputs(name(i), f);
+		col += n;
+	}
+	fputc('\n', f);
+}
+
+static const char receipt_help[] =
+	"\n"
+	"Global options (vigil --help) may also follow the command.\n"
+	"Output: the verified receipt, as for 'vigil contact' ('stored entry N at\n"
+	"TIME', record_id, leaf_hash, 'verified: included in checkpoint of size M');\n"
+	"with --json one line {\"index\":N,\"leaf_hash\":...,\"inclusion_proof\":[...]}.\n"
+	"Exit status: 0 stored and verified, 1 refused by the relay (the message says\n"
+	"which rule), 2 usage error, 3 connection, TLS, protocol or verification\n"
+	"failure.\n";
+
+/* What every option loop does with the options that are not its own: 0
+ * when handled, -1 after --help (exit 0), or an exit status. */
+static int other_option(struct settings *s, int opt, char *argv[], void (*help)(FILE *))
+{
+	switch (opt) {
+	case '?':
+	case ':':
+		return cli_getopt_error(opt, argv);
+	case 'h':
+		help(stdout);
+		return -1;
+	default: {
+		int r = cli_global_option(s, opt, optarg);
+		if (r < 0)
+			return cli_usage_error("unexpected option");
+		return r;
+	}
+	}
+}
+
+/* Appends to a --party / --factor list. */
+static int list_add(const char **list, size_t *n, const char *v, const char *what,
+		    const char *option)
+{
+	if (*n == LIST_MAX)
+		return cli_usage_error("%s: too many %s options", what, option);
+	list[(*n)++] = v;
+	return 0;
+}
+
+/* Prints the result of a submission and returns the exit status.  The
+ * receipt gets one more member (key, value) when key is not NULL. */
+static int finish(const struct settings *s, const char *case_id, int rc,
+		  const struct vigil_receipt *r, const struct vigil_error *err, const char *key,
+		  const char *value)
+{
+	if (rc == VIGIL_OK) {
+		output_receipt_with(r, s->json, key, value);
+		return 0;
+	}
+	output_failure(err, s->json);
+	int status = cli_exit_status(rc);
+	if (status == EXIT_FAILED)
+		fprintf(stderr, "vigil: the relay may have stored the record; 'vigil status %s' "
+				"shows the case as it is now\n", case_id);
+	return status;
+}
+
+/* ---- case open ---------------------------------------------------------------------- */
+
+static void open_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] case open --case ID --risk LEVEL [--minor]\n"
+		   "                 --return-country CC --return-date DATE [--party ORG ...]\n"
+		   "                 (--consent SCOPE [--consent-at TIME] |\n"
+		   "                  --override-risk-to-life TEXT)\n"
+		   "\n"
+		   "Opens a case (only coordinators do): our organisation becomes responsible\n"
+		   "and, with the organisations named by --party, a party to the case.  A\n"
+		   "closed case is reopened the same way by a coordinator that is a party.\n"
+		   "\n"
+		   "  --case ID            pseudonymous case id, 3-64 characters of A-Z a-z 0-9 -\n"
+		   "  --risk LEVEL         one of:\n");
+	print_names(f, vigil_risk_name);
+	fprintf(f, "  --minor              the returnee is a minor (then --risk must be high)\n"
+		   "  --return-country CC  ISO 3166 country of return, two capital letters\n"
+		   "  --return-date DATE   date of return, YYYY-MM-DD\n"
+		   "  --party ORG          an organisation id that is a party from the start;\n"
+		   "                       repeat for each (at most %d)\n"
+		   "  --consent SCOPE      the returnee's consent, by its coded scope (e.g.\n"
+		   "                       share-with-iom, 1-64 of a-z 0-9 -)\n"
+		   "  --consent-at TIME    when she gave it, RFC 3339; default now\n"
+		   "  --override-risk-to-life TEXT\n"
+		   "                       share without consent because of a risk to life;\n"
+		   "                       TEXT is the short justification (1-%d bytes)\n"
+		   "Exactly one of --consent and --override-risk-to-life.\n%s",
+		VIGIL_PARTIES_MAX, VIGIL_TEXT_MAX, receipt_help);
+}
+
+static int case_open(struct settings *s, int argc, char *argv[])
+{
+	static const struct option options[] = {
+		CLI_GLOBAL_OPTIONS,
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "risk", required_argument, NULL, OPT_RISK },
+		{ "minor", no_argument, NULL, OPT_MINOR },
+		{ "return-country", required_argument, NULL, OPT_RETURN_COUNTRY },
+		{ "return-date", required_argument, NULL, OPT_RETURN_DATE },
+		{ "party", required_argument, NULL, OPT_PARTY },
+		{ "consent", required_argument, NULL, OPT_CONSENT },
+		{ "consent-at", required_argument, NULL, OPT_CONSENT_AT },
+		{ "override-risk-to-life", required_argument, NULL, OPT_OVERRIDE },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vigil_case_open o;
+	memset(&o, 0, sizeof(o));
+	const char *parties[LIST_MAX], *consent_at = NULL;
+	size_t n_parties = 0;
+	int have_consent = 0, have_override = 0, opt, r;
+	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_CASE: o.case_id = optarg; break;
+		case OPT_RISK: o.risk = optarg; break;
+		case OPT_MINOR: o.minor = 1; break;
+		case OPT_RETURN_COUNTRY: o.return_country = optarg; break;
+		case OPT_RETURN_DATE: o.return_date = optarg; break;
+		case OPT_PARTY:
+			if ((r = list_add(parties, &n_parties, optarg, "case open", "--party")))
+				return r;
+			break;
+		case OPT_CONSENT: o.consent_scope = optarg; have_consent = 1; break;
+		case OPT_CONSENT_AT: consent_at = optarg; break;
+		case OPT_OVERRIDE: o.override_justification = optarg; have_override = 1; break;
+		default:
+			if ((r = other_option(s, opt, argv, open_help)) != 0)
+				return r < 0 ? 0 : r;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("case open: unexpected argument '%s'", argv[optind]);
+	if (!o.case_id)
+		return cli_usage_error("case open: --case is required");
+	if (!o.risk)
+		return cli_usage_error("case open: --risk is required");
+	if (!o.return_country)
+		return cli_usage_error("case open: --return-country is required");
+	if (!o.return_date)
+		return cli_usage_error("case open: --return-date is required");
+	if (have_consent && have_override)
+		return cli_usage_error("case open: give --consent or --override-risk-to-life, "
+				       "not both");
+	if (!have_consent && !have_override)
+		return cli_usage_error("case open: --consent SCOPE or --override-risk-to-life "
+				       "TEXT is required");
+	if (consent_at && !have_consent)
+		return cli_usage_error("case open: --consent-at needs --consent");
+	if (have_consent && !o.consent_scope[0])
+		return cli_usage_error("case open: --consent wants the consent's coded scope");
+	if (have_override && !o.override_justification[0])
+		return cli_usage_error("case open: --override-risk-to-life wants a justification");
+	if (consent_at) {
+		if (vigil_parse_time(consent_at, &o.consent_given_at_ms) != VIGIL_OK)
+			return cli_usage_error("case open: --consent-at '%s' is not an RFC 3339 "
+					       "time such as 2026-09-28T10:00:00Z", consent_at);
+		if (o.consent_given_at_ms <= 0)
+			return cli_usage_error("case open: --consent-at '%s' is not after 1970",
+					       consent_at);
+	}
+	o.parties = parties;
+	o.n_parties = n_parties;
+	struct vigil_error err;
+	if (vigil_case_open_check(&o, &err) != VIGIL_OK)
+		return cli_usage_error("case open: %s", err.message);
+
+	vigil_client *c;
+	int rc = cli_connect(s, &c);
+	if (rc != 0)
+		return rc;
+	struct vigil_receipt rcpt;
+	rc = vigil_submit_case_open(c, &o, &rcpt, &err);
+	vigil_close(&c);
+	return finish(s, o.case_id, rc, &rcpt, &err, NULL, NULL);
+}
+
+/* ---- case close ----------------------------------------------------------------------- */
+
+static void close_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] case close --case ID --reason REASON\n"
+		   "\n"
+		   "Closes a case; only the responsible organisation does, and only when it is\n"
+		   "a coordinator.  Nothing but a reopening (case open) is accepted afterwards.\n"
+		   "\n"
+		   "  --case ID            the case\n"
+		   "  --reason REASON      why, one of:\n");
+	print_names(f, vigil_close_reason_name);
+	fputs(receipt_help, f);
+}
+
+static int case_close(struct settings *s, int argc, char *argv[])
+{
+	static const struct option options[] = {
+		CLI_GLOBAL_OPTIONS,
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "reason", required_argument, NULL, OPT_REASON },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vigil_case_close cl;
+	memset(&cl, 0, sizeof(cl));
+	int opt, r;
+	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_CASE: cl.case_id = optarg; break;
+		case OPT_REASON: cl.reason = optarg; break;
+		default:
+			if ((r = other_option(s, opt, argv, close_help)) != 0)
+				return r < 0 ? 0 : r;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("case close: unexpected argument '%s'", argv[optind]);
+	if (!cl.case_id)
+		return cli_usage_error("case close: --case is required");
+	if (!cl.reason)
+		return cli_usage_error("case close: --reason is required");
+	struct vigil_error err;
+	if (vigil_case_close_check(&cl, &err) != VIGIL_OK)
+		return cli_usage_error("case close: %s", err.message);
+	vigil_client *c;
+	int rc = cli_connect(s, &c);
+	if (rc != 0)
+		return rc;
+	struct vigil_receipt rcpt;
+	rc = vigil_submit_case_close(c, &cl, &rcpt, &err);
+	vigil_close(&c);
+	return finish(s, cl.case_id, rc, &rcpt, &err, NULL, NULL);
+}
+
+/* ---- case ------------------------------------------------------------------------------ */
+
+static void case_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] case open --case ID ...\n"
+		   "       vigil [OPTIONS] case close --case ID --reason REASON\n"
+		   "       vigil [OPTIONS] case readers ID\n"
+		   "\n"
+		   "  open      open (or reopen) a case; we become responsible\n"
+		   "  close     close a case we are responsible for (coordinators)\n"
+		   "  readers   who read the case, what and when (the responsible coordinator)\n"
+		   "\n"
+		   "vigil case SUBCOMMAND --help for the options of each.\n");
+}
+
+int cmd_case(struct settings *s, int argc, char *argv[])
+{
+	if (argc < 2)
+		return cli_usage_error("case: give a subcommand: open, close or readers");
+	const char *sub = argv[1];
+	if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
+		case_help(stdout);
+		return 0;
+	}
+	if (!strcmp(sub, "open"))
+		return case_open(s, argc - 1, argv + 1);
+	if (!strcmp(sub, "close"))
+		return case_close(s, argc - 1, argv + 1);
+	if (!strcmp(sub, "readers"))
+		return cmd_case_readers(s, argc - 1, argv + 1);
+	return cli_usage_error("case: unknown subcommand '%s' (open, close or readers)", sub);
+}
+
+/* ---- risk ------------------------------------------------------------------------------- */
+
+static void risk_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] risk --case ID --level LEVEL [--factor FACTOR ...]\n"
+		   "                          --phase PHASE [--immediate-danger]\n"
+		   "\n"
+		   "Records a risk assessment of a case (coordinator, police and iom parties).\n"
+		   "A minor's level is never below high.\n"
+		   "\n"
+		   "  --case ID            the case\n"
+		   "  --level LEVEL        one of:\n");
+	print_names(f, vigil_risk_name);
+	fprintf(f, "  --factor FACTOR      a coded risk factor; repeat for each, one of:\n");
+	print_names(f, vigil_factor_name);
+	fprintf(f, "  --phase PHASE        when the assessment is made, one of:\n");
+	print_names(f, vigil_phase_name);
+	fprintf(f, "  --immediate-danger   the returnee is in immediate danger\n%s", receipt_help);
+}
+
+int cmd_risk(struct settings *s, int argc, char *argv[])
+{
+	static const struct option options[] = {
+		CLI_GLOBAL_OPTIONS,
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "level", required_argument, NULL, OPT_LEVEL },
+		{ "factor", required_argument, NULL, OPT_FACTOR },
+		{ "phase", required_argument, NULL, OPT_PHASE },
+		{ "immediate-danger", no_argument, NULL, OPT_IMMEDIATE },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vigil_risk ra;
+	memset(&ra, 0, sizeof(ra));
+	const char *factors[LIST_MAX];
+	size_t n_factors = 0;
+	int opt, r;
+	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_CASE: ra.case_id = optarg; break;
+		case OPT_LEVEL: ra.level = optarg; break;
+		case OPT_FACTOR:
+			if ((r = list_add(factors, &n_factors, optarg, "risk", "--factor")))
+				return r;
+			break;
+		case OPT_PHASE: ra.phase = optarg; break;
+		case OPT_IMMEDIATE: ra.immediate_danger = 1; break;
+		default:
+			if ((r = other_option(s, opt, argv, risk_help)) != 0)
+				return r < 0 ? 0 : r;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("risk: unexpected argument '%s'", argv[optind]);
+	if (!ra.case_id)
+		return cli_usage_error("risk: --case is required");
+	if (!ra.level)
+		return cli_usage_error("risk: --level is required");
+	if (!ra.phase)
+		return cli_usage_error("risk: --phase is required");
+	ra.factors = factors;
+	ra.n_factors = n_factors;
+	struct vigil_error err;
+	if (vigil_risk_check(&ra, &err) != VIGIL_OK)
+		return cli_usage_error("risk: %s", err.message);
+	vigil_client *c;
+	int rc = cli_connect(s, &c);
+	if (rc != 0)
+		return rc;
+	struct vigil_receipt rcpt;
+	rc = vigil_submit_risk(c, &ra, &rcpt, &err);
+	vigil_close(&c);
+	return finish(s, ra.case_id, rc, &rcpt, &err, NULL, NULL);
+}
+
+/* ---- handover offer ------------------------------------------------------------------- */
+
+static void offer_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] handover offer --case ID --to ORG --reason REASON\n"
+		   "                 (--consent-ref REF | --override-risk-to-life TEXT)\n"
+		   "\n"
+		   "Offers responsibility for a case to another organisation.  Only the\n"
+		   "responsible organisation offers, one offer at a time, and stays responsible\n"
+		   "until the offer is accepted.\n"
+		   "\n"
+		   "  --case ID            the case\n"
+		   "  --to ORG             the organisation offered the case\n"
+		   "  --reason REASON      one of:\n");
+	print_names(f, vigil_handover_reason_name);
+	fprintf(f, "  --consent-ref REF    reference to the returnee's consent to the handover\n"
+		   "                       (1-64 of A-Z a-z 0-9 -)\n"
+		   "  --override-risk-to-life TEXT\n"
+		   "                       hand over without consent because of a risk to\n"
+		   "                       life; TEXT is the justification (1-%d bytes)\n"
+		   "Exactly one of --consent-ref and --override-risk-to-life.  The receipt\n"
+		   "also gives offer_id: the offer's record id, which names it in an answer.\n"
+		   "%s", VIGIL_TEXT_MAX, receipt_help);
+}
+
+static int handover_offer(struct settings *s, int argc, char *argv[])
+{
+	static const struct option options[] = {
+		CLI_GLOBAL_OPTIONS,
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ "reason", required_argument, NULL, OPT_REASON },
+		{ "consent-ref", required_argument, NULL, OPT_CONSENT_REF },
+		{ "override-risk-to-life", required_argument, NULL, OPT_OVERRIDE },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vigil_handover_offer o;
+	memset(&o, 0, sizeof(o));
+	int have_ref = 0, have_override = 0, opt, r;
+	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_CASE: o.case_id = optarg; break;
+		case OPT_TO: o.to = optarg; break;
+		case OPT_REASON: o.reason = optarg; break;
+		case OPT_CONSENT_REF: o.consent_ref = optarg; have_ref = 1; break;
+		case OPT_OVERRIDE: o.override_justification = optarg; have_override = 1; break;
+		default:
+			if ((r = other_option(s, opt, argv, offer_help)) != 0)
+				return r < 0 ? 0 : r;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("handover offer: unexpected argument '%s'", argv[optind]);
+	if (!o.case_id)
+		return cli_usage_error("handover offer: --case is required");
+	if (!o.to)
+		return cli_usage_error("handover offer: --to is required");
+	if (!o.reason)
+		return cli_usage_error("handover offer: --reason is required");
+	if (have_ref && have_override)
+		return cli_usage_error("handover offer: give --consent-ref or "
+				       "--override-risk-to-life, not both");
+	if (!have_ref && !have_override)
+		return cli_usage_error("handover offer: --consent-ref REF or "
+				       "--override-risk-to-life TEXT is required");
+	if (have_ref && !o.consent_ref[0])
+		return cli_usage_error("handover offer: --consent-ref wants a reference");
+	if (have_override && !o.override_justification[0])
+		return cli_usage_error("handover offer: --override-risk-to-life wants a "
+				       "justification");
+	struct vigil_error err;
+	if (vigil_handover_offer_check(&o, &err) != VIGIL_OK)
+		return cli_usage_error("handover offer: %s", err.message);
+	vigil_client *c;
+	int rc = cli_connect(s, &c);
+	if (rc != 0)
+		return rc;
+	struct vigil_receipt rcpt;
+	rc = vigil_submit_handover_offer(c, &o, &rcpt, &err);
+	vigil_close(&c);
+	char id[2 * VIGIL_RECORD_ID_LEN + 1];
+	vigil_hex_encode(o.record_id, VIGIL_RECORD_ID_LEN, id);
+	return finish(s, o.case_id, rc, &rcpt, &err, "offer_id", id);
+}
+
+/* ---- handover accept, decline, withdraw ------------------------------------------- */
+
+enum answer_kind { ANSWER_ACCEPT, ANSWER_DECLINE, ANSWER_WITHDRAW };
+
+static const char *const answer_name[] = { "accept", "decline", "withdraw" };
+
+static void answer_help_of(FILE *f, enum answer_kind k)
+{
+	static const char *const what[] = {
+		"Accepts the pending handover offer of a case: our organisation becomes\n"
+		"responsible and a party.  Only the organisation offered the case answers.\n",
+		"Declines the pending handover offer of a case; the offering organisation\n"
+		"stays responsible.  Only the organisation offered the case answers.\n",
+		"Takes back our pending handover offer of a case (the responsible\n"
+		"organisation, which made the offer).\n",
+	};
+	fprintf(f, "usage: vigil [OPTIONS] handover %s --case ID%s [--offer-id HEX]\n"
+		   "\n%s"
+		   "\n"
+		   "  --case ID            the case\n", answer_name[k],
+		k == ANSWER_DECLINE ? " --reason TEXT" : "", what[k]);
+	if (k == ANSWER_DECLINE)
+		fprintf(f, "  --reason TEXT        why, 1-%d bytes of UTF-8\n", VIGIL_TEXT_MAX);
+	fprintf(f, "  --offer-id HEX       the offer's record id (32 hex digits); default: the\n"
+		   "                       pending offer named by the case's status, which\n"
+		   "                       the tool asks the relay for first (police and\n"
+		   "                       organisations not yet party to the case are not\n"
+		   "                       shown it: they need --offer-id)\n"
+		   "The receipt also gives offer_id, the offer answered or withdrawn.  Exit\n"
+		   "status 1 also when the case's status shows no pending offer.\n%s",
+		receipt_help);
+}
+
+static void accept_help(FILE *f) { answer_help_of(f, ANSWER_ACCEPT); }
+static void decline_help(FILE *f) { answer_help_of(f, ANSWER_DECLINE); }
+static void withdraw_help(FILE *f) { answer_help_of(f, ANSWER_WITHDRAW); }
+
+/* The pending offer's id from the case's status: 0, or an exit status
+ * after printing why. */
+static int pending_offer(const struct settings *s, vigil_client *c, const char *name,
+			 const char *case_id, uint8_t id[VIGIL_RECORD_ID_LEN])
+{
+	struct vigil_case_status *st = NULL;
+	struct vigil_error err;
+	int rc = vigil_case_status(c, case_id, &st, &err);
+	if (rc != VIGIL_OK) {
+		output_failure(&err, s->json);
+		return cli_exit_status(rc);
+	}
+	int have = st->has_pending_offer, full = st->full;
+	if (have)
+		memcpy(id, st->pending_offer_id, VIGIL_RECORD_ID_LEN);
+	vigil_free(st);
+	if (have)
+		return 0;
+	char msg[400];
+	snprintf(msg, sizeof(msg), "handover %s: the status of case %s shows no pending "
+		 "handover offer%s", name, case_id,
+		 full ? "" : " (the relay does not show offers to police: give --offer-id)");
+	fprintf(stderr, "vigil: %s\n", msg);
+	if (s->json) {
+		fputs("{\"error\":\"NO_PENDING_OFFER\",\"message\":", stdout);
+		json_write_string(stdout, msg);
+		fputs("}\n", stdout);
+	}
+	return EXIT_REFUSED;
+}
+
+static int handover_answer(struct settings *s, int argc, char *argv[], enum answer_kind k)
+{
+	static const struct option with_reason[] = {
+		CLI_GLOBAL_OPTIONS,
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "offer-id", required_argument, NULL, OPT_OFFER_ID },
+		{ "reason", required_argument, NULL, OPT_REASON },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option without_reason[] = {
+		CLI_GLOBAL_OPTIONS,
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "offer-id", required_argument, NULL, OPT_OFFER_ID },
+		{ NULL, 0, NULL, 0 },
+	};
+	void (*const helps[])(FILE *) = { accept_help, decline_help, withdraw_help };
+	const char *name = answer_name[k], *case_id = NULL, *reason = NULL, *offer_hex = NULL;
+	int opt, r;
+	while ((opt = getopt_long(argc, argv, "+:c:h",
+				  k == ANSWER_DECLINE ? with_reason : without_reason, NULL)) != -1) {
+		switch (opt) {
+		case OPT_CASE: case_id = optarg; break;
+		case OPT_REASON: reason = optarg; break;
+		case OPT_OFFER_ID: offer_hex = optarg; break;
+		default:
+			if ((r = other_option(s, opt, argv, helps[k])) != 0)
+				return r < 0 ? 0 : r;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("handover %s: unexpected argument '%s'", name, argv[optind]);
+	if (!case_id)
+		return cli_usage_error("handover %s: --case is required", name);
+	if (k == ANSWER_DECLINE && !reason)
+		return cli_usage_error("handover decline: --reason is required");
+	uint8_t offer_id[VIGIL_RECORD_ID_LEN] = { 0 };
+	if (offer_hex && vigil_hex_decode(offer_hex, offer_id, VIGIL_RECORD_ID_LEN) != VIGIL_OK)
+		return cli_usage_error("handover %s: --offer-id wants 32 hex digits, not '%s'", name,
+				       offer_hex);
+
+	/* The record is checked with a placeholder offer id: its fields do
+	 * not depend on which offer it answers. */
+	struct vigil_handover_answer a;
+	struct vigil_handover_withdraw w;
+	memset(&a, 0, sizeof(a));
+	memset(&w, 0, sizeof(w));
+	a.case_id = w.case_id = case_id;
+	a.accept = k == ANSWER_ACCEPT;
+	a.decline_reason = reason;
+	struct vigil_error err;
+	int rc = k == ANSWER_WITHDRAW ? vigil_handover_withdraw_check(&w, &err)
+				      : vigil_handover_answer_check(&a, &err);
+	if (rc != VIGIL_OK)
+		return cli_usage_error("handover %s: %s", name, err.message);
+
+	vigil_client *c;
+	if ((rc = cli_connect(s, &c)) != 0)
+		return rc;
+	if (!offer_hex && (rc = pending_offer(s, c, name, case_id, offer_id)) != 0) {
+		vigil_close(&c);
+		return rc;
+	}
+	memcpy(a.offer_id, offer_id, VIGIL_RECORD_ID_LEN);
+	memcpy(w.offer_id, offer_id, VIGIL_RECORD_ID_LEN);
+	struct vigil_receipt rcpt;
+	rc = k == ANSWER_WITHDRAW ? vigil_submit_handover_withdraw(c, &w, &rcpt, &err)
+				  : vigil_submit_handover_answer(c, &a, &rcpt, &err);
+	vigil_close(&c);
+	char id[2 * VIGIL_RECORD_ID_LEN + 1];
+	vigil_hex_encode(offer_id, VIGIL_RECORD_ID_LEN, id);
+	return finish(s, case_id, rc, &rcpt, &err, "offer_id", id);
+}
+
+/* ---- handover ---------------------------------------------------------------------------- */
+
+static void handover_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] handover offer --case ID --to ORG --reason REASON\n"
+		   "                 (--consent-ref REF | --override-risk-to-life TEXT)\n"
+		   "       vigil [OPTIONS] handover accept --case ID [--offer-id HEX]\n"
+		   "       vigil [OPTIONS] handover decline --case ID --reason TEXT\n"
+		   "                                        [--offer-id HEX]\n"
+		   "       vigil [OPTIONS] handover withdraw --case ID [--offer-id HEX]\n"
+		   "\n"
+		   "Responsibility for a case moves only when the organisation offered it\n"
+		   "accepts.  vigil handover SUBCOMMAND --help for the options of each.\n");
+}
+
+int cmd_handover(struct settings *s, int argc, char *argv[])
+{
+	if (argc < 2)
+		return cli_usage_error("handover: give a subcommand: offer, accept, decline or "
+				       "withdraw");
+	const char *sub = argv[1];
+	if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
+		handover_help(stdout);
+		return 0;
+	}
+	if (!strcmp(sub, "offer"))
+		return handover_offer(s, argc - 1, argv + 1);
+	for (int k = ANSWER_ACCEPT; k <= ANSWER_WITHDRAW; k++)
+		if (!strcmp(sub, answer_name[k]))
+			return handover_answer(s, argc - 1, argv + 1, (enum answer_kind)k);
+	return cli_usage_error("handover: unknown subcommand '%s' (offer, accept, decline or "
+			       "withdraw)", sub);
+}

@@ -1,0 +1,639 @@
+/*
+ * casequery.c - the case queries on the command line:
+ *
+ *   vigil status ID         the case's current status
+ *   vigil log ID            the case's records, every proof verified
+ *   vigil cases             the cases our organisation is a party to
+ *   vigil case readers ID   who read the case, what and when
+ *
+ * libvigil checks each answer (and, for the log, the checkpoint and every
+ * inclusion proof) before anything is printed.  The status shows what the
+ * relay sent: police receive the first ten fields only, so for them the
+ * lines (and JSON members) after "alert stage" are left out entirely.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_query_args(struct settings *s, int argc, char *argv[], int want_id, const char *name,
+		   void (*help)(FILE *), const char **case_id)
+{
+	static const struct option options[] = { CLI_GLOBAL_OPTIONS, { NULL, 0, NULL, 0 } };
+	int opt;
+	*case_id = NULL;
+	/* No '+': options may follow the case id ("vigil status ID --json"). */
+	while ((opt = getopt_long(argc, argv, ":c:h", options, NULL)) != -1) {
+		if (opt == '?' || opt == ':')
+			return cli_getopt_error(opt, argv);
+		if (opt == 'h') {
+			help(stdout);
+			return -1;
+		}
+		int r = cli_global_option(s, opt, optarg);
+		if (r != 0)
+			return r > 0 ? r : cli_usage_error("unexpected option");
+	}
+	if (want_id && optind >= argc)
+		return cli_usage_error("%s: give the case id: vigil %s ID", name, name);
+	if (want_id)
+		*case_id = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("%s: unexpected argument '%s'", name, argv[optind]);
+	struct vigil_error err;
+	if (want_id && vigil_case_id_check(*case_id, &err) != VIGIL_OK)
+		return cli_usage_error("%s: %s", name, err.message);
+	return 0;
+}
+
+/* Runs a query's argument parsing and connects: 0 with *c, -1 after --help
+ * (exit 0), or an exit status. */
+static int query_start(struct settings *s, int argc, char *argv[], int want_id,
+		       const char *name, void (*help)(FILE *), const char **case_id,
+		       vigil_client **c)
+{
+	*c = NULL;
+	int rc = cli_query_args(s, argc, argv, want_id, name, help, case_id);
+	if (rc != 0)
+		return rc;
+	return cli_connect(s, c);
+}
+
+static int query_failed(const struct settings *s, const struct vigil_error *err)
+{
+	output_failure(err, s->json);
+	return cli_exit_status(err->status);
+}
+
+static const char *yes_no(int b)
+{
+	return b ? "yes" : "no";
+}
+
+static void time_or_none(int64_t ms, char *out, size_t n)
+{
+	if (ms > 0)
+		vigil_format_time(ms, out, n);
+	else
+		snprintf(out, n, "none");
+}
+
+/* ---- status ------------------------------------------------------------------------- */
+
+static void status_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] status ID\n"
+		   "\n"
+		   "Shows the current status of case ID (any party may ask; the relay records\n"
+		   "the read):\n"
+		   "\n"
+		   "  case, state, responsible (organisation), risk, minor, last attempt (time,\n"
+		   "  channel, outcome), last successful contact, alert stage\n"
+		   "\n"
+		   "and, for every party but police, who receive the lines above only:\n"
+		   "\n"
+		   "  parties, immediate danger, factors, pending offer (to, offer id), attempts,\n"
+		   "  failed attempts (since the last success), return (country, date), opened,\n"
+		   "  entries, consent (scope) or override, close reason (when closed)\n"
+		   "\n"
+		   "With --json one object: case_id, state, responsible, risk, minor,\n"
+		   "last_attempt, last_attempt_channel, last_attempt_outcome, last_success,\n"
+		   "alert_stage; then, not for police: parties, immediate_danger, factors,\n"
+		   "pending_offer_to, pending_offer_id, attempts, failed_attempts,\n"
+		   "return_country, return_date, opened_at, entries, consent_scope, override,\n"
+		   "close_reason.  Times are RFC 3339, null when there is none.\n");
+}
+
+#define LABEL "%-25s"
+
+static void status_text(const struct vigil_case_status *st)
+{
+	char t[VIGIL_TIME_LEN];
+	printf(LABEL "%s\n", "case:", st->case_id);
+	printf(LABEL "%s\n", "state:", st->state);
+	printf(LABEL "%s\n", "responsible:", st->responsible);
+	printf(LABEL "%s\n", "risk:", st->risk);
+	printf(LABEL "%s\n", "minor:", yes_no(st->minor));
+	if (st->last_attempt_ms > 0) {
+		vigil_format_time(st->last_attempt_ms, t, sizeof(t));
+		printf(LABEL "%s %s %s\n", "last attempt:", t, st->last_attempt_channel,
+		       st->last_attempt_outcome);
+	} else {
+		printf(LABEL "none\n", "last attempt:");
+	}
+	time_or_none(st->last_success_ms, t, sizeof(t));
+	printf(LABEL "%s\n", "last successful contact:", t);
+	printf(LABEL "%u%s\n", "alert stage:", st->alert_stage,
+	       st->alert_stage ? "" : " (no open alert)");
+	if (!st->full)
+		return;
+	printf(LABEL, "parties:");
+	for (size_t i = 0; i < st->n_parties; i++)
+		printf("%s%s", i ? ", " : "", st->parties[i]);
+	printf("\n" LABEL "%s\n", "immediate danger:", yes_no(st->immediate_danger));
+	printf(LABEL, "factors:");
+	for (size_t i = 0; i < st->n_factors; i++)
+		printf("%s%s", i ? ", " : "", st->factors[i]);
+	printf("%s\n", st->n_factors ? "" : "none");
+	if (st->has_pending_offer) {
+		char id[2 * VIGIL_RECORD_ID_LEN + 1];
+		vigil_hex_encode(st->pending_offer_id, VIGIL_RECORD_ID_LEN, id);
+		printf(LABEL "to %s, offer id %s\n", "pending offer:", st->pending_offer_to, id);
+	}
+	printf(LABEL "%u\n", "attempts:", st->attempts);
+	printf(LABEL "%u\n", "failed attempts:", st->failed_attempts);
+	printf(LABEL "%s %s\n", "return:", st->return_country, st->return_date);
+	time_or_none(st->opened_at_ms, t, sizeof(t));
+	printf(LABEL "%s\n", "opened:", t);
+	printf(LABEL "%llu\n", "entries:", (unsigned long long)st->entries);
+	if (st->override)
+		printf(LABEL "override (risk_to_life)\n", "consent:");
+	else
+		printf(LABEL "%s\n", "consent:", st->consent_scope);
+	if (st->close_reason[0])
+		printf(LABEL "%s\n", "close reason:", st->close_reason);
+}
+
+static void status_json(const struct vigil_case_status *st)
+{
+	FILE *f = stdout;
+	int n = 0;
+	fputc('{', f);
+	json_key(f, &n, "case_id");
+	json_write_string(f, st->case_id);
+	json_key(f, &n, "state");
+	json_write_string(f, st->state);
+	json_key(f, &n, "responsible");
+	json_write_string(f, st->responsible);
+	json_key(f, &n, "risk");
+	json_write_string(f, st->risk);
+	json_key(f, &n, "minor");
+	fputs(st->minor ? "true" : "false", f);
+	json_key(f, &n, "last_attempt");
+	json_write_time(f, st->last_attempt_ms);
+	json_key(f, &n, "last_attempt_channel");
+	json_write_string_or_null(f, st->last_attempt_channel);
+	json_key(f, &n, "last_attempt_outcome");
+	json_write_string_or_null(f, st->last_attempt_outcome);
+	json_key(f, &n, "last_success");
+	json_write_time(f, st->last_success_ms);
+	json_key(f, &n, "alert_stage");
+	fprintf(f, "%u", st->alert_stage);
+	if (st->full) {
+		json_key(f, &n, "parties");
+		json_write_strings(f, st->parties, st->n_parties);
+		json_key(f, &n, "immediate_danger");
+		fputs(st->immediate_danger ? "true" : "false", f);
+		json_key(f, &n, "factors");
+		json_write_strings(f, st->factors, st->n_factors);
+		json_key(f, &n, "pending_offer_to");
+		json_write_string_or_null(f, st->has_pending_offer ? st->pending_offer_to : NULL);
+		json_key(f, &n, "pending_offer_id");
+		if (st->has_pending_offer)
+			json_write_hex(f, st->pending_offer_id, VIGIL_RECORD_ID_LEN);
+		else
+			fputs("null", f);
+		json_key(f, &n, "attempts");
+		fprintf(f, "%u", st->attempts);
+		json_key(f, &n, "failed_attempts");
+		fprintf(f, "%u", st->failed_attempts);
+		json_key(f, &n, "return_country");
+		json_write_string(f, st->return_country);
+		json_key(f, &n, "return_date");
+		json_write_string(f, st->return_date);
+		json_key(f, &n, "opened_at");
+		json_write_time(f, st->opened_at_ms);
+		json_key(f, &n, "entries");
+		fprintf(f, "%llu", (unsigned long long)st->entries);
+		json_key(f, &n, "consent_scope");
+		json_write_string_or_null(f, st->consent_scope);
+		json_key(f, &n, "override");
+		fputs(st->override ? "true" : "false", f);
+		json_key(f, &n, "close_reason");
+		json_write_string_or_null(f, st->close_reason);
+	}
+	fputs("}\n", f);
+}
+
+int cmd_status(struct settings *s, int argc, char *argv[])
+{
+	const char *case_id;
+	vigil_client *c;
+	int rc = query_start(s, argc, argv, 1, "status", status_help, &case_id, &c);
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+	struct vigil_case_status *st = NULL;
+	struct vigil_error err;
+	rc = vigil_case_status(c, case_id, &st, &err);
+	vigil_close(&c);
+	if (rc != VIGIL_OK)
+		return query_failed(s, &err);
+	if (s->json)
+		status_json(st);
+	else
+		status_text(st);
+	vigil_free(st);
+	return 0;
+}
+
+/* ---- log ------------------------------------------------------------------------------- */
+
+static void log_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] log ID\n"
+		   "\n"
+		   "Shows every record of case ID (for coordinator and iom parties and the\n"
+		   "responsible party), after verifying the relay's answer: its checkpoint\n"
+		   "with the checkpoint key, each entry's leaf hash, and each entry's inclusion\n"
+		   "proof to that checkpoint.  One line per entry:\n"
+		   "\n"
+		   "  INDEX RECEIVED-AT AUTHOR KIND FIELD=VALUE ...\n"
+		   "\n"
+		   "with the coded fields of the record (free text is left out), then\n"
+		   "'verified: N entries, every inclusion proof leads to the checkpoint of size\n"
+		   "M'.  Exit status 3 when anything fails to verify.\n"
+		   "\n"
+		   "With --json one object: case_id, checkpoint (the signed note),\n"
+		   "checkpoint_size, verified, and entries: index, received_at, author, kind,\n"
+		   "record_id, leaf_hash, cert_sha256, record and signature (base64),\n"
+		   "inclusion_proof, and body (the record's fields, free text included).\n");
+}
+
+static void print_hex_id(const char *key, const uint8_t id[VIGIL_RECORD_ID_LEN])
+{
+	char hex[2 * VIGIL_RECORD_ID_LEN + 1];
+	vigil_hex_encode(id, VIGIL_RECORD_ID_LEN, hex);
+	printf(" %s=%s", key, hex);
+}
+
+static void print_list(const char *key, const char *const *v, size_t n)
+{
+	printf(" %s=", key);
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s", i ? "," : "", v[i]);
+	if (n == 0)
+		printf("none");
+}
+
+/* The coded fields of a record, " key=value" each. */
+static void body_text(const struct vigil_record_info *ri)
+{
+	char t[VIGIL_TIME_LEN];
+	const char *parties[VIGIL_PARTIES_MAX];
+	const char *k = ri->kind;
+	if (!strcmp(k, "contact")) {
+		vigil_format_time(ri->attempted_at_ms, t, sizeof(t));
+		printf(" channel=%s outcome=%s attempted-at=%s", ri->channel, ri->outcome, t);
+	} else if (!strcmp(k, "case-open")) {
+		printf(" risk=%s minor=%s return-country=%s return-date=%s", ri->risk,
+		       yes_no(ri->minor), ri->return_country, ri->return_date);
+		for (size_t i = 0; i < ri->n_parties; i++)
+			parties[i] = ri->parties[i];
+		print_list("parties", parties, ri->n_parties);
+		if (ri->override) {
+			printf(" override=risk_to_life");
+		} else {
+			vigil_format_time(ri->consent_given_at_ms, t, sizeof(t));
+			printf(" consent=%s consent-at=%s", ri->consent_scope, t);
+		}
+	} else if (!strcmp(k, "risk")) {
+		printf(" level=%s", ri->risk);
+		print_list("factors", ri->factors, ri->n_factors);
+		printf(" immediate-danger=%s phase=%s", yes_no(ri->immediate_danger), ri->phase);
+	} else if (!strcmp(k, "handover-offer")) {
+		printf(" to=%s reason=%s", ri->to, ri->handover_reason);
+		if (ri->override)
+			printf(" override=risk_to_life");
+		else
+			printf(" consent-ref=%s", ri->consent_ref);
+	} else if (!strcmp(k, "handover-answer")) {
+		print_hex_id("offer", ri->offer_id);
+		printf(" answer=%s", ri->accept ? "accept" : "decline");
+	} else if (!strcmp(k, "handover-withdraw")) {
+		print_hex_id("offer", ri->offer_id);
+	} else if (!strcmp(k, "case-close")) {
+		printf(" reason=%s", ri->close_reason);
+	}
+}
+
+/* The record's fields as a JSON object. */
+static void body_json(const struct vigil_record_info *ri)
+{
+	FILE *f = stdout;
+	const char *parties[VIGIL_PARTIES_MAX];
+	const char *k = ri->kind;
+	int n = 0;
+	fputc('{', f);
+	if (!strcmp(k, "contact")) {
+		json_key(f, &n, "channel");
+		json_write_string(f, ri->channel);
+		json_key(f, &n, "outcome");
+		json_write_string(f, ri->outcome);
+		json_key(f, &n, "attempted_at");
+		json_write_time(f, ri->attempted_at_ms);
+		json_key(f, &n, "note");
+		json_write_string_or_null(f, ri->note);
+	} else if (!strcmp(k, "case-open")) {
+		json_key(f, &n, "risk");
+		json_write_string(f, ri->risk);
+		json_key(f, &n, "minor");
+		fputs(ri->minor ? "true" : "false", f);
+		json_key(f, &n, "return_country");
+		json_write_string(f, ri->return_country);
+		json_key(f, &n, "return_date");
+		json_write_string(f, ri->return_date);
+		for (size_t i = 0; i < ri->n_parties; i++)
+			parties[i] = ri->parties[i];
+		json_key(f, &n, "parties");
+		json_write_strings(f, parties, ri->n_parties);
+	} else if (!strcmp(k, "risk")) {
+		json_key(f, &n, "level");
+		json_write_string(f, ri->risk);
+		json_key(f, &n, "factors");
+		json_write_strings(f, ri->factors, ri->n_factors);
+		json_key(f, &n, "immediate_danger");
+		fputs(ri->immediate_danger ? "true" : "false", f);
+		json_key(f, &n, "phase");
+		json_write_string(f, ri->phase);
+	} else if (!strcmp(k, "handover-offer")) {
+		json_key(f, &n, "to");
+		json_write_string(f, ri->to);
+		json_key(f, &n, "reason");
+		json_write_string(f, ri->handover_reason);
+		json_key(f, &n, "consent_ref");
+		json_write_string_or_null(f, ri->consent_ref);
+	} else if (!strcmp(k, "handover-answer") || !strcmp(k, "handover-withdraw")) {
+		json_key(f, &n, "offer_id");
+		json_write_hex(f, ri->offer_id, VIGIL_RECORD_ID_LEN);
+		if (!strcmp(k, "handover-answer")) {
+			json_key(f, &n, "accept");
+			fputs(ri->accept ? "true" : "false", f);
+			json_key(f, &n, "decline_reason");
+			json_write_string_or_null(f, ri->decline_reason);
+		}
+	} else if (!strcmp(k, "case-close")) {
+		json_key(f, &n, "reason");
+		json_write_string(f, ri->close_reason);
+	}
+	if (!strcmp(k, "case-open")) {
+		json_key(f, &n, "consent_scope");
+		json_write_string_or_null(f, ri->consent_scope);
+		json_key(f, &n, "consent_at");
+		json_write_time(f, ri->consent_given_at_ms);
+	}
+	if (!strcmp(k, "case-open") || !strcmp(k, "handover-offer")) {
+		json_key(f, &n, "override");
+		fputs(ri->override ? "true" : "false", f);
+		json_key(f, &n, "override_justification");
+		json_write_string_or_null(f, ri->override_justification);
+	}
+	fputc('}', f);
+}
+
+static void write_base64(FILE *f, const uint8_t *b, size_t n)
+{
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+	if (!out) {
+		fputs("null", f);
+		return;
+	}
+	vigil_base64_encode(b, n, out);
+	json_write_string(f, out);
+	free(out);
+}
+
+static void log_entry_json(const struct vigil_case_log_entry *le,
+			   const struct vigil_record_info *ri, int decoded)
+{
+	FILE *f = stdout;
+	const struct vigil_entry *e = &le->entry;
+	int n = 0;
+	fputc('{', f);
+	json_key(f, &n, "index");
+	fprintf(f, "%llu", (unsigned long long)e->index);
+	json_key(f, &n, "received_at");
+	json_write_time(f, e->received_at_ms);
+	json_key(f, &n, "author");
+	json_write_string_or_null(f, decoded ? ri->author : NULL);
+	json_key(f, &n, "kind");
+	json_write_string_or_null(f, decoded ? ri->kind : NULL);
+	json_key(f, &n, "record_id");
+	if (decoded)
+		json_write_hex(f, ri->record_id, VIGIL_RECORD_ID_LEN);
+	else
+		fputs("null", f);
+	json_key(f, &n, "leaf_hash");
+	json_write_hex(f, e->leaf_hash, VIGIL_HASH_LEN);
+	json_key(f, &n, "cert_sha256");
+	json_write_hex(f, e->cert_sha256, VIGIL_HASH_LEN);
+	json_key(f, &n, "record");
+	write_base64(f, e->record, e->record_len);
+	json_key(f, &n, "signature");
+	write_base64(f, e->signature, e->signature_len);
+	json_key(f, &n, "inclusion_proof");
+	json_write_hashes(f, le->inclusion_proof, le->proof_len);
+	json_key(f, &n, "body");
+	if (decoded)
+		body_json(ri);
+	else
+		fputs("null", f);
+	fputc('}', f);
+}
+
+int cmd_log(struct settings *s, int argc, char *argv[])
+{
+	const char *case_id;
+	vigil_client *c;
+	int rc = query_start(s, argc, argv, 1, "log", log_help, &case_id, &c);
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+	struct vigil_case_log *log = NULL;
+	struct vigil_error err;
+	rc = vigil_case_log(c, case_id, &log, &err);
+	vigil_close(&c);
+	if (rc != VIGIL_OK)
+		return query_failed(s, &err);
+	struct vigil_record_info *ri = malloc(sizeof(*ri));
+	if (!ri) {
+		vigil_free(log);
+		return cli_fail(s, VIGIL_E_NOMEM, "out of memory");
+	}
+	int n = 0;
+	if (s->json) {
+		printf("{");
+		json_key(stdout, &n, "case_id");
+		json_write_string(stdout, case_id);
+		json_key(stdout, &n, "checkpoint");
+		json_write_string(stdout, log->checkpoint.note);
+		json_key(stdout, &n, "checkpoint_size");
+		printf("%llu", (unsigned long long)log->checkpoint.size);
+		json_key(stdout, &n, "verified");
+		printf("true");
+		json_key(stdout, &n, "entries");
+		printf("[");
+	}
+	for (size_t i = 0; i < log->n; i++) {
+		const struct vigil_case_log_entry *le = &log->entries[i];
+		struct vigil_error derr;
+		int decoded = vigil_record_decode(le->entry.record, le->entry.record_len, ri,
+						  &derr) == VIGIL_OK;
+		if (s->json) {
+			if (i)
+				printf(",");
+			log_entry_json(le, ri, decoded);
+			continue;
+		}
+		char t[VIGIL_TIME_LEN];
+		vigil_format_time(le->entry.received_at_ms, t, sizeof(t));
+		printf("%llu %s", (unsigned long long)le->entry.index, t);
+		if (decoded) {
+			printf(" %s %s", ri->author, ri->kind);
+			body_text(ri);
+			printf("\n");
+		} else {
+			printf(" (a record this version cannot decode: %s)\n", derr.message);
+		}
+	}
+	if (s->json)
+		printf("]}\n");
+	else
+		printf("verified: %zu entr%s, every inclusion proof leads to the checkpoint of "
+		       "size %llu\n", log->n, log->n == 1 ? "y" : "ies",
+		       (unsigned long long)log->checkpoint.size);
+	free(ri);
+	vigil_free(log);
+	return 0;
+}
+
+/* ---- cases --------------------------------------------------------------------------------- */
+
+static void cases_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] cases\n"
+		   "\n"
+		   "Lists the cases our organisation is a party to, as a table:\n"
+		   "\n"
+		   "  CASE          STATE   RESPONSIBLE         RISK    MINOR\n"
+		   "\n"
+		   "('no cases' when there are none).  With --json one object\n"
+		   "{\"cases\":[{\"case_id\":...,\"state\":...,\"responsible\":...,\"risk\":...,\n"
+		   "\"minor\":false},...]}.\n");
+}
+
+int cmd_cases(struct settings *s, int argc, char *argv[])
+{
+	const char *none;
+	vigil_client *c;
+	int rc = query_start(s, argc, argv, 0, "cases", cases_help, &none, &c);
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+	struct vigil_case_summary *list = NULL;
+	size_t n = 0;
+	struct vigil_error err;
+	rc = vigil_cases(c, &list, &n, &err);
+	vigil_close(&c);
+	if (rc != VIGIL_OK)
+		return query_failed(s, &err);
+	if (s->json) {
+		printf("{\"cases\":[");
+		for (size_t i = 0; i < n; i++) {
+			int k = 0;
+			printf("%s{", i ? "," : "");
+			json_key(stdout, &k, "case_id");
+			json_write_string(stdout, list[i].case_id);
+			json_key(stdout, &k, "state");
+			json_write_string(stdout, list[i].state);
+			json_key(stdout, &k, "responsible");
+			json_write_string(stdout, list[i].responsible);
+			json_key(stdout, &k, "risk");
+			json_write_string(stdout, list[i].risk);
+			json_key(stdout, &k, "minor");
+			printf("%s}", list[i].minor ? "true" : "false");
+		}
+		printf("]}\n");
+	} else if (n == 0) {
+		printf("no cases\n");
+	} else {
+		int wc = 4, ws = 5, wr = 11;
+		for (size_t i = 0; i < n; i++) {
+			int l = (int)strlen(list[i].case_id);
+			wc = l > wc ? l : wc;
+			l = (int)strlen(list[i].state);
+			ws = l > ws ? l : ws;
+			l = (int)strlen(list[i].responsible);
+			wr = l > wr ? l : wr;
+		}
+		printf("%-*s  %-*s  %-*s  %-6s  %s\n", wc, "CASE", ws, "STATE", wr, "RESPONSIBLE",
+		       "RISK", "MINOR");
+		for (size_t i = 0; i < n; i++)
+			printf("%-*s  %-*s  %-*s  %-6s  %s\n", wc, list[i].case_id, ws,
+			       list[i].state, wr, list[i].responsible, list[i].risk,
+			       yes_no(list[i].minor));
+	}
+	vigil_free(list);
+	return 0;
+}
+
+/* ---- case readers --------------------------------------------------------------------------- */
+
+static void readers_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] case readers ID\n"
+		   "\n"
+		   "Lists who read case ID, oldest first, one line per read:\n"
+		   "\n"
+		   "  TIME ORGANISATION WHAT          (what: status, log or readers)\n"
+		   "\n"
+		   "('no reads' when there are none).  Only the responsible organisation, and\n"
+		   "only when it is a coordinator, may ask; this read is recorded too and is\n"
+		   "listed the next time.  With --json one object {\"case_id\":...,\"reads\":\n"
+		   "[{\"organisation\":...,\"what\":...,\"at\":...},...]}.\n");
+}
+
+int cmd_case_readers(struct settings *s, int argc, char *argv[])
+{
+	const char *case_id;
+	vigil_client *c;
+	int rc = query_start(s, argc, argv, 1, "case readers", readers_help, &case_id, &c);
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+	struct vigil_case_read *reads = NULL;
+	size_t n = 0;
+	struct vigil_error err;
+	rc = vigil_case_readers(c, case_id, &reads, &n, &err);
+	vigil_close(&c);
+	if (rc != VIGIL_OK)
+		return query_failed(s, &err);
+	char t[VIGIL_TIME_LEN];
+	if (s->json) {
+		int k = 0;
+		printf("{");
+		json_key(stdout, &k, "case_id");
+		json_write_string(stdout, case_id);
+		json_key(stdout, &k, "reads");
+		printf("[");
+		for (size_t i = 0; i < n; i++) {
+			int m = 0;
+			printf("%s{", i ? "," : "");
+			json_key(stdout, &m, "organisation");
+			json_write_string(stdout, reads[i].organisation);
+			json_key(stdout, &m, "what");
+			json_write_string(stdout, reads[i].what);
+			json_key(stdout, &m, "at");
+			json_write_time(stdout, reads[i].at_ms);
+			printf("}");
+		}
+		printf("]}\n");
+	} else if (n == 0) {
+		printf("no reads\n");
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			vigil_format_time(reads[i].at_ms, t, sizeof(t));
+			printf("%s %s %s\n", t, reads[i].organisation, reads[i].what);
+		}
+	}
+	vigil_free(reads);
+	return 0;
+}

@@ -1,0 +1,260 @@
+/*
+ * record.c - what every record kind shares: the common fields and their
+ * checks, packing through the relay's own validation, the author, signing,
+ * and decoding record bytes back into struct vigil_record_info.
+ *
+ * contact.c and case.c build the bodies; everything from the packed bytes
+ * onwards is done here, once, so that every kind is validated and signed
+ * the same way.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "client/internal.h"
+#include "proto/record.h"
+#include "proto/status.h"
+
+_Static_assert(VIGIL_ORG_LEN == RECORD_ORG_MAX + 1, "organisation id length");
+_Static_assert(VIGIL_CASE_ID_LEN == RECORD_CASE_ID_MAX + 1, "case id length");
+_Static_assert(VIGIL_TEXT_MAX == RECORD_TEXT_MAX, "text limit");
+_Static_assert(VIGIL_PARTIES_MAX == RECORD_PARTIES_MAX, "parties limit");
+
+void vigil__record_names(const char *(*name)(unsigned), char *out, size_t n)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (unsigned i = 0; name(i); i++) {
+		int w = snprintf(out + used, n - used, "%s%s", i ? ", " : "", name(i));
+		if (w < 0 || (size_t)w >= n - used)
+			break;
+		used += (size_t)w;
+	}
+}
+
+int vigil__record_code(const char *value, const char *field, int (*from_name)(const char *),
+		       const char *(*name)(unsigned), int *code, struct vigil_error *err)
+{
+	if (!value || !value[0])
+		return vigil__error_set(err, VIGIL_E_USAGE, "no %s given", field);
+	*code = from_name(value);
+	if (*code)
+		return VIGIL_OK;
+	char names[512];
+	vigil__record_names(name, names, sizeof(names));
+	return vigil__error_set(err, VIGIL_E_USAGE, "unknown %s \"%.*s\" (one of: %s)", field,
+				VIGIL__QUOTE_MAX, value, names);
+}
+
+int vigil__record_head_check(const char *case_id, int64_t client_time_ms,
+			     struct vigil_error *err)
+{
+	if (!case_id || !case_id[0])
+		return vigil__error_set(err, VIGIL_E_USAGE, "no case id given");
+	if (!record_case_id_ok(case_id))
+		return vigil__error_set(err, VIGIL_E_USAGE,
+					"case id \"%.*s\" is invalid: it must be %u-%u characters "
+					"of A-Z, a-z, 0-9 and '-'", VIGIL__QUOTE_MAX, case_id,
+					RECORD_CASE_ID_MIN, RECORD_CASE_ID_MAX);
+	if (client_time_ms < 0)
+		return vigil__error_set(err, VIGIL_E_USAGE, "client time is before 1970");
+	return VIGIL_OK;
+}
+
+void vigil__record_head(Vigil__V1__Record *r, const struct vigil__head *h)
+{
+	vigil__v1__record__init(r);
+	r->record_id.data = (uint8_t *)h->record_id;
+	r->record_id.len = RECORD_ID_LEN;
+	r->case_id = (char *)h->case_id;
+	r->author = (char *)h->author;
+	r->client_time_ms = h->client_time_ms ? h->client_time_ms : h->now;
+}
+
+int vigil__record_pack(const Vigil__V1__Record *r, const char *what, uint8_t **out,
+		       size_t *out_len, struct vigil_error *err)
+{
+	size_t n = vigil__v1__record__get_packed_size(r);
+	uint8_t *b = malloc(n ? n : 1);
+	if (!b)
+		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+	vigil__v1__record__pack(r, b);
+
+	char why[256] = "";
+	Vigil__V1__Record *parsed = NULL;
+	int rc = record_parse(b, n, &parsed, why, sizeof(why));
+	record_free(parsed);
+	if (rc != VG_OK) {
+		free(b);
+		return vigil__error_set(err, VIGIL_E_USAGE, "invalid %s: %s", what, why);
+	}
+	*out = b;
+	*out_len = n;
+	return VIGIL_OK;
+}
+
+int vigil__record_author(const struct vigil_client *c, const char **author,
+			 struct vigil_error *err)
+{
+	const char *a = c->self.organisation;
+	if (!a[0])
+		return vigil__error_set(err, VIGIL_E_IO,
+					"our certificate has no organisation (O): it cannot author "
+					"records");
+	if (!record_org_ok(a))
+		return vigil__error_set(err, VIGIL_E_IO,
+					"our certificate's organisation \"%s\" is not a valid "
+					"organisation id", a);
+	*author = a;
+	return VIGIL_OK;
+}
+
+int vigil__record_new_id(uint8_t id[RECORD_ID_LEN], int have_record_id, struct vigil_error *err)
+{
+	if (!have_record_id && RAND_bytes(id, RECORD_ID_LEN) != 1)
+		return vigil__error_ssl(err, VIGIL_E_IO, "cannot generate a record id");
+	return VIGIL_OK;
+}
+
+int vigil__record_sign(struct vigil_client *c, uint8_t *record, size_t record_len,
+		       uint8_t **sig, size_t *sig_len, struct vigil_error *err)
+{
+	ERR_clear_error();
+	int rc = record_sign(c->key, record, record_len, sig, sig_len);
+	if (rc == VG_OK)
+		return VIGIL_OK;
+	if (rc == VG_ENOMEM)
+		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+	return vigil__error_ssl(err, VIGIL_E_IO, "cannot sign the record with our key");
+}
+
+/* ---- decoding ----------------------------------------------------------------- */
+
+/* A name that is known for a validated record; "" for 0. */
+static const char *name_or_empty(const char *n)
+{
+	return n ? n : "";
+}
+
+static void copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src ? src : "");
+}
+
+static void decode_override(const Vigil__V1__Override *o, struct vigil_record_info *out)
+{
+	out->override = 1;
+	copy(out->override_justification, sizeof(out->override_justification), o->justification);
+}
+
+static void decode_body(const Vigil__V1__Record *r, struct vigil_record_info *out)
+{
+	switch (r->body_case) {
+	case VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT: {
+		const Vigil__V1__ContactAttempt *a = r->contact_attempt;
+		out->kind = "contact";
+		out->channel = name_or_empty(record_channel_name(a->channel));
+		out->outcome = name_or_empty(record_outcome_name(a->outcome));
+		out->attempted_at_ms = a->attempted_at_ms;
+		copy(out->note, sizeof(out->note), a->note);
+		break;
+	}
+	case VIGIL__V1__RECORD__BODY_CASE_OPEN: {
+		const Vigil__V1__CaseOpen *o = r->case_open;
+		out->kind = "case-open";
+		out->risk = name_or_empty(record_risk_name(o->risk));
+		out->minor = o->minor ? 1 : 0;
+		copy(out->return_country, sizeof(out->return_country), o->return_country);
+		copy(out->return_date, sizeof(out->return_date), o->return_date);
+		out->n_parties = o->n_parties;
+		for (size_t i = 0; i < o->n_parties; i++)
+			copy(out->parties[i], sizeof(out->parties[i]), o->parties[i]);
+		if (o->basis_case == VIGIL__V1__CASE_OPEN__BASIS_CONSENT) {
+			copy(out->consent_scope, sizeof(out->consent_scope), o->consent->scope);
+			out->consent_given_at_ms = o->consent->given_at_ms;
+		} else {
+			decode_override(o->override, out);
+		}
+		break;
+	}
+	case VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT: {
+		const Vigil__V1__RiskAssessment *a = r->risk_assessment;
+		out->kind = "risk";
+		out->risk = name_or_empty(record_risk_name(a->level));
+		out->n_factors = a->n_factors;
+		for (size_t i = 0; i < a->n_factors; i++)
+			out->factors[i] = name_or_empty(record_factor_name(a->factors[i]));
+		out->immediate_danger = a->immediate_danger ? 1 : 0;
+		out->phase = name_or_empty(record_phase_name(a->phase));
+		break;
+	}
+	case VIGIL__V1__RECORD__BODY_HANDOVER_OFFER: {
+		const Vigil__V1__HandoverOffer *o = r->handover_offer;
+		out->kind = "handover-offer";
+		copy(out->to, sizeof(out->to), o->to);
+		out->handover_reason = name_or_empty(record_handover_reason_name(o->reason));
+		if (o->basis_case == VIGIL__V1__HANDOVER_OFFER__BASIS_CONSENT_REF)
+			copy(out->consent_ref, sizeof(out->consent_ref), o->consent_ref);
+		else
+			decode_override(o->override, out);
+		break;
+	}
+	case VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER: {
+		const Vigil__V1__HandoverAnswer *a = r->handover_answer;
+		out->kind = "handover-answer";
+		memcpy(out->offer_id, a->offer_id.data, RECORD_ID_LEN);
+		out->accept = a->accept ? 1 : 0;
+		copy(out->decline_reason, sizeof(out->decline_reason), a->decline_reason);
+		break;
+	}
+	case VIGIL__V1__RECORD__BODY_HANDOVER_WITHDRAW:
+		out->kind = "handover-withdraw";
+		memcpy(out->offer_id, r->handover_withdraw->offer_id.data, RECORD_ID_LEN);
+		break;
+	case VIGIL__V1__RECORD__BODY_CASE_CLOSE:
+		out->kind = "case-close";
+		out->close_reason = name_or_empty(record_close_reason_name(r->case_close->reason));
+		break;
+	case VIGIL__V1__RECORD__BODY_ALERT_ACK:
+		out->kind = "alert-ack"; /* its fields are not decoded yet */
+		break;
+	case VIGIL__V1__RECORD__BODY_ALERT:
+		out->kind = "alert"; /* its fields are not decoded yet */
+		break;
+	default:
+		/* record_parse() accepts no other body. */
+		break;
+	}
+}
+
+static void info_clear(struct vigil_record_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = out->channel = out->outcome = out->risk = out->phase = "";
+	out->handover_reason = out->close_reason = "";
+	for (size_t i = 0; i < VIGIL_FACTORS_MAX; i++)
+		out->factors[i] = "";
+}
+
+int vigil_record_decode(const uint8_t *record, size_t record_len, struct vigil_record_info *out,
+			struct vigil_error *err)
+{
+	if (!out || (!record && record_len))
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_record_decode: NULL argument");
+	info_clear(out);
+	char why[256] = "";
+	Vigil__V1__Record *r = NULL;
+	static const uint8_t none[1];
+	if (record_parse(record ? record : none, record_len, &r, why, sizeof(why)) != VG_OK)
+		return vigil__error_set(err, VIGIL_E_USAGE, "not a valid record: %s", why);
+	memcpy(out->record_id, r->record_id.data, RECORD_ID_LEN);
+	copy(out->case_id, sizeof(out->case_id), r->case_id);
+	copy(out->author, sizeof(out->author), r->author);
+	out->client_time_ms = r->client_time_ms;
+	decode_body(r, out);
+	record_free(r);
+	return VIGIL_OK;
+}

@@ -1,0 +1,1211 @@
+/*
+ * The case commands of the vigil tool, black-box: the real binary run with
+ * fork/exec against a real vigild on loopback with the real PKI.
+ *
+ * The demo story of issue 4 runs through the command line: the Stockholm
+ * coordinator opens SE-2026-0042 and hands it over to IOM Moscow, police ask
+ * for the status and get the minimal answer, IOM assesses the risk and reads
+ * the case's log.  Around it: who may list readers and close, the handover
+ * answered, declined, withdrawn and accepted by an outsider, and the usage
+ * errors.  Every run checks the exit status, stdout and stderr exactly where
+ * the output is documented, and what the relay stored; receipts, the case
+ * log's checkpoint and every inclusion proof are verified again here with
+ * proto/'s own code.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "harness.h"
+#include "proto/merkle.h"
+#include "proto/note.h"
+#include "proto/status.h"
+
+#define CLI_TIMEOUT_MS 30000
+#define OUT_MAX 65536
+#define HINT "Try 'vigil --help' for more information.\n"
+#define ORIGIN "vigil.test/log"      /* the harness's [log] origin */
+#define DEMO "SE-2026-0042"          /* the demo's case */
+#define SECOND "SE-2026-0051"        /* a case its coordinator keeps */
+#define CONSENT_AT "2026-09-28T10:00:00Z"
+#define CONSENT_AT_MS 1790589600000LL
+#define ATTEMPT_AT "2026-09-30T08:00:00Z"
+#define ATTEMPT_AT_MS 1790755200000LL
+#define REFUSED "vigil: refused by relay: "
+
+static struct trelay R; /* one relay for the whole file */
+
+/* ---- running the tool -------------------------------------------------------- */
+
+struct args {
+	const char *v[64];
+	int n;
+	char keep[16][700]; /* copies of the paths the arguments point to */
+	int nkeep;
+};
+
+struct result {
+	int status;
+	char out[OUT_MAX];
+	char err[OUT_MAX];
+};
+
+/* Results are large: one static buffer per slot. */
+static struct result res[4];
+
+__attribute__((format(printf, 2, 3)))
+static const char *keep(struct args *a, const char *fmt, ...)
+{
+	assert_true(a->nkeep < 16);
+	char *b = a->keep[a->nkeep++];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(b, sizeof(a->keep[0]), fmt, ap);
+	va_end(ap);
+	return b;
+}
+
+/* vigil --relay ... --cert/--key <who> ... followed by the arguments up to
+ * a NULL; runs it and returns its result. */
+static struct result *vigil_as(int slot, const char *who, ...)
+{
+	static struct args a;
+	memset(&a, 0, sizeof(a));
+	a.v[a.n++] = VIGIL_CLI_PATH;
+	a.v[a.n++] = "--relay";
+	a.v[a.n++] = keep(&a, "127.0.0.1:%d", R.port);
+	a.v[a.n++] = "--cert";
+	a.v[a.n++] = keep(&a, "%s/%s.crt", PKI_DIR, who);
+	a.v[a.n++] = "--key";
+	a.v[a.n++] = keep(&a, "%s/%s.key", PKI_DIR, who);
+	a.v[a.n++] = "--ca";
+	a.v[a.n++] = keep(&a, "%s/ca.crt", PKI_DIR);
+	a.v[a.n++] = "--checkpoint-key";
+	a.v[a.n++] = keep(&a, "%s/checkpoint.pub", PKI_DIR);
+	va_list ap;
+	va_start(ap, who);
+	const char *s;
+	while ((s = va_arg(ap, const char *)) != NULL) {
+		assert_true(a.n < 62);
+		a.v[a.n++] = s;
+	}
+	va_end(ap);
+	a.v[a.n] = NULL;
+	struct result *r = &res[slot];
+	r->status = run_capture(a.v, NULL, r->out, sizeof(r->out), r->err, sizeof(r->err),
+				CLI_TIMEOUT_MS);
+	if (r->status < 0)
+		fail_msg("vigil did not finish within %d ms", CLI_TIMEOUT_MS);
+	return r;
+}
+
+static void expect_status(const struct result *r, int status)
+{
+	if (r->status != status)
+		fail_msg("vigil exited %d, expected %d\nstdout: %s\nstderr: %s", r->status, status,
+			 r->out, r->err);
+}
+
+/* Success: status 0 and nothing on stderr. */
+static void expect_ok(const struct result *r)
+{
+	expect_status(r, 0);
+	assert_string_equal(r->err, "");
+}
+
+/* A refusal by the relay: status 1, stdout empty, exactly one line. */
+static void expect_refused(const struct result *r, const char *code, const char *message)
+{
+	expect_status(r, 1);
+	assert_string_equal(r->out, "");
+	char want[600];
+	snprintf(want, sizeof(want), REFUSED "%s: %s\n", code, message);
+	assert_string_equal(r->err, want);
+}
+
+/* A usage error: status 2, nothing on stdout, "vigil: <line>" and the hint. */
+static void expect_usage(const struct result *r, const char *line)
+{
+	expect_status(r, 2);
+	assert_string_equal(r->out, "");
+	char want[1200];
+	snprintf(want, sizeof(want), "vigil: %s\n" HINT, line);
+	assert_string_equal(r->err, want);
+}
+
+/* ---- the database ------------------------------------------------------------------- */
+
+static long long entries(void)
+{
+	return db_int(&R, "SELECT count(*) FROM entries");
+}
+
+static long long case_entries(const char *case_id)
+{
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM entries WHERE case_id = '%s'", case_id);
+	return db_int(&R, sql);
+}
+
+static void entry_text(unsigned long long idx, const char *column, char *out, size_t n)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT %s FROM entries WHERE idx = %llu", column, idx);
+	if (db_text(&R, sql, out, n) != 0)
+		fail_msg("no entry %llu", idx);
+}
+
+static long long entry_int(unsigned long long idx, const char *column)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT %s FROM entries WHERE idx = %llu", column, idx);
+	return db_int(&R, sql);
+}
+
+/* The record stored at idx, parsed (free with vigil__v1__record__free_unpacked). */
+static Vigil__V1__Record *stored_record(unsigned long long idx)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT record FROM entries WHERE idx = %llu", idx);
+	uint8_t *rec;
+	size_t len;
+	if (db_blob(&R, sql, &rec, &len) != 0)
+		fail_msg("no entry %llu", idx);
+	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, len, rec);
+	free(rec);
+	assert_non_null(r);
+	return r;
+}
+
+/* ---- a little JSON ------------------------------------------------------------------- */
+
+/* The end of the JSON value at p, or NULL when it is malformed. */
+static const char *jskip(const char *p)
+{
+	if (*p == '"') {
+		for (p++; *p && *p != '"'; p++)
+			if (*p == '\\' && !*++p)
+				return NULL;
+		return *p ? p + 1 : NULL;
+	}
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+		p++;
+		if (*p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				if (*p != '"' || !(p = jskip(p)) || *p++ != ':')
+					return NULL;
+			}
+			if (!(p = jskip(p)))
+				return NULL;
+			if (*p == close)
+				return p + 1;
+			if (*p++ != ',')
+				return NULL;
+		}
+	}
+	const char *s = p;
+	while (*p && !strchr(",]}", *p))
+		p++;
+	return p > s ? p : NULL;
+}
+
+/* The value of key in the object at obj, or NULL. */
+static const char *jget(const char *obj, const char *key)
+{
+	if (*obj != '{')
+		return NULL;
+	const char *p = obj + 1;
+	while (*p == '"') {
+		const char *k = p + 1, *end = jskip(p);
+		if (!end || *end != ':')
+			return NULL;
+		size_t kl = (size_t)(end - 1 - k);
+		if (kl == strlen(key) && strncmp(k, key, kl) == 0)
+			return end + 1;
+		if (!(p = jskip(end + 1)))
+			return NULL;
+		if (*p == ',')
+			p++;
+	}
+	return NULL;
+}
+
+static const char *jmust(const char *obj, const char *key)
+{
+	const char *v = jget(obj, key);
+	if (!v)
+		fail_msg("no \"%s\" in %.300s", key, obj);
+	return v;
+}
+
+/* The object's keys, comma-separated, in order. */
+static void jkeys(const char *obj, char *out, size_t n)
+{
+	out[0] = '\0';
+	assert_int_equal(*obj, '{');
+	const char *p = obj + 1;
+	while (*p == '"') {
+		const char *end = jskip(p);
+		assert_non_null(end);
+		size_t used = strlen(out);
+		snprintf(out + used, n - used, "%s%.*s", used ? "," : "", (int)(end - p - 2), p + 1);
+		p = jskip(end + 1);
+		assert_non_null(p);
+		if (*p == ',')
+			p++;
+	}
+}
+
+/* A string value decoded (the escapes the tool writes); "null" gives "". */
+static void jstr(const char *v, char *out, size_t n)
+{
+	size_t o = 0;
+	if (strncmp(v, "null", 4) == 0) {
+		out[0] = '\0';
+		return;
+	}
+	if (*v != '"')
+		fail_msg("not a string: %.80s", v);
+	for (v++; *v != '"'; v++) {
+		char ch = *v;
+		if (ch == '\\') {
+			ch = *++v;
+			if (ch == 'n')
+				ch = '\n';
+			else if (ch != '"' && ch != '\\' && ch != '/')
+				fail_msg("unexpected escape \\%c", ch);
+		}
+		assert_true(o + 1 < n);
+		out[o++] = ch;
+	}
+	out[o] = '\0';
+}
+
+/* The same value as a number. */
+static unsigned long long jnum(const char *v)
+{
+	unsigned long long x;
+	if (sscanf(v, "%llu", &x) != 1)
+		fail_msg("not a number: %.80s", v);
+	return x;
+}
+
+/* The i-th element of the array at v, or NULL past its end. */
+static const char *jnth(const char *v, size_t i)
+{
+	assert_int_equal(*v, '[');
+	const char *p = v + 1;
+	if (*p == ']')
+		return NULL;
+	for (size_t k = 0; k < i; k++) {
+		p = jskip(p);
+		assert_non_null(p);
+		if (*p == ']')
+			return NULL;
+		assert_int_equal(*p, ',');
+		p++;
+	}
+	return p;
+}
+
+/* The whole output is one JSON object on one line. */
+static void one_object(const char *out)
+{
+	const char *end = jskip(out);
+	if (*out != '{' || !end || strcmp(end, "\n") != 0)
+		fail_msg("not one JSON object on one line: %s", out);
+}
+
+/* ---- verifying what the tool printed ------------------------------------------------------ */
+
+/* The note verifies with PKI_DIR/checkpoint.pub as ORIGIN; *cp is what it
+ * says. */
+static void check_note(const char *note, struct checkpoint *cp)
+{
+	FILE *f = fopen(pki("checkpoint.pub"), "r");
+	assert_non_null(f);
+	EVP_PKEY *k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(k);
+	struct note_verifier v;
+	assert_int_equal(note_verifier_from_key(k, ORIGIN, &v), VG_OK);
+	EVP_PKEY_free(k);
+	size_t text_len;
+	assert_int_equal(note_open(note, strlen(note), &v, &text_len), VG_OK);
+	assert_int_equal(checkpoint_parse(note, text_len, cp), VG_OK);
+}
+
+/* The proof (a JSON array of hex nodes) leads from the hex leaf hash at idx
+ * to cp's root. */
+static void check_proof(const char *proof_json, const char *leaf_hex, unsigned long long idx,
+			const struct checkpoint *cp)
+{
+	merkle_hash proof[MERKLE_MAX_PROOF];
+	size_t n = 0;
+	const char *p;
+	while ((p = jnth(proof_json, n)) != NULL) {
+		char hex[80];
+		jstr(p, hex, sizeof(hex));
+		assert_true(n < MERKLE_MAX_PROOF);
+		assert_int_equal(hex_decode(hex, proof[n], SHA256_LEN), VG_OK);
+		n++;
+	}
+	uint8_t leaf[SHA256_LEN];
+	assert_int_equal(hex_decode(leaf_hex, leaf, SHA256_LEN), VG_OK);
+	assert_true(idx < cp->size);
+	if (merkle_verify_inclusion(idx, cp->size, leaf, proof, n, cp->root) != VG_OK)
+		fail_msg("the inclusion proof of entry %llu does not verify", idx);
+}
+
+/* A --json receipt: one object with the receipt's members (and offer_id
+ * when want_offer), agreeing with the row the relay stored, its proof
+ * verified.  Returns the entry's index; *record_id gets its hex id. */
+static unsigned long long check_receipt(const char *out, int want_offer, char record_id[33])
+{
+	one_object(out);
+	char keys[512], want[512];
+	jkeys(out, keys, sizeof(keys));
+	snprintf(want, sizeof(want), "index,leaf_hash,received_at,record_id,duplicate,checkpoint,"
+		 "inclusion_proof%s", want_offer ? ",offer_id" : "");
+	assert_string_equal(keys, want);
+	unsigned long long idx = jnum(jmust(out, "index"));
+	char leaf[80], id[80], at[64], db[200], note[4096];
+	jstr(jmust(out, "leaf_hash"), leaf, sizeof(leaf));
+	jstr(jmust(out, "record_id"), id, sizeof(id));
+	jstr(jmust(out, "received_at"), at, sizeof(at));
+	jstr(jmust(out, "checkpoint"), note, sizeof(note));
+	assert_true(strncmp(jmust(out, "duplicate"), "false", 5) == 0);
+	entry_text(idx, "lower(hex(leaf_hash))", db, sizeof(db));
+	assert_string_equal(leaf, db);
+	entry_text(idx, "lower(hex(record_id))", db, sizeof(db));
+	assert_string_equal(id, db);
+	char t[TIME_RFC3339_MAX];
+	time_format_rfc3339(entry_int(idx, "received_at_ms"), t);
+	assert_string_equal(at, t);
+	struct checkpoint cp;
+	check_note(note, &cp);
+	check_proof(jmust(out, "inclusion_proof"), leaf, idx, &cp);
+	assert_int_equal(strlen(id), 32);
+	memcpy(record_id, id, 33);
+	return idx;
+}
+
+static void hex_of(const uint8_t *b, size_t n, char *out)
+{
+	hex_encode(b, n, out);
+}
+
+static void time_of(int64_t ms, char out[TIME_RFC3339_MAX])
+{
+	time_format_rfc3339(ms, out);
+}
+
+/* ---- fixtures ---------------------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+	(void)state;
+	trelay_setup(&R, NULL, NULL);
+	return trelay_start(&R) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	int rc = trelay_stop(&R);
+	trelay_cleanup(&R);
+	if (rc != 0) {
+		fprintf(stderr, "relay exit status %d\n", rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the demo ------------------------------------------------------------------------ */
+
+static const char police_keys[] = "case_id,state,responsible,risk,minor,last_attempt,"
+				  "last_attempt_channel,last_attempt_outcome,last_success,"
+				  "alert_stage";
+static const char full_keys[] = "case_id,state,responsible,risk,minor,last_attempt,"
+				"last_attempt_channel,last_attempt_outcome,last_success,"
+				"alert_stage,parties,immediate_danger,factors,pending_offer_to,"
+				"pending_offer_id,attempts,failed_attempts,return_country,"
+				"return_date,opened_at,entries,consent_scope,override,close_reason";
+
+/* The string member key of the object in out equals want. */
+static void expect_member(const char *out, const char *key, const char *want)
+{
+	char v[512];
+	jstr(jmust(out, key), v, sizeof(v));
+	if (strcmp(v, want) != 0)
+		fail_msg("\"%s\" is \"%s\", expected \"%s\" in %s", key, v, want, out);
+}
+
+/* The raw JSON of member key starts with want (numbers, true, null, [..]). */
+static void expect_raw(const char *out, const char *key, const char *want)
+{
+	const char *v = jmust(out, key);
+	if (strncmp(v, want, strlen(want)) != 0 || !strchr(",}", v[strlen(want)]))
+		fail_msg("\"%s\" is %.80s, expected %s", key, v, want);
+}
+
+static char demo_offer[33];
+static unsigned long long demo_idx[6]; /* open, offer, accept, contact, risk */
+
+/* The Stockholm coordinator opens the case, with consent to share it with
+ * IOM, and offers the handover to IOM Moscow, which accepts. */
+static void test_demo_open_offer_accept(void **state)
+{
+	(void)state;
+	long long before = entries();
+	char id[33];
+	struct result *r = vigil_as(0, "se-stockholm-coord", "case", "open", "--case", DEMO,
+				    "--risk", "high", "--return-country", "RU", "--return-date",
+				    "2026-10-01", "--party", "iom-ru-moscow", "--party",
+				    "se-police-noa", "--consent", "share-with-iom", "--consent-at",
+				    CONSENT_AT, "--json", NULL);
+	expect_ok(r);
+	demo_idx[0] = check_receipt(r->out, 0, id);
+	assert_int_equal(entries(), before + 1);
+	Vigil__V1__Record *rec = stored_record(demo_idx[0]);
+	assert_string_equal(rec->case_id, DEMO);
+	assert_string_equal(rec->author, "se-stockholm-coord");
+	assert_int_equal(rec->body_case, VIGIL__V1__RECORD__BODY_CASE_OPEN);
+	const Vigil__V1__CaseOpen *o = rec->case_open;
+	assert_int_equal(o->risk, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH);
+	assert_false(o->minor);
+	assert_string_equal(o->return_country, "RU");
+	assert_string_equal(o->return_date, "2026-10-01");
+	assert_int_equal(o->n_parties, 2);
+	assert_string_equal(o->parties[0], "iom-ru-moscow");
+	assert_string_equal(o->parties[1], "se-police-noa");
+	assert_int_equal(o->basis_case, VIGIL__V1__CASE_OPEN__BASIS_CONSENT);
+	assert_string_equal(o->consent->scope, "share-with-iom");
+	assert_int_equal(o->consent->given_at_ms, CONSENT_AT_MS);
+	vigil__v1__record__free_unpacked(rec, NULL);
+
+	/* The offer; its id is the offer record's id. */
+	r = vigil_as(0, "se-stockholm-coord", "handover", "offer", "--case", DEMO, "--to",
+		     "iom-ru-moscow", "--reason", "return", "--consent-ref", "consent-2026-09-28",
+		     "--json", NULL);
+	expect_ok(r);
+	demo_idx[1] = check_receipt(r->out, 1, id);
+	expect_member(r->out, "offer_id", id);
+	snprintf(demo_offer, sizeof(demo_offer), "%s", id);
+	rec = stored_record(demo_idx[1]);
+	assert_int_equal(rec->body_case, VIGIL__V1__RECORD__BODY_HANDOVER_OFFER);
+	assert_string_equal(rec->handover_offer->to, "iom-ru-moscow");
+	assert_int_equal(rec->handover_offer->reason,
+			 VIGIL__V1__HANDOVER_REASON__HANDOVER_REASON_RETURN);
+	assert_string_equal(rec->handover_offer->consent_ref, "consent-2026-09-28");
+	vigil__v1__record__free_unpacked(rec, NULL);
+
+	/* IOM sees the pending offer in its status (text). */
+	r = vigil_as(0, "iom-ru-moscow", "status", DEMO, NULL);
+	expect_ok(r);
+	char want[300];
+	snprintf(want, sizeof(want), "\npending offer:           to iom-ru-moscow, offer id %s\n",
+		 demo_offer);
+	if (!strstr(r->out, want) || !strstr(r->out, "\nresponsible:             "
+							 "se-stockholm-coord\n"))
+		fail_msg("unexpected status: %s", r->out);
+
+	/* IOM accepts: the tool finds the offer in the status. */
+	r = vigil_as(0, "iom-ru-moscow", "handover", "accept", "--case", DEMO, "--json", NULL);
+	expect_ok(r);
+	demo_idx[2] = check_receipt(r->out, 1, id);
+	expect_member(r->out, "offer_id", demo_offer);
+	rec = stored_record(demo_idx[2]);
+	assert_int_equal(rec->body_case, VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER);
+	char hex[33];
+	hex_of(rec->handover_answer->offer_id.data, rec->handover_answer->offer_id.len, hex);
+	assert_string_equal(hex, demo_offer);
+	assert_true(rec->handover_answer->accept);
+	assert_string_equal(rec->handover_answer->decline_reason, "");
+	vigil__v1__record__free_unpacked(rec, NULL);
+	assert_int_equal(entries(), before + 3);
+
+	/* IOM reports an attempt to reach her. */
+	r = vigil_as(0, "iom-ru-moscow", "contact", "--case", DEMO, "--channel", "phone",
+		     "--outcome", "no-answer", "--at", ATTEMPT_AT, NULL);
+	expect_ok(r);
+	assert_int_equal(sscanf(r->out, "stored entry %llu at ", &demo_idx[3]), 1);
+}
+
+/* Police ask for the status and get the minimal answer: exactly the ten
+ * fields, in JSON and as text; IOM, responsible now, gets everything. */
+static void test_demo_police_status(void **state)
+{
+	(void)state;
+	struct result *r = vigil_as(0, "se-police-noa", "status", DEMO, "--json", NULL);
+	expect_ok(r);
+	one_object(r->out);
+	char keys[1024];
+	jkeys(r->out, keys, sizeof(keys));
+	assert_string_equal(keys, police_keys);
+	expect_member(r->out, "case_id", DEMO);
+	expect_member(r->out, "state", "active");
+	expect_member(r->out, "responsible", "iom-ru-moscow");
+	expect_member(r->out, "risk", "high");
+	expect_raw(r->out, "minor", "false");
+	char at[TIME_RFC3339_MAX];
+	time_of(ATTEMPT_AT_MS, at);
+	expect_member(r->out, "last_attempt", at);
+	expect_member(r->out, "last_attempt_channel", "phone");
+	expect_member(r->out, "last_attempt_outcome", "no-answer");
+	expect_raw(r->out, "last_success", "null");
+	expect_raw(r->out, "alert_stage", "0");
+	/* Nothing of the parties, factors, consent or offers anywhere. */
+	assert_null(strstr(r->out, "se-stockholm-coord"));
+	assert_null(strstr(r->out, "share-with-iom"));
+	assert_null(strstr(r->out, "RU"));
+
+	r = vigil_as(0, "se-police-noa", "status", DEMO, NULL);
+	expect_ok(r);
+	char want[1024];
+	snprintf(want, sizeof(want),
+		 "case:                    " DEMO "\n"
+		 "state:                   active\n"
+		 "responsible:             iom-ru-moscow\n"
+		 "risk:                    high\n"
+		 "minor:                   no\n"
+		 "last attempt:            %s phone no-answer\n"
+		 "last successful contact: none\n"
+		 "alert stage:             0 (no open alert)\n", at);
+	assert_string_equal(r->out, want);
+
+	/* The same case for IOM: every field, so the police answer above is
+	 * the relay's doing, not the tool leaving fields out. */
+	r = vigil_as(0, "iom-ru-moscow", "status", DEMO, "--json", NULL);
+	expect_ok(r);
+	one_object(r->out);
+	jkeys(r->out, keys, sizeof(keys));
+	assert_string_equal(keys, full_keys);
+	expect_raw(r->out, "parties",
+		   "[\"iom-ru-moscow\",\"se-police-noa\",\"se-stockholm-coord\"]");
+	expect_member(r->out, "consent_scope", "share-with-iom");
+	expect_raw(r->out, "override", "false");
+	expect_raw(r->out, "pending_offer_to", "null");
+	expect_raw(r->out, "pending_offer_id", "null");
+	expect_raw(r->out, "attempts", "1");
+	expect_raw(r->out, "failed_attempts", "1");
+	expect_member(r->out, "return_country", "RU");
+	expect_member(r->out, "return_date", "2026-10-01");
+	expect_raw(r->out, "entries", "4");
+	expect_raw(r->out, "close_reason", "null");
+}
+
+/* IOM records a risk assessment with factors; its status shows them. */
+static void test_demo_risk(void **state)
+{
+	(void)state;
+	char id[33];
+	struct result *r = vigil_as(0, "iom-ru-moscow", "risk", "--case", DEMO, "--level", "high",
+				    "--factor", "debt-bondage", "--factor", "witness", "--phase",
+				    "on-arrival", "--immediate-danger", "--json", NULL);
+	expect_ok(r);
+	demo_idx[4] = check_receipt(r->out, 0, id);
+	Vigil__V1__Record *rec = stored_record(demo_idx[4]);
+	assert_int_equal(rec->body_case, VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT);
+	const Vigil__V1__RiskAssessment *a = rec->risk_assessment;
+	assert_int_equal(a->level, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH);
+	assert_int_equal(a->n_factors, 2);
+	assert_int_equal(a->factors[0], VIGIL__V1__RISK_FACTOR__RISK_FACTOR_DEBT_BONDAGE);
+	assert_int_equal(a->factors[1], VIGIL__V1__RISK_FACTOR__RISK_FACTOR_WITNESS);
+	assert_true(a->immediate_danger);
+	assert_int_equal(a->phase, VIGIL__V1__ASSESSMENT_PHASE__ASSESSMENT_PHASE_ON_ARRIVAL);
+	vigil__v1__record__free_unpacked(rec, NULL);
+
+	r = vigil_as(0, "iom-ru-moscow", "status", DEMO, "--json", NULL);
+	expect_ok(r);
+	expect_raw(r->out, "factors", "[\"debt-bondage\",\"witness\"]");
+	expect_raw(r->out, "immediate_danger", "true");
+	r = vigil_as(0, "iom-ru-moscow", "status", DEMO, NULL);
+	expect_ok(r);
+	if (!strstr(r->out, "\nfactors:                 debt-bondage, witness\n") ||
+	    !strstr(r->out, "\nimmediate danger:        yes\n"))
+		fail_msg("unexpected status: %s", r->out);
+
+	/* A shelter, no party to this case, learns nothing of it. */
+	long long before = entries();
+	r = vigil_as(0, "se-shelter-1", "risk", "--case", DEMO, "--level", "low", "--phase",
+		     "periodic", NULL);
+	expect_refused(r, "NOT_FOUND", "case " DEMO " not found");
+	assert_int_equal(entries(), before);
+}
+
+/* The log as IOM: one line per entry, decoded from the record bytes,
+ * checked against the stored rows; and with --json every proof checked
+ * here against the signed checkpoint. */
+static void test_demo_log(void **state)
+{
+	(void)state;
+	struct result *r = vigil_as(0, "iom-ru-moscow", "log", DEMO, NULL);
+	expect_ok(r);
+	assert_int_equal(case_entries(DEMO), 5);
+	char t[5][TIME_RFC3339_MAX], at[TIME_RFC3339_MAX], consent_at[TIME_RFC3339_MAX];
+	for (int i = 0; i < 5; i++)
+		time_of(entry_int(demo_idx[i], "received_at_ms"), t[i]);
+	time_of(ATTEMPT_AT_MS, at);
+	time_of(CONSENT_AT_MS, consent_at);
+	char want[4096];
+	int n = snprintf(want, sizeof(want),
+		 "%llu %s se-stockholm-coord case-open risk=high minor=no return-country=RU "
+		 "return-date=2026-10-01 parties=iom-ru-moscow,se-police-noa "
+		 "consent=share-with-iom consent-at=%s\n"
+		 "%llu %s se-stockholm-coord handover-offer to=iom-ru-moscow reason=return "
+		 "consent-ref=consent-2026-09-28\n"
+		 "%llu %s iom-ru-moscow handover-answer offer=%s answer=accept\n"
+		 "%llu %s iom-ru-moscow contact channel=phone outcome=no-answer attempted-at=%s\n"
+		 "%llu %s iom-ru-moscow risk level=high factors=debt-bondage,witness "
+		 "immediate-danger=yes phase=on-arrival\n",
+		 demo_idx[0], t[0], consent_at, demo_idx[1], t[1], demo_idx[2], t[2], demo_offer,
+		 demo_idx[3], t[3], at, demo_idx[4], t[4]);
+	if (strncmp(r->out, want, (size_t)n) != 0)
+		fail_msg("unexpected log:\n%s\nexpected:\n%s", r->out, want);
+	unsigned long long size = 0;
+	if (sscanf(r->out + n, "verified: 5 entries, every inclusion proof leads to the "
+			       "checkpoint of size %llu\n", &size) != 1)
+		fail_msg("no verified line: %s", r->out + n);
+	assert_true(size > demo_idx[4] && size <= (unsigned long long)entries());
+	snprintf(want, sizeof(want), "verified: 5 entries, every inclusion proof leads to the "
+		 "checkpoint of size %llu\n", size);
+	assert_string_equal(r->out + n, want);
+
+	r = vigil_as(0, "iom-ru-moscow", "log", DEMO, "--json", NULL);
+	expect_ok(r);
+	one_object(r->out);
+	char keys[512];
+	jkeys(r->out, keys, sizeof(keys));
+	assert_string_equal(keys, "case_id,checkpoint,checkpoint_size,verified,entries");
+	static char note[4096];
+	jstr(jmust(r->out, "checkpoint"), note, sizeof(note));
+	struct checkpoint cp;
+	check_note(note, &cp);
+	assert_int_equal(jnum(jmust(r->out, "checkpoint_size")), cp.size);
+	expect_raw(r->out, "verified", "true");
+	const char *list = jmust(r->out, "entries"), *e;
+	size_t i = 0;
+	while ((e = jnth(list, i)) != NULL) {
+		assert_true(i < 5);
+		unsigned long long idx = jnum(jmust(e, "index"));
+		assert_int_equal(idx, demo_idx[i]);
+		char leaf[80], db[200], b64[4096];
+		jstr(jmust(e, "leaf_hash"), leaf, sizeof(leaf));
+		entry_text(idx, "lower(hex(leaf_hash))", db, sizeof(db));
+		assert_string_equal(leaf, db);
+		check_proof(jmust(e, "inclusion_proof"), leaf, idx, &cp);
+		/* The record bytes are the stored ones. */
+		jstr(jmust(e, "record"), b64, sizeof(b64));
+		static uint8_t bytes[4096];
+		int len = base64_decode(b64, strlen(b64), bytes, sizeof(bytes));
+		assert_true(len > 0);
+		char sql[128];
+		snprintf(sql, sizeof(sql), "SELECT record FROM entries WHERE idx = %llu", idx);
+		uint8_t *stored;
+		size_t stored_len;
+		assert_int_equal(db_blob(&R, sql, &stored, &stored_len), 0);
+		assert_int_equal((size_t)len, stored_len);
+		assert_memory_equal(bytes, stored, stored_len);
+		free(stored);
+		entry_text(idx, "author", db, sizeof(db));
+		expect_member(e, "author", db);
+		i++;
+	}
+	assert_int_equal(i, 5);
+	const char *body = jmust(jnth(list, 0), "body");
+	expect_member(body, "consent_scope", "share-with-iom");
+	expect_raw(body, "parties", "[\"iom-ru-moscow\",\"se-police-noa\"]");
+	expect_member(jnth(list, 1), "kind", "handover-offer");
+	expect_member(jmust(jnth(list, 2), "body"), "offer_id", demo_offer);
+
+	/* Police do not get the records; a non-party gets nothing at all. */
+	r = vigil_as(0, "se-police-noa", "log", DEMO, NULL);
+	expect_refused(r, "PERMISSION_DENIED",
+		       "the case's records are for coordinator, iom and responsible parties");
+	r = vigil_as(0, "other-iom", "log", DEMO, NULL);
+	expect_refused(r, "NOT_FOUND", "case " DEMO " not found");
+}
+
+/* The case list: IOM's shows the case, the other IOM's does not. */
+static void test_demo_cases(void **state)
+{
+	(void)state;
+	struct result *r = vigil_as(0, "iom-ru-moscow", "cases", NULL);
+	expect_ok(r);
+	/* IOM is a party to this one case so far. */
+	assert_string_equal(r->out, "CASE          STATE   RESPONSIBLE    RISK    MINOR\n"
+				    DEMO "  active  iom-ru-moscow  high    no\n");
+	r = vigil_as(0, "iom-ru-moscow", "--json", "cases", NULL);
+	expect_ok(r);
+	one_object(r->out);
+	const char *list = jmust(r->out, "cases"), *e;
+	int found = 0;
+	for (size_t i = 0; (e = jnth(list, i)) != NULL; i++) {
+		char id[80];
+		jstr(jmust(e, "case_id"), id, sizeof(id));
+		if (strcmp(id, DEMO) == 0) {
+			found++;
+			expect_member(e, "state", "active");
+			expect_member(e, "responsible", "iom-ru-moscow");
+			expect_member(e, "risk", "high");
+			expect_raw(e, "minor", "false");
+		}
+	}
+	assert_int_equal(found, 1);
+
+	r = vigil_as(0, "other-iom", "cases", NULL);
+	expect_ok(r);
+	assert_string_equal(r->out, "no cases\n");
+	r = vigil_as(0, "other-iom", "cases", "--json", NULL);
+	expect_ok(r);
+	assert_string_equal(r->out, "{\"cases\":[]}\n");
+}
+
+/* After the handover IOM is responsible: the coordinator may neither list
+ * the readers nor close, and IOM, not a coordinator, may not either. */
+static void test_demo_readers_and_close_refused(void **state)
+{
+	(void)state;
+	long long before = entries();
+	struct result *r = vigil_as(0, "se-stockholm-coord", "case", "readers", DEMO, NULL);
+	expect_refused(r, "PERMISSION_DENIED",
+		       "only the responsible coordinator lists who read the case");
+	r = vigil_as(0, "iom-ru-moscow", "case", "readers", DEMO, NULL);
+	expect_refused(r, "PERMISSION_DENIED",
+		       "only the responsible coordinator lists who read the case");
+
+	r = vigil_as(0, "se-stockholm-coord", "case", "close", "--case", DEMO, "--reason",
+		     "monitoring-completed", NULL);
+	expect_refused(r, "PERMISSION_DENIED", "only the responsible coordinator closes the case");
+	r = vigil_as(0, "iom-ru-moscow", "case", "close", "--case", DEMO, "--reason",
+		     "monitoring-completed", "--json", NULL);
+	expect_status(r, 1);
+	assert_string_equal(r->out, "{\"error\":\"PERMISSION_DENIED\",\"message\":\"only the "
+				    "responsible coordinator closes the case\"}\n");
+	assert_string_equal(r->err, REFUSED "PERMISSION_DENIED: only the responsible "
+					    "coordinator closes the case\n");
+	assert_int_equal(entries(), before);
+	r = vigil_as(0, "se-police-noa", "status", DEMO, "--json", NULL);
+	expect_ok(r);
+	expect_member(r->out, "state", "active");
+}
+
+/* ---- a case its coordinator keeps: readers, declines, withdrawals, close -------------- */
+
+static unsigned long long read_count(const char *case_id)
+{
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM case_reads WHERE case_id = '%s'",
+		 case_id);
+	return (unsigned long long)db_int(&R, sql);
+}
+
+/* Read k of the case's reads (oldest first) as the tool prints it. */
+static void read_line(const char *case_id, int k, char *out, size_t n)
+{
+	char sql[300], org[80], what[32];
+	snprintf(sql, sizeof(sql), "SELECT org FROM case_reads WHERE case_id = '%s' ORDER BY id "
+		 "LIMIT 1 OFFSET %d", case_id, k);
+	assert_int_equal(db_text(&R, sql, org, sizeof(org)), 0);
+	snprintf(sql, sizeof(sql), "SELECT what FROM case_reads WHERE case_id = '%s' ORDER BY id "
+		 "LIMIT 1 OFFSET %d", case_id, k);
+	assert_int_equal(db_text(&R, sql, what, sizeof(what)), 0);
+	snprintf(sql, sizeof(sql), "SELECT at_ms FROM case_reads WHERE case_id = '%s' ORDER BY "
+		 "id LIMIT 1 OFFSET %d", case_id, k);
+	char t[TIME_RFC3339_MAX];
+	time_of(db_int(&R, sql), t);
+	snprintf(out, n, "%s %s %s\n", t, org, what);
+}
+
+static void test_second_case_readers(void **state)
+{
+	(void)state;
+	char id[33];
+	struct result *r = vigil_as(0, "se-stockholm-coord", "case", "open", "--case", SECOND,
+				    "--risk", "medium", "--return-country", "MD", "--return-date",
+				    "2026-08-15", "--party", "se-police-noa", "--party",
+				    "iom-ru-moscow", "--override-risk-to-life",
+				    "threats from the recruiter reported on arrival", "--json",
+				    NULL);
+	expect_ok(r);
+	unsigned long long idx = check_receipt(r->out, 0, id);
+	Vigil__V1__Record *rec = stored_record(idx);
+	assert_int_equal(rec->case_open->basis_case, VIGIL__V1__CASE_OPEN__BASIS_OVERRIDE);
+	assert_int_equal(rec->case_open->override->reason,
+			 VIGIL__V1__OVERRIDE_REASON__OVERRIDE_REASON_RISK_TO_LIFE);
+	assert_string_equal(rec->case_open->override->justification,
+			    "threats from the recruiter reported on arrival");
+	vigil__v1__record__free_unpacked(rec, NULL);
+
+	r = vigil_as(0, "se-stockholm-coord", "status", SECOND, NULL);
+	expect_ok(r);
+	if (!strstr(r->out, "\nconsent:                 override (risk_to_life)\n") ||
+	    !strstr(r->out, "\nreturn:                  MD 2026-08-15\n"))
+		fail_msg("unexpected status: %s", r->out);
+	assert_int_equal(read_count(SECOND), 1);
+	expect_ok(vigil_as(0, "se-police-noa", "status", SECOND, NULL));
+	expect_ok(vigil_as(0, "iom-ru-moscow", "log", SECOND, NULL));
+	assert_int_equal(read_count(SECOND), 3);
+
+	/* One line per read, exactly the recorded reads. */
+	r = vigil_as(0, "se-stockholm-coord", "case", "readers", SECOND, NULL);
+	expect_ok(r);
+	char want[1024], line[256];
+	want[0] = '\0';
+	for (int k = 0; k < 3; k++) {
+		read_line(SECOND, k, line, sizeof(line));
+		strcat(want, line);
+	}
+	assert_string_equal(r->out, want);
+	assert_non_null(strstr(want, " se-police-noa status\n"));
+	assert_non_null(strstr(want, " iom-ru-moscow log\n"));
+
+	/* The listing above is a read too, listed the next time. */
+	r = vigil_as(0, "se-stockholm-coord", "case", "readers", SECOND, "--json", NULL);
+	expect_ok(r);
+	one_object(r->out);
+	expect_member(r->out, "case_id", SECOND);
+	const char *reads = jmust(r->out, "reads");
+	assert_non_null(jnth(reads, 3));
+	assert_null(jnth(reads, 4));
+	expect_member(jnth(reads, 1), "organisation", "se-police-noa");
+	expect_member(jnth(reads, 1), "what", "status");
+	expect_member(jnth(reads, 3), "organisation", "se-stockholm-coord");
+	expect_member(jnth(reads, 3), "what", "readers");
+	char t[TIME_RFC3339_MAX];
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT at_ms FROM case_reads WHERE case_id = '%s' ORDER BY id "
+		 "LIMIT 1 OFFSET 3", SECOND);
+	time_of(db_int(&R, sql), t);
+	expect_member(jnth(reads, 3), "at", t);
+}
+
+/* Declined, withdrawn, answered by the wrong organisation, and accepted by
+ * an organisation that was no party: then the new responsible coordinator
+ * closes the case, and the old one no longer can. */
+static void test_second_case_handovers(void **state)
+{
+	(void)state;
+	char id[33], offer[33];
+	struct result *r = vigil_as(0, "se-stockholm-coord", "handover", "offer", "--case", SECOND,
+				    "--to", "iom-ru-moscow", "--reason", "additional-services",
+				    "--override-risk-to-life", "no consent can be asked safely",
+				    "--json", NULL);
+	expect_ok(r);
+	unsigned long long idx = check_receipt(r->out, 1, offer);
+	expect_member(r->out, "offer_id", offer);
+	Vigil__V1__Record *rec = stored_record(idx);
+	assert_int_equal(rec->handover_offer->basis_case,
+			 VIGIL__V1__HANDOVER_OFFER__BASIS_OVERRIDE);
+	assert_int_equal(rec->handover_offer->reason,
+			 VIGIL__V1__HANDOVER_REASON__HANDOVER_REASON_ADDITIONAL_SERVICES);
+	vigil__v1__record__free_unpacked(rec, NULL);
+
+	/* Police see no offers in their status, and are not the offered
+	 * organisation anyway. */
+	long long before = entries();
+	r = vigil_as(0, "se-police-noa", "handover", "accept", "--case", SECOND, NULL);
+	expect_status(r, 1);
+	assert_string_equal(r->out, "");
+	assert_string_equal(r->err, "vigil: handover accept: the status of case " SECOND
+				    " shows no pending handover offer (the relay does not show "
+				    "offers to police: give --offer-id)\n");
+	r = vigil_as(0, "se-police-noa", "handover", "accept", "--case", SECOND, "--offer-id",
+		     offer, NULL);
+	expect_refused(r, "PERMISSION_DENIED",
+		       "only the offered organisation (iom-ru-moscow) answers this offer");
+	assert_int_equal(entries(), before);
+
+	/* IOM declines, with a reason; the coordinator stays responsible. */
+	r = vigil_as(0, "iom-ru-moscow", "handover", "decline", "--case", SECOND, "--reason",
+		     "no office in that region", NULL);
+	expect_ok(r);
+	unsigned long long di;
+	assert_int_equal(sscanf(r->out, "stored entry %llu at ", &di), 1);
+	char line[100];
+	snprintf(line, sizeof(line), "\noffer_id %s\n", offer);
+	assert_non_null(strstr(r->out, line));
+	rec = stored_record(di);
+	assert_int_equal(rec->body_case, VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER);
+	assert_false(rec->handover_answer->accept);
+	assert_string_equal(rec->handover_answer->decline_reason, "no office in that region");
+	vigil__v1__record__free_unpacked(rec, NULL);
+	r = vigil_as(0, "se-stockholm-coord", "status", SECOND, "--json", NULL);
+	expect_ok(r);
+	expect_member(r->out, "responsible", "se-stockholm-coord");
+	expect_raw(r->out, "pending_offer_id", "null");
+
+	/* An offer to an organisation outside the case, withdrawn: the
+	 * outsider cannot see the case, so it cannot find the offer without
+	 * being told its id. */
+	r = vigil_as(0, "se-stockholm-coord", "handover", "offer", "--case", SECOND, "--to",
+		     "se-goteborg-coord", "--reason", "other", "--consent-ref", "ref-7", "--json",
+		     NULL);
+	expect_ok(r);
+	check_receipt(r->out, 1, offer);
+	r = vigil_as(0, "other-coord", "handover", "accept", "--case", SECOND, NULL);
+	expect_refused(r, "NOT_FOUND", "case " SECOND " not found");
+	r = vigil_as(0, "se-stockholm-coord", "handover", "withdraw", "--case", SECOND, "--json",
+		     NULL);
+	expect_ok(r);
+	idx = check_receipt(r->out, 1, id);
+	expect_member(r->out, "offer_id", offer);
+	rec = stored_record(idx);
+	assert_int_equal(rec->body_case, VIGIL__V1__RECORD__BODY_HANDOVER_WITHDRAW);
+	char hex[33];
+	hex_of(rec->handover_withdraw->offer_id.data, RECORD_ID_LEN, hex);
+	assert_string_equal(hex, offer);
+	vigil__v1__record__free_unpacked(rec, NULL);
+	before = entries();
+	r = vigil_as(0, "se-stockholm-coord", "handover", "withdraw", "--case", SECOND, "--json",
+		     NULL);
+	expect_status(r, 1);
+	assert_string_equal(r->err, "vigil: handover withdraw: the status of case " SECOND
+				    " shows no pending handover offer\n");
+	assert_string_equal(r->out, "{\"error\":\"NO_PENDING_OFFER\",\"message\":\"handover "
+				    "withdraw: the status of case " SECOND " shows no pending "
+				    "handover offer\"}\n");
+	/* The withdrawn offer, named by its id, cannot be accepted. */
+	r = vigil_as(0, "other-coord", "handover", "accept", "--case", SECOND, "--offer-id", offer,
+		     NULL);
+	expect_refused(r, "NOT_FOUND", "case " SECOND " not found");
+	assert_int_equal(entries(), before);
+
+	/* Offered again and accepted by the outsider, given the id. */
+	r = vigil_as(0, "se-stockholm-coord", "handover", "offer", "--case", SECOND, "--to",
+		     "se-goteborg-coord", "--reason", "return", "--consent-ref", "ref-8", "--json",
+		     NULL);
+	expect_ok(r);
+	check_receipt(r->out, 1, offer);
+	r = vigil_as(0, "other-coord", "handover", "accept", "--case", SECOND, "--offer-id", offer,
+		     "--json", NULL);
+	expect_ok(r);
+	check_receipt(r->out, 1, id);
+	expect_member(r->out, "offer_id", offer);
+	r = vigil_as(0, "other-coord", "status", SECOND, "--json", NULL);
+	expect_ok(r);
+	expect_member(r->out, "responsible", "se-goteborg-coord");
+
+	/* Only the responsible coordinator closes. */
+	before = entries();
+	r = vigil_as(0, "se-stockholm-coord", "case", "close", "--case", SECOND, "--reason",
+		     "transferred", NULL);
+	expect_refused(r, "PERMISSION_DENIED", "only the responsible coordinator closes the case");
+	assert_int_equal(entries(), before);
+	r = vigil_as(0, "other-coord", "case", "close", "--case", SECOND, "--reason", "transferred",
+		     "--json", NULL);
+	expect_ok(r);
+	idx = check_receipt(r->out, 0, id);
+	rec = stored_record(idx);
+	assert_int_equal(rec->case_close->reason, VIGIL__V1__CLOSE_REASON__CLOSE_REASON_TRANSFERRED);
+	vigil__v1__record__free_unpacked(rec, NULL);
+	r = vigil_as(0, "se-stockholm-coord", "status", SECOND, NULL);
+	expect_ok(r);
+	if (!strstr(r->out, "\nstate:                   closed\n") ||
+	    !strstr(r->out, "\nclose reason:            transferred\n"))
+		fail_msg("unexpected status: %s", r->out);
+	/* Nothing but a reopening on a closed case. */
+	r = vigil_as(0, "iom-ru-moscow", "risk", "--case", SECOND, "--level", "low", "--phase",
+		     "periodic", NULL);
+	expect_refused(r, "BAD_REQUEST", "case " SECOND " is closed; a coordinator party reopens "
+					 "it with a case open");
+}
+
+/* ---- usage errors ------------------------------------------------------------------------ */
+
+struct usage_case {
+	const char *args[24];
+	const char *line;
+};
+
+#define OPEN "case", "open", "--case", "SE-U-1"
+#define OPEN_OK OPEN, "--risk", "high", "--return-country", "RU", "--return-date", "2026-10-01"
+
+static const struct usage_case usage_cases[] = {
+	{ { OPEN, "--risk", "severe", "--return-country", "RU", "--return-date", "2026-10-01",
+	    "--consent", "share-with-iom" },
+	  "case open: unknown risk level \"severe\" (one of: low, medium, high)" },
+	{ { OPEN_OK, "--consent", "share-with-iom", "--override-risk-to-life", "threats" },
+	  "case open: give --consent or --override-risk-to-life, not both" },
+	{ { OPEN_OK },
+	  "case open: --consent SCOPE or --override-risk-to-life TEXT is required" },
+	{ { OPEN, "--risk", "high", "--return-country", "RU", "--return-date", "2026-02-30",
+	    "--consent", "share-with-iom" },
+	  "case open: return date \"2026-02-30\" is not a date YYYY-MM-DD (e.g. 2026-10-01)" },
+	{ { OPEN, "--risk", "high", "--return-country", "RU", "--return-date", "1.10.2026",
+	    "--consent", "share-with-iom" },
+	  "case open: return date \"1.10.2026\" is not a date YYYY-MM-DD (e.g. 2026-10-01)" },
+	{ { OPEN, "--risk", "high", "--return-country", "Russia", "--return-date", "2026-10-01",
+	    "--consent", "share-with-iom" },
+	  "case open: return country \"Russia\" is not an ISO 3166 code of two capital letters "
+	  "(e.g. RU)" },
+	{ { OPEN, "--risk", "high", "--return-country", "ru", "--return-date", "2026-10-01",
+	    "--consent", "share-with-iom" },
+	  "case open: return country \"ru\" is not an ISO 3166 code of two capital letters "
+	  "(e.g. RU)" },
+	{ { OPEN, "--risk", "medium", "--minor", "--return-country", "RU", "--return-date",
+	    "2026-10-01", "--consent", "share-with-iom" },
+	  "case open: a minor's risk level is never below high (not \"medium\")" },
+	{ { OPEN_OK, "--consent", "Share With IOM" },
+	  "case open: consent scope \"Share With IOM\" is not a coded scope (1-64 characters "
+	  "of a-z, 0-9 and '-', e.g. share-with-iom)" },
+	{ { OPEN_OK, "--consent", "share-with-iom", "--party", "IOM Moscow" },
+	  "case open: party \"IOM Moscow\" is not an organisation id (1-64 characters of a-z, "
+	  "0-9 and '-')" },
+	{ { OPEN_OK, "--consent", "share-with-iom", "--party", "iom-ru-moscow", "--party",
+	    "iom-ru-moscow" },
+	  "case open: party \"iom-ru-moscow\" is named twice" },
+	{ { OPEN_OK, "--consent", "share-with-iom", "--consent-at", "yesterday" },
+	  "case open: --consent-at 'yesterday' is not an RFC 3339 time such as "
+	  "2026-09-28T10:00:00Z" },
+	{ { OPEN_OK, "--override-risk-to-life", "x", "--consent-at", CONSENT_AT },
+	  "case open: --consent-at needs --consent" },
+	{ { "case", "open", "--risk", "high" }, "case open: --case is required" },
+	{ { "case", "open", "--case", "SE 2026", "--risk", "high", "--return-country", "RU",
+	    "--return-date", "2026-10-01", "--consent", "c" },
+	  "case open: case id \"SE 2026\" is invalid: it must be 3-64 characters of A-Z, a-z, "
+	  "0-9 and '-'" },
+	{ { "case", "open", "--case", "SE-U-1", "--risk" }, "option '--risk' needs an argument" },
+	{ { "risk", "--case", "SE-U-1", "--level", "high", "--factor", "poverty", "--phase",
+	    "periodic" },
+	  "risk: unknown risk factor \"poverty\" (one of: threats-to-family, re-trafficking, "
+	  "debt-bondage, documents-withheld, witness, recruited-by-family, health, addiction, "
+	  "homelessness, stigma-or-violence, other)" },
+	{ { "risk", "--case", "SE-U-1", "--level", "high", "--factor", "witness", "--factor",
+	    "witness", "--phase", "periodic" },
+	  "risk: risk factor \"witness\" is named twice" },
+	{ { "risk", "--case", "SE-U-1", "--level", "high", "--phase", "yearly" },
+	  "risk: unknown assessment phase \"yearly\" (one of: pre-departure, on-arrival, "
+	  "periodic, event-triggered)" },
+	{ { "risk", "--case", "SE-U-1", "--level", "high" }, "risk: --phase is required" },
+	{ { "handover", "offer", "--case", "SE-U-1", "--to", "iom-ru-moscow", "--reason",
+	    "return" },
+	  "handover offer: --consent-ref REF or --override-risk-to-life TEXT is required" },
+	{ { "handover", "offer", "--case", "SE-U-1", "--to", "iom-ru-moscow", "--reason",
+	    "holiday", "--consent-ref", "c-1" },
+	  "handover offer: unknown handover reason \"holiday\" (one of: additional-services, "
+	  "return, other)" },
+	{ { "handover", "offer", "--case", "SE-U-1", "--to", "iom-ru-moscow", "--reason",
+	    "return", "--consent-ref", "c 1" },
+	  "handover offer: consent reference \"c 1\" must be 1-64 characters of A-Z, a-z, 0-9 "
+	  "and '-'" },
+	{ { "handover", "decline", "--case", "SE-U-1" }, "handover decline: --reason is required" },
+	{ { "handover", "accept", "--case", "SE-U-1", "--reason", "x" },
+	  "unknown option '--reason'" },
+	{ { "handover", "accept", "--case", "SE-U-1", "--offer-id", "xyz" },
+	  "handover accept: --offer-id wants 32 hex digits, not 'xyz'" },
+	{ { "handover", "give", "--case", "SE-U-1" },
+	  "handover: unknown subcommand 'give' (offer, accept, decline or withdraw)" },
+	{ { "handover" }, "handover: give a subcommand: offer, accept, decline or withdraw" },
+	{ { "case", "close", "--case", "SE-U-1", "--reason", "done" },
+	  "case close: unknown close reason \"done\" (one of: monitoring-completed, "
+	  "declines-contact, transferred, lost-contact, other)" },
+	{ { "case", "delete" }, "case: unknown subcommand 'delete' (open, close or readers)" },
+	{ { "case" }, "case: give a subcommand: open, close or readers" },
+	{ { "status" }, "status: give the case id: vigil status ID" },
+	{ { "status", "SE-1", "SE-2" }, "status: unexpected argument 'SE-2'" },
+	{ { "log", "no such case!" },
+	  "log: case id \"no such case!\" is invalid: it must be 3-64 characters of A-Z, a-z, "
+	  "0-9 and '-'" },
+	{ { "case", "readers" }, "case readers: give the case id: vigil case readers ID" },
+	{ { "cases", "SE-1" }, "cases: unexpected argument 'SE-1'" },
+};
+
+/* Each is refused before anything is sent: exit 2, the exact message, no
+ * entry and no read. */
+static void test_usage_errors(void **state)
+{
+	(void)state;
+	long long before = entries();
+	long long reads = db_int(&R, "SELECT count(*) FROM case_reads");
+	for (size_t i = 0; i < sizeof(usage_cases) / sizeof(usage_cases[0]); i++) {
+		const char *const *a = usage_cases[i].args;
+		struct result *r = vigil_as(0, "se-stockholm-coord", a[0], a[1], a[2], a[3], a[4],
+					    a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12],
+					    a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20],
+					    NULL);
+		expect_usage(r, usage_cases[i].line);
+	}
+	assert_int_equal(entries(), before);
+	assert_int_equal(db_int(&R, "SELECT count(*) FROM case_reads"), reads);
+}
+
+/* --help of every command and subcommand, on stdout with exit 0. */
+static void test_help(void **state)
+{
+	(void)state;
+	static const char *const helps[][3] = {
+		{ "case", "--help", "usage: vigil [OPTIONS] case open --case ID ...\n" },
+		{ "case", "open",
+		  "usage: vigil [OPTIONS] case open --case ID --risk LEVEL [--minor]\n" },
+		{ "case", "close", "usage: vigil [OPTIONS] case close --case ID --reason REASON\n" },
+		{ "case", "readers", "usage: vigil [OPTIONS] case readers ID\n" },
+		{ "risk", NULL, "usage: vigil [OPTIONS] risk --case ID --level LEVEL" },
+		{ "handover", "--help", "usage: vigil [OPTIONS] handover offer --case ID --to ORG" },
+		{ "handover", "offer", "usage: vigil [OPTIONS] handover offer --case ID --to ORG" },
+		{ "handover", "accept", "usage: vigil [OPTIONS] handover accept --case ID "
+					"[--offer-id HEX]\n" },
+		{ "handover", "decline", "usage: vigil [OPTIONS] handover decline --case ID "
+					 "--reason TEXT [--offer-id HEX]\n" },
+		{ "handover", "withdraw", "usage: vigil [OPTIONS] handover withdraw --case ID "
+					  "[--offer-id HEX]\n" },
+		{ "status", NULL, "usage: vigil [OPTIONS] status ID\n" },
+		{ "log", NULL, "usage: vigil [OPTIONS] log ID\n" },
+		{ "cases", NULL, "usage: vigil [OPTIONS] cases\n" },
+	};
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++) {
+		struct result *r;
+		if (helps[i][1] && strcmp(helps[i][1], "--help") != 0)
+			r = vigil_as(0, "x", helps[i][0], helps[i][1], "--help", NULL);
+		else
+			r = vigil_as(0, "x", helps[i][0], "--help", NULL);
+		expect_ok(r);
+		if (strncmp(r->out, helps[i][2], strlen(helps[i][2])) != 0)
+			fail_msg("unexpected help of %s %s: %s", helps[i][0],
+				 helps[i][1] ? helps[i][1] : "", r->out);
+	}
+	/* The risk help lists every factor; the top-level help every command. */
+	struct result *r = vigil_as(0, "x", "risk", "--help", NULL);
+	assert_non_null(strstr(r->out, "stigma-or-violence"));
+	assert_non_null(strstr(r->out, "event-triggered"));
+	r = vigil_as(0, "x", "--help", NULL);
+	expect_ok(r);
+	static const char *const cmds[] = { "case", "risk", "handover", "status", "log", "cases" };
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "\n  %-12s", cmds[i]);
+		if (!strstr(r->out, want))
+			fail_msg("%s is not in the help: %s", cmds[i], r->out);
+	}
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_demo_open_offer_accept),
+		cmocka_unit_test(test_demo_police_status),
+		cmocka_unit_test(test_demo_risk),
+		cmocka_unit_test(test_demo_log),
+		cmocka_unit_test(test_demo_cases),
+		cmocka_unit_test(test_demo_readers_and_close_refused),
+		cmocka_unit_test(test_second_case_readers),
+		cmocka_unit_test(test_second_case_handovers),
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_help),
+	};
+	return cmocka_run_group_tests_name("cli_cases", tests, group_setup, group_teardown);
+}
