@@ -11,6 +11,8 @@
 
 struct cases {
 	sqlite3 *db;
+	struct watch_config wc;
+	int64_t now_ms;            /* the time of the record or event being applied */
 	sqlite3_stmt *get;
 	sqlite3_stmt *put;
 	sqlite3_stmt *is_party;
@@ -20,6 +22,12 @@ struct cases {
 	sqlite3_stmt *list;
 	sqlite3_stmt *reads;
 	sqlite3_stmt *entries;
+	sqlite3_stmt *note_org;
+	sqlite3_stmt *next_due;
+	sqlite3_stmt *due_case;
+	sqlite3_stmt *party_roles;
+	sqlite3_stmt *note_alert;
+	sqlite3_stmt *delivery_ack;
 };
 
 #define COLUMNS                                                                        \
@@ -27,7 +35,10 @@ struct cases {
 	" return_country, return_date, consent_scope, override, opened_at_ms,"         \
 	" pending_offer_id, pending_offer_to, pending_offer_at_ms, last_attempt_ms,"   \
 	" last_attempt_channel, last_attempt_outcome, last_success_ms, attempts,"      \
-	" failed_attempts, entries, close_reason, handed_over_at_ms, alert_stage"
+	" failed_attempts, entries, close_reason, handed_over_at_ms, alert_stage,"     \
+	" next_event_ms, alert_id, alert_kind, alert_raised_ms, alert_deadline_ms,"    \
+	" alert_acked, alert_resolve, failed_channels, failed_first_org, failed_orgs," \
+	" handover_alerted"
 
 int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 {
@@ -43,7 +54,7 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 	} q[] = {
 		{ &cs->get, "SELECT " COLUMNS " FROM cases WHERE case_id=?" },
 		{ &cs->put, "INSERT OR REPLACE INTO cases(" COLUMNS ") VALUES(?,?,?,?,?,?,?,?,?,?,"
-			    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)" },
+			    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)" },
 		{ &cs->is_party, "SELECT 1 FROM case_parties WHERE case_id=? AND org=?" },
 		{ &cs->parties, "SELECT org FROM case_parties WHERE case_id=? ORDER BY org" },
 		{ &cs->add_party, "INSERT OR IGNORE INTO case_parties(case_id, org, since_idx) "
@@ -55,6 +66,17 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 		{ &cs->reads, "SELECT org, what, at_ms FROM case_reads WHERE case_id=? ORDER BY id" },
 		{ &cs->entries, "SELECT idx, received_at_ms, cert_fp, record, signature, leaf_hash "
 				"FROM entries WHERE case_id=? ORDER BY idx" },
+		{ &cs->note_org, "INSERT OR REPLACE INTO orgs(org, role, country, seen_ms) "
+				 "VALUES(?,?,?,?)" },
+		{ &cs->next_due, "SELECT min(next_event_ms) FROM cases WHERE next_event_ms > 0" },
+		{ &cs->due_case, "SELECT case_id FROM cases WHERE next_event_ms > 0 AND "
+				 "next_event_ms <= ? ORDER BY next_event_ms LIMIT 1" },
+		{ &cs->party_roles, "SELECT p.org, coalesce(o.role, 0) FROM case_parties p LEFT "
+				    "JOIN orgs o ON o.org = p.org WHERE p.case_id = ? ORDER BY p.org" },
+		{ &cs->note_alert, "INSERT INTO alerts(position, case_id, alert_id, stage, recipients)"
+				   " VALUES(?,?,?,?,?)" },
+		{ &cs->delivery_ack, "INSERT INTO delivery_acks(org, position) VALUES(?1, ?2) ON "
+				     "CONFLICT(org) DO UPDATE SET position = max(position, ?2)" },
 	};
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
 		if (sqlite3_prepare_v3(db, q[i].sql, -1, SQLITE_PREPARE_PERSISTENT, q[i].st, NULL) !=
@@ -74,7 +96,9 @@ void cases_close(struct cases **csp)
 	if (!cs)
 		return;
 	sqlite3_stmt *all[] = { cs->get, cs->put, cs->is_party, cs->parties, cs->add_party,
-				cs->add_read, cs->list, cs->reads, cs->entries };
+				cs->add_read, cs->list, cs->reads, cs->entries, cs->note_org,
+				cs->next_due, cs->due_case, cs->party_roles, cs->note_alert,
+				cs->delivery_ack };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
 	free(cs);
@@ -130,6 +154,23 @@ static int load(struct cases *cs, const char *case_id, struct case_state *c)
 		c->close_reason = sqlite3_column_int(st, 22);
 		c->handed_over_at_ms = sqlite3_column_int64(st, 23);
 		c->alert_stage = sqlite3_column_int(st, 24);
+		c->next_event_ms = sqlite3_column_int64(st, 25);
+		if (sqlite3_column_bytes(st, 26) == RECORD_ID_LEN) {
+			c->has_alert = 1;
+			memcpy(c->alert_id, sqlite3_column_blob(st, 26), RECORD_ID_LEN);
+		}
+		c->alert_kind = sqlite3_column_int(st, 27);
+		c->alert_raised_ms = sqlite3_column_int64(st, 28);
+		c->alert_deadline_ms = sqlite3_column_int64(st, 29);
+		c->alert_acked = sqlite3_column_int(st, 30);
+		copy_text(c->alert_resolve, sizeof(c->alert_resolve), st, 31);
+		c->failed_channels = (uint32_t)sqlite3_column_int64(st, 32);
+		copy_text(c->failed_first_org, sizeof(c->failed_first_org), st, 33);
+		c->failed_orgs = sqlite3_column_int(st, 34);
+		if (sqlite3_column_bytes(st, 35) == RECORD_ID_LEN) {
+			c->has_handover_alerted = 1;
+			memcpy(c->handover_alerted, sqlite3_column_blob(st, 35), RECORD_ID_LEN);
+		}
 		rc = 1;
 	} else {
 		rc = rc == SQLITE_DONE ? 0 : rc;
@@ -138,8 +179,62 @@ static int load(struct cases *cs, const char *case_id, struct case_state *c)
 	return rc;
 }
 
-static int save(struct cases *cs, const struct case_state *c)
+static int64_t max64(int64_t a, int64_t b)
 {
+	return a > b ? a : b;
+}
+
+/* The silence deadline: the last sign of her (a successful contact, the
+ * accepted handover or the opening) plus the window of her risk level. */
+static int64_t silence_deadline(const struct cases *cs, const struct case_state *c)
+{
+	int64_t base = max64(c->last_success_ms, max64(c->handed_over_at_ms, c->opened_at_ms));
+	int risk = c->risk >= 1 && c->risk <= 3 ? c->risk : 3;
+	return base + (int64_t)cs->wc.window_ms[risk];
+}
+
+/* Failed attempts raise the alert early: enough of them, by two or more
+ * organisations or on two or more channels. */
+static int failed_trigger(const struct cases *cs, const struct case_state *c)
+{
+	return c->failed_attempts >= cs->wc.failed_attempts &&
+	       (c->failed_orgs >= 2 || __builtin_popcount(c->failed_channels) >= 2);
+}
+
+static int handover_stall_due(const struct case_state *c)
+{
+	return c->has_pending && !(c->has_handover_alerted &&
+				   memcmp(c->handover_alerted, c->pending_offer_id, RECORD_ID_LEN) == 0);
+}
+
+/* When the watchdog must look at this case again (0: never), kept in the
+ * row so that the next deadline of all cases is one indexed lookup. */
+static int64_t next_event(const struct cases *cs, const struct case_state *c)
+{
+	if (c->alert_resolve[0])
+		return cs->now_ms;
+	if (c->state != VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE)
+		return 0;
+	int64_t next = INT64_MAX;
+	if (c->has_alert) {
+		if (c->alert_stage == 1 && !c->alert_acked)
+			next = c->alert_raised_ms + (int64_t)cs->wc.escalate_after_ms;
+	} else {
+		next = failed_trigger(cs, c) ? cs->now_ms : silence_deadline(cs, c);
+	}
+	if (handover_stall_due(c)) {
+		int64_t t = c->pending_offer_at_ms + (int64_t)cs->wc.handover_window_ms;
+		if (t < next)
+			next = t;
+	}
+	if (next == INT64_MAX)
+		return 0;
+	return next > 0 ? next : 1;
+}
+
+static int save(struct cases *cs, struct case_state *c)
+{
+	c->next_event_ms = next_event(cs, c);
 	sqlite3_stmt *st = cs->put;
 	sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, c->state);
@@ -169,6 +264,23 @@ static int save(struct cases *cs, const struct case_state *c)
 	sqlite3_bind_int(st, 23, c->close_reason);
 	sqlite3_bind_int64(st, 24, c->handed_over_at_ms);
 	sqlite3_bind_int(st, 25, c->alert_stage);
+	sqlite3_bind_int64(st, 26, c->next_event_ms);
+	if (c->has_alert)
+		sqlite3_bind_blob(st, 27, c->alert_id, RECORD_ID_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 27);
+	sqlite3_bind_int(st, 28, c->alert_kind);
+	sqlite3_bind_int64(st, 29, c->alert_raised_ms);
+	sqlite3_bind_int64(st, 30, c->alert_deadline_ms);
+	sqlite3_bind_int(st, 31, c->alert_acked);
+	sqlite3_bind_text(st, 32, c->alert_resolve, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 33, c->failed_channels);
+	sqlite3_bind_text(st, 34, c->failed_first_org, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 35, c->failed_orgs);
+	if (c->has_handover_alerted)
+		sqlite3_bind_blob(st, 36, c->handover_alerted, RECORD_ID_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 36);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : rc;
@@ -264,14 +376,18 @@ static int apply_open(struct cases *cs, struct case_state *c, int exists, int pa
 	c->opened_at_ms = now;
 	c->has_pending = 0;
 	c->close_reason = 0;
-	c->alert_stage = 0;
+	c->failed_attempts = 0;
+	c->failed_channels = 0;
+	c->failed_orgs = 0;
+	c->failed_first_org[0] = '\0';
 	int rc = add_party(cs, c->case_id, org, index);
 	for (size_t i = 0; rc == 0 && i < o->n_parties; i++)
 		rc = add_party(cs, c->case_id, o->parties[i], index);
 	return rc;
 }
 
-static int apply_contact(struct case_state *c, const Vigil__V1__ContactAttempt *a)
+static int apply_contact(struct case_state *c, const Vigil__V1__ContactAttempt *a,
+			 const char *org)
 {
 	if (a->attempted_at_ms >= c->last_attempt_ms) {
 		c->last_attempt_ms = a->attempted_at_ms;
@@ -283,9 +399,38 @@ static int apply_contact(struct case_state *c, const Vigil__V1__ContactAttempt *
 		if (a->attempted_at_ms > c->last_success_ms)
 			c->last_success_ms = a->attempted_at_ms;
 		c->failed_attempts = 0;
+		c->failed_channels = 0;
+		c->failed_orgs = 0;
+		c->failed_first_org[0] = '\0';
+		/* She was reached: an open alert is resolved, and says so. */
+		if (c->has_alert)
+			snprintf(c->alert_resolve, sizeof(c->alert_resolve), "contact");
 	} else {
 		c->failed_attempts++;
+		c->failed_channels |= 1u << (a->channel & 31);
+		if (c->failed_orgs == 0) {
+			snprintf(c->failed_first_org, sizeof(c->failed_first_org), "%s", org);
+			c->failed_orgs = 1;
+		} else if (strcmp(c->failed_first_org, org) != 0) {
+			c->failed_orgs = 2;
+		}
 	}
+	return 0;
+}
+
+static int apply_ack(struct case_state *c, const Vigil__V1__AlertAck *a, const char *org,
+		     int role, char *why, size_t why_len)
+{
+	if (role != ROLE_COORDINATOR && strcmp(org, c->responsible) != 0) {
+		WHY("only a coordinator party or the responsible organisation acknowledges an alert");
+		return VG_EPERM;
+	}
+	if (!c->has_alert || c->alert_resolve[0] ||
+	    memcmp(a->alert_id.data, c->alert_id, RECORD_ID_LEN) != 0) {
+		WHY("that alert is not open");
+		return VG_EBADREQ;
+	}
+	c->alert_acked = 1;
 	return 0;
 }
 
@@ -378,7 +523,8 @@ static int apply_close(struct case_state *c, const Vigil__V1__CaseClose *cl, con
 	c->state = VIGIL__V1__CASE_STATE__CASE_STATE_CLOSED;
 	c->close_reason = cl->reason;
 	c->has_pending = 0;
-	c->alert_stage = 0;
+	if (c->has_alert)
+		snprintf(c->alert_resolve, sizeof(c->alert_resolve), "closed");
 	return 0;
 }
 
@@ -386,6 +532,7 @@ int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org,
 		uint64_t index, int64_t now_ms, char *why, size_t why_len)
 {
 	struct case_state c;
+	cs->now_ms = now_ms;
 	int exists = load(cs, rec->case_id, &c);
 	if (exists < 0 || exists > 1)
 		return exists;
@@ -408,8 +555,14 @@ int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org,
 		}
 		switch (rec->body_case) {
 		case VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT:
-			rc = apply_contact(&c, rec->contact_attempt);
+			rc = apply_contact(&c, rec->contact_attempt, org);
 			break;
+		case VIGIL__V1__RECORD__BODY_ALERT_ACK:
+			rc = apply_ack(&c, rec->alert_ack, org, role, why, why_len);
+			break;
+		case VIGIL__V1__RECORD__BODY_ALERT:
+			WHY("alerts are raised by the relay only");
+			return VG_EPERM;
 		case VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT:
 			rc = apply_risk(&c, rec->risk_assessment, role, why, why_len);
 			break;
@@ -599,4 +752,209 @@ void cases_result_free(struct case_result *res)
 	free(res->reads);
 	free(res->st.parties);
 	memset(res, 0, sizeof(*res));
+}
+
+void cases_configure(struct cases *cs, const struct watch_config *wc)
+{
+	cs->wc = *wc;
+}
+
+int cases_note_org(struct cases *cs, const char *org, int role, const char *country,
+		   int64_t now_ms)
+{
+	sqlite3_stmt *st = cs->note_org;
+	sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, role);
+	sqlite3_bind_text(st, 3, country, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now_ms);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+int cases_next_due(struct cases *cs, int64_t *due_ms)
+{
+	sqlite3_stmt *st = cs->next_due;
+	int rc = sqlite3_step(st);
+	*due_ms = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : rc;
+}
+
+static void add_recipient(struct watch_event *ev, const char *org)
+{
+	for (size_t i = 0; i < ev->n_recipients; i++)
+		if (strcmp(ev->recipients[i], org) == 0)
+			return;
+	if (ev->n_recipients < WATCH_MAX_RECIPIENTS)
+		snprintf(ev->recipients[ev->n_recipients++], CASE_ORG_LEN, "%s", org);
+}
+
+/* Stage 1 reaches the responsible organisation and every coordinator
+ * party; stage 2 every police party as well.  A party's role is the one its
+ * certificate showed when it last connected. */
+static int recipients(struct cases *cs, const struct case_state *c, int stage, int kind,
+		      struct watch_event *ev)
+{
+	ev->n_recipients = 0;
+	add_recipient(ev, c->responsible);
+	if (kind == VIGIL__V1__ALERT_KIND__ALERT_KIND_HANDOVER_STALLED)
+		return 0;
+	sqlite3_stmt *st = cs->party_roles;
+	sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_STATIC);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int role = sqlite3_column_int(st, 1);
+		if (role == ROLE_COORDINATOR || (stage >= 2 && role == ROLE_POLICE))
+			add_recipient(ev, (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+static void event_base(struct watch_event *ev, const struct case_state *c)
+{
+	memset(ev, 0, sizeof(*ev));
+	snprintf(ev->case_id, sizeof(ev->case_id), "%s", c->case_id);
+	ev->last_success_ms = c->last_success_ms;
+	ev->failed_attempts = c->failed_attempts;
+}
+
+/* What one due case needs; 1 with *ev, 0 nothing, or an SQLite error. */
+static int decide(struct cases *cs, struct case_state *c, int64_t now,
+		  const uint8_t new_id[RECORD_ID_LEN], struct watch_event *ev)
+{
+	int active = c->state == VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE;
+	if (c->alert_resolve[0]) {
+		event_base(ev, c);
+		ev->kind = c->alert_kind;
+		ev->stage = 0;
+		memcpy(ev->alert_id, c->alert_id, RECORD_ID_LEN);
+		ev->deadline_ms = c->alert_deadline_ms;
+		snprintf(ev->resolution, sizeof(ev->resolution), "%s", c->alert_resolve);
+		int rc = recipients(cs, c, c->alert_stage, c->alert_kind, ev);
+		c->has_alert = 0;
+		c->alert_stage = 0;
+		c->alert_kind = 0;
+		c->alert_acked = 0;
+		c->alert_raised_ms = 0;
+		c->alert_deadline_ms = 0;
+		c->alert_resolve[0] = '\0';
+		return rc ? rc : 1;
+	}
+	if (active && c->has_alert && c->alert_stage == 1 && !c->alert_acked &&
+	    now >= c->alert_raised_ms + (int64_t)cs->wc.escalate_after_ms) {
+		event_base(ev, c);
+		ev->kind = c->alert_kind;
+		ev->stage = 2;
+		memcpy(ev->alert_id, c->alert_id, RECORD_ID_LEN);
+		ev->deadline_ms = c->alert_deadline_ms;
+		ev->police = c->minor ? VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_REQUIRED
+				      : VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_CONSIDER;
+		c->alert_stage = 2;
+		int rc = recipients(cs, c, 2, c->alert_kind, ev);
+		return rc ? rc : 1;
+	}
+	if (active && !c->has_alert) {
+		int64_t deadline = silence_deadline(cs, c);
+		int early = failed_trigger(cs, c);
+		if (now >= deadline || early) {
+			event_base(ev, c);
+			ev->kind = now >= deadline ? VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE
+						   : VIGIL__V1__ALERT_KIND__ALERT_KIND_FAILED_ATTEMPTS;
+			/* No grace for a minor or a returnee in immediate danger. */
+			ev->stage = (c->minor || c->immediate_danger) ? 2 : 1;
+			ev->police = c->minor ? VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_REQUIRED
+				   : ev->stage == 2 ? VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_CONSIDER
+				   : VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_NONE;
+			ev->deadline_ms = now >= deadline ? deadline : 0;
+			memcpy(ev->alert_id, new_id, RECORD_ID_LEN);
+			c->has_alert = 1;
+			memcpy(c->alert_id, new_id, RECORD_ID_LEN);
+			c->alert_kind = ev->kind;
+			c->alert_stage = ev->stage;
+			c->alert_raised_ms = now;
+			c->alert_deadline_ms = ev->deadline_ms;
+			c->alert_acked = 0;
+			int rc = recipients(cs, c, ev->stage, ev->kind, ev);
+			return rc ? rc : 1;
+		}
+	}
+	if (active && handover_stall_due(c) &&
+	    now >= c->pending_offer_at_ms + (int64_t)cs->wc.handover_window_ms) {
+		event_base(ev, c);
+		ev->kind = VIGIL__V1__ALERT_KIND__ALERT_KIND_HANDOVER_STALLED;
+		ev->stage = 1;
+		ev->deadline_ms = c->pending_offer_at_ms + (int64_t)cs->wc.handover_window_ms;
+		memcpy(ev->alert_id, new_id, RECORD_ID_LEN);
+		c->has_handover_alerted = 1;
+		memcpy(c->handover_alerted, c->pending_offer_id, RECORD_ID_LEN);
+		int rc = recipients(cs, c, 1, ev->kind, ev);
+		return rc ? rc : 1;
+	}
+	return 0;
+}
+
+int cases_watchdog(struct cases *cs, int64_t now_ms, const uint8_t new_id[RECORD_ID_LEN],
+		   struct watch_event *ev)
+{
+	cs->now_ms = now_ms;
+	/* A case whose time came with nothing to do gets its next time and the
+	 * search goes on; the bound only guards against a bug. */
+	for (int guard = 0; guard < 10000; guard++) {
+		sqlite3_stmt *st = cs->due_case;
+		sqlite3_bind_int64(st, 1, now_ms);
+		int rc = sqlite3_step(st);
+		char case_id[RECORD_CASE_ID_MAX + 1] = "";
+		if (rc == SQLITE_ROW)
+			copy_text(case_id, sizeof(case_id), st, 0);
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
+			return 0;
+		if (rc != SQLITE_ROW)
+			return rc;
+		struct case_state c;
+		rc = load(cs, case_id, &c);
+		if (rc != 1)
+			return rc ? rc : SQLITE_CORRUPT;
+		/* next_event() is due only when decide() has something to do, so
+		 * each round either writes an event or moves the case on. */
+		int got = decide(cs, &c, now_ms, new_id, ev);
+		if (got > 1)
+			return got;
+		if ((rc = save(cs, &c)) != 0)
+			return rc;
+		if (got == 1)
+			return 1;
+	}
+	return 0;
+}
+
+int cases_note_alert(struct cases *cs, uint64_t position, const struct watch_event *ev)
+{
+	char list[WATCH_MAX_RECIPIENTS * CASE_ORG_LEN];
+	size_t n = 0;
+	list[0] = '\0';
+	for (size_t i = 0; i < ev->n_recipients; i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? "\n" : "",
+				      ev->recipients[i]);
+	sqlite3_stmt *st = cs->note_alert;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)position);
+	sqlite3_bind_text(st, 2, ev->case_id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, ev->alert_id, RECORD_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, ev->stage);
+	sqlite3_bind_text(st, 5, list, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+int cases_delivery_ack(struct cases *cs, const char *org, uint64_t position)
+{
+	sqlite3_stmt *st = cs->delivery_ack;
+	sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)position);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : rc;
 }

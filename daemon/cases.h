@@ -68,6 +68,11 @@
 	");"                                                                          \
 	"CREATE INDEX case_reads_case ON case_reads(case_id, id);"
 
+/* Schema 4: the watchdog's state per case, the organisations' roles as
+ * their certificates show them, alert entries by position, and how far each
+ * organisation has acknowledged its deliveries. */
+#define CASES_SCHEMA_4                                                                	"ALTER TABLE cases ADD COLUMN next_event_ms INTEGER NOT NULL DEFAULT 0;"      	"ALTER TABLE cases ADD COLUMN alert_id BLOB;"                                 	"ALTER TABLE cases ADD COLUMN alert_kind INTEGER NOT NULL DEFAULT 0;"         	"ALTER TABLE cases ADD COLUMN alert_raised_ms INTEGER NOT NULL DEFAULT 0;"    	"ALTER TABLE cases ADD COLUMN alert_deadline_ms INTEGER NOT NULL DEFAULT 0;"  	"ALTER TABLE cases ADD COLUMN alert_acked INTEGER NOT NULL DEFAULT 0;"        	"ALTER TABLE cases ADD COLUMN alert_resolve TEXT NOT NULL DEFAULT '';"        	"ALTER TABLE cases ADD COLUMN failed_channels INTEGER NOT NULL DEFAULT 0;"    	"ALTER TABLE cases ADD COLUMN failed_first_org TEXT NOT NULL DEFAULT '';"     	"ALTER TABLE cases ADD COLUMN failed_orgs INTEGER NOT NULL DEFAULT 0;"        	"ALTER TABLE cases ADD COLUMN handover_alerted BLOB;"                         	"CREATE INDEX cases_next_event ON cases(next_event_ms) WHERE next_event_ms > 0;" 	"CREATE TABLE orgs ("                                                         	"  org TEXT PRIMARY KEY,"                                                     	"  role INTEGER NOT NULL,"                                                    	"  country TEXT NOT NULL,"                                                    	"  seen_ms INTEGER NOT NULL"                                                  	") WITHOUT ROWID;"                                                            	"CREATE TABLE alerts ("                                                       	"  position INTEGER PRIMARY KEY,"      /* the alert entry's log index */      	"  case_id TEXT NOT NULL,"                                                    	"  alert_id BLOB NOT NULL,"                                                   	"  stage INTEGER NOT NULL,"                                                   	"  recipients TEXT NOT NULL"           /* organisations, one per line */      	");"                                                                          	"CREATE TABLE delivery_acks ("                                                	"  org TEXT PRIMARY KEY,"                                                     	"  position INTEGER NOT NULL"                                                 	") WITHOUT ROWID;"
+
 #define CASE_ORG_LEN (RECORD_ORG_MAX + 1)
 
 struct case_state {
@@ -96,7 +101,21 @@ struct case_state {
 	uint64_t entries;
 	int close_reason;
 	int64_t handed_over_at_ms;
-	int alert_stage;
+	int alert_stage;                   /* 0: no open alert; 1; 2 escalated */
+	/* The watchdog (schema 4). */
+	int64_t next_event_ms;             /* when the watchdog must look again; 0 never */
+	int has_alert;
+	uint8_t alert_id[RECORD_ID_LEN];
+	int alert_kind;
+	int64_t alert_raised_ms;
+	int64_t alert_deadline_ms;
+	int alert_acked;
+	char alert_resolve[24];            /* a resolution to announce: "contact", "closed" */
+	uint32_t failed_channels;          /* bit set of channels failed since the last success */
+	char failed_first_org[CASE_ORG_LEN];
+	int failed_orgs;                   /* organisations that failed since: 0, 1, 2 = several */
+	int has_handover_alerted;
+	uint8_t handover_alerted[RECORD_ID_LEN];
 	char (*parties)[CASE_ORG_LEN];     /* owned; sorted */
 	size_t n_parties;
 };
@@ -144,8 +163,59 @@ struct case_result {
 
 struct cases;
 
+/* The watchdog's windows and thresholds (config.h [watchdog]). */
+struct watch_config {
+	uint64_t window_ms[4];             /* by vigil.v1.RiskLevel */
+	unsigned failed_attempts;
+	uint64_t handover_window_ms;
+	uint64_t escalate_after_ms;
+};
+
+#define WATCH_MAX_RECIPIENTS 64
+
+/* An alert the watchdog decided to raise, escalate or resolve. */
+struct watch_event {
+	char case_id[RECORD_CASE_ID_MAX + 1];
+	int kind;                          /* vigil.v1.AlertKind */
+	int stage;                         /* 1, 2; 0: resolved */
+	uint8_t alert_id[RECORD_ID_LEN];
+	int64_t deadline_ms;
+	int64_t last_success_ms;
+	uint32_t failed_attempts;
+	int police;                        /* vigil.v1.PoliceAdvice */
+	char resolution[24];
+	char recipients[WATCH_MAX_RECIPIENTS][CASE_ORG_LEN];
+	size_t n_recipients;
+};
+
 /* Prepares the statements on the writer's connection. */
 int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len);
+void cases_configure(struct cases *cs, const struct watch_config *wc);
+
+/* Records an organisation's role and country as its certificate shows. */
+int cases_note_org(struct cases *cs, const char *org, int role, const char *country,
+		   int64_t now_ms);
+
+/* The earliest time the watchdog has something to do (0: nothing), via an
+ * index: O(log n), never a scan.  0 or a positive SQLite error. */
+int cases_next_due(struct cases *cs, int64_t *due_ms);
+
+/*
+ * Looks at one case whose time has come (next_event_ms <= now) and decides
+ * what it needs: a new alert, an escalation, a resolution or a stalled
+ * handover.  Updates the case (its next time included).  Returns 1 with *ev
+ * filled when an alert entry is to be written, 0 when nothing (more) is
+ * due, or a positive SQLite error.  alert_id of a new alert is new_id.
+ */
+int cases_watchdog(struct cases *cs, int64_t now_ms, const uint8_t new_id[RECORD_ID_LEN],
+		   struct watch_event *ev);
+
+/* An organisation has received its deliveries up to position (kept as the
+ * highest acknowledged). */
+int cases_delivery_ack(struct cases *cs, const char *org, uint64_t position);
+
+/* Records an alert entry for delivery: its position and recipients. */
+int cases_note_alert(struct cases *cs, uint64_t position, const struct watch_event *ev);
 void cases_close(struct cases **cs);
 
 /*

@@ -73,11 +73,23 @@ static const struct key keys[] = {
 	{ "log", "checkpoint_key", KEY_FILE, T_STR, FIELD(log_checkpoint_key), 0, 0, NULL, 1 },
 	{ "log", "checkpoint_interval", KEY_DURATION, T_U64, FIELD(checkpoint_interval_ms),
 	  1000, (uint64_t)MS_DAY, "1s..1d", 0 },
+	{ "watchdog", "high", KEY_DURATION, T_U64, FIELD(window_high_ms),
+	  1000, 365 * (uint64_t)MS_DAY, "1s..365d", 0 },
+	{ "watchdog", "medium", KEY_DURATION, T_U64, FIELD(window_medium_ms),
+	  1000, 365 * (uint64_t)MS_DAY, "1s..365d", 0 },
+	{ "watchdog", "low", KEY_DURATION, T_U64, FIELD(window_low_ms),
+	  1000, 365 * (uint64_t)MS_DAY, "1s..365d", 0 },
+	{ "watchdog", "failed_attempts", KEY_UINT, T_UNSIGNED, FIELD(failed_attempts),
+	  2, 1000000, "2..1000000", 0 },
+	{ "watchdog", "handover_window", KEY_DURATION, T_U64, FIELD(handover_window_ms),
+	  1000, 365 * (uint64_t)MS_DAY, "1s..365d", 0 },
+	{ "watchdog", "escalate_after", KEY_DURATION, T_U64, FIELD(escalate_after_ms),
+	  1000, 365 * (uint64_t)MS_DAY, "1s..365d", 0 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = { "listen", "tls", "store", "writer", "log" };
+static const char *const sections[] = { "listen", "tls", "store", "writer", "log", "watchdog" };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -427,6 +439,12 @@ static void set_defaults(struct config *cfg)
 	cfg->batch_max = 256;
 	cfg->batch_wait_ms = 0;
 	cfg->checkpoint_interval_ms = 60 * 1000;
+	cfg->window_high_ms = 72 * 3600 * 1000ull;
+	cfg->window_medium_ms = 14 * (uint64_t)MS_DAY;
+	cfg->window_low_ms = 30 * (uint64_t)MS_DAY;
+	cfg->failed_attempts = 3;
+	cfg->handover_window_ms = 72 * 3600 * 1000ull;
+	cfg->escalate_after_ms = 24 * 3600 * 1000ull;
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t err_len)

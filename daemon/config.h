@@ -12,6 +12,8 @@
  *   [store]  path
  *   [writer] batch_max, batch_wait_ms
  *   [log]    origin, checkpoint_key, checkpoint_interval
+ *   [watchdog] high, medium, low, failed_attempts, handover_window,
+ *            escalate_after
  * Durations are whole seconds unless written with a unit (ms, s, m, h, d).
  * Numbers are plain decimal digits: no sign, no unit, no white space inside.
  *
@@ -29,6 +31,9 @@
  *   origin             1-255 bytes, no spaces, no '+' (e.g. relay.example.org/vigil)
  *   checkpoint_key     a readable file (Ed25519 private key, PEM)
  *   checkpoint_interval duration, 1s..1d
+ *   high, medium, low  duration, 1s..365d: silence windows per risk level
+ *   failed_attempts    2..1000000
+ *   handover_window, escalate_after  duration, 1s..365d
  * Unknown sections and keys, a key given twice, indented (multi-line)
  * values and lines over 198 characters (inih's buffer) are errors.  Nothing
  * is made absolute: when the file itself is named by a relative path, the
@@ -60,6 +65,13 @@ struct config {
 	char *log_origin;         /* required: the checkpoints' origin line and key name */
 	char *log_checkpoint_key; /* required: Ed25519 private key (PEM) signing checkpoints */
 	uint64_t checkpoint_interval_ms; /* default 60 s: the longest a checkpoint goes unsigned */
+	/* [watchdog] */
+	uint64_t window_high_ms;      /* default 72 h */
+	uint64_t window_medium_ms;    /* default 14 d */
+	uint64_t window_low_ms;       /* default 30 d */
+	unsigned failed_attempts;     /* default 3: failed attempts that raise the alert early */
+	uint64_t handover_window_ms;  /* default 72 h: an offer unanswered this long stalls */
+	uint64_t escalate_after_ms;   /* default 24 h: stage 1 unacknowledged this long escalates */
 	/* [writer] */
 	unsigned batch_max;       /* default 256 submissions per transaction */
 	uint64_t batch_wait_ms;   /* default 0: a batch is whatever queued while the last one committed */

@@ -7,6 +7,7 @@
 
 #include <openssl/err.h>
 
+#include "daemon/delivery.h"
 #include "daemon/log.h"
 #include "daemon/relay.h"
 #include "daemon/query.h"
@@ -221,7 +222,8 @@ static void on_timer(uv_timer_t *t)
 		break;
 	case CONN_HELLO:
 	case CONN_READY:
-		if (c->inflight > 0) /* waiting on us is not idleness */
+		/* Waiting on us, or for alerts, is not idleness. */
+		if (c->inflight > 0 || c->sub_active)
 			uv_timer_start(&c->timer, on_timer, r->cfg->idle_timeout_ms, 0);
 		else
 			conn_close(c, "idle timeout");
@@ -272,6 +274,7 @@ static void handle_frame(struct conn *c, Vigil__V1__Frame *f)
 		}
 		c->state = CONN_READY;
 		send_welcome(c, rid);
+		delivery_note_peer(c);
 		return;
 	}
 	switch (f->msg_case) {
@@ -290,6 +293,14 @@ static void handle_frame(struct conn *c, Vigil__V1__Frame *f)
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
 		c->inflight++;
 		query_start(c, f); /* takes f */
+		return;
+	case VIGIL__V1__FRAME__MSG_SUBSCRIBE:
+		c->inflight++;
+		delivery_subscribe(c, f); /* takes f */
+		return;
+	case VIGIL__V1__FRAME__MSG_DELIVERY_ACK:
+		c->inflight++;
+		delivery_ack(c, f); /* takes f */
 		return;
 	case VIGIL__V1__FRAME__MSG_HELLO:
 		frame_free(f);

@@ -60,6 +60,13 @@ struct conn {
 	int reading;
 	int paused;                    /* stopped reading for backpressure */
 	size_t write_queue;            /* bytes handed to uv_write not yet done */
+
+	/* Alert delivery (delivery.h). */
+	int sub_active;                /* subscribed, and not lagging */
+	int sub_replaying;             /* a replay page is being read */
+	uint64_t sub_request_id;       /* the Subscribe's id, on every delivery */
+	uint64_t sub_next;             /* the next position to look at */
+	uint64_t sub_acked;            /* the highest position acknowledged */
 };
 
 /* Accepts one connection from the relay's listener. */

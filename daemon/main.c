@@ -159,7 +159,21 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out_loop;
 	}
-	struct store_log slog = { ckpt_key, cfg.log_origin, cfg.checkpoint_interval_ms };
+	struct store_log slog = {
+		.key = ckpt_key,
+		.origin = cfg.log_origin,
+		.interval_ms = cfg.checkpoint_interval_ms,
+		.relay_key = relay.identity_key,
+		.relay_cert_der = relay.identity_der,
+		.relay_cert_der_len = relay.identity_der_len,
+		.relay_org = relay.identity.org,
+		.watch = {
+			.window_ms = { 0, cfg.window_low_ms, cfg.window_medium_ms, cfg.window_high_ms },
+			.failed_attempts = cfg.failed_attempts,
+			.handover_window_ms = cfg.handover_window_ms,
+			.escalate_after_ms = cfg.escalate_after_ms,
+		},
+	};
 	int rc = store_start(store, &loop, cfg.batch_max, cfg.batch_wait_ms, &slog, err, sizeof(err));
 	if (rc != 0) {
 		log_err("cannot start the writer: %s", err);

@@ -27,6 +27,8 @@ static void reader_free(struct reader *r)
 	sqlite3_finalize(r->entries);
 	sqlite3_finalize(r->begin);
 	sqlite3_finalize(r->end);
+	sqlite3_finalize(r->alerts);
+	sqlite3_finalize(r->acked);
 	sqlite3_close(r->db);
 	free(r);
 }
@@ -65,7 +67,13 @@ static struct reader *reader_open(const char *path, const char **err)
 			       "leaf_hash FROM entries WHERE idx >= ? AND idx < ? AND author = ? "
 			       "ORDER BY idx", -1, SQLITE_PREPARE_PERSISTENT, &r->entries, NULL) ||
 	    sqlite3_prepare_v3(r->db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT, &r->begin, NULL) ||
-	    sqlite3_prepare_v3(r->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &r->end, NULL)) {
+	    sqlite3_prepare_v3(r->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &r->end, NULL) ||
+	    sqlite3_prepare_v3(r->db, "SELECT a.position, a.recipients, e.received_at_ms, e.cert_fp,"
+			       " e.record, e.signature, e.leaf_hash FROM alerts a JOIN entries e ON "
+			       "e.idx = a.position WHERE a.position >= ? ORDER BY a.position LIMIT ?",
+			       -1, SQLITE_PREPARE_PERSISTENT, &r->alerts, NULL) ||
+	    sqlite3_prepare_v3(r->db, "SELECT position FROM delivery_acks WHERE org = ?", -1,
+			       SQLITE_PREPARE_PERSISTENT, &r->acked, NULL)) {
 		*err = r->db ? sqlite3_errmsg(r->db) : "cannot open the database";
 		/* The message lives in the connection: keep a static copy. */
 		static _Thread_local char msg[200];

@@ -4,7 +4,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/pem.h>
+
 #include "daemon/conn.h"
+#include "daemon/delivery.h"
 #include "daemon/log.h"
 
 #define DRAIN_DEADLINE_MS 15000
@@ -107,6 +110,41 @@ void relay_drain(struct relay *r, const char *why)
 	relay_check_drained(r);
 }
 
+/* The relay's certificate (the first of the chain file) and key: alerts
+ * are records the relay signs and stores like any other. */
+static int load_identity(struct relay *r, const struct config *cfg, char *err, size_t err_len)
+{
+	FILE *f = fopen(cfg->tls_cert, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	f = fopen(cfg->tls_key, "r");
+	r->identity_key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	char why[192] = "cannot read the certificate or key";
+	int ok = x && r->identity_key && identity_from_cert(x, &r->identity, why, sizeof(why)) == 0;
+	if (ok) {
+		int n = i2d_X509(x, &r->identity_der);
+		ok = n > 0;
+		r->identity_der_len = ok ? (size_t)n : 0;
+	}
+	X509_free(x);
+	if (!ok) {
+		snprintf(err, err_len, "the relay's own identity (%s): %s", cfg->tls_cert, why);
+		return -1;
+	}
+	return 0;
+}
+
+static void free_identity(struct relay *r)
+{
+	EVP_PKEY_free(r->identity_key);
+	OPENSSL_free(r->identity_der);
+	r->identity_key = NULL;
+	r->identity_der = NULL;
+}
+
 int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 		SSL_CTX *ssl_ctx, struct store *store, char *err, size_t err_len)
 {
@@ -115,11 +153,17 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 	r->cfg = cfg;
 	r->ssl_ctx = ssl_ctx;
 	r->store = store;
+	if (load_identity(r, cfg, err, err_len) != 0) {
+		free_identity(r);
+		return -1;
+	}
 	int prc = reader_pool_init(&r->readers, store_path(store));
 	if (prc != 0) {
 		snprintf(err, err_len, "cannot set up readers: %s", uv_strerror(prc));
+		free_identity(r);
 		return -1;
 	}
+	store_set_alert_sink(store, delivery_on_alerts, r);
 
 	struct sockaddr_storage ss;
 	if (uv_ip4_addr(cfg->listen_address, cfg->listen_port, (struct sockaddr_in *)&ss) != 0 &&
@@ -137,6 +181,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 			 cfg->listen_port, uv_strerror(rc));
 		uv_close((uv_handle_t *)&r->listener, NULL);
 		reader_pool_close(&r->readers);
+		free_identity(r);
 		return -1;
 	}
 	r->listening = 1;
@@ -160,6 +205,7 @@ void relay_close(struct relay *r)
 	uv_close((uv_handle_t *)&r->sig_int, NULL);
 	uv_run(r->loop, UV_RUN_DEFAULT);
 	reader_pool_close(&r->readers);
+	free_identity(r);
 }
 
 int relay_port(const struct relay *r)

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "daemon/config.h"
+#include "daemon/identity.h"
 #include "daemon/reader.h"
 #include "daemon/store.h"
 
@@ -39,6 +40,12 @@ struct relay {
 	SSL_CTX *ssl_ctx;
 	struct store *store;
 	struct reader_pool readers;   /* read-only connections for queries */
+
+	/* The relay's own identity: it signs the alerts it raises. */
+	struct identity identity;
+	EVP_PKEY *identity_key;
+	uint8_t *identity_der;
+	size_t identity_der_len;
 
 	uv_tcp_t listener;
 	int listening;

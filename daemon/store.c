@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "daemon/log.h"
 #include "daemon/walsync.h"
 #include "proto/note.h"
@@ -51,6 +53,8 @@ struct store {
 	struct store_log log;
 	struct store_checkpoint *last;   /* the writer's newest checkpoint */
 	struct cases *cases;             /* case rules and state, same connection */
+	int64_t watch_due;               /* the watchdog's next time; 0: nothing */
+	uint8_t relay_cert_sha256[SHA256_LEN];
 	uint8_t cert_known[SHA256_LEN];  /* the certificate stored last, committed */
 	int cert_known_valid;
 
@@ -62,6 +66,7 @@ struct store {
 	struct store_job *in_head, *in_tail;
 	struct store_job *out_head, *out_tail;
 	struct store_checkpoint *published;  /* newest, not yet seen by the loop */
+	struct store_alert *alerts_head, *alerts_tail;  /* committed, not yet handed over */
 	int stopping;
 	int started;
 	unsigned batch_max;
@@ -72,6 +77,9 @@ struct store {
 	/* Loop thread only. */
 	unsigned pending;
 	struct store_checkpoint *latest;
+	void (*alert_sink)(void *ctx, struct store_alert *list);
+	void *alert_sink_ctx;
+	uint64_t alert_horizon;
 };
 
 static const char schema_v1[] =
@@ -352,6 +360,9 @@ static int schema_check(struct store *s, char *err, size_t err_len)
 	/* Version 3: cases.  Records stored before it belong to no case. */
 	if (version < 3 && exec(s->db, CASES_SCHEMA, why, sizeof(why)) != 0)
 		goto fail_tx;
+	/* Version 4: the watchdog, alerts and their delivery. */
+	if (version < 4 && exec(s->db, CASES_SCHEMA_4, why, sizeof(why)) != 0)
+		goto fail_tx;
 	if (exec(s->db, sql, why, sizeof(why)) != 0 || exec(s->db, "COMMIT", why, sizeof(why)) != 0)
 		goto fail_tx;
 	if (fresh)
@@ -512,6 +523,7 @@ void store_close(struct store **sp)
 	store_checkpoint_release(s->last);
 	store_checkpoint_release(s->published);
 	store_checkpoint_release(s->latest);
+	store_alerts_free(s->alerts_head);
 	free(s->cache);
 	free(s->path);
 	free(s);
@@ -573,6 +585,47 @@ static void publish(struct store *s, struct store_checkpoint *c)
 	store_checkpoint_release(old);
 }
 
+/* Appends an entry at the next index, inside the open transaction: its
+ * author certificate (once), the row, and the tree nodes it completes. */
+static int append_entry(struct store *s, const uint8_t *record_id, const char *case_id,
+			const char *author, const uint8_t *cert_sha256, const uint8_t *cert_der,
+			size_t cert_der_len, int64_t received_at_ms, const uint8_t *record,
+			size_t record_len, const uint8_t *sig, size_t sig_len,
+			const uint8_t leaf_hash[SHA256_LEN], uint64_t *index)
+{
+	int rc;
+	sqlite3_stmt *st;
+	/* A pipelining client sends one certificate many times over: skip the
+	 * insert when it is the one stored last. */
+	if (!s->cert_known_valid || memcmp(s->cert_known, cert_sha256, SHA256_LEN) != 0) {
+		st = s->st_cert;
+		sqlite3_bind_blob(st, 1, cert_sha256, SHA256_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, cert_der, (int)cert_der_len, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, author, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, received_at_ms);
+		if ((rc = step_done(st)) != 0)
+			return rc;
+		memcpy(s->cert_known, cert_sha256, SHA256_LEN);
+		s->cert_known_valid = 1;
+	}
+	st = s->st_insert;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)s->next_index);
+	sqlite3_bind_int64(st, 2, received_at_ms);
+	sqlite3_bind_blob(st, 3, cert_sha256, SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, record_id, RECORD_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, case_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, author, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 7, record, (int)record_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 8, sig, (int)sig_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 9, leaf_hash, SHA256_LEN, SQLITE_STATIC);
+	if ((rc = step_done(st)) != 0)
+		return rc;
+	if ((rc = merkle_frontier_append(&s->frontier, leaf_hash, put_node, s)) != 0)
+		return rc;
+	*index = s->next_index++;
+	return 0;
+}
+
 /* Appends one job inside the open transaction.  Returns an SQLite error
  * code that must abort the whole batch, or 0. */
 static int write_job(struct store *s, struct store_job *j)
@@ -626,37 +679,13 @@ static int write_job(struct store *s, struct store_job *j)
 	if (rc > 0)
 		return rc;
 
-	/* A pipelining client sends one certificate many times over: skip the
-	 * insert when it is the one stored last. */
-	if (!s->cert_known_valid || memcmp(s->cert_known, j->cert_sha256, SHA256_LEN) != 0) {
-		st = s->st_cert;
-		sqlite3_bind_blob(st, 1, j->cert_sha256, SHA256_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 2, j->cert_der, (int)j->cert_der_len, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, j->author, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, j->received_at_ms);
-		if ((rc = step_done(st)) != 0)
-			return rc;
-		memcpy(s->cert_known, j->cert_sha256, SHA256_LEN);
-		s->cert_known_valid = 1;
-	}
-
-	st = s->st_insert;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)s->next_index);
-	sqlite3_bind_int64(st, 2, j->received_at_ms);
-	sqlite3_bind_blob(st, 3, j->cert_sha256, SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 4, j->record_id, RECORD_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, j->case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, j->author, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 7, j->record, (int)j->record_len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 8, j->sig, (int)j->sig_len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 9, j->leaf_hash, SHA256_LEN, SQLITE_STATIC);
-	if ((rc = step_done(st)) != 0)
-		return rc;
-	if ((rc = merkle_frontier_append(&s->frontier, j->leaf_hash, put_node, s)) != 0)
+	rc = append_entry(s, j->record_id, j->case_id, j->author, j->cert_sha256, j->cert_der,
+			  j->cert_der_len, j->received_at_ms, j->record, j->record_len, j->sig,
+			  j->sig_len, j->leaf_hash, &j->index);
+	if (rc != 0)
 		return rc;
 	j->status = VG_OK;
 	j->duplicate = 0;
-	j->index = s->next_index++;
 	j->stored_received_at_ms = j->received_at_ms;
 	memcpy(j->stored_leaf_hash, j->leaf_hash, SHA256_LEN);
 	return 0;
@@ -719,8 +748,24 @@ static void write_batch(struct store *s, struct store_job *batch)
 	struct merkle_frontier saved = s->frontier;
 	struct store_checkpoint *cp = NULL;
 	int rc = step_done(s->st_begin);
-	for (struct store_job *j = batch; rc == 0 && j; j = j->next)
-		rc = j->kind == STORE_CASE_QUERY ? query_job(s, j) : write_job(s, j);
+	for (struct store_job *j = batch; rc == 0 && j; j = j->next) {
+		switch (j->kind) {
+		case STORE_CASE_QUERY:
+			rc = query_job(s, j);
+			break;
+		case STORE_HELLO:
+			rc = cases_note_org(s->cases, j->author, j->role, j->country, j->received_at_ms);
+			j->status = VG_OK;
+			break;
+		case STORE_DELIVERY_ACK:
+			rc = cases_delivery_ack(s->cases, j->author, j->index);
+			j->status = VG_OK;
+			break;
+		default:
+			rc = write_job(s, j);
+			break;
+		}
+	}
 	/* A batch of reads and refusals leaves the log as it was: the latest
 	 * checkpoint still covers it. */
 	if (rc == 0 && s->next_index != first)
@@ -745,7 +790,7 @@ static void write_batch(struct store *s, struct store_job *batch)
 	if (s->next_index != first)
 		publish(s, cp);
 	for (struct store_job *j = batch; j; j = j->next) {
-		if (j->status != VG_OK)
+		if (j->status != VG_OK || j->kind == STORE_HELLO || j->kind == STORE_DELIVERY_ACK)
 			continue;
 		if (j->kind == STORE_CASE_QUERY) {
 			if (j->query == CASE_Q_LOG && case_log_proofs(s, j, cp) != 0) {
@@ -767,6 +812,169 @@ static void write_batch(struct store *s, struct store_job *batch)
 		j->checkpoint = store_checkpoint_ref(cp);
 	}
 	store_checkpoint_release(cp);
+}
+
+void store_alerts_free(struct store_alert *list)
+{
+	while (list) {
+		struct store_alert *next = list->next;
+		free(list->record);
+		free(list->sig);
+		store_checkpoint_release(list->checkpoint);
+		free(list);
+		list = next;
+	}
+}
+
+/* The alert entry for ev: a Record authored by the relay's organisation,
+ * signed with the relay's certificate key, appended like any other. */
+static int append_alert(struct store *s, const struct watch_event *ev, const uint8_t new_id[RECORD_ID_LEN],
+			int64_t now, struct store_alert **out)
+{
+	struct store_alert *a = calloc(1, sizeof(*a));
+	if (!a)
+		return SQLITE_NOMEM;
+	uint8_t record_id[RECORD_ID_LEN];
+	/* The first entry of an alert carries its id; later stages their own. */
+	if (memcmp(ev->alert_id, new_id, RECORD_ID_LEN) == 0)
+		memcpy(record_id, new_id, RECORD_ID_LEN);
+	else if (RAND_bytes(record_id, RECORD_ID_LEN) != 1)
+		goto fail;
+	char *recipients[WATCH_MAX_RECIPIENTS];
+	for (size_t i = 0; i < ev->n_recipients; i++)
+		recipients[i] = (char *)ev->recipients[i];
+	Vigil__V1__Alert al = VIGIL__V1__ALERT__INIT;
+	al.kind = (Vigil__V1__AlertKind)ev->kind;
+	al.stage = (uint32_t)ev->stage;
+	al.alert_id.data = (uint8_t *)ev->alert_id;
+	al.alert_id.len = RECORD_ID_LEN;
+	al.deadline_ms = ev->deadline_ms;
+	al.last_success_ms = ev->last_success_ms;
+	al.failed_attempts = ev->failed_attempts;
+	al.recipients = recipients;
+	al.n_recipients = ev->n_recipients;
+	al.police = (Vigil__V1__PoliceAdvice)ev->police;
+	al.resolution = (char *)ev->resolution;
+	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
+	r.record_id.data = record_id;
+	r.record_id.len = RECORD_ID_LEN;
+	r.case_id = (char *)ev->case_id;
+	r.author = (char *)s->log.relay_org;
+	r.client_time_ms = now;
+	r.body_case = VIGIL__V1__RECORD__BODY_ALERT;
+	r.alert = &al;
+	a->record_len = vigil__v1__record__get_packed_size(&r);
+	a->record = malloc(a->record_len);
+	if (!a->record)
+		goto fail;
+	vigil__v1__record__pack(&r, a->record);
+	if (record_sign(s->log.relay_key, a->record, a->record_len, &a->sig, &a->sig_len) != VG_OK)
+		goto fail;
+	uint8_t *leaf;
+	size_t leaf_len;
+	if (entry_leaf_encode(now, s->relay_cert_sha256, a->record, a->record_len, a->sig,
+			      a->sig_len, &leaf, &leaf_len) != VG_OK)
+		goto fail;
+	merkle_leaf_hash(leaf, leaf_len, a->leaf_hash);
+	free(leaf);
+	a->ev = *ev;
+	a->received_at_ms = now;
+	memcpy(a->cert_sha256, s->relay_cert_sha256, SHA256_LEN);
+	int rc = append_entry(s, record_id, ev->case_id, s->log.relay_org, s->relay_cert_sha256,
+			      s->log.relay_cert_der, s->log.relay_cert_der_len, now, a->record,
+			      a->record_len, a->sig, a->sig_len, a->leaf_hash, &a->position);
+	if (rc == 0)
+		rc = cases_note_alert(s->cases, a->position, ev);
+	if (rc != 0) {
+		store_alerts_free(a);
+		return rc;
+	}
+	*out = a;
+	return 0;
+fail:
+	store_alerts_free(a);
+	return SQLITE_ERROR;
+}
+
+#define WATCH_BATCH 64  /* alerts written in one transaction at most */
+
+/* The watchdog's turn: every case whose time has come, as one batch of
+ * alert entries with one checkpoint, then handed to the loop. */
+static void write_alerts(struct store *s)
+{
+	int64_t now = now_ms();
+	uint64_t first = s->next_index;
+	struct merkle_frontier saved = s->frontier;
+	struct store_alert *head = NULL, **tail = &head;
+	struct store_checkpoint *cp = NULL;
+	int rc = step_done(s->st_begin);
+	for (int n = 0; rc == 0 && n < WATCH_BATCH; n++) {
+		uint8_t new_id[RECORD_ID_LEN];
+		struct watch_event ev;
+		if (RAND_bytes(new_id, sizeof(new_id)) != 1) {
+			rc = SQLITE_ERROR;
+			break;
+		}
+		int got = cases_watchdog(s->cases, now, new_id, &ev);
+		if (got == 0)
+			break;
+		if (got != 1) {
+			rc = got;
+			break;
+		}
+		rc = append_alert(s, &ev, new_id, now, tail);
+		if (rc == 0)
+			tail = &(*tail)->next;
+	}
+	if (rc == 0 && s->next_index != first)
+		rc = make_checkpoint(s, &cp);
+	if (rc == 0)
+		rc = step_done(s->st_commit);
+	if (rc != 0) {
+		if (!sqlite3_get_autocommit(s->db))
+			step_done(s->st_rollback);
+		s->next_index = first;
+		s->frontier = saved;
+		s->cert_known_valid = 0;
+		memset(s->cache, 0, CACHE_SIZE * sizeof(*s->cache));
+		store_alerts_free(head);
+		log_err("%s: the watchdog's batch rolled back: %s; trying again in a second", s->path,
+			sqlite3_errstr(rc));
+		s->watch_due = now + 1000;
+		return;
+	}
+	if (!cp) {
+		if (cases_next_due(s->cases, &s->watch_due) != 0)
+			s->watch_due = now + 1000;
+		return;
+	}
+	publish(s, cp);
+	for (struct store_alert *a = head; a; a = a->next) {
+		if (merkle_inclusion_proof(get_node, s, a->position, cp->size, a->proof,
+					   &a->proof_len) != 0)
+			a->proof_len = 0; /* delivered without; a replay reads it again */
+		a->checkpoint = store_checkpoint_ref(cp);
+		log_notice("alert %s stage %d (%s) for case %s, entry %llu",
+			   record_alert_kind_name(a->ev.kind), a->ev.stage,
+			   a->ev.stage ? "raised" : a->ev.resolution, a->ev.case_id,
+			   (unsigned long long)a->position);
+	}
+	store_checkpoint_release(cp);
+	if (cases_next_due(s->cases, &s->watch_due) != 0)
+		s->watch_due = now + 1000;
+	uv_mutex_lock(&s->mu);
+	if (head) {
+		if (s->alerts_tail)
+			s->alerts_tail->next = head;
+		else
+			s->alerts_head = head;
+		struct store_alert *last = head;
+		while (last->next)
+			last = last->next;
+		s->alerts_tail = last;
+	}
+	uv_mutex_unlock(&s->mu);
+	uv_async_send(&s->async);
 }
 
 /* Signs and commits a checkpoint of the current size in a transaction of
@@ -822,10 +1030,19 @@ static void writer_main(void *arg)
 		uv_mutex_lock(&s->mu);
 		while (!s->in_head && !s->stopping) {
 			int64_t due = s->last ? s->last->signed_at_ms + (int64_t)s->log.interval_ms : 0;
+			if (s->watch_due > 0 && s->watch_due < due)
+				due = s->watch_due;
 			int64_t wait = due - now_ms();
 			if (wait <= 0)
 				break;
 			uv_cond_timedwait(&s->cond, &s->mu, (uint64_t)wait * 1000000ull);
+		}
+		/* The watchdog first: a deadline is never kept waiting by a busy
+		 * queue. */
+		if (!s->stopping && s->watch_due > 0 && s->watch_due <= now_ms()) {
+			uv_mutex_unlock(&s->mu);
+			write_alerts(s);
+			continue;
 		}
 		if (!s->in_head) {
 			int stop = s->stopping;
@@ -851,6 +1068,9 @@ static void writer_main(void *arg)
 		uv_mutex_unlock(&s->mu);
 
 		write_batch(s, batch);
+		/* Records move deadlines (a new case, a contact, a handover). */
+		if (cases_next_due(s->cases, &s->watch_due) != 0)
+			s->watch_due = now_ms() + 1000;
 
 		uv_mutex_lock(&s->mu);
 		if (s->out_tail)
@@ -874,10 +1094,20 @@ static void deliver(struct store *s)
 	s->out_head = s->out_tail = NULL;
 	struct store_checkpoint *cp = s->published;
 	s->published = NULL;
+	struct store_alert *alerts = s->alerts_head;
+	s->alerts_head = s->alerts_tail = NULL;
 	uv_mutex_unlock(&s->mu);
 	if (cp) {
 		store_checkpoint_release(s->latest);
 		s->latest = cp;
+	}
+	if (alerts) {
+		for (struct store_alert *a = alerts; a; a = a->next)
+			s->alert_horizon = a->position + 1;
+		if (s->alert_sink)
+			s->alert_sink(s->alert_sink_ctx, alerts);
+		else
+			store_alerts_free(alerts);
 	}
 	while (j) {
 		struct store_job *next = j->next;
@@ -903,6 +1133,19 @@ int store_start(struct store *s, uv_loop_t *loop, unsigned batch_max, uint64_t b
 	if (!s->cache) {
 		snprintf(err, err_len, "out of memory");
 		return UV_ENOMEM;
+	}
+	unsigned int hl;
+	if (!log->relay_key || !log->relay_cert_der || !log->relay_org ||
+	    EVP_Digest(log->relay_cert_der, log->relay_cert_der_len, s->relay_cert_sha256, &hl,
+		       EVP_sha256(), NULL) != 1) {
+		snprintf(err, err_len, "the relay's certificate and key are needed to sign alerts");
+		return UV_EINVAL;
+	}
+	cases_configure(s->cases, &log->watch);
+	/* Deadlines that passed while the relay was down fire at once. */
+	if (cases_next_due(s->cases, &s->watch_due) != 0) {
+		snprintf(err, err_len, "%s: cannot read the watchdog's deadlines", s->path);
+		return UV_EIO;
 	}
 	struct note_verifier v;
 	if (note_verifier_from_key(log->key, log->origin, &v) != VG_OK) {
@@ -957,6 +1200,18 @@ fail_walsync:
 struct store_checkpoint *store_latest(struct store *s)
 {
 	return s->latest;
+}
+
+void store_set_alert_sink(struct store *s, void (*sink)(void *ctx, struct store_alert *list),
+			  void *ctx)
+{
+	s->alert_sink = sink;
+	s->alert_sink_ctx = ctx;
+}
+
+uint64_t store_alert_horizon(const struct store *s)
+{
+	return s->alert_horizon;
 }
 
 void store_submit(struct store *s, struct store_job *job)

@@ -53,12 +53,14 @@ struct store_checkpoint {
 void store_checkpoint_release(struct store_checkpoint *c);
 struct store_checkpoint *store_checkpoint_ref(struct store_checkpoint *c);
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_APPLICATION_ID 0x7669676c /* "vigl" */
 
 enum store_job_kind {
 	STORE_APPEND = 0,                  /* a signed record to append */
 	STORE_CASE_QUERY = 1,              /* a case query, recorded as a read */
+	STORE_HELLO = 2,                   /* note a peer's organisation, role, country */
+	STORE_DELIVERY_ACK = 3,            /* an organisation acknowledged deliveries */
 };
 
 struct store_job {
@@ -66,6 +68,10 @@ struct store_job {
 	void (*done)(struct store_job *);  /* called on the loop thread */
 	enum store_job_kind kind;
 	int role;                          /* the peer's role (identity.h) */
+
+	/* STORE_HELLO: the country (author and role give the rest).
+	 * STORE_DELIVERY_ACK: author and index (the position). */
+	char country[3];
 
 	/* STORE_CASE_QUERY: what, which case, who; the answer. */
 	int query;                         /* enum case_query */
@@ -115,13 +121,49 @@ struct store_stats {
 	uint64_t checkpoints;   /* checkpoints signed this run */
 };
 
+struct store;
+
 struct store_log {
 	EVP_PKEY *key;          /* Ed25519 checkpoint key (borrowed) */
 	const char *origin;     /* origin line and key name */
 	uint64_t interval_ms;   /* sign a fresh checkpoint at least this often */
+	/* Alerts are records the relay signs with its own certificate's key. */
+	EVP_PKEY *relay_key;    /* borrowed */
+	const uint8_t *relay_cert_der;
+	size_t relay_cert_der_len;
+	const char *relay_org;
+	struct watch_config watch;
 };
 
-struct store;
+/*
+ * An alert entry the watchdog committed, handed to the loop for delivery
+ * (store_set_alert_sink); the sink owns the list (store_alerts_free).
+ */
+struct store_alert {
+	struct store_alert *next;
+	uint64_t position;                 /* the entry's index */
+	struct watch_event ev;             /* case, stage, recipients */
+	int64_t received_at_ms;
+	uint8_t cert_sha256[SHA256_LEN];   /* the relay's certificate */
+	uint8_t leaf_hash[SHA256_LEN];
+	uint8_t *record;
+	size_t record_len;
+	uint8_t *sig;
+	size_t sig_len;
+	struct store_checkpoint *checkpoint;
+	merkle_hash proof[MERKLE_MAX_PROOF];
+	size_t proof_len;
+};
+
+void store_alerts_free(struct store_alert *list);
+
+/* Where committed alerts go (loop thread); set before store_start. */
+void store_set_alert_sink(struct store *s, void (*sink)(void *ctx, struct store_alert *list),
+			  void *ctx);
+
+/* One past the position of the newest alert the loop has been handed (0
+ * when none yet this run); loop thread. */
+uint64_t store_alert_horizon(const struct store *s);
 
 /*
  * Opens (creating if absent) the database at path, checks it is a vigil

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/bench/run.sh ingest|latency|scale -- vigil's benchmarks (DESIGN.md
+# tests/bench/run.sh ingest|latency|scale|alerts -- vigil's benchmarks (DESIGN.md
 # section 9), against a real vigild on loopback.
 #
 # Builds a Release tree (build/bench, or $VIGIL_BENCH_BUILD), makes a PKI with
@@ -18,6 +18,9 @@
 #            startup_s, proof_p50_ms, proof_p99_ms
 #
 # Environment:
+#   alerts   BENCH_ALERT_CASES high-risk cases opened at once, each missing its
+#            deadline after BENCH_ALERT_WINDOW s: alerts, alert_delay_p50_ms,
+#            alert_delay_p99_ms, alert_delay_max_ms (deadline to delivery)
 #   BENCH_SECONDS        length of each timed phase (default 10)
 #   BENCH_RATE           latency: records per second (default 1000)
 #   BENCH_WINDOW         ingest: submissions outstanding (default 250; the relay reads no more
@@ -35,12 +38,12 @@ set -euo pipefail
 export LC_ALL=C
 
 usage() {
-    echo "usage: $0 ingest|latency|scale" >&2
+    echo "usage: $0 ingest|latency|scale|alerts" >&2
     exit 2
 }
 [ "$#" -eq 1 ] || usage
 mode=$1
-case $mode in ingest | latency | scale) ;; *) usage ;; esac
+case $mode in ingest | latency | scale | alerts) ;; *) usage ;; esac
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${BENCH_SECONDS:-10}
@@ -48,6 +51,8 @@ rate=${BENCH_RATE:-1000}
 window=${BENCH_WINDOW:-250}
 entries=${BENCH_ENTRIES:-1000000}
 proofs=${BENCH_PROOFS:-10000}
+alert_cases=${BENCH_ALERT_CASES:-1000}
+alert_window=${BENCH_ALERT_WINDOW:-5}
 speed_seconds=${BENCH_SPEED_SECONDS:-3}
 build=${VIGIL_BENCH_BUILD:-$here/build/bench}
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -142,6 +147,13 @@ path = vigil.db
 origin = $origin
 checkpoint_key = pki/checkpoint.key
 EOF
+if [ "$mode" = alerts ]; then
+    # Every case opened in the run misses its deadline after this window.
+    printf '\n[watchdog]\nhigh = %ss\n' "$alert_window" >>"$work/vigild.conf"
+else
+    # The records of the other modes are not about alerts: none early.
+    printf '\n[watchdog]\nfailed_attempts = 1000000\n' >>"$work/vigild.conf"
+fi
 
 # Starts vigild in the background; t0 is the moment just before the fork.
 start_relay() {
@@ -171,6 +183,13 @@ echo "# machine: $(nproc) cores, ${cpu_model:-unknown CPU}, $(openssl version | 
 # ---- the measurements -------------------------------------------------------
 
 case $mode in
+alerts)
+    start_relay
+    port=$(wait_ready)
+    "$bench" alerts --port "$port" --pki "$work/pki" --origin "$origin" \
+        --cert se-stockholm-coord --max "$alert_cases" --timeout $((alert_window + 60))
+    stop_relay || die "vigild exited with an error"
+    ;;
 ingest)
     # The single-core verify rate, measured before the relay starts so
     # that nothing else competes for the core.

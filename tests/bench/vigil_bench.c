@@ -70,6 +70,8 @@ static void usage(FILE *f)
 	      "                           [--pid PID] [--label NAME] [--timeout S]\n"
 	      "                           [--expect-size N]\n"
 	      "       vigil-bench proofs  --port P --pki DIR --origin O [--seconds S] [--max N]\n"
+	      "       vigil-bench alerts  --port P --pki DIR --origin O --cert se-stockholm-coord\n"
+	      "                           [--max N] [--timeout S]\n"
 	      "\n"
 	      "  --cert NAME   client certificate PKI/NAME.crt and key (default iom-ru-moscow)\n"
 	      "  --relay-pid P report the CPU time of the relay's threads in the timed phase\n"
@@ -713,6 +715,164 @@ static uint64_t rnd(uint64_t *s)
 
 /* proofs: inclusion proofs of random leaves in the latest tree, one at a
  * time, each verified against the checkpoint. */
+/* Opens case BENCH-ALERT-<i> (high risk) as the coordinator; no parties
+ * but itself, so its silence alert goes to the coordinator alone. */
+static int queue_alert_case(struct bconn *c, const struct bident *id, size_t i)
+{
+	char case_id[40];
+	uint8_t rid[RECORD_ID_LEN];
+	snprintf(case_id, sizeof(case_id), "BENCH-ALERT-%zu", i);
+	if (RAND_bytes(rid, sizeof(rid)) != 1)
+		return -1;
+	Vigil__V1__Consent consent = VIGIL__V1__CONSENT__INIT;
+	consent.scope = "share-with-parties";
+	consent.given_at_ms = 1790000000000LL;
+	Vigil__V1__CaseOpen co = VIGIL__V1__CASE_OPEN__INIT;
+	co.risk = VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH;
+	co.return_country = "RU";
+	co.return_date = "2026-10-01";
+	co.basis_case = VIGIL__V1__CASE_OPEN__BASIS_CONSENT;
+	co.consent = &consent;
+	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
+	r.record_id.data = rid;
+	r.record_id.len = RECORD_ID_LEN;
+	r.case_id = case_id;
+	r.author = (char *)id->org;
+	r.client_time_ms = 1790000000000LL;
+	r.body_case = VIGIL__V1__RECORD__BODY_CASE_OPEN;
+	r.case_open = &co;
+	size_t len = vigil__v1__record__get_packed_size(&r);
+	uint8_t *rec = malloc(len), *sig = NULL;
+	size_t sig_len = 0;
+	if (!rec)
+		return -1;
+	vigil__v1__record__pack(&r, rec);
+	int rc = record_sign(id->key, rec, len, &sig, &sig_len) == VG_OK ? 0 : -1;
+	if (rc == 0) {
+		Vigil__V1__SignedRecord sr = VIGIL__V1__SIGNED_RECORD__INIT;
+		sr.record.data = rec;
+		sr.record.len = len;
+		sr.signature.data = sig;
+		sr.signature.len = sig_len;
+		Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
+		sub.record = &sr;
+		Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+		f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
+		f.submit = &sub;
+		rc = bconn_queue_msg(c, &f, i + 1);
+	}
+	free(rec);
+	free(sig);
+	return rc;
+}
+
+/*
+ * alerts: the delay from a missed deadline to the alert's delivery.  The
+ * coordinator subscribes on one connection and opens --max high-risk cases
+ * on another; when their window (the relay's [watchdog] high) ends, the
+ * relay raises one alert per case.  For each delivery: its arrival (wall
+ * clock) minus the deadline it names.
+ */
+static int run_alerts(const struct opts *o, const struct bident *id)
+{
+	size_t n = o->max;
+	struct bconn sub, sender;
+	struct bverify v;
+	bverify_init(&v, id);
+	struct bstats delay = { 0 };
+	int code = 1;
+	if (open_conn(&sub, id, o->port) != 0)
+		goto out;
+	if (open_conn(&sender, id, o->port) != 0)
+		goto out_sub;
+	Vigil__V1__Subscribe sb = VIGIL__V1__SUBSCRIBE__INIT;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.msg_case = VIGIL__V1__FRAME__MSG_SUBSCRIBE;
+	f.subscribe = &sb;
+	Vigil__V1__Frame *a = NULL;
+	if (bconn_queue_msg(&sub, &f, 1) != 0 ||
+	    bconn_recv(&sub, &a, bench_now_ns() + 10 * NS_PER_S) != 0 ||
+	    a->msg_case != VIGIL__V1__FRAME__MSG_SUBSCRIBED) {
+		fprintf(stderr, "vigil-bench: cannot subscribe: %s\n", sub.err);
+		frame_free(a);
+		goto out_sender;
+	}
+	frame_free(a);
+	/* Open the cases in windows of 200 (the relay's in-flight limit). */
+	for (size_t i = 0; i < n; i += 200) {
+		size_t k = n - i < 200 ? n - i : 200;
+		for (size_t j = 0; j < k; j++)
+			if (queue_alert_case(&sender, id, i + j) != 0)
+				goto out_sender;
+		for (size_t j = 0; j < k; j++) {
+			a = NULL;
+			if (bconn_recv(&sender, &a, bench_now_ns() + 30 * NS_PER_S) != 0 ||
+			    a->msg_case != VIGIL__V1__FRAME__MSG_RECEIPT) {
+				fprintf(stderr, "vigil-bench: cannot open a case: %s\n",
+					a && a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ?
+					a->error->message : sender.err);
+				frame_free(a);
+				goto out_sender;
+			}
+			frame_free(a);
+		}
+	}
+	int64_t deadline = bench_now_ns() + (int64_t)o->timeout * NS_PER_S;
+	size_t got = 0;
+	while (got < n && bench_now_ns() < deadline) {
+		a = NULL;
+		if (bconn_recv(&sub, &a, deadline) != 0) {
+			fprintf(stderr, "vigil-bench: %s\n", sub.err);
+			break;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (a->msg_case != VIGIL__V1__FRAME__MSG_DELIVERY) {
+			frame_free(a);
+			continue;
+		}
+		struct checkpoint cp;
+		char err[256];
+		Vigil__V1__Delivery *d = a->delivery;
+		Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, d->entry->record.len,
+								  d->entry->record.data);
+		if (!r || r->body_case != VIGIL__V1__RECORD__BODY_ALERT ||
+		    bverify_note(&v, d->checkpoint, &cp, err, sizeof(err)) != 0) {
+			fprintf(stderr, "vigil-bench: a delivery does not verify\n");
+			if (r)
+				vigil__v1__record__free_unpacked(r, NULL);
+			frame_free(a);
+			goto out_sender;
+		}
+		if (r->alert->stage >= 1 && r->alert->deadline_ms > 0) {
+			if (bstats_add(&delay, (now_ms - r->alert->deadline_ms) * 1000000) != 0) {
+				vigil__v1__record__free_unpacked(r, NULL);
+				frame_free(a);
+				goto out_sender;
+			}
+			got++;
+		}
+		vigil__v1__record__free_unpacked(r, NULL);
+		frame_free(a);
+	}
+	printf("# %zu of %zu cases alerted; delay = arrival at the subscriber - the deadline "
+	       "named in the alert (wall clock, ms resolution)\n", got, n);
+	printf("alerts: %zu\n", got);
+	printf("alert_delay_p50_ms: %.3f\n", bstats_ms(&delay, 50));
+	printf("alert_delay_p99_ms: %.3f\n", bstats_ms(&delay, 99));
+	printf("alert_delay_max_ms: %.3f\n", bstats_ms(&delay, 100));
+	code = got == n ? 0 : 1;
+out_sender:
+	bconn_close(&sender);
+out_sub:
+	bconn_close(&sub);
+out:
+	bverify_free(&v);
+	bstats_free(&delay);
+	return code;
+}
+
 static int run_proofs(const struct opts *o, const struct bident *id)
 {
 	struct bconn c;
@@ -799,7 +959,10 @@ int main(int argc, char **argv)
 		run = run_startup;
 	else if (strcmp(o.mode, "proofs") == 0)
 		run = run_proofs;
-	if (!run || ((run == run_ingest || run == run_latency || run == run_proofs) && !o.port)) {
+	else if (strcmp(o.mode, "alerts") == 0)
+		run = run_alerts;
+	if (!run || ((run == run_ingest || run == run_latency || run == run_proofs ||
+		      run == run_alerts) && !o.port)) {
 		usage(stderr);
 		return 2;
 	}

@@ -32,6 +32,8 @@ struct trelay {
 };
 
 /* Makes a scratch directory and a configuration with `extra` appended
+ * (unless extra has a [watchdog] section, one that raises no early alert
+ * is added, so that only the alert tests see alert entries)
  * (INI lines; a section repeated later overrides nothing, so pass whole
  * [section] blocks only for sections the default leaves out, or use
  * trelay_setup_conf for a full file). */

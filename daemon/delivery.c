@@ -1,0 +1,369 @@
+#include "daemon/delivery.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "daemon/conn.h"
+#include "daemon/log.h"
+#include "daemon/reader.h"
+#include "daemon/relay.h"
+#include "proto/frame.h"
+#include "proto/merkle.h"
+#include "proto/status.h"
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+/* One alert entry, as read back for a replay. */
+struct replay_item {
+	uint64_t position;
+	int64_t received_at_ms;
+	uint8_t cert_sha256[SHA256_LEN];
+	uint8_t leaf_hash[SHA256_LEN];
+	uint8_t *record;
+	size_t record_len;
+	uint8_t *sig;
+	size_t sig_len;
+	merkle_hash proof[MERKLE_MAX_PROOF];
+	size_t proof_len;
+};
+
+struct replay {
+	uv_work_t work;
+	struct conn *conn;
+	struct reader_pool *pool;
+	char org[RECORD_ORG_MAX + 1];
+	int first;                    /* the subscription's first round */
+	uint64_t after;               /* first round: the peer's own "after" */
+	uint64_t from;                /* positions >= from */
+	struct store_checkpoint *checkpoint;
+	/* Results. */
+	int status;
+	uint64_t acked;               /* first round: the stored acknowledgement */
+	uint64_t next;                /* where the next round starts */
+	size_t rows;                  /* alert rows examined */
+	struct replay_item items[DELIVERY_PAGE];
+	size_t n;                     /* items addressed to org */
+};
+
+static int addressed_to(const char *recipients, const char *org)
+{
+	size_t n = strlen(org);
+	for (const char *p = recipients; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len == n && memcmp(p, org, n) == 0)
+			return 1;
+		p = nl ? nl + 1 : NULL;
+	}
+	return 0;
+}
+
+static void send_delivery(struct conn *c, uint64_t position, int64_t received_at,
+			  const uint8_t *cert_sha256, const uint8_t *record, size_t record_len,
+			  const uint8_t *sig, size_t sig_len, const uint8_t *leaf_hash,
+			  const char *checkpoint, merkle_hash *proof, size_t proof_len)
+{
+	Vigil__V1__Entry e = VIGIL__V1__ENTRY__INIT;
+	e.index = position;
+	e.received_at_ms = received_at;
+	e.cert_sha256.data = (uint8_t *)cert_sha256;
+	e.cert_sha256.len = SHA256_LEN;
+	e.record.data = (uint8_t *)record;
+	e.record.len = record_len;
+	e.signature.data = (uint8_t *)sig;
+	e.signature.len = sig_len;
+	e.leaf_hash.data = (uint8_t *)leaf_hash;
+	e.leaf_hash.len = SHA256_LEN;
+	ProtobufCBinaryData p[MERKLE_MAX_PROOF];
+	for (size_t i = 0; i < proof_len; i++) {
+		p[i].data = proof[i];
+		p[i].len = SHA256_LEN;
+	}
+	Vigil__V1__Delivery d = VIGIL__V1__DELIVERY__INIT;
+	d.position = position;
+	d.entry = &e;
+	d.checkpoint = (char *)checkpoint;
+	d.inclusion_proof = p;
+	d.n_inclusion_proof = proof_len;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = c->sub_request_id;
+	f.msg_case = VIGIL__V1__FRAME__MSG_DELIVERY;
+	f.delivery = &d;
+	conn_send(c, &f);
+}
+
+/* A subscriber that stopped reading is told to catch up by replay. */
+static int check_lagging(struct conn *c)
+{
+	if (c->write_queue <= DELIVERY_MAX_QUEUE)
+		return 0;
+	Vigil__V1__Lagging l = VIGIL__V1__LAGGING__INIT;
+	l.acked = c->sub_acked;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = c->sub_request_id;
+	f.msg_case = VIGIL__V1__FRAME__MSG_LAGGING;
+	f.lagging = &l;
+	conn_send(c, &f);
+	c->sub_active = 0;
+	log_info("%s %s: delivery paused: the subscriber is not reading", c->peer_addr, c->id.org);
+	return 1;
+}
+
+static void replay_free(struct replay *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->items[i].record);
+		free(r->items[i].sig);
+	}
+	store_checkpoint_release(r->checkpoint);
+	free(r);
+}
+
+/* Thread pool: one page of alerts from the database. */
+static void replay_work(uv_work_t *w)
+{
+	struct replay *r = container_of(w, struct replay, work);
+	const char *err = NULL;
+	struct reader *rd = reader_acquire(r->pool, &err);
+	if (!rd) {
+		r->status = VG_EIO;
+		return;
+	}
+	reader_begin(rd);
+	int rc = SQLITE_OK;
+	if (r->first) {
+		sqlite3_bind_text(rd->acked, 1, r->org, -1, SQLITE_STATIC);
+		rc = sqlite3_step(rd->acked);
+		r->acked = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(rd->acked, 0) : 0;
+		sqlite3_reset(rd->acked);
+		uint64_t start = r->acked > r->after ? r->acked : r->after;
+		r->from = start + 1;
+	}
+	sqlite3_stmt *st = rd->alerts;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->from);
+	sqlite3_bind_int(st, 2, DELIVERY_PAGE);
+	r->next = r->from;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t pos = (uint64_t)sqlite3_column_int64(st, 0);
+		r->rows++;
+		r->next = pos + 1;
+		if (pos >= r->checkpoint->size)
+			break; /* not yet covered by the checkpoint the proofs use */
+		if (!addressed_to((const char *)sqlite3_column_text(st, 1), r->org))
+			continue;
+		struct replay_item *it = &r->items[r->n];
+		memset(it, 0, sizeof(*it));
+		it->position = pos;
+		it->received_at_ms = sqlite3_column_int64(st, 2);
+		if (sqlite3_column_bytes(st, 3) == SHA256_LEN)
+			memcpy(it->cert_sha256, sqlite3_column_blob(st, 3), SHA256_LEN);
+		if (sqlite3_column_bytes(st, 6) == SHA256_LEN)
+			memcpy(it->leaf_hash, sqlite3_column_blob(st, 6), SHA256_LEN);
+		it->record_len = (size_t)sqlite3_column_bytes(st, 4);
+		it->sig_len = (size_t)sqlite3_column_bytes(st, 5);
+		it->record = malloc(it->record_len ? it->record_len : 1);
+		it->sig = malloc(it->sig_len ? it->sig_len : 1);
+		r->n++;
+		if (!it->record || !it->sig) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		memcpy(it->record, sqlite3_column_blob(st, 4), it->record_len);
+		memcpy(it->sig, sqlite3_column_blob(st, 5), it->sig_len);
+		if (merkle_inclusion_proof(reader_get_node, rd, pos, r->checkpoint->size, it->proof,
+					   &it->proof_len) != 0) {
+			rc = SQLITE_IOERR;
+			break;
+		}
+	}
+	sqlite3_reset(st);
+	reader_end(rd);
+	reader_release(r->pool, rd);
+	r->status = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? VG_OK : VG_EIO;
+}
+
+static void replay_start(struct conn *c, int first, uint64_t after);
+
+static void replay_done(uv_work_t *w, int status)
+{
+	struct replay *r = container_of(w, struct replay, work);
+	struct conn *c = r->conn;
+	int ok = status == 0 && r->status == VG_OK;
+	if (r->first) {
+		if (!ok) {
+			conn_send_error(c, c->sub_request_id, VG_EUNAVAIL, "cannot read the alerts");
+			c->sub_active = 0;
+		} else {
+			c->sub_acked = r->acked;
+			Vigil__V1__Subscribed s = VIGIL__V1__SUBSCRIBED__INIT;
+			s.acked = r->acked;
+			Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+			f.request_id = c->sub_request_id;
+			f.msg_case = VIGIL__V1__FRAME__MSG_SUBSCRIBED;
+			f.subscribed = &s;
+			conn_send(c, &f);
+		}
+		conn_answered(c);
+	}
+	if (ok && conn_is_open(c) && c->sub_active) {
+		for (size_t i = 0; i < r->n; i++) {
+			struct replay_item *it = &r->items[i];
+			send_delivery(c, it->position, it->received_at_ms, it->cert_sha256, it->record,
+				      it->record_len, it->sig, it->sig_len, it->leaf_hash,
+				      r->checkpoint->note, it->proof, it->proof_len);
+		}
+		c->sub_next = r->next;
+		c->sub_replaying = 0;
+		if (!check_lagging(c)) {
+			/* More pages, or alerts committed while this one was read. */
+			if (r->rows == DELIVERY_PAGE ||
+			    store_alert_horizon(c->relay->store) > c->sub_next ||
+			    c->sub_next < r->from)
+				replay_start(c, 0, 0);
+		}
+	} else if (!ok) {
+		c->sub_replaying = 0;
+	}
+	conn_release(c);
+	replay_free(r);
+}
+
+static void replay_start(struct conn *c, int first, uint64_t after)
+{
+	struct replay *r = calloc(1, sizeof(*r));
+	if (!r) {
+		if (first) {
+			conn_send_error(c, c->sub_request_id, VG_ENOMEM, "relay out of memory");
+			conn_answered(c);
+		}
+		c->sub_active = 0;
+		return;
+	}
+	r->conn = c;
+	r->pool = &c->relay->readers;
+	r->first = first;
+	r->after = after;
+	r->from = c->sub_next;
+	r->checkpoint = store_checkpoint_ref(store_latest(c->relay->store));
+	snprintf(r->org, sizeof(r->org), "%s", c->id.org);
+	c->sub_replaying = 1;
+	conn_hold(c);
+	int rc = uv_queue_work(c->relay->loop, &r->work, replay_work, replay_done);
+	if (rc != 0) {
+		conn_release(c);
+		c->sub_replaying = 0;
+		c->sub_active = 0;
+		if (first) {
+			conn_send_error(c, c->sub_request_id, VG_EINTERNAL, "cannot queue the replay");
+			conn_answered(c);
+		}
+		replay_free(r);
+	}
+}
+
+void delivery_subscribe(struct conn *c, Vigil__V1__Frame *f)
+{
+	uint64_t rid = f->request_id, after = f->subscribe->after;
+	frame_free(f);
+	if (c->sub_active || c->sub_replaying) {
+		conn_send_error(c, rid, VG_ECONFLICT, "this connection is already subscribed");
+		conn_answered(c);
+		return;
+	}
+	c->sub_active = 1;
+	c->sub_request_id = rid;
+	c->sub_next = 0;
+	replay_start(c, 1, after);
+}
+
+/* A job no connection waits for: it still keeps a draining relay alive
+ * until the writer has done it. */
+struct fire_job {
+	struct store_job job;
+	struct relay *relay;
+	char org[RECORD_ORG_MAX + 1];
+};
+
+static void fire_done(struct store_job *j)
+{
+	struct fire_job *fj = container_of(j, struct fire_job, job);
+	struct relay *r = fj->relay;
+	free(fj);
+	relay_check_drained(r);
+}
+
+static struct fire_job *fire_job_new(struct conn *c, enum store_job_kind kind)
+{
+	struct fire_job *fj = calloc(1, sizeof(*fj));
+	if (!fj)
+		return NULL;
+	fj->relay = c->relay;
+	snprintf(fj->org, sizeof(fj->org), "%s", c->id.org);
+	fj->job.kind = kind;
+	fj->job.done = fire_done;
+	fj->job.author = fj->org;
+	return fj;
+}
+
+void delivery_ack(struct conn *c, Vigil__V1__Frame *f)
+{
+	uint64_t rid = f->request_id, pos = f->delivery_ack->position;
+	frame_free(f);
+	struct store_checkpoint *cp = store_latest(c->relay->store);
+	if (pos >= cp->size) {
+		conn_send_error(c, rid, VG_EBADREQ, "position %llu is beyond the log (size %llu)",
+				(unsigned long long)pos, (unsigned long long)cp->size);
+		conn_answered(c);
+		return;
+	}
+	struct fire_job *fj = fire_job_new(c, STORE_DELIVERY_ACK);
+	if (!fj) {
+		conn_send_error(c, rid, VG_ENOMEM, "relay out of memory");
+		conn_answered(c);
+		return;
+	}
+	fj->job.index = pos;
+	store_submit(c->relay->store, &fj->job);
+	if (pos > c->sub_acked)
+		c->sub_acked = pos;
+	conn_answered(c); /* no answer: acknowledgements are fire and forget */
+}
+
+void delivery_note_peer(struct conn *c)
+{
+	struct fire_job *fj = fire_job_new(c, STORE_HELLO);
+	if (!fj)
+		return;
+	fj->job.role = c->id.role;
+	snprintf(fj->job.country, sizeof(fj->job.country), "%s", c->id.country);
+	fj->job.received_at_ms = relay_now_ms();
+	store_submit(c->relay->store, &fj->job);
+}
+
+void delivery_on_alerts(void *ctx, struct store_alert *list)
+{
+	struct relay *r = ctx;
+	for (struct conn *c = r->conns; c; c = c->next) {
+		if (!c->sub_active || c->sub_replaying || !conn_is_open(c))
+			continue;
+		for (struct store_alert *a = list; a; a = a->next) {
+			if (a->position < c->sub_next)
+				continue;
+			c->sub_next = a->position + 1;
+			int mine = 0;
+			for (size_t i = 0; i < a->ev.n_recipients; i++)
+				mine |= strcmp(a->ev.recipients[i], c->id.org) == 0;
+			if (!mine || !a->checkpoint)
+				continue;
+			send_delivery(c, a->position, a->received_at_ms, a->cert_sha256, a->record,
+				      a->record_len, a->sig, a->sig_len, a->leaf_hash,
+				      a->checkpoint->note, a->proof, a->proof_len);
+			if (check_lagging(c))
+				break;
+		}
+	}
+	store_alerts_free(list);
+}

@@ -1,0 +1,42 @@
+/*
+ * delivery.h - alerts to the organisations they are addressed to.
+ *
+ * A peer subscribes with the last position it has seen.  The relay first
+ * replays, from the database, every alert entry after max(that position,
+ * the organisation's last acknowledged position) that names the
+ * organisation as a recipient, in order, a page at a time on the thread
+ * pool; then it pushes each new alert as the writer commits it.  The peer
+ * acknowledges positions (DeliveryAck); the highest is kept per
+ * organisation, so an organisation that was offline gets everything after
+ * it on its next subscription, and nothing it acknowledged again.
+ *
+ * A subscriber that does not read is not buffered for without limit: past
+ * DELIVERY_MAX_QUEUE bytes of unread answers the relay sends Lagging and
+ * stops pushing; the peer subscribes again and catches up by replay.
+ */
+#ifndef VIGIL_DAEMON_DELIVERY_H
+#define VIGIL_DAEMON_DELIVERY_H
+
+#include "daemon/store.h"
+#include "proto/vigil.pb-c.h"
+
+struct conn;
+struct relay;
+
+#define DELIVERY_PAGE 64                       /* alerts read per replay round */
+#define DELIVERY_MAX_QUEUE (1024u * 1024u)     /* unread bytes before Lagging */
+
+/* Handles Subscribe and DeliveryAck frames; takes ownership of f.  Calls
+ * conn_answered(c) once when the request is done (a subscription: when
+ * its first replay round has been answered). */
+void delivery_subscribe(struct conn *c, Vigil__V1__Frame *f);
+void delivery_ack(struct conn *c, Vigil__V1__Frame *f);
+
+/* Records the peer's organisation, role and country (after its hello), so
+ * that alerts can address the parties of a case by role. */
+void delivery_note_peer(struct conn *c);
+
+/* The store's alert sink (store_set_alert_sink); ctx is the relay. */
+void delivery_on_alerts(void *ctx, struct store_alert *list);
+
+#endif
