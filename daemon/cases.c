@@ -707,37 +707,48 @@ int cases_query(struct cases *cs, enum case_query what, const char *case_id, con
 	int party = exists ? is_party(cs, case_id, org) : 0;
 	if (party > 1)
 		return party;
-	if (!party)
-		return not_found(case_id, why, why_len);
-	int responsible = strcmp(org, res->st.responsible) == 0;
-	const char *tag = "status";
-	int rc = 0;
+	static const char *const tags[] = { [CASE_Q_STATUS] = "status", [CASE_Q_LOG] = "log",
+					    [CASE_Q_READERS] = "readers" };
+	static const char *const refused[] = { [CASE_Q_STATUS] = "status-refused",
+					       [CASE_Q_LOG] = "log-refused",
+					       [CASE_Q_READERS] = "readers-refused" };
+	if (what != CASE_Q_STATUS && what != CASE_Q_LOG && what != CASE_Q_READERS)
+		return VG_EINTERNAL;
+	/* The organisation a pending offer names may see the status: it is
+	 * asked to take the case on, and needs the offer's id to answer. */
+	int offered = exists && res->st.has_pending && strcmp(org, res->st.pending_offer_to) == 0;
+	int responsible = exists && strcmp(org, res->st.responsible) == 0;
+	int refusal = 0;
+	if (!party && !(offered && what == CASE_Q_STATUS))
+		refusal = not_found(case_id, why, why_len);
+	else if (what == CASE_Q_LOG && role != ROLE_COORDINATOR && role != ROLE_IOM && !responsible) {
+		WHY("the case's records are for coordinator, iom and responsible parties");
+		refusal = VG_EPERM;
+	} else if (what == CASE_Q_READERS && (role != ROLE_COORDINATOR || !responsible)) {
+		WHY("only the responsible coordinator lists who read the case");
+		refusal = VG_EPERM;
+	}
+	/* Refused attempts are recorded too: access is audited, not only
+	 * access granted. */
+	int rc;
+	if (refusal) {
+		rc = add_read(cs, case_id, org, refused[what], now_ms);
+		return rc ? rc : refusal;
+	}
+	res->view = role == ROLE_POLICE ? CASE_VIEW_POLICE : party ? CASE_VIEW_FULL : CASE_VIEW_OFFERED;
+	res->offered = offered;
 	switch (what) {
 	case CASE_Q_STATUS:
-		rc = load_parties(cs, &res->st);
+		rc = res->view == CASE_VIEW_FULL ? load_parties(cs, &res->st) : 0;
 		break;
 	case CASE_Q_LOG:
-		if (role != ROLE_COORDINATOR && role != ROLE_IOM && !responsible) {
-			WHY("the case's records are for coordinator, iom and responsible parties");
-			return VG_EPERM;
-		}
-		tag = "log";
 		rc = read_entries(cs, case_id, res);
 		break;
-	case CASE_Q_READERS:
-		if (role != ROLE_COORDINATOR || !responsible) {
-			WHY("only the responsible coordinator lists who read the case");
-			return VG_EPERM;
-		}
-		tag = "readers";
+	default:
 		rc = read_readers(cs, case_id, res);
 		break;
-	default:
-		return VG_EINTERNAL;
 	}
-	if (rc == 0)
-		rc = add_read(cs, case_id, org, tag, now_ms);
-	return rc;
+	return rc ? rc : add_read(cs, case_id, org, tags[what], now_ms);
 }
 
 void cases_result_free(struct case_result *res)

@@ -149,9 +149,18 @@ struct case_read {
 
 enum case_query { CASE_Q_STATUS = 1, CASE_Q_LOG, CASE_Q_LIST, CASE_Q_READERS };
 
+/* How much of a case's status a peer sees. */
+enum case_view {
+	CASE_VIEW_FULL = 0,      /* a party */
+	CASE_VIEW_POLICE,        /* a police party: the status codes only */
+	CASE_VIEW_OFFERED,       /* the organisation a pending offer names, not yet a party */
+};
+
 /* What a case query found (owned; cases_result_free). */
 struct case_result {
 	enum case_query what;
+	enum case_view view;
+	int offered;                       /* the asker is named by the pending offer */
 	struct case_state st;
 	struct case_entry *entries;
 	size_t n_entries;

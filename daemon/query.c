@@ -245,20 +245,30 @@ struct case_q {
 	char org[RECORD_ORG_MAX + 1];
 };
 
-static void fill_status(Vigil__V1__CaseStatus *m, const struct case_state *st, int police,
+static void fill_status(Vigil__V1__CaseStatus *m, const struct case_result *r,
 			char **parties, int *factors)
 {
+	const struct case_state *st = &r->st;
+	/* The organisation a pending offer names learns the offer, whatever
+	 * else it may see. */
+	if (r->offered) {
+		m->pending_offer_to = (char *)st->pending_offer_to;
+		m->pending_offer_id.data = (uint8_t *)st->pending_offer_id;
+		m->pending_offer_id.len = RECORD_ID_LEN;
+	}
 	m->case_id = (char *)st->case_id;
 	m->state = (Vigil__V1__CaseState)st->state;
 	m->responsible = (char *)st->responsible;
 	m->risk = (Vigil__V1__RiskLevel)st->risk;
 	m->minor = st->minor;
+	if (r->view == CASE_VIEW_OFFERED)
+		return; /* not a party yet: what it takes on, nothing of her history */
 	m->last_attempt_ms = st->last_attempt_ms;
 	m->last_attempt_channel = (Vigil__V1__Channel)st->last_attempt_channel;
 	m->last_attempt_outcome = (Vigil__V1__Outcome)st->last_attempt_outcome;
 	m->last_success_ms = st->last_success_ms;
 	m->alert_stage = (uint32_t)st->alert_stage;
-	if (police)
+	if (r->view == CASE_VIEW_POLICE)
 		return; /* DESIGN.md section 5: police get these fields, nothing more */
 	for (size_t i = 0; i < st->n_parties; i++)
 		parties[i] = (char *)st->parties[i];
@@ -296,7 +306,7 @@ static void answer_case_status(struct case_q *q, const struct case_result *r)
 		conn_send_error(q->conn, q->request_id, VG_ENOMEM, "relay out of memory");
 		return;
 	}
-	fill_status(&m, &r->st, q->job.role == ROLE_POLICE, parties, factors);
+	fill_status(&m, r, parties, factors);
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
 	f.msg_case = VIGIL__V1__FRAME__MSG_CASE_STATUS;
 	f.case_status = &m;

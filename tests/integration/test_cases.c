@@ -299,6 +299,20 @@ static void test_handover_state_machine(void **state)
 	expect(casekit_status(&C[OTHER_COORD], id), "NOT_FOUND", NULL);
 	uint8_t o4[RECORD_ID_LEN], o5[RECORD_ID_LEN];
 	expect(casekit_offer(&C[IOM], id, "se-goteborg-coord", o4, 1), "RECEIPT", NULL);
+	/* The offered outsider learns the offer and what it would take on,
+	 * nothing of her history. */
+	st = status_of(OTHER_COORD, id, &keep);
+	assert_string_equal(st->responsible, "iom-ru-moscow");
+	assert_string_equal(st->pending_offer_to, "se-goteborg-coord");
+	assert_memory_equal(st->pending_offer_id.data, o4, RECORD_ID_LEN);
+	assert_int_equal(st->risk, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM);
+	assert_int_equal(st->last_attempt_ms, 0);
+	assert_int_equal(st->n_parties, 0);
+	assert_int_equal(st->attempts, 0);
+	assert_string_equal(st->return_country, "");
+	frame_free(keep);
+	/* ... but not its records. */
+	expect(casekit_log(&C[OTHER_COORD], id), "NOT_FOUND", NULL);
 	expect(casekit_answer(&C[OTHER_COORD], id, o4, 1), "RECEIPT", NULL);
 	st = status_of(OTHER_COORD, id, &keep);
 	assert_string_equal(st->responsible, "se-goteborg-coord");
@@ -459,10 +473,18 @@ static void test_log_readers_and_list(void **state)
 	assert_string_equal(a->case_readers->reads[2]->organisation, "se-stockholm-coord");
 	assert_string_equal(a->case_readers->reads[2]->what, "readers");
 	frame_free(a);
-	/* Refused reads are not "reads": they leave no row. */
+	/* Refused attempts are recorded as such. */
 	expect(casekit_log(&C[POLICE], id), "PERMISSION_DENIED", NULL);
+	expect(casekit_status(&C[OTHER_IOM], id), "NOT_FOUND", NULL);
 	assert_int_equal(db_int(&R, "SELECT count(*) FROM case_reads WHERE org = 'se-police-noa' "
 				    "AND what = 'log'"), 0);
+	a = casekit_readers(&C[COORD], id);
+	assert_int_equal(a->case_readers->n_reads, 6);
+	assert_string_equal(a->case_readers->reads[4]->organisation, "se-police-noa");
+	assert_string_equal(a->case_readers->reads[4]->what, "log-refused");
+	assert_string_equal(a->case_readers->reads[5]->organisation, "iom-md-chisinau");
+	assert_string_equal(a->case_readers->reads[5]->what, "status-refused");
+	frame_free(a);
 
 	a = casekit_list(&C[SHELTER]);
 	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_CASE_LIST);
