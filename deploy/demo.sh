@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # vigil demo: build, make a development PKI, start the relay on its own
-# SQLite database, and play the first part of case SE-2026-0042: the IOM
-# office in Moscow reports three failed attempts to reach a returnee.
+# SQLite database, and play the story of case SE-2026-0042 with windows of
+# seconds instead of days:
+#
+#   the Stockholm county coordinator opens the case and hands it over to
+#   the IOM office in Moscow; the police ask for its status; IOM Moscow
+#   fails to reach the returnee on three channels; the relay alerts the
+#   coordinator, and, with no acknowledgement, escalates to the police; the
+#   coordinator records that a police report was filed; IOM reaches her and
+#   the alert is resolved.  Then: a receipt verified offline, the log
+#   audited, and a monitor catching a relay that rewrote its history.
 #
 #   deploy/demo.sh            state (PKI, database, logs) goes to ./state/demo
 #   VIGIL_DEMO_STATE=DIR deploy/demo.sh
@@ -10,6 +18,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 state=${VIGIL_DEMO_STATE:-$here/state/demo}
 build=$here/build/demo
+case_id=SE-2026-0042
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -41,8 +50,9 @@ say "development PKI in $state/pki"
 mkdir -p "$state"
 bash "$here/certs/mkpki.sh" "$state/pki"
 
-say "starting the relay"
-rm -f "$state/vigil.db" "$state/vigil.db-wal" "$state/vigil.db-shm" "$state/ready"
+say "starting the relay (silence window for high risk: 30 s; escalation after 5 s)"
+rm -rf "$state/vigil.db" "$state/vigil.db-wal" "$state/vigil.db-shm" "$state/ready" \
+	"$state/monitor" "$state"/*.receipt
 cat > "$state/vigild.conf" <<CONF
 [listen]
 address = 127.0.0.1
@@ -57,76 +67,145 @@ path = vigil.db
 [log]
 origin = demo.vigil.example/log
 checkpoint_key = pki/checkpoint.key
+checkpoint_interval = 5s
+[watchdog]
+high = 30s
+medium = 2m
+low = 5m
+failed_attempts = 3
+handover_window = 1m
+escalate_after = 5s
 CONF
 "$vigild" -c "$state/vigild.conf" --check-config
-"$vigild" -c "$state/vigild.conf" --ready-file "$state/ready" 2>"$state/vigild.log" &
-relay_pid=$!
-stop_relay() {
-	if kill -0 "$relay_pid" 2>/dev/null; then
-		kill -TERM "$relay_pid"
-		wait "$relay_pid" || true
-	fi
-}
-trap stop_relay EXIT
-for _ in $(seq 100); do
-	[ -s "$state/ready" ] && break
-	kill -0 "$relay_pid" 2>/dev/null || { cat "$state/vigild.log"; exit 1; }
-	sleep 0.1
-done
-port=$(cat "$state/ready")
-echo "vigild (pid $relay_pid) serving on 127.0.0.1:$port"
-
-# The IOM Moscow field office's client configuration.
-cat > "$state/iom-ru-moscow.conf" <<CONF
+relay_pid=
+start_relay() {
+	rm -f "$state/ready"
+	"$vigild" -c "$state/vigild.conf" --ready-file "$state/ready" 2>>"$state/vigild.log" &
+	relay_pid=$!
+	for _ in $(seq 100); do
+		[ -s "$state/ready" ] && break
+		kill -0 "$relay_pid" 2>/dev/null || { tail "$state/vigild.log"; exit 1; }
+		sleep 0.1
+	done
+	port=$(cat "$state/ready")
+	for org in se-stockholm-coord se-police-noa iom-ru-moscow; do
+		cat > "$state/$org.conf" <<CONF
 [relay]
 address = 127.0.0.1
 port = $port
+checkpoint_key = pki/checkpoint.pub
 [tls]
-cert = pki/iom-ru-moscow.crt
-key = pki/iom-ru-moscow.key
+cert = pki/$org.crt
+key = pki/$org.key
 ca = pki/ca.crt
 CONF
+	done
+}
+stop_relay() {
+	if [ -n "$relay_pid" ] && kill -0 "$relay_pid" 2>/dev/null; then
+		kill -TERM "$relay_pid"
+		wait "$relay_pid" || true
+	fi
+	relay_pid=
+}
+trap stop_relay EXIT
+start_relay
+echo "vigild (pid $relay_pid) serving on 127.0.0.1:$port"
+
+coord() { "$vigil" -c "$state/se-stockholm-coord.conf" "$@"; }
+police() { "$vigil" -c "$state/se-police-noa.conf" "$@"; }
 iom() { "$vigil" -c "$state/iom-ru-moscow.conf" "$@"; }
 
-say "IOM Moscow reports three failed contact attempts for SE-2026-0042"
-iom contact --case SE-2026-0042 --channel phone --outcome no-answer \
-	--at 2026-11-24T09:10:00Z --note "two calls, no answer"
-echo
-iom contact --case SE-2026-0042 --channel messenger --outcome undelivered \
-	--at 2026-11-25T14:30:00Z
-echo
-iom --json contact --case SE-2026-0042 --channel home-visit --outcome moved \
-	--at 2026-11-27T11:00:00Z --record-id 5e2026004200000000000000000000c3 \
+say "the Stockholm coordinator opens $case_id: high risk, consent to share with IOM"
+coord case open --case "$case_id" --risk high --return-country RU --return-date 2026-10-01 \
+	--party iom-ru-moscow --party se-police-noa --consent share-with-iom
+
+say "the coordinator hands the case over to IOM Moscow, which accepts"
+coord handover offer --case "$case_id" --to iom-ru-moscow --reason return \
+	--consent-ref consent-2026-09-28
+iom handover accept --case "$case_id"
+
+say "the police ask for the status: codes only, no narrative"
+police status "$case_id"
+
+say "IOM assesses the risk on arrival"
+iom risk --case "$case_id" --level high --factor threats-to-family --factor debt-bondage \
+	--phase on-arrival
+
+say "IOM Moscow tries to reach her on three channels, without success"
+iom contact --case "$case_id" --channel phone --outcome no-answer --note "two calls, no answer"
+iom contact --case "$case_id" --channel messenger --outcome undelivered
+iom contact --case "$case_id" --channel home-visit --outcome moved \
 	--note "landlord says she left a week ago"
 
-say "the office's connection dropped; it sends the home visit again (same record id and time)"
-iom --json contact --case SE-2026-0042 --channel home-visit --outcome moved \
-	--at 2026-11-27T11:00:00Z --record-id 5e2026004200000000000000000000c3 \
-	--note "landlord says she left a week ago"
+say "the relay raises the alert at once: the coordinator's inbox"
+sleep 1
+coord alerts
+alert_id=$(coord alerts --json --after 0 | grep -o '"alert_id":"[0-9a-f]*"' | head -n 1 |
+	cut -d'"' -f4 || true)
 
-say "the same record id with different content is refused: the log is never rewritten"
-iom contact --case SE-2026-0042 --channel home-visit --outcome reached-safe \
-	--at 2026-11-27T11:00:00Z --record-id 5e2026004200000000000000000000c3 \
-	|| echo "(exit status $?: refused by the relay, nothing stored)"
+say "nobody acknowledges it for 5 s: it escalates to the police"
+sleep 6
+police alerts
+
+say "the police look at the case"
+police status "$case_id"
+
+say "the coordinator records the decision: a police report was filed"
+coord alert ack "${alert_id:?no alert id}" --case "$case_id" --decision police-report-filed
+
+say "IOM Moscow reaches her; the receipt is saved for later"
+iom contact --case "$case_id" --channel via-family --outcome reached-safe \
+	--note "called from her aunt's phone, safe" --save-receipt "$state/reached.receipt"
+
+say "the alert is resolved, and the coordinator is told"
+sleep 1
+coord alerts
+
+say "anyone holding the relay's checkpoint key can check that receipt offline"
+"$vigil" --checkpoint-key "$state/pki/checkpoint.pub" verify --receipt "$state/reached.receipt"
+
+say "the case's whole record, every entry with its inclusion proof, as IOM sees it"
+iom log "$case_id"
+
+say "who read the case (the responsible organisation, IOM, may not ask: only a coordinator)"
+iom case readers "$case_id" || echo "(exit status $?: refused by the relay)"
+
+say "a monitor checks the whole log and keeps the checkpoint it saw"
+coord verify --log --state "$state/monitor"
+
+say "the relay is stopped; an auditor checks every entry, signature and checkpoint offline"
+stop_relay
+"$vigild" -c "$state/vigild.conf" --verify-db
+
+say "a relay that rewrote history: the log is replaced by a shorter copy with another entry"
+cp "$state/vigil.db" "$state/vigil.db.real"
+sqlite3 "$state/vigil.db" "DELETE FROM entries WHERE idx >= 3;
+	DELETE FROM tree WHERE ((idx + 1) << level) > 3; DELETE FROM checkpoints WHERE size > 3;
+	DELETE FROM alerts WHERE position >= 3;" >/dev/null
+start_relay
+coord contact --case "$case_id" --channel email --outcome no-answer >/dev/null 2>&1 || true
+coord verify --log --state "$state/monitor" ||
+	echo "(exit status $?: the monitor caught it; its kept checkpoint is unchanged)"
+stop_relay
+mv "$state/vigil.db.real" "$state/vigil.db"
+rm -f "$state/vigil.db-wal" "$state/vigil.db-shm"
 
 say "what the relay stored"
 sqlite3 -header -column "$state/vigil.db" \
 	"SELECT idx, datetime(received_at_ms / 1000, 'unixepoch') AS received, author, case_id,
-	        length(record) AS record_bytes, substr(hex(leaf_hash), 1, 16) AS leaf_hash
+	        length(record) AS bytes, substr(hex(leaf_hash), 1, 16) AS leaf_hash
 	   FROM entries ORDER BY idx"
 
-say "anyone can check entry 2 with nothing but the database and openssl"
+say "one entry checked with nothing but the database and openssl"
 sqlite3 "$state/vigil.db" \
-	"SELECT writefile('$state/entry2.bin', record), writefile('$state/entry2.sig', signature),
-	        writefile('$state/entry2-author.der', c.der)
-	   FROM entries e JOIN certs c ON c.fp = e.cert_fp WHERE e.idx = 2" >/dev/null
-openssl x509 -inform DER -in "$state/entry2-author.der" -noout -subject
-openssl x509 -inform DER -in "$state/entry2-author.der" -pubkey -noout > "$state/entry2-author.pub"
-openssl dgst -sha256 -verify "$state/entry2-author.pub" -signature "$state/entry2.sig" "$state/entry2.bin"
+	"SELECT writefile('$state/entry.bin', record), writefile('$state/entry.sig', signature),
+	        writefile('$state/entry-author.der', c.der)
+	   FROM entries e JOIN certs c ON c.fp = e.cert_fp WHERE e.idx = 4" >/dev/null
+openssl x509 -inform DER -in "$state/entry-author.der" -noout -subject
+openssl x509 -inform DER -in "$state/entry-author.der" -pubkey -noout > "$state/entry-author.pub"
+openssl dgst -sha256 -verify "$state/entry-author.pub" -signature "$state/entry.sig" "$state/entry.bin"
 
-say "stopping the relay"
-stop_relay
 trap - EXIT
-tail -n 3 "$state/vigild.log"
 echo
 echo "Done. The database, logs and PKI are in $state."
