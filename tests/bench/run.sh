@@ -180,6 +180,13 @@ wait_ready() {
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo "# machine: $(nproc) cores, ${cpu_model:-unknown CPU}, $(openssl version | awk '{ print $1, $2 }')"
 
+# The relay logs at shutdown how late its event loop ran a 50 ms timer
+# (the loop-lag probe, daemon/relay.c): the proof that nothing blocks it.
+report_loop_lag() {
+    awk '/event loop lag: max/ { sub(/.*max /, ""); sub(/ ms.*/, ""); v = $0 }
+         END { if (v != "") print "loop_lag_max_ms: " v }' "$work/vigild.log"
+}
+
 # ---- the measurements -------------------------------------------------------
 
 case $mode in
@@ -212,6 +219,7 @@ ingest)
         --seconds "$seconds" --window "$window" --records "$records" --threads "$jobs" |
         tee "$work/out"
     stop_relay || die "vigild exited with an error"
+    report_loop_lag
     rps=$(awk '/^records_per_s:/ { print $2 }' "$work/out")
     echo "verify_rate_single_core: $verify_rate"
     awk -v r="$rps" -v v="$verify_rate" 'BEGIN { printf "ingest_ratio: %.2f\n", r / v }'
@@ -222,6 +230,7 @@ latency)
     "$bench" latency --port "$port" --pki "$work/pki" --origin "$origin" --relay-pid "$pid" \
         --seconds "$seconds" --rate "$rate" --threads "$jobs"
     stop_relay || die "vigild exited with an error"
+    report_loop_lag
     ;;
 scale)
     echo "entries: $entries"
