@@ -1,6 +1,6 @@
 /*
  * case.c - the case records: CaseOpen, RiskAssessment, HandoverOffer,
- * HandoverAnswer, HandoverWithdraw and CaseClose.
+ * HandoverAnswer, HandoverWithdraw, CaseClose and AlertAck.
  *
  * Each kind has one encoder that checks the caller's struct (names of
  * codes, identifiers, the exactly-one-of rules) with messages that name the
@@ -340,6 +340,35 @@ static int encode_close(const void *spec, const struct vigil__head *h, uint8_t *
 	return vigil__record_pack(&r, "case close", out, out_len, err);
 }
 
+/* ---- AlertAck ------------------------------------------------------------------------ */
+
+static int encode_alert_ack(const void *spec, const struct vigil__head *h, uint8_t **out,
+			    size_t *out_len, struct vigil_error *err)
+{
+	const struct vigil_alert_ack *a = spec;
+	int decision = 0;
+	int rc = vigil__record_code(a->decision, "decision", record_ack_decision_from_name,
+				    vigil_ack_decision_name, &decision, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	if (decision != VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED &&
+	    empty(a->reason))
+		return vigil__error_set(err, VIGIL_E_USAGE, "the decision \"%s\" needs a reason "
+					"(1-%u bytes of UTF-8)", a->decision, RECORD_TEXT_MAX);
+	if (!empty(a->reason) && (rc = text_check(a->reason, "reason", err)) != VIGIL_OK)
+		return rc;
+	Vigil__V1__AlertAck ack = VIGIL__V1__ALERT_ACK__INIT;
+	ack.alert_id.data = (uint8_t *)a->alert_id;
+	ack.alert_id.len = RECORD_ID_LEN;
+	ack.decision = (Vigil__V1__AckDecision)decision;
+	ack.reason = (char *)(empty(a->reason) ? "" : a->reason);
+	Vigil__V1__Record r;
+	vigil__record_head(&r, h);
+	r.body_case = VIGIL__V1__RECORD__BODY_ALERT_ACK;
+	r.alert_ack = &ack;
+	return vigil__record_pack(&r, "alert acknowledgement", out, out_len, err);
+}
+
 /* ---- check, build, submit: the same for every kind ------------------------------ */
 
 static int check_kind(encode_fn encode, const void *spec, const struct spec_head *sh,
@@ -553,4 +582,26 @@ int vigil_submit_case_close(vigil_client *c, struct vigil_case_close *cl,
 {
 	struct spec_head sh = HEAD(cl);
 	return submit_kind(c, encode_close, cl, &sh, "vigil_submit_case_close", out, err);
+}
+
+int vigil_alert_ack_check(const struct vigil_alert_ack *a, struct vigil_error *err)
+{
+	struct spec_head sh = HEAD(a);
+	return check_kind(encode_alert_ack, a, &sh, "vigil_alert_ack_check", err);
+}
+
+int vigil_build_alert_ack(vigil_client *c, struct vigil_alert_ack *a, uint8_t **record,
+			  size_t *record_len, uint8_t **sig, size_t *sig_len,
+			  struct vigil_error *err)
+{
+	struct spec_head sh = HEAD(a);
+	return build_kind(c, encode_alert_ack, a, &sh, "vigil_build_alert_ack", record, record_len,
+			  sig, sig_len, err);
+}
+
+int vigil_submit_alert_ack(vigil_client *c, struct vigil_alert_ack *a,
+			   struct vigil_receipt *out, struct vigil_error *err)
+{
+	struct spec_head sh = HEAD(a);
+	return submit_kind(c, encode_alert_ack, a, &sh, "vigil_submit_alert_ack", out, err);
 }

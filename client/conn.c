@@ -202,6 +202,8 @@ void vigil_close(vigil_client **cp)
 	SSL_CTX_free(c->ctx);
 	frame_reader_free(&c->reader);
 	vigil__submit_free_all(c);
+	vigil__alert_free(c);
+	EVP_PKEY_free(c->relay_key);
 	ERR_clear_error();
 	free(c);
 }

@@ -54,6 +54,28 @@ struct vigil__pending {
  * are dropped when they come.  More than this many ends the connection. */
 #define VIGIL_ABANDONED_MAX 16
 
+/* Request ids of DeliveryAcks have this bit set and no other request's
+ * have: the relay answers an acknowledgement only to refuse it, so its
+ * Error is recognised by the id alone, without remembering every ack. */
+#define VIGIL__ACK_ID_BIT (UINT64_C(1) << 63)
+
+/* A frame of the subscription (or an ack's refusal) that arrived while the
+ * library waited for another answer, kept for vigil_next_alert(). */
+struct vigil__kept {
+	Vigil__V1__Frame *frame;
+	struct vigil__kept *next;
+};
+
+/* The subscription of a connection (alert.c). */
+struct vigil__sub {
+	int active;                  /* subscribed and not ended (Lagging, Error) */
+	uint64_t request_id;         /* the Subscribe's id; 0 before the first */
+	uint64_t last;               /* highest position returned, or the start */
+	uint64_t next_ack;           /* counter of DeliveryAck request ids */
+	struct vigil__kept *head, *tail;
+	size_t n_kept;
+};
+
 struct vigil_client {
 	SSL_CTX *ctx;
 	SSL *ssl;
@@ -76,6 +98,8 @@ struct vigil_client {
 	uint64_t abandoned[VIGIL_ABANDONED_MAX];
 	size_t n_abandoned;
 	struct vigil_checkpoint_key ckey; /* verifies every checkpoint */
+	EVP_PKEY *relay_key;         /* the relay's certificate's public key (alerts) */
+	struct vigil__sub sub;       /* alert delivery */
 };
 
 /* error.c */
@@ -121,6 +145,14 @@ int vigil__wire_ssl_failure(struct vigil_client *c, int ret, int errno_saved,
 int vigil__wire_kill(struct vigil_client *c, const struct vigil_error *err, int status);
 /* VIGIL_OK while the client is usable, else its fatal status (err filled). */
 int vigil__wire_usable(const struct vigil_client *c, struct vigil_error *err);
+/* What vigil__wire_recv_wait() returns when nothing came in time. */
+#define VIGIL__NOTHING 1
+/* Like vigil__wire_recv, but waits at most wait_ms for the start of a frame
+ * (0: only what has arrived): VIGIL__NOTHING when none came, or when a
+ * signal interrupted the wait.  A frame that has begun to arrive is read
+ * with the connection's own timeout. */
+int vigil__wire_recv_wait(struct vigil_client *c, Vigil__V1__Frame **out,
+			  const char *waiting_for, int wait_ms, struct vigil_error *err);
 
 /* SIGPIPE guard around socket writes (see vigil.h, "Signals"). */
 struct vigil__sigpipe {
@@ -145,9 +177,10 @@ void vigil__submit_free_all(struct vigil_client *c);
  * Handles a frame that is not the answer the caller waits for, and frees
  * it: an answer to an outstanding submission is checked and kept in its
  * entry (*idx), an answer to an abandoned log request is dropped
- * (*idx = SIZE_MAX).  A relay Error outside any request is
- * VIGIL_E_REFUSED (*idx = SIZE_MAX); a frame for no outstanding request
- * ends the connection (VIGIL_E_PROTOCOL).
+ * (*idx = SIZE_MAX), a delivery of the subscription or an answer to a
+ * DeliveryAck is kept for vigil_next_alert() (*idx = SIZE_MAX).  A relay
+ * Error outside any request is VIGIL_E_REFUSED (*idx = SIZE_MAX); a frame
+ * for no outstanding request ends the connection (VIGIL_E_PROTOCOL).
  */
 int vigil__submit_dispatch(struct vigil_client *c, Vigil__V1__Frame *f, size_t *idx,
 			   struct vigil_error *err);
@@ -164,6 +197,16 @@ int vigil__verify_receipt(const struct vigil_checkpoint_key *key, struct vigil_r
  * shape for (index, size). */
 int vigil__inclusion_root(uint64_t index, uint64_t size, const uint8_t leaf[SHA256_LEN],
 			  const merkle_hash *proof, size_t n, uint8_t root[SHA256_LEN]);
+
+/* alert.c */
+/* 1 when f belongs to the subscription or answers a DeliveryAck. */
+int vigil__alert_claims(const struct vigil_client *c, const Vigil__V1__Frame *f);
+/* Keeps such a frame for vigil_next_alert() (takes it over, also on
+ * failure); VIGIL_E_PROTOCOL (connection ended) beyond
+ * VIGIL_DELIVERIES_KEPT_MAX. */
+int vigil__alert_keep(struct vigil_client *c, Vigil__V1__Frame *f, struct vigil_error *err);
+/* Frees the subscription's kept frames. */
+void vigil__alert_free(struct vigil_client *c);
 
 /* util.c */
 int64_t vigil__now_ms(void);
@@ -207,6 +250,11 @@ int vigil__record_new_id(uint8_t id[VIGIL_RECORD_ID_LEN], int have_record_id,
 /* Signs record bytes with our key; *sig is malloc()ed. */
 int vigil__record_sign(struct vigil_client *c, uint8_t *record, size_t record_len,
 		       uint8_t **sig, size_t *sig_len, struct vigil_error *err);
+/* Names of an alert's police advice: the code ("none", "consider",
+ * "required") and the text ("none", "missing-person report to be
+ * considered", ...); NULL for an unknown value. */
+const char *vigil__record_police_name(int v);
+const char *vigil__record_police_advice(int v);
 
 /* query.c */
 /* Sends req (its request id is set here) and waits for the answer to it,

@@ -131,6 +131,28 @@ int vigil__record_sign(struct vigil_client *c, uint8_t *record, size_t record_le
 	return vigil__error_ssl(err, VIGIL_E_IO, "cannot sign the record with our key");
 }
 
+const char *vigil__record_police_name(int v)
+{
+	switch (v) {
+	case VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_NONE: return "none";
+	case VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_CONSIDER: return "consider";
+	case VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_REQUIRED: return "required";
+	default: return NULL;
+	}
+}
+
+const char *vigil__record_police_advice(int v)
+{
+	switch (v) {
+	case VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_NONE: return "none";
+	case VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_CONSIDER:
+		return "missing-person report to be considered";
+	case VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_REQUIRED:
+		return "missing-person report required";
+	default: return NULL;
+	}
+}
+
 /* ---- decoding ----------------------------------------------------------------- */
 
 /* A name that is known for a validated record; "" for 0. */
@@ -218,12 +240,33 @@ static void decode_body(const Vigil__V1__Record *r, struct vigil_record_info *ou
 		out->kind = "case-close";
 		out->close_reason = name_or_empty(record_close_reason_name(r->case_close->reason));
 		break;
-	case VIGIL__V1__RECORD__BODY_ALERT_ACK:
-		out->kind = "alert-ack"; /* its fields are not decoded yet */
+	case VIGIL__V1__RECORD__BODY_ALERT_ACK: {
+		const Vigil__V1__AlertAck *a = r->alert_ack;
+		out->kind = "alert-ack";
+		memcpy(out->alert_id, a->alert_id.data, RECORD_ID_LEN);
+		out->decision = name_or_empty(record_ack_decision_name(a->decision));
+		copy(out->reason, sizeof(out->reason), a->reason);
 		break;
-	case VIGIL__V1__RECORD__BODY_ALERT:
-		out->kind = "alert"; /* its fields are not decoded yet */
+	}
+	case VIGIL__V1__RECORD__BODY_ALERT: {
+		const Vigil__V1__Alert *a = r->alert;
+		out->kind = "alert";
+		out->alert_kind = name_or_empty(record_alert_kind_name(a->kind));
+		out->alert_stage = a->stage;
+		memcpy(out->alert_id, a->alert_id.data, RECORD_ID_LEN);
+		out->deadline_ms = a->deadline_ms;
+		out->last_success_ms = a->last_success_ms;
+		out->failed_attempts = a->failed_attempts;
+		/* record_parse() allows at most 64, VIGIL_RECIPIENTS_MAX. */
+		out->n_recipients = a->n_recipients < VIGIL_RECIPIENTS_MAX ? a->n_recipients
+									   : VIGIL_RECIPIENTS_MAX;
+		for (size_t i = 0; i < out->n_recipients; i++)
+			copy(out->recipients[i], sizeof(out->recipients[i]), a->recipients[i]);
+		out->police = name_or_empty(vigil__record_police_name(a->police));
+		out->police_advice = name_or_empty(vigil__record_police_advice(a->police));
+		vigil__error_copy_text(out->resolution, sizeof(out->resolution), a->resolution);
 		break;
+	}
 	default:
 		/* record_parse() accepts no other body. */
 		break;
@@ -235,6 +278,7 @@ static void info_clear(struct vigil_record_info *out)
 	memset(out, 0, sizeof(*out));
 	out->kind = out->channel = out->outcome = out->risk = out->phase = "";
 	out->handover_reason = out->close_reason = "";
+	out->alert_kind = out->police = out->police_advice = out->decision = "";
 	for (size_t i = 0; i < VIGIL_FACTORS_MAX; i++)
 		out->factors[i] = "";
 }

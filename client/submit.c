@@ -254,6 +254,10 @@ int vigil__submit_dispatch(struct vigil_client *c, Vigil__V1__Frame *f, size_t *
 	*idx = SIZE_MAX;
 	if (f->request_id == 0 && f->msg_case == VIGIL__V1__FRAME__MSG_ERROR) {
 		rc = vigil__error_refused(err, f->error->code, f->error->message);
+	} else if (vigil__alert_claims(c, f)) {
+		/* A delivery, or an acknowledgement refused: for
+		 * vigil_next_alert(), which reports them in order. */
+		return vigil__alert_keep(c, f, err);
 	} else if (f->request_id != 0 && abandoned_take(c, f->request_id)) {
 		/* The late answer to a log request whose caller gave up. */
 	} else if (!pending_find(c, f->request_id, &i) || c->pending[i].answer) {

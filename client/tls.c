@@ -188,7 +188,12 @@ int vigil__tls_handshake(struct vigil_client *c, const char *host, struct vigil_
 		return vigil__error_set(err, VIGIL_E_TLS,
 					"TLS handshake with relay %s failed: it did not select "
 					"ALPN protocol \"%s\"", c->where, VIGIL_ALPN);
-	if (vigil__tls_identity(SSL_get0_peer_certificate(c->ssl), &c->relay) != VIGIL_OK)
+	X509 *peer = SSL_get0_peer_certificate(c->ssl);
+	if (vigil__tls_identity(peer, &c->relay) != VIGIL_OK)
 		return vigil__error_set(err, VIGIL_E_TLS, "cannot read the relay's certificate");
+	/* Alerts are signed with the key of this certificate. */
+	c->relay_key = X509_get_pubkey(peer);
+	if (!c->relay_key)
+		return vigil__error_ssl(err, VIGIL_E_TLS, "cannot read the relay's public key");
 	return VIGIL_OK;
 }

@@ -76,6 +76,16 @@ const char *vigil_state_name(unsigned i)
 	return i < 1000 ? record_state_name((int)i + 1) : NULL;
 }
 
+const char *vigil_ack_decision_name(unsigned i)
+{
+	return i < 1000 ? record_ack_decision_name((int)i + 1) : NULL;
+}
+
+const char *vigil_alert_kind_name(unsigned i)
+{
+	return i < 1000 ? record_alert_kind_name((int)i + 1) : NULL;
+}
+
 int vigil_parse_time(const char *s, int64_t *ms)
 {
 	if (!s || !ms || time_parse_rfc3339(s, ms) != VG_OK)

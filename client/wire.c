@@ -10,6 +10,7 @@
  * read continues where this one stopped.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -171,6 +172,56 @@ int vigil__wire_send(struct vigil_client *c, const Vigil__V1__Frame *f, struct v
 	return vigil__wire_kill(c, err, rc);
 }
 
+/* The next complete frame the reader holds: 1 with *out, 0 when it needs
+ * more bytes, or a status (the connection then ended). */
+static int take_frame(struct vigil_client *c, Vigil__V1__Frame **out, const char *waiting_for,
+		      struct vigil_error *err)
+{
+	const uint8_t *payload;
+	size_t n;
+	int r = frame_reader_next(&c->reader, &payload, &n);
+	if (r == VG_ETOOLARGE) {
+		int rc = vigil__error_set(err, VIGIL_E_PROTOCOL,
+					  "relay %s: sent a frame over %u bytes while we were %s",
+					  c->where, VIGIL_RECV_MAX, waiting_for);
+		return vigil__wire_kill(c, err, rc);
+	}
+	if (r != 1)
+		return 0;
+	if (frame_decode(payload, n, out) != VG_OK) {
+		int rc = vigil__error_set(err, VIGIL_E_PROTOCOL,
+					  "relay %s: sent an undecodable frame while we were %s",
+					  c->where, waiting_for);
+		return vigil__wire_kill(c, err, rc);
+	}
+	return 1;
+}
+
+/* One read from TLS into the frame reader: VIGIL_OK, VIGIL_E_CONNECT for a
+ * timeout (resumable), or a status that ended the connection. */
+static int read_some(struct vigil_client *c, const char *waiting_for, struct vigil_error *err)
+{
+	uint8_t buf[16384];
+	size_t got = 0;
+	struct vigil__sigpipe g;
+	vigil__sigpipe_block(&g);
+	ERR_clear_error();
+	int ok = SSL_read_ex(c->ssl, buf, sizeof(buf), &got);
+	int errno_saved = errno;
+	vigil__sigpipe_restore(&g);
+	if (ok != 1) {
+		int rc = vigil__wire_ssl_failure(c, 0, errno_saved, waiting_for, err);
+		if (rc == VIGIL_E_CONNECT)
+			return rc; /* timeout: resumable */
+		return vigil__wire_kill(c, err, rc);
+	}
+	if (frame_reader_feed(&c->reader, buf, got) != VG_OK) {
+		int rc = vigil__error_set(err, VIGIL_E_NOMEM, "out of memory reading a frame");
+		return vigil__wire_kill(c, err, rc);
+	}
+	return VIGIL_OK;
+}
+
 int vigil__wire_recv(struct vigil_client *c, Vigil__V1__Frame **out, const char *waiting_for,
 		     struct vigil_error *err)
 {
@@ -178,42 +229,67 @@ int vigil__wire_recv(struct vigil_client *c, Vigil__V1__Frame **out, const char 
 	if (rc != VIGIL_OK)
 		return rc;
 	for (;;) {
-		const uint8_t *payload;
-		size_t n;
-		int r = frame_reader_next(&c->reader, &payload, &n);
-		if (r == VG_ETOOLARGE) {
-			rc = vigil__error_set(err, VIGIL_E_PROTOCOL,
-					      "relay %s: sent a frame over %u bytes while we "
-					      "were %s", c->where, VIGIL_RECV_MAX, waiting_for);
-			return vigil__wire_kill(c, err, rc);
-		}
-		if (r == 1) {
-			if (frame_decode(payload, n, out) != VG_OK) {
+		rc = take_frame(c, out, waiting_for, err);
+		if (rc == 1)
+			return VIGIL_OK;
+		if (rc != 0)
+			return rc;
+		if ((rc = read_some(c, waiting_for, err)) != VIGIL_OK)
+			return rc;
+	}
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int vigil__wire_recv_wait(struct vigil_client *c, Vigil__V1__Frame **out,
+			  const char *waiting_for, int wait_ms, struct vigil_error *err)
+{
+	int rc = vigil__wire_usable(c, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	int64_t deadline = mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+	for (;;) {
+		rc = take_frame(c, out, waiting_for, err);
+		if (rc == 1)
+			return VIGIL_OK;
+		if (rc != 0)
+			return rc;
+		/* Bytes OpenSSL already holds never show on the socket, and a
+		 * frame that has begun is finished with the connection's own
+		 * timeout. */
+		int partial = frame_reader_pending(&c->reader) > 0;
+		if (!partial && !SSL_has_pending(c->ssl)) {
+			int64_t left = deadline - mono_ms();
+			struct pollfd p = { .fd = c->fd, .events = POLLIN };
+			int r = poll(&p, 1, left > 0 ? (int)left : 0);
+			if (r == 0 || (r < 0 && errno == EINTR))
+				return VIGIL__NOTHING;
+			if (r < 0) {
 				rc = vigil__error_set(err, VIGIL_E_PROTOCOL,
-						      "relay %s: sent an undecodable frame while "
-						      "we were %s", c->where, waiting_for);
+						      "relay %s: cannot wait for the connection "
+						      "while we were %s: %s", c->where, waiting_for,
+						      strerror(errno));
 				return vigil__wire_kill(c, err, rc);
 			}
-			return VIGIL_OK;
 		}
-
-		uint8_t buf[16384];
-		size_t got = 0;
-		struct vigil__sigpipe g;
-		vigil__sigpipe_block(&g);
-		ERR_clear_error();
-		int ok = SSL_read_ex(c->ssl, buf, sizeof(buf), &got);
-		int errno_saved = errno;
-		vigil__sigpipe_restore(&g);
-		if (ok != 1) {
-			rc = vigil__wire_ssl_failure(c, 0, errno_saved, waiting_for, err);
-			if (rc == VIGIL_E_CONNECT)
-				return rc; /* timeout: resumable */
-			return vigil__wire_kill(c, err, rc);
-		}
-		if (frame_reader_feed(&c->reader, buf, got) != VG_OK) {
-			rc = vigil__error_set(err, VIGIL_E_NOMEM, "out of memory reading a frame");
-			return vigil__wire_kill(c, err, rc);
-		}
+		/* Without auto-retry a TLS record that carries no application
+		 * data (a key update) returns at once instead of blocking for
+		 * data that may not come before the deadline. */
+		int64_t t0 = mono_ms();
+		SSL_clear_mode(c->ssl, SSL_MODE_AUTO_RETRY);
+		rc = read_some(c, waiting_for, err);
+		SSL_set_mode(c->ssl, SSL_MODE_AUTO_RETRY);
+		/* Such a record, or a read cut short by a signal, is nothing
+		 * yet; a read that waited the connection's whole timeout is a
+		 * relay that stalled half-way through a record. */
+		if (rc == VIGIL_E_CONNECT && mono_ms() - t0 < c->timeout_ms)
+			continue;
+		if (rc != VIGIL_OK)
+			return rc;
 	}
 }

@@ -148,10 +148,12 @@ static void replay_work(uv_work_t *w)
 	r->next = r->from;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t pos = (uint64_t)sqlite3_column_int64(st, 0);
+		/* Not yet covered by the checkpoint the proofs use: the next
+		 * round starts here, with a newer checkpoint. */
+		if (pos >= r->checkpoint->size)
+			break;
 		r->rows++;
 		r->next = pos + 1;
-		if (pos >= r->checkpoint->size)
-			break; /* not yet covered by the checkpoint the proofs use */
 		if (!addressed_to((const char *)sqlite3_column_text(st, 1), r->org))
 			continue;
 		struct replay_item *it = &r->items[r->n];
@@ -220,8 +222,7 @@ static void replay_done(uv_work_t *w, int status)
 		if (!check_lagging(c)) {
 			/* More pages, or alerts committed while this one was read. */
 			if (r->rows == DELIVERY_PAGE ||
-			    store_alert_horizon(c->relay->store) > c->sub_next ||
-			    c->sub_next < r->from)
+			    store_alert_horizon(c->relay->store) > c->sub_next)
 				replay_start(c, 0, 0);
 		}
 	} else if (!ok) {

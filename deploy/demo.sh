@@ -140,9 +140,8 @@ iom contact --case "$case_id" --channel home-visit --outcome moved \
 
 say "the relay raises the alert at once: the coordinator's inbox"
 sleep 1
-coord alerts
-alert_id=$(coord alerts --json --after 0 | grep -o '"alert_id":"[0-9a-f]*"' | head -n 1 |
-	cut -d'"' -f4 || true)
+coord alerts --json | tee "$state/alerts.json"
+alert_id=$(grep -o '"alert_id":"[0-9a-f]*"' "$state/alerts.json" | head -n 1 | cut -d'"' -f4)
 
 say "nobody acknowledges it for 5 s: it escalates to the police"
 sleep 6

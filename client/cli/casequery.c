@@ -315,6 +315,21 @@ static void body_text(const struct vigil_record_info *ri)
 		print_hex_id("offer", ri->offer_id);
 	} else if (!strcmp(k, "case-close")) {
 		printf(" reason=%s", ri->close_reason);
+	} else if (!strcmp(k, "alert")) {
+		printf(" kind=%s stage=%u", ri->alert_kind, ri->alert_stage);
+		print_hex_id("alert", ri->alert_id);
+		if (ri->alert_stage == 0)
+			printf(" resolution=%s", ri->resolution[0] ? ri->resolution : "none");
+		printf(" police=%s", ri->police);
+		time_or_none(ri->deadline_ms, t, sizeof(t));
+		printf(" deadline=%s", t);
+		const char *to[VIGIL_RECIPIENTS_MAX];
+		for (size_t i = 0; i < ri->n_recipients; i++)
+			to[i] = ri->recipients[i];
+		print_list("recipients", to, ri->n_recipients);
+	} else if (!strcmp(k, "alert-ack")) {
+		print_hex_id("alert", ri->alert_id);
+		printf(" decision=%s", ri->decision);
 	}
 }
 
@@ -376,6 +391,35 @@ static void body_json(const struct vigil_record_info *ri)
 	} else if (!strcmp(k, "case-close")) {
 		json_key(f, &n, "reason");
 		json_write_string(f, ri->close_reason);
+	} else if (!strcmp(k, "alert")) {
+		const char *to[VIGIL_RECIPIENTS_MAX];
+		for (size_t i = 0; i < ri->n_recipients; i++)
+			to[i] = ri->recipients[i];
+		json_key(f, &n, "kind");
+		json_write_string(f, ri->alert_kind);
+		json_key(f, &n, "stage");
+		fprintf(f, "%u", ri->alert_stage);
+		json_key(f, &n, "alert_id");
+		json_write_hex(f, ri->alert_id, VIGIL_RECORD_ID_LEN);
+		json_key(f, &n, "resolution");
+		json_write_string_or_null(f, ri->resolution);
+		json_key(f, &n, "police");
+		json_write_string(f, ri->police);
+		json_key(f, &n, "deadline");
+		json_write_time(f, ri->deadline_ms);
+		json_key(f, &n, "last_success");
+		json_write_time(f, ri->last_success_ms);
+		json_key(f, &n, "failed_attempts");
+		fprintf(f, "%u", ri->failed_attempts);
+		json_key(f, &n, "recipients");
+		json_write_strings(f, to, ri->n_recipients);
+	} else if (!strcmp(k, "alert-ack")) {
+		json_key(f, &n, "alert_id");
+		json_write_hex(f, ri->alert_id, VIGIL_RECORD_ID_LEN);
+		json_key(f, &n, "decision");
+		json_write_string(f, ri->decision);
+		json_key(f, &n, "reason");
+		json_write_string_or_null(f, ri->reason);
 	}
 	if (!strcmp(k, "case-open")) {
 		json_key(f, &n, "consent_scope");

@@ -7,7 +7,7 @@
  * JSON, json.c writes and reads JSON, receipt.c saves and loads receipt
  * files, and every command lives in a file of its own (contact.c, log.c for
  * "checkpoint" and "proof", verify.c, case.c for the case records,
- * casequery.c for the case queries).
+ * casequery.c for the case queries, alerts.c for "alerts" and "alert ack").
  *
  * Exit statuses: 0 success, 1 refused by the relay, 2 usage error (also a
  * local file or key problem, a malformed receipt file), 3 connection, TLS,
@@ -202,6 +202,10 @@ int cmd_verify(struct settings *s, int argc, char *argv[]);
 int cmd_case(struct settings *s, int argc, char *argv[]);
 int cmd_risk(struct settings *s, int argc, char *argv[]);
 int cmd_handover(struct settings *s, int argc, char *argv[]);
+
+/* alerts.c: "alerts" and "alert ack". */
+int cmd_alerts(struct settings *s, int argc, char *argv[]);
+int cmd_alert(struct settings *s, int argc, char *argv[]);
 
 /* casequery.c: "status", "log", "cases", "case readers". */
 int cmd_status(struct settings *s, int argc, char *argv[]);

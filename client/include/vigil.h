@@ -9,12 +9,15 @@
  * caller configures) and the inclusion proof of the entry in that
  * checkpoint's tree.  It also reads the relay's tamper-evident log
  * (checkpoints, inclusion and consistency proofs, leaf hashes, our own
- * entries) and verifies saved receipts offline.
+ * entries), asks about cases, receives the alerts the relay raises for our
+ * organisation (each verified like a receipt) and verifies saved receipts
+ * offline.
  *
  * Blocking model: every call blocks the calling thread until it is done or
- * until the network has been silent for timeout_ms (struct vigil_options).
- * There are no callbacks and no background threads.  Submissions can be
- * pipelined with vigil_send_signed() / vigil_recv_receipt().
+ * until the network has been silent for timeout_ms (struct vigil_options);
+ * vigil_next_alert() waits at most the time it is given.  There are no
+ * callbacks and no background threads.  Submissions can be pipelined with
+ * vigil_send_signed() / vigil_recv_receipt().
  *
  * Thread safety: a vigil_client belongs to one thread at a time; use one
  * vigil_client per thread.  Different clients may be used concurrently.
@@ -48,8 +51,10 @@
  * every later call on it fails with the same status; close it and connect
  * again.  VIGIL_E_REFUSED, VIGIL_E_VERIFY and VIGIL_E_USAGE leave the
  * connection usable.  VIGIL_E_VERIFY means the relay's answer (a receipt,
- * checkpoint, proof, leaf hashes or entries) does not prove what it claims;
- * the message names the check that failed.
+ * checkpoint, proof, leaf hashes, entries or a delivered alert) does not
+ * prove what it claims; the message names the check that failed.  Nothing
+ * that is not a failure is reported as one: a wait for an alert that ends
+ * with nothing is VIGIL_OK with event VIGIL_EVENT_NONE.
  */
 #ifndef VIGIL_H
 #define VIGIL_H
@@ -83,6 +88,7 @@ extern "C" {
 #define VIGIL_TEXT_MAX 280       /* bytes of a justification or decline reason (UTF-8) */
 #define VIGIL_PARTIES_MAX 32     /* parties named by one case open */
 #define VIGIL_FACTORS_MAX 11     /* distinct risk factors */
+#define VIGIL_RECIPIENTS_MAX 64  /* organisations one alert is delivered to */
 
 enum vigil_status {
 	VIGIL_OK = 0,
@@ -91,7 +97,7 @@ enum vigil_status {
 	VIGIL_E_TLS = -3,       /* TLS handshake failed (message: OpenSSL's reason) */
 	VIGIL_E_PROTOCOL = -4,  /* unexpected or undecodable answer, connection closed */
 	VIGIL_E_REFUSED = -5,   /* the relay answered with an Error */
-	VIGIL_E_VERIFY = -6,    /* a receipt, checkpoint or proof that does not verify */
+	VIGIL_E_VERIFY = -6,    /* a receipt, checkpoint, proof or alert that does not verify */
 	VIGIL_E_IO = -7,        /* local file or key problem */
 	VIGIL_E_NOMEM = -8,     /* out of memory */
 };
@@ -657,15 +663,15 @@ VIGIL_API int vigil_submit_case_close(vigil_client *c, struct vigil_case_close *
 				      struct vigil_receipt *out, struct vigil_error *err);
 
 /*
- * A record decoded from its bytes (a case log entry, a saved receipt):
- * the common fields, then the fields of its kind.  Fields of other kinds
- * are 0, "" or empty lists; code names are static strings, "" when not set.
- * The struct owns no memory (about 3.5 KiB).
+ * A record decoded from its bytes (a case log entry, a saved receipt, a
+ * delivered alert): the common fields, then the fields of its kind.  Fields
+ * of other kinds are 0, "" or empty lists; code names are static strings,
+ * "" when not set.  The struct owns no memory (about 8 KiB).
  */
 struct vigil_record_info {
 	/* "contact", "case-open", "risk", "handover-offer", "handover-answer",
-	 * "handover-withdraw" or "case-close"; also "alert" (raised by the
-	 * relay) and "alert-ack", whose fields this version does not decode */
+	 * "handover-withdraw", "case-close", "alert-ack", or "alert" (raised
+	 * and signed by the relay) */
 	const char *kind;
 	uint8_t record_id[VIGIL_RECORD_ID_LEN];
 	char case_id[VIGIL_CASE_ID_LEN];
@@ -704,6 +710,22 @@ struct vigil_record_info {
 	char decline_reason[VIGIL_TEXT_MAX + 1];
 	/* case-close */
 	const char *close_reason;
+	/* alert (see struct vigil_alert for the meaning of each field) and
+	 * alert-ack: alert_id; alert-ack: decision and reason */
+	const char *alert_kind;       /* "silence", "failed_attempts", "handover_stalled" */
+	unsigned alert_stage;         /* 1, 2 (escalated), 0 (resolved) */
+	uint8_t alert_id[VIGIL_RECORD_ID_LEN];
+	int64_t deadline_ms;
+	int64_t last_success_ms;
+	unsigned failed_attempts;
+	size_t n_recipients;
+	char recipients[VIGIL_RECIPIENTS_MAX][VIGIL_ORG_LEN];
+	const char *police;           /* "none", "consider" or "required" */
+	const char *police_advice;    /* "none", "missing-person report to be considered",
+				       * "missing-person report required" */
+	char resolution[32];          /* stage 0: "contact", "ack", "closed", ... */
+	const char *decision;         /* "police-report-filed", "not-filed" or "other" */
+	char reason[VIGIL_TEXT_MAX + 1];
 };
 
 /* Decodes record bytes and checks them with the relay's own stateless
@@ -839,6 +861,155 @@ VIGIL_API int vigil_case_readers(vigil_client *c, const char *case_id,
 				 struct vigil_case_read **out, size_t *n,
 				 struct vigil_error *err);
 
+/* ---- alerts: subscription and delivery ------------------------------------------
+ *
+ * The relay raises alerts itself (a silence past a case's window, failed
+ * attempts, a stalled handover; escalation to stage 2; resolution) as log
+ * entries it signs with its own certificate's key, and delivers each one to
+ * the organisations it names.  A client subscribes once per connection:
+ * the relay first replays every stored alert for our organisation after
+ * max(after, the position our organisation last acknowledged), in position
+ * order, then pushes each new one within a second of its commit.  The
+ * client reads them with vigil_next_alert() and acknowledges what it has
+ * handled with vigil_ack_deliveries(); acknowledged positions are kept by
+ * the relay per organisation, so a later subscription (by anyone of the
+ * organisation) starts after them.
+ *
+ * While subscribed the connection works as before: submissions and
+ * queries are answered, and deliveries that arrive while the library waits
+ * for such an answer are kept, in order, for vigil_next_alert() (at most
+ * VIGIL_DELIVERIES_KEPT_MAX frames; beyond that the connection ends with
+ * VIGIL_E_PROTOCOL rather than drop one).
+ *
+ * Every alert is verified before it is returned, like a receipt:
+ *   1. the entry's cert_sha256 is the SHA-256 of the relay's certificate as
+ *      the TLS handshake showed it (vigil_relay_identity), and the record's
+ *      signature verifies with that certificate's key;
+ *   2. the leaf hash is recomputed from the entry's receive time,
+ *      certificate hash, record bytes and signature;
+ *   3. the checkpoint note verifies with the checkpoint key
+ *      (vigil_checkpoint_open) and its size covers the position;
+ *   4. the inclusion proof leads from the leaf hash at the position to the
+ *      checkpoint's root;
+ *   5. the record passes the relay's stateless validation, is an Alert,
+ *      is authored by the relay's organisation (its certificate's O) and
+ *      names our organisation among its recipients;
+ *   6. positions strictly increase within a subscription, starting above
+ *      max(after, acked).
+ * A failure is VIGIL_E_VERIFY naming the check; the connection stays
+ * usable and the next call returns the next delivery.
+ */
+
+#define VIGIL_DELIVERIES_KEPT_MAX 4096
+
+/* What vigil_next_alert() returned. */
+enum vigil_event {
+	VIGIL_EVENT_NONE = 0,    /* nothing within timeout_ms, or the wait was interrupted
+				  * by a signal: call again (the connection is fine) */
+	VIGIL_EVENT_ALERT = 1,   /* an alert, verified: the other fields */
+	VIGIL_EVENT_LAGGING = 2, /* the relay stopped pushing: we left more than 1 MiB
+				  * of deliveries unread.  acked holds the position the
+				  * relay has as acknowledged; subscribe again (after
+				  * the last position handled) to catch up by replay */
+};
+
+/* One delivered alert.  The struct owns no memory (about 9 KiB). */
+struct vigil_alert {
+	int event;                        /* enum vigil_event */
+	uint64_t acked;                   /* VIGIL_EVENT_LAGGING only */
+	/* VIGIL_EVENT_ALERT: */
+	uint64_t position;                /* the entry's index in the log */
+	int64_t received_at_ms;           /* when the relay committed it */
+	uint8_t record_id[VIGIL_RECORD_ID_LEN]; /* this entry's record id */
+	uint8_t leaf_hash[VIGIL_HASH_LEN];
+	char case_id[VIGIL_CASE_ID_LEN];
+	const char *kind;                 /* "silence", "failed_attempts" or
+					   * "handover_stalled" */
+	unsigned stage;                   /* 1; 2 (escalated); 0 (resolved) */
+	uint8_t alert_id[VIGIL_RECORD_ID_LEN]; /* the record id of the alert's first
+					   * entry: every stage and the resolution
+					   * carry it; an AlertAck names it */
+	char alert_id_hex[2 * VIGIL_RECORD_ID_LEN + 1];
+	int64_t deadline_ms;              /* the deadline missed; 0: none (raised early) */
+	int64_t last_success_ms;          /* last successful contact; 0: none */
+	unsigned failed_attempts;         /* failed attempts since then */
+	size_t n_recipients;              /* the organisations it is delivered to */
+	char recipients[VIGIL_RECIPIENTS_MAX][VIGIL_ORG_LEN];
+	const char *police;               /* "none", "consider" or "required" */
+	const char *police_advice;        /* "none", "missing-person report to be
+					   * considered" or "missing-person report
+					   * required" (a minor) */
+	char resolution[32];              /* stage 0: "contact", "ack", "closed" or
+					   * "handover-answered"; "" otherwise */
+	struct vigil_checkpoint checkpoint; /* verified; the proof leads to it */
+};
+
+/*
+ * Subscribes this connection to our organisation's alerts: sends Subscribe
+ * and waits for Subscribed.  after: the last position already handled (0:
+ * none); the relay starts above max(after, our acknowledged position),
+ * which it returns in *acked (may be NULL).  VIGIL_E_USAGE when this
+ * connection is already subscribed (a VIGIL_EVENT_LAGGING ends a
+ * subscription; subscribe again then); VIGIL_E_REFUSED as the relay says.
+ */
+VIGIL_API int vigil_subscribe(vigil_client *c, uint64_t after, uint64_t *acked,
+			      struct vigil_error *err);
+
+/*
+ * Waits at most timeout_ms (0: only what has already arrived) for the next
+ * delivery of the subscription and returns VIGIL_OK with out->event telling
+ * what came: an alert, verified (see above), nothing (a timeout is not an
+ * error and leaves the connection as it was), or a Lagging report.
+ * Answers to submissions in flight that arrive meanwhile are kept for
+ * vigil_recv_receipt().  VIGIL_E_VERIFY: the delivery did not prove itself
+ * (out->position is the position the relay claimed; the rest is cleared).
+ * VIGIL_E_REFUSED: the relay refused an acknowledgement
+ * (vigil_ack_deliveries) or ended the subscription with an Error.
+ * VIGIL_E_USAGE when the connection never subscribed (and no refusal of an
+ * acknowledgement is waiting to be reported).  VIGIL_E_CONNECT only when a
+ * frame that had begun to arrive stalled for the connection's timeout_ms.
+ */
+VIGIL_API int vigil_next_alert(vigil_client *c, int timeout_ms, struct vigil_alert *out,
+			       struct vigil_error *err);
+
+/*
+ * Acknowledges every delivery up to and including position (DeliveryAck).
+ * The relay keeps the highest position per organisation, durably, and
+ * answers nothing unless it refuses (a position beyond its log): that
+ * refusal comes later, as VIGIL_E_REFUSED from vigil_next_alert().  The
+ * relay reads frames in order, so any query answered after this call (e.g.
+ * vigil_get_checkpoint) shows the acknowledgement was read.  Needs no
+ * subscription.
+ */
+VIGIL_API int vigil_ack_deliveries(vigil_client *c, uint64_t position, struct vigil_error *err);
+
+/*
+ * AlertAck: a coordinator party or the responsible organisation records its
+ * decision on the open alert of a case, which stops its escalation to the
+ * police.  A record like the case records (same three calls, same first
+ * four fields).  The relay refuses an ack from anyone else
+ * (PERMISSION_DENIED "only a coordinator party or the responsible
+ * organisation acknowledges an alert") and for an alert that is not the
+ * case's open one (BAD_REQUEST "that alert is not open").
+ */
+struct vigil_alert_ack {
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	int have_record_id;
+	const char *case_id;
+	int64_t client_time_ms;
+	uint8_t alert_id[VIGIL_RECORD_ID_LEN]; /* struct vigil_alert.alert_id */
+	const char *decision;         /* "police-report-filed", "not-filed" or "other" */
+	const char *reason;           /* not-filed and other: 1-280 bytes of UTF-8;
+				       * police-report-filed: optional (NULL or "") */
+};
+
+VIGIL_API int vigil_alert_ack_check(const struct vigil_alert_ack *a, struct vigil_error *err);
+VIGIL_API int vigil_build_alert_ack(vigil_client *c, struct vigil_alert_ack *a,
+				    uint8_t **record, size_t *record_len,
+				    uint8_t **sig, size_t *sig_len, struct vigil_error *err);
+VIGIL_API int vigil_submit_alert_ack(vigil_client *c, struct vigil_alert_ack *a,
+				     struct vigil_receipt *out, struct vigil_error *err);
+
 /* ---- offline verification ------------------------------------------------------ */
 
 /* RFC 9162 leaf hash of a signed-record entry (proto/README.md, section 6).
@@ -887,6 +1058,11 @@ VIGIL_API const char *vigil_phase_name(unsigned i);
 VIGIL_API const char *vigil_handover_reason_name(unsigned i);
 VIGIL_API const char *vigil_close_reason_name(unsigned i);
 VIGIL_API const char *vigil_state_name(unsigned i);
+/* Alert acknowledgement decisions ("police-report-filed", "not-filed",
+ * "other") and alert kinds ("silence", "failed_attempts",
+ * "handover_stalled"). */
+VIGIL_API const char *vigil_ack_decision_name(unsigned i);
+VIGIL_API const char *vigil_alert_kind_name(unsigned i);
 
 /*
  * RFC 3339 times: parse "2026-11-28T10:00:00Z" (Z or +hh:mm offset, optional

@@ -1880,6 +1880,191 @@ static void fake_query(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mod
 	free(list);
 }
 
+/* ---- the lying relay's alerts ------------------------------------------------------------ */
+
+/* What the fake sends after a Subscribed, one per element, in order. */
+enum fake_delivery {
+	DELIVER_END = 0,
+	DELIVER_HONEST,       /* a stage-1 silence alert of SE-2026-0042, for the client */
+	DELIVER_ESCALATED,    /* the same at stage 2, police advice "consider" */
+	DELIVER_RESOLVED,     /* stage 0, resolution "contact" */
+	DELIVER_AGAIN,        /* the previous delivery, byte for byte */
+	DELIVER_OTHER_KEY,    /* signed by another key (the client's), relay's certificate hash */
+	DELIVER_FLIP_PROOF,   /* one bit of an inclusion proof node flipped */
+	DELIVER_OTHER_CERT,   /* signed by the client's key, with its certificate's hash */
+	DELIVER_NOT_OURS,     /* addressed to another organisation only */
+	DELIVER_LAGGING,      /* a Lagging frame */
+};
+
+#define FAKE_ROUND_MAX 12
+
+struct fake_alerts {
+	enum fake_delivery rounds[2][FAKE_ROUND_MAX]; /* per Subscribe */
+	uint64_t acked;                /* what Subscribed says */
+	EVP_PKEY *relay_key;           /* PKI_DIR/relay.key */
+	uint8_t relay_sha[SHA256_LEN]; /* of relay.crt, the fake's TLS certificate */
+	uint8_t client_sha[SHA256_LEN];
+	uint8_t alert_id[RECORD_ID_LEN];
+	/* Read by the test once the fake ended. */
+	int subscribes;
+	uint64_t acks[8];              /* DeliveryAck positions, in order */
+	size_t n_acks;
+	uint64_t ack_ids[8];           /* their request ids */
+	uint8_t *last;                 /* the last delivery frame sent, encoded */
+	size_t last_len;
+};
+
+static struct fake_alerts FA;
+
+static void fake_write(SSL *ssl, const uint8_t *buf, size_t len)
+{
+	size_t written = 0;
+	if (SSL_write_ex(ssl, buf, len, &written) != 1 || written != len)
+		fake_fail("fake relay: write failed");
+}
+
+/* One delivery of the subscription rid, the way mode says. */
+static void fake_deliver(SSL *ssl, uint64_t rid, enum fake_delivery mode)
+{
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = rid;
+	if (mode == DELIVER_LAGGING) {
+		Vigil__V1__Lagging l = VIGIL__V1__LAGGING__INIT;
+		l.acked = FA.acked;
+		f.msg_case = VIGIL__V1__FRAME__MSG_LAGGING;
+		f.lagging = &l;
+		fake_send(ssl, &f);
+		return;
+	}
+	if (mode == DELIVER_AGAIN) {
+		if (FA.last)
+			fake_write(ssl, FA.last, FA.last_len);
+		return;
+	}
+	uint8_t id[RECORD_ID_LEN];
+	Vigil__V1__Record r;
+	casekit_record(&r, id, "SE-2026-0042", "vigil-relay");
+	char *ours[] = { (char *)"se-stockholm-coord", (char *)"iom-ru-moscow" };
+	Vigil__V1__Alert al = VIGIL__V1__ALERT__INIT;
+	al.kind = VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE;
+	al.stage = mode == DELIVER_ESCALATED ? 2 : mode == DELIVER_RESOLVED ? 0 : 1;
+	al.alert_id.data = FA.alert_id;
+	al.alert_id.len = RECORD_ID_LEN;
+	al.deadline_ms = AT_MS;
+	al.last_success_ms = mode == DELIVER_RESOLVED ? AT_MS + 60000 : 0;
+	al.failed_attempts = 3;
+	al.recipients = ours;
+	al.n_recipients = mode == DELIVER_NOT_OURS ? 1 : 2;
+	al.police = mode == DELIVER_ESCALATED ? VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_CONSIDER
+		    : VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_NONE;
+	al.resolution = (char *)(mode == DELIVER_RESOLVED ? "contact" : "");
+	r.body_case = VIGIL__V1__RECORD__BODY_ALERT;
+	r.alert = &al;
+	size_t rec_len = vigil__v1__record__get_packed_size(&r);
+	uint8_t *rec = malloc(rec_len), *sig = NULL;
+	size_t sig_len = 0;
+	if (!rec)
+		abort();
+	vigil__v1__record__pack(&r, rec);
+	int foreign = mode == DELIVER_OTHER_KEY || mode == DELIVER_OTHER_CERT;
+	if (record_sign(foreign ? F.key : FA.relay_key, rec, rec_len, &sig, &sig_len) != VG_OK)
+		fake_fail("fake relay: record_sign");
+	const uint8_t *cert = mode == DELIVER_OTHER_CERT ? FA.client_sha : FA.relay_sha;
+
+	int64_t at = wall_ms();
+	uint8_t *leaf = NULL, hash[SHA256_LEN];
+	size_t leaf_len = 0;
+	if (entry_leaf_encode(at, cert, rec, rec_len, sig, sig_len, &leaf, &leaf_len) != VG_OK)
+		fake_fail("fake relay: entry_leaf_encode");
+	merkle_leaf_hash(leaf, leaf_len, hash);
+	free(leaf);
+	uint64_t index = F.next_index++;
+	if (index >= FAKE_MAX_LEAVES) {
+		fake_fail("fake relay: log full");
+		free(rec);
+		OPENSSL_free(sig);
+		return;
+	}
+	memcpy(F.leaves[index], hash, SHA256_LEN);
+	F.size = index + 1;
+	merkle_hash proof[MERKLE_MAX_PROOF];
+	size_t proof_len = 0;
+	if (merkle_inclusion_proof(fake_node, NULL, index, F.size, proof, &proof_len) != VG_OK ||
+	    proof_len == 0)
+		fake_fail("fake relay: merkle_inclusion_proof");
+	if (mode == DELIVER_FLIP_PROOF)
+		proof[proof_len - 1][9] ^= 0x02;
+	char *note = fake_checkpoint(F.ckey, ORIGIN, ORIGIN, F.size);
+	ProtobufCBinaryData *list = fake_proof_list(proof, proof_len);
+
+	Vigil__V1__Entry e = VIGIL__V1__ENTRY__INIT;
+	e.index = index;
+	e.received_at_ms = at;
+	e.cert_sha256.data = (uint8_t *)cert;
+	e.cert_sha256.len = SHA256_LEN;
+	e.record.data = rec;
+	e.record.len = rec_len;
+	e.signature.data = sig;
+	e.signature.len = sig_len;
+	e.leaf_hash.data = hash;
+	e.leaf_hash.len = SHA256_LEN;
+	Vigil__V1__Delivery d = VIGIL__V1__DELIVERY__INIT;
+	d.position = index;
+	d.entry = &e;
+	d.checkpoint = note;
+	d.inclusion_proof = list;
+	d.n_inclusion_proof = proof_len;
+	f.msg_case = VIGIL__V1__FRAME__MSG_DELIVERY;
+	f.delivery = &d;
+	free(FA.last);
+	FA.last = NULL;
+	if (frame_encode(&f, FRAME_DEFAULT_MAX, &FA.last, &FA.last_len) != VG_OK)
+		fake_fail("fake relay: frame_encode");
+	else
+		fake_write(ssl, FA.last, FA.last_len);
+	free(rec);
+	OPENSSL_free(sig);
+	free(note);
+	free(list);
+}
+
+/* Subscribe: Subscribed, then the round's deliveries.  DeliveryAck: kept,
+ * and refused as the relay refuses a position beyond the log. */
+static void fake_alerts_answer(SSL *ssl, const Vigil__V1__Frame *in)
+{
+	if (in->msg_case == VIGIL__V1__FRAME__MSG_DELIVERY_ACK) {
+		uint64_t pos = in->delivery_ack->position;
+		if (FA.n_acks < 8) {
+			FA.acks[FA.n_acks] = pos;
+			FA.ack_ids[FA.n_acks++] = in->request_id;
+		}
+		if (pos >= F.size) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "position %llu is beyond the log (size %llu)",
+				 (unsigned long long)pos, (unsigned long long)F.size);
+			Vigil__V1__Error er = VIGIL__V1__ERROR__INIT;
+			er.code = VIGIL__V1__ERROR_CODE__ERROR_BAD_REQUEST;
+			er.message = msg;
+			Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+			f.request_id = in->request_id;
+			f.msg_case = VIGIL__V1__FRAME__MSG_ERROR;
+			f.error = &er;
+			fake_send(ssl, &f);
+		}
+		return;
+	}
+	int round = FA.subscribes++;
+	Vigil__V1__Subscribed sd = VIGIL__V1__SUBSCRIBED__INIT;
+	sd.acked = FA.acked;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = in->request_id;
+	f.msg_case = VIGIL__V1__FRAME__MSG_SUBSCRIBED;
+	f.subscribed = &sd;
+	fake_send(ssl, &f);
+	for (int i = 0; round < 2 && i < FAKE_ROUND_MAX && FA.rounds[round][i]; i++)
+		fake_deliver(ssl, in->request_id, FA.rounds[round][i]);
+}
+
 /* One client connection: handshake, Hello/Welcome, then every Submit
  * answered as F.answers says, until the client goes away. */
 static void *fake_main(void *arg)
@@ -1927,6 +2112,14 @@ static void *fake_main(void *arg)
 	fake_welcome(ssl, in->request_id, cert_sha);
 	frame_free(in);
 	while (fake_recv(ssl, &in) == 0) {
+		if (in->msg_case == VIGIL__V1__FRAME__MSG_SUBSCRIBE ||
+		    in->msg_case == VIGIL__V1__FRAME__MSG_DELIVERY_ACK) {
+			fake_alerts_answer(ssl, in);
+			frame_free(in);
+			if (F.failure[0])
+				break;
+			continue;
+		}
 		if (in->msg_case != VIGIL__V1__FRAME__MSG_SUBMIT) {
 			size_t k = F.queries_seen++;
 			fake_query(ssl, in, k < F.n_queries ? F.queries[k] : QUERY_HONEST);
@@ -2517,6 +2710,254 @@ static void test_fake_late_receipt(void **state)
 	assert_int_equal(fake_finish(), 1);
 }
 
+/* ---- alerts from the lying relay -------------------------------------------------------- */
+
+/* Scripts the fake's alerts: r1 after the first Subscribe, r2 after the
+ * second; Subscribed says acked. */
+static void fake_alerts_setup(const enum fake_delivery *r1, size_t n1,
+			      const enum fake_delivery *r2, size_t n2, uint64_t acked)
+{
+	free(FA.last);
+	EVP_PKEY_free(FA.relay_key);
+	memset(&FA, 0, sizeof(FA));
+	assert_true(n1 < FAKE_ROUND_MAX && n2 < FAKE_ROUND_MAX);
+	for (size_t i = 0; i < n1; i++)
+		FA.rounds[0][i] = r1[i];
+	for (size_t i = 0; i < n2; i++)
+		FA.rounds[1][i] = r2[i];
+	FA.acked = acked;
+	FA.relay_key = read_private_key("relay.key");
+	cert_sha256("relay.crt", FA.relay_sha);
+	cert_sha256("iom-ru-moscow.crt", FA.client_sha);
+	for (size_t i = 0; i < RECORD_ID_LEN; i++)
+		FA.alert_id[i] = (uint8_t)(0xa0 + i);
+}
+
+static int fake_alerts_teardown(void **state)
+{
+	fake_teardown(state);
+	free(FA.last);
+	EVP_PKEY_free(FA.relay_key);
+	FA.last = NULL;
+	FA.relay_key = NULL;
+	return 0;
+}
+
+/* The next alert: VIGIL_OK with the event wanted. */
+static void next_event(vigil_client *c, int timeout_ms, struct vigil_alert *a, int event)
+{
+	struct vigil_error err;
+	int rc = vigil_next_alert(c, timeout_ms, a, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("vigil_next_alert: %d: %s", rc, err.message);
+	if (a->event != event)
+		fail_msg("event %d, expected %d", a->event, event);
+}
+
+/* A delivery must prove itself like a receipt: signed with the key of the
+ * relay's certificate (the one of the TLS connection, by hash), its leaf
+ * hash, a checkpoint of the checkpoint key and the inclusion proof to it;
+ * addressed to us, in order, once.  The forged ones are VIGIL_E_VERIFY
+ * and the connection goes on: the honest ones around them are returned,
+ * a Lagging report ends the subscription, a second one starts, a refused
+ * acknowledgement is reported, and a submission still works. */
+static void test_fake_alerts(void **state)
+{
+	(void)state;
+	static const enum fake_delivery r1[] = {
+		DELIVER_HONEST, DELIVER_AGAIN, DELIVER_OTHER_KEY, DELIVER_FLIP_PROOF,
+		DELIVER_OTHER_CERT, DELIVER_NOT_OURS, DELIVER_ESCALATED, DELIVER_LAGGING,
+	};
+	static const enum fake_delivery r2[] = { DELIVER_RESOLVED };
+	fake_alerts_setup(r1, sizeof(r1) / sizeof(r1[0]), r2, 1, 7);
+	fake_start(WELCOME_HONEST, NULL, 0);
+	F.client = connect_as(F.port, "iom-ru-moscow");
+	vigil_client *c = F.client;
+	struct vigil_error err;
+	static struct vigil_alert a;
+	expect_usage_msg(vigil_next_alert(c, 0, &a, &err), &err,
+			 "vigil_next_alert: this connection has not subscribed (vigil_subscribe)");
+	uint64_t acked = 99;
+	assert_int_equal(vigil_subscribe(c, 40, &acked, &err), VIGIL_OK);
+	assert_int_equal(acked, 7);
+	expect_usage_msg(vigil_subscribe(c, 40, &acked, &err), &err,
+			 "this connection is already subscribed to alerts");
+	/* Deliveries that come while we wait for another answer are kept. */
+	static struct vigil_checkpoint cp;
+	assert_int_equal(vigil_get_checkpoint(c, &cp, &err), VIGIL_OK);
+	assert_int_equal(cp.size, FAKE_FIRST_INDEX + 6);
+
+	next_event(c, 0, &a, VIGIL_EVENT_ALERT);
+	assert_int_equal(a.position, FAKE_FIRST_INDEX);
+	assert_true(a.received_at_ms > 0);
+	assert_string_equal(a.case_id, "SE-2026-0042");
+	assert_string_equal(a.kind, "silence");
+	assert_int_equal(a.stage, 1);
+	assert_memory_equal(a.alert_id, FA.alert_id, RECORD_ID_LEN);
+	assert_string_equal(a.alert_id_hex, "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+	assert_int_equal(a.deadline_ms, AT_MS);
+	assert_int_equal(a.last_success_ms, 0);
+	assert_int_equal(a.failed_attempts, 3);
+	assert_int_equal(a.n_recipients, 2);
+	assert_string_equal(a.recipients[0], "se-stockholm-coord");
+	assert_string_equal(a.recipients[1], "iom-ru-moscow");
+	assert_string_equal(a.police, "none");
+	assert_string_equal(a.police_advice, "none");
+	assert_string_equal(a.resolution, "");
+	assert_int_equal(a.checkpoint.size, FAKE_FIRST_INDEX + 1);
+	uint8_t first_leaf[SHA256_LEN];
+	memcpy(first_leaf, a.leaf_hash, SHA256_LEN);
+
+	static const char *const forged[] = {
+		"the relay delivered position 41 after 41 (out of order, again, or already "
+		"acknowledged)",
+		"the signature of the alert at position 42 does not verify with the relay's "
+		"certificate",
+		"of the alert at position 43 does not lead to the root of the checkpoint of size 44",
+		"the alert at position 44 names a certificate that is not the relay's",
+		"the alert at position 45 is not addressed to our organisation (iom-ru-moscow)",
+	};
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		expect_verify(vigil_next_alert(c, 0, &a, &err), &err, forged[i]);
+		assert_int_equal(a.event, VIGIL_EVENT_NONE);
+		assert_int_equal(a.position, FAKE_FIRST_INDEX + i); /* as the relay claimed */
+		assert_string_equal(a.case_id, "");
+	}
+	next_event(c, 0, &a, VIGIL_EVENT_ALERT);
+	assert_int_equal(a.position, FAKE_FIRST_INDEX + 5);
+	assert_int_equal(a.stage, 2);
+	assert_string_equal(a.police, "consider");
+	assert_string_equal(a.police_advice, "missing-person report to be considered");
+	next_event(c, 0, &a, VIGIL_EVENT_LAGGING);
+	assert_int_equal(a.acked, 7);
+	/* Nothing more: a timeout is no error. */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	next_event(c, 150, &a, VIGIL_EVENT_NONE);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long waited = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(waited >= 140 && waited < 2000);
+
+	assert_int_equal(vigil_ack_deliveries(c, FAKE_FIRST_INDEX + 5, &err), VIGIL_OK);
+	assert_int_equal(vigil_ack_deliveries(c, 1000000, &err), VIGIL_OK);
+	/* Lagging ended the subscription: a new one catches up. */
+	assert_int_equal(vigil_subscribe(c, FAKE_FIRST_INDEX + 5, &acked, &err), VIGIL_OK);
+	int rc = vigil_next_alert(c, 2000, &a, &err);
+	assert_int_equal(rc, VIGIL_E_REFUSED);
+	assert_string_equal(err.relay_code_name, "BAD_REQUEST");
+	assert_string_equal(err.message, "position 1000000 is beyond the log (size 47)");
+	next_event(c, 2000, &a, VIGIL_EVENT_ALERT);
+	assert_int_equal(a.position, FAKE_FIRST_INDEX + 6);
+	assert_int_equal(a.stage, 0);
+	assert_string_equal(a.resolution, "contact");
+	assert_int_equal(a.last_success_ms, AT_MS + 60000);
+	assert_memory_equal(a.alert_id, FA.alert_id, RECORD_ID_LEN);
+	next_event(c, 100, &a, VIGIL_EVENT_NONE);
+	/* The connection still carries submissions. */
+	struct vigil_contact ct = contact("SE-2026-0042");
+	static struct vigil_receipt r;
+	assert_int_equal(vigil_submit_contact(c, &ct, &r, &err), VIGIL_OK);
+	assert_int_equal(r.index, FAKE_FIRST_INDEX + 7);
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), 1);
+	assert_int_equal(FA.subscribes, 2);
+	assert_int_equal(FA.n_acks, 2);
+	assert_int_equal(FA.acks[0], FAKE_FIRST_INDEX + 5);
+	assert_int_equal(FA.acks[1], 1000000);
+	assert_true(FA.ack_ids[0] != FA.ack_ids[1]);
+	assert_memory_equal(first_leaf, F.leaves[FAKE_FIRST_INDEX], SHA256_LEN);
+}
+
+/* The record of an alert and of its acknowledgement, decoded. */
+static void test_alert_records_decode(void **state)
+{
+	(void)state;
+	struct vigil_alert_ack ack = { .case_id = "SE-2026-0042", .decision = "not-filed",
+		.reason = "she called her sister" };
+	memset(ack.alert_id, 0x5c, sizeof(ack.alert_id));
+	struct vigil_error err;
+	assert_int_equal(vigil_alert_ack_check(&ack, &err), VIGIL_OK);
+	ack.reason = NULL;
+	expect_usage_msg(vigil_alert_ack_check(&ack, &err), &err,
+			 "the decision \"not-filed\" needs a reason (1-280 bytes of UTF-8)");
+	ack.decision = "filed";
+	expect_usage_msg(vigil_alert_ack_check(&ack, &err), &err,
+			 "unknown decision \"filed\" (one of: police-report-filed, not-filed, other)");
+	ack.decision = "police-report-filed";
+	assert_int_equal(vigil_alert_ack_check(&ack, &err), VIGIL_OK);
+	ack.reason = "\xff\xfe";
+	expect_usage_msg(vigil_alert_ack_check(&ack, &err), &err,
+			 "invalid alert acknowledgement: reason must be 1-280 bytes of UTF-8");
+	ack.reason = "filed at 10:00";
+
+	/* Built and signed like any record, then decoded back. */
+	vigil_client *c = connect_as(R.port, "se-stockholm-coord");
+	uint8_t *rec = NULL, *sig = NULL;
+	size_t rec_len = 0, sig_len = 0;
+	assert_int_equal(vigil_build_alert_ack(c, &ack, &rec, &rec_len, &sig, &sig_len, &err),
+			 VIGIL_OK);
+	static struct vigil_record_info ri;
+	assert_int_equal(vigil_record_decode(rec, rec_len, &ri, &err), VIGIL_OK);
+	assert_string_equal(ri.kind, "alert-ack");
+	assert_string_equal(ri.author, "se-stockholm-coord");
+	assert_memory_equal(ri.alert_id, ack.alert_id, RECORD_ID_LEN);
+	assert_string_equal(ri.decision, "police-report-filed");
+	assert_string_equal(ri.reason, "filed at 10:00");
+	assert_string_equal(ri.alert_kind, "");
+	assert_string_equal(ri.police, "");
+	vigil_free(rec);
+	vigil_free(sig);
+	/* An alert with no open alert to acknowledge is refused by the relay. */
+	static struct vigil_receipt r;
+	trelay_open_case(&R, "LV-2026-ALERT");
+	ack.case_id = "LV-2026-ALERT";
+	expect_refused(vigil_submit_alert_ack(c, &ack, &r, &err), &err, "BAD_REQUEST", 1,
+		       "that alert is not open");
+	vigil_close(&c);
+
+	/* An Alert record as the relay writes it. */
+	uint8_t id[RECORD_ID_LEN];
+	Vigil__V1__Record rr;
+	casekit_record(&rr, id, "SE-2026-0042", "vigil-relay");
+	char *to[] = { (char *)"se-stockholm-coord", (char *)"se-police-noa" };
+	Vigil__V1__Alert al = VIGIL__V1__ALERT__INIT;
+	al.kind = VIGIL__V1__ALERT_KIND__ALERT_KIND_FAILED_ATTEMPTS;
+	al.stage = 2;
+	al.alert_id.data = ack.alert_id;
+	al.alert_id.len = RECORD_ID_LEN;
+	al.deadline_ms = 0;
+	al.last_success_ms = AT_MS;
+	al.failed_attempts = 4;
+	al.recipients = to;
+	al.n_recipients = 2;
+	al.police = VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_REQUIRED;
+	al.resolution = (char *)"";
+	rr.body_case = VIGIL__V1__RECORD__BODY_ALERT;
+	rr.alert = &al;
+	uint8_t buf[512];
+	size_t n = vigil__v1__record__get_packed_size(&rr);
+	assert_true(n <= sizeof(buf));
+	vigil__v1__record__pack(&rr, buf);
+	assert_int_equal(vigil_record_decode(buf, n, &ri, &err), VIGIL_OK);
+	assert_string_equal(ri.kind, "alert");
+	assert_string_equal(ri.alert_kind, "failed_attempts");
+	assert_int_equal(ri.alert_stage, 2);
+	assert_memory_equal(ri.alert_id, ack.alert_id, RECORD_ID_LEN);
+	assert_int_equal(ri.deadline_ms, 0);
+	assert_int_equal(ri.last_success_ms, AT_MS);
+	assert_int_equal(ri.failed_attempts, 4);
+	assert_int_equal(ri.n_recipients, 2);
+	assert_string_equal(ri.recipients[1], "se-police-noa");
+	assert_string_equal(ri.police, "required");
+	assert_string_equal(ri.police_advice, "missing-person report required");
+	assert_string_equal(ri.resolution, "");
+	assert_string_equal(ri.decision, "");
+	assert_string_equal(vigil_ack_decision_name(1), "not-filed");
+	assert_null(vigil_ack_decision_name(3));
+	assert_string_equal(vigil_alert_kind_name(2), "handover_stalled");
+	assert_null(vigil_alert_kind_name(3));
+}
+
 /* ---- the command against the lying relay ---------------------------------------------------- */
 
 struct cli_run {
@@ -2636,6 +3077,46 @@ static void test_cli_fake_relay(void **state)
 	expect_retry_hint(r.err);
 }
 
+/* "vigil alerts" against the lying relay: the honest alert is printed and
+ * acknowledged, the forged one after it is exit 3 with the reason, and
+ * is neither printed nor acknowledged. */
+static void test_cli_fake_alerts(void **state)
+{
+	(void)state;
+	static const enum fake_delivery r1[] = { DELIVER_HONEST, DELIVER_OTHER_KEY,
+						 DELIVER_HONEST };
+	fake_alerts_setup(r1, 3, NULL, 0, 0);
+	fake_start(WELCOME_HONEST, NULL, 0);
+	char relay[64], crt[700], key[700], ca[700], ckey[700];
+	snprintf(relay, sizeof(relay), "127.0.0.1:%d", F.port);
+	snprintf(crt, sizeof(crt), "%s/iom-ru-moscow.crt", PKI_DIR);
+	snprintf(key, sizeof(key), "%s/iom-ru-moscow.key", PKI_DIR);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", PKI_DIR);
+	snprintf(ckey, sizeof(ckey), "%s/checkpoint.pub", PKI_DIR);
+	const char *argv[] = { VIGIL_CLI_PATH, "--relay", relay, "--cert", crt, "--key", key,
+		"--ca", ca, "--checkpoint-key", ckey, "alerts", NULL };
+	static struct cli_run r;
+	r.status = run_capture(argv, NULL, r.out, sizeof(r.out), r.err, sizeof(r.err),
+			       CLI_TIMEOUT_MS);
+	assert_int_equal(fake_finish(), 0);
+	if (r.status != 3)
+		fail_msg("exit %d: %s", r.status, r.err);
+	assert_string_equal(r.err, "vigil: the signature of the alert at position 42 does not "
+				   "verify with the relay's certificate\n");
+	static const char first[] = "41 ";
+	assert_true(strncmp(r.out, first, strlen(first)) == 0);
+	assert_non_null(strstr(r.out, " SE-2026-0042 silence stage 1; alert "
+				      "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf; police: none; deadline "
+				      "missed: 2026-11-28T09:15:00.000Z; last success: none; "
+				      "failed attempts: 3; recipients: se-stockholm-coord, "
+				      "iom-ru-moscow\n"));
+	assert_int_equal(strchr(r.out, '\n') - r.out + 1, (long)strlen(r.out)); /* one line */
+	assert_int_equal(FA.subscribes, 1);
+	assert_int_equal(FA.n_acks, 1);
+	assert_int_equal(FA.acks[0], FAKE_FIRST_INDEX);
+	assert_int_equal(F.queries_seen, 1); /* the checkpoint after the acknowledgement */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2659,6 +3140,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_fake_late_query, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_case_queries, fake_teardown),
 		cmocka_unit_test_teardown(test_cli_fake_relay, fake_teardown),
+		cmocka_unit_test_teardown(test_fake_alerts, fake_alerts_teardown),
+		cmocka_unit_test_teardown(test_cli_fake_alerts, fake_alerts_teardown),
+		cmocka_unit_test(test_alert_records_decode),
 	};
 	return cmocka_run_group_tests_name("libvigil", tests, group_setup, group_teardown);
 }

@@ -1,0 +1,923 @@
+/*
+ * The alert commands of the vigil tool, black-box: the real binary run with
+ * fork/exec against a real vigild on loopback, with watchdog windows of
+ * seconds.
+ *
+ * A silence alert printed by "vigil alerts" (every JSON member checked
+ * against what the relay stored) and acknowledged, so that the next run
+ * prints nothing; "vigil alerts --follow" started before the deadline,
+ * printing the alert within a second of its commit and exiting 0 on
+ * SIGTERM; "vigil alert ack" stopping the escalation while the alert left
+ * unacknowledged reaches the police at stage 2; a successful contact
+ * resolving the alert; the usage errors and the relay's refusal of an ack
+ * by the police.  Every process a test starts is ended by its PID, and
+ * every wait is bounded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "casekit.h"
+#include "harness.h"
+#include "proto/status.h"
+
+#define CLI_TIMEOUT_MS 30000
+#define OUT_MAX 65536
+#define HINT "Try 'vigil --help' for more information.\n"
+#define REFUSED "vigil: refused by relay: "
+
+/* high 2 s, medium 3 s, low 1 h; three failed attempts; 2 s to escalate or
+ * to answer a handover. */
+#define WATCH "[watchdog]\nhigh = 2s\nmedium = 3s\nlow = 1h\nfailed_attempts = 3\n" \
+	      "handover_window = 2s\nescalate_after = 2s\n"
+/* The same without escalation, for tests that look at stage 1 for longer. */
+#define WATCH_NO_ESCALATION "[watchdog]\nhigh = 2s\nmedium = 3s\nlow = 1h\n" \
+			    "failed_attempts = 3\nhandover_window = 1h\nescalate_after = 1h\n"
+#define COORD "se-stockholm-coord"
+#define OTHER "other-coord"          /* the certificate; its organisation: */
+#define OTHER_ORG "se-goteborg-coord"
+#define POLICE "se-police-noa"
+#define IOM "iom-ru-moscow"
+
+/* The members of one alert printed with --json, in order. */
+static const char alert_keys[] = "position,received_at,case_id,kind,stage,resolution,alert_id,"
+				 "police,police_advice,deadline,last_success,failed_attempts,"
+				 "recipients,record_id,leaf_hash,checkpoint_size";
+
+static struct trelay R; /* the relay of the test that runs */
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- running the tool -------------------------------------------------------- */
+
+struct args {
+	const char *v[64];
+	int n;
+	char keep[8][700]; /* the paths the arguments point to */
+	int nkeep;
+};
+
+struct result {
+	int status;
+	char out[OUT_MAX];
+	char err[OUT_MAX];
+};
+
+static struct result res[2];
+
+__attribute__((format(printf, 2, 3)))
+static const char *keep(struct args *a, const char *fmt, ...)
+{
+	assert_true(a->nkeep < 8);
+	char *b = a->keep[a->nkeep++];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(b, sizeof(a->keep[0]), fmt, ap);
+	va_end(ap);
+	return b;
+}
+
+/* vigil --relay ... --cert/--key <who> ..., then the arguments in ap. */
+static void build_args(struct args *a, const char *who, va_list ap)
+{
+	memset(a, 0, sizeof(*a));
+	a->v[a->n++] = VIGIL_CLI_PATH;
+	a->v[a->n++] = "--relay";
+	a->v[a->n++] = keep(a, "127.0.0.1:%d", R.port ? R.port : 1);
+	a->v[a->n++] = "--cert";
+	a->v[a->n++] = keep(a, "%s/%s.crt", PKI_DIR, who);
+	a->v[a->n++] = "--key";
+	a->v[a->n++] = keep(a, "%s/%s.key", PKI_DIR, who);
+	a->v[a->n++] = "--ca";
+	a->v[a->n++] = keep(a, "%s/ca.crt", PKI_DIR);
+	a->v[a->n++] = "--checkpoint-key";
+	a->v[a->n++] = keep(a, "%s/checkpoint.pub", PKI_DIR);
+	const char *s;
+	while ((s = va_arg(ap, const char *)) != NULL) {
+		assert_true(a->n < 62);
+		a->v[a->n++] = s;
+	}
+	a->v[a->n] = NULL;
+}
+
+/* Runs vigil as who with the arguments up to a NULL. */
+static struct result *vigil_as(int slot, const char *who, ...)
+{
+	static struct args a;
+	va_list ap;
+	va_start(ap, who);
+	build_args(&a, who, ap);
+	va_end(ap);
+	struct result *r = &res[slot];
+	r->status = run_capture(a.v, NULL, r->out, sizeof(r->out), r->err, sizeof(r->err),
+				CLI_TIMEOUT_MS);
+	if (r->status < 0)
+		fail_msg("vigil did not finish within %d ms", CLI_TIMEOUT_MS);
+	return r;
+}
+
+static void expect_status(const struct result *r, int status)
+{
+	if (r->status != status)
+		fail_msg("vigil exited %d, expected %d\nstdout: %s\nstderr: %s", r->status, status,
+			 r->out, r->err);
+}
+
+static void expect_ok(const struct result *r)
+{
+	expect_status(r, 0);
+	assert_string_equal(r->err, "");
+}
+
+static void expect_usage(const struct result *r, const char *line)
+{
+	expect_status(r, 2);
+	assert_string_equal(r->out, "");
+	char want[1200];
+	snprintf(want, sizeof(want), "vigil: %s\n" HINT, line);
+	assert_string_equal(r->err, want);
+}
+
+/* ---- vigil in the background (--follow) ------------------------------------------ */
+
+struct bg {
+	pid_t pid;
+	int out_fd, err_fd;
+	char out[OUT_MAX];
+	size_t n_out, used;       /* bytes read; bytes handed out as lines */
+	char err[OUT_MAX];
+	size_t n_err;
+};
+
+static struct bg BG = { .pid = -1, .out_fd = -1, .err_fd = -1 };
+
+static void bg_start(struct bg *b, const char *who, ...)
+{
+	static struct args a;
+	va_list ap;
+	va_start(ap, who);
+	build_args(&a, who, ap);
+	va_end(ap);
+	memset(b, 0, sizeof(*b));
+	int po[2], pe[2];
+	assert_int_equal(pipe(po), 0);
+	assert_int_equal(pipe(pe), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int in = open("/dev/null", O_RDONLY);
+		if (in < 0 || dup2(in, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
+			_exit(126);
+		close(po[0]);
+		close(pe[0]);
+		execv(a.v[0], (char *const *)a.v);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	b->pid = pid;
+	b->out_fd = po[0];
+	b->err_fd = pe[0];
+}
+
+/* Reads what is there, waiting at most ms for something; 0 at EOF of both. */
+static int bg_pump(struct bg *b, int ms)
+{
+	struct pollfd p[2];
+	nfds_t n = 0;
+	if (b->out_fd >= 0)
+		p[n++] = (struct pollfd){ .fd = b->out_fd, .events = POLLIN };
+	if (b->err_fd >= 0)
+		p[n++] = (struct pollfd){ .fd = b->err_fd, .events = POLLIN };
+	if (n == 0)
+		return 0;
+	int r = poll(p, n, ms);
+	if (r <= 0)
+		return 1;
+	for (nfds_t i = 0; i < n; i++) {
+		if (!p[i].revents)
+			continue;
+		int is_out = p[i].fd == b->out_fd;
+		char *buf = is_out ? b->out : b->err;
+		size_t *len = is_out ? &b->n_out : &b->n_err;
+		ssize_t got = read(p[i].fd, buf + *len, OUT_MAX - 1 - *len);
+		if (got <= 0) {
+			close(p[i].fd);
+			*(is_out ? &b->out_fd : &b->err_fd) = -1;
+			continue;
+		}
+		*len += (size_t)got;
+		buf[*len] = '\0';
+	}
+	return 1;
+}
+
+/* The next complete line of stdout within ms (copied into line), with the
+ * wall-clock time it was seen; 0 when none came. */
+static int bg_line(struct bg *b, int ms, char *line, size_t n, int64_t *seen_ms)
+{
+	int64_t deadline = wall_ms() + ms;
+	for (;;) {
+		char *nl = memchr(b->out + b->used, '\n', b->n_out - b->used);
+		if (nl) {
+			size_t len = (size_t)(nl - (b->out + b->used)) + 1;
+			assert_true(len < n);
+			memcpy(line, b->out + b->used, len);
+			line[len] = '\0';
+			b->used += len;
+			*seen_ms = wall_ms();
+			return 1;
+		}
+		int64_t left = deadline - wall_ms();
+		if (left <= 0 || !bg_pump(b, (int)left))
+			return 0;
+	}
+}
+
+/* Sends sig and waits at most ms for the exit: its status, -1 on timeout
+ * (the process is then killed). */
+static int bg_stop(struct bg *b, int sig, int ms)
+{
+	if (b->pid <= 0)
+		return -1;
+	kill(b->pid, sig);
+	int64_t deadline = wall_ms() + ms;
+	int st, status = -1;
+	while (wall_ms() < deadline) {
+		bg_pump(b, 50);
+		pid_t r = waitpid(b->pid, &st, WNOHANG);
+		if (r == b->pid) {
+			status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			break;
+		}
+	}
+	if (status < 0) {
+		kill(b->pid, SIGKILL);
+		waitpid(b->pid, &st, 0);
+	}
+	b->pid = -1;
+	/* The rest of the output, until both pipes close (bounded). */
+	for (int i = 0; i < 40 && bg_pump(b, 50); i++)
+		;
+	if (b->out_fd >= 0)
+		close(b->out_fd);
+	if (b->err_fd >= 0)
+		close(b->err_fd);
+	b->out_fd = b->err_fd = -1;
+	return status;
+}
+
+/* ---- a little JSON (the subset the tool writes) ------------------------------------ */
+
+/* The end of the JSON value at p, or NULL when it is malformed. */
+static const char *jskip(const char *p)
+{
+	if (*p == '"') {
+		for (p++; *p && *p != '"'; p++)
+			if (*p == '\\' && !*++p)
+				return NULL;
+		return *p ? p + 1 : NULL;
+	}
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+		p++;
+		if (*p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				if (*p != '"' || !(p = jskip(p)) || *p++ != ':')
+					return NULL;
+			}
+			if (!(p = jskip(p)))
+				return NULL;
+			if (*p == close)
+				return p + 1;
+			if (*p++ != ',')
+				return NULL;
+		}
+	}
+	const char *s = p;
+	while (*p && !strchr(",]}", *p))
+		p++;
+	return p > s ? p : NULL;
+}
+
+static const char *jget(const char *obj, const char *key)
+{
+	if (*obj != '{')
+		return NULL;
+	const char *p = obj + 1;
+	while (*p == '"') {
+		const char *k = p + 1, *end = jskip(p);
+		if (!end || *end != ':')
+			return NULL;
+		size_t kl = (size_t)(end - 1 - k);
+		if (kl == strlen(key) && strncmp(k, key, kl) == 0)
+			return end + 1;
+		if (!(p = jskip(end + 1)))
+			return NULL;
+		if (*p == ',')
+			p++;
+	}
+	return NULL;
+}
+
+static const char *jmust(const char *obj, const char *key)
+{
+	const char *v = jget(obj, key);
+	if (!v)
+		fail_msg("no \"%s\" in %.300s", key, obj);
+	return v;
+}
+
+static void jkeys(const char *obj, char *out, size_t n)
+{
+	out[0] = '\0';
+	assert_int_equal(*obj, '{');
+	const char *p = obj + 1;
+	while (*p == '"') {
+		const char *end = jskip(p);
+		assert_non_null(end);
+		size_t used = strlen(out);
+		snprintf(out + used, n - used, "%s%.*s", used ? "," : "", (int)(end - p - 2), p + 1);
+		p = jskip(end + 1);
+		assert_non_null(p);
+		if (*p == ',')
+			p++;
+	}
+}
+
+/* A string value; null gives "". */
+static void jstr(const char *v, char *out, size_t n)
+{
+	size_t o = 0;
+	if (strncmp(v, "null", 4) == 0) {
+		out[0] = '\0';
+		return;
+	}
+	if (*v != '"')
+		fail_msg("not a string: %.80s", v);
+	for (v++; *v != '"'; v++) {
+		char ch = *v;
+		if (ch == '\\') {
+			ch = *++v;
+			if (ch != '"' && ch != '\\' && ch != '/')
+				fail_msg("unexpected escape \\%c", ch);
+		}
+		assert_true(o + 1 < n);
+		out[o++] = ch;
+	}
+	out[o] = '\0';
+}
+
+static unsigned long long jnum(const char *v)
+{
+	unsigned long long x;
+	if (sscanf(v, "%llu", &x) != 1)
+		fail_msg("not a number: %.80s", v);
+	return x;
+}
+
+static void expect_member(const char *obj, const char *key, const char *want)
+{
+	char v[512];
+	jstr(jmust(obj, key), v, sizeof(v));
+	if (strcmp(v, want) != 0)
+		fail_msg("\"%s\" is \"%s\", expected \"%s\" in %s", key, v, want, obj);
+}
+
+/* The raw JSON of member key is exactly want (a number, null, [...]). */
+static void expect_raw(const char *obj, const char *key, const char *want)
+{
+	const char *v = jmust(obj, key), *end = jskip(v);
+	assert_non_null(end);
+	if ((size_t)(end - v) != strlen(want) || strncmp(v, want, strlen(want)) != 0)
+		fail_msg("\"%s\" is %.*s, expected %s", key, (int)(end - v), v, want);
+}
+
+/* The lines of out, each one JSON object; returns how many (at most max). */
+static size_t json_lines(char *out, char **lines, size_t max)
+{
+	size_t n = 0;
+	for (char *p = out; *p;) {
+		char *nl = strchr(p, '\n');
+		assert_non_null(nl);
+		*nl = '\0';
+		const char *end = jskip(p);
+		if (*p != '{' || !end || *end)
+			fail_msg("not one JSON object on a line: %s", p);
+		assert_true(n < max);
+		lines[n++] = p;
+		p = nl + 1;
+	}
+	return n;
+}
+
+/* ---- the relay and its database ------------------------------------------------------- */
+
+struct world {
+	struct tclient coord, iom, police, other;
+};
+
+static const char *const PARTIES[] = { IOM, POLICE, OTHER_ORG };
+
+static void world_up(struct world *w, const char *watch)
+{
+	trelay_setup(&R, NULL, watch);
+	assert_int_equal(trelay_start(&R), 0);
+	/* Everyone connects once, so the relay knows their roles. */
+	if (tclient_open(&w->coord, R.port, COORD) || tclient_open(&w->iom, R.port, IOM) ||
+	    tclient_open(&w->police, R.port, POLICE) || tclient_open(&w->other, R.port, OTHER))
+		fail_msg("connect");
+}
+
+static void world_down(struct world *w)
+{
+	tclient_close(&w->coord);
+	tclient_close(&w->iom);
+	tclient_close(&w->police);
+	tclient_close(&w->other);
+	assert_int_equal(trelay_stop(&R), 0);
+	trelay_cleanup(&R);
+	memset(&R, 0, sizeof(R));
+}
+
+/* A failed test must not leave its relay or its background vigil behind. */
+static int teardown(void **state)
+{
+	(void)state;
+	if (BG.pid > 0)
+		bg_stop(&BG, SIGKILL, 2000);
+	trelay_cleanup(&R);
+	memset(&R, 0, sizeof(R));
+	return 0;
+}
+
+/* Opens case_id (not a minor) as the Stockholm coordinator. */
+static void open_case_risk(struct world *w, const char *case_id, int risk)
+{
+	Vigil__V1__Frame *a = casekit_open(&w->coord, case_id, PARTIES, 3, risk, 0);
+	if (!a || a->msg_case != VIGIL__V1__FRAME__MSG_RECEIPT)
+		fail_msg("cannot open %s: %s", case_id,
+			 a && a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ? a->error->message : "");
+	frame_free(a);
+}
+
+/* The same with risk high: a window of 2 s. */
+static void open_case(struct world *w, const char *case_id)
+{
+	open_case_risk(w, case_id, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH);
+}
+
+/* Waits (at most ms) until the query gives at least want; its value. */
+static long long db_wait(const char *sql, long long want, int ms)
+{
+	long long v = db_int(&R, sql);
+	for (int64_t deadline = wall_ms() + ms; v < want && wall_ms() < deadline;) {
+		usleep(50000);
+		v = db_int(&R, sql);
+	}
+	return v;
+}
+
+/* The stored alert of case_id at stage: its position and hex alert id. */
+static unsigned long long stored_alert(const char *case_id, int stage, char alert_id[33])
+{
+	char sql[256], hex[80];
+	snprintf(sql, sizeof(sql), "SELECT lower(hex(alert_id)) FROM alerts WHERE case_id = '%s' "
+		 "AND stage = %d", case_id, stage);
+	if (db_text(&R, sql, hex, sizeof(hex)) != 0)
+		fail_msg("no stage %d alert of %s", stage, case_id);
+	assert_int_equal(strlen(hex), 32);
+	memcpy(alert_id, hex, 33);
+	snprintf(sql, sizeof(sql), "SELECT position FROM alerts WHERE case_id = '%s' AND stage = %d",
+		 case_id, stage);
+	return (unsigned long long)db_int(&R, sql);
+}
+
+static void entry_text(unsigned long long idx, const char *column, char *out, size_t n)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT %s FROM entries WHERE idx = %llu", column, idx);
+	if (db_text(&R, sql, out, n) != 0)
+		fail_msg("no entry %llu", idx);
+}
+
+/* The position our organisation acknowledged, once the relay stored it. */
+static long long acked_of(const char *org, long long want)
+{
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT coalesce((SELECT position FROM delivery_acks WHERE "
+		 "org = '%s'), -1)", org);
+	return db_wait(sql, want, 3000);
+}
+
+/* One --json alert line agrees with the entry the relay stored at its
+ * position: record id, leaf hash, receive time; a checkpoint covering it. */
+static void check_stored(const char *line)
+{
+	unsigned long long pos = jnum(jmust(line, "position"));
+	char db[200], v[200], t[TIME_RFC3339_MAX];
+	entry_text(pos, "lower(hex(record_id))", db, sizeof(db));
+	jstr(jmust(line, "record_id"), v, sizeof(v));
+	assert_string_equal(v, db);
+	entry_text(pos, "lower(hex(leaf_hash))", db, sizeof(db));
+	jstr(jmust(line, "leaf_hash"), v, sizeof(v));
+	assert_string_equal(v, db);
+	entry_text(pos, "received_at_ms", db, sizeof(db));
+	time_format_rfc3339(strtoll(db, NULL, 10), t);
+	expect_member(line, "received_at", t);
+	entry_text(pos, "author", db, sizeof(db));
+	assert_string_equal(db, "vigil-relay");
+	assert_true(jnum(jmust(line, "checkpoint_size")) > pos);
+}
+
+/* ---- a silence alert, printed and acknowledged ---------------------------------------- */
+
+static void test_alerts_printed_and_acknowledged(void **state)
+{
+	(void)state;
+	struct world w;
+	world_up(&w, WATCH_NO_ESCALATION);
+	int64_t opened = wall_ms();
+	open_case_risk(&w, "CA-silence", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM);
+
+	/* Before the 3 s window ends there is nothing to print, and an empty
+	 * run acknowledges nothing. */
+	struct result *r = vigil_as(0, COORD, "--json", "alerts", NULL);
+	expect_ok(r);
+	assert_string_equal(r->out, "");
+	assert_int_equal(db_int(&R, "SELECT count(*) FROM delivery_acks"), 0);
+
+	assert_int_equal(db_wait("SELECT count(*) FROM alerts", 1, 5000), 1);
+	char alert_id[33];
+	unsigned long long pos = stored_alert("CA-silence", 1, alert_id);
+	char deadline[TIME_RFC3339_MAX];
+	{
+		char sql[128], v[40];
+		snprintf(sql, sizeof(sql), "SELECT alert_deadline_ms FROM cases WHERE case_id = "
+			 "'CA-silence'");
+		assert_int_equal(db_text(&R, sql, v, sizeof(v)), 0);
+		time_format_rfc3339(strtoll(v, NULL, 10), deadline);
+	}
+
+	r = vigil_as(0, COORD, "--json", "alerts", NULL);
+	expect_ok(r);
+	char *lines[8];
+	assert_int_equal(json_lines(r->out, lines, 8), 1);
+	char keys[512];
+	jkeys(lines[0], keys, sizeof(keys));
+	assert_string_equal(keys, alert_keys);
+	char num[32];
+	snprintf(num, sizeof(num), "%llu", pos);
+	expect_raw(lines[0], "position", num);
+	expect_member(lines[0], "case_id", "CA-silence");
+	expect_member(lines[0], "kind", "silence");
+	expect_raw(lines[0], "stage", "1");
+	expect_raw(lines[0], "resolution", "null");
+	expect_member(lines[0], "alert_id", alert_id);
+	expect_member(lines[0], "police", "none");
+	expect_member(lines[0], "police_advice", "none");
+	expect_member(lines[0], "deadline", deadline);
+	expect_raw(lines[0], "last_success", "null");
+	expect_raw(lines[0], "failed_attempts", "0");
+	/* Stage 1: the responsible organisation and the coordinator parties. */
+	expect_raw(lines[0], "recipients", "[\"" COORD "\",\"" OTHER_ORG "\"]");
+	check_stored(lines[0]);
+	/* The alert was raised when the window ended, not before. */
+	{
+		char t[64];
+		int64_t at;
+		jstr(jmust(lines[0], "received_at"), t, sizeof(t));
+		assert_int_equal(time_parse_rfc3339(t, &at), VG_OK);
+		assert_true(at - opened >= 2900);
+	}
+	/* What was printed is acknowledged: the next run prints nothing. */
+	assert_int_equal(acked_of(COORD, (long long)pos), (long long)pos);
+	r = vigil_as(0, COORD, "--json", "alerts", NULL);
+	expect_ok(r);
+	assert_string_equal(r->out, "");
+
+	/* Another coordinator has its own acknowledgement.  --after skips the
+	 * alert (and acknowledges nothing); without it the line is printed. */
+	r = vigil_as(0, OTHER, "alerts", "--after", num, NULL);
+	expect_ok(r);
+	assert_string_equal(r->out, "");
+	assert_int_equal(db_int(&R, "SELECT count(*) FROM delivery_acks WHERE org = '"
+				OTHER_ORG "'"), 0);
+	r = vigil_as(0, OTHER, "alerts", NULL);
+	expect_ok(r);
+	char want[1024], at[TIME_RFC3339_MAX], db[40];
+	entry_text(pos, "received_at_ms", db, sizeof(db));
+	time_format_rfc3339(strtoll(db, NULL, 10), at);
+	snprintf(want, sizeof(want), "%llu %s CA-silence silence stage 1; alert %s; police: none; "
+		 "deadline missed: %s; last success: none; failed attempts: 0; recipients: "
+		 COORD ", " OTHER_ORG "\n", pos, at, alert_id, deadline);
+	assert_string_equal(r->out, want);
+	assert_int_equal(acked_of(OTHER_ORG, (long long)pos), (long long)pos);
+	/* Police and IOM are not addressed at stage 1. */
+	r = vigil_as(0, POLICE, "alerts", NULL);
+	expect_ok(r);
+	assert_string_equal(r->out, "");
+	world_down(&w);
+}
+
+/* ---- --follow ------------------------------------------------------------------------ */
+
+static void test_follow(void **state)
+{
+	(void)state;
+	struct world w;
+	world_up(&w, WATCH_NO_ESCALATION);
+	int64_t opened = wall_ms();
+	open_case(&w, "CA-follow");
+	bg_start(&BG, COORD, "--json", "alerts", "--follow", NULL);
+	char line[4096];
+	int64_t seen = 0;
+	if (!bg_line(&BG, 8000, line, sizeof(line), &seen))
+		fail_msg("no alert printed within 8 s; stderr: %s", BG.err);
+	/* Printed within a second of the commit, and not before the window. */
+	char t[64];
+	int64_t at;
+	jstr(jmust(line, "received_at"), t, sizeof(t));
+	assert_int_equal(time_parse_rfc3339(t, &at), VG_OK);
+	assert_true(at - opened >= 1900);
+	if (seen - at > 1000)
+		fail_msg("the alert committed at %lld was printed %lld ms later", (long long)at,
+			 (long long)(seen - at));
+	expect_member(line, "case_id", "CA-follow");
+	expect_raw(line, "stage", "1");
+	char alert_id[33];
+	unsigned long long pos = stored_alert("CA-follow", 1, alert_id);
+	expect_member(line, "alert_id", alert_id);
+	/* It keeps running; SIGTERM ends it with status 0, acknowledged. */
+	assert_int_equal(waitpid(BG.pid, NULL, WNOHANG), 0);
+	assert_int_equal(bg_stop(&BG, SIGTERM, 5000), 0);
+	assert_string_equal(BG.err, "");
+	assert_int_equal(BG.used, BG.n_out); /* nothing but that one line */
+	assert_int_equal(acked_of(COORD, (long long)pos), (long long)pos);
+	struct result *r = vigil_as(0, COORD, "alerts", NULL);
+	expect_ok(r);
+	assert_string_equal(r->out, "");
+	world_down(&w);
+}
+
+/* ---- acknowledgement and escalation ----------------------------------------------------- */
+
+static void test_ack_stops_escalation(void **state)
+{
+	(void)state;
+	struct world w;
+	world_up(&w, WATCH);
+	open_case(&w, "CA-acked");
+	open_case(&w, "CA-open");
+	assert_int_equal(db_wait("SELECT count(*) FROM alerts WHERE stage = 1", 2, 5000), 2);
+	int64_t raised = wall_ms();
+	char acked_id[33], open_id[33];
+	stored_alert("CA-acked", 1, acked_id);
+	stored_alert("CA-open", 1, open_id);
+
+	/* The coordinator sees both and acknowledges one. */
+	struct result *r = vigil_as(0, COORD, "--json", "alerts", NULL);
+	expect_ok(r);
+	char *lines[8];
+	assert_int_equal(json_lines(r->out, lines, 8), 2);
+	r = vigil_as(0, COORD, "--json", "alert", "ack", acked_id, "--case", "CA-acked",
+		     "--decision", "police-report-filed", NULL);
+	expect_ok(r);
+	char *rl[2];
+	assert_int_equal(json_lines(r->out, rl, 2), 1);
+	char keys[512];
+	jkeys(rl[0], keys, sizeof(keys));
+	assert_string_equal(keys, "index,leaf_hash,received_at,record_id,duplicate,checkpoint,"
+			    "inclusion_proof,alert_id");
+	expect_member(rl[0], "alert_id", acked_id);
+	unsigned long long idx = jnum(jmust(rl[0], "index"));
+	char db[200], v[80];
+	entry_text(idx, "lower(hex(record_id))", db, sizeof(db));
+	jstr(jmust(rl[0], "record_id"), v, sizeof(v));
+	assert_string_equal(v, db);
+	entry_text(idx, "author", db, sizeof(db));
+	assert_string_equal(db, COORD);
+	entry_text(idx, "case_id", db, sizeof(db));
+	assert_string_equal(db, "CA-acked");
+	/* The record is an AlertAck of that alert, decision police-report-filed. */
+	{
+		char sql[128];
+		uint8_t *rec;
+		size_t len;
+		snprintf(sql, sizeof(sql), "SELECT record FROM entries WHERE idx = %llu", idx);
+		assert_int_equal(db_blob(&R, sql, &rec, &len), 0);
+		Vigil__V1__Record *rr = vigil__v1__record__unpack(NULL, len, rec);
+		free(rec);
+		assert_non_null(rr);
+		assert_int_equal(rr->body_case, VIGIL__V1__RECORD__BODY_ALERT_ACK);
+		assert_int_equal(rr->alert_ack->decision,
+				 VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED);
+		char hex[33];
+		hex_encode(rr->alert_ack->alert_id.data, RECORD_ID_LEN, hex);
+		assert_string_equal(hex, acked_id);
+		vigil__v1__record__free_unpacked(rr, NULL);
+	}
+
+	/* The police may not acknowledge; the relay says why. */
+	r = vigil_as(0, POLICE, "alert", "ack", open_id, "--case", "CA-open", "--decision",
+		     "police-report-filed", NULL);
+	expect_status(r, 1);
+	assert_string_equal(r->out, "");
+	assert_string_equal(r->err, REFUSED "PERMISSION_DENIED: only a coordinator party or the "
+				    "responsible organisation acknowledges an alert\n");
+
+	/* The unacknowledged alert reaches the police at stage 2 after
+	 * escalate_after; the acknowledged one never does. */
+	assert_int_equal(db_wait("SELECT count(*) FROM alerts WHERE stage = 2", 1, 5000), 1);
+	while (wall_ms() - raised < 2000 + 1500)
+		usleep(50000);
+	assert_int_equal(db_int(&R, "SELECT count(*) FROM alerts WHERE case_id = 'CA-acked'"), 1);
+	r = vigil_as(0, POLICE, "--json", "alerts", NULL);
+	expect_ok(r);
+	assert_int_equal(json_lines(r->out, lines, 8), 1);
+	expect_member(lines[0], "case_id", "CA-open");
+	expect_raw(lines[0], "stage", "2");
+	expect_member(lines[0], "alert_id", open_id);
+	expect_member(lines[0], "police", "consider");
+	expect_member(lines[0], "police_advice", "missing-person report to be considered");
+	expect_raw(lines[0], "recipients", "[\"" COORD "\",\"" OTHER_ORG "\",\"" POLICE "\"]");
+	check_stored(lines[0]);
+	/* In text: "stage 2 (escalated)" and the advice. */
+	r = vigil_as(0, OTHER, "alerts", NULL);
+	expect_ok(r);
+	assert_non_null(strstr(r->out, " CA-open silence stage 2 (escalated); alert "));
+	assert_non_null(strstr(r->out, "; police: missing-person report to be considered; "));
+	assert_null(strstr(r->out, "CA-acked silence stage 2"));
+	/* The escalated alert can still be acknowledged by the coordinator. */
+	r = vigil_as(0, COORD, "alert", "ack", open_id, "--case", "CA-open", "--decision",
+		     "not-filed", "--reason", "she called her sister yesterday", NULL);
+	expect_ok(r);
+	assert_non_null(strstr(r->out, "\nalert_id "));
+	assert_non_null(strstr(r->out, open_id));
+	/* An alert id that is not the open one is refused. */
+	r = vigil_as(0, COORD, "alert", "ack", "00112233445566778899aabbccddeeff", "--case",
+		     "CA-open", "--decision", "other", "--reason", "test", NULL);
+	expect_status(r, 1);
+	assert_string_equal(r->err, REFUSED "BAD_REQUEST: that alert is not open\n");
+	world_down(&w);
+}
+
+/* ---- resolution ------------------------------------------------------------------------- */
+
+static void test_contact_resolves(void **state)
+{
+	(void)state;
+	struct world w;
+	world_up(&w, WATCH_NO_ESCALATION);
+	open_case(&w, "CA-resolve");
+	assert_int_equal(db_wait("SELECT count(*) FROM alerts", 1, 5000), 1);
+	char alert_id[33];
+	stored_alert("CA-resolve", 1, alert_id);
+	struct result *r = vigil_as(0, COORD, "--json", "alerts", NULL);
+	expect_ok(r);
+	char *lines[8];
+	assert_int_equal(json_lines(r->out, lines, 8), 1);
+
+	/* IOM reaches her. */
+	r = vigil_as(0, IOM, "contact", "--case", "CA-resolve", "--channel", "phone", "--outcome",
+		     "reached-safe", NULL);
+	expect_ok(r);
+	assert_int_equal(db_wait("SELECT count(*) FROM alerts WHERE stage = 0", 1, 3000), 1);
+	char same[33];
+	unsigned long long pos = stored_alert("CA-resolve", 0, same);
+	assert_string_equal(same, alert_id);
+	r = vigil_as(0, COORD, "--json", "alerts", NULL);
+	expect_ok(r);
+	assert_int_equal(json_lines(r->out, lines, 8), 1);
+	expect_raw(lines[0], "stage", "0");
+	expect_member(lines[0], "resolution", "contact");
+	expect_member(lines[0], "alert_id", alert_id);
+	expect_member(lines[0], "police", "none");
+	assert_true(strncmp(jmust(lines[0], "last_success"), "null", 4) != 0);
+	check_stored(lines[0]);
+	/* The other coordinator sees the alert and its resolution, in order. */
+	r = vigil_as(0, OTHER, "alerts", NULL);
+	expect_ok(r);
+	char *second = strchr(r->out, '\n');
+	assert_non_null(second);
+	assert_non_null(strstr(r->out, " CA-resolve silence stage 1; alert "));
+	char want[128];
+	snprintf(want, sizeof(want), "\n%llu ", pos);
+	assert_true(strncmp(second, want, strlen(want)) == 0);
+	assert_non_null(strstr(second, " CA-resolve silence resolved (contact); alert "));
+	assert_non_null(strstr(second, alert_id));
+	/* The case's log shows the alert entries with their fields. */
+	r = vigil_as(0, COORD, "log", "CA-resolve", NULL);
+	expect_ok(r);
+	char frag[160];
+	snprintf(frag, sizeof(frag), " vigil-relay alert kind=silence stage=1 alert=%s police=none ",
+		 alert_id);
+	assert_non_null(strstr(r->out, frag));
+	snprintf(frag, sizeof(frag), " vigil-relay alert kind=silence stage=0 alert=%s "
+		 "resolution=contact police=none ", alert_id);
+	assert_non_null(strstr(r->out, frag));
+	world_down(&w);
+}
+
+/* ---- usage ---------------------------------------------------------------------------- */
+
+struct usage_case {
+	const char *args[12];
+	const char *line;
+};
+
+#define ID "00112233445566778899aabbccddeeff"
+
+static const struct usage_case usage_cases[] = {
+	{ { "alert", "ack", ID, "--case", "CA-1", "--decision", "maybe", NULL },
+	  "alert ack: unknown decision \"maybe\" (one of: police-report-filed, not-filed, other)" },
+	{ { "alert", "ack", ID, "--case", "CA-1", "--decision", "not-filed", NULL },
+	  "alert ack: the decision \"not-filed\" needs a reason (1-280 bytes of UTF-8)" },
+	{ { "alert", "ack", ID, "--case", "CA-1", "--decision", "other", NULL },
+	  "alert ack: the decision \"other\" needs a reason (1-280 bytes of UTF-8)" },
+	{ { "alert", "ack", "0011zz", "--case", "CA-1", "--decision", "other", "--reason", "x",
+	    NULL },
+	  "alert ack: the alert id wants 32 hex digits, not '0011zz'" },
+	{ { "alert", "ack", ID "00", "--case", "CA-1", "--decision", "police-report-filed", NULL },
+	  "alert ack: the alert id wants 32 hex digits, not '" ID "00'" },
+	{ { "alert", "ack", "--case", "CA-1", "--decision", "other", "--reason", "x", NULL },
+	  "alert ack: give the alert id: vigil alert ack ALERT_ID --case ID --decision "
+	  "DECISION" },
+	{ { "alert", "ack", ID, "--decision", "other", "--reason", "x", NULL },
+	  "alert ack: --case is required" },
+	{ { "alert", "ack", ID, "--case", "CA-1", NULL }, "alert ack: --decision is required" },
+	{ { "alert", "ack", ID, "--case", "x", "--decision", "police-report-filed", NULL },
+	  "alert ack: case id \"x\" is invalid: it must be 3-64 characters of A-Z, a-z, 0-9 and "
+	  "'-'" },
+	{ { "alert", "ack", ID, "ID2", "--case", "CA-1", "--decision", "other", NULL },
+	  "alert ack: unexpected argument 'ID2'" },
+	{ { "alert", "ack", ID, "--case", "CA-1", "--decision", "other", "--reason", "", NULL },
+	  "alert ack: --reason wants a text" },
+	{ { "alert", NULL }, "alert: give a subcommand: ack" },
+	{ { "alert", "nack", NULL }, "alert: unknown subcommand 'nack' (ack)" },
+	{ { "alerts", "--after", "-1", NULL },
+	  "alerts: --after wants a log position (a number), not '-1'" },
+	{ { "alerts", "now", NULL }, "alerts: unexpected argument 'now'" },
+	{ { "alerts", "--follow=yes", NULL }, "unknown option '--follow=yes'" },
+};
+
+static void test_usage_errors(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(usage_cases) / sizeof(usage_cases[0]); i++) {
+		const char *const *a = usage_cases[i].args;
+		struct result *r = vigil_as(0, COORD, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7],
+					    a[8], a[9], a[10], NULL);
+		expect_usage(r, usage_cases[i].line);
+	}
+	/* The help of each, on stdout. */
+	struct result *r = vigil_as(0, COORD, "alerts", "--help", NULL);
+	expect_ok(r);
+	assert_true(strncmp(r->out, "usage: vigil [OPTIONS] alerts [--follow] [--after N]\n",
+			    strlen("usage: vigil [OPTIONS] alerts [--follow] [--after N]\n")) == 0);
+	r = vigil_as(0, COORD, "alert", "ack", "--help", NULL);
+	expect_ok(r);
+	static const char ack_usage[] = "usage: vigil [OPTIONS] alert ack ALERT_ID --case ID "
+					"--decision DECISION\n";
+	assert_true(strncmp(r->out, ack_usage, strlen(ack_usage)) == 0);
+	assert_non_null(strstr(r->out, "police-report-filed, not-filed, other"));
+	r = vigil_as(0, COORD, "--help", NULL);
+	expect_ok(r);
+	assert_non_null(strstr(r->out, "\n  alerts      "));
+	assert_non_null(strstr(r->out, "\n  alert       "));
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_alerts_printed_and_acknowledged, teardown),
+		cmocka_unit_test_teardown(test_follow, teardown),
+		cmocka_unit_test_teardown(test_ack_stops_escalation, teardown),
+		cmocka_unit_test_teardown(test_contact_resolves, teardown),
+		cmocka_unit_test(test_usage_errors),
+	};
+	return cmocka_run_group_tests_name("cli_alerts", tests, NULL, NULL);
+}
