@@ -248,34 +248,7 @@ int vigil_checkpoint_open(const struct vigil_checkpoint_key *key, const char *no
 int vigil__inclusion_root(uint64_t index, uint64_t size, const uint8_t leaf[SHA256_LEN],
 			  const merkle_hash *proof, size_t n, uint8_t root[SHA256_LEN])
 {
-	if (index >= size || n > MERKLE_MAX_PROOF)
-		return -1;
-	uint64_t fn = index, sn = size - 1;
-	uint8_t r[SHA256_LEN];
-	memcpy(r, leaf, SHA256_LEN);
-	for (size_t i = 0; i < n; i++) {
-		if (sn == 0)
-			return -1;
-		if ((fn & 1) || fn == sn) {
-			merkle_node_hash(proof[i], r, r);
-			if (!(fn & 1))
-				while (!(fn & 1) && fn != 0) {
-					fn >>= 1;
-					sn >>= 1;
-				}
-		} else {
-			merkle_node_hash(r, proof[i], r);
-		}
-		fn >>= 1;
-		sn >>= 1;
-	}
-	if (sn != 0)
-		return -1;
-	/* The same answer as proto/'s verifier, or this copy is wrong. */
-	if (merkle_verify_inclusion(index, size, leaf, proof, n, r) != VG_OK)
-		return -1;
-	memcpy(root, r, SHA256_LEN);
-	return 0;
+	return merkle_inclusion_root(index, size, leaf, proof, n, root) == VG_OK ? 0 : -1;
 }
 
 int vigil_verify_inclusion(const struct vigil_inclusion_proof *p,

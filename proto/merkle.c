@@ -157,10 +157,10 @@ int merkle_consistency_proof(merkle_get_fn get, void *ctx, uint64_t m, uint64_t 
 	return VG_OK;
 }
 
-int merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf[SHA256_LEN],
-			    const merkle_hash *proof, size_t n, const uint8_t root[SHA256_LEN])
+int merkle_inclusion_root(uint64_t index, uint64_t size, const uint8_t leaf[SHA256_LEN],
+			  const merkle_hash *proof, size_t n, uint8_t root[SHA256_LEN])
 {
-	if (index >= size)
+	if (index >= size || n > MERKLE_MAX_PROOF)
 		return VG_EBADSIG;
 	uint64_t fn = index, sn = size - 1;
 	uint8_t r[SHA256_LEN];
@@ -181,7 +181,19 @@ int merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf[SH
 		fn >>= 1;
 		sn >>= 1;
 	}
-	return (sn == 0 && memcmp(r, root, SHA256_LEN) == 0) ? VG_OK : VG_EBADSIG;
+	if (sn != 0)
+		return VG_EBADSIG;
+	memcpy(root, r, SHA256_LEN);
+	return VG_OK;
+}
+
+int merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf[SHA256_LEN],
+			    const merkle_hash *proof, size_t n, const uint8_t root[SHA256_LEN])
+{
+	uint8_t r[SHA256_LEN];
+	if (merkle_inclusion_root(index, size, leaf, proof, n, r) != VG_OK)
+		return VG_EBADSIG;
+	return memcmp(r, root, SHA256_LEN) == 0 ? VG_OK : VG_EBADSIG;
 }
 
 int merkle_verify_consistency(uint64_t m, uint64_t n, const uint8_t root_m[SHA256_LEN],

@@ -49,6 +49,12 @@ int merkle_inclusion_proof(merkle_get_fn get, void *ctx, uint64_t index, uint64_
 int merkle_consistency_proof(merkle_get_fn get, void *ctx, uint64_t m, uint64_t n,
 			     merkle_hash proof[MERKLE_MAX_PROOF], size_t *len);
 
+/* The root an inclusion proof implies for leaf at index in a tree of size
+ * (RFC 9162 2.1.3.2, computing the root instead of comparing it); VG_EBADSIG
+ * when the proof's shape does not fit index and size. */
+int merkle_inclusion_root(uint64_t index, uint64_t size, const uint8_t leaf[SHA256_LEN],
+			  const merkle_hash *proof, size_t n, uint8_t root[SHA256_LEN]);
+
 /* RFC 9162 2.1.3.2: VG_OK when proof shows leaf at index in root of size. */
 int merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf[SHA256_LEN],
 			    const merkle_hash *proof, size_t n, const uint8_t root[SHA256_LEN]);
