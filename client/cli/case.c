@@ -51,28 +51,6 @@ enum {
  * library's own limit is even reached. */
 #define LIST_MAX 64
 
-/* Names as a wrapped list, indented to the option descriptions. */
-static void print_names(FILE *f, const char *(*name)(unsigned))
-{
-	size_t col = 0;
-	for (unsigned i = 0; name(i); i++) {
-		size_t n = strlen(name(i));
-		if (col == 0) {
-			fputs("                       ", f);
-			col = 23;
-		} else if (col + 2 + n > 78) {
-			fputs(",\n                       ", f);
-			col = 23;
-		} else {
-			fputs(", ", f);
-			col += 2;
-		}
-		fputs(name(i), f);
-		col += n;
-	}
-	fputc('\n', f);
-}
-
 static const char receipt_help[] =
 	"\n"
 	"Global options (vigil --help) may also follow the command.\n"
@@ -146,7 +124,7 @@ static void open_help(FILE *f)
 		   "\n"
 		   "  --case ID            pseudonymous case id, 3-64 characters of A-Z a-z 0-9 -\n"
 		   "  --risk LEVEL         one of:\n");
-	print_names(f, vigil_risk_name);
+	output_names(f, vigil_risk_name);
 	fprintf(f, "  --minor              the returnee is a minor (then --risk must be high)\n"
 		   "  --return-country CC  ISO 3166 country of return, two capital letters\n"
 		   "  --return-date DATE   date of return, YYYY-MM-DD\n"
@@ -258,7 +236,7 @@ static void close_help(FILE *f)
 		   "\n"
 		   "  --case ID            the case\n"
 		   "  --reason REASON      why, one of:\n");
-	print_names(f, vigil_close_reason_name);
+	output_names(f, vigil_close_reason_name);
 	fputs(receipt_help, f);
 }
 
@@ -346,11 +324,11 @@ static void risk_help(FILE *f)
 		   "\n"
 		   "  --case ID            the case\n"
 		   "  --level LEVEL        one of:\n");
-	print_names(f, vigil_risk_name);
+	output_names(f, vigil_risk_name);
 	fprintf(f, "  --factor FACTOR      a coded risk factor; repeat for each, one of:\n");
-	print_names(f, vigil_factor_name);
+	output_names(f, vigil_factor_name);
 	fprintf(f, "  --phase PHASE        when the assessment is made, one of:\n");
-	print_names(f, vigil_phase_name);
+	output_names(f, vigil_phase_name);
 	fprintf(f, "  --immediate-danger   the returnee is in immediate danger\n%s", receipt_help);
 }
 
@@ -422,7 +400,7 @@ static void offer_help(FILE *f)
 		   "  --case ID            the case\n"
 		   "  --to ORG             the organisation offered the case\n"
 		   "  --reason REASON      one of:\n");
-	print_names(f, vigil_handover_reason_name);
+	output_names(f, vigil_handover_reason_name);
 	fprintf(f, "  --consent-ref REF    reference to the returnee's consent to the handover\n"
 		   "                       (1-64 of A-Z a-z 0-9 -)\n"
 		   "  --override-risk-to-life TEXT\n"

@@ -117,6 +117,9 @@ void output_failure(const struct vigil_error *e, int json);
 /* A verdict of "verify": "<what> OK: ..." or "<what> <BAD>: message" on
  * stdout as text, or with json {"ok":false,"error":BAD,"message":...}. */
 void output_verdict_bad(const char *what, const char *bad, const char *message, int json);
+/* The names name(0), name(1), ... up to a NULL, as a list wrapped at 78
+ * columns and indented to the descriptions of the options in help texts. */
+void output_names(FILE *f, const char *(*name)(unsigned));
 
 /* json.c */
 void json_write_string(FILE *f, const char *s);

@@ -25,28 +25,6 @@ enum {
 	OPT_SAVE_RECEIPT,
 };
 
-/* Names as an indented, wrapped list. */
-static void print_names(FILE *f, const char *(*name)(unsigned))
-{
-	size_t col = 0;
-	for (unsigned i = 0; name(i); i++) {
-		size_t n = strlen(name(i));
-		if (col == 0) {
-			fputs("                       ", f);
-			col = 23;
-		} else if (col + 2 + n > 78) {
-			fputs(",\n                       ", f);
-			col = 23;
-		} else {
-			fputs(", ", f);
-			col += 2;
-		}
-		fputs(name(i), f);
-		col += n;
-	}
-	fputc('\n', f);
-}
-
 void cmd_contact_help(FILE *f)
 {
 	fprintf(f, "usage: vigil [OPTIONS] contact --case ID --channel CHANNEL --outcome OUTCOME\n"
@@ -60,9 +38,9 @@ void cmd_contact_help(FILE *f)
 		   "\n"
 		   "  --case ID            pseudonymous case id, 3-64 characters of A-Z a-z 0-9 -\n"
 		   "  --channel CHANNEL    how the attempt was made, one of:\n");
-	print_names(f, vigil_channel_name);
+	output_names(f, vigil_channel_name);
 	fprintf(f, "  --outcome OUTCOME    what came of it, one of:\n");
-	print_names(f, vigil_outcome_name);
+	output_names(f, vigil_outcome_name);
 	fprintf(f, "  --at TIME            when it was made, RFC 3339 (2026-11-28T10:00:00Z);\n"
 		   "                       default now; also the record's client time\n"
 		   "  --record-id HEX      the record id, 32 hex digits (default: random); with\n"

@@ -49,6 +49,27 @@ void output_receipt_with(const struct vigil_receipt *r, int json, const char *ke
 	       (unsigned long long)r->checkpoint.size);
 }
 
+void output_names(FILE *f, const char *(*name)(unsigned))
+{
+	size_t col = 0;
+	for (unsigned i = 0; name(i); i++) {
+		size_t n = strlen(name(i));
+		if (col == 0) {
+			fputs("                       ", f);
+			col = 23;
+		} else if (col + 2 + n > 78) {
+			fputs(",\n                       ", f);
+			col = 23;
+		} else {
+			fputs(", ", f);
+			col += 2;
+		}
+		fputs(name(i), f);
+		col += n;
+	}
+	fputc('\n', f);
+}
+
 /* Names of local failures in JSON; they never collide with the relay's
  * error code names. */
 static const char *status_name(int status)

@@ -25,12 +25,12 @@
 #include <openssl/x509.h>
 
 #include "casekit.h"
+#include "clikit.h"
 #include "harness.h"
 #include "proto/merkle.h"
 #include "proto/note.h"
 #include "proto/status.h"
 
-#define CLI_TIMEOUT_MS 30000
 #define OUT_MAX 16384
 #define HINT "Try 'vigil --help' for more information.\n"
 #define CASE_ID "SE-2026-0042"
@@ -42,77 +42,24 @@ static struct trelay R; /* one relay for the whole file */
 
 /* ---- running the tool -------------------------------------------------------- */
 
-struct args {
-	const char *v[64];
-	int n;
-	char keep[16][700]; /* copies of paths and numbers the arguments point to */
-	int nkeep;
-};
-
 struct result {
 	int status;
 	char out[OUT_MAX];
 	char err[OUT_MAX];
 };
 
-static void args_init(struct args *a)
+/* The connection options for who against R, the CA ca.crt. */
+static void add_conn(struct cli_args *a, const char *who)
 {
-	memset(a, 0, sizeof(*a));
-	a->v[a->n++] = VIGIL_CLI_PATH;
+	cli_add_conn(a, R.port, who, "ca.crt");
 }
 
-/* Appends arguments up to a NULL. */
-static void add(struct args *a, ...)
+static void run_in(struct cli_args *a, const char *cwd, struct result *r)
 {
-	va_list ap;
-	va_start(ap, a);
-	const char *s;
-	while ((s = va_arg(ap, const char *)) != NULL) {
-		assert_true(a->n < 62);
-		a->v[a->n++] = s;
-	}
-	va_end(ap);
+	r->status = cli_run(a, cwd, r->out, sizeof(r->out), r->err, sizeof(r->err));
 }
 
-/* A copy of a formatted string that lives as long as the args. */
-__attribute__((format(printf, 2, 3)))
-static const char *keep(struct args *a, const char *fmt, ...)
-{
-	assert_true(a->nkeep < 16);
-	char *b = a->keep[a->nkeep++];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(b, sizeof(a->keep[0]), fmt, ap);
-	va_end(ap);
-	return b;
-}
-
-/* --relay 127.0.0.1:PORT --cert/--key PKI_DIR/<who>.crt/.key --ca ca.crt
- * --checkpoint-key PKI_DIR/checkpoint.pub */
-static void add_conn_ca(struct args *a, int port, const char *who, const char *ca)
-{
-	add(a, "--relay", keep(a, "127.0.0.1:%d", port),
-	    "--cert", keep(a, "%s/%s.crt", PKI_DIR, who),
-	    "--key", keep(a, "%s/%s.key", PKI_DIR, who),
-	    "--ca", keep(a, "%s/%s", PKI_DIR, ca),
-	    "--checkpoint-key", keep(a, "%s/checkpoint.pub", PKI_DIR), NULL);
-}
-
-static void add_conn(struct args *a, const char *who)
-{
-	add_conn_ca(a, R.port, who, "ca.crt");
-}
-
-static void run_in(struct args *a, const char *cwd, struct result *r)
-{
-	a->v[a->n] = NULL;
-	r->status = run_capture(a->v, cwd, r->out, sizeof(r->out), r->err, sizeof(r->err),
-				CLI_TIMEOUT_MS);
-	if (r->status < 0)
-		fail_msg("vigil did not finish within %d ms", CLI_TIMEOUT_MS);
-}
-
-static void run(struct args *a, struct result *r)
+static void run(struct cli_args *a, struct result *r)
 {
 	run_in(a, NULL, r);
 }
@@ -399,12 +346,12 @@ static void test_contact_text(void **state)
 {
 	(void)state;
 	long long before = entries();
-	struct args a;
+	struct cli_args a;
 	struct result r;
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer",
-	    NULL);
+	cli_add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer",
+	        NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	assert_string_equal(r.err, "");
@@ -439,12 +386,12 @@ static void test_contact_json(void **state)
 {
 	(void)state;
 	long long before = entries();
-	struct args a;
+	struct cli_args a;
 	struct result r;
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "se-shelter-1");
-	add(&a, "contact", "--case", "SE-2026-0043", "--channel", "home-visit", "--outcome",
-	    "reached-safe", "--json", NULL);
+	cli_add(&a, "contact", "--case", "SE-2026-0043", "--channel", "home-visit", "--outcome",
+	        "reached-safe", "--json", NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	assert_string_equal(r.err, "");
@@ -469,14 +416,14 @@ static void test_retry_duplicate_conflict(void **state)
 	char id[33];
 	random_hex_id(id);
 	long long before = entries();
-	struct args a;
+	struct cli_args a;
 	struct result r;
 	struct receipt_out j1, j2;
 
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "--json", "contact", "--case", CASE_ID, "--channel", "sms", "--outcome",
-	    "undelivered", "--record-id", id, "--at", AT, NULL);
+	cli_add(&a, "--json", "contact", "--case", CASE_ID, "--channel", "sms", "--outcome",
+	        "undelivered", "--record-id", id, "--at", AT, NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	parse_json(r.out, &j1);
@@ -495,10 +442,10 @@ static void test_retry_duplicate_conflict(void **state)
 	assert_string_equal(j2.id, id);
 
 	/* Text output says so too. */
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "contact", "--case", CASE_ID, "--channel", "sms", "--outcome", "undelivered",
-	    "--record-id", id, "--at", AT, NULL);
+	cli_add(&a, "contact", "--case", CASE_ID, "--channel", "sms", "--outcome", "undelivered",
+	        "--record-id", id, "--at", AT, NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	assert_int_equal(check_text_receipt(r.out, 1), j1.index);
@@ -512,10 +459,10 @@ static void test_retry_duplicate_conflict(void **state)
 	char want[256];
 	snprintf(want, sizeof(want),
 		 "record_id was already used for a different record (entry %llu)", j1.index);
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "contact", "--case", CASE_ID, "--channel", "sms", "--outcome", "reached-safe",
-	    "--record-id", id, "--at", AT, NULL);
+	cli_add(&a, "contact", "--case", CASE_ID, "--channel", "sms", "--outcome", "reached-safe",
+	        "--record-id", id, "--at", AT, NULL);
 	run(&a, &r);
 	expect_status(&r, 1);
 	assert_string_equal(r.out, "");
@@ -523,7 +470,7 @@ static void test_retry_duplicate_conflict(void **state)
 	snprintf(line, sizeof(line), "vigil: refused by relay: CONFLICT: %s\n", want);
 	assert_string_equal(r.err, line);
 
-	add(&a, "--json", NULL);
+	cli_add(&a, "--json", NULL);
 	run(&a, &r);
 	expect_status(&r, 1);
 	char json[512];
@@ -540,10 +487,10 @@ static void test_retry_duplicate_conflict(void **state)
 	/* --record-id without --at: the client time differs on every run, so
 	 * the second run is a different record under the same id. */
 	random_hex_id(id);
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "contact", "--case", CASE_ID, "--channel", "sms", "--outcome", "moved",
-	    "--record-id", id, NULL);
+	cli_add(&a, "contact", "--case", CASE_ID, "--channel", "sms", "--outcome", "moved",
+	        "--record-id", id, NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	unsigned long long idx = check_text_receipt(r.out, 0);
@@ -564,29 +511,29 @@ static void test_note_limits(void **state)
 	memset(note, 'x', 513);
 	note[513] = '\0';
 	long long before = entries();
-	struct args a;
+	struct cli_args a;
 	struct result r;
 
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "contact", "--case", CASE_ID, "--channel", "email", "--outcome", "no-answer",
-	    "--note", note, NULL);
+	cli_add(&a, "contact", "--case", CASE_ID, "--channel", "email", "--outcome", "no-answer",
+	        "--note", note, NULL);
 	run(&a, &r);
 	expect_usage(&r, "contact: note is 513 bytes; the limit is 512");
 	assert_int_equal(entries(), before);
 
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "contact", "--case", CASE_ID, "--channel", "email", "--outcome", "no-answer",
-	    "--note", "caf\xc3\x28", NULL);
+	cli_add(&a, "contact", "--case", CASE_ID, "--channel", "email", "--outcome", "no-answer",
+	        "--note", "caf\xc3\x28", NULL);
 	run(&a, &r);
 	expect_usage(&r, "note is not valid UTF-8");
 	assert_int_equal(entries(), before);
 
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "--json", "contact", "--case", CASE_ID, "--channel", "email", "--outcome",
-	    "no-answer", "--note", note + 1, NULL);
+	cli_add(&a, "--json", "contact", "--case", CASE_ID, "--channel", "email", "--outcome",
+	        "no-answer", "--note", note + 1, NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	struct receipt_out j;
@@ -671,13 +618,13 @@ static void test_usage_errors(void **state)
 	};
 	long long before = entries();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct args a;
+		struct cli_args a;
 		struct result r;
-		args_init(&a);
+		cli_args_init(&a, VIGIL_CLI_PATH);
 		if (cases[i].with_conn)
 			add_conn(&a, "iom-ru-moscow");
 		for (size_t k = 0; cases[i].argv[k]; k++)
-			add(&a, cases[i].argv[k], NULL);
+			cli_add(&a, cases[i].argv[k], NULL);
 		run(&a, &r);
 		if (r.status != 2 || !strstr(r.err, cases[i].message))
 			fail_msg("case %zu: exit %d, stderr: %s", i, r.status, r.err);
@@ -686,12 +633,12 @@ static void test_usage_errors(void **state)
 
 	/* Connection settings that are incomplete or unusable are usage
 	 * errors too (exit 2), found before anything is sent. */
-	struct args a;
+	struct cli_args a;
 	struct result r;
-	args_init(&a);
-	add(&a, "--relay", keep(&a, "127.0.0.1:%d", R.port), "--key", pki("iom-ru-moscow.key"),
-	    "--ca", pki("ca.crt"), "contact", "--case", CASE_ID, "--channel", "phone",
-	    "--outcome", "no-answer", NULL);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add(&a, "--relay", cli_keep(&a, "127.0.0.1:%d", R.port), "--key",
+	        pki("iom-ru-moscow.key"), "--ca", pki("ca.crt"), "contact", "--case", CASE_ID,
+	        "--channel", "phone", "--outcome", "no-answer", NULL);
 	run(&a, &r);
 	expect_usage(&r, "no --cert FILE given (or [tls] cert in the -c file)");
 
@@ -706,19 +653,19 @@ static void test_usage_errors(void **state)
 		{ "verify", "--receipt", "receipt.json" },
 	};
 	for (size_t i = 0; i < sizeof(need_key) / sizeof(need_key[0]); i++) {
-		args_init(&a);
-		add(&a, "--relay", keep(&a, "127.0.0.1:%d", R.port), "--cert",
-		    pki("iom-ru-moscow.crt"), "--key", pki("iom-ru-moscow.key"), "--ca",
-		    pki("ca.crt"), NULL);
+		cli_args_init(&a, VIGIL_CLI_PATH);
+		cli_add(&a, "--relay", cli_keep(&a, "127.0.0.1:%d", R.port), "--cert",
+		        pki("iom-ru-moscow.crt"), "--key", pki("iom-ru-moscow.key"), "--ca",
+		        pki("ca.crt"), NULL);
 		for (size_t k = 0; need_key[i][k]; k++)
-			add(&a, need_key[i][k], NULL);
+			cli_add(&a, need_key[i][k], NULL);
 		run(&a, &r);
 		expect_usage(&r, "no checkpoint key given: use --checkpoint-key KEY_OR_FILE or "
 			     "[relay] checkpoint_key in the -c file");
 	}
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "--checkpoint-key", "", "checkpoint", NULL);
+	cli_add(&a, "--checkpoint-key", "", "checkpoint", NULL);
 	run(&a, &r);
 	expect_usage(&r, "empty checkpoint key");
 
@@ -739,18 +686,18 @@ static void test_usage_errors(void **state)
 		{ { "verify", "--receipt", "x", "--state", "d" }, "verify: --state goes with --log" },
 	};
 	for (size_t i = 0; i < sizeof(log_cases) / sizeof(log_cases[0]); i++) {
-		args_init(&a);
+		cli_args_init(&a, VIGIL_CLI_PATH);
 		add_conn(&a, "iom-ru-moscow");
 		for (size_t k = 0; log_cases[i].argv[k]; k++)
-			add(&a, log_cases[i].argv[k], NULL);
+			cli_add(&a, log_cases[i].argv[k], NULL);
 		run(&a, &r);
 		expect_usage(&r, log_cases[i].message);
 	}
 
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "--cert", keep(&a, "%s/nobody.crt", PKI_DIR), "contact", "--case", CASE_ID,
-	    "--channel", "phone", "--outcome", "no-answer", NULL);
+	cli_add(&a, "--cert", cli_keep(&a, "%s/nobody.crt", PKI_DIR), "contact", "--case", CASE_ID,
+	        "--channel", "phone", "--outcome", "no-answer", NULL);
 	run(&a, &r);
 	expect_status(&r, 2);
 	assert_string_equal(r.out, "");
@@ -761,10 +708,10 @@ static void test_usage_errors(void **state)
 
 	/* A key that is not the certificate's: with --json the failure is a
 	 * JSON object on stdout as well. */
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "--key", keep(&a, "%s/se-shelter-1.key", PKI_DIR), "--json", "contact",
-	    "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer", NULL);
+	cli_add(&a, "--key", cli_keep(&a, "%s/se-shelter-1.key", PKI_DIR), "--json", "contact",
+	        "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer", NULL);
 	run(&a, &r);
 	expect_status(&r, 2);
 	char prefix[1024];
@@ -783,12 +730,12 @@ static void test_connection_refused(void **state)
 {
 	(void)state;
 	int port = unused_port();
-	struct args a;
+	struct cli_args a;
 	struct result r;
-	args_init(&a);
-	add_conn_ca(&a, port, "iom-ru-moscow", "ca.crt");
-	add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer",
-	    NULL);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add_conn(&a, port, "iom-ru-moscow", "ca.crt");
+	cli_add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer",
+	        NULL);
 	run(&a, &r);
 	expect_status(&r, 3);
 	assert_string_equal(r.out, "");
@@ -797,7 +744,7 @@ static void test_connection_refused(void **state)
 		 "refused\n", port);
 	assert_string_equal(r.err, want);
 
-	add(&a, "--json", NULL);
+	cli_add(&a, "--json", NULL);
 	run(&a, &r);
 	expect_status(&r, 3);
 	snprintf(want, sizeof(want), "{\"error\":\"CONNECT\",\"message\":\"cannot connect to "
@@ -821,12 +768,12 @@ static void test_tls_refusals(void **state)
 	};
 	long long before = entries();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct args a;
+		struct cli_args a;
 		struct result r;
-		args_init(&a);
+		cli_args_init(&a, VIGIL_CLI_PATH);
 		add_conn(&a, cases[i].cert);
-		add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome",
-		    "no-answer", NULL);
+		cli_add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome",
+		        "no-answer", NULL);
 		run(&a, &r);
 		if (r.status != 3 || !starts_with(r.err, "vigil: ") ||
 		    !strstr(r.err, cases[i].alert) || strchr(r.err, '\n') != r.err + strlen(r.err) - 1)
@@ -836,12 +783,12 @@ static void test_tls_refusals(void **state)
 			fail_msg("%s: relay log lacks \"%s\"", cases[i].cert, cases[i].relay_log);
 	}
 
-	struct args a;
+	struct cli_args a;
 	struct result r;
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "revoked");
-	add(&a, "--json", "contact", "--case", CASE_ID, "--channel", "phone", "--outcome",
-	    "no-answer", NULL);
+	cli_add(&a, "--json", "contact", "--case", CASE_ID, "--channel", "phone", "--outcome",
+	        "no-answer", NULL);
 	run(&a, &r);
 	expect_status(&r, 3);
 	if (!starts_with(r.out, "{\"error\":\"TLS\",\"message\":\"relay 127.0.0.1:") ||
@@ -856,12 +803,12 @@ static void test_relay_not_trusted(void **state)
 {
 	(void)state;
 	long long before = entries();
-	struct args a;
+	struct cli_args a;
 	struct result r;
-	args_init(&a);
-	add_conn_ca(&a, R.port, "iom-ru-moscow", "untrusted-ca.crt");
-	add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer",
-	    NULL);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add_conn(&a, R.port, "iom-ru-moscow", "untrusted-ca.crt");
+	cli_add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer",
+	        NULL);
 	run(&a, &r);
 	expect_status(&r, 3);
 	assert_string_equal(r.out, "");
@@ -873,22 +820,22 @@ static void test_relay_not_trusted(void **state)
 
 	/* "127.1" resolves to 127.0.0.1 but is a name, and the relay's
 	 * certificate names only localhost, 127.0.0.1 and ::1. */
-	args_init(&a);
-	add(&a, "--relay", keep(&a, "127.1:%d", R.port), "--cert", pki("iom-ru-moscow.crt"),
-	    "--key", pki("iom-ru-moscow.key"), "--ca", pki("ca.crt"), "--checkpoint-key",
-	    pki("checkpoint.pub"), "contact", "--case", CASE_ID, "--channel", "phone",
-	    "--outcome", "no-answer", NULL);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add(&a, "--relay", cli_keep(&a, "127.1:%d", R.port), "--cert", pki("iom-ru-moscow.crt"),
+	        "--key", pki("iom-ru-moscow.key"), "--ca", pki("ca.crt"), "--checkpoint-key",
+	        pki("checkpoint.pub"), "contact", "--case", CASE_ID, "--channel", "phone",
+	        "--outcome", "no-answer", NULL);
 	run(&a, &r);
 	expect_status(&r, 3);
 	if (!strstr(r.err, "its certificate does not verify: hostname mismatch"))
 		fail_msg("unexpected stderr: %s", r.err);
 
 	/* The same relay by a name its certificate does carry is fine. */
-	args_init(&a);
-	add(&a, "--relay", keep(&a, "localhost:%d", R.port), "--cert", pki("iom-ru-moscow.crt"),
-	    "--key", pki("iom-ru-moscow.key"), "--ca", pki("ca.crt"), "--checkpoint-key",
-	    pki("checkpoint.pub"), "contact", "--case", CASE_ID, "--channel", "phone",
-	    "--outcome", "no-answer", NULL);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add(&a, "--relay", cli_keep(&a, "localhost:%d", R.port), "--cert",
+	        pki("iom-ru-moscow.crt"), "--key", pki("iom-ru-moscow.key"), "--ca", pki("ca.crt"),
+	        "--checkpoint-key", pki("checkpoint.pub"), "contact", "--case", CASE_ID,
+	        "--channel", "phone", "--outcome", "no-answer", NULL);
 	/* (localhost may resolve to ::1 first, where the relay does not
 	 * listen; the tool then tries 127.0.0.1.) */
 	run(&a, &r);
@@ -933,11 +880,11 @@ static void test_config_file(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 
 	long long before = entries();
-	struct args a;
+	struct cli_args a;
 	struct result r;
-	args_init(&a);
-	add(&a, "-c", "cfg/vigil.ini", "--json", "contact", "--case", CASE_ID, "--channel",
-	    "via-family", "--outcome", "moved", NULL);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add(&a, "-c", "cfg/vigil.ini", "--json", "contact", "--case", CASE_ID, "--channel",
+	        "via-family", "--outcome", "moved", NULL);
 	run_in(&a, R.dir, &r);
 	expect_status(&r, 0);
 	assert_string_equal(r.err, "");
@@ -950,10 +897,10 @@ static void test_config_file(void **state)
 	assert_string_equal(s, "iom-ru-moscow");
 
 	/* --cert and --key override the file's. */
-	args_init(&a);
-	add(&a, "--config", "cfg/vigil.ini", "--cert", pki("se-police-noa.crt"), "--key",
-	    pki("se-police-noa.key"), "--json", "contact", "--case", CASE_ID, "--channel",
-	    "office-visit", "--outcome", "reached-concern", NULL);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add(&a, "--config", "cfg/vigil.ini", "--cert", pki("se-police-noa.crt"), "--key",
+	        pki("se-police-noa.key"), "--json", "contact", "--case", CASE_ID, "--channel",
+	        "office-visit", "--outcome", "reached-concern", NULL);
 	run_in(&a, R.dir, &r);
 	expect_status(&r, 0);
 	parse_json(r.out, &j);
@@ -962,9 +909,9 @@ static void test_config_file(void **state)
 
 	/* --relay overrides address and port: nobody listens there. */
 	int port = unused_port();
-	args_init(&a);
-	add(&a, "-c", "cfg/vigil.ini", "--relay", keep(&a, "127.0.0.1:%d", port), "contact",
-	    "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer", NULL);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add(&a, "-c", "cfg/vigil.ini", "--relay", cli_keep(&a, "127.0.0.1:%d", port), "contact",
+	        "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer", NULL);
 	run_in(&a, R.dir, &r);
 	expect_status(&r, 3);
 	char want[256];
@@ -976,9 +923,9 @@ static void test_config_file(void **state)
 	/* Errors in the file are usage errors with FILE:LINE. */
 	snprintf(path, sizeof(path), "%s/bad.ini", dir);
 	write_file(path, "[relay]\naddress = 127.0.0.1\ncolour = blue\n");
-	args_init(&a);
-	add(&a, "-c", "cfg/bad.ini", "contact", "--case", CASE_ID, "--channel", "phone",
-	    "--outcome", "no-answer", NULL);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add(&a, "-c", "cfg/bad.ini", "contact", "--case", CASE_ID, "--channel", "phone",
+	        "--outcome", "no-answer", NULL);
 	run_in(&a, R.dir, &r);
 	expect_usage(&r, "cfg/bad.ini:3: unknown key 'colour' in [relay]");
 
@@ -986,9 +933,9 @@ static void test_config_file(void **state)
 	run_in(&a, R.dir, &r);
 	expect_usage(&r, "cfg/bad.ini:2: address '127.0.0.1:7443' must not include a port");
 
-	args_init(&a);
-	add(&a, "-c", "cfg/missing.ini", "contact", "--case", CASE_ID, "--channel", "phone",
-	    "--outcome", "no-answer", NULL);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add(&a, "-c", "cfg/missing.ini", "contact", "--case", CASE_ID, "--channel", "phone",
+	        "--outcome", "no-answer", NULL);
 	run_in(&a, R.dir, &r);
 	expect_usage(&r, "cfg/missing.ini: cannot read: No such file or directory");
 	assert_int_equal(entries(), before + 2);
@@ -997,17 +944,17 @@ static void test_config_file(void **state)
 static void test_version_help(void **state)
 {
 	(void)state;
-	struct args a;
+	struct cli_args a;
 	struct result r;
-	args_init(&a);
-	add(&a, "--version", NULL);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add(&a, "--version", NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	assert_string_equal(r.out, "vigil " VIGIL_VERSION " (libvigil " VIGIL_VERSION ")\n");
 	assert_string_equal(r.err, "");
 
-	args_init(&a);
-	add(&a, "--help", NULL);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add(&a, "--help", NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	assert_string_equal(r.err, "");
@@ -1018,8 +965,8 @@ static void test_version_help(void **state)
 	    !strstr(r.out, "Exit status: 0 success, 1 refused by the relay, 2 usage error"))
 		fail_msg("unexpected help: %s", r.out);
 
-	args_init(&a);
-	add(&a, "contact", "--help", NULL);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add(&a, "contact", "--help", NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	assert_string_equal(r.err, "");
@@ -1034,8 +981,8 @@ static void test_version_help(void **state)
 		{ "verify", "usage: vigil [OPTIONS] verify --receipt FILE\n" },
 	};
 	for (size_t i = 0; i < 3; i++) {
-		args_init(&a);
-		add(&a, cmds[i][0], "--help", NULL);
+		cli_args_init(&a, VIGIL_CLI_PATH);
+		cli_add(&a, cmds[i][0], "--help", NULL);
 		run(&a, &r);
 		expect_status(&r, 0);
 		assert_string_equal(r.err, "");
@@ -1060,13 +1007,13 @@ static void test_stored_record_verifies(void **state)
 	(void)state;
 	char id[33];
 	random_hex_id(id);
-	struct args a;
+	struct cli_args a;
 	struct result r;
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "--json", "contact", "--case", "RU-MOW-7", "--channel", "via-partner",
-	    "--outcome", "unknown-to-contact", "--at", AT, "--record-id", id, "--note",
-	    "Caf\xc3\xa9 owner: no knowledge \xe2\x9c\x93", NULL);
+	cli_add(&a, "--json", "contact", "--case", "RU-MOW-7", "--channel", "via-partner",
+	        "--outcome", "unknown-to-contact", "--at", AT, "--record-id", id, "--note",
+	        "Caf\xc3\xa9 owner: no knowledge \xe2\x9c\x93", NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	struct receipt_out j;
@@ -1201,12 +1148,12 @@ static char *with_value(const char *text, const char *key, const char *value)
  * options at all, the check is offline. */
 static void run_verify_receipt(const char *path, const char *key, int json, struct result *r)
 {
-	struct args a;
-	args_init(&a);
-	add(&a, "--checkpoint-key", key, NULL);
+	struct cli_args a;
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add(&a, "--checkpoint-key", key, NULL);
 	if (json)
-		add(&a, "--json", NULL);
-	add(&a, "verify", "--receipt", path, NULL);
+		cli_add(&a, "--json", NULL);
+	cli_add(&a, "verify", "--receipt", path, NULL);
 	run(&a, r);
 }
 
@@ -1266,12 +1213,12 @@ static void test_save_and_verify_receipt(void **state)
 	random_hex_id(id);
 
 	long long before = entries();
-	struct args a;
+	struct cli_args a;
 	struct result r;
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "--json", "contact", "--case", CASE_ID, "--channel", "phone", "--outcome",
-	    "reached-safe", "--record-id", id, "--at", AT, "--save-receipt", path, NULL);
+	cli_add(&a, "--json", "contact", "--case", CASE_ID, "--channel", "phone", "--outcome",
+	        "reached-safe", "--record-id", id, "--at", AT, "--save-receipt", path, NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	assert_string_equal(r.err, "");
@@ -1463,10 +1410,10 @@ static void test_save_and_verify_receipt(void **state)
 	/* A duplicate (same id, time and fields: the same bytes, signed
 	 * anew): the file holds the stored signature, and verifies. */
 	snprintf(path, sizeof(path), "%s/r2.json", dir);
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "reached-safe",
-	    "--record-id", id, "--at", AT, "--save-receipt", path, NULL);
+	cli_add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "reached-safe",
+	        "--record-id", id, "--at", AT, "--save-receipt", path, NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	assert_int_equal(check_text_receipt(r.out, 1), j.index);
@@ -1489,10 +1436,10 @@ static void test_save_and_verify_receipt(void **state)
 	/* A receipt file that cannot be created: exit 2 before anything is
 	 * sent. */
 	snprintf(path, sizeof(path), "%s/no-such-dir/r.json", dir);
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "moved",
-	    "--save-receipt", path, NULL);
+	cli_add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "moved",
+	        "--save-receipt", path, NULL);
 	run(&a, &r);
 	expect_status(&r, 2);
 	snprintf(want, sizeof(want), "vigil: cannot create the receipt file %s: No such file or "
@@ -1505,11 +1452,11 @@ static void test_save_and_verify_receipt(void **state)
 static void test_checkpoint_command(void **state)
 {
 	(void)state;
-	struct args a;
+	struct cli_args a;
 	struct result r;
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "se-shelter-1");
-	add(&a, "checkpoint", NULL);
+	cli_add(&a, "checkpoint", NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	assert_string_equal(r.err, "");
@@ -1530,7 +1477,7 @@ static void test_checkpoint_command(void **state)
 	assert_int_equal(db_int(&R, sql), 1);
 	assert_true(age >= 0 && age < 3600);
 
-	add(&a, "--json", NULL);
+	cli_add(&a, "--json", NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	char root2[65], at2[64];
@@ -1561,17 +1508,17 @@ static void test_checkpoint_command(void **state)
 	/* The same with a verifier key; another key or name is exit 3. */
 	char vkey[512];
 	checkpoint_vkey(ORIGIN, vkey, sizeof(vkey));
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "se-shelter-1");
-	add(&a, "--checkpoint-key", vkey, "checkpoint", NULL);
+	cli_add(&a, "--checkpoint-key", vkey, "checkpoint", NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	assert_true(starts_with(r.out, "origin " ORIGIN "\n"));
 
 	checkpoint_vkey("other.test/log", vkey, sizeof(vkey));
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "se-shelter-1");
-	add(&a, "--checkpoint-key", vkey, "checkpoint", NULL);
+	cli_add(&a, "--checkpoint-key", vkey, "checkpoint", NULL);
 	run(&a, &r);
 	expect_status(&r, 3);
 	assert_string_equal(r.out, "");
@@ -1583,9 +1530,9 @@ static void test_checkpoint_command(void **state)
 	char other[800];
 	snprintf(other, sizeof(other), "%s/other-checkpoint.pub", R.dir);
 	other_key_file(other);
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "se-shelter-1");
-	add(&a, "--checkpoint-key", other, "--json", "checkpoint", NULL);
+	cli_add(&a, "--checkpoint-key", other, "--json", "checkpoint", NULL);
 	run(&a, &r);
 	expect_status(&r, 3);
 	if (!starts_with(r.out, "{\"error\":\"VERIFY\",\"message\":\"the relay's latest "
@@ -1593,17 +1540,17 @@ static void test_checkpoint_command(void **state)
 		fail_msg("unexpected stdout: %s", r.out);
 
 	/* Keys that are not keys: usage (exit 2). */
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "se-shelter-1");
-	add(&a, "--checkpoint-key", "vigil.test/log+0123abcd+AQID", "checkpoint", NULL);
+	cli_add(&a, "--checkpoint-key", "vigil.test/log+0123abcd+AQID", "checkpoint", NULL);
 	run(&a, &r);
 	expect_status(&r, 2);
 	if (!starts_with(r.err, "vigil: checkpoint key \"vigil.test/log+0123abcd+AQID\" is not "
 			 "a valid verifier key"))
 		fail_msg("unexpected stderr: %s", r.err);
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "se-shelter-1");
-	add(&a, "--checkpoint-key", pki("iom-ru-moscow.pub"), "checkpoint", NULL);
+	cli_add(&a, "--checkpoint-key", pki("iom-ru-moscow.pub"), "checkpoint", NULL);
 	run(&a, &r);
 	expect_status(&r, 2);
 	char want[800];
@@ -1677,11 +1624,11 @@ static void test_proof_command(void **state)
 	hex_encode(root_n, SHA256_LEN, hex_n);
 	hex_encode(leaves + SHA256_LEN, SHA256_LEN, leaf_hex);
 
-	struct args a;
+	struct cli_args a;
 	struct result r;
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "proof", "--index", "1", NULL);
+	cli_add(&a, "proof", "--index", "1", NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	assert_string_equal(r.err, "");
@@ -1701,9 +1648,9 @@ static void test_proof_command(void **state)
 	uint64_t m = 5;
 	tree_root(leaves, m, root_m);
 	hex_encode(root_m, SHA256_LEN, hex_m);
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "proof", "--index", "1", "--size", "5", NULL);
+	cli_add(&a, "proof", "--index", "1", "--size", "5", NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	snprintf(want, sizeof(want), "proof OK: entry 1 in tree of size 5 (checkpoint of size "
@@ -1720,9 +1667,9 @@ static void test_proof_command(void **state)
 						   (const merkle_hash *)nodes, k), VG_OK);
 
 	/* --json */
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "--json", "proof", "--index", "0", NULL);
+	cli_add(&a, "--json", "proof", "--index", "0", NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
 	hex_encode(leaves, SHA256_LEN, leaf_hex);
@@ -1739,18 +1686,18 @@ static void test_proof_command(void **state)
 	assert_string_equal(p, ",\"consistency_proof\":[]}\n");
 
 	/* An entry the log does not have: refused by the relay (exit 1). */
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "proof", "--index", keep(&a, "%llu", (unsigned long long)n + 100), NULL);
+	cli_add(&a, "proof", "--index", cli_keep(&a, "%llu", (unsigned long long)n + 100), NULL);
 	run(&a, &r);
 	expect_status(&r, 1);
 	if (!starts_with(r.err, "vigil: refused by relay: BAD_REQUEST: index "))
 		fail_msg("unexpected stderr: %s", r.err);
 	/* A size beyond the latest checkpoint: usage (exit 2). */
-	args_init(&a);
+	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	add(&a, "proof", "--index", "1", "--size", keep(&a, "%llu", (unsigned long long)n + 100),
-	    NULL);
+	cli_add(&a, "proof", "--index", "1", "--size",
+	        cli_keep(&a, "%llu", (unsigned long long)n + 100), NULL);
 	run(&a, &r);
 	expect_status(&r, 2);
 	snprintf(want, sizeof(want), "vigil: tree size %llu is beyond the checkpoint's size %llu\n",
@@ -1774,12 +1721,12 @@ static int log_teardown(void **state)
 static void submit_n(struct trelay *t, int n)
 {
 	for (int i = 0; i < n; i++) {
-		struct args a;
+		struct cli_args a;
 		struct result r;
-		args_init(&a);
-		add_conn_ca(&a, t->port, "iom-ru-moscow", "ca.crt");
-		add(&a, "contact", "--case", CASE_ID, "--channel", "sms", "--outcome", "no-answer",
-		    NULL);
+		cli_args_init(&a, VIGIL_CLI_PATH);
+		cli_add_conn(&a, t->port, "iom-ru-moscow", "ca.crt");
+		cli_add(&a, "contact", "--case", CASE_ID, "--channel", "sms", "--outcome",
+		        "no-answer", NULL);
 		run(&a, &r);
 		expect_status(&r, 0);
 	}
@@ -1788,14 +1735,14 @@ static void submit_n(struct trelay *t, int n)
 /* "vigil verify --log --state DIR" against relay t. */
 static void run_monitor(struct trelay *t, const char *state, int json, struct result *r)
 {
-	struct args a;
-	args_init(&a);
-	add_conn_ca(&a, t->port, "se-police-noa", "ca.crt");
+	struct cli_args a;
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add_conn(&a, t->port, "se-police-noa", "ca.crt");
 	if (json)
-		add(&a, "--json", NULL);
-	add(&a, "verify", "--log", NULL);
+		cli_add(&a, "--json", NULL);
+	cli_add(&a, "verify", "--log", NULL);
 	if (state)
-		add(&a, "--state", state, NULL);
+		cli_add(&a, "--state", state, NULL);
 	run(&a, r);
 }
 
@@ -1879,10 +1826,10 @@ static void test_verify_log(void **state)
 	assert_int_equal(db_exec(&L, "UPDATE tree SET hash = zeroblob(32) WHERE level = 1 AND "
 				 "idx = 0"), 0);
 	assert_int_equal(trelay_start(&L), 0);
-	struct args a;
-	args_init(&a);
-	add_conn_ca(&a, L.port, "iom-ru-moscow", "ca.crt");
-	add(&a, "proof", "--index", "2", NULL);
+	struct cli_args a;
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add_conn(&a, L.port, "iom-ru-moscow", "ca.crt");
+	cli_add(&a, "proof", "--index", "2", NULL);
 	run(&a, &r);
 	expect_status(&r, 3);
 	assert_string_equal(r.out, "");

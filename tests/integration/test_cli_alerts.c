@@ -32,12 +32,10 @@
 #include <unistd.h>
 
 #include "casekit.h"
+#include "clikit.h"
 #include "harness.h"
 #include "proto/status.h"
 
-#define CLI_TIMEOUT_MS 30000
-#define OUT_MAX 65536
-#define HINT "Try 'vigil --help' for more information.\n"
 #define REFUSED "vigil: refused by relay: "
 
 /* high 2 s, medium 3 s, low 1 h; three failed attempts; 2 s to escalate or
@@ -69,92 +67,28 @@ static int64_t wall_ms(void)
 
 /* ---- running the tool -------------------------------------------------------- */
 
-struct args {
-	const char *v[64];
-	int n;
-	char keep[8][700]; /* the paths the arguments point to */
-	int nkeep;
-};
-
-struct result {
-	int status;
-	char out[OUT_MAX];
-	char err[OUT_MAX];
-};
-
-static struct result res[2];
-
-__attribute__((format(printf, 2, 3)))
-static const char *keep(struct args *a, const char *fmt, ...)
-{
-	assert_true(a->nkeep < 8);
-	char *b = a->keep[a->nkeep++];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(b, sizeof(a->keep[0]), fmt, ap);
-	va_end(ap);
-	return b;
-}
+static struct cli_result res[2];
 
 /* vigil --relay ... --cert/--key <who> ..., then the arguments in ap. */
-static void build_args(struct args *a, const char *who, va_list ap)
+static void build_args(struct cli_args *a, const char *who, va_list ap)
 {
-	memset(a, 0, sizeof(*a));
-	a->v[a->n++] = VIGIL_CLI_PATH;
-	a->v[a->n++] = "--relay";
-	a->v[a->n++] = keep(a, "127.0.0.1:%d", R.port ? R.port : 1);
-	a->v[a->n++] = "--cert";
-	a->v[a->n++] = keep(a, "%s/%s.crt", PKI_DIR, who);
-	a->v[a->n++] = "--key";
-	a->v[a->n++] = keep(a, "%s/%s.key", PKI_DIR, who);
-	a->v[a->n++] = "--ca";
-	a->v[a->n++] = keep(a, "%s/ca.crt", PKI_DIR);
-	a->v[a->n++] = "--checkpoint-key";
-	a->v[a->n++] = keep(a, "%s/checkpoint.pub", PKI_DIR);
-	const char *s;
-	while ((s = va_arg(ap, const char *)) != NULL) {
-		assert_true(a->n < 62);
-		a->v[a->n++] = s;
-	}
+	cli_args_init(a, VIGIL_CLI_PATH);
+	cli_add_conn(a, R.port ? R.port : 1, who, "ca.crt");
+	cli_addv(a, ap);
 	a->v[a->n] = NULL;
 }
 
 /* Runs vigil as who with the arguments up to a NULL. */
-static struct result *vigil_as(int slot, const char *who, ...)
+static struct cli_result *vigil_as(int slot, const char *who, ...)
 {
-	static struct args a;
+	static struct cli_args a;
 	va_list ap;
 	va_start(ap, who);
 	build_args(&a, who, ap);
 	va_end(ap);
-	struct result *r = &res[slot];
-	r->status = run_capture(a.v, NULL, r->out, sizeof(r->out), r->err, sizeof(r->err),
-				CLI_TIMEOUT_MS);
-	if (r->status < 0)
-		fail_msg("vigil did not finish within %d ms", CLI_TIMEOUT_MS);
+	struct cli_result *r = &res[slot];
+	r->status = cli_run(&a, NULL, r->out, sizeof(r->out), r->err, sizeof(r->err));
 	return r;
-}
-
-static void expect_status(const struct result *r, int status)
-{
-	if (r->status != status)
-		fail_msg("vigil exited %d, expected %d\nstdout: %s\nstderr: %s", r->status, status,
-			 r->out, r->err);
-}
-
-static void expect_ok(const struct result *r)
-{
-	expect_status(r, 0);
-	assert_string_equal(r->err, "");
-}
-
-static void expect_usage(const struct result *r, const char *line)
-{
-	expect_status(r, 2);
-	assert_string_equal(r->out, "");
-	char want[1200];
-	snprintf(want, sizeof(want), "vigil: %s\n" HINT, line);
-	assert_string_equal(r->err, want);
 }
 
 /* ---- vigil in the background (--follow) ------------------------------------------ */
@@ -162,9 +96,9 @@ static void expect_usage(const struct result *r, const char *line)
 struct bg {
 	pid_t pid;
 	int out_fd, err_fd;
-	char out[OUT_MAX];
+	char out[CLI_OUT_MAX];
 	size_t n_out, used;       /* bytes read; bytes handed out as lines */
-	char err[OUT_MAX];
+	char err[CLI_OUT_MAX];
 	size_t n_err;
 };
 
@@ -172,7 +106,7 @@ static struct bg BG = { .pid = -1, .out_fd = -1, .err_fd = -1 };
 
 static void bg_start(struct bg *b, const char *who, ...)
 {
-	static struct args a;
+	static struct cli_args a;
 	va_list ap;
 	va_start(ap, who);
 	build_args(&a, who, ap);
@@ -220,7 +154,7 @@ static int bg_pump(struct bg *b, int ms)
 		int is_out = p[i].fd == b->out_fd;
 		char *buf = is_out ? b->out : b->err;
 		size_t *len = is_out ? &b->n_out : &b->n_err;
-		ssize_t got = read(p[i].fd, buf + *len, OUT_MAX - 1 - *len);
+		ssize_t got = read(p[i].fd, buf + *len, CLI_OUT_MAX - 1 - *len);
 		if (got <= 0) {
 			close(p[i].fd);
 			*(is_out ? &b->out_fd : &b->err_fd) = -1;
@@ -288,123 +222,6 @@ static int bg_stop(struct bg *b, int sig, int ms)
 }
 
 /* ---- a little JSON (the subset the tool writes) ------------------------------------ */
-
-/* The end of the JSON value at p, or NULL when it is malformed. */
-static const char *jskip(const char *p)
-{
-	if (*p == '"') {
-		for (p++; *p && *p != '"'; p++)
-			if (*p == '\\' && !*++p)
-				return NULL;
-		return *p ? p + 1 : NULL;
-	}
-	if (*p == '{' || *p == '[') {
-		char close = *p == '{' ? '}' : ']';
-		p++;
-		if (*p == close)
-			return p + 1;
-		for (;;) {
-			if (close == '}') {
-				if (*p != '"' || !(p = jskip(p)) || *p++ != ':')
-					return NULL;
-			}
-			if (!(p = jskip(p)))
-				return NULL;
-			if (*p == close)
-				return p + 1;
-			if (*p++ != ',')
-				return NULL;
-		}
-	}
-	const char *s = p;
-	while (*p && !strchr(",]}", *p))
-		p++;
-	return p > s ? p : NULL;
-}
-
-static const char *jget(const char *obj, const char *key)
-{
-	if (*obj != '{')
-		return NULL;
-	const char *p = obj + 1;
-	while (*p == '"') {
-		const char *k = p + 1, *end = jskip(p);
-		if (!end || *end != ':')
-			return NULL;
-		size_t kl = (size_t)(end - 1 - k);
-		if (kl == strlen(key) && strncmp(k, key, kl) == 0)
-			return end + 1;
-		if (!(p = jskip(end + 1)))
-			return NULL;
-		if (*p == ',')
-			p++;
-	}
-	return NULL;
-}
-
-static const char *jmust(const char *obj, const char *key)
-{
-	const char *v = jget(obj, key);
-	if (!v)
-		fail_msg("no \"%s\" in %.300s", key, obj);
-	return v;
-}
-
-static void jkeys(const char *obj, char *out, size_t n)
-{
-	out[0] = '\0';
-	assert_int_equal(*obj, '{');
-	const char *p = obj + 1;
-	while (*p == '"') {
-		const char *end = jskip(p);
-		assert_non_null(end);
-		size_t used = strlen(out);
-		snprintf(out + used, n - used, "%s%.*s", used ? "," : "", (int)(end - p - 2), p + 1);
-		p = jskip(end + 1);
-		assert_non_null(p);
-		if (*p == ',')
-			p++;
-	}
-}
-
-/* A string value; null gives "". */
-static void jstr(const char *v, char *out, size_t n)
-{
-	size_t o = 0;
-	if (strncmp(v, "null", 4) == 0) {
-		out[0] = '\0';
-		return;
-	}
-	if (*v != '"')
-		fail_msg("not a string: %.80s", v);
-	for (v++; *v != '"'; v++) {
-		char ch = *v;
-		if (ch == '\\') {
-			ch = *++v;
-			if (ch != '"' && ch != '\\' && ch != '/')
-				fail_msg("unexpected escape \\%c", ch);
-		}
-		assert_true(o + 1 < n);
-		out[o++] = ch;
-	}
-	out[o] = '\0';
-}
-
-static unsigned long long jnum(const char *v)
-{
-	unsigned long long x;
-	if (sscanf(v, "%llu", &x) != 1)
-		fail_msg("not a number: %.80s", v);
-	return x;
-}
-
-static void expect_member(const char *obj, const char *key, const char *want)
-{
-	char v[512];
-	jstr(jmust(obj, key), v, sizeof(v));
-	if (strcmp(v, want) != 0)
-		fail_msg("\"%s\" is \"%s\", expected \"%s\" in %s", key, v, want, obj);
-}
 
 /* The raw JSON of member key is exactly want (a number, null, [...]). */
 static void expect_raw(const char *obj, const char *key, const char *want)
@@ -564,8 +381,8 @@ static void test_alerts_printed_and_acknowledged(void **state)
 
 	/* Before the 3 s window ends there is nothing to print, and an empty
 	 * run acknowledges nothing. */
-	struct result *r = vigil_as(0, COORD, "--json", "alerts", NULL);
-	expect_ok(r);
+	struct cli_result *r = vigil_as(0, COORD, "--json", "alerts", NULL);
+	cli_expect_ok(r);
 	assert_string_equal(r->out, "");
 	assert_int_equal(db_int(&R, "SELECT count(*) FROM delivery_acks"), 0);
 
@@ -582,7 +399,7 @@ static void test_alerts_printed_and_acknowledged(void **state)
 	}
 
 	r = vigil_as(0, COORD, "--json", "alerts", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	char *lines[8];
 	assert_int_equal(json_lines(r->out, lines, 8), 1);
 	char keys[512];
@@ -615,18 +432,18 @@ static void test_alerts_printed_and_acknowledged(void **state)
 	/* What was printed is acknowledged: the next run prints nothing. */
 	assert_int_equal(acked_of(COORD, (long long)pos), (long long)pos);
 	r = vigil_as(0, COORD, "--json", "alerts", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	assert_string_equal(r->out, "");
 
 	/* Another coordinator has its own acknowledgement.  --after skips the
 	 * alert (and acknowledges nothing); without it the line is printed. */
 	r = vigil_as(0, OTHER, "alerts", "--after", num, NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	assert_string_equal(r->out, "");
 	assert_int_equal(db_int(&R, "SELECT count(*) FROM delivery_acks WHERE org = '"
 				OTHER_ORG "'"), 0);
 	r = vigil_as(0, OTHER, "alerts", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	char want[1024], at[TIME_RFC3339_MAX], db[40];
 	entry_text(pos, "received_at_ms", db, sizeof(db));
 	time_format_rfc3339(strtoll(db, NULL, 10), at);
@@ -637,7 +454,7 @@ static void test_alerts_printed_and_acknowledged(void **state)
 	assert_int_equal(acked_of(OTHER_ORG, (long long)pos), (long long)pos);
 	/* Police and IOM are not addressed at stage 1. */
 	r = vigil_as(0, POLICE, "alerts", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	assert_string_equal(r->out, "");
 	world_down(&w);
 }
@@ -676,8 +493,8 @@ static void test_follow(void **state)
 	assert_string_equal(BG.err, "");
 	assert_int_equal(BG.used, BG.n_out); /* nothing but that one line */
 	assert_int_equal(acked_of(COORD, (long long)pos), (long long)pos);
-	struct result *r = vigil_as(0, COORD, "alerts", NULL);
-	expect_ok(r);
+	struct cli_result *r = vigil_as(0, COORD, "alerts", NULL);
+	cli_expect_ok(r);
 	assert_string_equal(r->out, "");
 	world_down(&w);
 }
@@ -698,13 +515,13 @@ static void test_ack_stops_escalation(void **state)
 	stored_alert("CA-open", 1, open_id);
 
 	/* The coordinator sees both and acknowledges one. */
-	struct result *r = vigil_as(0, COORD, "--json", "alerts", NULL);
-	expect_ok(r);
+	struct cli_result *r = vigil_as(0, COORD, "--json", "alerts", NULL);
+	cli_expect_ok(r);
 	char *lines[8];
 	assert_int_equal(json_lines(r->out, lines, 8), 2);
 	r = vigil_as(0, COORD, "--json", "alert", "ack", acked_id, "--case", "CA-acked",
 		     "--decision", "police-report-filed", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	char *rl[2];
 	assert_int_equal(json_lines(r->out, rl, 2), 1);
 	char keys[512];
@@ -743,7 +560,7 @@ static void test_ack_stops_escalation(void **state)
 	/* The police may not acknowledge; the relay says why. */
 	r = vigil_as(0, POLICE, "alert", "ack", open_id, "--case", "CA-open", "--decision",
 		     "police-report-filed", NULL);
-	expect_status(r, 1);
+	cli_expect_status(r, 1);
 	assert_string_equal(r->out, "");
 	assert_string_equal(r->err, REFUSED "PERMISSION_DENIED: only a coordinator party or the "
 				    "responsible organisation acknowledges an alert\n");
@@ -755,7 +572,7 @@ static void test_ack_stops_escalation(void **state)
 		usleep(50000);
 	assert_int_equal(db_int(&R, "SELECT count(*) FROM alerts WHERE case_id = 'CA-acked'"), 1);
 	r = vigil_as(0, POLICE, "--json", "alerts", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	assert_int_equal(json_lines(r->out, lines, 8), 1);
 	expect_member(lines[0], "case_id", "CA-open");
 	expect_raw(lines[0], "stage", "2");
@@ -766,20 +583,20 @@ static void test_ack_stops_escalation(void **state)
 	check_stored(lines[0]);
 	/* In text: "stage 2 (escalated)" and the advice. */
 	r = vigil_as(0, OTHER, "alerts", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	assert_non_null(strstr(r->out, " CA-open silence stage 2 (escalated); alert "));
 	assert_non_null(strstr(r->out, "; police: missing-person report to be considered; "));
 	assert_null(strstr(r->out, "CA-acked silence stage 2"));
 	/* The escalated alert can still be acknowledged by the coordinator. */
 	r = vigil_as(0, COORD, "alert", "ack", open_id, "--case", "CA-open", "--decision",
 		     "not-filed", "--reason", "she called her sister yesterday", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	assert_non_null(strstr(r->out, "\nalert_id "));
 	assert_non_null(strstr(r->out, open_id));
 	/* An alert id that is not the open one is refused. */
 	r = vigil_as(0, COORD, "alert", "ack", "00112233445566778899aabbccddeeff", "--case",
 		     "CA-open", "--decision", "other", "--reason", "test", NULL);
-	expect_status(r, 1);
+	cli_expect_status(r, 1);
 	assert_string_equal(r->err, REFUSED "BAD_REQUEST: that alert is not open\n");
 	world_down(&w);
 }
@@ -795,21 +612,21 @@ static void test_contact_resolves(void **state)
 	assert_int_equal(db_wait("SELECT count(*) FROM alerts", 1, 5000), 1);
 	char alert_id[33];
 	stored_alert("CA-resolve", 1, alert_id);
-	struct result *r = vigil_as(0, COORD, "--json", "alerts", NULL);
-	expect_ok(r);
+	struct cli_result *r = vigil_as(0, COORD, "--json", "alerts", NULL);
+	cli_expect_ok(r);
 	char *lines[8];
 	assert_int_equal(json_lines(r->out, lines, 8), 1);
 
 	/* IOM reaches her. */
 	r = vigil_as(0, IOM, "contact", "--case", "CA-resolve", "--channel", "phone", "--outcome",
 		     "reached-safe", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	assert_int_equal(db_wait("SELECT count(*) FROM alerts WHERE stage = 0", 1, 3000), 1);
 	char same[33];
 	unsigned long long pos = stored_alert("CA-resolve", 0, same);
 	assert_string_equal(same, alert_id);
 	r = vigil_as(0, COORD, "--json", "alerts", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	assert_int_equal(json_lines(r->out, lines, 8), 1);
 	expect_raw(lines[0], "stage", "0");
 	expect_member(lines[0], "resolution", "contact");
@@ -819,7 +636,7 @@ static void test_contact_resolves(void **state)
 	check_stored(lines[0]);
 	/* The other coordinator sees the alert and its resolution, in order. */
 	r = vigil_as(0, OTHER, "alerts", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	char *second = strchr(r->out, '\n');
 	assert_non_null(second);
 	assert_non_null(strstr(r->out, " CA-resolve silence stage 1; alert "));
@@ -830,7 +647,7 @@ static void test_contact_resolves(void **state)
 	assert_non_null(strstr(second, alert_id));
 	/* The case's log shows the alert entries with their fields. */
 	r = vigil_as(0, COORD, "log", "CA-resolve", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	char frag[160];
 	snprintf(frag, sizeof(frag), " vigil-relay alert kind=silence stage=1 alert=%s police=none ",
 		 alert_id);
@@ -888,23 +705,23 @@ static void test_usage_errors(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(usage_cases) / sizeof(usage_cases[0]); i++) {
 		const char *const *a = usage_cases[i].args;
-		struct result *r = vigil_as(0, COORD, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7],
+		struct cli_result *r = vigil_as(0, COORD, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7],
 					    a[8], a[9], a[10], NULL);
-		expect_usage(r, usage_cases[i].line);
+		cli_expect_usage(r, usage_cases[i].line);
 	}
 	/* The help of each, on stdout. */
-	struct result *r = vigil_as(0, COORD, "alerts", "--help", NULL);
-	expect_ok(r);
+	struct cli_result *r = vigil_as(0, COORD, "alerts", "--help", NULL);
+	cli_expect_ok(r);
 	assert_true(strncmp(r->out, "usage: vigil [OPTIONS] alerts [--follow] [--after N]\n",
 			    strlen("usage: vigil [OPTIONS] alerts [--follow] [--after N]\n")) == 0);
 	r = vigil_as(0, COORD, "alert", "ack", "--help", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	static const char ack_usage[] = "usage: vigil [OPTIONS] alert ack ALERT_ID --case ID "
 					"--decision DECISION\n";
 	assert_true(strncmp(r->out, ack_usage, strlen(ack_usage)) == 0);
 	assert_non_null(strstr(r->out, "police-report-filed, not-filed, other"));
 	r = vigil_as(0, COORD, "--help", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	assert_non_null(strstr(r->out, "\n  alerts      "));
 	assert_non_null(strstr(r->out, "\n  alert       "));
 }

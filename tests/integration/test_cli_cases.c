@@ -25,14 +25,12 @@
 
 #include <openssl/pem.h>
 
+#include "clikit.h"
 #include "harness.h"
 #include "proto/merkle.h"
 #include "proto/note.h"
 #include "proto/status.h"
 
-#define CLI_TIMEOUT_MS 30000
-#define OUT_MAX 65536
-#define HINT "Try 'vigil --help' for more information.\n"
 #define ORIGIN "vigil.test/log"      /* the harness's [log] origin */
 #define DEMO "SE-2026-0042"          /* the demo's case */
 #define SECOND "SE-2026-0051"        /* a case its coordinator keeps */
@@ -46,99 +44,32 @@ static struct trelay R; /* one relay for the whole file */
 
 /* ---- running the tool -------------------------------------------------------- */
 
-struct args {
-	const char *v[64];
-	int n;
-	char keep[16][700]; /* copies of the paths the arguments point to */
-	int nkeep;
-};
-
-struct result {
-	int status;
-	char out[OUT_MAX];
-	char err[OUT_MAX];
-};
-
 /* Results are large: one static buffer per slot. */
-static struct result res[4];
-
-__attribute__((format(printf, 2, 3)))
-static const char *keep(struct args *a, const char *fmt, ...)
-{
-	assert_true(a->nkeep < 16);
-	char *b = a->keep[a->nkeep++];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(b, sizeof(a->keep[0]), fmt, ap);
-	va_end(ap);
-	return b;
-}
+static struct cli_result res[4];
 
 /* vigil --relay ... --cert/--key <who> ... followed by the arguments up to
  * a NULL; runs it and returns its result. */
-static struct result *vigil_as(int slot, const char *who, ...)
+static struct cli_result *vigil_as(int slot, const char *who, ...)
 {
-	static struct args a;
-	memset(&a, 0, sizeof(a));
-	a.v[a.n++] = VIGIL_CLI_PATH;
-	a.v[a.n++] = "--relay";
-	a.v[a.n++] = keep(&a, "127.0.0.1:%d", R.port);
-	a.v[a.n++] = "--cert";
-	a.v[a.n++] = keep(&a, "%s/%s.crt", PKI_DIR, who);
-	a.v[a.n++] = "--key";
-	a.v[a.n++] = keep(&a, "%s/%s.key", PKI_DIR, who);
-	a.v[a.n++] = "--ca";
-	a.v[a.n++] = keep(&a, "%s/ca.crt", PKI_DIR);
-	a.v[a.n++] = "--checkpoint-key";
-	a.v[a.n++] = keep(&a, "%s/checkpoint.pub", PKI_DIR);
+	static struct cli_args a;
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add_conn(&a, R.port, who, "ca.crt");
 	va_list ap;
 	va_start(ap, who);
-	const char *s;
-	while ((s = va_arg(ap, const char *)) != NULL) {
-		assert_true(a.n < 62);
-		a.v[a.n++] = s;
-	}
+	cli_addv(&a, ap);
 	va_end(ap);
-	a.v[a.n] = NULL;
-	struct result *r = &res[slot];
-	r->status = run_capture(a.v, NULL, r->out, sizeof(r->out), r->err, sizeof(r->err),
-				CLI_TIMEOUT_MS);
-	if (r->status < 0)
-		fail_msg("vigil did not finish within %d ms", CLI_TIMEOUT_MS);
+	struct cli_result *r = &res[slot];
+	r->status = cli_run(&a, NULL, r->out, sizeof(r->out), r->err, sizeof(r->err));
 	return r;
 }
 
-static void expect_status(const struct result *r, int status)
-{
-	if (r->status != status)
-		fail_msg("vigil exited %d, expected %d\nstdout: %s\nstderr: %s", r->status, status,
-			 r->out, r->err);
-}
-
-/* Success: status 0 and nothing on stderr. */
-static void expect_ok(const struct result *r)
-{
-	expect_status(r, 0);
-	assert_string_equal(r->err, "");
-}
-
 /* A refusal by the relay: status 1, stdout empty, exactly one line. */
-static void expect_refused(const struct result *r, const char *code, const char *message)
+static void expect_refused(const struct cli_result *r, const char *code, const char *message)
 {
-	expect_status(r, 1);
+	cli_expect_status(r, 1);
 	assert_string_equal(r->out, "");
 	char want[600];
 	snprintf(want, sizeof(want), REFUSED "%s: %s\n", code, message);
-	assert_string_equal(r->err, want);
-}
-
-/* A usage error: status 2, nothing on stdout, "vigil: <line>" and the hint. */
-static void expect_usage(const struct result *r, const char *line)
-{
-	expect_status(r, 2);
-	assert_string_equal(r->out, "");
-	char want[1200];
-	snprintf(want, sizeof(want), "vigil: %s\n" HINT, line);
 	assert_string_equal(r->err, want);
 }
 
@@ -187,138 +118,6 @@ static Vigil__V1__Record *stored_record(unsigned long long idx)
 }
 
 /* ---- a little JSON ------------------------------------------------------------------- */
-
-/* The end of the JSON value at p, or NULL when it is malformed. */
-static const char *jskip(const char *p)
-{
-	if (*p == '"') {
-		for (p++; *p && *p != '"'; p++)
-			if (*p == '\\' && !*++p)
-				return NULL;
-		return *p ? p + 1 : NULL;
-	}
-	if (*p == '{' || *p == '[') {
-		char close = *p == '{' ? '}' : ']';
-		p++;
-		if (*p == close)
-			return p + 1;
-		for (;;) {
-			if (close == '}') {
-				if (*p != '"' || !(p = jskip(p)) || *p++ != ':')
-					return NULL;
-			}
-			if (!(p = jskip(p)))
-				return NULL;
-			if (*p == close)
-				return p + 1;
-			if (*p++ != ',')
-				return NULL;
-		}
-	}
-	const char *s = p;
-	while (*p && !strchr(",]}", *p))
-		p++;
-	return p > s ? p : NULL;
-}
-
-/* The value of key in the object at obj, or NULL. */
-static const char *jget(const char *obj, const char *key)
-{
-	if (*obj != '{')
-		return NULL;
-	const char *p = obj + 1;
-	while (*p == '"') {
-		const char *k = p + 1, *end = jskip(p);
-		if (!end || *end != ':')
-			return NULL;
-		size_t kl = (size_t)(end - 1 - k);
-		if (kl == strlen(key) && strncmp(k, key, kl) == 0)
-			return end + 1;
-		if (!(p = jskip(end + 1)))
-			return NULL;
-		if (*p == ',')
-			p++;
-	}
-	return NULL;
-}
-
-static const char *jmust(const char *obj, const char *key)
-{
-	const char *v = jget(obj, key);
-	if (!v)
-		fail_msg("no \"%s\" in %.300s", key, obj);
-	return v;
-}
-
-/* The object's keys, comma-separated, in order. */
-static void jkeys(const char *obj, char *out, size_t n)
-{
-	out[0] = '\0';
-	assert_int_equal(*obj, '{');
-	const char *p = obj + 1;
-	while (*p == '"') {
-		const char *end = jskip(p);
-		assert_non_null(end);
-		size_t used = strlen(out);
-		snprintf(out + used, n - used, "%s%.*s", used ? "," : "", (int)(end - p - 2), p + 1);
-		p = jskip(end + 1);
-		assert_non_null(p);
-		if (*p == ',')
-			p++;
-	}
-}
-
-/* A string value decoded (the escapes the tool writes); "null" gives "". */
-static void jstr(const char *v, char *out, size_t n)
-{
-	size_t o = 0;
-	if (strncmp(v, "null", 4) == 0) {
-		out[0] = '\0';
-		return;
-	}
-	if (*v != '"')
-		fail_msg("not a string: %.80s", v);
-	for (v++; *v != '"'; v++) {
-		char ch = *v;
-		if (ch == '\\') {
-			ch = *++v;
-			if (ch == 'n')
-				ch = '\n';
-			else if (ch != '"' && ch != '\\' && ch != '/')
-				fail_msg("unexpected escape \\%c", ch);
-		}
-		assert_true(o + 1 < n);
-		out[o++] = ch;
-	}
-	out[o] = '\0';
-}
-
-/* The same value as a number. */
-static unsigned long long jnum(const char *v)
-{
-	unsigned long long x;
-	if (sscanf(v, "%llu", &x) != 1)
-		fail_msg("not a number: %.80s", v);
-	return x;
-}
-
-/* The i-th element of the array at v, or NULL past its end. */
-static const char *jnth(const char *v, size_t i)
-{
-	assert_int_equal(*v, '[');
-	const char *p = v + 1;
-	if (*p == ']')
-		return NULL;
-	for (size_t k = 0; k < i; k++) {
-		p = jskip(p);
-		assert_non_null(p);
-		if (*p == ']')
-			return NULL;
-		assert_int_equal(*p, ',');
-		p++;
-	}
-	return p;
-}
 
 /* The whole output is one JSON object on one line. */
 static void one_object(const char *out)
@@ -444,15 +243,6 @@ static const char full_keys[] = "case_id,state,responsible,risk,minor,last_attem
 				"pending_offer_id,attempts,failed_attempts,return_country,"
 				"return_date,opened_at,entries,consent_scope,override,close_reason";
 
-/* The string member key of the object in out equals want. */
-static void expect_member(const char *out, const char *key, const char *want)
-{
-	char v[512];
-	jstr(jmust(out, key), v, sizeof(v));
-	if (strcmp(v, want) != 0)
-		fail_msg("\"%s\" is \"%s\", expected \"%s\" in %s", key, v, want, out);
-}
-
 /* The raw JSON of member key starts with want (numbers, true, null, [..]). */
 static void expect_raw(const char *out, const char *key, const char *want)
 {
@@ -471,12 +261,12 @@ static void test_demo_open_offer_accept(void **state)
 	(void)state;
 	long long before = entries();
 	char id[33];
-	struct result *r = vigil_as(0, "se-stockholm-coord", "case", "open", "--case", DEMO,
+	struct cli_result *r = vigil_as(0, "se-stockholm-coord", "case", "open", "--case", DEMO,
 				    "--risk", "high", "--return-country", "RU", "--return-date",
 				    "2026-10-01", "--party", "iom-ru-moscow", "--party",
 				    "se-police-noa", "--consent", "share-with-iom", "--consent-at",
 				    CONSENT_AT, "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	demo_idx[0] = check_receipt(r->out, 0, id);
 	assert_int_equal(entries(), before + 1);
 	Vigil__V1__Record *rec = stored_record(demo_idx[0]);
@@ -500,7 +290,7 @@ static void test_demo_open_offer_accept(void **state)
 	r = vigil_as(0, "se-stockholm-coord", "handover", "offer", "--case", DEMO, "--to",
 		     "iom-ru-moscow", "--reason", "return", "--consent-ref", "consent-2026-09-28",
 		     "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	demo_idx[1] = check_receipt(r->out, 1, id);
 	expect_member(r->out, "offer_id", id);
 	snprintf(demo_offer, sizeof(demo_offer), "%s", id);
@@ -514,7 +304,7 @@ static void test_demo_open_offer_accept(void **state)
 
 	/* IOM sees the pending offer in its status (text). */
 	r = vigil_as(0, "iom-ru-moscow", "status", DEMO, NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	char want[300];
 	snprintf(want, sizeof(want), "\npending offer:           to iom-ru-moscow, offer id %s\n",
 		 demo_offer);
@@ -524,7 +314,7 @@ static void test_demo_open_offer_accept(void **state)
 
 	/* IOM accepts: the tool finds the offer in the status. */
 	r = vigil_as(0, "iom-ru-moscow", "handover", "accept", "--case", DEMO, "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	demo_idx[2] = check_receipt(r->out, 1, id);
 	expect_member(r->out, "offer_id", demo_offer);
 	rec = stored_record(demo_idx[2]);
@@ -540,7 +330,7 @@ static void test_demo_open_offer_accept(void **state)
 	/* IOM reports an attempt to reach her. */
 	r = vigil_as(0, "iom-ru-moscow", "contact", "--case", DEMO, "--channel", "phone",
 		     "--outcome", "no-answer", "--at", ATTEMPT_AT, NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	assert_int_equal(sscanf(r->out, "stored entry %llu at ", &demo_idx[3]), 1);
 }
 
@@ -549,8 +339,8 @@ static void test_demo_open_offer_accept(void **state)
 static void test_demo_police_status(void **state)
 {
 	(void)state;
-	struct result *r = vigil_as(0, "se-police-noa", "status", DEMO, "--json", NULL);
-	expect_ok(r);
+	struct cli_result *r = vigil_as(0, "se-police-noa", "status", DEMO, "--json", NULL);
+	cli_expect_ok(r);
 	one_object(r->out);
 	char keys[1024];
 	jkeys(r->out, keys, sizeof(keys));
@@ -573,7 +363,7 @@ static void test_demo_police_status(void **state)
 	assert_null(strstr(r->out, "RU"));
 
 	r = vigil_as(0, "se-police-noa", "status", DEMO, NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	char want[1024];
 	snprintf(want, sizeof(want),
 		 "case:                    " DEMO "\n"
@@ -589,7 +379,7 @@ static void test_demo_police_status(void **state)
 	/* The same case for IOM: every field, so the police answer above is
 	 * the relay's doing, not the tool leaving fields out. */
 	r = vigil_as(0, "iom-ru-moscow", "status", DEMO, "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	one_object(r->out);
 	jkeys(r->out, keys, sizeof(keys));
 	assert_string_equal(keys, full_keys);
@@ -612,10 +402,10 @@ static void test_demo_risk(void **state)
 {
 	(void)state;
 	char id[33];
-	struct result *r = vigil_as(0, "iom-ru-moscow", "risk", "--case", DEMO, "--level", "high",
+	struct cli_result *r = vigil_as(0, "iom-ru-moscow", "risk", "--case", DEMO, "--level", "high",
 				    "--factor", "debt-bondage", "--factor", "witness", "--phase",
 				    "on-arrival", "--immediate-danger", "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	demo_idx[4] = check_receipt(r->out, 0, id);
 	Vigil__V1__Record *rec = stored_record(demo_idx[4]);
 	assert_int_equal(rec->body_case, VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT);
@@ -629,11 +419,11 @@ static void test_demo_risk(void **state)
 	vigil__v1__record__free_unpacked(rec, NULL);
 
 	r = vigil_as(0, "iom-ru-moscow", "status", DEMO, "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	expect_raw(r->out, "factors", "[\"debt-bondage\",\"witness\"]");
 	expect_raw(r->out, "immediate_danger", "true");
 	r = vigil_as(0, "iom-ru-moscow", "status", DEMO, NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	if (!strstr(r->out, "\nfactors:                 debt-bondage, witness\n") ||
 	    !strstr(r->out, "\nimmediate danger:        yes\n"))
 		fail_msg("unexpected status: %s", r->out);
@@ -652,8 +442,8 @@ static void test_demo_risk(void **state)
 static void test_demo_log(void **state)
 {
 	(void)state;
-	struct result *r = vigil_as(0, "iom-ru-moscow", "log", DEMO, NULL);
-	expect_ok(r);
+	struct cli_result *r = vigil_as(0, "iom-ru-moscow", "log", DEMO, NULL);
+	cli_expect_ok(r);
 	assert_int_equal(case_entries(DEMO), 5);
 	char t[5][TIME_RFC3339_MAX], at[TIME_RFC3339_MAX], consent_at[TIME_RFC3339_MAX];
 	for (int i = 0; i < 5; i++)
@@ -685,7 +475,7 @@ static void test_demo_log(void **state)
 	assert_string_equal(r->out + n, want);
 
 	r = vigil_as(0, "iom-ru-moscow", "log", DEMO, "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	one_object(r->out);
 	char keys[512];
 	jkeys(r->out, keys, sizeof(keys));
@@ -743,13 +533,13 @@ static void test_demo_log(void **state)
 static void test_demo_cases(void **state)
 {
 	(void)state;
-	struct result *r = vigil_as(0, "iom-ru-moscow", "cases", NULL);
-	expect_ok(r);
+	struct cli_result *r = vigil_as(0, "iom-ru-moscow", "cases", NULL);
+	cli_expect_ok(r);
 	/* IOM is a party to this one case so far. */
 	assert_string_equal(r->out, "CASE          STATE   RESPONSIBLE    RISK    MINOR\n"
 				    DEMO "  active  iom-ru-moscow  high    no\n");
 	r = vigil_as(0, "iom-ru-moscow", "--json", "cases", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	one_object(r->out);
 	const char *list = jmust(r->out, "cases"), *e;
 	int found = 0;
@@ -767,10 +557,10 @@ static void test_demo_cases(void **state)
 	assert_int_equal(found, 1);
 
 	r = vigil_as(0, "other-iom", "cases", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	assert_string_equal(r->out, "no cases\n");
 	r = vigil_as(0, "other-iom", "cases", "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	assert_string_equal(r->out, "{\"cases\":[]}\n");
 }
 
@@ -780,7 +570,7 @@ static void test_demo_readers_and_close_refused(void **state)
 {
 	(void)state;
 	long long before = entries();
-	struct result *r = vigil_as(0, "se-stockholm-coord", "case", "readers", DEMO, NULL);
+	struct cli_result *r = vigil_as(0, "se-stockholm-coord", "case", "readers", DEMO, NULL);
 	expect_refused(r, "PERMISSION_DENIED",
 		       "only the responsible coordinator lists who read the case");
 	r = vigil_as(0, "iom-ru-moscow", "case", "readers", DEMO, NULL);
@@ -792,14 +582,14 @@ static void test_demo_readers_and_close_refused(void **state)
 	expect_refused(r, "PERMISSION_DENIED", "only the responsible coordinator closes the case");
 	r = vigil_as(0, "iom-ru-moscow", "case", "close", "--case", DEMO, "--reason",
 		     "monitoring-completed", "--json", NULL);
-	expect_status(r, 1);
+	cli_expect_status(r, 1);
 	assert_string_equal(r->out, "{\"error\":\"PERMISSION_DENIED\",\"message\":\"only the "
 				    "responsible coordinator closes the case\"}\n");
 	assert_string_equal(r->err, REFUSED "PERMISSION_DENIED: only the responsible "
 					    "coordinator closes the case\n");
 	assert_int_equal(entries(), before);
 	r = vigil_as(0, "se-police-noa", "status", DEMO, "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	expect_member(r->out, "state", "active");
 }
 
@@ -834,13 +624,13 @@ static void test_second_case_readers(void **state)
 {
 	(void)state;
 	char id[33];
-	struct result *r = vigil_as(0, "se-stockholm-coord", "case", "open", "--case", SECOND,
+	struct cli_result *r = vigil_as(0, "se-stockholm-coord", "case", "open", "--case", SECOND,
 				    "--risk", "medium", "--return-country", "MD", "--return-date",
 				    "2026-08-15", "--party", "se-police-noa", "--party",
 				    "iom-ru-moscow", "--override-risk-to-life",
 				    "threats from the recruiter reported on arrival", "--json",
 				    NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	unsigned long long idx = check_receipt(r->out, 0, id);
 	Vigil__V1__Record *rec = stored_record(idx);
 	assert_int_equal(rec->case_open->basis_case, VIGIL__V1__CASE_OPEN__BASIS_OVERRIDE);
@@ -851,18 +641,18 @@ static void test_second_case_readers(void **state)
 	vigil__v1__record__free_unpacked(rec, NULL);
 
 	r = vigil_as(0, "se-stockholm-coord", "status", SECOND, NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	if (!strstr(r->out, "\nconsent:                 override (risk_to_life)\n") ||
 	    !strstr(r->out, "\nreturn:                  MD 2026-08-15\n"))
 		fail_msg("unexpected status: %s", r->out);
 	assert_int_equal(read_count(SECOND), 1);
-	expect_ok(vigil_as(0, "se-police-noa", "status", SECOND, NULL));
-	expect_ok(vigil_as(0, "iom-ru-moscow", "log", SECOND, NULL));
+	cli_expect_ok(vigil_as(0, "se-police-noa", "status", SECOND, NULL));
+	cli_expect_ok(vigil_as(0, "iom-ru-moscow", "log", SECOND, NULL));
 	assert_int_equal(read_count(SECOND), 3);
 
 	/* One line per read, exactly the recorded reads. */
 	r = vigil_as(0, "se-stockholm-coord", "case", "readers", SECOND, NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	char want[1024], line[256];
 	want[0] = '\0';
 	for (int k = 0; k < 3; k++) {
@@ -875,7 +665,7 @@ static void test_second_case_readers(void **state)
 
 	/* The listing above is a read too, listed the next time. */
 	r = vigil_as(0, "se-stockholm-coord", "case", "readers", SECOND, "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	one_object(r->out);
 	expect_member(r->out, "case_id", SECOND);
 	const char *reads = jmust(r->out, "reads");
@@ -900,11 +690,11 @@ static void test_second_case_handovers(void **state)
 {
 	(void)state;
 	char id[33], offer[33];
-	struct result *r = vigil_as(0, "se-stockholm-coord", "handover", "offer", "--case", SECOND,
+	struct cli_result *r = vigil_as(0, "se-stockholm-coord", "handover", "offer", "--case", SECOND,
 				    "--to", "iom-ru-moscow", "--reason", "additional-services",
 				    "--override-risk-to-life", "no consent can be asked safely",
 				    "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	unsigned long long idx = check_receipt(r->out, 1, offer);
 	expect_member(r->out, "offer_id", offer);
 	Vigil__V1__Record *rec = stored_record(idx);
@@ -918,7 +708,7 @@ static void test_second_case_handovers(void **state)
 	 * organisation anyway. */
 	long long before = entries();
 	r = vigil_as(0, "se-police-noa", "handover", "accept", "--case", SECOND, NULL);
-	expect_status(r, 1);
+	cli_expect_status(r, 1);
 	assert_string_equal(r->out, "");
 	assert_string_equal(r->err, "vigil: handover accept: the status of case " SECOND
 				    " shows no pending handover offer (the relay does not show "
@@ -932,7 +722,7 @@ static void test_second_case_handovers(void **state)
 	/* IOM declines, with a reason; the coordinator stays responsible. */
 	r = vigil_as(0, "iom-ru-moscow", "handover", "decline", "--case", SECOND, "--reason",
 		     "no office in that region", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	unsigned long long di;
 	assert_int_equal(sscanf(r->out, "stored entry %llu at ", &di), 1);
 	char line[100];
@@ -944,7 +734,7 @@ static void test_second_case_handovers(void **state)
 	assert_string_equal(rec->handover_answer->decline_reason, "no office in that region");
 	vigil__v1__record__free_unpacked(rec, NULL);
 	r = vigil_as(0, "se-stockholm-coord", "status", SECOND, "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	expect_member(r->out, "responsible", "se-stockholm-coord");
 	expect_raw(r->out, "pending_offer_id", "null");
 
@@ -954,15 +744,15 @@ static void test_second_case_handovers(void **state)
 	r = vigil_as(0, "se-stockholm-coord", "handover", "offer", "--case", SECOND, "--to",
 		     "se-goteborg-coord", "--reason", "other", "--consent-ref", "ref-7", "--json",
 		     NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	check_receipt(r->out, 1, offer);
 	r = vigil_as(0, "other-coord", "status", SECOND, "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	expect_member(r->out, "responsible", "se-stockholm-coord");
 	expect_member(r->out, "pending_offer_id", offer);
 	r = vigil_as(0, "se-stockholm-coord", "handover", "withdraw", "--case", SECOND, "--json",
 		     NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	idx = check_receipt(r->out, 1, id);
 	expect_member(r->out, "offer_id", offer);
 	rec = stored_record(idx);
@@ -974,7 +764,7 @@ static void test_second_case_handovers(void **state)
 	before = entries();
 	r = vigil_as(0, "se-stockholm-coord", "handover", "withdraw", "--case", SECOND, "--json",
 		     NULL);
-	expect_status(r, 1);
+	cli_expect_status(r, 1);
 	assert_string_equal(r->err, "vigil: handover withdraw: the status of case " SECOND
 				    " shows no pending handover offer\n");
 	assert_string_equal(r->out, "{\"error\":\"NO_PENDING_OFFER\",\"message\":\"handover "
@@ -990,15 +780,15 @@ static void test_second_case_handovers(void **state)
 	r = vigil_as(0, "se-stockholm-coord", "handover", "offer", "--case", SECOND, "--to",
 		     "se-goteborg-coord", "--reason", "return", "--consent-ref", "ref-8", "--json",
 		     NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	check_receipt(r->out, 1, offer);
 	r = vigil_as(0, "other-coord", "handover", "accept", "--case", SECOND, "--offer-id", offer,
 		     "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	check_receipt(r->out, 1, id);
 	expect_member(r->out, "offer_id", offer);
 	r = vigil_as(0, "other-coord", "status", SECOND, "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	expect_member(r->out, "responsible", "se-goteborg-coord");
 
 	/* Only the responsible coordinator closes. */
@@ -1009,13 +799,13 @@ static void test_second_case_handovers(void **state)
 	assert_int_equal(entries(), before);
 	r = vigil_as(0, "other-coord", "case", "close", "--case", SECOND, "--reason", "transferred",
 		     "--json", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	idx = check_receipt(r->out, 0, id);
 	rec = stored_record(idx);
 	assert_int_equal(rec->case_close->reason, VIGIL__V1__CLOSE_REASON__CLOSE_REASON_TRANSFERRED);
 	vigil__v1__record__free_unpacked(rec, NULL);
 	r = vigil_as(0, "se-stockholm-coord", "status", SECOND, NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	if (!strstr(r->out, "\nstate:                   closed\n") ||
 	    !strstr(r->out, "\nclose reason:            transferred\n"))
 		fail_msg("unexpected status: %s", r->out);
@@ -1135,11 +925,11 @@ static void test_usage_errors(void **state)
 	long long reads = db_int(&R, "SELECT count(*) FROM case_reads");
 	for (size_t i = 0; i < sizeof(usage_cases) / sizeof(usage_cases[0]); i++) {
 		const char *const *a = usage_cases[i].args;
-		struct result *r = vigil_as(0, "se-stockholm-coord", a[0], a[1], a[2], a[3], a[4],
+		struct cli_result *r = vigil_as(0, "se-stockholm-coord", a[0], a[1], a[2], a[3], a[4],
 					    a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12],
 					    a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20],
 					    NULL);
-		expect_usage(r, usage_cases[i].line);
+		cli_expect_usage(r, usage_cases[i].line);
 	}
 	assert_int_equal(entries(), before);
 	assert_int_equal(db_int(&R, "SELECT count(*) FROM case_reads"), reads);
@@ -1169,22 +959,22 @@ static void test_help(void **state)
 		{ "cases", NULL, "usage: vigil [OPTIONS] cases\n" },
 	};
 	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++) {
-		struct result *r;
+		struct cli_result *r;
 		if (helps[i][1] && strcmp(helps[i][1], "--help") != 0)
 			r = vigil_as(0, "x", helps[i][0], helps[i][1], "--help", NULL);
 		else
 			r = vigil_as(0, "x", helps[i][0], "--help", NULL);
-		expect_ok(r);
+		cli_expect_ok(r);
 		if (strncmp(r->out, helps[i][2], strlen(helps[i][2])) != 0)
 			fail_msg("unexpected help of %s %s: %s", helps[i][0],
 				 helps[i][1] ? helps[i][1] : "", r->out);
 	}
 	/* The risk help lists every factor; the top-level help every command. */
-	struct result *r = vigil_as(0, "x", "risk", "--help", NULL);
+	struct cli_result *r = vigil_as(0, "x", "risk", "--help", NULL);
 	assert_non_null(strstr(r->out, "stigma-or-violence"));
 	assert_non_null(strstr(r->out, "event-triggered"));
 	r = vigil_as(0, "x", "--help", NULL);
-	expect_ok(r);
+	cli_expect_ok(r);
 	static const char *const cmds[] = { "case", "risk", "handover", "status", "log", "cases" };
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		char want[32];
