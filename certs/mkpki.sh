@@ -49,7 +49,7 @@ run() {
 }
 
 # Certificates signed by the development CA (remade if the CA is remade).
-ca_signed=(relay se-stockholm-coord se-police-noa iom-ru-moscow se-shelter-1
+ca_signed=(relay relay-renewed se-stockholm-coord se-police-noa iom-ru-moscow se-shelter-1
            expired revoked no-ou bad-ou no-o other-iom other-coord)
 
 cat >"$tmp/openssl.cnf" <<'CNF'
@@ -215,6 +215,8 @@ fi
 # ---- relay ----------------------------------------------------------------
 
 make_cert relay "/C=SE/O=vigil-relay/OU=relay/CN=vigil relay" server
+# The relay's certificate after a renewal: same identity, new key.
+make_cert relay-renewed "/C=SE/O=vigil-relay/OU=relay/CN=vigil relay (renewed)" server
 make_key checkpoint ed25519
 make_pub checkpoint
 

@@ -23,6 +23,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 #include "client/internal.h"
 #include "proto/merkle.h"
 #include "proto/record.h"
@@ -142,9 +147,53 @@ int vigil_ack_deliveries(vigil_client *c, uint64_t position, struct vigil_error 
 
 /* ---- verifying a delivery ---------------------------------------------------------------- */
 
+/*
+ * The key of a certificate the relay signed with before it was renewed: the
+ * delivery carries it; it must hash to the entry's fingerprint, chain to the
+ * federation's CA (expired or not: it signed in the past) and name the same
+ * relay organisation as the certificate of this connection.  NULL with a
+ * reason when it does not.
+ */
+static EVP_PKEY *former_relay_key(const struct vigil_client *c, const Vigil__V1__Entry *e,
+				  const ProtobufCBinaryData *der, const char **why)
+{
+	uint8_t h[SHA256_LEN];
+	unsigned int hl;
+	*why = "names a certificate that is not the relay's, and carries none";
+	if (der->len == 0)
+		return NULL;
+	*why = "carries a certificate that does not hash to the entry's fingerprint";
+	if (EVP_Digest(der->data, der->len, h, &hl, EVP_sha256(), NULL) != 1 ||
+	    memcmp(h, e->cert_sha256.data, SHA256_LEN) != 0)
+		return NULL;
+	const unsigned char *p = der->data;
+	X509 *x = d2i_X509(NULL, &p, (long)der->len);
+	EVP_PKEY *key = NULL;
+	*why = "carries a certificate that does not parse";
+	if (!x)
+		return NULL;
+	X509_STORE_CTX *xs = X509_STORE_CTX_new();
+	*why = "carries a certificate the federation's CA did not issue";
+	if (xs && X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(c->ctx), x, NULL) == 1) {
+		X509_STORE_CTX_set_flags(xs, X509_V_FLAG_NO_CHECK_TIME);
+		if (X509_verify_cert(xs) == 1) {
+			char o[VIGIL_ORG_LEN] = "", ou[32] = "";
+			X509_NAME *n = X509_get_subject_name(x);
+			X509_NAME_get_text_by_NID(n, NID_organizationName, o, sizeof(o));
+			X509_NAME_get_text_by_NID(n, NID_organizationalUnitName, ou, sizeof(ou));
+			*why = "carries a certificate of another organisation than the relay's";
+			if (strcmp(o, c->relay.organisation) == 0 && strcmp(ou, "relay") == 0)
+				key = X509_get_pubkey(x);
+		}
+	}
+	X509_STORE_CTX_free(xs);
+	X509_free(x);
+	return key;
+}
+
 /* Checks that need only the entry: certificate, signature, leaf hash. */
-static int entry_check(const struct vigil_client *c, const Vigil__V1__Entry *e, uint64_t pos,
-		       struct vigil_error *err)
+static int entry_check(const struct vigil_client *c, const Vigil__V1__Entry *e,
+		       const ProtobufCBinaryData *cert_der, uint64_t pos, struct vigil_error *err)
 {
 	if (e->cert_sha256.len != SHA256_LEN || e->leaf_hash.len != SHA256_LEN ||
 	    e->record.len == 0 || e->signature.len == 0 || e->signature.len > RECORD_SIG_MAX)
@@ -152,14 +201,20 @@ static int entry_check(const struct vigil_client *c, const Vigil__V1__Entry *e, 
 					"the alert at position %llu is malformed (certificate "
 					"hash, leaf hash, record or signature)",
 					(unsigned long long)pos);
-	/* 1. The relay's own certificate, as this connection showed it. */
-	if (memcmp(e->cert_sha256.data, c->relay.cert_sha256, SHA256_LEN) != 0)
-		return vigil__error_set(err, VIGIL_E_VERIFY,
-					"the alert at position %llu names a certificate that is not "
-					"the relay's (the one of this TLS connection)",
-					(unsigned long long)pos);
-	if (record_verify(c->relay_key, e->record.data, e->record.len, e->signature.data,
-			  e->signature.len) != VG_OK)
+	/* 1. The relay's own certificate, as this connection showed it, or
+	 * the one it had before a renewal. */
+	EVP_PKEY *key = c->relay_key, *former = NULL;
+	if (memcmp(e->cert_sha256.data, c->relay.cert_sha256, SHA256_LEN) != 0) {
+		const char *why;
+		if (!(former = former_relay_key(c, e, cert_der, &why)))
+			return vigil__error_set(err, VIGIL_E_VERIFY, "the alert at position %llu %s",
+						(unsigned long long)pos, why);
+		key = former;
+	}
+	int sig_ok = record_verify(key, e->record.data, e->record.len, e->signature.data,
+				   e->signature.len) == VG_OK;
+	EVP_PKEY_free(former);
+	if (!sig_ok)
 		return vigil__error_set(err, VIGIL_E_VERIFY,
 					"the signature of the alert at position %llu does not "
 					"verify with the relay's certificate",
@@ -293,7 +348,7 @@ static int delivery_take(struct vigil_client *c, const Vigil__V1__Delivery *d,
 					"the relay delivered position %llu after %llu (out of order, "
 					"again, or already acknowledged)", pos,
 					(unsigned long long)c->sub.last);
-	int rc = entry_check(c, e, d->position, err);
+	int rc = entry_check(c, e, &d->certificate, d->position, err);
 	if (rc == VIGIL_OK)
 		rc = proof_check(c, d, &out->checkpoint, err);
 	if (rc == VIGIL_OK)

@@ -26,6 +26,8 @@ struct replay_item {
 	size_t record_len;
 	uint8_t *sig;
 	size_t sig_len;
+	uint8_t *cert_der;            /* the certificate that signed it */
+	size_t cert_der_len;
 	merkle_hash proof[MERKLE_MAX_PROOF];
 	size_t proof_len;
 };
@@ -62,7 +64,8 @@ static int addressed_to(const char *recipients, const char *org)
 }
 
 static void send_delivery(struct conn *c, uint64_t position, int64_t received_at,
-			  const uint8_t *cert_sha256, const uint8_t *record, size_t record_len,
+			  const uint8_t *cert_sha256, const uint8_t *cert_der, size_t cert_der_len,
+			  const uint8_t *record, size_t record_len,
 			  const uint8_t *sig, size_t sig_len, const uint8_t *leaf_hash,
 			  const char *checkpoint, merkle_hash *proof, size_t proof_len)
 {
@@ -88,6 +91,8 @@ static void send_delivery(struct conn *c, uint64_t position, int64_t received_at
 	d.checkpoint = (char *)checkpoint;
 	d.inclusion_proof = p;
 	d.n_inclusion_proof = proof_len;
+	d.certificate.data = (uint8_t *)cert_der;
+	d.certificate.len = cert_der_len;
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
 	f.request_id = c->sub_request_id;
 	f.msg_case = VIGIL__V1__FRAME__MSG_DELIVERY;
@@ -117,6 +122,7 @@ static void replay_free(struct replay *r)
 	for (size_t i = 0; i < r->n; i++) {
 		free(r->items[i].record);
 		free(r->items[i].sig);
+		free(r->items[i].cert_der);
 	}
 	store_checkpoint_release(r->checkpoint);
 	free(r);
@@ -166,15 +172,19 @@ static void replay_work(uv_work_t *w)
 			memcpy(it->leaf_hash, sqlite3_column_blob(st, 6), SHA256_LEN);
 		it->record_len = (size_t)sqlite3_column_bytes(st, 4);
 		it->sig_len = (size_t)sqlite3_column_bytes(st, 5);
+		it->cert_der_len = (size_t)sqlite3_column_bytes(st, 7);
 		it->record = malloc(it->record_len ? it->record_len : 1);
 		it->sig = malloc(it->sig_len ? it->sig_len : 1);
+		it->cert_der = malloc(it->cert_der_len ? it->cert_der_len : 1);
 		r->n++;
-		if (!it->record || !it->sig) {
+		if (!it->record || !it->sig || !it->cert_der) {
 			rc = SQLITE_NOMEM;
 			break;
 		}
 		memcpy(it->record, sqlite3_column_blob(st, 4), it->record_len);
 		memcpy(it->sig, sqlite3_column_blob(st, 5), it->sig_len);
+		if (it->cert_der_len)
+			memcpy(it->cert_der, sqlite3_column_blob(st, 7), it->cert_der_len);
 		if (merkle_inclusion_proof(reader_get_node, rd, pos, r->checkpoint->size, it->proof,
 					   &it->proof_len) != 0) {
 			rc = SQLITE_IOERR;
@@ -213,9 +223,10 @@ static void replay_done(uv_work_t *w, int status)
 	if (ok && conn_is_open(c) && c->sub_active) {
 		for (size_t i = 0; i < r->n; i++) {
 			struct replay_item *it = &r->items[i];
-			send_delivery(c, it->position, it->received_at_ms, it->cert_sha256, it->record,
-				      it->record_len, it->sig, it->sig_len, it->leaf_hash,
-				      r->checkpoint->note, it->proof, it->proof_len);
+			send_delivery(c, it->position, it->received_at_ms, it->cert_sha256, it->cert_der,
+				      it->cert_der_len, it->record, it->record_len, it->sig,
+				      it->sig_len, it->leaf_hash, r->checkpoint->note, it->proof,
+				      it->proof_len);
 		}
 		c->sub_next = r->next;
 		c->sub_replaying = 0;
@@ -359,9 +370,10 @@ void delivery_on_alerts(void *ctx, struct store_alert *list)
 				mine |= strcmp(a->ev.recipients[i], c->id.org) == 0;
 			if (!mine || !a->checkpoint)
 				continue;
-			send_delivery(c, a->position, a->received_at_ms, a->cert_sha256, a->record,
-				      a->record_len, a->sig, a->sig_len, a->leaf_hash,
-				      a->checkpoint->note, a->proof, a->proof_len);
+			send_delivery(c, a->position, a->received_at_ms, a->cert_sha256,
+				      r->identity_der, r->identity_der_len, a->record, a->record_len,
+				      a->sig, a->sig_len, a->leaf_hash, a->checkpoint->note, a->proof,
+				      a->proof_len);
 			if (check_lagging(c))
 				break;
 		}

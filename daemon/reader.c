@@ -69,8 +69,9 @@ static struct reader *reader_open(const char *path, const char **err)
 	    sqlite3_prepare_v3(r->db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT, &r->begin, NULL) ||
 	    sqlite3_prepare_v3(r->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &r->end, NULL) ||
 	    sqlite3_prepare_v3(r->db, "SELECT a.position, a.recipients, e.received_at_ms, e.cert_fp,"
-			       " e.record, e.signature, e.leaf_hash FROM alerts a JOIN entries e ON "
-			       "e.idx = a.position WHERE a.position >= ? ORDER BY a.position LIMIT ?",
+			       " e.record, e.signature, e.leaf_hash, c.der FROM alerts a JOIN entries"
+			       " e ON e.idx = a.position JOIN certs c ON c.fp = e.cert_fp WHERE "
+			       "a.position >= ? ORDER BY a.position LIMIT ?",
 			       -1, SQLITE_PREPARE_PERSISTENT, &r->alerts, NULL) ||
 	    sqlite3_prepare_v3(r->db, "SELECT position FROM delivery_acks WHERE org = ?", -1,
 			       SQLITE_PREPARE_PERSISTENT, &r->acked, NULL)) {

@@ -1894,6 +1894,9 @@ enum fake_delivery {
 	DELIVER_OTHER_CERT,   /* signed by the client's key, with its certificate's hash */
 	DELIVER_NOT_OURS,     /* addressed to another organisation only */
 	DELIVER_LAGGING,      /* a Lagging frame */
+	DELIVER_FORMER,       /* signed by relay-renewed (a former relay certificate), carried */
+	DELIVER_CARRIED_FOREIGN, /* signed by the client's key, its certificate carried */
+	DELIVER_CARRIED_MISMATCH, /* relay-renewed carried, the client's certificate hash named */
 };
 
 #define FAKE_ROUND_MAX 12
@@ -1912,6 +1915,10 @@ struct fake_alerts {
 	uint64_t ack_ids[8];           /* their request ids */
 	uint8_t *last;                 /* the last delivery frame sent, encoded */
 	size_t last_len;
+	EVP_PKEY *former_key;          /* PKI_DIR/relay-renewed.key */
+	uint8_t former_sha[SHA256_LEN];
+	unsigned char *former_der, *client_der;
+	int former_der_len, client_der_len;
 };
 
 static struct fake_alerts FA;
@@ -1966,10 +1973,15 @@ static void fake_deliver(SSL *ssl, uint64_t rid, enum fake_delivery mode)
 	if (!rec)
 		abort();
 	vigil__v1__record__pack(&r, rec);
-	int foreign = mode == DELIVER_OTHER_KEY || mode == DELIVER_OTHER_CERT;
-	if (record_sign(foreign ? F.key : FA.relay_key, rec, rec_len, &sig, &sig_len) != VG_OK)
+	int foreign = mode == DELIVER_OTHER_KEY || mode == DELIVER_OTHER_CERT ||
+		      mode == DELIVER_CARRIED_FOREIGN;
+	int former = mode == DELIVER_FORMER || mode == DELIVER_CARRIED_MISMATCH;
+	EVP_PKEY *signer = foreign ? F.key : former ? FA.former_key : FA.relay_key;
+	if (record_sign(signer, rec, rec_len, &sig, &sig_len) != VG_OK)
 		fake_fail("fake relay: record_sign");
-	const uint8_t *cert = mode == DELIVER_OTHER_CERT ? FA.client_sha : FA.relay_sha;
+	const uint8_t *cert = mode == DELIVER_OTHER_CERT || mode == DELIVER_CARRIED_FOREIGN ||
+			      mode == DELIVER_CARRIED_MISMATCH ? FA.client_sha
+			      : mode == DELIVER_FORMER ? FA.former_sha : FA.relay_sha;
 
 	int64_t at = wall_ms();
 	uint8_t *leaf = NULL, hash[SHA256_LEN];
@@ -2014,6 +2026,13 @@ static void fake_deliver(SSL *ssl, uint64_t rid, enum fake_delivery mode)
 	d.checkpoint = note;
 	d.inclusion_proof = list;
 	d.n_inclusion_proof = proof_len;
+	if (former) {
+		d.certificate.data = FA.former_der;
+		d.certificate.len = (size_t)FA.former_der_len;
+	} else if (mode == DELIVER_CARRIED_FOREIGN) {
+		d.certificate.data = FA.client_der;
+		d.certificate.len = (size_t)FA.client_der_len;
+	}
 	f.msg_case = VIGIL__V1__FRAME__MSG_DELIVERY;
 	f.delivery = &d;
 	free(FA.last);
@@ -2714,11 +2733,31 @@ static void test_fake_late_receipt(void **state)
 
 /* Scripts the fake's alerts: r1 after the first Subscribe, r2 after the
  * second; Subscribed says acked. */
+/* The DER of PKI_DIR/name in *der (OPENSSL_free); its length. */
+static int cert_der(const char *name, unsigned char **der)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/%s", PKI_DIR, name);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(x);
+	*der = NULL;
+	int n = i2d_X509(x, der);
+	X509_free(x);
+	assert_true(n > 0);
+	return n;
+}
+
 static void fake_alerts_setup(const enum fake_delivery *r1, size_t n1,
 			      const enum fake_delivery *r2, size_t n2, uint64_t acked)
 {
 	free(FA.last);
 	EVP_PKEY_free(FA.relay_key);
+	EVP_PKEY_free(FA.former_key);
+	OPENSSL_free(FA.former_der);
+	OPENSSL_free(FA.client_der);
 	memset(&FA, 0, sizeof(FA));
 	assert_true(n1 < FAKE_ROUND_MAX && n2 < FAKE_ROUND_MAX);
 	for (size_t i = 0; i < n1; i++)
@@ -2729,6 +2768,10 @@ static void fake_alerts_setup(const enum fake_delivery *r1, size_t n1,
 	FA.relay_key = read_private_key("relay.key");
 	cert_sha256("relay.crt", FA.relay_sha);
 	cert_sha256("iom-ru-moscow.crt", FA.client_sha);
+	FA.former_key = read_private_key("relay-renewed.key");
+	cert_sha256("relay-renewed.crt", FA.former_sha);
+	FA.former_der_len = cert_der("relay-renewed.crt", &FA.former_der);
+	FA.client_der_len = cert_der("iom-ru-moscow.crt", &FA.client_der);
 	for (size_t i = 0; i < RECORD_ID_LEN; i++)
 		FA.alert_id[i] = (uint8_t)(0xa0 + i);
 }
@@ -2738,6 +2781,11 @@ static int fake_alerts_teardown(void **state)
 	fake_teardown(state);
 	free(FA.last);
 	EVP_PKEY_free(FA.relay_key);
+	EVP_PKEY_free(FA.former_key);
+	OPENSSL_free(FA.former_der);
+	OPENSSL_free(FA.client_der);
+	FA.former_key = NULL;
+	FA.former_der = FA.client_der = NULL;
 	FA.last = NULL;
 	FA.relay_key = NULL;
 	return 0;
@@ -2752,6 +2800,35 @@ static void next_event(vigil_client *c, int timeout_ms, struct vigil_alert *a, i
 		fail_msg("vigil_next_alert: %d: %s", rc, err.message);
 	if (a->event != event)
 		fail_msg("event %d, expected %d", a->event, event);
+}
+
+/* An alert signed before the relay's certificate was renewed carries that
+ * certificate: it verifies when the certificate is the relay
+ * organisation's, issued by the federation's CA and hashing to the entry's
+ * fingerprint; another organisation's certificate, or one that does not
+ * hash to the fingerprint, does not pass. */
+static void test_fake_alerts_former_certificate(void **state)
+{
+	(void)state;
+	static const enum fake_delivery r1[] = {
+		DELIVER_FORMER, DELIVER_CARRIED_FOREIGN, DELIVER_CARRIED_MISMATCH, DELIVER_HONEST,
+	};
+	fake_alerts_setup(r1, sizeof(r1) / sizeof(r1[0]), NULL, 0, 0);
+	fake_start(WELCOME_HONEST, NULL, 0);
+	F.client = connect_as(F.port, "iom-ru-moscow");
+	vigil_client *c = F.client;
+	struct vigil_error err;
+	static struct vigil_alert a;
+	uint64_t acked;
+	assert_int_equal(vigil_subscribe(c, 0, &acked, &err), VIGIL_OK);
+	next_event(c, 2000, &a, VIGIL_EVENT_ALERT);
+	assert_int_equal(a.position, FAKE_FIRST_INDEX);
+	expect_verify(vigil_next_alert(c, 2000, &a, &err), &err,
+		      "carries a certificate of another organisation than the relay's");
+	expect_verify(vigil_next_alert(c, 2000, &a, &err), &err,
+		      "carries a certificate that does not hash to the entry's fingerprint");
+	next_event(c, 2000, &a, VIGIL_EVENT_ALERT);
+	assert_int_equal(a.position, FAKE_FIRST_INDEX + 3);
 }
 
 /* A delivery must prove itself like a receipt: signed with the key of the
@@ -3140,6 +3217,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_fake_late_query, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_case_queries, fake_teardown),
 		cmocka_unit_test_teardown(test_cli_fake_relay, fake_teardown),
+		cmocka_unit_test_teardown(test_fake_alerts_former_certificate, fake_alerts_teardown),
 		cmocka_unit_test_teardown(test_fake_alerts, fake_alerts_teardown),
 		cmocka_unit_test_teardown(test_cli_fake_alerts, fake_alerts_teardown),
 		cmocka_unit_test(test_alert_records_decode),
