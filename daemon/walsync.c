@@ -15,7 +15,6 @@ struct walsync {
 	uv_cond_t cond;
 	int wanted;
 	int stopping;
-	unsigned long runs;
 };
 
 static void checkpoint(struct walsync *w)
@@ -24,7 +23,6 @@ static void checkpoint(struct walsync *w)
 	int rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 		log_warn("WAL checkpoint: %s", sqlite3_errmsg(w->db));
-	w->runs++;
 }
 
 static void walsync_main(void *arg)
@@ -96,9 +94,4 @@ void walsync_stop(struct walsync **wp)
 	sqlite3_close(w->db);
 	free(w);
 	*wp = NULL;
-}
-
-unsigned long walsync_runs(const struct walsync *w)
-{
-	return w->runs;
 }

@@ -21,7 +21,4 @@ void walsync_poke(struct walsync *w);
 /* Runs a last checkpoint, stops the thread, closes the connection. */
 void walsync_stop(struct walsync **w);
 
-/* Checkpoints run so far. */
-unsigned long walsync_runs(const struct walsync *w);
-
 #endif
