@@ -1,0 +1,317 @@
+#include "daemon/policy.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/identity.h"
+#include "daemon/watchdog.h"
+#include "proto/status.h"
+
+#define WHY(...) snprintf(why, why_len, __VA_ARGS__)
+
+static int too_late(const char *field, int64_t t, int64_t received_ms, uint64_t max_skew_ms,
+		    char *why, size_t why_len)
+{
+	if (t <= watchdog_add(received_ms, max_skew_ms))
+		return VG_OK;
+	char at[TIME_RFC3339_MAX], relay[TIME_RFC3339_MAX];
+	time_format_rfc3339(t, at);
+	time_format_rfc3339(received_ms, relay);
+	WHY("%s %s is later than the relay's time %s plus max_clock_skew (%llu s)", field, at, relay,
+	    (unsigned long long)(max_skew_ms / 1000));
+	return VG_EBADREQ;
+}
+
+int policy_check_times(const Vigil__V1__Record *rec, int64_t received_ms, uint64_t max_skew_ms,
+		       char *why, size_t why_len)
+{
+	int rc = too_late("client_time_ms", rec->client_time_ms, received_ms, max_skew_ms, why,
+			  why_len);
+	if (rc == VG_OK && rec->body_case == VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT)
+		rc = too_late("attempted_at_ms", rec->contact_attempt->attempted_at_ms, received_ms,
+			      max_skew_ms, why, why_len);
+	if (rc == VG_OK && rec->body_case == VIGIL__V1__RECORD__BODY_CASE_OPEN &&
+	    rec->case_open->consent)
+		rc = too_late("consent.given_at_ms", rec->case_open->consent->given_at_ms, received_ms,
+			      max_skew_ms, why, why_len);
+	return rc;
+}
+
+/* The answer for a case that does not exist, and for one the peer may not
+ * know about: the same words, so a refusal tells nothing. */
+static int not_found(const char *case_id, char *why, size_t why_len)
+{
+	WHY("case %s not found", case_id);
+	return VG_ENOTFOUND;
+}
+
+static int is_party(const struct case_state *c, const char *org)
+{
+	return casestate_party(c, org) != NULL;
+}
+
+static int is_offered(const struct case_state *c, const char *org)
+{
+	return c->has_pending && strcmp(c->pending_offer_to, org) == 0;
+}
+
+int policy_hidden(const struct policy_actor *actor, const struct case_state *c)
+{
+	return !is_party(c, actor->org);
+}
+
+static int members_known(const struct case_members *m, char **orgs, size_t n, char *why,
+			 size_t why_len)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (m->role_of(m->ctx, orgs[i]) == ROLE_NONE) {
+			WHY("unknown organisation %s", orgs[i]);
+			return VG_ENOTFOUND;
+		}
+	}
+	return VG_OK;
+}
+
+static int check_open(const struct policy_actor *a, const struct case_state *c,
+		      const Vigil__V1__Record *rec, const struct case_members *m, char *why,
+		      size_t why_len)
+{
+	const Vigil__V1__CaseOpen *o = rec->case_open;
+	if (a->role != ROLE_COORDINATOR) {
+		WHY("only a coordinator opens a case");
+		return VG_EPERM;
+	}
+	if (!c || !is_party(c, a->org)) {
+		/* Only the owner named in the id may create it; that rule alone
+		 * answers anyone else, whether or not the case exists. */
+		char owner[CASE_ORG_LEN];
+		if (casestate_id_owner(rec->case_id, owner) != 0 || strcmp(owner, a->org) != 0) {
+			WHY("a new case's id begins with your organisation id: %s/...", a->org);
+			return VG_EPERM;
+		}
+		if (c)
+			return not_found(rec->case_id, why, why_len);
+	} else if (c->state != VIGIL__V1__CASE_STATE__CASE_STATE_CLOSED) {
+		WHY("case %s is already open", rec->case_id);
+		return VG_ECONFLICT;
+	} else if (strcmp(a->org, c->owner) != 0 && strcmp(a->org, c->responsible) != 0) {
+		WHY("only the owner (%s) or the responsible coordinator reopens the case", c->owner);
+		return VG_EPERM;
+	}
+	return members_known(m, o->parties, o->n_parties, why, why_len);
+}
+
+static int check_ack(const struct policy_actor *a, const struct case_state *c,
+		     const Vigil__V1__AlertAck *ack, char *why, size_t why_len)
+{
+	if (a->role != ROLE_COORDINATOR && strcmp(a->org, c->responsible) != 0) {
+		WHY("only a coordinator party or the responsible organisation acknowledges an alert");
+		return VG_EPERM;
+	}
+	int alert = c->alert.open && !c->alert.resolve[0] &&
+		    memcmp(ack->alert_id.data, c->alert.id, RECORD_ID_LEN) == 0;
+	int stall = c->has_stall && !c->stall_resolve[0] &&
+		    memcmp(ack->alert_id.data, c->stall_id, RECORD_ID_LEN) == 0;
+	if (!alert && !stall) {
+		WHY("that alert is not open");
+		return VG_EBADREQ;
+	}
+	return VG_OK;
+}
+
+static int check_risk(const struct policy_actor *a, const struct case_state *c,
+		      const Vigil__V1__RiskAssessment *r, char *why, size_t why_len)
+{
+	if (a->role != ROLE_COORDINATOR && a->role != ROLE_POLICE && a->role != ROLE_IOM) {
+		WHY("only coordinator, police and iom parties assess risk");
+		return VG_EPERM;
+	}
+	if (c->minor && r->level != VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH) {
+		WHY("a minor's risk level is never below high");
+		return VG_EBADREQ;
+	}
+	return VG_OK;
+}
+
+static int check_offer(const struct policy_actor *a, const struct case_state *c,
+		       const Vigil__V1__HandoverOffer *o, const struct case_members *m, char *why,
+		       size_t why_len)
+{
+	if (strcmp(a->org, c->responsible) != 0) {
+		WHY("only the responsible organisation (%s) offers a handover", c->responsible);
+		return VG_EPERM;
+	}
+	if (c->has_pending) {
+		WHY("an offer to %s is already pending; it must be answered or withdrawn first",
+		    c->pending_offer_to);
+		return VG_ECONFLICT;
+	}
+	if (strcmp(o->to, a->org) == 0) {
+		WHY("the case is already with %s", a->org);
+		return VG_EBADREQ;
+	}
+	int role = m->role_of(m->ctx, o->to);
+	if (role == ROLE_NONE) {
+		WHY("unknown organisation %s", o->to);
+		return VG_ENOTFOUND;
+	}
+	if (role == ROLE_RELAY) {
+		WHY("%s is a relay and takes no cases", o->to);
+		return VG_EBADREQ;
+	}
+	return VG_OK;
+}
+
+static int offer_pending(const struct case_state *c, const ProtobufCBinaryData *id, char *why,
+			 size_t why_len)
+{
+	if (!c->has_pending || id->len != RECORD_ID_LEN ||
+	    memcmp(id->data, c->pending_offer_id, RECORD_ID_LEN) != 0) {
+		WHY("that offer is not pending (withdrawn, answered or unknown)");
+		return VG_EBADREQ;
+	}
+	return VG_OK;
+}
+
+static int check_answer(const struct policy_actor *a, const struct case_state *c,
+			const Vigil__V1__HandoverAnswer *ans, char *why, size_t why_len)
+{
+	int rc = offer_pending(c, &ans->offer_id, why, why_len);
+	if (rc != VG_OK)
+		return rc;
+	if (strcmp(a->org, c->pending_offer_to) != 0) {
+		WHY("only the offered organisation (%s) answers this offer", c->pending_offer_to);
+		return VG_EPERM;
+	}
+	return VG_OK;
+}
+
+static int check_withdraw(const struct policy_actor *a, const struct case_state *c,
+			  const Vigil__V1__HandoverWithdraw *w, char *why, size_t why_len)
+{
+	if (strcmp(a->org, c->responsible) != 0) {
+		WHY("only the responsible organisation (%s) withdraws its offer", c->responsible);
+		return VG_EPERM;
+	}
+	return offer_pending(c, &w->offer_id, why, why_len);
+}
+
+static int check_close(const struct policy_actor *a, const struct case_state *c, char *why,
+		       size_t why_len)
+{
+	if (a->role != ROLE_COORDINATOR ||
+	    (strcmp(a->org, c->owner) != 0 && strcmp(a->org, c->responsible) != 0)) {
+		WHY("only the owner (%s) or the responsible coordinator closes the case", c->owner);
+		return VG_EPERM;
+	}
+	return VG_OK;
+}
+
+int policy_record(const struct policy_actor *a, const struct case_state *c,
+		  const Vigil__V1__Record *rec, const struct case_members *m, char *why,
+		  size_t why_len)
+{
+	if (rec->body_case == VIGIL__V1__RECORD__BODY_ALERT) {
+		WHY("alerts are raised by the relay only");
+		return VG_EPERM;
+	}
+	if (rec->body_case == VIGIL__V1__RECORD__BODY_CASE_OPEN)
+		return check_open(a, c, rec, m, why, why_len);
+	/* The offered organisation may answer before it is a party. */
+	int answering = c && rec->body_case == VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER &&
+			is_offered(c, a->org);
+	if (!c || (!is_party(c, a->org) && !answering))
+		return not_found(rec->case_id, why, why_len);
+	if (c->state != VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE) {
+		WHY("case %s is closed; its owner reopens it with a case open", rec->case_id);
+		return VG_EBADREQ;
+	}
+	switch (rec->body_case) {
+	case VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT:
+		return VG_OK;
+	case VIGIL__V1__RECORD__BODY_ALERT_ACK:
+		return check_ack(a, c, rec->alert_ack, why, why_len);
+	case VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT:
+		return check_risk(a, c, rec->risk_assessment, why, why_len);
+	case VIGIL__V1__RECORD__BODY_HANDOVER_OFFER:
+		return check_offer(a, c, rec->handover_offer, m, why, why_len);
+	case VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER:
+		return check_answer(a, c, rec->handover_answer, why, why_len);
+	case VIGIL__V1__RECORD__BODY_HANDOVER_WITHDRAW:
+		return check_withdraw(a, c, rec->handover_withdraw, why, why_len);
+	case VIGIL__V1__RECORD__BODY_CASE_CLOSE:
+		return check_close(a, c, why, why_len);
+	default:
+		WHY("this record kind is not accepted yet");
+		return VG_EBADREQ;
+	}
+}
+
+int policy_query(const struct policy_actor *a, const char *case_id, const struct case_state *c,
+		 enum case_query q, enum case_view *view, char *why, size_t why_len)
+{
+	*view = CASE_VIEW_FULL;
+	if (q == CASE_Q_LIST)
+		return VG_OK;
+	if (!c)
+		return not_found(case_id, why, why_len);
+	int party = is_party(c, a->org);
+	if (!party) {
+		/* The organisation a pending offer names may see the status: it
+		 * is asked to take the case on, and needs the offer to answer.
+		 * It sees that view whatever its role. */
+		if (q == CASE_Q_STATUS && is_offered(c, a->org)) {
+			*view = CASE_VIEW_OFFERED;
+			return VG_OK;
+		}
+		return not_found(case_id, why, why_len);
+	}
+	switch (q) {
+	case CASE_Q_STATUS:
+		*view = a->role == ROLE_POLICE ? CASE_VIEW_POLICE : CASE_VIEW_FULL;
+		return VG_OK;
+	case CASE_Q_LOG:
+		if (a->role != ROLE_COORDINATOR && a->role != ROLE_IOM &&
+		    strcmp(a->org, c->responsible) != 0) {
+			WHY("the case's records are for coordinator, iom and responsible parties");
+			return VG_EPERM;
+		}
+		return VG_OK;
+	case CASE_Q_READERS:
+		if (strcmp(a->org, c->owner) != 0 &&
+		    (a->role != ROLE_COORDINATOR || strcmp(a->org, c->responsible) != 0)) {
+			WHY("only the owner (%s) or the responsible coordinator lists who read the case",
+			    c->owner);
+			return VG_EPERM;
+		}
+		return VG_OK;
+	default:
+		WHY("unknown case query");
+		return VG_EBADREQ;
+	}
+}
+
+const char *policy_refused_tag(const Vigil__V1__Record *rec)
+{
+	switch (rec->body_case) {
+	case VIGIL__V1__RECORD__BODY_CASE_OPEN: return "open-refused";
+	case VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT: return "contact-refused";
+	case VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT: return "risk-refused";
+	case VIGIL__V1__RECORD__BODY_HANDOVER_OFFER: return "offer-refused";
+	case VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER: return "answer-refused";
+	case VIGIL__V1__RECORD__BODY_HANDOVER_WITHDRAW: return "withdraw-refused";
+	case VIGIL__V1__RECORD__BODY_ALERT_ACK: return "ack-refused";
+	case VIGIL__V1__RECORD__BODY_CASE_CLOSE: return "close-refused";
+	default: return "write-refused";
+	}
+}
+
+const char *policy_query_tag(enum case_query q, int refused)
+{
+	switch (q) {
+	case CASE_Q_STATUS: return refused ? "status-refused" : "status";
+	case CASE_Q_LOG: return refused ? "log-refused" : "log";
+	case CASE_Q_READERS: return refused ? "readers-refused" : "readers";
+	default: return refused ? "list-refused" : "list";
+	}
+}

@@ -1,0 +1,76 @@
+/*
+ * policy.h - who may do what to a case, and which view of it a reader
+ * gets (DESIGN.md section 5), as pure functions of (actor, case state,
+ * record or query, member directory, time): no SQLite, no I/O, no clock.
+ *
+ * Every function returns VG_OK or a negative VG_* refusal (proto/status.h)
+ * with the rule in why; the writer maps that to the wire error.  A peer
+ * that is not a party to a case gets, for anything about it, exactly the
+ * answer it would get if the case did not exist: policy_hidden() says
+ * which refusals hide the case, so the caller can audit the probe.
+ *
+ * Case ids are qualified by their owner: "se-stockholm-coord/SE-2026-0042"
+ * belongs to se-stockholm-coord, and only that organisation may open a
+ * case under its name, so opening reveals nothing about other
+ * organisations' cases.
+ */
+#ifndef VIGIL_DAEMON_POLICY_H
+#define VIGIL_DAEMON_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/casestate.h"
+#include "proto/vigil.pb-c.h"
+
+/* Who acts: the organisation of the peer's certificate and its role. */
+struct policy_actor {
+	const char *org;
+	int role;                          /* enum role */
+};
+
+enum case_query { CASE_Q_STATUS = 1, CASE_Q_LOG, CASE_Q_LIST, CASE_Q_READERS };
+
+/* How much of a case's status a reader sees. */
+enum case_view {
+	CASE_VIEW_FULL = 1,      /* a party */
+	CASE_VIEW_POLICE,        /* a police party: the status codes only */
+	CASE_VIEW_OFFERED,       /* the organisation a pending offer names, not yet a party */
+};
+
+/*
+ * Client-supplied times (the record's client_time_ms, a contact's
+ * attempted_at_ms, a consent's given_at_ms) may be at most max_skew_ms
+ * ahead of received_ms, the relay's receive time.  Backdated times are
+ * allowed.  VG_OK or VG_EBADREQ naming the field and the relay's time.
+ */
+int policy_check_times(const Vigil__V1__Record *rec, int64_t received_ms, uint64_t max_skew_ms,
+		       char *why, size_t why_len);
+
+/*
+ * May actor append rec to the case c (NULL: no case of that id)?  Checks
+ * role, party, owner and responsible rules, the case's state, and that
+ * every organisation the record names is a member.
+ */
+int policy_record(const struct policy_actor *actor, const struct case_state *c,
+		  const Vigil__V1__Record *rec, const struct case_members *members, char *why,
+		  size_t why_len);
+
+/*
+ * May actor ask q about the case case_id, whose state is c (NULL: no such
+ * case)?  On VG_OK *view
+ * is the view it gets (status) or CASE_VIEW_FULL.  CASE_Q_LIST is always
+ * allowed (a peer lists its own cases).
+ */
+int policy_query(const struct policy_actor *actor, const char *case_id, const struct case_state *c,
+		 enum case_query q, enum case_view *view, char *why, size_t why_len);
+
+/* 1 when a refusal of actor on c (which exists) hides the case: the actor
+ * is neither a party nor the organisation a pending offer names. */
+int policy_hidden(const struct policy_actor *actor, const struct case_state *c);
+
+/* The audit tag of a refused record or query: "contact-refused", ... */
+const char *policy_refused_tag(const Vigil__V1__Record *rec);
+const char *policy_query_tag(enum case_query q, int refused);
+
+#endif

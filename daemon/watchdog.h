@@ -1,0 +1,100 @@
+/*
+ * watchdog.h - the silence watchdog as pure functions of (case state,
+ * event, now): no SQLite, no I/O, no clock of its own (DESIGN.md section 6).
+ *
+ * The writer calls the watchdog_on_* functions when an accepted record
+ * changes what the watchdog cares about, watchdog_next() to learn when it
+ * must look at the case again (kept in an indexed column), and, when that
+ * time has come, watchdog_step() until it returns 0: each call decides one
+ * alert entry (raise, escalate, re-raise after an acknowledgement, tell a
+ * new responsible organisation, resolve) and updates the state to match.
+ *
+ * The rules that make the watchdog hard to silence by mistake:
+ * - the silence deadline is the watchdog's base (the last successful
+ *   contact, the accepted handover, the opening, or the acknowledgement of
+ *   the open alert, whichever is latest) plus the window of the risk level;
+ *   all sums saturate, so no time can overflow into the past;
+ * - a contact counts from its attempted_at only up to now (policy.c
+ *   refuses anything later than now plus the allowed skew, and the rest is
+ *   clamped here), and one dated at or before the base is stored and
+ *   nothing more: it neither resolves nor re-raises an alert;
+ * - an acknowledgement records a decision and re-arms: continued silence
+ *   raises a new alert one window after it;
+ * - recipients are the case's parties by their directory role, whether or
+ *   not they ever connected.
+ */
+#ifndef VIGIL_DAEMON_WATCHDOG_H
+#define VIGIL_DAEMON_WATCHDOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/casestate.h"
+
+/* The watchdog's windows and thresholds (config.h [watchdog]). */
+struct watch_config {
+	uint64_t window_ms[4];             /* by vigil.v1.RiskLevel (1 low .. 3 high) */
+	unsigned failed_attempts;          /* 0: no early alert */
+	uint64_t handover_window_ms;
+	uint64_t escalate_after_ms;
+	uint64_t max_clock_skew_ms;        /* client times allowed ahead of the relay */
+};
+
+#define WATCH_MAX_RECIPIENTS CASE_PARTIES_MAX
+
+/* One alert entry the watchdog decided to write. */
+struct watch_event {
+	char case_id[CASE_ID_LEN];
+	int kind;                          /* vigil.v1.AlertKind */
+	int stage;                         /* 1, 2; 0: resolved */
+	uint8_t alert_id[RECORD_ID_LEN];   /* the alert this entry is about */
+	int first;                         /* this entry raises it: its record_id is alert_id */
+	int64_t deadline_ms;
+	int64_t last_success_ms;
+	uint32_t failed_attempts;
+	int police;                        /* vigil.v1.PoliceAdvice */
+	char resolution[24];               /* stage 0 */
+	char cause[24];                    /* "", "after-ack", "handover" */
+	char recipients[WATCH_MAX_RECIPIENTS][CASE_ORG_LEN];
+	size_t n_recipients;
+};
+
+/* Saturating a + b for a time and a duration. */
+int64_t watchdog_add(int64_t t, uint64_t d);
+
+/* The time the silence deadline counts from, and the deadline itself
+ * (INT64_MAX: never). */
+int64_t watchdog_base(const struct case_state *c);
+int64_t watchdog_deadline(const struct watch_config *wc, const struct case_state *c);
+
+/* A contact attempt by org, dated at_ms (already checked against the
+ * skew), received at now. */
+void watchdog_on_contact(const struct watch_config *wc, struct case_state *c, const char *org,
+			 int channel, int outcome, int64_t at_ms, int64_t now);
+/* The open alert was acknowledged at now. */
+void watchdog_on_ack(struct case_state *c, int64_t now);
+/* A handover was accepted by org at now (org is now responsible). */
+void watchdog_on_accepted(struct case_state *c, const char *org, int64_t now);
+/* The pending offer was answered (declined or accepted) or withdrawn. */
+void watchdog_on_offer_ended(struct case_state *c, const char *resolution);
+/* The case was closed. */
+void watchdog_on_closed(struct case_state *c);
+/* The case was opened or reopened at now. */
+void watchdog_on_opened(struct case_state *c, int64_t now);
+
+/* When the watchdog must look at the case again: now when an entry is
+ * waiting to be written, 0 never. */
+int64_t watchdog_next(const struct watch_config *wc, const struct case_state *c, int64_t now);
+
+/*
+ * Decides the next alert entry the case needs at now and updates c to
+ * match.  Returns 1 with *ev filled, 0 when nothing is due.  A new alert
+ * takes new_id as its id.
+ */
+int watchdog_step(const struct watch_config *wc, struct case_state *c, int64_t now,
+		  const uint8_t new_id[RECORD_ID_LEN], struct watch_event *ev);
+
+/* 1 for the outcomes that count as reaching her. */
+int watchdog_outcome_reached(int outcome);
+
+#endif

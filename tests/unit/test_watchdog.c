@@ -1,0 +1,500 @@
+/*
+ * The silence watchdog as a pure function (daemon/watchdog.c): every
+ * transition with a fake clock, so "three days of silence" takes
+ * microseconds.  The holes it once had each have a test of their own:
+ * a future-dated success, INT64 extremes, an old success, the
+ * acknowledgement that snoozed for good, the handover that left the new
+ * responsible organisation out, the stalled-handover alert never resolved,
+ * and parties addressed by their directory role.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/casestate.h"
+#include "daemon/identity.h"
+#include "daemon/watchdog.h"
+
+#define SEC 1000LL
+#define HOUR (3600 * SEC)
+#define DAY (24 * HOUR)
+#define T0 1795000000000LL /* 2026-11-18, the case is opened */
+
+#define LOW VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW
+#define MEDIUM VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM
+#define HIGH VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH
+#define PHONE VIGIL__V1__CHANNEL__CHANNEL_PHONE
+#define SMS VIGIL__V1__CHANNEL__CHANNEL_SMS
+#define SAFE VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE
+#define NO_ANSWER VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER
+#define SILENCE VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE
+#define FAILED VIGIL__V1__ALERT_KIND__ALERT_KIND_FAILED_ATTEMPTS
+#define STALLED VIGIL__V1__ALERT_KIND__ALERT_KIND_HANDOVER_STALLED
+
+static const struct watch_config wc = {
+	.window_ms = { 0, 30 * DAY, 14 * DAY, 72 * HOUR },
+	.failed_attempts = 3,
+	.handover_window_ms = 72 * HOUR,
+	.escalate_after_ms = 24 * HOUR,
+	.max_clock_skew_ms = 5 * 60 * SEC,
+};
+
+static const uint8_t id1[RECORD_ID_LEN] = { 1 };
+static const uint8_t id2[RECORD_ID_LEN] = { 2 };
+static const uint8_t id3[RECORD_ID_LEN] = { 3 };
+static const uint8_t offer[RECORD_ID_LEN] = { 0xf0 };
+
+/* A high-risk case opened at T0 by the Stockholm coordinator, with police,
+ * a shelter, IOM and a second coordinator as parties, by their directory
+ * roles (none of them need ever have connected). */
+static void opened(struct case_state *c, int risk)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->case_id, sizeof(c->case_id), "se-stockholm-coord/SE-2026-0042");
+	snprintf(c->owner, sizeof(c->owner), "se-stockholm-coord");
+	snprintf(c->responsible, sizeof(c->responsible), "se-stockholm-coord");
+	c->state = VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE;
+	c->risk = risk;
+	casestate_add_party(c, "se-stockholm-coord", ROLE_COORDINATOR);
+	casestate_add_party(c, "se-police-noa", ROLE_POLICE);
+	casestate_add_party(c, "se-shelter-stockholm", ROLE_SHELTER);
+	casestate_add_party(c, "iom-ru-moscow", ROLE_IOM);
+	casestate_add_party(c, "se-malmo-coord", ROLE_COORDINATOR);
+	watchdog_on_opened(c, T0);
+}
+
+static int has_recipient(const struct watch_event *ev, const char *org)
+{
+	for (size_t i = 0; i < ev->n_recipients; i++)
+		if (strcmp(ev->recipients[i], org) == 0)
+			return 1;
+	return 0;
+}
+
+/* Runs the watchdog at now: the event, or fails when there is none. */
+static void step(struct case_state *c, int64_t now, const uint8_t *new_id, struct watch_event *ev)
+{
+	assert_true(watchdog_next(&wc, c, now) <= now);
+	assert_int_equal(watchdog_step(&wc, c, now, new_id, ev), 1);
+}
+
+static void quiet(struct case_state *c, int64_t now)
+{
+	struct watch_event ev;
+	assert_int_equal(watchdog_step(&wc, c, now, id3, &ev), 0);
+}
+
+static void test_three_days_of_silence(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	assert_int_equal(watchdog_next(&wc, &c, T0), T0 + 72 * HOUR);
+	quiet(&c, T0 + 72 * HOUR - 1);
+	struct watch_event ev;
+	step(&c, T0 + 72 * HOUR, id1, &ev);
+	assert_int_equal(ev.kind, SILENCE);
+	assert_int_equal(ev.stage, 1);
+	assert_true(ev.first);
+	assert_memory_equal(ev.alert_id, id1, RECORD_ID_LEN);
+	assert_int_equal(ev.deadline_ms, T0 + 72 * HOUR);
+	assert_int_equal(ev.police, VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_NONE);
+	/* Stage 1: responsible, coordinators and shelter; not police, not IOM. */
+	assert_int_equal(ev.n_recipients, 3);
+	assert_true(has_recipient(&ev, "se-stockholm-coord"));
+	assert_true(has_recipient(&ev, "se-malmo-coord"));
+	assert_true(has_recipient(&ev, "se-shelter-stockholm"));
+	assert_false(has_recipient(&ev, "se-police-noa"));
+	/* Nothing more until escalation. */
+	assert_int_equal(watchdog_next(&wc, &c, T0 + 72 * HOUR), T0 + 96 * HOUR);
+	quiet(&c, T0 + 96 * HOUR - 1);
+}
+
+static void test_windows_by_risk(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, MEDIUM);
+	assert_int_equal(watchdog_next(&wc, &c, T0), T0 + 14 * DAY);
+	opened(&c, LOW);
+	assert_int_equal(watchdog_next(&wc, &c, T0), T0 + 30 * DAY);
+}
+
+static void test_escalation_adds_police_never_connected(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	struct watch_event ev;
+	step(&c, T0 + 72 * HOUR, id1, &ev);
+	step(&c, T0 + 96 * HOUR, id2, &ev);
+	assert_int_equal(ev.stage, 2);
+	assert_false(ev.first);
+	assert_memory_equal(ev.alert_id, id1, RECORD_ID_LEN);
+	assert_true(has_recipient(&ev, "se-police-noa"));
+	assert_true(has_recipient(&ev, "se-shelter-stockholm"));
+	assert_int_equal(ev.police, VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_CONSIDER);
+	assert_int_equal(watchdog_next(&wc, &c, T0 + 96 * HOUR), 0);
+}
+
+static void test_minor_goes_to_police_at_once(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	c.minor = 1;
+	struct watch_event ev;
+	step(&c, T0 + 72 * HOUR, id1, &ev);
+	assert_int_equal(ev.stage, 2);
+	assert_int_equal(ev.police, VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_REQUIRED);
+	assert_true(has_recipient(&ev, "se-police-noa"));
+}
+
+static void test_immediate_danger_escalates_open_alert_at_once(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	struct watch_event ev;
+	step(&c, T0 + 72 * HOUR, id1, &ev);
+	assert_int_equal(ev.stage, 1);
+	c.immediate_danger = 1; /* a risk assessment arrived */
+	assert_int_equal(watchdog_next(&wc, &c, T0 + 73 * HOUR), T0 + 72 * HOUR);
+	step(&c, T0 + 73 * HOUR, id2, &ev);
+	assert_int_equal(ev.stage, 2);
+}
+
+static void test_future_success_counts_as_now(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	/* A mistyped year, allowed through by a generous skew: it still counts
+	 * only up to the relay's clock. */
+	int64_t now = T0 + HOUR;
+	watchdog_on_contact(&wc, &c, "iom-ru-moscow", PHONE, SAFE, now + 365 * DAY, now);
+	assert_int_equal(c.last_success_ms, now);
+	assert_int_equal(c.last_attempt_ms, now + 365 * DAY); /* shown as sent */
+	assert_int_equal(watchdog_next(&wc, &c, now), now + 72 * HOUR);
+	struct watch_event ev;
+	step(&c, now + 72 * HOUR, id1, &ev);
+	assert_int_equal(ev.kind, SILENCE);
+}
+
+static void test_int64_extremes(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	int64_t now = T0 + HOUR;
+	watchdog_on_contact(&wc, &c, "iom-ru-moscow", PHONE, SAFE, INT64_MAX, now);
+	assert_int_equal(c.last_success_ms, now);
+	watchdog_on_contact(&wc, &c, "iom-ru-moscow", PHONE, NO_ANSWER, INT64_MIN, now);
+	assert_int_equal(watchdog_next(&wc, &c, now), now + 72 * HOUR);
+
+	/* Saturating sums: no overflow, no deadline in the past. */
+	assert_int_equal(watchdog_add(INT64_MAX, 1), INT64_MAX);
+	assert_int_equal(watchdog_add(INT64_MAX - 5, 10), INT64_MAX);
+	assert_int_equal(watchdog_add(1, UINT64_MAX), INT64_MAX);
+	assert_int_equal(watchdog_add(-10, 5), -5);
+	assert_int_equal(watchdog_add(INT64_MIN, 10), INT64_MIN + 10);
+
+	struct watch_config huge = wc;
+	huge.window_ms[3] = UINT64_MAX;
+	huge.escalate_after_ms = UINT64_MAX;
+	assert_int_equal(watchdog_deadline(&huge, &c), INT64_MAX);
+	assert_int_equal(watchdog_next(&huge, &c, now), 0); /* never */
+	struct watch_event ev;
+	assert_int_equal(watchdog_step(&huge, &c, INT64_MAX - 1, id1, &ev), 0);
+
+	/* A case opened at the end of time: deadlines saturate, nothing wraps. */
+	opened(&c, HIGH);
+	watchdog_on_opened(&c, INT64_MAX - 1);
+	assert_int_equal(watchdog_deadline(&wc, &c), INT64_MAX);
+	assert_int_equal(watchdog_next(&wc, &c, INT64_MAX - 1), 0);
+}
+
+static void test_old_success_resolves_nothing(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	watchdog_on_contact(&wc, &c, "iom-ru-moscow", PHONE, SAFE, T0 + 10 * HOUR, T0 + 10 * HOUR);
+	struct watch_event ev;
+	int64_t due = T0 + 82 * HOUR;
+	step(&c, due, id1, &ev);
+	assert_int_equal(ev.kind, SILENCE);
+	/* A success dated before the one the deadline is based on. */
+	watchdog_on_contact(&wc, &c, "se-malmo-coord", PHONE, SAFE, T0 + 5 * HOUR, due + 1);
+	assert_int_equal(c.last_success_ms, T0 + 10 * HOUR);
+	assert_string_equal(c.alert.resolve, "");
+	assert_int_equal(watchdog_next(&wc, &c, due + 1), due + 24 * HOUR);
+	quiet(&c, due + 1);
+	assert_int_equal(c.attempts, 2); /* stored and counted all the same */
+
+	/* A newer one resolves the alert, once, to the stage-1 recipients. */
+	watchdog_on_contact(&wc, &c, "iom-ru-moscow", PHONE, SAFE, due + 2, due + 3);
+	step(&c, due + 3, id2, &ev);
+	assert_int_equal(ev.stage, 0);
+	assert_string_equal(ev.resolution, "contact");
+	assert_memory_equal(ev.alert_id, id1, RECORD_ID_LEN);
+	assert_true(has_recipient(&ev, "se-shelter-stockholm"));
+	assert_false(has_recipient(&ev, "se-police-noa"));
+	assert_int_equal(watchdog_next(&wc, &c, due + 3), due + 2 + 72 * HOUR);
+	quiet(&c, due + 3);
+}
+
+static void test_old_failures_do_not_raise_early(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	int64_t now = T0 + HOUR;
+	/* Three failures, two organisations, but all dated before the opening. */
+	watchdog_on_contact(&wc, &c, "iom-ru-moscow", PHONE, NO_ANSWER, T0 - 3 * HOUR, now);
+	watchdog_on_contact(&wc, &c, "se-malmo-coord", SMS, NO_ANSWER, T0 - 2 * HOUR, now);
+	watchdog_on_contact(&wc, &c, "iom-ru-moscow", PHONE, NO_ANSWER, T0 - HOUR, now);
+	assert_int_equal(c.failed_attempts, 0);
+	assert_int_equal(watchdog_next(&wc, &c, now), T0 + 72 * HOUR);
+}
+
+static void test_failed_attempts_raise_early(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	int64_t now = T0 + HOUR;
+	/* One organisation, one channel: not enough. */
+	for (int i = 1; i <= 3; i++)
+		watchdog_on_contact(&wc, &c, "iom-ru-moscow", PHONE, NO_ANSWER, now + i, now + i);
+	assert_int_equal(watchdog_next(&wc, &c, now + 3), T0 + 72 * HOUR);
+	/* A second organisation: early alert now. */
+	watchdog_on_contact(&wc, &c, "se-malmo-coord", PHONE, NO_ANSWER, now + 4, now + 4);
+	assert_int_equal(watchdog_next(&wc, &c, now + 4), now + 4);
+	struct watch_event ev;
+	step(&c, now + 4, id1, &ev);
+	assert_int_equal(ev.kind, FAILED);
+	assert_int_equal(ev.deadline_ms, 0);
+	assert_int_equal(ev.failed_attempts, 4);
+
+	/* Two channels by one organisation do it too. */
+	opened(&c, HIGH);
+	for (int i = 1; i <= 3; i++)
+		watchdog_on_contact(&wc, &c, "iom-ru-moscow", i == 3 ? SMS : PHONE, NO_ANSWER,
+				    now + i, now + i);
+	assert_int_equal(watchdog_next(&wc, &c, now + 3), now + 3);
+}
+
+static void test_ack_rearms(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	struct watch_event ev;
+	int64_t raised = T0 + 72 * HOUR;
+	step(&c, raised, id1, &ev);
+	int64_t acked = raised + 2 * HOUR;
+	watchdog_on_ack(&c, acked);
+	/* No escalation of an acknowledged alert, but a new alert one window
+	 * after the acknowledgement if the silence goes on. */
+	assert_int_equal(watchdog_next(&wc, &c, acked), acked + 72 * HOUR);
+	quiet(&c, acked + 72 * HOUR - 1);
+	step(&c, acked + 72 * HOUR, id2, &ev);
+	assert_int_equal(ev.kind, SILENCE);
+	assert_int_equal(ev.stage, 1);
+	assert_true(ev.first);
+	assert_memory_equal(ev.alert_id, id2, RECORD_ID_LEN);
+	assert_string_equal(ev.cause, "after-ack");
+	assert_int_equal(ev.deadline_ms, acked + 72 * HOUR);
+	/* ... and it escalates as usual. */
+	step(&c, acked + 96 * HOUR, id3, &ev);
+	assert_int_equal(ev.stage, 2);
+	assert_memory_equal(ev.alert_id, id2, RECORD_ID_LEN);
+
+	/* A success after an acknowledgement resolves the acknowledged alert. */
+	opened(&c, HIGH);
+	step(&c, raised, id1, &ev);
+	watchdog_on_ack(&c, acked);
+	watchdog_on_contact(&wc, &c, "iom-ru-moscow", PHONE, SAFE, acked + 1, acked + 1);
+	step(&c, acked + 1, id2, &ev);
+	assert_string_equal(ev.resolution, "contact");
+	assert_int_equal(watchdog_next(&wc, &c, acked + 1), acked + 1 + 72 * HOUR);
+}
+
+static void test_ack_resets_failures(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	int64_t now = T0 + HOUR;
+	watchdog_on_contact(&wc, &c, "iom-ru-moscow", PHONE, NO_ANSWER, now + 1, now + 1);
+	watchdog_on_contact(&wc, &c, "se-malmo-coord", PHONE, NO_ANSWER, now + 2, now + 2);
+	watchdog_on_contact(&wc, &c, "iom-ru-moscow", PHONE, NO_ANSWER, now + 3, now + 3);
+	struct watch_event ev;
+	step(&c, now + 3, id1, &ev);
+	watchdog_on_ack(&c, now + 4);
+	/* The failures that raised it do not raise the next one at once. */
+	assert_int_equal(watchdog_next(&wc, &c, now + 4), now + 4 + 72 * HOUR);
+	/* New ones after the acknowledgement do. */
+	watchdog_on_contact(&wc, &c, "iom-ru-moscow", PHONE, NO_ANSWER, now + 5, now + 5);
+	watchdog_on_contact(&wc, &c, "se-malmo-coord", PHONE, NO_ANSWER, now + 6, now + 6);
+	watchdog_on_contact(&wc, &c, "iom-ru-moscow", SMS, NO_ANSWER, now + 7, now + 7);
+	step(&c, now + 7, id2, &ev);
+	assert_int_equal(ev.kind, FAILED);
+	assert_string_equal(ev.cause, "after-ack");
+}
+
+static void test_handover_hands_over_open_alert(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	struct watch_event ev;
+	step(&c, T0 + 72 * HOUR, id1, &ev);
+	int64_t now = T0 + 73 * HOUR;
+	snprintf(c.responsible, sizeof(c.responsible), "iom-ru-moscow");
+	watchdog_on_accepted(&c, "iom-ru-moscow", now);
+	assert_int_equal(watchdog_next(&wc, &c, now), now);
+	step(&c, now, id2, &ev);
+	assert_int_equal(ev.stage, 1);
+	assert_memory_equal(ev.alert_id, id1, RECORD_ID_LEN);
+	assert_false(ev.first);
+	assert_string_equal(ev.cause, "handover");
+	assert_int_equal(ev.n_recipients, 1);
+	assert_string_equal(ev.recipients[0], "iom-ru-moscow");
+	/* The alert stays open and escalates on its own schedule, now to the
+	 * new responsible organisation too. */
+	assert_int_equal(watchdog_next(&wc, &c, now), T0 + 96 * HOUR);
+	step(&c, T0 + 96 * HOUR, id3, &ev);
+	assert_int_equal(ev.stage, 2);
+	assert_true(has_recipient(&ev, "iom-ru-moscow"));
+	assert_true(has_recipient(&ev, "se-stockholm-coord"));
+}
+
+static void test_handover_without_alert_moves_base(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	int64_t now = T0 + 10 * HOUR;
+	watchdog_on_accepted(&c, "iom-ru-moscow", now);
+	assert_string_equal(c.alert.notify, "");
+	assert_int_equal(watchdog_next(&wc, &c, now), now + 72 * HOUR);
+}
+
+static void offer_to(struct case_state *c, const char *to, int64_t at)
+{
+	c->has_pending = 1;
+	memcpy(c->pending_offer_id, offer, RECORD_ID_LEN);
+	snprintf(c->pending_offer_to, sizeof(c->pending_offer_to), "%s", to);
+	c->pending_offer_at_ms = at;
+}
+
+static void stalled_then(const char *resolution)
+{
+	struct case_state c;
+	opened(&c, LOW);
+	int64_t at = T0 + HOUR;
+	offer_to(&c, "iom-ru-moscow", at);
+	assert_int_equal(watchdog_next(&wc, &c, at), at + 72 * HOUR);
+	struct watch_event ev;
+	step(&c, at + 72 * HOUR, id1, &ev);
+	assert_int_equal(ev.kind, STALLED);
+	assert_int_equal(ev.stage, 1);
+	assert_int_equal(ev.n_recipients, 1);
+	assert_string_equal(ev.recipients[0], "se-stockholm-coord");
+	/* Once per offer. */
+	assert_int_equal(watchdog_next(&wc, &c, at + 72 * HOUR), T0 + 30 * DAY);
+	watchdog_on_offer_ended(&c, resolution);
+	assert_false(c.has_pending);
+	step(&c, at + 73 * HOUR, id2, &ev);
+	assert_int_equal(ev.kind, STALLED);
+	assert_int_equal(ev.stage, 0);
+	assert_string_equal(ev.resolution, resolution);
+	assert_memory_equal(ev.alert_id, id1, RECORD_ID_LEN);
+	assert_string_equal(ev.recipients[0], "se-stockholm-coord");
+	quiet(&c, at + 73 * HOUR);
+}
+
+static void test_stall_resolved_on_answer(void **state)
+{
+	(void)state;
+	stalled_then("handover-answered");
+}
+
+static void test_stall_resolved_on_withdraw(void **state)
+{
+	(void)state;
+	stalled_then("handover-withdrawn");
+}
+
+static void test_offer_answered_in_time_raises_nothing(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, LOW);
+	offer_to(&c, "iom-ru-moscow", T0 + HOUR);
+	watchdog_on_offer_ended(&c, "handover-answered");
+	assert_string_equal(c.stall_resolve, "");
+	assert_int_equal(watchdog_next(&wc, &c, T0 + 2 * HOUR), T0 + 30 * DAY);
+}
+
+static void test_close_resolves_and_stops(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, HIGH);
+	struct watch_event ev;
+	step(&c, T0 + 72 * HOUR, id1, &ev);
+	step(&c, T0 + 96 * HOUR, id2, &ev);
+	c.state = VIGIL__V1__CASE_STATE__CASE_STATE_CLOSED;
+	watchdog_on_closed(&c);
+	step(&c, T0 + 97 * HOUR, id3, &ev);
+	assert_string_equal(ev.resolution, "closed");
+	assert_true(has_recipient(&ev, "se-police-noa")); /* it had reached stage 2 */
+	assert_int_equal(watchdog_next(&wc, &c, T0 + 97 * HOUR), 0);
+	quiet(&c, T0 + 400 * DAY);
+}
+
+static void test_no_early_alert_when_disabled(void **state)
+{
+	(void)state;
+	struct watch_config off = wc;
+	off.failed_attempts = 0;
+	struct case_state c;
+	opened(&c, HIGH);
+	watchdog_on_contact(&off, &c, "iom-ru-moscow", PHONE, NO_ANSWER, T0 + 1, T0 + 1);
+	watchdog_on_contact(&off, &c, "se-malmo-coord", SMS, NO_ANSWER, T0 + 2, T0 + 2);
+	assert_int_equal(watchdog_next(&off, &c, T0 + 2), T0 + 72 * HOUR);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_three_days_of_silence),
+		cmocka_unit_test(test_windows_by_risk),
+		cmocka_unit_test(test_escalation_adds_police_never_connected),
+		cmocka_unit_test(test_minor_goes_to_police_at_once),
+		cmocka_unit_test(test_immediate_danger_escalates_open_alert_at_once),
+		cmocka_unit_test(test_future_success_counts_as_now),
+		cmocka_unit_test(test_int64_extremes),
+		cmocka_unit_test(test_old_success_resolves_nothing),
+		cmocka_unit_test(test_old_failures_do_not_raise_early),
+		cmocka_unit_test(test_failed_attempts_raise_early),
+		cmocka_unit_test(test_ack_rearms),
+		cmocka_unit_test(test_ack_resets_failures),
+		cmocka_unit_test(test_handover_hands_over_open_alert),
+		cmocka_unit_test(test_handover_without_alert_moves_base),
+		cmocka_unit_test(test_stall_resolved_on_answer),
+		cmocka_unit_test(test_stall_resolved_on_withdraw),
+		cmocka_unit_test(test_offer_answered_in_time_raises_nothing),
+		cmocka_unit_test(test_close_resolves_and_stops),
+		cmocka_unit_test(test_no_early_alert_when_disabled),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
