@@ -56,9 +56,8 @@ int vigil__record_head_check(const char *case_id, int64_t client_time_ms,
 		return vigil__error_set(err, VIGIL_E_USAGE, "no case id given");
 	if (!record_case_id_ok(case_id))
 		return vigil__error_set(err, VIGIL_E_USAGE,
-					"case id \"%.*s\" is invalid: it must be %u-%u characters "
-					"of A-Z, a-z, 0-9 and '-'", VIGIL__QUOTE_MAX, case_id,
-					RECORD_CASE_ID_MIN, RECORD_CASE_ID_MAX);
+					"case id \"%.*s\" is invalid: it must be "
+					RECORD_CASE_ID_RULE, VIGIL__QUOTE_MAX, case_id);
 	if (client_time_ms < 0)
 		return vigil__error_set(err, VIGIL_E_USAGE, "client time is before 1970");
 	return VIGIL_OK;

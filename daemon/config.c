@@ -85,6 +85,8 @@ static const struct key keys[] = {
 	  1000, 365 * (uint64_t)MS_DAY, "1s..365d", 0 },
 	{ "watchdog", "escalate_after", KEY_DURATION, T_U64, FIELD(escalate_after_ms),
 	  1000, 365 * (uint64_t)MS_DAY, "1s..365d", 0 },
+	{ "watchdog", "max_clock_skew", KEY_DURATION, T_U64, FIELD(max_clock_skew_ms),
+	  0, (uint64_t)MS_DAY, "0s..1d", 0 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -445,6 +447,7 @@ static void set_defaults(struct config *cfg)
 	cfg->failed_attempts = 3;
 	cfg->handover_window_ms = 72 * 3600 * 1000ull;
 	cfg->escalate_after_ms = 24 * 3600 * 1000ull;
+	cfg->max_clock_skew_ms = 5 * 60 * 1000ull;
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t err_len)

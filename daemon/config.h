@@ -13,7 +13,7 @@
  *   [writer] batch_max, batch_wait_ms
  *   [log]    origin, checkpoint_key, checkpoint_interval
  *   [watchdog] high, medium, low, failed_attempts, handover_window,
- *            escalate_after
+ *            escalate_after, max_clock_skew
  * Durations are whole seconds unless written with a unit (ms, s, m, h, d).
  * Numbers are plain decimal digits: no sign, no unit, no white space inside.
  *
@@ -34,6 +34,8 @@
  *   high, medium, low  duration, 1s..365d: silence windows per risk level
  *   failed_attempts    2..1000000
  *   handover_window, escalate_after  duration, 1s..365d
+ *   max_clock_skew     duration, 0s..1d: a client time later than the
+ *                      receive time plus this is refused
  * Unknown sections and keys, a key given twice, indented (multi-line)
  * values and lines over 198 characters (inih's buffer) are errors.  Nothing
  * is made absolute: when the file itself is named by a relative path, the
@@ -72,6 +74,7 @@ struct config {
 	unsigned failed_attempts;     /* default 3: failed attempts that raise the alert early */
 	uint64_t handover_window_ms;  /* default 72 h: an offer unanswered this long stalls */
 	uint64_t escalate_after_ms;   /* default 24 h: stage 1 unacknowledged this long escalates */
+	uint64_t max_clock_skew_ms;   /* default 5 min: how far a client time may be ahead */
 	/* [writer] */
 	unsigned batch_max;       /* default 256 submissions per transaction */
 	uint64_t batch_wait_ms;   /* default 0: a batch is whatever queued while the last one committed */

@@ -172,6 +172,7 @@ int main(int argc, char **argv)
 			.failed_attempts = cfg.failed_attempts,
 			.handover_window_ms = cfg.handover_window_ms,
 			.escalate_after_ms = cfg.escalate_after_ms,
+			.max_clock_skew_ms = cfg.max_clock_skew_ms,
 		},
 	};
 	int rc = store_start(store, &loop, cfg.batch_max, cfg.batch_wait_ms, &slog, err, sizeof(err));

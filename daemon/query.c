@@ -261,17 +261,19 @@ static void fill_status(Vigil__V1__CaseStatus *m, const struct case_result *r,
 	m->responsible = (char *)st->responsible;
 	m->risk = (Vigil__V1__RiskLevel)st->risk;
 	m->minor = st->minor;
+	m->view = (Vigil__V1__CaseView)r->view;
+	m->owner = (char *)st->owner;
 	if (r->view == CASE_VIEW_OFFERED)
 		return; /* not a party yet: what it takes on, nothing of her history */
 	m->last_attempt_ms = st->last_attempt_ms;
 	m->last_attempt_channel = (Vigil__V1__Channel)st->last_attempt_channel;
 	m->last_attempt_outcome = (Vigil__V1__Outcome)st->last_attempt_outcome;
 	m->last_success_ms = st->last_success_ms;
-	m->alert_stage = (uint32_t)st->alert_stage;
+	m->alert_stage = st->alert.open ? (uint32_t)st->alert.stage : 0;
 	if (r->view == CASE_VIEW_POLICE)
 		return; /* DESIGN.md section 5: police get these fields, nothing more */
 	for (size_t i = 0; i < st->n_parties; i++)
-		parties[i] = (char *)st->parties[i];
+		parties[i] = (char *)st->parties[i].org;
 	m->parties = parties;
 	m->n_parties = st->n_parties;
 	m->immediate_danger = st->immediate_danger;
@@ -473,7 +475,7 @@ static void case_query_start(struct conn *c, Vigil__V1__Frame *f)
 	}
 	if (what != CASE_Q_LIST && !record_case_id_ok(case_id)) {
 		frame_free(f);
-		conn_send_error(c, rid, VG_EBADREQ, "case_id must be 3-64 characters of [A-Za-z0-9-]");
+		conn_send_error(c, rid, VG_EBADREQ, "case_id must be " RECORD_CASE_ID_RULE);
 		conn_answered(c);
 		return;
 	}

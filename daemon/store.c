@@ -363,6 +363,9 @@ static int schema_check(struct store *s, char *err, size_t err_len)
 	/* Version 4: the watchdog, alerts and their delivery. */
 	if (version < 4 && exec(s->db, CASES_SCHEMA_4, why, sizeof(why)) != 0)
 		goto fail_tx;
+	/* Version 5: owners, re-armed and handed-over alerts, stalled handovers. */
+	if (version < 5 && exec(s->db, CASES_SCHEMA_5, why, sizeof(why)) != 0)
+		goto fail_tx;
 	if (exec(s->db, sql, why, sizeof(why)) != 0 || exec(s->db, "COMMIT", why, sizeof(why)) != 0)
 		goto fail_tx;
 	if (fresh)
@@ -626,6 +629,14 @@ static int append_entry(struct store *s, const uint8_t *record_id, const char *c
 	return 0;
 }
 
+/* The case rules answer VG_* codes; their storage failure (VG_EIO) aborts
+ * the batch like any SQLite error, and says what failed. */
+static int cases_abort(struct store *s)
+{
+	log_err("%s: case tables: %s", s->path, cases_errmsg(s->cases));
+	return SQLITE_IOERR;
+}
+
 /* Appends one job inside the open transaction.  Returns an SQLite error
  * code that must abort the whole batch, or 0. */
 static int write_job(struct store *s, struct store_job *j)
@@ -672,12 +683,12 @@ static int write_job(struct store *s, struct store_job *j)
 	 * refusal stores nothing. */
 	rc = cases_apply(s->cases, j->parsed, j->author, j->role, s->next_index, j->received_at_ms,
 			 j->why, sizeof(j->why));
-	if (rc < 0) {
+	if (rc == VG_EIO)
+		return cases_abort(s);
+	if (rc != VG_OK) {
 		j->status = rc;
 		return 0;
 	}
-	if (rc > 0)
-		return rc;
 
 	rc = append_entry(s, j->record_id, j->case_id, j->author, j->cert_sha256, j->cert_der,
 			  j->cert_der_len, j->received_at_ms, j->record, j->record_len, j->sig,
@@ -717,13 +728,10 @@ static int query_job(struct store *s, struct store_job *j)
 		return SQLITE_NOMEM;
 	int rc = cases_query(s->cases, (enum case_query)j->query, j->query_case_id, j->author,
 			     j->role, now_ms(), j->result, j->why, sizeof(j->why));
-	if (rc < 0) {
-		j->status = rc;
-		return 0;
-	}
-	if (rc == 0)
-		j->status = VG_OK;
-	return rc;
+	if (rc == VG_EIO)
+		return cases_abort(s);
+	j->status = rc;
+	return 0;
 }
 
 /* The proofs a case log answer carries, to the checkpoint cp. */
@@ -754,11 +762,12 @@ static void write_batch(struct store *s, struct store_job *batch)
 			rc = query_job(s, j);
 			break;
 		case STORE_HELLO:
-			rc = cases_note_org(s->cases, j->author, j->role, j->country, j->received_at_ms);
+			rc = cases_note_org(s->cases, j->author, j->role, j->country, j->received_at_ms)
+				     ? cases_abort(s) : 0;
 			j->status = VG_OK;
 			break;
 		case STORE_DELIVERY_ACK:
-			rc = cases_delivery_ack(s->cases, j->author, j->index);
+			rc = cases_delivery_ack(s->cases, j->author, j->index) ? cases_abort(s) : 0;
 			j->status = VG_OK;
 			break;
 		default:
@@ -836,7 +845,7 @@ static int append_alert(struct store *s, const struct watch_event *ev, const uin
 		return SQLITE_NOMEM;
 	uint8_t record_id[RECORD_ID_LEN];
 	/* The first entry of an alert carries its id; later stages their own. */
-	if (memcmp(ev->alert_id, new_id, RECORD_ID_LEN) == 0)
+	if (ev->first)
 		memcpy(record_id, new_id, RECORD_ID_LEN);
 	else if (RAND_bytes(record_id, RECORD_ID_LEN) != 1)
 		goto fail;
@@ -855,6 +864,7 @@ static int append_alert(struct store *s, const struct watch_event *ev, const uin
 	al.n_recipients = ev->n_recipients;
 	al.police = (Vigil__V1__PoliceAdvice)ev->police;
 	al.resolution = (char *)ev->resolution;
+	al.cause = (char *)ev->cause;
 	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
 	r.record_id.data = record_id;
 	r.record_id.len = RECORD_ID_LEN;
@@ -883,8 +893,8 @@ static int append_alert(struct store *s, const struct watch_event *ev, const uin
 	int rc = append_entry(s, record_id, ev->case_id, s->log.relay_org, s->relay_cert_sha256,
 			      s->log.relay_cert_der, s->log.relay_cert_der_len, now, a->record,
 			      a->record_len, a->sig, a->sig_len, a->leaf_hash, &a->position);
-	if (rc == 0)
-		rc = cases_note_alert(s->cases, a->position, ev);
+	if (rc == 0 && cases_note_alert(s->cases, a->position, ev) != VG_OK)
+		rc = cases_abort(s);
 	if (rc != 0) {
 		store_alerts_free(a);
 		return rc;
@@ -919,7 +929,7 @@ static void write_alerts(struct store *s)
 		if (got == 0)
 			break;
 		if (got != 1) {
-			rc = got;
+			rc = cases_abort(s);
 			break;
 		}
 		rc = append_alert(s, &ev, new_id, now, tail);
@@ -1141,7 +1151,7 @@ int store_start(struct store *s, uv_loop_t *loop, unsigned batch_max, uint64_t b
 		snprintf(err, err_len, "the relay's certificate and key are needed to sign alerts");
 		return UV_EINVAL;
 	}
-	cases_configure(s->cases, &log->watch);
+	cases_configure(s->cases, &log->watch, &log->members);
 	/* Deadlines that passed while the relay was down fire at once. */
 	if (cases_next_due(s->cases, &s->watch_due) != 0) {
 		snprintf(err, err_len, "%s: cannot read the watchdog's deadlines", s->path);

@@ -53,7 +53,7 @@ struct store_checkpoint {
 void store_checkpoint_release(struct store_checkpoint *c);
 struct store_checkpoint *store_checkpoint_ref(struct store_checkpoint *c);
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_APPLICATION_ID 0x7669676c /* "vigl" */
 
 enum store_job_kind {
@@ -133,6 +133,7 @@ struct store_log {
 	size_t relay_cert_der_len;
 	const char *relay_org;
 	struct watch_config watch;
+	struct case_members members;  /* the member directory, for the case rules */
 };
 
 /*

@@ -151,8 +151,20 @@ const char *record_alert_kind_name(int v)
 
 int record_case_id_ok(const char *s)
 {
+	const char *slash = strchr(s, '/');
+	if (!slash)
+		return 0;
+	char owner[RECORD_ORG_MAX + 1];
+	size_t on = (size_t)(slash - s);
+	if (on == 0 || on > RECORD_ORG_MAX)
+		return 0;
+	memcpy(owner, s, on);
+	owner[on] = '\0';
+	if (!record_org_ok(owner))
+		return 0;
+	s = slash + 1;
 	size_t n = strlen(s);
-	if (n < RECORD_CASE_ID_MIN || n > RECORD_CASE_ID_MAX)
+	if (n < RECORD_CASE_LOCAL_MIN || n > RECORD_CASE_LOCAL_MAX)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
@@ -487,7 +499,7 @@ int record_parse(const uint8_t *bytes, size_t len, Vigil__V1__Record **out,
 		goto fail;
 	}
 	if (!record_case_id_ok(r->case_id)) {
-		WHY("case_id must be 3-64 characters of [A-Za-z0-9-]");
+		WHY("case_id must be " RECORD_CASE_ID_RULE);
 		goto fail;
 	}
 	if (!record_org_ok(r->author)) {

@@ -20,9 +20,14 @@
 #include "proto/vigil.pb-c.h"
 
 #define RECORD_ID_LEN 16u
-#define RECORD_CASE_ID_MIN 3u
-#define RECORD_CASE_ID_MAX 64u
 #define RECORD_ORG_MAX 64u
+/* A case id is qualified by its owner: "se-stockholm-coord/SE-2026-0042". */
+#define RECORD_CASE_LOCAL_MIN 3u
+#define RECORD_CASE_LOCAL_MAX 64u
+#define RECORD_CASE_ID_MAX (RECORD_ORG_MAX + 1u + RECORD_CASE_LOCAL_MAX)
+#define RECORD_CASE_ID_RULE                                                              \
+	"OWNER/PSEUDONYM: the owner's organisation id, '/', and 3-64 characters of "     \
+	"[A-Za-z0-9-]"
 #define RECORD_NOTE_MAX 512u
 #define RECORD_SIG_MAX 512u
 #define RECORD_TEXT_MAX 280u     /* justifications and decline reasons */
@@ -34,7 +39,7 @@ enum entry_type {
 	ENTRY_SIGNED_RECORD = 1,
 };
 
-/* Is s a valid case id: 3-64 characters of [A-Za-z0-9-]? */
+/* Is s a valid case id (RECORD_CASE_ID_RULE)? */
 int record_case_id_ok(const char *s);
 
 /* Is s a valid organisation id: 1-64 characters of [a-z0-9-]? */

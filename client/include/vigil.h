@@ -84,7 +84,7 @@ extern "C" {
 #define VIGIL_LEAF_HASHES_MAX 4096 /* leaf hashes per vigil_get_leaf_hashes() */
 #define VIGIL_ENTRIES_MAX 1024   /* entries per vigil_get_entries() */
 #define VIGIL_ORG_LEN 65         /* an organisation id (1-64 of [a-z0-9-]) and its NUL */
-#define VIGIL_CASE_ID_LEN 65     /* a case id (3-64 of [A-Za-z0-9-]) and its NUL */
+#define VIGIL_CASE_ID_LEN 130    /* a case id (OWNER/PSEUDONYM) and its NUL */
 #define VIGIL_TEXT_MAX 280       /* bytes of a justification or decline reason (UTF-8) */
 #define VIGIL_PARTIES_MAX 32     /* parties named by one case open */
 #define VIGIL_FACTORS_MAX 11     /* distinct risk factors */

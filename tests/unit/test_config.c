@@ -248,6 +248,7 @@ static void test_defaults(void **state)
 	assert_null(cfg.tls_crl);
 	assert_int_equal(cfg.batch_max, 256);
 	assert_int_equal(cfg.batch_wait_ms, 0);
+	assert_int_equal(cfg.max_clock_skew_ms, 5 * 60 * 1000);
 	config_free(&cfg);
 }
 
@@ -475,6 +476,14 @@ static void test_bad_numbers(void **state)
 		     "2: [writer] batch_wait_ms: \"1001\" is not a number in 0..1000");
 	expect_error(fx, "[writer]\nbatch_wait_ms = 5ms\n" REQUIRED, VG_EBADREQ,
 		     "2: [writer] batch_wait_ms: \"5ms\" is not a number in 0..1000");
+	expect_error(fx, "[watchdog]\nmax_clock_skew = 2d\n" REQUIRED, VG_EBADREQ,
+		     "2: [watchdog] max_clock_skew: \"2d\" is not a duration in 0s..1d");
+	expect_error(fx, "[watchdog]\nmax_clock_skew = -1s\n" REQUIRED, VG_EBADREQ,
+		     "2: [watchdog] max_clock_skew: \"-1s\" is not a duration in 0s..1d");
+	struct config cfg;
+	load_ok(fx, "[watchdog]\nmax_clock_skew = 0s\n" REQUIRED, &cfg);
+	assert_int_equal(cfg.max_clock_skew_ms, 0);
+	config_free(&cfg);
 }
 
 static void test_duplicate_key(void **state)
