@@ -50,7 +50,8 @@ run() {
 
 # Certificates signed by the development CA (remade if the CA is remade).
 ca_signed=(relay relay-renewed se-stockholm-coord se-police-noa iom-ru-moscow se-shelter-1
-           expired revoked no-ou bad-ou no-o other-iom other-coord)
+           expired revoked no-ou bad-ou no-o other-iom other-coord nonmember wrong-ou
+           wrong-c)
 
 cat >"$tmp/openssl.cnf" <<'CNF'
 [ ca ]
@@ -267,6 +268,65 @@ make_cert other-iom \
 # A valid second coordinator (a coordinator that is not a party to a case).
 make_cert other-coord \
     "/C=SE/O=se-goteborg-coord/OU=coordinator/CN=Gothenburg county coordinator" client
+
+# Valid and signed by the real CA, but not in directory.conf.
+make_cert nonmember \
+    "/C=DE/O=iom-xx-nonmember/OU=iom/CN=IOM field office that is not a member" client
+
+# Members whose certificate disagrees with their directory entry: OU police
+# where the directory says iom, C MD where it says RU.
+make_cert wrong-ou \
+    "/C=RU/O=iom-ru-moscow/OU=police/CN=IOM Moscow field office (wrong OU)" client
+make_cert wrong-c \
+    "/C=MD/O=iom-ru-moscow/OU=iom/CN=IOM Moscow field office (wrong C)" client
+
+# ---- member directory -----------------------------------------------------
+
+# Every valid organisation above, the relay's included; written only when
+# its content changed, so that a second run writes nothing.
+cat >"$tmp/directory.conf" <<'DIR'
+; vigil member directory of the development PKI (made by certs/mkpki.sh).
+; One section per organisation id (the certificates' O).
+
+[vigil-relay]
+role = relay
+country = SE
+name = vigil relay
+
+[se-stockholm-coord]
+role = coordinator
+country = SE
+name = Stockholm county coordinator
+
+[se-goteborg-coord]
+role = coordinator
+country = SE
+name = Gothenburg county coordinator
+
+[se-police-noa]
+role = police
+country = SE
+name = Swedish Police NOA
+
+[iom-ru-moscow]
+role = iom
+country = RU
+name = IOM Moscow field office
+
+[iom-md-chisinau]
+role = iom
+country = MD
+name = IOM Chisinau field office
+
+[se-shelter-1]
+role = shelter
+country = SE
+name = Shelter 1
+DIR
+if ! cmp -s "$tmp/directory.conf" directory.conf; then
+    cp -- "$tmp/directory.conf" directory.conf.tmp
+    mv -f -- directory.conf.tmp directory.conf
+fi
 
 # ---- CRL ------------------------------------------------------------------
 

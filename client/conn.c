@@ -12,7 +12,7 @@
 #include "client/internal.h"
 #include "proto/record.h"
 
-static const char *role_name(int role)
+const char *vigil__conn_role_name(int role)
 {
 	switch (role) {
 	case VIGIL__V1__ROLE__ROLE_COORDINATOR: return "coordinator";
@@ -39,7 +39,7 @@ static int welcome_take(struct vigil_client *c, const Vigil__V1__Welcome *w,
 		const Vigil__V1__Identity *p = w->peer;
 		struct vigil_identity *id = &out->peer;
 		vigil__error_copy_text(id->organisation, sizeof(id->organisation), p->organisation);
-		vigil__error_copy_text(id->role, sizeof(id->role), role_name(p->role));
+		vigil__error_copy_text(id->role, sizeof(id->role), vigil__conn_role_name(p->role));
 		vigil__error_copy_text(id->country, sizeof(id->country), p->country);
 		vigil__error_copy_text(id->common_name, sizeof(id->common_name), p->common_name);
 		if (p->cert_sha256.len == SHA256_LEN)

@@ -256,6 +256,10 @@ int vigil__record_sign(struct vigil_client *c, uint8_t *record, size_t record_le
 const char *vigil__record_police_name(int v);
 const char *vigil__record_police_advice(int v);
 
+/* conn.c */
+/* The name of a wire Role ("coordinator" ...); "" for an unknown value. */
+const char *vigil__conn_role_name(int role);
+
 /* query.c */
 /* Sends req (its request id is set here) and waits for the answer to it,
  * which must be of type want (else VIGIL_E_PROTOCOL, connection ended); a

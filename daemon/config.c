@@ -87,11 +87,13 @@ static const struct key keys[] = {
 	  1000, 365 * (uint64_t)MS_DAY, "1s..365d", 0 },
 	{ "watchdog", "max_clock_skew", KEY_DURATION, T_U64, FIELD(max_clock_skew_ms),
 	  0, (uint64_t)MS_DAY, "0s..1d", 0 },
+	{ "directory", "path", KEY_FILE, T_STR, FIELD(directory_path), 0, 0, NULL, 1 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = { "listen", "tls", "store", "writer", "log", "watchdog" };
+static const char *const sections[] = { "listen", "tls", "store", "directory", "writer", "log",
+					       "watchdog" };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -534,6 +536,7 @@ void config_free(struct config *cfg)
 	free(cfg->tls_ca);
 	free(cfg->tls_crl);
 	free(cfg->store_path);
+	free(cfg->directory_path);
 	free(cfg->log_origin);
 	free(cfg->log_checkpoint_key);
 	memset(cfg, 0, sizeof(*cfg));

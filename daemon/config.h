@@ -10,6 +10,7 @@
  *            max_frame
  *   [tls]    cert, key, ca, crl (optional)
  *   [store]  path
+ *   [directory] path (the member directory, directory.h)
  *   [writer] batch_max, batch_wait_ms
  *   [log]    origin, checkpoint_key, checkpoint_interval
  *   [watchdog] high, medium, low, failed_attempts, handover_window,
@@ -25,7 +26,8 @@
  *   idle_timeout       duration, 1s..7d
  *   max_frame          bytes, 64..67108864 (no K/M suffix)
  *   cert, key, ca, crl files that must be readable when the file is loaded
- *   path               the store's file; its directory must exist
+ *   path               [store]: the store's file; its directory must exist
+ *                      [directory]: the member directory, a readable file
  *   batch_max          1..10000
  *   batch_wait_ms      a plain number of milliseconds, 0..1000 (no unit)
  *   origin             1-255 bytes, no spaces, no '+' (e.g. relay.example.org/vigil)
@@ -63,6 +65,8 @@ struct config {
 	char *tls_crl;            /* optional, NULL when unset */
 	/* [store] */
 	char *store_path;         /* required */
+	/* [directory] */
+	char *directory_path;     /* required: the member directory (directory.h) */
 	/* [log] */
 	char *log_origin;         /* required: the checkpoints' origin line and key name */
 	char *log_checkpoint_key; /* required: Ed25519 private key (PEM) signing checkpoints */

@@ -21,6 +21,14 @@ const char *identity_role_name(enum role r)
 	return "none";
 }
 
+enum role identity_role_from_name(const char *name)
+{
+	for (int i = ROLE_COORDINATOR; i <= ROLE_RELAY; i++)
+		if (strcmp(name, role_names[i]) == 0)
+			return (enum role)i;
+	return ROLE_NONE;
+}
+
 /*
  * Copies the single value of a subject field.  Returns 1 when present, 0
  * when absent, -1 when repeated, not UTF-8 convertible, or too long.
@@ -63,9 +71,7 @@ int identity_from_cert(X509 *cert, struct identity *id, char *why, size_t why_le
 		WHY("certificate subject needs exactly one OU (the role)");
 		return -1;
 	}
-	for (int i = ROLE_COORDINATOR; i <= ROLE_RELAY; i++)
-		if (strcmp(ou, role_names[i]) == 0)
-			id->role = (enum role)i;
+	id->role = identity_role_from_name(ou);
 	if (id->role == ROLE_NONE) {
 		WHY("certificate OU \"%s\" is not a known role", ou);
 		return -1;

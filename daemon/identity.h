@@ -36,6 +36,9 @@ struct identity {
  */
 int identity_from_cert(X509 *cert, struct identity *id, char *why, size_t why_len);
 
+/* The role's OU name ("coordinator" ...), "none" for ROLE_NONE. */
 const char *identity_role_name(enum role r);
+/* The role an OU name stands for; ROLE_NONE when it is not a role. */
+enum role identity_role_from_name(const char *name);
 
 #endif

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "daemon/config.h"
+#include "daemon/directory.h"
 #include "daemon/log.h"
 #include "daemon/relay.h"
 #include "daemon/store.h"
@@ -108,12 +109,23 @@ int main(int argc, char **argv)
 			log_err("%s", err);
 		return 1;
 	}
-	SSL_CTX *ctx = tls_ctx_new(&cfg, err, sizeof(err));
+	/* The member directory: its errors name its own file and line. */
+	struct directory *dir = NULL;
+	if (directory_load(cfg.directory_path, &dir, err, sizeof(err)) != 0) {
+		if (check)
+			fprintf(stderr, "%s\n", err);
+		else
+			log_err("%s", err);
+		config_free(&cfg);
+		return 1;
+	}
+	SSL_CTX *ctx = tls_ctx_new(&cfg, dir, err, sizeof(err));
 	if (!ctx) {
 		if (check)
 			fprintf(stderr, "%s:0: [tls] %s\n", config_path, err);
 		else
 			log_err("%s:0: [tls] %s", config_path, err);
+		directory_free(&dir);
 		config_free(&cfg);
 		return 1;
 	}
@@ -124,6 +136,7 @@ int main(int argc, char **argv)
 		else
 			log_err("%s:0: [log] %s", config_path, err);
 		SSL_CTX_free(ctx);
+		directory_free(&dir);
 		config_free(&cfg);
 		return 1;
 	}
@@ -131,6 +144,7 @@ int main(int argc, char **argv)
 		int vrc = verifydb_run(cfg.store_path, cfg.log_origin, ckpt_key, stdout);
 		EVP_PKEY_free(ckpt_key);
 		SSL_CTX_free(ctx);
+		directory_free(&dir);
 		config_free(&cfg);
 		return vrc;
 	}
@@ -138,6 +152,7 @@ int main(int argc, char **argv)
 		printf("configuration OK\n");
 		EVP_PKEY_free(ckpt_key);
 		SSL_CTX_free(ctx);
+		directory_free(&dir);
 		config_free(&cfg);
 		return 0;
 	}
@@ -155,7 +170,7 @@ int main(int argc, char **argv)
 		log_err("cannot create the event loop");
 		goto out_store;
 	}
-	if (relay_start(&relay, &loop, &cfg, ctx, store, err, sizeof(err)) != 0) {
+	if (relay_start(&relay, &loop, &cfg, dir, ctx, store, err, sizeof(err)) != 0) {
 		log_err("%s", err);
 		goto out_loop;
 	}
@@ -186,8 +201,9 @@ int main(int argc, char **argv)
 	struct store_stats st;
 	store_get_stats(store, &st);
 	int port = relay_port(&relay);
-	log_notice("vigild %s serving on %s port %d, %llu entries in %s", VIGIL_VERSION,
-		   cfg.listen_address, port, (unsigned long long)st.entries, cfg.store_path);
+	log_notice("vigild %s serving on %s port %d, %llu entries in %s, %zu members in %s",
+		   VIGIL_VERSION, cfg.listen_address, port, (unsigned long long)st.entries,
+		   cfg.store_path, directory_count(dir), cfg.directory_path);
 	if (ready_file && write_ready_file(ready_file, port) != 0)
 		log_warn("cannot write %s", ready_file);
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -204,7 +220,9 @@ out_store:
 	store_close(&store);
 out_ctx:
 	EVP_PKEY_free(ckpt_key);
+	/* After the loop is closed: nothing reads the directory any more. */
 	SSL_CTX_free(ctx);
+	directory_free(&dir);
 	config_free(&cfg);
 	return code;
 }

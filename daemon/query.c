@@ -8,6 +8,7 @@
 
 #include "daemon/cases.h"
 #include "daemon/conn.h"
+#include "daemon/directory.h"
 #include "daemon/identity.h"
 #include "daemon/relay.h"
 #include "daemon/reader.h"
@@ -66,6 +67,38 @@ static void answer_checkpoint(struct conn *c, uint64_t rid)
 	f.msg_case = VIGIL__V1__FRAME__MSG_CHECKPOINT;
 	f.checkpoint = &m;
 	answer(c, rid, &f);
+}
+
+/* The member directory, from memory: it never changes while the relay runs. */
+static void answer_members(struct conn *c, uint64_t rid)
+{
+	const struct directory *d = c->relay->directory;
+	size_t n = directory_count(d);
+	Vigil__V1__Member *m = calloc(n + 1, sizeof(*m));
+	Vigil__V1__Member **mp = calloc(n + 1, sizeof(*mp));
+	if (!m || !mp) {
+		conn_send_error(c, rid, VG_ENOMEM, "relay out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct member *e = directory_at(d, i);
+		vigil__v1__member__init(&m[i]);
+		m[i].organisation = (char *)e->org;
+		m[i].role = (Vigil__V1__Role)e->role;
+		m[i].country = (char *)e->country;
+		m[i].name = (char *)e->name;
+		mp[i] = &m[i];
+	}
+	Vigil__V1__Members ms = VIGIL__V1__MEMBERS__INIT;
+	ms.members = mp;
+	ms.n_members = n;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.msg_case = VIGIL__V1__FRAME__MSG_MEMBERS;
+	f.members = &ms;
+	answer(c, rid, &f);
+out:
+	free(m);
+	free(mp);
 }
 
 static ProtobufCBinaryData *bytes_list(merkle_hash *h, size_t n)
@@ -579,6 +612,12 @@ void query_start(struct conn *c, Vigil__V1__Frame *f)
 	if (f->msg_case == VIGIL__V1__FRAME__MSG_GET_CHECKPOINT) {
 		frame_free(f);
 		answer_checkpoint(c, rid);
+		conn_answered(c);
+		return;
+	}
+	if (f->msg_case == VIGIL__V1__FRAME__MSG_GET_MEMBERS) {
+		frame_free(f);
+		answer_members(c, rid);
 		conn_answered(c);
 		return;
 	}

@@ -1,8 +1,9 @@
 /*
  * query.h - read requests: the latest checkpoint, inclusion and consistency
- * proofs, leaf hashes, and the peer's own entries.  The checkpoint is
- * answered on the loop from memory; everything else runs on the thread
- * pool with a read-only connection (reader.h).
+ * proofs, leaf hashes, the peer's own entries, and the member directory.
+ * The checkpoint and the members are answered on the loop from memory;
+ * case queries go to the writer (cases.h); everything else runs on the
+ * thread pool with a read-only connection (reader.h).
  */
 #ifndef VIGIL_DAEMON_QUERY_H
 #define VIGIL_DAEMON_QUERY_H

@@ -130,6 +130,16 @@ static int load_identity(struct relay *r, const struct config *cfg, char *err, s
 		r->identity_der_len = ok ? (size_t)n : 0;
 	}
 	X509_free(x);
+	/* Alerts name the relay's organisation as their author: it must be the
+	 * member the directory lists as the relay. */
+	if (ok && r->identity.role != ROLE_RELAY) {
+		snprintf(why, sizeof(why), "certificate OU %s is not relay",
+			 identity_role_name(r->identity.role));
+		ok = 0;
+	}
+	if (ok && directory_admit(r->directory, r->identity.org, r->identity.role,
+				  r->identity.country, why, sizeof(why)) != 0)
+		ok = 0;
 	if (!ok) {
 		snprintf(err, err_len, "the relay's own identity (%s): %s", cfg->tls_cert, why);
 		return -1;
@@ -146,11 +156,13 @@ static void free_identity(struct relay *r)
 }
 
 int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
-		SSL_CTX *ssl_ctx, struct store *store, char *err, size_t err_len)
+		const struct directory *dir, SSL_CTX *ssl_ctx, struct store *store, char *err,
+		size_t err_len)
 {
 	memset(r, 0, sizeof(*r));
 	r->loop = loop;
 	r->cfg = cfg;
+	r->directory = dir;
 	r->ssl_ctx = ssl_ctx;
 	r->store = store;
 	if (load_identity(r, cfg, err, err_len) != 0) {

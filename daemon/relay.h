@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "daemon/config.h"
+#include "daemon/directory.h"
 #include "daemon/identity.h"
 #include "daemon/reader.h"
 #include "daemon/store.h"
@@ -37,7 +38,8 @@ struct relay_stats {
 struct relay {
 	uv_loop_t *loop;
 	const struct config *cfg;
-	SSL_CTX *ssl_ctx;
+	const struct directory *directory; /* the members; main() owns it, read-only */
+	SSL_CTX *ssl_ctx;                  /* its verify callback admits members only */
 	struct store *store;
 	struct reader_pool readers;   /* read-only connections for queries */
 
@@ -63,9 +65,12 @@ struct relay {
 	struct relay_stats stats;
 };
 
-/* Sets up the listener and signals on loop; the store must be open. */
+/* Sets up the listener and signals on loop; the store must be open.  The
+ * relay's own certificate must be a member of dir, as relay, in its country;
+ * dir must outlive the relay. */
 int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
-		SSL_CTX *ssl_ctx, struct store *store, char *err, size_t err_len);
+		const struct directory *dir, SSL_CTX *ssl_ctx, struct store *store, char *err,
+		size_t err_len);
 
 /* Stops accepting, lets in-flight submissions commit and be answered, then
  * closes every connection and the store; the loop then runs out. */

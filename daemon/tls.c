@@ -9,6 +9,9 @@
 
 #include "daemon/identity.h"
 
+/* The SSL_CTX ex_data slot holding the member directory. */
+static int directory_idx = -1;
+
 const char *tls_last_error(char *buf, size_t len)
 {
 	unsigned long e = ERR_peek_last_error();
@@ -22,8 +25,9 @@ const char *tls_last_error(char *buf, size_t len)
 
 /*
  * Chain verification is OpenSSL's; on top of it the leaf's subject must be
- * a vigil identity.  Refusing here makes the handshake fail with an alert,
- * so a peer without a usable identity never reaches the frame layer.
+ * a vigil identity of a member, with the role and country the directory
+ * gives it.  Refusing here makes the handshake fail with an alert, so a
+ * peer without a usable identity never reaches the frame layer.
  */
 static int verify_cb(int ok, X509_STORE_CTX *xs)
 {
@@ -41,6 +45,15 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
 	struct identity id;
 	char reason[TLS_WHY_LEN];
 	if (identity_from_cert(X509_STORE_CTX_get_current_cert(xs), &id, reason, sizeof(reason)) != 0) {
+		if (why)
+			snprintf(why, TLS_WHY_LEN, "%s", reason);
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	/* The directory is read-only after start-up: no lock needed. */
+	const struct directory *dir =
+		ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), directory_idx) : NULL;
+	if (directory_admit(dir, id.org, id.role, id.country, reason, sizeof(reason)) != 0) {
 		if (why)
 			snprintf(why, TLS_WHY_LEN, "%s", reason);
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
@@ -100,12 +113,26 @@ static int load_crl(X509_STORE *store, const char *path, char *err, size_t err_l
 	return 0;
 }
 
-SSL_CTX *tls_ctx_new(const struct config *cfg, char *err, size_t err_len)
+SSL_CTX *tls_ctx_new(const struct config *cfg, const struct directory *dir, char *err,
+		     size_t err_len)
 {
 	char ebuf[256];
+	/* Called once, at start-up, before any other thread exists. */
+	if (directory_idx < 0)
+		directory_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (directory_idx < 0) {
+		snprintf(err, err_len, "SSL_CTX_get_ex_new_index: %s",
+			 tls_last_error(ebuf, sizeof(ebuf)));
+		return NULL;
+	}
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx) {
 		snprintf(err, err_len, "SSL_CTX_new: %s", tls_last_error(ebuf, sizeof(ebuf)));
+		return NULL;
+	}
+	if (SSL_CTX_set_ex_data(ctx, directory_idx, (void *)dir) != 1) {
+		snprintf(err, err_len, "SSL_CTX_set_ex_data: %s", tls_last_error(ebuf, sizeof(ebuf)));
+		SSL_CTX_free(ctx);
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);

@@ -64,6 +64,8 @@ ca = pki/ca.crt
 crl = pki/crl.pem
 [store]
 path = vigil.db
+[directory]
+path = pki/directory.conf
 [log]
 origin = demo.vigil.example/log
 checkpoint_key = pki/checkpoint.key

@@ -188,8 +188,7 @@ int record_org_ok(const char *s)
 	return 1;
 }
 
-/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
-static int utf8_ok(const char *str)
+int record_utf8_ok(const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	while (*s) {
@@ -244,7 +243,7 @@ static int validate_contact(const Vigil__V1__ContactAttempt *c, char *why, size_
 		WHY("note is %zu bytes; the limit is %u", nl, RECORD_NOTE_MAX);
 		return VG_ETOOLARGE;
 	}
-	if (!utf8_ok(c->note)) {
+	if (!record_utf8_ok(c->note)) {
 		WHY("note is not valid UTF-8");
 		return VG_EBADREQ;
 	}
@@ -255,7 +254,7 @@ static int validate_contact(const Vigil__V1__ContactAttempt *c, char *why, size_
 static int text_ok(const char *s, size_t max)
 {
 	size_t n = strlen(s);
-	return n >= 1 && n <= max && utf8_ok(s);
+	return n >= 1 && n <= max && record_utf8_ok(s);
 }
 
 /* A coded reference: 1-64 of [A-Za-z0-9-]. */

@@ -45,6 +45,9 @@ int record_case_id_ok(const char *s);
 /* Is s a valid organisation id: 1-64 characters of [a-z0-9-]? */
 int record_org_ok(const char *s);
 
+/* Is s strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF? */
+int record_utf8_ok(const char *s);
+
 /*
  * Parses and validates record bytes.  On success *out is the parsed Record
  * (free with record_free()).  VG_EBADREQ for malformed or invalid fields,

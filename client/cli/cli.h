@@ -7,7 +7,8 @@
  * JSON, json.c writes and reads JSON, receipt.c saves and loads receipt
  * files, and every command lives in a file of its own (contact.c, log.c for
  * "checkpoint" and "proof", verify.c, case.c for the case records,
- * casequery.c for the case queries, alerts.c for "alerts" and "alert ack").
+ * casequery.c for the case queries, alerts.c for "alerts" and "alert ack",
+ * members.c for "members").
  *
  * Exit statuses: 0 success, 1 refused by the relay, 2 usage error (also a
  * local file or key problem, a malformed receipt file), 3 connection, TLS,
@@ -209,6 +210,9 @@ int cmd_handover(struct settings *s, int argc, char *argv[]);
 /* alerts.c: "alerts" and "alert ack". */
 int cmd_alerts(struct settings *s, int argc, char *argv[]);
 int cmd_alert(struct settings *s, int argc, char *argv[]);
+
+/* members.c: "members". */
+int cmd_members(struct settings *s, int argc, char *argv[]);
 
 /* casequery.c: "status", "log", "cases", "case readers". */
 int cmd_status(struct settings *s, int argc, char *argv[]);

@@ -32,6 +32,7 @@ static const struct command commands[] = {
 	{ "status", "show a case's current status", cmd_status },
 	{ "log", "show a case's records, every proof verified", cmd_log },
 	{ "cases", "list the cases our organisation is a party to", cmd_cases },
+	{ "members", "list the relay's member organisations (the directory)", cmd_members },
 	{ "alerts", "print our alerts, verified, and acknowledge them (--follow)", cmd_alerts },
 	{ "alert", "record a decision on an open alert (ack)", cmd_alert },
 	{ "checkpoint", "show the relay's latest checkpoint, verified", cmd_checkpoint },

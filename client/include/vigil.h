@@ -35,8 +35,8 @@
  * Result structs (receipts, checkpoints, proofs, decoded records) are filled
  * in place and own nothing: they hold fixed-size buffers, need no freeing
  * and may be copied.  Buffers the library returns (vigil_build_*,
- * vigil_get_entries, the case queries) are freed with vigil_free(); each is
- * one block, so everything it points to goes with it.  Objects it creates
+ * vigil_get_entries, the case queries, vigil_members) are freed with
+ * vigil_free(); each is one block, so everything it points to goes with it.  Objects it creates
  * have their own destructor (vigil_close, vigil_tree_free).  Pointers
  * returned by accessors of a client stay valid until vigil_close(); names
  * of codes (const char * such as "high" in answers and decoded records) are
@@ -860,6 +860,28 @@ struct vigil_case_read {
 VIGIL_API int vigil_case_readers(vigil_client *c, const char *case_id,
 				 struct vigil_case_read **out, size_t *n,
 				 struct vigil_error *err);
+
+/* ---- the member directory ---------------------------------------------------- */
+
+#define VIGIL_MEMBER_NAME_LEN 128 /* a member's display name (1-127 bytes of UTF-8) and its NUL */
+
+/* One organisation of the relay's member directory. */
+struct vigil_member {
+	char organisation[VIGIL_ORG_LEN]; /* its id: the O of its certificate */
+	const char *role;                 /* "coordinator", "police", "iom", "shelter" or "relay" */
+	char country[3];                  /* ISO 3166-1 alpha-2: the C of its certificate */
+	char name[VIGIL_MEMBER_NAME_LEN]; /* display name */
+};
+
+/*
+ * GetMembers: every organisation the relay admits, with the role and
+ * country its certificate must carry, sorted by organisation id.  Any
+ * member may ask.  VIGIL_E_VERIFY when the answer is malformed (an id,
+ * role, country or name out of form, or the list not strictly sorted).
+ * *out is one block for vigil_free(), NULL when *n is 0.
+ */
+VIGIL_API int vigil_members(vigil_client *c, struct vigil_member **out, size_t *n,
+			    struct vigil_error *err);
 
 /* ---- alerts: subscription and delivery ------------------------------------------
  *

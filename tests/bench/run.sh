@@ -143,6 +143,9 @@ crl = pki/crl.pem
 [store]
 path = vigil.db
 
+[directory]
+path = pki/directory.conf
+
 [log]
 origin = $origin
 checkpoint_key = pki/checkpoint.key

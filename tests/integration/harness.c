@@ -49,6 +49,12 @@ const char *pki(const char *name)
 
 void trelay_setup(struct trelay *t, const char *listen_extra, const char *extra)
 {
+	trelay_setup_directory(t, listen_extra, extra, pki("directory.conf"));
+}
+
+void trelay_setup_directory(struct trelay *t, const char *listen_extra, const char *extra,
+			    const char *directory)
+{
 	memset(t, 0, sizeof(*t));
 	mkdir(TEST_TMP, 0700);
 	snprintf(t->dir, sizeof(t->dir), "%s/relay-XXXXXX", TEST_TMP);
@@ -65,9 +71,10 @@ void trelay_setup(struct trelay *t, const char *listen_extra, const char *extra)
 		"[listen]\naddress = 127.0.0.1\nport = 0\n%s\n"
 		"[tls]\ncert = %s\nkey = %s\nca = %s\ncrl = %s\n"
 		"[store]\npath = vigil.db\n"
+		"[directory]\npath = %s\n"
 		"[log]\norigin = vigil.test/log\ncheckpoint_key = %s\n%s\n%s",
 		listen_extra ? listen_extra : "", pki("relay.crt"), pki("relay.key"),
-		pki("ca.crt"), pki("crl.pem"), pki("checkpoint.key"), extra ? extra : "",
+		pki("ca.crt"), pki("crl.pem"), directory, pki("checkpoint.key"), extra ? extra : "",
 		/* Alerts are their own tests' subject: elsewhere no early alert
 		 * adds entries the test does not expect (the default windows of
 		 * days never end during a test). */

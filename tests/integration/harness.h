@@ -38,6 +38,10 @@ struct trelay {
  * [section] blocks only for sections the default leaves out, or use
  * trelay_setup_conf for a full file). */
 void trelay_setup(struct trelay *t, const char *listen_extra, const char *extra);
+/* The same with [directory] path = directory (trelay_setup: the PKI's
+ * directory.conf, which lists every valid organisation of certs/mkpki.sh). */
+void trelay_setup_directory(struct trelay *t, const char *listen_extra, const char *extra,
+			    const char *directory);
 /* Starts vigild; returns 0 once it is serving, -1 if it exited or timed out. */
 int trelay_start(struct trelay *t);
 /* Runs vigild with args and waits (bounded); returns its exit status and

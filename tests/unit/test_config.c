@@ -104,6 +104,7 @@ static int setup(void **state)
 	make_file(fx, "ca.pem", "ca\n");
 	make_file(fx, "crl.pem", "crl\n");
 	make_file(fx, "checkpoint.key", "key\n");
+	make_file(fx, "members.conf", "[o]\n");
 	make_dir(fx, "data");
 	*state = fx;
 	return 0;
@@ -121,7 +122,8 @@ static int teardown(void **state)
 #define REQUIRED_TLS "[tls]\ncert = cert.pem\nkey = key.pem\nca = ca.pem\n"
 #define REQUIRED_STORE "[store]\npath = data/vigil.db\n"
 #define REQUIRED_LOG "[log]\norigin = relay.example.org/vigil\ncheckpoint_key = checkpoint.key\n"
-#define REQUIRED REQUIRED_TLS REQUIRED_STORE REQUIRED_LOG
+#define REQUIRED_DIR "[directory]\npath = members.conf\n"
+#define REQUIRED REQUIRED_TLS REQUIRED_STORE REQUIRED_LOG REQUIRED_DIR
 
 static void assert_zeroed(const struct config *cfg)
 {
@@ -201,7 +203,9 @@ static void test_full_valid(void **state)
 		 "[log]\n"
 		 "origin = relay.example.org/vigil\n"
 		 "checkpoint_key = checkpoint.key\n"
-		 "checkpoint_interval = 5m\n", crl);
+		 "checkpoint_interval = 5m\n"
+		 "[directory]\n"
+		 "path = members.conf\n", crl);
 	load_ok(fx, text, &cfg);
 
 	assert_string_equal(cfg.path, fx->conf);
@@ -228,6 +232,8 @@ static void test_full_valid(void **state)
 	assert_string_equal(cfg.store_path, path);
 	assert_int_equal(cfg.batch_max, 100);
 	assert_int_equal(cfg.batch_wait_ms, 5);
+	join(path, sizeof(path), fx->dir, "members.conf");
+	assert_string_equal(cfg.directory_path, path);
 
 	config_free(&cfg);
 	assert_zeroed(&cfg);
@@ -316,7 +322,8 @@ static void test_relative_paths(void **state)
 	snprintf(text, sizeof(text),
 		 "[tls]\ncert = ../cert.pem\nkey = ./../key.pem\nca = %s\n"
 		 "[store]\npath = db/vigil.db\n"
-		 "[log]\norigin = o\ncheckpoint_key = ../checkpoint.key\n", abs_ca);
+		 "[log]\norigin = o\ncheckpoint_key = ../checkpoint.key\n"
+		 "[directory]\npath = ../members.conf\n", abs_ca);
 	write_file(path, text);
 	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), VG_OK);
 	join(want, sizeof(want), fx->dir, "etc/../cert.pem");
@@ -326,6 +333,8 @@ static void test_relative_paths(void **state)
 	assert_string_equal(cfg.tls_ca, abs_ca);
 	join(want, sizeof(want), fx->dir, "etc/db/vigil.db");
 	assert_string_equal(cfg.store_path, want);
+	join(want, sizeof(want), fx->dir, "etc/../members.conf");
+	assert_string_equal(cfg.directory_path, want);
 	config_free(&cfg);
 
 	/* A relative config path: results stay relative to the current
@@ -346,7 +355,7 @@ static void test_relative_paths(void **state)
 	config_free(&cfg);
 
 	/* The store's directory is checked relative to the file too. */
-	write_file("store.conf", REQUIRED_TLS "[store]\npath = vigil.db\n" REQUIRED_LOG);
+	write_file("store.conf", REQUIRED_TLS "[store]\npath = vigil.db\n" REQUIRED_LOG REQUIRED_DIR);
 	assert_int_equal(config_load("store.conf", &cfg, err, sizeof(err)), VG_OK);
 	assert_string_equal(cfg.store_path, "vigil.db");
 	config_free(&cfg);
@@ -361,7 +370,7 @@ static void test_unknown_names(void **state)
 	expect_error(fx, "[listen]\nport = 1\n\n[lisen]\naddress = ::1\n" REQUIRED, VG_EBADREQ,
 		     "4: unknown section [lisen]");
 	/* An unknown section is an error even without keys. */
-	expect_error(fx, REQUIRED "[lisen]\n", VG_EBADREQ, "10: unknown section [lisen]");
+	expect_error(fx, REQUIRED "[lisen]\n", VG_EBADREQ, "12: unknown section [lisen]");
 	expect_error(fx, "[Listen]\nport = 1\n", VG_EBADREQ, "1: unknown section [Listen]");
 	expect_error(fx, "[ listen ]\n", VG_EBADREQ, "1: unknown section [ listen ]");
 	expect_error(fx, "[tls]\ncert = cert.pem\nCert = cert.pem\n", VG_EBADREQ,
@@ -374,7 +383,7 @@ static void test_syntax_errors(void **state)
 {
 	struct fixture *fx = *state;
 	expect_error(fx, REQUIRED "[listen\nport = 1\n", VG_EBADREQ,
-		     "10: syntax error (expected [section] or key = value)");
+		     "12: syntax error (expected [section] or key = value)");
 	expect_error(fx, "[listen]\nport 8443\n" REQUIRED, VG_EBADREQ,
 		     "2: syntax error (expected [section] or key = value)");
 	/* The first error wins, whichever kind it is. */
@@ -463,7 +472,7 @@ static void test_bad_numbers(void **state)
 		/* port itself is tested on line 2 so that it is not a duplicate. */
 		if (strncmp(cases[i].line, "port", 4) == 0) {
 			snprintf(text, sizeof(text), REQUIRED "[listen]\n\n%s\n", cases[i].line);
-			expect_error(fx, text, VG_EBADREQ, "12: %s", cases[i].msg);
+			expect_error(fx, text, VG_EBADREQ, "14: %s", cases[i].msg);
 		} else {
 			expect_error(fx, text, VG_EBADREQ, "4: %s", cases[i].msg);
 		}
@@ -493,7 +502,7 @@ static void test_duplicate_key(void **state)
 		     "5: duplicate key [listen] port (first set on line 2)");
 	/* Also across two headers of the same section. */
 	expect_error(fx, REQUIRED "[tls]\ncert = cert.pem\n", VG_EBADREQ,
-		     "11: duplicate key [tls] cert (first set on line 2)");
+		     "13: duplicate key [tls] cert (first set on line 2)");
 }
 
 static void test_missing_required(void **state)
@@ -509,6 +518,11 @@ static void test_missing_required(void **state)
 	expect_error(fx, REQUIRED_TLS REQUIRED_STORE, VG_EBADREQ, "0: [log] origin is required");
 	expect_error(fx, REQUIRED_TLS REQUIRED_STORE "[log]\norigin = o\n", VG_EBADREQ,
 		     "0: [log] checkpoint_key is required");
+	/* The member directory is required: without it no party has a role. */
+	expect_error(fx, REQUIRED_TLS REQUIRED_STORE REQUIRED_LOG, VG_EBADREQ,
+		     "0: [directory] path is required");
+	expect_error(fx, REQUIRED_TLS REQUIRED_STORE REQUIRED_LOG "[directory]\npath =\n",
+		     VG_EBADREQ, "11: [directory] path: value is empty");
 	expect_error(fx, "[log]\norigin = a b\n", VG_EBADREQ,
 		     "2: [log] origin: \"a b\" must be 1-255 bytes without spaces or '+'");
 	expect_error(fx, "[log]\norigin = a+b\n", VG_EBADREQ,
@@ -535,6 +549,9 @@ static void test_bad_paths(void **state)
 	expect_error(fx, "[tls]\nca = /nonexistent-vigil-test/ca.pem\n", VG_EBADREQ,
 		     "2: [tls] ca: cannot read \"/nonexistent-vigil-test/ca.pem\": "
 		     "No such file or directory");
+	join(p, sizeof(p), fx->dir, "nope.conf");
+	expect_error(fx, "[directory]\npath = nope.conf\n", VG_EBADREQ,
+		     "2: [directory] path: cannot read \"%s\": No such file or directory", p);
 
 	join(p, sizeof(p), fx->dir, "nodir");
 	expect_error(fx, REQUIRED_TLS "[store]\npath = nodir/vigil.db\n", VG_EBADREQ,

@@ -1,0 +1,81 @@
+/*
+ * directory.h - the member directory: the organisations of the federation,
+ * each with its role, country and display name (DESIGN.md section 2).
+ *
+ * A certificate is only half an identity: the CA says who holds a key, the
+ * directory says who is a member.  The relay refuses at the handshake a
+ * certificate whose organisation (O) is not a member, or whose role (OU) or
+ * country (C) disagree with the member's entry; parties are addressed by
+ * their directory role.
+ *
+ * Ownership and threads: directory_load() builds the object once, at
+ * start-up; whoever loaded it owns it (vigild's main()) and frees it with
+ * directory_free() after every reader is gone.  In between it never
+ * changes, so any thread (the loop, the thread pool, the writer) may read it
+ * without a lock.  The members directory_find() and directory_at() return
+ * belong to the directory and live as long as it does.
+ *
+ * File format (INI, libinih), one section per organisation id:
+ *
+ *   [se-stockholm-coord]
+ *   role = coordinator
+ *   country = SE
+ *   name = Stockholm county coordinator
+ *
+ * The section name is the organisation id (1-64 characters of [a-z0-9-],
+ * the certificate's O); role is one of coordinator, police, iom, shelter,
+ * relay (the certificate's OU); country is two upper-case letters (the
+ * certificate's C); name is 1-127 bytes of UTF-8 without control
+ * characters.  All three keys are required.  A section given twice, an
+ * unknown or repeated key, a key outside a section, an indented
+ * (multi-line) value, a line over 198 characters and a file that lists no
+ * organisation are errors.  At most DIRECTORY_MAX organisations.
+ */
+#ifndef VIGIL_DAEMON_DIRECTORY_H
+#define VIGIL_DAEMON_DIRECTORY_H
+
+#include <stddef.h>
+
+#include "daemon/identity.h"
+#include "proto/record.h"
+
+#define DIRECTORY_MAX 10000       /* organisations in one directory */
+#define DIRECTORY_NAME_MAX 127    /* bytes of a display name */
+
+struct member {
+	char org[RECORD_ORG_MAX + 1];
+	enum role role;
+	char country[3];
+	char name[DIRECTORY_NAME_MAX + 1];
+};
+
+struct directory;
+
+/*
+ * Reads and validates path into *out.  Returns 0, or a negative vg_status
+ * (proto/status.h): VG_EBADREQ for invalid content, VG_EIO when the file
+ * cannot be read, VG_ENOMEM; then *out is NULL and err holds
+ * "FILE:LINE: what is wrong" (LINE 0 when no line is to blame).
+ */
+int directory_load(const char *path, struct directory **out, char *err, size_t err_len);
+
+/* The member whose organisation id is org, or NULL.  O(log n). */
+const struct member *directory_find(const struct directory *d, const char *org);
+
+/* The number of members, and the i-th (i < count) in order of org. */
+size_t directory_count(const struct directory *d);
+const struct member *directory_at(const struct directory *d, size_t i);
+
+/*
+ * Whether a certificate's identity (O, OU, C) may connect: its organisation
+ * is a member and the role and country agree with the entry.  0, or -1
+ * with the reason in why, e.g. "organisation x is not a member" or
+ * "organisation x: certificate OU police disagrees with directory role iom".
+ */
+int directory_admit(const struct directory *d, const char *org, enum role role,
+		    const char *country, char *why, size_t why_len);
+
+/* Frees *d (NULL is fine) and sets *d to NULL. */
+void directory_free(struct directory **d);
+
+#endif
