@@ -320,6 +320,7 @@ static int record_take(const struct vigil_client *c, const Vigil__V1__Entry *e, 
 	out->police = vigil__record_police_name(a->police);
 	out->police_advice = vigil__record_police_advice(a->police);
 	vigil__error_copy_text(out->resolution, sizeof(out->resolution), a->resolution);
+	vigil__error_copy_text(out->cause, sizeof(out->cause), a->cause);
 out:
 	record_free(r);
 	return rc;

@@ -78,14 +78,14 @@ static int ask(struct vigil_client *c, int msg_case, const char *case_id, int wa
 
 /* ---- status ------------------------------------------------------------------------ */
 
-/* Whether the answer carried any field beyond the ten police receive
- * (proto3 sends no field that holds its default). */
-static int status_full(const Vigil__V1__CaseStatus *m)
+/* Whether the answer carried a field beyond the ten police receive, the
+ * pending offer aside (proto3 sends no field that holds its default). */
+static int beyond_codes(const Vigil__V1__CaseStatus *m)
 {
-	return m->n_parties || m->immediate_danger || m->n_factors || m->pending_offer_to[0] ||
-	       m->pending_offer_id.len || m->attempts || m->failed_attempts ||
-	       m->return_country[0] || m->return_date[0] || m->opened_at_ms || m->entries ||
-	       m->consent_scope[0] || m->override || m->close_reason;
+	return m->n_parties || m->immediate_danger || m->n_factors || m->attempts ||
+	       m->failed_attempts || m->return_country[0] || m->return_date[0] ||
+	       m->opened_at_ms || m->entries || m->consent_scope[0] || m->override ||
+	       m->close_reason;
 }
 
 /* Checks the answer's form; NULL when good, else what is wrong. */
@@ -94,6 +94,25 @@ static const char *status_check(const Vigil__V1__CaseStatus *m, const char *case
 {
 	if (strcmp(m->case_id, case_id) != 0)
 		return "it is about another case";
+	switch (m->view) {
+	case VIGIL__V1__CASE_VIEW__CASE_VIEW_FULL:
+		st->view = "full";
+		break;
+	case VIGIL__V1__CASE_VIEW__CASE_VIEW_POLICE:
+		st->view = "police";
+		if (beyond_codes(m))
+			return "the police view carries fields police do not receive";
+		break;
+	case VIGIL__V1__CASE_VIEW__CASE_VIEW_OFFERED:
+		st->view = "offered";
+		if (beyond_codes(m) || m->last_attempt_ms || m->last_success_ms || m->alert_stage)
+			return "the offered view carries fields it withholds";
+		break;
+	default:
+		return "it does not say which view it is";
+	}
+	if (m->owner[0] && !record_org_ok(m->owner))
+		return "the owner is not an organisation id";
 	if (code(m->state, record_state_name, 0, &st->state) ||
 	    code(m->risk, record_risk_name, 0, &st->risk) ||
 	    code(m->last_attempt_channel, record_channel_name, 1, &st->last_attempt_channel) ||
@@ -162,12 +181,13 @@ int vigil_case_status(vigil_client *c, const char *case_id, struct vigil_case_st
 		return rc;
 	}
 	snprintf(st->case_id, sizeof(st->case_id), "%s", m->case_id);
+	snprintf(st->owner, sizeof(st->owner), "%s", m->owner);
 	snprintf(st->responsible, sizeof(st->responsible), "%s", m->responsible);
 	st->minor = m->minor ? 1 : 0;
 	st->last_attempt_ms = m->last_attempt_ms;
 	st->last_success_ms = m->last_success_ms;
 	st->alert_stage = m->alert_stage;
-	st->full = status_full(m);
+	st->full = m->view == VIGIL__V1__CASE_VIEW__CASE_VIEW_FULL;
 	const char **names = (const char **)(void *)(block + head);
 	char *chars = (char *)(block + head + ptrs);
 	for (size_t i = 0; i < m->n_parties; i++) {

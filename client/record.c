@@ -264,6 +264,7 @@ static void decode_body(const Vigil__V1__Record *r, struct vigil_record_info *ou
 		out->police = name_or_empty(vigil__record_police_name(a->police));
 		out->police_advice = name_or_empty(vigil__record_police_advice(a->police));
 		vigil__error_copy_text(out->resolution, sizeof(out->resolution), a->resolution);
+		vigil__error_copy_text(out->cause, sizeof(out->cause), a->cause);
 		break;
 	}
 	default:

@@ -68,6 +68,13 @@ static int write_ready_file(const char *path, int port)
 	return rename(tmp, path);
 }
 
+/* The case rules see the directory as roles; ROLE_NONE for a non-member. */
+static int member_role(const void *dir, const char *org)
+{
+	const struct member *m = directory_find(dir, org);
+	return m ? (int)m->role : ROLE_NONE;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_CHECK = 256, OPT_VERSION, OPT_READY, OPT_VERIFY };
@@ -189,6 +196,7 @@ int main(int argc, char **argv)
 			.escalate_after_ms = cfg.escalate_after_ms,
 			.max_clock_skew_ms = cfg.max_clock_skew_ms,
 		},
+		.members = { member_role, dir },
 	};
 	int rc = store_start(store, &loop, cfg.batch_max, cfg.batch_wait_ms, &slog, err, sizeof(err));
 	if (rc != 0) {

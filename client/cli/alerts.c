@@ -86,6 +86,10 @@ static void alert_text(const struct vigil_alert *a)
 		printf("resolved (%s)", a->resolution[0] ? a->resolution : "unknown");
 	else
 		printf("stage %u%s", a->stage, a->stage == 2 ? " (escalated)" : "");
+	if (!strcmp(a->cause, "after-ack"))
+		printf(" (raised again: the silence went on after an acknowledgement)");
+	else if (!strcmp(a->cause, "handover"))
+		printf(" (open alert of a case now with you)");
 	printf("; alert %s; police: %s; deadline missed: %s; last success: %s; "
 	       "failed attempts: %u; recipients: ", a->alert_id_hex, a->police_advice, deadline,
 	       success, a->failed_attempts);
@@ -114,6 +118,8 @@ static void alert_json(const struct vigil_alert *a)
 	fprintf(f, "%u", a->stage);
 	json_key(f, &n, "resolution");
 	json_write_string_or_null(f, a->stage == 0 ? a->resolution : NULL);
+	json_key(f, &n, "cause");
+	json_write_string_or_null(f, a->cause[0] ? a->cause : NULL);
 	json_key(f, &n, "alert_id");
 	json_write_string(f, a->alert_id_hex);
 	json_key(f, &n, "police");
@@ -175,7 +181,7 @@ static void alerts_help(FILE *f)
 		   "\n"
 		   "(times RFC 3339 or none; ADVICE none, missing-person report to be\n"
 		   "considered, or missing-person report required).  With --json one object\n"
-		   "per line: position, received_at, case_id, kind, stage, resolution,\n"
+		   "per line: position, received_at, case_id, kind, stage, resolution, cause,\n"
 		   "alert_id, police (none, consider, required), police_advice, deadline,\n"
 		   "last_success, failed_attempts, recipients, record_id, leaf_hash,\n"
 		   "checkpoint_size.  ID is what 'vigil alert ack' takes.\n"

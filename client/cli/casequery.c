@@ -8,8 +8,11 @@
  *
  * libvigil checks each answer (and, for the log, the checkpoint and every
  * inclusion proof) before anything is printed.  The status shows what the
- * relay sent: police receive the first ten fields only, so for them the
- * lines (and JSON members) after "alert stage" are left out entirely.
+ * relay sent and nothing it withheld: police receive the first ten fields
+ * only, so for them the lines (and JSON members) after "alert stage" are
+ * left out entirely; the organisation a pending offer names sees the case,
+ * state, responsible organisation, risk, minor flag and the offer, and no
+ * line of her contact history.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -92,30 +95,61 @@ static void status_help(FILE *f)
 		   "  case, state, responsible (organisation), risk, minor, last attempt (time,\n"
 		   "  channel, outcome), last successful contact, alert stage\n"
 		   "\n"
-		   "and, for every party but police, who receive the lines above only:\n"
+		   "and, for every party but police, who receive the lines above only (the\n"
+		   "organisation a pending offer names, before it is a party, sees only case,\n"
+		   "state, responsible, risk, minor and the pending offer):\n"
 		   "\n"
 		   "  parties, immediate danger, factors, pending offer (to, offer id), attempts,\n"
 		   "  failed attempts (since the last success), return (country, date), opened,\n"
 		   "  entries, consent (scope) or override, close reason (when closed)\n"
 		   "\n"
-		   "With --json one object: case_id, state, responsible, risk, minor,\n"
+		   "Every answer shows its view (full, police or offered) and the case's owner.\n"
+		   "With --json one object: case_id, view, owner, state, responsible, risk, minor,\n"
 		   "last_attempt, last_attempt_channel, last_attempt_outcome, last_success,\n"
-		   "alert_stage; then, not for police: parties, immediate_danger, factors,\n"
+		   "alert_stage (not for the offered view); then, for the full view:\n"
+		   "parties, immediate_danger, factors,\n"
 		   "pending_offer_to, pending_offer_id, attempts, failed_attempts,\n"
 		   "return_country, return_date, opened_at, entries, consent_scope, override,\n"
-		   "close_reason.  Times are RFC 3339, null when there is none.\n");
+		   "close_reason.  A withheld field is absent, never null or zero.  Times\n"
+		   "are RFC 3339, null when there is none.\n");
 }
 
 #define LABEL "%-25s"
+
+static void pending_offer_text(const struct vigil_case_status *st)
+{
+	char id[2 * VIGIL_RECORD_ID_LEN + 1];
+	vigil_hex_encode(st->pending_offer_id, VIGIL_RECORD_ID_LEN, id);
+	printf(LABEL "to %s, offer id %s\n", "pending offer:", st->pending_offer_to, id);
+}
+
+static void pending_offer_json(FILE *f, int *n, const struct vigil_case_status *st)
+{
+	json_key(f, n, "pending_offer_to");
+	json_write_string_or_null(f, st->has_pending_offer ? st->pending_offer_to : NULL);
+	json_key(f, n, "pending_offer_id");
+	if (st->has_pending_offer)
+		json_write_hex(f, st->pending_offer_id, VIGIL_RECORD_ID_LEN);
+	else
+		fputs("null", f);
+}
 
 static void status_text(const struct vigil_case_status *st)
 {
 	char t[VIGIL_TIME_LEN];
 	printf(LABEL "%s\n", "case:", st->case_id);
+	printf(LABEL "%s%s\n", "view:", st->view,
+	       strcmp(st->view, "full") == 0 ? "" : " (the relay withholds the other fields)");
+	if (st->owner[0])
+		printf(LABEL "%s\n", "owner:", st->owner);
 	printf(LABEL "%s\n", "state:", st->state);
 	printf(LABEL "%s\n", "responsible:", st->responsible);
 	printf(LABEL "%s\n", "risk:", st->risk);
 	printf(LABEL "%s\n", "minor:", yes_no(st->minor));
+	if (!st->full && st->has_pending_offer)
+		pending_offer_text(st);
+	if (strcmp(st->view, "offered") == 0)
+		return;
 	if (st->last_attempt_ms > 0) {
 		vigil_format_time(st->last_attempt_ms, t, sizeof(t));
 		printf(LABEL "%s %s %s\n", "last attempt:", t, st->last_attempt_channel,
@@ -137,11 +171,8 @@ static void status_text(const struct vigil_case_status *st)
 	for (size_t i = 0; i < st->n_factors; i++)
 		printf("%s%s", i ? ", " : "", st->factors[i]);
 	printf("%s\n", st->n_factors ? "" : "none");
-	if (st->has_pending_offer) {
-		char id[2 * VIGIL_RECORD_ID_LEN + 1];
-		vigil_hex_encode(st->pending_offer_id, VIGIL_RECORD_ID_LEN, id);
-		printf(LABEL "to %s, offer id %s\n", "pending offer:", st->pending_offer_to, id);
-	}
+	if (st->has_pending_offer)
+		pending_offer_text(st);
 	printf(LABEL "%u\n", "attempts:", st->attempts);
 	printf(LABEL "%u\n", "failed attempts:", st->failed_attempts);
 	printf(LABEL "%s %s\n", "return:", st->return_country, st->return_date);
@@ -163,6 +194,10 @@ static void status_json(const struct vigil_case_status *st)
 	fputc('{', f);
 	json_key(f, &n, "case_id");
 	json_write_string(f, st->case_id);
+	json_key(f, &n, "view");
+	json_write_string(f, st->view);
+	json_key(f, &n, "owner");
+	json_write_string_or_null(f, st->owner);
 	json_key(f, &n, "state");
 	json_write_string(f, st->state);
 	json_key(f, &n, "responsible");
@@ -171,6 +206,12 @@ static void status_json(const struct vigil_case_status *st)
 	json_write_string(f, st->risk);
 	json_key(f, &n, "minor");
 	fputs(st->minor ? "true" : "false", f);
+	if (!st->full && st->has_pending_offer)
+		pending_offer_json(f, &n, st);
+	if (strcmp(st->view, "offered") == 0) {
+		fputs("}\n", f);
+		return;
+	}
 	json_key(f, &n, "last_attempt");
 	json_write_time(f, st->last_attempt_ms);
 	json_key(f, &n, "last_attempt_channel");
@@ -188,13 +229,7 @@ static void status_json(const struct vigil_case_status *st)
 		fputs(st->immediate_danger ? "true" : "false", f);
 		json_key(f, &n, "factors");
 		json_write_strings(f, st->factors, st->n_factors);
-		json_key(f, &n, "pending_offer_to");
-		json_write_string_or_null(f, st->has_pending_offer ? st->pending_offer_to : NULL);
-		json_key(f, &n, "pending_offer_id");
-		if (st->has_pending_offer)
-			json_write_hex(f, st->pending_offer_id, VIGIL_RECORD_ID_LEN);
-		else
-			fputs("null", f);
+		pending_offer_json(f, &n, st);
 		json_key(f, &n, "attempts");
 		fprintf(f, "%u", st->attempts);
 		json_key(f, &n, "failed_attempts");
@@ -320,6 +355,8 @@ static void body_text(const struct vigil_record_info *ri)
 		print_hex_id("alert", ri->alert_id);
 		if (ri->alert_stage == 0)
 			printf(" resolution=%s", ri->resolution[0] ? ri->resolution : "none");
+		if (ri->cause[0])
+			printf(" cause=%s", ri->cause);
 		printf(" police=%s", ri->police);
 		time_or_none(ri->deadline_ms, t, sizeof(t));
 		printf(" deadline=%s", t);
@@ -403,6 +440,8 @@ static void body_json(const struct vigil_record_info *ri)
 		json_write_hex(f, ri->alert_id, VIGIL_RECORD_ID_LEN);
 		json_key(f, &n, "resolution");
 		json_write_string_or_null(f, ri->resolution);
+		json_key(f, &n, "cause");
+		json_write_string_or_null(f, ri->cause[0] ? ri->cause : NULL);
 		json_key(f, &n, "police");
 		json_write_string(f, ri->police);
 		json_key(f, &n, "deadline");

@@ -723,7 +723,8 @@ struct vigil_record_info {
 	const char *police;           /* "none", "consider" or "required" */
 	const char *police_advice;    /* "none", "missing-person report to be considered",
 				       * "missing-person report required" */
-	char resolution[32];          /* stage 0: "contact", "ack", "closed", ... */
+	char resolution[32];          /* stage 0: "contact", "closed", "handover-answered", ... */
+	char cause[32];               /* "", "after-ack" or "handover" (see struct vigil_alert) */
 	const char *decision;         /* "police-report-filed", "not-filed" or "other" */
 	char reason[VIGIL_TEXT_MAX + 1];
 };
@@ -752,16 +753,19 @@ VIGIL_API int vigil_record_decode(const uint8_t *record, size_t record_len,
  */
 
 /*
- * The current state of a case.  Fields 1-10 of the wire's CaseStatus (up
- * to alert_stage) are what every party receives.  Police parties receive
- * ONLY those: the relay leaves the others unset, so for police full is 0
- * and every field after it is empty (0, "", no parties, no factors, no
- * pending offer) whatever the case holds.  full is 1 when the answer
- * carried any of the other fields, which every non-police answer does (a
- * case always has parties and an opening time).
+ * The current state of a case, in the view the relay chose for the asker
+ * (view): "full" for a party; "police" for a police party, who receives
+ * the fields up to alert_stage only; "offered" for the organisation a
+ * pending offer names before it is a party, who receives the fields up to
+ * minor and the offer.  The fields a view leaves out are withheld, not
+ * zero: they are 0 or "" here and must not be shown as "none".  full is 1
+ * for the full view.  A pending offer that names the asker is always
+ * included.
  */
 struct vigil_case_status {
 	char case_id[VIGIL_CASE_ID_LEN];
+	const char *view;                 /* "full", "police" or "offered" */
+	char owner[VIGIL_ORG_LEN];        /* the coordinator that opened it */
 	const char *state;                /* "active", "follow-up" or "closed" */
 	char responsible[VIGIL_ORG_LEN];  /* the one responsible organisation */
 	const char *risk;                 /* "low", "medium" or "high" */
@@ -792,8 +796,9 @@ struct vigil_case_status {
 	const char *close_reason;         /* "" unless closed */
 };
 
-/* VIGIL_OK when case_id is a valid case id (3-64 characters of
- * [A-Za-z0-9-]), else VIGIL_E_USAGE with the message the queries give. */
+/* VIGIL_OK when case_id is a valid case id (OWNER/PSEUDONYM: the owner's
+ * organisation id, '/', 3-64 characters of [A-Za-z0-9-]), else
+ * VIGIL_E_USAGE with the message the queries give. */
 VIGIL_API int vigil_case_id_check(const char *case_id, struct vigil_error *err);
 
 /* GetCaseStatus, for any party.  *out is NULL on failure. */
@@ -961,8 +966,13 @@ struct vigil_alert {
 	const char *police_advice;        /* "none", "missing-person report to be
 					   * considered" or "missing-person report
 					   * required" (a minor) */
-	char resolution[32];              /* stage 0: "contact", "ack", "closed" or
-					   * "handover-answered"; "" otherwise */
+	char resolution[32];              /* stage 0: "contact", "closed",
+					   * "handover-answered" or "handover-withdrawn";
+					   * "" otherwise */
+	char cause[32];                   /* "" raised or escalated; "after-ack": raised
+					   * again one window after an acknowledged alert
+					   * of the case; "handover": an open alert told
+					   * to the organisation that accepted the case */
 	struct vigil_checkpoint checkpoint; /* verified; the proof leads to it */
 };
 
