@@ -40,7 +40,7 @@ struct replay {
 	int first;                    /* the subscription's first round */
 	uint64_t after;               /* first round: the peer's own "after" */
 	uint64_t from;                /* positions >= from */
-	struct store_checkpoint *checkpoint;
+	struct logtree_checkpoint *checkpoint;
 	/* Results. */
 	int status;
 	uint64_t acked;               /* first round: the stored acknowledgement */
@@ -124,7 +124,7 @@ static void replay_free(struct replay *r)
 		free(r->items[i].sig);
 		free(r->items[i].cert_der);
 	}
-	store_checkpoint_release(r->checkpoint);
+	logtree_checkpoint_release(r->checkpoint);
 	free(r);
 }
 
@@ -233,7 +233,7 @@ static void replay_done(uv_work_t *w, int status)
 		if (!check_lagging(c)) {
 			/* More pages, or alerts committed while this one was read. */
 			if (r->rows == DELIVERY_PAGE ||
-			    store_alert_horizon(c->relay->store) > c->sub_next)
+			    writer_alert_horizon(c->relay->writer) > c->sub_next)
 				replay_start(c, 0, 0);
 		}
 	} else if (!ok) {
@@ -259,7 +259,7 @@ static void replay_start(struct conn *c, int first, uint64_t after)
 	r->first = first;
 	r->after = after;
 	r->from = c->sub_next;
-	r->checkpoint = store_checkpoint_ref(store_latest(c->relay->store));
+	r->checkpoint = logtree_checkpoint_ref(writer_latest(c->relay->writer));
 	snprintf(r->org, sizeof(r->org), "%s", c->id.org);
 	c->sub_replaying = 1;
 	conn_hold(c);
@@ -294,12 +294,12 @@ void delivery_subscribe(struct conn *c, Vigil__V1__Frame *f)
 /* A job no connection waits for: it still keeps a draining relay alive
  * until the writer has done it. */
 struct fire_job {
-	struct store_job job;
+	struct writer_job job;
 	struct relay *relay;
 	char org[RECORD_ORG_MAX + 1];
 };
 
-static void fire_done(struct store_job *j)
+static void fire_done(struct writer_job *j)
 {
 	struct fire_job *fj = container_of(j, struct fire_job, job);
 	struct relay *r = fj->relay;
@@ -307,7 +307,7 @@ static void fire_done(struct store_job *j)
 	relay_check_drained(r);
 }
 
-static struct fire_job *fire_job_new(struct conn *c, enum store_job_kind kind)
+static struct fire_job *fire_job_new(struct conn *c, enum writer_job_kind kind)
 {
 	struct fire_job *fj = calloc(1, sizeof(*fj));
 	if (!fj)
@@ -324,21 +324,21 @@ void delivery_ack(struct conn *c, Vigil__V1__Frame *f)
 {
 	uint64_t rid = f->request_id, pos = f->delivery_ack->position;
 	frame_free(f);
-	struct store_checkpoint *cp = store_latest(c->relay->store);
+	struct logtree_checkpoint *cp = writer_latest(c->relay->writer);
 	if (pos >= cp->size) {
 		conn_send_error(c, rid, VG_EBADREQ, "position %llu is beyond the log (size %llu)",
 				(unsigned long long)pos, (unsigned long long)cp->size);
 		conn_answered(c);
 		return;
 	}
-	struct fire_job *fj = fire_job_new(c, STORE_DELIVERY_ACK);
+	struct fire_job *fj = fire_job_new(c, WRITER_DELIVERY_ACK);
 	if (!fj) {
 		conn_send_error(c, rid, VG_ENOMEM, "relay out of memory");
 		conn_answered(c);
 		return;
 	}
 	fj->job.index = pos;
-	store_submit(c->relay->store, &fj->job);
+	writer_submit(c->relay->writer, &fj->job);
 	if (pos > c->sub_acked)
 		c->sub_acked = pos;
 	conn_answered(c); /* no answer: acknowledgements are fire and forget */
@@ -346,22 +346,22 @@ void delivery_ack(struct conn *c, Vigil__V1__Frame *f)
 
 void delivery_note_peer(struct conn *c)
 {
-	struct fire_job *fj = fire_job_new(c, STORE_HELLO);
+	struct fire_job *fj = fire_job_new(c, WRITER_HELLO);
 	if (!fj)
 		return;
 	fj->job.role = c->id.role;
 	snprintf(fj->job.country, sizeof(fj->job.country), "%s", c->id.country);
 	fj->job.received_at_ms = relay_now_ms();
-	store_submit(c->relay->store, &fj->job);
+	writer_submit(c->relay->writer, &fj->job);
 }
 
-void delivery_on_alerts(void *ctx, struct store_alert *list)
+void delivery_on_alerts(void *ctx, struct writer_alert *list)
 {
 	struct relay *r = ctx;
 	for (struct conn *c = r->conns; c; c = c->next) {
 		if (!c->sub_active || c->sub_replaying || !conn_is_open(c))
 			continue;
-		for (struct store_alert *a = list; a; a = a->next) {
+		for (struct writer_alert *a = list; a; a = a->next) {
 			if (a->position < c->sub_next)
 				continue;
 			c->sub_next = a->position + 1;
@@ -378,5 +378,5 @@ void delivery_on_alerts(void *ctx, struct store_alert *list)
 				break;
 		}
 	}
-	store_alerts_free(list);
+	writer_alerts_free(list);
 }

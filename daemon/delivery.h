@@ -17,7 +17,7 @@
 #ifndef VIGIL_DAEMON_DELIVERY_H
 #define VIGIL_DAEMON_DELIVERY_H
 
-#include "daemon/store.h"
+#include "daemon/writer.h"
 #include "proto/vigil.pb-c.h"
 
 struct conn;
@@ -36,7 +36,7 @@ void delivery_ack(struct conn *c, Vigil__V1__Frame *f);
  * that alerts can address the parties of a case by role. */
 void delivery_note_peer(struct conn *c);
 
-/* The store's alert sink (store_set_alert_sink); ctx is the relay. */
-void delivery_on_alerts(void *ctx, struct store_alert *list);
+/* The writer's alert sink (writer_set_alert_sink); ctx is the relay. */
+void delivery_on_alerts(void *ctx, struct writer_alert *list);
 
 #endif

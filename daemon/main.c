@@ -19,6 +19,7 @@
 #include "daemon/log.h"
 #include "daemon/relay.h"
 #include "daemon/store.h"
+#include "daemon/writer.h"
 #include "daemon/tls.h"
 #include "daemon/verifydb.h"
 
@@ -167,21 +168,26 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	int code = 1;
 	struct store *store = NULL;
+	struct writer *writer = NULL;
 	uv_loop_t loop;
 	struct relay relay;
 	if (store_open(cfg.store_path, &store, err, sizeof(err)) != 0) {
 		log_err("%s", err);
 		goto out_ctx;
 	}
-	if (uv_loop_init(&loop) != 0) {
-		log_err("cannot create the event loop");
+	if (writer_open(store, &writer, err, sizeof(err)) != 0) {
+		log_err("%s", err);
 		goto out_store;
 	}
-	if (relay_start(&relay, &loop, &cfg, dir, ctx, store, err, sizeof(err)) != 0) {
+	if (uv_loop_init(&loop) != 0) {
+		log_err("cannot create the event loop");
+		goto out_writer;
+	}
+	if (relay_start(&relay, &loop, &cfg, dir, ctx, writer, err, sizeof(err)) != 0) {
 		log_err("%s", err);
 		goto out_loop;
 	}
-	struct store_log slog = {
+	struct writer_config wcfg = {
 		.key = ckpt_key,
 		.origin = cfg.log_origin,
 		.interval_ms = cfg.checkpoint_interval_ms,
@@ -198,7 +204,8 @@ int main(int argc, char **argv)
 		},
 		.members = { member_role, dir },
 	};
-	int rc = store_start(store, &loop, cfg.batch_max, cfg.batch_wait_ms, &slog, err, sizeof(err));
+	int rc = writer_start(writer, &loop, cfg.batch_max, cfg.batch_wait_ms, &wcfg, err,
+			      sizeof(err));
 	if (rc != 0) {
 		log_err("cannot start the writer: %s", err);
 		relay_drain(&relay, "start-up failure");
@@ -206,8 +213,8 @@ int main(int argc, char **argv)
 		relay_close(&relay);
 		goto out_loop;
 	}
-	struct store_stats st;
-	store_get_stats(store, &st);
+	struct writer_stats st;
+	writer_get_stats(writer, &st);
 	int port = relay_port(&relay);
 	log_notice("vigild %s serving on %s port %d, %llu entries in %s, %zu members in %s",
 		   VIGIL_VERSION, cfg.listen_address, port, (unsigned long long)st.entries,
@@ -224,6 +231,8 @@ out_loop:
 		uv_run(&loop, UV_RUN_NOWAIT);
 		code = code ? code : 1;
 	}
+out_writer:
+	writer_close(&writer);
 out_store:
 	store_close(&store);
 out_ctx:

@@ -12,7 +12,7 @@
 #include "daemon/identity.h"
 #include "daemon/relay.h"
 #include "daemon/reader.h"
-#include "daemon/store.h"
+#include "daemon/writer.h"
 #include "proto/frame.h"
 #include "proto/merkle.h"
 #include "proto/status.h"
@@ -60,7 +60,7 @@ static void answer(struct conn *c, uint64_t rid, Vigil__V1__Frame *f)
 
 static void answer_checkpoint(struct conn *c, uint64_t rid)
 {
-	struct store_checkpoint *cp = store_latest(c->relay->store);
+	struct logtree_checkpoint *cp = writer_latest(c->relay->writer);
 	Vigil__V1__Checkpoint m = VIGIL__V1__CHECKPOINT__INIT;
 	m.note = cp->note;
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
@@ -270,7 +270,7 @@ out:
 /* A case query travels through the writer, so that the read is recorded
  * in the same transaction that reads the state. */
 struct case_q {
-	struct store_job job;
+	struct writer_job job;
 	struct conn *conn;
 	uint64_t request_id;
 	int msg_case;
@@ -456,7 +456,7 @@ static void answer_case_readers(struct case_q *q, const struct case_result *r)
 }
 
 /* Loop thread: the writer has run the case query. */
-static void on_case_done(struct store_job *job)
+static void on_case_done(struct writer_job *job)
 {
 	struct case_q *q = container_of(job, struct case_q, job);
 	struct conn *c = q->conn;
@@ -478,7 +478,7 @@ static void on_case_done(struct store_job *job)
 			break;
 		}
 	}
-	store_job_clear(job);
+	writer_job_clear(job);
 	conn_answered(c);
 	conn_release(c);
 	free(q);
@@ -524,14 +524,14 @@ static void case_query_start(struct conn *c, Vigil__V1__Frame *f)
 	snprintf(q->case_id, sizeof(q->case_id), "%s", case_id);
 	snprintf(q->org, sizeof(q->org), "%s", c->id.org);
 	frame_free(f);
-	q->job.kind = STORE_CASE_QUERY;
+	q->job.kind = WRITER_CASE_QUERY;
 	q->job.done = on_case_done;
 	q->job.query = what;
 	q->job.query_case_id = q->case_id;
 	q->job.author = q->org;
 	q->job.role = c->id.role;
 	conn_hold(c);
-	store_submit(c->relay->store, &q->job);
+	writer_submit(c->relay->writer, &q->job);
 }
 
 /* Checks the request against the latest checkpoint; 0 or an error sent. */
@@ -633,7 +633,7 @@ void query_start(struct conn *c, Vigil__V1__Frame *f)
 	q->request_id = rid;
 	q->pool = &c->relay->readers;
 	snprintf(q->author, sizeof(q->author), "%s", c->id.org);
-	if (query_bounds(c, q, store_latest(c->relay->store)->size) != 0) {
+	if (query_bounds(c, q, writer_latest(c->relay->writer)->size) != 0) {
 		conn_answered(c);
 		query_free(q);
 		return;

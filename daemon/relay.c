@@ -73,10 +73,10 @@ void relay_check_drained(struct relay *r)
 	for (struct conn *c = r->conns; c; c = c->next)
 		if (conn_is_open(c) && c->inflight == 0)
 			conn_close(c, "relay shutting down");
-	if (r->n_conns > 0 || store_pending(r->store) > 0)
+	if (r->n_conns > 0 || writer_pending(r->writer) > 0)
 		return;
 	r->stopped = 1;
-	store_stop(r->store);
+	writer_stop(r->writer);
 	/* The signal handles stay installed (unreferenced) until the loop has
 	 * run out, so a second SIGTERM during the last steps is still ours. */
 	uv_close((uv_handle_t *)&r->drain_timer, NULL);
@@ -156,7 +156,7 @@ static void free_identity(struct relay *r)
 }
 
 int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
-		const struct directory *dir, SSL_CTX *ssl_ctx, struct store *store, char *err,
+		const struct directory *dir, SSL_CTX *ssl_ctx, struct writer *writer, char *err,
 		size_t err_len)
 {
 	memset(r, 0, sizeof(*r));
@@ -164,18 +164,18 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 	r->cfg = cfg;
 	r->directory = dir;
 	r->ssl_ctx = ssl_ctx;
-	r->store = store;
+	r->writer = writer;
 	if (load_identity(r, cfg, err, err_len) != 0) {
 		free_identity(r);
 		return -1;
 	}
-	int prc = reader_pool_init(&r->readers, store_path(store));
+	int prc = reader_pool_init(&r->readers, cfg->store_path);
 	if (prc != 0) {
 		snprintf(err, err_len, "cannot set up readers: %s", uv_strerror(prc));
 		free_identity(r);
 		return -1;
 	}
-	store_set_alert_sink(store, delivery_on_alerts, r);
+	writer_set_alert_sink(writer, delivery_on_alerts, r);
 
 	struct sockaddr_storage ss;
 	if (uv_ip4_addr(cfg->listen_address, cfg->listen_port, (struct sockaddr_in *)&ss) != 0 &&

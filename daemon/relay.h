@@ -1,9 +1,9 @@
 /*
  * relay.h - the process-wide state of vigild: the loop, the configuration,
- * the TLS context, the store, the listener and the list of connections.
+ * the TLS context, the writer, the listener and the list of connections.
  *
- * Everything here is touched only on the loop thread, except the store's
- * internals (store.h).
+ * Everything here is touched only on the loop thread, except the writer's
+ * internals (writer.h).
  */
 #ifndef VIGIL_DAEMON_RELAY_H
 #define VIGIL_DAEMON_RELAY_H
@@ -17,7 +17,7 @@
 #include "daemon/directory.h"
 #include "daemon/identity.h"
 #include "daemon/reader.h"
-#include "daemon/store.h"
+#include "daemon/writer.h"
 
 struct conn;
 
@@ -40,7 +40,7 @@ struct relay {
 	const struct config *cfg;
 	const struct directory *directory; /* the members; main() owns it, read-only */
 	SSL_CTX *ssl_ctx;                  /* its verify callback admits members only */
-	struct store *store;
+	struct writer *writer;             /* every change to the database */
 	struct reader_pool readers;   /* read-only connections for queries */
 
 	/* The relay's own identity: it signs the alerts it raises. */
@@ -65,15 +65,15 @@ struct relay {
 	struct relay_stats stats;
 };
 
-/* Sets up the listener and signals on loop; the store must be open.  The
+/* Sets up the listener and signals on loop; the writer must be open.  The
  * relay's own certificate must be a member of dir, as relay, in its country;
  * dir must outlive the relay. */
 int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
-		const struct directory *dir, SSL_CTX *ssl_ctx, struct store *store, char *err,
+		const struct directory *dir, SSL_CTX *ssl_ctx, struct writer *writer, char *err,
 		size_t err_len);
 
 /* Stops accepting, lets in-flight submissions commit and be answered, then
- * closes every connection and the store; the loop then runs out. */
+ * closes every connection and stops the writer; the loop then runs out. */
 void relay_drain(struct relay *r, const char *why);
 
 /* After the loop has run out: closes the last handles (the signals). */

@@ -1,26 +1,27 @@
 /*
- * store.h - the relay's durable, tamper-evident log in SQLite, and the
- * single writer thread that appends to it.
+ * store.h - the relay's SQLite database: opening it, checking and migrating
+ * its schema, the lock that keeps a second relay away, the transaction
+ * statements, and the rows of `entries` and `certs`.
  *
- * The log is an RFC 9162 Merkle tree over the entries' leaf hashes.  The
- * writer keeps its frontier (the complete subtrees of the current size) in
- * memory, stores every complete subtree hash of level >= 1 in `tree` (level
- * 0 is entries.leaf_hash), and signs one checkpoint per committed batch, in
- * the same transaction, so that a receipt's checkpoint and proof are as
- * durable as its entry.  Start-up reads O(log n) rows, never the log.
+ * A store is one read-write connection to one database file, with its
+ * statements prepared once.  The Merkle tree over the entries (logtree.h)
+ * and the case tables (cases.h) use the same connection; the writer thread
+ * (writer.h) runs every transaction on it.
+ *
+ * Memory: the store is owned by whoever opened it (main.c) and freed by
+ * store_close(), which must come after the writer and the log tree that
+ * use it are closed.  Rows returned by store_find() point into SQLite's
+ * memory and are valid until store_find_end().
  *
  * Threads: store_open() and store_close() run on the main thread before the
- * loop starts and after it ends.  Between store_start() and store_stop() the
- * database connection belongs to the writer thread alone; the loop hands it
- * jobs with store_submit() and gets each job back through job->done(), which
- * always runs on the loop thread, after the job's batch is committed (or
- * rolled back).  A job submitted is always completed exactly once.
+ * loop starts and after it ends.  Between writer_start() and writer_stop()
+ * the connection belongs to the writer thread alone.
  *
- * Group commit: the writer takes every queued job (up to batch_max), runs
- * them in one transaction and commits with one fsync (WAL, synchronous=FULL).
- *
- * Memory: a job and everything it points to are owned by the submitter and
- * must stay valid until done() has been called.
+ * Errors: store_open() and store_prepare() return 0 or a negative VG_* code
+ * with a message.  The steps of a transaction (store_begin, store_append,
+ * store_find, store_commit, store_step) return 0 or the SQLite result code,
+ * as the case rules (cases.h) do, so that the writer can roll the whole
+ * batch back and say why in SQLite's words.
  */
 #ifndef VIGIL_DAEMON_STORE_H
 #define VIGIL_DAEMON_STORE_H
@@ -28,184 +29,82 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/evp.h>
 #include <sqlite3.h>
-#include <uv.h>
-
-#include "daemon/cases.h"
-#include "proto/merkle.h"
-#include "proto/record.h"
-
-/*
- * A signed checkpoint, shared read-only between the writer, the jobs of its
- * batch and the relay's "latest" pointer; the last release frees it (any
- * thread).
- */
-struct store_checkpoint {
-	_Atomic unsigned refs;
-	uint64_t size;
-	uint8_t root[SHA256_LEN];
-	int64_t signed_at_ms;
-	size_t note_len;
-	char note[];                       /* the signed note, NUL-terminated */
-};
-
-void store_checkpoint_release(struct store_checkpoint *c);
-struct store_checkpoint *store_checkpoint_ref(struct store_checkpoint *c);
 
 #define STORE_SCHEMA_VERSION 5
 #define STORE_APPLICATION_ID 0x7669676c /* "vigl" */
 
-enum store_job_kind {
-	STORE_APPEND = 0,                  /* a signed record to append */
-	STORE_CASE_QUERY = 1,              /* a case query, recorded as a read */
-	STORE_HELLO = 2,                   /* note a peer's organisation, role, country */
-	STORE_DELIVERY_ACK = 3,            /* an organisation acknowledged deliveries */
-};
+struct store;
 
-struct store_job {
-	struct store_job *next;            /* queue link, owned by the store */
-	void (*done)(struct store_job *);  /* called on the loop thread */
-	enum store_job_kind kind;
-	int role;                          /* the peer's role (identity.h) */
-
-	/* STORE_HELLO: the country (author and role give the rest).
-	 * STORE_DELIVERY_ACK: author and index (the position). */
-	char country[3];
-
-	/* STORE_CASE_QUERY: what, which case, who; the answer. */
-	int query;                         /* enum case_query */
-	const char *query_case_id;
-	struct case_result *result;        /* filled when status is VG_OK */
-
-	/* What to append (set by the submitter). */
+/*
+ * An entry row.  To store_append() every field is input; from store_find()
+ * the pointers are SQLite's (record_id, case_id and author are left NULL,
+ * leaf_hash and cert_sha256 are NULL when the stored value is not
+ * SHA256_LEN bytes long).
+ */
+struct store_entry {
+	uint64_t index;                    /* position in the log */
 	int64_t received_at_ms;
+	const uint8_t *record_id;          /* RECORD_ID_LEN bytes */
+	const char *case_id;
+	const char *author;                /* organisation of the certificate */
 	const uint8_t *cert_sha256;        /* SHA256_LEN bytes */
 	const uint8_t *cert_der;
 	size_t cert_der_len;
-	const char *author;                /* organisation of the certificate */
-	const uint8_t *record_id;          /* RECORD_ID_LEN bytes */
-	const char *case_id;
-	const Vigil__V1__Record *parsed;   /* the record, decoded and validated */
 	const uint8_t *record;
 	size_t record_len;
 	const uint8_t *sig;
 	size_t sig_len;
-	uint8_t leaf_hash[SHA256_LEN];
-
-	/* The outcome (set by the writer). */
-	int status;                        /* VG_OK, a refusal, or VG_EIO */
-	int duplicate;                     /* the record was stored before */
-	uint64_t index;
-	int64_t stored_received_at_ms;
-	uint8_t stored_leaf_hash[SHA256_LEN];
-	uint8_t stored_sig[RECORD_SIG_MAX];  /* duplicates: the original signature */
-	size_t stored_sig_len;
-	uint8_t stored_cert_sha256[SHA256_LEN];
-	uint8_t *stored_cert_der;            /* duplicates: that certificate (owned) */
-	size_t stored_cert_der_len;
-	struct store_checkpoint *checkpoint;  /* covers the entry; the job holds a
-					       * reference (store_job_clear) */
-	merkle_hash proof[MERKLE_MAX_PROOF];  /* inclusion proof to checkpoint */
-	size_t proof_len;
-	char why[160];                     /* reason when status != VG_OK */
+	const uint8_t *leaf_hash;          /* SHA256_LEN bytes */
 };
-
-/* Drops what the writer attached to a finished job. */
-void store_job_clear(struct store_job *job);
-
-struct store_stats {
-	uint64_t entries;       /* entries in the log */
-	uint64_t batches;       /* transactions committed */
-	uint64_t jobs;          /* jobs completed */
-	uint64_t checkpoints;   /* checkpoints signed this run */
-};
-
-struct store;
-
-struct store_log {
-	EVP_PKEY *key;          /* Ed25519 checkpoint key (borrowed) */
-	const char *origin;     /* origin line and key name */
-	uint64_t interval_ms;   /* sign a fresh checkpoint at least this often */
-	/* Alerts are records the relay signs with its own certificate's key. */
-	EVP_PKEY *relay_key;    /* borrowed */
-	const uint8_t *relay_cert_der;
-	size_t relay_cert_der_len;
-	const char *relay_org;
-	struct watch_config watch;
-	struct case_members members;  /* the member directory, for the case rules */
-};
-
-/*
- * An alert entry the watchdog committed, handed to the loop for delivery
- * (store_set_alert_sink); the sink owns the list (store_alerts_free).
- */
-struct store_alert {
-	struct store_alert *next;
-	uint64_t position;                 /* the entry's index */
-	struct watch_event ev;             /* case, stage, recipients */
-	int64_t received_at_ms;
-	uint8_t cert_sha256[SHA256_LEN];   /* the relay's certificate */
-	uint8_t leaf_hash[SHA256_LEN];
-	uint8_t *record;
-	size_t record_len;
-	uint8_t *sig;
-	size_t sig_len;
-	struct store_checkpoint *checkpoint;
-	merkle_hash proof[MERKLE_MAX_PROOF];
-	size_t proof_len;
-};
-
-void store_alerts_free(struct store_alert *list);
-
-/* Where committed alerts go (loop thread); set before store_start. */
-void store_set_alert_sink(struct store *s, void (*sink)(void *ctx, struct store_alert *list),
-			  void *ctx);
-
-/* One past the position of the newest alert the loop has been handed (0
- * when none yet this run); loop thread. */
-uint64_t store_alert_horizon(const struct store *s);
 
 /*
  * Opens (creating if absent) the database at path, checks it is a vigil
- * database of a known schema version and takes an exclusive lock on it.  A
- * file that is not a vigil database is refused, never replaced.
+ * database of a known schema version (migrating an older one) and takes an
+ * exclusive lock on it.  A file that is not a vigil database is refused,
+ * never replaced.
  */
 int store_open(const char *path, struct store **out, char *err, size_t err_len);
 
-/*
- * Starts the writer thread.  Completions are delivered on loop.  If the
- * latest checkpoint does not cover the whole log (a new log, or one
- * migrated from schema 1), one is signed before the thread starts.
- */
-int store_start(struct store *s, uv_loop_t *loop, unsigned batch_max, uint64_t batch_wait_ms,
-		const struct store_log *log, char *err, size_t err_len);
-
-/* The latest checkpoint (loop thread; NULL before store_start).  The
- * pointer stays valid until the next loop iteration; take a reference to
- * keep it longer. */
-struct store_checkpoint *store_latest(struct store *s);
-
-/* Queues a job (loop thread only). */
-void store_submit(struct store *s, struct store_job *job);
-
-/* Jobs queued or being written, not yet completed. */
-unsigned store_pending(const struct store *s);
-
-/*
- * Writes every queued job, completes them all, stops the writer thread and
- * closes the async handle (loop thread only; the loop must run once more to
- * finish closing).
- */
-void store_stop(struct store *s);
+/* Closes the database and releases the lock; safe on NULL and on a store
+ * that failed half-way through store_open(). */
+void store_close(struct store **s);
 
 /* The database file's path. */
 const char *store_path(const struct store *s);
 
-/* Closes the database (after store_stop(), or without store_start()). */
-void store_close(struct store **s);
+/* The connection, for the modules that share it (logtree.c, cases.c). */
+sqlite3 *store_db(struct store *s);
 
-/* A consistent snapshot of the counters (any thread). */
-void store_get_stats(struct store *s, struct store_stats *st);
+/* The number of entries the log held when it was opened. */
+uint64_t store_size(const struct store *s);
+
+/* Prepares a statement for the life of the store (finalized by its user). */
+int store_prepare(struct store *s, sqlite3_stmt **st, const char *sql, char *err,
+		  size_t err_len);
+
+/* Steps a statement that returns no row and resets it. */
+int store_step(sqlite3_stmt *st);
+
+/* BEGIN IMMEDIATE, COMMIT. */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+
+/* Rolls back the open transaction, if there is one, and forgets what the
+ * store remembered of it (the certificate stored last). */
+void store_rollback(struct store *s);
+
+/*
+ * Inserts e at e->index inside the open transaction, and its author
+ * certificate unless it is the one stored last.
+ */
+int store_append(struct store *s, const struct store_entry *e);
+
+/*
+ * Looks up the entry of record_id.  *found is 1 with *e filled, and then
+ * store_find_end() must follow once *e is no longer needed, or 0.
+ */
+int store_find(struct store *s, const uint8_t *record_id, struct store_entry *e, int *found);
+void store_find_end(struct store *s);
 
 #endif

@@ -17,7 +17,7 @@
 
 struct submission {
 	uv_work_t work;
-	struct store_job job;
+	struct writer_job job;
 	struct conn *conn;
 	Vigil__V1__Frame *frame;       /* owns the record and signature bytes */
 	Vigil__V1__Record *record;     /* parsed by the worker */
@@ -42,7 +42,7 @@ static void answer_error(struct submission *s, int status, const char *why)
 
 static void answer_receipt(struct submission *s)
 {
-	struct store_job *j = &s->job;
+	struct writer_job *j = &s->job;
 	Vigil__V1__Receipt rc = VIGIL__V1__RECEIPT__INIT;
 	rc.index = j->index;
 	rc.received_at_ms = j->stored_received_at_ms;
@@ -75,7 +75,7 @@ static void answer_receipt(struct submission *s)
 }
 
 /* Loop thread: the writer finished this submission's batch. */
-static void on_stored(struct store_job *job)
+static void on_stored(struct writer_job *job)
 {
 	struct submission *s = container_of(job, struct submission, job);
 	struct conn *c = s->conn;
@@ -89,7 +89,7 @@ static void on_stored(struct store_job *job)
 	} else {
 		answer_error(s, job->status, job->why);
 	}
-	store_job_clear(job);
+	writer_job_clear(job);
 	conn_answered(c);
 	conn_release(c);
 	submission_free(s);
@@ -151,7 +151,7 @@ static void verify_done(uv_work_t *w, int status)
 	}
 	/* The connection may have closed meanwhile; the record is valid and
 	 * signed, so it is stored anyway: a retry will get its receipt. */
-	struct store_job *j = &s->job;
+	struct writer_job *j = &s->job;
 	Vigil__V1__SignedRecord *sr = s->frame->submit->record;
 	j->done = on_stored;
 	j->cert_sha256 = c->id.cert_sha256;
@@ -160,14 +160,14 @@ static void verify_done(uv_work_t *w, int status)
 	j->author = c->id.org;
 	j->record_id = s->record->record_id.data;
 	j->case_id = s->record->case_id;
-	j->kind = STORE_APPEND;
+	j->kind = WRITER_APPEND;
 	j->parsed = s->record;
 	j->role = c->id.role;
 	j->record = sr->record.data;
 	j->record_len = sr->record.len;
 	j->sig = sr->signature.data;
 	j->sig_len = sr->signature.len;
-	store_submit(c->relay->store, j);
+	writer_submit(c->relay->writer, j);
 }
 
 void submit_start(struct conn *c, Vigil__V1__Frame *f)

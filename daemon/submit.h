@@ -1,6 +1,6 @@
 /*
  * submit.h - the path of one Submit frame: validate and verify off the loop
- * (libuv thread pool), check authorship, append through the store's writer,
+ * (libuv thread pool), check authorship, append through the writer,
  * answer with a Receipt once the batch is durable, or with an Error.
  */
 #ifndef VIGIL_DAEMON_SUBMIT_H

@@ -1,0 +1,777 @@
+#include "daemon/writer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "daemon/log.h"
+#include "daemon/store.h"
+#include "daemon/walsync.h"
+#include "proto/status.h"
+
+struct writer {
+	struct store *store;             /* borrowed */
+	struct logtree *tree;            /* the Merkle log and its checkpoints */
+
+	/* Writer thread only once started. */
+	struct writer_config cfg;
+	struct cases *cases;             /* case rules and state, same connection */
+	int64_t watch_due;               /* the watchdog's next time; 0: nothing */
+	uint8_t relay_cert_sha256[SHA256_LEN];
+
+	struct walsync *walsync;         /* WAL checkpoints, off the writer's path */
+
+	uv_thread_t thread;
+	uv_mutex_t mu;            /* guards everything below */
+	uv_cond_t cond;
+	struct writer_job *in_head, *in_tail;
+	struct writer_job *out_head, *out_tail;
+	struct logtree_checkpoint *published;  /* newest, not yet seen by the loop */
+	struct writer_alert *alerts_head, *alerts_tail;  /* committed, not yet handed over */
+	int stopping;
+	int started;
+	unsigned batch_max;
+	uint64_t batch_wait_ms;
+	uv_async_t async;
+	struct writer_stats stats;
+
+	/* Loop thread only. */
+	unsigned pending;
+	struct logtree_checkpoint *latest;
+	void (*alert_sink)(void *ctx, struct writer_alert *list);
+	void *alert_sink_ctx;
+	uint64_t alert_horizon;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void writer_job_clear(struct writer_job *job)
+{
+	if (job->result) {
+		cases_result_free(job->result);
+		free(job->result);
+		job->result = NULL;
+	}
+	logtree_checkpoint_release(job->checkpoint);
+	job->checkpoint = NULL;
+	free(job->stored_cert_der);
+	job->stored_cert_der = NULL;
+	job->stored_cert_der_len = 0;
+}
+
+/* The writer's newest checkpoint becomes the loop's "latest" at the next
+ * async callback. */
+static void publish(struct writer *w, struct logtree_checkpoint *c)
+{
+	logtree_committed(w->tree, c);
+	uv_mutex_lock(&w->mu);
+	struct logtree_checkpoint *old = w->published;
+	w->published = logtree_checkpoint_ref(c);
+	w->stats.checkpoints++;
+	uv_mutex_unlock(&w->mu);
+	logtree_checkpoint_release(old);
+}
+
+/* Appends an entry at the next index, inside the open transaction: the row
+ * (and its certificate) and the tree nodes it completes.  e->index is set. */
+static int append_entry(struct writer *w, struct store_entry *e)
+{
+	e->index = logtree_size(w->tree);
+	int rc = store_append(w->store, e);
+	if (rc == 0)
+		rc = logtree_append(w->tree, e->leaf_hash);
+	return rc;
+}
+
+/* The case rules answer VG_* codes; their storage failure (VG_EIO) aborts
+ * the batch like any SQLite error, and says what failed. */
+static int cases_abort(struct writer *w)
+{
+	log_err("%s: case tables: %s", store_path(w->store), cases_errmsg(w->cases));
+	return SQLITE_IOERR;
+}
+
+/* Appends one job inside the open transaction.  Returns an SQLite error
+ * code that must abort the whole batch, or 0. */
+static int write_job(struct writer *w, struct writer_job *j)
+{
+	struct store_entry row;
+	int found;
+	int rc = store_find(w->store, j->record_id, &row, &found);
+	if (rc != 0)
+		return rc;
+	if (found) {
+		j->index = row.index;
+		if (row.record_len == j->record_len && memcmp(row.record, j->record, row.record_len) == 0) {
+			j->status = VG_OK;
+			j->duplicate = 1;
+			j->stored_received_at_ms = row.received_at_ms;
+			if (row.leaf_hash)
+				memcpy(j->stored_leaf_hash, row.leaf_hash, SHA256_LEN);
+			j->stored_sig_len = row.sig_len <= RECORD_SIG_MAX ? row.sig_len : 0;
+			if (j->stored_sig_len)
+				memcpy(j->stored_sig, row.sig, j->stored_sig_len);
+			if (row.cert_sha256)
+				memcpy(j->stored_cert_sha256, row.cert_sha256, SHA256_LEN);
+			size_t dl = row.cert_der_len;
+			free(j->stored_cert_der);
+			j->stored_cert_der = dl ? malloc(dl) : NULL;
+			j->stored_cert_der_len = j->stored_cert_der ? dl : 0;
+			if (j->stored_cert_der)
+				memcpy(j->stored_cert_der, row.cert_der, dl);
+		} else {
+			j->status = VG_ECONFLICT;
+			snprintf(j->why, sizeof(j->why),
+				 "record_id was already used for a different record (entry %llu)",
+				 (unsigned long long)j->index);
+		}
+		store_find_end(w->store);
+		return 0;
+	}
+
+	/* The case rules, against the state the batch has built so far; a
+	 * refusal stores nothing. */
+	rc = cases_apply(w->cases, j->parsed, j->author, j->role, logtree_size(w->tree),
+			 j->received_at_ms, j->why, sizeof(j->why));
+	if (rc == VG_EIO)
+		return cases_abort(w);
+	if (rc != VG_OK) {
+		j->status = rc;
+		return 0;
+	}
+
+	struct store_entry e = {
+		.received_at_ms = j->received_at_ms,
+		.record_id = j->record_id,
+		.case_id = j->case_id,
+		.author = j->author,
+		.cert_sha256 = j->cert_sha256,
+		.cert_der = j->cert_der,
+		.cert_der_len = j->cert_der_len,
+		.record = j->record,
+		.record_len = j->record_len,
+		.sig = j->sig,
+		.sig_len = j->sig_len,
+		.leaf_hash = j->leaf_hash,
+	};
+	if ((rc = append_entry(w, &e)) != 0)
+		return rc;
+	j->index = e.index;
+	j->status = VG_OK;
+	j->duplicate = 0;
+	j->stored_received_at_ms = j->received_at_ms;
+	memcpy(j->stored_leaf_hash, j->leaf_hash, SHA256_LEN);
+	return 0;
+}
+
+/* Undoes a transaction that failed: the database, and the tree in memory
+ * back to m. */
+static void roll_back(struct writer *w, const struct logtree_mark *m)
+{
+	store_rollback(w->store);
+	logtree_rewind(w->tree, m);
+}
+
+static void fail_batch(struct writer *w, struct writer_job *batch, int rc)
+{
+	char why[160];
+	snprintf(why, sizeof(why), "storage failure: %s", sqlite3_errstr(rc));
+	log_err("%s: batch rolled back: %s", store_path(w->store), sqlite3_errstr(rc));
+	for (struct writer_job *j = batch; j; j = j->next) {
+		j->status = VG_EIO;
+		j->duplicate = 0;
+		snprintf(j->why, sizeof(j->why), "%s", why);
+		if (j->result) {
+			cases_result_free(j->result);
+			free(j->result);
+			j->result = NULL;
+		}
+	}
+}
+
+/* A case query inside the batch: it sees the state the batch has built and
+ * its read is recorded in the same transaction. */
+static int query_job(struct writer *w, struct writer_job *j)
+{
+	j->result = calloc(1, sizeof(*j->result));
+	if (!j->result)
+		return SQLITE_NOMEM;
+	int rc = cases_query(w->cases, (enum case_query)j->query, j->query_case_id, j->author,
+			     j->role, now_ms(), j->result, j->why, sizeof(j->why));
+	if (rc == VG_EIO)
+		return cases_abort(w);
+	j->status = rc;
+	return 0;
+}
+
+/* The proofs a case log answer carries, to the checkpoint cp. */
+static int case_log_proofs(struct writer *w, struct writer_job *j,
+			   const struct logtree_checkpoint *cp)
+{
+	struct case_result *r = j->result;
+	for (size_t i = 0; i < r->n_entries; i++) {
+		struct case_entry *e = &r->entries[i];
+		e->proof = malloc(MERKLE_MAX_PROOF * sizeof(merkle_hash));
+		if (!e->proof ||
+		    logtree_prove(w->tree, e->index, cp->size, e->proof, &e->proof_len) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* One transaction for the whole batch: its entries, tree nodes and the
+ * checkpoint that covers them, so one fsync makes all of it durable. */
+static void write_batch(struct writer *w, struct writer_job *batch)
+{
+	uint64_t first = logtree_size(w->tree);
+	struct logtree_mark mark;
+	logtree_mark(w->tree, &mark);
+	struct logtree_checkpoint *cp = NULL;
+	int rc = store_begin(w->store);
+	for (struct writer_job *j = batch; rc == 0 && j; j = j->next) {
+		switch (j->kind) {
+		case WRITER_CASE_QUERY:
+			rc = query_job(w, j);
+			break;
+		case WRITER_HELLO:
+			rc = cases_note_org(w->cases, j->author, j->role, j->country, j->received_at_ms)
+				     ? cases_abort(w) : 0;
+			j->status = VG_OK;
+			break;
+		case WRITER_DELIVERY_ACK:
+			rc = cases_delivery_ack(w->cases, j->author, j->index) ? cases_abort(w) : 0;
+			j->status = VG_OK;
+			break;
+		default:
+			rc = write_job(w, j);
+			break;
+		}
+	}
+	/* A batch of reads and refusals leaves the log as it was: the latest
+	 * checkpoint still covers it. */
+	if (rc == 0 && logtree_size(w->tree) != first)
+		rc = logtree_sign(w->tree, now_ms(), &cp);
+	else if (rc == 0)
+		cp = logtree_checkpoint_ref(logtree_last(w->tree));
+	if (rc == 0)
+		rc = store_commit(w->store);
+	if (rc != 0) {
+		roll_back(w, &mark);
+		logtree_checkpoint_release(cp);
+		fail_batch(w, batch, rc);
+		return;
+	}
+	if (logtree_size(w->tree) != first)
+		publish(w, cp);
+	for (struct writer_job *j = batch; j; j = j->next) {
+		if (j->status != VG_OK || j->kind == WRITER_HELLO || j->kind == WRITER_DELIVERY_ACK)
+			continue;
+		if (j->kind == WRITER_CASE_QUERY) {
+			if (j->query == CASE_Q_LOG && case_log_proofs(w, j, cp) != 0) {
+				j->status = VG_EIO;
+				snprintf(j->why, sizeof(j->why), "cannot read the case's proofs");
+				continue;
+			}
+			j->checkpoint = logtree_checkpoint_ref(cp);
+			continue;
+		}
+		if (logtree_prove(w->tree, j->index, cp->size, j->proof, &j->proof_len) != 0) {
+			/* The entry is durable; a retry gets its receipt. */
+			j->status = VG_EIO;
+			snprintf(j->why, sizeof(j->why), "cannot read the proof of entry %llu",
+				 (unsigned long long)j->index);
+			continue;
+		}
+		j->checkpoint = logtree_checkpoint_ref(cp);
+	}
+	logtree_checkpoint_release(cp);
+}
+
+void writer_alerts_free(struct writer_alert *list)
+{
+	while (list) {
+		struct writer_alert *next = list->next;
+		free(list->record);
+		free(list->sig);
+		logtree_checkpoint_release(list->checkpoint);
+		free(list);
+		list = next;
+	}
+}
+
+/* The alert entry for ev: a Record authored by the relay's organisation,
+ * signed with the relay's certificate key, appended like any other. */
+static int append_alert(struct writer *w, const struct watch_event *ev,
+			const uint8_t new_id[RECORD_ID_LEN], int64_t now, struct writer_alert **out)
+{
+	struct writer_alert *a = calloc(1, sizeof(*a));
+	if (!a)
+		return SQLITE_NOMEM;
+	uint8_t record_id[RECORD_ID_LEN];
+	/* The first entry of an alert carries its id; later stages their own. */
+	if (ev->first)
+		memcpy(record_id, new_id, RECORD_ID_LEN);
+	else if (RAND_bytes(record_id, RECORD_ID_LEN) != 1)
+		goto fail;
+	char *recipients[WATCH_MAX_RECIPIENTS];
+	for (size_t i = 0; i < ev->n_recipients; i++)
+		recipients[i] = (char *)ev->recipients[i];
+	Vigil__V1__Alert al = VIGIL__V1__ALERT__INIT;
+	al.kind = (Vigil__V1__AlertKind)ev->kind;
+	al.stage = (uint32_t)ev->stage;
+	al.alert_id.data = (uint8_t *)ev->alert_id;
+	al.alert_id.len = RECORD_ID_LEN;
+	al.deadline_ms = ev->deadline_ms;
+	al.last_success_ms = ev->last_success_ms;
+	al.failed_attempts = ev->failed_attempts;
+	al.recipients = recipients;
+	al.n_recipients = ev->n_recipients;
+	al.cause = (char *)ev->cause;
+	al.police = (Vigil__V1__PoliceAdvice)ev->police;
+	al.resolution = (char *)ev->resolution;
+	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
+	r.record_id.data = record_id;
+	r.record_id.len = RECORD_ID_LEN;
+	r.case_id = (char *)ev->case_id;
+	r.author = (char *)w->cfg.relay_org;
+	r.client_time_ms = now;
+	r.body_case = VIGIL__V1__RECORD__BODY_ALERT;
+	r.alert = &al;
+	a->record_len = vigil__v1__record__get_packed_size(&r);
+	a->record = malloc(a->record_len);
+	if (!a->record)
+		goto fail;
+	vigil__v1__record__pack(&r, a->record);
+	if (record_sign(w->cfg.relay_key, a->record, a->record_len, &a->sig, &a->sig_len) != VG_OK)
+		goto fail;
+	uint8_t *leaf;
+	size_t leaf_len;
+	if (entry_leaf_encode(now, w->relay_cert_sha256, a->record, a->record_len, a->sig,
+			      a->sig_len, &leaf, &leaf_len) != VG_OK)
+		goto fail;
+	merkle_leaf_hash(leaf, leaf_len, a->leaf_hash);
+	free(leaf);
+	a->ev = *ev;
+	a->received_at_ms = now;
+	memcpy(a->cert_sha256, w->relay_cert_sha256, SHA256_LEN);
+	struct store_entry e = {
+		.received_at_ms = now,
+		.record_id = record_id,
+		.case_id = ev->case_id,
+		.author = w->cfg.relay_org,
+		.cert_sha256 = w->relay_cert_sha256,
+		.cert_der = w->cfg.relay_cert_der,
+		.cert_der_len = w->cfg.relay_cert_der_len,
+		.record = a->record,
+		.record_len = a->record_len,
+		.sig = a->sig,
+		.sig_len = a->sig_len,
+		.leaf_hash = a->leaf_hash,
+	};
+	int rc = append_entry(w, &e);
+	a->position = e.index;
+	if (rc == 0 && cases_note_alert(w->cases, a->position, ev) != VG_OK)
+		rc = cases_abort(w);
+	if (rc != 0) {
+		writer_alerts_free(a);
+		return rc;
+	}
+	*out = a;
+	return 0;
+fail:
+	writer_alerts_free(a);
+	return SQLITE_ERROR;
+}
+
+#define WATCH_BATCH 64  /* alerts written in one transaction at most */
+
+/* The watchdog's turn: every case whose time has come, as one batch of
+ * alert entries with one checkpoint, then handed to the loop. */
+static void write_alerts(struct writer *w)
+{
+	int64_t now = now_ms();
+	uint64_t first = logtree_size(w->tree);
+	struct logtree_mark mark;
+	logtree_mark(w->tree, &mark);
+	struct writer_alert *head = NULL, **tail = &head;
+	struct logtree_checkpoint *cp = NULL;
+	int rc = store_begin(w->store);
+	for (int n = 0; rc == 0 && n < WATCH_BATCH; n++) {
+		uint8_t new_id[RECORD_ID_LEN];
+		struct watch_event ev;
+		if (RAND_bytes(new_id, sizeof(new_id)) != 1) {
+			rc = SQLITE_ERROR;
+			break;
+		}
+		int got = cases_watchdog(w->cases, now, new_id, &ev);
+		if (got == 0)
+			break;
+		if (got != 1) {
+			rc = cases_abort(w);
+			break;
+		}
+		rc = append_alert(w, &ev, new_id, now, tail);
+		if (rc == 0)
+			tail = &(*tail)->next;
+	}
+	if (rc == 0 && logtree_size(w->tree) != first)
+		rc = logtree_sign(w->tree, now_ms(), &cp);
+	if (rc == 0)
+		rc = store_commit(w->store);
+	if (rc != 0) {
+		roll_back(w, &mark);
+		writer_alerts_free(head);
+		log_err("%s: the watchdog's batch rolled back: %s; trying again in a second",
+			store_path(w->store), sqlite3_errstr(rc));
+		w->watch_due = now + 1000;
+		return;
+	}
+	if (!cp) {
+		if (cases_next_due(w->cases, &w->watch_due) != 0)
+			w->watch_due = now + 1000;
+		return;
+	}
+	publish(w, cp);
+	for (struct writer_alert *a = head; a; a = a->next) {
+		if (logtree_prove(w->tree, a->position, cp->size, a->proof, &a->proof_len) != 0)
+			a->proof_len = 0; /* delivered without; a replay reads it again */
+		a->checkpoint = logtree_checkpoint_ref(cp);
+		log_notice("alert %s stage %d (%s) for case %s, entry %llu",
+			   record_alert_kind_name(a->ev.kind), a->ev.stage,
+			   a->ev.stage ? "raised" : a->ev.resolution, a->ev.case_id,
+			   (unsigned long long)a->position);
+	}
+	logtree_checkpoint_release(cp);
+	if (cases_next_due(w->cases, &w->watch_due) != 0)
+		w->watch_due = now + 1000;
+	uv_mutex_lock(&w->mu);
+	if (head) {
+		if (w->alerts_tail)
+			w->alerts_tail->next = head;
+		else
+			w->alerts_head = head;
+		struct writer_alert *last = head;
+		while (last->next)
+			last = last->next;
+		w->alerts_tail = last;
+	}
+	uv_mutex_unlock(&w->mu);
+	uv_async_send(&w->async);
+}
+
+/* Signs and commits a checkpoint of the current size in a transaction of
+ * its own; *out gets one reference.  0 or an SQLite error. */
+static int sign_checkpoint_now(struct writer *w, struct logtree_checkpoint **out)
+{
+	struct logtree_checkpoint *cp = NULL;
+	int rc = store_begin(w->store);
+	if (rc == 0)
+		rc = logtree_sign(w->tree, now_ms(), &cp);
+	if (rc == 0)
+		rc = store_commit(w->store);
+	if (rc != 0) {
+		store_rollback(w->store);
+		logtree_checkpoint_release(cp);
+		return rc;
+	}
+	*out = cp;
+	return 0;
+}
+
+/* A checkpoint with no new entries, so that clients can tell a quiet log
+ * from a relay that stopped signing. */
+static void write_heartbeat(struct writer *w)
+{
+	struct logtree_checkpoint *cp;
+	int rc = sign_checkpoint_now(w, &cp);
+	if (rc != 0) {
+		log_err("%s: cannot sign a checkpoint: %s", store_path(w->store), sqlite3_errstr(rc));
+		return;
+	}
+	publish(w, cp);
+	logtree_checkpoint_release(cp);
+	uv_async_send(&w->async);
+}
+
+#define WAL_SYNC_FRAMES 1000  /* pages in the WAL before a checkpoint is asked for */
+
+/* SQLite's commit hook for WAL databases, on the writer thread. */
+static int on_wal_commit(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+	struct writer *w = ctx;
+	if (frames >= WAL_SYNC_FRAMES)
+		walsync_poke(w->walsync);
+	return SQLITE_OK;
+}
+
+static void writer_main(void *arg)
+{
+	struct writer *w = arg;
+	for (;;) {
+		uv_mutex_lock(&w->mu);
+		while (!w->in_head && !w->stopping) {
+			const struct logtree_checkpoint *last = logtree_last(w->tree);
+			int64_t due = last ? last->signed_at_ms + (int64_t)w->cfg.interval_ms : 0;
+			if (w->watch_due > 0 && w->watch_due < due)
+				due = w->watch_due;
+			int64_t wait = due - now_ms();
+			if (wait <= 0)
+				break;
+			uv_cond_timedwait(&w->cond, &w->mu, (uint64_t)wait * 1000000ull);
+		}
+		/* The watchdog first: a deadline is never kept waiting by a busy
+		 * queue. */
+		if (!w->stopping && w->watch_due > 0 && w->watch_due <= now_ms()) {
+			uv_mutex_unlock(&w->mu);
+			write_alerts(w);
+			continue;
+		}
+		if (!w->in_head) {
+			int stop = w->stopping;
+			uv_mutex_unlock(&w->mu);
+			if (stop)
+				break;
+			write_heartbeat(w);
+			continue;
+		}
+		/* Give a short-lived trickle the chance to join this batch. */
+		if (w->batch_wait_ms && !w->stopping)
+			uv_cond_timedwait(&w->cond, &w->mu, w->batch_wait_ms * 1000000ull);
+		struct writer_job *batch = w->in_head, *last = batch;
+		unsigned n = 1;
+		while (last->next && n < w->batch_max) {
+			last = last->next;
+			n++;
+		}
+		w->in_head = last->next;
+		if (!w->in_head)
+			w->in_tail = NULL;
+		last->next = NULL;
+		uv_mutex_unlock(&w->mu);
+
+		write_batch(w, batch);
+		/* Records move deadlines (a new case, a contact, a handover). */
+		if (cases_next_due(w->cases, &w->watch_due) != 0)
+			w->watch_due = now_ms() + 1000;
+
+		uv_mutex_lock(&w->mu);
+		if (w->out_tail)
+			w->out_tail->next = batch;
+		else
+			w->out_head = batch;
+		w->out_tail = last;
+		w->stats.batches++;
+		w->stats.jobs += n;
+		w->stats.entries = logtree_size(w->tree);
+		uv_mutex_unlock(&w->mu);
+		uv_async_send(&w->async);
+	}
+}
+
+/* Loop thread: takes the newest checkpoint and hands finished jobs back. */
+static void deliver(struct writer *w)
+{
+	uv_mutex_lock(&w->mu);
+	struct writer_job *j = w->out_head;
+	w->out_head = w->out_tail = NULL;
+	struct logtree_checkpoint *cp = w->published;
+	w->published = NULL;
+	struct writer_alert *alerts = w->alerts_head;
+	w->alerts_head = w->alerts_tail = NULL;
+	uv_mutex_unlock(&w->mu);
+	if (cp) {
+		logtree_checkpoint_release(w->latest);
+		w->latest = cp;
+	}
+	if (alerts) {
+		for (struct writer_alert *a = alerts; a; a = a->next)
+			w->alert_horizon = a->position + 1;
+		if (w->alert_sink)
+			w->alert_sink(w->alert_sink_ctx, alerts);
+		else
+			writer_alerts_free(alerts);
+	}
+	while (j) {
+		struct writer_job *next = j->next;
+		j->next = NULL;
+		w->pending--;
+		j->done(j);
+		j = next;
+	}
+}
+
+static void on_async(uv_async_t *a)
+{
+	deliver(a->data);
+}
+
+int writer_open(struct store *s, struct writer **out, char *err, size_t err_len)
+{
+	struct writer *w = calloc(1, sizeof(*w));
+	if (!w) {
+		snprintf(err, err_len, "out of memory");
+		return VG_ENOMEM;
+	}
+	w->store = s;
+	int rc = VG_EIO;
+	if (cases_open(store_db(s), &w->cases, err, err_len) != 0 ||
+	    (rc = logtree_open(s, &w->tree, err, err_len)) != VG_OK) {
+		writer_close(&w);
+		return rc;
+	}
+	w->stats.entries = logtree_size(w->tree);
+	*out = w;
+	return VG_OK;
+}
+
+void writer_close(struct writer **wp)
+{
+	struct writer *w = *wp;
+	if (!w)
+		return;
+	cases_close(&w->cases);
+	logtree_close(&w->tree);
+	logtree_checkpoint_release(w->published);
+	logtree_checkpoint_release(w->latest);
+	writer_alerts_free(w->alerts_head);
+	free(w);
+	*wp = NULL;
+}
+
+int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t batch_wait_ms,
+		 const struct writer_config *cfg, char *err, size_t err_len)
+{
+	w->batch_max = batch_max ? batch_max : 1;
+	w->batch_wait_ms = batch_wait_ms;
+	w->cfg = *cfg;
+	unsigned int hl;
+	if (!cfg->relay_key || !cfg->relay_cert_der || !cfg->relay_org ||
+	    EVP_Digest(cfg->relay_cert_der, cfg->relay_cert_der_len, w->relay_cert_sha256, &hl,
+		       EVP_sha256(), NULL) != 1) {
+		snprintf(err, err_len, "the relay's certificate and key are needed to sign alerts");
+		return VG_EBADREQ;
+	}
+	cases_configure(w->cases, &cfg->watch, &cfg->members);
+	/* Deadlines that passed while the relay was down fire at once. */
+	if (cases_next_due(w->cases, &w->watch_due) != 0) {
+		snprintf(err, err_len, "%s: cannot read the watchdog's deadlines", store_path(w->store));
+		return VG_EIO;
+	}
+	int rc = logtree_start(w->tree, cfg->key, cfg->origin, err, err_len);
+	if (rc != VG_OK)
+		return rc;
+	/* A checkpoint that covers the whole log before anything is served. */
+	struct logtree_checkpoint *last = logtree_last(w->tree);
+	if (!last || last->size != logtree_size(w->tree)) {
+		struct logtree_checkpoint *cp;
+		if ((rc = sign_checkpoint_now(w, &cp)) != 0) {
+			snprintf(err, err_len, "%s: cannot sign a checkpoint: %s", store_path(w->store),
+				 sqlite3_errstr(rc));
+			return VG_EIO;
+		}
+		logtree_committed(w->tree, cp);
+		logtree_checkpoint_release(cp);
+		w->stats.checkpoints++;
+	}
+	w->latest = logtree_checkpoint_ref(logtree_last(w->tree));
+	if ((rc = walsync_start(store_path(w->store), &w->walsync)) != 0) {
+		snprintf(err, err_len, "cannot start WAL checkpoints: %s", uv_strerror(rc));
+		return VG_EIO;
+	}
+	/* Replaces SQLite's automatic checkpoint inside the committing call. */
+	sqlite3_wal_hook(store_db(w->store), on_wal_commit, w);
+	if ((rc = uv_mutex_init(&w->mu)) != 0)
+		goto fail_walsync;
+	if ((rc = uv_cond_init(&w->cond)) != 0)
+		goto fail_mu;
+	if ((rc = uv_async_init(loop, &w->async, on_async)) != 0)
+		goto fail_cond;
+	w->async.data = w;
+	if ((rc = uv_thread_create(&w->thread, writer_main, w)) != 0)
+		goto fail_async;
+	w->started = 1;
+	return VG_OK;
+fail_async:
+	uv_close((uv_handle_t *)&w->async, NULL);
+fail_cond:
+	uv_cond_destroy(&w->cond);
+fail_mu:
+	uv_mutex_destroy(&w->mu);
+fail_walsync:
+	sqlite3_wal_hook(store_db(w->store), NULL, NULL);
+	walsync_stop(&w->walsync);
+	snprintf(err, err_len, "%s", uv_strerror(rc));
+	return VG_EINTERNAL;
+}
+
+struct logtree_checkpoint *writer_latest(struct writer *w)
+{
+	return w->latest;
+}
+
+void writer_set_alert_sink(struct writer *w, void (*sink)(void *ctx, struct writer_alert *list),
+			   void *ctx)
+{
+	w->alert_sink = sink;
+	w->alert_sink_ctx = ctx;
+}
+
+uint64_t writer_alert_horizon(const struct writer *w)
+{
+	return w->alert_horizon;
+}
+
+void writer_submit(struct writer *w, struct writer_job *job)
+{
+	job->next = NULL;
+	w->pending++;
+	uv_mutex_lock(&w->mu);
+	if (w->in_tail)
+		w->in_tail->next = job;
+	else
+		w->in_head = job;
+	w->in_tail = job;
+	uv_cond_signal(&w->cond);
+	uv_mutex_unlock(&w->mu);
+}
+
+unsigned writer_pending(const struct writer *w)
+{
+	return w->pending;
+}
+
+void writer_stop(struct writer *w)
+{
+	if (!w->started)
+		return;
+	uv_mutex_lock(&w->mu);
+	w->stopping = 1;
+	uv_cond_signal(&w->cond);
+	uv_mutex_unlock(&w->mu);
+	uv_thread_join(&w->thread);
+	walsync_stop(&w->walsync);
+	deliver(w);
+	uv_close((uv_handle_t *)&w->async, NULL);
+	uv_cond_destroy(&w->cond);
+	uv_mutex_destroy(&w->mu);
+	w->started = 0;
+}
+
+void writer_get_stats(struct writer *w, struct writer_stats *st)
+{
+	if (!w->started) {
+		*st = w->stats;
+		return;
+	}
+	uv_mutex_lock(&w->mu);
+	*st = w->stats;
+	uv_mutex_unlock(&w->mu);
+}
