@@ -64,9 +64,14 @@ static int members_known(const struct case_members *m, char **orgs, size_t n, ch
 			 size_t why_len)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (m->role_of(m->ctx, orgs[i]) == ROLE_NONE) {
+		int role = m->role_of(m->ctx, orgs[i]);
+		if (role == ROLE_NONE) {
 			WHY("unknown organisation %s", orgs[i]);
 			return VG_ENOTFOUND;
+		}
+		if (role == ROLE_RELAY) {
+			WHY("%s is a relay and is party to no case", orgs[i]);
+			return VG_EBADREQ;
 		}
 	}
 	return VG_OK;

@@ -105,7 +105,7 @@ static void fixture(struct case_state *c, enum fixture f)
 	}
 }
 
-enum kind { OPEN, OPEN_OTHER_ID, OPEN_UNQUALIFIED, OPEN_UNKNOWN_PARTY, CONTACT, RISK_HIGH,
+enum kind { OPEN, OPEN_UNQUALIFIED, OPEN_UNKNOWN_PARTY, OPEN_RELAY_PARTY, CONTACT, RISK_HIGH,
 	    RISK_LOW_MINOR, OFFER, OFFER_UNKNOWN, OFFER_SELF, OFFER_RELAY, ANSWER, ANSWER_OTHER,
 	    WITHDRAW, ACK, ACK_OTHER, CLOSE, ALERT };
 
@@ -138,9 +138,9 @@ static Vigil__V1__Record *build(struct rec *x, enum kind k, const char *author)
 	x->r.client_time_ms = NOW;
 	switch (k) {
 	case OPEN:
-	case OPEN_OTHER_ID:
 	case OPEN_UNQUALIFIED:
 	case OPEN_UNKNOWN_PARTY:
+	case OPEN_RELAY_PARTY:
 		vigil__v1__case_open__init(&x->open);
 		vigil__v1__consent__init(&x->consent);
 		x->consent.scope = "share-with-parties";
@@ -151,11 +151,10 @@ static Vigil__V1__Record *build(struct rec *x, enum kind k, const char *author)
 		x->open.return_country = "RU";
 		x->open.return_date = "2026-11-01";
 		x->parties[0] = "iom-ru-moscow";
-		x->parties[1] = k == OPEN_UNKNOWN_PARTY ? "iom-ru-moskow" : "se-police-noa";
+		x->parties[1] = k == OPEN_UNKNOWN_PARTY ? "iom-ru-moskow"
+			      : k == OPEN_RELAY_PARTY ? "vigil-relay" : "se-police-noa";
 		x->open.parties = x->parties;
 		x->open.n_parties = 2;
-		if (k == OPEN_OTHER_ID)
-			x->r.case_id = "se-stockholm-coord/SE-2026-0099";
 		if (k == OPEN_UNQUALIFIED)
 			x->r.case_id = "SE-2026-0099";
 		x->r.body_case = VIGIL__V1__RECORD__BODY_CASE_OPEN;
@@ -255,6 +254,8 @@ static const struct row rows[] = {
 	{ NONE, COORD_PARTY, OPEN, PERM, "a new case's id begins with your organisation id: se-malmo-coord/..." },
 	{ NONE, OWNER, OPEN_UNQUALIFIED, PERM, "a new case's id begins with your organisation id: se-stockholm-coord/..." },
 	{ NONE, OWNER, OPEN_UNKNOWN_PARTY, VG_ENOTFOUND, "unknown organisation iom-ru-moskow" },
+	{ NONE, OWNER, OPEN_RELAY_PARTY, BAD, "vigil-relay is a relay and is party to no case" },
+	{ CLOSED, OWNER, OPEN_UNKNOWN_PARTY, VG_ENOTFOUND, "unknown organisation iom-ru-moskow" },
 	{ NONE, POLICE_OUT, OPEN, PERM, ONLY_COORD_OPENS },
 	{ NONE, RESPONSIBLE, OPEN, PERM, ONLY_COORD_OPENS },
 	{ NONE, SHELTER_OUT, OPEN, PERM, ONLY_COORD_OPENS },
