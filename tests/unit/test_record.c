@@ -27,7 +27,7 @@ struct rec {
 	Vigil__V1__Record r;
 	Vigil__V1__ContactAttempt c;
 	uint8_t id[RECORD_ID_LEN];
-	char case_id[128];
+	char case_id[RECORD_CASE_ID_MAX + 8];
 	char author[128];
 	char note[1024];
 };
@@ -41,7 +41,7 @@ static void rec_init(struct rec *x)
 	x->c = c0;
 	for (size_t i = 0; i < RECORD_ID_LEN; i++)
 		x->id[i] = (uint8_t)(0xA0 + i);
-	strcpy(x->case_id, "CASE-2026-0042");
+	strcpy(x->case_id, "se-stockholm-coord/SE-2026-0042");
 	strcpy(x->author, "shelter-north");
 	strcpy(x->note, "Spoke with her; she is safe. Caf\xC3\xA9 meeting \xE2\x9C\x93.");
 	x->r.record_id.data = x->id;
@@ -106,7 +106,7 @@ static void test_parse_valid(void **state)
 	assert_string_equal(why, "");
 	assert_int_equal(r->record_id.len, RECORD_ID_LEN);
 	assert_memory_equal(r->record_id.data, x.id, RECORD_ID_LEN);
-	assert_string_equal(r->case_id, "CASE-2026-0042");
+	assert_string_equal(r->case_id, "se-stockholm-coord/SE-2026-0042");
 	assert_string_equal(r->author, "shelter-north");
 	assert_int_equal(r->client_time_ms, 1795857300000);
 	assert_int_equal(r->body_case, VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT);
@@ -126,14 +126,18 @@ static void test_parse_valid(void **state)
 
 	/* Limits reached exactly are fine; an empty note is fine. */
 	rec_init(&x);
-	memset(x.case_id, 'a', RECORD_CASE_ID_MAX);
+	/* A 64-character owner, '/', a 64-character local part. */
+	memset(x.case_id, 'o', RECORD_ORG_MAX);
+	x.case_id[RECORD_ORG_MAX] = '/';
+	memset(x.case_id + RECORD_ORG_MAX + 1, 'a', RECORD_CASE_LOCAL_MAX);
 	x.case_id[RECORD_CASE_ID_MAX] = '\0';
+	assert_int_equal(strlen(x.case_id), 129);
 	memset(x.author, 'z', RECORD_ORG_MAX);
 	x.author[RECORD_ORG_MAX] = '\0';
 	memset(x.note, 'n', RECORD_NOTE_MAX);
 	x.note[RECORD_NOTE_MAX] = '\0';
 	expect_rec(&x, VG_OK, NULL);
-	strcpy(x.case_id, "a-Z");
+	strcpy(x.case_id, "o/a-Z");
 	strcpy(x.author, "o");
 	x.note[0] = '\0';
 	expect_rec(&x, VG_OK, NULL);
@@ -150,13 +154,22 @@ static void test_parse_record_fields(void **state)
 	expect_rec(&x, VG_EBADREQ, "record_id must be 16 bytes, got 0");
 
 	static const char *const bad_case[] = {
-		"ab", "", "CASE_1", "case 1", "case/1", "\xC3\xA9t\xC3\xA9",
+		"SE-2026-0042", "", "/", "se-stockholm-coord/", "/SE-2026-0042",
+		"Se-stockholm-coord/SE-2026-0042", "se_stockholm/SE-2026-0042",
+		"se-stockholm-coord/ab", "se-stockholm-coord/CASE_1",
+		"se-stockholm-coord/case 1", "se-stockholm-coord/case/1",
+		"se-stockholm-coord//abc", "se-stockholm-coord/\xC3\xA9t\xC3\xA9",
+		"se-stockholm-coord/"
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 65 */
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 65 */
+		"/abc",
 	};
 	for (size_t i = 0; i < sizeof(bad_case) / sizeof(bad_case[0]); i++) {
 		rec_init(&x);
 		strcpy(x.case_id, bad_case[i]);
-		expect_rec(&x, VG_EBADREQ, "case_id must be 3-64 characters of [A-Za-z0-9-]");
+		expect_rec(&x, VG_EBADREQ,
+			   "case_id must be OWNER/PSEUDONYM: the owner's organisation id, '/', "
+			   "and 3-64 characters of [A-Za-z0-9-]");
 	}
 
 	static const char *const bad_author[] = {
@@ -268,7 +281,7 @@ static void test_parse_encoding(void **state)
 	b = rec_pack(&x.r, 64, &len);
 	static const uint8_t tail[] = {
 		0x0a, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-		0x12, 0x07, 'a', 'b', 'c', 0, 'd', 'e', 'f',
+		0x12, 0x09, 'o', '/', 'a', 'b', 'c', 0, 'd', 'e', 'f',
 	};
 	/* Fields in any order decode the same; put the id and case_id last. */
 	memcpy(b + len, tail, sizeof(tail));
@@ -707,10 +720,58 @@ static void test_names(void **state)
 
 static void test_id_checks(void **state)
 {
-	assert_true(record_case_id_ok("abc"));
-	assert_true(record_case_id_ok("A-1"));
-	assert_false(record_case_id_ok("ab"));
-	assert_false(record_case_id_ok("a.bc"));
+	/* OWNER/PSEUDONYM: an organisation id, '/', 3-64 of [A-Za-z0-9-]. */
+	assert_string_equal(RECORD_CASE_ID_RULE,
+			    "OWNER/PSEUDONYM: the owner's organisation id, '/', and 3-64 "
+			    "characters of [A-Za-z0-9-]");
+	assert_int_equal(RECORD_CASE_ID_MAX, 129);
+	assert_int_equal(RECORD_CASE_LOCAL_MIN, 3);
+	assert_int_equal(RECORD_CASE_LOCAL_MAX, 64);
+	assert_true(record_case_id_ok("se-stockholm-coord/SE-2026-0042"));
+	assert_true(record_case_id_ok("o/abc"));
+	assert_true(record_case_id_ok("iom-2/A-1"));
+	assert_false(record_case_id_ok("SE-2026-0042"));           /* no slash */
+	assert_false(record_case_id_ok("abc"));
+	assert_false(record_case_id_ok(""));
+	assert_false(record_case_id_ok("/SE-2026-0042"));          /* empty owner */
+	assert_false(record_case_id_ok("Se-stockholm-coord/SE-2026-0042"));
+	assert_false(record_case_id_ok("SE-STOCKHOLM/SE-2026-0042"));
+	assert_false(record_case_id_ok("se.stockholm/SE-2026-0042"));
+	assert_false(record_case_id_ok("se-stockholm-coord/ab"));  /* 2 */
+	assert_false(record_case_id_ok("se-stockholm-coord/"));
+	assert_false(record_case_id_ok("se-stockholm-coord/a.bc"));
+	assert_false(record_case_id_ok("se-stockholm-coord/SE/2026"));  /* a second '/' */
+	assert_false(record_case_id_ok("se-stockholm-coord//abc"));
+	assert_false(record_case_id_ok("o/abc/"));
+
+	char id[RECORD_CASE_ID_MAX + 8];
+	/* 64-character owner + 64-character local part: 129, accepted. */
+	memset(id, 'o', 64);
+	id[64] = '/';
+	memset(id + 65, 'A', 64);
+	id[129] = '\0';
+	assert_true(record_case_id_ok(id));
+	/* A local part of 65. */
+	id[129] = 'A';
+	id[130] = '\0';
+	assert_false(record_case_id_ok(id));
+	/* An owner of 65 with a local part of 3. */
+	memset(id, 'o', 65);
+	strcpy(id + 65, "/abc");
+	assert_false(record_case_id_ok(id));
+	/* A local part of exactly 3 and of 64 with a short owner. */
+	memset(id, 'a', sizeof(id));
+	id[0] = 'o';
+	id[1] = '/';
+	id[5] = '\0';
+	assert_true(record_case_id_ok(id));
+	id[5] = 'a';
+	id[66] = '\0';
+	assert_true(record_case_id_ok(id));
+	id[66] = 'a';
+	id[67] = '\0';
+	assert_false(record_case_id_ok(id));
+
 	assert_true(record_org_ok("a"));
 	assert_true(record_org_ok("iom-2"));
 	assert_false(record_org_ok(""));
