@@ -451,7 +451,7 @@ void contact_spec_default(struct contact_spec *s, const char *author, uint32_t s
 	else
 		for (unsigned i = 0; i < RECORD_ID_LEN; i++)
 			s->record_id[i] = (uint8_t)(seed >> (8 * (i % 4))) ^ (uint8_t)i;
-	s->case_id = "SE-2026-0042";
+	s->case_id = "se-stockholm-coord/SE-2026-0042";
 	s->author = author;
 	s->channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
 	s->outcome = VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER;

@@ -57,6 +57,76 @@ static Vigil__V1__Receipt *assert_receipt(Vigil__V1__Frame *a)
 	return a->receipt;
 }
 
+static int64_t wall_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* BAD_REQUEST "FIELD AT is later than the relay's time RELAY plus
+ * max_clock_skew (300 s)", RELAY being within seconds of our clock. */
+static void assert_skew_error(Vigil__V1__Frame *a, const char *field, int64_t at_ms)
+{
+	int64_t now = wall_now_ms();
+	assert_non_null(a);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_ERROR);
+	assert_string_equal(vg_status_wire_name(vg_status_from_wire(a->error->code)),
+			    vg_status_wire_name(VG_EBADREQ));
+	char at[TIME_RFC3339_MAX], head[256];
+	time_format_rfc3339(at_ms, at);
+	snprintf(head, sizeof(head), "%s %s is later than the relay's time ", field, at);
+	const char *m = a->error->message;
+	if (strncmp(m, head, strlen(head)) != 0)
+		fail_msg("message \"%s\" does not begin with \"%s\"", m, head);
+	const char *tail = " plus max_clock_skew (300 s)";
+	char relay[TIME_RFC3339_MAX];
+	size_t rest = strlen(m + strlen(head));
+	if (rest <= strlen(tail) || strcmp(m + strlen(m) - strlen(tail), tail) != 0 ||
+	    rest - strlen(tail) >= sizeof(relay))
+		fail_msg("message \"%s\" does not end with \"%s\"", m, tail);
+	memcpy(relay, m + strlen(head), rest - strlen(tail));
+	relay[rest - strlen(tail)] = '\0';
+	int64_t relay_ms;
+	assert_int_equal(time_parse_rfc3339(relay, &relay_ms), VG_OK);
+	if (relay_ms > now + 1000 || relay_ms < now - 60000)
+		fail_msg("relay time %s is not near our clock", relay);
+	frame_free(a);
+}
+
+/* A contact attempt whose record time is now but whose attempted_at_ms is
+ * attempted_ms. */
+static void submit_attempted_at(struct tclient *c, int64_t attempted_ms)
+{
+	uint8_t id[RECORD_ID_LEN];
+	for (unsigned i = 0; i < RECORD_ID_LEN; i++)
+		id[i] = (uint8_t)(0x5A ^ i);
+	Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
+	ca.channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
+	ca.outcome = VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER;
+	ca.attempted_at_ms = attempted_ms;
+	ca.note = "";
+	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
+	r.record_id.data = id;
+	r.record_id.len = RECORD_ID_LEN;
+	r.case_id = "se-stockholm-coord/SE-2026-0042";
+	r.author = "iom-ru-moscow";
+	r.client_time_ms = wall_now_ms();
+	r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
+	r.contact_attempt = &ca;
+	size_t len = vigil__v1__record__get_packed_size(&r);
+	uint8_t *rec = malloc(len);
+	assert_non_null(rec);
+	vigil__v1__record__pack(&r, rec);
+	uint8_t *sig;
+	size_t sig_len;
+	sign_with("iom-ru-moscow", rec, len, &sig, &sig_len);
+	assert_skew_error(tclient_submit(c, rec, len, sig, sig_len), "attempted_at_ms",
+			  attempted_ms);
+	free(sig);
+	free(rec);
+}
+
 /* After every refusal the relay must still serve a well-behaved client. */
 static void assert_good_client_served(struct trelay *t)
 {
@@ -83,7 +153,7 @@ static int group_setup(void **state)
 	trelay_setup(&R, "handshake_timeout = 1s\nidle_timeout = 3s\nmax_frame = 4096", NULL);
 	if (trelay_start(&R) != 0)
 		return -1;
-	trelay_open_case(&R, "SE-2026-0042");
+	trelay_open_case(&R, "se-stockholm-coord/SE-2026-0042");
 	return 0;
 }
 
@@ -160,7 +230,7 @@ static void test_good_submission(void **state)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_bytes(st, 0), (int)rec_len);
 	assert_memory_equal(sqlite3_column_blob(st, 0), rec, rec_len);
-	assert_string_equal((const char *)sqlite3_column_text(st, 3), "SE-2026-0042");
+	assert_string_equal((const char *)sqlite3_column_text(st, 3), "se-stockholm-coord/SE-2026-0042");
 	assert_string_equal((const char *)sqlite3_column_text(st, 4), "iom-ru-moscow");
 	assert_memory_equal(sqlite3_column_blob(st, 5), lh, SHA256_LEN);
 	char f_rec[700], f_sig[700], f_der[700], cmd[4096];
@@ -286,14 +356,26 @@ static void test_record_refusals(void **state)
 	s.channel = 0;
 	assert_error(tclient_submit_contact(&c, &s), VG_EBADREQ, "unknown channel value 0");
 
-	static const char *const bad_ids[] = { "SE", "SE 2026", "SE_2026_0042", "fall/1",
+	static const char *const bad_ids[] = { "SE-2026-0042", "SE", "/SE-2026-0042",
+		"SE-Stockholm/SE-2026-0042", "se-stockholm-coord/SE",
+		"se-stockholm-coord/SE 2026", "se-stockholm-coord/SE_2026_0042",
+		"se-stockholm-coord/fall/1", "se-stockholm-coord/SE-2026-0042/",
+		"se-stockholm-coord/"
 		"0123456789012345678901234567890123456789012345678901234567890123X" };
 	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
 		contact_spec_default(&s, "iom-ru-moscow", 0);
 		s.case_id = bad_ids[i];
 		assert_error(tclient_submit_contact(&c, &s), VG_EBADREQ,
-			     "case_id must be 3-64 characters of [A-Za-z0-9-]");
+			     "case_id must be OWNER/PSEUDONYM: the owner's organisation id, '/', "
+			     "and 3-64 characters of [A-Za-z0-9-]");
 	}
+
+	/* Client times later than the relay's time plus max_clock_skew. */
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	s.time_ms = wall_now_ms() + 3600 * 1000;
+	assert_skew_error(tclient_submit_contact(&c, &s), "client_time_ms", s.time_ms);
+	submit_attempted_at(&c, wall_now_ms() + 3600 * 1000);
+	/* Within the skew is accepted (checked below by the good record). */
 
 	char note[514];
 	memset(note, 'x', 513);
@@ -586,7 +668,7 @@ static void test_kill9_keeps_receipted(void **state)
 	struct trelay t;
 	trelay_setup(&t, NULL, NULL);
 	assert_int_equal(trelay_start(&t), 0);
-	trelay_open_case(&t, "SE-2026-0042"); /* entry 0 */
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042"); /* entry 0 */
 	struct tclient c;
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
@@ -631,7 +713,7 @@ static void test_sigterm_drains(void **state)
 	struct trelay t;
 	trelay_setup(&t, NULL, NULL);
 	assert_int_equal(trelay_start(&t), 0);
-	trelay_open_case(&t, "SE-2026-0042");
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042");
 	struct tclient c;
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
