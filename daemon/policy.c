@@ -25,15 +25,18 @@ static int too_late(const char *field, int64_t t, int64_t received_ms, uint64_t 
 int policy_check_times(const Vigil__V1__Record *rec, int64_t received_ms, uint64_t max_skew_ms,
 		       char *why, size_t why_len)
 {
-	int rc = too_late("client_time_ms", rec->client_time_ms, received_ms, max_skew_ms, why,
-			  why_len);
-	if (rc == VG_OK && rec->body_case == VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT)
+	/* The body's own time first: it is the one a person typed. */
+	int rc = VG_OK;
+	if (rec->body_case == VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT)
 		rc = too_late("attempted_at_ms", rec->contact_attempt->attempted_at_ms, received_ms,
 			      max_skew_ms, why, why_len);
 	if (rc == VG_OK && rec->body_case == VIGIL__V1__RECORD__BODY_CASE_OPEN &&
 	    rec->case_open->consent)
 		rc = too_late("consent.given_at_ms", rec->case_open->consent->given_at_ms, received_ms,
 			      max_skew_ms, why, why_len);
+	if (rc == VG_OK)
+		rc = too_late("client_time_ms", rec->client_time_ms, received_ms, max_skew_ms, why,
+			      why_len);
 	return rc;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vigil demo: build, make a development PKI, start the relay on its own
-# SQLite database, and play the story of case SE-2026-0042 with windows of
+# SQLite database, and play the story of case se-stockholm-coord/SE-2026-0042 with windows of
 # seconds instead of days:
 #
 #   the Stockholm county coordinator opens the case and hands it over to
@@ -18,7 +18,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 state=${VIGIL_DEMO_STATE:-$here/state/demo}
 build=$here/build/demo
-case_id=SE-2026-0042
+case_id=se-stockholm-coord/SE-2026-0042
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -140,6 +140,11 @@ iom contact --case "$case_id" --channel messenger --outcome undelivered
 iom contact --case "$case_id" --channel home-visit --outcome moved \
 	--note "landlord says she left a week ago"
 
+say "a mistyped year would have pushed the deadline a year away: the relay refuses it"
+next_year=$(date -u -d '+1 year' +%Y-%m-%dT%H:%M:%SZ)
+iom contact --case "$case_id" --channel phone --outcome reached-safe --at "$next_year" ||
+	echo "(exit status $?: refused by the relay; the watchdog is not silenced)"
+
 say "the relay raises the alert at once: the coordinator's inbox"
 sleep 1
 coord alerts --json | tee "$state/alerts.json"
@@ -169,8 +174,9 @@ say "anyone holding the relay's checkpoint key can check that receipt offline"
 say "the case's whole record, every entry with its inclusion proof, as IOM sees it"
 iom log "$case_id"
 
-say "who read the case (the responsible organisation, IOM, may not ask: only a coordinator)"
+say "who read the case: IOM is responsible now, but only the owner may ask"
 iom case readers "$case_id" || echo "(exit status $?: refused by the relay)"
+coord case readers "$case_id"
 
 say "a monitor checks the whole log and keeps the checkpoint it saw"
 coord verify --log --state "$state/monitor"

@@ -491,6 +491,13 @@ static void test_times(void **state)
 	x.contact.attempted_at_ms = INT64_MAX;
 	assert_int_equal(policy_check_times(r, INT64_MAX - 1, UINT64_MAX, why, sizeof(why)), VG_OK);
 
+	/* Both the record's time and the attempt's in the future (as the CLI's
+	 * --at makes them): the attempt is named, it is what was typed. */
+	x.r.client_time_ms = NOW + 365LL * 24 * 3600 * 1000;
+	x.contact.attempted_at_ms = NOW + 365LL * 24 * 3600 * 1000;
+	assert_int_equal(policy_check_times(r, NOW, skew, why, sizeof(why)), VG_EBADREQ);
+	assert_true(strncmp(why, "attempted_at_ms 2027-11-18T11:06:40.000Z is later", 49) == 0);
+
 	/* The record's own client time. */
 	x.contact.attempted_at_ms = NOW;
 	x.r.client_time_ms = NOW + 3600 * 1000;
