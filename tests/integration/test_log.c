@@ -174,7 +174,7 @@ static int setup(void **state)
 	trelay_setup(&R, NULL, "checkpoint_interval = 1s");
 	if (trelay_start(&R) != 0)
 		return -1;
-	trelay_open_case(&R, "SE-2026-0042"); /* entry 0 */
+	trelay_open_case(&R, "se-stockholm-coord/SE-2026-0042"); /* entry 0 */
 	return 0;
 }
 
@@ -381,7 +381,7 @@ static void test_verify_db(void **state)
 	struct trelay t;
 	trelay_setup(&t, NULL, NULL);
 	assert_int_equal(trelay_start(&t), 0);
-	trelay_open_case(&t, "SE-2026-0042"); /* entry 0 */
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042"); /* entry 0 */
 	struct tclient c;
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
@@ -459,7 +459,7 @@ static void test_kill9_mid_batch(void **state)
 	struct trelay t;
 	trelay_setup(&t, NULL, NULL);
 	assert_int_equal(trelay_start(&t), 0);
-	trelay_open_case(&t, "SE-2026-0042");
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042");
 	struct tclient c;
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
@@ -548,7 +548,7 @@ static void test_migration_from_schema_1(void **state)
 	struct trelay t;
 	trelay_setup(&t, NULL, NULL);
 	assert_int_equal(trelay_start(&t), 0);
-	trelay_open_case(&t, "SE-2026-0042"); /* entry 0 */
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042"); /* entry 0 */
 	struct tclient c;
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
@@ -570,7 +570,7 @@ static void test_migration_from_schema_1(void **state)
 
 	assert_int_equal(trelay_start(&t), 0);
 	assert_true(trelay_log_has(&t, "migrated", 2000));
-	assert_int_equal(db_int(&t, "PRAGMA user_version"), 4);
+	assert_int_equal(db_int(&t, "PRAGMA user_version"), 5);
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
 	struct checkpoint after;
@@ -579,13 +579,18 @@ static void test_migration_from_schema_1(void **state)
 	assert_memory_equal(after.root, before.root, SHA256_LEN);
 	/* Records of schema 1 belong to no case: the case is opened anew. */
 	tclient_close(&c);
-	trelay_open_case(&t, "SE-2026-0042"); /* entry 11 */
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042"); /* entry 11 */
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
 	struct contact_spec s;
 	contact_spec_default(&s, "iom-ru-moscow", 0);
 	assert_int_equal(submit_checked(&c, &s, NULL), 12);
 	tclient_close(&c);
+	/* The case reopened on the migrated schema records its owner. */
+	char owner[128];
+	assert_int_equal(db_text(&t, "SELECT owner FROM cases WHERE case_id = "
+				 "'se-stockholm-coord/SE-2026-0042'", owner, sizeof(owner)), 0);
+	assert_string_equal(owner, "se-stockholm-coord");
 	assert_int_equal(trelay_stop(&t), 0);
 	char out[1024];
 	assert_int_equal(run_verify(&t, out, sizeof(out)), 0);
