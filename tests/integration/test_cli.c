@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -33,9 +34,13 @@
 
 #define OUT_MAX 16384
 #define HINT "Try 'vigil --help' for more information.\n"
-#define CASE_ID "SE-2026-0042"
-#define AT "2026-11-28T09:15:00Z"
-#define AT_MS 1795857300000LL   /* AT in ms since the epoch (date -d AT +%s) */
+#define CASE_ID "se-stockholm-coord/SE-2026-0042"
+/* A time in the past: the relay refuses client times later than its own
+ * time plus max_clock_skew. */
+#define AT "2025-11-28T09:15:00Z"
+#define AT_MS 1764321300000LL   /* AT in ms since the epoch (date -d AT +%s) */
+#define CASE_RULE "OWNER/PSEUDONYM: the owner's organisation id, '/', and 3-64 " \
+	"characters of [A-Za-z0-9-]"
 #define ORIGIN "vigil.test/log"  /* the harness's [log] origin */
 
 static struct trelay R; /* one relay for the whole file */
@@ -321,8 +326,8 @@ static int group_setup(void **state)
 		return -1;
 	/* Contact attempts are only accepted for open cases. */
 	trelay_open_case(&R, CASE_ID);
-	trelay_open_case(&R, "SE-2026-0043");
-	trelay_open_case(&R, "RU-MOW-7");
+	trelay_open_case(&R, "se-stockholm-coord/SE-2026-0043");
+	trelay_open_case(&R, "se-stockholm-coord/RU-MOW-7");
 	return 0;
 }
 
@@ -390,7 +395,7 @@ static void test_contact_json(void **state)
 	struct result r;
 	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "se-shelter-1");
-	cli_add(&a, "contact", "--case", "SE-2026-0043", "--channel", "home-visit", "--outcome",
+	cli_add(&a, "contact", "--case", "se-stockholm-coord/SE-2026-0043", "--channel", "home-visit", "--outcome",
 	        "reached-safe", "--json", NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
@@ -405,7 +410,7 @@ static void test_contact_json(void **state)
 	entry_text(j.index, "author", s, sizeof(s));
 	assert_string_equal(s, "se-shelter-1");
 	entry_text(j.index, "case_id", s, sizeof(s));
-	assert_string_equal(s, "SE-2026-0043");
+	assert_string_equal(s, "se-stockholm-coord/SE-2026-0043");
 }
 
 /* --record-id with --at: a retry is the same record and is answered as a
@@ -502,6 +507,54 @@ static void test_retry_duplicate_conflict(void **state)
 	assert_int_equal(entries(), before + 2);
 }
 
+/* A contact attempt dated later than the relay's time plus max_clock_skew
+ * (5 minutes by default) is refused: exit 1, nothing stored. */
+static void test_future_time_refused(void **state)
+{
+	(void)state;
+	long long before = entries();
+	struct cli_args a;
+	struct result r;
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	add_conn(&a, "iom-ru-moscow");
+	cli_add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer",
+	        "--at", "2099-01-01T00:00:00Z", NULL);
+	run(&a, &r);
+	expect_status(&r, 1);
+	assert_string_equal(r.out, "");
+	const char *head = "vigil: refused by relay: BAD_REQUEST: attempted_at_ms "
+			   "2099-01-01T00:00:00.000Z is later than the relay's time ";
+	const char *tail = " plus max_clock_skew (300 s)\n";
+	if (!starts_with(r.err, head) || strlen(r.err) <= strlen(head) + strlen(tail) ||
+	    strcmp(r.err + strlen(r.err) - strlen(tail), tail) != 0)
+		fail_msg("unexpected refusal: %s", r.err);
+	/* Between the two: the relay's receive time, RFC 3339, near now. */
+	char relay[TIME_RFC3339_MAX];
+	size_t n = strlen(r.err) - strlen(head) - strlen(tail);
+	assert_true(n < sizeof(relay));
+	memcpy(relay, r.err + strlen(head), n);
+	relay[n] = '\0';
+	int64_t relay_ms;
+	assert_int_equal(time_parse_rfc3339(relay, &relay_ms), VG_OK);
+	int64_t now = (int64_t)time(NULL) * 1000;
+	if (relay_ms < now - 120000 || relay_ms > now + 2000)
+		fail_msg("relay time %s is not near now", relay);
+
+	/* Four minutes ahead is within the skew: stored. */
+	time_t soon = time(NULL) + 240;
+	struct tm tm;
+	gmtime_r(&soon, &tm);
+	char at[64];
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	add_conn(&a, "iom-ru-moscow");
+	cli_add(&a, "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer",
+	        "--at", at, NULL);
+	run(&a, &r);
+	expect_status(&r, 0);
+	assert_int_equal(entries(), before + 1);
+}
+
 /* Notes: 512 bytes are stored; 513 bytes and invalid UTF-8 are refused by
  * the tool itself (usage, exit 2) before it connects. */
 static void test_note_limits(void **state)
@@ -560,9 +613,13 @@ static void test_usage_errors(void **state)
 		int with_conn;
 		const char *message;
 	};
-	static char long_case[70];
-	memset(long_case, 'A', 65);
-	long_case[65] = '\0';
+	static char long_case[96], long_msg[320];
+	strcpy(long_case, "se-stockholm-coord/");
+	memset(long_case + 19, 'A', 65);
+	long_case[19 + 65] = '\0';
+	/* The tool quotes at most 80 bytes of what it was given. */
+	snprintf(long_msg, sizeof(long_msg),
+		 "contact: case id \"%.80s\" is invalid: it must be " CASE_RULE, long_case);
 	const struct usage_case cases[] = {
 		{ { "contact", "--case", CASE_ID, "--channel", "fax", "--outcome", "no-answer" }, 1,
 		  "contact: unknown channel \"fax\" (one of: phone, sms, messenger, email, "
@@ -571,13 +628,22 @@ static void test_usage_errors(void **state)
 		  "contact: unknown outcome \"gone\" (one of: reached-safe, reached-concern, "
 		  "reached-declines-contact, no-answer, unreachable, undelivered, moved, "
 		  "unknown-to-contact, aborted-unsafe)" },
-		{ { "contact", "--case", "SE_2026_0042", "--channel", "phone", "--outcome",
+		{ { "contact", "--case", "se-stockholm-coord/SE_2026_0042", "--channel", "phone",
+		    "--outcome", "no-answer" }, 1,
+		  "contact: case id \"se-stockholm-coord/SE_2026_0042\" is invalid: it must be "
+		  CASE_RULE },
+		{ { "contact", "--case", "se-stockholm-coord/SE", "--channel", "phone", "--outcome",
 		    "no-answer" }, 1,
-		  "contact: case id \"SE_2026_0042\" is invalid: it must be 3-64 characters" },
-		{ { "contact", "--case", "SE", "--channel", "phone", "--outcome", "no-answer" }, 1,
-		  "contact: case id \"SE\" is invalid" },
+		  "contact: case id \"se-stockholm-coord/SE\" is invalid: it must be " CASE_RULE },
+		{ { "contact", "--case", "SE-2026-0042", "--channel", "phone", "--outcome",
+		    "no-answer" }, 1,
+		  "contact: case id \"SE-2026-0042\" is invalid: it must be " CASE_RULE },
+		{ { "contact", "--case", "SE-Stockholm/SE-2026-0042", "--channel", "phone",
+		    "--outcome", "no-answer" }, 1,
+		  "contact: case id \"SE-Stockholm/SE-2026-0042\" is invalid: it must be "
+		  CASE_RULE },
 		{ { "contact", "--case", long_case, "--channel", "phone", "--outcome",
-		    "no-answer" }, 1, "is invalid: it must be 3-64 characters" },
+		    "no-answer" }, 1, long_msg },
 		{ { "contact", "--case", CASE_ID, "--channel", "phone", "--outcome", "no-answer",
 		    "--at", "yesterday" }, 1,
 		  "contact: --at 'yesterday' is not an RFC 3339 time such as 2026-11-28T10:00:00Z" },
@@ -1011,7 +1077,7 @@ static void test_stored_record_verifies(void **state)
 	struct result r;
 	cli_args_init(&a, VIGIL_CLI_PATH);
 	add_conn(&a, "iom-ru-moscow");
-	cli_add(&a, "--json", "contact", "--case", "RU-MOW-7", "--channel", "via-partner",
+	cli_add(&a, "--json", "contact", "--case", "se-stockholm-coord/RU-MOW-7", "--channel", "via-partner",
 	        "--outcome", "unknown-to-contact", "--at", AT, "--record-id", id, "--note",
 	        "Caf\xc3\xa9 owner: no knowledge \xe2\x9c\x93", NULL);
 	run(&a, &r);
@@ -1032,7 +1098,7 @@ static void test_stored_record_verifies(void **state)
 	assert_int_equal(hex_decode(id, want_id, RECORD_ID_LEN), VG_OK);
 	assert_int_equal(p->record_id.len, RECORD_ID_LEN);
 	assert_memory_equal(p->record_id.data, want_id, RECORD_ID_LEN);
-	assert_string_equal(p->case_id, "RU-MOW-7");
+	assert_string_equal(p->case_id, "se-stockholm-coord/RU-MOW-7");
 	assert_string_equal(p->author, "iom-ru-moscow");
 	assert_int_equal(p->client_time_ms, AT_MS);
 	assert_int_equal(p->body_case, VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT);
@@ -1921,6 +1987,7 @@ int main(void)
 		cmocka_unit_test(test_contact_text),
 		cmocka_unit_test(test_contact_json),
 		cmocka_unit_test(test_retry_duplicate_conflict),
+		cmocka_unit_test(test_future_time_refused),
 		cmocka_unit_test(test_note_limits),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_connection_refused),

@@ -94,9 +94,10 @@ static void assert_skew_error(Vigil__V1__Frame *a, const char *field, int64_t at
 	frame_free(a);
 }
 
-/* A contact attempt whose record time is now but whose attempted_at_ms is
- * attempted_ms. */
-static void submit_attempted_at(struct tclient *c, int64_t attempted_ms)
+/* A contact attempt with client_time_ms and attempted_at_ms, refused for
+ * field being at bad_ms. */
+static void submit_times(struct tclient *c, int64_t client_ms, int64_t attempted_ms,
+			 const char *field, int64_t bad_ms)
 {
 	uint8_t id[RECORD_ID_LEN];
 	for (unsigned i = 0; i < RECORD_ID_LEN; i++)
@@ -111,7 +112,7 @@ static void submit_attempted_at(struct tclient *c, int64_t attempted_ms)
 	r.record_id.len = RECORD_ID_LEN;
 	r.case_id = "se-stockholm-coord/SE-2026-0042";
 	r.author = "iom-ru-moscow";
-	r.client_time_ms = wall_now_ms();
+	r.client_time_ms = client_ms;
 	r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
 	r.contact_attempt = &ca;
 	size_t len = vigil__v1__record__get_packed_size(&r);
@@ -121,8 +122,7 @@ static void submit_attempted_at(struct tclient *c, int64_t attempted_ms)
 	uint8_t *sig;
 	size_t sig_len;
 	sign_with("iom-ru-moscow", rec, len, &sig, &sig_len);
-	assert_skew_error(tclient_submit(c, rec, len, sig, sig_len), "attempted_at_ms",
-			  attempted_ms);
+	assert_skew_error(tclient_submit(c, rec, len, sig, sig_len), field, bad_ms);
 	free(sig);
 	free(rec);
 }
@@ -370,11 +370,14 @@ static void test_record_refusals(void **state)
 			     "and 3-64 characters of [A-Za-z0-9-]");
 	}
 
-	/* Client times later than the relay's time plus max_clock_skew. */
+	/* Client times later than the relay's time plus max_clock_skew; the
+	 * body's own time is named first. */
 	contact_spec_default(&s, "iom-ru-moscow", 0);
 	s.time_ms = wall_now_ms() + 3600 * 1000;
-	assert_skew_error(tclient_submit_contact(&c, &s), "client_time_ms", s.time_ms);
-	submit_attempted_at(&c, wall_now_ms() + 3600 * 1000);
+	assert_skew_error(tclient_submit_contact(&c, &s), "attempted_at_ms", s.time_ms);
+	int64_t later = wall_now_ms() + 3600 * 1000;
+	submit_times(&c, wall_now_ms(), later, "attempted_at_ms", later);
+	submit_times(&c, later, wall_now_ms(), "client_time_ms", later);
 	/* Within the skew is accepted (checked below by the good record). */
 
 	char note[514];
