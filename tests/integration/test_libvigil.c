@@ -44,7 +44,12 @@
 #include "proto/note.h"
 #include "proto/status.h"
 
-#define AT_MS 1795857300000LL   /* 2026-11-28T09:15:00Z */
+#define AT_MS 1795857300000LL   /* 2026-11-28T09:15:00Z, for the fake relay */
+/* A time in the past for the real relay, which refuses client times later
+ * than its own plus max_clock_skew. */
+#define PAST_MS 1764321300000LL /* 2025-11-28T09:15:00Z */
+#define CASE_RULE "OWNER/PSEUDONYM: the owner's organisation id, '/', and 3-64 " \
+	"characters of [A-Za-z0-9-]"
 #define RELAY_MAX_FRAME 65536   /* configured, so the welcome must carry it */
 #define CLI_TIMEOUT_MS 30000
 #define ORIGIN "vigil.test/log"  /* the harness's [log] origin */
@@ -167,8 +172,8 @@ static int group_setup(void **state)
 	if (trelay_start(&R) != 0)
 		return -1;
 	/* Contact attempts are only accepted for open cases. */
-	trelay_open_case(&R, "SE-2026-0042");
-	trelay_open_case(&R, "SE-2026-0100");
+	trelay_open_case(&R, "se-stockholm-coord/SE-2026-0042");
+	trelay_open_case(&R, "se-stockholm-coord/SE-2026-0100");
 	return 0;
 }
 
@@ -237,7 +242,7 @@ static void test_submit_contact(void **state)
 	vigil_client *c = connect_as(R.port, "iom-ru-moscow");
 	long long before = entries();
 	static const uint8_t zero[VIGIL_RECORD_ID_LEN];
-	struct vigil_contact ct = contact("SE-2026-0042");
+	struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
 	ct.note = "left a voicemail";
 	struct vigil_receipt r;
 	struct vigil_error err;
@@ -252,7 +257,7 @@ static void test_submit_contact(void **state)
 	assert_true(entry_matches(&r));
 	assert_int_equal(entries(), before + 1);
 	char sql[128];
-	snprintf(sql, sizeof(sql), "SELECT author = 'iom-ru-moscow' AND case_id = 'SE-2026-0042' "
+	snprintf(sql, sizeof(sql), "SELECT author = 'iom-ru-moscow' AND case_id = 'se-stockholm-coord/SE-2026-0042' "
 		 "FROM entries WHERE idx = %llu", (unsigned long long)r.index);
 	assert_int_equal(db_int(&R, sql), 1);
 
@@ -290,7 +295,7 @@ static void test_pipelining(void **state)
 	size_t sent = 0, received = 0, max_out = 0;
 	while (received < N) {
 		while (sent < N && vigil_outstanding(c) < WINDOW) {
-			struct vigil_contact ct = contact("SE-2026-0100");
+			struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0100");
 			ct.outcome = vigil_outcome_name((unsigned)(sent % 9));
 			uint8_t *rec, *sig;
 			size_t rec_len, sig_len;
@@ -350,9 +355,9 @@ static void test_duplicates(void **state)
 	(void)state;
 	vigil_client *c = connect_as(R.port, "iom-ru-moscow");
 	long long before = entries();
-	struct vigil_contact ct = contact("SE-2026-0042");
-	ct.attempted_at_ms = AT_MS;
-	ct.client_time_ms = AT_MS;
+	struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
+	ct.attempted_at_ms = PAST_MS;
+	ct.client_time_ms = PAST_MS;
 	struct vigil_error err;
 	uint8_t *rec1, *sig1, *rec2, *sig2;
 	size_t rec1_len, sig1_len, rec2_len, sig2_len;
@@ -405,7 +410,7 @@ static void test_duplicates(void **state)
 	assert_int_equal(vigil_outstanding(c), 0);
 
 	/* Refusals leave the connection usable. */
-	struct vigil_contact fresh = contact("SE-2026-0042");
+	struct vigil_contact fresh = contact("se-stockholm-coord/SE-2026-0042");
 	assert_int_equal(vigil_submit_contact(c, &fresh, &r, &err), VIGIL_OK);
 	assert_int_equal(r.duplicate, 0);
 	assert_int_equal(entries(), before + 2);
@@ -474,7 +479,7 @@ static void test_refusals(void **state)
 
 	/* The same note through the library is a usage error, found before
 	 * anything is sent. */
-	struct vigil_contact ct = contact("SE-2026-0042");
+	struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
 	ct.note = note;
 	assert_int_equal(vigil_submit_contact(c, &ct, &r, &err), VIGIL_E_USAGE);
 	assert_string_equal(err.message, "note is 513 bytes; the limit is 512");
@@ -488,7 +493,7 @@ static void test_refusals(void **state)
 	assert_int_equal(vigil_outstanding(c), 0);
 
 	/* Still usable. */
-	ct = contact("SE-2026-0042");
+	ct = contact("se-stockholm-coord/SE-2026-0042");
 	assert_int_equal(vigil_submit_contact(c, &ct, &r, &err), VIGIL_OK);
 	assert_true(entry_matches(&r));
 	assert_int_equal(entries(), before + 1);
@@ -589,10 +594,10 @@ static void test_case_api(void **state)
 	(void)state;
 	struct vigil_error err;
 	static const char *const parties[] = { "iom-ru-moscow", "se-police-noa" };
-	struct vigil_case_open o = { .case_id = "LV-2026-7", .risk = "high", .minor = 1,
+	struct vigil_case_open o = { .case_id = "se-stockholm-coord/LV-2026-7", .risk = "high", .minor = 1,
 		.return_country = "RU", .return_date = "2026-10-01", .parties = parties,
 		.n_parties = 2, .consent_scope = "share-with-iom",
-		.consent_given_at_ms = AT_MS };
+		.consent_given_at_ms = PAST_MS };
 
 	/* Checked before anything is built. */
 	struct vigil_case_open bad = o;
@@ -619,11 +624,11 @@ static void test_case_api(void **state)
 			 "invalid case open: override justification must be 1-280 bytes of "
 			 "UTF-8");
 	static const char *const dup[] = { "witness", "health", "witness" };
-	struct vigil_risk badr = { .case_id = "LV-2026-7", .level = "high", .factors = dup,
+	struct vigil_risk badr = { .case_id = "se-stockholm-coord/LV-2026-7", .level = "high", .factors = dup,
 		.n_factors = 3, .phase = "periodic" };
 	expect_usage_msg(vigil_risk_check(&badr, &err), &err,
 			 "risk factor \"witness\" is named twice");
-	struct vigil_handover_answer bada = { .case_id = "LV-2026-7", .accept = 1,
+	struct vigil_handover_answer bada = { .case_id = "se-stockholm-coord/LV-2026-7", .accept = 1,
 		.decline_reason = "no" };
 	expect_usage_msg(vigil_handover_answer_check(&bada, &err), &err,
 			 "an acceptance carries no decline reason");
@@ -633,8 +638,7 @@ static void test_case_api(void **state)
 			 "a decline needs a reason (1-280 bytes of UTF-8)");
 	struct vigil_case_close badc = { .case_id = "LV 7", .reason = "transferred" };
 	expect_usage_msg(vigil_case_close_check(&badc, &err), &err,
-			 "case id \"LV 7\" is invalid: it must be 3-64 characters of A-Z, a-z, "
-			 "0-9 and '-'");
+			 "case id \"LV 7\" is invalid: it must be " CASE_RULE);
 	expect_usage_msg(vigil_case_close_check(NULL, &err), &err,
 			 "vigil_case_close_check: the record is NULL");
 
@@ -653,7 +657,7 @@ static void test_case_api(void **state)
 			 "invalid case open: override justification must be 1-280 bytes of "
 			 "UTF-8");
 
-	struct vigil_handover_offer off = { .case_id = "LV-2026-7", .to = "iom-ru-moscow",
+	struct vigil_handover_offer off = { .case_id = "se-stockholm-coord/LV-2026-7", .to = "iom-ru-moscow",
 		.reason = "return", .consent_ref = "consent-7" };
 	/* Only the responsible organisation offers. */
 	expect_refused(vigil_submit_handover_offer(iom, &off, &r, &err), &err,
@@ -666,10 +670,13 @@ static void test_case_api(void **state)
 	assert_memory_equal(r.record_id, off.record_id, VIGIL_RECORD_ID_LEN);
 
 	struct vigil_case_status *st = NULL;
-	rc = vigil_case_status(iom, "LV-2026-7", &st, &err);
+	rc = vigil_case_status(iom, "se-stockholm-coord/LV-2026-7", &st, &err);
 	if (rc != VIGIL_OK)
 		fail_msg("status: %d: %s", rc, err.message);
+	assert_string_equal(st->case_id, "se-stockholm-coord/LV-2026-7");
+	assert_string_equal(st->view, "full");
 	assert_true(st->full);
+	assert_string_equal(st->owner, "se-stockholm-coord");
 	assert_string_equal(st->responsible, "se-stockholm-coord");
 	assert_true(st->has_pending_offer);
 	assert_string_equal(st->pending_offer_to, "iom-ru-moscow");
@@ -683,7 +690,7 @@ static void test_case_api(void **state)
 	assert_false(st->override);
 	assert_int_equal(st->entries, 2);
 	assert_true(st->opened_at_ms > 0);
-	struct vigil_handover_answer ans = { .case_id = "LV-2026-7", .accept = 1 };
+	struct vigil_handover_answer ans = { .case_id = "se-stockholm-coord/LV-2026-7", .accept = 1 };
 	memcpy(ans.offer_id, st->pending_offer_id, VIGIL_RECORD_ID_LEN);
 	vigil_free(st);
 	rc = vigil_submit_handover_answer(iom, &ans, &r, &err);
@@ -692,7 +699,7 @@ static void test_case_api(void **state)
 	assert_true(entry_matches(&r));
 
 	static const char *const factors[] = { "re-trafficking", "homelessness" };
-	struct vigil_risk ra = { .case_id = "LV-2026-7", .level = "high", .factors = factors,
+	struct vigil_risk ra = { .case_id = "se-stockholm-coord/LV-2026-7", .level = "high", .factors = factors,
 		.n_factors = 2, .immediate_danger = 1, .phase = "event-triggered" };
 	rc = vigil_submit_risk(police, &ra, &r, &err);
 	if (rc != VIGIL_OK)
@@ -702,10 +709,13 @@ static void test_case_api(void **state)
 		       "a minor's risk level is never below high");
 
 	/* Police: the ten fields and nothing else, though the case has it all. */
-	rc = vigil_case_status(police, "LV-2026-7", &st, &err);
+	rc = vigil_case_status(police, "se-stockholm-coord/LV-2026-7", &st, &err);
 	if (rc != VIGIL_OK)
 		fail_msg("police status: %d: %s", rc, err.message);
+	assert_string_equal(st->view, "police");
 	assert_false(st->full);
+	/* The owner stays the coordinator that opened it. */
+	assert_string_equal(st->owner, "se-stockholm-coord");
 	assert_string_equal(st->responsible, "iom-ru-moscow");
 	assert_string_equal(st->risk, "high");
 	assert_true(st->minor);
@@ -716,8 +726,11 @@ static void test_case_api(void **state)
 	assert_int_equal(st->entries, 0);
 	assert_string_equal(st->consent_scope, "");
 	vigil_free(st);
-	rc = vigil_case_status(iom, "LV-2026-7", &st, &err);
+	rc = vigil_case_status(iom, "se-stockholm-coord/LV-2026-7", &st, &err);
 	assert_int_equal(rc, VIGIL_OK);
+	assert_string_equal(st->view, "full");
+	assert_string_equal(st->owner, "se-stockholm-coord");
+	assert_string_equal(st->responsible, "iom-ru-moscow");
 	assert_int_equal(st->n_factors, 2);
 	assert_string_equal(st->factors[0], "re-trafficking");
 	assert_string_equal(st->factors[1], "homelessness");
@@ -726,7 +739,7 @@ static void test_case_api(void **state)
 
 	/* The log: four entries, each proven, each decoded. */
 	struct vigil_case_log *log = NULL;
-	rc = vigil_case_log(iom, "LV-2026-7", &log, &err);
+	rc = vigil_case_log(iom, "se-stockholm-coord/LV-2026-7", &log, &err);
 	if (rc != VIGIL_OK)
 		fail_msg("log: %d: %s", rc, err.message);
 	assert_int_equal(log->n, 4);
@@ -747,7 +760,7 @@ static void test_case_api(void **state)
 		assert_int_equal(vigil_record_decode(e->entry.record, e->entry.record_len, &ri, &err),
 				 VIGIL_OK);
 		assert_string_equal(ri.kind, kinds[i]);
-		assert_string_equal(ri.case_id, "LV-2026-7");
+		assert_string_equal(ri.case_id, "se-stockholm-coord/LV-2026-7");
 	}
 	assert_int_equal(vigil_record_decode(log->entries[0].entry.record,
 					     log->entries[0].entry.record_len, &ri, &err), VIGIL_OK);
@@ -757,7 +770,7 @@ static void test_case_api(void **state)
 	assert_int_equal(ri.n_parties, 2);
 	assert_string_equal(ri.parties[1], "se-police-noa");
 	assert_string_equal(ri.consent_scope, "share-with-iom");
-	assert_int_equal(ri.consent_given_at_ms, AT_MS);
+	assert_int_equal(ri.consent_given_at_ms, PAST_MS);
 	assert_false(ri.override);
 	assert_int_equal(vigil_record_decode(log->entries[3].entry.record,
 					     log->entries[3].entry.record_len, &ri, &err), VIGIL_OK);
@@ -769,7 +782,7 @@ static void test_case_api(void **state)
 	assert_string_equal(ri.close_reason, "");
 	vigil_free(log);
 	log = (struct vigil_case_log *)(void *)&err;
-	expect_refused(vigil_case_log(police, "LV-2026-7", &log, &err), &err,
+	expect_refused(vigil_case_log(police, "se-stockholm-coord/LV-2026-7", &log, &err), &err,
 		       "PERMISSION_DENIED", 3,
 		       "the case's records are for coordinator, iom and responsible parties");
 	assert_null(log);
@@ -779,7 +792,7 @@ static void test_case_api(void **state)
 	{
 		uint8_t rid[RECORD_ID_LEN], aid[RECORD_ID_LEN] = { 7 };
 		Vigil__V1__Record ar;
-		casekit_record(&ar, rid, "LV-2026-7", "se-stockholm-coord");
+		casekit_record(&ar, rid, "se-stockholm-coord/LV-2026-7", "se-stockholm-coord");
 		Vigil__V1__AlertAck ack = VIGIL__V1__ALERT_ACK__INIT;
 		ack.alert_id.data = aid;
 		ack.alert_id.len = RECORD_ID_LEN;
@@ -795,13 +808,13 @@ static void test_case_api(void **state)
 	}
 
 	/* The list, and the readers (the responsible organisation is no
-	 * coordinator now: nobody may list them). */
+	 * coordinator now and not the owner: only the owner lists them). */
 	struct vigil_case_summary *list = NULL;
 	size_t n = 0;
 	assert_int_equal(vigil_cases(police, &list, &n, &err), VIGIL_OK);
 	int found = 0;
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(list[i].case_id, "LV-2026-7")) {
+		if (!strcmp(list[i].case_id, "se-stockholm-coord/LV-2026-7")) {
 			found++;
 			assert_string_equal(list[i].responsible, "iom-ru-moscow");
 			assert_string_equal(list[i].state, "active");
@@ -810,61 +823,130 @@ static void test_case_api(void **state)
 	assert_int_equal(found, 1);
 	vigil_free(list);
 	struct vigil_case_read *reads = NULL;
-	expect_refused(vigil_case_readers(coord, "LV-2026-7", &reads, &n, &err), &err,
+	expect_refused(vigil_case_readers(iom, "se-stockholm-coord/LV-2026-7", &reads, &n, &err), &err,
 		       "PERMISSION_DENIED", 3,
-		       "only the responsible coordinator lists who read the case");
+		       "only the owner (se-stockholm-coord) or the responsible coordinator lists "
+		       "who read the case");
 	assert_null(reads);
-	expect_refused(vigil_case_status(coord, "LV-2026-8", &st, &err), &err, "NOT_FOUND", 4,
-		       "case LV-2026-8 not found");
+	expect_refused(vigil_case_readers(police, "se-stockholm-coord/LV-2026-7", &reads, &n, &err),
+		       &err, "PERMISSION_DENIED", 3,
+		       "only the owner (se-stockholm-coord) or the responsible coordinator lists "
+		       "who read the case");
+	assert_null(reads);
+	rc = vigil_case_readers(coord, "se-stockholm-coord/LV-2026-7", &reads, &n, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("owner's readers: %d: %s", rc, err.message);
+	/* Every read and refused read of the case, this listing included. */
+	static const char *const read_log[][2] = {
+		{ "iom-ru-moscow", "status" }, { "se-police-noa", "status" },
+		{ "iom-ru-moscow", "status" }, { "iom-ru-moscow", "log" },
+		{ "se-police-noa", "log-refused" }, { "iom-ru-moscow", "readers-refused" },
+		{ "se-police-noa", "readers-refused" }, { "se-stockholm-coord", "readers" },
+	};
+	assert_int_equal(n, sizeof(read_log) / sizeof(read_log[0]));
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(reads[i].organisation, read_log[i][0]);
+		assert_string_equal(reads[i].what, read_log[i][1]);
+		assert_true(reads[i].at_ms > 0);
+	}
+	vigil_free(reads);
+	expect_refused(vigil_case_status(coord, "se-stockholm-coord/LV-2026-8", &st, &err), &err, "NOT_FOUND", 4,
+		       "case se-stockholm-coord/LV-2026-8 not found");
 	expect_usage_msg(vigil_case_status(coord, "LV 8", &st, &err), &err,
-			 "case id \"LV 8\" is invalid: it must be 3-64 characters of A-Z, a-z, "
-			 "0-9 and '-'");
+			 "case id \"LV 8\" is invalid: it must be " CASE_RULE);
 
 	/* A second case the coordinator keeps: an offer withdrawn, one
 	 * declined, the readers listed, then closed. */
-	struct vigil_case_open o2 = { .case_id = "LV-2026-8", .risk = "low",
+	struct vigil_case_open o2 = { .case_id = "se-stockholm-coord/LV-2026-8", .risk = "low",
 		.return_country = "MD", .return_date = "2026-07-01", .parties = parties,
 		.n_parties = 1, .override_justification = "cannot be asked safely" };
-	assert_int_equal(vigil_submit_case_open(coord, &o2, &r, &err), VIGIL_OK);
-	struct vigil_handover_offer off2 = { .case_id = "LV-2026-8", .to = "iom-ru-moscow",
+	rc = vigil_submit_case_open(coord, &o2, &r, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("second case open: %d: %s", rc, err.message);
+	struct vigil_handover_offer off2 = { .case_id = "se-stockholm-coord/LV-2026-8", .to = "iom-ru-moscow",
 		.reason = "other", .override_justification = "risk on return" };
 	assert_int_equal(vigil_submit_handover_offer(coord, &off2, &r, &err), VIGIL_OK);
-	struct vigil_handover_withdraw w = { .case_id = "LV-2026-8" };
+	struct vigil_handover_withdraw w = { .case_id = "se-stockholm-coord/LV-2026-8" };
 	memcpy(w.offer_id, off2.record_id, VIGIL_RECORD_ID_LEN);
 	assert_int_equal(vigil_submit_handover_withdraw(coord, &w, &r, &err), VIGIL_OK);
 	assert_true(entry_matches(&r));
 	expect_refused(vigil_submit_handover_withdraw(coord, &w, &r, &err), &err, "BAD_REQUEST",
 		       1, "that offer is not pending (withdrawn, answered or unknown)");
 	assert_int_equal(vigil_submit_handover_offer(coord, &off2, &r, &err), VIGIL_OK);
-	struct vigil_handover_answer dec = { .case_id = "LV-2026-8", .accept = 0,
+	struct vigil_handover_answer dec = { .case_id = "se-stockholm-coord/LV-2026-8", .accept = 0,
 		.decline_reason = "no office there" };
 	memcpy(dec.offer_id, off2.record_id, VIGIL_RECORD_ID_LEN);
 	assert_int_equal(vigil_submit_handover_answer(iom, &dec, &r, &err), VIGIL_OK);
-	assert_int_equal(vigil_case_status(iom, "LV-2026-8", &st, &err), VIGIL_OK);
+	assert_int_equal(vigil_case_status(iom, "se-stockholm-coord/LV-2026-8", &st, &err), VIGIL_OK);
 	assert_string_equal(st->responsible, "se-stockholm-coord");
 	assert_false(st->has_pending_offer);
 	assert_true(st->override);
 	assert_string_equal(st->consent_scope, "");
 	vigil_free(st);
-	assert_int_equal(vigil_case_readers(coord, "LV-2026-8", &reads, &n, &err), VIGIL_OK);
+	assert_int_equal(vigil_case_readers(coord, "se-stockholm-coord/LV-2026-8", &reads, &n, &err), VIGIL_OK);
 	/* The coordinator's refused status query (before the case existed)
-	 * is recorded as such, then IOM's read. */
-	assert_int_equal(n, 2);
+	 * is recorded as such, then IOM's read, then this listing itself
+	 * (recorded in the transaction that reads the list). */
+	assert_int_equal(n, 3);
 	assert_string_equal(reads[0].organisation, "se-stockholm-coord");
 	assert_string_equal(reads[0].what, "status-refused");
 	assert_string_equal(reads[1].organisation, "iom-ru-moscow");
 	assert_string_equal(reads[1].what, "status");
 	assert_true(reads[1].at_ms > 0);
+	assert_string_equal(reads[2].organisation, "se-stockholm-coord");
+	assert_string_equal(reads[2].what, "readers");
 	vigil_free(reads);
-	struct vigil_case_close cl = { .case_id = "LV-2026-8", .reason = "lost-contact" };
+	struct vigil_case_close cl = { .case_id = "se-stockholm-coord/LV-2026-8", .reason = "lost-contact" };
 	expect_refused(vigil_submit_case_close(iom, &cl, &r, &err), &err, "PERMISSION_DENIED", 3,
-		       "only the responsible coordinator closes the case");
+		       "only the owner (se-stockholm-coord) or the responsible coordinator closes "
+		       "the case");
 	assert_int_equal(vigil_submit_case_close(coord, &cl, NULL, &err), VIGIL_OK);
-	assert_int_equal(vigil_case_status(coord, "LV-2026-8", &st, &err), VIGIL_OK);
+	assert_int_equal(vigil_case_status(coord, "se-stockholm-coord/LV-2026-8", &st, &err), VIGIL_OK);
+	assert_string_equal(st->view, "full");
+	assert_string_equal(st->owner, "se-stockholm-coord");
 	assert_string_equal(st->state, "closed");
 	assert_string_equal(st->close_reason, "lost-contact");
 	vigil_free(st);
+	/* Nothing more on a closed case; its owner reopens it. */
+	struct vigil_risk ra8 = { .case_id = "se-stockholm-coord/LV-2026-8", .level = "low",
+		.factors = factors, .n_factors = 1, .phase = "periodic" };
+	expect_refused(vigil_submit_risk(coord, &ra8, &r, &err), &err, "BAD_REQUEST", 1,
+		       "case se-stockholm-coord/LV-2026-8 is closed; its owner reopens it with a "
+		       "case open");
 	assert_int_equal(entries(), before + 10);
+
+	/* Only the organisation named before the '/' creates a case under an
+	 * id: another coordinator is refused, existing case or not. */
+	vigil_client *other = connect_as(R.port, "other-coord");
+	struct vigil_case_open o3 = o2;
+	o3.override_justification = NULL;
+	o3.consent_scope = "share-with-parties";
+	o3.consent_given_at_ms = PAST_MS;
+	o3.case_id = "se-stockholm-coord/LV-2026-9";
+	expect_refused(vigil_submit_case_open(other, &o3, &r, &err), &err, "PERMISSION_DENIED", 3,
+		       "a new case's id begins with your organisation id: se-goteborg-coord/...");
+	o3.case_id = "se-stockholm-coord/LV-2026-8";
+	expect_refused(vigil_submit_case_open(other, &o3, &r, &err), &err, "PERMISSION_DENIED", 3,
+		       "a new case's id begins with your organisation id: se-goteborg-coord/...");
+	/* Under its own id it may. */
+	o3.case_id = "se-goteborg-coord/LV-2026-9";
+	rc = vigil_submit_case_open(other, &o3, &r, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("other coordinator's own case: %d: %s", rc, err.message);
+	assert_int_equal(vigil_case_status(other, "se-goteborg-coord/LV-2026-9", &st, &err),
+			 VIGIL_OK);
+	assert_string_equal(st->owner, "se-goteborg-coord");
+	assert_string_equal(st->responsible, "se-goteborg-coord");
+	vigil_free(st);
+	/* An unknown organisation is no party. */
+	static const char *const stranger[] = { "no-such-org" };
+	o3.case_id = "se-goteborg-coord/LV-2026-10";
+	o3.parties = stranger;
+	o3.n_parties = 1;
+	expect_refused(vigil_submit_case_open(other, &o3, &r, &err), &err, "NOT_FOUND", 4,
+		       "unknown organisation no-such-org");
+	vigil_close(&other);
+	assert_int_equal(entries(), before + 11);
 	vigil_close(&coord);
 	vigil_close(&iom);
 	vigil_close(&police);
@@ -975,7 +1057,7 @@ static void test_receipt_verifies(void **state)
 	struct vigil_checkpoint_key pub;
 	load_key(pki("checkpoint.pub"), &pub);
 	assert_memory_equal(vigil_client_checkpoint_key(c)->public_key, pub.public_key, 32);
-	struct vigil_contact ct = contact("SE-2026-0042");
+	struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
 	struct vigil_error err;
 	uint8_t *rec, *sig;
 	size_t rec_len, sig_len;
@@ -1124,7 +1206,7 @@ static void test_log_queries(void **state)
 	struct vigil_error err;
 	struct vigil_receipt r;
 	for (int i = 0; i < 3; i++) {
-		struct vigil_contact ct = contact("SE-2026-0042");
+		struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
 		assert_int_equal(vigil_submit_contact(c, &ct, &r, &err), VIGIL_OK);
 	}
 	static struct vigil_checkpoint cp;
@@ -1325,9 +1407,14 @@ enum fake_query {
 	QUERY_CASE_BAD_LEAF,    /* the first entry's leaf hash is not its own */
 	QUERY_CASE_BEYOND,      /* the checkpoint does not cover the last entry */
 	QUERY_CASE_DESCENDING,  /* the entries in the wrong order */
-	/* GetCaseStatus: a police-like minimal status, honest unless: */
+	/* GetCaseStatus: a police view (fields 1-10, view, owner), honest
+	 * unless: */
 	QUERY_STATUS_OTHER_CASE, /* about another case */
 	QUERY_STATUS_BAD_PARTY,  /* a full status with a party that is no org id */
+	QUERY_STATUS_NO_VIEW,    /* the police fields without a view */
+	QUERY_STATUS_POLICE_PARTIES, /* the police view with (good) parties */
+	QUERY_STATUS_OFFERED_HISTORY, /* the offered view with the last attempt */
+	QUERY_STATUS_BAD_OWNER,  /* an owner that is no organisation id */
 };
 
 #define FAKE_FIRST_INDEX 41u  /* the fake's log starts with this many leaves */
@@ -1699,8 +1786,8 @@ static void fake_case_log(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query 
 	}
 	for (int i = 0; i < N; i++) {
 		Vigil__V1__Record r;
-		casekit_record(&r, ids[i], mode == QUERY_CASE_OTHER_CASE && i == 2 ? "OTHER-CASE-9"
-			       : case_id, "iom-ru-moscow");
+		casekit_record(&r, ids[i], mode == QUERY_CASE_OTHER_CASE && i == 2
+			       ? "se-stockholm-coord/OTHER-CASE-9" : case_id, "iom-ru-moscow");
 		Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
 		ca.channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
 		ca.outcome = VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER;
@@ -1777,13 +1864,15 @@ static void fake_case_log(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query 
 	free(note);
 }
 
-/* Answers GetCaseStatus as the relay answers police (fields 1-10), or
- * wrongly as mode says. */
+/* Answers GetCaseStatus as the relay answers police (fields 1-10, the
+ * view and the owner), or wrongly as mode says. */
 static void fake_case_status(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mode)
 {
 	Vigil__V1__CaseStatus m = VIGIL__V1__CASE_STATUS__INIT;
-	m.case_id = mode == QUERY_STATUS_OTHER_CASE ? (char *)"OTHER-CASE-9"
+	m.case_id = mode == QUERY_STATUS_OTHER_CASE ? (char *)"se-stockholm-coord/OTHER-CASE-9"
 		    : in->get_case_status->case_id;
+	m.view = VIGIL__V1__CASE_VIEW__CASE_VIEW_POLICE;
+	m.owner = (char *)"se-stockholm-coord";
 	m.state = VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE;
 	m.responsible = (char *)"iom-ru-moscow";
 	m.risk = VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH;
@@ -1793,9 +1882,28 @@ static void fake_case_status(SSL *ssl, const Vigil__V1__Frame *in, enum fake_que
 	m.last_attempt_outcome = VIGIL__V1__OUTCOME__OUTCOME_UNDELIVERED;
 	m.alert_stage = 2;
 	char *parties[] = { (char *)"iom-ru-moscow", (char *)"Police NOA" };
-	if (mode == QUERY_STATUS_BAD_PARTY) {
+	char *good_parties[] = { (char *)"iom-ru-moscow", (char *)"se-police-noa" };
+	switch (mode) {
+	case QUERY_STATUS_BAD_PARTY:
+		m.view = VIGIL__V1__CASE_VIEW__CASE_VIEW_FULL;
 		m.parties = parties;
 		m.n_parties = 2;
+		break;
+	case QUERY_STATUS_NO_VIEW:
+		m.view = 0;
+		break;
+	case QUERY_STATUS_POLICE_PARTIES:
+		m.parties = good_parties;
+		m.n_parties = 2;
+		break;
+	case QUERY_STATUS_OFFERED_HISTORY:
+		m.view = VIGIL__V1__CASE_VIEW__CASE_VIEW_OFFERED;
+		break;
+	case QUERY_STATUS_BAD_OWNER:
+		m.owner = (char *)"Stockholm coordinator";
+		break;
+	default:
+		break;
 	}
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
 	f.request_id = in->request_id;
@@ -1885,8 +1993,9 @@ static void fake_query(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mod
 /* What the fake sends after a Subscribed, one per element, in order. */
 enum fake_delivery {
 	DELIVER_END = 0,
-	DELIVER_HONEST,       /* a stage-1 silence alert of SE-2026-0042, for the client */
-	DELIVER_ESCALATED,    /* the same at stage 2, police advice "consider" */
+	DELIVER_HONEST,       /* a stage-1 silence alert of se-stockholm-coord/SE-2026-0042, for the client */
+	DELIVER_ESCALATED,    /* the same at stage 2, police advice "consider", cause
+			       * "handover" (told to the organisation now responsible) */
 	DELIVER_RESOLVED,     /* stage 0, resolution "contact" */
 	DELIVER_AGAIN,        /* the previous delivery, byte for byte */
 	DELIVER_OTHER_KEY,    /* signed by another key (the client's), relay's certificate hash */
@@ -1950,7 +2059,7 @@ static void fake_deliver(SSL *ssl, uint64_t rid, enum fake_delivery mode)
 	}
 	uint8_t id[RECORD_ID_LEN];
 	Vigil__V1__Record r;
-	casekit_record(&r, id, "SE-2026-0042", "vigil-relay");
+	casekit_record(&r, id, "se-stockholm-coord/SE-2026-0042", "vigil-relay");
 	char *ours[] = { (char *)"se-stockholm-coord", (char *)"iom-ru-moscow" };
 	Vigil__V1__Alert al = VIGIL__V1__ALERT__INIT;
 	al.kind = VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE;
@@ -1965,6 +2074,7 @@ static void fake_deliver(SSL *ssl, uint64_t rid, enum fake_delivery mode)
 	al.police = mode == DELIVER_ESCALATED ? VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_CONSIDER
 		    : VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_NONE;
 	al.resolution = (char *)(mode == DELIVER_RESOLVED ? "contact" : "");
+	al.cause = (char *)(mode == DELIVER_ESCALATED ? "handover" : "");
 	r.body_case = VIGIL__V1__RECORD__BODY_ALERT;
 	r.alert = &al;
 	size_t rec_len = vigil__v1__record__get_packed_size(&r);
@@ -2271,7 +2381,7 @@ static void test_fake_relay_honest(void **state)
 	assert_string_equal(w->peer.role, "iom");
 	assert_string_equal(w->peer.country, "RU");
 
-	struct vigil_contact ct = contact("SE-2026-0042");
+	struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
 	struct vigil_receipt r;
 	struct vigil_error err;
 	int rc = vigil_submit_contact(c, &ct, &r, &err);
@@ -2313,7 +2423,7 @@ static void test_fake_relay_lies(void **state)
 	struct vigil_error err;
 	struct vigil_receipt r;
 	for (size_t i = 0; i < 8; i++) {
-		struct vigil_contact ct = contact("SE-2026-0042");
+		struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
 		int rc = vigil_submit_contact(c, &ct, &r, &err);
 		if (!why[i]) {
 			if (rc != VIGIL_OK)
@@ -2340,7 +2450,7 @@ static void test_fake_relay_lies(void **state)
 
 	/* Pipelined: the failure belongs to its request, and *out holds what
 	 * the relay claimed. */
-	struct vigil_contact ct = contact("SE-2026-0042");
+	struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
 	uint8_t *rec, *sig;
 	size_t rec_len, sig_len;
 	assert_int_equal(vigil_build_contact(c, &ct, &rec, &rec_len, &sig, &sig_len, &err),
@@ -2364,7 +2474,7 @@ static void test_fake_relay_lies(void **state)
  * VIGIL_E_VERIFY with why in the message; *r gets the receipt. */
 static void submit_expect(vigil_client *c, const char *why, struct vigil_receipt *r, size_t i)
 {
-	struct vigil_contact ct = contact("SE-2026-0042");
+	struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
 	struct vigil_error err;
 	int rc = vigil_submit_contact(c, &ct, r, &err);
 	if (!why) {
@@ -2492,7 +2602,7 @@ static void test_fake_relay_query_lies(void **state)
 
 	/* A submission in flight while the checkpoint is asked for: its
 	 * receipt comes first and waits for vigil_recv_receipt(). */
-	struct vigil_contact ct = contact("SE-2026-0042");
+	struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
 	uint8_t *rec, *sig;
 	size_t rec_len, sig_len;
 	assert_int_equal(vigil_build_contact(c, &ct, &rec, &rec_len, &sig, &sig_len, &err),
@@ -2519,7 +2629,8 @@ static void test_fake_relay_query_lies(void **state)
 /* The case log must prove itself: a checkpoint of the checkpoint key,
  * every leaf hash recomputed, every proof to that checkpoint, every record
  * of the case asked for, in log order.  A status must be about the case
- * asked for and well formed.  Honest answers in between show that the
+ * asked for, say its view, carry no field its view withholds, and be well
+ * formed.  Honest answers in between show that the
  * fake is right and the connection stays usable. */
 static void test_fake_case_queries(void **state)
 {
@@ -2527,14 +2638,16 @@ static void test_fake_case_queries(void **state)
 	static const enum fake_query queries[] = {
 		QUERY_HONEST, QUERY_CASE_FLIP_PROOF, QUERY_CASE_OTHER_CKEY, QUERY_CASE_OTHER_CASE,
 		QUERY_CASE_BAD_LEAF, QUERY_CASE_BEYOND, QUERY_CASE_DESCENDING, QUERY_HONEST,
-		QUERY_HONEST, QUERY_STATUS_OTHER_CASE, QUERY_STATUS_BAD_PARTY,
+		QUERY_HONEST, QUERY_STATUS_OTHER_CASE, QUERY_STATUS_BAD_PARTY, QUERY_STATUS_NO_VIEW,
+		QUERY_STATUS_POLICE_PARTIES, QUERY_STATUS_OFFERED_HISTORY, QUERY_STATUS_BAD_OWNER,
+		QUERY_HONEST,
 	};
 	fake_start_q(WELCOME_HONEST, NULL, 0, queries, sizeof(queries) / sizeof(queries[0]));
 	F.client = connect_as(F.port, "iom-ru-moscow");
 	vigil_client *c = F.client;
 	struct vigil_error err;
 	struct vigil_case_log *log = NULL;
-	int rc = vigil_case_log(c, "SE-2026-0042", &log, &err);
+	int rc = vigil_case_log(c, "se-stockholm-coord/SE-2026-0042", &log, &err);
 	if (rc != VIGIL_OK)
 		fail_msg("%d: %s", rc, err.message);
 	assert_int_equal(log->n, 3);
@@ -2553,7 +2666,7 @@ static void test_fake_case_queries(void **state)
 		struct vigil_record_info ri;
 		assert_int_equal(vigil_record_decode(e->entry.record, e->entry.record_len, &ri, &err),
 				 VIGIL_OK);
-		assert_string_equal(ri.case_id, "SE-2026-0042");
+		assert_string_equal(ri.case_id, "se-stockholm-coord/SE-2026-0042");
 		assert_string_equal(ri.kind, "contact");
 		assert_string_equal(ri.outcome, "no-answer");
 	}
@@ -2563,7 +2676,7 @@ static void test_fake_case_queries(void **state)
 		"the inclusion proof (5 nodes) of entry 45 does not lead to the root of the case "
 		"log's checkpoint of size 47",
 		"the case log's checkpoint: the checkpoint signature does not verify",
-		"entry 52 of the case log is not a record of case SE-2026-0042",
+		"entry 52 of the case log is not a record of case se-stockholm-coord/SE-2026-0042",
 		"entry 53: its record, signature, certificate hash and receive time do not hash to "
 		"its leaf hash",
 		"the relay sent entry 58, not in 0..57 in increasing order",
@@ -2571,10 +2684,10 @@ static void test_fake_case_queries(void **state)
 	};
 	for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
 		log = (struct vigil_case_log *)(void *)&err; /* must be reset to NULL */
-		expect_verify(vigil_case_log(c, "SE-2026-0042", &log, &err), &err, lies[i]);
+		expect_verify(vigil_case_log(c, "se-stockholm-coord/SE-2026-0042", &log, &err), &err, lies[i]);
 		assert_null(log);
 	}
-	rc = vigil_case_log(c, "SE-2026-0042", &log, &err);
+	rc = vigil_case_log(c, "se-stockholm-coord/SE-2026-0042", &log, &err);
 	if (rc != VIGIL_OK)
 		fail_msg("after the lies: %d: %s", rc, err.message);
 	assert_int_equal(log->n, 3);
@@ -2582,10 +2695,12 @@ static void test_fake_case_queries(void **state)
 
 	/* A police status: the first ten fields, nothing else. */
 	struct vigil_case_status *st = NULL;
-	rc = vigil_case_status(c, "SE-2026-0042", &st, &err);
+	rc = vigil_case_status(c, "se-stockholm-coord/SE-2026-0042", &st, &err);
 	if (rc != VIGIL_OK)
 		fail_msg("%d: %s", rc, err.message);
-	assert_string_equal(st->case_id, "SE-2026-0042");
+	assert_string_equal(st->case_id, "se-stockholm-coord/SE-2026-0042");
+	assert_string_equal(st->view, "police");
+	assert_string_equal(st->owner, "se-stockholm-coord");
 	assert_string_equal(st->state, "active");
 	assert_string_equal(st->responsible, "iom-ru-moscow");
 	assert_string_equal(st->risk, "high");
@@ -2603,12 +2718,31 @@ static void test_fake_case_queries(void **state)
 	assert_string_equal(st->consent_scope, "");
 	assert_string_equal(st->close_reason, "");
 	vigil_free(st);
-	expect_verify(vigil_case_status(c, "SE-2026-0042", &st, &err), &err,
-		      "the relay's status of case SE-2026-0042 is malformed: it is about another "
-		      "case");
-	assert_null(st);
-	expect_verify(vigil_case_status(c, "SE-2026-0042", &st, &err), &err,
-		      "is malformed: a party is not an organisation id");
+	static const char *const bad_status[] = {
+		"it is about another case",
+		"a party is not an organisation id",
+		"it does not say which view it is",
+		"the police view carries fields police do not receive",
+		"the offered view carries fields it withholds",
+		"the owner is not an organisation id",
+	};
+	for (size_t i = 0; i < sizeof(bad_status) / sizeof(bad_status[0]); i++) {
+		char want[256];
+		snprintf(want, sizeof(want), "the relay's status of case "
+			 "se-stockholm-coord/SE-2026-0042 is malformed: %s", bad_status[i]);
+		st = (struct vigil_case_status *)(void *)&err; /* must be reset to NULL */
+		rc = vigil_case_status(c, "se-stockholm-coord/SE-2026-0042", &st, &err);
+		if (rc != VIGIL_E_VERIFY || err.status != VIGIL_E_VERIFY ||
+		    strcmp(err.message, want) != 0)
+			fail_msg("got %d (%s), expected VIGIL_E_VERIFY \"%s\"", rc, err.message, want);
+		assert_null(st);
+	}
+	/* The connection is still good for an honest answer. */
+	rc = vigil_case_status(c, "se-stockholm-coord/SE-2026-0042", &st, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("after the lies: %d: %s", rc, err.message);
+	assert_string_equal(st->view, "police");
+	vigil_free(st);
 	vigil_close(&F.client);
 	assert_int_equal(fake_finish(), 0);
 	assert_int_equal(F.queries_seen, sizeof(queries) / sizeof(queries[0]));
@@ -2638,7 +2772,7 @@ static void test_fake_late_query(void **state)
 		fail_msg("after %d timeouts: %d: %s", tries, rc, err.message);
 	assert_int_equal(cp.size, FAKE_FIRST_INDEX);
 	/* Submissions work as before. */
-	struct vigil_contact ct = contact("SE-2026-0042");
+	struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
 	static struct vigil_receipt r;
 	assert_int_equal(vigil_submit_contact(F.client, &ct, &r, &err), VIGIL_OK);
 	vigil_close(&F.client);
@@ -2676,7 +2810,7 @@ static void test_fake_wrong_request(void **state)
 	fake_start(WELCOME_HONEST, answers, 1);
 	F.client = connect_as(F.port, "iom-ru-moscow");
 	vigil_client *c = F.client;
-	struct vigil_contact ct = contact("SE-2026-0042");
+	struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
 	struct vigil_receipt r;
 	struct vigil_error err;
 	assert_int_equal(vigil_submit_contact(c, &ct, &r, &err), VIGIL_E_PROTOCOL);
@@ -2701,7 +2835,7 @@ static void test_fake_late_receipt(void **state)
 	struct vigil_error err;
 	assert_int_equal(vigil_connect(&o, &F.client, &err), VIGIL_OK);
 	vigil_client *c = F.client;
-	struct vigil_contact ct = contact("SE-2026-0042");
+	struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
 	uint8_t *rec, *sig;
 	size_t rec_len, sig_len;
 	assert_int_equal(vigil_build_contact(c, &ct, &rec, &rec_len, &sig, &sig_len, &err),
@@ -2867,7 +3001,7 @@ static void test_fake_alerts(void **state)
 	next_event(c, 0, &a, VIGIL_EVENT_ALERT);
 	assert_int_equal(a.position, FAKE_FIRST_INDEX);
 	assert_true(a.received_at_ms > 0);
-	assert_string_equal(a.case_id, "SE-2026-0042");
+	assert_string_equal(a.case_id, "se-stockholm-coord/SE-2026-0042");
 	assert_string_equal(a.kind, "silence");
 	assert_int_equal(a.stage, 1);
 	assert_memory_equal(a.alert_id, FA.alert_id, RECORD_ID_LEN);
@@ -2881,6 +3015,7 @@ static void test_fake_alerts(void **state)
 	assert_string_equal(a.police, "none");
 	assert_string_equal(a.police_advice, "none");
 	assert_string_equal(a.resolution, "");
+	assert_string_equal(a.cause, "");
 	assert_int_equal(a.checkpoint.size, FAKE_FIRST_INDEX + 1);
 	uint8_t first_leaf[SHA256_LEN];
 	memcpy(first_leaf, a.leaf_hash, SHA256_LEN);
@@ -2905,6 +3040,7 @@ static void test_fake_alerts(void **state)
 	assert_int_equal(a.stage, 2);
 	assert_string_equal(a.police, "consider");
 	assert_string_equal(a.police_advice, "missing-person report to be considered");
+	assert_string_equal(a.cause, "handover");
 	next_event(c, 0, &a, VIGIL_EVENT_LAGGING);
 	assert_int_equal(a.acked, 7);
 	/* Nothing more: a timeout is no error. */
@@ -2927,11 +3063,12 @@ static void test_fake_alerts(void **state)
 	assert_int_equal(a.position, FAKE_FIRST_INDEX + 6);
 	assert_int_equal(a.stage, 0);
 	assert_string_equal(a.resolution, "contact");
+	assert_string_equal(a.cause, "");
 	assert_int_equal(a.last_success_ms, AT_MS + 60000);
 	assert_memory_equal(a.alert_id, FA.alert_id, RECORD_ID_LEN);
 	next_event(c, 100, &a, VIGIL_EVENT_NONE);
 	/* The connection still carries submissions. */
-	struct vigil_contact ct = contact("SE-2026-0042");
+	struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
 	static struct vigil_receipt r;
 	assert_int_equal(vigil_submit_contact(c, &ct, &r, &err), VIGIL_OK);
 	assert_int_equal(r.index, FAKE_FIRST_INDEX + 7);
@@ -2949,7 +3086,7 @@ static void test_fake_alerts(void **state)
 static void test_alert_records_decode(void **state)
 {
 	(void)state;
-	struct vigil_alert_ack ack = { .case_id = "SE-2026-0042", .decision = "not-filed",
+	struct vigil_alert_ack ack = { .case_id = "se-stockholm-coord/SE-2026-0042", .decision = "not-filed",
 		.reason = "she called her sister" };
 	memset(ack.alert_id, 0x5c, sizeof(ack.alert_id));
 	struct vigil_error err;
@@ -2986,8 +3123,8 @@ static void test_alert_records_decode(void **state)
 	vigil_free(sig);
 	/* An alert with no open alert to acknowledge is refused by the relay. */
 	static struct vigil_receipt r;
-	trelay_open_case(&R, "LV-2026-ALERT");
-	ack.case_id = "LV-2026-ALERT";
+	trelay_open_case(&R, "se-stockholm-coord/LV-2026-ALERT");
+	ack.case_id = "se-stockholm-coord/LV-2026-ALERT";
 	expect_refused(vigil_submit_alert_ack(c, &ack, &r, &err), &err, "BAD_REQUEST", 1,
 		       "that alert is not open");
 	vigil_close(&c);
@@ -2995,7 +3132,7 @@ static void test_alert_records_decode(void **state)
 	/* An Alert record as the relay writes it. */
 	uint8_t id[RECORD_ID_LEN];
 	Vigil__V1__Record rr;
-	casekit_record(&rr, id, "SE-2026-0042", "vigil-relay");
+	casekit_record(&rr, id, "se-stockholm-coord/SE-2026-0042", "vigil-relay");
 	char *to[] = { (char *)"se-stockholm-coord", (char *)"se-police-noa" };
 	Vigil__V1__Alert al = VIGIL__V1__ALERT__INIT;
 	al.kind = VIGIL__V1__ALERT_KIND__ALERT_KIND_FAILED_ATTEMPTS;
@@ -3052,7 +3189,7 @@ static void cli_contact(int port, const char *extra1, const char *extra2, struct
 	snprintf(ca, sizeof(ca), "%s/ca.crt", PKI_DIR);
 	snprintf(ckey, sizeof(ckey), "%s/checkpoint.pub", PKI_DIR);
 	const char *argv[24] = { VIGIL_CLI_PATH, "--relay", relay, "--cert", crt, "--key", key,
-		"--ca", ca, "--checkpoint-key", ckey, "contact", "--case", "SE-2026-0042",
+		"--ca", ca, "--checkpoint-key", ckey, "contact", "--case", "se-stockholm-coord/SE-2026-0042",
 		"--channel", "phone", "--outcome", "no-answer" };
 	int n = 18;
 	if (extra1)
@@ -3182,7 +3319,7 @@ static void test_cli_fake_alerts(void **state)
 				   "verify with the relay's certificate\n");
 	static const char first[] = "41 ";
 	assert_true(strncmp(r.out, first, strlen(first)) == 0);
-	assert_non_null(strstr(r.out, " SE-2026-0042 silence stage 1; alert "
+	assert_non_null(strstr(r.out, " se-stockholm-coord/SE-2026-0042 silence stage 1; alert "
 				      "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf; police: none; deadline "
 				      "missed: 2026-11-28T09:15:00.000Z; last success: none; "
 				      "failed attempts: 3; recipients: se-stockholm-coord, "
