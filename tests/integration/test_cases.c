@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "casekit.h"
 #include "harness.h"
@@ -33,6 +34,83 @@ static struct tclient C[N_ACTORS];
 static long long entries(void)
 {
 	return db_int(&R, "SELECT count(*) FROM entries");
+}
+
+/* The number of audit rows of a case, and its latest one. */
+static long long reads_of(const char *case_id)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM case_reads WHERE case_id = '%s'", case_id);
+	return db_int(&R, sql);
+}
+
+static void last_read(const char *case_id, char *org, size_t org_len, char *what,
+		      size_t what_len)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT org FROM case_reads WHERE case_id = '%s' ORDER BY id "
+		 "DESC LIMIT 1", case_id);
+	if (db_text(&R, sql, org, org_len) != 0)
+		fail_msg("no read of %s", case_id);
+	snprintf(sql, sizeof(sql), "SELECT what FROM case_reads WHERE case_id = '%s' ORDER BY id "
+		 "DESC LIMIT 1", case_id);
+	if (db_text(&R, sql, what, what_len) != 0)
+		fail_msg("no read of %s", case_id);
+}
+
+/* The latest audit row of the case is (org, what). */
+static void expect_last_read(const char *case_id, const char *org, const char *what)
+{
+	char o[80], w[40];
+	last_read(case_id, o, sizeof(o), w, sizeof(w));
+	if (strcmp(o, org) != 0 || strcmp(w, what) != 0)
+		fail_msg("latest read of %s: %s %s, expected %s %s", case_id, o, w, org, what);
+}
+
+static long long count_where(const char *table, const char *case_id)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE case_id = '%s'", table, case_id);
+	return db_int(&R, sql);
+}
+
+/* A readers listing of n reads: those recorded before it (the listing
+ * itself shows up the next time, client/README.md). */
+static void expect_n_reads(const Vigil__V1__Frame *a, long long n)
+{
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_CASE_READERS);
+	long long got = (long long)a->case_readers->n_reads;
+	if (got != n)
+		fail_msg("the listing has %lld reads, expected %lld (the last: %s %s)", got, n,
+			 got ? a->case_readers->reads[got - 1]->organisation : "-",
+			 got ? a->case_readers->reads[got - 1]->what : "-");
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A phone contact attempt by who, made ahead_ms after the record's client
+ * time (0: at it), a few milliseconds after whatever came before. */
+static Vigil__V1__Frame *contact_after(enum actor who, const char *case_id, int outcome,
+				       int64_t ahead_ms)
+{
+	struct timespec pause = { 0, 3000000 };
+	nanosleep(&pause, NULL);
+	uint8_t rid[RECORD_ID_LEN];
+	Vigil__V1__Record r;
+	casekit_record(&r, rid, case_id, C[who].org);
+	Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
+	ca.channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
+	ca.outcome = (Vigil__V1__Outcome)outcome;
+	ca.attempted_at_ms = r.client_time_ms + ahead_ms;
+	ca.note = "";
+	r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
+	r.contact_attempt = &ca;
+	return casekit_submit(&C[who], &r);
 }
 
 static int setup(void **state)
@@ -63,7 +141,7 @@ static int teardown(void **state)
 static void fresh_case(char *id, size_t len, const char *tag)
 {
 	static int n;
-	snprintf(id, len, "T-%s-%d", tag, ++n);
+	snprintf(id, len, "se-stockholm-coord/T-%s-%d", tag, ++n);
 	static const char *const parties[] = { "se-police-noa", "iom-ru-moscow", "se-shelter-1" };
 	Vigil__V1__Frame *a = casekit_open(&C[COORD], id, parties, 3,
 					   VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM, 0);
@@ -92,6 +170,13 @@ struct row {
 };
 
 #define NF "case %s not found"
+#define CLOSE_DENIED "only the owner (se-stockholm-coord) or the responsible coordinator closes the case"
+#define READERS_DENIED                                                                   \
+	"only the owner (se-stockholm-coord) or the responsible coordinator lists who read the " \
+	"case"
+#define GOTEBORG_ID "a new case's id begins with your organisation id: se-goteborg-coord/..."
+#define CLOSED_MSG "case %s is closed; its owner reopens it with a case open"
+#define UNKNOWN_ORG "unknown organisation iom-ru-moskow"
 
 static const struct row rows[] = {
 	{ "contact",
@@ -109,16 +194,13 @@ static const struct row rows[] = {
 	{ "close",
 	  { "RECEIPT", "PERMISSION_DENIED", "PERMISSION_DENIED", "PERMISSION_DENIED", "NOT_FOUND",
 	    "NOT_FOUND" },
-	  { NULL, "only the responsible coordinator closes the case",
-	    "only the responsible coordinator closes the case",
-	    "only the responsible coordinator closes the case", NF, NF } },
+	  { NULL, CLOSE_DENIED, CLOSE_DENIED, CLOSE_DENIED, NF, NF } },
 	{ "open",
 	  { "CONFLICT", "PERMISSION_DENIED", "PERMISSION_DENIED", "PERMISSION_DENIED",
-	    "PERMISSION_DENIED", "CONFLICT" },
+	    "PERMISSION_DENIED", "PERMISSION_DENIED" },
 	  { "case %s is already open", "only a coordinator opens a case",
 	    "only a coordinator opens a case", "only a coordinator opens a case",
-	    "only a coordinator opens a case",
-	    "case id %s is not available; choose another pseudonym" } },
+	    "only a coordinator opens a case", GOTEBORG_ID } },
 	{ "status",
 	  { "CASE_STATUS", "CASE_STATUS", "CASE_STATUS", "CASE_STATUS", "NOT_FOUND", "NOT_FOUND" },
 	  { NULL, NULL, NULL, NULL, NF, NF } },
@@ -130,9 +212,7 @@ static const struct row rows[] = {
 	{ "readers",
 	  { "CASE_READERS", "PERMISSION_DENIED", "PERMISSION_DENIED", "PERMISSION_DENIED",
 	    "NOT_FOUND", "NOT_FOUND" },
-	  { NULL, "only the responsible coordinator lists who read the case",
-	    "only the responsible coordinator lists who read the case",
-	    "only the responsible coordinator lists who read the case", NF, NF } },
+	  { NULL, READERS_DENIED, READERS_DENIED, READERS_DENIED, NF, NF } },
 };
 
 static const char *answer_name(const Vigil__V1__Frame *a)
@@ -176,7 +256,7 @@ static void test_every_action_every_role(void **state)
 		for (int who = 0; who < N_ACTORS; who++) {
 			char id[64];
 			fresh_case(id, sizeof(id), rows[r].action);
-			long long before = entries();
+			long long before = entries(), reads = reads_of(id);
 			Vigil__V1__Frame *a = act(rows[r].action, (enum actor)who, id);
 			const char *got = answer_name(a);
 			if (strcmp(got, rows[r].outcome[who]) != 0)
@@ -201,6 +281,26 @@ static void test_every_action_every_role(void **state)
 			}
 			frame_free(a);
 			assert_int_equal(entries(), before + stored);
+			/* The audit: every query, and every record an organisation
+			 * that may not see the case tried; a party's refused record
+			 * is no probe and is not listed. */
+			const char *act_name = rows[r].action;
+			int query = !strcmp(act_name, "status") || !strcmp(act_name, "log") ||
+				    !strcmp(act_name, "readers");
+			int party = who != OTHER_IOM && who != OTHER_COORD;
+			if (query || !party) {
+				char what[40];
+				int refused = strcmp(got, "CASE_STATUS") != 0 &&
+					      strcmp(got, "CASE_LOG") != 0 &&
+					      strcmp(got, "CASE_READERS") != 0 &&
+					      strcmp(got, "RECEIPT") != 0;
+				snprintf(what, sizeof(what), "%s%s", act_name,
+					 refused ? "-refused" : "");
+				assert_int_equal(reads_of(id), reads + 1);
+				expect_last_read(id, C[who].org, what);
+			} else {
+				assert_int_equal(reads_of(id), reads);
+			}
 		}
 	}
 }
@@ -251,6 +351,8 @@ static void test_handover_state_machine(void **state)
 
 	expect(casekit_offer(&C[COORD], id, "iom-ru-moscow", o1, 1), "RECEIPT", NULL);
 	st = status_of(COORD, id, &keep);
+	assert_int_equal(st->view, VIGIL__V1__CASE_VIEW__CASE_VIEW_FULL);
+	assert_string_equal(st->owner, "se-stockholm-coord");
 	assert_string_equal(st->responsible, "se-stockholm-coord");
 	assert_string_equal(st->pending_offer_to, "iom-ru-moscow");
 	assert_memory_equal(st->pending_offer_id.data, o1, RECORD_ID_LEN);
@@ -267,6 +369,7 @@ static void test_handover_state_machine(void **state)
 	expect(casekit_answer(&C[IOM], id, o1, 1), "RECEIPT", NULL);
 	st = status_of(IOM, id, &keep);
 	assert_string_equal(st->responsible, "iom-ru-moscow");
+	assert_string_equal(st->owner, "se-stockholm-coord"); /* the owner stays */
 	assert_string_equal(st->pending_offer_to, "");
 	frame_free(keep);
 	/* Double accept. */
@@ -302,6 +405,8 @@ static void test_handover_state_machine(void **state)
 	/* The offered outsider learns the offer and what it would take on,
 	 * nothing of her history. */
 	st = status_of(OTHER_COORD, id, &keep);
+	assert_int_equal(st->view, VIGIL__V1__CASE_VIEW__CASE_VIEW_OFFERED);
+	assert_string_equal(st->owner, "se-stockholm-coord");
 	assert_string_equal(st->responsible, "iom-ru-moscow");
 	assert_string_equal(st->pending_offer_to, "se-goteborg-coord");
 	assert_memory_equal(st->pending_offer_id.data, o4, RECORD_ID_LEN);
@@ -310,11 +415,14 @@ static void test_handover_state_machine(void **state)
 	assert_int_equal(st->n_parties, 0);
 	assert_int_equal(st->attempts, 0);
 	assert_string_equal(st->return_country, "");
+	assert_int_equal(st->base.n_unknown_fields, 0);
 	frame_free(keep);
 	/* ... but not its records. */
 	expect(casekit_log(&C[OTHER_COORD], id), "NOT_FOUND", NULL);
+	expect_last_read(id, "se-goteborg-coord", "log-refused");
 	expect(casekit_answer(&C[OTHER_COORD], id, o4, 1), "RECEIPT", NULL);
 	st = status_of(OTHER_COORD, id, &keep);
+	assert_int_equal(st->view, VIGIL__V1__CASE_VIEW__CASE_VIEW_FULL);
 	assert_string_equal(st->responsible, "se-goteborg-coord");
 	int listed = 0;
 	for (size_t i = 0; i < st->n_parties; i++)
@@ -324,7 +432,12 @@ static void test_handover_state_machine(void **state)
 	/* A withdrawn offer to an outsider leaves it outside. */
 	expect(casekit_offer(&C[OTHER_COORD], id, "iom-md-chisinau", o5, 1), "RECEIPT", NULL);
 	expect(casekit_withdraw(&C[OTHER_COORD], id, o5), "RECEIPT", NULL);
-	expect(casekit_answer(&C[OTHER_IOM], id, o5, 1), "NOT_FOUND", NULL);
+	long long before = entries();
+	char nf[160];
+	snprintf(nf, sizeof(nf), "case %s not found", id);
+	expect(casekit_answer(&C[OTHER_IOM], id, o5, 1), "NOT_FOUND", nf);
+	expect_last_read(id, "iom-md-chisinau", "answer-refused");
+	assert_int_equal(entries(), before);
 }
 
 /* Closing, refusing records on a closed case, reopening. */
@@ -334,7 +447,7 @@ static void test_close_and_reopen(void **state)
 	char id[64], msg[160];
 	fresh_case(id, sizeof(id), "close");
 	expect(casekit_close(&C[COORD], id), "RECEIPT", NULL);
-	snprintf(msg, sizeof(msg), "case %s is closed; a coordinator party reopens it with a case open", id);
+	snprintf(msg, sizeof(msg), CLOSED_MSG, id);
 	expect(casekit_contact(&C[IOM], id, VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER), "BAD_REQUEST", msg);
 	expect(casekit_close(&C[COORD], id), "BAD_REQUEST", msg);
 	uint8_t o[RECORD_ID_LEN];
@@ -343,11 +456,18 @@ static void test_close_and_reopen(void **state)
 	Vigil__V1__CaseStatus *st = status_of(POLICE, id, &keep);
 	assert_int_equal(st->state, VIGIL__V1__CASE_STATE__CASE_STATE_CLOSED);
 	frame_free(keep);
-	/* A coordinator that is no party cannot take the pseudonym over. */
+	/* A coordinator that is no party cannot take the pseudonym over: the
+	 * id is the owner's. */
 	static const char *const none[1] = { NULL };
-	snprintf(msg, sizeof(msg), "case id %s is not available; choose another pseudonym", id);
+	long long before = entries();
 	open_case_with(OTHER_COORD, id, none, 0, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW, 0,
-		       "CONFLICT", msg);
+		       "PERMISSION_DENIED", GOTEBORG_ID);
+	expect_last_read(id, "se-goteborg-coord", "open-refused");
+	assert_int_equal(entries(), before);
+	/* Neither may a party that is not the owner reopen it. */
+	open_case_with(IOM, id, none, 0, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW, 0,
+		       "PERMISSION_DENIED", "only a coordinator opens a case");
+	assert_int_equal(entries(), before);
 	open_case_with(COORD, id, none, 0, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, "RECEIPT", NULL);
 	st = status_of(COORD, id, &keep);
 	assert_int_equal(st->state, VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE);
@@ -362,13 +482,15 @@ static void test_minor_is_high(void **state)
 {
 	(void)state;
 	static const char *const parties[] = { "iom-ru-moscow" };
-	open_case_with(COORD, "T-minor-1", parties, 1, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM, 1,
+	const char *id = "se-stockholm-coord/T-minor-1";
+	open_case_with(COORD, id, parties, 1, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM, 1,
 		       "BAD_REQUEST", "a minor's risk level is never below high");
-	open_case_with(COORD, "T-minor-1", parties, 1, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 1,
+	assert_int_equal(count_where("cases", id), 0);
+	open_case_with(COORD, id, parties, 1, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 1,
 		       "RECEIPT", NULL);
-	expect(casekit_risk(&C[IOM], "T-minor-1", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW, 0),
+	expect(casekit_risk(&C[IOM], id, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW, 0),
 	       "BAD_REQUEST", "a minor's risk level is never below high");
-	expect(casekit_risk(&C[IOM], "T-minor-1", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 1),
+	expect(casekit_risk(&C[IOM], id, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 1),
 	       "RECEIPT", NULL);
 }
 
@@ -380,15 +502,20 @@ static void test_police_status_is_minimal(void **state)
 	char id[64];
 	fresh_case(id, sizeof(id), "police");
 	expect(casekit_risk(&C[IOM], id, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 1), "RECEIPT", NULL);
-	expect(casekit_contact(&C[IOM], id, VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER), "RECEIPT", NULL);
-	expect(casekit_contact(&C[SHELTER], id, VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE), "RECEIPT", NULL);
-	expect(casekit_contact(&C[IOM], id, VIGIL__V1__OUTCOME__OUTCOME_UNREACHABLE), "RECEIPT", NULL);
+	/* Attempts made after the opening (one made before it is history to
+	 * the watchdog and counts towards no failure). */
+	expect(contact_after(IOM, id, VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER, 0), "RECEIPT", NULL);
+	expect(contact_after(SHELTER, id, VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE, 0), "RECEIPT",
+	       NULL);
+	expect(contact_after(IOM, id, VIGIL__V1__OUTCOME__OUTCOME_UNREACHABLE, 0), "RECEIPT", NULL);
 	uint8_t o[RECORD_ID_LEN];
 	expect(casekit_offer(&C[COORD], id, "iom-ru-moscow", o, 1), "RECEIPT", NULL);
 
 	Vigil__V1__Frame *keep;
 	Vigil__V1__CaseStatus *p = status_of(POLICE, id, &keep);
 	assert_string_equal(p->case_id, id);
+	assert_int_equal(p->view, VIGIL__V1__CASE_VIEW__CASE_VIEW_POLICE);
+	assert_string_equal(p->owner, "se-stockholm-coord");
 	assert_int_equal(p->state, VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE);
 	assert_string_equal(p->responsible, "se-stockholm-coord");
 	assert_int_equal(p->risk, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH);
@@ -418,6 +545,8 @@ static void test_police_status_is_minimal(void **state)
 	frame_free(keep);
 
 	Vigil__V1__CaseStatus *c = status_of(COORD, id, &keep);
+	assert_int_equal(c->view, VIGIL__V1__CASE_VIEW__CASE_VIEW_FULL);
+	assert_string_equal(c->owner, "se-stockholm-coord");
 	assert_int_equal(c->n_parties, 4);
 	assert_true(c->immediate_danger);
 	assert_int_equal(c->n_factors, 2);
@@ -460,7 +589,7 @@ static void test_log_readers_and_list(void **state)
 	frame_free(a);
 	a = casekit_readers(&C[COORD], id);
 	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_CASE_READERS);
-	assert_int_equal(a->case_readers->n_reads, 2); /* police status, iom log */
+	expect_n_reads(a, 2); /* police status, iom log */
 	assert_string_equal(a->case_readers->reads[0]->organisation, "se-police-noa");
 	assert_string_equal(a->case_readers->reads[0]->what, "status");
 	assert_true(a->case_readers->reads[0]->at_ms > 0);
@@ -469,7 +598,7 @@ static void test_log_readers_and_list(void **state)
 	frame_free(a);
 	/* Asking who read the case is a read too, seen the next time. */
 	a = casekit_readers(&C[COORD], id);
-	assert_int_equal(a->case_readers->n_reads, 3);
+	expect_n_reads(a, 3);
 	assert_string_equal(a->case_readers->reads[2]->organisation, "se-stockholm-coord");
 	assert_string_equal(a->case_readers->reads[2]->what, "readers");
 	frame_free(a);
@@ -479,7 +608,7 @@ static void test_log_readers_and_list(void **state)
 	assert_int_equal(db_int(&R, "SELECT count(*) FROM case_reads WHERE org = 'se-police-noa' "
 				    "AND what = 'log'"), 0);
 	a = casekit_readers(&C[COORD], id);
-	assert_int_equal(a->case_readers->n_reads, 6);
+	expect_n_reads(a, 6);
 	assert_string_equal(a->case_readers->reads[4]->organisation, "se-police-noa");
 	assert_string_equal(a->case_readers->reads[4]->what, "log-refused");
 	assert_string_equal(a->case_readers->reads[5]->organisation, "iom-md-chisinau");
@@ -497,8 +626,590 @@ static void test_log_readers_and_list(void **state)
 	for (size_t i = 0; i < a->case_list->n_cases; i++)
 		assert_string_not_equal(a->case_list->cases[i]->case_id, id);
 	frame_free(a);
-	expect(casekit_status(&C[POLICE], "no such case!"), "BAD_REQUEST",
-	       "case_id must be 3-64 characters of [A-Za-z0-9-]");
+	static const char rule[] = "case_id must be OWNER/PSEUDONYM: the owner's organisation id, "
+				   "'/', and 3-64 characters of [A-Za-z0-9-]";
+	expect(casekit_status(&C[POLICE], "no such case!"), "BAD_REQUEST", rule);
+	/* An id without its owner is no case id any more, on the wire too. */
+	expect(casekit_status(&C[POLICE], "T-reads-1"), "BAD_REQUEST", rule);
+	long long before = entries();
+	expect(casekit_contact(&C[COORD], "T-reads-1", VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER),
+	       "BAD_REQUEST", rule);
+	expect(casekit_contact(&C[COORD], "/T-reads-1", VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER),
+	       "BAD_REQUEST", rule);
+	assert_int_equal(entries(), before);
+}
+
+/* ---- the owner, the directory, probes and clocks ------------------------------ */
+
+/* A CaseOpen by who on the wire, on the given basis: consent given at
+ * consent_at_ms, or (consent_at_ms 0) the risk_to_life override. */
+static Vigil__V1__Frame *open_on(enum actor who, const char *case_id, const char *const *parties,
+				 size_t n, int64_t consent_at_ms)
+{
+	uint8_t rid[RECORD_ID_LEN];
+	Vigil__V1__Record r;
+	casekit_record(&r, rid, case_id, C[who].org);
+	Vigil__V1__CaseOpen o = VIGIL__V1__CASE_OPEN__INIT;
+	Vigil__V1__Consent consent = VIGIL__V1__CONSENT__INIT;
+	Vigil__V1__Override ov = VIGIL__V1__OVERRIDE__INIT;
+	o.risk = VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH;
+	o.return_country = "MD";
+	o.return_date = "2026-08-15";
+	o.parties = (char **)parties;
+	o.n_parties = n;
+	if (consent_at_ms) {
+		consent.scope = "share-with-parties";
+		consent.given_at_ms = consent_at_ms;
+		o.basis_case = VIGIL__V1__CASE_OPEN__BASIS_CONSENT;
+		o.consent = &consent;
+	} else {
+		ov.reason = VIGIL__V1__OVERRIDE_REASON__OVERRIDE_REASON_RISK_TO_LIFE;
+		ov.justification = "threats from the recruiter reported on arrival";
+		o.basis_case = VIGIL__V1__CASE_OPEN__BASIS_OVERRIDE;
+		o.override = &ov;
+	}
+	r.body_case = VIGIL__V1__RECORD__BODY_CASE_OPEN;
+	r.case_open = &o;
+	return casekit_submit(&C[who], &r);
+}
+
+static Vigil__V1__Frame *ack_of(enum actor who, const char *case_id)
+{
+	uint8_t rid[RECORD_ID_LEN], alert[RECORD_ID_LEN];
+	memset(alert, 0x5a, sizeof(alert));
+	Vigil__V1__Record r;
+	casekit_record(&r, rid, case_id, C[who].org);
+	Vigil__V1__AlertAck ack = VIGIL__V1__ALERT_ACK__INIT;
+	ack.alert_id.data = alert;
+	ack.alert_id.len = RECORD_ID_LEN;
+	ack.decision = VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED;
+	r.body_case = VIGIL__V1__RECORD__BODY_ALERT_ACK;
+	r.alert_ack = &ack;
+	return casekit_submit(&C[who], &r);
+}
+
+/* The whole answer frame, request id aside, packed. */
+static size_t answer_bytes(Vigil__V1__Frame *a, uint8_t *out, size_t cap)
+{
+	assert_non_null(a);
+	a->request_id = 0;
+	size_t n = vigil__v1__frame__get_packed_size(a);
+	assert_true(n <= cap);
+	vigil__v1__frame__pack(a, out);
+	return n;
+}
+
+/* Two answers are the same bytes. */
+static void expect_same_answer(Vigil__V1__Frame *a, Vigil__V1__Frame *b)
+{
+	static uint8_t x[4096], y[4096];
+	size_t nx = answer_bytes(a, x, sizeof(x)), ny = answer_bytes(b, y, sizeof(y));
+	if (nx != ny || memcmp(x, y, nx) != 0)
+		fail_msg("different answers: %s \"%s\" / %s \"%s\"", casekit_outcome(a),
+			 a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ? a->error->message : "",
+			 casekit_outcome(b),
+			 b->msg_case == VIGIL__V1__FRAME__MSG_ERROR ? b->error->message : "");
+}
+
+/* Nothing of case_id in the relay's case tables and log. */
+static void expect_no_trace(const char *case_id)
+{
+	assert_int_equal(count_where("entries", case_id), 0);
+	assert_int_equal(count_where("cases", case_id), 0);
+	assert_int_equal(count_where("case_parties", case_id), 0);
+}
+
+/* No audit row either: a refused record is recorded only when the case
+ * exists (proto/README.md section 4, "The case workflow").  Checked at the
+ * end of a test. */
+static void expect_no_audit(const char *case_id)
+{
+	if (count_where("case_reads", case_id) != 0)
+		fail_msg("%lld audit rows of %s, which does not exist", count_where("case_reads", case_id),
+			 case_id);
+}
+
+/* Parties and handover targets are members of the directory: a typo
+ * (iom-ru-moskow) is refused and nothing is stored. */
+static void test_unknown_organisation(void **state)
+{
+	(void)state;
+	char id[64];
+	fresh_case(id, sizeof(id), "unknown");
+	long long before = entries(), reads = reads_of(id);
+	uint8_t o[RECORD_ID_LEN];
+	expect(casekit_offer(&C[COORD], id, "iom-ru-moskow", o, 1), "NOT_FOUND", UNKNOWN_ORG);
+	expect(casekit_offer(&C[COORD], id, "iom-ru-moskow", o, 0), "NOT_FOUND", UNKNOWN_ORG);
+	assert_int_equal(entries(), before);
+	assert_int_equal(reads_of(id), reads); /* the owner's refusal is no probe */
+	char sql[256], to[80];
+	snprintf(sql, sizeof(sql), "SELECT pending_offer_to FROM cases WHERE case_id = '%s'", id);
+	assert_int_equal(db_text(&R, sql, to, sizeof(to)), 0);
+	assert_string_equal(to, "");
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM cases WHERE case_id = '%s' AND "
+		 "pending_offer_id IS NULL AND responsible = 'se-stockholm-coord'", id);
+	assert_int_equal(db_int(&R, sql), 1);
+	Vigil__V1__Frame *keep;
+	Vigil__V1__CaseStatus *st = status_of(COORD, id, &keep);
+	assert_string_equal(st->pending_offer_to, "");
+	assert_int_equal(st->pending_offer_id.len, 0);
+	assert_int_equal(st->entries, 1);
+	frame_free(keep);
+	/* The case is still free to be offered to the right organisation; a
+	 * relay takes no cases. */
+	expect(casekit_offer(&C[COORD], id, "vigil-relay", o, 1), "BAD_REQUEST",
+	       "vigil-relay is a relay and takes no cases");
+	expect(casekit_offer(&C[COORD], id, "iom-ru-moscow", o, 1), "RECEIPT", NULL);
+	assert_int_equal(entries(), before + 1);
+
+	/* A relay is party to no case. */
+	static const char *const relay[] = { "iom-ru-moscow", "vigil-relay" };
+	const char *rid = "se-stockholm-coord/T-relay-party";
+	expect(casekit_open(&C[COORD], rid, relay, 2, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0),
+	       "BAD_REQUEST", "vigil-relay is a relay and is party to no case");
+	expect_no_trace(rid);
+
+	/* A CaseOpen naming an unknown party, among known ones. */
+	static const char *const typo[] = { "iom-ru-moscow", "iom-ru-moskow", "se-police-noa" };
+	const char *nid = "se-stockholm-coord/T-unknown-party";
+	before = entries();
+	expect(casekit_open(&C[COORD], nid, typo, 3, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0),
+	       "NOT_FOUND", UNKNOWN_ORG);
+	assert_int_equal(entries(), before);
+	expect_no_trace(nid);
+	/* Reopening a closed case naming one likewise changes nothing. */
+	expect(casekit_close(&C[COORD], id), "RECEIPT", NULL);
+	before = entries();
+	expect(casekit_open(&C[COORD], id, typo, 3, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0),
+	       "NOT_FOUND", UNKNOWN_ORG);
+	assert_int_equal(entries(), before);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM cases WHERE case_id = '%s' AND state = %d",
+		 id, VIGIL__V1__CASE_STATE__CASE_STATE_CLOSED);
+	assert_int_equal(db_int(&R, sql), 1);
+	assert_int_equal(count_where("case_parties", id), 4);
+	/* The right names open it. */
+	static const char *const right[] = { "iom-ru-moscow", "se-police-noa" };
+	expect(casekit_open(&C[COORD], nid, right, 2, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0),
+	       "RECEIPT", NULL);
+	assert_int_equal(count_where("case_parties", nid), 3);
+	/* The owner's own refused opening, before the case existed, left no
+	 * audit row behind. */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM case_reads WHERE case_id = '%s' AND what "
+		 "= 'open-refused'", nid);
+	if (db_int(&R, sql) != 0)
+		fail_msg("the owner's refused opening of %s, before it existed, left %lld "
+			 "open-refused audit rows", nid, db_int(&R, sql));
+}
+
+/* The owner keeps closing, reopening and the read audit after handing the
+ * case over to IOM; a coordinator party that is neither owner nor
+ * responsible does not get them. */
+static void test_owner_closes_after_handover(void **state)
+{
+	(void)state;
+	const char *id = "se-stockholm-coord/T-owner-1";
+	static const char *const parties[] = { "iom-ru-moscow", "se-goteborg-coord",
+					       "se-police-noa" };
+	expect(casekit_open(&C[COORD], id, parties, 3, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM, 0),
+	       "RECEIPT", NULL);
+	uint8_t o[RECORD_ID_LEN];
+	expect(casekit_offer(&C[COORD], id, "iom-ru-moscow", o, 1), "RECEIPT", NULL);
+	expect(casekit_answer(&C[IOM], id, o, 1), "RECEIPT", NULL);
+	Vigil__V1__Frame *keep;
+	Vigil__V1__CaseStatus *st = status_of(OTHER_COORD, id, &keep);
+	assert_int_equal(st->view, VIGIL__V1__CASE_VIEW__CASE_VIEW_FULL);
+	assert_string_equal(st->responsible, "iom-ru-moscow");
+	assert_string_equal(st->owner, "se-stockholm-coord");
+	frame_free(keep);
+
+	long long before = entries();
+	/* Neither the other coordinator party, nor IOM (responsible, no
+	 * coordinator), nor police. */
+	expect(casekit_close(&C[OTHER_COORD], id), "PERMISSION_DENIED", CLOSE_DENIED);
+	expect(casekit_close(&C[IOM], id), "PERMISSION_DENIED", CLOSE_DENIED);
+	expect(casekit_close(&C[POLICE], id), "PERMISSION_DENIED", CLOSE_DENIED);
+	expect(casekit_readers(&C[OTHER_COORD], id), "PERMISSION_DENIED", READERS_DENIED);
+	expect(casekit_readers(&C[IOM], id), "PERMISSION_DENIED", READERS_DENIED);
+	assert_int_equal(entries(), before);
+
+	/* The owner closes. */
+	expect(casekit_close(&C[COORD], id), "RECEIPT", NULL);
+	assert_int_equal(entries(), before + 1);
+	st = status_of(IOM, id, &keep);
+	assert_int_equal(st->state, VIGIL__V1__CASE_STATE__CASE_STATE_CLOSED);
+	assert_int_equal(st->close_reason, VIGIL__V1__CLOSE_REASON__CLOSE_REASON_MONITORING_COMPLETED);
+	assert_string_equal(st->responsible, "iom-ru-moscow");
+	frame_free(keep);
+	char msg[200];
+	snprintf(msg, sizeof(msg), CLOSED_MSG, id);
+	expect(casekit_contact(&C[IOM], id, VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER), "BAD_REQUEST",
+	       msg);
+	/* The other coordinator party does not reopen it; the owner does, and
+	 * is responsible again. */
+	static const char *const none[1] = { NULL };
+	before = entries();
+	expect(casekit_open(&C[OTHER_COORD], id, none, 0, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW, 0),
+	       "PERMISSION_DENIED",
+	       "only the owner (se-stockholm-coord) or the responsible coordinator reopens the case");
+	assert_int_equal(entries(), before);
+	expect(casekit_open(&C[COORD], id, none, 0, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0),
+	       "RECEIPT", NULL);
+	st = status_of(COORD, id, &keep);
+	assert_int_equal(st->state, VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE);
+	assert_string_equal(st->owner, "se-stockholm-coord");
+	assert_string_equal(st->responsible, "se-stockholm-coord");
+	assert_int_equal(st->n_parties, 4);
+	frame_free(keep);
+	/* The owner lists the reads: exactly the rows of case_reads recorded
+	 * before the listing (which itself shows up the next time). */
+	expect(casekit_readers(&C[OTHER_COORD], id), "PERMISSION_DENIED", READERS_DENIED);
+	expect(casekit_readers(&C[IOM], id), "PERMISSION_DENIED", READERS_DENIED);
+	long long n = reads_of(id);
+	Vigil__V1__Frame *a = casekit_readers(&C[COORD], id);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_CASE_READERS);
+	expect_n_reads(a, n);
+	for (long long k = 0; k < n; k++) {
+		char sql[256], org[80], what[40];
+		snprintf(sql, sizeof(sql), "SELECT org FROM case_reads WHERE case_id = '%s' ORDER BY "
+			 "id LIMIT 1 OFFSET %lld", id, k);
+		assert_int_equal(db_text(&R, sql, org, sizeof(org)), 0);
+		snprintf(sql, sizeof(sql), "SELECT what FROM case_reads WHERE case_id = '%s' ORDER BY "
+			 "id LIMIT 1 OFFSET %lld", id, k);
+		assert_int_equal(db_text(&R, sql, what, sizeof(what)), 0);
+		assert_string_equal(a->case_readers->reads[k]->organisation, org);
+		assert_string_equal(a->case_readers->reads[k]->what, what);
+	}
+	assert_string_equal(a->case_readers->reads[n - 2]->organisation, "se-goteborg-coord");
+	assert_string_equal(a->case_readers->reads[n - 2]->what, "readers-refused");
+	assert_string_equal(a->case_readers->reads[n - 1]->organisation, "iom-ru-moscow");
+	assert_string_equal(a->case_readers->reads[n - 1]->what, "readers-refused");
+	frame_free(a);
+	expect_last_read(id, "se-stockholm-coord", "readers");
+}
+
+/* Opening an id of another organisation's gets the same answer whether or
+ * not that case exists; only the existing case's owner sees the probe. */
+static void test_open_existing_id_learns_nothing(void **state)
+{
+	(void)state;
+	char id[64];
+	fresh_case(id, sizeof(id), "probe");
+	const char *missing = "se-stockholm-coord/T-never-opened";
+	static const char *const none[1] = { NULL };
+	static const char *const some[] = { "se-goteborg-coord", "iom-ru-moscow" };
+	long long before = entries(), reads = reads_of(id);
+	for (int round = 0; round < 2; round++) {
+		const char *const *p = round ? some : none;
+		size_t np = round ? 2 : 0;
+		Vigil__V1__Frame *x = casekit_open(&C[OTHER_COORD], id, p, np,
+						   VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW, 0);
+		Vigil__V1__Frame *y = casekit_open(&C[OTHER_COORD], missing, p, np,
+						   VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW, 0);
+		assert_int_equal(x->msg_case, VIGIL__V1__FRAME__MSG_ERROR);
+		assert_string_equal(casekit_outcome(x), "PERMISSION_DENIED");
+		assert_string_equal(x->error->message, GOTEBORG_ID);
+		expect_same_answer(x, y);
+		frame_free(x);
+		frame_free(y);
+		/* A role that opens no cases: the same answer both ways too. */
+		x = casekit_open(&C[OTHER_IOM], id, p, np, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW, 0);
+		y = casekit_open(&C[OTHER_IOM], missing, p, np, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW,
+				 0);
+		assert_string_equal(x->error->message, "only a coordinator opens a case");
+		expect_same_answer(x, y);
+		frame_free(x);
+		frame_free(y);
+	}
+	assert_int_equal(entries(), before);
+	expect_no_trace(missing);
+	/* The case is as it was. */
+	Vigil__V1__Frame *keep;
+	Vigil__V1__CaseStatus *st = status_of(COORD, id, &keep);
+	assert_string_equal(st->owner, "se-stockholm-coord");
+	assert_string_equal(st->responsible, "se-stockholm-coord");
+	assert_int_equal(st->risk, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM);
+	assert_int_equal(st->n_parties, 4);
+	assert_int_equal(st->entries, 1);
+	frame_free(keep);
+	/* The four probes of the existing case are audited, then the status. */
+	assert_int_equal(reads_of(id), reads + 5);
+	char sql[300];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM case_reads WHERE case_id = '%s' AND org = "
+		 "'se-goteborg-coord' AND what = 'open-refused'", id);
+	assert_int_equal(db_int(&R, sql), 2);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM case_reads WHERE case_id = '%s' AND org = "
+		 "'iom-md-chisinau' AND what = 'open-refused'", id);
+	assert_int_equal(db_int(&R, sql), 2);
+	Vigil__V1__Frame *a = casekit_readers(&C[COORD], id);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_CASE_READERS);
+	int seen = 0;
+	for (size_t i = 0; i < a->case_readers->n_reads; i++)
+		seen += !strcmp(a->case_readers->reads[i]->organisation, "se-goteborg-coord") &&
+			!strcmp(a->case_readers->reads[i]->what, "open-refused");
+	assert_int_equal(seen, 2);
+	frame_free(a);
+
+	/* The rule is the owner's: Gothenburg opens under its own id, and
+	 * Stockholm may not open there either. */
+	char own[64];
+	snprintf(own, sizeof(own), "se-goteborg-coord/T-own-1");
+	expect(casekit_open(&C[OTHER_COORD], own, none, 0, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW, 0),
+	       "RECEIPT", NULL);
+	before = entries();
+	Vigil__V1__Frame *x = casekit_open(&C[COORD], own, none, 0,
+					   VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW, 0);
+	Vigil__V1__Frame *y = casekit_open(&C[COORD], "se-goteborg-coord/T-never-opened", none, 0,
+					   VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW, 0);
+	assert_string_equal(x->error->message,
+			    "a new case's id begins with your organisation id: se-stockholm-coord/...");
+	expect_same_answer(x, y);
+	frame_free(x);
+	frame_free(y);
+	assert_int_equal(entries(), before);
+	expect_no_trace("se-goteborg-coord/T-never-opened");
+	expect_last_read(own, "se-stockholm-coord", "open-refused");
+	expect_no_audit(missing);
+	expect_no_audit("se-goteborg-coord/T-never-opened");
+}
+
+/* A record by an organisation that may not see the case is answered as for
+ * a case that does not exist, stores nothing, and is audited by kind. */
+static void test_refused_write_is_audited(void **state)
+{
+	(void)state;
+	char id[64];
+	fresh_case(id, sizeof(id), "write");
+	const char *missing = "se-stockholm-coord/T-missing-2";
+	uint8_t bogus[RECORD_ID_LEN];
+	memset(bogus, 0x42, sizeof(bogus));
+	static const char *const kinds[] = { "contact", "withdraw", "answer", "ack" };
+	long long before = entries();
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		Vigil__V1__Frame *x, *y;
+		const char *kind = kinds[k];
+		if (!strcmp(kind, "contact")) {
+			x = casekit_contact(&C[OTHER_IOM], id, VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE);
+			y = casekit_contact(&C[OTHER_IOM], missing,
+					    VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE);
+		} else if (!strcmp(kind, "withdraw")) {
+			x = casekit_withdraw(&C[OTHER_IOM], id, bogus);
+			y = casekit_withdraw(&C[OTHER_IOM], missing, bogus);
+		} else if (!strcmp(kind, "answer")) {
+			x = casekit_answer(&C[OTHER_IOM], id, bogus, 1);
+			y = casekit_answer(&C[OTHER_IOM], missing, bogus, 1);
+		} else {
+			x = ack_of(OTHER_IOM, id);
+			y = ack_of(OTHER_IOM, missing);
+		}
+		char want_x[160], want_y[160];
+		snprintf(want_x, sizeof(want_x), "case %s not found", id);
+		snprintf(want_y, sizeof(want_y), "case %s not found", missing);
+		if (!x || !y || x->msg_case != VIGIL__V1__FRAME__MSG_ERROR ||
+		    y->msg_case != VIGIL__V1__FRAME__MSG_ERROR)
+			fail_msg("%s: %s / %s", kind, casekit_outcome(x), casekit_outcome(y));
+		assert_string_equal(casekit_outcome(x), "NOT_FOUND");
+		assert_int_equal(x->error->code, y->error->code);
+		assert_string_equal(x->error->message, want_x);
+		assert_string_equal(y->error->message, want_y);
+		frame_free(x);
+		frame_free(y);
+		char what[40];
+		snprintf(what, sizeof(what), "%s-refused", kind);
+		expect_last_read(id, "iom-md-chisinau", what);
+	}
+	assert_int_equal(entries(), before);
+	expect_no_trace(missing);
+	/* Nothing changed: no attempt, no offer. */
+	Vigil__V1__Frame *keep;
+	Vigil__V1__CaseStatus *st = status_of(COORD, id, &keep);
+	assert_int_equal(st->attempts, 0);
+	assert_int_equal(st->last_attempt_ms, 0);
+	assert_int_equal(st->last_success_ms, 0);
+	assert_int_equal(st->entries, 1);
+	frame_free(keep);
+	/* The owner sees the probes, by kind, oldest first. */
+	Vigil__V1__Frame *a = casekit_readers(&C[COORD], id);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_CASE_READERS);
+	size_t n = a->case_readers->n_reads, k = 0;
+	for (size_t i = 0; i < n; i++) {
+		Vigil__V1__CaseRead *r = a->case_readers->reads[i];
+		if (strcmp(r->organisation, "iom-md-chisinau") != 0)
+			continue;
+		char what[40];
+		snprintf(what, sizeof(what), "%s-refused", kinds[k++]);
+		assert_string_equal(r->what, what);
+		assert_true(r->at_ms > 0);
+	}
+	assert_int_equal(k, 4);
+	frame_free(a);
+	expect_no_audit(missing);
+}
+
+/* An organisation a pending offer names, police too, sees the offered view
+ * only until it is a party. */
+static void test_offered_view_for_police(void **state)
+{
+	(void)state;
+	const char *id = "se-stockholm-coord/T-offered-police";
+	static const char *const parties[] = { "iom-ru-moscow" };
+	expect(casekit_open(&C[COORD], id, parties, 1, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM, 0),
+	       "RECEIPT", NULL);
+	expect(contact_after(IOM, id, VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER, 0), "RECEIPT", NULL);
+	expect(casekit_status(&C[POLICE], id), "NOT_FOUND", NULL);
+	uint8_t o[RECORD_ID_LEN];
+	expect(casekit_offer(&C[COORD], id, "se-police-noa", o, 1), "RECEIPT", NULL);
+	Vigil__V1__Frame *keep;
+	Vigil__V1__CaseStatus *st = status_of(POLICE, id, &keep);
+	assert_int_equal(st->view, VIGIL__V1__CASE_VIEW__CASE_VIEW_OFFERED);
+	assert_string_equal(st->case_id, id);
+	assert_string_equal(st->owner, "se-stockholm-coord");
+	assert_int_equal(st->state, VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE);
+	assert_string_equal(st->responsible, "se-stockholm-coord");
+	assert_int_equal(st->risk, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM);
+	assert_string_equal(st->pending_offer_to, "se-police-noa");
+	assert_memory_equal(st->pending_offer_id.data, o, RECORD_ID_LEN);
+	/* Nothing of her contact history. */
+	assert_int_equal(st->last_attempt_ms, 0);
+	assert_int_equal(st->last_attempt_channel, 0);
+	assert_int_equal(st->last_attempt_outcome, 0);
+	assert_int_equal(st->last_success_ms, 0);
+	assert_int_equal(st->alert_stage, 0);
+	assert_int_equal(st->n_parties, 0);
+	assert_int_equal(st->attempts, 0);
+	assert_int_equal(st->entries, 0);
+	assert_string_equal(st->consent_scope, "");
+	assert_string_equal(st->return_country, "");
+	frame_free(keep);
+	expect_last_read(id, "se-police-noa", "status");
+	expect(casekit_log(&C[POLICE], id), "NOT_FOUND", NULL);
+	/* Accepted: a police party, with the police view. */
+	expect(casekit_answer(&C[POLICE], id, o, 1), "RECEIPT", NULL);
+	st = status_of(POLICE, id, &keep);
+	assert_int_equal(st->view, VIGIL__V1__CASE_VIEW__CASE_VIEW_POLICE);
+	assert_string_equal(st->responsible, "se-police-noa");
+	assert_true(st->last_attempt_ms > 0);
+	assert_int_equal(st->last_attempt_outcome, VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER);
+	assert_int_equal(st->n_parties, 0);
+	frame_free(keep);
+}
+
+/* "T is later than the relay's time R plus max_clock_skew (300 s)": the
+ * message names field and t, and R lies within [lo, hi]. */
+static void expect_too_late(Vigil__V1__Frame *a, const char *field, int64_t t, int64_t lo,
+			    int64_t hi)
+{
+	char at[TIME_RFC3339_MAX], prefix[200];
+	time_format_rfc3339(t, at);
+	snprintf(prefix, sizeof(prefix), "%s %s is later than the relay's time ", field, at);
+	if (!a || a->msg_case != VIGIL__V1__FRAME__MSG_ERROR)
+		fail_msg("%s: expected BAD_REQUEST, got %s", field, casekit_outcome(a));
+	assert_string_equal(casekit_outcome(a), "BAD_REQUEST");
+	const char *m = a->error->message;
+	if (strncmp(m, prefix, strlen(prefix)) != 0)
+		fail_msg("\"%s\" does not begin \"%s\"", m, prefix);
+	char relay[TIME_RFC3339_MAX + 8];
+	const char *rest = m + strlen(prefix), *sp = strchr(rest, ' ');
+	assert_non_null(sp);
+	snprintf(relay, sizeof(relay), "%.*s", (int)(sp - rest), rest);
+	assert_string_equal(sp, " plus max_clock_skew (300 s)");
+	int64_t r;
+	assert_int_equal(time_parse_rfc3339(relay, &r), VG_OK);
+	if (r < lo || r > hi)
+		fail_msg("relay time %s outside the request", relay);
+	frame_free(a);
+}
+
+/* Client times later than the relay's receive time plus max_clock_skew
+ * are refused naming the field; within the skew they are accepted. */
+static void test_times_ahead(void **state)
+{
+	(void)state;
+	char id[64];
+	fresh_case(id, sizeof(id), "clock");
+	const int64_t year = 365LL * 86400000;
+	long long before = entries(), reads = reads_of(id);
+	int64_t lo = now_ms();
+	Vigil__V1__Frame *a = contact_after(IOM, id, VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER, year);
+	int64_t hi = now_ms();
+	/* The attempted time asked for: the record's client time plus a year. */
+	char sql[256];
+	(void)sql;
+	assert_non_null(a);
+	if (a->msg_case != VIGIL__V1__FRAME__MSG_ERROR)
+		fail_msg("a contact a year ahead: %s", casekit_outcome(a));
+	{
+		/* Recover t from the message: the test's own record is gone, so
+		 * bound it instead: attempted_at = client time + a year. */
+		const char *m = a->error->message;
+		const char *want = "attempted_at_ms ";
+		if (strncmp(m, want, strlen(want)) != 0)
+			fail_msg("\"%s\" does not name attempted_at_ms", m);
+		char t[TIME_RFC3339_MAX + 8];
+		snprintf(t, sizeof(t), "%.*s", (int)strcspn(m + strlen(want), " "), m + strlen(want));
+		int64_t tm;
+		assert_int_equal(time_parse_rfc3339(t, &tm), VG_OK);
+		assert_true(tm >= lo + year && tm <= hi + year);
+		expect_too_late(a, "attempted_at_ms", tm, lo, hi);
+	}
+	assert_int_equal(entries(), before);
+	assert_int_equal(reads_of(id), reads);
+	Vigil__V1__Frame *keep;
+	Vigil__V1__CaseStatus *st = status_of(COORD, id, &keep);
+	assert_int_equal(st->attempts, 0);
+	assert_int_equal(st->last_attempt_ms, 0);
+	frame_free(keep);
+	/* A minute ahead is within the skew. */
+	expect(contact_after(IOM, id, VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER, 60000), "RECEIPT", NULL);
+	assert_int_equal(entries(), before + 1);
+
+	/* The record's own time. */
+	uint8_t rid[RECORD_ID_LEN];
+	Vigil__V1__Record r;
+	casekit_record(&r, rid, id, "iom-ru-moscow");
+	Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
+	ca.channel = VIGIL__V1__CHANNEL__CHANNEL_SMS;
+	ca.outcome = VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER;
+	ca.attempted_at_ms = r.client_time_ms;
+	ca.note = "";
+	r.client_time_ms += year;
+	r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
+	r.contact_attempt = &ca;
+	lo = now_ms();
+	a = casekit_submit(&C[IOM], &r);
+	expect_too_late(a, "client_time_ms", r.client_time_ms, lo, now_ms());
+	assert_int_equal(entries(), before + 1);
+
+	/* A consent given a year from now. */
+	static const char *const none[1] = { NULL };
+	const char *nid = "se-stockholm-coord/T-clock-consent";
+	int64_t given = now_ms() + year;
+	lo = now_ms();
+	a = open_on(COORD, nid, none, 0, given);
+	expect_too_late(a, "consent.given_at_ms", given, lo, now_ms());
+	assert_int_equal(entries(), before + 1);
+	expect_no_trace(nid);
+	expect_no_audit(nid);
+}
+
+/* A case opened on the risk_to_life override, without consent: accepted,
+ * its time checks read no consent (there is none). */
+static void test_open_with_override(void **state)
+{
+	(void)state;
+	const char *id = "se-stockholm-coord/T-override-1";
+	static const char *const parties[] = { "iom-ru-moscow" };
+	long long before = entries();
+	expect(open_on(COORD, id, parties, 1, 0), "RECEIPT", NULL);
+	assert_int_equal(entries(), before + 1);
+	Vigil__V1__Frame *keep;
+	Vigil__V1__CaseStatus *st = status_of(COORD, id, &keep);
+	assert_true(st->override);
+	assert_string_equal(st->consent_scope, "");
+	assert_string_equal(st->return_country, "MD");
+	frame_free(keep);
+	/* And reopened on it. */
+	expect(casekit_close(&C[COORD], id), "RECEIPT", NULL);
+	expect(open_on(COORD, id, parties, 1, 0), "RECEIPT", NULL);
 }
 
 int main(void)
@@ -511,6 +1222,13 @@ int main(void)
 		cmocka_unit_test(test_minor_is_high),
 		cmocka_unit_test(test_police_status_is_minimal),
 		cmocka_unit_test(test_log_readers_and_list),
+		cmocka_unit_test(test_unknown_organisation),
+		cmocka_unit_test(test_owner_closes_after_handover),
+		cmocka_unit_test(test_open_existing_id_learns_nothing),
+		cmocka_unit_test(test_refused_write_is_audited),
+		cmocka_unit_test(test_offered_view_for_police),
+		cmocka_unit_test(test_times_ahead),
+		cmocka_unit_test(test_open_with_override),
 	};
 	return cmocka_run_group_tests_name("cases", tests, setup, teardown);
 }

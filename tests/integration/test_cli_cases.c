@@ -3,7 +3,7 @@
  * fork/exec against a real vigild on loopback with the real PKI.
  *
  * The demo story of issue 4 runs through the command line: the Stockholm
- * coordinator opens SE-2026-0042 and hands it over to IOM Moscow, police ask
+ * coordinator opens se-stockholm-coord/SE-2026-0042 and hands it over to IOM Moscow, police ask
  * for the status and get the minimal answer, IOM assesses the risk and reads
  * the case's log.  Around it: who may list readers and close, the handover
  * answered, declined, withdrawn and accepted by an outsider, and the usage
@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/pem.h>
 
@@ -32,13 +33,20 @@
 #include "proto/status.h"
 
 #define ORIGIN "vigil.test/log"      /* the harness's [log] origin */
-#define DEMO "SE-2026-0042"          /* the demo's case */
-#define SECOND "SE-2026-0051"        /* a case its coordinator keeps */
+#define DEMO "se-stockholm-coord/SE-2026-0042"   /* the demo's case */
+#define SECOND "se-stockholm-coord/SE-2026-0051" /* a case handed to another coordinator */
+#define THIRD "se-stockholm-coord/SE-2026-0063"  /* a case offered to police */
+#define NEVER "se-stockholm-coord/SE-2026-9999"  /* a case nobody opened */
 #define CONSENT_AT "2026-09-28T10:00:00Z"
 #define CONSENT_AT_MS 1790589600000LL
 #define ATTEMPT_AT "2026-09-30T08:00:00Z"
 #define ATTEMPT_AT_MS 1790755200000LL
 #define REFUSED "vigil: refused by relay: "
+#define CLOSE_DENIED "only the owner (se-stockholm-coord) or the responsible coordinator closes the case"
+#define READERS_DENIED                                                                   \
+	"only the owner (se-stockholm-coord) or the responsible coordinator lists who read the " \
+	"case"
+#define CLOSED(id) "case " id " is closed; its owner reopens it with a case open"
 
 static struct trelay R; /* one relay for the whole file */
 
@@ -232,12 +240,52 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* ---- the audit of reads -------------------------------------------------------------- */
+
+static unsigned long long read_count(const char *case_id)
+{
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM case_reads WHERE case_id = '%s'",
+		 case_id);
+	return (unsigned long long)db_int(&R, sql);
+}
+
+/* The latest read of the case. */
+static void read_last(const char *case_id, char *org, size_t org_len, char *what,
+		      size_t what_len)
+{
+	char sql[300];
+	snprintf(sql, sizeof(sql), "SELECT org FROM case_reads WHERE case_id = '%s' ORDER BY id "
+		 "DESC LIMIT 1", case_id);
+	assert_int_equal(db_text(&R, sql, org, org_len), 0);
+	snprintf(sql, sizeof(sql), "SELECT what FROM case_reads WHERE case_id = '%s' ORDER BY id "
+		 "DESC LIMIT 1", case_id);
+	assert_int_equal(db_text(&R, sql, what, what_len), 0);
+}
+
+/* Read k of the case's reads (oldest first) as the tool prints it. */
+static void read_line(const char *case_id, int k, char *out, size_t n)
+{
+	char sql[300], org[80], what[32];
+	snprintf(sql, sizeof(sql), "SELECT org FROM case_reads WHERE case_id = '%s' ORDER BY id "
+		 "LIMIT 1 OFFSET %d", case_id, k);
+	assert_int_equal(db_text(&R, sql, org, sizeof(org)), 0);
+	snprintf(sql, sizeof(sql), "SELECT what FROM case_reads WHERE case_id = '%s' ORDER BY id "
+		 "LIMIT 1 OFFSET %d", case_id, k);
+	assert_int_equal(db_text(&R, sql, what, sizeof(what)), 0);
+	snprintf(sql, sizeof(sql), "SELECT at_ms FROM case_reads WHERE case_id = '%s' ORDER BY "
+		 "id LIMIT 1 OFFSET %d", case_id, k);
+	char t[TIME_RFC3339_MAX];
+	time_of(db_int(&R, sql), t);
+	snprintf(out, n, "%s %s %s\n", t, org, what);
+}
+
 /* ---- the demo ------------------------------------------------------------------------ */
 
-static const char police_keys[] = "case_id,state,responsible,risk,minor,last_attempt,"
+static const char police_keys[] = "case_id,view,owner,state,responsible,risk,minor,last_attempt,"
 				  "last_attempt_channel,last_attempt_outcome,last_success,"
 				  "alert_stage";
-static const char full_keys[] = "case_id,state,responsible,risk,minor,last_attempt,"
+static const char full_keys[] = "case_id,view,owner,state,responsible,risk,minor,last_attempt,"
 				"last_attempt_channel,last_attempt_outcome,last_success,"
 				"alert_stage,parties,immediate_danger,factors,pending_offer_to,"
 				"pending_offer_id,attempts,failed_attempts,return_country,"
@@ -335,7 +383,8 @@ static void test_demo_open_offer_accept(void **state)
 }
 
 /* Police ask for the status and get the minimal answer: exactly the ten
- * fields, in JSON and as text; IOM, responsible now, gets everything. */
+ * fields with the view and the owner, in JSON and as text; IOM, responsible
+ * now, gets everything. */
 static void test_demo_police_status(void **state)
 {
 	(void)state;
@@ -346,6 +395,8 @@ static void test_demo_police_status(void **state)
 	jkeys(r->out, keys, sizeof(keys));
 	assert_string_equal(keys, police_keys);
 	expect_member(r->out, "case_id", DEMO);
+	expect_member(r->out, "view", "police");
+	expect_member(r->out, "owner", "se-stockholm-coord");
 	expect_member(r->out, "state", "active");
 	expect_member(r->out, "responsible", "iom-ru-moscow");
 	expect_member(r->out, "risk", "high");
@@ -357,8 +408,13 @@ static void test_demo_police_status(void **state)
 	expect_member(r->out, "last_attempt_outcome", "no-answer");
 	expect_raw(r->out, "last_success", "null");
 	expect_raw(r->out, "alert_stage", "0");
-	/* Nothing of the parties, factors, consent or offers anywhere. */
-	assert_null(strstr(r->out, "se-stockholm-coord"));
+	/* Nothing of the parties, factors, consent or offers anywhere: the
+	 * owner is named once, as the owner (and in the case id). */
+	static const char owner[] = "\"owner\":\"se-stockholm-coord\"";
+	const char *own = strstr(r->out, owner);
+	assert_non_null(own);
+	assert_null(strstr(own + strlen(owner), "se-stockholm-coord"));
+	assert_null(strstr(r->out, "se-police-noa"));
 	assert_null(strstr(r->out, "share-with-iom"));
 	assert_null(strstr(r->out, "RU"));
 
@@ -367,6 +423,8 @@ static void test_demo_police_status(void **state)
 	char want[1024];
 	snprintf(want, sizeof(want),
 		 "case:                    " DEMO "\n"
+		 "view:                    police (the relay withholds the other fields)\n"
+		 "owner:                   se-stockholm-coord\n"
 		 "state:                   active\n"
 		 "responsible:             iom-ru-moscow\n"
 		 "risk:                    high\n"
@@ -383,6 +441,8 @@ static void test_demo_police_status(void **state)
 	one_object(r->out);
 	jkeys(r->out, keys, sizeof(keys));
 	assert_string_equal(keys, full_keys);
+	expect_member(r->out, "view", "full");
+	expect_member(r->out, "owner", "se-stockholm-coord");
 	expect_raw(r->out, "parties",
 		   "[\"iom-ru-moscow\",\"se-police-noa\",\"se-stockholm-coord\"]");
 	expect_member(r->out, "consent_scope", "share-with-iom");
@@ -390,7 +450,9 @@ static void test_demo_police_status(void **state)
 	expect_raw(r->out, "pending_offer_to", "null");
 	expect_raw(r->out, "pending_offer_id", "null");
 	expect_raw(r->out, "attempts", "1");
-	expect_raw(r->out, "failed_attempts", "1");
+	/* The attempt is dated before the case was opened: stored and shown,
+	 * no failure since the watchdog's base (proto/README.md, "Alerts"). */
+	expect_raw(r->out, "failed_attempts", "0");
 	expect_member(r->out, "return_country", "RU");
 	expect_member(r->out, "return_date", "2026-10-01");
 	expect_raw(r->out, "entries", "4");
@@ -535,9 +597,12 @@ static void test_demo_cases(void **state)
 	(void)state;
 	struct cli_result *r = vigil_as(0, "iom-ru-moscow", "cases", NULL);
 	cli_expect_ok(r);
-	/* IOM is a party to this one case so far. */
-	assert_string_equal(r->out, "CASE          STATE   RESPONSIBLE    RISK    MINOR\n"
-				    DEMO "  active  iom-ru-moscow  high    no\n");
+	/* IOM is a party to this one case so far; the column is as wide as
+	 * its id. */
+	char want[256];
+	snprintf(want, sizeof(want), "%-*s  STATE   RESPONSIBLE    RISK    MINOR\n"
+		 DEMO "  active  iom-ru-moscow  high    no\n", (int)strlen(DEMO), "CASE");
+	assert_string_equal(r->out, want);
 	r = vigil_as(0, "iom-ru-moscow", "--json", "cases", NULL);
 	cli_expect_ok(r);
 	one_object(r->out);
@@ -564,61 +629,107 @@ static void test_demo_cases(void **state)
 	assert_string_equal(r->out, "{\"cases\":[]}\n");
 }
 
-/* After the handover IOM is responsible: the coordinator may neither list
- * the readers nor close, and IOM, not a coordinator, may not either. */
-static void test_demo_readers_and_close_refused(void **state)
+/* After the handover IOM is responsible, and the Stockholm coordinator,
+ * the owner, still lists the readers and closes; IOM (no coordinator) and
+ * police do neither.  The owner reopens the case. */
+static void test_demo_owner_readers_and_close(void **state)
 {
 	(void)state;
 	long long before = entries();
-	struct cli_result *r = vigil_as(0, "se-stockholm-coord", "case", "readers", DEMO, NULL);
-	expect_refused(r, "PERMISSION_DENIED",
-		       "only the responsible coordinator lists who read the case");
-	r = vigil_as(0, "iom-ru-moscow", "case", "readers", DEMO, NULL);
-	expect_refused(r, "PERMISSION_DENIED",
-		       "only the responsible coordinator lists who read the case");
+	struct cli_result *r = vigil_as(0, "iom-ru-moscow", "case", "readers", DEMO, NULL);
+	expect_refused(r, "PERMISSION_DENIED", READERS_DENIED);
+	r = vigil_as(0, "se-police-noa", "case", "readers", DEMO, NULL);
+	expect_refused(r, "PERMISSION_DENIED", READERS_DENIED);
 
-	r = vigil_as(0, "se-stockholm-coord", "case", "close", "--case", DEMO, "--reason",
+	r = vigil_as(0, "se-police-noa", "case", "close", "--case", DEMO, "--reason",
 		     "monitoring-completed", NULL);
-	expect_refused(r, "PERMISSION_DENIED", "only the responsible coordinator closes the case");
+	expect_refused(r, "PERMISSION_DENIED", CLOSE_DENIED);
 	r = vigil_as(0, "iom-ru-moscow", "case", "close", "--case", DEMO, "--reason",
 		     "monitoring-completed", "--json", NULL);
 	cli_expect_status(r, 1);
-	assert_string_equal(r->out, "{\"error\":\"PERMISSION_DENIED\",\"message\":\"only the "
-				    "responsible coordinator closes the case\"}\n");
-	assert_string_equal(r->err, REFUSED "PERMISSION_DENIED: only the responsible "
-					    "coordinator closes the case\n");
+	assert_string_equal(r->out, "{\"error\":\"PERMISSION_DENIED\",\"message\":\"" CLOSE_DENIED
+				    "\"}\n");
+	assert_string_equal(r->err, REFUSED "PERMISSION_DENIED: " CLOSE_DENIED "\n");
 	assert_int_equal(entries(), before);
 	r = vigil_as(0, "se-police-noa", "status", DEMO, "--json", NULL);
 	cli_expect_ok(r);
 	expect_member(r->out, "state", "active");
+	expect_member(r->out, "responsible", "iom-ru-moscow");
+
+	/* The owner lists the readers while IOM is responsible: the reads so
+	 * far, the refusals above among them (exactly: at the end). */
+	r = vigil_as(0, "se-stockholm-coord", "case", "readers", DEMO, "--json", NULL);
+	cli_expect_ok(r);
+	one_object(r->out);
+	expect_member(r->out, "case_id", DEMO);
+	{
+		const char *list = jmust(r->out, "reads"), *e;
+		int refused = 0;
+		for (size_t i = 0; (e = jnth(list, i)) != NULL; i++) {
+			char org[80], what[40];
+			jstr(jmust(e, "organisation"), org, sizeof(org));
+			jstr(jmust(e, "what"), what, sizeof(what));
+			refused += !strcmp(org, "iom-ru-moscow") && !strcmp(what, "readers-refused");
+			refused += !strcmp(org, "se-police-noa") && !strcmp(what, "readers-refused");
+		}
+		assert_int_equal(refused, 2);
+	}
+
+	/* The owner closes, IOM still responsible. */
+	char id[33];
+	r = vigil_as(0, "se-stockholm-coord", "case", "close", "--case", DEMO, "--reason",
+		     "monitoring-completed", "--json", NULL);
+	cli_expect_ok(r);
+	unsigned long long idx = check_receipt(r->out, 0, id);
+	Vigil__V1__Record *rec = stored_record(idx);
+	assert_int_equal(rec->body_case, VIGIL__V1__RECORD__BODY_CASE_CLOSE);
+	assert_string_equal(rec->author, "se-stockholm-coord");
+	assert_int_equal(rec->case_close->reason,
+			 VIGIL__V1__CLOSE_REASON__CLOSE_REASON_MONITORING_COMPLETED);
+	vigil__v1__record__free_unpacked(rec, NULL);
+	assert_int_equal(entries(), before + 1);
+	r = vigil_as(0, "se-police-noa", "status", DEMO, "--json", NULL);
+	cli_expect_ok(r);
+	expect_member(r->out, "state", "closed");
+	expect_member(r->out, "responsible", "iom-ru-moscow");
+	r = vigil_as(0, "iom-ru-moscow", "contact", "--case", DEMO, "--channel", "phone",
+		     "--outcome", "no-answer", NULL);
+	expect_refused(r, "BAD_REQUEST", "case " DEMO " is closed; its owner reopens it with a "
+					 "case open");
+	assert_int_equal(entries(), before + 1);
+
+	/* The owner reopens it (and is responsible again). */
+	r = vigil_as(0, "se-stockholm-coord", "case", "open", "--case", DEMO, "--risk", "high",
+		     "--return-country", "RU", "--return-date", "2026-10-01", "--consent",
+		     "share-with-iom", "--consent-at", CONSENT_AT, "--json", NULL);
+	cli_expect_ok(r);
+	check_receipt(r->out, 0, id);
+	r = vigil_as(0, "se-stockholm-coord", "status", DEMO, "--json", NULL);
+	cli_expect_ok(r);
+	expect_member(r->out, "state", "active");
+	expect_member(r->out, "owner", "se-stockholm-coord");
+	expect_member(r->out, "responsible", "se-stockholm-coord");
+	expect_raw(r->out, "parties", "[\"iom-ru-moscow\",\"se-police-noa\",\"se-stockholm-coord\"]");
+
+	/* The owner's listing: one line per read recorded before it. */
+	unsigned long long n = read_count(DEMO);
+	r = vigil_as(0, "se-stockholm-coord", "case", "readers", DEMO, NULL);
+	cli_expect_ok(r);
+	static char want[16384];
+	char line[256];
+	want[0] = '\0';
+	for (unsigned long long k = 0; k < n; k++) {
+		read_line(DEMO, (int)k, line, sizeof(line));
+		strcat(want, line);
+	}
+	assert_string_equal(r->out, want);
+	assert_non_null(strstr(want, " iom-ru-moscow readers-refused\n"));
+	assert_non_null(strstr(want, " se-police-noa readers-refused\n"));
+	assert_non_null(strstr(want, " se-shelter-1 risk-refused\n"));
+	assert_int_equal(read_count(DEMO), n + 1);
 }
 
 /* ---- a case its coordinator keeps: readers, declines, withdrawals, close -------------- */
-
-static unsigned long long read_count(const char *case_id)
-{
-	char sql[200];
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM case_reads WHERE case_id = '%s'",
-		 case_id);
-	return (unsigned long long)db_int(&R, sql);
-}
-
-/* Read k of the case's reads (oldest first) as the tool prints it. */
-static void read_line(const char *case_id, int k, char *out, size_t n)
-{
-	char sql[300], org[80], what[32];
-	snprintf(sql, sizeof(sql), "SELECT org FROM case_reads WHERE case_id = '%s' ORDER BY id "
-		 "LIMIT 1 OFFSET %d", case_id, k);
-	assert_int_equal(db_text(&R, sql, org, sizeof(org)), 0);
-	snprintf(sql, sizeof(sql), "SELECT what FROM case_reads WHERE case_id = '%s' ORDER BY id "
-		 "LIMIT 1 OFFSET %d", case_id, k);
-	assert_int_equal(db_text(&R, sql, what, sizeof(what)), 0);
-	snprintf(sql, sizeof(sql), "SELECT at_ms FROM case_reads WHERE case_id = '%s' ORDER BY "
-		 "id LIMIT 1 OFFSET %d", case_id, k);
-	char t[TIME_RFC3339_MAX];
-	time_of(db_int(&R, sql), t);
-	snprintf(out, n, "%s %s %s\n", t, org, what);
-}
 
 static void test_second_case_readers(void **state)
 {
@@ -685,7 +796,7 @@ static void test_second_case_readers(void **state)
 
 /* Declined, withdrawn, answered by the wrong organisation, and accepted by
  * an organisation that was no party: then the new responsible coordinator
- * closes the case, and the old one no longer can. */
+ * closes the case; IOM, no coordinator, cannot. */
 static void test_second_case_handovers(void **state)
 {
 	(void)state;
@@ -748,8 +859,12 @@ static void test_second_case_handovers(void **state)
 	check_receipt(r->out, 1, offer);
 	r = vigil_as(0, "other-coord", "status", SECOND, "--json", NULL);
 	cli_expect_ok(r);
+	expect_member(r->out, "view", "offered");
+	expect_member(r->out, "owner", "se-stockholm-coord");
 	expect_member(r->out, "responsible", "se-stockholm-coord");
 	expect_member(r->out, "pending_offer_id", offer);
+	assert_null(jget(r->out, "last_attempt"));
+	assert_null(jget(r->out, "parties"));
 	r = vigil_as(0, "se-stockholm-coord", "handover", "withdraw", "--case", SECOND, "--json",
 		     NULL);
 	cli_expect_ok(r);
@@ -775,6 +890,10 @@ static void test_second_case_handovers(void **state)
 		     NULL);
 	expect_refused(r, "NOT_FOUND", "case " SECOND " not found");
 	assert_int_equal(entries(), before);
+	char org[80], what[40];
+	read_last(SECOND, org, sizeof(org), what, sizeof(what));
+	assert_string_equal(org, "se-goteborg-coord");
+	assert_string_equal(what, "answer-refused");
 
 	/* Offered again and accepted by the outsider, given the id. */
 	r = vigil_as(0, "se-stockholm-coord", "handover", "offer", "--case", SECOND, "--to",
@@ -791,11 +910,12 @@ static void test_second_case_handovers(void **state)
 	cli_expect_ok(r);
 	expect_member(r->out, "responsible", "se-goteborg-coord");
 
-	/* Only the responsible coordinator closes. */
+	/* The responsible coordinator closes (the owner could too); IOM, a
+	 * party but no coordinator, does not. */
 	before = entries();
-	r = vigil_as(0, "se-stockholm-coord", "case", "close", "--case", SECOND, "--reason",
+	r = vigil_as(0, "iom-ru-moscow", "case", "close", "--case", SECOND, "--reason",
 		     "transferred", NULL);
-	expect_refused(r, "PERMISSION_DENIED", "only the responsible coordinator closes the case");
+	expect_refused(r, "PERMISSION_DENIED", CLOSE_DENIED);
 	assert_int_equal(entries(), before);
 	r = vigil_as(0, "other-coord", "case", "close", "--case", SECOND, "--reason", "transferred",
 		     "--json", NULL);
@@ -812,8 +932,316 @@ static void test_second_case_handovers(void **state)
 	/* Nothing but a reopening on a closed case. */
 	r = vigil_as(0, "iom-ru-moscow", "risk", "--case", SECOND, "--level", "low", "--phase",
 		     "periodic", NULL);
-	expect_refused(r, "BAD_REQUEST", "case " SECOND " is closed; a coordinator party reopens "
-					 "it with a case open");
+	expect_refused(r, "BAD_REQUEST", CLOSED(SECOND));
+	/* Both the owner and the responsible coordinator list the readers. */
+	cli_expect_ok(vigil_as(0, "se-stockholm-coord", "case", "readers", SECOND, NULL));
+	cli_expect_ok(vigil_as(0, "other-coord", "case", "readers", SECOND, NULL));
+	r = vigil_as(0, "iom-ru-moscow", "case", "readers", SECOND, NULL);
+	expect_refused(r, "PERMISSION_DENIED", READERS_DENIED);
+}
+
+/* ---- the directory, probes, the offered view, clocks ------------------------------------ */
+
+static int64_t wall_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long count_of(const char *table, const char *case_id)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE case_id = '%s'", table, case_id);
+	return db_int(&R, sql);
+}
+
+/* Nothing of case_id in the relay's case tables and log. */
+static void expect_no_trace(const char *case_id)
+{
+	assert_int_equal(count_of("entries", case_id), 0);
+	assert_int_equal(count_of("cases", case_id), 0);
+	assert_int_equal(count_of("case_parties", case_id), 0);
+}
+
+/* No audit row either: a refused record is recorded only when the case
+ * exists (proto/README.md section 4, "The case workflow").  Checked at the
+ * end of a test. */
+static void expect_no_audit(const char *case_id)
+{
+	if (count_of("case_reads", case_id) != 0)
+		fail_msg("%lld audit rows of %s, which does not exist", count_of("case_reads", case_id),
+			 case_id);
+}
+
+/* A handover to, and a case naming, an organisation that is no member
+ * (iom-ru-moskow, a typo) are refused; nothing is stored. */
+static void test_unknown_organisation(void **state)
+{
+	(void)state;
+	long long before = entries();
+	unsigned long long reads = read_count(DEMO);
+	struct cli_result *r = vigil_as(0, "se-stockholm-coord", "handover", "offer", "--case", DEMO,
+				    "--to", "iom-ru-moskow", "--reason", "return", "--consent-ref",
+				    "consent-2026-09-28", NULL);
+	expect_refused(r, "NOT_FOUND", "unknown organisation iom-ru-moskow");
+	r = vigil_as(0, "se-stockholm-coord", "handover", "offer", "--case", DEMO, "--to",
+		     "iom-ru-moskow", "--reason", "return", "--consent-ref", "consent-2026-09-28",
+		     "--json", NULL);
+	cli_expect_status(r, 1);
+	assert_string_equal(r->out, "{\"error\":\"NOT_FOUND\",\"message\":\"unknown organisation "
+				    "iom-ru-moskow\"}\n");
+	assert_int_equal(entries(), before);
+	assert_int_equal(read_count(DEMO), reads);
+	char sql[256], to[80];
+	snprintf(sql, sizeof(sql), "SELECT pending_offer_to FROM cases WHERE case_id = '%s'", DEMO);
+	assert_int_equal(db_text(&R, sql, to, sizeof(to)), 0);
+	assert_string_equal(to, "");
+	r = vigil_as(0, "se-stockholm-coord", "status", DEMO, "--json", NULL);
+	cli_expect_ok(r);
+	expect_raw(r->out, "pending_offer_to", "null");
+
+	const char *nid = "se-stockholm-coord/SE-2026-0061";
+	r = vigil_as(0, "se-stockholm-coord", "case", "open", "--case", nid, "--risk", "high",
+		     "--return-country", "RU", "--return-date", "2026-10-01", "--party",
+		     "se-police-noa", "--party", "iom-ru-moskow", "--consent", "share-with-iom",
+		     NULL);
+	expect_refused(r, "NOT_FOUND", "unknown organisation iom-ru-moskow");
+	assert_int_equal(entries(), before);
+	expect_no_trace(nid);
+	expect_no_audit(nid);
+}
+
+/* Another coordinator opening an existing id of Stockholm's gets exactly
+ * the answer it gets for an id nobody opened; the owner sees the probe. */
+static void test_open_existing_id_learns_nothing(void **state)
+{
+	(void)state;
+	long long before = entries();
+	unsigned long long reads = read_count(DEMO);
+	for (int json = 0; json < 2; json++) {
+		struct cli_result *x = vigil_as(0, "other-coord", "case", "open", "--case", DEMO,
+					    "--risk", "low", "--return-country", "RU",
+					    "--return-date", "2026-10-01", "--consent",
+					    "share-with-iom", json ? "--json" : NULL, NULL);
+		struct cli_result *y = vigil_as(1, "other-coord", "case", "open", "--case", NEVER,
+					    "--risk", "low", "--return-country", "RU",
+					    "--return-date", "2026-10-01", "--consent",
+					    "share-with-iom", json ? "--json" : NULL, NULL);
+		cli_expect_status(x, 1);
+		assert_int_equal(x->status, y->status);
+		assert_string_equal(x->out, y->out);
+		assert_string_equal(x->err, y->err);
+		assert_string_equal(x->err, REFUSED "PERMISSION_DENIED: a new case's id begins with "
+						    "your organisation id: se-goteborg-coord/...\n");
+		if (json)
+			assert_string_equal(x->out, "{\"error\":\"PERMISSION_DENIED\",\"message\":"
+					    "\"a new case's id begins with your organisation id: "
+					    "se-goteborg-coord/...\"}\n");
+	}
+	assert_int_equal(entries(), before);
+	expect_no_trace(NEVER);
+	assert_int_equal(read_count(DEMO), reads + 2);
+	char org[80], what[40];
+	read_last(DEMO, org, sizeof(org), what, sizeof(what));
+	assert_string_equal(org, "se-goteborg-coord");
+	assert_string_equal(what, "open-refused");
+	char sql[300];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM case_reads WHERE case_id = '%s' AND "
+		 "org = 'se-goteborg-coord' AND what = 'open-refused'", DEMO);
+	assert_int_equal(db_int(&R, sql), 2);
+
+	/* The owner sees both probes in its listing, as text and JSON. */
+	struct cli_result *r = vigil_as(0, "se-stockholm-coord", "case", "readers", DEMO, NULL);
+	cli_expect_ok(r);
+	char line[256];
+	read_line(DEMO, (int)reads, line, sizeof(line));
+	assert_non_null(strstr(r->out, line));
+	assert_non_null(strstr(line, " se-goteborg-coord open-refused\n"));
+	read_line(DEMO, (int)reads + 1, line, sizeof(line));
+	assert_non_null(strstr(r->out, line));
+	r = vigil_as(0, "se-stockholm-coord", "case", "readers", DEMO, "--json", NULL);
+	cli_expect_ok(r);
+	const char *list = jmust(r->out, "reads");
+	expect_member(jnth(list, reads), "organisation", "se-goteborg-coord");
+	expect_member(jnth(list, reads), "what", "open-refused");
+	expect_member(jnth(list, reads + 1), "what", "open-refused");
+	expect_no_audit(NEVER);
+}
+
+/* A contact attempt by an organisation that is no party: answered as for a
+ * case nobody opened, not stored, audited as contact-refused. */
+static void test_refused_contact_is_audited(void **state)
+{
+	(void)state;
+	struct cli_result *r = vigil_as(0, "se-stockholm-coord", "status", DEMO, "--json", NULL);
+	cli_expect_ok(r);
+	unsigned long long attempts = jnum(jmust(r->out, "attempts"));
+	long long before = entries();
+	unsigned long long reads = read_count(DEMO);
+	struct cli_result *x = vigil_as(0, "other-iom", "contact", "--case", DEMO, "--channel",
+				    "phone", "--outcome", "reached-safe", NULL);
+	struct cli_result *y = vigil_as(1, "other-iom", "contact", "--case", NEVER, "--channel",
+				    "phone", "--outcome", "reached-safe", NULL);
+	expect_refused(x, "NOT_FOUND", "case " DEMO " not found");
+	expect_refused(y, "NOT_FOUND", "case " NEVER " not found");
+	x = vigil_as(0, "other-iom", "contact", "--case", DEMO, "--channel", "phone", "--outcome",
+		     "reached-safe", "--json", NULL);
+	y = vigil_as(1, "other-iom", "contact", "--case", NEVER, "--channel", "phone", "--outcome",
+		     "reached-safe", "--json", NULL);
+	cli_expect_status(x, 1);
+	cli_expect_status(y, 1);
+	assert_string_equal(x->out, "{\"error\":\"NOT_FOUND\",\"message\":\"case " DEMO
+				    " not found\"}\n");
+	assert_string_equal(y->out, "{\"error\":\"NOT_FOUND\",\"message\":\"case " NEVER
+				    " not found\"}\n");
+	assert_int_equal(entries(), before);
+	expect_no_trace(NEVER);
+	assert_int_equal(read_count(DEMO), reads + 2);
+	char org[80], what[40];
+	read_last(DEMO, org, sizeof(org), what, sizeof(what));
+	assert_string_equal(org, "iom-md-chisinau");
+	assert_string_equal(what, "contact-refused");
+	r = vigil_as(0, "se-stockholm-coord", "case", "readers", DEMO, NULL);
+	cli_expect_ok(r);
+	char line[256];
+	read_line(DEMO, (int)reads, line, sizeof(line));
+	assert_non_null(strstr(line, " iom-md-chisinau contact-refused\n"));
+	assert_non_null(strstr(r->out, line));
+	r = vigil_as(0, "se-stockholm-coord", "status", DEMO, "--json", NULL);
+	cli_expect_ok(r);
+	assert_int_equal(jnum(jmust(r->out, "attempts")), attempts);
+	expect_no_audit(NEVER);
+}
+
+/* Police named by a pending offer, not yet a party: the offered view,
+ * without the contact history; a party after accepting, with the police
+ * view. */
+static void test_offered_view_for_police(void **state)
+{
+	(void)state;
+	char id[33], offer[33];
+	struct cli_result *r = vigil_as(0, "se-stockholm-coord", "case", "open", "--case", THIRD,
+				    "--risk", "medium", "--return-country", "RU", "--return-date",
+				    "2026-10-01", "--party", "iom-ru-moscow", "--consent",
+				    "share-with-iom", "--consent-at", CONSENT_AT, NULL);
+	cli_expect_ok(r);
+	cli_expect_ok(vigil_as(0, "iom-ru-moscow", "contact", "--case", THIRD, "--channel", "sms",
+			       "--outcome", "no-answer", NULL));
+	r = vigil_as(0, "se-police-noa", "status", THIRD, NULL);
+	expect_refused(r, "NOT_FOUND", "case " THIRD " not found");
+	r = vigil_as(0, "se-stockholm-coord", "handover", "offer", "--case", THIRD, "--to",
+		     "se-police-noa", "--reason", "additional-services", "--consent-ref",
+		     "consent-2026-09-28", "--json", NULL);
+	cli_expect_ok(r);
+	check_receipt(r->out, 1, offer);
+
+	r = vigil_as(0, "se-police-noa", "status", THIRD, "--json", NULL);
+	cli_expect_ok(r);
+	one_object(r->out);
+	char keys[1024];
+	jkeys(r->out, keys, sizeof(keys));
+	assert_string_equal(keys, "case_id,view,owner,state,responsible,risk,minor,"
+				  "pending_offer_to,pending_offer_id");
+	expect_member(r->out, "case_id", THIRD);
+	expect_member(r->out, "view", "offered");
+	expect_member(r->out, "owner", "se-stockholm-coord");
+	expect_member(r->out, "state", "active");
+	expect_member(r->out, "responsible", "se-stockholm-coord");
+	expect_member(r->out, "risk", "medium");
+	expect_raw(r->out, "minor", "false");
+	expect_member(r->out, "pending_offer_to", "se-police-noa");
+	expect_member(r->out, "pending_offer_id", offer);
+	assert_null(jget(r->out, "last_attempt"));
+	assert_null(jget(r->out, "last_success"));
+	assert_null(jget(r->out, "alert_stage"));
+	assert_null(strstr(r->out, "sms"));
+	assert_null(strstr(r->out, "iom-ru-moscow"));
+
+	r = vigil_as(0, "se-police-noa", "status", THIRD, NULL);
+	cli_expect_ok(r);
+	char want[1024];
+	snprintf(want, sizeof(want),
+		 "case:                    " THIRD "\n"
+		 "view:                    offered (the relay withholds the other fields)\n"
+		 "owner:                   se-stockholm-coord\n"
+		 "state:                   active\n"
+		 "responsible:             se-stockholm-coord\n"
+		 "risk:                    medium\n"
+		 "minor:                   no\n"
+		 "pending offer:           to se-police-noa, offer id %s\n", offer);
+	assert_string_equal(r->out, want);
+	assert_null(strstr(r->out, "last attempt:"));
+	r = vigil_as(0, "se-police-noa", "log", THIRD, NULL);
+	expect_refused(r, "NOT_FOUND", "case " THIRD " not found");
+
+	/* Police accept (the tool finds the offer in the offered view). */
+	r = vigil_as(0, "se-police-noa", "handover", "accept", "--case", THIRD, "--json", NULL);
+	cli_expect_ok(r);
+	check_receipt(r->out, 1, id);
+	expect_member(r->out, "offer_id", offer);
+	r = vigil_as(0, "se-police-noa", "status", THIRD, "--json", NULL);
+	cli_expect_ok(r);
+	jkeys(r->out, keys, sizeof(keys));
+	assert_string_equal(keys, police_keys);
+	expect_member(r->out, "view", "police");
+	expect_member(r->out, "responsible", "se-police-noa");
+	expect_member(r->out, "last_attempt_channel", "sms");
+}
+
+/* A contact attempt dated a year ahead is refused naming attempted_at_ms
+ * and the relay's time; nothing is stored. */
+static void test_contact_a_year_ahead(void **state)
+{
+	(void)state;
+	struct cli_result *r = vigil_as(0, "iom-ru-moscow", "status", THIRD, "--json", NULL);
+	cli_expect_ok(r);
+	unsigned long long attempts = jnum(jmust(r->out, "attempts"));
+	long long before = entries();
+	unsigned long long reads = read_count(THIRD);
+	int64_t at_ms = (wall_now_ms() / 1000 + 365LL * 86400) * 1000;
+	char at[TIME_RFC3339_MAX];
+	time_of(at_ms, at);
+	for (int json = 0; json < 2; json++) {
+		int64_t lo = wall_now_ms();
+		r = vigil_as(0, "iom-ru-moscow", "contact", "--case", THIRD, "--channel", "phone",
+			     "--outcome", "no-answer", "--at", at, json ? "--json" : NULL, NULL);
+		int64_t hi = wall_now_ms();
+		cli_expect_status(r, 1);
+		char prefix[256];
+		snprintf(prefix, sizeof(prefix), REFUSED "BAD_REQUEST: attempted_at_ms %s is later "
+			 "than the relay's time ", at);
+		if (strncmp(r->err, prefix, strlen(prefix)) != 0)
+			fail_msg("unexpected refusal: %s", r->err);
+		const char *rest = r->err + strlen(prefix), *sp = strchr(rest, ' ');
+		assert_non_null(sp);
+		assert_string_equal(sp, " plus max_clock_skew (300 s)\n");
+		char relay[TIME_RFC3339_MAX + 8];
+		snprintf(relay, sizeof(relay), "%.*s", (int)(sp - rest), rest);
+		int64_t relay_ms;
+		assert_int_equal(time_parse_rfc3339(relay, &relay_ms), VG_OK);
+		if (relay_ms < lo || relay_ms > hi)
+			fail_msg("relay time %s outside the run", relay);
+		if (json) {
+			char want[512];
+			snprintf(want, sizeof(want), "{\"error\":\"BAD_REQUEST\",\"message\":"
+				 "\"attempted_at_ms %s is later than the relay's time %s plus "
+				 "max_clock_skew (300 s)\"}\n", at, relay);
+			assert_string_equal(r->out, want);
+		} else {
+			assert_string_equal(r->out, "");
+		}
+	}
+	assert_int_equal(entries(), before);
+	assert_int_equal(read_count(THIRD), reads);
+	r = vigil_as(0, "iom-ru-moscow", "status", THIRD, "--json", NULL);
+	cli_expect_ok(r);
+	assert_int_equal(jnum(jmust(r->out, "attempts")), attempts);
+	/* The same attempt a minute ahead is within the skew. */
+	time_of(wall_now_ms() + 60000, at);
+	cli_expect_ok(vigil_as(0, "iom-ru-moscow", "contact", "--case", THIRD, "--channel", "phone",
+			       "--outcome", "no-answer", "--at", at, NULL));
+	assert_int_equal(entries(), before + 1);
 }
 
 /* ---- usage errors ------------------------------------------------------------------------ */
@@ -823,7 +1251,10 @@ struct usage_case {
 	const char *line;
 };
 
-#define OPEN "case", "open", "--case", "SE-U-1"
+#define UID "se-stockholm-coord/SE-U-1"
+#define RULE "OWNER/PSEUDONYM: the owner's organisation id, '/', and 3-64 characters of " \
+	     "[A-Za-z0-9-]"
+#define OPEN "case", "open", "--case", UID
 #define OPEN_OK OPEN, "--risk", "high", "--return-country", "RU", "--return-date", "2026-10-01"
 
 static const struct usage_case usage_cases[] = {
@@ -868,41 +1299,53 @@ static const struct usage_case usage_cases[] = {
 	{ { "case", "open", "--risk", "high" }, "case open: --case is required" },
 	{ { "case", "open", "--case", "SE 2026", "--risk", "high", "--return-country", "RU",
 	    "--return-date", "2026-10-01", "--consent", "c" },
-	  "case open: case id \"SE 2026\" is invalid: it must be 3-64 characters of A-Z, a-z, "
-	  "0-9 and '-'" },
-	{ { "case", "open", "--case", "SE-U-1", "--risk" }, "option '--risk' needs an argument" },
-	{ { "risk", "--case", "SE-U-1", "--level", "high", "--factor", "poverty", "--phase",
+	  "case open: case id \"SE 2026\" is invalid: it must be " RULE },
+	{ { "case", "open", "--case", "SE-2026-0042", "--risk", "high", "--return-country", "RU",
+	    "--return-date", "2026-10-01", "--consent", "c" },
+	  "case open: case id \"SE-2026-0042\" is invalid: it must be " RULE },
+	{ { "case", "open", "--case", "SE-Stockholm/SE-2026-0042", "--risk", "high",
+	    "--return-country", "RU", "--return-date", "2026-10-01", "--consent", "c" },
+	  "case open: case id \"SE-Stockholm/SE-2026-0042\" is invalid: it must be " RULE },
+	{ { "case", "open", "--case", "se-stockholm-coord/SE", "--risk", "high",
+	    "--return-country", "RU", "--return-date", "2026-10-01", "--consent", "c" },
+	  "case open: case id \"se-stockholm-coord/SE\" is invalid: it must be " RULE },
+	{ { "contact", "--case", "/SE-2026-0042", "--channel", "phone", "--outcome", "no-answer" },
+	  "contact: case id \"/SE-2026-0042\" is invalid: it must be " RULE },
+	{ { "status", "SE-2026-0042" },
+	  "status: case id \"SE-2026-0042\" is invalid: it must be " RULE },
+	{ { "case", "open", "--case", UID, "--risk" }, "option '--risk' needs an argument" },
+	{ { "risk", "--case", UID, "--level", "high", "--factor", "poverty", "--phase",
 	    "periodic" },
 	  "risk: unknown risk factor \"poverty\" (one of: threats-to-family, re-trafficking, "
 	  "debt-bondage, documents-withheld, witness, recruited-by-family, health, addiction, "
 	  "homelessness, stigma-or-violence, other)" },
-	{ { "risk", "--case", "SE-U-1", "--level", "high", "--factor", "witness", "--factor",
+	{ { "risk", "--case", UID, "--level", "high", "--factor", "witness", "--factor",
 	    "witness", "--phase", "periodic" },
 	  "risk: risk factor \"witness\" is named twice" },
-	{ { "risk", "--case", "SE-U-1", "--level", "high", "--phase", "yearly" },
+	{ { "risk", "--case", UID, "--level", "high", "--phase", "yearly" },
 	  "risk: unknown assessment phase \"yearly\" (one of: pre-departure, on-arrival, "
 	  "periodic, event-triggered)" },
-	{ { "risk", "--case", "SE-U-1", "--level", "high" }, "risk: --phase is required" },
-	{ { "handover", "offer", "--case", "SE-U-1", "--to", "iom-ru-moscow", "--reason",
+	{ { "risk", "--case", UID, "--level", "high" }, "risk: --phase is required" },
+	{ { "handover", "offer", "--case", UID, "--to", "iom-ru-moscow", "--reason",
 	    "return" },
 	  "handover offer: --consent-ref REF or --override-risk-to-life TEXT is required" },
-	{ { "handover", "offer", "--case", "SE-U-1", "--to", "iom-ru-moscow", "--reason",
+	{ { "handover", "offer", "--case", UID, "--to", "iom-ru-moscow", "--reason",
 	    "holiday", "--consent-ref", "c-1" },
 	  "handover offer: unknown handover reason \"holiday\" (one of: additional-services, "
 	  "return, other)" },
-	{ { "handover", "offer", "--case", "SE-U-1", "--to", "iom-ru-moscow", "--reason",
+	{ { "handover", "offer", "--case", UID, "--to", "iom-ru-moscow", "--reason",
 	    "return", "--consent-ref", "c 1" },
 	  "handover offer: consent reference \"c 1\" must be 1-64 characters of A-Z, a-z, 0-9 "
 	  "and '-'" },
-	{ { "handover", "decline", "--case", "SE-U-1" }, "handover decline: --reason is required" },
-	{ { "handover", "accept", "--case", "SE-U-1", "--reason", "x" },
+	{ { "handover", "decline", "--case", UID }, "handover decline: --reason is required" },
+	{ { "handover", "accept", "--case", UID, "--reason", "x" },
 	  "unknown option '--reason'" },
-	{ { "handover", "accept", "--case", "SE-U-1", "--offer-id", "xyz" },
+	{ { "handover", "accept", "--case", UID, "--offer-id", "xyz" },
 	  "handover accept: --offer-id wants 32 hex digits, not 'xyz'" },
-	{ { "handover", "give", "--case", "SE-U-1" },
+	{ { "handover", "give", "--case", UID },
 	  "handover: unknown subcommand 'give' (offer, accept, decline or withdraw)" },
 	{ { "handover" }, "handover: give a subcommand: offer, accept, decline or withdraw" },
-	{ { "case", "close", "--case", "SE-U-1", "--reason", "done" },
+	{ { "case", "close", "--case", UID, "--reason", "done" },
 	  "case close: unknown close reason \"done\" (one of: monitoring-completed, "
 	  "declines-contact, transferred, lost-contact, other)" },
 	{ { "case", "delete" }, "case: unknown subcommand 'delete' (open, close or readers)" },
@@ -910,8 +1353,7 @@ static const struct usage_case usage_cases[] = {
 	{ { "status" }, "status: give the case id: vigil status ID" },
 	{ { "status", "SE-1", "SE-2" }, "status: unexpected argument 'SE-2'" },
 	{ { "log", "no such case!" },
-	  "log: case id \"no such case!\" is invalid: it must be 3-64 characters of A-Z, a-z, "
-	  "0-9 and '-'" },
+	  "log: case id \"no such case!\" is invalid: it must be " RULE },
 	{ { "case", "readers" }, "case readers: give the case id: vigil case readers ID" },
 	{ { "cases", "SE-1" }, "cases: unexpected argument 'SE-1'" },
 };
@@ -993,9 +1435,14 @@ int main(void)
 		cmocka_unit_test(test_demo_risk),
 		cmocka_unit_test(test_demo_log),
 		cmocka_unit_test(test_demo_cases),
-		cmocka_unit_test(test_demo_readers_and_close_refused),
+		cmocka_unit_test(test_demo_owner_readers_and_close),
 		cmocka_unit_test(test_second_case_readers),
 		cmocka_unit_test(test_second_case_handovers),
+		cmocka_unit_test(test_unknown_organisation),
+		cmocka_unit_test(test_open_existing_id_learns_nothing),
+		cmocka_unit_test(test_refused_contact_is_audited),
+		cmocka_unit_test(test_offered_view_for_police),
+		cmocka_unit_test(test_contact_a_year_ahead),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_help),
 	};
