@@ -360,8 +360,8 @@ static void test_record_refusals(void **state)
 		"SE-Stockholm/SE-2026-0042", "se-stockholm-coord/SE",
 		"se-stockholm-coord/SE 2026", "se-stockholm-coord/SE_2026_0042",
 		"se-stockholm-coord/fall/1", "se-stockholm-coord/SE-2026-0042/",
-		"se-stockholm-coord/"
-		"0123456789012345678901234567890123456789012345678901234567890123X" };
+		("se-stockholm-coord/"
+		 "0123456789012345678901234567890123456789012345678901234567890123X") };
 	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
 		contact_spec_default(&s, "iom-ru-moscow", 0);
 		s.case_id = bad_ids[i];

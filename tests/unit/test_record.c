@@ -159,10 +159,10 @@ static void test_parse_record_fields(void **state)
 		"se-stockholm-coord/ab", "se-stockholm-coord/CASE_1",
 		"se-stockholm-coord/case 1", "se-stockholm-coord/case/1",
 		"se-stockholm-coord//abc", "se-stockholm-coord/\xC3\xA9t\xC3\xA9",
-		"se-stockholm-coord/"
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 65 */
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 65 */
-		"/abc",
+		("se-stockholm-coord/"
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), /* 65 */
+		("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 65 */
+		 "/abc"),
 	};
 	for (size_t i = 0; i < sizeof(bad_case) / sizeof(bad_case[0]); i++) {
 		rec_init(&x);
