@@ -445,17 +445,20 @@ int cases_query(struct cases *cs, enum case_query what, const char *case_id, con
 		return exists;
 	int rc = policy_query(&actor, case_id, exists ? &res->st : NULL, what, &res->view, why,
 			      why_len);
-	/* Refused attempts are recorded too: access is audited, not only
+	if (rc == VG_OK) {
+		res->offered = res->st.has_pending && strcmp(res->st.pending_offer_to, org) == 0;
+		if (what == CASE_Q_LOG)
+			rc = read_entries(cs, case_id, res);
+		else if (what == CASE_Q_READERS)
+			rc = read_readers(cs, case_id, res);
+		if (rc != VG_OK)
+			return rc;
+	}
+	/* The read is recorded after it (a readers list does not show itself);
+	 * refused attempts are recorded too: access is audited, not only
 	 * access granted. */
 	int arc = add_read(cs, case_id, org, policy_query_tag(what, rc != VG_OK), now_ms);
-	if (arc != VG_OK || rc != VG_OK)
-		return arc != VG_OK ? arc : rc;
-	res->offered = res->st.has_pending && strcmp(res->st.pending_offer_to, org) == 0;
-	if (what == CASE_Q_LOG)
-		return read_entries(cs, case_id, res);
-	if (what == CASE_Q_READERS)
-		return read_readers(cs, case_id, res);
-	return VG_OK;
+	return arc != VG_OK ? arc : rc;
 }
 
 void cases_result_free(struct case_result *res)

@@ -68,7 +68,7 @@ static int apply_open(struct case_state *c, const Vigil__V1__Record *rec, const 
 	snprintf(c->return_date, sizeof(c->return_date), "%s", o->return_date);
 	c->override = o->basis_case == VIGIL__V1__CASE_OPEN__BASIS_OVERRIDE;
 	snprintf(c->consent_scope, sizeof(c->consent_scope), "%s",
-		 c->override || !o->consent ? "" : o->consent->scope);
+		 o->basis_case == VIGIL__V1__CASE_OPEN__BASIS_CONSENT ? o->consent->scope : "");
 	c->close_reason = 0;
 	c->has_pending = 0;
 	watchdog_on_opened(c, now);

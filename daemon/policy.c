@@ -30,8 +30,9 @@ int policy_check_times(const Vigil__V1__Record *rec, int64_t received_ms, uint64
 	if (rec->body_case == VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT)
 		rc = too_late("attempted_at_ms", rec->contact_attempt->attempted_at_ms, received_ms,
 			      max_skew_ms, why, why_len);
+	/* consent and override share a union: the basis says which is set. */
 	if (rc == VG_OK && rec->body_case == VIGIL__V1__RECORD__BODY_CASE_OPEN &&
-	    rec->case_open->consent)
+	    rec->case_open->basis_case == VIGIL__V1__CASE_OPEN__BASIS_CONSENT)
 		rc = too_late("consent.given_at_ms", rec->case_open->consent->given_at_ms, received_ms,
 			      max_skew_ms, why, why_len);
 	if (rc == VG_OK)

@@ -513,6 +513,15 @@ static void test_times(void **state)
 				 "relay's time 2026-11-18T11:06:40.000Z plus max_clock_skew (300 s)");
 	x.consent.given_at_ms = NOW;
 	assert_int_equal(policy_check_times(r, NOW, skew, why, sizeof(why)), VG_OK);
+
+	/* Opened under the override: consent and override share a union, and
+	 * the override's justification is no time to check. */
+	Vigil__V1__Override ov = VIGIL__V1__OVERRIDE__INIT;
+	ov.reason = VIGIL__V1__OVERRIDE_REASON__OVERRIDE_REASON_RISK_TO_LIFE;
+	ov.justification = "threats reported by her sister";
+	x.open.basis_case = VIGIL__V1__CASE_OPEN__BASIS_OVERRIDE;
+	x.open.override = &ov;
+	assert_int_equal(policy_check_times(r, NOW, skew, why, sizeof(why)), VG_OK);
 }
 
 static void test_tags(void **state)
