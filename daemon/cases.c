@@ -320,8 +320,9 @@ int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org,
 	rc = policy_record(&actor, exists ? &c : NULL, rec, &cs->members, why, why_len);
 	if (rc != VG_OK) {
 		/* A probe of a case the author may not see is audited, as a
-		 * refused read is: the owner sees who tried. */
-		if (!exists || policy_hidden(&actor, &c)) {
+		 * refused read is: the owner sees who tried.  A refused record
+		 * for no case stores nothing at all. */
+		if (exists && policy_hidden(&actor, &c)) {
 			int arc = add_read(cs, rec->case_id, org, policy_refused_tag(rec), now_ms);
 			if (arc != VG_OK)
 				return arc;
