@@ -30,7 +30,7 @@ static int make_one(struct brecord *b, size_t i, const struct brecord_spec *s)
 		VIGIL__V1__OUTCOME__OUTCOME_UNREACHABLE,
 	};
 	/* A thousand cases, as a relay serving many field offices would see. */
-	snprintf(b->case_id, sizeof(b->case_id), "BENCH-%04zu", i % 1000);
+	snprintf(b->case_id, sizeof(b->case_id), "se-stockholm-coord/BENCH-%04zu", i % 1000);
 	if (RAND_bytes(b->record_id, RECORD_ID_LEN) != 1)
 		return -1;
 	int64_t t = s->time_ms + (int64_t)i * s->time_step_ms;

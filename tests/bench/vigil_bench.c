@@ -344,9 +344,9 @@ static int open_bench_cases(const struct opts *o, const struct bident *id)
 	if (open_conn(&c, &coord, o->port) != 0)
 		goto out;
 	for (size_t i = 0; i < N_CASES; i++) {
-		char case_id[32];
+		char case_id[64];
 		uint8_t rid[RECORD_ID_LEN];
-		snprintf(case_id, sizeof(case_id), "BENCH-%04zu", i);
+		snprintf(case_id, sizeof(case_id), "se-stockholm-coord/BENCH-%04zu", i);
 		if (RAND_bytes(rid, sizeof(rid)) != 1)
 			goto out_conn;
 		char *parties[1] = { (char *)id->org };
@@ -719,9 +719,9 @@ static uint64_t rnd(uint64_t *s)
  * but itself, so its silence alert goes to the coordinator alone. */
 static int queue_alert_case(struct bconn *c, const struct bident *id, size_t i)
 {
-	char case_id[40];
+	char case_id[64];
 	uint8_t rid[RECORD_ID_LEN];
-	snprintf(case_id, sizeof(case_id), "BENCH-ALERT-%zu", i);
+	snprintf(case_id, sizeof(case_id), "se-stockholm-coord/BENCH-ALERT-%zu", i);
 	if (RAND_bytes(rid, sizeof(rid)) != 1)
 		return -1;
 	Vigil__V1__Consent consent = VIGIL__V1__CONSENT__INIT;

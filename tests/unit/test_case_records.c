@@ -23,7 +23,7 @@ static void base(Vigil__V1__Record *r)
 	vigil__v1__record__init(r);
 	r->record_id.data = rid;
 	r->record_id.len = RECORD_ID_LEN;
-	r->case_id = "SE-2026-0042";
+	r->case_id = "se-stockholm-coord/SE-2026-0042";
 	r->author = "se-stockholm-coord";
 	r->client_time_ms = 1795000000000LL;
 }
