@@ -99,9 +99,38 @@ struct sub {
 	uint64_t acked;
 };
 
+/* The relay of the test that runs. */
+static struct trelay R;
+
+/* The connections a test opened, closed by the teardown when the test
+ * fails half-way (so they live in static storage). */
+static struct tclient *tracked[16];
+static size_t n_tracked;
+
+static void track(struct tclient *c)
+{
+	for (size_t i = 0; i < n_tracked; i++)
+		if (tracked[i] == c)
+			return;
+	assert_true(n_tracked < sizeof(tracked) / sizeof(tracked[0]));
+	tracked[n_tracked++] = c;
+}
+
+/* Opens c as cert (static storage: the teardown may close it). */
+static void connect_as(struct tclient *c, const char *cert)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	track(c);
+	if (tclient_open(c, R.port, cert) != 0)
+		fail_msg("%s cannot connect: %s", cert, c->err);
+}
+
 static void subscribe(struct sub *s, int port, const char *cert, uint64_t after)
 {
 	memset(s, 0, sizeof(*s));
+	s->c.fd = -1;
+	track(&s->c);
 	if (tclient_open(&s->c, port, cert) != 0)
 		fail_msg("%s: %s", cert, s->c.err);
 	Vigil__V1__Subscribe sb = VIGIL__V1__SUBSCRIBE__INIT;
@@ -297,9 +326,8 @@ static int64_t answer_offer(struct tclient *c, const char *case_id, const uint8_
 	return submit_receipt(c, &r);
 }
 
-/* The relay and the coordinator's connection; nobody else connects before
- * a test needs it (roles come from the member directory). */
-static struct trelay R;
+/* The coordinator's connection; nobody else connects before a test needs
+ * it (roles come from the member directory). */
 static struct tclient COORD_C = { .fd = -1 };
 
 static void relay_up(const char *watch)
@@ -324,6 +352,9 @@ static int teardown(void **state)
 {
 	(void)state;
 	tclient_close(&COORD_C);
+	for (size_t i = 0; i < n_tracked; i++)
+		tclient_close(tracked[i]);
+	n_tracked = 0;
 	if (R.dir[0])
 		trelay_cleanup(&R);
 	memset(&R, 0, sizeof(R));
@@ -385,14 +416,13 @@ static void test_future_contact_refused_alert_on_time(void **state)
 	(void)state;
 	relay_up("[watchdog]\nhigh = 3s\nmedium = 1h\nlow = 1h\nescalate_after = 1h\n"
 		 "handover_window = 1h\n");
-	struct sub s;
+	static struct sub s;
 	subscribe(&s, R.port, COORD, 0);
 	int64_t opened = wall_ms();
 	open_case(&COORD_C, OWNER "L-future", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
 	int64_t opened_after = wall_ms();
-	struct tclient iom;
-	if (tclient_open(&iom, R.port, IOM) != 0)
-		fail_msg("iom: %s", iom.err);
+	static struct tclient iom;
+	connect_as(&iom, IOM);
 	/* A success dated a year ahead: refused, and the relay says whose
 	 * clock counts. */
 	int64_t before = wall_ms(), t = before + YEAR_MS;
@@ -506,7 +536,7 @@ static void test_ack_rearms(void **state)
 	/* high 3 s; escalation after 4 s, time enough to acknowledge. */
 	relay_up("[watchdog]\nhigh = 3s\nmedium = 1h\nlow = 1h\nescalate_after = 4s\n"
 		 "handover_window = 1h\n");
-	struct sub sc, sp;
+	static struct sub sc, sp;
 	subscribe(&sc, R.port, COORD, 0);
 	subscribe(&sp, R.port, POLICE, 0);
 	open_case(&COORD_C, OWNER "L-rearm", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
@@ -551,7 +581,7 @@ static void test_handover_tells_new_responsible(void **state)
 	(void)state;
 	relay_up("[watchdog]\nhigh = 2s\nmedium = 1h\nlow = 1h\nescalate_after = 1h\n"
 		 "handover_window = 1h\n");
-	struct sub sc, sx;
+	static struct sub sc, sx;
 	subscribe(&sc, R.port, COORD, 0);
 	subscribe(&sx, R.port, "other-iom", 0);
 	open_case(&COORD_C, OWNER "L-handover", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES,
@@ -563,9 +593,8 @@ static void test_handover_tells_new_responsible(void **state)
 	assert_int_equal(next_alert(&sx, 500, &g), 0);
 	uint8_t offer[RECORD_ID_LEN];
 	expect_receipt(casekit_offer(&COORD_C, OWNER "L-handover", IOM2, offer, 1));
-	struct tclient x;
-	if (tclient_open(&x, R.port, "other-iom") != 0)
-		fail_msg("other-iom: %s", x.err);
+	static struct tclient x;
+	connect_as(&x, "other-iom");
 	int64_t accepted = answer_offer(&x, OWNER "L-handover", offer, 1);
 	/* At once, not at the next escalation: the open alert, same id and
 	 * stage, to the new responsible organisation alone. */
@@ -659,7 +688,7 @@ static void test_stalled_handover_resolved(void **state)
 	(void)state;
 	relay_up("[watchdog]\nhigh = 1h\nmedium = 1h\nlow = 1h\nescalate_after = 1h\n"
 		 "handover_window = 2s\n");
-	struct sub sc, si;
+	static struct sub sc, si;
 	subscribe(&sc, R.port, COORD, 0);
 	struct stalled st[2] = { { .case_id = OWNER "L-declined" },
 				 { .case_id = OWNER "L-withdrawn" } };
@@ -683,9 +712,8 @@ static void test_stalled_handover_resolved(void **state)
 	/* IOM, a party that never connected, subscribes now: the stalled
 	 * alerts are not its business. */
 	subscribe(&si, R.port, IOM, 0);
-	struct tclient iom;
-	if (tclient_open(&iom, R.port, IOM) != 0)
-		fail_msg("iom: %s", iom.err);
+	static struct tclient iom;
+	connect_as(&iom, IOM);
 	answer_offer(&iom, st[0].case_id, st[0].offer, 0);
 	expect_receipt(casekit_withdraw(&COORD_C, st[1].case_id, st[1].offer));
 	collect(&sc, st, 2, 1);
@@ -718,7 +746,7 @@ static void test_stall_resolution_reaches_offerer_after_acceptance(void **state)
 	(void)state;
 	relay_up("[watchdog]\nhigh = 1h\nmedium = 1h\nlow = 1h\nescalate_after = 1h\n"
 		 "handover_window = 2s\n");
-	struct sub sc;
+	static struct sub sc;
 	subscribe(&sc, R.port, COORD, 0);
 	struct stalled st[1] = { { .case_id = OWNER "L-accepted" } };
 	open_case(&COORD_C, st[0].case_id, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
@@ -727,9 +755,8 @@ static void test_stall_resolution_reaches_offerer_after_acceptance(void **state)
 	collect(&sc, st, 1, 0);
 	assert_int_equal(st[0].alert.kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_HANDOVER_STALLED);
 	assert_string_equal(st[0].alert.recipients[0], COORD);
-	struct tclient iom;
-	if (tclient_open(&iom, R.port, IOM) != 0)
-		fail_msg("iom: %s", iom.err);
+	static struct tclient iom;
+	connect_as(&iom, IOM);
 	answer_offer(&iom, st[0].case_id, st[0].offer, 1);
 	/* The relay writes the resolution; to whom? */
 	assert_int_equal(db_wait("SELECT count(*) FROM alerts WHERE stage = 0", 1, PATIENCE_MS), 1);
