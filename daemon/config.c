@@ -1,9 +1,7 @@
 #include "daemon/config.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,15 +9,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <ini.h>
-
+#include "daemon/ini.h"
 #include "proto/status.h"
-
-#if defined(__GNUC__)
-#define CONFIG_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define CONFIG_PRINTF(a, b)
-#endif
 
 #define DEFAULT_ADDRESS "127.0.0.1"
 
@@ -97,37 +88,14 @@ static const char *const sections[] = { "listen", "tls", "store", "directory", "
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
-/* State of one config_load(), shared by the line reader and the handler. */
+/* State of one config_load(), shared by the handlers. */
 struct parse {
-	FILE *fp;
-	char *line;            /* getline() buffer */
-	size_t line_cap;
+	struct ini_file *in;
 	struct config *cfg;
 	const char *dir;       /* directory of the file, NULL when it has no '/' */
-	int lineno;            /* line most recently handed to inih */
-	int indented;          /* that line starts with white space */
-	int key_seen;          /* a key line was seen since the last [section] */
-	int read_errno;        /* fgets() failed with this */
+	int lineno;            /* line of the key being handled */
 	int key_line[N_KEYS];  /* where each key was set, 0 when not yet */
-	int err_line;          /* -1 while there is no error */
-	int err_status;
-	char err[1024];
 };
-
-static void fail(struct parse *p, int line, int status, const char *fmt, ...) CONFIG_PRINTF(4, 5);
-
-/* Records the first error only; parsing stops right after it. */
-static void fail(struct parse *p, int line, int status, const char *fmt, ...)
-{
-	if (p->err_line >= 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(p->err, sizeof(p->err), fmt, ap);
-	va_end(ap);
-	p->err_line = line;
-	p->err_status = status;
-}
 
 int config_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -205,13 +173,13 @@ static int check_path(struct parse *p, const struct key *k, const char *path)
 	struct stat st;
 	if (k->kind == KEY_FILE) {
 		if (access(path, R_OK) != 0) {
-			fail(p, p->lineno, VG_EBADREQ, "[%s] %s: cannot read \"%s\": %s",
-			     k->section, k->name, path, strerror(errno));
+			ini_fail(p->in, p->lineno, VG_EBADREQ, "[%s] %s: cannot read \"%s\": %s",
+				 k->section, k->name, path, strerror(errno));
 			return -1;
 		}
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-			fail(p, p->lineno, VG_EBADREQ, "[%s] %s: cannot read \"%s\": %s",
-			     k->section, k->name, path, strerror(EISDIR));
+			ini_fail(p->in, p->lineno, VG_EBADREQ, "[%s] %s: cannot read \"%s\": %s",
+				 k->section, k->name, path, strerror(EISDIR));
 			return -1;
 		}
 		return 0;
@@ -219,14 +187,14 @@ static int check_path(struct parse *p, const struct key *k, const char *path)
 	/* KEY_STORE: the file may not exist yet, but its directory must. */
 	const char *slash = strrchr(path, '/');
 	if ((slash && slash[1] == '\0') || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
-		fail(p, p->lineno, VG_EBADREQ, "[%s] %s: \"%s\" is a directory, not a file",
-		     k->section, k->name, path);
+		ini_fail(p->in, p->lineno, VG_EBADREQ, "[%s] %s: \"%s\" is a directory, not a file",
+			 k->section, k->name, path);
 		return -1;
 	}
 	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
 			  : strdup(".");
 	if (!dir) {
-		fail(p, p->lineno, VG_ENOMEM, "out of memory");
+		ini_fail(p->in, p->lineno, VG_ENOMEM, "out of memory");
 		return -1;
 	}
 	int err = 0;
@@ -235,8 +203,8 @@ static int check_path(struct parse *p, const struct key *k, const char *path)
 	else if (!S_ISDIR(st.st_mode))
 		err = ENOTDIR;
 	if (err)
-		fail(p, p->lineno, VG_EBADREQ, "[%s] %s: cannot use directory \"%s\": %s",
-		     k->section, k->name, dir, strerror(err));
+		ini_fail(p->in, p->lineno, VG_EBADREQ, "[%s] %s: cannot use directory \"%s\": %s",
+			 k->section, k->name, dir, strerror(err));
 	free(dir);
 	return err ? -1 : 0;
 }
@@ -246,24 +214,25 @@ static int set_string(struct parse *p, const struct key *k, const char *value)
 	char **slot = (char **)((char *)p->cfg + k->off);
 	char *s;
 	if (value[0] == '\0') {
-		fail(p, p->lineno, VG_EBADREQ, "[%s] %s: value is empty", k->section, k->name);
+		ini_fail(p->in, p->lineno, VG_EBADREQ, "[%s] %s: value is empty", k->section,
+			 k->name);
 		return 0;
 	}
 	if (k->kind == KEY_ADDRESS) {
 		unsigned char addr[sizeof(struct in6_addr)];
 		if (inet_pton(AF_INET, value, addr) != 1 && inet_pton(AF_INET6, value, addr) != 1) {
-			fail(p, p->lineno, VG_EBADREQ,
-			     "[%s] %s: \"%s\" is not an IPv4 or IPv6 address",
-			     k->section, k->name, value);
+			ini_fail(p->in, p->lineno, VG_EBADREQ,
+				 "[%s] %s: \"%s\" is not an IPv4 or IPv6 address",
+				 k->section, k->name, value);
 			return 0;
 		}
 		s = strdup(value);
 	} else if (k->kind == KEY_NAME) {
 		size_t n = strlen(value);
 		if (n > 255 || strpbrk(value, " \t+")) {
-			fail(p, p->lineno, VG_EBADREQ,
-			     "[%s] %s: \"%s\" must be 1-255 bytes without spaces or '+'",
-			     k->section, k->name, value);
+			ini_fail(p->in, p->lineno, VG_EBADREQ,
+				 "[%s] %s: \"%s\" must be 1-255 bytes without spaces or '+'",
+				 k->section, k->name, value);
 			return 0;
 		}
 		s = strdup(value);
@@ -271,7 +240,7 @@ static int set_string(struct parse *p, const struct key *k, const char *value)
 		s = resolve(p->dir, value);
 	}
 	if (!s) {
-		fail(p, p->lineno, VG_ENOMEM, "out of memory");
+		ini_fail(p->in, p->lineno, VG_ENOMEM, "out of memory");
 		return 0;
 	}
 	if (k->kind != KEY_ADDRESS && k->kind != KEY_NAME && check_path(p, k, s) != 0) {
@@ -288,13 +257,14 @@ static int set_number(struct parse *p, const struct key *k, const char *value)
 	uint64_t v;
 	if (k->kind == KEY_DURATION) {
 		if (config_parse_duration(value, k->min, k->max, &v) != 0) {
-			fail(p, p->lineno, VG_EBADREQ, "[%s] %s: \"%s\" is not a duration in %s",
-			     k->section, k->name, value, k->range);
+			ini_fail(p->in, p->lineno, VG_EBADREQ,
+				 "[%s] %s: \"%s\" is not a duration in %s", k->section, k->name,
+				 value, k->range);
 			return 0;
 		}
 	} else if (config_parse_uint(value, k->min, k->max, &v) != 0) {
-		fail(p, p->lineno, VG_EBADREQ, "[%s] %s: \"%s\" is not a number in %s",
-		     k->section, k->name, value, k->range);
+		ini_fail(p->in, p->lineno, VG_EBADREQ, "[%s] %s: \"%s\" is not a number in %s",
+			 k->section, k->name, value, k->range);
 		return 0;
 	}
 	/* The key table's ranges fit each field's type. */
@@ -318,120 +288,86 @@ static int set_number(struct parse *p, const struct key *k, const char *value)
 	return 1;
 }
 
-/* inih's handler: called for every "name = value" line, nonzero when fine. */
-static int on_value(void *user, const char *section, const char *name, const char *value)
+/* An indented line after a key: refused, naming the key it would extend. */
+static void on_continued(struct ini_file *in, void *user, const char *section, const char *name,
+			 int line)
+{
+	(void)user;
+	ini_fail(in, line, VG_EBADREQ,
+		 "indented line continues [%s] %s; values must be on one line", section, name);
+}
+
+/* A "[section]" header: an unknown section is refused on its own line,
+ * even when it has no keys. */
+static void on_section(struct ini_file *in, void *user, const char *name, int line)
+{
+	(void)user;
+	/* Up to 127 characters of the name: enough to recognise it. */
+	if (!section_known(name))
+		ini_fail(in, line, VG_EBADREQ, "unknown section [%.127s]", name);
+}
+
+/* A "name = value" line: a known key, given once, with a valid value. */
+static void on_value(struct ini_file *in, void *user, const char *section, const char *name,
+		     const char *value, int line)
 {
 	struct parse *p = user;
-	/* With inih's multi-line values an indented line after a key continues
-	 * that key's value.  None of our values spans lines, so such a line is
-	 * a mistake (most likely stray indentation) and is refused. */
-	if (p->indented && p->key_seen) {
-		fail(p, p->lineno, VG_EBADREQ,
-		     "indented line continues [%s] %s; values must be on one line", section, name);
-		return 0;
-	}
-	p->key_seen = 1;
+	p->in = in;
+	p->lineno = line;
 	if (section[0] == '\0') {
-		fail(p, p->lineno, VG_EBADREQ, "key %s is outside any section", name);
-		return 0;
+		ini_fail(in, line, VG_EBADREQ, "key %s is outside any section", name);
+		return;
 	}
 	if (!section_known(section)) {
 		/* Only reached if the reader missed the header; it normally
 		 * reports the unknown section on the header's own line. */
-		fail(p, p->lineno, VG_EBADREQ, "unknown section [%s]", section);
-		return 0;
+		ini_fail(in, line, VG_EBADREQ, "unknown section [%s]", section);
+		return;
 	}
 	if (name[0] == '\0') {
-		fail(p, p->lineno, VG_EBADREQ, "missing key name before '=' in [%s]", section);
-		return 0;
+		ini_fail(in, line, VG_EBADREQ, "missing key name before '=' in [%s]", section);
+		return;
 	}
 	for (size_t i = 0; i < N_KEYS; i++) {
 		const struct key *k = &keys[i];
 		if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
 			continue;
 		if (p->key_line[i]) {
-			fail(p, p->lineno, VG_EBADREQ, "duplicate key [%s] %s (first set on line %d)",
-			     section, name, p->key_line[i]);
-			return 0;
+			ini_fail(in, line, VG_EBADREQ,
+				 "duplicate key [%s] %s (first set on line %d)", section, name,
+				 p->key_line[i]);
+			return;
 		}
-		p->key_line[i] = p->lineno;
+		p->key_line[i] = line;
 		if (k->type == T_STR)
-			return set_string(p, k, value);
-		return set_number(p, k, value);
+			set_string(p, k, value);
+		else
+			set_number(p, k, value);
+		return;
 	}
-	fail(p, p->lineno, VG_EBADREQ, "unknown key [%s] %s", section, name);
-	return 0;
+	ini_fail(in, line, VG_EBADREQ, "unknown key [%s] %s", section, name);
 }
 
-/*
- * inih's line reader.  Reading lines here rather than letting inih call
- * fgets() gives the handler the current line number (inih passes none),
- * turns a line longer than inih's buffer or one with a NUL byte into an
- * error instead of a line silently cut short, and sees "[section]" headers,
- * which inih does not report: an unknown section is refused on its own line
- * even when it has no keys.
- */
-static char *read_line(char *buf, int size, void *stream)
+/* After the last line: every required key was given. */
+static void on_end(struct ini_file *in, void *user)
 {
-	struct parse *p = stream;
-	if (p->err_line >= 0)
-		return NULL;
-	errno = 0;
-	ssize_t n = getline(&p->line, &p->line_cap, p->fp);
-	if (n < 0) {
-		/* Anything but the end of the file (a read error, or getline()
-		 * out of memory) must not pass for a shorter file. */
-		if (!feof(p->fp))
-			p->read_errno = errno ? errno : EIO;
-		return NULL;
-	}
-	p->lineno++;
-	if (memchr(p->line, '\0', (size_t)n)) {
-		fail(p, p->lineno, VG_EBADREQ, "line contains a NUL byte");
-		return NULL;
-	}
-	/* inih needs room for the newline and the terminating NUL. */
-	if (n > size - 1) {
-		fail(p, p->lineno, VG_EBADREQ, "line is longer than %d characters", size - 2);
-		return NULL;
-	}
-	memcpy(buf, p->line, (size_t)n + 1);
-	/* Mirror inih's classification of the line: skip a UTF-8 BOM on line
-	 * 1, then white space; an indented line right after a key is a
-	 * continuation, otherwise '[' opens a section header. */
-	const char *start = buf;
-	if (p->lineno == 1 && n >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-		start += 3;
-	while (isspace((unsigned char)*start))
-		start++;
-	p->indented = start > buf;
-	if (*start == '[' && !(p->key_seen && p->indented)) {
-		/* inih ends the name at the first ']' or at an inline comment
-		 * (';' after white space); without a ']' it is a syntax error,
-		 * which inih reports itself. */
-		const char *e = start + 1;
-		int was_space = 0;
-		while (*e && *e != ']' && !(was_space && *e == ';')) {
-			was_space = isspace((unsigned char)*e);
-			e++;
-		}
-		if (*e == ']') {
-			p->key_seen = 0;
-			p->indented = 0;
-			char name[128];
-			size_t len = (size_t)(e - (start + 1));
-			if (len >= sizeof(name))
-				len = sizeof(name) - 1;
-			memcpy(name, start + 1, len);
-			name[len] = '\0';
-			if (!section_known(name)) {
-				fail(p, p->lineno, VG_EBADREQ, "unknown section [%s]", name);
-				return NULL;
-			}
+	const struct parse *p = user;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (keys[i].required && !p->key_line[i]) {
+			ini_fail(in, 0, VG_EBADREQ, "[%s] %s is required", keys[i].section,
+				 keys[i].name);
+			return;
 		}
 	}
-	return buf;
 }
+
+static const struct ini_handlers handlers = {
+	.section = on_section,
+	.value = on_value,
+	.continued = on_continued,
+	.end = on_end,
+	.syntax_error = "syntax error (expected [section] or key = value)",
+};
 
 static void set_defaults(struct config *cfg)
 {
@@ -456,73 +392,30 @@ int config_load(const char *path, struct config *cfg, char *err, size_t err_len)
 {
 	struct parse p;
 	char *dir = NULL;
-	const char *slash;
+	const char *slash = strrchr(path, '/');
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
 	memset(&p, 0, sizeof(p));
 	p.cfg = cfg;
-	p.err_line = -1;
 	set_defaults(cfg);
 	cfg->path = strdup(path);
 	cfg->listen_address = strdup(DEFAULT_ADDRESS);
-	if (!cfg->path || !cfg->listen_address) {
-		fail(&p, 0, VG_ENOMEM, "out of memory");
-		goto out;
-	}
-
-	slash = strrchr(path, '/');
-	if (slash) {
+	if (slash)
 		dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
-		if (!dir) {
-			fail(&p, 0, VG_ENOMEM, "out of memory");
-			goto out;
-		}
+	if (!cfg->path || !cfg->listen_address || (slash && !dir)) {
+		if (err && err_len)
+			snprintf(err, err_len, "%s:0: out of memory", path);
+		rc = VG_ENOMEM;
+		goto out;
 	}
 	p.dir = dir;
-
-	p.fp = fopen(path, "r");
-	if (!p.fp) {
-		fail(&p, 0, VG_EIO, "cannot open: %s", strerror(errno));
-		goto out;
-	}
-	rc = ini_parse_stream(read_line, &p, on_value, &p);
-	if (p.read_errno) {
-		/* A read error ends the input early: report it rather than
-		 * whatever the truncated input looked like. */
-		p.err_line = -1;
-		fail(&p, 0, VG_EIO, "cannot read: %s", strerror(p.read_errno));
-		goto out;
-	}
-	/* inih returns the first line it found wrong; the handler's and the
-	 * reader's errors are recorded with their lines, so a smaller line
-	 * number from inih is a syntax error that came first. */
-	if (rc > 0 && (p.err_line < 0 || rc < p.err_line)) {
-		p.err_line = -1;
-		fail(&p, rc, VG_EBADREQ, "syntax error (expected [section] or key = value)");
-	} else if (rc < 0 && p.err_line < 0) {
-		fail(&p, 0, VG_ENOMEM, "out of memory");
-	}
-	if (p.err_line >= 0)
-		goto out;
-
-	for (size_t i = 0; i < N_KEYS; i++) {
-		if (keys[i].required && !p.key_line[i]) {
-			fail(&p, 0, VG_EBADREQ, "[%s] %s is required", keys[i].section, keys[i].name);
-			break;
-		}
-	}
+	rc = ini_read(path, &handlers, &p, err, err_len);
 out:
-	if (p.fp)
-		fclose(p.fp);
-	free(p.line);
 	free(dir);
-	if (p.err_line < 0)
-		return VG_OK;
-	if (err && err_len)
-		snprintf(err, err_len, "%s:%d: %s", path, p.err_line, p.err);
-	config_free(cfg);
-	return p.err_status;
+	if (rc != VG_OK)
+		config_free(cfg);
+	return rc;
 }
 
 void config_free(struct config *cfg)
