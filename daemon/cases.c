@@ -34,9 +34,9 @@ struct cases {
 	" last_attempt_channel, last_attempt_outcome, last_success_ms, attempts,"      \
 	" failed_attempts, failed_channels, failed_first_org, failed_orgs,"            \
 	" alert_id, alert_kind, alert_stage, alert_raised_ms, alert_deadline_ms,"      \
-	" alert_acked, alert_acked_ms, alert_resolve, alert_notify,"                   \
-	" stall_id, handover_alerted, stall_resolve, next_event_ms"
-#define N_COLUMNS 41
+	" alert_acked, acked_ms, alert_resolve, alert_notify,"                         \
+	" stall_id, handover_alerted, stall_resolve, stall_org, next_event_ms"
+#define N_COLUMNS 42
 
 /* Every failure of SQLite is VG_EIO to the caller, with the message kept. */
 static int db_fail(struct cases *cs, int rc)
@@ -222,12 +222,13 @@ static int load(struct cases *cs, const char *case_id, struct case_state *c)
 	c->alert.raised_ms = sqlite3_column_int64(st, i++);
 	c->alert.deadline_ms = sqlite3_column_int64(st, i++);
 	c->alert.acked = sqlite3_column_int(st, i++);
-	c->alert.acked_ms = sqlite3_column_int64(st, i++);
+	c->acked_ms = sqlite3_column_int64(st, i++);
 	copy_text(c->alert.resolve, sizeof(c->alert.resolve), st, i++);
 	copy_text(c->alert.notify, sizeof(c->alert.notify), st, i++);
 	c->has_stall = copy_id(c->stall_id, st, i++);
 	copy_id(c->stall_offer_id, st, i++);
 	copy_text(c->stall_resolve, sizeof(c->stall_resolve), st, i++);
+	copy_text(c->stall_org, sizeof(c->stall_org), st, i++);
 	c->next_event_ms = sqlite3_column_int64(st, i++);
 	sqlite3_reset(st);
 	rc = load_parties(cs, c);
@@ -274,12 +275,13 @@ static int save(struct cases *cs, struct case_state *c, uint64_t index, int64_t 
 	sqlite3_bind_int64(st, i++, c->alert.raised_ms);
 	sqlite3_bind_int64(st, i++, c->alert.deadline_ms);
 	sqlite3_bind_int(st, i++, c->alert.acked);
-	sqlite3_bind_int64(st, i++, c->alert.acked_ms);
+	sqlite3_bind_int64(st, i++, c->acked_ms);
 	sqlite3_bind_text(st, i++, c->alert.resolve, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, i++, c->alert.notify, -1, SQLITE_STATIC);
 	bind_id(st, i++, c->has_stall, c->stall_id);
 	bind_id(st, i++, c->has_stall, c->stall_offer_id);
 	sqlite3_bind_text(st, i++, c->stall_resolve, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, i++, c->has_stall ? c->stall_org : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, i++, c->next_event_ms);
 	int rc = step_done(cs, st);
 	for (size_t p = 0; rc == VG_OK && p < c->n_parties; p++) {

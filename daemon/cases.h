@@ -82,14 +82,16 @@
 
 /* Schema 5: the case's owner (its opener), the acknowledgement that
  * re-arms the watchdog, a new responsible organisation to tell of the open
- * alert, and the open handover_stalled alert with its resolution.  Owners
+ * alert, and the open handover_stalled alert with its resolution and the
+ * organisation it was raised to.  Owners
  * of older cases are the authors of their first entry (the CaseOpen). */
 #define CASES_SCHEMA_5                                                                \
 	"ALTER TABLE cases ADD COLUMN owner TEXT NOT NULL DEFAULT '';"                \
-	"ALTER TABLE cases ADD COLUMN alert_acked_ms INTEGER NOT NULL DEFAULT 0;"     \
+	"ALTER TABLE cases ADD COLUMN acked_ms INTEGER NOT NULL DEFAULT 0;"           \
 	"ALTER TABLE cases ADD COLUMN alert_notify TEXT NOT NULL DEFAULT '';"         \
 	"ALTER TABLE cases ADD COLUMN stall_id BLOB;"                                 \
 	"ALTER TABLE cases ADD COLUMN stall_resolve TEXT NOT NULL DEFAULT '';"        \
+	"ALTER TABLE cases ADD COLUMN stall_org TEXT NOT NULL DEFAULT '';"            \
 	"UPDATE cases SET owner = coalesce((SELECT author FROM entries e WHERE "       \
 	"  e.case_id = cases.case_id ORDER BY idx LIMIT 1), responsible);"
 

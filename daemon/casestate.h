@@ -43,8 +43,8 @@ struct case_alert {
 	int64_t raised_ms;
 	int64_t deadline_ms;               /* the missed deadline; 0 raised early */
 	int acked;
-	int64_t acked_ms;                  /* the acknowledgement re-arms from here */
-	char resolve[24];                  /* a resolution to announce: "contact", "closed" */
+	char resolve[24];                  /* a resolution to announce: "contact", "closed",
+					    * "superseded" */
 	char notify[CASE_ORG_LEN];         /* a new responsible organisation to tell */
 };
 
@@ -84,12 +84,15 @@ struct case_state {
 	uint32_t failed_channels;          /* bit set of channels */
 	char failed_first_org[CASE_ORG_LEN];
 	int failed_orgs;                   /* 0, 1, 2 = two or more */
+	int64_t acked_ms;                  /* the last acknowledgement of a silence alert:
+					    * the watchdog re-arms from it */
 
 	/* The watchdog. */
 	struct case_alert alert;
 	int has_stall;                     /* a handover_stalled alert is open */
 	uint8_t stall_id[RECORD_ID_LEN];
 	uint8_t stall_offer_id[RECORD_ID_LEN];  /* the offer it is about */
+	char stall_org[CASE_ORG_LEN];      /* the offering organisation it was raised to */
 	char stall_resolve[24];            /* "handover-answered", "handover-withdrawn" */
 	int64_t next_event_ms;             /* when the watchdog looks again; 0 never */
 

@@ -28,10 +28,8 @@ int watchdog_outcome_reached(int o)
 
 int64_t watchdog_base(const struct case_state *c)
 {
-	int64_t base = max64(c->last_success_ms, max64(c->handed_over_at_ms, c->opened_at_ms));
-	if (c->alert.open && c->alert.acked)
-		base = max64(base, c->alert.acked_ms);
-	return base;
+	return max64(max64(c->last_success_ms, c->acked_ms),
+		     max64(c->handed_over_at_ms, c->opened_at_ms));
 }
 
 static uint64_t window(const struct watch_config *wc, const struct case_state *c)
@@ -104,7 +102,7 @@ void watchdog_on_contact(const struct watch_config *wc, struct case_state *c, co
 void watchdog_on_ack(struct case_state *c, int64_t now)
 {
 	c->alert.acked = 1;
-	c->alert.acked_ms = now;
+	c->acked_ms = now;
 	reset_failures(c);
 }
 
@@ -257,10 +255,12 @@ int watchdog_step(const struct watch_config *wc, struct case_state *c, int64_t n
 		event_base(ev, c, VIGIL__V1__ALERT_KIND__ALERT_KIND_HANDOVER_STALLED);
 		memcpy(ev->alert_id, c->stall_id, RECORD_ID_LEN);
 		snprintf(ev->resolution, sizeof(ev->resolution), "%s", c->stall_resolve);
-		/* The organisation that offered, which may have handed the case on. */
-		add_recipient(ev, c->responsible);
+		/* The organisation that offered and was told of the stall, which
+		 * may have handed the case on by now. */
+		add_recipient(ev, c->stall_org[0] ? c->stall_org : c->responsible);
 		c->has_stall = 0;
 		c->stall_resolve[0] = '\0';
+		c->stall_org[0] = '\0';
 		return 1;
 	}
 	if (c->alert.notify[0]) {
@@ -283,8 +283,18 @@ int watchdog_step(const struct watch_config *wc, struct case_state *c, int64_t n
 	if (may_raise(c)) {
 		int64_t deadline = watchdog_deadline(wc, c);
 		int silent = now >= deadline;
+		if ((silent || failed_trigger(wc, c)) && c->alert.open) {
+			/* The silence went on after the acknowledgement: the
+			 * acknowledged alert ends here, and a new one follows in
+			 * the next step, so that every alert id is resolved once. */
+			open_alert_event(ev, c, 0);
+			snprintf(ev->resolution, sizeof(ev->resolution), "superseded");
+			recipients(c, c->alert.stage, c->alert.kind, ev);
+			memset(&c->alert, 0, sizeof(c->alert));
+			return 1;
+		}
 		if (silent || failed_trigger(wc, c)) {
-			int rearm = c->alert.open;
+			int rearm = c->acked_ms > 0 && c->acked_ms == watchdog_base(c);
 			int kind = silent ? VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE
 					  : VIGIL__V1__ALERT_KIND__ALERT_KIND_FAILED_ATTEMPTS;
 			/* No grace for a minor or a returnee in immediate danger. */
@@ -313,6 +323,7 @@ int watchdog_step(const struct watch_config *wc, struct case_state *c, int64_t n
 		c->has_stall = 1;
 		memcpy(c->stall_id, new_id, RECORD_ID_LEN);
 		memcpy(c->stall_offer_id, c->pending_offer_id, RECORD_ID_LEN);
+		snprintf(c->stall_org, sizeof(c->stall_org), "%s", c->responsible);
 		recipients(c, 1, ev->kind, ev);
 		return 1;
 	}

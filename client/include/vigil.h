@@ -966,7 +966,7 @@ struct vigil_alert {
 	const char *police_advice;        /* "none", "missing-person report to be
 					   * considered" or "missing-person report
 					   * required" (a minor) */
-	char resolution[32];              /* stage 0: "contact", "closed",
+	char resolution[32];              /* stage 0: "contact", "closed", "superseded",
 					   * "handover-answered" or "handover-withdrawn";
 					   * "" otherwise */
 	char cause[32];                   /* "" raised or escalated; "after-ack": raised

@@ -304,6 +304,15 @@ static void test_ack_rearms(void **state)
 	 * after the acknowledgement if the silence goes on. */
 	assert_int_equal(watchdog_next(&wc, &c, acked), acked + 72 * HOUR);
 	quiet(&c, acked + 72 * HOUR - 1);
+	/* First the acknowledged alert ends, so that no alert id stays open
+	 * for ever, to the recipients of its last stage... */
+	step(&c, acked + 72 * HOUR, id2, &ev);
+	assert_int_equal(ev.stage, 0);
+	assert_string_equal(ev.resolution, "superseded");
+	assert_memory_equal(ev.alert_id, id1, RECORD_ID_LEN);
+	assert_true(has_recipient(&ev, "se-shelter-stockholm"));
+	assert_false(has_recipient(&ev, "se-police-noa"));
+	/* ... then the new alert, at the same moment. */
 	step(&c, acked + 72 * HOUR, id2, &ev);
 	assert_int_equal(ev.kind, SILENCE);
 	assert_int_equal(ev.stage, 1);
@@ -345,7 +354,13 @@ static void test_ack_resets_failures(void **state)
 	watchdog_on_contact(&wc, &c, "se-malmo-coord", PHONE, NO_ANSWER, now + 6, now + 6);
 	watchdog_on_contact(&wc, &c, "iom-ru-moscow", SMS, NO_ANSWER, now + 7, now + 7);
 	step(&c, now + 7, id2, &ev);
+	assert_int_equal(ev.stage, 0);
+	assert_string_equal(ev.resolution, "superseded");
+	assert_memory_equal(ev.alert_id, id1, RECORD_ID_LEN);
+	step(&c, now + 7, id2, &ev);
 	assert_int_equal(ev.kind, FAILED);
+	assert_int_equal(ev.stage, 1);
+	assert_memory_equal(ev.alert_id, id2, RECORD_ID_LEN);
 	assert_string_equal(ev.cause, "after-ack");
 }
 
@@ -433,6 +448,27 @@ static void test_stall_resolved_on_withdraw(void **state)
 	stalled_then("handover-withdrawn");
 }
 
+/* The offering organisation was told of the stall; it is told of the end
+ * too, although the organisation that accepted is responsible by then. */
+static void test_stall_resolution_reaches_offerer(void **state)
+{
+	(void)state;
+	struct case_state c;
+	opened(&c, LOW);
+	int64_t at = T0 + HOUR;
+	offer_to(&c, "iom-ru-moscow", at);
+	struct watch_event ev;
+	step(&c, at + 72 * HOUR, id1, &ev);
+	assert_string_equal(ev.recipients[0], "se-stockholm-coord");
+	watchdog_on_offer_ended(&c, "handover-answered");
+	snprintf(c.responsible, sizeof(c.responsible), "iom-ru-moscow");
+	watchdog_on_accepted(&c, "iom-ru-moscow", at + 73 * HOUR);
+	step(&c, at + 73 * HOUR, id2, &ev);
+	assert_string_equal(ev.resolution, "handover-answered");
+	assert_int_equal(ev.n_recipients, 1);
+	assert_string_equal(ev.recipients[0], "se-stockholm-coord");
+}
+
 static void test_offer_answered_in_time_raises_nothing(void **state)
 {
 	(void)state;
@@ -492,6 +528,7 @@ int main(void)
 		cmocka_unit_test(test_handover_without_alert_moves_base),
 		cmocka_unit_test(test_stall_resolved_on_answer),
 		cmocka_unit_test(test_stall_resolved_on_withdraw),
+		cmocka_unit_test(test_stall_resolution_reaches_offerer),
 		cmocka_unit_test(test_offer_answered_in_time_raises_nothing),
 		cmocka_unit_test(test_close_resolves_and_stops),
 		cmocka_unit_test(test_no_early_alert_when_disabled),
