@@ -118,11 +118,13 @@ static void open_help(FILE *f)
 		   "                 (--consent SCOPE [--consent-at TIME] |\n"
 		   "                  --override-risk-to-life TEXT)\n"
 		   "\n"
-		   "Opens a case (only coordinators do): our organisation becomes responsible\n"
-		   "and, with the organisations named by --party, a party to the case.  A\n"
-		   "closed case is reopened the same way by a coordinator that is a party.\n"
+		   "Opens a case (only coordinators do): our organisation becomes its owner and\n"
+		   "responsible and, with the organisations named by --party, a party to the\n"
+		   "case.  A closed case is reopened the same way by its owner or by the\n"
+		   "coordinator responsible when it was closed.\n"
 		   "\n"
-		   "  --case ID            pseudonymous case id, 3-64 characters of A-Z a-z 0-9 -\n"
+		   "  --case ID            OWNER/PSEUDONYM: your organisation id, '/', and a\n"
+		   "                       pseudonym of 3-64 characters of A-Z a-z 0-9 -\n"
 		   "  --risk LEVEL         one of:\n");
 	output_names(f, vigil_risk_name);
 	fprintf(f, "  --minor              the returnee is a minor (then --risk must be high)\n"

@@ -36,7 +36,8 @@ void cmd_contact_help(FILE *f)
 		   "leaf hash of the entry, the relay's signed checkpoint and the proof that the\n"
 		   "entry is in it.\n"
 		   "\n"
-		   "  --case ID            pseudonymous case id, 3-64 characters of A-Z a-z 0-9 -\n"
+		   "  --case ID            the case: OWNER/PSEUDONYM, the owner's organisation id,\n"
+		   "                       '/', 3-64 characters of A-Z a-z 0-9 -\n"
 		   "  --channel CHANNEL    how the attempt was made, one of:\n");
 	output_names(f, vigil_channel_name);
 	fprintf(f, "  --outcome OUTCOME    what came of it, one of:\n");

@@ -270,7 +270,7 @@ VIGIL_API const struct vigil_checkpoint_key *vigil_client_checkpoint_key(const v
 struct vigil_contact {
 	uint8_t record_id[VIGIL_RECORD_ID_LEN];
 	int have_record_id;
-	const char *case_id;      /* 3-64 characters of [A-Za-z0-9-] */
+	const char *case_id;      /* OWNER/PSEUDONYM (see vigil_case_id_check) */
 	const char *channel;      /* e.g. "phone" */
 	const char *outcome;      /* e.g. "no-answer" */
 	int64_t attempted_at_ms;  /* ms since the epoch; 0 = now */
@@ -538,7 +538,7 @@ VIGIL_API int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count,
 struct vigil_case_open {
 	uint8_t record_id[VIGIL_RECORD_ID_LEN];
 	int have_record_id;
-	const char *case_id;          /* 3-64 characters of [A-Za-z0-9-], a pseudonym */
+	const char *case_id;          /* OWNER/PSEUDONYM: the opener's organisation id, '/', a pseudonym */
 	int64_t client_time_ms;       /* ms since the epoch; 0 = now */
 	const char *risk;             /* "low", "medium" or "high" */
 	int minor;                    /* 1: a minor, whose risk is always "high" */
