@@ -6,12 +6,14 @@
  *   and cannot push the deadline: the silence alert comes on time;
  * - a police party that never connected gets the stage-2 escalation on its
  *   first "vigil alerts", once: recipients come from the member directory;
- * - an acknowledgement re-arms: continued silence raises a new alert
- *   (cause after-ack) one window after it, and that one escalates;
+ * - an acknowledgement re-arms: continued silence ends the acknowledged
+ *   alert (resolution superseded) one window after it and, in the same
+ *   commit, raises a new alert (cause after-ack), which escalates;
  * - accepting a handover while an alert is open tells the new responsible
  *   organisation at once (cause handover);
  * - a handover_stalled alert is resolved when the offer is answered or
- *   withdrawn.
+ *   withdrawn, and the resolution reaches the organisation that was told
+ *   of the stall, even once the case was handed on.
  *
  * Every delivered alert is checked as evidence (the relay's signature, the
  * leaf hash, the signed checkpoint, the inclusion proof).  "Not before"
@@ -545,9 +547,35 @@ static void test_ack_rearms(void **state)
 	assert_int_equal(a1.stage, 1);
 	assert_string_equal(a1.cause, "");
 	int64_t acked = ack_alert(&COORD_C, OWNER "L-rearm", a1.alert_id);
-	/* Silence goes on: the next delivery is a new alert, one window after
-	 * the acknowledgement and not before, that says why it came. */
-	must_alert(&sc, 3000 + PATIENCE_MS, &a2, "the re-raised alert");
+	/* Silence goes on: one window after the acknowledgement and not
+	 * before, the acknowledged alert ends first ("superseded", stage 0, its
+	 * own id), to the recipients of its last stage (stage 1: no police), so
+	 * that no alert id stays open for ever ... */
+	struct got end;
+	must_alert(&sc, 3000 + PATIENCE_MS, &end, "the end of the acknowledged alert");
+	assert_string_equal(end.case_id, OWNER "L-rearm");
+	assert_int_equal(end.kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE);
+	assert_int_equal(end.stage, 0);
+	assert_string_equal(end.resolution, "superseded");
+	assert_string_equal(end.cause, "");
+	assert_memory_equal(end.alert_id, a1.alert_id, RECORD_ID_LEN);
+	assert_int_equal(end.police, VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_NONE);
+	if (end.received_at_ms < acked + 3000 || end.received_at_ms > acked + 3000 + LATE_MS)
+		fail_msg("the acknowledged alert ended %lld ms after the acknowledgement; the "
+			 "window is 3 s", (long long)(end.received_at_ms - acked));
+	assert_int_equal(end.n_recipients, 3);
+	assert_int_equal(end.n_recipients, a1.n_recipients);
+	for (size_t i = 0; i < a1.n_recipients; i++)
+		assert_string_equal(end.recipients[i], a1.recipients[i]);
+	assert_string_equal(end.recipients[0], COORD);
+	assert_true(has_recipient(&end, OTHER_ORG));
+	assert_true(has_recipient(&end, SHELTER));
+	assert_false(has_recipient(&end, POLICE));
+	/* ... then, in the same batch (same commit, the next position), a new
+	 * alert that says why it came. */
+	must_alert(&sc, PATIENCE_MS, &a2, "the re-raised alert");
+	assert_int_equal(a2.position, end.position + 1);
+	assert_int_equal(a2.received_at_ms, end.received_at_ms);
 	assert_string_equal(a2.case_id, OWNER "L-rearm");
 	assert_int_equal(a2.kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE);
 	assert_int_equal(a2.stage, 1);
@@ -559,15 +587,24 @@ static void test_ack_rearms(void **state)
 	assert_string_equal(a2.recipients[0], COORD);
 	assert_false(has_recipient(&a2, POLICE));
 	/* It escalates as usual; the acknowledged one never did (it would
-	 * have reached the police first). */
+	 * have reached the police first), and its end was not for the police
+	 * either. */
 	must_alert(&sp, 4000 + PATIENCE_MS, &e, "the escalation of the re-raised alert");
 	assert_memory_equal(e.alert_id, a2.alert_id, RECORD_ID_LEN);
 	assert_int_equal(e.stage, 2);
 	assert_true(e.received_at_ms - a2.received_at_ms >= 4000);
 	assert_true(has_recipient(&e, POLICE));
-	char hex[2 * RECORD_ID_LEN + 1], sql[160];
+	/* The acknowledged alert has exactly two entries: its raise and its
+	 * end. */
+	char hex[2 * RECORD_ID_LEN + 1], sql[200];
 	hex_of(a1.alert_id, hex);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s'", hex);
+	assert_int_equal(db_int(&R, sql), 2);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s' AND "
+		 "stage = 1 AND position = %llu", hex, (unsigned long long)a1.position);
+	assert_int_equal(db_int(&R, sql), 1);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s' AND "
+		 "stage = 0 AND position = %llu", hex, (unsigned long long)end.position);
 	assert_int_equal(db_int(&R, sql), 1);
 	tclient_close(&sc.c);
 	tclient_close(&sp.c);
@@ -739,8 +776,8 @@ static void test_stalled_handover_resolved(void **state)
 /* An offer that stalled and is then accepted: the stalled alert is
  * resolved (handover-answered), and the resolution reaches the
  * organisation that offered, which was told of the stall, although the
- * case is no longer with it.  (watchdog_step's own comment: "The
- * organisation that offered, which may have handed the case on".) */
+ * case is no longer with it (the relay keeps the organisation it raised
+ * the stall to). */
 static void test_stall_resolution_reaches_offerer_after_acceptance(void **state)
 {
 	(void)state;
