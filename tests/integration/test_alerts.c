@@ -41,6 +41,9 @@
  * The checks that something did not come early use the relay's own times
  * (received_at_ms), which no load can make earlier. */
 #define PATIENCE_MS 10000
+/* How late after its due time an alert may be committed and still count as
+ * on time: the watchdog looks at the due time, so this is load only. */
+#define LATE_MS 5000
 
 static int64_t wall_ms(void)
 {
@@ -236,6 +239,17 @@ static void expect_receipt(Vigil__V1__Frame *a)
 		fail_msg("no receipt: %s", a && a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ?
 			 a->error->message : "no answer");
 	frame_free(a);
+}
+
+/* The same, and the relay's receive time from the receipt. */
+static int64_t expect_receipt_at(Vigil__V1__Frame *a)
+{
+	if (!a || a->msg_case != VIGIL__V1__FRAME__MSG_RECEIPT)
+		fail_msg("no receipt: %s", a && a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ?
+			 a->error->message : "no answer");
+	int64_t at = a->receipt->received_at_ms;
+	frame_free(a);
+	return at;
 }
 
 static void expect_error(Vigil__V1__Frame *a, int status, const char *msg)
@@ -454,7 +468,9 @@ static void expect_no_escalation_until(struct sub *s, int64_t t, const uint8_t *
 }
 
 /* No acknowledgement: stage 2 goes to the police after escalate_after; an
- * acknowledgement stops the escalation of that alert. */
+ * acknowledgement stops the escalation of that alert.  Continued silence
+ * ends the acknowledged alert (superseded) one window after the
+ * acknowledgement and raises a new one in the same commit. */
 static void test_escalation_and_ack(void **state)
 {
 	(void)state;
@@ -463,6 +479,11 @@ static void test_escalation_and_ack(void **state)
 	struct sub sc, sp;
 	subscribe(&sc, w.t.port, "se-stockholm-coord", 0);
 	subscribe(&sp, w.t.port, POLICE, 0);
+	/* The police's submitting connection is opened now, before the
+	 * alerts: between the raise and the acknowledgement, which must come
+	 * within the 2 s escalate_after, there are only round trips on open
+	 * connections (a handshake there costs hundreds of ms under load). */
+	as(&w, &w.police, POLICE);
 	open_case(&w.coord, OWNER "A-esc", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
 	open_case(&w.coord, OWNER "A-acked", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
 	struct got a1, a2, g;
@@ -474,7 +495,7 @@ static void test_escalation_and_ack(void **state)
 	assert_int_equal(open->stage, 1);
 	assert_int_equal(acked->stage, 1);
 	/* Who may acknowledge, and what. */
-	expect_error(alert_ack(as(&w, &w.police, POLICE), OWNER "A-acked", acked->alert_id,
+	expect_error(alert_ack(&w.police, OWNER "A-acked", acked->alert_id,
 			       VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED),
 		     VG_EPERM, "only a coordinator party or the responsible organisation "
 			       "acknowledges an alert");
@@ -483,8 +504,8 @@ static void test_escalation_and_ack(void **state)
 	expect_error(alert_ack(&w.coord, OWNER "A-acked", bogus,
 			       VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED),
 		     VG_EBADREQ, "that alert is not open");
-	expect_receipt(alert_ack(&w.coord, OWNER "A-acked", acked->alert_id,
-				 VIGIL__V1__ACK_DECISION__ACK_DECISION_NOT_FILED));
+	int64_t acked_at = expect_receipt_at(alert_ack(&w.coord, OWNER "A-acked", acked->alert_id,
+						       VIGIL__V1__ACK_DECISION__ACK_DECISION_NOT_FILED));
 	/* Only the unacknowledged one escalates, to the police as well. */
 	must_alert(&sp, PATIENCE_MS, &g, "the escalation");
 	assert_string_equal(g.case_id, OWNER "A-esc");
@@ -495,13 +516,56 @@ static void test_escalation_and_ack(void **state)
 	assert_string_equal(g.cause, "");
 	assert_true(has_recipient(&g, POLICE));
 	assert_true(has_recipient(&g, "se-stockholm-coord"));
+	/* The coordinator, in order: that escalation (due 2 s after a raise
+	 * that came before the acknowledgement), then the end of the
+	 * acknowledged alert one window after the acknowledgement, then the
+	 * new alert, in the same commit at the next position. */
+	struct got esc, end, again;
+	must_alert(&sc, PATIENCE_MS, &esc, "the escalation to the coordinator");
+	assert_int_equal(esc.position, g.position);
+	must_alert(&sc, 2000 + PATIENCE_MS, &end, "the end of the acknowledged alert");
+	assert_string_equal(end.case_id, OWNER "A-acked");
+	assert_int_equal(end.kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE);
+	assert_int_equal(end.stage, 0);
+	assert_string_equal(end.resolution, "superseded");
+	assert_string_equal(end.cause, "");
+	assert_memory_equal(end.alert_id, acked->alert_id, RECORD_ID_LEN);
+	assert_int_equal(end.police, VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_NONE);
+	if (end.received_at_ms < acked_at + 2000 || end.received_at_ms > acked_at + 2000 + LATE_MS)
+		fail_msg("the acknowledged alert ended %lld ms after the acknowledgement; the "
+			 "window is 2 s", (long long)(end.received_at_ms - acked_at));
+	/* To the recipients of its last stage, 1: not the police. */
+	assert_int_equal(end.n_recipients, 3);
+	assert_int_equal(end.n_recipients, acked->n_recipients);
+	for (size_t i = 0; i < acked->n_recipients; i++)
+		assert_string_equal(end.recipients[i], acked->recipients[i]);
+	assert_string_equal(end.recipients[0], "se-stockholm-coord");
+	assert_true(has_recipient(&end, "se-goteborg-coord"));
+	assert_true(has_recipient(&end, "se-shelter-1"));
+	assert_false(has_recipient(&end, POLICE));
+	must_alert(&sc, PATIENCE_MS, &again, "the alert raised after the acknowledgement");
+	assert_int_equal(again.position, end.position + 1);
+	assert_int_equal(again.received_at_ms, end.received_at_ms);
+	assert_string_equal(again.case_id, OWNER "A-acked");
+	assert_int_equal(again.kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE);
+	assert_int_equal(again.stage, 1);
+	assert_string_equal(again.cause, "after-ack");
+	assert_int_equal(again.police, VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_NONE);
+	assert_memory_not_equal(again.alert_id, acked->alert_id, RECORD_ID_LEN);
+	assert_false(has_recipient(&again, POLICE));
 	/* Well past the time the acknowledged alert would have escalated: it
-	 * did not.  (Continued silence raises a new alert one window after the
-	 * acknowledgement, which escalates in its turn: another alert id.) */
+	 * did not.  (The new alert escalates in its turn: another alert id.) */
 	expect_no_escalation_until(&sp, acked->received_at_ms + 2000 + 2500, acked->alert_id);
+	/* The acknowledged alert has exactly its raise and its end. */
 	char sql[256], hex[2 * RECORD_ID_LEN + 1];
 	hex_encode(acked->alert_id, RECORD_ID_LEN, hex);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s'", hex);
+	assert_int_equal(db_int(&w.t, sql), 2);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s' AND "
+		 "stage = 1 AND position = %llu", hex, (unsigned long long)acked->position);
+	assert_int_equal(db_int(&w.t, sql), 1);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s' AND "
+		 "stage = 0 AND position = %llu", hex, (unsigned long long)end.position);
 	assert_int_equal(db_int(&w.t, sql), 1);
 	/* The relay raises alerts; nobody else may. */
 	{
@@ -545,12 +609,15 @@ static void test_offline_replay_and_ack(void **state)
 	assert_string_equal(g.case_id, OWNER "A-offline");
 	assert_true(has_recipient(&g, "se-goteborg-coord"));
 	ack_delivery(&s, g.position);
-	tclient_close(&s.c);
-	/* The acknowledgement is stored once the relay read it. */
+	/* The acknowledgement has no answer: wait, on the open connection,
+	 * until the relay stored it (closing first could lose it). */
+	const char *stored_ack = "SELECT coalesce((SELECT position FROM delivery_acks WHERE "
+				 "org = 'se-goteborg-coord'), -1)";
 	for (int64_t t = wall_ms() + PATIENCE_MS;
-	     wall_ms() < t && db_int(&w.t, "SELECT count(*) FROM delivery_acks WHERE org = "
-				     "'se-goteborg-coord'") < 1;)
+	     wall_ms() < t && db_int(&w.t, stored_ack) != (long long)g.position;)
 		usleep(50000);
+	assert_int_equal(db_int(&w.t, stored_ack), (long long)g.position);
+	tclient_close(&s.c);
 	subscribe(&s, w.t.port, "other-coord", 0);
 	assert_int_equal(s.acked, g.position);
 	assert_int_equal(next_alert(&s, 1000, &g), 0);
