@@ -62,6 +62,16 @@
  * The checks that something did not come early use the relay's own times,
  * which no load can make earlier. */
 #define PATIENCE_MS 10000
+/* How late after its due time an alert may be committed and still count as
+ * on time: the watchdog looks at the due time, so this is load only. */
+#define LATE_MS 5000
+/* Every "vigil alerts" run without --follow lasts at least the tool's quiet
+ * period (1 s, QUIET_MS in client/cli/alerts.c) plus process start-up and
+ * an mTLS handshake: up to ~2 s under ASan on a loaded 2-core machine, and
+ * a listing followed by "vigil alert ack" up to ~1.8 s.  A window that must
+ * not end while a test is still running the tool is therefore about three
+ * times that, 6 s. */
+#define ESCALATE_MS 6000
 
 /* The members of one alert printed with --json, in order. */
 static const char alert_keys[] = "position,received_at,case_id,kind,stage,resolution,cause,"
@@ -401,7 +411,7 @@ static void test_alerts_printed_and_acknowledged(void **state)
 			 (long long)(wall_ms() - opened), r->out);
 	assert_int_equal(db_int(&R, "SELECT count(*) FROM delivery_acks"), 0);
 
-	assert_int_equal(db_wait("SELECT count(*) FROM alerts", 1, PATIENCE_MS), 1);
+	assert_int_equal(db_wait("SELECT count(*) FROM alerts", 1, 6000 + PATIENCE_MS), 1);
 	char alert_id[33];
 	unsigned long long pos = stored_alert(OWNER "CA-silence", 1, alert_id);
 	char deadline[TIME_RFC3339_MAX];
@@ -491,9 +501,13 @@ static void test_follow(void **state)
 	(void)state;
 	struct world w;
 	world_up(&w, WATCH_NO_ESCALATION);
+	/* --follow is started before the case opens: it has the whole window
+	 * to start and subscribe, so that the alert is pushed to it, not
+	 * replayed to a late subscriber (which would print it long after its
+	 * commit when start-up is slow). */
+	bg_start(&BG, COORD, "--json", "alerts", "--follow", NULL);
 	int64_t opened = wall_ms();
 	open_case(&w, OWNER "CA-follow");
-	bg_start(&BG, COORD, "--json", "alerts", "--follow", NULL);
 	char line[4096];
 	int64_t seen = 0;
 	if (!bg_line(&BG, 2000 + PATIENCE_MS, line, sizeof(line), &seen))
@@ -552,9 +566,11 @@ static void test_ack_stops_escalation(void **state)
 {
 	(void)state;
 	struct world w;
-	/* Escalation after 4 s: time enough to acknowledge on a loaded machine. */
+	/* Escalation after ESCALATE_MS: the listing and the ack below are done
+	 * before it on a loaded machine (with 2 s, both alerts escalated while
+	 * "vigil alerts" was still listing them, or before the ack landed). */
 	world_up(&w, "[watchdog]\nhigh = 2s\nmedium = 3s\nlow = 1h\nfailed_attempts = 3\n"
-		     "handover_window = 1h\nescalate_after = 4s\n");
+		     "handover_window = 1h\nescalate_after = 6s\n");
 	open_case(&w, OWNER "CA-acked");
 	open_case(&w, OWNER "CA-open");
 	assert_int_equal(db_wait("SELECT count(*) FROM alerts WHERE stage = 1", 2, PATIENCE_MS), 2);
@@ -621,23 +637,50 @@ static void test_ack_stops_escalation(void **state)
 	/* The unacknowledged alert reaches the police at stage 2 after
 	 * escalate_after; the acknowledged one never does. */
 	assert_int_equal(db_wait("SELECT count(*) FROM alerts WHERE stage = 2 AND case_id = '"
-				 OWNER "CA-open'", 1, 4000 + PATIENCE_MS), 1);
-	assert_true(alert_time(open_id, 2) - alert_time(open_id, 1) >= 4000);
-	while (wall_ms() - raised < 4000 + 1500)
+				 OWNER "CA-open'", 1, ESCALATE_MS + PATIENCE_MS), 1);
+	assert_true(alert_time(open_id, 2) - alert_time(open_id, 1) >= ESCALATE_MS);
+	while (wall_ms() - raised < ESCALATE_MS + 1500)
 		usleep(50000);
-	{
-		char sql[160];
-		snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s'",
-			 acked_id);
-		assert_int_equal(db_int(&R, sql), 1);
-	}
-	/* The acknowledgement re-armed the watchdog: the silence went on, so a
-	 * new alert was raised one window after it, not before. */
+	/* The acknowledgement re-armed the watchdog: the silence went on, so
+	 * one window after it, not before, the acknowledged alert ended
+	 * (superseded) and a new one was raised, in the same commit at the
+	 * next position. */
 	assert_int_equal(db_wait("SELECT count(*) FROM alerts WHERE stage = 1 AND case_id = '"
 				 OWNER "CA-acked'", 2, PATIENCE_MS), 2);
-	char rearm_id[33];
+	char end_id[33], rearm_id[33];
+	unsigned long long end_pos = stored_alert(OWNER "CA-acked", 0, end_id);
+	assert_string_equal(end_id, acked_id);
 	stored_other_alert(OWNER "CA-acked", 1, acked_id, rearm_id);
-	assert_true(alert_time(rearm_id, 1) - acked_at >= 2000);
+	{
+		char sql[200];
+		snprintf(sql, sizeof(sql), "SELECT position FROM alerts WHERE alert_id = x'%s'",
+			 rearm_id);
+		assert_int_equal(db_int(&R, sql), (long long)end_pos + 1);
+	}
+	long long ended = alert_time(acked_id, 0);
+	if (ended < acked_at + 2000 || ended > acked_at + 2000 + LATE_MS)
+		fail_msg("the acknowledged alert ended %lld ms after the acknowledgement; the "
+			 "window is 2 s", ended - acked_at);
+	assert_int_equal(alert_time(rearm_id, 1), ended);
+	/* The acknowledged alert never escalated: it has exactly its raise and
+	 * its end, which went to the recipients of its stage 1 (no police). */
+	{
+		char sql[200], rcp[256];
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s'",
+			 acked_id);
+		assert_int_equal(db_int(&R, sql), 2);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s' AND "
+			 "stage = 2", acked_id);
+		assert_int_equal(db_int(&R, sql), 0);
+		snprintf(sql, sizeof(sql), "SELECT replace(recipients, char(10), ',') FROM alerts "
+			 "WHERE position = %llu", end_pos);
+		assert_int_equal(db_text(&R, sql, rcp, sizeof(rcp)), 0);
+		assert_string_equal(rcp, COORD "," OTHER_ORG "," SHELTER);
+		snprintf(sql, sizeof(sql), "SELECT replace(recipients, char(10), ',') FROM alerts "
+			 "WHERE alert_id = x'%s' AND stage = 1", acked_id);
+		assert_int_equal(db_text(&R, sql, rcp, sizeof(rcp)), 0);
+		assert_string_equal(rcp, COORD "," OTHER_ORG "," SHELTER);
+	}
 
 	r = vigil_as(0, POLICE, "--json", "alerts", NULL);
 	cli_expect_ok(r);
@@ -647,6 +690,8 @@ static void test_ack_stops_escalation(void **state)
 		char id[40], c[80];
 		jstr(jmust(lines[i], "alert_id"), id, sizeof(id));
 		jstr(jmust(lines[i], "case_id"), c, sizeof(c));
+		/* Neither the acknowledged alert nor its end (stage 1
+		 * recipients) is for the police. */
 		if (!strcmp(id, acked_id))
 			fail_msg("the police got the acknowledged alert: %s", lines[i]);
 		expect_raw(lines[i], "stage", "2");
@@ -665,16 +710,31 @@ static void test_ack_stops_escalation(void **state)
 		check_stored(lines[i]);
 	}
 	assert_int_equal(n_open, 1);
-	/* In text: "stage 2 (escalated)" and the advice; the re-raised alert
+	/* In text: "stage 2 (escalated)" and the advice; the end of the
+	 * acknowledged alert, and on the next line the re-raised alert, which
 	 * says why it came again. */
 	r = vigil_as(0, OTHER, "alerts", NULL);
 	cli_expect_ok(r);
 	assert_non_null(strstr(r->out, " " OWNER "CA-open silence stage 2 (escalated); alert "));
 	assert_non_null(strstr(r->out, "; police: missing-person report to be considered; "));
-	char frag[256];
-	snprintf(frag, sizeof(frag), " " OWNER "CA-acked silence stage 1 (raised again: the silence "
-		 "went on after an acknowledgement); alert %s;", rearm_id);
-	assert_non_null(strstr(r->out, frag));
+	char frag[512], end_at[TIME_RFC3339_MAX];
+	time_format_rfc3339(ended, end_at);
+	snprintf(frag, sizeof(frag), "\n%llu %s " OWNER "CA-acked silence resolved (superseded); "
+		 "alert %s; police: none; ", end_pos, end_at, acked_id);
+	const char *end_line = strstr(r->out, frag);
+	if (!end_line)
+		fail_msg("no line beginning \"%s\" in:\n%s", frag + 1, r->out);
+	const char *end_eol = strchr(end_line + 1, '\n');
+	assert_non_null(end_eol);
+	static const char end_rcp[] = "; recipients: " COORD ", " OTHER_ORG ", " SHELTER;
+	assert_true((size_t)(end_eol - end_line) > strlen(end_rcp));
+	assert_memory_equal(end_eol - strlen(end_rcp), end_rcp, strlen(end_rcp));
+	snprintf(frag, sizeof(frag), "\n%llu %s " OWNER "CA-acked silence stage 1 (raised again: "
+		 "the silence went on after an acknowledgement); alert %s;", end_pos + 1, end_at,
+		 rearm_id);
+	if (strncmp(end_eol, frag, strlen(frag)) != 0)
+		fail_msg("the line after the end of the acknowledged alert is not the re-raised "
+			 "alert \"%s\":\n%s", frag + 1, r->out);
 	snprintf(frag, sizeof(frag), " " OWNER "CA-acked silence stage 2 (escalated); alert %s;",
 		 acked_id);
 	assert_null(strstr(r->out, frag));
