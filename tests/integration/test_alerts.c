@@ -14,16 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "alertkit.h"
 #include "casekit.h"
 #include "harness.h"
-#include "proto/merkle.h"
-#include "proto/note.h"
 #include "proto/status.h"
 
 /* high 2 s, medium 3 s, low 1 h; three failed attempts; 2 s to escalate or
@@ -44,229 +41,6 @@
 /* How late after its due time an alert may be committed and still count as
  * on time: the watchdog looks at the due time, so this is load only. */
 #define LATE_MS 5000
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static EVP_PKEY *relay_pub;
-static struct note_verifier ckpt_v;
-
-static int load_keys(void **state)
-{
-	(void)state;
-	FILE *f = fopen(pki("relay.crt"), "r");
-	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	relay_pub = X509_get_pubkey(x);
-	X509_free(x);
-	f = fopen(pki("checkpoint.pub"), "r");
-	EVP_PKEY *k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-	fclose(f);
-	int rc = note_verifier_from_key(k, "vigil.test/log", &ckpt_v);
-	EVP_PKEY_free(k);
-	return relay_pub && rc == VG_OK ? 0 : -1;
-}
-
-static int free_keys(void **state)
-{
-	(void)state;
-	EVP_PKEY_free(relay_pub);
-	return 0;
-}
-
-struct sub {
-	struct tclient c;
-	uint64_t rid;
-	uint64_t acked;
-};
-
-static void subscribe(struct sub *s, int port, const char *cert, uint64_t after)
-{
-	memset(s, 0, sizeof(*s));
-	if (tclient_open(&s->c, port, cert) != 0)
-		fail_msg("%s: %s", cert, s->c.err);
-	Vigil__V1__Subscribe sb = VIGIL__V1__SUBSCRIBE__INIT;
-	sb.after = after;
-	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
-	f.request_id = s->rid = s->c.next_id++;
-	f.msg_case = VIGIL__V1__FRAME__MSG_SUBSCRIBE;
-	f.subscribe = &sb;
-	assert_int_equal(tclient_send_frame(&s->c, &f), 0);
-	Vigil__V1__Frame *a;
-	if (tclient_recv(&s->c, &a, 5000) != 0)
-		fail_msg("subscribe: %s", s->c.err);
-	if (a->msg_case != VIGIL__V1__FRAME__MSG_SUBSCRIBED)
-		fail_msg("subscribe answered with %d (%s)", a->msg_case,
-			 a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ? a->error->message : "");
-	assert_int_equal(a->request_id, s->rid);
-	s->acked = a->subscribed->acked;
-	frame_free(a);
-}
-
-/* A delivered alert, verified as evidence. */
-struct got {
-	uint64_t position;
-	int64_t received_at_ms;   /* the relay's commit time */
-	int64_t seen_at_ms;       /* when it reached the subscriber */
-	int kind, stage, police;
-	char case_id[80];
-	char resolution[24];
-	uint8_t alert_id[RECORD_ID_LEN];
-	char cause[24];
-	int64_t last_success_ms;
-	uint32_t failed_attempts;
-	char recipients[8][80];
-	size_t n_recipients;
-};
-
-/* The next delivery within ms, or 0 when none came. */
-static int next_alert(struct sub *s, int ms, struct got *g)
-{
-	Vigil__V1__Frame *f;
-	if (tclient_recv(&s->c, &f, ms) != 0)
-		return 0;
-	if (f->msg_case != VIGIL__V1__FRAME__MSG_DELIVERY)
-		fail_msg("expected a delivery, got %d", f->msg_case);
-	int64_t now = wall_ms();
-	assert_int_equal(f->request_id, s->rid);
-	Vigil__V1__Delivery *d = f->delivery;
-	Vigil__V1__Entry *e = d->entry;
-	/* The relay signed it, and it is in the log the checkpoint commits to. */
-	assert_int_equal(record_verify(relay_pub, e->record.data, e->record.len, e->signature.data,
-				       e->signature.len), VG_OK);
-	size_t tl;
-	struct checkpoint cp;
-	assert_int_equal(note_open(d->checkpoint, strlen(d->checkpoint), &ckpt_v, &tl), VG_OK);
-	assert_int_equal(checkpoint_parse(d->checkpoint, tl, &cp), VG_OK);
-	uint8_t *leaf, lh[SHA256_LEN];
-	size_t leaf_len;
-	assert_int_equal(entry_leaf_encode(e->received_at_ms, e->cert_sha256.data, e->record.data,
-					   e->record.len, e->signature.data, e->signature.len,
-					   &leaf, &leaf_len), VG_OK);
-	merkle_leaf_hash(leaf, leaf_len, lh);
-	free(leaf);
-	assert_memory_equal(lh, e->leaf_hash.data, SHA256_LEN);
-	merkle_hash p[MERKLE_MAX_PROOF];
-	assert_true(d->n_inclusion_proof <= MERKLE_MAX_PROOF);
-	for (size_t i = 0; i < d->n_inclusion_proof; i++)
-		memcpy(p[i], d->inclusion_proof[i].data, SHA256_LEN);
-	assert_int_equal(merkle_verify_inclusion(d->position, cp.size, lh, p, d->n_inclusion_proof,
-						 cp.root), VG_OK);
-	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, e->record.len, e->record.data);
-	assert_non_null(r);
-	assert_int_equal(r->body_case, VIGIL__V1__RECORD__BODY_ALERT);
-	assert_string_equal(r->author, "vigil-relay");
-	memset(g, 0, sizeof(*g));
-	g->position = d->position;
-	g->received_at_ms = e->received_at_ms;
-	g->seen_at_ms = now;
-	g->kind = r->alert->kind;
-	g->stage = (int)r->alert->stage;
-	g->police = r->alert->police;
-	snprintf(g->case_id, sizeof(g->case_id), "%s", r->case_id);
-	snprintf(g->resolution, sizeof(g->resolution), "%s", r->alert->resolution);
-	snprintf(g->cause, sizeof(g->cause), "%s", r->alert->cause);
-	g->last_success_ms = r->alert->last_success_ms;
-	g->failed_attempts = r->alert->failed_attempts;
-	memcpy(g->alert_id, r->alert->alert_id.data, RECORD_ID_LEN);
-	for (size_t i = 0; i < r->alert->n_recipients && i < 8; i++)
-		snprintf(g->recipients[g->n_recipients++], 80, "%s", r->alert->recipients[i]);
-	vigil__v1__record__free_unpacked(r, NULL);
-	frame_free(f);
-	return 1;
-}
-
-static int has_recipient(const struct got *g, const char *org)
-{
-	for (size_t i = 0; i < g->n_recipients; i++)
-		if (!strcmp(g->recipients[i], org))
-			return 1;
-	return 0;
-}
-
-static void ack_delivery(struct sub *s, uint64_t position)
-{
-	Vigil__V1__DeliveryAck da = VIGIL__V1__DELIVERY_ACK__INIT;
-	da.position = position;
-	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
-	f.request_id = s->c.next_id++;
-	f.msg_case = VIGIL__V1__FRAME__MSG_DELIVERY_ACK;
-	f.delivery_ack = &da;
-	assert_int_equal(tclient_send_frame(&s->c, &f), 0);
-}
-
-/* A contact attempt made now (casekit's is a minute old). */
-static Vigil__V1__Frame *contact_now(struct tclient *c, const char *case_id, int channel,
-				     int outcome)
-{
-	uint8_t id[RECORD_ID_LEN];
-	Vigil__V1__Record r;
-	casekit_record(&r, id, case_id, c->org);
-	Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
-	ca.channel = (Vigil__V1__Channel)channel;
-	ca.outcome = (Vigil__V1__Outcome)outcome;
-	ca.attempted_at_ms = r.client_time_ms;
-	ca.note = "";
-	r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
-	r.contact_attempt = &ca;
-	return casekit_submit(c, &r);
-}
-
-static Vigil__V1__Frame *alert_ack(struct tclient *c, const char *case_id,
-				   const uint8_t alert_id[RECORD_ID_LEN], int decision)
-{
-	uint8_t id[RECORD_ID_LEN];
-	Vigil__V1__Record r;
-	casekit_record(&r, id, case_id, c->org);
-	Vigil__V1__AlertAck a = VIGIL__V1__ALERT_ACK__INIT;
-	a.alert_id.data = (uint8_t *)alert_id;
-	a.alert_id.len = RECORD_ID_LEN;
-	a.decision = (Vigil__V1__AckDecision)decision;
-	a.reason = decision == VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED ? "" :
-		   "she called her sister yesterday";
-	r.body_case = VIGIL__V1__RECORD__BODY_ALERT_ACK;
-	r.alert_ack = &a;
-	return casekit_submit(c, &r);
-}
-
-static void expect_receipt(Vigil__V1__Frame *a)
-{
-	if (!a || a->msg_case != VIGIL__V1__FRAME__MSG_RECEIPT)
-		fail_msg("no receipt: %s", a && a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ?
-			 a->error->message : "no answer");
-	frame_free(a);
-}
-
-/* The same, and the relay's receive time from the receipt. */
-static int64_t expect_receipt_at(Vigil__V1__Frame *a)
-{
-	if (!a || a->msg_case != VIGIL__V1__FRAME__MSG_RECEIPT)
-		fail_msg("no receipt: %s", a && a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ?
-			 a->error->message : "no answer");
-	int64_t at = a->receipt->received_at_ms;
-	frame_free(a);
-	return at;
-}
-
-static void expect_error(Vigil__V1__Frame *a, int status, const char *msg)
-{
-	assert_non_null(a);
-	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_ERROR);
-	assert_string_equal(vg_status_wire_name(vg_status_from_wire(a->error->code)),
-			    vg_status_wire_name(status));
-	assert_string_equal(a->error->message, msg);
-	frame_free(a);
-}
-
-static void open_case(struct tclient *coord, const char *id, int risk, int minor,
-		      const char *const *parties, size_t n)
-{
-	expect_receipt(casekit_open(coord, id, parties, n, risk, minor));
-}
 
 static const char *const PARTIES[] = { "iom-ru-moscow", "se-police-noa", "se-goteborg-coord",
 				      "se-shelter-1" };
@@ -309,28 +83,6 @@ static void world_down(struct world *w)
 #define IOM "iom-ru-moscow"
 #define POLICE "se-police-noa"
 
-/* Waits until the relay's clock has certainly passed t (our clock is the
- * relay's: same machine). */
-static void sleep_until(int64_t t)
-{
-	for (int64_t now = wall_ms(); now < t; now = wall_ms())
-		usleep((useconds_t)((t - now) * 1000));
-}
-
-/* Milliseconds from now until t, at least 1. */
-static int until(int64_t t)
-{
-	int64_t left = t - wall_ms();
-	return left > 0 ? (int)left : 1;
-}
-
-/* The next delivery within ms, failing the test when none comes. */
-static void must_alert(struct sub *s, int ms, struct got *g, const char *what)
-{
-	if (!next_alert(s, ms, g))
-		fail_msg("no delivery of %s within %d ms (%s)", what, ms, s->c.err);
-}
-
 /* Silence: nothing before the window, the alert after it, to the
  * responsible organisation, both coordinator parties and the shelter party
  * (none of which connected before) within a second of its commit; a
@@ -341,17 +93,17 @@ static void test_silence_and_resolution(void **state)
 	(void)state;
 	struct world w;
 	world_up(&w, WATCH_NO_ESCALATION);
-	struct sub s1, s2, sp;
-	subscribe(&s1, w.t.port, "se-stockholm-coord", 0);
-	subscribe(&s2, w.t.port, "other-coord", 0);
-	subscribe(&sp, w.t.port, POLICE, 0);
-	int64_t opened = wall_ms();
-	open_case(&w.coord, OWNER "A-silence", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES,
-		  4);
-	struct got g, g2, gp;
+	struct alertkit_sub s1, s2, sp;
+	alertkit_subscribe(&s1, w.t.port, "se-stockholm-coord", 0);
+	alertkit_subscribe(&s2, w.t.port, "other-coord", 0);
+	alertkit_subscribe(&sp, w.t.port, POLICE, 0);
+	int64_t opened = alertkit_wall_ms();
+	alertkit_open_case(&w.coord, OWNER "A-silence", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0,
+			   PARTIES, 4);
+	struct alertkit_got g, g2, gp;
 	/* The first delivery, committed when the window ended, not before
 	 * (the relay's commit time: a delivery cannot come before it). */
-	must_alert(&s1, 2000 + PATIENCE_MS, &g, "the silence alert");
+	alertkit_must_alert(&s1, 2000 + PATIENCE_MS, &g, "the silence alert");
 	if (g.received_at_ms - opened < 2000)
 		fail_msg("alert after %lld ms, before the 2 s window",
 			 (long long)(g.received_at_ms - opened));
@@ -366,32 +118,32 @@ static void test_silence_and_resolution(void **state)
 	 * shelter parties, by their directory roles. */
 	assert_int_equal(g.n_recipients, 3);
 	assert_string_equal(g.recipients[0], "se-stockholm-coord");
-	assert_true(has_recipient(&g, "se-goteborg-coord"));
-	assert_true(has_recipient(&g, "se-shelter-1"));
+	assert_true(alertkit_has_recipient(&g, "se-goteborg-coord"));
+	assert_true(alertkit_has_recipient(&g, "se-shelter-1"));
 	/* Both coordinators, within a second of the commit. */
-	must_alert(&s2, PATIENCE_MS, &g2, "the alert to the other coordinator");
+	alertkit_must_alert(&s2, PATIENCE_MS, &g2, "the alert to the other coordinator");
 	assert_int_equal(g2.position, g.position);
 	if (g2.seen_at_ms - g2.received_at_ms > 1000)
 		fail_msg("delivered %lld ms after its commit",
 			 (long long)(g2.seen_at_ms - g2.received_at_ms));
 	/* Stage 1 is not for the police. */
-	assert_int_equal(next_alert(&sp, 1000, &gp), 0);
+	assert_int_equal(alertkit_next_alert(&sp, 1000, &gp), 0);
 	assert_int_equal(db_int(&w.t, "SELECT count(*) FROM alerts"), 1);
 
 	/* IOM reaches her: the alert is resolved, and that is an entry too. */
-	int64_t reached = wall_ms();
-	expect_receipt(contact_now(as(&w, &w.iom, IOM), OWNER "A-silence",
-				   VIGIL__V1__CHANNEL__CHANNEL_PHONE,
-				   VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE));
-	must_alert(&s1, PATIENCE_MS, &g2, "the resolution");
+	int64_t reached = alertkit_wall_ms();
+	alertkit_expect_receipt(alertkit_contact_now(as(&w, &w.iom, IOM), OWNER "A-silence",
+						     VIGIL__V1__CHANNEL__CHANNEL_PHONE,
+						     VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE));
+	alertkit_must_alert(&s1, PATIENCE_MS, &g2, "the resolution");
 	assert_int_equal(g2.stage, 0);
 	assert_string_equal(g2.resolution, "contact");
 	assert_memory_equal(g2.alert_id, g.alert_id, RECORD_ID_LEN);
 	assert_true(g2.last_success_ms >= reached);
 	/* The deadline moved with the contact: the next delivery is a new
 	 * alert (not a re-raise after an acknowledgement) 2 s after it. */
-	struct got again;
-	must_alert(&s1, 2000 + PATIENCE_MS, &again, "the next silence alert");
+	struct alertkit_got again;
+	alertkit_must_alert(&s1, 2000 + PATIENCE_MS, &again, "the next silence alert");
 	if (again.received_at_ms - reached < 2000)
 		fail_msg("a new alert %lld ms after the contact, before the 2 s window",
 			 (long long)(again.received_at_ms - reached));
@@ -410,19 +162,23 @@ static void test_failed_attempts_fire_early(void **state)
 	(void)state;
 	struct world w;
 	world_up(&w, "[watchdog]\nhigh = 1h\nmedium = 1h\nlow = 1h\nfailed_attempts = 3\n");
-	struct sub s;
-	subscribe(&s, w.t.port, "se-stockholm-coord", 0);
-	open_case(&w.coord, OWNER "A-failed", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
+	struct alertkit_sub s;
+	alertkit_subscribe(&s, w.t.port, "se-stockholm-coord", 0);
+	alertkit_open_case(&w.coord, OWNER "A-failed", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0,
+			   PARTIES, 4);
 	struct tclient *iom = as(&w, &w.iom, IOM);
-	expect_receipt(contact_now(iom, OWNER "A-failed", VIGIL__V1__CHANNEL__CHANNEL_PHONE,
-				   VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER));
-	expect_receipt(contact_now(iom, OWNER "A-failed", VIGIL__V1__CHANNEL__CHANNEL_PHONE,
-				   VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER));
-	struct got g;
-	assert_int_equal(next_alert(&s, 1000, &g), 0); /* two, one channel: not yet */
-	expect_receipt(contact_now(iom, OWNER "A-failed", VIGIL__V1__CHANNEL__CHANNEL_SMS,
-				   VIGIL__V1__OUTCOME__OUTCOME_UNDELIVERED));
-	must_alert(&s, PATIENCE_MS, &g, "the failed-attempts alert");
+	alertkit_expect_receipt(alertkit_contact_now(iom, OWNER "A-failed",
+						     VIGIL__V1__CHANNEL__CHANNEL_PHONE,
+						     VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER));
+	alertkit_expect_receipt(alertkit_contact_now(iom, OWNER "A-failed",
+						     VIGIL__V1__CHANNEL__CHANNEL_PHONE,
+						     VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER));
+	struct alertkit_got g;
+	assert_int_equal(alertkit_next_alert(&s, 1000, &g), 0); /* two, one channel: not yet */
+	alertkit_expect_receipt(alertkit_contact_now(iom, OWNER "A-failed",
+						     VIGIL__V1__CHANNEL__CHANNEL_SMS,
+						     VIGIL__V1__OUTCOME__OUTCOME_UNDELIVERED));
+	alertkit_must_alert(&s, PATIENCE_MS, &g, "the failed-attempts alert");
 	assert_int_equal(g.kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_FAILED_ATTEMPTS);
 	assert_int_equal(g.stage, 1);
 	assert_int_equal(g.failed_attempts, 3);
@@ -436,18 +192,19 @@ static void test_minor_escalates_at_once(void **state)
 	(void)state;
 	struct world w;
 	world_up(&w, WATCH);
-	struct sub sp;
-	subscribe(&sp, w.t.port, POLICE, 0);
-	int64_t opened = wall_ms();
-	open_case(&w.coord, OWNER "A-minor", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 1, PARTIES, 4);
-	struct got g;
-	must_alert(&sp, PATIENCE_MS, &g, "the minor's alert");
+	struct alertkit_sub sp;
+	alertkit_subscribe(&sp, w.t.port, POLICE, 0);
+	int64_t opened = alertkit_wall_ms();
+	alertkit_open_case(&w.coord, OWNER "A-minor", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 1,
+			   PARTIES, 4);
+	struct alertkit_got g;
+	alertkit_must_alert(&sp, PATIENCE_MS, &g, "the minor's alert");
 	assert_true(g.received_at_ms - opened >= 2000);
 	assert_int_equal(g.stage, 2);
 	assert_int_equal(g.police, VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_REQUIRED);
-	assert_true(has_recipient(&g, POLICE));
-	assert_true(has_recipient(&g, "se-shelter-1"));
-	assert_false(has_recipient(&g, IOM));
+	assert_true(alertkit_has_recipient(&g, POLICE));
+	assert_true(alertkit_has_recipient(&g, "se-shelter-1"));
+	assert_false(alertkit_has_recipient(&g, IOM));
 	assert_int_equal(db_int(&w.t, "SELECT count(*) FROM alerts WHERE stage = 1"), 0);
 	tclient_close(&sp.c);
 	world_down(&w);
@@ -455,11 +212,12 @@ static void test_minor_escalates_at_once(void **state)
 
 /* Collects the deliveries to s until t; fails the test when one is the
  * stage-2 entry of alert_id. */
-static void expect_no_escalation_until(struct sub *s, int64_t t, const uint8_t *alert_id)
+static void expect_no_escalation_until(struct alertkit_sub *s, int64_t t,
+				       const uint8_t *alert_id)
 {
-	struct got g;
-	while (wall_ms() < t) {
-		if (!next_alert(s, until(t), &g))
+	struct alertkit_got g;
+	while (alertkit_wall_ms() < t) {
+		if (!alertkit_next_alert(s, alertkit_until(t), &g))
 			break;
 		if (g.stage == 2 && memcmp(g.alert_id, alert_id, RECORD_ID_LEN) == 0)
 			fail_msg("the acknowledged alert of %s escalated at %lld", g.case_id,
@@ -476,54 +234,57 @@ static void test_escalation_and_ack(void **state)
 	(void)state;
 	struct world w;
 	world_up(&w, WATCH);
-	struct sub sc, sp;
-	subscribe(&sc, w.t.port, "se-stockholm-coord", 0);
-	subscribe(&sp, w.t.port, POLICE, 0);
+	struct alertkit_sub sc, sp;
+	alertkit_subscribe(&sc, w.t.port, "se-stockholm-coord", 0);
+	alertkit_subscribe(&sp, w.t.port, POLICE, 0);
 	/* The police's submitting connection is opened now, before the
 	 * alerts: between the raise and the acknowledgement, which must come
 	 * within the 2 s escalate_after, there are only round trips on open
 	 * connections (a handshake there costs hundreds of ms under load). */
 	as(&w, &w.police, POLICE);
-	open_case(&w.coord, OWNER "A-esc", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
-	open_case(&w.coord, OWNER "A-acked", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
-	struct got a1, a2, g;
-	must_alert(&sc, PATIENCE_MS, &a1, "the first alert");
-	must_alert(&sc, PATIENCE_MS, &a2, "the second alert");
-	struct got *acked = !strcmp(a1.case_id, OWNER "A-acked") ? &a1 : &a2;
-	struct got *open = acked == &a1 ? &a2 : &a1;
+	alertkit_open_case(&w.coord, OWNER "A-esc", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0,
+			   PARTIES, 4);
+	alertkit_open_case(&w.coord, OWNER "A-acked", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0,
+			   PARTIES, 4);
+	struct alertkit_got a1, a2, g;
+	alertkit_must_alert(&sc, PATIENCE_MS, &a1, "the first alert");
+	alertkit_must_alert(&sc, PATIENCE_MS, &a2, "the second alert");
+	struct alertkit_got *acked = !strcmp(a1.case_id, OWNER "A-acked") ? &a1 : &a2;
+	struct alertkit_got *open = acked == &a1 ? &a2 : &a1;
 	assert_string_equal(open->case_id, OWNER "A-esc");
 	assert_int_equal(open->stage, 1);
 	assert_int_equal(acked->stage, 1);
 	/* Who may acknowledge, and what. */
-	expect_error(alert_ack(&w.police, OWNER "A-acked", acked->alert_id,
-			       VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED),
-		     VG_EPERM, "only a coordinator party or the responsible organisation "
-			       "acknowledges an alert");
+	alertkit_expect_error(alertkit_alert_ack(&w.police, OWNER "A-acked", acked->alert_id,
+						 VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED),
+			      VG_EPERM, "only a coordinator party or the responsible organisation "
+					"acknowledges an alert");
 	uint8_t bogus[RECORD_ID_LEN];
 	RAND_bytes(bogus, sizeof(bogus));
-	expect_error(alert_ack(&w.coord, OWNER "A-acked", bogus,
-			       VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED),
-		     VG_EBADREQ, "that alert is not open");
-	int64_t acked_at = expect_receipt_at(alert_ack(&w.coord, OWNER "A-acked", acked->alert_id,
-						       VIGIL__V1__ACK_DECISION__ACK_DECISION_NOT_FILED));
+	alertkit_expect_error(alertkit_alert_ack(&w.coord, OWNER "A-acked", bogus,
+						 VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED),
+			      VG_EBADREQ, "that alert is not open");
+	int64_t acked_at = alertkit_expect_receipt_at(
+		alertkit_alert_ack(&w.coord, OWNER "A-acked", acked->alert_id,
+				   VIGIL__V1__ACK_DECISION__ACK_DECISION_NOT_FILED));
 	/* Only the unacknowledged one escalates, to the police as well. */
-	must_alert(&sp, PATIENCE_MS, &g, "the escalation");
+	alertkit_must_alert(&sp, PATIENCE_MS, &g, "the escalation");
 	assert_string_equal(g.case_id, OWNER "A-esc");
 	assert_int_equal(g.stage, 2);
 	assert_true(g.received_at_ms - open->received_at_ms >= 2000);
 	assert_int_equal(g.police, VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_CONSIDER);
 	assert_memory_equal(g.alert_id, open->alert_id, RECORD_ID_LEN);
 	assert_string_equal(g.cause, "");
-	assert_true(has_recipient(&g, POLICE));
-	assert_true(has_recipient(&g, "se-stockholm-coord"));
+	assert_true(alertkit_has_recipient(&g, POLICE));
+	assert_true(alertkit_has_recipient(&g, "se-stockholm-coord"));
 	/* The coordinator, in order: that escalation (due 2 s after a raise
 	 * that came before the acknowledgement), then the end of the
 	 * acknowledged alert one window after the acknowledgement, then the
 	 * new alert, in the same commit at the next position. */
-	struct got esc, end, again;
-	must_alert(&sc, PATIENCE_MS, &esc, "the escalation to the coordinator");
+	struct alertkit_got esc, end, again;
+	alertkit_must_alert(&sc, PATIENCE_MS, &esc, "the escalation to the coordinator");
 	assert_int_equal(esc.position, g.position);
-	must_alert(&sc, 2000 + PATIENCE_MS, &end, "the end of the acknowledged alert");
+	alertkit_must_alert(&sc, 2000 + PATIENCE_MS, &end, "the end of the acknowledged alert");
 	assert_string_equal(end.case_id, OWNER "A-acked");
 	assert_int_equal(end.kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE);
 	assert_int_equal(end.stage, 0);
@@ -540,10 +301,10 @@ static void test_escalation_and_ack(void **state)
 	for (size_t i = 0; i < acked->n_recipients; i++)
 		assert_string_equal(end.recipients[i], acked->recipients[i]);
 	assert_string_equal(end.recipients[0], "se-stockholm-coord");
-	assert_true(has_recipient(&end, "se-goteborg-coord"));
-	assert_true(has_recipient(&end, "se-shelter-1"));
-	assert_false(has_recipient(&end, POLICE));
-	must_alert(&sc, PATIENCE_MS, &again, "the alert raised after the acknowledgement");
+	assert_true(alertkit_has_recipient(&end, "se-goteborg-coord"));
+	assert_true(alertkit_has_recipient(&end, "se-shelter-1"));
+	assert_false(alertkit_has_recipient(&end, POLICE));
+	alertkit_must_alert(&sc, PATIENCE_MS, &again, "the alert raised after the acknowledgement");
 	assert_int_equal(again.position, end.position + 1);
 	assert_int_equal(again.received_at_ms, end.received_at_ms);
 	assert_string_equal(again.case_id, OWNER "A-acked");
@@ -552,21 +313,12 @@ static void test_escalation_and_ack(void **state)
 	assert_string_equal(again.cause, "after-ack");
 	assert_int_equal(again.police, VIGIL__V1__POLICE_ADVICE__POLICE_ADVICE_NONE);
 	assert_memory_not_equal(again.alert_id, acked->alert_id, RECORD_ID_LEN);
-	assert_false(has_recipient(&again, POLICE));
+	assert_false(alertkit_has_recipient(&again, POLICE));
 	/* Well past the time the acknowledged alert would have escalated: it
 	 * did not.  (The new alert escalates in its turn: another alert id.) */
 	expect_no_escalation_until(&sp, acked->received_at_ms + 2000 + 2500, acked->alert_id);
 	/* The acknowledged alert has exactly its raise and its end. */
-	char sql[256], hex[2 * RECORD_ID_LEN + 1];
-	hex_encode(acked->alert_id, RECORD_ID_LEN, hex);
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s'", hex);
-	assert_int_equal(db_int(&w.t, sql), 2);
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s' AND "
-		 "stage = 1 AND position = %llu", hex, (unsigned long long)acked->position);
-	assert_int_equal(db_int(&w.t, sql), 1);
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s' AND "
-		 "stage = 0 AND position = %llu", hex, (unsigned long long)end.position);
-	assert_int_equal(db_int(&w.t, sql), 1);
+	alertkit_expect_raise_and_end(&w.t, acked->alert_id, acked->position, end.position);
 	/* The relay raises alerts; nobody else may. */
 	{
 		uint8_t id[RECORD_ID_LEN];
@@ -579,7 +331,8 @@ static void test_escalation_and_ack(void **state)
 		al.alert_id.len = RECORD_ID_LEN;
 		r.body_case = VIGIL__V1__RECORD__BODY_ALERT;
 		r.alert = &al;
-		expect_error(casekit_submit(&w.coord, &r), VG_EPERM, "alerts are raised by the relay only");
+		alertkit_expect_error(casekit_submit(&w.coord, &r), VG_EPERM,
+				      "alerts are raised by the relay only");
 	}
 	tclient_close(&sc.c);
 	tclient_close(&sp.c);
@@ -594,41 +347,38 @@ static void test_offline_replay_and_ack(void **state)
 	(void)state;
 	struct world w;
 	world_up(&w, WATCH_NO_ESCALATION);
-	open_case(&w.coord, OWNER "A-offline", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
+	alertkit_open_case(&w.coord, OWNER "A-offline", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0,
+			   PARTIES, 4);
 	/* Wait for the alert to be committed, nobody subscribed. */
-	for (int64_t t = wall_ms() + PATIENCE_MS;
-	     wall_ms() < t && db_int(&w.t, "SELECT count(*) FROM alerts") < 1;)
-		usleep(50000);
+	alertkit_db_wait(&w.t, "SELECT count(*) FROM alerts", 1, PATIENCE_MS);
 	assert_int_equal(db_int(&w.t, "SELECT count(*) FROM alerts"), 1);
 	assert_false(trelay_log_has(&w.t, ": se-goteborg-coord (", 0));
-	struct sub s;
-	subscribe(&s, w.t.port, "other-coord", 0);
+	struct alertkit_sub s;
+	alertkit_subscribe(&s, w.t.port, "other-coord", 0);
 	assert_int_equal(s.acked, 0);
-	struct got g;
-	must_alert(&s, PATIENCE_MS, &g, "the replay");
+	struct alertkit_got g;
+	alertkit_must_alert(&s, PATIENCE_MS, &g, "the replay");
 	assert_string_equal(g.case_id, OWNER "A-offline");
-	assert_true(has_recipient(&g, "se-goteborg-coord"));
-	ack_delivery(&s, g.position);
+	assert_true(alertkit_has_recipient(&g, "se-goteborg-coord"));
+	alertkit_ack_delivery(&s, g.position);
 	/* The acknowledgement has no answer: wait, on the open connection,
 	 * until the relay stored it (closing first could lose it). */
 	const char *stored_ack = "SELECT coalesce((SELECT position FROM delivery_acks WHERE "
 				 "org = 'se-goteborg-coord'), -1)";
-	for (int64_t t = wall_ms() + PATIENCE_MS;
-	     wall_ms() < t && db_int(&w.t, stored_ack) != (long long)g.position;)
-		usleep(50000);
+	alertkit_db_wait(&w.t, stored_ack, (long long)g.position, PATIENCE_MS);
 	assert_int_equal(db_int(&w.t, stored_ack), (long long)g.position);
 	tclient_close(&s.c);
-	subscribe(&s, w.t.port, "other-coord", 0);
+	alertkit_subscribe(&s, w.t.port, "other-coord", 0);
 	assert_int_equal(s.acked, g.position);
-	assert_int_equal(next_alert(&s, 1000, &g), 0);
+	assert_int_equal(alertkit_next_alert(&s, 1000, &g), 0);
 	tclient_close(&s.c);
 	/* Another organisation's acknowledgement is its own. */
-	subscribe(&s, w.t.port, "se-stockholm-coord", 0);
-	must_alert(&s, PATIENCE_MS, &g, "the coordinator's replay");
+	alertkit_subscribe(&s, w.t.port, "se-stockholm-coord", 0);
+	alertkit_must_alert(&s, PATIENCE_MS, &g, "the coordinator's replay");
 	tclient_close(&s.c);
 	/* An acknowledgement of a position beyond the log is refused. */
-	subscribe(&s, w.t.port, "se-stockholm-coord", 0);
-	ack_delivery(&s, 1000000);
+	alertkit_subscribe(&s, w.t.port, "se-stockholm-coord", 0);
+	alertkit_ack_delivery(&s, 1000000);
 	Vigil__V1__Frame *f;
 	while (tclient_recv(&s.c, &f, PATIENCE_MS) == 0 &&
 	       f->msg_case == VIGIL__V1__FRAME__MSG_DELIVERY)
@@ -647,18 +397,16 @@ static void test_deadline_passed_while_down(void **state)
 	(void)state;
 	struct world w;
 	world_up(&w, "[watchdog]\nhigh = 1h\nmedium = 6s\nlow = 1h\nescalate_after = 1h\n");
-	int64_t opened = wall_ms();
-	open_case(&w.coord, OWNER "A-down", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM, 0, PARTIES, 4);
+	int64_t opened = alertkit_wall_ms();
+	alertkit_open_case(&w.coord, OWNER "A-down", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM, 0,
+			   PARTIES, 4);
 	tclient_close(&w.coord);
 	assert_int_equal(trelay_stop(&w.t), 0);
 	assert_int_equal(db_int(&w.t, "SELECT count(*) FROM alerts"), 0);
-	sleep_until(opened + 7000); /* the 6 s medium window ends while the relay is down */
-	int64_t t0 = wall_ms();
+	alertkit_sleep_until(opened + 7000); /* the 6 s medium window ends while the relay is down */
+	int64_t t0 = alertkit_wall_ms();
 	assert_int_equal(trelay_start(&w.t), 0);
-	int n = 0;
-	for (int64_t t = wall_ms() + PATIENCE_MS;
-	     wall_ms() < t && (n = (int)db_int(&w.t, "SELECT count(*) FROM alerts")) < 1;)
-		usleep(50000);
+	int n = (int)alertkit_db_wait(&w.t, "SELECT count(*) FROM alerts", 1, PATIENCE_MS);
 	assert_int_equal(n, 1);
 	/* Committed at start-up: well before a window counted from the start
 	 * could have ended. */
@@ -678,21 +426,22 @@ static void test_handover_stalled(void **state)
 	(void)state;
 	struct world w;
 	world_up(&w, "[watchdog]\nhigh = 1h\nmedium = 1h\nlow = 1h\nhandover_window = 2s\n");
-	struct sub s;
-	subscribe(&s, w.t.port, "se-stockholm-coord", 0);
-	open_case(&w.coord, OWNER "A-stall", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
+	struct alertkit_sub s;
+	alertkit_subscribe(&s, w.t.port, "se-stockholm-coord", 0);
+	alertkit_open_case(&w.coord, OWNER "A-stall", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0,
+			   PARTIES, 4);
 	uint8_t offer[RECORD_ID_LEN];
-	int64_t offered = wall_ms();
-	expect_receipt(casekit_offer(&w.coord, OWNER "A-stall", IOM, offer, 1));
-	struct got g;
-	must_alert(&s, 2000 + PATIENCE_MS, &g, "the stalled-handover alert");
+	int64_t offered = alertkit_wall_ms();
+	alertkit_expect_receipt(casekit_offer(&w.coord, OWNER "A-stall", IOM, offer, 1));
+	struct alertkit_got g;
+	alertkit_must_alert(&s, 2000 + PATIENCE_MS, &g, "the stalled-handover alert");
 	assert_true(g.received_at_ms - offered >= 2000);
 	assert_int_equal(g.kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_HANDOVER_STALLED);
 	assert_int_equal(g.stage, 1);
 	assert_int_equal(g.n_recipients, 1);
 	assert_string_equal(g.recipients[0], "se-stockholm-coord");
 	/* Once per offer. */
-	assert_int_equal(next_alert(&s, 2500, &g), 0);
+	assert_int_equal(alertkit_next_alert(&s, 2500, &g), 0);
 	tclient_close(&s.c);
 	world_down(&w);
 }
@@ -709,5 +458,5 @@ int main(void)
 		cmocka_unit_test(test_deadline_passed_while_down),
 		cmocka_unit_test(test_handover_stalled),
 	};
-	return cmocka_run_group_tests_name("alerts", tests, load_keys, free_keys);
+	return cmocka_run_group_tests_name("alerts", tests, alertkit_load_keys, alertkit_free_keys);
 }

@@ -32,17 +32,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "alertkit.h"
 #include "casekit.h"
 #include "clikit.h"
 #include "harness.h"
-#include "proto/merkle.h"
-#include "proto/note.h"
 #include "proto/status.h"
 
 #define COORD "se-stockholm-coord"
@@ -61,45 +58,6 @@
 #define LATE_MS 5000
 
 static const char *const PARTIES[] = { IOM, POLICE, OTHER_ORG, SHELTER };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static EVP_PKEY *relay_pub;
-static struct note_verifier ckpt_v;
-
-static int load_keys(void **state)
-{
-	(void)state;
-	FILE *f = fopen(pki("relay.crt"), "r");
-	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	relay_pub = X509_get_pubkey(x);
-	X509_free(x);
-	f = fopen(pki("checkpoint.pub"), "r");
-	EVP_PKEY *k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-	fclose(f);
-	int rc = note_verifier_from_key(k, "vigil.test/log", &ckpt_v);
-	EVP_PKEY_free(k);
-	return relay_pub && rc == VG_OK ? 0 : -1;
-}
-
-static int free_keys(void **state)
-{
-	(void)state;
-	EVP_PKEY_free(relay_pub);
-	return 0;
-}
-
-struct sub {
-	struct tclient c;
-	uint64_t rid;
-	uint64_t acked;
-};
 
 /* The relay of the test that runs. */
 static struct trelay R;
@@ -128,205 +86,15 @@ static void connect_as(struct tclient *c, const char *cert)
 		fail_msg("%s cannot connect: %s", cert, c->err);
 }
 
-static void subscribe(struct sub *s, int port, const char *cert, uint64_t after)
+/* alertkit_subscribe, s->c tracked (static storage: the teardown may close
+ * it). */
+static void subscribe_tracked(struct alertkit_sub *s, int port, const char *cert, uint64_t after)
 {
-	memset(s, 0, sizeof(*s));
-	s->c.fd = -1;
 	track(&s->c);
-	if (tclient_open(&s->c, port, cert) != 0)
-		fail_msg("%s: %s", cert, s->c.err);
-	Vigil__V1__Subscribe sb = VIGIL__V1__SUBSCRIBE__INIT;
-	sb.after = after;
-	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
-	f.request_id = s->rid = s->c.next_id++;
-	f.msg_case = VIGIL__V1__FRAME__MSG_SUBSCRIBE;
-	f.subscribe = &sb;
-	assert_int_equal(tclient_send_frame(&s->c, &f), 0);
-	Vigil__V1__Frame *a;
-	if (tclient_recv(&s->c, &a, 5000) != 0)
-		fail_msg("subscribe: %s", s->c.err);
-	if (a->msg_case != VIGIL__V1__FRAME__MSG_SUBSCRIBED)
-		fail_msg("subscribe answered with %d (%s)", a->msg_case,
-			 a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ? a->error->message : "");
-	assert_int_equal(a->request_id, s->rid);
-	s->acked = a->subscribed->acked;
-	frame_free(a);
-}
-
-/* A delivered alert, verified as evidence. */
-struct got {
-	uint64_t position;
-	int64_t received_at_ms;   /* the relay's commit time */
-	int64_t seen_at_ms;       /* when it reached the subscriber */
-	int kind, stage, police;
-	char case_id[80];
-	char resolution[24];
-	uint8_t alert_id[RECORD_ID_LEN];
-	char cause[24];
-	int64_t last_success_ms;
-	uint32_t failed_attempts;
-	char recipients[8][80];
-	size_t n_recipients;
-};
-
-/* The next delivery within ms, or 0 when none came. */
-static int next_alert(struct sub *s, int ms, struct got *g)
-{
-	Vigil__V1__Frame *f;
-	if (tclient_recv(&s->c, &f, ms) != 0)
-		return 0;
-	if (f->msg_case != VIGIL__V1__FRAME__MSG_DELIVERY)
-		fail_msg("expected a delivery, got %d", f->msg_case);
-	int64_t now = wall_ms();
-	assert_int_equal(f->request_id, s->rid);
-	Vigil__V1__Delivery *d = f->delivery;
-	Vigil__V1__Entry *e = d->entry;
-	/* The relay signed it, and it is in the log the checkpoint commits to. */
-	assert_int_equal(record_verify(relay_pub, e->record.data, e->record.len, e->signature.data,
-				       e->signature.len), VG_OK);
-	size_t tl;
-	struct checkpoint cp;
-	assert_int_equal(note_open(d->checkpoint, strlen(d->checkpoint), &ckpt_v, &tl), VG_OK);
-	assert_int_equal(checkpoint_parse(d->checkpoint, tl, &cp), VG_OK);
-	uint8_t *leaf, lh[SHA256_LEN];
-	size_t leaf_len;
-	assert_int_equal(entry_leaf_encode(e->received_at_ms, e->cert_sha256.data, e->record.data,
-					   e->record.len, e->signature.data, e->signature.len,
-					   &leaf, &leaf_len), VG_OK);
-	merkle_leaf_hash(leaf, leaf_len, lh);
-	free(leaf);
-	assert_memory_equal(lh, e->leaf_hash.data, SHA256_LEN);
-	merkle_hash p[MERKLE_MAX_PROOF];
-	assert_true(d->n_inclusion_proof <= MERKLE_MAX_PROOF);
-	for (size_t i = 0; i < d->n_inclusion_proof; i++)
-		memcpy(p[i], d->inclusion_proof[i].data, SHA256_LEN);
-	assert_int_equal(merkle_verify_inclusion(d->position, cp.size, lh, p, d->n_inclusion_proof,
-						 cp.root), VG_OK);
-	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, e->record.len, e->record.data);
-	assert_non_null(r);
-	assert_int_equal(r->body_case, VIGIL__V1__RECORD__BODY_ALERT);
-	assert_string_equal(r->author, "vigil-relay");
-	memset(g, 0, sizeof(*g));
-	g->position = d->position;
-	g->received_at_ms = e->received_at_ms;
-	g->seen_at_ms = now;
-	g->kind = r->alert->kind;
-	g->stage = (int)r->alert->stage;
-	g->police = r->alert->police;
-	snprintf(g->case_id, sizeof(g->case_id), "%s", r->case_id);
-	snprintf(g->resolution, sizeof(g->resolution), "%s", r->alert->resolution);
-	snprintf(g->cause, sizeof(g->cause), "%s", r->alert->cause);
-	g->last_success_ms = r->alert->last_success_ms;
-	g->failed_attempts = r->alert->failed_attempts;
-	memcpy(g->alert_id, r->alert->alert_id.data, RECORD_ID_LEN);
-	for (size_t i = 0; i < r->alert->n_recipients && i < 8; i++)
-		snprintf(g->recipients[g->n_recipients++], 80, "%s", r->alert->recipients[i]);
-	vigil__v1__record__free_unpacked(r, NULL);
-	frame_free(f);
-	return 1;
-}
-
-static int has_recipient(const struct got *g, const char *org)
-{
-	for (size_t i = 0; i < g->n_recipients; i++)
-		if (!strcmp(g->recipients[i], org))
-			return 1;
-	return 0;
-}
-
-static void expect_receipt(Vigil__V1__Frame *a)
-{
-	if (!a || a->msg_case != VIGIL__V1__FRAME__MSG_RECEIPT)
-		fail_msg("no receipt: %s", a && a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ?
-			 a->error->message : "no answer");
-	frame_free(a);
-}
-
-static void open_case(struct tclient *coord, const char *id, int risk, int minor,
-		      const char *const *parties, size_t n)
-{
-	expect_receipt(casekit_open(coord, id, parties, n, risk, minor));
+	alertkit_subscribe(s, port, cert, after);
 }
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-/* Milliseconds from now until t (our clock is the relay's: one machine),
- * at least 1. */
-static int until(int64_t t)
-{
-	int64_t left = t - wall_ms();
-	return left > 0 ? (int)left : 1;
-}
-
-/* The next delivery within ms, failing the test when none comes. */
-static void must_alert(struct sub *s, int ms, struct got *g, const char *what)
-{
-	if (!next_alert(s, ms, g))
-		fail_msg("no delivery of %s within %d ms (%s)", what, ms, s->c.err);
-}
-
-/* Submits r and returns the relay's receive time from its receipt. */
-static int64_t submit_receipt(struct tclient *c, const Vigil__V1__Record *r)
-{
-	Vigil__V1__Frame *a = casekit_submit(c, r);
-	if (!a || a->msg_case != VIGIL__V1__FRAME__MSG_RECEIPT)
-		fail_msg("no receipt: %s", a && a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ?
-			 a->error->message : "no answer");
-	int64_t at = a->receipt->received_at_ms;
-	frame_free(a);
-	return at;
-}
-
-/* A contact attempt with the given client time and attempted_at. */
-static Vigil__V1__Frame *contact_dated(struct tclient *c, const char *case_id, int outcome,
-				       int64_t client_ms, int64_t at_ms)
-{
-	uint8_t id[RECORD_ID_LEN];
-	Vigil__V1__Record r;
-	casekit_record(&r, id, case_id, c->org);
-	r.client_time_ms = client_ms;
-	Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
-	ca.channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
-	ca.outcome = (Vigil__V1__Outcome)outcome;
-	ca.attempted_at_ms = at_ms;
-	ca.note = "";
-	r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
-	r.contact_attempt = &ca;
-	return casekit_submit(c, &r);
-}
-
-/* An AlertAck by c; the relay's receive time. */
-static int64_t ack_alert(struct tclient *c, const char *case_id, const uint8_t *alert_id)
-{
-	uint8_t id[RECORD_ID_LEN];
-	Vigil__V1__Record r;
-	casekit_record(&r, id, case_id, c->org);
-	Vigil__V1__AlertAck a = VIGIL__V1__ALERT_ACK__INIT;
-	a.alert_id.data = (uint8_t *)alert_id;
-	a.alert_id.len = RECORD_ID_LEN;
-	a.decision = VIGIL__V1__ACK_DECISION__ACK_DECISION_NOT_FILED;
-	a.reason = "she called her sister yesterday";
-	r.body_case = VIGIL__V1__RECORD__BODY_ALERT_ACK;
-	r.alert_ack = &a;
-	return submit_receipt(c, &r);
-}
-
-/* A HandoverAnswer by c; the relay's receive time. */
-static int64_t answer_offer(struct tclient *c, const char *case_id, const uint8_t *offer_id,
-			    int accept)
-{
-	uint8_t id[RECORD_ID_LEN];
-	Vigil__V1__Record r;
-	casekit_record(&r, id, case_id, c->org);
-	Vigil__V1__HandoverAnswer a = VIGIL__V1__HANDOVER_ANSWER__INIT;
-	a.offer_id.data = (uint8_t *)offer_id;
-	a.offer_id.len = RECORD_ID_LEN;
-	a.accept = accept;
-	a.decline_reason = accept ? "" : "no office in that region";
-	r.body_case = VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER;
-	r.handover_answer = &a;
-	return submit_receipt(c, &r);
-}
 
 /* The coordinator's connection; nobody else connects before a test needs
  * it (roles come from the member directory). */
@@ -361,22 +129,6 @@ static int teardown(void **state)
 		trelay_cleanup(&R);
 	memset(&R, 0, sizeof(R));
 	return 0;
-}
-
-static void hex_of(const uint8_t *id, char out[2 * RECORD_ID_LEN + 1])
-{
-	hex_encode(id, RECORD_ID_LEN, out);
-}
-
-/* Waits (at most ms) until the query gives at least want; its value. */
-static long long db_wait(const char *sql, long long want, int ms)
-{
-	long long v = db_int(&R, sql);
-	for (int64_t deadline = wall_ms() + ms; v < want && wall_ms() < deadline;) {
-		usleep(50000);
-		v = db_int(&R, sql);
-	}
-	return v;
 }
 
 /* ---- 1. a contact dated a year ahead ------------------------------------------------------ */
@@ -418,33 +170,36 @@ static void test_future_contact_refused_alert_on_time(void **state)
 	(void)state;
 	relay_up("[watchdog]\nhigh = 3s\nmedium = 1h\nlow = 1h\nescalate_after = 1h\n"
 		 "handover_window = 1h\n");
-	static struct sub s;
-	subscribe(&s, R.port, COORD, 0);
-	int64_t opened = wall_ms();
-	open_case(&COORD_C, OWNER "L-future", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
-	int64_t opened_after = wall_ms();
+	static struct alertkit_sub s;
+	subscribe_tracked(&s, R.port, COORD, 0);
+	int64_t opened = alertkit_wall_ms();
+	alertkit_open_case(&COORD_C, OWNER "L-future", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0,
+				   PARTIES, 4);
+	int64_t opened_after = alertkit_wall_ms();
 	static struct tclient iom;
 	connect_as(&iom, IOM);
 	/* A success dated a year ahead: refused, and the relay says whose
 	 * clock counts. */
-	int64_t before = wall_ms(), t = before + YEAR_MS;
-	Vigil__V1__Frame *a = contact_dated(&iom, OWNER "L-future",
-					    VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE, before, t);
-	expect_too_late(a, "attempted_at_ms", t, before, wall_ms());
+	int64_t before = alertkit_wall_ms(), t = before + YEAR_MS;
+	Vigil__V1__Frame *a = alertkit_contact_dated(&iom, OWNER "L-future",
+						     VIGIL__V1__CHANNEL__CHANNEL_PHONE,
+						     VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE,
+						     before, t);
+	expect_too_late(a, "attempted_at_ms", t, before, alertkit_wall_ms());
 	/* The record's own time a year ahead: refused the same way. */
-	before = wall_ms();
+	before = alertkit_wall_ms();
 	t = before + YEAR_MS;
-	a = contact_dated(&iom, OWNER "L-future", VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE, t,
-			  before);
-	expect_too_late(a, "client_time_ms", t, before, wall_ms());
+	a = alertkit_contact_dated(&iom, OWNER "L-future", VIGIL__V1__CHANNEL__CHANNEL_PHONE,
+				   VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE, t, before);
+	expect_too_late(a, "client_time_ms", t, before, alertkit_wall_ms());
 	/* Neither was stored: the case has its opening only. */
 	assert_int_equal(db_int(&R, "SELECT count(*) FROM entries WHERE case_id = '" OWNER
 				"L-future'"), 1);
 	/* The next delivery: the silence alert, not before the 3 s window
 	 * (the relay's commit time, which the delivery cannot precede), and
 	 * on time. */
-	struct got g;
-	must_alert(&s, 3000 + PATIENCE_MS, &g, "the silence alert");
+	struct alertkit_got g;
+	alertkit_must_alert(&s, 3000 + PATIENCE_MS, &g, "the silence alert");
 	assert_string_equal(g.case_id, OWNER "L-future");
 	assert_int_equal(g.kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE);
 	assert_int_equal(g.stage, 1);
@@ -481,9 +236,10 @@ static void test_police_never_connected_gets_escalation(void **state)
 	(void)state;
 	relay_up("[watchdog]\nhigh = 2s\nmedium = 1h\nlow = 1h\nescalate_after = 2s\n"
 		 "handover_window = 1h\n");
-	open_case(&COORD_C, OWNER "L-police", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
-	assert_int_equal(db_wait("SELECT count(*) FROM alerts WHERE stage = 2", 1,
-				 4000 + PATIENCE_MS), 1);
+	alertkit_open_case(&COORD_C, OWNER "L-police", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0,
+				   PARTIES, 4);
+	assert_int_equal(alertkit_db_wait(&R, "SELECT count(*) FROM alerts WHERE stage = 2", 1,
+					  4000 + PATIENCE_MS), 1);
 	char id1[40], id2[40], sql[200];
 	assert_int_equal(db_text(&R, "SELECT lower(hex(alert_id)) FROM alerts WHERE stage = 1",
 				 id1, sizeof(id1)), 0);
@@ -522,7 +278,7 @@ static void test_police_never_connected_gets_escalation(void **state)
 	/* It acknowledged what it printed: the relay stored that position ... */
 	snprintf(sql, sizeof(sql), "SELECT coalesce((SELECT position FROM delivery_acks WHERE org = "
 		 "'" POLICE "'), -1)");
-	assert_int_equal(db_wait(sql, pos, PATIENCE_MS), pos);
+	assert_int_equal(alertkit_db_wait(&R, sql, pos, PATIENCE_MS), pos);
 	/* ... so the next run prints nothing: it was delivered exactly once. */
 	r = vigil_as(POLICE, "--json", "alerts", NULL);
 	cli_expect_ok(r);
@@ -538,21 +294,24 @@ static void test_ack_rearms(void **state)
 	/* high 3 s; escalation after 4 s, time enough to acknowledge. */
 	relay_up("[watchdog]\nhigh = 3s\nmedium = 1h\nlow = 1h\nescalate_after = 4s\n"
 		 "handover_window = 1h\n");
-	static struct sub sc, sp;
-	subscribe(&sc, R.port, COORD, 0);
-	subscribe(&sp, R.port, POLICE, 0);
-	open_case(&COORD_C, OWNER "L-rearm", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
-	struct got a1, a2, e;
-	must_alert(&sc, 3000 + PATIENCE_MS, &a1, "the first alert");
+	static struct alertkit_sub sc, sp;
+	subscribe_tracked(&sc, R.port, COORD, 0);
+	subscribe_tracked(&sp, R.port, POLICE, 0);
+	alertkit_open_case(&COORD_C, OWNER "L-rearm", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0,
+				   PARTIES, 4);
+	struct alertkit_got a1, a2, e;
+	alertkit_must_alert(&sc, 3000 + PATIENCE_MS, &a1, "the first alert");
 	assert_int_equal(a1.stage, 1);
 	assert_string_equal(a1.cause, "");
-	int64_t acked = ack_alert(&COORD_C, OWNER "L-rearm", a1.alert_id);
+	int64_t acked = alertkit_expect_receipt_at(
+		alertkit_alert_ack(&COORD_C, OWNER "L-rearm", a1.alert_id,
+				   VIGIL__V1__ACK_DECISION__ACK_DECISION_NOT_FILED));
 	/* Silence goes on: one window after the acknowledgement and not
 	 * before, the acknowledged alert ends first ("superseded", stage 0, its
 	 * own id), to the recipients of its last stage (stage 1: no police), so
 	 * that no alert id stays open for ever ... */
-	struct got end;
-	must_alert(&sc, 3000 + PATIENCE_MS, &end, "the end of the acknowledged alert");
+	struct alertkit_got end;
+	alertkit_must_alert(&sc, 3000 + PATIENCE_MS, &end, "the end of the acknowledged alert");
 	assert_string_equal(end.case_id, OWNER "L-rearm");
 	assert_int_equal(end.kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE);
 	assert_int_equal(end.stage, 0);
@@ -568,12 +327,12 @@ static void test_ack_rearms(void **state)
 	for (size_t i = 0; i < a1.n_recipients; i++)
 		assert_string_equal(end.recipients[i], a1.recipients[i]);
 	assert_string_equal(end.recipients[0], COORD);
-	assert_true(has_recipient(&end, OTHER_ORG));
-	assert_true(has_recipient(&end, SHELTER));
-	assert_false(has_recipient(&end, POLICE));
+	assert_true(alertkit_has_recipient(&end, OTHER_ORG));
+	assert_true(alertkit_has_recipient(&end, SHELTER));
+	assert_false(alertkit_has_recipient(&end, POLICE));
 	/* ... then, in the same batch (same commit, the next position), a new
 	 * alert that says why it came. */
-	must_alert(&sc, PATIENCE_MS, &a2, "the re-raised alert");
+	alertkit_must_alert(&sc, PATIENCE_MS, &a2, "the re-raised alert");
 	assert_int_equal(a2.position, end.position + 1);
 	assert_int_equal(a2.received_at_ms, end.received_at_ms);
 	assert_string_equal(a2.case_id, OWNER "L-rearm");
@@ -585,27 +344,18 @@ static void test_ack_rearms(void **state)
 		fail_msg("re-raised %lld ms after the acknowledgement; the window is 3 s",
 			 (long long)(a2.received_at_ms - acked));
 	assert_string_equal(a2.recipients[0], COORD);
-	assert_false(has_recipient(&a2, POLICE));
+	assert_false(alertkit_has_recipient(&a2, POLICE));
 	/* It escalates as usual; the acknowledged one never did (it would
 	 * have reached the police first), and its end was not for the police
 	 * either. */
-	must_alert(&sp, 4000 + PATIENCE_MS, &e, "the escalation of the re-raised alert");
+	alertkit_must_alert(&sp, 4000 + PATIENCE_MS, &e, "the escalation of the re-raised alert");
 	assert_memory_equal(e.alert_id, a2.alert_id, RECORD_ID_LEN);
 	assert_int_equal(e.stage, 2);
 	assert_true(e.received_at_ms - a2.received_at_ms >= 4000);
-	assert_true(has_recipient(&e, POLICE));
+	assert_true(alertkit_has_recipient(&e, POLICE));
 	/* The acknowledged alert has exactly two entries: its raise and its
 	 * end. */
-	char hex[2 * RECORD_ID_LEN + 1], sql[200];
-	hex_of(a1.alert_id, hex);
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s'", hex);
-	assert_int_equal(db_int(&R, sql), 2);
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s' AND "
-		 "stage = 1 AND position = %llu", hex, (unsigned long long)a1.position);
-	assert_int_equal(db_int(&R, sql), 1);
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE alert_id = x'%s' AND "
-		 "stage = 0 AND position = %llu", hex, (unsigned long long)end.position);
-	assert_int_equal(db_int(&R, sql), 1);
+	alertkit_expect_raise_and_end(&R, a1.alert_id, a1.position, end.position);
 	tclient_close(&sc.c);
 	tclient_close(&sp.c);
 	relay_down();
@@ -618,24 +368,26 @@ static void test_handover_tells_new_responsible(void **state)
 	(void)state;
 	relay_up("[watchdog]\nhigh = 2s\nmedium = 1h\nlow = 1h\nescalate_after = 1h\n"
 		 "handover_window = 1h\n");
-	static struct sub sc, sx;
-	subscribe(&sc, R.port, COORD, 0);
-	subscribe(&sx, R.port, "other-iom", 0);
-	open_case(&COORD_C, OWNER "L-handover", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES,
-		  4);
-	struct got a1, g;
-	must_alert(&sc, 2000 + PATIENCE_MS, &a1, "the alert");
+	static struct alertkit_sub sc, sx;
+	subscribe_tracked(&sc, R.port, COORD, 0);
+	subscribe_tracked(&sx, R.port, "other-iom", 0);
+	alertkit_open_case(&COORD_C, OWNER "L-handover", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0,
+			   PARTIES, 4);
+	struct alertkit_got a1, g;
+	alertkit_must_alert(&sc, 2000 + PATIENCE_MS, &a1, "the alert");
 	assert_int_equal(a1.stage, 1);
 	/* The organisation offered the case is no party: not told so far. */
-	assert_int_equal(next_alert(&sx, 500, &g), 0);
+	assert_int_equal(alertkit_next_alert(&sx, 500, &g), 0);
 	uint8_t offer[RECORD_ID_LEN];
-	expect_receipt(casekit_offer(&COORD_C, OWNER "L-handover", IOM2, offer, 1));
+	alertkit_expect_receipt(casekit_offer(&COORD_C, OWNER "L-handover", IOM2, offer, 1));
 	static struct tclient x;
 	connect_as(&x, "other-iom");
-	int64_t accepted = answer_offer(&x, OWNER "L-handover", offer, 1);
+	int64_t accepted =
+		alertkit_expect_receipt_at(casekit_answer(&x, OWNER "L-handover", offer, 1));
 	/* At once, not at the next escalation: the open alert, same id and
 	 * stage, to the new responsible organisation alone. */
-	must_alert(&sx, PATIENCE_MS, &g, "the open alert to the new responsible organisation");
+	alertkit_must_alert(&sx, PATIENCE_MS, &g,
+			    "the open alert to the new responsible organisation");
 	assert_string_equal(g.case_id, OWNER "L-handover");
 	assert_memory_equal(g.alert_id, a1.alert_id, RECORD_ID_LEN);
 	assert_int_equal(g.kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_SILENCE);
@@ -646,17 +398,19 @@ static void test_handover_tells_new_responsible(void **state)
 	if (g.received_at_ms < accepted || g.received_at_ms > accepted + LATE_MS)
 		fail_msg("told %lld ms after the acceptance", (long long)(g.received_at_ms - accepted));
 	/* The others had it already; the notice is not theirs. */
-	assert_int_equal(next_alert(&sc, 1000, &g), 0);
+	assert_int_equal(alertkit_next_alert(&sc, 1000, &g), 0);
 	/* The new responsible organisation reaches her: it is told of the
 	 * resolution too. */
-	expect_receipt(contact_dated(&x, OWNER "L-handover", VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE,
-				     wall_ms(), wall_ms()));
-	must_alert(&sx, PATIENCE_MS, &g, "the resolution");
+	alertkit_expect_receipt(alertkit_contact_dated(&x, OWNER "L-handover",
+						       VIGIL__V1__CHANNEL__CHANNEL_PHONE,
+						       VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE,
+						       alertkit_wall_ms(), alertkit_wall_ms()));
+	alertkit_must_alert(&sx, PATIENCE_MS, &g, "the resolution");
 	assert_memory_equal(g.alert_id, a1.alert_id, RECORD_ID_LEN);
 	assert_int_equal(g.stage, 0);
 	assert_string_equal(g.resolution, "contact");
 	assert_string_equal(g.recipients[0], IOM2);
-	assert_true(has_recipient(&g, COORD));
+	assert_true(alertkit_has_recipient(&g, COORD));
 	tclient_close(&x);
 	tclient_close(&sc.c);
 	tclient_close(&sx.c);
@@ -669,23 +423,23 @@ struct stalled {
 	const char *case_id;
 	uint8_t offer[RECORD_ID_LEN];
 	int64_t offered;
-	struct got alert, resolution;
+	struct alertkit_got alert, resolution;
 	int have_alert, have_resolution;
 };
 
 /* Delivers to s until every case in st has what want asks for (alert or
  * resolution), within PATIENCE_MS; fails on an alert of another case. */
-static void collect(struct sub *s, struct stalled *st, size_t n, int resolutions)
+static void collect(struct alertkit_sub *s, struct stalled *st, size_t n, int resolutions)
 {
-	int64_t deadline = wall_ms() + 2000 + PATIENCE_MS;
+	int64_t deadline = alertkit_wall_ms() + 2000 + PATIENCE_MS;
 	for (;;) {
 		size_t missing = 0;
 		for (size_t i = 0; i < n; i++)
 			missing += !(resolutions ? st[i].have_resolution : st[i].have_alert);
 		if (!missing)
 			return;
-		struct got g;
-		if (!next_alert(s, until(deadline), &g))
+		struct alertkit_got g;
+		if (!alertkit_next_alert(s, alertkit_until(deadline), &g))
 			fail_msg("%zu %s missing", missing, resolutions ? "resolutions" : "alerts");
 		size_t i = 0;
 		while (i < n && strcmp(st[i].case_id, g.case_id) != 0)
@@ -708,7 +462,7 @@ static void collect(struct sub *s, struct stalled *st, size_t n, int resolutions
 
 static void expect_stall_resolved(const struct stalled *st, const char *resolution)
 {
-	const struct got *g = &st->resolution;
+	const struct alertkit_got *g = &st->resolution;
 	assert_int_equal(g->kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_HANDOVER_STALLED);
 	assert_memory_equal(g->alert_id, st->alert.alert_id, RECORD_ID_LEN);
 	assert_int_equal(g->stage, 0);
@@ -725,19 +479,20 @@ static void test_stalled_handover_resolved(void **state)
 	(void)state;
 	relay_up("[watchdog]\nhigh = 1h\nmedium = 1h\nlow = 1h\nescalate_after = 1h\n"
 		 "handover_window = 2s\n");
-	static struct sub sc, si;
-	subscribe(&sc, R.port, COORD, 0);
+	static struct alertkit_sub sc, si;
+	subscribe_tracked(&sc, R.port, COORD, 0);
 	struct stalled st[2] = { { .case_id = OWNER "L-declined" },
 				 { .case_id = OWNER "L-withdrawn" } };
 	for (size_t i = 0; i < 2; i++) {
-		open_case(&COORD_C, st[i].case_id, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES,
-			  4);
-		st[i].offered = wall_ms();
-		expect_receipt(casekit_offer(&COORD_C, st[i].case_id, IOM, st[i].offer, 1));
+		alertkit_open_case(&COORD_C, st[i].case_id, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH,
+				   0, PARTIES, 4);
+		st[i].offered = alertkit_wall_ms();
+		alertkit_expect_receipt(casekit_offer(&COORD_C, st[i].case_id, IOM, st[i].offer,
+						      1));
 	}
 	collect(&sc, st, 2, 0);
 	for (size_t i = 0; i < 2; i++) {
-		const struct got *g = &st[i].alert;
+		const struct alertkit_got *g = &st[i].alert;
 		assert_int_equal(g->kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_HANDOVER_STALLED);
 		assert_int_equal(g->stage, 1);
 		assert_int_equal(g->n_recipients, 1);
@@ -748,11 +503,11 @@ static void test_stalled_handover_resolved(void **state)
 	}
 	/* IOM, a party that never connected, subscribes now: the stalled
 	 * alerts are not its business. */
-	subscribe(&si, R.port, IOM, 0);
+	subscribe_tracked(&si, R.port, IOM, 0);
 	static struct tclient iom;
 	connect_as(&iom, IOM);
-	answer_offer(&iom, st[0].case_id, st[0].offer, 0);
-	expect_receipt(casekit_withdraw(&COORD_C, st[1].case_id, st[1].offer));
+	alertkit_expect_receipt(casekit_answer(&iom, st[0].case_id, st[0].offer, 0));
+	alertkit_expect_receipt(casekit_withdraw(&COORD_C, st[1].case_id, st[1].offer));
 	collect(&sc, st, 2, 1);
 	expect_stall_resolved(&st[0], "handover-answered");
 	expect_stall_resolved(&st[1], "handover-withdrawn");
@@ -763,9 +518,9 @@ static void test_stalled_handover_resolved(void **state)
 		assert_string_equal(st[i].resolution.recipients[0], COORD);
 	}
 	/* Resolved once, and nothing of it for IOM. */
-	struct got g;
-	assert_int_equal(next_alert(&sc, 1000, &g), 0);
-	if (next_alert(&si, 1000, &g))
+	struct alertkit_got g;
+	assert_int_equal(alertkit_next_alert(&sc, 1000, &g), 0);
+	if (alertkit_next_alert(&si, 1000, &g))
 		fail_msg("IOM got a stage %d alert of %s", g.stage, g.case_id);
 	tclient_close(&iom);
 	tclient_close(&sc.c);
@@ -783,30 +538,32 @@ static void test_stall_resolution_reaches_offerer_after_acceptance(void **state)
 	(void)state;
 	relay_up("[watchdog]\nhigh = 1h\nmedium = 1h\nlow = 1h\nescalate_after = 1h\n"
 		 "handover_window = 2s\n");
-	static struct sub sc;
-	subscribe(&sc, R.port, COORD, 0);
+	static struct alertkit_sub sc;
+	subscribe_tracked(&sc, R.port, COORD, 0);
 	struct stalled st[1] = { { .case_id = OWNER "L-accepted" } };
-	open_case(&COORD_C, st[0].case_id, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, PARTIES, 4);
-	st[0].offered = wall_ms();
-	expect_receipt(casekit_offer(&COORD_C, st[0].case_id, IOM, st[0].offer, 1));
+	alertkit_open_case(&COORD_C, st[0].case_id, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0,
+				   PARTIES, 4);
+	st[0].offered = alertkit_wall_ms();
+	alertkit_expect_receipt(casekit_offer(&COORD_C, st[0].case_id, IOM, st[0].offer, 1));
 	collect(&sc, st, 1, 0);
 	assert_int_equal(st[0].alert.kind, VIGIL__V1__ALERT_KIND__ALERT_KIND_HANDOVER_STALLED);
 	assert_string_equal(st[0].alert.recipients[0], COORD);
 	static struct tclient iom;
 	connect_as(&iom, IOM);
-	answer_offer(&iom, st[0].case_id, st[0].offer, 1);
+	alertkit_expect_receipt(casekit_answer(&iom, st[0].case_id, st[0].offer, 1));
 	/* The relay writes the resolution; to whom? */
-	assert_int_equal(db_wait("SELECT count(*) FROM alerts WHERE stage = 0", 1, PATIENCE_MS), 1);
+	assert_int_equal(alertkit_db_wait(&R, "SELECT count(*) FROM alerts WHERE stage = 0", 1,
+					  PATIENCE_MS), 1);
 	char rcp[256];
 	assert_int_equal(db_text(&R, "SELECT replace(recipients, char(10), ',') FROM alerts WHERE "
 				 "stage = 0", rcp, sizeof(rcp)), 0);
-	struct got g;
-	if (!next_alert(&sc, PATIENCE_MS, &g))
+	struct alertkit_got g;
+	if (!alertkit_next_alert(&sc, PATIENCE_MS, &g))
 		fail_msg("the offering organisation was not told that the stalled handover of %s "
 			 "ended (the resolution went to: %s)", st[0].case_id, rcp);
 	st[0].resolution = g;
 	expect_stall_resolved(&st[0], "handover-answered");
-	assert_true(has_recipient(&g, COORD));
+	assert_true(alertkit_has_recipient(&g, COORD));
 	tclient_close(&iom);
 	tclient_close(&sc.c);
 	relay_down();
@@ -824,5 +581,6 @@ int main(void)
 		cmocka_unit_test_teardown(test_stall_resolution_reaches_offerer_after_acceptance,
 					  teardown),
 	};
-	return cmocka_run_group_tests_name("watchdog_live", tests, load_keys, free_keys);
+	return cmocka_run_group_tests_name("watchdog_live", tests, alertkit_load_keys,
+					   alertkit_free_keys);
 }
