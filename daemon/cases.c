@@ -450,12 +450,13 @@ int cases_query(struct cases *cs, enum case_query what, const char *case_id, con
 			      why_len);
 	if (rc == VG_OK) {
 		res->offered = res->st.has_pending && strcmp(res->st.pending_offer_to, org) == 0;
+		int rrc = VG_OK;
 		if (what == CASE_Q_LOG)
-			rc = read_entries(cs, case_id, res);
+			rrc = read_entries(cs, case_id, res);
 		else if (what == CASE_Q_READERS)
-			rc = read_readers(cs, case_id, res);
-		if (rc != VG_OK)
-			return rc;
+			rrc = read_readers(cs, case_id, res);
+		if (rrc != VG_OK)
+			return rrc; /* no answer leaves, so no read to record */
 	}
 	/* The read is recorded after it (a readers list does not show itself);
 	 * refused attempts are recorded too: access is audited, not only
