@@ -25,11 +25,14 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: vigild -c FILE [--check-config | --verify-db] [--ready-file FILE] [-v]\n"
+	fputs("usage: vigild -c FILE [--check-config | --verify-db | --init-db] [--ready-file FILE]\n"
+	      "                    [-v]\n"
 	      "       vigild --version\n"
 	      "\n"
 	      "  -c, --config FILE    configuration file (INI)\n"
 	      "      --check-config   validate the configuration and exit\n"
+	      "      --init-db        create a new, empty log at [store] path and exit; only\n"
+	      "                       where no file or an empty file is (never replaces one)\n"
 	      "      --verify-db      audit the database offline (entries, signatures, tree,\n"
 	      "                       checkpoints) and exit: 0 OK, 1 a problem, 2 unreadable\n"
 	      "      --ready-file F   write the listening port to F once serving\n"
@@ -78,19 +81,20 @@ static int member_role(const void *dir, const char *org)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_VERSION, OPT_READY, OPT_VERIFY };
+	enum { OPT_CHECK = 256, OPT_VERSION, OPT_READY, OPT_VERIFY, OPT_INIT };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "ready-file", required_argument, NULL, OPT_READY },
 		{ "verify-db", no_argument, NULL, OPT_VERIFY },
+		{ "init-db", no_argument, NULL, OPT_INIT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL, *ready_file = NULL;
-	int check = 0, verify = 0, opt;
+	int check = 0, verify = 0, init = 0, opt;
 	while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config_path = optarg; break;
@@ -98,12 +102,13 @@ int main(int argc, char **argv)
 		case OPT_CHECK: check = 1; break;
 		case OPT_READY: ready_file = optarg; break;
 		case OPT_VERIFY: verify = 1; break;
+		case OPT_INIT: init = 1; break;
 		case OPT_VERSION: printf("vigild %s\n", VIGIL_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!config_path || optind != argc) {
+	if (!config_path || optind != argc || check + verify + init > 1) {
 		usage(stderr);
 		return 2;
 	}
@@ -165,13 +170,26 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	if (init) {
+		struct store *fresh = NULL;
+		int irc = store_open(cfg.store_path, 1, &fresh, err, sizeof(err));
+		if (irc != 0)
+			log_err("%s", err);
+		store_close(&fresh);
+		EVP_PKEY_free(ckpt_key);
+		SSL_CTX_free(ctx);
+		directory_free(&dir);
+		config_free(&cfg);
+		return irc != 0;
+	}
+
 	signal(SIGPIPE, SIG_IGN);
 	int code = 1;
 	struct store *store = NULL;
 	struct writer *writer = NULL;
 	uv_loop_t loop;
 	struct relay relay;
-	if (store_open(cfg.store_path, &store, err, sizeof(err)) != 0) {
+	if (store_open(cfg.store_path, 0, &store, err, sizeof(err)) != 0) {
 		log_err("%s", err);
 		goto out_ctx;
 	}

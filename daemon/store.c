@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/cases.h"
@@ -127,31 +128,54 @@ static int migrate_v2(struct store *s, char *err, size_t err_len)
 	return 0;
 }
 
-/* Creates the schema in an empty database, migrates an older one, or
- * checks a current one. */
-static int schema_check(struct store *s, char *err, size_t err_len)
+/*
+ * Recognises the file before anything writes to it: only reads, so a file
+ * that is not SQLite, another application's database or a vigil database
+ * of an unknown version is refused untouched.  *fresh is 1 for an empty
+ * database, which only init may use.
+ */
+static int schema_probe(struct store *s, int init, int *fresh, int64_t *version, char *err,
+			size_t err_len)
 {
 	char why[256];
-	int64_t app_id, version, tables;
+	int64_t app_id, tables;
 	if (query_int(s->db, "PRAGMA application_id", &app_id, why, sizeof(why)) != 0 ||
-	    query_int(s->db, "PRAGMA user_version", &version, why, sizeof(why)) != 0 ||
+	    query_int(s->db, "PRAGMA user_version", version, why, sizeof(why)) != 0 ||
 	    query_int(s->db, "SELECT count(*) FROM sqlite_schema", &tables, why, sizeof(why)) != 0) {
-		snprintf(err, err_len, "%s: cannot read database: %s", s->path, why);
+		snprintf(err, err_len, "%s: %s; refusing to use or replace it", s->path, why);
 		return -1;
 	}
-	int fresh = app_id == 0 && version == 0 && tables == 0;
-	if (!fresh && app_id != STORE_APPLICATION_ID) {
+	*fresh = app_id == 0 && *version == 0 && tables == 0;
+	if (*fresh && !init) {
+		snprintf(err, err_len, "%s is an empty database, not a vigil log; a new log is created "
+			 "only with --init-db", s->path);
+		return -1;
+	}
+	if (!*fresh && init) {
+		snprintf(err, err_len, "%s already holds a database; --init-db never replaces one",
+			 s->path);
+		return -1;
+	}
+	if (!*fresh && app_id != STORE_APPLICATION_ID) {
 		snprintf(err, err_len,
 			 "%s is not a vigil database (application_id 0x%llx, %lld tables); "
 			 "refusing to use or replace it", s->path,
 			 (unsigned long long)app_id, (long long)tables);
 		return -1;
 	}
-	if (!fresh && (version < 1 || version > STORE_SCHEMA_VERSION)) {
+	if (!*fresh && (*version < 1 || *version > STORE_SCHEMA_VERSION)) {
 		snprintf(err, err_len, "%s has schema version %lld; this vigild knows 1 to %d",
-			 s->path, (long long)version, STORE_SCHEMA_VERSION);
+			 s->path, (long long)*version, STORE_SCHEMA_VERSION);
 		return -1;
 	}
+	return 0;
+}
+
+/* Creates the schema in an empty database, migrates an older one, or
+ * accepts a current one (after schema_probe recognised it). */
+static int schema_check(struct store *s, int fresh, int64_t version, char *err, size_t err_len)
+{
+	char why[256];
 	if (version == STORE_SCHEMA_VERSION)
 		return 0;
 	/* Each step takes the schema one version up; all run in one
@@ -188,7 +212,7 @@ fail:
 	return -1;
 }
 
-int store_open(const char *path, struct store **out, char *err, size_t err_len)
+int store_open(const char *path, int init, struct store **out, char *err, size_t err_len)
 {
 	char why[256];
 	struct store *s = calloc(1, sizeof(*s));
@@ -197,9 +221,25 @@ int store_open(const char *path, struct store **out, char *err, size_t err_len)
 		snprintf(err, err_len, "out of memory");
 		return VG_ENOMEM;
 	}
-	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* A missing or empty file is a new log only when asked: a failed mount
+	 * or a wrong path must not start a second history. */
+	s->lock_fd = open(path, O_RDWR | O_CLOEXEC | (init ? O_CREAT : 0), 0600);
+	if (s->lock_fd < 0 && errno == ENOENT) {
+		snprintf(err, err_len, "%s does not exist; a new log is created only with --init-db",
+			 path);
+		goto fail;
+	}
 	if (s->lock_fd < 0) {
 		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	struct stat sb;
+	if (fstat(s->lock_fd, &sb) != 0) {
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (sb.st_size == 0 && !init) {
+		snprintf(err, err_len, "%s is empty; a new log is created only with --init-db", path);
 		goto fail;
 	}
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -213,16 +253,17 @@ int store_open(const char *path, struct store **out, char *err, size_t err_len)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	int64_t ignored;
-	/* journal_mode reads the header first: a file that is not SQLite fails
-	 * here with "file is not a database" and is left untouched. */
+	int fresh;
+	int64_t version, ignored;
+	if (schema_probe(s, init, &fresh, &version, err, err_len) != 0)
+		goto fail;
 	if (query_int(s->db, "PRAGMA journal_mode=WAL", &ignored, why, sizeof(why)) != 0 ||
 	    exec(s->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
 			"PRAGMA busy_timeout=5000;", why, sizeof(why)) != 0) {
 		snprintf(err, err_len, "%s: %s; refusing to use or replace it", path, why);
 		goto fail;
 	}
-	if (schema_check(s, err, err_len) != 0)
+	if (schema_check(s, fresh, version, err, err_len) != 0)
 		goto fail;
 	int64_t max_idx;
 	if (query_int(s->db, "SELECT max(idx) FROM entries", &max_idx, why, sizeof(why)) != 0) {

@@ -59,12 +59,14 @@ struct store_entry {
 };
 
 /*
- * Opens (creating if absent) the database at path, checks it is a vigil
- * database of a known schema version (migrating an older one) and takes an
- * exclusive lock on it.  A file that is not a vigil database is refused,
- * never replaced.
+ * Opens the database at path, checks it is a vigil database of a known
+ * schema version (migrating an older one) and takes an exclusive lock on
+ * it.  Everything is recognised by reading before anything writes: a file
+ * that is not a vigil database is refused and left as it was.  A missing or
+ * empty file is refused too, unless init: then (and only then) a new log is
+ * created there; init refuses a file that already holds a database.
  */
-int store_open(const char *path, struct store **out, char *err, size_t err_len);
+int store_open(const char *path, int init, struct store **out, char *err, size_t err_len);
 
 /* Closes the database and releases the lock; safe on NULL and on a store
  * that failed half-way through store_open(). */

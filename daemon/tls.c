@@ -2,12 +2,14 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "daemon/identity.h"
+#include "daemon/log.h"
 
 /* The SSL_CTX ex_data slot holding the member directory. */
 static int directory_idx = -1;
@@ -84,6 +86,38 @@ static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
+#define CRL_WARN_DAYS 7
+
+/*
+ * An expired CRL makes OpenSSL refuse every peer ("CRL has expired"), so it
+ * is a start-up error, with its date; one that expires within a week is
+ * worth a warning while there is time to renew it.
+ */
+static int crl_fresh(const X509_CRL *crl, const char *path, char *err, size_t err_len)
+{
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+	if (!next)
+		return 0; /* no next update promised: it does not expire */
+	struct tm tm;
+	char when[32] = "an unreadable date";
+	if (ASN1_TIME_to_tm(next, &tm) == 1)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	int days = 0, secs = 0;
+	if (!ASN1_TIME_diff(&days, &secs, NULL, next)) {
+		snprintf(err, err_len, "CRL %s: cannot read its next update time", path);
+		return -1;
+	}
+	if (days < 0 || secs < 0) {
+		snprintf(err, err_len, "CRL %s expired on %s (its next update); every peer would be "
+			 "refused: install a fresh CRL", path, when);
+		return -1;
+	}
+	if (days < CRL_WARN_DAYS)
+		log_warn("CRL %s expires on %s, in less than %d days: renew it before then", path,
+			 when, CRL_WARN_DAYS);
+	return 0;
+}
+
 static int load_crl(X509_STORE *store, const char *path, char *err, size_t err_len)
 {
 	FILE *f = fopen(path, "r");
@@ -94,6 +128,11 @@ static int load_crl(X509_STORE *store, const char *path, char *err, size_t err_l
 	int n = 0;
 	X509_CRL *crl;
 	while ((crl = PEM_read_X509_CRL(f, NULL, NULL, NULL)) != NULL) {
+		if (crl_fresh(crl, path, err, err_len) != 0) {
+			X509_CRL_free(crl);
+			fclose(f);
+			return -1;
+		}
 		int ok = X509_STORE_add_crl(store, crl);
 		X509_CRL_free(crl);
 		if (!ok) {

@@ -79,6 +79,8 @@ handover_window = 1m
 escalate_after = 5s
 CONF
 "$vigild" -c "$state/vigild.conf" --check-config
+# A new log is created only when asked: a missing database is otherwise an error.
+"$vigild" -c "$state/vigild.conf" --init-db 2>>"$state/vigild.log"
 relay_pid=
 start_relay() {
 	rm -f "$state/ready"

@@ -161,6 +161,8 @@ fi
 # Starts vigild in the background; t0 is the moment just before the fork.
 start_relay() {
     rm -f -- "$work/ready"
+    # A new log only when asked (the scale mode brings its own database).
+    [ -e "$work/vigil.db" ] || "$vigild" -c "$work/vigild.conf" --init-db >>"$work/vigild.log" 2>&1
     t0=$EPOCHREALTIME
     "$vigild" -c "$work/vigild.conf" --ready-file "$work/ready" >>"$work/vigild.log" 2>&1 &
     pid=$!

@@ -42,7 +42,10 @@ void trelay_setup(struct trelay *t, const char *listen_extra, const char *extra)
  * directory.conf, which lists every valid organisation of certs/mkpki.sh). */
 void trelay_setup_directory(struct trelay *t, const char *listen_extra, const char *extra,
 			    const char *directory);
-/* Starts vigild; returns 0 once it is serving, -1 if it exited or timed out. */
+/* Creates the relay's new log (vigild --init-db); 0 or -1. */
+int trelay_init_db(struct trelay *t);
+/* Starts vigild (after --init-db when its database does not exist yet);
+ * returns 0 once it is serving, -1 if it exited or timed out. */
 int trelay_start(struct trelay *t);
 /* Runs vigild with args and waits (bounded); returns its exit status and
  * puts its stdout+stderr in out. */

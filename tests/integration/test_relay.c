@@ -17,7 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include "casekit.h"
 #include "harness.h"
@@ -778,6 +781,30 @@ static void test_connection_cap(void **state)
 	trelay_cleanup(&t);
 }
 
+/* The whole file (caller frees). */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 4096;
+			buf = realloc(buf, cap + 1);
+			assert_non_null(buf);
+		}
+		size_t r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
 /* A file that is not a vigil database is refused and left untouched. */
 static void test_foreign_database(void **state)
 {
@@ -802,9 +829,165 @@ static void test_foreign_database(void **state)
 	assert_int_equal(sqlite3_exec(db, "CREATE TABLE notes(x); INSERT INTO notes VALUES(1)",
 				      NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
+	size_t before_len;
+	char *before = slurp(t.db, &before_len);
 	assert_int_not_equal(trelay_start(&t), 0);
 	assert_true(trelay_log_has(&t, "is not a vigil database (application_id 0x0, 1 tables)", 0));
+	/* Recognised by reading alone: not one byte changed (no switch to
+	 * WAL mode before the check), and no WAL file left beside it. */
+	size_t after_len;
+	char *after = slurp(t.db, &after_len);
+	assert_int_equal(after_len, before_len);
+	assert_memory_equal(after, before, before_len);
+	free(before);
+	free(after);
+	char wal[700];
+	snprintf(wal, sizeof(wal), "%s-wal", t.db);
+	assert_int_not_equal(access(wal, F_OK), 0);
 	assert_int_equal(db_int(&t, "SELECT x FROM notes"), 1);
+	trelay_cleanup(&t);
+}
+
+/* A new log is created only when asked: a wrong path or a failed mount must
+ * not start a second history. */
+static void test_new_log_only_when_asked(void **state)
+{
+	(void)state;
+	struct trelay t;
+	char out[4096], want[1024];
+	trelay_setup(&t, NULL, NULL);
+	const char *start[] = { "vigild", "-c", t.conf, NULL };
+	const char *init[] = { "vigild", "-c", t.conf, "--init-db", NULL };
+
+	/* Missing: refused, and nothing is created. */
+	assert_int_equal(run_vigild(start, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want), "%s does not exist; a new log is created only with --init-db",
+		 t.db);
+	assert_non_null(strstr(out, want));
+	assert_int_not_equal(access(t.db, F_OK), 0);
+
+	/* Empty (a file left by a failed copy or mount): refused, left empty. */
+	write_blob(t.db, "", 0);
+	assert_int_equal(run_vigild(start, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want), "%s is empty; a new log is created only with --init-db", t.db);
+	assert_non_null(strstr(out, want));
+	struct stat sb;
+	assert_int_equal(stat(t.db, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+
+	/* An empty SQLite database is no vigil log either. */
+	sqlite3 *db;
+	unlink(t.db);
+	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=0; VACUUM", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(run_vigild(start, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want), "%s is an empty database, not a vigil log; a new log is "
+		 "created only with --init-db", t.db);
+	assert_non_null(strstr(out, want));
+
+	/* --init-db creates it where there is nothing (or an empty file), and
+	 * exits; the relay then serves it. */
+	unlink(t.db);
+	assert_int_equal(run_vigild(init, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "created database"));
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042");
+	assert_int_equal(trelay_stop(&t), 0);
+
+	/* --init-db never replaces a log. */
+	assert_int_equal(run_vigild(init, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want), "%s already holds a database; --init-db never replaces one",
+		 t.db);
+	assert_non_null(strstr(out, want));
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM entries"), 1);
+
+	/* --init-db goes alone. */
+	const char *both[] = { "vigild", "-c", t.conf, "--init-db", "--check-config", NULL };
+	assert_int_equal(run_vigild(both, out, sizeof(out)), 2);
+	trelay_cleanup(&t);
+}
+
+/* A CRL signed by the federation's CA whose validity runs from last to
+ * next seconds from now. */
+static void write_crl(const char *path, long last, long next)
+{
+	FILE *f = fopen(pki("ca.key"), "r");
+	assert_non_null(f);
+	EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	f = fopen(pki("ca.crt"), "r");
+	assert_non_null(f);
+	X509 *ca = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(key);
+	assert_non_null(ca);
+	X509_CRL *crl = X509_CRL_new();
+	assert_int_equal(X509_CRL_set_version(crl, X509_CRL_VERSION_2), 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)), 1);
+	ASN1_TIME *t = X509_gmtime_adj(NULL, last);
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
+	ASN1_TIME_free(t);
+	t = X509_gmtime_adj(NULL, next);
+	assert_int_equal(X509_CRL_set1_nextUpdate(crl, t), 1);
+	ASN1_TIME_free(t);
+	assert_int_not_equal(X509_CRL_sign(crl, key, EVP_sha256()), 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_X509_CRL(f, crl), 1);
+	fclose(f);
+	X509_CRL_free(crl);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+}
+
+/* The relay's configuration with another CRL file. */
+static void use_crl(struct trelay *t, const char *crl)
+{
+	size_t n;
+	char *conf = slurp(t->conf, &n);
+	const char *old = pki("crl.pem");
+	char *at = strstr(conf, old);
+	assert_non_null(at);
+	FILE *f = fopen(t->conf, "w");
+	assert_non_null(f);
+	fprintf(f, "%.*s%s%s", (int)(at - conf), conf, crl, at + strlen(old));
+	fclose(f);
+	free(conf);
+}
+
+/* An expired CRL would make the relay refuse every peer: it is a start-up
+ * error with its date; one that expires within a week is a warning. */
+static void test_crl_expiry(void **state)
+{
+	(void)state;
+	struct trelay t;
+	char crl[700], out[4096], want[1024];
+	trelay_setup(&t, NULL, NULL);
+	snprintf(crl, sizeof(crl), "%s/crl-old.pem", t.dir);
+	write_crl(crl, -2 * 86400, -86400);
+	use_crl(&t, crl);
+	const char *check[] = { "vigild", "-c", t.conf, "--check-config", NULL };
+	assert_int_equal(run_vigild(check, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want), "[tls] CRL %s expired on ", crl);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, " (its next update); every peer would be refused: install a "
+				    "fresh CRL"));
+	assert_int_not_equal(trelay_start(&t), 0);
+	assert_true(trelay_log_has(&t, want, 0));
+
+	/* Three days left: served, with a warning in --check-config and the log. */
+	write_crl(crl, -86400, 3 * 86400);
+	assert_int_equal(run_vigild(check, out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "CRL %s expires on ", crl);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, "in less than 7 days: renew it before then"));
+	assert_int_equal(trelay_start(&t), 0);
+	assert_true(trelay_log_has(&t, want, 0));
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042");
+	assert_good_client_served(&t);
+	assert_int_equal(trelay_stop(&t), 0);
 	trelay_cleanup(&t);
 }
 
@@ -874,6 +1057,8 @@ int main(void)
 		cmocka_unit_test(test_sigterm_drains),
 		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_foreign_database),
+		cmocka_unit_test(test_new_log_only_when_asked),
+		cmocka_unit_test(test_crl_expiry),
 		cmocka_unit_test(test_database_locked),
 		cmocka_unit_test(test_check_config),
 	};
