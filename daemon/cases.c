@@ -11,6 +11,7 @@ struct cases {
 	struct watch_config wc;
 	struct case_members members;
 	char errmsg[256];
+	int errcode;               /* SQLite's code of the last VG_EIO */
 	sqlite3_stmt *get;
 	sqlite3_stmt *put;
 	sqlite3_stmt *parties;
@@ -41,6 +42,7 @@ struct cases {
 /* Every failure of SQLite is VG_EIO to the caller, with the message kept. */
 static int db_fail(struct cases *cs, int rc)
 {
+	cs->errcode = rc;
 	snprintf(cs->errmsg, sizeof(cs->errmsg), "%s (%s)", sqlite3_errmsg(cs->db),
 		 sqlite3_errstr(rc));
 	return VG_EIO;
@@ -56,6 +58,11 @@ static int step_done(struct cases *cs, sqlite3_stmt *st)
 const char *cases_errmsg(const struct cases *cs)
 {
 	return cs->errmsg;
+}
+
+int cases_errcode(const struct cases *cs)
+{
+	return cs->errcode ? cs->errcode : SQLITE_ERROR;
 }
 
 void cases_configure(struct cases *cs, const struct watch_config *wc,
@@ -518,8 +525,10 @@ int cases_watchdog(struct cases *cs, int64_t now_ms, const uint8_t new_id[RECORD
 		struct case_state c;
 		int found = load(cs, case_id, &c);
 		if (found != 1) {
-			if (found == 0)
+			if (found == 0) {
 				snprintf(cs->errmsg, sizeof(cs->errmsg), "case %s vanished", case_id);
+				cs->errcode = SQLITE_CORRUPT;
+			}
 			return VG_EIO;
 		}
 		/* watchdog_next() is due only when watchdog_step() has something

@@ -146,8 +146,9 @@ void cases_configure(struct cases *cs, const struct watch_config *wc,
 		     const struct case_members *members);
 void cases_close(struct cases **cs);
 
-/* What the last VG_EIO was about (SQLite's message). */
+/* What the last VG_EIO was about: SQLite's message and result code. */
 const char *cases_errmsg(const struct cases *cs);
+int cases_errcode(const struct cases *cs);
 
 /* Records an organisation's role and country as its certificate shows
  * (when it was last seen; roles for the rules come from the directory). */

@@ -241,7 +241,10 @@ int main(int argc, char **argv)
 		log_warn("cannot write %s", ready_file);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	relay_close(&relay);
-	code = 0;
+	/* A supervisor must notice a relay whose storage failed. */
+	code = writer_failed(writer) ? 1 : 0;
+	if (code)
+		log_err("exiting with an error: storage failed during this run");
 out_loop:
 	if (uv_loop_close(&loop) != 0) {
 		/* A handle left open is a bug; say so rather than exit quietly. */

@@ -7,6 +7,7 @@
 
 #include <openssl/rand.h>
 
+#include "daemon/health.h"
 #include "daemon/log.h"
 #include "daemon/store.h"
 #include "daemon/walsync.h"
@@ -23,6 +24,7 @@ struct writer {
 	uint8_t relay_cert_sha256[SHA256_LEN];
 
 	struct walsync *walsync;         /* WAL checkpoints, off the writer's path */
+	struct health health;            /* failing storage: backoff, or no more writes */
 
 	uv_thread_t thread;
 	uv_mutex_t mu;            /* guards everything below */
@@ -95,8 +97,8 @@ static int append_entry(struct writer *w, struct store_entry *e)
  * the batch like any SQLite error, and says what failed. */
 static int cases_abort(struct writer *w)
 {
-	log_err("%s: case tables: %s", store_path(w->store), cases_errmsg(w->cases));
-	return SQLITE_IOERR;
+	log_debug("%s: case tables: %s", store_path(w->store), cases_errmsg(w->cases));
+	return cases_errcode(w->cases);
 }
 
 /* Appends one job inside the open transaction.  Returns an SQLite error
@@ -180,11 +182,42 @@ static void roll_back(struct writer *w, const struct logtree_mark *m)
 	logtree_rewind(w->tree, m);
 }
 
+/* A transaction failed: the health state decides what follows; a change
+ * of state is logged once, never each retry. */
+static void storage_failed(struct writer *w, int rc, const char *what)
+{
+	if (health_failed(&w->health, rc, now_ms())) {
+		if (w->health.fatal)
+			log_err("%s: storage failed (%s) while writing %s: no more writes are "
+				"accepted this run; reads go on; stop the relay and check the disk "
+				"and the database (vigild --verify-db)", store_path(w->store),
+				sqlite3_errstr(rc), what);
+		else
+			log_err("%s: writes failing (%s) while writing %s; submissions are "
+				"answered UNAVAILABLE, retrying with backoff", store_path(w->store),
+				sqlite3_errstr(rc), what);
+	}
+	uv_mutex_lock(&w->mu);
+	w->stats.storage_failures = w->health.total;
+	uv_mutex_unlock(&w->mu);
+}
+
+static void storage_ok(struct writer *w)
+{
+	unsigned n = health_ok(&w->health);
+	if (n)
+		log_notice("%s: writes succeed again, after %u failed transaction%s",
+			   store_path(w->store), n, n == 1 ? "" : "s");
+}
+
 static void fail_batch(struct writer *w, struct writer_job *batch, int rc)
 {
 	char why[160];
-	snprintf(why, sizeof(why), "storage failure: %s", sqlite3_errstr(rc));
-	log_err("%s: batch rolled back: %s", store_path(w->store), sqlite3_errstr(rc));
+	if (w->health.fatal)
+		snprintf(why, sizeof(why), "storage failed (%s); the relay accepts no writes until "
+			 "it is restarted", sqlite3_errstr(w->health.failing));
+	else
+		snprintf(why, sizeof(why), "storage failure: %s", sqlite3_errstr(rc));
 	for (struct writer_job *j = batch; j; j = j->next) {
 		j->status = VG_EIO;
 		j->duplicate = 0;
@@ -231,6 +264,11 @@ static int case_log_proofs(struct writer *w, struct writer_job *j,
  * checkpoint that covers them, so one fsync makes all of it durable. */
 static void write_batch(struct writer *w, struct writer_job *batch)
 {
+	if (w->health.fatal) {
+		/* The database is not touched again this run. */
+		fail_batch(w, batch, w->health.failing);
+		return;
+	}
 	uint64_t first = logtree_size(w->tree);
 	struct logtree_mark mark;
 	logtree_mark(w->tree, &mark);
@@ -266,9 +304,11 @@ static void write_batch(struct writer *w, struct writer_job *batch)
 	if (rc != 0) {
 		roll_back(w, &mark);
 		logtree_checkpoint_release(cp);
+		storage_failed(w, rc, "a batch");
 		fail_batch(w, batch, rc);
 		return;
 	}
+	storage_ok(w);
 	if (logtree_size(w->tree) != first)
 		publish(w, cp);
 	for (struct writer_job *j = batch; j; j = j->next) {
@@ -429,11 +469,13 @@ static void write_alerts(struct writer *w)
 	if (rc != 0) {
 		roll_back(w, &mark);
 		writer_alerts_free(head);
-		log_err("%s: the watchdog's batch rolled back: %s; trying again in a second",
-			store_path(w->store), sqlite3_errstr(rc));
-		w->watch_due = now + 1000;
+		storage_failed(w, rc, "the watchdog's alerts");
+		/* Due again when the backoff allows (never after a fatal failure:
+		 * the deadlines are kept in the database for the next run). */
+		w->watch_due = w->health.fatal ? 0 : w->health.retry_at_ms;
 		return;
 	}
+	storage_ok(w);
 	if (!cp) {
 		if (cases_next_due(w->cases, &w->watch_due) != 0)
 			w->watch_due = now + 1000;
@@ -493,9 +535,10 @@ static void write_heartbeat(struct writer *w)
 	struct logtree_checkpoint *cp;
 	int rc = sign_checkpoint_now(w, &cp);
 	if (rc != 0) {
-		log_err("%s: cannot sign a checkpoint: %s", store_path(w->store), sqlite3_errstr(rc));
+		storage_failed(w, rc, "a heartbeat checkpoint");
 		return;
 	}
+	storage_ok(w);
 	publish(w, cp);
 	logtree_checkpoint_release(cp);
 	uv_async_send(&w->async);
@@ -518,10 +561,18 @@ static void writer_main(void *arg)
 	for (;;) {
 		uv_mutex_lock(&w->mu);
 		while (!w->in_head && !w->stopping) {
+			if (w->health.fatal) {
+				/* Nothing to start on its own: wait for jobs to refuse. */
+				uv_cond_wait(&w->cond, &w->mu);
+				continue;
+			}
 			const struct logtree_checkpoint *last = logtree_last(w->tree);
 			int64_t due = last ? last->signed_at_ms + (int64_t)w->cfg.interval_ms : 0;
 			if (w->watch_due > 0 && w->watch_due < due)
 				due = w->watch_due;
+			/* A failing disk is not retried at once. */
+			if (due < w->health.retry_at_ms)
+				due = w->health.retry_at_ms;
 			int64_t wait = due - now_ms();
 			if (wait <= 0)
 				break;
@@ -529,7 +580,8 @@ static void writer_main(void *arg)
 		}
 		/* The watchdog first: a deadline is never kept waiting by a busy
 		 * queue. */
-		if (!w->stopping && w->watch_due > 0 && w->watch_due <= now_ms()) {
+		if (!w->stopping && w->watch_due > 0 && w->watch_due <= now_ms() &&
+		    health_may_try(&w->health, now_ms())) {
 			uv_mutex_unlock(&w->mu);
 			write_alerts(w);
 			continue;
@@ -539,7 +591,8 @@ static void writer_main(void *arg)
 			uv_mutex_unlock(&w->mu);
 			if (stop)
 				break;
-			write_heartbeat(w);
+			if (health_may_try(&w->health, now_ms()))
+				write_heartbeat(w);
 			continue;
 		}
 		/* Give a short-lived trickle the chance to join this batch. */
@@ -774,4 +827,9 @@ void writer_get_stats(struct writer *w, struct writer_stats *st)
 	uv_mutex_lock(&w->mu);
 	*st = w->stats;
 	uv_mutex_unlock(&w->mu);
+}
+
+int writer_failed(const struct writer *w)
+{
+	return w->health.fatal;
 }

@@ -107,6 +107,7 @@ struct writer_stats {
 	uint64_t batches;       /* transactions committed */
 	uint64_t jobs;          /* jobs completed */
 	uint64_t checkpoints;   /* checkpoints signed this run */
+	uint64_t storage_failures; /* transactions that failed this run */
 };
 
 struct writer_config {
@@ -191,5 +192,9 @@ void writer_close(struct writer **w);
 
 /* A consistent snapshot of the counters (any thread). */
 void writer_get_stats(struct writer *w, struct writer_stats *st);
+
+/* 1 when storage failed fatally this run (see health.h); read it after
+ * writer_stop(). */
+int writer_failed(const struct writer *w);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -95,6 +96,14 @@ int trelay_start(struct trelay *t)
 	if (pid == 0) {
 		/* A test that dies must not leave its relay behind. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (t->fsize_limit > 0) {
+			/* Writes past the limit fail with EFBIG, as a failing disk's
+			 * writes fail; the signal that would end the process is
+			 * ignored, and that survives exec. */
+			signal(SIGXFSZ, SIG_IGN);
+			struct rlimit rl = { (rlim_t)t->fsize_limit, (rlim_t)t->fsize_limit };
+			setrlimit(RLIMIT_FSIZE, &rl);
+		}
 		int fd = open(t->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		if (fd >= 0) {
 			dup2(fd, 2);

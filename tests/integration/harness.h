@@ -29,6 +29,8 @@ struct trelay {
 	char ready[600];
 	pid_t pid;
 	int port;
+	long fsize_limit;       /* > 0: the relay may write no file past this many bytes
+				 * (RLIMIT_FSIZE, SIGXFSZ ignored): a disk that fails */
 };
 
 /* Makes a scratch directory and a configuration with `extra` appended

@@ -909,6 +909,94 @@ static void test_new_log_only_when_asked(void **state)
 	trelay_cleanup(&t);
 }
 
+/* How many lines of the relay's log contain needle. */
+static int log_count(struct trelay *t, const char *needle)
+{
+	size_t n;
+	char *log = slurp(t->log, &n);
+	int count = 0;
+	for (char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		count++;
+	free(log);
+	return count;
+}
+
+/*
+ * A disk whose writes fail with an I/O error (here: a file size limit, so
+ * write() fails with EFBIG): the relay stops accepting writes, says so once,
+ * answers every later write UNAVAILABLE without touching the database,
+ * keeps answering reads, and exits non-zero when stopped, so that a
+ * supervisor notices.
+ */
+static void test_storage_fails_cleanly(void **state)
+{
+	(void)state;
+	struct trelay t;
+	trelay_setup(&t, NULL, NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042");
+	assert_int_equal(trelay_stop(&t), 0);
+	/* Room for a few more commits, then none. */
+	struct stat db, wal;
+	char walpath[700];
+	snprintf(walpath, sizeof(walpath), "%s-wal", t.db);
+	assert_int_equal(stat(t.db, &db), 0);
+	long biggest = db.st_size;
+	if (stat(walpath, &wal) == 0 && wal.st_size > biggest)
+		biggest = wal.st_size;
+	t.fsize_limit = biggest + 64 * 1024;
+	assert_int_equal(trelay_start(&t), 0);
+
+	struct tclient c;
+	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
+		fail_msg("client: %s", c.err);
+	const char *want = "storage failed (disk I/O error); the relay accepts no writes until "
+			   "it is restarted";
+	int stored = 0, refused = 0;
+	for (uint32_t i = 1; i <= 2000 && refused < 5; i++) {
+		struct contact_spec s;
+		contact_spec_default(&s, "iom-ru-moscow", i);
+		Vigil__V1__Frame *a = tclient_submit_contact(&c, &s);
+		if (!a)
+			fail_msg("submission %u: %s", i, c.err);
+		if (a->msg_case == VIGIL__V1__FRAME__MSG_RECEIPT) {
+			assert_int_equal(refused, 0); /* nothing is stored after the failure */
+			stored++;
+			frame_free(a);
+			continue;
+		}
+		assert_error(a, VG_EUNAVAIL, want);
+		refused++;
+	}
+	assert_true(stored > 0);
+	assert_int_equal(refused, 5);
+	/* Reads go on: the latest checkpoint still comes (from memory). */
+	Vigil__V1__GetCheckpoint g = VIGIL__V1__GET_CHECKPOINT__INIT;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = 99;
+	f.msg_case = VIGIL__V1__FRAME__MSG_GET_CHECKPOINT;
+	f.get_checkpoint = &g;
+	assert_int_equal(tclient_send_frame(&c, &f), 0);
+	Vigil__V1__Frame *a = NULL;
+	assert_int_equal(tclient_recv(&c, &a, 5000), 0);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_CHECKPOINT);
+	frame_free(a);
+	tclient_close(&c);
+	/* Said once, not once per refusal or per retry. */
+	assert_true(trelay_log_has(&t, "storage failed (disk I/O error) while writing", 2000));
+	assert_int_equal(log_count(&t, "storage failed (disk I/O error) while writing"), 1);
+	/* A supervisor notices: the relay exits non-zero when stopped. */
+	assert_int_equal(trelay_stop(&t), 1);
+	assert_true(trelay_log_has(&t, "exiting with an error: storage failed during this run", 0));
+
+	/* Every receipted record is there after a restart without the limit. */
+	t.fsize_limit = 0;
+	assert_int_equal(trelay_start(&t), 0);
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM entries"), 1 + stored);
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
 /* A CRL signed by the federation's CA whose validity runs from last to
  * next seconds from now. */
 static void write_crl(const char *path, long last, long next)
@@ -1059,6 +1147,7 @@ int main(void)
 		cmocka_unit_test(test_foreign_database),
 		cmocka_unit_test(test_new_log_only_when_asked),
 		cmocka_unit_test(test_crl_expiry),
+		cmocka_unit_test(test_storage_fails_cleanly),
 		cmocka_unit_test(test_database_locked),
 		cmocka_unit_test(test_check_config),
 	};
