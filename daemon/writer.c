@@ -699,6 +699,9 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
 	}
 	/* Replaces SQLite's automatic checkpoint inside the committing call. */
 	sqlite3_wal_hook(store_db(w->store), on_wal_commit, w);
+	/* A WAL left by kill -9 or by a migration is copied now, not at the
+	 * first commit past the threshold. */
+	walsync_poke(w->walsync);
 	if ((rc = uv_mutex_init(&w->mu)) != 0)
 		goto fail_walsync;
 	if ((rc = uv_cond_init(&w->cond)) != 0)
