@@ -32,7 +32,9 @@
 #include <stdint.h>
 
 /* How long a RESTART checkpoint waits for the write lock and for readers
- * together; the writer's commits wait at most about this long for it. */
+ * together.  The writer's commits wait while it holds the write lock: for
+ * its wait for readers and for the copy of the pages committed since the
+ * PASSIVE checkpoint before it. */
 #define WALSYNC_BUSY_MS 100
 
 struct walsync;
