@@ -58,6 +58,8 @@ static const struct key keys[] = {
 	{ "tls", "ca", KEY_FILE, T_STR, FIELD(tls_ca), 0, 0, NULL, 1 },
 	{ "tls", "crl", KEY_FILE, T_STR, FIELD(tls_crl), 0, 0, NULL, 0 },
 	{ "store", "path", KEY_STORE, T_STR, FIELD(store_path), 0, 0, NULL, 1 },
+	{ "store", "wal_limit", KEY_UINT, T_SIZE, FIELD(wal_limit),
+	  65536, 1024u * 1024u * 1024u, "65536..1073741824", 0 },
 	{ "writer", "batch_max", KEY_UINT, T_UNSIGNED, FIELD(batch_max), 1, 10000, "1..10000", 0 },
 	{ "writer", "batch_wait_ms", KEY_UINT, T_U64, FIELD(batch_wait_ms), 0, 1000, "0..1000", 0 },
 	{ "log", "origin", KEY_NAME, T_STR, FIELD(log_origin), 0, 0, NULL, 1 },
@@ -376,6 +378,7 @@ static void set_defaults(struct config *cfg)
 	cfg->handshake_timeout_ms = 10 * 1000;
 	cfg->idle_timeout_ms = 300 * 1000;
 	cfg->max_frame = 1024 * 1024;
+	cfg->wal_limit = 16 * 1024 * 1024;
 	cfg->batch_max = 256;
 	cfg->batch_wait_ms = 0;
 	cfg->checkpoint_interval_ms = 60 * 1000;

@@ -9,7 +9,7 @@
  *   [listen] address, port, max_connections, handshake_timeout, idle_timeout,
  *            max_frame
  *   [tls]    cert, key, ca, crl (optional)
- *   [store]  path
+ *   [store]  path, wal_limit
  *   [directory] path (the member directory, directory.h)
  *   [writer] batch_max, batch_wait_ms
  *   [log]    origin, checkpoint_key, checkpoint_interval
@@ -28,6 +28,8 @@
  *   cert, key, ca, crl files that must be readable when the file is loaded
  *   path               [store]: the store's file; its directory must exist
  *                      [directory]: the member directory, a readable file
+ *   wal_limit          bytes, 65536..1073741824 (no K/M suffix): the WAL size
+ *                      checkpoints keep it near (daemon/walsync.h)
  *   batch_max          1..10000
  *   batch_wait_ms      a plain number of milliseconds, 0..1000 (no unit)
  *   origin             1-255 bytes, no spaces, no '+' (e.g. relay.example.org/vigil)
@@ -65,6 +67,7 @@ struct config {
 	char *tls_crl;            /* optional, NULL when unset */
 	/* [store] */
 	char *store_path;         /* required */
+	size_t wal_limit;         /* default 16 MiB: the WAL is reset and trimmed past this */
 	/* [directory] */
 	char *directory_path;     /* required: the member directory (directory.h) */
 	/* [log] */

@@ -221,6 +221,7 @@ int main(int argc, char **argv)
 			.max_clock_skew_ms = cfg.max_clock_skew_ms,
 		},
 		.members = { member_role, dir },
+		.wal_limit = cfg.wal_limit,
 	};
 	int rc = writer_start(writer, &loop, cfg.batch_max, cfg.batch_wait_ms, &wcfg, err,
 			      sizeof(err));

@@ -2,14 +2,26 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 #include <uv.h>
 
 #include "daemon/log.h"
 
+/* The WAL pages after which a PASSIVE checkpoint is asked for (SQLite's own
+ * default threshold), unless the limit asks for fewer. */
+#define WALSYNC_PASSIVE_FRAMES 1000
+/* A WAL frame is a page plus this header. */
+#define WAL_FRAME_HEADER 24
+
 struct walsync {
 	sqlite3 *db;
+	char *path;
+	int passive_frames;  /* a commit leaving this many pages pokes the thread */
+	int limit_frames;    /* more than this after a PASSIVE checkpoint: RESTART */
+	int failing;         /* thread only: the last checkpoint failed (logged) */
+	uint64_t busy_until; /* thread only: when the current call's busy wait ends */
 	uv_thread_t thread;
 	uv_mutex_t mu;
 	uv_cond_t cond;
@@ -17,12 +29,92 @@ struct walsync {
 	int stopping;
 };
 
+enum walsync_outcome walsync_judge(int rc, int log_frames, int ckpt_frames)
+{
+	if (rc == SQLITE_BUSY)
+		return WALSYNC_BUSY;
+	if (rc != SQLITE_OK)
+		return WALSYNC_ERROR;
+	/* SQLite 3.40 answers OK with -1 when the connection has no WAL index:
+	 * nothing was copied, and nothing ever will be. */
+	if (log_frames < 0 || ckpt_frames < 0 || ckpt_frames > log_frames)
+		return WALSYNC_ERROR;
+	return WALSYNC_DONE;
+}
+
+/* A read transaction gives the connection its WAL index (and shows that
+ * the file is readable at all). */
+static int read_schema(sqlite3 *db)
+{
+	return sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The busy handler: retries every millisecond until WALSYNC_BUSY_MS have
+ * passed since the call began.  SQLite's own (sqlite3_busy_timeout) sleeps
+ * 1, 2, 5, 10 ... 100 ms between tries and so rarely finds the writer
+ * between two transactions when it commits back to back. */
+static int on_busy(void *arg, int count)
+{
+	(void)count;
+	struct walsync *w = arg;
+	if (mono_ms() >= w->busy_until)
+		return 0;
+	struct timespec ts = { 0, 1000000 };
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+static int call(struct walsync *w, int mode, int *log_frames, int *ckpt_frames)
+{
+	*log_frames = *ckpt_frames = -1;
+	w->busy_until = mono_ms() + WALSYNC_BUSY_MS;
+	return sqlite3_wal_checkpoint_v2(w->db, NULL, mode, log_frames, ckpt_frames);
+}
+
+/* One checkpoint in mode; an error is logged when it starts a failing
+ * spell, not on every call. */
+static enum walsync_outcome run(struct walsync *w, int mode, const char *name, int *log_frames,
+				int *ckpt_frames)
+{
+	int rc = call(w, mode, log_frames, ckpt_frames);
+	if (rc == SQLITE_OK && *log_frames < 0 && read_schema(w->db) == SQLITE_OK)
+		rc = call(w, mode, log_frames, ckpt_frames);  /* now with a WAL index */
+	enum walsync_outcome o = walsync_judge(rc, *log_frames, *ckpt_frames);
+	if (o != WALSYNC_ERROR || w->failing)
+		return o;
+	const char *why = rc != SQLITE_OK ? sqlite3_errmsg(w->db)
+					  : "it reported a negative WAL size and copied nothing";
+	log_err("%s: %s WAL checkpoint failed: %s (log %d, checkpointed %d pages); "
+		"logged once until checkpoints work again",
+		w->path, name, why, *log_frames, *ckpt_frames);
+	w->failing = 1;
+	return o;
+}
+
 static void checkpoint(struct walsync *w)
 {
-	int log_frames = 0, done = 0;
-	int rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
-	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-		log_warn("WAL checkpoint: %s", sqlite3_errmsg(w->db));
+	int log_frames, ckpt_frames;
+	enum walsync_outcome o = run(w, SQLITE_CHECKPOINT_PASSIVE, "PASSIVE", &log_frames,
+				     &ckpt_frames);
+	/* The writer appends while a PASSIVE checkpoint copies, so under load
+	 * the WAL never starts over by itself; RESTART makes it.  BUSY (the
+	 * write lock or a reader not had in time) is tried again at the next
+	 * commit's poke. */
+	if (o == WALSYNC_DONE && log_frames > w->limit_frames &&
+	    run(w, SQLITE_CHECKPOINT_RESTART, "RESTART", &log_frames, &ckpt_frames) == WALSYNC_ERROR)
+		o = WALSYNC_ERROR;
+	if (o == WALSYNC_DONE && w->failing) {
+		log_notice("%s: WAL checkpoints work again (log %d, checkpointed %d pages)",
+			   w->path, log_frames, ckpt_frames);
+		w->failing = 0;
+	}
 }
 
 static void walsync_main(void *arg)
@@ -43,16 +135,37 @@ static void walsync_main(void *arg)
 	uv_mutex_unlock(&w->mu);
 }
 
-int walsync_start(const char *path, struct walsync **out)
+int walsync_start(const char *path, uint64_t limit_bytes, struct walsync **out)
 {
 	struct walsync *w = calloc(1, sizeof(*w));
 	if (!w)
 		return UV_ENOMEM;
-	int rc = UV_EIO;
+	int rc = UV_ENOMEM;
+	if (!(w->path = strdup(path)))
+		goto fail;
+	rc = UV_EIO;
 	if (sqlite3_open_v2(path, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
 		    SQLITE_OK ||
-	    sqlite3_exec(w->db, "PRAGMA busy_timeout=1000", NULL, NULL, NULL) != SQLITE_OK)
+	    read_schema(w->db) != SQLITE_OK) {
+		log_err("%s: WAL checkpoints: %s", path, sqlite3_errmsg(w->db));
 		goto fail;
+	}
+	/* Only the RESTART checkpoint waits (PASSIVE never calls the busy
+	 * handler), and the writer waits for it while it holds the write lock. */
+	sqlite3_busy_handler(w->db, on_busy, w);
+	sqlite3_stmt *st;
+	int page = 4096;
+	if (sqlite3_prepare_v2(w->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0)
+			page = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	uint64_t frames = limit_bytes / (uint64_t)(page + WAL_FRAME_HEADER);
+	w->limit_frames = frames < 1 ? 1 : frames > 1u << 30 ? 1 << 30 : (int)frames;
+	w->passive_frames = w->limit_frames / 2 < WALSYNC_PASSIVE_FRAMES ? w->limit_frames / 2
+									  : WALSYNC_PASSIVE_FRAMES;
+	if (w->passive_frames < 1)
+		w->passive_frames = 1;
 	if ((rc = uv_mutex_init(&w->mu)) != 0)
 		goto fail;
 	if ((rc = uv_cond_init(&w->cond)) != 0)
@@ -67,8 +180,15 @@ fail_mu:
 	uv_mutex_destroy(&w->mu);
 fail:
 	sqlite3_close(w->db);
+	free(w->path);
 	free(w);
 	return rc;
+}
+
+void walsync_commit(struct walsync *w, int frames)
+{
+	if (frames >= w->passive_frames)
+		walsync_poke(w);
 }
 
 void walsync_poke(struct walsync *w)
@@ -92,6 +212,7 @@ void walsync_stop(struct walsync **wp)
 	uv_cond_destroy(&w->cond);
 	uv_mutex_destroy(&w->mu);
 	sqlite3_close(w->db);
+	free(w->path);
 	free(w);
 	*wp = NULL;
 }

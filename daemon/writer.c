@@ -544,14 +544,14 @@ static void write_heartbeat(struct writer *w)
 	uv_async_send(&w->async);
 }
 
-#define WAL_SYNC_FRAMES 1000  /* pages in the WAL before a checkpoint is asked for */
-
-/* SQLite's commit hook for WAL databases, on the writer thread. */
+/* SQLite's commit hook for WAL databases, on the writer thread: frames is
+ * the number of pages in the WAL after this commit. */
 static int on_wal_commit(void *ctx, sqlite3 *db, const char *name, int frames)
 {
+	(void)db;
+	(void)name;
 	struct writer *w = ctx;
-	if (frames >= WAL_SYNC_FRAMES)
-		walsync_poke(w->walsync);
+	walsync_commit(w->walsync, frames);
 	return SQLITE_OK;
 }
 
@@ -735,12 +735,26 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
 		w->stats.checkpoints++;
 	}
 	w->latest = logtree_checkpoint_ref(logtree_last(w->tree));
-	if ((rc = walsync_start(store_path(w->store), &w->walsync)) != 0) {
+	uint64_t wal_limit = cfg->wal_limit ? cfg->wal_limit : WRITER_WAL_LIMIT;
+	if ((rc = walsync_start(store_path(w->store), wal_limit, &w->walsync)) != 0) {
 		snprintf(err, err_len, "cannot start WAL checkpoints: %s", uv_strerror(rc));
+		return VG_EIO;
+	}
+	/* The commit that starts the WAL over after a RESTART checkpoint trims
+	 * a file that grew past the limit back to it (walsync.h). */
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%llu", (unsigned long long)wal_limit);
+	if (sqlite3_exec(store_db(w->store), sql, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, err_len, "%s: cannot limit the WAL: %s", store_path(w->store),
+			 sqlite3_errmsg(store_db(w->store)));
+		walsync_stop(&w->walsync);
 		return VG_EIO;
 	}
 	/* Replaces SQLite's automatic checkpoint inside the committing call. */
 	sqlite3_wal_hook(store_db(w->store), on_wal_commit, w);
+	/* A WAL left by kill -9 or by a migration is copied now, not at the
+	 * first commit past the threshold. */
+	walsync_poke(w->walsync);
 	if ((rc = uv_mutex_init(&w->mu)) != 0)
 		goto fail_walsync;
 	if ((rc = uv_cond_init(&w->cond)) != 0)

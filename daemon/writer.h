@@ -121,7 +121,11 @@ struct writer_config {
 	const char *relay_org;
 	struct watch_config watch;
 	struct case_members members;  /* the member directory, for the case rules */
+	uint64_t wal_limit;     /* WAL size in bytes kept by checkpoints (walsync.h);
+				 * 0: WRITER_WAL_LIMIT */
 };
+
+#define WRITER_WAL_LIMIT (16u * 1024u * 1024u)
 
 /*
  * An alert entry the watchdog committed, handed to the loop for delivery

@@ -197,6 +197,7 @@ static void test_full_valid(void **state)
 		 "%s"
 		 "[store]\n"
 		 "path = data/vigil.db\n"
+		 "wal_limit = 1048576\n"
 		 "[writer]\n"
 		 "batch_max = 100\n"
 		 "batch_wait_ms = 5\n"
@@ -230,6 +231,7 @@ static void test_full_valid(void **state)
 	assert_string_equal(cfg.tls_crl, path);
 	join(path, sizeof(path), fx->dir, "data/vigil.db");
 	assert_string_equal(cfg.store_path, path);
+	assert_int_equal(cfg.wal_limit, 1048576);
 	assert_int_equal(cfg.batch_max, 100);
 	assert_int_equal(cfg.batch_wait_ms, 5);
 	join(path, sizeof(path), fx->dir, "members.conf");
@@ -252,6 +254,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.idle_timeout_ms, 300000);
 	assert_int_equal(cfg.max_frame, 1024 * 1024);
 	assert_null(cfg.tls_crl);
+	assert_int_equal(cfg.wal_limit, 16 * 1024 * 1024);
 	assert_int_equal(cfg.batch_max, 256);
 	assert_int_equal(cfg.batch_wait_ms, 0);
 	assert_int_equal(cfg.max_clock_skew_ms, 5 * 60 * 1000);
@@ -290,6 +293,14 @@ static void test_syntax_variants(void **state)
 	assert_int_equal(cfg.max_frame, 64);
 	assert_int_equal(cfg.batch_max, 1);
 	assert_int_equal(cfg.batch_wait_ms, 0);
+	config_free(&cfg);
+
+	/* wal_limit's range, in a [store] section given a second time. */
+	load_ok(fx, REQUIRED "[store]\nwal_limit = 65536\n", &cfg);
+	assert_int_equal(cfg.wal_limit, 65536);
+	config_free(&cfg);
+	load_ok(fx, REQUIRED "[store]\nwal_limit = 1073741824\n", &cfg);
+	assert_int_equal(cfg.wal_limit, 1073741824);
 	config_free(&cfg);
 
 	/* The last line needs no newline. */
@@ -477,6 +488,15 @@ static void test_bad_numbers(void **state)
 			expect_error(fx, text, VG_EBADREQ, "4: %s", cases[i].msg);
 		}
 	}
+	expect_error(fx, "[store]\nwal_limit = 65535\n" REQUIRED, VG_EBADREQ,
+		     "2: [store] wal_limit: \"65535\" is not a number in 65536..1073741824");
+	expect_error(fx, "[store]\nwal_limit = 1073741825\n" REQUIRED, VG_EBADREQ,
+		     "2: [store] wal_limit: \"1073741825\" is not a number in 65536..1073741824");
+	expect_error(fx, "[store]\nwal_limit = 16M\n" REQUIRED, VG_EBADREQ,
+		     "2: [store] wal_limit: \"16M\" is not a number in 65536..1073741824");
+	/* On the key's own line, after the required path in the same section. */
+	expect_error(fx, REQUIRED "[store]\n\nwal_limit = -1\n", VG_EBADREQ,
+		     "14: [store] wal_limit: \"-1\" is not a number in 65536..1073741824");
 	expect_error(fx, "[writer]\nbatch_max = 10001\n" REQUIRED, VG_EBADREQ,
 		     "2: [writer] batch_max: \"10001\" is not a number in 1..10000");
 	expect_error(fx, "[writer]\nbatch_max = 0\n" REQUIRED, VG_EBADREQ,
