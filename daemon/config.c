@@ -47,6 +47,10 @@ static const struct key keys[] = {
 	{ "listen", "port", KEY_UINT, T_INT, FIELD(listen_port), 0, 65535, "0..65535", 0 },
 	{ "listen", "max_connections", KEY_UINT, T_UNSIGNED, FIELD(max_connections),
 	  1, 1000000, "1..1000000", 0 },
+	{ "listen", "max_handshakes", KEY_UINT, T_UNSIGNED, FIELD(max_handshakes),
+	  1, 1000000, "1..1000000", 0 },
+	{ "listen", "max_handshakes_per_address", KEY_UINT, T_UNSIGNED,
+	  FIELD(max_handshakes_per_address), 1, 1000000, "1..1000000", 0 },
 	{ "listen", "handshake_timeout", KEY_DURATION, T_U64, FIELD(handshake_timeout_ms),
 	  100, 10 * MS_MIN, "100ms..10m", 0 },
 	{ "listen", "idle_timeout", KEY_DURATION, T_U64, FIELD(idle_timeout_ms),
@@ -375,6 +379,8 @@ static void set_defaults(struct config *cfg)
 {
 	cfg->listen_port = 7443;
 	cfg->max_connections = 1024;
+	cfg->max_handshakes = 64;
+	cfg->max_handshakes_per_address = 8;
 	cfg->handshake_timeout_ms = 10 * 1000;
 	cfg->idle_timeout_ms = 300 * 1000;
 	cfg->max_frame = 1024 * 1024;

@@ -6,7 +6,8 @@
  * Relative paths in the file are resolved against the file's directory.
  *
  * File format (libinih):
- *   [listen] address, port, max_connections, handshake_timeout, idle_timeout,
+ *   [listen] address, port, max_connections, max_handshakes,
+ *            max_handshakes_per_address, handshake_timeout, idle_timeout,
  *            max_frame
  *   [tls]    cert, key, ca, crl (optional)
  *   [store]  path, wal_limit
@@ -21,7 +22,9 @@
  * Accepted values:
  *   address            an IPv4 or IPv6 literal (no brackets, no host names)
  *   port               0..65535
- *   max_connections    1..1000000
+ *   max_connections    1..1000000 (authenticated connections, admission.h)
+ *   max_handshakes     1..1000000 (connections still in the TLS handshake)
+ *   max_handshakes_per_address  1..1000000 (the same, per peer address)
  *   handshake_timeout  duration, 100ms..10m
  *   idle_timeout       duration, 1s..7d
  *   max_frame          bytes, 64..67108864 (no K/M suffix)
@@ -56,7 +59,9 @@ struct config {
 	/* [listen] */
 	char *listen_address;     /* default "127.0.0.1" */
 	int listen_port;          /* default 7443; 0 means any free port */
-	unsigned max_connections; /* default 1024 */
+	unsigned max_connections; /* default 1024 authenticated connections */
+	unsigned max_handshakes;  /* default 64 connections still in the handshake */
+	unsigned max_handshakes_per_address; /* default 8 of those per peer address */
 	uint64_t handshake_timeout_ms; /* default 10 s */
 	uint64_t idle_timeout_ms;      /* default 300 s */
 	size_t max_frame;         /* default 1 MiB; 64 bytes .. 64 MiB */

@@ -7,6 +7,7 @@
 
 #include <openssl/err.h>
 
+#include "daemon/admission.h"
 #include "daemon/delivery.h"
 #include "daemon/log.h"
 #include "daemon/relay.h"
@@ -19,11 +20,48 @@
 
 static void conn_process(struct conn *c);
 
+/* Takes c out of the handshake pool (idempotent): its handshake finished,
+ * failed, timed out, or it was pushed out. */
+static void pool_leave(struct conn *c)
+{
+	if (!c->in_pool)
+		return;
+	struct relay *r = c->relay;
+	if (c->pool_prev)
+		c->pool_prev->pool_next = c->pool_next;
+	else
+		r->pool_head = c->pool_next;
+	if (c->pool_next)
+		c->pool_next->pool_prev = c->pool_prev;
+	else
+		r->pool_tail = c->pool_prev;
+	c->pool_prev = c->pool_next = NULL;
+	c->in_pool = 0;
+	r->n_handshakes--;
+}
+
+static void pool_join(struct conn *c)
+{
+	struct relay *r = c->relay;
+	c->pool_prev = r->pool_tail;
+	c->pool_next = NULL;
+	if (r->pool_tail)
+		r->pool_tail->pool_next = c;
+	else
+		r->pool_head = c;
+	r->pool_tail = c;
+	c->in_pool = 1;
+	r->n_handshakes++;
+}
+
 static void conn_maybe_free(struct conn *c)
 {
 	if (c->handles_open > 0 || c->jobs > 0)
 		return;
 	struct relay *r = c->relay;
+	pool_leave(c);
+	if (c->authenticated)
+		r->n_authenticated--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -135,6 +173,7 @@ void conn_close(struct conn *c, const char *reason)
 	if (c->state == CONN_CLOSING)
 		return;
 	int was_tls = c->state != CONN_HANDSHAKE;
+	pool_leave(c);
 	c->state = CONN_CLOSING;
 	if (c->id.org[0])
 		log_info("%s %s: closed: %s", c->peer_addr, c->id.org, reason);
@@ -442,7 +481,20 @@ static void handshake_done(struct conn *c)
 		return;
 	}
 	c->cert_der_len = (size_t)n;
+	/* max_connections counts authenticated connections only; several
+	 * handshakes may finish while the last slot is free. */
+	if (r->n_authenticated >= r->cfg->max_connections) {
+		r->stats.refused_over_cap++;
+		log_warn("connection cap of %u reached; refusing %s (%llu so far)",
+			 r->cfg->max_connections, c->id.org,
+			 (unsigned long long)r->stats.refused_over_cap);
+		conn_close(c, "connection cap reached");
+		return;
+	}
 	r->stats.handshakes_ok++;
+	pool_leave(c);
+	c->authenticated = 1;
+	r->n_authenticated++;
 	c->state = CONN_HELLO;
 	log_info("%s: %s (%s, %s) connected", c->peer_addr, c->id.org,
 		 identity_role_name(c->id.role), c->id.country);
@@ -519,50 +571,139 @@ static void refuse(uv_stream_t *server)
 		uv_close((uv_handle_t *)t, (uv_close_cb)free);
 }
 
-static void peer_name(uv_tcp_t *t, char *out, size_t len)
+/* The close callback of a connection refused before it was set up: only
+ * its TCP handle was initialised, and it is in no list. */
+static void on_refused_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* Names the peer for the log and fills the key its per-address count uses:
+ * the IPv4 address (as IPv4-mapped IPv6), or an IPv6 address's /64, since
+ * one host usually holds a whole /64. */
+static void peer_identify(struct conn *c)
 {
 	struct sockaddr_storage ss;
 	int sl = sizeof(ss);
 	char host[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
-	if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &sl) == 0) {
+	memset(c->addr_key, 0, sizeof(c->addr_key));
+	memset(&ss, 0, sizeof(ss));
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
 		if (ss.ss_family == AF_INET) {
 			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 			uv_ip4_name(a, host, sizeof(host));
 			port = ntohs(a->sin_port);
+			c->addr_key[10] = c->addr_key[11] = 0xff;
+			memcpy(c->addr_key + 12, &a->sin_addr, 4);
 		} else if (ss.ss_family == AF_INET6) {
 			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 			uv_ip6_name(a, host, sizeof(host));
 			port = ntohs(a->sin6_port);
+			static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+			if (memcmp(&a->sin6_addr, v4mapped, sizeof(v4mapped)) == 0)
+				memcpy(c->addr_key, &a->sin6_addr, 16);
+			else
+				memcpy(c->addr_key, &a->sin6_addr, 8);
 		}
 	}
-	snprintf(out, len, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+	snprintf(c->peer_addr, sizeof(c->peer_addr),
+		 ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+/* Applies admission_decide to the pool as it is; *victim is the
+ * connection to close when the answer is an eviction.  The pool is small
+ * (max_handshakes), so one walk per accept is cheap. */
+static enum admission admit(struct relay *r, const struct conn *c, struct conn **victim)
+{
+	uint64_t now = uv_now(r->loop);
+	struct admission_view v = {
+		.authenticated = r->n_authenticated,
+		.max_connections = r->cfg->max_connections,
+		.handshakes = r->n_handshakes,
+		.max_handshakes = r->cfg->max_handshakes,
+		.max_per_address = r->cfg->max_handshakes_per_address,
+		.protect_ms = admission_protect_ms(r->cfg->handshake_timeout_ms),
+	};
+	struct conn *oldest_here = NULL;
+	for (struct conn *p = r->pool_head; p; p = p->pool_next) {
+		if (memcmp(p->addr_key, c->addr_key, sizeof(c->addr_key)) != 0)
+			continue;
+		if (!oldest_here)
+			oldest_here = p;
+		v.address_handshakes++;
+	}
+	if (r->pool_head)
+		v.oldest_age_ms = now - r->pool_head->accepted_ms;
+	if (oldest_here)
+		v.address_oldest_age_ms = now - oldest_here->accepted_ms;
+	enum admission a = admission_decide(&v);
+	*victim = a == ADMIT_EVICT_ADDRESS ? oldest_here
+		: a == ADMIT_EVICT_OLDEST ? r->pool_head
+		: NULL;
+	return a;
+}
+
+/* One warning on the first refusal of a kind and on every 1000th, so a
+ * flood cannot flood the log. */
+static void log_refusal(struct relay *r, enum admission a, const char *peer)
+{
+	uint64_t n = a == REFUSE_CONNECTIONS ? r->stats.refused_over_cap
+					     : r->stats.refused_handshakes;
+	if (n != 1 && n % 1000 != 0)
+		return;
+	if (a == REFUSE_CONNECTIONS)
+		log_warn("connection cap of %u reached; refusing (%llu so far)",
+			 r->cfg->max_connections, (unsigned long long)n);
+	else
+		log_warn("%s: %s (%u handshaking, %u per address); refusing (%llu so far)", peer,
+			 admission_name(a), r->cfg->max_handshakes,
+			 r->cfg->max_handshakes_per_address, (unsigned long long)n);
 }
 
 void conn_accept(struct relay *r)
 {
-	if (r->n_conns >= r->cfg->max_connections) {
-		r->stats.refused_over_cap++;
-		if (r->stats.refused_over_cap == 1 || r->stats.refused_over_cap % 1000 == 0)
-			log_warn("connection cap of %u reached; refusing (%llu so far)",
-				 r->cfg->max_connections,
-				 (unsigned long long)r->stats.refused_over_cap);
-		refuse((uv_stream_t *)&r->listener);
-		return;
-	}
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c) {
 		refuse((uv_stream_t *)&r->listener);
 		return;
 	}
-	c->relay = r;
-	frame_reader_init(&c->fr, r->cfg->max_frame);
 	if (uv_tcp_init(r->loop, &c->tcp) != 0) {
 		free(c);
 		refuse((uv_stream_t *)&r->listener);
 		return;
 	}
 	c->tcp.data = c;
+	if (uv_accept((uv_stream_t *)&r->listener, (uv_stream_t *)&c->tcp) != 0) {
+		uv_close((uv_handle_t *)&c->tcp, on_refused_closed);
+		return;
+	}
+	c->relay = r;
+	peer_identify(c);
+	struct conn *victim;
+	enum admission a = admit(r, c, &victim);
+	if (a == REFUSE_CONNECTIONS || a == REFUSE_ADDRESS || a == REFUSE_POOL) {
+		/* A reset costs nothing and tells the peer at once. */
+		if (a == REFUSE_CONNECTIONS)
+			r->stats.refused_over_cap++;
+		else
+			r->stats.refused_handshakes++;
+		log_refusal(r, a, c->peer_addr);
+		uv_tcp_close_reset(&c->tcp, on_refused_closed);
+		return;
+	}
+	if (victim) {
+		r->stats.handshakes_evicted++;
+		if (r->stats.handshakes_evicted == 1 || r->stats.handshakes_evicted % 1000 == 0)
+			log_warn("%s (%u handshaking, %u per address); %llu closed so far",
+				 admission_name(a), r->cfg->max_handshakes,
+				 r->cfg->max_handshakes_per_address,
+				 (unsigned long long)r->stats.handshakes_evicted);
+		conn_close(victim, a == ADMIT_EVICT_ADDRESS
+					   ? "pushed out: too many handshakes from this address"
+					   : "pushed out: handshake pool full");
+	}
+	frame_reader_init(&c->fr, r->cfg->max_frame);
 	c->handles_open = 1;
 	uv_timer_init(r->loop, &c->timer);
 	c->timer.data = c;
@@ -574,14 +715,10 @@ void conn_accept(struct relay *r)
 	r->conns = c;
 	r->n_conns++;
 	c->state = CONN_HANDSHAKE;
-	if (uv_accept((uv_stream_t *)&r->listener, (uv_stream_t *)&c->tcp) != 0) {
-		c->state = CONN_CLOSING;
-		conn_close_handles(c);
-		return;
-	}
+	c->accepted_ms = uv_now(r->loop);
+	pool_join(c);
 	r->stats.accepted++;
 	uv_tcp_nodelay(&c->tcp, 1);
-	peer_name(&c->tcp, c->peer_addr, sizeof(c->peer_addr));
 	c->ssl = SSL_new(r->ssl_ctx);
 	c->rbio = BIO_new(BIO_s_mem());
 	c->wbio = BIO_new(BIO_s_mem());

@@ -12,6 +12,11 @@
  *
  * States: HANDSHAKE (timer = handshake_timeout) -> HELLO (expects Hello) ->
  * READY (timer = idle_timeout, restarted by every frame) -> CLOSING.
+ *
+ * Admission (admission.h): while in HANDSHAKE a connection is in the
+ * relay's handshake pool (oldest first), from which the oldest may be
+ * closed to make room; from HELLO on it is authenticated and counts
+ * against max_connections until it is freed.
  */
 #ifndef VIGIL_DAEMON_CONN_H
 #define VIGIL_DAEMON_CONN_H
@@ -61,6 +66,13 @@ struct conn {
 	int paused;                    /* stopped reading for backpressure */
 	size_t write_queue;            /* bytes handed to uv_write not yet done */
 
+	/* Admission (admission.h). */
+	struct conn *pool_prev, *pool_next; /* relay's handshake pool, oldest first */
+	int in_pool;                   /* in HANDSHAKE and linked in the pool */
+	int authenticated;             /* counted in relay->n_authenticated */
+	uint64_t accepted_ms;          /* uv_now() at accept */
+	uint8_t addr_key[16];          /* the peer's address (IPv6: its /64) */
+
 	/* Alert delivery (delivery.h). */
 	int sub_active;                /* subscribed, and not lagging */
 	int sub_replaying;             /* a replay page is being read */
@@ -69,7 +81,9 @@ struct conn {
 	uint64_t sub_acked;            /* the highest position acknowledged */
 };
 
-/* Accepts one connection from the relay's listener. */
+/* Accepts one connection from the relay's listener, or refuses it (reset)
+ * by the admission rule (admission.h), closing the connection it pushes
+ * out, if any. */
 void conn_accept(struct relay *r);
 
 /*

@@ -23,7 +23,9 @@ struct conn;
 
 struct relay_stats {
 	uint64_t accepted;
-	uint64_t refused_over_cap;
+	uint64_t refused_over_cap;   /* max_connections authenticated connections were open */
+	uint64_t refused_handshakes; /* handshake pool or an address's slots full and protected */
+	uint64_t handshakes_evicted; /* unauthenticated connections closed to make room */
 	uint64_t handshakes_ok;
 	uint64_t handshakes_failed;
 	uint64_t frames_in;
@@ -58,7 +60,12 @@ struct relay {
 	uint64_t lag_due_ns;
 
 	struct conn *conns;       /* doubly linked list of live connections */
-	unsigned n_conns;
+	unsigned n_conns;         /* every connection until it is freed */
+	/* Admission (admission.h): connections in HANDSHAKE, oldest first,
+	 * and the authenticated ones (from the handshake's end until freed). */
+	struct conn *pool_head, *pool_tail;
+	unsigned n_handshakes;
+	unsigned n_authenticated;
 	int draining;             /* SIGTERM/SIGINT seen: finish, then exit */
 	int stopped;
 

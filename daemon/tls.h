@@ -3,7 +3,7 @@
  * required and verified against the configured CA (and CRL), the client's
  * subject must carry a valid identity (identity.h) of a member whose role
  * and country agree with the member directory (directory.h), ALPN must be
- * "vigil/1".
+ * "vigil/1", and the key exchange is X25519 or P-256 (TLS_GROUPS) only.
  *
  * Each SSL made from the context must carry, as its app data, a buffer of
  * TLS_WHY_LEN bytes: the verify callback writes why it refused a peer there.
@@ -20,6 +20,8 @@
 
 #define TLS_ALPN "vigil/1"
 #define TLS_WHY_LEN 192
+/* The key exchange groups the relay accepts, in its order of preference. */
+#define TLS_GROUPS "X25519:P-256"
 
 /*
  * Builds a server context from cfg.  NULL with a reason in err on failure.

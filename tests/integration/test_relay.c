@@ -14,9 +14,12 @@
 #include <string.h>
 #include <time.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/obj_mac.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <sqlite3.h>
@@ -805,6 +808,296 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* ---- handshake admission (daemon/admission.h) ----------------------------- */
+
+/* 1 when the relay has closed fd (EOF or reset) within ms, 0 otherwise. */
+static int fd_closed_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	char b;
+	ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* 1 when the relay closed fd cleanly (FIN, read returns 0) within ms. */
+static int fd_eof_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	char b;
+	return recv(fd, &b, 1, MSG_DONTWAIT) == 0;
+}
+
+/* A good client (real mTLS) connects, says hello and gets a receipt, trying
+ * up to `attempts` times 100 ms apart (a refused attempt is reset at once);
+ * returns the attempt that succeeded (1-based). */
+static int good_client_gets_in(struct trelay *t, const char *cert, int attempts)
+{
+	static uint32_t seed = 0x5100;
+	char why[sizeof(((struct tclient *)0)->err) + 16] = "";
+	for (int i = 1; i <= attempts; i++) {
+		struct tclient c;
+		if (tclient_open(&c, t->port, cert) == 0) {
+			struct contact_spec s;
+			contact_spec_default(&s, c.org, ++seed);
+			Vigil__V1__Frame *a = tclient_submit_contact(&c, &s);
+			if (a && a->msg_case == VIGIL__V1__FRAME__MSG_RECEIPT) {
+				frame_free(a);
+				tclient_close(&c);
+				return i;
+			}
+			snprintf(why, sizeof(why), "submit: %s",
+				 a ? (a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ? a->error->message
+										  : "not a receipt")
+				   : c.err);
+			if (a)
+				frame_free(a);
+		} else {
+			snprintf(why, sizeof(why), "%s", c.err);
+		}
+		tclient_close(&c);
+		usleep(100000);
+	}
+	fail_msg("good client %s not served in %d attempts: %s", cert, attempts, why);
+	return -1;
+}
+
+/* A member connects and says hello, retrying like good_client_gets_in. */
+static void member_opens(struct tclient *c, int port, const char *cert)
+{
+	char why[sizeof(c->err)] = "";
+	for (int i = 0; i < 50; i++) {
+		if (tclient_open(c, port, cert) == 0)
+			return;
+		snprintf(why, sizeof(why), "%s", c->err);
+		tclient_close(c);
+		usleep(100000);
+	}
+	fail_msg("member %s: %s", cert, why);
+}
+
+/*
+ * Connections still in the handshake have a pool of their own: with
+ * max_handshakes = 4, raw sockets that send nothing and stay open lock
+ * nobody out.  Four fill the pool (the rest are reset at once); once they
+ * have waited longer than the protection time (1 s for handshake_timeout =
+ * 10 s), a good client's connection pushes the oldest out and finishes its
+ * handshake.  The attacker refills the pool before every good client, and
+ * silent sockets do not count against max_connections = 2: two members
+ * fill it while the pool is attacked.
+ */
+static void test_handshake_pool(void **state)
+{
+	(void)state;
+	struct trelay t;
+	trelay_setup(&t, "max_connections = 2\nmax_handshakes = 4\n"
+			 "max_handshakes_per_address = 64\nhandshake_timeout = 10s", NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042");
+	enum { ROUNDS = 4, PER_ROUND = 10 };
+	int fds[ROUNDS * PER_ROUND];
+	for (int round = 0; round < ROUNDS; round++) {
+		for (int i = 0; i < PER_ROUND; i++)
+			assert_true((fds[round * PER_ROUND + i] = tcp_connect_port(t.port)) >= 0);
+		usleep(1200 * 1000);
+		if (round == 0) {
+			assert_true(trelay_log_has(&t, "handshake pool full", 2000));
+			struct tclient a, b;
+			member_opens(&a, t.port, "iom-ru-moscow");
+			member_opens(&b, t.port, "se-police-noa");
+			tclient_close(&a);
+			tclient_close(&b);
+		} else {
+			good_client_gets_in(&t, "iom-ru-moscow", 50);
+		}
+	}
+	assert_true(trelay_log_has(&t, "pushed out: handshake pool full", 2000));
+	/* The very first socket was in the pool: pushed out with a clean EOF
+	 * long before the handshake timeout. */
+	assert_true(fd_eof_within(fds[0], 2000));
+	for (int i = 0; i < ROUNDS * PER_ROUND; i++)
+		close(fds[i]);
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
+/*
+ * max_handshakes_per_address = 4: silent sockets beyond four from one
+ * address push out that address's oldest (which see a clean EOF long
+ * before the 10 s handshake timeout), and a good client from the same
+ * address still gets in, pushing out the oldest once it is no longer
+ * protected (1 s).
+ */
+static void test_handshakes_per_address(void **state)
+{
+	(void)state;
+	struct trelay t;
+	trelay_setup(&t, "max_handshakes = 64\nmax_handshakes_per_address = 4\n"
+			 "handshake_timeout = 10s", NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042");
+	int old[4], young[4];
+	for (int i = 0; i < 4; i++)
+		assert_true((old[i] = tcp_connect_port(t.port)) >= 0);
+	usleep(1300 * 1000); /* older than the protection time */
+	for (int i = 0; i < 4; i++) {
+		assert_true((young[i] = tcp_connect_port(t.port)) >= 0);
+		/* Each new socket pushes out the address's oldest, in order. */
+		if (!fd_eof_within(old[i], 5000))
+			fail_msg("silent socket %d was not closed when socket %d came", i, i + 4);
+	}
+	for (int i = 0; i < 4; i++)
+		assert_false(fd_closed_within(young[i], 0));
+	assert_true(trelay_log_has(&t, "pushed out: too many handshakes from this address", 2000));
+	/* The four young ones are protected for 1 s: a client arriving now is
+	 * refused and retries; then it pushes out the oldest of them. */
+	good_client_gets_in(&t, "iom-ru-moscow", 60);
+	assert_true(fd_eof_within(young[0], 2000));
+	for (int i = 0; i < 4; i++) {
+		close(old[i]);
+		close(young[i]);
+	}
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
+/* Authenticated connections are never pushed out by unauthenticated ones:
+ * three members stay connected while silent sockets overflow the pool,
+ * and each submits afterwards on its old connection. */
+static void test_authenticated_not_pushed_out(void **state)
+{
+	(void)state;
+	struct trelay t;
+	trelay_setup(&t, "max_handshakes = 2\nmax_handshakes_per_address = 2\n"
+			 "handshake_timeout = 10s", NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042");
+	static const char *const certs[3] = { "iom-ru-moscow", "se-police-noa",
+					      "se-stockholm-coord" };
+	struct tclient m[3];
+	for (int i = 0; i < 3; i++)
+		if (tclient_open(&m[i], t.port, certs[i]) != 0)
+			fail_msg("%s: %s", certs[i], m[i].err);
+	int fds[24];
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 12; i++)
+			fds[round * 12 + i] = tcp_connect_port(t.port);
+		usleep(1200 * 1000); /* the pool's members lose their protection */
+	}
+	int fresh = tcp_connect_port(t.port); /* pushes out one more */
+	assert_true(trelay_log_has(&t, "pushed out:", 5000));
+	for (int i = 0; i < 3; i++) {
+		struct contact_spec s;
+		contact_spec_default(&s, m[i].org, 0x7700u + (uint32_t)i);
+		Vigil__V1__Frame *a = tclient_submit_contact(&m[i], &s);
+		if (!a)
+			fail_msg("%s after the overflow: %s", certs[i], m[i].err);
+		assert_receipt(a);
+		frame_free(a);
+		tclient_close(&m[i]);
+	}
+	close(fresh);
+	for (int i = 0; i < 24; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
+/* Like tclient_connect with ALPN vigil/1, offering only the key exchange
+ * groups in `groups` (OpenSSL's list syntax). */
+static int connect_groups(struct tclient *c, int port, const char *cert, const char *groups)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->next_id = 1;
+	c->ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION);
+	SSL_CTX_load_verify_locations(c->ctx, pki("ca.crt"), NULL);
+	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+	char crt[128], key[128];
+	snprintf(crt, sizeof(crt), "%s.crt", cert);
+	snprintf(key, sizeof(key), "%s.key", cert);
+	assert_int_equal(SSL_CTX_use_certificate_file(c->ctx, pki(crt), SSL_FILETYPE_PEM), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey_file(c->ctx, pki(key), SSL_FILETYPE_PEM), 1);
+	c->key = SSL_CTX_get0_privatekey(c->ctx);
+	EVP_PKEY_up_ref(c->key);
+	unsigned int n;
+	X509 *own = SSL_CTX_get0_certificate(c->ctx);
+	X509_digest(own, EVP_sha256(), c->cert_sha256, &n);
+	X509_NAME_get_text_by_NID(X509_get_subject_name(own), NID_organizationName, c->org,
+				  sizeof(c->org));
+	static const unsigned char alpn[] = "\x07vigil/1";
+	SSL_CTX_set_alpn_protos(c->ctx, alpn, sizeof(alpn) - 1);
+	if (groups)
+		assert_int_equal(SSL_CTX_set1_groups_list(c->ctx, groups), 1);
+	c->fd = tcp_connect_port(port);
+	assert_true(c->fd >= 0);
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	c->ssl = SSL_new(c->ctx);
+	SSL_set_fd(c->ssl, c->fd);
+	SSL_set1_host(c->ssl, "localhost");
+	if (SSL_connect(c->ssl) != 1) {
+		unsigned long e = ERR_peek_last_error();
+		snprintf(c->err, sizeof(c->err), "handshake: %s",
+			 e ? ERR_error_string(e, NULL) : "eof");
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
+
+/* Key exchange is X25519 or P-256 only: a ClientHello offering only
+ * finite-field groups is refused at once (no DH is computed), one that
+ * offers ffdhe first is moved to P-256, and a default client gets X25519. */
+static void test_key_exchange_groups(void **state)
+{
+	(void)state;
+	struct tclient c;
+	static const char *const ffdhe_only[] = { "ffdhe8192", "ffdhe2048:ffdhe3072:ffdhe4096" };
+	for (size_t i = 0; i < 2; i++) {
+		int64_t t0 = mono_ms();
+		if (connect_groups(&c, R.port, "iom-ru-moscow", ffdhe_only[i]) == 0)
+			fail_msg("a client offering only %s completed a handshake", ffdhe_only[i]);
+		int64_t took = mono_ms() - t0;
+		if (!strstr(c.err, "handshake failure"))
+			fail_msg("%s: unexpected refusal: %s", ffdhe_only[i], c.err);
+		/* No 8192-bit modular exponentiation: the refusal is immediate. */
+		if (took > 3000)
+			fail_msg("%s: refusal took %lld ms", ffdhe_only[i], (long long)took);
+		tclient_close(&c);
+	}
+	assert_true(trelay_log_has(&R, "no suitable key share", 2000));
+
+	static const struct {
+		const char *groups;
+		int nid;
+	} ok[] = {
+		{ NULL, NID_X25519 },                          /* OpenSSL's default offer */
+		{ "X25519", NID_X25519 },
+		{ "P-256", NID_X9_62_prime256v1 },
+		{ "ffdhe8192:P-256", NID_X9_62_prime256v1 },  /* hello retry to P-256 */
+		{ "P-384:X25519", NID_X25519 },
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (connect_groups(&c, R.port, "iom-ru-moscow", ok[i].groups) != 0)
+			fail_msg("groups %s: %s", ok[i].groups ? ok[i].groups : "(default)", c.err);
+		int got = SSL_get_negotiated_group(c.ssl);
+		if (got != ok[i].nid)
+			fail_msg("groups %s: negotiated %s", ok[i].groups ? ok[i].groups : "(default)",
+				 OBJ_nid2sn(got));
+		if (tclient_hello(&c) != 0)
+			fail_msg("groups %s: hello: %s", ok[i].groups ? ok[i].groups : "(default)", c.err);
+		tclient_close(&c);
+	}
+	assert_good_client_served(&R);
+}
+
 /* A file that is not a vigil database is refused and left untouched. */
 static void test_foreign_database(void **state)
 {
@@ -1139,11 +1432,15 @@ int main(void)
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_pipelining),
 		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_key_exchange_groups),
 	};
 	const struct CMUnitTest own[] = {
 		cmocka_unit_test(test_kill9_keeps_receipted),
 		cmocka_unit_test(test_sigterm_drains),
 		cmocka_unit_test(test_connection_cap),
+		cmocka_unit_test(test_handshake_pool),
+		cmocka_unit_test(test_handshakes_per_address),
+		cmocka_unit_test(test_authenticated_not_pushed_out),
 		cmocka_unit_test(test_foreign_database),
 		cmocka_unit_test(test_new_log_only_when_asked),
 		cmocka_unit_test(test_crl_expiry),

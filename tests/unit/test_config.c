@@ -250,6 +250,8 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.listen_address, "127.0.0.1");
 	assert_int_equal(cfg.listen_port, 7443);
 	assert_int_equal(cfg.max_connections, 1024);
+	assert_int_equal(cfg.max_handshakes, 64);
+	assert_int_equal(cfg.max_handshakes_per_address, 8);
 	assert_int_equal(cfg.handshake_timeout_ms, 10000);
 	assert_int_equal(cfg.idle_timeout_ms, 300000);
 	assert_int_equal(cfg.max_frame, 1024 * 1024);
@@ -275,10 +277,13 @@ static void test_syntax_variants(void **state)
 
 	/* Range limits are inclusive. */
 	load_ok(fx, "[listen]\nport = 65535\nmax_connections = 1000000\n"
+		"max_handshakes = 1000000\nmax_handshakes_per_address = 1000000\n"
 		"handshake_timeout = 100ms\nidle_timeout = 7d\nmax_frame = 67108864\n"
 		"[writer]\nbatch_max = 10000\nbatch_wait_ms = 1000\n" REQUIRED, &cfg);
 	assert_int_equal(cfg.listen_port, 65535);
 	assert_int_equal(cfg.max_connections, 1000000);
+	assert_int_equal(cfg.max_handshakes, 1000000);
+	assert_int_equal(cfg.max_handshakes_per_address, 1000000);
 	assert_int_equal(cfg.handshake_timeout_ms, 100);
 	assert_int_equal(cfg.idle_timeout_ms, 7ull * 86400 * 1000);
 	assert_int_equal(cfg.max_frame, 67108864);
@@ -287,7 +292,10 @@ static void test_syntax_variants(void **state)
 	config_free(&cfg);
 
 	load_ok(fx, "[listen]\nhandshake_timeout = 10m\nidle_timeout = 1s\nmax_frame = 64\n"
+		"max_handshakes = 1\nmax_handshakes_per_address = 1\n"
 		"[writer]\nbatch_max = 1\nbatch_wait_ms = 0\n" REQUIRED, &cfg);
+	assert_int_equal(cfg.max_handshakes, 1);
+	assert_int_equal(cfg.max_handshakes_per_address, 1);
 	assert_int_equal(cfg.handshake_timeout_ms, 600000);
 	assert_int_equal(cfg.idle_timeout_ms, 1000);
 	assert_int_equal(cfg.max_frame, 64);
@@ -449,6 +457,22 @@ static void test_bad_numbers(void **state)
 		  "[listen] max_connections: \"0\" is not a number in 1..1000000" },
 		{ "max_connections = 1000001",
 		  "[listen] max_connections: \"1000001\" is not a number in 1..1000000" },
+		{ "max_handshakes = 0",
+		  "[listen] max_handshakes: \"0\" is not a number in 1..1000000" },
+		{ "max_handshakes = 1000001",
+		  "[listen] max_handshakes: \"1000001\" is not a number in 1..1000000" },
+		{ "max_handshakes = 64k",
+		  "[listen] max_handshakes: \"64k\" is not a number in 1..1000000" },
+		{ "max_handshakes = -64",
+		  "[listen] max_handshakes: \"-64\" is not a number in 1..1000000" },
+		{ "max_handshakes_per_address = 0",
+		  "[listen] max_handshakes_per_address: \"0\" is not a number in 1..1000000" },
+		{ "max_handshakes_per_address = 1000001",
+		  "[listen] max_handshakes_per_address: \"1000001\" is not a number in 1..1000000" },
+		{ "max_handshakes_per_address = 8 8",
+		  "[listen] max_handshakes_per_address: \"8 8\" is not a number in 1..1000000" },
+		{ "max_handshakes_per_address = 0x8",
+		  "[listen] max_handshakes_per_address: \"0x8\" is not a number in 1..1000000" },
 		{ "max_frame = 63", "[listen] max_frame: \"63\" is not a number in 64..67108864" },
 		{ "max_frame = 67108865",
 		  "[listen] max_frame: \"67108865\" is not a number in 64..67108864" },
@@ -520,6 +544,8 @@ static void test_duplicate_key(void **state)
 	struct fixture *fx = *state;
 	expect_error(fx, "[listen]\nport = 1\naddress = ::1\n\nport = 1\n" REQUIRED, VG_EBADREQ,
 		     "5: duplicate key [listen] port (first set on line 2)");
+	expect_error(fx, "[listen]\nmax_handshakes = 4\nmax_handshakes = 4\n" REQUIRED, VG_EBADREQ,
+		     "3: duplicate key [listen] max_handshakes (first set on line 2)");
 	/* Also across two headers of the same section. */
 	expect_error(fx, REQUIRED "[tls]\ncert = cert.pem\n", VG_EBADREQ,
 		     "13: duplicate key [tls] cert (first set on line 2)");
