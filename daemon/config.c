@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,8 +95,9 @@ struct parse {
 	struct config *cfg;
 	const char *dir;       /* directory of the file, NULL when it has no '/' */
 	int lineno;            /* line of the key being handled */
-	int key_line[N_KEYS];  /* where each key was set, 0 when not yet */
 };
+
+_Static_assert(N_KEYS <= CONFIG_KEYS_MAX, "struct config has no room for every key's line");
 
 int config_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -332,13 +334,13 @@ static void on_value(struct ini_file *in, void *user, const char *section, const
 		const struct key *k = &keys[i];
 		if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
 			continue;
-		if (p->key_line[i]) {
+		if (p->cfg->key_line[i]) {
 			ini_fail(in, line, VG_EBADREQ,
 				 "duplicate key [%s] %s (first set on line %d)", section, name,
-				 p->key_line[i]);
+				 p->cfg->key_line[i]);
 			return;
 		}
-		p->key_line[i] = line;
+		p->cfg->key_line[i] = line;
 		if (k->type == T_STR)
 			set_string(p, k, value);
 		else
@@ -353,7 +355,7 @@ static void on_end(struct ini_file *in, void *user)
 {
 	const struct parse *p = user;
 	for (size_t i = 0; i < N_KEYS; i++) {
-		if (keys[i].required && !p->key_line[i]) {
+		if (keys[i].required && !p->cfg->key_line[i]) {
 			ini_fail(in, 0, VG_EBADREQ, "[%s] %s is required", keys[i].section,
 				 keys[i].name);
 			return;
@@ -416,6 +418,29 @@ out:
 	if (rc != VG_OK)
 		config_free(cfg);
 	return rc;
+}
+
+int config_line(const struct config *cfg, const char *section, const char *name)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+			return cfg->key_line[i];
+	return 0;
+}
+
+void config_key_error(const struct config *cfg, const char *section, const char *name,
+		      char *err, size_t err_len, const char *fmt, ...)
+{
+	if (!err || err_len == 0)
+		return;
+	int n = snprintf(err, err_len, "%s:%d: [%s] %s: ", cfg->path,
+			 config_line(cfg, section, name), section, name);
+	if (n < 0 || (size_t)n >= err_len)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err + n, err_len - (size_t)n, fmt, ap);
+	va_end(ap);
 }
 
 void config_free(struct config *cfg)

@@ -49,6 +49,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CONFIG_KEYS_MAX 40
+
 struct config {
 	char *path;               /* the file it was read from */
 	/* [listen] */
@@ -82,6 +84,8 @@ struct config {
 	/* [writer] */
 	unsigned batch_max;       /* default 256 submissions per transaction */
 	uint64_t batch_wait_ms;   /* default 0: a batch is whatever queued while the last one committed */
+	/* The line each key was set on, 0 when it was not (config_line()). */
+	int key_line[CONFIG_KEYS_MAX];
 };
 
 /*
@@ -94,6 +98,20 @@ struct config {
  */
 int config_load(const char *path, struct config *cfg, char *err, size_t err_len);
 void config_free(struct config *cfg);
+
+/* The line of cfg->path that set [section] name; 0 when the key was not
+ * given (a default) or is unknown. */
+int config_line(const struct config *cfg, const char *section, const char *name);
+
+/*
+ * For errors found after loading, in what a key's value names (a key file
+ * that does not parse, a certificate that does not match it): writes
+ * "FILE:LINE: [SECTION] NAME: " and the message into err, LINE being the
+ * key's line.
+ */
+__attribute__((format(printf, 6, 7)))
+void config_key_error(const struct config *cfg, const char *section, const char *name,
+		      char *err, size_t err_len, const char *fmt, ...);
 
 /*
  * Strict number and duration parsers (exported for the tests).  Return 0 on

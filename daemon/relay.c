@@ -141,7 +141,8 @@ static int load_identity(struct relay *r, const struct config *cfg, char *err, s
 				  r->identity.country, why, sizeof(why)) != 0)
 		ok = 0;
 	if (!ok) {
-		snprintf(err, err_len, "the relay's own identity (%s): %s", cfg->tls_cert, why);
+		config_key_error(cfg, "tls", "cert", err, err_len, "the relay's own identity (%s): %s",
+				 cfg->tls_cert, why);
 		return -1;
 	}
 	return 0;

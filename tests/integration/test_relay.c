@@ -825,6 +825,46 @@ static void test_database_locked(void **state)
 	trelay_cleanup(&t);
 }
 
+/* Replaces the first "from" in the file conf with "to". */
+static void conf_sub(const char *conf, const char *from, const char *to)
+{
+	char text[8192], out[8192];
+	FILE *f = fopen(conf, "r");
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	char *at = strstr(text, from);
+	assert_non_null(at);
+	snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fputs(out, f);
+	fclose(f);
+}
+
+/* --check-config with a file that names a key of the wrong kind: the
+ * message names the file and the key's line (harness.c's layout: [tls]
+ * key on line 7, [log] checkpoint_key on line 16), in the check and at
+ * start-up.  what is the message's beginning (OpenSSL's reasons vary). */
+static void expect_key_error(const char *from, const char *to, int line, const char *what)
+{
+	struct trelay t;
+	char out[4096], want[2048];
+	trelay_setup(&t, NULL, NULL);
+	conf_sub(t.conf, from, to);
+	const char *args[] = { "vigild", "-c", t.conf, "--check-config", NULL };
+	assert_int_equal(run_vigild(args, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want), "%s:%d: %s", t.conf, line, what);
+	if (strncmp(out, want, strlen(want)) != 0 || !strchr(out, '\n') ||
+	    strchr(out, '\n')[1] != '\0')
+		fail_msg("\"%s\" is not one line starting \"%s\"", out, want);
+	assert_int_not_equal(trelay_start(&t), 0);
+	snprintf(want, sizeof(want), "%s:%d: %s", t.conf, line, what);
+	assert_true(trelay_log_has(&t, want, 0));
+	trelay_cleanup(&t);
+}
+
 static void test_check_config(void **state)
 {
 	(void)state;
@@ -844,6 +884,17 @@ static void test_check_config(void **state)
 	if (strncmp(out, want, strlen(want)) != 0 || !strstr(out, "max_frame"))
 		fail_msg("unexpected: %s", out);
 	trelay_cleanup(&t);
+
+	char from[1024], to[1024], what[2048];
+	snprintf(from, sizeof(from), "key = %s", pki("relay.key"));
+	snprintf(to, sizeof(to), "key = %s", pki("se-shelter-1.key"));
+	snprintf(what, sizeof(what), "[tls] key: cannot load key %s: ", pki("se-shelter-1.key"));
+	expect_key_error(from, to, 7, what);
+	snprintf(from, sizeof(from), "checkpoint_key = %s", pki("checkpoint.key"));
+	snprintf(to, sizeof(to), "checkpoint_key = %s", pki("relay.key"));
+	snprintf(what, sizeof(what), "[log] checkpoint_key: %s is not an Ed25519 private key (PEM)",
+		 pki("relay.key"));
+	expect_key_error(from, to, 16, what);
 
 	const char *version[] = { "vigild", "--version", NULL };
 	assert_int_equal(run_vigild(version, out, sizeof(out)), 0);
