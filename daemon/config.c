@@ -21,6 +21,7 @@ enum key_kind {
 	KEY_DURATION,  /* duration, stored in milliseconds, in [min, max] */
 	KEY_ADDRESS,   /* IPv4 or IPv6 literal */
 	KEY_FILE,      /* path of a readable file */
+	KEY_SECRET,    /* path of a readable file no one but its owner may read or write */
 	KEY_STORE,     /* path of a file in an existing directory */
 	KEY_NAME,      /* a log origin: 1-255 bytes, no spaces, no '+' */
 };
@@ -55,14 +56,14 @@ static const struct key keys[] = {
 	{ "listen", "max_frame", KEY_UINT, T_SIZE, FIELD(max_frame),
 	  64, 64u * 1024u * 1024u, "64..67108864", 0 },
 	{ "tls", "cert", KEY_FILE, T_STR, FIELD(tls_cert), 0, 0, NULL, 1 },
-	{ "tls", "key", KEY_FILE, T_STR, FIELD(tls_key), 0, 0, NULL, 1 },
+	{ "tls", "key", KEY_SECRET, T_STR, FIELD(tls_key), 0, 0, NULL, 1 },
 	{ "tls", "ca", KEY_FILE, T_STR, FIELD(tls_ca), 0, 0, NULL, 1 },
 	{ "tls", "crl", KEY_FILE, T_STR, FIELD(tls_crl), 0, 0, NULL, 0 },
 	{ "store", "path", KEY_STORE, T_STR, FIELD(store_path), 0, 0, NULL, 1 },
 	{ "writer", "batch_max", KEY_UINT, T_UNSIGNED, FIELD(batch_max), 1, 10000, "1..10000", 0 },
 	{ "writer", "batch_wait_ms", KEY_UINT, T_U64, FIELD(batch_wait_ms), 0, 1000, "0..1000", 0 },
 	{ "log", "origin", KEY_NAME, T_STR, FIELD(log_origin), 0, 0, NULL, 1 },
-	{ "log", "checkpoint_key", KEY_FILE, T_STR, FIELD(log_checkpoint_key), 0, 0, NULL, 1 },
+	{ "log", "checkpoint_key", KEY_SECRET, T_STR, FIELD(log_checkpoint_key), 0, 0, NULL, 1 },
 	{ "log", "checkpoint_interval", KEY_DURATION, T_U64, FIELD(checkpoint_interval_ms),
 	  1000, (uint64_t)MS_DAY, "1s..1d", 0 },
 	{ "watchdog", "high", KEY_DURATION, T_U64, FIELD(window_high_ms),
@@ -173,7 +174,7 @@ static char *resolve(const char *dir, const char *value)
 static int check_path(struct parse *p, const struct key *k, const char *path)
 {
 	struct stat st;
-	if (k->kind == KEY_FILE) {
+	if (k->kind == KEY_FILE || k->kind == KEY_SECRET) {
 		if (access(path, R_OK) != 0) {
 			ini_fail(p->in, p->lineno, VG_EBADREQ, "[%s] %s: cannot read \"%s\": %s",
 				 k->section, k->name, path, strerror(errno));
@@ -182,6 +183,18 @@ static int check_path(struct parse *p, const struct key *k, const char *path)
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 			ini_fail(p->in, p->lineno, VG_EBADREQ, "[%s] %s: cannot read \"%s\": %s",
 				 k->section, k->name, path, strerror(EISDIR));
+			return -1;
+		}
+		/* A private key others can read is no longer private; one they
+		 * can write can be replaced.  Refused, like ssh does, rather
+		 * than used with a warning nobody reads. */
+		if (k->kind == KEY_SECRET && stat(path, &st) == 0 &&
+		    (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH))) {
+			ini_fail(p->in, p->lineno, VG_EBADREQ,
+				 "[%s] %s: \"%s\" is %s by group or others (mode %04o); chmod 600 it",
+				 k->section, k->name, path,
+				 st.st_mode & (S_IRGRP | S_IROTH) ? "readable" : "writable",
+				 (unsigned)(st.st_mode & 07777));
 			return -1;
 		}
 		return 0;

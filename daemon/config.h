@@ -25,13 +25,16 @@
  *   handshake_timeout  duration, 100ms..10m
  *   idle_timeout       duration, 1s..7d
  *   max_frame          bytes, 64..67108864 (no K/M suffix)
- *   cert, key, ca, crl files that must be readable when the file is loaded
+ *   cert, key, ca, crl files that must be readable when the file is loaded;
+ *                      key may not be readable or writable by group or
+ *                      others (mode 0600 or 0400)
  *   path               [store]: the store's file; its directory must exist
  *                      [directory]: the member directory, a readable file
  *   batch_max          1..10000
  *   batch_wait_ms      a plain number of milliseconds, 0..1000 (no unit)
  *   origin             1-255 bytes, no spaces, no '+' (e.g. relay.example.org/vigil)
- *   checkpoint_key     a readable file (Ed25519 private key, PEM)
+ *   checkpoint_key     a readable file (Ed25519 private key, PEM), not
+ *                      readable or writable by group or others
  *   checkpoint_interval duration, 1s..1d
  *   high, medium, low  duration, 1s..365d: silence windows per risk level
  *   failed_attempts    2..1000000

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -879,7 +880,7 @@ static void test_check_config(void **state)
 	trelay_setup(&t, "max_frame = lots", NULL);
 	const char *bad_args[] = { "vigild", "-c", t.conf, "--check-config", NULL };
 	assert_int_equal(run_vigild(bad_args, out, sizeof(out)), 1);
-	char want[1024];
+	char want[2048];
 	snprintf(want, sizeof(want), "%s:4: ", t.conf);
 	if (strncmp(out, want, strlen(want)) != 0 || !strstr(out, "max_frame"))
 		fail_msg("unexpected: %s", out);
@@ -895,6 +896,41 @@ static void test_check_config(void **state)
 	snprintf(what, sizeof(what), "[log] checkpoint_key: %s is not an Ed25519 private key (PEM)",
 		 pki("relay.key"));
 	expect_key_error(from, to, 16, what);
+
+	/* Private keys others may read are refused on their key's line, at
+	 * start-up and by --check-config; certs/mkpki.sh makes them 0600. */
+	struct stat st;
+	assert_int_equal(stat(pki("relay.key"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(stat(pki("checkpoint.key"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	trelay_setup(&t, NULL, NULL);
+	char copy[700], text[4096];
+	snprintf(copy, sizeof(copy), "%s/relay.key", t.dir);
+	FILE *in = fopen(pki("relay.key"), "r"), *out_f = fopen(copy, "w");
+	assert_non_null(in);
+	assert_non_null(out_f);
+	size_t n = fread(text, 1, sizeof(text), in);
+	assert_int_equal(fwrite(text, 1, n, out_f), n);
+	fclose(in);
+	fclose(out_f);
+	assert_int_equal(chmod(copy, 0644), 0);
+	snprintf(from, sizeof(from), "key = %s", pki("relay.key"));
+	snprintf(to, sizeof(to), "key = %s", copy);
+	conf_sub(t.conf, from, to);
+	const char *perm_args[] = { "vigild", "-c", t.conf, "--check-config", NULL };
+	assert_int_equal(run_vigild(perm_args, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want),
+		 "%s:7: [tls] key: \"%s\" is readable by group or others (mode 0644); chmod 600 it\n",
+		 t.conf, copy);
+	assert_string_equal(out, want);
+	assert_int_not_equal(trelay_start(&t), 0);
+	want[strlen(want) - 1] = '\0';
+	assert_true(trelay_log_has(&t, want, 0));
+	assert_int_equal(chmod(copy, 0600), 0);
+	assert_int_equal(run_vigild(perm_args, out, sizeof(out)), 0);
+	assert_string_equal(out, "configuration OK\n");
+	trelay_cleanup(&t);
 
 	const char *version[] = { "vigild", "--version", NULL };
 	assert_int_equal(run_vigild(version, out, sizeof(out)), 0);

@@ -104,6 +104,12 @@ static int setup(void **state)
 	make_file(fx, "ca.pem", "ca\n");
 	make_file(fx, "crl.pem", "crl\n");
 	make_file(fx, "checkpoint.key", "key\n");
+	/* Private keys only their owner may read (the umask may say more). */
+	char path[PATH_MAX];
+	join(path, sizeof(path), fx->dir, "key.pem");
+	chmod(path, 0600);
+	join(path, sizeof(path), fx->dir, "checkpoint.key");
+	chmod(path, 0600);
 	make_file(fx, "members.conf", "[o]\n");
 	make_dir(fx, "data");
 	*state = fx;
@@ -611,6 +617,46 @@ static void test_key_lines(void **state)
 	assert_zeroed(&cfg);
 }
 
+/* A private key group or others may read or write is refused on its
+ * key's line, naming the file and its mode; 0600 and 0400 are fine, and
+ * the certificates may be world-readable. */
+static void test_key_permissions(void **state)
+{
+	struct fixture *fx = *state;
+	char key[PATH_MAX], ckey[PATH_MAX];
+	join(key, sizeof(key), fx->dir, "key.pem");
+	join(ckey, sizeof(ckey), fx->dir, "checkpoint.key");
+	static const struct {
+		mode_t mode;
+		const char *what;
+	} bad[] = {
+		{ 0644, "readable by group or others (mode 0644)" },
+		{ 0640, "readable by group or others (mode 0640)" },
+		{ 0604, "readable by group or others (mode 0604)" },
+		{ 0620, "writable by group or others (mode 0620)" },
+		{ 0602, "writable by group or others (mode 0602)" },
+		{ 0666, "readable by group or others (mode 0666)" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(chmod(key, bad[i].mode), 0);
+		expect_error(fx, REQUIRED, VG_EBADREQ, "3: [tls] key: \"%s\" is %s; chmod 600 it", key,
+			     bad[i].what);
+		assert_int_equal(chmod(key, 0600), 0);
+		assert_int_equal(chmod(ckey, bad[i].mode), 0);
+		expect_error(fx, REQUIRED, VG_EBADREQ,
+			     "9: [log] checkpoint_key: \"%s\" is %s; chmod 600 it", ckey,
+			     bad[i].what);
+		assert_int_equal(chmod(ckey, 0600), 0);
+	}
+	struct config cfg;
+	assert_int_equal(chmod(key, 0400), 0);
+	assert_int_equal(chmod(ckey, 0700), 0); /* an execute bit exposes nothing */
+	load_ok(fx, REQUIRED, &cfg);
+	config_free(&cfg);
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_int_equal(chmod(ckey, 0600), 0);
+}
+
 static void test_unreadable_config(void **state)
 {
 	struct fixture *fx = *state;
@@ -730,6 +776,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_required, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_permissions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_config, setup, teardown),
 		cmocka_unit_test(test_free_half_built),
 		cmocka_unit_test(test_parse_uint),
