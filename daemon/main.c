@@ -168,6 +168,9 @@ int main(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Until relay_start() installs its handler, a SIGHUP must not end
+	 * the start-up either. */
+	signal(SIGHUP, SIG_IGN);
 	int code = 1;
 	struct store *store = NULL;
 	struct writer *writer = NULL;

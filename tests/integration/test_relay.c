@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -749,6 +750,39 @@ static void test_sigterm_drains(void **state)
 	trelay_cleanup(&t);
 }
 
+/* SIGHUP (a reload, by convention) is logged and ignored: the relay keeps
+ * running, a connection opened before it still submits, a new one too, and
+ * SIGTERM still ends it cleanly.  Its default action would have killed it. */
+static void test_sighup_ignored(void **state)
+{
+	(void)state;
+	struct trelay t;
+	trelay_setup(&t, NULL, NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042");
+	struct tclient c;
+	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
+		fail_msg("%s", c.err);
+	assert_int_equal(kill(t.pid, SIGHUP), 0);
+	assert_true(trelay_log_has(&t, "SIGHUP: reload is not implemented yet; ignored", 5000));
+	int st;
+	assert_int_equal(waitpid(t.pid, &st, WNOHANG), 0); /* still running */
+
+	long long before = entries(&t);
+	struct contact_spec s;
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	Vigil__V1__Frame *a = tclient_submit_contact(&c, &s);
+	if (!a)
+		fail_msg("the connection opened before SIGHUP: %s", c.err);
+	Vigil__V1__Receipt *r = assert_receipt(a);
+	assert_int_equal(r->index, (uint64_t)before);
+	frame_free(a);
+	tclient_close(&c);
+	assert_good_client_served(&t);
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
 /* Connections over max_connections are refused; a slot freed is reusable. */
 static void test_connection_cap(void **state)
 {
@@ -959,6 +993,7 @@ int main(void)
 	const struct CMUnitTest own[] = {
 		cmocka_unit_test(test_kill9_keeps_receipted),
 		cmocka_unit_test(test_sigterm_drains),
+		cmocka_unit_test(test_sighup_ignored),
 		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_foreign_database),
 		cmocka_unit_test(test_database_locked),
