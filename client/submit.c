@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "client/internal.h"
 #include "proto/record.h"
 
@@ -181,6 +184,51 @@ static int receipt_take(const Vigil__V1__Receipt *r, struct vigil_receipt *out,
 	return VIGIL_OK;
 }
 
+/*
+ * The key of the certificate a duplicate was first stored with, when that is
+ * not our current one (another certificate of our organisation: a former
+ * one, or a colleague's).  The receipt carries it: it must hash to
+ * stored_cert_sha256, chain to the federation's CA (expired or not: it
+ * signed in the past) and name our organisation.  NULL with a reason when
+ * it does not.
+ */
+static EVP_PKEY *stored_cert_key(const struct vigil_client *c, const Vigil__V1__Receipt *r,
+				 const char **why)
+{
+	const ProtobufCBinaryData *der = &r->stored_certificate;
+	uint8_t h[SHA256_LEN];
+	unsigned int hl;
+	*why = "names a certificate that is not ours, and carries none";
+	if (der->len == 0)
+		return NULL;
+	*why = "carries a certificate that does not hash to stored_cert_sha256";
+	if (EVP_Digest(der->data, der->len, h, &hl, EVP_sha256(), NULL) != 1 ||
+	    memcmp(h, r->stored_cert_sha256.data, SHA256_LEN) != 0)
+		return NULL;
+	const unsigned char *p = der->data;
+	X509 *x = d2i_X509(NULL, &p, (long)der->len);
+	EVP_PKEY *key = NULL;
+	*why = "carries a certificate that does not parse";
+	if (!x)
+		return NULL;
+	X509_STORE_CTX *xs = X509_STORE_CTX_new();
+	*why = "carries a certificate the federation's CA did not issue";
+	if (xs && X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(c->ctx), x, NULL) == 1) {
+		X509_STORE_CTX_set_flags(xs, X509_V_FLAG_NO_CHECK_TIME);
+		if (X509_verify_cert(xs) == 1) {
+			char o[VIGIL_ORG_LEN] = "";
+			X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_organizationName, o,
+						  sizeof(o));
+			*why = "carries a certificate of another organisation than ours";
+			if (strcmp(o, c->self.organisation) == 0)
+				key = X509_get_pubkey(x);
+		}
+	}
+	X509_STORE_CTX_free(xs);
+	X509_free(x);
+	return key;
+}
+
 /* Verifies a receipt against the submission it answers (struct
  * vigil_receipt lists the checks).  *out gets what the relay claimed even
  * when it does not verify. */
@@ -207,9 +255,11 @@ static int receipt_check(const struct vigil_client *c, const struct vigil__pendi
 					"receipt names record %s; we sent record %s", got, want);
 	}
 
-	/* A duplicate's entry holds the signature (and certificate) of the
-	 * first submission; the relay sends both, and a signature of ours over
-	 * the same record bytes must verify with our own key. */
+	/* A duplicate's entry holds the signature and certificate of the
+	 * first submission; the relay sends both (proto/README.md, section
+	 * 3.2.1).  The stored signature must verify over the same record bytes
+	 * with our own key, or with the key of the stored certificate when
+	 * that is another one of our organisation. */
 	const uint8_t *sig = p->sig, *cert_sha256 = c->self.cert_sha256;
 	size_t sig_len = p->sig_len;
 	if (out->duplicate) {
@@ -220,11 +270,25 @@ static int receipt_check(const struct vigil_client *c, const struct vigil__pendi
 		sig = r->stored_signature.data;
 		sig_len = r->stored_signature.len;
 		cert_sha256 = r->stored_cert_sha256.data;
-		if (memcmp(cert_sha256, c->self.cert_sha256, SHA256_LEN) == 0 &&
-		    record_verify(c->key, p->record, p->record_len, sig, sig_len) != 0)
-			return vigil__error_set(err, VIGIL_E_VERIFY,
-						"duplicate %s: the stored signature is not ours over "
-						"this record", what);
+		if (memcmp(cert_sha256, c->self.cert_sha256, SHA256_LEN) == 0) {
+			if (record_verify(c->key, p->record, p->record_len, sig, sig_len) != 0)
+				return vigil__error_set(err, VIGIL_E_VERIFY,
+							"duplicate %s: the stored signature is not "
+							"ours over this record", what);
+		} else {
+			const char *why;
+			EVP_PKEY *key = stored_cert_key(c, r, &why);
+			if (!key)
+				return vigil__error_set(err, VIGIL_E_VERIFY, "duplicate %s %s", what,
+							why);
+			int bad = record_verify(key, p->record, p->record_len, sig, sig_len) != 0;
+			EVP_PKEY_free(key);
+			if (bad)
+				return vigil__error_set(err, VIGIL_E_VERIFY,
+							"duplicate %s: the stored signature does not "
+							"verify over this record with the stored "
+							"certificate", what);
+		}
 	}
 	if (sig_len > VIGIL_SIGNATURE_MAX)
 		return vigil__error_set(err, VIGIL_E_VERIFY, "%s: a signature of %zu bytes; the "

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ enum key_kind {
 	KEY_DURATION,  /* duration, stored in milliseconds, in [min, max] */
 	KEY_ADDRESS,   /* IPv4 or IPv6 literal */
 	KEY_FILE,      /* path of a readable file */
+	KEY_SECRET,    /* path of a readable file no one but its owner may read or write */
 	KEY_STORE,     /* path of a file in an existing directory */
 	KEY_NAME,      /* a log origin: 1-255 bytes, no spaces, no '+' */
 };
@@ -58,7 +60,7 @@ static const struct key keys[] = {
 	{ "listen", "max_frame", KEY_UINT, T_SIZE, FIELD(max_frame),
 	  64, 64u * 1024u * 1024u, "64..67108864", 0 },
 	{ "tls", "cert", KEY_FILE, T_STR, FIELD(tls_cert), 0, 0, NULL, 1 },
-	{ "tls", "key", KEY_FILE, T_STR, FIELD(tls_key), 0, 0, NULL, 1 },
+	{ "tls", "key", KEY_SECRET, T_STR, FIELD(tls_key), 0, 0, NULL, 1 },
 	{ "tls", "ca", KEY_FILE, T_STR, FIELD(tls_ca), 0, 0, NULL, 1 },
 	{ "tls", "crl", KEY_FILE, T_STR, FIELD(tls_crl), 0, 0, NULL, 0 },
 	{ "store", "path", KEY_STORE, T_STR, FIELD(store_path), 0, 0, NULL, 1 },
@@ -67,7 +69,7 @@ static const struct key keys[] = {
 	{ "writer", "batch_max", KEY_UINT, T_UNSIGNED, FIELD(batch_max), 1, 10000, "1..10000", 0 },
 	{ "writer", "batch_wait_ms", KEY_UINT, T_U64, FIELD(batch_wait_ms), 0, 1000, "0..1000", 0 },
 	{ "log", "origin", KEY_NAME, T_STR, FIELD(log_origin), 0, 0, NULL, 1 },
-	{ "log", "checkpoint_key", KEY_FILE, T_STR, FIELD(log_checkpoint_key), 0, 0, NULL, 1 },
+	{ "log", "checkpoint_key", KEY_SECRET, T_STR, FIELD(log_checkpoint_key), 0, 0, NULL, 1 },
 	{ "log", "checkpoint_interval", KEY_DURATION, T_U64, FIELD(checkpoint_interval_ms),
 	  1000, (uint64_t)MS_DAY, "1s..1d", 0 },
 	{ "watchdog", "high", KEY_DURATION, T_U64, FIELD(window_high_ms),
@@ -100,8 +102,9 @@ struct parse {
 	struct config *cfg;
 	const char *dir;       /* directory of the file, NULL when it has no '/' */
 	int lineno;            /* line of the key being handled */
-	int key_line[N_KEYS];  /* where each key was set, 0 when not yet */
 };
+
+_Static_assert(N_KEYS <= CONFIG_KEYS_MAX, "struct config has no room for every key's line");
 
 int config_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -177,7 +180,7 @@ static char *resolve(const char *dir, const char *value)
 static int check_path(struct parse *p, const struct key *k, const char *path)
 {
 	struct stat st;
-	if (k->kind == KEY_FILE) {
+	if (k->kind == KEY_FILE || k->kind == KEY_SECRET) {
 		if (access(path, R_OK) != 0) {
 			ini_fail(p->in, p->lineno, VG_EBADREQ, "[%s] %s: cannot read \"%s\": %s",
 				 k->section, k->name, path, strerror(errno));
@@ -186,6 +189,18 @@ static int check_path(struct parse *p, const struct key *k, const char *path)
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 			ini_fail(p->in, p->lineno, VG_EBADREQ, "[%s] %s: cannot read \"%s\": %s",
 				 k->section, k->name, path, strerror(EISDIR));
+			return -1;
+		}
+		/* A private key others can read is no longer private; one they
+		 * can write can be replaced.  Refused, like ssh does, rather
+		 * than used with a warning nobody reads. */
+		if (k->kind == KEY_SECRET && stat(path, &st) == 0 &&
+		    (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH))) {
+			ini_fail(p->in, p->lineno, VG_EBADREQ,
+				 "[%s] %s: \"%s\" is %s by group or others (mode %04o); chmod 600 it",
+				 k->section, k->name, path,
+				 st.st_mode & (S_IRGRP | S_IROTH) ? "readable" : "writable",
+				 (unsigned)(st.st_mode & 07777));
 			return -1;
 		}
 		return 0;
@@ -338,13 +353,13 @@ static void on_value(struct ini_file *in, void *user, const char *section, const
 		const struct key *k = &keys[i];
 		if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
 			continue;
-		if (p->key_line[i]) {
+		if (p->cfg->key_line[i]) {
 			ini_fail(in, line, VG_EBADREQ,
 				 "duplicate key [%s] %s (first set on line %d)", section, name,
-				 p->key_line[i]);
+				 p->cfg->key_line[i]);
 			return;
 		}
-		p->key_line[i] = line;
+		p->cfg->key_line[i] = line;
 		if (k->type == T_STR)
 			set_string(p, k, value);
 		else
@@ -359,7 +374,7 @@ static void on_end(struct ini_file *in, void *user)
 {
 	const struct parse *p = user;
 	for (size_t i = 0; i < N_KEYS; i++) {
-		if (keys[i].required && !p->key_line[i]) {
+		if (keys[i].required && !p->cfg->key_line[i]) {
 			ini_fail(in, 0, VG_EBADREQ, "[%s] %s is required", keys[i].section,
 				 keys[i].name);
 			return;
@@ -425,6 +440,29 @@ out:
 	if (rc != VG_OK)
 		config_free(cfg);
 	return rc;
+}
+
+int config_line(const struct config *cfg, const char *section, const char *name)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+			return cfg->key_line[i];
+	return 0;
+}
+
+void config_key_error(const struct config *cfg, const char *section, const char *name,
+		      char *err, size_t err_len, const char *fmt, ...)
+{
+	if (!err || err_len == 0)
+		return;
+	int n = snprintf(err, err_len, "%s:%d: [%s] %s: ", cfg->path,
+			 config_line(cfg, section, name), section, name);
+	if (n < 0 || (size_t)n >= err_len)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err + n, err_len - (size_t)n, fmt, ap);
+	va_end(ap);
 }
 
 void config_free(struct config *cfg)

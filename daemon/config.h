@@ -28,7 +28,9 @@
  *   handshake_timeout  duration, 100ms..10m
  *   idle_timeout       duration, 1s..7d
  *   max_frame          bytes, 64..67108864 (no K/M suffix)
- *   cert, key, ca, crl files that must be readable when the file is loaded
+ *   cert, key, ca, crl files that must be readable when the file is loaded;
+ *                      key may not be readable or writable by group or
+ *                      others (mode 0600 or 0400)
  *   path               [store]: the store's file; its directory must exist
  *                      [directory]: the member directory, a readable file
  *   wal_limit          bytes, 65536..1073741824 (no K/M suffix): the WAL size
@@ -36,7 +38,8 @@
  *   batch_max          1..10000
  *   batch_wait_ms      a plain number of milliseconds, 0..1000 (no unit)
  *   origin             1-255 bytes, no spaces, no '+' (e.g. relay.example.org/vigil)
- *   checkpoint_key     a readable file (Ed25519 private key, PEM)
+ *   checkpoint_key     a readable file (Ed25519 private key, PEM), not
+ *                      readable or writable by group or others
  *   checkpoint_interval duration, 1s..1d
  *   high, medium, low  duration, 1s..365d: silence windows per risk level
  *   failed_attempts    2..1000000
@@ -53,6 +56,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define CONFIG_KEYS_MAX 40
 
 struct config {
 	char *path;               /* the file it was read from */
@@ -90,6 +95,8 @@ struct config {
 	/* [writer] */
 	unsigned batch_max;       /* default 256 submissions per transaction */
 	uint64_t batch_wait_ms;   /* default 0: a batch is whatever queued while the last one committed */
+	/* The line each key was set on, 0 when it was not (config_line()). */
+	int key_line[CONFIG_KEYS_MAX];
 };
 
 /*
@@ -102,6 +109,20 @@ struct config {
  */
 int config_load(const char *path, struct config *cfg, char *err, size_t err_len);
 void config_free(struct config *cfg);
+
+/* The line of cfg->path that set [section] name; 0 when the key was not
+ * given (a default) or is unknown. */
+int config_line(const struct config *cfg, const char *section, const char *name);
+
+/*
+ * For errors found after loading, in what a key's value names (a key file
+ * that does not parse, a certificate that does not match it): writes
+ * "FILE:LINE: [SECTION] NAME: " and the message into err, LINE being the
+ * key's line.
+ */
+__attribute__((format(printf, 6, 7)))
+void config_key_error(const struct config *cfg, const char *section, const char *name,
+		      char *err, size_t err_len, const char *fmt, ...);
 
 /*
  * Strict number and duration parsers (exported for the tests).  Return 0 on

@@ -360,7 +360,10 @@ static void conn_drain_frames(struct conn *c)
 	struct relay *r = c->relay;
 	const uint8_t *p;
 	size_t n;
-	int rc;
+	/* The loop may not run at all: conn_process() is re-entered from
+	 * on_write() while the connection is still saturated, with
+	 * CONN_MAX_INFLIGHT requests in flight.  No frame read is no error. */
+	int rc = 0;
 	while (conn_is_open(c) && c->inflight < CONN_MAX_INFLIGHT &&
 	       c->write_queue < CONN_MAX_WRITE_QUEUE &&
 	       (rc = frame_reader_next(&c->fr, &p, &n)) == 1) {

@@ -41,17 +41,19 @@ static void usage(FILE *f)
 }
 
 /* The Ed25519 key that signs checkpoints (PEM, PKCS#8). */
-static EVP_PKEY *load_checkpoint_key(const char *path, char *err, size_t err_len)
+static EVP_PKEY *load_checkpoint_key(const struct config *cfg, char *err, size_t err_len)
 {
+	const char *path = cfg->log_checkpoint_key;
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		snprintf(err, err_len, "checkpoint_key: cannot open %s", path);
+		config_key_error(cfg, "log", "checkpoint_key", err, err_len, "cannot open %s", path);
 		return NULL;
 	}
 	EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
 	if (!k || EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
-		snprintf(err, err_len, "checkpoint_key: %s is not an Ed25519 private key (PEM)", path);
+		config_key_error(cfg, "log", "checkpoint_key", err, err_len,
+				 "%s is not an Ed25519 private key (PEM)", path);
 		EVP_PKEY_free(k);
 		return NULL;
 	}
@@ -135,19 +137,19 @@ int main(int argc, char **argv)
 	SSL_CTX *ctx = tls_ctx_new(&cfg, dir, err, sizeof(err));
 	if (!ctx) {
 		if (check)
-			fprintf(stderr, "%s:0: [tls] %s\n", config_path, err);
+			fprintf(stderr, "%s\n", err);
 		else
-			log_err("%s:0: [tls] %s", config_path, err);
+			log_err("%s", err);
 		directory_free(&dir);
 		config_free(&cfg);
 		return 1;
 	}
-	EVP_PKEY *ckpt_key = load_checkpoint_key(cfg.log_checkpoint_key, err, sizeof(err));
+	EVP_PKEY *ckpt_key = load_checkpoint_key(&cfg, err, sizeof(err));
 	if (!ckpt_key) {
 		if (check)
-			fprintf(stderr, "%s:0: [log] %s\n", config_path, err);
+			fprintf(stderr, "%s\n", err);
 		else
-			log_err("%s:0: [log] %s", config_path, err);
+			log_err("%s", err);
 		SSL_CTX_free(ctx);
 		directory_free(&dir);
 		config_free(&cfg);
@@ -184,6 +186,9 @@ int main(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Until relay_start() installs its handler, a SIGHUP must not end
+	 * the start-up either. */
+	signal(SIGHUP, SIG_IGN);
 	int code = 1;
 	struct store *store = NULL;
 	struct writer *writer = NULL;

@@ -38,6 +38,16 @@ static void on_signal(uv_signal_t *s, int signum)
 	relay_drain(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* SIGHUP conventionally asks a daemon to reload; its default action would
+ * end the relay (and drop what is in flight) instead.  Until a reload
+ * exists, say so and go on serving. */
+static void on_sighup(uv_signal_t *s, int signum)
+{
+	(void)s;
+	(void)signum;
+	log_notice("SIGHUP: reload is not implemented yet; ignored");
+}
+
 #define LAG_PERIOD_MS 50
 
 /*
@@ -107,6 +117,7 @@ void relay_drain(struct relay *r, const char *why)
 	uv_unref((uv_handle_t *)&r->drain_timer);
 	uv_unref((uv_handle_t *)&r->sig_term);
 	uv_unref((uv_handle_t *)&r->sig_int);
+	uv_unref((uv_handle_t *)&r->sig_hup);
 	relay_check_drained(r);
 }
 
@@ -141,7 +152,8 @@ static int load_identity(struct relay *r, const struct config *cfg, char *err, s
 				  r->identity.country, why, sizeof(why)) != 0)
 		ok = 0;
 	if (!ok) {
-		snprintf(err, err_len, "the relay's own identity (%s): %s", cfg->tls_cert, why);
+		config_key_error(cfg, "tls", "cert", err, err_len, "the relay's own identity (%s): %s",
+				 cfg->tls_cert, why);
 		return -1;
 	}
 	return 0;
@@ -205,9 +217,11 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 	uv_timer_start(&r->lag_timer, on_lag_tick, LAG_PERIOD_MS, LAG_PERIOD_MS);
 	uv_signal_init(loop, &r->sig_term);
 	uv_signal_init(loop, &r->sig_int);
-	r->sig_term.data = r->sig_int.data = r;
+	uv_signal_init(loop, &r->sig_hup);
+	r->sig_term.data = r->sig_int.data = r->sig_hup.data = r;
 	uv_signal_start(&r->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&r->sig_int, on_signal, SIGINT);
+	uv_signal_start(&r->sig_hup, on_sighup, SIGHUP);
 	return 0;
 }
 
@@ -215,6 +229,7 @@ void relay_close(struct relay *r)
 {
 	uv_close((uv_handle_t *)&r->sig_term, NULL);
 	uv_close((uv_handle_t *)&r->sig_int, NULL);
+	uv_close((uv_handle_t *)&r->sig_hup, NULL);
 	uv_run(r->loop, UV_RUN_DEFAULT);
 	reader_pool_close(&r->readers);
 	free_identity(r);

@@ -55,6 +55,7 @@ struct relay {
 	int listening;
 	uv_signal_t sig_term;
 	uv_signal_t sig_int;
+	uv_signal_t sig_hup;      /* logged and ignored until a reload exists */
 	uv_timer_t drain_timer;
 	uv_timer_t lag_timer;     /* measures how late the loop runs timers */
 	uint64_t lag_due_ns;

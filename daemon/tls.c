@@ -93,8 +93,9 @@ static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
  * is a start-up error, with its date; one that expires within a week is
  * worth a warning while there is time to renew it.
  */
-static int crl_fresh(const X509_CRL *crl, const char *path, char *err, size_t err_len)
+static int crl_fresh(const X509_CRL *crl, const struct config *cfg, char *err, size_t err_len)
 {
+	const char *path = cfg->tls_crl;
 	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
 	if (!next)
 		return 0; /* no next update promised: it does not expire */
@@ -104,12 +105,14 @@ static int crl_fresh(const X509_CRL *crl, const char *path, char *err, size_t er
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	int days = 0, secs = 0;
 	if (!ASN1_TIME_diff(&days, &secs, NULL, next)) {
-		snprintf(err, err_len, "CRL %s: cannot read its next update time", path);
+		config_key_error(cfg, "tls", "crl", err, err_len,
+				 "CRL %s: cannot read its next update time", path);
 		return -1;
 	}
 	if (days < 0 || secs < 0) {
-		snprintf(err, err_len, "CRL %s expired on %s (its next update); every peer would be "
-			 "refused: install a fresh CRL", path, when);
+		config_key_error(cfg, "tls", "crl", err, err_len,
+				 "CRL %s expired on %s (its next update); every peer would be "
+				 "refused: install a fresh CRL", path, when);
 		return -1;
 	}
 	if (days < CRL_WARN_DAYS)
@@ -118,17 +121,18 @@ static int crl_fresh(const X509_CRL *crl, const char *path, char *err, size_t er
 	return 0;
 }
 
-static int load_crl(X509_STORE *store, const char *path, char *err, size_t err_len)
+static int load_crl(X509_STORE *store, const struct config *cfg, char *err, size_t err_len)
 {
+	const char *path = cfg->tls_crl;
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		snprintf(err, err_len, "cannot open CRL %s", path);
+		config_key_error(cfg, "tls", "crl", err, err_len, "cannot open CRL %s", path);
 		return -1;
 	}
 	int n = 0;
 	X509_CRL *crl;
 	while ((crl = PEM_read_X509_CRL(f, NULL, NULL, NULL)) != NULL) {
-		if (crl_fresh(crl, path, err, err_len) != 0) {
+		if (crl_fresh(crl, cfg, err, err_len) != 0) {
 			X509_CRL_free(crl);
 			fclose(f);
 			return -1;
@@ -137,7 +141,8 @@ static int load_crl(X509_STORE *store, const char *path, char *err, size_t err_l
 		X509_CRL_free(crl);
 		if (!ok) {
 			fclose(f);
-			snprintf(err, err_len, "cannot add CRL from %s", path);
+			config_key_error(cfg, "tls", "crl", err, err_len, "cannot add CRL from %s",
+					 path);
 			return -1;
 		}
 		n++;
@@ -145,7 +150,7 @@ static int load_crl(X509_STORE *store, const char *path, char *err, size_t err_l
 	fclose(f);
 	ERR_clear_error(); /* the end of the PEM file leaves an error behind */
 	if (n == 0) {
-		snprintf(err, err_len, "no CRL found in %s", path);
+		config_key_error(cfg, "tls", "crl", err, err_len, "no CRL found in %s", path);
 		return -1;
 	}
 	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
@@ -160,17 +165,19 @@ SSL_CTX *tls_ctx_new(const struct config *cfg, const struct directory *dir, char
 	if (directory_idx < 0)
 		directory_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (directory_idx < 0) {
-		snprintf(err, err_len, "SSL_CTX_get_ex_new_index: %s",
+		snprintf(err, err_len, "%s:0: [tls] SSL_CTX_get_ex_new_index: %s", cfg->path,
 			 tls_last_error(ebuf, sizeof(ebuf)));
 		return NULL;
 	}
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx) {
-		snprintf(err, err_len, "SSL_CTX_new: %s", tls_last_error(ebuf, sizeof(ebuf)));
+		snprintf(err, err_len, "%s:0: [tls] SSL_CTX_new: %s", cfg->path,
+			 tls_last_error(ebuf, sizeof(ebuf)));
 		return NULL;
 	}
 	if (SSL_CTX_set_ex_data(ctx, directory_idx, (void *)dir) != 1) {
-		snprintf(err, err_len, "SSL_CTX_set_ex_data: %s", tls_last_error(ebuf, sizeof(ebuf)));
+		snprintf(err, err_len, "%s:0: [tls] SSL_CTX_set_ex_data: %s", cfg->path,
+			 tls_last_error(ebuf, sizeof(ebuf)));
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -191,29 +198,29 @@ SSL_CTX *tls_ctx_new(const struct config *cfg, const struct directory *dir, char
 		goto fail;
 	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
-		snprintf(err, err_len, "cannot load certificate %s: %s", cfg->tls_cert,
-			 tls_last_error(ebuf, sizeof(ebuf)));
+		config_key_error(cfg, "tls", "cert", err, err_len, "cannot load certificate %s: %s",
+				 cfg->tls_cert, tls_last_error(ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
-		snprintf(err, err_len, "cannot load key %s: %s", cfg->tls_key,
-			 tls_last_error(ebuf, sizeof(ebuf)));
+		config_key_error(cfg, "tls", "key", err, err_len, "cannot load key %s: %s",
+				 cfg->tls_key, tls_last_error(ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, err_len, "key %s does not match certificate %s", cfg->tls_key,
-			 cfg->tls_cert);
+		config_key_error(cfg, "tls", "key", err, err_len,
+				 "key %s does not match certificate %s", cfg->tls_key, cfg->tls_cert);
 		goto fail;
 	}
 	if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1) {
-		snprintf(err, err_len, "cannot load CA %s: %s", cfg->tls_ca,
-			 tls_last_error(ebuf, sizeof(ebuf)));
+		config_key_error(cfg, "tls", "ca", err, err_len, "cannot load CA %s: %s", cfg->tls_ca,
+				 tls_last_error(ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	STACK_OF(X509_NAME) *cas = SSL_load_client_CA_file(cfg->tls_ca);
 	if (cas)
 		SSL_CTX_set_client_CA_list(ctx, cas);
-	if (cfg->tls_crl && load_crl(SSL_CTX_get_cert_store(ctx), cfg->tls_crl, err, err_len) != 0)
+	if (cfg->tls_crl && load_crl(SSL_CTX_get_cert_store(ctx), cfg, err, err_len) != 0)
 		goto fail;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
 	SSL_CTX_set_verify_depth(ctx, 4);

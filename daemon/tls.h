@@ -24,7 +24,9 @@
 #define TLS_GROUPS "X25519:P-256"
 
 /*
- * Builds a server context from cfg.  NULL with a reason in err on failure.
+ * Builds a server context from cfg.  NULL with a reason in err on failure,
+ * as "FILE:LINE: [tls] KEY: ..." naming the line of the key whose file is
+ * at fault (config_key_error()).
  * The verify callback admits only members of dir: the context keeps the
  * pointer (not a copy), so dir must outlive it.
  */

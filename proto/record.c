@@ -9,6 +9,8 @@
 #include "proto/status.h"
 
 #define WHY(...) do { if (why && why_len) snprintf(why, why_len, __VA_ARGS__); } while (0)
+#define RECORD_NOT_CANONICAL \
+	"record is not in canonical encoding (fields repeated, out of order or padded)"
 
 static const char *const channel_names[] = {
 	[VIGIL__V1__CHANNEL__CHANNEL_PHONE] = "phone",
@@ -489,9 +491,28 @@ int record_parse(const uint8_t *bytes, size_t len, Vigil__V1__Record **out,
 		WHY("record has unknown fields");
 		goto fail;
 	}
+	/* Canonical: serializing the decoded record gives back exactly the
+	 * bytes received.  The same length is not enough: fields in another
+	 * order, or one padded varint making up for another field repeated,
+	 * keep the length and change the bytes. */
 	if (vigil__v1__record__get_packed_size(r) != len) {
-		WHY("record is not in canonical encoding (repeated or padded fields)");
+		WHY(RECORD_NOT_CANONICAL);
 		goto fail;
+	}
+	if (len > 0) {
+		uint8_t *again = malloc(len);
+		if (!again) {
+			WHY("out of memory");
+			rc = VG_ENOMEM;
+			goto fail;
+		}
+		vigil__v1__record__pack(r, again);
+		int same = memcmp(again, bytes, len) == 0;
+		free(again);
+		if (!same) {
+			WHY(RECORD_NOT_CANONICAL);
+			goto fail;
+		}
 	}
 	if (r->record_id.len != RECORD_ID_LEN) {
 		WHY("record_id must be %u bytes, got %zu", RECORD_ID_LEN, r->record_id.len);

@@ -17,8 +17,10 @@
 
 /* ---- writing ---------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s, 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s)
+/* Length of the valid UTF-8 sequence at s, 0 when it is not one.  At most
+ * avail bytes (at least 1) are read: a sequence cut short by the end of
+ * the text is not one. */
+static size_t utf8_len(const unsigned char *s, size_t avail)
 {
 	unsigned c = s[0];
 	size_t n;
@@ -37,6 +39,8 @@ static size_t utf8_len(const unsigned char *s)
 	} else {
 		return 0;
 	}
+	if (n > avail)
+		return 0;
 	for (size_t i = 1; i < n; i++) {
 		if ((s[i] & 0xC0) != 0x80)
 			return 0;
@@ -51,6 +55,7 @@ static size_t utf8_len(const unsigned char *s)
 void json_write_string(FILE *f, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
+	const unsigned char *end = s + strlen(str);
 	fputc('"', f);
 	while (*s) {
 		unsigned c = *s;
@@ -71,7 +76,7 @@ void json_write_string(FILE *f, const char *str)
 			fprintf(f, "\\u%04x", c);
 			s++;
 		} else {
-			size_t n = utf8_len(s);
+			size_t n = utf8_len(s, (size_t)(end - s));
 			if (n == 0) {
 				fputs("\\ufffd", f);
 				s++;
@@ -225,8 +230,9 @@ static int parse_string(struct parser *ps, char **out, size_t *out_len)
 			return perr(ps, "a control character inside a string");
 		}
 		if (ch != '\\') {
-			size_t l = utf8_len((const unsigned char *)ps->p);
-			if (l == 0 || ps->p + l > ps->end) {
+			size_t l = utf8_len((const unsigned char *)ps->p,
+					    (size_t)(ps->end - ps->p));
+			if (l == 0) {
 				free(buf);
 				return perr(ps, "a string that is not UTF-8");
 			}

@@ -291,9 +291,11 @@ struct vigil_contact {
  * For a new entry, signature and cert_sha256 are what we sent and our
  * certificate's hash.  For a duplicate the entry holds the signature of the
  * first submission (ECDSA signatures differ every time): the relay sends
- * that signature and the hash of the certificate stored with it, the
- * library checks the signature is ours over the same record bytes (when the
- * certificate is our current one) and recomputes the leaf hash with it.
+ * that signature and the certificate stored with it, the library checks
+ * the signature over the same record bytes with our key, or with the key
+ * of that certificate when it is another one of our organisation (issued
+ * by the federation's CA, hashing to the stored hash), and recomputes the
+ * leaf hash with it.
  * Together with the record bytes, a receipt holds everything needed to
  * verify it again offline (vigil_receipt_verify).
  *

@@ -299,15 +299,16 @@ static void test_relay_not_member(void **state)
 	write_text(path, "[iom-ru-moscow]\nrole = iom\ncountry = RU\nname = IOM Moscow\n");
 	trelay_setup_directory(&u, NULL, NULL, path);
 	assert_int_not_equal(trelay_start(&u), 0);
-	snprintf(want, sizeof(want), "the relay's own identity (%s): organisation vigil-relay "
-		 "is not a member", pki("relay.crt"));
+	snprintf(want, sizeof(want), "%s:6: [tls] cert: the relay's own identity (%s): "
+		 "organisation vigil-relay is not a member", u.conf, pki("relay.crt"));
 	assert_true(trelay_log_has(&u, want, 0));
 
 	/* Listed, but as another role. */
 	write_text(path, "[vigil-relay]\nrole = coordinator\ncountry = SE\nname = relay\n");
 	assert_int_not_equal(trelay_start(&u), 0);
-	snprintf(want, sizeof(want), "the relay's own identity (%s): organisation vigil-relay: "
-		 "certificate OU relay disagrees with directory role coordinator", pki("relay.crt"));
+	snprintf(want, sizeof(want), "%s:6: [tls] cert: the relay's own identity (%s): "
+		 "organisation vigil-relay: certificate OU relay disagrees with directory role "
+		 "coordinator", u.conf, pki("relay.crt"));
 	assert_true(trelay_log_has(&u, want, 0));
 	trelay_cleanup(&u);
 	trelay_cleanup(&t);

@@ -1388,6 +1388,14 @@ enum fake_answer {
 	FAKE_NO_CHECKPOINT,   /* no checkpoint at all */
 	FAKE_OTHER_ORIGIN,    /* origin "other.test/log", signed as ORIGIN */
 	FAKE_OTHER_ORIGIN_SIGNED, /* origin and key name "other.test/log", our key */
+	/* Duplicates first stored with another certificate than the client's
+	 * (FD below): */
+	FAKE_DUP_FORMER,        /* expired.crt, our organisation's former one: honest */
+	FAKE_DUP_OTHER_SIGNER,  /* expired.crt, but the signature is the client's key's */
+	FAKE_DUP_OTHER_NO_CERT, /* expired.crt's hash, no certificate */
+	FAKE_DUP_OTHER_MISMATCH, /* expired.crt's hash, revoked.crt's DER */
+	FAKE_DUP_UNTRUSTED,     /* untrusted.crt (our organisation, another CA), its key */
+	FAKE_DUP_FOREIGN,       /* other-iom.crt (another organisation), its key */
 };
 
 /* How the fake answers Get* requests, one per request, in order. */
@@ -1442,6 +1450,18 @@ struct fake {
 };
 
 static struct fake F; /* static: a failed test must not leave the thread a dead frame */
+
+/* Certificates (and keys) a duplicate may have been first stored with;
+ * loaded by the test before the fake starts, freed by its teardown. */
+struct fake_signer {
+	EVP_PKEY *key;
+	unsigned char *der;
+	int der_len;
+	uint8_t sha[SHA256_LEN];
+};
+static struct {
+	struct fake_signer former, revoked, untrusted, foreign;
+} FD;
 
 __attribute__((format(printf, 1, 2)))
 static void fake_fail(const char *fmt, ...)
@@ -1670,12 +1690,55 @@ static void fake_answer(SSL *ssl, const Vigil__V1__Frame *in, const uint8_t cert
 	memcpy(id, parsed->record_id.data, RECORD_ID_LEN);
 	vigil__v1__record__free_unpacked(parsed, NULL);
 
-	int dup = mode == FAKE_HONEST_DUP || mode == FAKE_DUP_NO_SIG || mode == FAKE_DUP_BAD_SIG;
+	/* A duplicate stored with another certificate: which one it claims,
+	 * which it carries and which key signed. */
+	const struct fake_signer *claimed = NULL, *carried = NULL;
+	EVP_PKEY *signer = NULL;
+	switch (mode) {
+	case FAKE_DUP_FORMER:
+		claimed = carried = &FD.former;
+		signer = FD.former.key;
+		break;
+	case FAKE_DUP_OTHER_SIGNER:
+		claimed = carried = &FD.former;
+		signer = F.key;
+		break;
+	case FAKE_DUP_OTHER_NO_CERT:
+		claimed = &FD.former;
+		signer = FD.former.key;
+		break;
+	case FAKE_DUP_OTHER_MISMATCH:
+		claimed = &FD.former;
+		carried = &FD.revoked;
+		signer = FD.former.key;
+		break;
+	case FAKE_DUP_UNTRUSTED:
+		claimed = carried = &FD.untrusted;
+		signer = FD.untrusted.key;
+		break;
+	case FAKE_DUP_FOREIGN:
+		claimed = carried = &FD.foreign;
+		signer = FD.foreign.key;
+		break;
+	default:
+		break;
+	}
+	if (claimed && (!signer || !claimed->der)) {
+		fake_fail("fake relay: the test did not load the duplicates' certificates");
+		return;
+	}
+	const uint8_t *leaf_sha = claimed ? claimed->sha : cert_sha;
+
+	int dup = mode == FAKE_HONEST_DUP || mode == FAKE_DUP_NO_SIG || mode == FAKE_DUP_BAD_SIG ||
+		  claimed;
 	const uint8_t *sig = sr->signature.data;
 	size_t sig_len = sr->signature.len;
 	uint8_t *own = NULL;
 	size_t own_len = 0;
-	if (mode == FAKE_HONEST_DUP) {
+	if (signer) {
+		if (record_sign(signer, rec, rec_len, &own, &own_len) != VG_OK)
+			fake_fail("fake relay: record_sign");
+	} else if (mode == FAKE_HONEST_DUP) {
 		/* What the relay stored the first time: another signature by the
 		 * same key over the same bytes. */
 		if (record_sign(F.key, rec, rec_len, &own, &own_len) != VG_OK)
@@ -1700,7 +1763,7 @@ static void fake_answer(SSL *ssl, const Vigil__V1__Frame *in, const uint8_t cert
 	int64_t at = wall_ms();
 	uint8_t *leaf = NULL, hash[SHA256_LEN];
 	size_t leaf_len = 0;
-	if (entry_leaf_encode(at, cert_sha, rec, rec_len, sig, sig_len, &leaf, &leaf_len) != VG_OK)
+	if (entry_leaf_encode(at, leaf_sha, rec, rec_len, sig, sig_len, &leaf, &leaf_len) != VG_OK)
 		fake_fail("fake relay: entry_leaf_encode");
 	merkle_leaf_hash(leaf, leaf_len, hash);
 	free(leaf);
@@ -1745,8 +1808,12 @@ static void fake_answer(SSL *ssl, const Vigil__V1__Frame *in, const uint8_t cert
 	r.record_id.len = RECORD_ID_LEN;
 	r.duplicate = dup;
 	if (dup) {
-		r.stored_cert_sha256.data = (uint8_t *)cert_sha;
+		r.stored_cert_sha256.data = (uint8_t *)leaf_sha;
 		r.stored_cert_sha256.len = SHA256_LEN;
+		if (carried) {
+			r.stored_certificate.data = carried->der;
+			r.stored_certificate.len = (size_t)carried->der_len;
+		}
 		if (mode != FAKE_DUP_NO_SIG) {
 			r.stored_signature.data = (uint8_t *)sig;
 			r.stored_signature.len = sig_len;
@@ -2466,6 +2533,105 @@ static void test_fake_relay_lies(void **state)
 	vigil_free(sig);
 	vigil_close(&F.client);
 	assert_int_equal(fake_finish(), 9);
+}
+
+static int cert_der(const char *name, unsigned char **der);
+
+/* NAME.key, and NAME.crt's DER and hash, from PKI_DIR. */
+static void fake_signer_load(struct fake_signer *s, const char *name)
+{
+	char file[128];
+	snprintf(file, sizeof(file), "%s.key", name);
+	s->key = read_private_key(file);
+	snprintf(file, sizeof(file), "%s.crt", name);
+	s->der_len = cert_der(file, &s->der);
+	cert_sha256(file, s->sha);
+}
+
+static void fake_signer_free(struct fake_signer *s)
+{
+	EVP_PKEY_free(s->key);
+	OPENSSL_free(s->der);
+	memset(s, 0, sizeof(*s));
+}
+
+static int fake_dup_teardown(void **state)
+{
+	fake_teardown(state);
+	fake_signer_free(&FD.former);
+	fake_signer_free(&FD.revoked);
+	fake_signer_free(&FD.untrusted);
+	fake_signer_free(&FD.foreign);
+	return 0;
+}
+
+/* A duplicate first stored with another certificate than ours (proto/README.md
+ * section 3.2.1): the receipt must carry that certificate, which must hash
+ * to stored_cert_sha256, come from the federation's CA, name our
+ * organisation, and its key must have made the stored signature over our
+ * record.  The former certificate of our organisation (expired since) is
+ * believed; every lie is VIGIL_E_VERIFY with its reason, and the connection
+ * goes on. */
+static void test_fake_relay_duplicate_certificates(void **state)
+{
+	(void)state;
+	static const enum fake_answer answers[] = {
+		FAKE_DUP_FORMER, FAKE_DUP_OTHER_SIGNER, FAKE_HONEST, FAKE_DUP_OTHER_NO_CERT,
+		FAKE_DUP_OTHER_MISMATCH, FAKE_DUP_UNTRUSTED, FAKE_DUP_FOREIGN, FAKE_HONEST,
+	};
+	static const char *const why[] = {
+		NULL,
+		": the stored signature does not verify over this record with the stored "
+		"certificate",
+		NULL,
+		" names a certificate that is not ours, and carries none",
+		" carries a certificate that does not hash to stored_cert_sha256",
+		" carries a certificate the federation's CA did not issue",
+		" carries a certificate of another organisation than ours",
+		NULL,
+	};
+	fake_signer_load(&FD.former, "expired");
+	fake_signer_load(&FD.revoked, "revoked");
+	fake_signer_load(&FD.untrusted, "untrusted");
+	fake_signer_load(&FD.foreign, "other-iom");
+	fake_start(WELCOME_HONEST, answers, sizeof(answers) / sizeof(answers[0]));
+	F.client = connect_as(F.port, "iom-ru-moscow");
+	vigil_client *c = F.client;
+	uint8_t own_sha[SHA256_LEN];
+	cert_sha256("iom-ru-moscow.crt", own_sha);
+	for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+		struct vigil_contact ct = contact("se-stockholm-coord/SE-2026-0042");
+		struct vigil_error err;
+		struct vigil_receipt r;
+		uint8_t *rec, *sig;
+		size_t rec_len, sig_len;
+		assert_int_equal(vigil_build_contact(c, &ct, &rec, &rec_len, &sig, &sig_len, &err),
+				 VIGIL_OK);
+		uint64_t sent_id = 0, got_id = 0;
+		assert_int_equal(vigil_send_signed(c, rec, rec_len, sig, sig_len, &sent_id, &err),
+				 VIGIL_OK);
+		vigil_free(rec);
+		vigil_free(sig);
+		int rc = vigil_recv_receipt(c, &got_id, &r, &err);
+		assert_int_equal(got_id, sent_id);
+		if (!why[i]) {
+			if (rc != VIGIL_OK)
+				fail_msg("answer %zu (honest): %d: %s", i, rc, err.message);
+			assert_int_equal(r.duplicate, answers[i] == FAKE_DUP_FORMER);
+			assert_memory_equal(r.cert_sha256, answers[i] == FAKE_DUP_FORMER
+					    ? FD.former.sha : own_sha, SHA256_LEN);
+			continue;
+		}
+		char want[512];
+		snprintf(want, sizeof(want), "duplicate receipt for request %llu%s",
+			 (unsigned long long)sent_id, why[i]);
+		if (rc != VIGIL_E_VERIFY || err.status != VIGIL_E_VERIFY)
+			fail_msg("answer %zu: %d (%s), expected VIGIL_E_VERIFY", i, rc, err.message);
+		assert_string_equal(err.message, want);
+		assert_string_equal(err.relay_code_name, "");
+	}
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), (int)(sizeof(answers) / sizeof(answers[0])));
 }
 
 /* Submits one contact attempt and expects VIGIL_OK (why == NULL) or
@@ -3344,6 +3510,7 @@ int main(void)
 		cmocka_unit_test(test_case_api),
 		cmocka_unit_test_teardown(test_fake_relay_honest, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_relay_lies, fake_teardown),
+		cmocka_unit_test_teardown(test_fake_relay_duplicate_certificates, fake_dup_teardown),
 		cmocka_unit_test_teardown(test_fake_relay_checkpoint_lies, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_relay_query_lies, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_welcome_lies, fake_teardown),

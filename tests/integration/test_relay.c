@@ -16,6 +16,8 @@
 #include <signal.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -754,6 +756,39 @@ static void test_sigterm_drains(void **state)
 	trelay_cleanup(&t);
 }
 
+/* SIGHUP (a reload, by convention) is logged and ignored: the relay keeps
+ * running, a connection opened before it still submits, a new one too, and
+ * SIGTERM still ends it cleanly.  Its default action would have killed it. */
+static void test_sighup_ignored(void **state)
+{
+	(void)state;
+	struct trelay t;
+	trelay_setup(&t, NULL, NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042");
+	struct tclient c;
+	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
+		fail_msg("%s", c.err);
+	assert_int_equal(kill(t.pid, SIGHUP), 0);
+	assert_true(trelay_log_has(&t, "SIGHUP: reload is not implemented yet; ignored", 5000));
+	int st;
+	assert_int_equal(waitpid(t.pid, &st, WNOHANG), 0); /* still running */
+
+	long long before = entries(&t);
+	struct contact_spec s;
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	Vigil__V1__Frame *a = tclient_submit_contact(&c, &s);
+	if (!a)
+		fail_msg("the connection opened before SIGHUP: %s", c.err);
+	Vigil__V1__Receipt *r = assert_receipt(a);
+	assert_int_equal(r->index, (uint64_t)before);
+	frame_free(a);
+	tclient_close(&c);
+	assert_good_client_served(&t);
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
 /* Connections over max_connections are refused; a slot freed is reusable. */
 static void test_connection_cap(void **state)
 {
@@ -1344,14 +1379,15 @@ static void test_crl_expiry(void **state)
 {
 	(void)state;
 	struct trelay t;
-	char crl[700], out[4096], want[1024];
+	char crl[700], out[4096], want[2048];
 	trelay_setup(&t, NULL, NULL);
 	snprintf(crl, sizeof(crl), "%s/crl-old.pem", t.dir);
 	write_crl(crl, -2 * 86400, -86400);
 	use_crl(&t, crl);
 	const char *check[] = { "vigild", "-c", t.conf, "--check-config", NULL };
 	assert_int_equal(run_vigild(check, out, sizeof(out)), 1);
-	snprintf(want, sizeof(want), "[tls] CRL %s expired on ", crl);
+	/* On the configuration's own line of the key (line 9 of the test's file). */
+	snprintf(want, sizeof(want), "%s:9: [tls] crl: CRL %s expired on ", t.conf, crl);
 	assert_non_null(strstr(out, want));
 	assert_non_null(strstr(out, " (its next update); every peer would be refused: install a "
 				    "fresh CRL"));
@@ -1389,6 +1425,46 @@ static void test_database_locked(void **state)
 	trelay_cleanup(&t);
 }
 
+/* Replaces the first "from" in the file conf with "to". */
+static void conf_sub(const char *conf, const char *from, const char *to)
+{
+	char text[8192], out[8192];
+	FILE *f = fopen(conf, "r");
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	char *at = strstr(text, from);
+	assert_non_null(at);
+	snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fputs(out, f);
+	fclose(f);
+}
+
+/* --check-config with a file that names a key of the wrong kind: the
+ * message names the file and the key's line (harness.c's layout: [tls]
+ * key on line 7, [log] checkpoint_key on line 16), in the check and at
+ * start-up.  what is the message's beginning (OpenSSL's reasons vary). */
+static void expect_key_error(const char *from, const char *to, int line, const char *what)
+{
+	struct trelay t;
+	char out[4096], want[2048];
+	trelay_setup(&t, NULL, NULL);
+	conf_sub(t.conf, from, to);
+	const char *args[] = { "vigild", "-c", t.conf, "--check-config", NULL };
+	assert_int_equal(run_vigild(args, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want), "%s:%d: %s", t.conf, line, what);
+	if (strncmp(out, want, strlen(want)) != 0 || !strchr(out, '\n') ||
+	    strchr(out, '\n')[1] != '\0')
+		fail_msg("\"%s\" is not one line starting \"%s\"", out, want);
+	assert_int_not_equal(trelay_start(&t), 0);
+	snprintf(want, sizeof(want), "%s:%d: %s", t.conf, line, what);
+	assert_true(trelay_log_has(&t, want, 0));
+	trelay_cleanup(&t);
+}
+
 static void test_check_config(void **state)
 {
 	(void)state;
@@ -1403,10 +1479,56 @@ static void test_check_config(void **state)
 	trelay_setup(&t, "max_frame = lots", NULL);
 	const char *bad_args[] = { "vigild", "-c", t.conf, "--check-config", NULL };
 	assert_int_equal(run_vigild(bad_args, out, sizeof(out)), 1);
-	char want[1024];
+	char want[2048];
 	snprintf(want, sizeof(want), "%s:4: ", t.conf);
 	if (strncmp(out, want, strlen(want)) != 0 || !strstr(out, "max_frame"))
 		fail_msg("unexpected: %s", out);
+	trelay_cleanup(&t);
+
+	char from[1024], to[1024], what[2048];
+	snprintf(from, sizeof(from), "key = %s", pki("relay.key"));
+	snprintf(to, sizeof(to), "key = %s", pki("se-shelter-1.key"));
+	snprintf(what, sizeof(what), "[tls] key: cannot load key %s: ", pki("se-shelter-1.key"));
+	expect_key_error(from, to, 7, what);
+	snprintf(from, sizeof(from), "checkpoint_key = %s", pki("checkpoint.key"));
+	snprintf(to, sizeof(to), "checkpoint_key = %s", pki("relay.key"));
+	snprintf(what, sizeof(what), "[log] checkpoint_key: %s is not an Ed25519 private key (PEM)",
+		 pki("relay.key"));
+	expect_key_error(from, to, 16, what);
+
+	/* Private keys others may read are refused on their key's line, at
+	 * start-up and by --check-config; certs/mkpki.sh makes them 0600. */
+	struct stat st;
+	assert_int_equal(stat(pki("relay.key"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(stat(pki("checkpoint.key"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	trelay_setup(&t, NULL, NULL);
+	char copy[700], text[4096];
+	snprintf(copy, sizeof(copy), "%s/relay.key", t.dir);
+	FILE *in = fopen(pki("relay.key"), "r"), *out_f = fopen(copy, "w");
+	assert_non_null(in);
+	assert_non_null(out_f);
+	size_t n = fread(text, 1, sizeof(text), in);
+	assert_int_equal(fwrite(text, 1, n, out_f), n);
+	fclose(in);
+	fclose(out_f);
+	assert_int_equal(chmod(copy, 0644), 0);
+	snprintf(from, sizeof(from), "key = %s", pki("relay.key"));
+	snprintf(to, sizeof(to), "key = %s", copy);
+	conf_sub(t.conf, from, to);
+	const char *perm_args[] = { "vigild", "-c", t.conf, "--check-config", NULL };
+	assert_int_equal(run_vigild(perm_args, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want),
+		 "%s:7: [tls] key: \"%s\" is readable by group or others (mode 0644); chmod 600 it\n",
+		 t.conf, copy);
+	assert_string_equal(out, want);
+	assert_int_not_equal(trelay_start(&t), 0);
+	want[strlen(want) - 1] = '\0';
+	assert_true(trelay_log_has(&t, want, 0));
+	assert_int_equal(chmod(copy, 0600), 0);
+	assert_int_equal(run_vigild(perm_args, out, sizeof(out)), 0);
+	assert_string_equal(out, "configuration OK\n");
 	trelay_cleanup(&t);
 
 	const char *version[] = { "vigild", "--version", NULL };
@@ -1437,6 +1559,7 @@ int main(void)
 	const struct CMUnitTest own[] = {
 		cmocka_unit_test(test_kill9_keeps_receipted),
 		cmocka_unit_test(test_sigterm_drains),
+		cmocka_unit_test(test_sighup_ignored),
 		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_handshake_pool),
 		cmocka_unit_test(test_handshakes_per_address),

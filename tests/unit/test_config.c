@@ -104,6 +104,12 @@ static int setup(void **state)
 	make_file(fx, "ca.pem", "ca\n");
 	make_file(fx, "crl.pem", "crl\n");
 	make_file(fx, "checkpoint.key", "key\n");
+	/* Private keys only their owner may read (the umask may say more). */
+	char path[PATH_MAX];
+	join(path, sizeof(path), fx->dir, "key.pem");
+	chmod(path, 0600);
+	join(path, sizeof(path), fx->dir, "checkpoint.key");
+	chmod(path, 0600);
 	make_file(fx, "members.conf", "[o]\n");
 	make_dir(fx, "data");
 	*state = fx;
@@ -613,6 +619,90 @@ static void test_bad_paths(void **state)
 		     "6: [store] path: \"%s\" is a directory, not a file", p);
 }
 
+/* Errors found after loading, in the files the keys name (a key that does
+ * not parse, a certificate that does not match), name the key's own line;
+ * only a key left at its default has none. */
+static void test_key_lines(void **state)
+{
+	struct fixture *fx = *state;
+	struct config cfg;
+	/* Lines: 1 [listen], 2 port, 3 blank, 4 [tls], 5 cert, 6 key, 7 ca, 8 crl,
+	 * 9 [store], 10 path, 11 [log], 12 origin, 13 checkpoint_key,
+	 * 14 [directory], 15 path. */
+	load_ok(fx, "[listen]\nport = 1\n\n" REQUIRED_TLS "crl = crl.pem\n" REQUIRED_STORE
+		    REQUIRED_LOG REQUIRED_DIR, &cfg);
+	assert_int_equal(config_line(&cfg, "listen", "port"), 2);
+	assert_int_equal(config_line(&cfg, "tls", "cert"), 5);
+	assert_int_equal(config_line(&cfg, "tls", "key"), 6);
+	assert_int_equal(config_line(&cfg, "tls", "ca"), 7);
+	assert_int_equal(config_line(&cfg, "tls", "crl"), 8);
+	assert_int_equal(config_line(&cfg, "store", "path"), 10);
+	assert_int_equal(config_line(&cfg, "log", "checkpoint_key"), 13);
+	assert_int_equal(config_line(&cfg, "directory", "path"), 15);
+	assert_int_equal(config_line(&cfg, "listen", "address"), 0); /* the default */
+	assert_int_equal(config_line(&cfg, "tls", "nope"), 0);
+
+	char err[ERR_LEN], want[ERR_LEN];
+	config_key_error(&cfg, "tls", "key", err, sizeof(err), "key %s does not match", cfg.tls_key);
+	snprintf(want, sizeof(want), "%s:6: [tls] key: key %s does not match", fx->conf,
+		 cfg.tls_key);
+	assert_string_equal(err, want);
+	config_key_error(&cfg, "log", "checkpoint_key", err, sizeof(err), "%s is not Ed25519",
+			 cfg.log_checkpoint_key);
+	snprintf(want, sizeof(want), "%s:13: [log] checkpoint_key: %s is not Ed25519", fx->conf,
+		 cfg.log_checkpoint_key);
+	assert_string_equal(err, want);
+	config_key_error(&cfg, "tls", "crl", err, sizeof(err), "no CRL found in %s", cfg.tls_crl);
+	snprintf(want, sizeof(want), "%s:8: [tls] crl: no CRL found in %s", fx->conf, cfg.tls_crl);
+	assert_string_equal(err, want);
+	/* Cut short, still terminated; no room at all is fine too. */
+	config_key_error(&cfg, "tls", "ca", err, 8, "x");
+	assert_int_equal(strlen(err), 7);
+	config_key_error(&cfg, "tls", "ca", NULL, 0, "x");
+	config_free(&cfg);
+	assert_zeroed(&cfg);
+}
+
+/* A private key group or others may read or write is refused on its
+ * key's line, naming the file and its mode; 0600 and 0400 are fine, and
+ * the certificates may be world-readable. */
+static void test_key_permissions(void **state)
+{
+	struct fixture *fx = *state;
+	char key[PATH_MAX], ckey[PATH_MAX];
+	join(key, sizeof(key), fx->dir, "key.pem");
+	join(ckey, sizeof(ckey), fx->dir, "checkpoint.key");
+	static const struct {
+		mode_t mode;
+		const char *what;
+	} bad[] = {
+		{ 0644, "readable by group or others (mode 0644)" },
+		{ 0640, "readable by group or others (mode 0640)" },
+		{ 0604, "readable by group or others (mode 0604)" },
+		{ 0620, "writable by group or others (mode 0620)" },
+		{ 0602, "writable by group or others (mode 0602)" },
+		{ 0666, "readable by group or others (mode 0666)" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(chmod(key, bad[i].mode), 0);
+		expect_error(fx, REQUIRED, VG_EBADREQ, "3: [tls] key: \"%s\" is %s; chmod 600 it", key,
+			     bad[i].what);
+		assert_int_equal(chmod(key, 0600), 0);
+		assert_int_equal(chmod(ckey, bad[i].mode), 0);
+		expect_error(fx, REQUIRED, VG_EBADREQ,
+			     "9: [log] checkpoint_key: \"%s\" is %s; chmod 600 it", ckey,
+			     bad[i].what);
+		assert_int_equal(chmod(ckey, 0600), 0);
+	}
+	struct config cfg;
+	assert_int_equal(chmod(key, 0400), 0);
+	assert_int_equal(chmod(ckey, 0700), 0); /* an execute bit exposes nothing */
+	load_ok(fx, REQUIRED, &cfg);
+	config_free(&cfg);
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_int_equal(chmod(ckey, 0600), 0);
+}
+
 static void test_unreadable_config(void **state)
 {
 	struct fixture *fx = *state;
@@ -731,6 +821,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_required, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_permissions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_config, setup, teardown),
 		cmocka_unit_test(test_free_half_built),
 		cmocka_unit_test(test_parse_uint),

@@ -20,6 +20,8 @@
 #include "proto/status.h"
 
 #define WHY_LEN 256
+#define NOT_CANONICAL \
+	"record is not in canonical encoding (fields repeated, out of order or padded)"
 
 /* A valid ContactAttempt record whose fields a test may change before
  * packing it. */
@@ -260,7 +262,7 @@ static void test_parse_encoding(void **state)
 	b = rec_pack(&x.r, 6, &len);
 	memcpy(b + len, "\x12\x04" "ABCD", 6);
 	expect_parse(b, len + 6, VG_EBADREQ,
-		     "record is not in canonical encoding (repeated or padded fields)");
+		     NOT_CANONICAL);
 	free(b);
 
 	/* The same case_id again: same content, still not canonical. */
@@ -270,7 +272,7 @@ static void test_parse_encoding(void **state)
 	b[len + 1] = (uint8_t)cl;
 	memcpy(b + len + 2, x.case_id, cl);
 	expect_parse(b, len + 2 + cl, VG_EBADREQ,
-		     "record is not in canonical encoding (repeated or padded fields)");
+		     NOT_CANONICAL);
 	free(b);
 
 	/* A NUL inside a string would make C see a shorter case_id than the
@@ -286,18 +288,54 @@ static void test_parse_encoding(void **state)
 	/* Fields in any order decode the same; put the id and case_id last. */
 	memcpy(b + len, tail, sizeof(tail));
 	expect_parse(b, len + sizeof(tail), VG_EBADREQ,
-		     "record is not in canonical encoding (repeated or padded fields)");
+		     NOT_CANONICAL);
 	free(b);
 
-	/* A padded (non-minimal) varint for client_time_ms. */
+	/* A padded (non-minimal) varint for client_time_ms, in its place
+	 * (after author, before the body). */
 	rec_init(&x);
-	x.r.client_time_ms = 0;
-	b = rec_pack(&x.r, 16, &len);
-	memcpy(b + len, "\x20\x81\x80\x00", 4); /* field 4 = 1, in three bytes */
-	expect_parse(b, len + 4, VG_EBADREQ,
-		     "record is not in canonical encoding (repeated or padded fields)");
-	memcpy(b + len, "\x20\x01", 2); /* the same, minimal: valid */
-	expect_parse(b, len + 2, VG_OK, NULL);
+	x.r.client_time_ms = 1;
+	b = rec_pack(&x.r, 0, &len);
+	size_t at = 0;
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (b[i] == 0x1a && memcmp(b + i + 2, x.author, strlen(x.author)) == 0) {
+			at = i + 2 + strlen(x.author); /* after the author field */
+			break;
+		}
+	}
+	assert_true(at > 0 && at + 2 <= len);
+	assert_memory_equal(b + at, "\x20\x01", 2); /* field 4 = 1, minimal: valid */
+	expect_parse(b, len, VG_OK, NULL);
+	uint8_t *padded = malloc(len + 2);
+	assert_non_null(padded);
+	memcpy(padded, b, at);
+	memcpy(padded + at, "\x20\x81\x80\x00", 4); /* the same 1, in three bytes */
+	memcpy(padded + at + 4, b + at + 2, len - at - 2);
+	expect_parse(padded, len + 2, VG_EBADREQ, NOT_CANONICAL);
+	free(padded);
+
+	/* The same fields in another order decode to the same record and
+	 * have the same length, but are not the bytes that record encodes
+	 * to: client_time_ms moved after the body... */
+	uint8_t *moved = malloc(len);
+	assert_non_null(moved);
+	memcpy(moved, b, at);
+	memcpy(moved + at, b + at + 2, len - at - 2);
+	memcpy(moved + len - 2, "\x20\x01", 2);
+	expect_parse(moved, len, VG_EBADREQ, NOT_CANONICAL);
+	/* ...or author and case_id swapped. */
+	size_t cl2 = 2 + strlen(x.case_id), al = 2 + strlen(x.author);
+	size_t c_at = 2 + RECORD_ID_LEN;
+	assert_int_equal(b[c_at], 0x12);
+	assert_int_equal(b[c_at + cl2], 0x1a);
+	memcpy(moved, b, len);
+	memcpy(moved + c_at, b + c_at + cl2, al);
+	memcpy(moved + c_at + al, b + c_at, cl2);
+	expect_parse(moved, len, VG_EBADREQ, NOT_CANONICAL);
+	/* Put back in order, the bytes are valid again. */
+	memcpy(moved, b, len);
+	expect_parse(moved, len, VG_OK, NULL);
+	free(moved);
 	free(b);
 
 	/* Unknown fields inside the body are caught too. */
