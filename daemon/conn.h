@@ -79,6 +79,12 @@ struct conn {
 	uint64_t sub_request_id;       /* the Subscribe's id, on every delivery */
 	uint64_t sub_next;             /* the next position to look at */
 	uint64_t sub_acked;            /* the highest position acknowledged */
+	/* Acknowledgements, coalesced: at most one DeliveryAck writer job per
+	 * connection (counted in inflight while it is queued); acks that come
+	 * meanwhile only raise ack_want, which one job carries afterwards. */
+	int ack_busy;                  /* a DeliveryAck job is with the writer */
+	int ack_dirty;                 /* ack_want is waiting for it to finish */
+	uint64_t ack_want;             /* the highest position waiting */
 };
 
 /* Accepts one connection from the relay's listener, or refuses it (reset)
