@@ -59,6 +59,8 @@ static const struct key keys[] = {
 	  1000, 7 * (uint64_t)MS_DAY, "1s..7d", 0 },
 	{ "listen", "max_frame", KEY_UINT, T_SIZE, FIELD(max_frame),
 	  64, 64u * 1024u * 1024u, "64..67108864", 0 },
+	{ "listen", "max_inflight_bytes", KEY_UINT, T_SIZE, FIELD(max_inflight_bytes),
+	  65536, 1024u * 1024u * 1024u, "65536..1073741824", 0 },
 	{ "tls", "cert", KEY_FILE, T_STR, FIELD(tls_cert), 0, 0, NULL, 1 },
 	{ "tls", "key", KEY_SECRET, T_STR, FIELD(tls_key), 0, 0, NULL, 1 },
 	{ "tls", "ca", KEY_FILE, T_STR, FIELD(tls_ca), 0, 0, NULL, 1 },
@@ -68,6 +70,8 @@ static const struct key keys[] = {
 	  65536, 1024u * 1024u * 1024u, "65536..1073741824", 0 },
 	{ "writer", "batch_max", KEY_UINT, T_UNSIGNED, FIELD(batch_max), 1, 10000, "1..10000", 0 },
 	{ "writer", "batch_wait_ms", KEY_UINT, T_U64, FIELD(batch_wait_ms), 0, 1000, "0..1000", 0 },
+	{ "writer", "max_queue_bytes", KEY_UINT, T_SIZE, FIELD(max_queue_bytes),
+	  1024u * 1024u, 16ull * 1024u * 1024u * 1024u, "1048576..17179869184", 0 },
 	{ "log", "origin", KEY_NAME, T_STR, FIELD(log_origin), 0, 0, NULL, 1 },
 	{ "log", "checkpoint_key", KEY_SECRET, T_STR, FIELD(log_checkpoint_key), 0, 0, NULL, 1 },
 	{ "log", "checkpoint_interval", KEY_DURATION, T_U64, FIELD(checkpoint_interval_ms),
@@ -399,6 +403,8 @@ static void set_defaults(struct config *cfg)
 	cfg->handshake_timeout_ms = 10 * 1000;
 	cfg->idle_timeout_ms = 300 * 1000;
 	cfg->max_frame = 1024 * 1024;
+	cfg->max_inflight_bytes = 4 * 1024 * 1024;
+	cfg->max_queue_bytes = 64 * 1024 * 1024;
 	cfg->wal_limit = 16 * 1024 * 1024;
 	cfg->batch_max = 256;
 	cfg->batch_wait_ms = 0;

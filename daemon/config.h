@@ -8,11 +8,11 @@
  * File format (libinih):
  *   [listen] address, port, max_connections, max_handshakes,
  *            max_handshakes_per_address, handshake_timeout, idle_timeout,
- *            max_frame
+ *            max_frame, max_inflight_bytes
  *   [tls]    cert, key, ca, crl (optional)
  *   [store]  path, wal_limit
  *   [directory] path (the member directory, directory.h)
- *   [writer] batch_max, batch_wait_ms
+ *   [writer] batch_max, batch_wait_ms, max_queue_bytes
  *   [log]    origin, checkpoint_key, checkpoint_interval
  *   [watchdog] high, medium, low, failed_attempts, handover_window,
  *            escalate_after, max_clock_skew
@@ -28,6 +28,9 @@
  *   handshake_timeout  duration, 100ms..10m
  *   idle_timeout       duration, 1s..7d
  *   max_frame          bytes, 64..67108864 (no K/M suffix)
+ *   max_inflight_bytes bytes, 65536..1073741824 (no K/M suffix): frames one
+ *                      connection may have read and not yet answered
+ *                      before the relay stops reading from it
  *   cert, key, ca, crl files that must be readable when the file is loaded;
  *                      key may not be readable or writable by group or
  *                      others (mode 0600 or 0400)
@@ -37,6 +40,9 @@
  *                      checkpoints keep it near (daemon/walsync.h)
  *   batch_max          1..10000
  *   batch_wait_ms      a plain number of milliseconds, 0..1000 (no unit)
+ *   max_queue_bytes    bytes, 1048576..17179869184 (no K/M suffix): the same
+ *                      across all connections (the thread pool's and the
+ *                      writer's queues); past it no connection is read
  *   origin             1-255 bytes, no spaces, no '+' (e.g. relay.example.org/vigil)
  *   checkpoint_key     a readable file (Ed25519 private key, PEM), not
  *                      readable or writable by group or others
@@ -70,6 +76,7 @@ struct config {
 	uint64_t handshake_timeout_ms; /* default 10 s */
 	uint64_t idle_timeout_ms;      /* default 300 s */
 	size_t max_frame;         /* default 1 MiB; 64 bytes .. 64 MiB */
+	size_t max_inflight_bytes; /* default 4 MiB of frames read, not yet answered, per connection */
 	/* [tls] */
 	char *tls_cert;           /* required */
 	char *tls_key;            /* required */
@@ -95,6 +102,7 @@ struct config {
 	/* [writer] */
 	unsigned batch_max;       /* default 256 submissions per transaction */
 	uint64_t batch_wait_ms;   /* default 0: a batch is whatever queued while the last one committed */
+	size_t max_queue_bytes;   /* default 64 MiB: the same, across all connections */
 	/* The line each key was set on, 0 when it was not (config_line()). */
 	int key_line[CONFIG_KEYS_MAX];
 };

@@ -294,7 +294,7 @@ static void send_welcome(struct conn *c, uint64_t request_id)
 }
 
 /* Takes ownership of f. */
-static void handle_frame(struct conn *c, Vigil__V1__Frame *f)
+static void handle_frame(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 {
 	uint64_t rid = f->request_id;
 	if (c->state == CONN_HELLO) {
@@ -319,7 +319,7 @@ static void handle_frame(struct conn *c, Vigil__V1__Frame *f)
 	switch (f->msg_case) {
 	case VIGIL__V1__FRAME__MSG_SUBMIT:
 		c->inflight++;
-		submit_start(c, f); /* takes f */
+		submit_start(c, f, wire_len); /* takes f */
 		return;
 	case VIGIL__V1__FRAME__MSG_GET_CHECKPOINT:
 	case VIGIL__V1__FRAME__MSG_GET_INCLUSION_PROOF:
@@ -332,7 +332,7 @@ static void handle_frame(struct conn *c, Vigil__V1__Frame *f)
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
 	case VIGIL__V1__FRAME__MSG_GET_MEMBERS:
 		c->inflight++;
-		query_start(c, f); /* takes f */
+		query_start(c, f, wire_len); /* takes f */
 		return;
 	case VIGIL__V1__FRAME__MSG_SUBSCRIBE:
 		c->inflight++;
@@ -353,6 +353,39 @@ static void handle_frame(struct conn *c, Vigil__V1__Frame *f)
 	}
 }
 
+/* Whether the connection has enough in flight to stop reading: requests,
+ * bytes of requests (its own budget and the relay's), or unread answers.
+ * A connection with nothing in flight may always read one frame, so a
+ * frame within max_frame is never stuck behind its own budget. */
+static int conn_saturated(struct conn *c)
+{
+	struct relay *r = c->relay;
+	if (c->inflight >= CONN_MAX_INFLIGHT || c->write_queue >= CONN_MAX_WRITE_QUEUE)
+		return 1;
+	if (c->inflight_bytes >= r->cfg->max_inflight_bytes)
+		return 1;
+	if (r->inflight_bytes >= r->cfg->max_queue_bytes) {
+		/* Even with nothing of its own in flight: what holds the
+		 * relay's budget drains without any reading, and
+		 * budget_resume() wakes every paused connection then. */
+		r->budget_blocked = 1;
+		return 1;
+	}
+	return 0;
+}
+
+void conn_charge(struct conn *c, size_t n)
+{
+	c->inflight_bytes += n;
+	c->relay->inflight_bytes += n;
+}
+
+void conn_uncharge(struct conn *c, size_t n)
+{
+	c->inflight_bytes -= n;
+	c->relay->inflight_bytes -= n;
+}
+
 /* Decodes and dispatches buffered frames until none is complete or the
  * connection has enough in flight. */
 static void conn_drain_frames(struct conn *c)
@@ -364,8 +397,7 @@ static void conn_drain_frames(struct conn *c)
 	 * on_write() while the connection is still saturated, with
 	 * CONN_MAX_INFLIGHT requests in flight.  No frame read is no error. */
 	int rc = 0;
-	while (conn_is_open(c) && c->inflight < CONN_MAX_INFLIGHT &&
-	       c->write_queue < CONN_MAX_WRITE_QUEUE &&
+	while (conn_is_open(c) && !conn_saturated(c) &&
 	       (rc = frame_reader_next(&c->fr, &p, &n)) == 1) {
 		Vigil__V1__Frame *f;
 		r->stats.frames_in++;
@@ -374,7 +406,7 @@ static void conn_drain_frames(struct conn *c)
 			conn_fail(c, 0, VG_EBADREQ, "frame does not decode as vigil.v1.Frame");
 			return;
 		}
-		handle_frame(c, f);
+		handle_frame(c, f, n);
 	}
 	if (conn_is_open(c) && rc == VG_ETOOLARGE) {
 		char m[96];
@@ -418,7 +450,7 @@ static void conn_process(struct conn *c)
 		conn_drain_frames(c);
 		if (!conn_is_open(c))
 			return;
-		if (c->inflight >= CONN_MAX_INFLIGHT || c->write_queue >= CONN_MAX_WRITE_QUEUE) {
+		if (conn_saturated(c)) {
 			c->paused = 1;
 			conn_read_stop(c);
 			return;
@@ -447,15 +479,33 @@ static void conn_process(struct conn *c)
 	conn_read_start(c);
 }
 
+/* The relay's bytes drained below half its budget: every connection
+ * paused resumes (one paused for its own limits pauses again at once).
+ * Below half, so that a full relay does not walk its connections on every
+ * answer. */
+static void budget_resume(struct relay *r)
+{
+	if (!r->budget_blocked || r->budget_resuming ||
+	    r->inflight_bytes >= r->cfg->max_queue_bytes / 2)
+		return;
+	r->budget_blocked = 0;
+	r->budget_resuming = 1;
+	for (struct conn *p = r->conns; p; p = p->next)
+		if (p->paused && conn_is_open(p))
+			conn_process(p);
+	r->budget_resuming = 0;
+}
+
 void conn_answered(struct conn *c)
 {
 	c->inflight--;
-	if (!conn_is_open(c))
-		return;
-	if (c->paused)
-		conn_process(c);
-	if (c->relay->draining && c->inflight == 0)
-		conn_close(c, "relay shutting down");
+	if (conn_is_open(c)) {
+		if (c->paused)
+			conn_process(c);
+		if (c->relay->draining && c->inflight == 0)
+			conn_close(c, "relay shutting down");
+	}
+	budget_resume(c->relay);
 }
 
 static void handshake_done(struct conn *c)

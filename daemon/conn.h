@@ -60,6 +60,7 @@ struct conn {
 
 	struct frame_reader fr;
 	unsigned inflight;             /* submissions not yet answered */
+	size_t inflight_bytes;         /* their frames' bytes (conn_charge) */
 	unsigned jobs;                 /* references held by jobs */
 	int handles_open;
 	int reading;
@@ -79,6 +80,12 @@ struct conn {
 	uint64_t sub_request_id;       /* the Subscribe's id, on every delivery */
 	uint64_t sub_next;             /* the next position to look at */
 	uint64_t sub_acked;            /* the highest position acknowledged */
+	/* Acknowledgements, coalesced: at most one DeliveryAck writer job per
+	 * connection (counted in inflight while it is queued); acks that come
+	 * meanwhile only raise ack_want, which one job carries afterwards. */
+	int ack_busy;                  /* a DeliveryAck job is with the writer */
+	int ack_dirty;                 /* ack_want is waiting for it to finish */
+	uint64_t ack_want;             /* the highest position waiting */
 };
 
 /* Accepts one connection from the relay's listener, or refuses it (reset)
@@ -105,6 +112,18 @@ void conn_close(struct conn *c, const char *reason);
 void conn_hold(struct conn *c);
 void conn_release(struct conn *c);
 void conn_answered(struct conn *c);
+
+/*
+ * The byte budgets (daemon/README.md, "Connection states and guards"): a
+ * request that keeps its frame past its dispatch (a Submit, a read query)
+ * charges the frame's wire size to its connection and to the relay, and
+ * gives it back before conn_answered().  Reading from a connection stops
+ * while its charge is at [listen] max_inflight_bytes or the relay's at
+ * [writer] max_queue_bytes; one frame always passes when nothing is in
+ * flight on the connection, so a frame within max_frame is never stuck.
+ */
+void conn_charge(struct conn *c, size_t n);
+void conn_uncharge(struct conn *c, size_t n);
 
 static inline int conn_is_open(const struct conn *c)
 {

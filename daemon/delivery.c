@@ -320,6 +320,55 @@ static struct fire_job *fire_job_new(struct conn *c, enum writer_job_kind kind)
 	return fj;
 }
 
+/* One DeliveryAck job of a connection; it holds the connection, so the
+ * next coalesced position can follow it even after the peer left. */
+struct ack_job {
+	struct writer_job job;
+	struct conn *conn;
+	char org[RECORD_ORG_MAX + 1];
+};
+
+static void ack_submit(struct conn *c, uint64_t pos);
+
+static void ack_done(struct writer_job *j)
+{
+	struct ack_job *aj = container_of(j, struct ack_job, job);
+	struct conn *c = aj->conn;
+	free(aj);
+	c->ack_busy = 0;
+	/* The next job first, so that inflight never touches 0 in between
+	 * (a draining relay would close the connection). */
+	if (c->ack_dirty) {
+		c->ack_dirty = 0;
+		ack_submit(c, c->ack_want);
+	}
+	conn_answered(c);
+	conn_release(c);
+}
+
+/* Queues one acknowledgement job; it counts as a request in flight until
+ * the writer has stored it.  Acknowledgements are fire and forget: on
+ * failure to allocate, this one is dropped (a later one supersedes it). */
+static void ack_submit(struct conn *c, uint64_t pos)
+{
+	struct ack_job *aj = calloc(1, sizeof(*aj));
+	if (!aj) {
+		log_warn("%s %s: acknowledgement of %llu dropped: out of memory", c->peer_addr,
+			 c->id.org, (unsigned long long)pos);
+		return;
+	}
+	aj->conn = c;
+	snprintf(aj->org, sizeof(aj->org), "%s", c->id.org);
+	aj->job.kind = WRITER_DELIVERY_ACK;
+	aj->job.done = ack_done;
+	aj->job.author = aj->org;
+	aj->job.index = pos;
+	c->ack_busy = 1;
+	c->inflight++;
+	conn_hold(c);
+	writer_submit(c->relay->writer, &aj->job);
+}
+
 void delivery_ack(struct conn *c, Vigil__V1__Frame *f)
 {
 	uint64_t rid = f->request_id, pos = f->delivery_ack->position;
@@ -331,14 +380,16 @@ void delivery_ack(struct conn *c, Vigil__V1__Frame *f)
 		conn_answered(c);
 		return;
 	}
-	struct fire_job *fj = fire_job_new(c, WRITER_DELIVERY_ACK);
-	if (!fj) {
-		conn_send_error(c, rid, VG_ENOMEM, "relay out of memory");
-		conn_answered(c);
-		return;
+	/* A flood of acknowledgements costs one writer job per connection at
+	 * a time, not one each: while a job is queued, the highest position
+	 * waits for it (the store keeps the highest anyway). */
+	if (c->ack_busy) {
+		if (!c->ack_dirty || pos > c->ack_want)
+			c->ack_want = pos;
+		c->ack_dirty = 1;
+	} else {
+		ack_submit(c, pos);
 	}
-	fj->job.index = pos;
-	writer_submit(c->relay->writer, &fj->job);
 	if (pos > c->sub_acked)
 		c->sub_acked = pos;
 	conn_answered(c); /* no answer: acknowledgements are fire and forget */

@@ -24,6 +24,7 @@ struct query {
 	struct conn *conn;
 	struct reader_pool *pool;
 	Vigil__V1__Frame *frame;
+	size_t charge;                 /* the frame's bytes, charged to conn */
 	uint64_t request_id;
 	uint64_t a, b;                 /* index/size, from/to, start/end */
 	char author[RECORD_ORG_MAX + 1];
@@ -49,6 +50,8 @@ static void query_free(struct query *q)
 	free(q->entries);
 	free(q->hashes);
 	frame_free(q->frame);
+	if (q->charge)
+		conn_uncharge(q->conn, q->charge);
 	free(q);
 }
 
@@ -262,6 +265,8 @@ static void query_done(uv_work_t *w, int status)
 	answer(c, q->request_id, &f);
 	free(list);
 out:
+	conn_uncharge(c, q->charge);
+	q->charge = 0;
 	conn_answered(c);
 	conn_release(c);
 	query_free(q);
@@ -596,7 +601,7 @@ static int query_bounds(struct conn *c, struct query *q, uint64_t latest)
 	}
 }
 
-void query_start(struct conn *c, Vigil__V1__Frame *f)
+void query_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 {
 	uint64_t rid = f->request_id;
 	switch (f->msg_case) {
@@ -631,9 +636,13 @@ void query_start(struct conn *c, Vigil__V1__Frame *f)
 	q->conn = c;
 	q->frame = f;
 	q->request_id = rid;
+	q->charge = wire_len;
+	conn_charge(c, wire_len);
 	q->pool = &c->relay->readers;
 	snprintf(q->author, sizeof(q->author), "%s", c->id.org);
 	if (query_bounds(c, q, writer_latest(c->relay->writer)->size) != 0) {
+		conn_uncharge(c, q->charge);
+		q->charge = 0;
 		conn_answered(c);
 		query_free(q);
 		return;
@@ -642,6 +651,8 @@ void query_start(struct conn *c, Vigil__V1__Frame *f)
 	int rc = uv_queue_work(c->relay->loop, &q->work, query_work, query_done);
 	if (rc != 0) {
 		conn_send_error(c, rid, VG_EINTERNAL, "cannot queue the query: %s", uv_strerror(rc));
+		conn_uncharge(c, q->charge);
+		q->charge = 0;
 		conn_answered(c);
 		conn_release(c);
 		query_free(q);

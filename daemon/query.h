@@ -8,6 +8,8 @@
 #ifndef VIGIL_DAEMON_QUERY_H
 #define VIGIL_DAEMON_QUERY_H
 
+#include <stddef.h>
+
 #include "proto/vigil.pb-c.h"
 
 struct conn;
@@ -17,6 +19,6 @@ struct conn;
 
 /* Handles one Get* frame; takes ownership of f.  The answer is sent on c
  * later (or at once) and conn_answered(c) is called exactly once. */
-void query_start(struct conn *c, Vigil__V1__Frame *f);
+void query_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len);
 
 #endif

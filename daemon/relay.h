@@ -68,6 +68,12 @@ struct relay {
 	unsigned n_handshakes;
 	unsigned n_authenticated;
 	int draining;             /* SIGTERM/SIGINT seen: finish, then exit */
+	/* The global byte budget (conn_charge): bytes of frames read by all
+	 * connections and not yet answered; set when a connection stopped
+	 * reading because of it, so that the drain below half resumes them. */
+	size_t inflight_bytes;
+	int budget_blocked;
+	int budget_resuming;
 	int stopped;
 
 	struct relay_stats stats;

@@ -22,12 +22,23 @@ struct submission {
 	Vigil__V1__Frame *frame;       /* owns the record and signature bytes */
 	Vigil__V1__Record *record;     /* parsed by the worker */
 	uint64_t request_id;
+	size_t charge;                 /* bytes charged to conn (conn_charge) */
 	int status;
 	char why[192];
 };
 
+/* Gives the frame's bytes back before the answer, so that conn_answered()
+ * may resume reading. */
+static void submission_uncharge(struct submission *s)
+{
+	conn_uncharge(s->conn, s->charge);
+	s->charge = 0;
+}
+
 static void submission_free(struct submission *s)
 {
+	if (s->charge)
+		submission_uncharge(s);
 	record_free(s->record);
 	frame_free(s->frame);
 	free(s);
@@ -90,6 +101,7 @@ static void on_stored(struct writer_job *job)
 		answer_error(s, job->status, job->why);
 	}
 	writer_job_clear(job);
+	submission_uncharge(s);
 	conn_answered(c);
 	conn_release(c);
 	submission_free(s);
@@ -144,6 +156,7 @@ static void verify_done(uv_work_t *w, int status)
 	}
 	if (s->status != VG_OK) {
 		answer_error(s, s->status, s->why);
+		submission_uncharge(s);
 		conn_answered(c);
 		conn_release(c);
 		submission_free(s);
@@ -170,7 +183,7 @@ static void verify_done(uv_work_t *w, int status)
 	writer_submit(c->relay->writer, j);
 }
 
-void submit_start(struct conn *c, Vigil__V1__Frame *f)
+void submit_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 {
 	uint64_t rid = f->request_id;
 	Vigil__V1__SignedRecord *sr = f->submit ? f->submit->record : NULL;
@@ -202,10 +215,13 @@ void submit_start(struct conn *c, Vigil__V1__Frame *f)
 	s->frame = f;
 	s->request_id = rid;
 	s->job.received_at_ms = relay_now_ms();
+	s->charge = wire_len;
+	conn_charge(c, wire_len);
 	conn_hold(c);
 	int rc = uv_queue_work(c->relay->loop, &s->work, verify_work, verify_done);
 	if (rc != 0) {
 		conn_send_error(c, rid, VG_EINTERNAL, "cannot queue verification: %s", uv_strerror(rc));
+		submission_uncharge(s);
 		conn_answered(c);
 		conn_release(c);
 		submission_free(s);

@@ -83,6 +83,14 @@ void trelay_setup_directory(struct trelay *t, const char *listen_extra, const ch
 	fclose(f);
 }
 
+/* The daemon under test: VIGIL_TEST_VIGILD names another build (to measure
+ * an older one by hand), else the one built with the tests. */
+static const char *vigild_path(void)
+{
+	const char *p = getenv("VIGIL_TEST_VIGILD");
+	return p && p[0] ? p : VIGILD_PATH;
+}
+
 int trelay_start(struct trelay *t)
 {
 	/* A new log is made only when asked, as an operator would: the first
@@ -109,7 +117,7 @@ int trelay_start(struct trelay *t)
 			dup2(fd, 2);
 			dup2(fd, 1);
 		}
-		execl(VIGILD_PATH, "vigild", "-c", t->conf, "--ready-file", t->ready, "-v",
+		execl(vigild_path(), "vigild", "-c", t->conf, "--ready-file", t->ready, "-v",
 		      (char *)NULL);
 		_exit(127);
 	}
@@ -205,7 +213,7 @@ int run_vigild(const char *const *args, char *out, size_t out_len)
 		dup2(p[1], 2);
 		close(p[0]);
 		close(p[1]);
-		execv(VIGILD_PATH, (char *const *)args);
+		execv(vigild_path(), (char *const *)args);
 		_exit(127);
 	}
 	close(p[1]);

@@ -265,8 +265,48 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.wal_limit, 16 * 1024 * 1024);
 	assert_int_equal(cfg.batch_max, 256);
 	assert_int_equal(cfg.batch_wait_ms, 0);
+	assert_int_equal(cfg.max_inflight_bytes, 4 * 1024 * 1024);
+	assert_int_equal(cfg.max_queue_bytes, 64 * 1024 * 1024);
 	assert_int_equal(cfg.max_clock_skew_ms, 5 * 60 * 1000);
 	config_free(&cfg);
+}
+
+/* The byte budgets for work in flight: ranges inclusive, plain numbers,
+ * errors on the key's own line. */
+static void test_inflight_budgets(void **state)
+{
+	struct fixture *fx = *state;
+	struct config cfg;
+	load_ok(fx, "[listen]\nmax_inflight_bytes = 65536\n[writer]\nmax_queue_bytes = 1048576\n"
+		REQUIRED, &cfg);
+	assert_int_equal(cfg.max_inflight_bytes, 65536);
+	assert_int_equal(cfg.max_queue_bytes, 1048576);
+	config_free(&cfg);
+	load_ok(fx, "[listen]\nmax_inflight_bytes = 1073741824\n"
+		"[writer]\nmax_queue_bytes = 17179869184\n" REQUIRED, &cfg);
+	assert_int_equal(cfg.max_inflight_bytes, 1073741824);
+	assert_int_equal(cfg.max_queue_bytes, 17179869184ull);
+	assert_int_equal(config_line(&cfg, "listen", "max_inflight_bytes"), 2);
+	assert_int_equal(config_line(&cfg, "writer", "max_queue_bytes"), 4);
+	config_free(&cfg);
+	expect_error(fx, "[listen]\nmax_inflight_bytes = 65535\n" REQUIRED, VG_EBADREQ,
+		     "2: [listen] max_inflight_bytes: \"65535\" is not a number in 65536..1073741824");
+	expect_error(fx, "[listen]\nmax_inflight_bytes = 1073741825\n" REQUIRED, VG_EBADREQ,
+		     "2: [listen] max_inflight_bytes: \"1073741825\" is not a number in "
+		     "65536..1073741824");
+	expect_error(fx, "[listen]\n\nmax_inflight_bytes = 4M\n" REQUIRED, VG_EBADREQ,
+		     "3: [listen] max_inflight_bytes: \"4M\" is not a number in 65536..1073741824");
+	expect_error(fx, "[writer]\nmax_queue_bytes = 1048575\n" REQUIRED, VG_EBADREQ,
+		     "2: [writer] max_queue_bytes: \"1048575\" is not a number in "
+		     "1048576..17179869184");
+	expect_error(fx, "[writer]\nmax_queue_bytes = 17179869185\n" REQUIRED, VG_EBADREQ,
+		     "2: [writer] max_queue_bytes: \"17179869185\" is not a number in "
+		     "1048576..17179869184");
+	expect_error(fx, "[writer]\nmax_queue_bytes = -1\n" REQUIRED, VG_EBADREQ,
+		     "2: [writer] max_queue_bytes: \"-1\" is not a number in 1048576..17179869184");
+	expect_error(fx, "[writer]\nmax_queue_bytes = 1048576\nmax_queue_bytes = 1048576\n"
+		     REQUIRED, VG_EBADREQ,
+		     "3: duplicate key [writer] max_queue_bytes (first set on line 2)");
 }
 
 /* Odd but valid files: BOM, CRLF, comments, repeated section, port 0. */
@@ -813,6 +853,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_budgets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syntax_variants, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_names, setup, teardown),
