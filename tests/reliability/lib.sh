@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154,SC2034
 # tests/reliability/lib.sh -- sourced by the reliability scripts: the build
 # tree's programs, a scratch directory with a PKI and a relay configuration,
 # and starting and stopping one vigild by its PID.
@@ -154,8 +155,9 @@ wait_ready() {
 verify_db() {
 	local rc=0
 	verify_out=$("$vigild" -c "$work/vigild.conf" --verify-db 2>&1) || rc=$?
-	[ "$rc" -eq 0 ] && [[ $verify_out == "log OK: "* ]] ||
+	if [ "$rc" -ne 0 ] || [[ $verify_out != "log OK: "* ]]; then
 		die "vigild --verify-db (exit $rc): $verify_out"
+	fi
 }
 
 # The vigil tool against the running relay, as iom-ru-moscow.
