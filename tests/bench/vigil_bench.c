@@ -3,7 +3,7 @@
  * starts the relay and drives this program).
  *
  *   vigil-bench ingest  --port P --pki DIR --origin O [--seconds S]
- *                       [--window W] [--records N] [--threads T]
+ *                       [--window W] [--records N] [--threads T] [--receipts FILE]
  *   vigil-bench latency --port P --pki DIR --origin O [--seconds S] [--rate R]
  *   vigil-bench startup --ready-file F --t0 EPOCH --pki DIR --origin O
  *                       [--pid PID] [--label NAME] [--timeout S] [--expect-size N]
@@ -11,7 +11,10 @@
  *
  * It speaks the wire protocol directly (proto/ and OpenSSL, not libvigil)
  * and checks every answer as a client must (see bverify.h): a receipt that
- * does not verify ends the run with exit status 1.
+ * does not verify ends the run with exit status 1.  In ingest mode a lost
+ * connection (the relay killed under load: tests/reliability/killcycles) is
+ * exit status 3, and --receipts FILE appends one line per verified receipt,
+ * "INDEX LEAF_HASH_HEX", written out as each batch of receipts is taken.
  *
  * Output on stdout: one "name: value" line per figure and "# " comment
  * lines; diagnostics go to stderr.
@@ -19,6 +22,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +51,7 @@ struct opts {
 	const char *cert;
 	const char *ready_file;
 	const char *label;
+	const char *receipts;
 	int port;
 	double seconds;
 	unsigned window;
@@ -65,6 +70,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: vigil-bench ingest  --port P --pki DIR --origin O [--seconds S]\n"
 	      "                           [--window W] [--records N] [--threads T]\n"
+	      "                           [--receipts FILE]\n"
 	      "       vigil-bench latency --port P --pki DIR --origin O [--seconds S] [--rate R]\n"
 	      "       vigil-bench startup --ready-file F --t0 EPOCH --pki DIR --origin O\n"
 	      "                           [--pid PID] [--label NAME] [--timeout S]\n"
@@ -75,6 +81,8 @@ static void usage(FILE *f)
 	      "\n"
 	      "  --cert NAME   client certificate PKI/NAME.crt and key (default iom-ru-moscow)\n"
 	      "  --relay-pid P report the CPU time of the relay's threads in the timed phase\n"
+	      "  --receipts F  ingest: append \"INDEX LEAF_HASH_HEX\" per verified receipt to F;\n"
+	      "                a lost connection is then exit status 3\n"
 	      "  --t0 EPOCH    when the relay was started (seconds since 1970, fractional)\n", f);
 }
 
@@ -95,7 +103,8 @@ static int parse_num(const char *name, const char *s, double min, double max, do
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_PORT = 256, O_PKI, O_ORIGIN, O_CERT, O_READY, O_LABEL, O_SECONDS, O_WINDOW,
-	       O_RECORDS, O_THREADS, O_RATE, O_T0, O_PID, O_TIMEOUT, O_MAX, O_EXPECT, O_RELAY };
+	       O_RECORDS, O_THREADS, O_RATE, O_T0, O_PID, O_TIMEOUT, O_MAX, O_EXPECT, O_RELAY,
+	       O_RECEIPTS };
 	static const struct option lo[] = {
 		{ "port", required_argument, NULL, O_PORT },
 		{ "pki", required_argument, NULL, O_PKI },
@@ -114,6 +123,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "max", required_argument, NULL, O_MAX },
 		{ "expect-size", required_argument, NULL, O_EXPECT },
 		{ "relay-pid", required_argument, NULL, O_RELAY },
+		{ "receipts", required_argument, NULL, O_RECEIPTS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -150,6 +160,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_CERT: o->cert = optarg; continue;
 		case O_READY: o->ready_file = optarg; continue;
 		case O_LABEL: o->label = optarg; continue;
+		case O_RECEIPTS: o->receipts = optarg; continue;
 		case 'h': usage(stdout); exit(0);
 		case O_PORT: case O_SECONDS: case O_WINDOW: case O_RECORDS: case O_THREADS:
 		case O_RATE: case O_T0: case O_PID: case O_TIMEOUT: case O_MAX: case O_EXPECT: case O_RELAY:
@@ -257,13 +268,31 @@ static struct brecord *presign(const struct bident *id, size_t n, unsigned threa
 	return r;
 }
 
+/* One line "INDEX LEAF_HASH_HEX" for a verified receipt.  0 or -1. */
+static int write_receipt(FILE *out, const Vigil__V1__Receipt *rc)
+{
+	char hex[2 * 32 + 1];
+	size_t n = rc->leaf_hash.len < 32 ? rc->leaf_hash.len : 32;
+	for (size_t i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", rc->leaf_hash.data[i]);
+	hex[2 * n] = '\0';
+	if (fprintf(out, "%" PRIu64 " %s\n", rc->index, hex) < 0) {
+		fprintf(stderr, "vigil-bench: writing receipts: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Takes every frame the connection has buffered: each must be a verified
- * receipt for an outstanding record.  Returns the number handled, or -1.
+ * receipt for an outstanding record; with out, each is also written there
+ * (write_receipt) and out is flushed.  Returns the number handled, -1 for a
+ * wrong answer and -2 when the connection failed (after the receipts that
+ * arrived before were handled).
  */
 static long take_receipts(struct bconn *c, struct bverify *v, struct brecord *r, size_t sent,
 			  const int64_t *t_send, uint8_t *done, struct bstats *lat,
-			  int64_t *t_last)
+			  int64_t *t_last, FILE *out)
 {
 	long handled = 0;
 	Vigil__V1__Frame *f;
@@ -295,6 +324,10 @@ static long take_receipts(struct bconn *c, struct bverify *v, struct brecord *r,
 			frame_free(f);
 			return -1;
 		}
+		if (out && write_receipt(out, f->receipt) != 0) {
+			frame_free(f);
+			return -1;
+		}
 		frame_free(f);
 		int64_t now = bench_now_ns();
 		done[i] = 1;
@@ -305,9 +338,15 @@ static long take_receipts(struct bconn *c, struct bverify *v, struct brecord *r,
 		}
 		handled++;
 	}
+	/* Written out before anything else can happen to the client: a receipt
+	 * the client holds is a promise the relay must keep after a crash. */
+	if (out && fflush(out) != 0) {
+		fprintf(stderr, "vigil-bench: writing receipts: %s\n", strerror(errno));
+		return -1;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "vigil-bench: %s\n", c->err);
-		return -1;
+		return -2;
 	}
 	return handled;
 }
@@ -435,8 +474,15 @@ static int run_ingest(const struct opts *o, const struct bident *id)
 	bverify_init(&v, id);
 	struct bconn c;
 	int code = 1;
+	FILE *out = NULL;
 	if (!t_send || !done || open_conn(&c, id, o->port) != 0)
 		goto out;
+	/* Opened once the cases are open and the connection is up: its
+	 * existence tells tests/reliability/killcycles the load has begun. */
+	if (o->receipts && !(out = fopen(o->receipts, "a"))) {
+		fprintf(stderr, "vigil-bench: %s: %s\n", o->receipts, strerror(errno));
+		goto out_conn;
+	}
 
 	struct phase ph;
 	phase_begin(o, &ph);
@@ -473,11 +519,13 @@ static int run_ingest(const struct opts *o, const struct bident *id)
 			goto out_conn;
 		}
 		int64_t wait = now < stop ? stop - now : stop + DRAIN_NS - now;
-		if (bconn_poll(&c, wait) != 0 || bconn_fill(&c) != 0)
-			goto conn_fail;
-		long got = take_receipts(&c, &v, r, sent, t_send, done, &lat, &t_last);
-		if (got < 0)
+		int failed = bconn_poll(&c, wait) != 0 || bconn_fill(&c) != 0;
+		/* Receipts that arrived before a failure still count. */
+		long got = take_receipts(&c, &v, r, sent, t_send, done, &lat, &t_last, out);
+		if (got == -1)
 			goto out_conn;
+		if (failed || got == -2)
+			goto conn_fail;
 		received += (size_t)got;
 	}
 	double elapsed = (double)(t_last - start) / 1e9;
@@ -497,9 +545,16 @@ static int run_ingest(const struct opts *o, const struct bident *id)
 	goto out_conn;
 conn_fail:
 	fprintf(stderr, "vigil-bench: %s\n", c.err);
+	if (out)
+		fprintf(stderr, "vigil-bench: connection lost after %zu receipts\n", received);
+	code = 3;
 out_conn:
 	bconn_close(&c);
 out:
+	if (out && fclose(out) != 0) {
+		fprintf(stderr, "vigil-bench: %s: %s\n", o->receipts, strerror(errno));
+		code = 1;
+	}
 	bverify_free(&v);
 	bstats_free(&lat);
 	free(done);
@@ -564,7 +619,7 @@ static int run_latency(const struct opts *o, const struct bident *id)
 					: end + DRAIN_NS - now;
 		if (bconn_poll(&c, wait > 0 ? wait : 0) != 0 || bconn_fill(&c) != 0)
 			goto conn_fail;
-		long got = take_receipts(&c, &v, r, sent, t_send, done, &lat, &t_last);
+		long got = take_receipts(&c, &v, r, sent, t_send, done, &lat, &t_last, NULL);
 		if (got < 0)
 			goto out_conn;
 		received += (size_t)got;
@@ -950,6 +1005,9 @@ int main(int argc, char **argv)
 	struct opts o;
 	if (parse_opts(argc, argv, &o) != 0)
 		return 2;
+	/* A relay that dies (killed under load on purpose) is a lost
+	 * connection, reported as such, not a SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	int (*run)(const struct opts *, const struct bident *) = NULL;
 	if (strcmp(o.mode, "ingest") == 0)
 		run = run_ingest;
