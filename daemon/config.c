@@ -402,7 +402,10 @@ static void set_defaults(struct config *cfg)
 	cfg->max_handshakes_per_address = 8;
 	cfg->handshake_timeout_ms = 10 * 1000;
 	cfg->idle_timeout_ms = 300 * 1000;
-	cfg->max_frame = 1024 * 1024;
+	/* Real frames are a few KiB (the largest, a case open naming 32
+	 * parties, under 4 KiB): 64 KiB leaves room and bounds what one
+	 * request can make the relay hold. */
+	cfg->max_frame = 64 * 1024;
 	cfg->max_inflight_bytes = 4 * 1024 * 1024;
 	cfg->max_queue_bytes = 64 * 1024 * 1024;
 	cfg->wal_limit = 16 * 1024 * 1024;

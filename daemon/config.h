@@ -75,7 +75,7 @@ struct config {
 	unsigned max_handshakes_per_address; /* default 8 of those per peer address */
 	uint64_t handshake_timeout_ms; /* default 10 s */
 	uint64_t idle_timeout_ms;      /* default 300 s */
-	size_t max_frame;         /* default 1 MiB; 64 bytes .. 64 MiB */
+	size_t max_frame;         /* default 64 KiB; 64 bytes .. 64 MiB */
 	size_t max_inflight_bytes; /* default 4 MiB of frames read, not yet answered, per connection */
 	/* [tls] */
 	char *tls_cert;           /* required */

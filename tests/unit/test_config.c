@@ -260,7 +260,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.max_handshakes_per_address, 8);
 	assert_int_equal(cfg.handshake_timeout_ms, 10000);
 	assert_int_equal(cfg.idle_timeout_ms, 300000);
-	assert_int_equal(cfg.max_frame, 1024 * 1024);
+	assert_int_equal(cfg.max_frame, 64 * 1024);
 	assert_null(cfg.tls_crl);
 	assert_int_equal(cfg.wal_limit, 16 * 1024 * 1024);
 	assert_int_equal(cfg.batch_max, 256);
