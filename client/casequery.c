@@ -268,6 +268,184 @@ static int log_entry_check(const Vigil__V1__CaseLogEntry *le, size_t i, int have
 	return VIGIL_OK;
 }
 
+/* One page of the log, as received and checked against its own checkpoint. */
+struct log_page {
+	Vigil__V1__Frame *a;
+	struct vigil_checkpoint cp;
+};
+
+/* Asks for the entries after `after` (all when !has_after), at most limit
+ * (0: the relay's default), and checks the page: 1. its checkpoint, 2.-5.
+ * every entry against it, the first one past `after`. */
+static int get_page(struct vigil_client *c, const char *case_id, int has_after, uint64_t after,
+		    uint32_t limit, struct log_page *pg, struct vigil_error *err)
+{
+	Vigil__V1__GetCaseLog gl = VIGIL__V1__GET_CASE_LOG__INIT;
+	Vigil__V1__Frame req = VIGIL__V1__FRAME__INIT;
+	gl.case_id = (char *)case_id;
+	gl.has_after = has_after ? 1 : 0;
+	gl.after = has_after ? after : 0;
+	gl.limit = limit;
+	req.msg_case = VIGIL__V1__FRAME__MSG_GET_CASE_LOG;
+	req.get_case_log = &gl;
+	pg->a = NULL;
+	int rc = vigil__query_roundtrip(c, &req, VIGIL__V1__FRAME__MSG_CASE_LOG,
+					"waiting for a case log", &pg->a, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	const Vigil__V1__CaseLog *m = pg->a->case_log;
+	const char *note = m->checkpoint ? m->checkpoint : "";
+	struct vigil_error e;
+	rc = vigil_checkpoint_open(&c->ckey, note, strlen(note), &pg->cp, &e);
+	if (rc != VIGIL_OK)
+		return vigil__error_set(err, rc, "the case log's checkpoint: %s", e.message);
+	if (limit && m->n_entries > limit)
+		return vigil__error_set(err, VIGIL_E_VERIFY, "the relay sent %zu case log entries "
+					"for a page of at most %u", m->n_entries, (unsigned)limit);
+	for (size_t i = 0; i < m->n_entries; i++) {
+		rc = log_entry_check(m->entries[i], i, i > 0 || has_after,
+				     i ? m->entries[i - 1]->entry->index : after, case_id, &pg->cp,
+				     err);
+		if (rc != VIGIL_OK)
+			return rc;
+	}
+	if (m->more && m->n_entries == 0)
+		return vigil__error_set(err, VIGIL_E_VERIFY,
+					"the relay says there is more of the case log but sent "
+					"no entry");
+	return VIGIL_OK;
+}
+
+/* Checks that every page's checkpoint is the last page's tree or a prefix
+ * of it (a consistency proof), so every entry is in the last tree. */
+static int pages_consistent(struct vigil_client *c, const struct log_page *pg, size_t np,
+			    struct vigil_error *err)
+{
+	const struct vigil_checkpoint *last = &pg[np - 1].cp;
+	for (size_t i = 0; i + 1 < np; i++) {
+		const struct vigil_checkpoint *cp = &pg[i].cp;
+		if (i && cp->size == pg[i - 1].cp.size &&
+		    memcmp(cp->root, pg[i - 1].cp.root, VIGIL_HASH_LEN) == 0)
+			continue; /* checked with the page before */
+		if (cp->size > last->size)
+			return vigil__error_set(err, VIGIL_E_VERIFY,
+						"the case log's checkpoints went backwards: size "
+						"%llu, later %llu", (unsigned long long)cp->size,
+						(unsigned long long)last->size);
+		if (cp->size == last->size) {
+			if (memcmp(cp->root, last->root, VIGIL_HASH_LEN) != 0)
+				return vigil__error_set(err, VIGIL_E_VERIFY,
+							"two checkpoints of size %llu with "
+							"different roots",
+							(unsigned long long)cp->size);
+			continue;
+		}
+		if (cp->size == 0)
+			continue; /* no entry was proven to it */
+		struct vigil_consistency_proof *p = malloc(sizeof(*p));
+		if (!p)
+			return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+		struct vigil_error e;
+		int rc = vigil_get_consistency_proof(c, cp->size, last->size, p, &e);
+		if (rc == VIGIL_OK)
+			rc = vigil_verify_consistency(p, cp->root, last->root, &e);
+		free(p);
+		if (rc != VIGIL_OK)
+			return vigil__error_set(err, rc, "the case log's checkpoint of size %llu "
+						"against the one of size %llu: %s",
+						(unsigned long long)cp->size,
+						(unsigned long long)last->size, e.message);
+	}
+	return VIGIL_OK;
+}
+
+/* One block: the log, the entries, then proofs, records and signatures. */
+static int build_log(const struct log_page *pg, size_t np, struct vigil_case_log **out,
+		     struct vigil_error *err)
+{
+	size_t n = 0, bytes = 0;
+	for (size_t k = 0; k < np; k++) {
+		const Vigil__V1__CaseLog *m = pg[k].a->case_log;
+		n += m->n_entries;
+		for (size_t i = 0; i < m->n_entries; i++)
+			bytes += m->entries[i]->entry->record.len +
+				 m->entries[i]->entry->signature.len +
+				 m->entries[i]->n_inclusion_proof * SHA256_LEN;
+	}
+	size_t head = align_up(sizeof(struct vigil_case_log));
+	size_t list = align_up(n * sizeof(struct vigil_case_log_entry));
+	uint8_t *block = calloc(1, head + list + bytes);
+	if (!block)
+		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+	struct vigil_case_log *log = (struct vigil_case_log *)(void *)block;
+	log->checkpoint = pg[np - 1].cp;
+	log->n = n;
+	log->more = pg[np - 1].a->case_log->more ? 1 : 0;
+	log->entries = n ? (struct vigil_case_log_entry *)(void *)(block + head) : NULL;
+	uint8_t *p = block + head + list;
+	struct vigil_case_log_entry *d = log->entries;
+	for (size_t k = 0; k < np; k++) {
+		const Vigil__V1__CaseLog *m = pg[k].a->case_log;
+		for (size_t i = 0; i < m->n_entries; i++, d++) {
+			const Vigil__V1__CaseLogEntry *le = m->entries[i];
+			const Vigil__V1__Entry *en = le->entry;
+			d->entry.index = en->index;
+			d->entry.received_at_ms = en->received_at_ms;
+			memcpy(d->entry.cert_sha256, en->cert_sha256.data, SHA256_LEN);
+			memcpy(d->entry.leaf_hash, en->leaf_hash.data, SHA256_LEN);
+			d->proof_len = le->n_inclusion_proof;
+			d->proof_size = pg[k].cp.size;
+			memcpy(d->proof_root, pg[k].cp.root, VIGIL_HASH_LEN);
+			d->inclusion_proof = (const uint8_t(*)[VIGIL_HASH_LEN])p;
+			for (size_t h = 0; h < le->n_inclusion_proof; h++, p += SHA256_LEN)
+				memcpy(p, le->inclusion_proof[h].data, SHA256_LEN);
+			memcpy(p, en->record.data, en->record.len);
+			d->entry.record = p;
+			d->entry.record_len = en->record.len;
+			p += en->record.len;
+			memcpy(p, en->signature.data, en->signature.len);
+			d->entry.signature = p;
+			d->entry.signature_len = en->signature.len;
+			p += en->signature.len;
+		}
+	}
+	*out = log;
+	return VIGIL_OK;
+}
+
+static void pages_free(struct log_page *pg, size_t np)
+{
+	for (size_t k = 0; k < np; k++)
+		frame_free(pg[k].a);
+	free(pg);
+}
+
+int vigil_case_log_page(vigil_client *c, const char *case_id, int has_after, uint64_t after,
+			uint32_t limit, struct vigil_case_log **out, struct vigil_error *err)
+{
+	if (out)
+		*out = NULL;
+	int rc = vigil__query_usable(c, "vigil_case_log_page", err);
+	if (rc != VIGIL_OK)
+		return rc;
+	if (!out)
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_case_log_page: out is NULL");
+	if ((rc = vigil_case_id_check(case_id, err)) != VIGIL_OK)
+		return rc;
+	if (limit > VIGIL_CASE_LOG_PAGE_MAX)
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_case_log_page: limit must be "
+					"at most %u (0: %u)", (unsigned)VIGIL_CASE_LOG_PAGE_MAX,
+					(unsigned)VIGIL_CASE_LOG_PAGE_DEFAULT);
+	struct log_page *pg = calloc(1, sizeof(*pg));
+	if (!pg)
+		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+	rc = get_page(c, case_id, has_after, after, limit, pg, err);
+	if (rc == VIGIL_OK)
+		rc = build_log(pg, 1, out, err);
+	pages_free(pg, 1);
+	return rc;
+}
+
 int vigil_case_log(vigil_client *c, const char *case_id, struct vigil_case_log **out,
 		   struct vigil_error *err)
 {
@@ -280,80 +458,35 @@ int vigil_case_log(vigil_client *c, const char *case_id, struct vigil_case_log *
 		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_case_log: out is NULL");
 	if ((rc = vigil_case_id_check(case_id, err)) != VIGIL_OK)
 		return rc;
-	Vigil__V1__Frame *a;
-	rc = ask(c, VIGIL__V1__FRAME__MSG_GET_CASE_LOG, case_id, VIGIL__V1__FRAME__MSG_CASE_LOG,
-		 "waiting for a case log", &a, err);
-	if (rc != VIGIL_OK)
-		return rc;
-	const Vigil__V1__CaseLog *m = a->case_log;
-	size_t n = m->n_entries;
-	uint8_t *block = NULL;
-
-	/* 1. The checkpoint is the relay's. */
-	struct vigil_checkpoint *cp = malloc(sizeof(*cp));
-	if (!cp) {
-		rc = vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
-		goto out;
-	}
-	const char *note = m->checkpoint ? m->checkpoint : "";
-	struct vigil_error e;
-	rc = vigil_checkpoint_open(&c->ckey, note, strlen(note), cp, &e);
-	if (rc != VIGIL_OK) {
-		rc = vigil__error_set(err, rc, "the case log's checkpoint: %s", e.message);
-		goto out;
-	}
-	size_t bytes = 0;
-	for (size_t i = 0; i < n; i++) {
-		const Vigil__V1__CaseLogEntry *le = m->entries[i];
-		rc = log_entry_check(le, i, i > 0, i ? m->entries[i - 1]->entry->index : 0, case_id,
-				     cp, err);
+	struct log_page *pg = NULL;
+	size_t np = 0, cap = 0;
+	int has_after = 0;
+	uint64_t after = 0;
+	for (;;) {
+		if (np == cap) {
+			cap = cap ? 2 * cap : 4;
+			void *nb = realloc(pg, cap * sizeof(*pg));
+			if (!nb) {
+				rc = vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+				goto out;
+			}
+			pg = nb;
+		}
+		rc = get_page(c, case_id, has_after, after, 0, &pg[np], err);
+		np++;
 		if (rc != VIGIL_OK)
 			goto out;
-		bytes += le->entry->record.len + le->entry->signature.len +
-			 le->n_inclusion_proof * SHA256_LEN;
+		const Vigil__V1__CaseLog *m = pg[np - 1].a->case_log;
+		if (!m->more)
+			break;
+		has_after = 1;
+		after = m->entries[m->n_entries - 1]->entry->index;
 	}
-
-	/* One block: the log, the entries, then proofs, records and
-	 * signatures. */
-	size_t head = align_up(sizeof(struct vigil_case_log));
-	size_t list = align_up(n * sizeof(struct vigil_case_log_entry));
-	block = calloc(1, head + list + bytes);
-	if (!block) {
-		rc = vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
-		goto out;
-	}
-	struct vigil_case_log *log = (struct vigil_case_log *)(void *)block;
-	log->checkpoint = *cp;
-	log->n = n;
-	log->entries = n ? (struct vigil_case_log_entry *)(void *)(block + head) : NULL;
-	uint8_t *p = block + head + list;
-	for (size_t i = 0; i < n; i++) {
-		const Vigil__V1__CaseLogEntry *le = m->entries[i];
-		const Vigil__V1__Entry *en = le->entry;
-		struct vigil_case_log_entry *d = &log->entries[i];
-		d->entry.index = en->index;
-		d->entry.received_at_ms = en->received_at_ms;
-		memcpy(d->entry.cert_sha256, en->cert_sha256.data, SHA256_LEN);
-		memcpy(d->entry.leaf_hash, en->leaf_hash.data, SHA256_LEN);
-		d->proof_len = le->n_inclusion_proof;
-		d->inclusion_proof = (const uint8_t(*)[VIGIL_HASH_LEN])p;
-		for (size_t k = 0; k < le->n_inclusion_proof; k++, p += SHA256_LEN)
-			memcpy(p, le->inclusion_proof[k].data, SHA256_LEN);
-		memcpy(p, en->record.data, en->record.len);
-		d->entry.record = p;
-		d->entry.record_len = en->record.len;
-		p += en->record.len;
-		memcpy(p, en->signature.data, en->signature.len);
-		d->entry.signature = p;
-		d->entry.signature_len = en->signature.len;
-		p += en->signature.len;
-	}
-	*out = log;
-	block = NULL;
+	rc = pages_consistent(c, pg, np, err);
+	if (rc == VIGIL_OK)
+		rc = build_log(pg, np, out, err);
 out:
-	free(block);
-	free(cp);
-	frame_free(a);
+	pages_free(pg, np);
 	return rc;
 }
 

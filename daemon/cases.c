@@ -109,7 +109,7 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 			     "ORDER BY c.case_id" },
 		{ &cs->reads, "SELECT org, what, at_ms FROM case_reads WHERE case_id=? ORDER BY id" },
 		{ &cs->entries, "SELECT idx, received_at_ms, cert_fp, record, signature, leaf_hash "
-				"FROM entries WHERE case_id=? ORDER BY idx" },
+				"FROM entries WHERE case_id=? AND idx > ? ORDER BY idx LIMIT ?" },
 		{ &cs->note_org, "INSERT OR REPLACE INTO orgs(org, role, country, seen_ms) "
 				 "VALUES(?,?,?,?)" },
 		{ &cs->next_due, "SELECT min(next_event_ms) FROM cases WHERE next_event_ms > 0" },
@@ -348,13 +348,25 @@ int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org,
 	return rc != VG_OK ? rc : save(cs, &c, index, now_ms);
 }
 
-static int read_entries(struct cases *cs, const char *case_id, struct case_result *res)
+/* One page of the case's entries; one row past it says there is more. */
+static int read_entries(struct cases *cs, const char *case_id, const struct case_page *page,
+			struct case_result *res)
 {
 	sqlite3_stmt *st = cs->entries;
 	sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
+	/* Indexes are below 2^63: an after beyond that leaves nothing. */
+	sqlite3_bind_int64(st, 2, !page->has_after ? -1
+				  : page->after > (uint64_t)INT64_MAX ? INT64_MAX
+				  : (sqlite3_int64)page->after);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)page->limit + 1);
 	int rc;
 	size_t cap = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (res->n_entries == page->limit) {
+			res->more = 1;
+			rc = SQLITE_DONE;
+			break;
+		}
 		if (res->n_entries == cap) {
 			cap = cap ? 2 * cap : 16;
 			void *n = realloc(res->entries, cap * sizeof(*res->entries));
@@ -441,7 +453,8 @@ static int read_readers(struct cases *cs, const char *case_id, struct case_resul
 }
 
 int cases_query(struct cases *cs, enum case_query what, const char *case_id, const char *org,
-		int role, int64_t now_ms, struct case_result *res, char *why, size_t why_len)
+		int role, const struct case_page *page, int64_t now_ms, struct case_result *res,
+		char *why, size_t why_len)
 {
 	memset(res, 0, sizeof(*res));
 	res->what = what;
@@ -459,7 +472,7 @@ int cases_query(struct cases *cs, enum case_query what, const char *case_id, con
 		res->offered = res->st.has_pending && strcmp(res->st.pending_offer_to, org) == 0;
 		int rrc = VG_OK;
 		if (what == CASE_Q_LOG)
-			rrc = read_entries(cs, case_id, res);
+			rrc = read_entries(cs, case_id, page, res);
 		else if (what == CASE_Q_READERS)
 			rrc = read_readers(cs, case_id, res);
 		if (rrc != VG_OK)

@@ -122,6 +122,16 @@ struct case_read {
 	int64_t at_ms;
 };
 
+/* Case log paging (GetCaseLog): entries with index > after (all when
+ * !has_after), at most limit (1..CASE_LOG_PAGE_MAX). */
+#define CASE_LOG_PAGE_DEFAULT 100
+#define CASE_LOG_PAGE_MAX 1000
+struct case_page {
+	uint64_t after;
+	int has_after;
+	uint32_t limit;
+};
+
 /* What a case query found (owned; cases_result_free). */
 struct case_result {
 	enum case_query what;
@@ -130,6 +140,7 @@ struct case_result {
 	struct case_state st;
 	struct case_entry *entries;
 	size_t n_entries;
+	int more;                          /* CASE_Q_LOG: entries past this page */
 	struct case_summary *cases;
 	size_t n_cases;
 	struct case_read *reads;
@@ -187,7 +198,8 @@ int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org,
 /* Answers a case query for org (with role) and records the read, refused
  * or not.  res is filled on VG_OK. */
 int cases_query(struct cases *cs, enum case_query what, const char *case_id, const char *org,
-		int role, int64_t now_ms, struct case_result *res, char *why, size_t why_len);
+		int role, const struct case_page *page, int64_t now_ms, struct case_result *res,
+		char *why, size_t why_len);
 
 void cases_result_free(struct case_result *res);
 

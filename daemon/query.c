@@ -393,6 +393,7 @@ static void answer_case_log(struct case_q *q, const struct case_result *r)
 	m.checkpoint = q->job.checkpoint->note;
 	m.entries = lp;
 	m.n_entries = n;
+	m.more = r->more ? 1 : 0;
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
 	f.msg_case = VIGIL__V1__FRAME__MSG_CASE_LOG;
 	f.case_log = &m;
@@ -494,6 +495,7 @@ static void case_query_start(struct conn *c, Vigil__V1__Frame *f)
 	uint64_t rid = f->request_id;
 	const char *case_id = "";
 	int what;
+	struct case_page page = { 0, 0, CASE_LOG_PAGE_DEFAULT };
 	switch (f->msg_case) {
 	case VIGIL__V1__FRAME__MSG_GET_CASE_STATUS:
 		what = CASE_Q_STATUS;
@@ -502,6 +504,10 @@ static void case_query_start(struct conn *c, Vigil__V1__Frame *f)
 	case VIGIL__V1__FRAME__MSG_GET_CASE_LOG:
 		what = CASE_Q_LOG;
 		case_id = f->get_case_log->case_id;
+		page.after = f->get_case_log->after;
+		page.has_after = f->get_case_log->has_after ? 1 : 0;
+		if (f->get_case_log->limit)
+			page.limit = f->get_case_log->limit;
 		break;
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
 		what = CASE_Q_READERS;
@@ -517,6 +523,13 @@ static void case_query_start(struct conn *c, Vigil__V1__Frame *f)
 		conn_answered(c);
 		return;
 	}
+	if (page.limit > CASE_LOG_PAGE_MAX) {
+		frame_free(f);
+		conn_send_error(c, rid, VG_EBADREQ, "limit must be at most %u (0: %u)",
+				(unsigned)CASE_LOG_PAGE_MAX, (unsigned)CASE_LOG_PAGE_DEFAULT);
+		conn_answered(c);
+		return;
+	}
 	struct case_q *q = calloc(1, sizeof(*q));
 	if (!q) {
 		frame_free(f);
@@ -526,6 +539,7 @@ static void case_query_start(struct conn *c, Vigil__V1__Frame *f)
 	}
 	q->conn = c;
 	q->request_id = rid;
+	q->job.page = page;
 	snprintf(q->case_id, sizeof(q->case_id), "%s", case_id);
 	snprintf(q->org, sizeof(q->org), "%s", c->id.org);
 	frame_free(f);

@@ -238,7 +238,7 @@ static int query_job(struct writer *w, struct writer_job *j)
 	if (!j->result)
 		return SQLITE_NOMEM;
 	int rc = cases_query(w->cases, (enum case_query)j->query, j->query_case_id, j->author,
-			     j->role, now_ms(), j->result, j->why, sizeof(j->why));
+			     j->role, &j->page, now_ms(), j->result, j->why, sizeof(j->why));
 	if (rc == VG_EIO)
 		return cases_abort(w);
 	j->status = rc;

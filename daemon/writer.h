@@ -63,6 +63,7 @@ struct writer_job {
 
 	/* WRITER_CASE_QUERY: what, which case, who; the answer. */
 	int query;                         /* enum case_query */
+	struct case_page page;             /* CASE_Q_LOG: which entries */
 	const char *query_case_id;
 	struct case_result *result;        /* filled when status is VG_OK */
 

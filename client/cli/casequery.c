@@ -293,7 +293,18 @@ static void log_help(FILE *f)
 		   "With --json one object: case_id, checkpoint (the signed note),\n"
 		   "checkpoint_size, verified, and entries: index, received_at, author, kind,\n"
 		   "record_id, leaf_hash, cert_sha256, record and signature (base64),\n"
-		   "inclusion_proof, and body (the record's fields, free text included).\n");
+		   "inclusion_proof, and body (the record's fields, free text included).\n"
+		   "\n"
+		   "The relay answers in pages; without --limit and --after, vigil asks for\n"
+		   "page after page and shows the whole log (a case's readers list shows one\n"
+		   "log read per page).  One page only:\n"
+		   "\n"
+		   "  --limit N      at most N entries (1..1000; default 100)\n"
+		   "  --after INDEX  the entries with a log index above INDEX (default: from\n"
+		   "                 the first)\n"
+		   "\n"
+		   "When the case has entries past the page, the last line is 'more: vigil\n"
+		   "log ID --after INDEX' (with --json: more, true or false).\n");
 }
 
 static void print_hex_id(const char *key, const uint8_t id[VIGIL_RECORD_ID_LEN])
@@ -525,16 +536,81 @@ static void log_entry_json(const struct vigil_case_log_entry *le,
 	fputc('}', f);
 }
 
+enum { OPT_LOG_LIMIT = OPT_COMMAND_BASE, OPT_LOG_AFTER };
+
+/* vigil log's arguments: 0, -1 after --help (exit 0), or an exit status. */
+static int log_args(struct settings *s, int argc, char *argv[], const char **case_id,
+		    int *paged, int *has_after, uint64_t *after, uint32_t *limit)
+{
+	static const struct option options[] = {
+		CLI_GLOBAL_OPTIONS,
+		{ "limit", required_argument, NULL, OPT_LOG_LIMIT },
+		{ "after", required_argument, NULL, OPT_LOG_AFTER },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	uint64_t v;
+	*case_id = NULL;
+	/* No '+': options may follow the case id ("vigil log ID --json"). */
+	while ((opt = getopt_long(argc, argv, ":c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case '?':
+		case ':':
+			return cli_getopt_error(opt, argv);
+		case 'h':
+			log_help(stdout);
+			return -1;
+		case OPT_LOG_LIMIT:
+			if (cli_parse_u64(optarg, &v) != 0 || v == 0 || v > VIGIL_CASE_LOG_PAGE_MAX)
+				return cli_usage_error("log: --limit wants a number of entries in "
+						       "1..%u, not '%s'",
+						       (unsigned)VIGIL_CASE_LOG_PAGE_MAX, optarg);
+			*limit = (uint32_t)v;
+			*paged = 1;
+			break;
+		case OPT_LOG_AFTER:
+			if (cli_parse_u64(optarg, after) != 0)
+				return cli_usage_error("log: --after wants a log index (a number), "
+						       "not '%s'", optarg);
+			*has_after = 1;
+			*paged = 1;
+			break;
+		default: {
+			int r = cli_global_option(s, opt, optarg);
+			if (r != 0)
+				return r > 0 ? r : cli_usage_error("unexpected option");
+		}
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("log: give the case id: vigil log ID");
+	*case_id = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("log: unexpected argument '%s'", argv[optind]);
+	struct vigil_error err;
+	if (vigil_case_id_check(*case_id, &err) != VIGIL_OK)
+		return cli_usage_error("log: %s", err.message);
+	return 0;
+}
+
 int cmd_log(struct settings *s, int argc, char *argv[])
 {
 	const char *case_id;
 	vigil_client *c;
-	int rc = query_start(s, argc, argv, 1, "log", log_help, &case_id, &c);
+	int paged = 0, has_after = 0;
+	uint64_t after = 0;
+	uint32_t limit = 0;
+	int rc = log_args(s, argc, argv, &case_id, &paged, &has_after, &after, &limit);
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
+	if ((rc = cli_connect(s, &c)) != 0)
+		return rc;
 	struct vigil_case_log *log = NULL;
 	struct vigil_error err;
-	rc = vigil_case_log(c, case_id, &log, &err);
+	if (paged)
+		rc = vigil_case_log_page(c, case_id, has_after, after, limit, &log, &err);
+	else
+		rc = vigil_case_log(c, case_id, &log, &err);
 	vigil_close(&c);
 	if (rc != VIGIL_OK)
 		return query_failed(s, &err);
@@ -554,6 +630,10 @@ int cmd_log(struct settings *s, int argc, char *argv[])
 		printf("%llu", (unsigned long long)log->checkpoint.size);
 		json_key(stdout, &n, "verified");
 		printf("true");
+		if (paged) {
+			json_key(stdout, &n, "more");
+			printf("%s", log->more ? "true" : "false");
+		}
 		json_key(stdout, &n, "entries");
 		printf("[");
 	}
@@ -585,6 +665,9 @@ int cmd_log(struct settings *s, int argc, char *argv[])
 		printf("verified: %zu entr%s, every inclusion proof leads to the checkpoint of "
 		       "size %llu\n", log->n, log->n == 1 ? "y" : "ies",
 		       (unsigned long long)log->checkpoint.size);
+	if (!s->json && paged && log->more && log->n)
+		printf("more: vigil log %s --after %llu\n", case_id,
+		       (unsigned long long)log->entries[log->n - 1].entry.index);
 	free(ri);
 	vigil_free(log);
 	return 0;

@@ -812,18 +812,38 @@ struct vigil_case_log_entry {
 	struct vigil_entry entry;        /* index, receive time, certificate hash,
 					  * record bytes, signature, leaf hash */
 	size_t proof_len;
-	const uint8_t (*inclusion_proof)[VIGIL_HASH_LEN]; /* to checkpoint, leaf upwards */
+	const uint8_t (*inclusion_proof)[VIGIL_HASH_LEN]; /* to proof_root, leaf upwards */
+	/* The tree the proof leads to: checkpoint's (proof_size ==
+	 * checkpoint.size) unless the log grew while vigil_case_log() paged:
+	 * then an earlier signed checkpoint's, proven a prefix of checkpoint's
+	 * tree by a consistency proof. */
+	uint64_t proof_size;
+	uint8_t proof_root[VIGIL_HASH_LEN];
 };
 
 struct vigil_case_log {
-	struct vigil_checkpoint checkpoint; /* verified with the checkpoint key */
+	struct vigil_checkpoint checkpoint; /* verified with the checkpoint key; the
+					     * last page's */
 	size_t n;
 	struct vigil_case_log_entry *entries; /* in log order */
+	int more;                           /* vigil_case_log_page(): the case has
+					     * entries past this page */
 };
+
+/* A GetCaseLog page: limit 0 means this many entries ... */
+#define VIGIL_CASE_LOG_PAGE_DEFAULT 100
+/* ... and no page holds more. */
+#define VIGIL_CASE_LOG_PAGE_MAX 1000
 
 /*
  * GetCaseLog: every entry of the case, for coordinator and iom parties and
- * the responsible party (others: VIGIL_E_REFUSED PERMISSION_DENIED).
+ * the responsible party (others: VIGIL_E_REFUSED PERMISSION_DENIED).  The
+ * relay answers in pages (VIGIL_CASE_LOG_PAGE_DEFAULT entries each); this
+ * asks for page after page until the last, checks each page against its own
+ * checkpoint and, when the log grew in between, fetches a consistency proof
+ * from each earlier page's checkpoint to the last one's (checkpoint), so
+ * every entry is proven to be in checkpoint's tree.  Each page is one read
+ * in the case's readers list.
  * VIGIL_OK only when all of this holds, else VIGIL_E_VERIFY naming the
  * first failure:
  *   1. the checkpoint verifies with the checkpoint key (vigil_checkpoint_open);
@@ -831,13 +851,28 @@ struct vigil_case_log {
  *   3. each leaf hash is recomputed from the entry's receive time,
  *      certificate hash, record bytes and signature;
  *   4. each record decodes and belongs to case_id;
- *   5. each inclusion proof leads from its leaf hash to the checkpoint's root.
+ *   5. each inclusion proof leads from its leaf hash to the root of its page's
+ *      checkpoint (proof_size, proof_root), and that tree is checkpoint's
+ *      or was proven a prefix of it.
  * The records' signatures are not checked here: that needs the author's
  * certificate, which cert_sha256 identifies.  Decode a record with
  * vigil_record_decode().  *out is NULL on failure.
  */
 VIGIL_API int vigil_case_log(vigil_client *c, const char *case_id, struct vigil_case_log **out,
 			     struct vigil_error *err);
+
+/*
+ * GetCaseLog, one page: the case's entries with log index > after (from the
+ * first when has_after is 0), at most limit (0: VIGIL_CASE_LOG_PAGE_DEFAULT;
+ * more than VIGIL_CASE_LOG_PAGE_MAX is VIGIL_E_USAGE), every entry checked
+ * as vigil_case_log() does (1. to 5., against this page's checkpoint; the
+ * first entry must be past after).  (*out)->more: ask again with has_after
+ * 1 and after = the last entry's index.  Each page is one read in the
+ * case's readers list.
+ */
+VIGIL_API int vigil_case_log_page(vigil_client *c, const char *case_id, int has_after,
+				  uint64_t after, uint32_t limit, struct vigil_case_log **out,
+				  struct vigil_error *err);
 
 /* One line of the case list. */
 struct vigil_case_summary {

@@ -221,6 +221,20 @@ Vigil__V1__Frame *casekit_log(struct tclient *c, const char *case_id)
 	return ask(c, &f);
 }
 
+Vigil__V1__Frame *casekit_log_page(struct tclient *c, const char *case_id, int has_after,
+				   uint64_t after, uint32_t limit)
+{
+	Vigil__V1__GetCaseLog g = VIGIL__V1__GET_CASE_LOG__INIT;
+	g.case_id = (char *)case_id;
+	g.has_after = has_after;
+	g.after = after;
+	g.limit = limit;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.msg_case = VIGIL__V1__FRAME__MSG_GET_CASE_LOG;
+	f.get_case_log = &g;
+	return ask(c, &f);
+}
+
 Vigil__V1__Frame *casekit_list(struct tclient *c)
 {
 	Vigil__V1__ListCases g = VIGIL__V1__LIST_CASES__INIT;

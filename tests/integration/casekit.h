@@ -37,6 +37,10 @@ Vigil__V1__Frame *casekit_contact(struct tclient *c, const char *case_id, int ou
 /* Case queries: GetCaseStatus, GetCaseLog, ListCases, GetCaseReaders. */
 Vigil__V1__Frame *casekit_status(struct tclient *c, const char *case_id);
 Vigil__V1__Frame *casekit_log(struct tclient *c, const char *case_id);
+/* GetCaseLog with paging: entries after `after` (all when !has_after), at
+ * most limit (0: the relay's default). */
+Vigil__V1__Frame *casekit_log_page(struct tclient *c, const char *case_id, int has_after,
+				   uint64_t after, uint32_t limit);
 Vigil__V1__Frame *casekit_list(struct tclient *c);
 Vigil__V1__Frame *casekit_readers(struct tclient *c, const char *case_id);
 

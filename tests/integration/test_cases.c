@@ -18,7 +18,12 @@
 
 #include "casekit.h"
 #include "harness.h"
+#include "proto/merkle.h"
+#include "proto/note.h"
+#include "proto/record.h"
 #include "proto/status.h"
+
+#include <openssl/pem.h>
 
 static struct trelay R;
 
@@ -567,6 +572,125 @@ static void test_police_status_is_minimal(void **state)
 	assert_int_equal(c->entries, 6);
 	assert_true(vigil__v1__case_status__get_packed_size(c) > packed);
 	frame_free(keep);
+}
+
+/* Every entry of a case log page is proven to the page's checkpoint (its
+ * signature verified with the checkpoint key). */
+static void check_page_proofs(const Vigil__V1__CaseLog *m, const char *case_id)
+{
+	FILE *f = fopen(pki("checkpoint.pub"), "r");
+	assert_non_null(f);
+	EVP_PKEY *k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	struct note_verifier v;
+	assert_int_equal(note_verifier_from_key(k, "vigil.test/log", &v), VG_OK);
+	EVP_PKEY_free(k);
+	size_t tl;
+	struct checkpoint cp;
+	assert_int_equal(note_open(m->checkpoint, strlen(m->checkpoint), &v, &tl), VG_OK);
+	assert_int_equal(checkpoint_parse(m->checkpoint, tl, &cp), VG_OK);
+	for (size_t i = 0; i < m->n_entries; i++) {
+		const Vigil__V1__CaseLogEntry *le = m->entries[i];
+		const Vigil__V1__Entry *e = le->entry;
+		uint8_t *leaf, lh[SHA256_LEN];
+		size_t leaf_len;
+		assert_int_equal(entry_leaf_encode(e->received_at_ms, e->cert_sha256.data,
+						   e->record.data, e->record.len, e->signature.data,
+						   e->signature.len, &leaf, &leaf_len), VG_OK);
+		merkle_leaf_hash(leaf, leaf_len, lh);
+		free(leaf);
+		assert_memory_equal(lh, e->leaf_hash.data, SHA256_LEN);
+		merkle_hash p[MERKLE_MAX_PROOF];
+		assert_true(le->n_inclusion_proof <= MERKLE_MAX_PROOF);
+		for (size_t h = 0; h < le->n_inclusion_proof; h++)
+			memcpy(p[h], le->inclusion_proof[h].data, SHA256_LEN);
+		assert_int_equal(merkle_verify_inclusion(e->index, cp.size, lh, p,
+							 le->n_inclusion_proof, cp.root), VG_OK);
+		Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, e->record.len,
+								  e->record.data);
+		assert_non_null(r);
+		assert_string_equal(r->case_id, case_id);
+		vigil__v1__record__free_unpacked(r, NULL);
+	}
+}
+
+/* GetCaseLog in pages: 250 entries (CaseOpen and 249 contacts) come as
+ * 100 + 100 + 50 with limit 100 and as 100 with the default, each page
+ * the right entries in order, proven, `more` set on all but the last; a
+ * page from the middle (after an index); limit 1001 is refused; each page
+ * is one read in the readers list. */
+static void test_log_paging(void **state)
+{
+	(void)state;
+	char id[64];
+	fresh_case(id, sizeof(id), "paging");
+	for (int i = 0; i < 249; i++)
+		expect(casekit_contact(&C[IOM], id, VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER),
+		       "RECEIPT", NULL);
+	/* Every index, in one go (limit 1000). */
+	Vigil__V1__Frame *all = casekit_log_page(&C[IOM], id, 0, 0, 1000);
+	assert_int_equal(all->msg_case, VIGIL__V1__FRAME__MSG_CASE_LOG);
+	assert_int_equal(all->case_log->n_entries, 250);
+	assert_false(all->case_log->more);
+	check_page_proofs(all->case_log, id);
+	/* Three pages of 100, 100 and 50. */
+	static const size_t sizes[] = { 100, 100, 50 };
+	int has_after = 0;
+	uint64_t after = 0;
+	size_t seen = 0;
+	for (int pg = 0; pg < 3; pg++) {
+		Vigil__V1__Frame *a = casekit_log_page(&C[IOM], id, has_after, after, 100);
+		assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_CASE_LOG);
+		const Vigil__V1__CaseLog *m = a->case_log;
+		assert_int_equal(m->n_entries, sizes[pg]);
+		assert_int_equal(m->more, pg < 2);
+		for (size_t i = 0; i < m->n_entries; i++)
+			assert_int_equal(m->entries[i]->entry->index,
+					 all->case_log->entries[seen + i]->entry->index);
+		check_page_proofs(m, id);
+		seen += m->n_entries;
+		has_after = 1;
+		after = m->entries[m->n_entries - 1]->entry->index;
+		frame_free(a);
+	}
+	assert_int_equal(seen, 250);
+	/* Past the last entry: an empty page, nothing more. */
+	Vigil__V1__Frame *a = casekit_log_page(&C[IOM], id, 1, after, 100);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_CASE_LOG);
+	assert_int_equal(a->case_log->n_entries, 0);
+	assert_false(a->case_log->more);
+	frame_free(a);
+	/* The default is 100; a page from the middle. */
+	a = casekit_log_page(&C[IOM], id, 0, 0, 0);
+	assert_int_equal(a->case_log->n_entries, 100);
+	assert_true(a->case_log->more);
+	frame_free(a);
+	uint64_t i7 = all->case_log->entries[7]->entry->index;
+	a = casekit_log_page(&C[IOM], id, 1, i7, 5);
+	assert_int_equal(a->case_log->n_entries, 5);
+	assert_true(a->case_log->more);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(a->case_log->entries[i]->entry->index,
+				 all->case_log->entries[8 + i]->entry->index);
+	check_page_proofs(a->case_log, id);
+	frame_free(a);
+	/* has_after with after just below the first entry: all of them. */
+	a = casekit_log_page(&C[IOM], id, 1, all->case_log->entries[0]->entry->index - 1, 1000);
+	assert_int_equal(a->case_log->n_entries, 250);
+	frame_free(a);
+	a = casekit_log_page(&C[IOM], id, 1, UINT64_MAX, 10);
+	assert_int_equal(a->case_log->n_entries, 0);
+	assert_false(a->case_log->more);
+	frame_free(a);
+	frame_free(all);
+	expect(casekit_log_page(&C[IOM], id, 0, 0, 1001), "BAD_REQUEST",
+	       "limit must be at most 1000 (0: 100)");
+	/* One read per page answered (9), none for the refused request. */
+	a = casekit_readers(&C[COORD], id);
+	expect_n_reads(a, 9);
+	for (size_t i = 0; i < 9; i++)
+		assert_string_equal(a->case_readers->reads[i]->what, "log");
+	frame_free(a);
 }
 
 /* The case log carries every entry with a proof; reads are recorded; the
@@ -1234,6 +1358,7 @@ int main(void)
 		cmocka_unit_test(test_offered_view_for_police),
 		cmocka_unit_test(test_times_ahead),
 		cmocka_unit_test(test_open_with_override),
+		cmocka_unit_test(test_log_paging),
 	};
 	return cmocka_run_group_tests_name("cases", tests, setup, teardown);
 }

@@ -26,6 +26,7 @@
 
 #include <openssl/pem.h>
 
+#include "casekit.h"
 #include "clikit.h"
 #include "harness.h"
 #include "proto/merkle.h"
@@ -496,6 +497,96 @@ static void test_demo_risk(void **state)
 		     "periodic", NULL);
 	expect_refused(r, "NOT_FOUND", "case " DEMO " not found");
 	assert_int_equal(entries(), before);
+}
+
+/* The number of lines of s. */
+static size_t count_lines(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* vigil log pages under the hood: 250 entries (CaseOpen and 249 contacts,
+ * submitted over the wire) are shown whole; --limit and --after fetch one
+ * page and say how to ask for the next; --limit 1001 is a usage error. */
+static void test_log_paging(void **state)
+{
+	(void)state;
+	const char *id = "se-stockholm-coord/CLI-PAGE-1";
+	struct tclient coord, iom;
+	assert_int_equal(tclient_open(&coord, R.port, "se-stockholm-coord"), 0);
+	assert_int_equal(tclient_open(&iom, R.port, "iom-ru-moscow"), 0);
+	static const char *const parties[] = { "iom-ru-moscow" };
+	Vigil__V1__Frame *a = casekit_open(&coord, id, parties, 1,
+					   VIGIL__V1__RISK_LEVEL__RISK_LEVEL_MEDIUM, 0);
+	assert_string_equal(casekit_outcome(a), "RECEIPT");
+	frame_free(a);
+	for (int i = 0; i < 249; i++) {
+		a = casekit_contact(&iom, id, VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER);
+		assert_string_equal(casekit_outcome(a), "RECEIPT");
+		frame_free(a);
+	}
+	tclient_close(&coord);
+	tclient_close(&iom);
+
+	struct cli_result *r = vigil_as(0, "iom-ru-moscow", "log", id, NULL);
+	cli_expect_ok(r);
+	assert_int_equal(count_lines(r->out), 251);
+	assert_non_null(strstr(r->out, "\nverified: 250 entries, every inclusion proof leads to "
+				       "the checkpoint of size "));
+	assert_null(strstr(r->out, "more:"));
+	unsigned long long first = 0;
+	assert_int_equal(sscanf(r->out, "%llu ", &first), 1);
+
+	/* The first page of 100: 100 lines, verified, then how to go on. */
+	r = vigil_as(0, "iom-ru-moscow", "log", id, "--limit", "100", NULL);
+	cli_expect_ok(r);
+	assert_int_equal(count_lines(r->out), 102);
+	assert_non_null(strstr(r->out, "\nverified: 100 entries, "));
+	const char *last_line = r->out;
+	for (int i = 0; i < 99; i++)
+		last_line = strchr(last_line, '\n') + 1;
+	unsigned long long last = 0;
+	assert_int_equal(sscanf(last_line, "%llu ", &last), 1);
+	assert_true(last > first);
+	char want[256];
+	snprintf(want, sizeof(want), "more: vigil log %s --after %llu\n", id, last);
+	assert_non_null(strstr(r->out, "more: "));
+	assert_string_equal(strstr(r->out, "more: "), want);
+
+	/* After it, the other 150, nothing more. */
+	char after[32];
+	snprintf(after, sizeof(after), "%llu", last);
+	r = vigil_as(0, "iom-ru-moscow", "log", id, "--after", after, "--limit", "1000", NULL);
+	cli_expect_ok(r);
+	assert_int_equal(count_lines(r->out), 151);
+	assert_non_null(strstr(r->out, "\nverified: 150 entries, "));
+	assert_null(strstr(r->out, "more:"));
+	unsigned long long next = 0;
+	assert_int_equal(sscanf(r->out, "%llu ", &next), 1);
+	assert_true(next > last);
+
+	/* --after alone: the relay's default page of 100, more to come. */
+	snprintf(after, sizeof(after), "%llu", first);
+	r = vigil_as(0, "iom-ru-moscow", "log", id, "--after", after, NULL);
+	cli_expect_ok(r);
+	assert_int_equal(count_lines(r->out), 102);
+	/* With --json (a small page: the output buffer is bounded). */
+	r = vigil_as(0, "iom-ru-moscow", "log", id, "--after", after, "--limit", "3", "--json",
+		     NULL);
+	cli_expect_ok(r);
+	one_object(r->out);
+	char keys[512];
+	jkeys(r->out, keys, sizeof(keys));
+	assert_string_equal(keys, "case_id,checkpoint,checkpoint_size,verified,more,entries");
+	assert_non_null(strstr(r->out, "\"more\":true"));
+
+	r = vigil_as(0, "iom-ru-moscow", "log", id, "--limit", "1001", NULL);
+	cli_expect_usage(r, "log: --limit wants a number of entries in 1..1000, not '1001'");
+	r = vigil_as(0, "iom-ru-moscow", "log", id, "--after", "x", NULL);
+	cli_expect_usage(r, "log: --after wants a log index (a number), not 'x'");
 }
 
 /* The log as IOM: one line per entry, decoded from the record bytes,
@@ -1445,6 +1536,7 @@ int main(void)
 		cmocka_unit_test(test_contact_a_year_ahead),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_log_paging),
 	};
 	return cmocka_run_group_tests_name("cli_cases", tests, group_setup, group_teardown);
 }

@@ -589,6 +589,83 @@ static void expect_usage_msg(int rc, const struct vigil_error *err, const char *
  * and stored; the status as the responsible party and as police; the log
  * with its proofs; the list; the readers; the checks before anything is
  * sent. */
+/* vigil_case_log pages under the hood: 250 entries (CaseOpen and 249
+ * contacts) come whole, each proven; vigil_case_log_page gives one page
+ * at a time with `more`; limit 1001 is a usage error. */
+static void test_case_log_paging(void **state)
+{
+	(void)state;
+	struct vigil_error err;
+	const char *id = "se-stockholm-coord/PG-2026-1";
+	static const char *const parties[] = { "iom-ru-moscow" };
+	struct vigil_case_open o = { .case_id = id, .risk = "medium", .return_country = "RU",
+		.return_date = "2026-10-01", .parties = parties, .n_parties = 1,
+		.consent_scope = "share-with-iom", .consent_given_at_ms = PAST_MS };
+	vigil_client *coord = connect_as(R.port, "se-stockholm-coord");
+	vigil_client *iom = connect_as(R.port, "iom-ru-moscow");
+	static struct vigil_receipt r;
+	int rc = vigil_submit_case_open(coord, &o, &r, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("case open: %d: %s", rc, err.message);
+	for (int i = 0; i < 249; i++) {
+		struct vigil_contact ct = contact(id);
+		rc = vigil_submit_contact(iom, &ct, &r, &err);
+		if (rc != VIGIL_OK)
+			fail_msg("contact %d: %d: %s", i, rc, err.message);
+	}
+	struct vigil_case_log *log = NULL;
+	rc = vigil_case_log(iom, id, &log, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("log: %d: %s", rc, err.message);
+	assert_int_equal(log->n, 250);
+	assert_false(log->more);
+	for (size_t i = 0; i < log->n; i++) {
+		const struct vigil_case_log_entry *e = &log->entries[i];
+		if (i)
+			assert_true(e->entry.index > log->entries[i - 1].entry.index);
+		/* Nothing was written while it paged: one checkpoint for all. */
+		assert_int_equal(e->proof_size, log->checkpoint.size);
+		assert_memory_equal(e->proof_root, log->checkpoint.root, VIGIL_HASH_LEN);
+		struct vigil_inclusion_proof p;
+		memset(&p, 0, sizeof(p));
+		p.index = e->entry.index;
+		p.tree_size = e->proof_size;
+		memcpy(p.leaf_hash, e->entry.leaf_hash, SHA256_LEN);
+		p.n = e->proof_len;
+		memcpy(p.hashes, e->inclusion_proof, e->proof_len * SHA256_LEN);
+		assert_int_equal(vigil_verify_inclusion(&p, e->proof_root, &err), VIGIL_OK);
+	}
+	/* One page at a time: 100, 100, 50, the same entries. */
+	static const size_t sizes[] = { 100, 100, 50 };
+	int has_after = 0;
+	uint64_t after = 0;
+	size_t seen = 0;
+	for (int pg = 0; pg < 3; pg++) {
+		struct vigil_case_log *page = NULL;
+		rc = vigil_case_log_page(iom, id, has_after, after, 100, &page, &err);
+		if (rc != VIGIL_OK)
+			fail_msg("page %d: %d: %s", pg, rc, err.message);
+		assert_int_equal(page->n, sizes[pg]);
+		assert_int_equal(page->more, pg < 2);
+		for (size_t i = 0; i < page->n; i++)
+			assert_int_equal(page->entries[i].entry.index,
+					 log->entries[seen + i].entry.index);
+		seen += page->n;
+		has_after = 1;
+		after = page->entries[page->n - 1].entry.index;
+		vigil_free(page);
+	}
+	assert_int_equal(seen, 250);
+	vigil_free(log);
+	static char sentinel;
+	struct vigil_case_log *page = (struct vigil_case_log *)(void *)&sentinel;
+	expect_usage_msg(vigil_case_log_page(iom, id, 0, 0, 1001, &page, &err), &err,
+			 "vigil_case_log_page: limit must be at most 1000 (0: 100)");
+	assert_null(page);
+	vigil_close(&iom);
+	vigil_close(&coord);
+}
+
 static void test_case_api(void **state)
 {
 	(void)state;
@@ -1413,6 +1490,8 @@ enum fake_query {
 	QUERY_CASE_BAD_LEAF,    /* the first entry's leaf hash is not its own */
 	QUERY_CASE_BEYOND,      /* the checkpoint does not cover the last entry */
 	QUERY_CASE_DESCENDING,  /* the entries in the wrong order */
+	QUERY_CASE_MORE,        /* honest, and `more`: a page of a longer log */
+	QUERY_CONSISTENCY_FLIP, /* GetConsistencyProof: one node flipped */
 	/* GetCaseStatus: a police view (fields 1-10, view, owner), honest
 	 * unless: */
 	QUERY_STATUS_OTHER_CASE, /* about another case */
@@ -1917,6 +1996,7 @@ static void fake_case_log(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query 
 	m.checkpoint = note;
 	m.entries = lp;
 	m.n_entries = N;
+	m.more = mode == QUERY_CASE_MORE;
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
 	f.request_id = in->request_id;
 	f.msg_case = VIGIL__V1__FRAME__MSG_CASE_LOG;
@@ -1997,6 +2077,7 @@ static void fake_query(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mod
 	Vigil__V1__Checkpoint cp = VIGIL__V1__CHECKPOINT__INIT;
 	Vigil__V1__InclusionProof ip = VIGIL__V1__INCLUSION_PROOF__INIT;
 	Vigil__V1__LeafHashes lh = VIGIL__V1__LEAF_HASHES__INIT;
+	Vigil__V1__ConsistencyProof cy = VIGIL__V1__CONSISTENCY_PROOF__INIT;
 	if (mode == QUERY_LATE)
 		usleep(1500 * 1000);
 	switch (in->msg_case) {
@@ -2027,6 +2108,26 @@ static void fake_query(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mod
 		ip.n_hashes = n;
 		f.msg_case = VIGIL__V1__FRAME__MSG_INCLUSION_PROOF;
 		f.inclusion_proof = &ip;
+		break;
+	}
+	case VIGIL__V1__FRAME__MSG_GET_CONSISTENCY_PROOF: {
+		const Vigil__V1__GetConsistencyProof *g = in->get_consistency_proof;
+		cy.from_size = g->from_size;
+		cy.to_size = g->to_size ? g->to_size : F.size;
+		if (cy.from_size == 0 || cy.from_size > cy.to_size || cy.to_size > F.size ||
+		    merkle_consistency_proof(fake_node, NULL, cy.from_size, cy.to_size, proof, &n) !=
+			    VG_OK || n == 0) {
+			fake_fail("fake relay: cannot prove %llu consistent with %llu",
+				  (unsigned long long)cy.from_size, (unsigned long long)cy.to_size);
+			return;
+		}
+		if (mode == QUERY_CONSISTENCY_FLIP)
+			proof[n - 1][3] ^= 0x40;
+		list = fake_proof_list(proof, n);
+		cy.hashes = list;
+		cy.n_hashes = n;
+		f.msg_case = VIGIL__V1__FRAME__MSG_CONSISTENCY_PROOF;
+		f.consistency_proof = &cy;
 		break;
 	}
 	case VIGIL__V1__FRAME__MSG_GET_LEAF_HASHES: {
@@ -2790,6 +2891,54 @@ static void test_fake_relay_query_lies(void **state)
 	assert_int_equal(F.queries_seen, sizeof(queries) / sizeof(queries[0]));
 }
 
+/* vigil_case_log across pages whose checkpoints differ (the log grew
+ * between them): each page is proven to its own checkpoint, and the
+ * earlier checkpoint is proven a prefix of the last by a consistency
+ * proof; a consistency proof that does not verify is VIGIL_E_VERIFY. */
+static void test_fake_case_log_pages(void **state)
+{
+	(void)state;
+	static const enum fake_query queries[] = {
+		QUERY_CASE_MORE, QUERY_HONEST, QUERY_HONEST,
+		QUERY_CASE_MORE, QUERY_HONEST, QUERY_CONSISTENCY_FLIP,
+	};
+	fake_start_q(WELCOME_HONEST, NULL, 0, queries, sizeof(queries) / sizeof(queries[0]));
+	F.client = connect_as(F.port, "iom-ru-moscow");
+	vigil_client *c = F.client;
+	struct vigil_error err;
+	struct vigil_case_log *log = NULL;
+	int rc = vigil_case_log(c, "se-stockholm-coord/SE-2026-0042", &log, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("%d: %s", rc, err.message);
+	assert_int_equal(log->n, 6);
+	assert_false(log->more);
+	assert_int_equal(log->checkpoint.size, FAKE_FIRST_INDEX + 6);
+	for (size_t i = 0; i < 6; i++) {
+		const struct vigil_case_log_entry *e = &log->entries[i];
+		assert_int_equal(e->entry.index, FAKE_FIRST_INDEX + i);
+		/* The first page's proofs lead to the first checkpoint. */
+		assert_int_equal(e->proof_size, FAKE_FIRST_INDEX + (i < 3 ? 3 : 6));
+		if (i >= 3)
+			assert_memory_equal(e->proof_root, log->checkpoint.root, VIGIL_HASH_LEN);
+		struct vigil_inclusion_proof p;
+		memset(&p, 0, sizeof(p));
+		p.index = e->entry.index;
+		p.tree_size = e->proof_size;
+		memcpy(p.leaf_hash, e->entry.leaf_hash, SHA256_LEN);
+		p.n = e->proof_len;
+		memcpy(p.hashes, e->inclusion_proof, e->proof_len * SHA256_LEN);
+		assert_int_equal(vigil_verify_inclusion(&p, e->proof_root, &err), VIGIL_OK);
+	}
+	vigil_free(log);
+	log = (struct vigil_case_log *)(void *)&err; /* must be reset to NULL */
+	expect_verify(vigil_case_log(c, "se-stockholm-coord/SE-2026-0042", &log, &err), &err,
+		      "the case log's checkpoint of size 50 against the one of size 53: ");
+	assert_null(log);
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), 0); /* no submission */
+	assert_int_equal(F.queries_seen, sizeof(queries) / sizeof(queries[0]));
+}
+
 /* The case log must prove itself: a checkpoint of the checkpoint key,
  * every leaf hash recomputed, every proof to that checkpoint, every record
  * of the case asked for, in log order.  A status must be about the case
@@ -3508,6 +3657,7 @@ int main(void)
 		cmocka_unit_test(test_receipt_verifies),
 		cmocka_unit_test(test_log_queries),
 		cmocka_unit_test(test_case_api),
+		cmocka_unit_test(test_case_log_paging),
 		cmocka_unit_test_teardown(test_fake_relay_honest, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_relay_lies, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_relay_duplicate_certificates, fake_dup_teardown),
@@ -3518,6 +3668,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_fake_late_receipt, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_late_query, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_case_queries, fake_teardown),
+		cmocka_unit_test_teardown(test_fake_case_log_pages, fake_teardown),
 		cmocka_unit_test_teardown(test_cli_fake_relay, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_alerts_former_certificate, fake_alerts_teardown),
 		cmocka_unit_test_teardown(test_fake_alerts, fake_alerts_teardown),
