@@ -155,40 +155,10 @@ int vigil_ack_deliveries(vigil_client *c, uint64_t position, struct vigil_error 
  * reason when it does not.
  */
 static EVP_PKEY *former_relay_key(const struct vigil_client *c, const Vigil__V1__Entry *e,
-				  const ProtobufCBinaryData *der, const char **why)
+				  const ProtobufCBinaryData *der, char *why, size_t why_len)
 {
-	uint8_t h[SHA256_LEN];
-	unsigned int hl;
-	*why = "names a certificate that is not the relay's, and carries none";
-	if (der->len == 0)
-		return NULL;
-	*why = "carries a certificate that does not hash to the entry's fingerprint";
-	if (EVP_Digest(der->data, der->len, h, &hl, EVP_sha256(), NULL) != 1 ||
-	    memcmp(h, e->cert_sha256.data, SHA256_LEN) != 0)
-		return NULL;
-	const unsigned char *p = der->data;
-	X509 *x = d2i_X509(NULL, &p, (long)der->len);
-	EVP_PKEY *key = NULL;
-	*why = "carries a certificate that does not parse";
-	if (!x)
-		return NULL;
-	X509_STORE_CTX *xs = X509_STORE_CTX_new();
-	*why = "carries a certificate the federation's CA did not issue";
-	if (xs && X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(c->ctx), x, NULL) == 1) {
-		X509_STORE_CTX_set_flags(xs, X509_V_FLAG_NO_CHECK_TIME);
-		if (X509_verify_cert(xs) == 1) {
-			char o[VIGIL_ORG_LEN] = "", ou[32] = "";
-			X509_NAME *n = X509_get_subject_name(x);
-			X509_NAME_get_text_by_NID(n, NID_organizationName, o, sizeof(o));
-			X509_NAME_get_text_by_NID(n, NID_organizationalUnitName, ou, sizeof(ou));
-			*why = "carries a certificate of another organisation than the relay's";
-			if (strcmp(o, c->relay.organisation) == 0 && strcmp(ou, "relay") == 0)
-				key = X509_get_pubkey(x);
-		}
-	}
-	X509_STORE_CTX_free(xs);
-	X509_free(x);
-	return key;
+	return vigil__verify_past_cert(c, der, e->cert_sha256.data, c->relay.organisation, "relay",
+				       "the relay's", "the entry's fingerprint", why, why_len);
 }
 
 /* Checks that need only the entry: certificate, signature, leaf hash. */
@@ -205,8 +175,8 @@ static int entry_check(const struct vigil_client *c, const Vigil__V1__Entry *e,
 	 * the one it had before a renewal. */
 	EVP_PKEY *key = c->relay_key, *former = NULL;
 	if (memcmp(e->cert_sha256.data, c->relay.cert_sha256, SHA256_LEN) != 0) {
-		const char *why;
-		if (!(former = former_relay_key(c, e, cert_der, &why)))
+		char why[128];
+		if (!(former = former_relay_key(c, e, cert_der, why, sizeof(why))))
 			return vigil__error_set(err, VIGIL_E_VERIFY, "the alert at position %llu %s",
 						(unsigned long long)pos, why);
 		key = former;

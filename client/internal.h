@@ -193,6 +193,19 @@ int vigil__submit_dispatch(struct vigil_client *c, Vigil__V1__Frame *f, size_t *
 int vigil__verify_receipt(const struct vigil_checkpoint_key *key, struct vigil_receipt *r,
 			  const uint8_t *record, size_t record_len, const char *what,
 			  struct vigil_error *err);
+/*
+ * The key of a certificate that signed in the past (a duplicate's stored
+ * certificate, the relay's before a renewal): der must hash to sha256,
+ * chain to the federation's CA (expired or not: it signed in the past) and
+ * name organisation org, with OU ou unless ou is NULL.  whose names the
+ * expected owner in the reasons ("ours", "the relay's"), hash_name the
+ * fingerprint's field.  NULL with the reason in why ("carries a
+ * certificate that ...") when it does not.
+ */
+EVP_PKEY *vigil__verify_past_cert(const struct vigil_client *c, const ProtobufCBinaryData *der,
+				  const uint8_t sha256[SHA256_LEN], const char *org, const char *ou,
+				  const char *whose, const char *hash_name, char *why,
+				  size_t why_len);
 /* The root an inclusion proof leads to; -1 when the proof has the wrong
  * shape for (index, size). */
 int vigil__inclusion_root(uint64_t index, uint64_t size, const uint8_t leaf[SHA256_LEN],

@@ -193,40 +193,11 @@ static int receipt_take(const Vigil__V1__Receipt *r, struct vigil_receipt *out,
  * it does not.
  */
 static EVP_PKEY *stored_cert_key(const struct vigil_client *c, const Vigil__V1__Receipt *r,
-				 const char **why)
+				 char *why, size_t why_len)
 {
-	const ProtobufCBinaryData *der = &r->stored_certificate;
-	uint8_t h[SHA256_LEN];
-	unsigned int hl;
-	*why = "names a certificate that is not ours, and carries none";
-	if (der->len == 0)
-		return NULL;
-	*why = "carries a certificate that does not hash to stored_cert_sha256";
-	if (EVP_Digest(der->data, der->len, h, &hl, EVP_sha256(), NULL) != 1 ||
-	    memcmp(h, r->stored_cert_sha256.data, SHA256_LEN) != 0)
-		return NULL;
-	const unsigned char *p = der->data;
-	X509 *x = d2i_X509(NULL, &p, (long)der->len);
-	EVP_PKEY *key = NULL;
-	*why = "carries a certificate that does not parse";
-	if (!x)
-		return NULL;
-	X509_STORE_CTX *xs = X509_STORE_CTX_new();
-	*why = "carries a certificate the federation's CA did not issue";
-	if (xs && X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(c->ctx), x, NULL) == 1) {
-		X509_STORE_CTX_set_flags(xs, X509_V_FLAG_NO_CHECK_TIME);
-		if (X509_verify_cert(xs) == 1) {
-			char o[VIGIL_ORG_LEN] = "";
-			X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_organizationName, o,
-						  sizeof(o));
-			*why = "carries a certificate of another organisation than ours";
-			if (strcmp(o, c->self.organisation) == 0)
-				key = X509_get_pubkey(x);
-		}
-	}
-	X509_STORE_CTX_free(xs);
-	X509_free(x);
-	return key;
+	return vigil__verify_past_cert(c, &r->stored_certificate, r->stored_cert_sha256.data,
+				       c->self.organisation, NULL, "ours", "stored_cert_sha256", why,
+				       why_len);
 }
 
 /* Verifies a receipt against the submission it answers (struct
@@ -276,8 +247,8 @@ static int receipt_check(const struct vigil_client *c, const struct vigil__pendi
 							"duplicate %s: the stored signature is not "
 							"ours over this record", what);
 		} else {
-			const char *why;
-			EVP_PKEY *key = stored_cert_key(c, r, &why);
+			char why[128];
+			EVP_PKEY *key = stored_cert_key(c, r, why, sizeof(why));
 			if (!key)
 				return vigil__error_set(err, VIGIL_E_VERIFY, "duplicate %s %s", what,
 							why);

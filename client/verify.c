@@ -15,6 +15,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509_vfy.h>
 
 #include "client/internal.h"
 #include "proto/note.h"
@@ -437,4 +438,47 @@ void vigil_tree_free(vigil_tree **t)
 		return;
 	free(*t);
 	*t = NULL;
+}
+
+EVP_PKEY *vigil__verify_past_cert(const struct vigil_client *c, const ProtobufCBinaryData *der,
+				  const uint8_t sha256[SHA256_LEN], const char *org, const char *ou,
+				  const char *whose, const char *hash_name, char *why,
+				  size_t why_len)
+{
+	uint8_t h[SHA256_LEN];
+	unsigned int hl;
+	if (der->len == 0) {
+		snprintf(why, why_len, "names a certificate that is not %s, and carries none", whose);
+		return NULL;
+	}
+	if (EVP_Digest(der->data, der->len, h, &hl, EVP_sha256(), NULL) != 1 ||
+	    memcmp(h, sha256, SHA256_LEN) != 0) {
+		snprintf(why, why_len, "carries a certificate that does not hash to %s", hash_name);
+		return NULL;
+	}
+	const unsigned char *p = der->data;
+	X509 *x = d2i_X509(NULL, &p, (long)der->len);
+	if (!x) {
+		snprintf(why, why_len, "carries a certificate that does not parse");
+		return NULL;
+	}
+	EVP_PKEY *key = NULL;
+	X509_STORE_CTX *xs = X509_STORE_CTX_new();
+	snprintf(why, why_len, "carries a certificate the federation's CA did not issue");
+	if (xs && X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(c->ctx), x, NULL) == 1) {
+		X509_STORE_CTX_set_flags(xs, X509_V_FLAG_NO_CHECK_TIME);
+		if (X509_verify_cert(xs) == 1) {
+			char o[VIGIL_ORG_LEN] = "", u[32] = "";
+			X509_NAME *n = X509_get_subject_name(x);
+			X509_NAME_get_text_by_NID(n, NID_organizationName, o, sizeof(o));
+			X509_NAME_get_text_by_NID(n, NID_organizationalUnitName, u, sizeof(u));
+			snprintf(why, why_len, "carries a certificate of another organisation than %s",
+				 whose);
+			if (strcmp(o, org) == 0 && (!ou || strcmp(u, ou) == 0))
+				key = X509_get_pubkey(x);
+		}
+	}
+	X509_STORE_CTX_free(xs);
+	X509_free(x);
+	return key;
 }
