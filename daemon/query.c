@@ -273,9 +273,13 @@ out:
 }
 
 /* A case query travels through the writer, so that the read is recorded
- * in the same transaction that reads the state. */
+ * in the same transaction that reads the state.  A case log's inclusion
+ * proofs are read afterwards on the thread pool (case_log_work), from a
+ * reader connection, so that a page of up to CASE_LOG_PAGE_MAX proofs never
+ * holds up the writer. */
 struct case_q {
 	struct writer_job job;
+	uv_work_t work;
 	struct conn *conn;
 	uint64_t request_id;
 	int msg_case;
@@ -461,6 +465,64 @@ static void answer_case_readers(struct case_q *q, const struct case_result *r)
 	free(rp);
 }
 
+/* Loop thread: the answer is sent (or the error); the query ends. */
+static void case_query_end(struct case_q *q)
+{
+	struct conn *c = q->conn;
+	writer_job_clear(&q->job);
+	conn_answered(c);
+	conn_release(c);
+	free(q);
+}
+
+/* Thread pool: the inclusion proof of every entry of a case log page to the
+ * checkpoint the writer committed with it.  The nodes it reads are of
+ * complete subtrees within that checkpoint, all committed before the
+ * writer handed the job back. */
+static void case_log_work(uv_work_t *w)
+{
+	struct case_q *q = container_of(w, struct case_q, work);
+	struct case_result *res = q->job.result;
+	const char *err = NULL;
+	struct reader *r = reader_acquire(&q->conn->relay->readers, &err);
+	if (!r) {
+		q->job.status = VG_EIO;
+		snprintf(q->job.why, sizeof(q->job.why), "cannot read the log: %s", err);
+		return;
+	}
+	int rc = VG_OK;
+	reader_begin(r);
+	for (size_t i = 0; rc == VG_OK && i < res->n_entries; i++) {
+		struct case_entry *e = &res->entries[i];
+		e->proof = malloc(MERKLE_MAX_PROOF * sizeof(merkle_hash));
+		rc = e->proof ? merkle_inclusion_proof(reader_get_node, r, e->index,
+						       q->job.checkpoint->size, e->proof,
+						       &e->proof_len)
+			      : VG_ENOMEM;
+	}
+	reader_end(r);
+	reader_release(&q->conn->relay->readers, r);
+	if (rc != VG_OK) {
+		q->job.status = rc == VG_ENOMEM ? VG_ENOMEM : VG_EIO;
+		snprintf(q->job.why, sizeof(q->job.why), "cannot read the case's proofs (%s)",
+			 vg_strerror(rc));
+	}
+}
+
+static void case_log_done(uv_work_t *w, int status)
+{
+	struct case_q *q = container_of(w, struct case_q, work);
+	if (status == UV_ECANCELED) {
+		q->job.status = VG_EUNAVAIL;
+		snprintf(q->job.why, sizeof(q->job.why), "relay shutting down");
+	}
+	if (q->job.status != VG_OK)
+		conn_send_error(q->conn, q->request_id, q->job.status, "%s", q->job.why);
+	else
+		answer_case_log(q, q->job.result);
+	case_query_end(q);
+}
+
 /* Loop thread: the writer has run the case query. */
 static void on_case_done(struct writer_job *job)
 {
@@ -474,7 +536,11 @@ static void on_case_done(struct writer_job *job)
 			answer_case_status(q, job->result);
 			break;
 		case CASE_Q_LOG:
-			answer_case_log(q, job->result);
+			if (uv_queue_work(c->relay->loop, &q->work, case_log_work,
+					  case_log_done) == 0)
+				return;
+			conn_send_error(c, q->request_id, VG_EINTERNAL,
+					"cannot queue the case's proofs");
 			break;
 		case CASE_Q_LIST:
 			answer_case_list(q, job->result);
@@ -484,10 +550,7 @@ static void on_case_done(struct writer_job *job)
 			break;
 		}
 	}
-	writer_job_clear(job);
-	conn_answered(c);
-	conn_release(c);
-	free(q);
+	case_query_end(q);
 }
 
 static void case_query_start(struct conn *c, Vigil__V1__Frame *f)

@@ -245,21 +245,6 @@ static int query_job(struct writer *w, struct writer_job *j)
 	return 0;
 }
 
-/* The proofs a case log answer carries, to the checkpoint cp. */
-static int case_log_proofs(struct writer *w, struct writer_job *j,
-			   const struct logtree_checkpoint *cp)
-{
-	struct case_result *r = j->result;
-	for (size_t i = 0; i < r->n_entries; i++) {
-		struct case_entry *e = &r->entries[i];
-		e->proof = malloc(MERKLE_MAX_PROOF * sizeof(merkle_hash));
-		if (!e->proof ||
-		    logtree_prove(w->tree, e->index, cp->size, e->proof, &e->proof_len) != 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* One transaction for the whole batch: its entries, tree nodes and the
  * checkpoint that covers them, so one fsync makes all of it durable. */
 static void write_batch(struct writer *w, struct writer_job *batch)
@@ -315,11 +300,8 @@ static void write_batch(struct writer *w, struct writer_job *batch)
 		if (j->status != VG_OK || j->kind == WRITER_HELLO || j->kind == WRITER_DELIVERY_ACK)
 			continue;
 		if (j->kind == WRITER_CASE_QUERY) {
-			if (j->query == CASE_Q_LOG && case_log_proofs(w, j, cp) != 0) {
-				j->status = VG_EIO;
-				snprintf(j->why, sizeof(j->why), "cannot read the case's proofs");
-				continue;
-			}
+			/* A case log's proofs are read on the thread pool
+			 * (query.c), not here. */
 			j->checkpoint = logtree_checkpoint_ref(cp);
 			continue;
 		}
