@@ -4,6 +4,13 @@
  * coalesced per connection), keeps the highest position, and does not stop
  * another client from being served.
  *
+ * The byte budgets: while the test holds the database's write lock (so the
+ * writer waits and nothing is answered), a connection whose Submits pass
+ * [listen] max_inflight_bytes is no longer read (a later GetCheckpoint on
+ * it waits) while one below it is answered; across connections the same
+ * with [writer] max_queue_bytes.  Nothing is lost: once the lock is given
+ * back every Submit gets its receipt.
+ *
  * The relay's memory is read from /proc/PID/status: VmHWM (its peak
  * resident size) against VmRSS before the flood.  MEMBOUND_ACKS sets the
  * flood's size for a measurement by hand (default 200000), and
@@ -15,9 +22,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
 
 #include "alertkit.h"
 #include "casekit.h"
@@ -136,9 +146,246 @@ static void test_ack_flood(void **state)
 	trelay_cleanup(&t);
 }
 
+/* ---- byte budgets --------------------------------------------------------- */
+
+/* A busy writer: the test takes the database's write lock, so the writer's
+ * next transaction waits (busy_timeout 5 s: the lock is held for less). */
+static sqlite3 *lock_db(struct trelay *t)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open_v2(t->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	char *err = NULL;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("cannot take the write lock: %s", err);
+	return db;
+}
+
+static void unlock_db(sqlite3 *db)
+{
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* n Submit frames of signed contact attempts on case_id with full notes,
+ * request ids 1..n, in one buffer (built before the lock is taken). */
+static uint8_t *submits(struct tclient *c, const char *case_id, int n, size_t *len)
+{
+	char note[RECORD_NOTE_MAX + 1];
+	memset(note, 'n', RECORD_NOTE_MAX);
+	note[RECORD_NOTE_MAX] = '\0';
+	uint8_t *buf = NULL;
+	size_t used = 0;
+	for (int i = 1; i <= n; i++) {
+		struct contact_spec s;
+		contact_spec_default(&s, c->org, 0);
+		s.case_id = case_id;
+		s.note = note;
+		uint8_t *rec, *sig, *fb;
+		size_t rec_len, sig_len, fl;
+		contact_build(&s, &rec, &rec_len);
+		record_sign(c->key, rec, rec_len, &sig, &sig_len);
+		Vigil__V1__SignedRecord sr = VIGIL__V1__SIGNED_RECORD__INIT;
+		sr.record.data = rec;
+		sr.record.len = rec_len;
+		sr.signature.data = sig;
+		sr.signature.len = sig_len;
+		Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
+		sub.record = &sr;
+		Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+		f.request_id = (uint64_t)i;
+		f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
+		f.submit = &sub;
+		assert_int_equal(frame_encode(&f, FRAME_DEFAULT_MAX, &fb, &fl), 0);
+		buf = realloc(buf, used + fl);
+		assert_non_null(buf);
+		memcpy(buf + used, fb, fl);
+		used += fl;
+		free(fb);
+		free(rec);
+		free(sig);
+	}
+	*len = used;
+	return buf;
+}
+
+static void send_get_checkpoint(struct tclient *c, uint64_t rid)
+{
+	Vigil__V1__GetCheckpoint g = VIGIL__V1__GET_CHECKPOINT__INIT;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = rid;
+	f.msg_case = VIGIL__V1__FRAME__MSG_GET_CHECKPOINT;
+	f.get_checkpoint = &g;
+	assert_int_equal(tclient_send_frame(c, &f), 0);
+}
+
+/* 1 when nothing at all arrives on c within ms (TLS and socket). */
+static int quiet_for(struct tclient *c, int ms)
+{
+	if (SSL_pending(c->ssl) > 0)
+		return 0;
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	return poll(&p, 1, ms) == 0;
+}
+
+/* Reads the answers to n Submits (ids 1..n) and a GetCheckpoint (id n + 1)
+ * in any order: every Submit a receipt.  Returns how many receipts came
+ * before the checkpoint's answer. */
+static int collect(struct tclient *c, int n)
+{
+	int receipts = 0, before = -1;
+	while (receipts < n || before < 0) {
+		Vigil__V1__Frame *a;
+		if (tclient_recv(c, &a, PATIENCE_MS) != 0)
+			fail_msg("%s: answer after %d receipts: %s", c->org, receipts, c->err);
+		if (a->request_id == (uint64_t)n + 1) {
+			assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_CHECKPOINT);
+			before = receipts;
+		} else {
+			if (a->msg_case != VIGIL__V1__FRAME__MSG_RECEIPT)
+				fail_msg("%s: Submit %llu answered %s", c->org,
+					 (unsigned long long)a->request_id, casekit_outcome(a));
+			receipts++;
+		}
+		frame_free(a);
+	}
+	return before;
+}
+
+/*
+ * [listen] max_inflight_bytes = 64 KiB: connection A's Submits (about 1.5
+ * times the budget) stop the relay reading from A, so A's GetCheckpoint
+ * behind them is not read while the writer is held up; B's Submits (a
+ * quarter of the budget) leave B readable and its GetCheckpoint is
+ * answered at once.
+ */
+static void test_connection_byte_budget(void **state)
+{
+	(void)state;
+	const size_t budget = 65536;
+	struct trelay t;
+	char listen[128];
+	snprintf(listen, sizeof(listen), "max_inflight_bytes = %zu\n", budget);
+	trelay_setup(&t, listen, NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, OWNER "B-1");
+	long long before = db_int(&t, "SELECT count(*) FROM entries");
+	struct tclient a = { .fd = -1 }, b = { .fd = -1 };
+	if (tclient_open(&a, t.port, "iom-ru-moscow") != 0 ||
+	    tclient_open(&b, t.port, "se-shelter-1") != 0)
+		fail_msg("connect: %s %s", a.err, b.err);
+	size_t one, la, lb;
+	free(submits(&a, OWNER "B-1", 1, &one));
+	int na = (int)(budget * 3 / 2 / one) + 1, nb = (int)(budget / 4 / one);
+	uint8_t *fa = submits(&a, OWNER "B-1", na, &la);
+	uint8_t *fb = submits(&b, OWNER "B-1", nb, &lb);
+	assert_true(la > budget + budget / 4 && lb < budget / 2);
+
+	sqlite3 *lock = lock_db(&t);
+	assert_int_equal(tclient_send_raw(&a, fa, la), 0);
+	send_get_checkpoint(&a, (uint64_t)na + 1);
+	assert_int_equal(tclient_send_raw(&b, fb, lb), 0);
+	send_get_checkpoint(&b, (uint64_t)nb + 1);
+	/* B is read: its checkpoint is answered while its Submits wait. */
+	Vigil__V1__Frame *ans;
+	if (tclient_recv(&b, &ans, 3000) != 0)
+		fail_msg("B (%zu bytes in flight) was not read: %s", lb, b.err);
+	assert_int_equal(ans->request_id, (uint64_t)nb + 1);
+	assert_int_equal(ans->msg_case, VIGIL__V1__FRAME__MSG_CHECKPOINT);
+	frame_free(ans);
+	/* A is not: nothing comes back to it while the writer waits. */
+	if (!quiet_for(&a, 1000))
+		fail_msg("A (%zu bytes sent, budget %zu) was answered while the writer waited",
+			 la, budget);
+	unlock_db(lock);
+
+	int first = collect(&a, na);
+	print_message("A: %d Submits of %zu bytes; its GetCheckpoint answered after %d receipts\n",
+		      na, one, first);
+	assert_true(first > 0);
+	for (int i = 0; i < nb; i++) {
+		if (tclient_recv(&b, &ans, PATIENCE_MS) != 0)
+			fail_msg("B: %s", b.err);
+		assert_int_equal(ans->msg_case, VIGIL__V1__FRAME__MSG_RECEIPT);
+		frame_free(ans);
+	}
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM entries"), before + na + nb);
+	free(fa);
+	free(fb);
+	tclient_close(&a);
+	tclient_close(&b);
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
+/*
+ * [writer] max_queue_bytes = 1 MiB (each connection's own budget far
+ * above): twelve connections' Submits together pass it, and then no
+ * connection is read, not even a new one with nothing in flight; every
+ * Submit is answered once the writer goes on.
+ */
+static void test_relay_byte_budget(void **state)
+{
+	(void)state;
+	enum { CONNS = 12 };
+	const size_t budget = 1048576;
+	struct trelay t;
+	char extra[128];
+	snprintf(extra, sizeof(extra), "[writer]\nmax_queue_bytes = %zu\n", budget);
+	trelay_setup(&t, "max_inflight_bytes = 1073741824\n", extra);
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, OWNER "B-2");
+	long long before = db_int(&t, "SELECT count(*) FROM entries");
+	struct tclient c[CONNS + 1];
+	uint8_t *fr[CONNS];
+	size_t len[CONNS], one, total = 0;
+	static const char *const orgs[] = { "iom-ru-moscow", "se-shelter-1", "se-police-noa" };
+	for (int i = 0; i <= CONNS; i++)
+		if (tclient_open(&c[i], t.port, orgs[i % 3]) != 0)
+			fail_msg("connect %d: %s", i, c[i].err);
+	free(submits(&c[0], OWNER "B-2", 1, &one));
+	/* Below the 256 requests a connection may have in flight. */
+	int n = (int)(budget * 3 / 2 / CONNS / one) + 1;
+	assert_true(n < 250);
+	for (int i = 0; i < CONNS; i++) {
+		fr[i] = submits(&c[i], OWNER "B-2", n, &len[i]);
+		total += len[i];
+	}
+
+	sqlite3 *lock = lock_db(&t);
+	for (int i = 0; i < CONNS; i++) {
+		assert_int_equal(tclient_send_raw(&c[i], fr[i], len[i]), 0);
+		send_get_checkpoint(&c[i], (uint64_t)n + 1);
+	}
+	/* The relay's budget is spent: a connection with nothing in flight
+	 * is not read either. */
+	send_get_checkpoint(&c[CONNS], 1);
+	if (!quiet_for(&c[CONNS], 1500))
+		fail_msg("a connection was read with %zu bytes of Submits in flight (budget %zu)",
+			 total, budget);
+	unlock_db(lock);
+
+	Vigil__V1__Frame *ans;
+	if (tclient_recv(&c[CONNS], &ans, PATIENCE_MS) != 0)
+		fail_msg("the idle connection was never read: %s", c[CONNS].err);
+	assert_int_equal(ans->msg_case, VIGIL__V1__FRAME__MSG_CHECKPOINT);
+	frame_free(ans);
+	for (int i = 0; i < CONNS; i++) {
+		collect(&c[i], n);
+		free(fr[i]);
+	}
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM entries"), before + (long long)n * CONNS);
+	for (int i = 0; i <= CONNS; i++)
+		tclient_close(&c[i]);
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_connection_byte_budget),
+		cmocka_unit_test(test_relay_byte_budget),
 		cmocka_unit_test(test_ack_flood),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
