@@ -52,6 +52,12 @@ run() {
 ca_signed=(relay relay-renewed se-stockholm-coord se-police-noa iom-ru-moscow se-shelter-1
            expired revoked no-ou bad-ou no-o other-iom other-coord nonmember wrong-ou
            wrong-c)
+# Every member's encryption certificate (ORG.enc.crt), for sealed text.
+members=(se-stockholm-coord se-goteborg-coord se-police-noa iom-ru-moscow iom-md-chisinau
+         se-shelter-1)
+for org in "${members[@]}"; do
+    ca_signed+=("$org.enc")
+done
 
 cat >"$tmp/openssl.cnf" <<'CNF'
 [ ca ]
@@ -108,6 +114,14 @@ authorityKeyIdentifier = keyid:always
 basicConstraints       = critical, CA:false
 keyUsage               = critical, digitalSignature
 extendedKeyUsage       = clientAuth
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+
+# An organisation's encryption certificate: ECDH key agreement only, for
+# the readers of sealed text (CMS, RFC 5753); never for TLS or signatures.
+[ encryption ]
+basicConstraints       = critical, CA:false
+keyUsage               = critical, keyAgreement
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 
@@ -233,6 +247,24 @@ make_cert se-shelter-1 \
     "/C=SE/O=se-shelter-1/OU=shelter/CN=Shelter 1" client
 for org in se-stockholm-coord se-police-noa iom-ru-moscow se-shelter-1; do
     make_pub "$org"
+done
+
+# ---- encryption certificates ----------------------------------------------
+
+# One per member organisation, beside its TLS certificate: same O, OU and C,
+# a key of its own. The directory publishes them (encryption_cert).
+enc_subject() {
+    case $1 in
+    se-stockholm-coord) echo "/C=SE/O=$1/OU=coordinator/CN=Stockholm county coordinator (encryption)" ;;
+    se-goteborg-coord) echo "/C=SE/O=$1/OU=coordinator/CN=Gothenburg county coordinator (encryption)" ;;
+    se-police-noa) echo "/C=SE/O=$1/OU=police/CN=Swedish Police NOA (encryption)" ;;
+    iom-ru-moscow) echo "/C=RU/O=$1/OU=iom/CN=IOM Moscow field office (encryption)" ;;
+    iom-md-chisinau) echo "/C=MD/O=$1/OU=iom/CN=IOM Chisinau field office (encryption)" ;;
+    se-shelter-1) echo "/C=SE/O=$1/OU=shelter/CN=Shelter 1 (encryption)" ;;
+    esac
+}
+for org in "${members[@]}"; do
+    make_cert "$org.enc" "$(enc_subject "$org")" encryption
 done
 
 # ---- test material --------------------------------------------------------
