@@ -52,6 +52,7 @@ run() {
 ca_signed=(relay relay-renewed se-stockholm-coord se-police-noa iom-ru-moscow se-shelter-1
            expired revoked no-ou bad-ou no-o other-iom other-coord nonmember wrong-ou
            wrong-c)
+# (untrusted-enc is signed by the untrusted CA: remade with it, below.)
 # Every member's encryption certificate (ORG.enc.crt), for sealed text.
 members=(se-stockholm-coord se-goteborg-coord se-police-noa iom-ru-moscow iom-md-chisinau
          se-shelter-1)
@@ -191,17 +192,18 @@ make_cert() {
     fi
 }
 
-# make_foreign_cert NAME SUBJECT: a client certificate for NAME.key signed by
-# the untrusted CA (no database: random serial).
+# make_foreign_cert NAME SUBJECT [EXTENSIONS]: a certificate for NAME.key
+# signed by the untrusted CA (no database: random serial), a client
+# certificate unless EXTENSIONS names another section.
 make_foreign_cert() {
-    local name=$1 subj=$2
+    local name=$1 subj=$2 ext=${3:-client}
     make_key "$name" ec
     if [ ! -s "$name.crt" ]; then
         run openssl req -new -config "$cnf" -key "$name.key" -subj "$subj" \
             -out "$tmp/$name.csr"
         run openssl x509 -req -in "$tmp/$name.csr" -CA untrusted-ca.crt \
             -CAkey untrusted-ca.key -set_serial "0x$(rand_serial)" -sha256 \
-            -days 825 -extfile "$cnf" -extensions client -out "$name.crt.tmp"
+            -days 825 -extfile "$cnf" -extensions "$ext" -out "$name.crt.tmp"
         mv -f -- "$name.crt.tmp" "$name.crt"
     fi
 }
@@ -272,11 +274,15 @@ done
 # A second, unrelated CA and a client certificate it signed.
 make_key untrusted-ca ec
 if [ ! -s untrusted-ca.crt ]; then
-    rm -f -- untrusted.crt
+    rm -f -- untrusted.crt untrusted-enc.crt
 fi
 make_self_signed untrusted-ca "/O=vigil-untrusted/CN=vigil untrusted test CA"
 make_foreign_cert untrusted \
     "/C=RU/O=iom-ru-moscow/OU=iom/CN=IOM Moscow field office (untrusted CA)"
+# An encryption certificate of the same kind, from the untrusted CA.
+make_foreign_cert untrusted-enc \
+    "/C=RU/O=iom-ru-moscow/OU=iom/CN=IOM Moscow field office (encryption, untrusted CA)" \
+    encryption
 
 # Signed by the real CA, but valid only in the past.
 make_cert expired \
@@ -318,7 +324,8 @@ make_cert wrong-c \
 # its content changed, so that a second run writes nothing.
 cat >"$tmp/directory.conf" <<'DIR'
 ; vigil member directory of the development PKI (made by certs/mkpki.sh).
-; One section per organisation id (the certificates' O).
+; One section per organisation id (the certificates' O); encryption_cert
+; names each member's encryption certificate (relative to this file).
 
 [vigil-relay]
 role = relay
@@ -329,31 +336,37 @@ name = vigil relay
 role = coordinator
 country = SE
 name = Stockholm county coordinator
+encryption_cert = se-stockholm-coord.enc.crt
 
 [se-goteborg-coord]
 role = coordinator
 country = SE
 name = Gothenburg county coordinator
+encryption_cert = se-goteborg-coord.enc.crt
 
 [se-police-noa]
 role = police
 country = SE
 name = Swedish Police NOA
+encryption_cert = se-police-noa.enc.crt
 
 [iom-ru-moscow]
 role = iom
 country = RU
 name = IOM Moscow field office
+encryption_cert = iom-ru-moscow.enc.crt
 
 [iom-md-chisinau]
 role = iom
 country = MD
 name = IOM Chisinau field office
+encryption_cert = iom-md-chisinau.enc.crt
 
 [se-shelter-1]
 role = shelter
 country = SE
 name = Shelter 1
+encryption_cert = se-shelter-1.enc.crt
 DIR
 if ! cmp -s "$tmp/directory.conf" directory.conf; then
     cp -- "$tmp/directory.conf" directory.conf.tmp

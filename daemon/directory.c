@@ -1,30 +1,42 @@
 #include "daemon/directory.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
 #include "daemon/ini.h"
+#include "proto/sealed.h"
 #include "proto/status.h"
 
 struct directory {
 	size_t n;
 	struct member *members;   /* sorted by org, no two alike */
+	char **enc_paths;         /* members[i]'s encryption_cert as written, or NULL */
 };
 
 /* The keys of a section, in the order the entry lists them. */
-enum { K_ROLE, K_COUNTRY, K_NAME, N_DKEYS };
-static const char *const key_names[N_DKEYS] = { "role", "country", "name" };
+enum { K_ROLE, K_COUNTRY, K_NAME, K_ENC, N_DKEYS };
+static const char *const key_names[N_DKEYS] = { "role", "country", "name",
+						"encryption_cert" };
+#define N_REQUIRED 3              /* role, country, name */
 
 /* A member being read, with where each part came from. */
 struct entry {
 	struct member m;
+	char *enc_path;           /* encryption_cert as written, or NULL */
 	int line;                 /* of its [section] header */
 	int key_line[N_DKEYS];    /* where each key was set, 0 when not yet */
 };
 
 /* State of one directory_load(), shared by the handlers. */
 struct parse {
+	char base[PATH_MAX];      /* the directory file's own directory, "" for "." */
 	struct ini_file *in;
 	int lineno;               /* line of the header or key being handled */
 	struct entry *e;          /* every section so far; the last is the current one */
@@ -32,19 +44,77 @@ struct parse {
 	struct directory *d;      /* the result, built once the whole file is read */
 };
 
+/* Loads and checks e's encryption certificate (once role and country are
+ * known); errors on the key's line.  0, or -1 after ini_fail(). */
+static int load_enc_cert(struct parse *p, struct entry *e)
+{
+	int line = e->key_line[K_ENC];
+	const char *path = e->enc_path;
+	char full[PATH_MAX + 2 * RECORD_ORG_MAX];
+	if (path[0] == '/' || !p->base[0])
+		snprintf(full, sizeof(full), "%s", path);
+	else
+		snprintf(full, sizeof(full), "%s/%s", p->base, path);
+	if (e->m.role == ROLE_RELAY) {
+		ini_fail(p->in, line, VG_EBADREQ,
+			 "[%s] encryption_cert: the relay reads no sealed text; remove the key",
+			 e->m.org);
+		return -1;
+	}
+	FILE *f = fopen(full, "r");
+	if (!f) {
+		ini_fail(p->in, line, VG_EBADREQ, "[%s] encryption_cert: cannot open %s",
+			 e->m.org, path);
+		return -1;
+	}
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ERR_clear_error();
+	if (!x) {
+		ini_fail(p->in, line, VG_EBADREQ,
+			 "[%s] encryption_cert: %s holds no PEM certificate", e->m.org, path);
+		return -1;
+	}
+	char why[160] = "";
+	sealed_enc_cert_check(x, e->m.org, identity_role_name(e->m.role), e->m.country, why,
+			      sizeof(why));
+	ERR_clear_error();
+	unsigned int dl = 0;
+	if (!why[0] && (X509_digest(x, EVP_sha256(), e->m.enc_sha256, &dl) != 1 ||
+			dl != SHA256_LEN))
+		snprintf(why, sizeof(why), "cannot hash it");
+	unsigned char *der = NULL;
+	int der_len = why[0] ? 0 : i2d_X509(x, &der);
+	if (!why[0] && der_len <= 0)
+		snprintf(why, sizeof(why), "cannot encode it");
+	if (why[0]) {
+		OPENSSL_free(der);
+		X509_free(x);
+		ini_fail(p->in, line, VG_EBADREQ, "[%s] encryption_cert: %s: %s", e->m.org, path,
+			 why);
+		return -1;
+	}
+	e->m.enc_cert = x;
+	e->m.enc_der = der;
+	e->m.enc_der_len = (size_t)der_len;
+	return 0;
+}
+
 /* The current section has all its keys; reported on its header's line.
  * 0 when it has, -1 after ini_fail(). */
 static int section_complete(struct parse *p)
 {
 	if (p->n == 0)
 		return 0;
-	const struct entry *e = &p->e[p->n - 1];
-	for (int k = 0; k < N_DKEYS; k++)
+	struct entry *e = &p->e[p->n - 1];
+	for (int k = 0; k < N_REQUIRED; k++)
 		if (!e->key_line[k]) {
 			ini_fail(p->in, e->line, VG_EBADREQ, "[%s] %s is required", e->m.org,
 				 key_names[k]);
 			return -1;
 		}
+	if (e->enc_path && !e->m.enc_cert)
+		return load_enc_cert(p, e);
 	return 0;
 }
 
@@ -138,6 +208,13 @@ static int set_value(struct parse *p, struct entry *e, int k, const char *value)
 		}
 		memcpy(e->m.country, value, 3);
 		return 1;
+	case K_ENC:
+		e->enc_path = strdup(value);
+		if (!e->enc_path) {
+			ini_fail(p->in, p->lineno, VG_ENOMEM, "out of memory");
+			return 0;
+		}
+		return 1;
 	default:
 		return set_name(p, e, value);
 	}
@@ -198,17 +275,29 @@ static void on_end(struct ini_file *in, void *user)
 		return;
 	}
 	struct directory *d = calloc(1, sizeof(*d));
-	if (d)
+	if (d) {
 		d->members = malloc(p->n * sizeof(*d->members));
-	if (!d || !d->members) {
+		d->enc_paths = calloc(p->n, sizeof(*d->enc_paths));
+	}
+	if (!d || !d->members || !d->enc_paths) {
 		directory_free(&d);
 		ini_fail(in, 0, VG_ENOMEM, "out of memory");
 		return;
 	}
+	/* The certificates and paths move into the directory. */
 	for (size_t i = 0; i < p->n; i++)
 		d->members[i] = p->e[i].m;
 	d->n = p->n;
 	qsort(d->members, d->n, sizeof(*d->members), by_org);
+	for (size_t i = 0; i < p->n; i++) {
+		if (!p->e[i].enc_path)
+			continue;
+		const struct member *m = directory_find(d, p->e[i].m.org);
+		d->enc_paths[m - d->members] = p->e[i].enc_path;
+		p->e[i].enc_path = NULL;
+		p->e[i].m.enc_cert = NULL;
+		p->e[i].m.enc_der = NULL;
+	}
 	p->d = d;
 }
 
@@ -224,7 +313,16 @@ int directory_load(const char *path, struct directory **out, char *err, size_t e
 	struct parse p;
 	memset(&p, 0, sizeof(p));
 	*out = NULL;
+	const char *slash = strrchr(path, '/');
+	if (slash)
+		snprintf(p.base, sizeof(p.base), "%.*s", slash == path ? 1 : (int)(slash - path),
+			 path);
 	int rc = ini_read(path, &handlers, &p, err, err_len);
+	for (size_t i = 0; i < p.n; i++) {
+		free(p.e[i].enc_path);
+		X509_free(p.e[i].m.enc_cert);
+		OPENSSL_free(p.e[i].m.enc_der);
+	}
 	free(p.e);
 	if (rc != VG_OK)
 		directory_free(&p.d); /* NULL: on_end builds it last, when all is well */
@@ -275,10 +373,39 @@ int directory_admit(const struct directory *d, const char *org, enum role role,
 	return 0;
 }
 
+int directory_verify_keys(const struct directory *d, X509_STORE *store, char *why,
+			  size_t why_len)
+{
+	for (size_t i = 0; d && i < d->n; i++) {
+		const struct member *m = &d->members[i];
+		if (!m->enc_cert)
+			continue;
+		X509_STORE_CTX *xs = X509_STORE_CTX_new();
+		int ok = xs && X509_STORE_CTX_init(xs, store, m->enc_cert, NULL) == 1 &&
+			 X509_verify_cert(xs) == 1;
+		int e = xs ? X509_STORE_CTX_get_error(xs) : X509_V_ERR_OUT_OF_MEM;
+		X509_STORE_CTX_free(xs);
+		ERR_clear_error();
+		if (!ok) {
+			snprintf(why, why_len, "organisation %s: encryption certificate %s: %s",
+				 m->org, d->enc_paths[i], X509_verify_cert_error_string(e));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 void directory_free(struct directory **d)
 {
 	if (!d || !*d)
 		return;
+	for (size_t i = 0; i < (*d)->n; i++) {
+		X509_free((*d)->members[i].enc_cert);
+		OPENSSL_free((*d)->members[i].enc_der);
+		if ((*d)->enc_paths)
+			free((*d)->enc_paths[i]);
+	}
+	free((*d)->enc_paths);
 	free((*d)->members);
 	free(*d);
 	*d = NULL;

@@ -22,11 +22,20 @@
  *   country = SE
  *   name = Stockholm county coordinator
  *
+ *   encryption_cert = se-stockholm-coord.enc.crt
+ *
  * The section name is the organisation id (1-64 characters of [a-z0-9-],
  * the certificate's O); role is one of coordinator, police, iom, shelter,
  * relay (the certificate's OU); country is two upper-case letters (the
  * certificate's C); name is 1-127 bytes of UTF-8 without control
- * characters.  All three keys are required.  A section given twice, an
+ * characters.  These three keys are required.  encryption_cert, optional
+ * (not for the relay, which reads no sealed text), is a PEM file (relative
+ * to the directory file's own directory): the organisation's encryption
+ * certificate, to which the other parties seal free text (proto/sealed.h).
+ * It must have a P-256 key, keyUsage keyAgreement and nothing else, and the
+ * member's O, OU and C; directory_verify_keys() checks that it chains to
+ * the federation's CA.  A member without one can be no reader of sealed
+ * text.  A section given twice, an
  * unknown or repeated key, a key outside a section, an indented
  * (multi-line) value, a line over 198 characters and a file that lists no
  * organisation are errors.  At most DIRECTORY_MAX organisations.
@@ -35,6 +44,9 @@
 #define VIGIL_DAEMON_DIRECTORY_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
 
 #include "daemon/identity.h"
 #include "proto/record.h"
@@ -47,6 +59,10 @@ struct member {
 	enum role role;
 	char country[3];
 	char name[DIRECTORY_NAME_MAX + 1];
+	X509 *enc_cert;                       /* encryption certificate, or NULL */
+	uint8_t enc_sha256[SHA256_LEN];       /* SHA-256 of its DER (when enc_cert) */
+	uint8_t *enc_der;                     /* its DER encoding (when enc_cert) */
+	size_t enc_der_len;
 };
 
 struct directory;
@@ -74,6 +90,14 @@ const struct member *directory_at(const struct directory *d, size_t i);
  */
 int directory_admit(const struct directory *d, const char *org, enum role role,
 		    const char *country, char *why, size_t why_len);
+
+/*
+ * Checks that every member's encryption certificate chains to the trust
+ * anchors (and CRLs) of store at the current time.  0, or -1 with
+ * "organisation X: encryption certificate FILE: reason" in why.
+ */
+int directory_verify_keys(const struct directory *d, X509_STORE *store, char *why,
+			  size_t why_len);
 
 /* Frees *d (NULL is fine) and sets *d to NULL. */
 void directory_free(struct directory **d);

@@ -135,6 +135,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	SSL_CTX *ctx = tls_ctx_new(&cfg, dir, err, sizeof(err));
+	/* The members' encryption certificates chain to the same CA (and
+	 * CRL) as their TLS certificates. */
+	if (ctx && directory_verify_keys(dir, SSL_CTX_get_cert_store(ctx), err, sizeof(err)) != 0) {
+		SSL_CTX_free(ctx);
+		ctx = NULL;
+	}
 	if (!ctx) {
 		if (check)
 			fprintf(stderr, "%s\n", err);

@@ -90,6 +90,8 @@ static void answer_members(struct conn *c, uint64_t rid)
 		m[i].role = (Vigil__V1__Role)e->role;
 		m[i].country = (char *)e->country;
 		m[i].name = (char *)e->name;
+		m[i].encryption_certificate.data = e->enc_der;
+		m[i].encryption_certificate.len = e->enc_der_len;
 		mp[i] = &m[i];
 	}
 	Vigil__V1__Members ms = VIGIL__V1__MEMBERS__INIT;

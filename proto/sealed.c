@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 
 #include "proto/status.h"
 
@@ -72,6 +73,40 @@ const char *sealed_field_name(int field)
 void sealed_commit(const uint8_t *p, size_t len, uint8_t out[SHA256_LEN])
 {
 	EVP_Digest(p, len, out, NULL, EVP_sha256(), NULL);
+}
+
+static const char *subject_field(X509 *x, int nid, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), nid, buf, (int)len) < 0)
+		buf[0] = '\0';
+	return buf;
+}
+
+int sealed_enc_cert_check(X509 *x, const char *org, const char *role, const char *country,
+			  char *why, size_t why_len)
+{
+	char o[RECORD_ORG_MAX + 1], ou[32], c[8], group[32] = "";
+	size_t glen = 0;
+	EVP_PKEY *pub = X509_get0_pubkey(x);
+	int rc = VG_EBADREQ;
+	if (!pub || !EVP_PKEY_is_a(pub, "EC") ||
+	    EVP_PKEY_get_group_name(pub, group, sizeof(group), &glen) != 1 ||
+	    strcmp(group, "prime256v1") != 0)
+		fail(rc, why, why_len, "its key is not an EC P-256 key");
+	else if (!(X509_get_extension_flags(x) & EXFLAG_KUSAGE) ||
+		 X509_get_key_usage(x) != KU_KEY_AGREEMENT)
+		fail(rc, why, why_len, "its keyUsage must be keyAgreement and nothing else");
+	else if (strcmp(subject_field(x, NID_organizationName, o, sizeof(o)), org) != 0)
+		fail(rc, why, why_len, "its O is \"%s\", not \"%s\"", o, org);
+	else if (strcmp(subject_field(x, NID_organizationalUnitName, ou, sizeof(ou)), role) != 0)
+		fail(rc, why, why_len, "its OU is \"%s\", not \"%s\"", ou, role);
+	else if (strcmp(subject_field(x, NID_countryName, c, sizeof(c)), country) != 0)
+		fail(rc, why, why_len, "its C is \"%s\", not \"%s\"", c, country);
+	else
+		rc = VG_OK;
+	ERR_clear_error();
+	return rc;
 }
 
 int sealed_cert_sha256(X509 *cert, uint8_t out[SHA256_LEN])

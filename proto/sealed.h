@@ -78,6 +78,15 @@ int sealed_plain_parse(const uint8_t *p, size_t len, int field,
 /* C = SHA-256(P). */
 void sealed_commit(const uint8_t *p, size_t len, uint8_t out[SHA256_LEN]);
 
+/*
+ * Is x an encryption certificate of this member: a P-256 key, keyUsage
+ * keyAgreement and nothing else, subject O = org, OU = role, C = country?
+ * (The chain to the federation's CA is the caller's check.)  VG_OK, or
+ * VG_EBADREQ with e.g. "its keyUsage must be keyAgreement and nothing else".
+ */
+int sealed_enc_cert_check(X509 *x, const char *org, const char *role, const char *country,
+			  char *why, size_t why_len);
+
 /* SHA-256 of a certificate's DER encoding (how a record names a reader). */
 int sealed_cert_sha256(X509 *cert, uint8_t out[SHA256_LEN]);
 

@@ -913,14 +913,23 @@ struct vigil_member {
 	const char *role;                 /* "coordinator", "police", "iom", "shelter" or "relay" */
 	char country[3];                  /* ISO 3166-1 alpha-2: the C of its certificate */
 	char name[VIGIL_MEMBER_NAME_LEN]; /* display name */
+	/* Its encryption certificate (DER), the key sealed text is encrypted to
+	 * for it; NULL and 0 when it has none.  Checked here, never taken on the
+	 * relay's word: it chains to the CA this client trusts (--ca) and is
+	 * valid now, has a P-256 key, keyUsage keyAgreement and nothing else,
+	 * and this member's O, OU (role) and C. */
+	const uint8_t *encryption_cert;
+	size_t encryption_cert_len;
 };
 
 /*
  * GetMembers: every organisation the relay admits, with the role and
- * country its certificate must carry, sorted by organisation id.  Any
- * member may ask.  VIGIL_E_VERIFY when the answer is malformed (an id,
- * role, country or name out of form, or the list not strictly sorted).
- * *out is one block for vigil_free(), NULL when *n is 0.
+ * country its certificate must carry and its encryption certificate,
+ * sorted by organisation id.  Any member may ask.  VIGIL_E_VERIFY when the
+ * answer is malformed (an id, role, country or name out of form, the list
+ * not strictly sorted) or an encryption certificate fails a check (the
+ * message names the member and the check).  *out is one block for
+ * vigil_free(), NULL when *n is 0.
  */
 VIGIL_API int vigil_members(vigil_client *c, struct vigil_member **out, size_t *n,
 			    struct vigil_error *err);

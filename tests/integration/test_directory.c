@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "clikit.h"
 #include "harness.h"
 #include "vigil.h"
@@ -23,15 +26,31 @@ static struct trelay R; /* the relay with the PKI's directory, shared */
 /* The PKI's directory.conf (certs/mkpki.sh), sorted by organisation id. */
 static const struct {
 	const char *org, *role, *country, *name;
+	int enc; /* has an encryption certificate, PKI_DIR/ORG.enc.crt */
 } pki_members[] = {
-	{ "iom-md-chisinau", "iom", "MD", "IOM Chisinau field office" },
-	{ "iom-ru-moscow", "iom", "RU", "IOM Moscow field office" },
-	{ "se-goteborg-coord", "coordinator", "SE", "Gothenburg county coordinator" },
-	{ "se-police-noa", "police", "SE", "Swedish Police NOA" },
-	{ "se-shelter-1", "shelter", "SE", "Shelter 1" },
-	{ "se-stockholm-coord", "coordinator", "SE", "Stockholm county coordinator" },
-	{ "vigil-relay", "relay", "SE", "vigil relay" },
+	{ "iom-md-chisinau", "iom", "MD", "IOM Chisinau field office", 1 },
+	{ "iom-ru-moscow", "iom", "RU", "IOM Moscow field office", 1 },
+	{ "se-goteborg-coord", "coordinator", "SE", "Gothenburg county coordinator", 1 },
+	{ "se-police-noa", "police", "SE", "Swedish Police NOA", 1 },
+	{ "se-shelter-1", "shelter", "SE", "Shelter 1", 1 },
+	{ "se-stockholm-coord", "coordinator", "SE", "Stockholm county coordinator", 1 },
+	{ "vigil-relay", "relay", "SE", "vigil relay", 0 },
 };
+
+/* The DER of a PEM certificate file; *der is OPENSSL_free()d. */
+static int pem_der(const char *path, unsigned char **der)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(x);
+	*der = NULL;
+	int n = i2d_X509(x, der);
+	X509_free(x);
+	assert_true(n > 0);
+	return n;
+}
 
 #define N_PKI_MEMBERS (sizeof(pki_members) / sizeof(pki_members[0]))
 
@@ -138,6 +157,18 @@ static void test_members_libvigil(void **state)
 			assert_string_equal(list[i].role, pki_members[i].role);
 			assert_string_equal(list[i].country, pki_members[i].country);
 			assert_string_equal(list[i].name, pki_members[i].name);
+			if (!pki_members[i].enc) {
+				assert_null(list[i].encryption_cert);
+				assert_int_equal(list[i].encryption_cert_len, 0);
+				continue;
+			}
+			char file[128];
+			unsigned char *der;
+			snprintf(file, sizeof(file), "%s.enc.crt", pki_members[i].org);
+			int len = pem_der(pki(file), &der);
+			assert_int_equal(list[i].encryption_cert_len, (size_t)len);
+			assert_memory_equal(list[i].encryption_cert, der, (size_t)len);
+			OPENSSL_free(der);
 		}
 		vigil_free(list);
 		/* The connection is still usable after the query. */
@@ -288,6 +319,73 @@ static void test_check_config_broken_directory(void **state)
 	trelay_cleanup(&t);
 }
 
+/* A member's encryption_cert: a PEM file beside the directory, of the
+ * right kind for that member, issued by the federation's CA; every mistake
+ * is refused at start-up (and by --check-config) on the key's line. */
+static void test_encryption_certs(void **state)
+{
+	(void)state;
+	struct trelay t, u;
+	char path[700], out[4096], want[2048], text[2048];
+	trelay_setup(&t, NULL, NULL);
+	snprintf(path, sizeof(path), "%s/enc.conf", t.dir);
+	static const struct {
+		const char *relay_enc; /* an encryption_cert line for the relay, or "" */
+		const char *iom_enc;   /* iom-ru-moscow's encryption_cert value */
+		int line;              /* of the key found wrong; 0: start-up check */
+		const char *pre, *post; /* the message: pre, the file's path, post */
+	} cases[] = {
+		{ "", "iom-ru-moscow.crt", 9, "[iom-ru-moscow] encryption_cert: ",
+		  ": its keyUsage must be keyAgreement and nothing else" },
+		{ "", "se-police-noa.enc.crt", 9, "[iom-ru-moscow] encryption_cert: ",
+		  ": its O is \"se-police-noa\", not \"iom-ru-moscow\"" },
+		{ "", "missing.enc.crt", 9, "[iom-ru-moscow] encryption_cert: cannot open ", "" },
+		{ "", "directory.conf", 9, "[iom-ru-moscow] encryption_cert: ",
+		  " holds no PEM certificate" },
+		{ "encryption_cert = iom-ru-moscow.enc.crt\n", "iom-ru-moscow.enc.crt", 4,
+		  "[vigil-relay] encryption_cert: the relay reads no sealed text; remove the key",
+		  NULL },
+		{ "", "untrusted-enc.crt", 0, "organisation iom-ru-moscow: encryption certificate ",
+		  ": unable to get local issuer certificate" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char cert[700], why[1024];
+		/* Paths are relative to the directory file: an absolute one here. */
+		snprintf(cert, sizeof(cert), "%s", pki(cases[i].iom_enc));
+		snprintf(text, sizeof(text),
+			 "[vigil-relay]\nrole = relay\ncountry = SE\n%sname = The relay\n"
+			 "[iom-ru-moscow]\nrole = iom\ncountry = RU\nname = IOM Moscow\n"
+			 "encryption_cert = %s\n",
+			 cases[i].relay_enc, cert);
+		write_text(path, text);
+		trelay_setup_directory(&u, NULL, NULL, path);
+		const char *args[] = { "vigild", "-c", u.conf, "--check-config", NULL };
+		assert_int_equal(run_vigild(args, out, sizeof(out)), 1);
+		if (cases[i].post)
+			snprintf(why, sizeof(why), "%s%s%s", cases[i].pre, cert, cases[i].post);
+		else
+			snprintf(why, sizeof(why), "%s", cases[i].pre);
+		if (cases[i].line)
+			snprintf(want, sizeof(want), "%s:%d: %s\n", path, cases[i].line, why);
+		else
+			snprintf(want, sizeof(want), "%s\n", why);
+		assert_string_equal(out, want);
+		assert_int_not_equal(trelay_start(&u), 0);
+		want[strlen(want) - 1] = '\0';
+		assert_true(trelay_log_has(&u, want, 0));
+		trelay_cleanup(&u);
+	}
+	/* The same file, right: the relay starts; a path relative to the
+	 * directory file. */
+	snprintf(path, sizeof(path), "%s/directory.conf", PKI_DIR);
+	trelay_setup_directory(&u, NULL, NULL, path);
+	const char *args[] = { "vigild", "-c", u.conf, "--check-config", NULL };
+	assert_int_equal(run_vigild(args, out, sizeof(out)), 0);
+	assert_string_equal(out, "configuration OK\n");
+	trelay_cleanup(&u);
+	trelay_cleanup(&t);
+}
+
 /* The relay's own certificate must be the directory's relay member. */
 static void test_relay_not_member(void **state)
 {
@@ -326,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_other_directory),
 		cmocka_unit_test(test_check_config_broken_directory),
 		cmocka_unit_test(test_relay_not_member),
+		cmocka_unit_test(test_encryption_certs),
 	};
 	int failed = cmocka_run_group_tests_name("directory (shared relay)", shared, group_setup,
 						 group_teardown);

@@ -1500,6 +1500,12 @@ enum fake_query {
 	QUERY_STATUS_POLICE_PARTIES, /* the police view with (good) parties */
 	QUERY_STATUS_OFFERED_HISTORY, /* the offered view with the last attempt */
 	QUERY_STATUS_BAD_OWNER,  /* an owner that is no organisation id */
+	/* GetMembers: iom-ru-moscow and se-police-noa, each with its
+	 * encryption certificate, honest unless iom-ru-moscow's is: */
+	QUERY_MEMBERS_TLS_CERT,  /* its TLS certificate (keyUsage digitalSignature) */
+	QUERY_MEMBERS_OTHER_ORG, /* se-police-noa's encryption certificate */
+	QUERY_MEMBERS_UNTRUSTED, /* untrusted-enc.crt: right kind, another CA */
+	QUERY_MEMBERS_GARBAGE,   /* bytes that are no certificate */
 };
 
 #define FAKE_FIRST_INDEX 41u  /* the fake's log starts with this many leaves */
@@ -2057,9 +2063,58 @@ static void fake_case_status(SSL *ssl, const Vigil__V1__Frame *in, enum fake_que
 	fake_send(ssl, &f);
 }
 
+static int cert_der(const char *name, unsigned char **der);
+
+/* GetMembers: two members and their encryption certificates. */
+static void fake_members(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mode)
+{
+	unsigned char *iom = NULL, *police = NULL;
+	static const char *const iom_file[] = {
+		[QUERY_MEMBERS_TLS_CERT] = "iom-ru-moscow.crt",
+		[QUERY_MEMBERS_OTHER_ORG] = "se-police-noa.enc.crt",
+		[QUERY_MEMBERS_UNTRUSTED] = "untrusted-enc.crt",
+	};
+	int n_iom = cert_der(mode >= QUERY_MEMBERS_TLS_CERT && mode <= QUERY_MEMBERS_UNTRUSTED
+				     ? iom_file[mode] : "iom-ru-moscow.enc.crt",
+			     &iom);
+	int n_police = cert_der("se-police-noa.enc.crt", &police);
+	Vigil__V1__Member m[2] = { VIGIL__V1__MEMBER__INIT, VIGIL__V1__MEMBER__INIT };
+	m[0].organisation = (char *)"iom-ru-moscow";
+	m[0].role = VIGIL__V1__ROLE__ROLE_IOM;
+	m[0].country = (char *)"RU";
+	m[0].name = (char *)"IOM Moscow field office";
+	m[0].encryption_certificate.data = iom;
+	m[0].encryption_certificate.len = (size_t)n_iom;
+	if (mode == QUERY_MEMBERS_GARBAGE)
+		m[0].encryption_certificate.len = 40;
+	m[1].organisation = (char *)"se-police-noa";
+	m[1].role = VIGIL__V1__ROLE__ROLE_POLICE;
+	m[1].country = (char *)"SE";
+	m[1].name = (char *)"Swedish Police NOA";
+	m[1].encryption_certificate.data = police;
+	m[1].encryption_certificate.len = (size_t)n_police;
+	Vigil__V1__Member *mp[2] = { &m[0], &m[1] };
+	Vigil__V1__Members ms = VIGIL__V1__MEMBERS__INIT;
+	ms.members = mp;
+	ms.n_members = 2;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = in->request_id;
+	f.msg_case = VIGIL__V1__FRAME__MSG_MEMBERS;
+	f.members = &ms;
+	if (mode == QUERY_MEMBERS_GARBAGE)
+		memset(iom, 0x30, 40);
+	fake_send(ssl, &f);
+	OPENSSL_free(iom);
+	OPENSSL_free(police);
+}
+
 /* Answers one Get* request from the fake's log, the way mode says. */
 static void fake_query(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mode)
 {
+	if (in->msg_case == VIGIL__V1__FRAME__MSG_GET_MEMBERS) {
+		fake_members(ssl, in, mode);
+		return;
+	}
 	if (in->msg_case == VIGIL__V1__FRAME__MSG_GET_CASE_LOG) {
 		fake_case_log(ssl, in, mode);
 		return;
@@ -2939,6 +2994,53 @@ static void test_fake_case_log_pages(void **state)
 	assert_int_equal(F.queries_seen, sizeof(queries) / sizeof(queries[0]));
 }
 
+/* A member's encryption certificate is checked by the client, never taken
+ * on the relay's word: it must chain to the client's CA, be an encryption
+ * certificate (keyAgreement only) and carry that member's O, OU and C. */
+static void test_fake_members(void **state)
+{
+	(void)state;
+	static const enum fake_query queries[] = {
+		QUERY_HONEST, QUERY_MEMBERS_TLS_CERT, QUERY_MEMBERS_OTHER_ORG,
+		QUERY_MEMBERS_UNTRUSTED, QUERY_MEMBERS_GARBAGE, QUERY_HONEST,
+	};
+	fake_start_q(WELCOME_HONEST, NULL, 0, queries, sizeof(queries) / sizeof(queries[0]));
+	F.client = connect_as(F.port, "se-stockholm-coord");
+	vigil_client *c = F.client;
+	struct vigil_error err;
+	struct vigil_member *list = NULL;
+	size_t n = 0;
+	if (vigil_members(c, &list, &n, &err) != VIGIL_OK)
+		fail_msg("honest members: %s", err.message);
+	assert_int_equal(n, 2);
+	unsigned char *der = NULL;
+	int len = cert_der("iom-ru-moscow.enc.crt", &der);
+	assert_int_equal(list[0].encryption_cert_len, (size_t)len);
+	assert_memory_equal(list[0].encryption_cert, der, (size_t)len);
+	OPENSSL_free(der);
+	vigil_free(list);
+	static const char *const lies[] = {
+		"member 1 (iom-ru-moscow) has an encryption certificate of the wrong kind: its "
+		"keyUsage must be keyAgreement and nothing else",
+		"member 1 (iom-ru-moscow) has an encryption certificate of the wrong kind: its O is "
+		"\"se-police-noa\", not \"iom-ru-moscow\"",
+		"member 1 (iom-ru-moscow) has an encryption certificate that does not verify: "
+		"unable to get local issuer certificate",
+		"member 1 (iom-ru-moscow) has an encryption certificate that does not parse",
+	};
+	for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+		list = (struct vigil_member *)(void *)&err; /* must be reset to NULL */
+		expect_verify(vigil_members(c, &list, &n, &err), &err, lies[i]);
+		assert_null(list);
+		assert_int_equal(n, 0);
+	}
+	assert_int_equal(vigil_members(c, &list, &n, &err), VIGIL_OK);
+	vigil_free(list);
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), 0);
+	assert_int_equal(F.queries_seen, sizeof(queries) / sizeof(queries[0]));
+}
+
 /* The case log must prove itself: a checkpoint of the checkpoint key,
  * every leaf hash recomputed, every proof to that checkpoint, every record
  * of the case asked for, in log order.  A status must be about the case
@@ -3668,6 +3770,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_fake_late_receipt, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_late_query, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_case_queries, fake_teardown),
+		cmocka_unit_test_teardown(test_fake_members, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_case_log_pages, fake_teardown),
 		cmocka_unit_test_teardown(test_cli_fake_relay, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_alerts_former_certificate, fake_alerts_teardown),
