@@ -108,8 +108,9 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 			     "case_parties p JOIN cases c ON c.case_id = p.case_id WHERE p.org=? "
 			     "ORDER BY c.case_id" },
 		{ &cs->reads, "SELECT org, what, at_ms FROM case_reads WHERE case_id=? ORDER BY id" },
-		{ &cs->entries, "SELECT idx, received_at_ms, cert_fp, record, signature, leaf_hash "
-				"FROM entries WHERE case_id=? AND idx > ? ORDER BY idx LIMIT ?" },
+		{ &cs->entries, "SELECT e.idx, e.received_at_ms, e.cert_fp, e.record, e.signature, "
+				"e.leaf_hash, s.cms FROM entries e LEFT JOIN sealed s ON s.idx = e.idx "
+				"WHERE e.case_id=? AND e.idx > ? ORDER BY e.idx LIMIT ?" },
 		{ &cs->note_org, "INSERT OR REPLACE INTO orgs(org, role, country, seen_ms) "
 				 "VALUES(?,?,?,?)" },
 		{ &cs->next_due, "SELECT min(next_event_ms) FROM cases WHERE next_event_ms > 0" },
@@ -338,6 +339,11 @@ int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org,
 		}
 		return rc;
 	}
+	/* A sealed text is sealed to exactly the case's readers, as they are
+	 * before this record changes them. */
+	rc = policy_check_sealed(exists ? &c : NULL, rec, org, &cs->members, why, why_len);
+	if (rc != VG_OK)
+		return rc;
 	if (!exists)
 		memset(&c, 0, sizeof(c));
 	rc = casestate_apply(&c, rec, org, &cs->members, &cs->wc, now_ms);
@@ -395,6 +401,16 @@ static int read_entries(struct cases *cs, const char *case_id, const struct case
 		}
 		memcpy(e->record, sqlite3_column_blob(st, 3), e->record_len);
 		memcpy(e->sig, sqlite3_column_blob(st, 4), e->sig_len);
+		size_t sl = (size_t)sqlite3_column_bytes(st, 6);
+		if (sl) {
+			e->sealed = malloc(sl);
+			if (!e->sealed) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			memcpy(e->sealed, sqlite3_column_blob(st, 6), sl);
+			e->sealed_len = sl;
+		}
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? VG_OK : rc == SQLITE_NOMEM ? VG_ENOMEM : db_fail(cs, rc);
@@ -475,6 +491,12 @@ int cases_query(struct cases *cs, enum case_query what, const char *case_id, con
 			rrc = read_entries(cs, case_id, page, res);
 		else if (what == CASE_Q_READERS)
 			rrc = read_readers(cs, case_id, res);
+		else if (what == CASE_Q_SEAL_READERS) {
+			/* The case's readers (a record of no particular kind). */
+			Vigil__V1__Record none = VIGIL__V1__RECORD__INIT;
+			res->n_seal_readers = policy_seal_readers(&res->st, &none, org, &cs->members,
+								  res->seal_readers);
+		}
 		if (rrc != VG_OK)
 			return rrc; /* no answer leaves, so no read to record */
 	}
@@ -490,6 +512,7 @@ void cases_result_free(struct case_result *res)
 	for (size_t i = 0; i < res->n_entries; i++) {
 		free(res->entries[i].record);
 		free(res->entries[i].sig);
+		free(res->entries[i].sealed);
 		free(res->entries[i].proof);
 	}
 	free(res->entries);

@@ -104,6 +104,8 @@ struct case_entry {
 	size_t record_len;
 	uint8_t *sig;
 	size_t sig_len;
+	uint8_t *sealed;                   /* its sealed text (CMS), NULL when none */
+	size_t sealed_len;
 	merkle_hash *proof;                /* filled after the commit */
 	size_t proof_len;
 };
@@ -145,6 +147,8 @@ struct case_result {
 	size_t n_cases;
 	struct case_read *reads;
 	size_t n_reads;
+	struct seal_reader seal_readers[RECORD_PARTIES_MAX + 2]; /* CASE_Q_SEAL_READERS */
+	size_t n_seal_readers;
 };
 
 struct cases;

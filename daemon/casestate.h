@@ -104,6 +104,9 @@ struct case_state {
  * ROLE_NONE when it is not a member. */
 struct case_members {
 	int (*role_of)(const void *ctx, const char *org);
+	/* The SHA-256 of org's encryption certificate into out: 1, or 0 when
+	 * it has none (or is no member).  NULL: nobody has one. */
+	int (*enc_of)(const void *ctx, const char *org, uint8_t out[SHA256_LEN]);
 	const void *ctx;
 };
 

@@ -81,6 +81,16 @@ static int member_role(const void *dir, const char *org)
 	return m ? (int)m->role : ROLE_NONE;
 }
 
+/* case_members.enc_of over the directory. */
+static int member_enc(const void *dir, const char *org, uint8_t out[SHA256_LEN])
+{
+	const struct member *m = directory_find(dir, org);
+	if (!m || !m->enc_cert)
+		return 0;
+	memcpy(out, m->enc_sha256, SHA256_LEN);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_CHECK = 256, OPT_VERSION, OPT_READY, OPT_VERIFY, OPT_INIT };
@@ -231,7 +241,7 @@ int main(int argc, char **argv)
 			.escalate_after_ms = cfg.escalate_after_ms,
 			.max_clock_skew_ms = cfg.max_clock_skew_ms,
 		},
-		.members = { member_role, dir },
+		.members = { member_role, member_enc, dir },
 		.wal_limit = cfg.wal_limit,
 	};
 	int rc = writer_start(writer, &loop, cfg.batch_max, cfg.batch_wait_ms, &wcfg, err,

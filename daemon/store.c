@@ -29,6 +29,7 @@ struct store {
 	sqlite3_stmt *st_find;
 	sqlite3_stmt *st_cert;
 	sqlite3_stmt *st_insert;
+	sqlite3_stmt *st_sealed;
 
 	uint8_t cert_known[SHA256_LEN];  /* the certificate stored last, committed */
 	int cert_known_valid;
@@ -69,6 +70,15 @@ static const char schema_v2[] =
 	"  root BLOB NOT NULL,"
 	"  signed_at_ms INTEGER NOT NULL,"
 	"  note TEXT NOT NULL"               /* the signed note, exactly as served */
+	");";
+
+/* Version 6: sealed text (proto/sealed.h), beside the entries and not in
+ * their leaves: the envelope as submitted.  Erasing it (content erasure)
+ * leaves every leaf, proof and checkpoint as it was. */
+static const char schema_v6[] =
+	"CREATE TABLE sealed ("
+	"  idx INTEGER PRIMARY KEY,"         /* the entry whose record commits to it */
+	"  cms BLOB NOT NULL"                /* DER CMS AuthEnvelopedData */
 	");";
 
 static int exec(sqlite3 *db, const char *sql, char *err, size_t err_len)
@@ -199,6 +209,9 @@ static int schema_check(struct store *s, int fresh, int64_t version, char *err, 
 	/* Version 5: owners, re-armed and handed-over alerts, stalled handovers. */
 	if (version < 5 && exec(s->db, CASES_SCHEMA_5, why, sizeof(why)) != 0)
 		goto fail_tx;
+	/* Version 6: sealed text.  Older records carry theirs in the clear. */
+	if (version < 6 && exec(s->db, schema_v6, why, sizeof(why)) != 0)
+		goto fail_tx;
 	if (exec(s->db, sql, why, sizeof(why)) != 0 || exec(s->db, "COMMIT", why, sizeof(why)) != 0)
 		goto fail_tx;
 	if (fresh)
@@ -284,7 +297,9 @@ int store_open(const char *path, int init, struct store **out, char *err, size_t
 	    store_prepare(s, &s->st_insert,
 			  "INSERT INTO entries(idx, type, received_at_ms, cert_fp, record_id, case_id,"
 			  " author, record, signature, leaf_hash) VALUES(?,1,?,?,?,?,?,?,?,?)",
-			  err, err_len))
+			  err, err_len) ||
+	    store_prepare(s, &s->st_sealed, "INSERT INTO sealed(idx, cms) VALUES(?,?)", err,
+			  err_len))
 		goto fail;
 	*out = s;
 	return VG_OK;
@@ -299,7 +314,7 @@ void store_close(struct store **sp)
 	if (!s)
 		return;
 	sqlite3_stmt *sts[] = { s->st_begin, s->st_commit, s->st_rollback, s->st_find,
-				s->st_cert, s->st_insert };
+				s->st_cert, s->st_insert, s->st_sealed };
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		sqlite3_finalize(sts[i]);
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
@@ -372,6 +387,11 @@ int store_append(struct store *s, const struct store_entry *e)
 	sqlite3_bind_blob(st, 7, e->record, (int)e->record_len, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 8, e->sig, (int)e->sig_len, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 9, e->leaf_hash, SHA256_LEN, SQLITE_STATIC);
+	if ((rc = store_step(st)) != 0 || !e->sealed_len)
+		return rc;
+	st = s->st_sealed;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)e->index);
+	sqlite3_bind_blob(st, 2, e->sealed, (int)e->sealed_len, SQLITE_STATIC);
 	return store_step(st);
 }
 

@@ -31,7 +31,7 @@
 
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_APPLICATION_ID 0x7669676c /* "vigl" */
 
 struct store;
@@ -56,6 +56,8 @@ struct store_entry {
 	const uint8_t *sig;
 	size_t sig_len;
 	const uint8_t *leaf_hash;          /* SHA256_LEN bytes */
+	const uint8_t *sealed;             /* the record's sealed text (CMS), if any */
+	size_t sealed_len;                 /* 0: none */
 };
 
 /*

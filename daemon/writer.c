@@ -163,6 +163,8 @@ static int write_job(struct writer *w, struct writer_job *j)
 		.sig = j->sig,
 		.sig_len = j->sig_len,
 		.leaf_hash = j->leaf_hash,
+		.sealed = j->sealed,
+		.sealed_len = j->sealed_len,
 	};
 	if ((rc = append_entry(w, &e)) != 0)
 		return rc;

@@ -80,6 +80,8 @@ struct writer_job {
 	size_t record_len;
 	const uint8_t *sig;
 	size_t sig_len;
+	const uint8_t *sealed;             /* the record's sealed text (CMS), checked */
+	size_t sealed_len;                 /* 0: none */
 	uint8_t leaf_hash[SHA256_LEN];
 
 	/* The outcome (set by the writer). */

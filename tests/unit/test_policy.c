@@ -43,7 +43,7 @@ static int role_of(const void *ctx, const char *org)
 	return ROLE_NONE;
 }
 
-static const struct case_members members = { role_of, NULL };
+static const struct case_members members = { role_of, NULL, NULL };
 
 enum actor {
 	OWNER,          /* se-stockholm-coord: opened it, handed it to IOM */
