@@ -57,6 +57,8 @@ static const struct key keys[] = {
 	  100, 10 * MS_MIN, "100ms..10m", 0 },
 	{ "listen", "idle_timeout", KEY_DURATION, T_U64, FIELD(idle_timeout_ms),
 	  1000, 7 * (uint64_t)MS_DAY, "1s..7d", 0 },
+	{ "listen", "write_timeout", KEY_DURATION, T_U64, FIELD(write_timeout_ms),
+	  1000, 10 * MS_MIN, "1s..10m", 0 },
 	{ "listen", "max_frame", KEY_UINT, T_SIZE, FIELD(max_frame),
 	  64, 64u * 1024u * 1024u, "64..67108864", 0 },
 	{ "listen", "max_inflight_bytes", KEY_UINT, T_SIZE, FIELD(max_inflight_bytes),
@@ -402,6 +404,7 @@ static void set_defaults(struct config *cfg)
 	cfg->max_handshakes_per_address = 8;
 	cfg->handshake_timeout_ms = 10 * 1000;
 	cfg->idle_timeout_ms = 300 * 1000;
+	cfg->write_timeout_ms = 30 * 1000;
 	/* Real frames are a few KiB (the largest, a case open naming 32
 	 * parties, under 4 KiB): 64 KiB leaves room and bounds what one
 	 * request can make the relay hold. */

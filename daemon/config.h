@@ -27,6 +27,8 @@
  *   max_handshakes_per_address  1..1000000 (the same, per peer address)
  *   handshake_timeout  duration, 100ms..10m
  *   idle_timeout       duration, 1s..7d
+ *   write_timeout      duration, 1s..10m: how long answers may wait unread
+ *                      (no write finishing) before the connection is closed
  *   max_frame          bytes, 64..67108864 (no K/M suffix)
  *   max_inflight_bytes bytes, 65536..1073741824 (no K/M suffix): frames one
  *                      connection may have read and not yet answered
@@ -75,6 +77,8 @@ struct config {
 	unsigned max_handshakes_per_address; /* default 8 of those per peer address */
 	uint64_t handshake_timeout_ms; /* default 10 s */
 	uint64_t idle_timeout_ms;      /* default 300 s */
+	uint64_t write_timeout_ms;     /* default 30 s: answers waiting on a peer that
+					* does not read */
 	size_t max_frame;         /* default 64 KiB; 64 bytes .. 64 MiB */
 	size_t max_inflight_bytes; /* default 4 MiB of frames read, not yet answered, per connection */
 	/* [tls] */

@@ -115,10 +115,12 @@ static void on_write(uv_write_t *req, int status)
 	struct write_req *w = (struct write_req *)req;
 	struct conn *c = w->conn;
 	c->write_queue -= w->len;
+	c->writes_done++;
 	free(w);
 	if (status < 0 && conn_is_open(c)) {
 		conn_close(c, uv_strerror(status));
-	} else if (c->paused && c->write_queue < CONN_MAX_WRITE_QUEUE / 2 && conn_is_open(c)) {
+	} else if (c->paused && !c->processing && c->write_queue < CONN_MAX_WRITE_QUEUE / 2 &&
+		   conn_is_open(c)) {
 		conn_process(c);
 	}
 	conn_release(c);
@@ -261,6 +263,22 @@ static void on_timer(uv_timer_t *t)
 		break;
 	case CONN_HELLO:
 	case CONN_READY:
+		/* Answers waiting for a peer that reads none of them (no write
+		 * finished for write_timeout): it holds memory for nothing. */
+		if (c->write_wait && c->paused && c->write_queue > 0) {
+			if (c->writes_done == c->writes_seen) {
+				log_warn("%s: %s read none of its answers for %llu ms (%zu bytes "
+					 "unread); closing", c->peer_addr, c->id.org,
+					 (unsigned long long)r->cfg->write_timeout_ms, c->write_queue);
+				conn_close(c, "peer does not read its answers");
+				break;
+			}
+			/* Some progress: watch the next period. */
+			c->writes_seen = c->writes_done;
+			uv_timer_start(&c->timer, on_timer, r->cfg->write_timeout_ms, 0);
+			break;
+		}
+		c->write_wait = 0;
 		/* Waiting on us, or for alerts, is not idleness. */
 		if (c->inflight > 0 || c->sub_active)
 			uv_timer_start(&c->timer, on_timer, r->cfg->idle_timeout_ms, 0);
@@ -363,7 +381,10 @@ static int conn_saturated(struct conn *c)
 	struct relay *r = c->relay;
 	if (c->inflight >= CONN_MAX_INFLIGHT || c->write_queue >= CONN_MAX_WRITE_QUEUE)
 		return 1;
-	if (c->inflight_bytes >= r->cfg->max_inflight_bytes)
+	/* What it asked and what it has not read yet: answers of requests in
+	 * flight are reserved in inflight_bytes, unread ones are write_queue. */
+	size_t held = c->inflight_bytes + c->write_queue;
+	if (held > 0 && held >= r->cfg->max_inflight_bytes)
 		return 1;
 	if (r->inflight_bytes >= r->cfg->max_queue_bytes) {
 		/* Even with nothing of its own in flight: what holds the
@@ -444,7 +465,7 @@ static void conn_read_stop(struct conn *c)
 
 /* Pulls decrypted bytes into the frame reader and handles whole frames.
  * Reading from the socket stops while the connection is saturated. */
-static void conn_process(struct conn *c)
+static void conn_process_frames(struct conn *c)
 {
 	uint8_t tmp[TLS_READ_CHUNK];
 	for (;;) {
@@ -454,6 +475,16 @@ static void conn_process(struct conn *c)
 		if (conn_saturated(c)) {
 			c->paused = 1;
 			conn_read_stop(c);
+			/* Stopped on answers the peer does not read: the timer
+			 * now watches for their progress. */
+			if (c->write_queue > 0) {
+				/* (Re)armed at every pause: a pause only follows
+				 * progress, so a stalled peer is not re-armed. */
+				c->write_wait = 1;
+				c->writes_seen = c->writes_done;
+				uv_timer_start(&c->timer, on_timer, c->relay->cfg->write_timeout_ms,
+					       0);
+			}
 			return;
 		}
 		int n = SSL_read(c->ssl, tmp, sizeof(tmp));
@@ -480,6 +511,19 @@ static void conn_process(struct conn *c)
 	conn_read_start(c);
 }
 
+/* Never re-entered for one connection: an answer sent while its frames
+ * are being handled (conn_answered) only lets the running loop go on,
+ * instead of a nested call per frame (each with its read buffer on the
+ * stack). */
+static void conn_process(struct conn *c)
+{
+	if (c->processing)
+		return;
+	c->processing = 1;
+	conn_process_frames(c);
+	c->processing = 0;
+}
+
 /* The relay's bytes drained below half its budget: every connection
  * paused resumes (one paused for its own limits pauses again at once).
  * Below half, so that a full relay does not walk its connections on every
@@ -501,7 +545,7 @@ void conn_answered(struct conn *c)
 {
 	c->inflight--;
 	if (conn_is_open(c)) {
-		if (c->paused)
+		if (c->paused && !c->processing)
 			conn_process(c);
 		if (c->relay->draining && c->inflight == 0)
 			conn_close(c, "relay shutting down");

@@ -65,7 +65,13 @@ struct conn {
 	int handles_open;
 	int reading;
 	int paused;                    /* stopped reading for backpressure */
+	int processing;                /* inside conn_process(): answers given meanwhile
+					* do not re-enter it (its loop goes on) */
 	size_t write_queue;            /* bytes handed to uv_write not yet done */
+	uint64_t writes_done;          /* uv_writes finished */
+	uint64_t writes_seen;          /* writes_done when the write timer was set */
+	int write_wait;                /* the timer runs for write_timeout: paused on
+					* unread answers */
 
 	/* Admission (admission.h). */
 	struct conn *pool_prev, *pool_next; /* relay's handshake pool, oldest first */
@@ -116,12 +122,18 @@ void conn_answered(struct conn *c);
 /*
  * The byte budgets (daemon/README.md, "Connection states and guards"): a
  * request that keeps its frame past its dispatch (a Submit, a read query)
- * charges the frame's wire size to its connection and to the relay, and
- * gives it back before conn_answered().  Reading from a connection stops
- * while its charge is at [listen] max_inflight_bytes or the relay's at
- * [writer] max_queue_bytes; one frame always passes when nothing is in
- * flight on the connection, so a frame within max_frame is never stuck.
+ * charges the frame's wire size and a reservation for its answer
+ * (CONN_RESERVE_* or the query's bound) to its connection and to the
+ * relay, and gives both back before its answer is sent and
+ * conn_answered(); the answer is then counted as unwritten bytes
+ * (write_queue) until the peer has read it.  Reading from a connection
+ * stops while its charge and unwritten answers together are at [listen]
+ * max_inflight_bytes, or the relay's charge at [writer] max_queue_bytes;
+ * one frame always passes when nothing is in flight or unwritten on the
+ * connection, so a frame within max_frame is never stuck.
  */
+#define CONN_RESERVE_SMALL 4096u          /* a receipt, a proof, a checkpoint */
+#define CONN_RESERVE_MAX (4u << 20)       /* the largest answer (conn_send's limit) */
 void conn_charge(struct conn *c, size_t n);
 void conn_uncharge(struct conn *c, size_t n);
 

@@ -285,6 +285,7 @@ struct case_q {
 	uv_work_t work;
 	struct conn *conn;
 	uint64_t request_id;
+	size_t charge;                 /* the frame and its answer's reservation */
 	int msg_case;
 	char case_id[RECORD_CASE_ID_MAX + 1];
 	char org[RECORD_ORG_MAX + 1];
@@ -475,6 +476,7 @@ static void case_query_end(struct case_q *q)
 {
 	struct conn *c = q->conn;
 	writer_job_clear(&q->job);
+	conn_uncharge(c, q->charge);
 	conn_answered(c);
 	conn_release(c);
 	free(q);
@@ -582,7 +584,7 @@ static void on_case_done(struct writer_job *job)
 	case_query_end(q);
 }
 
-static void case_query_start(struct conn *c, Vigil__V1__Frame *f)
+static void case_query_start(struct conn *c, Vigil__V1__Frame *f, size_t charge)
 {
 	uint64_t rid = f->request_id;
 	const char *case_id = "";
@@ -635,6 +637,8 @@ static void case_query_start(struct conn *c, Vigil__V1__Frame *f)
 	}
 	q->conn = c;
 	q->request_id = rid;
+	q->charge = charge;
+	conn_charge(c, charge);
 	q->job.page = page;
 	snprintf(q->case_id, sizeof(q->case_id), "%s", case_id);
 	snprintf(q->org, sizeof(q->org), "%s", c->id.org);
@@ -711,6 +715,31 @@ static int query_bounds(struct conn *c, struct query *q, uint64_t latest)
 	}
 }
 
+/* The most an answer to f can take, reserved in the connection's byte
+ * budget until it is sent (conn.h): a bound from the request itself. */
+static size_t answer_reserve(const struct conn *c, const Vigil__V1__Frame *f)
+{
+	size_t n;
+	switch (f->msg_case) {
+	case VIGIL__V1__FRAME__MSG_GET_LEAF_HASHES:
+		return (size_t)f->get_leaf_hashes->count * (SHA256_LEN + 2) + 64;
+	case VIGIL__V1__FRAME__MSG_GET_ENTRIES:
+		/* An entry: its record (within max_frame) and the rest. */
+		n = (size_t)f->get_entries->count * (c->relay->cfg->max_frame + 512);
+		return n < CONN_RESERVE_MAX ? n : CONN_RESERVE_MAX;
+	case VIGIL__V1__FRAME__MSG_GET_CASE_LOG:
+		n = (size_t)(f->get_case_log->limit ? f->get_case_log->limit
+						     : CASE_LOG_PAGE_DEFAULT) *
+		    (c->relay->cfg->max_frame + 512 + MERKLE_MAX_PROOF * (SHA256_LEN + 2));
+		return n < CONN_RESERVE_MAX ? n : CONN_RESERVE_MAX;
+	case VIGIL__V1__FRAME__MSG_LIST_CASES:
+	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
+		return 65536;
+	default:
+		return CONN_RESERVE_SMALL;
+	}
+}
+
 void query_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 {
 	uint64_t rid = f->request_id;
@@ -720,7 +749,7 @@ void query_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 	case VIGIL__V1__FRAME__MSG_LIST_CASES:
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
 	case VIGIL__V1__FRAME__MSG_GET_SEAL_READERS:
-		case_query_start(c, f);
+		case_query_start(c, f, wire_len + answer_reserve(c, f));
 		return;
 	default:
 		break;
@@ -747,8 +776,8 @@ void query_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 	q->conn = c;
 	q->frame = f;
 	q->request_id = rid;
-	q->charge = wire_len;
-	conn_charge(c, wire_len);
+	q->charge = wire_len + answer_reserve(c, f);
+	conn_charge(c, q->charge);
 	q->pool = &c->relay->readers;
 	snprintf(q->author, sizeof(q->author), "%s", c->id.org);
 	if (query_bounds(c, q, writer_latest(c->relay->writer)->size) != 0) {

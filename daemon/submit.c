@@ -280,8 +280,8 @@ void submit_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 	s->frame = f;
 	s->request_id = rid;
 	s->job.received_at_ms = relay_now_ms();
-	s->charge = wire_len;
-	conn_charge(c, wire_len);
+	s->charge = wire_len + CONN_RESERVE_SMALL; /* and its receipt */
+	conn_charge(c, s->charge);
 	conn_hold(c);
 	int rc = uv_queue_work(c->relay->loop, &s->work, verify_work, verify_done);
 	if (rc != 0) {

@@ -39,6 +39,9 @@
  * 200,000-ack flood took ~180 MB (about 900 bytes per ack). */
 #define FLOOD_GROWTH_MAX (64ll * 1024 * 1024)
 #define CHUNK 10000
+/* What a Submit holds of the byte budget besides its frame: the reservation
+ * for its receipt (CONN_RESERVE_SMALL, daemon/conn.h). */
+#define RECEIPT_RESERVE 4096
 
 /* A field of /proc/PID/status in bytes, -1 when missing. */
 static long long proc_kb(pid_t pid, const char *field)
@@ -253,8 +256,8 @@ static int collect(struct tclient *c, int n)
 }
 
 /*
- * [listen] max_inflight_bytes = 64 KiB: connection A's Submits (about 1.5
- * times the budget) stop the relay reading from A, so A's GetCheckpoint
+ * [listen] max_inflight_bytes = 64 KiB: connection A's Submits (frames and
+ * the reservations for their receipts: about 1.5 times the budget) stop the relay reading from A, so A's GetCheckpoint
  * behind them is not read while the writer is held up; B's Submits (a
  * quarter of the budget) leave B readable and its GetCheckpoint is
  * answered at once.
@@ -276,10 +279,12 @@ static void test_connection_byte_budget(void **state)
 		fail_msg("connect: %s %s", a.err, b.err);
 	size_t one, la, lb;
 	free(submits(&a, OWNER "B-1", 1, &one));
-	int na = (int)(budget * 3 / 2 / one) + 1, nb = (int)(budget / 4 / one);
+	size_t per = one + RECEIPT_RESERVE;
+	int na = (int)(budget * 3 / 2 / per) + 1, nb = (int)(budget / 4 / per);
 	uint8_t *fa = submits(&a, OWNER "B-1", na, &la);
 	uint8_t *fb = submits(&b, OWNER "B-1", nb, &lb);
-	assert_true(la > budget + budget / 4 && lb < budget / 2);
+	assert_true(la + (size_t)na * RECEIPT_RESERVE > budget + budget / 4 &&
+		    lb + (size_t)nb * RECEIPT_RESERVE < budget / 2 && nb >= 2);
 
 	sqlite3 *lock = lock_db(&t);
 	assert_int_equal(tclient_send_raw(&a, fa, la), 0);
@@ -345,7 +350,7 @@ static void test_relay_byte_budget(void **state)
 			fail_msg("connect %d: %s", i, c[i].err);
 	free(submits(&c[0], OWNER "B-2", 1, &one));
 	/* Below the 256 requests a connection may have in flight. */
-	int n = (int)(budget * 3 / 2 / CONNS / one) + 1;
+	int n = (int)(budget * 3 / 2 / CONNS / (one + RECEIPT_RESERVE)) + 1;
 	assert_true(n < 250);
 	for (int i = 0; i < CONNS; i++) {
 		fr[i] = submits(&c[i], OWNER "B-2", n, &len[i]);
@@ -381,9 +386,78 @@ static void test_relay_byte_budget(void **state)
 	trelay_cleanup(&t);
 }
 
+/*
+ * A member that asks and never reads: thousands of GetMembers (each
+ * answered at once on the loop, several KB) pipelined on one connection.
+ * The relay stops reading from it once its unread answers reach the
+ * budget, handles the frames it has without a nested call per frame (this
+ * crashed the relay with a stack overflow), closes the connection after
+ * [listen] write_timeout without progress, keeps its memory, and serves
+ * another client meanwhile.
+ */
+static void test_never_reading(void **state)
+{
+	(void)state;
+	enum { ASKS = 40000 };
+	struct trelay t;
+	trelay_setup(&t, "write_timeout = 2s\n", NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	struct tclient bad = { .fd = -1 }, good = { .fd = -1 };
+	if (tclient_open(&bad, t.port, "se-shelter-1") != 0 ||
+	    tclient_open(&good, t.port, "se-police-noa") != 0)
+		fail_msg("connect: %s %s", bad.err, good.err);
+	served(&good);
+	long long base = proc_kb(t.pid, "VmRSS");
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	for (int i = 0; i < ASKS; i++) {
+		Vigil__V1__GetMembers g = VIGIL__V1__GET_MEMBERS__INIT;
+		Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+		f.request_id = (uint64_t)i + 1;
+		f.msg_case = VIGIL__V1__FRAME__MSG_GET_MEMBERS;
+		f.get_members = &g;
+		uint8_t *fb;
+		size_t fl;
+		assert_int_equal(frame_encode(&f, FRAME_DEFAULT_MAX, &fb, &fl), 0);
+		buf = realloc(buf, len + fl);
+		assert_non_null(buf);
+		memcpy(buf + len, fb, fl);
+		len += fl;
+		free(fb);
+	}
+	/* The frames are small (~10 bytes) and fit in the socket buffers; the
+	 * answers (~4 KB each, 160 MB) do not fit in the kernel's buffers of
+	 * the two sockets: the relay answers until its budget for unread
+	 * answers is full, then stops reading. */
+	assert_int_equal(tclient_send_raw(&bad, buf, len), 0);
+	free(buf);
+	served(&good);
+	if (!trelay_log_has(&t, "se-shelter-1 read none of its answers for 2000 ms", PATIENCE_MS))
+	{
+		char cmd[800];
+		snprintf(cmd, sizeof(cmd), "tail -5 %s >&2", t.log);
+		if (system(cmd) != 0) {}
+		fail_msg("the relay did not close the connection that reads nothing");
+	}
+	served(&good);
+	long long peak = proc_kb(t.pid, "VmHWM");
+	print_message("never reading: %d GetMembers, VmRSS before %lld KiB, VmHWM %lld KiB "
+		      "(+%lld KiB)\n", ASKS, base / 1024, peak / 1024, (peak - base) / 1024);
+	/* Without the budget on unread answers: up to 40000 answers of ~4 KB. */
+	if (peak - base > 12ll * 1024 * 1024)
+		fail_msg("the relay grew by %lld KiB for a peer that reads nothing",
+			 (peak - base) / 1024);
+	assert_true(tclient_wait_closed(&bad, PATIENCE_MS));
+	tclient_close(&bad);
+	tclient_close(&good);
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_never_reading),
 		cmocka_unit_test(test_connection_byte_budget),
 		cmocka_unit_test(test_relay_byte_budget),
 		cmocka_unit_test(test_ack_flood),

@@ -17,6 +17,7 @@ build=${VIGIL_BUILD_DIR:-$here/build}
 vigild=$build/daemon/vigild
 vigil=$build/client/vigil
 bench=$build/tests/bench/vigil-bench
+hostile=$build/tests/reliability/vigil-hostile
 origin=reliability.vigil.example/log
 
 say() { echo "$name: $*" >&2; }
@@ -25,7 +26,7 @@ die() {
 	exit 1
 }
 
-for f in "$vigild" "$vigil" "$bench"; do
+for f in "$vigild" "$vigil" "$bench" "$hostile"; do
 	[ -x "$f" ] || die "$f is missing; build first (or set VIGIL_BUILD_DIR)"
 done
 command -v sqlite3 >/dev/null || die "the sqlite3 command is missing (Debian package sqlite3)"

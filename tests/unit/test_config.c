@@ -260,6 +260,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.max_handshakes_per_address, 8);
 	assert_int_equal(cfg.handshake_timeout_ms, 10000);
 	assert_int_equal(cfg.idle_timeout_ms, 300000);
+	assert_int_equal(cfg.write_timeout_ms, 30000);
 	assert_int_equal(cfg.max_frame, 64 * 1024);
 	assert_null(cfg.tls_crl);
 	assert_int_equal(cfg.wal_limit, 16 * 1024 * 1024);
@@ -325,6 +326,7 @@ static void test_syntax_variants(void **state)
 	load_ok(fx, "[listen]\nport = 65535\nmax_connections = 1000000\n"
 		"max_handshakes = 1000000\nmax_handshakes_per_address = 1000000\n"
 		"handshake_timeout = 100ms\nidle_timeout = 7d\nmax_frame = 67108864\n"
+		"write_timeout = 10m\n"
 		"[writer]\nbatch_max = 10000\nbatch_wait_ms = 1000\n" REQUIRED, &cfg);
 	assert_int_equal(cfg.listen_port, 65535);
 	assert_int_equal(cfg.max_connections, 1000000);
@@ -332,6 +334,7 @@ static void test_syntax_variants(void **state)
 	assert_int_equal(cfg.max_handshakes_per_address, 1000000);
 	assert_int_equal(cfg.handshake_timeout_ms, 100);
 	assert_int_equal(cfg.idle_timeout_ms, 7ull * 86400 * 1000);
+	assert_int_equal(cfg.write_timeout_ms, 600000);
 	assert_int_equal(cfg.max_frame, 67108864);
 	assert_int_equal(cfg.batch_max, 10000);
 	assert_int_equal(cfg.batch_wait_ms, 1000);
@@ -536,6 +539,9 @@ static void test_bad_numbers(void **state)
 		{ "handshake_timeout = -5s",
 		  "[listen] handshake_timeout: \"-5s\" is not a duration in 100ms..10m" },
 		{ "idle_timeout = 999ms", "[listen] idle_timeout: \"999ms\" is not a duration in 1s..7d" },
+		{ "write_timeout = 999ms",
+		  "[listen] write_timeout: \"999ms\" is not a duration in 1s..10m" },
+		{ "write_timeout = 11m", "[listen] write_timeout: \"11m\" is not a duration in 1s..10m" },
 		{ "idle_timeout = 8d", "[listen] idle_timeout: \"8d\" is not a duration in 1s..7d" },
 		{ "idle_timeout = 5 m", "[listen] idle_timeout: \"5 m\" is not a duration in 1s..7d" },
 		{ "idle_timeout = 5M", "[listen] idle_timeout: \"5M\" is not a duration in 1s..7d" },
