@@ -502,9 +502,14 @@ int sealed_check(const uint8_t *der, size_t len, CMS_ContentInfo **out, char *wh
 int sealed_recipients(CMS_ContentInfo *cms, X509 *const *readers, size_t n, char *why,
 		      size_t why_len)
 {
+	/* DER sorts a SET OF by its encodings, so the recipients' order in the
+	 * envelope depends on their ephemeral keys: the reasons name readers
+	 * (in the record's order) and count recipients, never a recipient's
+	 * position. */
 	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
 	int nri = ris ? sk_CMS_RecipientInfo_num(ris) : 0;
 	unsigned char used[SEALED_READERS_MAX] = { 0 };
+	int extra = 0;
 	if (n > SEALED_READERS_MAX)
 		return fail(VG_EBADREQ, why, why_len, "%zu readers, at most %u", n,
 			    SEALED_READERS_MAX);
@@ -517,22 +522,26 @@ int sealed_recipients(CMS_ContentInfo *cms, X509 *const *readers, size_t n, char
 		while (rek && j < n && CMS_RecipientEncryptedKey_cert_cmp(rek, readers[j]) != 0)
 			j++;
 		if (!rek || j == n)
-			return fail(VG_EBADREQ, why, why_len,
-				    "sealed text recipient %d is not one of the record's readers",
-				    i + 1);
-		if (used[j])
-			return fail(VG_EBADREQ, why, why_len,
-				    "sealed text names reader %zu twice", j + 1);
-		used[j] = 1;
+			extra++;
+		else if (used[j] < 2)
+			used[j]++;
 	}
-	for (size_t j = 0; j < n; j++)
-		if (!used[j]) {
-			char o[RECORD_ORG_MAX + 1] = "?";
-			X509_NAME_get_text_by_NID(X509_get_subject_name(readers[j]),
-						  NID_organizationName, o, sizeof(o));
+	for (size_t j = 0; j < n; j++) {
+		if (used[j] == 1)
+			continue;
+		char o[RECORD_ORG_MAX + 1] = "?";
+		X509_NAME_get_text_by_NID(X509_get_subject_name(readers[j]), NID_organizationName, o,
+					  sizeof(o));
+		if (used[j] == 0)
 			return fail(VG_EBADREQ, why, why_len,
 				    "sealed text has no recipient for reader %zu (%s)", j + 1, o);
-		}
+		return fail(VG_EBADREQ, why, why_len, "sealed text names reader %zu (%s) twice",
+			    j + 1, o);
+	}
+	if (extra)
+		return fail(VG_EBADREQ, why, why_len,
+			    "sealed text has %d recipient%s besides the record's readers", extra,
+			    extra == 1 ? "" : "s");
 	ERR_clear_error();
 	return VG_OK;
 }

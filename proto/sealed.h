@@ -104,7 +104,12 @@ int sealed_check(const uint8_t *der, size_t len, CMS_ContentInfo **out, char *wh
 
 /*
  * Are the envelope's recipients exactly these certificates (each reader one
- * recipient, no recipient besides)?  VG_OK or VG_EBADREQ.
+ * recipient, no recipient besides)?  VG_OK or VG_EBADREQ, checked in this
+ * order: "sealed text has no recipient for reader J (ORG)", "sealed text
+ * names reader J (ORG) twice", "sealed text has N recipient(s) besides the
+ * record's readers".  J counts the readers as given; a recipient is never
+ * named by its position, which DER's sorting of the SET OF makes depend on
+ * the ephemeral keys.
  */
 int sealed_recipients(CMS_ContentInfo *cms, X509 *const *readers, size_t n, char *why,
 		      size_t why_len);

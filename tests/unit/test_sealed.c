@@ -394,10 +394,28 @@ static void test_recipient_set(void **state)
 	assert_int_equal(sealed_recipients(cms, r, 3, why, sizeof(why)), VG_EBADREQ);
 	assert_string_equal(why, "sealed text has no recipient for reader 3 (se-shelter-1)");
 	assert_int_equal(sealed_recipients(cms, r, 1, why, sizeof(why)), VG_EBADREQ);
-	assert_string_equal(why, "sealed text recipient 2 is not one of the record's readers");
+	assert_string_equal(why, "sealed text has 1 recipient besides the record's readers");
+	X509 *none[1] = { r[2] };
+	assert_int_equal(sealed_recipients(cms, none + 0, 0, why, sizeof(why)), VG_EBADREQ);
+	assert_string_equal(why, "sealed text has 2 recipients besides the record's readers");
+	/* A missing reader is named before a recipient too many. */
 	X509 *other[2] = { r[0], r[2] };
 	assert_int_equal(sealed_recipients(cms, other, 2, why, sizeof(why)), VG_EBADREQ);
-	assert_string_equal(why, "sealed text recipient 2 is not one of the record's readers");
+	assert_string_equal(why, "sealed text has no recipient for reader 2 (se-shelter-1)");
+	/* A reader the record names twice has one recipient only. */
+	X509 *twice[3] = { r[0], r[1], r[0] };
+	assert_int_equal(sealed_recipients(cms, twice, 3, why, sizeof(why)), VG_EBADREQ);
+	assert_string_equal(why, "sealed text has no recipient for reader 3 (iom-ru-moscow)");
+	/* An envelope with two recipients for one certificate. */
+	static const char *const iom_twice[] = { "iom-ru-moscow", "iom-ru-moscow" };
+	size_t len2;
+	uint8_t *der2 = seal_to(iom_twice, 2, &len2);
+	CMS_ContentInfo *cms2;
+	assert_int_equal(sealed_check(der2, len2, &cms2, why, sizeof(why)), VG_OK);
+	assert_int_equal(sealed_recipients(cms2, r, 1, why, sizeof(why)), VG_EBADREQ);
+	assert_string_equal(why, "sealed text names reader 1 (iom-ru-moscow) twice");
+	CMS_ContentInfo_free(cms2);
+	free(der2);
 	/* A TLS certificate of the same organisation is another certificate. */
 	FILE *f = fopen(pki("iom-ru-moscow.crt"), "r");
 	assert_non_null(f);
@@ -405,7 +423,7 @@ static void test_recipient_set(void **state)
 	fclose(f);
 	X509 *with_tls[2] = { tls, r[1] };
 	assert_int_equal(sealed_recipients(cms, with_tls, 2, why, sizeof(why)), VG_EBADREQ);
-	assert_string_equal(why, "sealed text recipient 1 is not one of the record's readers");
+	assert_string_equal(why, "sealed text has no recipient for reader 1 (iom-ru-moscow)");
 	X509_free(tls);
 	CMS_ContentInfo_free(cms);
 	for (int i = 0; i < 3; i++)
