@@ -288,9 +288,13 @@ int policy_query(const struct policy_actor *a, const char *case_id, const struct
 		*view = a->role == ROLE_POLICE ? CASE_VIEW_POLICE : CASE_VIEW_FULL;
 		return VG_OK;
 	case CASE_Q_LOG:
+		/* The parties that read narrative (they are the readers of its
+		 * sealed text) and the responsible party; police read no
+		 * narrative. */
 		if (a->role != ROLE_COORDINATOR && a->role != ROLE_IOM &&
-		    strcmp(a->org, c->responsible) != 0) {
-			WHY("the case's records are for coordinator, iom and responsible parties");
+		    a->role != ROLE_SHELTER && strcmp(a->org, c->responsible) != 0) {
+			WHY("the case's records are for coordinator, iom, shelter and responsible "
+			    "parties");
 			return VG_EPERM;
 		}
 		return VG_OK;

@@ -279,8 +279,8 @@ static void log_help(FILE *f)
 {
 	fprintf(f, "usage: vigil [OPTIONS] log ID\n"
 		   "\n"
-		   "Shows every record of case ID (for coordinator and iom parties and the\n"
-		   "responsible party), after verifying the relay's answer: its checkpoint\n"
+		   "Shows every record of case ID (for coordinator, iom and shelter parties\n"
+		   "and the responsible party), after verifying the relay's answer: its checkpoint\n"
 		   "with the checkpoint key, each entry's leaf hash, and each entry's inclusion\n"
 		   "proof to that checkpoint.  One line per entry:\n"
 		   "\n"

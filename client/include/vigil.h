@@ -836,8 +836,8 @@ struct vigil_case_log {
 #define VIGIL_CASE_LOG_PAGE_MAX 1000
 
 /*
- * GetCaseLog: every entry of the case, for coordinator and iom parties and
- * the responsible party (others: VIGIL_E_REFUSED PERMISSION_DENIED).  The
+ * GetCaseLog: every entry of the case, for coordinator, iom and shelter
+ * parties and the responsible party (others: VIGIL_E_REFUSED PERMISSION_DENIED).  The
  * relay answers in pages (VIGIL_CASE_LOG_PAGE_DEFAULT entries each); this
  * asks for page after page until the last, checks each page against its own
  * checkpoint and, when the log grew in between, fetches a consistency proof

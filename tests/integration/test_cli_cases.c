@@ -677,7 +677,8 @@ static void test_demo_log(void **state)
 	/* Police do not get the records; a non-party gets nothing at all. */
 	r = vigil_as(0, "se-police-noa", "log", DEMO, NULL);
 	expect_refused(r, "PERMISSION_DENIED",
-		       "the case's records are for coordinator, iom and responsible parties");
+		       "the case's records are for coordinator, iom, shelter and responsible "
+		       "parties");
 	r = vigil_as(0, "other-iom", "log", DEMO, NULL);
 	expect_refused(r, "NOT_FOUND", "case " DEMO " not found");
 }

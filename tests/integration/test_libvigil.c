@@ -861,7 +861,8 @@ static void test_case_api(void **state)
 	log = (struct vigil_case_log *)(void *)&err;
 	expect_refused(vigil_case_log(police, "se-stockholm-coord/LV-2026-7", &log, &err), &err,
 		       "PERMISSION_DENIED", 3,
-		       "the case's records are for coordinator, iom and responsible parties");
+		       "the case's records are for coordinator, iom, shelter and responsible "
+		       "parties");
 	assert_null(log);
 	expect_usage_msg(vigil_record_decode((const uint8_t *)"junk", 4, &ri, &err), &err,
 			 "not a valid record: record does not decode as vigil.v1.Record");

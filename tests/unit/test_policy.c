@@ -405,7 +405,7 @@ struct qrow {
 	const char *why;
 };
 
-#define ONLY_LOG "the case's records are for coordinator, iom and responsible parties"
+#define ONLY_LOG "the case's records are for coordinator, iom, shelter and responsible parties"
 #define ONLY_READERS "only the owner (se-stockholm-coord) or the responsible coordinator lists who read the case"
 
 static const struct qrow qrows[] = {
@@ -426,7 +426,7 @@ static const struct qrow qrows[] = {
 	{ ACTIVE, COORD_PARTY, CASE_Q_LOG, VG_OK, CASE_VIEW_FULL, NULL },
 	{ ACTIVE, RESPONSIBLE, CASE_Q_LOG, VG_OK, CASE_VIEW_FULL, NULL },
 	{ ACTIVE, POLICE_PARTY, CASE_Q_LOG, VG_EPERM, 0, ONLY_LOG },
-	{ ACTIVE, SHELTER_PARTY, CASE_Q_LOG, VG_EPERM, 0, ONLY_LOG },
+	{ ACTIVE, SHELTER_PARTY, CASE_Q_LOG, VG_OK, CASE_VIEW_FULL, NULL },
 	{ ACTIVE, COORD_OUT, CASE_Q_LOG, VG_ENOTFOUND, 0, NF },
 	{ PENDING, OFFERED, CASE_Q_LOG, VG_ENOTFOUND, 0, NF },
 
