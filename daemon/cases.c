@@ -1,4 +1,5 @@
 #include "daemon/cases.h"
+#include "daemon/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +110,8 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 			     "ORDER BY c.case_id" },
 		{ &cs->reads, "SELECT org, what, at_ms FROM case_reads WHERE case_id=? ORDER BY id" },
 		{ &cs->entries, "SELECT e.idx, e.received_at_ms, e.cert_fp, e.record, e.signature, "
-				"e.leaf_hash, s.cms FROM entries e LEFT JOIN sealed s ON s.idx = e.idx "
+				"e.leaf_hash, s.cms, coalesce(x.what, 0) FROM entries e LEFT JOIN "
+				"sealed s ON s.idx = e.idx LEFT JOIN erased x ON x.idx = e.idx "
 				"WHERE e.case_id=? AND e.idx > ? ORDER BY e.idx LIMIT ?" },
 		{ &cs->note_org, "INSERT OR REPLACE INTO orgs(org, role, country, seen_ms) "
 				 "VALUES(?,?,?,?)" },
@@ -316,6 +318,55 @@ static int add_read(struct cases *cs, const char *case_id, const char *org, cons
 	return step_done(cs, st);
 }
 
+int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
+		      const struct cases_erase_target *t, int64_t now_ms, char *why,
+		      size_t why_len, char parties[][CASE_ORG_LEN], size_t *n_parties)
+{
+	const Vigil__V1__EraseRequest *er = rec->erase_request;
+	int rc = policy_check_times(rec, now_ms, cs->wc.max_clock_skew_ms, why, why_len);
+	if (rc != VG_OK)
+		return rc;
+	struct case_state c;
+	int exists = load(cs, rec->case_id, &c);
+	if (exists < 0)
+		return exists;
+	const struct policy_actor actor = { org, role };
+	rc = policy_record(&actor, exists ? &c : NULL, rec, &cs->members, why, why_len);
+	if (rc != VG_OK) {
+		if (exists && policy_hidden(&actor, &c)) {
+			int arc = add_read(cs, rec->case_id, org, policy_refused_tag(rec), now_ms);
+			if (arc != VG_OK)
+				return arc;
+		}
+		return rc;
+	}
+	char id[2 * RECORD_ID_LEN + 1];
+	for (unsigned i = 0; i < RECORD_ID_LEN; i++)
+		snprintf(id + 2 * i, 3, "%02x", er->target_id.data[i]);
+	if (!t->found || strcmp(t->case_id, rec->case_id) != 0) {
+		snprintf(why, why_len, "record %s is no entry of case %s", id, rec->case_id);
+		return VG_ENOTFOUND;
+	}
+	if (t->keeps) {
+		snprintf(why, why_len, "record %s is an erasure or a request for one: they are kept, "
+			 "so that the log says what was erased", id);
+		return VG_EBADREQ;
+	}
+	if (t->erased == STORE_ERASED_RECORD) {
+		snprintf(why, why_len, "record %s is erased already", id);
+		return VG_EBADREQ;
+	}
+	if (!er->whole_record && !t->has_sealed) {
+		snprintf(why, why_len, t->erased ? "the sealed text of record %s is erased already"
+						 : "record %s has no sealed text to erase", id);
+		return VG_EBADREQ;
+	}
+	*n_parties = c.n_parties;
+	for (size_t i = 0; i < c.n_parties; i++)
+		memcpy(parties[i], c.parties[i].org, CASE_ORG_LEN);
+	return VG_OK;
+}
+
 int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
 		uint64_t index, int64_t now_ms, char *why, size_t why_len)
 {
@@ -401,6 +452,7 @@ static int read_entries(struct cases *cs, const char *case_id, const struct case
 		}
 		memcpy(e->record, sqlite3_column_blob(st, 3), e->record_len);
 		memcpy(e->sig, sqlite3_column_blob(st, 4), e->sig_len);
+		e->erased = sqlite3_column_int(st, 7);
 		size_t sl = (size_t)sqlite3_column_bytes(st, 6);
 		if (sl) {
 			e->sealed = malloc(sl);

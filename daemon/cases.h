@@ -106,6 +106,7 @@ struct case_entry {
 	size_t sig_len;
 	uint8_t *sealed;                   /* its sealed text (CMS), NULL when none */
 	size_t sealed_len;
+	int erased;                        /* 0, STORE_ERASED_CONTENT or _RECORD */
 	merkle_hash *proof;                /* filled after the commit */
 	size_t proof_len;
 };
@@ -196,6 +197,27 @@ int cases_note_alert(struct cases *cs, uint64_t position, const struct watch_eve
  * A refused probe of a case the author may not see is recorded beside the
  * refused reads.
  */
+/* An erasure's target as the store found it (store_erase_lookup). */
+struct cases_erase_target {
+	int found;
+	char case_id[CASE_ID_LEN];
+	int has_sealed;                    /* its sealed text is still stored */
+	int erased;                        /* 0, STORE_ERASED_CONTENT or _RECORD */
+	int keeps;                         /* it is an Erasure or EraseRequest: never erased */
+};
+
+/*
+ * May org erase what rec (an EraseRequest) names?  The same rules as
+ * cases_apply (times, the owner), then the target: an entry of this case,
+ * not an erasure record, not erased already, with sealed text for a
+ * content erasure.  On VG_OK the case's parties (the Erasure's recipients)
+ * are copied into parties (CASE_PARTIES_MAX).  Changes nothing but the
+ * audit of a hidden probe.
+ */
+int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
+		      const struct cases_erase_target *t, int64_t now_ms, char *why,
+		      size_t why_len, char parties[][CASE_ORG_LEN], size_t *n_parties);
+
 int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
 		uint64_t index, int64_t now_ms, char *why, size_t why_len);
 

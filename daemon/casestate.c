@@ -130,6 +130,10 @@ int casestate_apply(struct case_state *c, const Vigil__V1__Record *rec, const ch
 		c->close_reason = rec->case_close->reason;
 		watchdog_on_closed(c);
 		break;
+	case VIGIL__V1__RECORD__BODY_ERASE_REQUEST:
+		/* The erasure is the writer's (writer.c, erase_job); the case
+		 * only counts the entry. */
+		break;
 	default:
 		return VG_EBADREQ;
 	}

@@ -225,6 +225,10 @@ int policy_record(const struct policy_actor *a, const struct case_state *c,
 		WHY("alerts are raised by the relay only");
 		return VG_EPERM;
 	}
+	if (rec->body_case == VIGIL__V1__RECORD__BODY_ERASURE) {
+		WHY("erasures are written by the relay only");
+		return VG_EPERM;
+	}
 	if (rec->body_case == VIGIL__V1__RECORD__BODY_CASE_OPEN)
 		return check_open(a, c, rec, m, why, why_len);
 	/* The offered organisation may answer before it is a party. */
@@ -232,6 +236,15 @@ int policy_record(const struct policy_actor *a, const struct case_state *c,
 			is_offered(c, a->org);
 	if (!c || (!is_party(c, a->org) && !answering))
 		return not_found(rec->case_id, why, why_len);
+	/* The owner erases, whatever the case's state (DESIGN.md section 8:
+	 * the controller's decision); which record is the writer's check. */
+	if (rec->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST) {
+		if (strcmp(a->org, c->owner) != 0) {
+			WHY("only the case's owner (%s) erases its records", c->owner);
+			return VG_EPERM;
+		}
+		return VG_OK;
+	}
 	if (c->state != VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE) {
 		WHY("case %s is closed; its owner reopens it with a case open", rec->case_id);
 		return VG_EBADREQ;

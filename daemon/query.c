@@ -12,6 +12,7 @@
 #include "daemon/identity.h"
 #include "daemon/relay.h"
 #include "daemon/reader.h"
+#include "daemon/store.h"
 #include "daemon/writer.h"
 #include "proto/frame.h"
 #include "proto/merkle.h"
@@ -183,6 +184,9 @@ static void query_work(uv_work_t *w)
 			q->entries[q->n_entries++] = e;
 			e->index = (uint64_t)sqlite3_column_int64(st, 0);
 			e->received_at_ms = sqlite3_column_int64(st, 1);
+			int what = sqlite3_column_int(st, 7);
+			e->content_erased = what != 0;
+			e->record_erased = what == STORE_ERASED_RECORD;
 			ProtobufCBinaryData *dst[] = { &e->cert_sha256, &e->record, &e->signature,
 						       &e->leaf_hash, &e->sealed };
 			for (int k = 0; k < 5; k++) {
@@ -388,6 +392,8 @@ static void answer_case_log(struct case_q *q, const struct case_result *r)
 		en[i].leaf_hash.len = SHA256_LEN;
 		en[i].sealed.data = e->sealed;
 		en[i].sealed.len = e->sealed_len;
+		en[i].content_erased = e->erased != 0;
+		en[i].record_erased = e->erased == STORE_ERASED_RECORD;
 		vigil__v1__case_log_entry__init(&le[i]);
 		le[i].entry = &en[i];
 		ProtobufCBinaryData *p = proofs + i * MERKLE_MAX_PROOF;

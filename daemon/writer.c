@@ -24,6 +24,8 @@ struct writer {
 	uint8_t relay_cert_sha256[SHA256_LEN];
 
 	struct walsync *walsync;         /* WAL checkpoints, off the writer's path */
+	int scrub;                       /* the open transaction erases: scrub the WAL
+					  * after its commit */
 	struct health health;            /* failing storage: backoff, or no more writes */
 
 	uv_thread_t thread;
@@ -101,6 +103,143 @@ static int cases_abort(struct writer *w)
 	return cases_errcode(w->cases);
 }
 
+/* Packs r (its author the relay), signs it with the relay's key and
+ * appends it at received time now; *index is its position.  0 or an
+ * SQLite error. */
+static int append_relay_record(struct writer *w, Vigil__V1__Record *r, int64_t now,
+			       uint64_t *index)
+{
+	r->author = (char *)w->cfg.relay_org;
+	r->client_time_ms = now;
+	size_t len = vigil__v1__record__get_packed_size(r);
+	uint8_t *rec = malloc(len), *sig = NULL, *leaf = NULL;
+	size_t sig_len = 0, leaf_len = 0;
+	int rc = SQLITE_NOMEM;
+	if (!rec)
+		return rc;
+	vigil__v1__record__pack(r, rec);
+	uint8_t leaf_hash[SHA256_LEN];
+	rc = SQLITE_ERROR;
+	if (record_sign(w->cfg.relay_key, rec, len, &sig, &sig_len) == VG_OK &&
+	    entry_leaf_encode(now, w->relay_cert_sha256, rec, len, sig, sig_len, &leaf,
+			      &leaf_len) == VG_OK) {
+		merkle_leaf_hash(leaf, leaf_len, leaf_hash);
+		struct store_entry e = {
+			.received_at_ms = now,
+			.record_id = r->record_id.data,
+			.case_id = r->case_id,
+			.author = w->cfg.relay_org,
+			.cert_sha256 = w->relay_cert_sha256,
+			.cert_der = w->cfg.relay_cert_der,
+			.cert_der_len = w->cfg.relay_cert_der_len,
+			.record = rec,
+			.record_len = len,
+			.sig = sig,
+			.sig_len = sig_len,
+			.leaf_hash = leaf_hash,
+		};
+		rc = append_entry(w, &e);
+		*index = e.index;
+	}
+	free(leaf);
+	free(sig);
+	free(rec);
+	return rc;
+}
+
+/* Whether the stored record of record_id is an erasure or a request for
+ * one (never erased themselves: they say what was erased). */
+static int keeps_record(struct writer *w, const uint8_t *record_id, int *keeps)
+{
+	struct store_entry row;
+	int found;
+	*keeps = 0;
+	int rc = store_find(w->store, record_id, &row, &found);
+	if (rc != 0 || !found)
+		return rc;
+	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, row.record_len, row.record);
+	*keeps = r && (r->body_case == VIGIL__V1__RECORD__BODY_ERASURE ||
+		       r->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST);
+	vigil__v1__record__free_unpacked(r, NULL);
+	store_find_end(w->store);
+	return 0;
+}
+
+/*
+ * An EraseRequest, once cases_erase_check allowed it, in the open
+ * transaction: the owner's request entry, the relay's Erasure entry (what,
+ * why, on whose request, told to the case's parties), and the erasure
+ * itself, all or nothing.
+ */
+static int erase_job(struct writer *w, struct writer_job *j, struct store_entry *req)
+{
+	const Vigil__V1__EraseRequest *er = j->parsed->erase_request;
+	struct store_erasable found;
+	struct cases_erase_target t = { 0 };
+	int rc = store_erase_lookup(w->store, er->target_id.data, &found, &t.found);
+	if (rc == 0 && t.found && found.erased != STORE_ERASED_RECORD)
+		rc = keeps_record(w, er->target_id.data, &t.keeps);
+	if (rc != 0)
+		return rc;
+	memcpy(t.case_id, found.case_id, sizeof(t.case_id));
+	t.has_sealed = found.has_sealed;
+	t.erased = found.erased;
+	char parties[CASE_PARTIES_MAX][CASE_ORG_LEN];
+	size_t n_parties = 0;
+	rc = cases_erase_check(w->cases, j->parsed, j->author, j->role, &t, j->received_at_ms,
+			       j->why, sizeof(j->why), parties, &n_parties);
+	if (rc == VG_OK)
+		rc = cases_apply(w->cases, j->parsed, j->author, j->role, logtree_size(w->tree),
+				 j->received_at_ms, j->why, sizeof(j->why));
+	if (rc == VG_EIO)
+		return cases_abort(w);
+	if (rc != VG_OK) {
+		j->status = rc;
+		return 0;
+	}
+	if ((rc = append_entry(w, req)) != 0)
+		return rc;
+	uint8_t erasure_id[RECORD_ID_LEN];
+	if (RAND_bytes(erasure_id, sizeof(erasure_id)) != 1)
+		return SQLITE_ERROR;
+	uint64_t indexes[1] = { found.index };
+	char *recipients[CASE_PARTIES_MAX];
+	for (size_t i = 0; i < n_parties; i++)
+		recipients[i] = parties[i];
+	Vigil__V1__Erasure ea = VIGIL__V1__ERASURE__INIT;
+	ea.indexes = indexes;
+	ea.n_indexes = 1;
+	ea.whole_record = er->whole_record;
+	ea.reason = er->reason;
+	ea.request_id = j->parsed->record_id;
+	ea.requested_by = (char *)j->author;
+	ea.reference = er->reference;
+	ea.recipients = recipients;
+	ea.n_recipients = n_parties;
+	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
+	r.record_id.data = erasure_id;
+	r.record_id.len = RECORD_ID_LEN;
+	r.case_id = (char *)j->case_id;
+	r.body_case = VIGIL__V1__RECORD__BODY_ERASURE;
+	r.erasure = &ea;
+	uint64_t at;
+	if ((rc = append_relay_record(w, &r, j->received_at_ms, &at)) != 0 ||
+	    (rc = store_erase(w->store, found.index, er->whole_record, at,
+			      j->received_at_ms)) != 0)
+		return rc;
+	w->scrub = 1;
+	log_notice("erased the %s of entry %llu (case %s) on request of %s, reference %s; "
+		   "erasure entry %llu", er->whole_record ? "record" : "sealed text",
+		   (unsigned long long)found.index, j->case_id, j->author, er->reference,
+		   (unsigned long long)at);
+	j->index = req->index;
+	j->status = VG_OK;
+	j->duplicate = 0;
+	j->stored_received_at_ms = j->received_at_ms;
+	memcpy(j->stored_leaf_hash, j->leaf_hash, SHA256_LEN);
+	return 0;
+}
+
 /* Appends one job inside the open transaction.  Returns an SQLite error
  * code that must abort the whole batch, or 0. */
 static int write_job(struct writer *w, struct writer_job *j)
@@ -137,6 +276,24 @@ static int write_job(struct writer *w, struct writer_job *j)
 		}
 		store_find_end(w->store);
 		return 0;
+	}
+
+	if (j->parsed->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST) {
+		struct store_entry req = {
+			.received_at_ms = j->received_at_ms,
+			.record_id = j->record_id,
+			.case_id = j->case_id,
+			.author = j->author,
+			.cert_sha256 = j->cert_sha256,
+			.cert_der = j->cert_der,
+			.cert_der_len = j->cert_der_len,
+			.record = j->record,
+			.record_len = j->record_len,
+			.sig = j->sig,
+			.sig_len = j->sig_len,
+			.leaf_hash = j->leaf_hash,
+		};
+		return erase_job(w, j, &req);
 	}
 
 	/* The case rules, against the state the batch has built so far; a
@@ -293,9 +450,15 @@ static void write_batch(struct writer *w, struct writer_job *batch)
 		logtree_checkpoint_release(cp);
 		storage_failed(w, rc, "a batch");
 		fail_batch(w, batch, rc);
+		w->scrub = 0;
 		return;
 	}
 	storage_ok(w);
+	/* Erased bytes leave the WAL too (walsync.h). */
+	if (w->scrub) {
+		walsync_scrub(w->walsync);
+		w->scrub = 0;
+	}
 	if (logtree_size(w->tree) != first)
 		publish(w, cp);
 	for (struct writer_job *j = batch; j; j = j->next) {

@@ -479,6 +479,78 @@ static int validate_answer(const Vigil__V1__HandoverAnswer *a, char *why, size_t
 	return VG_OK;
 }
 
+static const char *const erase_reason_names[] = {
+	NULL, "data-subject-request", "unlawful-content", "retention", "other",
+};
+
+const char *record_erase_reason_name(int v)
+{
+	return name_of(erase_reason_names, N_OF(erase_reason_names), v);
+}
+
+int record_erase_reason_from_name(const char *s)
+{
+	return value_of(erase_reason_names, N_OF(erase_reason_names), s);
+}
+
+static int validate_erase_request(const Vigil__V1__EraseRequest *e, char *why, size_t why_len)
+{
+	if (e->base.n_unknown_fields) {
+		WHY("erase_request has unknown fields");
+		return VG_EBADREQ;
+	}
+	if (e->target_id.len != RECORD_ID_LEN) {
+		WHY("target_id must be the %u-byte record_id of the record to erase",
+		    RECORD_ID_LEN);
+		return VG_EBADREQ;
+	}
+	if (!record_erase_reason_name(e->reason) ||
+	    e->reason == VIGIL__V1__ERASE_REASON__ERASE_REASON_RETENTION) {
+		WHY("erase reason must be data-subject-request, unlawful-content or other");
+		return VG_EBADREQ;
+	}
+	if (!ref_ok(e->reference)) {
+		WHY("reference must be 1-64 characters of [A-Za-z0-9-]");
+		return VG_EBADREQ;
+	}
+	return VG_OK;
+}
+
+static int validate_erasure(const Vigil__V1__Erasure *e, char *why, size_t why_len)
+{
+	if (e->base.n_unknown_fields) {
+		WHY("erasure has unknown fields");
+		return VG_EBADREQ;
+	}
+	if (e->n_indexes < 1) {
+		WHY("an erasure names at least one entry");
+		return VG_EBADREQ;
+	}
+	for (size_t i = 1; i < e->n_indexes; i++)
+		if (e->indexes[i] <= e->indexes[i - 1]) {
+			WHY("erasure indexes must be strictly ascending");
+			return VG_EBADREQ;
+		}
+	if (!record_erase_reason_name(e->reason)) {
+		WHY("unknown erase reason %d", (int)e->reason);
+		return VG_EBADREQ;
+	}
+	int retention = e->reason == VIGIL__V1__ERASE_REASON__ERASE_REASON_RETENTION;
+	if (retention != (e->request_id.len == 0) ||
+	    (!retention && (e->request_id.len != RECORD_ID_LEN ||
+			    !record_org_ok(e->requested_by) || !ref_ok(e->reference)))) {
+		WHY("an erasure on request names its request, requester and reference; one by "
+		    "retention none");
+		return VG_EBADREQ;
+	}
+	for (size_t i = 0; i < e->n_recipients; i++)
+		if (!record_org_ok(e->recipients[i])) {
+			WHY("erasure recipient %zu is not an organisation id", i + 1);
+			return VG_EBADREQ;
+		}
+	return VG_OK;
+}
+
 static int validate_alert_ack(const Vigil__V1__AlertAck *a, char *why, size_t why_len)
 {
 	if (a->base.n_unknown_fields) {
@@ -607,6 +679,12 @@ int record_parse(const uint8_t *bytes, size_t len, Vigil__V1__Record **out,
 		break;
 	case VIGIL__V1__RECORD__BODY_ALERT:
 		rc = validate_alert(r->alert, why, why_len);
+		break;
+	case VIGIL__V1__RECORD__BODY_ERASE_REQUEST:
+		rc = validate_erase_request(r->erase_request, why, why_len);
+		break;
+	case VIGIL__V1__RECORD__BODY_ERASURE:
+		rc = validate_erasure(r->erasure, why, why_len);
 		break;
 	case VIGIL__V1__RECORD__BODY_CASE_CLOSE:
 		rc = VG_OK;

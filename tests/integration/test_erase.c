@@ -1,0 +1,396 @@
+/*
+ * test_erase.c - erasure on the case owner's request, against a real vigild
+ * (issue 14, "erasure that leaves every proof valid"):
+ *
+ *   - only the owner erases, only entries of its case, never an erasure;
+ *   - content (tier A): the sealed text is gone from the database and its
+ *     WAL (their bytes are searched for it), a relay-signed Erasure entry
+ *     says what, why and on whose request, and the log, its proofs and the
+ *     receipts stay valid;
+ *   - record (tier B): record bytes and signature gone, index and leaf hash
+ *     kept: the inclusion proof of the old leaf still verifies, the case log
+ *     marks it, and vigild --verify-db reports it as erased, not corrupt;
+ *   - a row marked erased without a signed Erasure entry is corruption.
+ *
+ * The sealed notes are made here with proto/sealed.c and the PKI's
+ * encryption certificates, to the case's readers (policy_seal_readers).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <sqlite3.h>
+
+#include "casekit.h"
+#include "harness.h"
+#include "proto/merkle.h"
+#include "proto/note.h"
+#include "proto/sealed.h"
+#include "proto/status.h"
+
+#define CASE "se-stockholm-coord/ER-2026-0001"
+#define OTHER_CASE "se-stockholm-coord/ER-2026-0002"
+#define PATIENCE_MS 20000
+
+static X509 *enc_cert(const char *org)
+{
+	char name[128];
+	snprintf(name, sizeof(name), "%s.enc.crt", org);
+	FILE *f = fopen(pki(name), "r");
+	assert_non_null(f);
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(x);
+	return x;
+}
+
+static int by_hash(const void *a, const void *b)
+{
+	return memcmp(a, b, SHA256_LEN);
+}
+
+/* A contact attempt by c with a sealed note to the case's readers (owner
+ * and responsible se-stockholm-coord, iom-ru-moscow, se-shelter-1: police
+ * read no narrative).  *env is the envelope (free()). */
+static Vigil__V1__Frame *sealed_contact(struct tclient *c, const char *case_id, const char *note,
+					uint8_t id[RECORD_ID_LEN], uint8_t **env, size_t *env_len)
+{
+	static const char *const readers[] = { "se-stockholm-coord", "iom-ru-moscow",
+						"se-shelter-1" };
+	X509 *certs[3];
+	uint8_t hashes[3][SHA256_LEN];
+	for (int i = 0; i < 3; i++) {
+		certs[i] = enc_cert(readers[i]);
+		assert_int_equal(sealed_cert_sha256(certs[i], hashes[i]), VG_OK);
+	}
+	qsort(hashes, 3, SHA256_LEN, by_hash);
+	Vigil__V1__Record r;
+	casekit_record(&r, id, case_id, c->org);
+	uint8_t p[SEALED_HEAD_LEN + RECORD_NOTE_MAX], commitment[SHA256_LEN];
+	char why[256];
+	assert_int_equal(sealed_plain_build(SEALED_NOTE, id, NULL, note, strlen(note), p, why,
+					    sizeof(why)),
+			 VG_OK);
+	sealed_commit(p, sealed_plain_len(SEALED_NOTE), commitment);
+	if (sealed_seal(p, sealed_plain_len(SEALED_NOTE), certs, 3, env, env_len, why,
+			sizeof(why)) != VG_OK)
+		fail_msg("seal: %s", why);
+	for (int i = 0; i < 3; i++)
+		X509_free(certs[i]);
+	ProtobufCBinaryData rd[3];
+	for (int i = 0; i < 3; i++) {
+		rd[i].data = hashes[i];
+		rd[i].len = SHA256_LEN;
+	}
+	Vigil__V1__SealedText st = VIGIL__V1__SEALED_TEXT__INIT;
+	st.commitment.data = commitment;
+	st.commitment.len = SHA256_LEN;
+	st.readers = rd;
+	st.n_readers = 3;
+	Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
+	ca.channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
+	ca.outcome = VIGIL__V1__OUTCOME__OUTCOME_REACHED_CONCERN;
+	ca.attempted_at_ms = r.client_time_ms - 60000;
+	ca.sealed_note = &st;
+	r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
+	r.contact_attempt = &ca;
+	size_t len = vigil__v1__record__get_packed_size(&r);
+	uint8_t *rec = malloc(len), *sig;
+	size_t sig_len;
+	vigil__v1__record__pack(&r, rec);
+	assert_int_equal(record_sign(c->key, rec, len, &sig, &sig_len), VG_OK);
+	Vigil__V1__SignedRecord sr = VIGIL__V1__SIGNED_RECORD__INIT;
+	sr.record.data = rec;
+	sr.record.len = len;
+	sr.signature.data = sig;
+	sr.signature.len = sig_len;
+	Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
+	sub.record = &sr;
+	sub.sealed.data = *env;
+	sub.sealed.len = *env_len;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = c->next_id++;
+	f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
+	f.submit = &sub;
+	assert_int_equal(tclient_send_frame(c, &f), 0);
+	Vigil__V1__Frame *a;
+	if (tclient_recv(c, &a, PATIENCE_MS) != 0)
+		fail_msg("%s", c->err);
+	free(rec);
+	free(sig);
+	return a;
+}
+
+static Vigil__V1__Frame *erase(struct tclient *c, const char *case_id,
+			       const uint8_t target[RECORD_ID_LEN], int whole, uint8_t id_out[RECORD_ID_LEN])
+{
+	uint8_t id[RECORD_ID_LEN];
+	Vigil__V1__Record r;
+	casekit_record(&r, id_out ? id_out : id, case_id, c->org);
+	Vigil__V1__EraseRequest er = VIGIL__V1__ERASE_REQUEST__INIT;
+	er.target_id.data = (uint8_t *)target;
+	er.target_id.len = RECORD_ID_LEN;
+	er.whole_record = whole;
+	er.reason = VIGIL__V1__ERASE_REASON__ERASE_REASON_DATA_SUBJECT_REQUEST;
+	er.reference = "DPO-2026-117";
+	r.body_case = VIGIL__V1__RECORD__BODY_ERASE_REQUEST;
+	r.erase_request = &er;
+	return casekit_submit(c, &r);
+}
+
+static uint64_t receipt_index(Vigil__V1__Frame *a)
+{
+	if (a->msg_case != VIGIL__V1__FRAME__MSG_RECEIPT)
+		fail_msg("expected a receipt, got %s: %s", casekit_outcome(a),
+			 a->msg_case == VIGIL__V1__FRAME__MSG_ERROR && a->error->message
+				 ? a->error->message : "(no message)");
+	uint64_t i = a->receipt->index;
+	return i;
+}
+
+static void expect_refused(Vigil__V1__Frame *a, const char *code, const char *msg)
+{
+	if (a->msg_case != VIGIL__V1__FRAME__MSG_ERROR || strcmp(casekit_outcome(a), code) != 0 ||
+	    strcmp(a->error->message, msg) != 0)
+		fail_msg("expected %s \"%s\", got %s \"%s\"", code, msg, casekit_outcome(a),
+			 a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ? a->error->message : "");
+	frame_free(a);
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+/* Whether the bytes needle occur in the file path (a missing file: no). */
+static int file_has(const char *path, const uint8_t *needle, size_t n)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	size_t cap = 1 << 20, len = 0;
+	uint8_t *buf = malloc(cap);
+	size_t got;
+	while ((got = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += got;
+		if (len == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+		}
+	}
+	fclose(f);
+	int found = 0;
+	for (size_t i = 0; !found && i + n <= len; i++)
+		found = memcmp(buf + i, needle, n) == 0;
+	free(buf);
+	return found;
+}
+
+/* The database or its WAL still holds needle. */
+static int files_have(struct trelay *t, const uint8_t *needle, size_t n)
+{
+	char wal[700];
+	snprintf(wal, sizeof(wal), "%s-wal", t->db);
+	return file_has(t->db, needle, n) || file_has(wal, needle, n);
+}
+
+static void test_erasure(void **state)
+{
+	(void)state;
+	struct trelay t;
+	trelay_setup(&t, NULL, NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, CASE);
+	trelay_open_case(&t, OTHER_CASE);
+	struct tclient iom, owner;
+	if (tclient_open(&iom, t.port, "iom-ru-moscow") != 0 ||
+	    tclient_open(&owner, t.port, "se-stockholm-coord") != 0)
+		fail_msg("connect: %s %s", iom.err, owner.err);
+
+	/* A sealed note, and a contact without one. */
+	uint8_t noted[RECORD_ID_LEN], plain[RECORD_ID_LEN], other[RECORD_ID_LEN];
+	uint8_t *env;
+	size_t env_len;
+	Vigil__V1__Frame *a = sealed_contact(&iom, CASE, "reached her sister at the market", noted,
+					     &env, &env_len);
+	uint64_t noted_idx = receipt_index(a);
+	uint8_t noted_leaf[SHA256_LEN];
+	memcpy(noted_leaf, a->receipt->leaf_hash.data, SHA256_LEN);
+	frame_free(a);
+	a = casekit_contact(&iom, CASE, VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER);
+	uint64_t plain_idx = receipt_index(a);
+	memcpy(plain, a->receipt->record_id.data, RECORD_ID_LEN);
+	uint8_t plain_leaf[SHA256_LEN];
+	memcpy(plain_leaf, a->receipt->leaf_hash.data, SHA256_LEN);
+	frame_free(a);
+	uint8_t *env2;
+	size_t env2_len;
+	a = sealed_contact(&iom, OTHER_CASE, "another case's note", other, &env2, &env2_len);
+	receipt_index(a);
+	frame_free(a);
+	free(env2);
+
+	/* The envelope is stored as sent, and the files hold it (so the
+	 * search below can find it). */
+	char sql[256], idhex[2 * RECORD_ID_LEN + 1], msg[256];
+	snprintf(sql, sizeof(sql), "SELECT length(cms) FROM sealed WHERE idx = %llu",
+		 (unsigned long long)noted_idx);
+	assert_int_equal(db_int(&t, sql), (long long)env_len);
+	const uint8_t *needle = env + env_len - 64; /* ciphertext and tag */
+	assert_true(files_have(&t, needle, 48));
+
+	/* Who may erase what. */
+	hex(noted, RECORD_ID_LEN, idhex);
+	expect_refused(erase(&iom, CASE, noted, 0, NULL), "PERMISSION_DENIED",
+		       "only the case's owner (se-stockholm-coord) erases its records");
+	snprintf(msg, sizeof(msg), "record %s is no entry of case %s", idhex, OTHER_CASE);
+	expect_refused(erase(&owner, OTHER_CASE, noted, 0, NULL), "NOT_FOUND", msg);
+	char plainhex[2 * RECORD_ID_LEN + 1];
+	hex(plain, RECORD_ID_LEN, plainhex);
+	snprintf(msg, sizeof(msg), "record %s has no sealed text to erase", plainhex);
+	expect_refused(erase(&owner, CASE, plain, 0, NULL), "BAD_REQUEST", msg);
+	long long entries = db_int(&t, "SELECT count(*) FROM entries");
+
+	/* Tier A: the content. */
+	uint8_t req_id[RECORD_ID_LEN];
+	a = erase(&owner, CASE, noted, 0, req_id);
+	uint64_t req_idx = receipt_index(a);
+	frame_free(a);
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM entries"), entries + 2);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM sealed WHERE idx = %llu",
+		 (unsigned long long)noted_idx);
+	assert_int_equal(db_int(&t, sql), 0);
+	snprintf(sql, sizeof(sql), "SELECT what * 1000 + by_idx FROM erased WHERE idx = %llu",
+		 (unsigned long long)noted_idx);
+	assert_int_equal(db_int(&t, sql), 1000 + (long long)req_idx + 1);
+	/* The relay's Erasure entry: what, why, on whose request, to whom. */
+	uint8_t *rec;
+	size_t rec_len;
+	snprintf(sql, sizeof(sql), "SELECT record FROM entries WHERE idx = %llu AND author = "
+		 "'vigil-relay'", (unsigned long long)req_idx + 1);
+	assert_int_equal(db_blob(&t, sql, &rec, &rec_len), 0);
+	Vigil__V1__Record *er = vigil__v1__record__unpack(NULL, rec_len, rec);
+	assert_non_null(er);
+	assert_int_equal(er->body_case, VIGIL__V1__RECORD__BODY_ERASURE);
+	assert_string_equal(er->case_id, CASE);
+	assert_int_equal(er->erasure->n_indexes, 1);
+	assert_int_equal(er->erasure->indexes[0], noted_idx);
+	assert_false(er->erasure->whole_record);
+	assert_int_equal(er->erasure->reason,
+			 VIGIL__V1__ERASE_REASON__ERASE_REASON_DATA_SUBJECT_REQUEST);
+	assert_memory_equal(er->erasure->request_id.data, req_id, RECORD_ID_LEN);
+	assert_string_equal(er->erasure->requested_by, "se-stockholm-coord");
+	assert_string_equal(er->erasure->reference, "DPO-2026-117");
+	/* Every party, police too: an erasure carries no narrative. */
+	static const char *const parties[] = { "iom-ru-moscow", "se-police-noa", "se-shelter-1",
+					       "se-stockholm-coord" };
+	assert_int_equal(er->erasure->n_recipients, 4);
+	for (int i = 0; i < 4; i++)
+		assert_string_equal(er->erasure->recipients[i], parties[i]);
+	vigil__v1__record__free_unpacked(er, NULL);
+	free(rec);
+	/* The erased bytes leave the files: the pages are overwritten
+	 * (secure_delete) and the WAL is truncated after the commit. */
+	int gone = 0;
+	for (int i = 0; i < 200 && !gone; i++) {
+		gone = !files_have(&t, needle, 48);
+		if (!gone)
+			usleep(50 * 1000);
+	}
+	if (!gone)
+		fail_msg("the erased ciphertext is still in %s or its WAL after 10 s", t.db);
+	snprintf(msg, sizeof(msg), "the sealed text of record %s is erased already", idhex);
+	expect_refused(erase(&owner, CASE, noted, 0, NULL), "BAD_REQUEST", msg);
+	/* Erasures are kept. */
+	char reqhex[2 * RECORD_ID_LEN + 1];
+	hex(req_id, RECORD_ID_LEN, reqhex);
+	snprintf(msg, sizeof(msg),
+		 "record %s is an erasure or a request for one: they are kept, so that the log "
+		 "says what was erased", reqhex);
+	expect_refused(erase(&owner, CASE, req_id, 1, NULL), "BAD_REQUEST", msg);
+
+	/* Tier B: the whole record. */
+	a = erase(&owner, CASE, plain, 1, NULL);
+	receipt_index(a);
+	frame_free(a);
+	snprintf(sql, sizeof(sql), "SELECT length(record) + length(signature) FROM entries "
+		 "WHERE idx = %llu", (unsigned long long)plain_idx);
+	assert_int_equal(db_int(&t, sql), 0);
+	snprintf(msg, sizeof(msg), "record %s is erased already", plainhex);
+	expect_refused(erase(&owner, CASE, plain, 1, NULL), "BAD_REQUEST", msg);
+
+	/* The case log marks both; the proofs of the old leaves still lead to
+	 * the newest checkpoint. */
+	a = casekit_log(&owner, CASE);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_CASE_LOG);
+	int seen = 0;
+	for (size_t i = 0; i < a->case_log->n_entries; i++) {
+		const Vigil__V1__Entry *e = a->case_log->entries[i]->entry;
+		if (e->index == noted_idx) {
+			seen++;
+			assert_true(e->content_erased);
+			assert_false(e->record_erased);
+			assert_int_equal(e->sealed.len, 0);
+			assert_memory_equal(e->leaf_hash.data, noted_leaf, SHA256_LEN);
+		}
+		if (e->index == plain_idx) {
+			seen++;
+			assert_true(e->record_erased);
+			assert_int_equal(e->record.len, 0);
+			assert_int_equal(e->signature.len, 0);
+			assert_memory_equal(e->leaf_hash.data, plain_leaf, SHA256_LEN);
+		}
+		/* Every entry's old leaf hash leads to the page's checkpoint. */
+		merkle_hash proof[MERKLE_MAX_PROOF];
+		size_t n = a->case_log->entries[i]->n_inclusion_proof;
+		for (size_t k = 0; k < n; k++)
+			memcpy(proof[k], a->case_log->entries[i]->inclusion_proof[k].data, SHA256_LEN);
+		struct checkpoint cp;
+		const char *note = a->case_log->checkpoint, *end = strstr(note, "\n\n");
+		assert_non_null(end); /* the body, then the signature lines */
+		assert_int_equal(checkpoint_parse(note, (size_t)(end - note) + 1, &cp), VG_OK);
+		assert_int_equal(merkle_verify_inclusion(e->index, cp.size, e->leaf_hash.data, proof,
+							 n, cp.root),
+				 VG_OK);
+	}
+	assert_int_equal(seen, 2);
+	frame_free(a);
+	tclient_close(&iom);
+	tclient_close(&owner);
+	assert_int_equal(trelay_stop(&t), 0);
+
+	/* The audit: the log verifies, the erased entries are reported. */
+	char out[2048];
+	const char *args[] = { "vigild", "-c", t.conf, "--verify-db", NULL };
+	assert_int_equal(run_vigild(args, out, sizeof(out)), 0);
+	assert_true(strncmp(out, "log OK: ", 8) == 0);
+	assert_non_null(strstr(out, "\nerased: 1 records (only their leaf hash is kept), 1 sealed "
+				    "texts; each named by a signed Erasure entry\n"));
+	/* A row marked erased that no Erasure entry names is corruption. */
+	snprintf(sql, sizeof(sql), "INSERT INTO erased(idx, what, at_ms, by_idx) VALUES(%llu, 1, 1, "
+		 "%llu)", (unsigned long long)noted_idx - 1, (unsigned long long)req_idx + 1);
+	assert_int_equal(db_exec(&t, sql), 0);
+	assert_int_equal(run_vigild(args, out, sizeof(out)), 1);
+	snprintf(msg, sizeof(msg), "entry %llu: marked erased, but no Erasure entry after it names "
+		 "it\n", (unsigned long long)noted_idx - 1);
+	assert_string_equal(out, msg);
+	free(env);
+	trelay_cleanup(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_erasure),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
