@@ -26,6 +26,10 @@ struct cases {
 	sqlite3_stmt *due_case;
 	sqlite3_stmt *note_alert;
 	sqlite3_stmt *delivery_ack;
+	sqlite3_stmt *ret_case;      /* the next closed case retention is due for */
+	sqlite3_stmt *ret_sealed;    /* its sealed texts */
+	sqlite3_stmt *ret_records;   /* its records not erased yet */
+	sqlite3_stmt *ret_done;      /* how far it is erased */
 };
 
 #define COLUMNS                                                                        \
@@ -37,8 +41,9 @@ struct cases {
 	" failed_attempts, failed_channels, failed_first_org, failed_orgs,"            \
 	" alert_id, alert_kind, alert_stage, alert_raised_ms, alert_deadline_ms,"      \
 	" alert_acked, acked_ms, alert_resolve, alert_notify,"                         \
-	" stall_id, handover_alerted, stall_resolve, stall_org, next_event_ms"
-#define N_COLUMNS 42
+	" stall_id, handover_alerted, stall_resolve, stall_org, next_event_ms,"        \
+	" closed_at_ms, retained"
+#define N_COLUMNS 44
 
 /* Every failure of SQLite is VG_EIO to the caller, with the message kept. */
 static int db_fail(struct cases *cs, int rc)
@@ -100,6 +105,16 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 		const char *sql;
 	} q[] = {
 		{ &cs->get, "SELECT " COLUMNS " FROM cases WHERE case_id=?" },
+		{ &cs->ret_case, "SELECT case_id, closed_at_ms FROM cases WHERE state = 3 AND "
+				 "closed_at_ms > 0 AND ((retained < 1 AND closed_at_ms <= ?1) OR "
+				 "(retained < 2 AND closed_at_ms <= ?2)) ORDER BY closed_at_ms, case_id "
+				 "LIMIT 1" },
+		{ &cs->ret_sealed, "SELECT s.idx FROM sealed s JOIN entries e ON e.idx = s.idx "
+				   "WHERE e.case_id = ? ORDER BY s.idx" },
+		{ &cs->ret_records, "SELECT e.idx, e.record FROM entries e LEFT JOIN erased x ON "
+				    "x.idx = e.idx WHERE e.case_id = ? AND coalesce(x.what, 0) < 2 "
+				    "ORDER BY e.idx" },
+		{ &cs->ret_done, "UPDATE cases SET retained = ? WHERE case_id = ?" },
 		{ &cs->put, put },
 		{ &cs->parties, "SELECT org FROM case_parties WHERE case_id=? ORDER BY org" },
 		{ &cs->add_party, "INSERT OR IGNORE INTO case_parties(case_id, org, since_idx) "
@@ -140,7 +155,8 @@ void cases_close(struct cases **csp)
 	struct cases *cs = *csp;
 	if (!cs)
 		return;
-	sqlite3_stmt *all[] = { cs->get, cs->put, cs->parties, cs->add_party, cs->add_read,
+	sqlite3_stmt *all[] = { cs->ret_case, cs->ret_sealed, cs->ret_records, cs->ret_done,
+				cs->get, cs->put, cs->parties, cs->add_party, cs->add_read,
 				cs->list, cs->reads, cs->entries, cs->note_org, cs->next_due,
 				cs->due_case, cs->note_alert, cs->delivery_ack };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -240,6 +256,8 @@ static int load(struct cases *cs, const char *case_id, struct case_state *c)
 	copy_text(c->stall_resolve, sizeof(c->stall_resolve), st, i++);
 	copy_text(c->stall_org, sizeof(c->stall_org), st, i++);
 	c->next_event_ms = sqlite3_column_int64(st, i++);
+	c->closed_at_ms = sqlite3_column_int64(st, i++);
+	c->retained = sqlite3_column_int(st, i++);
 	sqlite3_reset(st);
 	rc = load_parties(cs, c);
 	return rc == VG_OK ? 1 : rc;
@@ -293,6 +311,8 @@ static int save(struct cases *cs, struct case_state *c, uint64_t index, int64_t 
 	sqlite3_bind_text(st, i++, c->stall_resolve, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, i++, c->has_stall ? c->stall_org : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, i++, c->next_event_ms);
+	sqlite3_bind_int64(st, i++, c->closed_at_ms);
+	sqlite3_bind_int(st, i++, c->retained);
 	int rc = step_done(cs, st);
 	for (size_t p = 0; rc == VG_OK && p < c->n_parties; p++) {
 		if (!c->parties[p].is_new)
@@ -316,6 +336,66 @@ static int add_read(struct cases *cs, const char *case_id, const char *org, cons
 	sqlite3_bind_text(st, 3, what, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, now);
 	return step_done(cs, st);
+}
+
+int cases_retention(struct cases *cs, int64_t now, uint64_t content_after_ms,
+		    uint64_t record_after_ms, struct cases_retention_batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	if (!content_after_ms && !record_after_ms)
+		return 0;
+	int64_t content_before = content_after_ms ? now - (int64_t)content_after_ms : INT64_MIN;
+	int64_t record_before = record_after_ms ? now - (int64_t)record_after_ms : INT64_MIN;
+	sqlite3_stmt *st = cs->ret_case;
+	sqlite3_bind_int64(st, 1, content_before);
+	sqlite3_bind_int64(st, 2, record_before);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : db_fail(cs, rc);
+	}
+	copy_text(b->case_id, sizeof(b->case_id), st, 0);
+	int64_t closed = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	b->whole = record_after_ms && closed <= record_before;
+	st = b->whole ? cs->ret_records : cs->ret_sealed;
+	sqlite3_bind_text(st, 1, b->case_id, -1, SQLITE_TRANSIENT);
+	int more = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (b->n == CASES_RETENTION_MAX) {
+			more = 1;
+			break;
+		}
+		if (b->whole) {
+			/* Erasures and requests for them are kept. */
+			Vigil__V1__Record *r = vigil__v1__record__unpack(
+				NULL, (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_blob(st, 1));
+			int keep = r && (r->body_case == VIGIL__V1__RECORD__BODY_ERASURE ||
+					 r->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST);
+			vigil__v1__record__free_unpacked(r, NULL);
+			if (keep)
+				continue;
+		}
+		b->indexes[b->n++] = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(cs, rc);
+	if (!more) {
+		/* The last batch of this case for this tier. */
+		st = cs->ret_done;
+		sqlite3_bind_int(st, 1, b->whole ? 2 : 1);
+		sqlite3_bind_text(st, 2, b->case_id, -1, SQLITE_TRANSIENT);
+		if ((rc = step_done(cs, st)) != VG_OK)
+			return rc;
+	}
+	struct case_state c;
+	int exists = load(cs, b->case_id, &c);
+	if (exists < 0)
+		return exists;
+	for (size_t i = 0; exists && i < c.n_parties; i++)
+		memcpy(b->parties[b->n_parties++], c.parties[i].org, CASE_ORG_LEN);
+	return b->n ? 1 : 2;
 }
 
 int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,

@@ -197,6 +197,29 @@ int cases_note_alert(struct cases *cs, uint64_t position, const struct watch_eve
  * A refused probe of a case the author may not see is recorded beside the
  * refused reads.
  */
+/* One batch of the retention rules: entries of one closed case to erase. */
+#define CASES_RETENTION_MAX 500
+struct cases_retention_batch {
+	char case_id[CASE_ID_LEN];
+	int whole;                         /* erase the records too (record_after_close) */
+	uint64_t indexes[CASES_RETENTION_MAX];
+	size_t n;
+	char parties[CASE_PARTIES_MAX][CASE_ORG_LEN];  /* the Erasure's recipients */
+	size_t n_parties;
+};
+
+/*
+ * The next batch the retention rules erase at now: the sealed texts of the
+ * case closed longest ago, content_after_ms or more ago (0: never), or,
+ * record_after_ms or more ago (0: never), its records (all but erasures
+ * and requests for them), at most CASES_RETENTION_MAX entries.  When the
+ * batch is the case's last for that tier, the case is marked so (in the
+ * caller's transaction).  1: a batch in *b; 2: a case marked with nothing
+ * left to erase; 0: nothing due; or VG_EIO.
+ */
+int cases_retention(struct cases *cs, int64_t now, uint64_t content_after_ms,
+		    uint64_t record_after_ms, struct cases_retention_batch *b);
+
 /* An erasure's target as the store found it (store_erase_lookup). */
 struct cases_erase_target {
 	int found;

@@ -63,6 +63,8 @@ struct case_state {
 	int override;
 	int64_t opened_at_ms;
 	int close_reason;
+	int64_t closed_at_ms;              /* when it was closed (0: open); retention counts from it */
+	int retained;                      /* how far retention erased it: 1 sealed texts, 2 records */
 	uint64_t entries;
 
 	/* A pending handover offer. */

@@ -243,6 +243,8 @@ int main(int argc, char **argv)
 		},
 		.members = { member_role, member_enc, dir },
 		.wal_limit = cfg.wal_limit,
+		.content_after_ms = cfg.content_after_close_ms,
+		.record_after_ms = cfg.record_after_close_ms,
 	};
 	int rc = writer_start(writer, &loop, cfg.batch_max, cfg.batch_wait_ms, &wcfg, err,
 			      sizeof(err));

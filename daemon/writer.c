@@ -21,6 +21,7 @@ struct writer {
 	struct writer_config cfg;
 	struct cases *cases;             /* case rules and state, same connection */
 	int64_t watch_due;               /* the watchdog's next time; 0: nothing */
+	int64_t retention_due;           /* the retention rules' next look; 0: never */
 	uint8_t relay_cert_sha256[SHA256_LEN];
 
 	struct walsync *walsync;         /* WAL checkpoints, off the writer's path */
@@ -578,6 +579,87 @@ fail:
 	return SQLITE_ERROR;
 }
 
+/*
+ * The retention rules' turn: one batch of one closed case (cases_retention)
+ * erased in one transaction with the relay's Erasure entry (reason
+ * retention), then the WAL scrubbed.  A kill -9 loses the whole turn or
+ * none of it, so a batch is never named by two Erasure entries.
+ */
+static void write_retention(struct writer *w)
+{
+	int64_t now = now_ms();
+	uint64_t first = logtree_size(w->tree);
+	struct logtree_mark mark;
+	logtree_mark(w->tree, &mark);
+	struct logtree_checkpoint *cp = NULL;
+	struct cases_retention_batch *b = malloc(sizeof(*b));
+	if (!b) {
+		w->retention_due = now + 1000;
+		return;
+	}
+	int rc = store_begin(w->store);
+	int got = 0;
+	if (rc == 0) {
+		got = cases_retention(w->cases, now, w->cfg.content_after_ms, w->cfg.record_after_ms,
+				      b);
+		if (got < 0)
+			rc = cases_abort(w);
+	}
+	uint64_t at = 0;
+	if (rc == 0 && got == 1) {
+		uint8_t erasure_id[RECORD_ID_LEN];
+		char *recipients[CASE_PARTIES_MAX];
+		for (size_t i = 0; i < b->n_parties; i++)
+			recipients[i] = b->parties[i];
+		Vigil__V1__Erasure ea = VIGIL__V1__ERASURE__INIT;
+		ea.indexes = b->indexes;
+		ea.n_indexes = b->n;
+		ea.whole_record = b->whole;
+		ea.reason = VIGIL__V1__ERASE_REASON__ERASE_REASON_RETENTION;
+		ea.recipients = recipients;
+		ea.n_recipients = b->n_parties;
+		Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
+		r.record_id.data = erasure_id;
+		r.record_id.len = RECORD_ID_LEN;
+		r.case_id = b->case_id;
+		r.body_case = VIGIL__V1__RECORD__BODY_ERASURE;
+		r.erasure = &ea;
+		rc = RAND_bytes(erasure_id, sizeof(erasure_id)) == 1 ? 0 : SQLITE_ERROR;
+		if (rc == 0)
+			rc = append_relay_record(w, &r, now, &at);
+		for (size_t i = 0; rc == 0 && i < b->n; i++)
+			rc = store_erase(w->store, b->indexes[i], b->whole, at, now);
+	}
+	if (rc == 0 && logtree_size(w->tree) != first)
+		rc = logtree_sign(w->tree, now_ms(), &cp);
+	if (rc == 0)
+		rc = store_commit(w->store);
+	if (rc != 0) {
+		roll_back(w, &mark);
+		logtree_checkpoint_release(cp);
+		storage_failed(w, rc, "the retention rules' erasure");
+		w->retention_due = w->health.fatal ? 0 : w->health.retry_at_ms;
+		free(b);
+		return;
+	}
+	storage_ok(w, logtree_size(w->tree) != first);
+	if (got == 1) {
+		walsync_scrub(w->walsync);
+		log_notice("retention: erased the %s of %zu entr%s of case %s (closed); erasure "
+			   "entry %llu", b->whole ? "records" : "sealed texts", b->n,
+			   b->n == 1 ? "y" : "ies", b->case_id, (unsigned long long)at);
+	}
+	if (cp) {
+		publish(w, cp);
+		logtree_checkpoint_release(cp);
+		uv_async_send(&w->async);
+	}
+	/* More may be due at once (the next batch or case); else look again
+	 * in a while. */
+	w->retention_due = got ? now : now + WRITER_RETENTION_PERIOD_MS;
+	free(b);
+}
+
 #define WATCH_BATCH 64  /* alerts written in one transaction at most */
 
 /* The watchdog's turn: every case whose time has come, as one batch of
@@ -717,6 +799,8 @@ static void writer_main(void *arg)
 			int64_t due = last ? last->signed_at_ms + (int64_t)w->cfg.interval_ms : 0;
 			if (w->watch_due > 0 && w->watch_due < due)
 				due = w->watch_due;
+			if (w->retention_due > 0 && w->retention_due < due)
+				due = w->retention_due;
 			/* A failing disk is not retried at once. */
 			if (due < w->health.retry_at_ms)
 				due = w->health.retry_at_ms;
@@ -738,6 +822,13 @@ static void writer_main(void *arg)
 			uv_mutex_unlock(&w->mu);
 			if (stop)
 				break;
+			/* Erasing after a retention period waits for an idle
+			 * queue: submissions first. */
+			if (w->retention_due > 0 && w->retention_due <= now_ms() &&
+			    health_may_try(&w->health, now_ms())) {
+				write_retention(w);
+				continue;
+			}
 			if (health_may_try(&w->health, now_ms()))
 				write_heartbeat(w);
 			continue;
@@ -860,6 +951,8 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
 		return VG_EBADREQ;
 	}
 	cases_configure(w->cases, &cfg->watch, &cfg->members);
+	/* The retention rules look once at start-up, then as they find work. */
+	w->retention_due = cfg->content_after_ms || cfg->record_after_ms ? 1 : 0;
 	/* Deadlines that passed while the relay was down fire at once. */
 	if (cases_next_due(w->cases, &w->watch_due) != 0) {
 		snprintf(err, err_len, "%s: cannot read the watchdog's deadlines", store_path(w->store));

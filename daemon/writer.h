@@ -126,7 +126,15 @@ struct writer_config {
 	struct case_members members;  /* the member directory, for the case rules */
 	uint64_t wal_limit;     /* WAL size in bytes kept by checkpoints (walsync.h);
 				 * 0: WRITER_WAL_LIMIT */
+	/* [retention]: how long after a case is closed its sealed texts and
+	 * its records are erased (0: never). */
+	uint64_t content_after_ms;
+	uint64_t record_after_ms;
 };
+
+/* How often the writer looks for closed cases the retention rules are due
+ * for, when the last look found nothing left. */
+#define WRITER_RETENTION_PERIOD_MS 60000
 
 #define WRITER_WAL_LIMIT (16u * 1024u * 1024u)
 
