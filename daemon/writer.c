@@ -362,8 +362,16 @@ static void storage_failed(struct writer *w, int rc, const char *what)
 	uv_mutex_unlock(&w->mu);
 }
 
-static void storage_ok(struct writer *w)
+/* A transaction committed.  While writes fail, only one that appended to
+ * the log counts as their recovery: a small bookkeeping write (a peer's
+ * hello, an acknowledgement, a read's audit row, a heartbeat checkpoint)
+ * may still fit in what a full disk has left while no submission does,
+ * and counting it would log a recovery and a new failure for every
+ * connection that only reads. */
+static void storage_ok(struct writer *w, int appended)
 {
+	if (!appended && w->health.failing)
+		return;
 	unsigned n = health_ok(&w->health);
 	if (n)
 		log_notice("%s: writes succeed again, after %u failed transaction%s",
@@ -454,7 +462,7 @@ static void write_batch(struct writer *w, struct writer_job *batch)
 		w->scrub = 0;
 		return;
 	}
-	storage_ok(w);
+	storage_ok(w, logtree_size(w->tree) != first);
 	/* Erased bytes leave the WAL too (walsync.h). */
 	if (w->scrub) {
 		walsync_scrub(w->walsync);
@@ -704,7 +712,7 @@ static void write_alerts(struct writer *w)
 		w->watch_due = w->health.fatal ? 0 : w->health.retry_at_ms;
 		return;
 	}
-	storage_ok(w);
+	storage_ok(w, logtree_size(w->tree) != first);
 	if (!cp) {
 		if (cases_next_due(w->cases, &w->watch_due) != 0)
 			w->watch_due = now + 1000;
@@ -767,7 +775,7 @@ static void write_heartbeat(struct writer *w)
 		storage_failed(w, rc, "a heartbeat checkpoint");
 		return;
 	}
-	storage_ok(w);
+	storage_ok(w, 0);
 	publish(w, cp);
 	logtree_checkpoint_release(cp);
 	uv_async_send(&w->async);

@@ -443,8 +443,11 @@ static void test_never_reading(void **state)
 	long long peak = proc_kb(t.pid, "VmHWM");
 	print_message("never reading: %d GetMembers, VmRSS before %lld KiB, VmHWM %lld KiB "
 		      "(+%lld KiB)\n", ASKS, base / 1024, peak / 1024, (peak - base) / 1024);
-	/* Without the budget on unread answers: up to 40000 answers of ~4 KB. */
-	if (peak - base > 12ll * 1024 * 1024)
+	/* Without the budget on unread answers the relay held up to 40000
+	 * answers of ~4 KB (160 MB); with it about 4.5 MiB, and under
+	 * AddressSanitizer its quarantine of freed memory and shadow pages come
+	 * on top (24 MiB seen). */
+	if (peak - base > 48ll * 1024 * 1024)
 		fail_msg("the relay grew by %lld KiB for a peer that reads nothing",
 			 (peak - base) / 1024);
 	assert_true(tclient_wait_closed(&bad, PATIENCE_MS));

@@ -4,7 +4,9 @@
 # and starting and stopping one vigild by its PID.
 #
 # The caller sets `name` (its own name, for messages) before sourcing.  Only
-# processes started here are ever signalled, always by their PID.
+# processes started here are ever signalled, always by their PID, and only
+# file systems mounted by the script (listed in `mounts`) are unmounted.
+# Exit status 77 (skip) is no failure: the scratch directory goes.
 #
 # Environment:
 #   VIGIL_BUILD_DIR   build tree (default build/ in the source tree); the
@@ -25,6 +27,11 @@ die() {
 	say "FAIL: $*"
 	exit 1
 }
+# The test cannot run here (ctest's SKIP_RETURN_CODE).
+skip() {
+	say "SKIP: $*"
+	exit 77
+}
 
 for f in "$vigild" "$vigil" "$bench" "$hostile"; do
 	[ -x "$f" ] || die "$f is missing; build first (or set VIGIL_BUILD_DIR)"
@@ -34,6 +41,7 @@ command -v sqlite3 >/dev/null || die "the sqlite3 command is missing (Debian pac
 work=$(mktemp -d -t "vigil-$name.XXXXXX")
 pid=             # the relay we started, while it runs
 children=()      # other processes we started (clients), by PID
+mounts=()        # file systems we mounted (mount points in $work), unmounted by cleanup
 
 # True while process $1 runs (a zombie has exited).
 alive() {
@@ -76,15 +84,30 @@ kill_relay() {
 }
 
 cleanup() {
-	local rc=$? c
+	local rc=$? c m keep=${RELIABILITY_KEEP:-0}
 	trap - EXIT
 	kill_relay
 	for c in "${children[@]}"; do
 		kill -KILL "$c" 2>/dev/null || true
 		wait "$c" 2>/dev/null || true
 	done
-	if [ "${RELIABILITY_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
-		if [ "$rc" -ne 0 ] && [ -s "$work/vigild.log" ]; then
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+		keep=1
+	fi
+	# No process of ours uses them any more.  What a kept run's file system
+	# held is copied next to it first (MOUNT.kept): unmounting loses it.
+	for m in "${mounts[@]}"; do
+		if [ "$keep" = 1 ]; then
+			cp -a -- "$m/." "$m.kept/" 2>/dev/null || say "cannot copy $m to $m.kept"
+		fi
+		if ! umount -- "$m"; then
+			say "cannot unmount $m: unmount it by hand"
+			keep=1
+			[ "$rc" -ne 0 ] || rc=1
+		fi
+	done
+	if [ "$keep" = 1 ]; then
+		if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -s "$work/vigild.log" ]; then
 			say "last lines of vigild's log:"
 			tail -n 20 "$work/vigild.log" >&2
 		fi
