@@ -30,6 +30,7 @@ struct cases {
 	sqlite3_stmt *ret_sealed;    /* its sealed texts */
 	sqlite3_stmt *ret_records;   /* its records not erased yet */
 	sqlite3_stmt *ret_done;      /* how far it is erased */
+	sqlite3_stmt *ret_next;      /* when the next tier of a closed case comes due */
 };
 
 #define COLUMNS                                                                        \
@@ -115,6 +116,9 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 				    "x.idx = e.idx WHERE e.case_id = ? AND coalesce(x.what, 0) < 2 "
 				    "ORDER BY e.idx" },
 		{ &cs->ret_done, "UPDATE cases SET retained = ? WHERE case_id = ?" },
+		{ &cs->ret_next, "SELECT min(CASE WHEN retained < 1 AND ?1 > 0 THEN closed_at_ms + ?1 "
+				 "WHEN retained < 2 AND ?2 > 0 THEN closed_at_ms + ?2 END) FROM cases "
+				 "WHERE state = 3 AND closed_at_ms > 0 AND retained < 2" },
 		{ &cs->put, put },
 		{ &cs->parties, "SELECT org FROM case_parties WHERE case_id=? ORDER BY org" },
 		{ &cs->add_party, "INSERT OR IGNORE INTO case_parties(case_id, org, since_idx) "
@@ -156,6 +160,7 @@ void cases_close(struct cases **csp)
 	if (!cs)
 		return;
 	sqlite3_stmt *all[] = { cs->ret_case, cs->ret_sealed, cs->ret_records, cs->ret_done,
+				cs->ret_next,
 				cs->get, cs->put, cs->parties, cs->add_party, cs->add_read,
 				cs->list, cs->reads, cs->entries, cs->note_org, cs->next_due,
 				cs->due_case, cs->note_alert, cs->delivery_ack };
@@ -396,6 +401,19 @@ int cases_retention(struct cases *cs, int64_t now, uint64_t content_after_ms,
 	for (size_t i = 0; exists && i < c.n_parties; i++)
 		memcpy(b->parties[b->n_parties++], c.parties[i].org, CASE_ORG_LEN);
 	return b->n ? 1 : 2;
+}
+
+int cases_retention_next(struct cases *cs, uint64_t content_after_ms, uint64_t record_after_ms,
+			 int64_t *due_ms)
+{
+	sqlite3_stmt *st = cs->ret_next;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)content_after_ms);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)record_after_ms);
+	int rc = sqlite3_step(st);
+	*due_ms = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
+			  ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? VG_OK : db_fail(cs, rc);
 }
 
 int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,

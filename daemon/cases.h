@@ -220,6 +220,11 @@ struct cases_retention_batch {
 int cases_retention(struct cases *cs, int64_t now, uint64_t content_after_ms,
 		    uint64_t record_after_ms, struct cases_retention_batch *b);
 
+/* When the retention rules are next due for a closed case (its sealed
+ * texts or its records), in *due_ms; 0 when for none.  VG_OK or VG_EIO. */
+int cases_retention_next(struct cases *cs, uint64_t content_after_ms, uint64_t record_after_ms,
+			 int64_t *due_ms);
+
 /* An erasure's target as the store found it (store_erase_lookup). */
 struct cases_erase_target {
 	int found;

@@ -468,6 +468,17 @@ static void write_batch(struct writer *w, struct writer_job *batch)
 		walsync_scrub(w->walsync);
 		w->scrub = 0;
 	}
+	/* A case closed now is due for the retention rules that long after. */
+	uint64_t after = w->cfg.content_after_ms;
+	if (w->cfg.record_after_ms && (!after || w->cfg.record_after_ms < after))
+		after = w->cfg.record_after_ms;
+	for (struct writer_job *j = batch; after && j; j = j->next)
+		if (j->kind == WRITER_APPEND && j->status == VG_OK && !j->duplicate && j->parsed &&
+		    j->parsed->body_case == VIGIL__V1__RECORD__BODY_CASE_CLOSE) {
+			int64_t due = now_ms() + (int64_t)after;
+			if (!w->retention_due || due < w->retention_due)
+				w->retention_due = due;
+		}
 	if (logtree_size(w->tree) != first)
 		publish(w, cp);
 	for (struct writer_job *j = batch; j; j = j->next) {
@@ -662,9 +673,16 @@ static void write_retention(struct writer *w)
 		logtree_checkpoint_release(cp);
 		uv_async_send(&w->async);
 	}
-	/* More may be due at once (the next batch or case); else look again
-	 * in a while. */
-	w->retention_due = got ? now : now + WRITER_RETENTION_PERIOD_MS;
+	/* More may be due at once (the next batch or case); else when the
+	 * next closed case comes due (a close sets it sooner). */
+	int64_t next = 0;
+	if (got)
+		w->retention_due = now;
+	else if (cases_retention_next(w->cases, w->cfg.content_after_ms, w->cfg.record_after_ms,
+				      &next) != VG_OK)
+		w->retention_due = now + WRITER_RETENTION_PERIOD_MS;
+	else
+		w->retention_due = next == 0 ? 0 : next > now ? next : now + 1000;
 	free(b);
 }
 

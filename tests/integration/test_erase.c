@@ -387,10 +387,144 @@ static void test_erasure(void **state)
 	trelay_cleanup(&t);
 }
 
+/* Erasure entries of reason retention in the database: how many, and
+ * whether any entry index is named twice.  *named gets the indexes named. */
+static int retention_erasures(struct trelay *t, size_t *named, int *twice, int whole)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open_v2(t->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT record FROM entries WHERE author = "
+					    "'vigil-relay' ORDER BY idx", -1, &st, NULL),
+			 SQLITE_OK);
+	static uint8_t seen[1 << 16];
+	memset(seen, 0, sizeof(seen));
+	int n = 0;
+	*named = 0;
+	*twice = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		Vigil__V1__Record *r = vigil__v1__record__unpack(
+			NULL, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 0));
+		if (r && r->body_case == VIGIL__V1__RECORD__BODY_ERASURE &&
+		    r->erasure->reason == VIGIL__V1__ERASE_REASON__ERASE_REASON_RETENTION &&
+		    (int)r->erasure->whole_record == whole) {
+			n++;
+			for (size_t i = 0; i < r->erasure->n_indexes; i++) {
+				uint64_t x = r->erasure->indexes[i];
+				assert_true(x < sizeof(seen));
+				if (seen[x]++)
+					(*twice)++;
+				(*named)++;
+			}
+		}
+		vigil__v1__record__free_unpacked(r, NULL);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * [retention] content_after_close = 2s: two seconds after the case is
+ * closed the relay erases its 1,200 sealed notes in batches of 500, one
+ * Erasure entry (reason retention) each.  The relay is killed (-9) as soon
+ * as the first batch is committed; after the restart it goes on, and no
+ * entry is named by two Erasure entries.  Then record_after_close = 4s
+ * erases the records too, keeping the erasures.
+ */
+static void test_retention(void **state)
+{
+	(void)state;
+	enum { NOTES = 1200 };
+	struct trelay t;
+	trelay_setup(&t, NULL, "[retention]\ncontent_after_close = 2s\nrecord_after_close = 6s\n");
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, CASE);
+	struct tclient iom, owner;
+	if (tclient_open(&iom, t.port, "iom-ru-moscow") != 0 ||
+	    tclient_open(&owner, t.port, "se-stockholm-coord") != 0)
+		fail_msg("connect: %s %s", iom.err, owner.err);
+	for (int i = 0; i < NOTES; i++) {
+		uint8_t id[RECORD_ID_LEN], *env;
+		size_t env_len;
+		Vigil__V1__Frame *a = sealed_contact(&iom, CASE, "a note to be kept a while", id, &env,
+						     &env_len);
+		receipt_index(a);
+		frame_free(a);
+		free(env);
+	}
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM sealed"), NOTES);
+	Vigil__V1__Frame *a = casekit_close(&owner, CASE);
+	receipt_index(a);
+	frame_free(a);
+	tclient_close(&iom);
+	tclient_close(&owner);
+
+	/* Killed right after the first batch. */
+	size_t named;
+	int twice, found = 0;
+	for (int i = 0; i < 2000 && !found; i++) {
+		found = retention_erasures(&t, &named, &twice, 0);
+		if (!found)
+			usleep(5 * 1000);
+	}
+	assert_true(found > 0);
+	trelay_kill9(&t);
+	/* (The relay may have committed more between the look and the kill.) */
+	found = retention_erasures(&t, &named, &twice, 0);
+	long long left = db_int(&t, "SELECT count(*) FROM sealed");
+	print_message("killed after %d retention erasure%s: %zu sealed notes erased, %lld left\n",
+		      found, found == 1 ? "" : "s", named, left);
+	assert_int_equal(left + (long long)named, NOTES);
+	assert_int_equal(twice, 0);
+
+	/* It goes on after the restart; nothing is named twice. */
+	assert_int_equal(trelay_start(&t), 0);
+	for (int i = 0; i < 400 && db_int(&t, "SELECT count(*) FROM sealed") > 0; i++)
+		usleep(50 * 1000);
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM sealed"), 0);
+	int n = retention_erasures(&t, &named, &twice, 0);
+	assert_true(n >= 3);
+	assert_int_equal(named, NOTES);
+	assert_int_equal(twice, 0);
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM erased WHERE what = 1"), NOTES);
+
+	/* The records follow (the case open, the notes, the close; not the
+	 * erasures). */
+	for (int i = 0; i < 400 && retention_erasures(&t, &named, &twice, 1) == 0; i++)
+		usleep(50 * 1000);
+	for (int i = 0; i < 100 &&
+			db_int(&t, "SELECT retained FROM cases WHERE case_id = '" CASE "'") != 2;
+	     i++)
+		usleep(50 * 1000);
+	int m = retention_erasures(&t, &named, &twice, 1);
+	assert_int_equal(m, 3); /* 500, 500 and 202 */
+	assert_int_equal(twice, 0);
+	assert_int_equal(named, NOTES + 2);
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM entries WHERE case_id = '" CASE "' AND "
+				    "length(record) = 0"),
+			 NOTES + 2);
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM entries WHERE case_id = '" CASE "' AND "
+				    "author = 'vigil-relay' AND length(record) > 0"),
+			 n + m);
+	assert_int_equal(trelay_stop(&t), 0);
+	char out[2048];
+	const char *args[] = { "vigild", "-c", t.conf, "--verify-db", NULL };
+	assert_int_equal(run_vigild(args, out, sizeof(out)), 0);
+	char want[256];
+	snprintf(want, sizeof(want), "\nerased: %d records (only their leaf hash is kept), 0 sealed "
+		 "texts; each named by a signed Erasure entry\n", NOTES + 2);
+	if (!strstr(out, want))
+		fail_msg("--verify-db said: %s", out);
+	trelay_cleanup(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_erasure),
+		cmocka_unit_test(test_retention),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
