@@ -31,6 +31,7 @@ struct cases {
 	sqlite3_stmt *ret_records;   /* its records not erased yet */
 	sqlite3_stmt *ret_done;      /* how far it is erased */
 	sqlite3_stmt *ret_next;      /* when the next tier of a closed case comes due */
+	sqlite3_stmt *grant;         /* a party granted the narrative */
 };
 
 #define COLUMNS                                                                        \
@@ -120,7 +121,8 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 				 "WHEN retained < 2 AND ?2 > 0 THEN closed_at_ms + ?2 END) FROM cases "
 				 "WHERE state = 3 AND closed_at_ms > 0 AND retained < 2" },
 		{ &cs->put, put },
-		{ &cs->parties, "SELECT org FROM case_parties WHERE case_id=? ORDER BY org" },
+		{ &cs->parties, "SELECT org, granted FROM case_parties WHERE case_id=? ORDER BY org" },
+		{ &cs->grant, "UPDATE case_parties SET granted = 1 WHERE case_id = ? AND org = ?" },
 		{ &cs->add_party, "INSERT OR IGNORE INTO case_parties(case_id, org, since_idx) "
 				  "VALUES(?,?,?)" },
 		{ &cs->add_read, "INSERT INTO case_reads(case_id, org, what, at_ms) VALUES(?,?,?,?)" },
@@ -160,7 +162,7 @@ void cases_close(struct cases **csp)
 	if (!cs)
 		return;
 	sqlite3_stmt *all[] = { cs->ret_case, cs->ret_sealed, cs->ret_records, cs->ret_done,
-				cs->ret_next,
+				cs->ret_next, cs->grant,
 				cs->get, cs->put, cs->parties, cs->add_party, cs->add_read,
 				cs->list, cs->reads, cs->entries, cs->note_org, cs->next_due,
 				cs->due_case, cs->note_alert, cs->delivery_ack };
@@ -201,6 +203,7 @@ static int load_parties(struct cases *cs, struct case_state *c)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->n_parties < CASE_PARTIES_MAX) {
 		struct case_party *p = &c->parties[c->n_parties++];
 		copy_text(p->org, sizeof(p->org), st, 0);
+		p->granted = sqlite3_column_int(st, 1);
 		p->role = cs->members.role_of(cs->members.ctx, p->org);
 	}
 	sqlite3_reset(st);
@@ -320,6 +323,13 @@ static int save(struct cases *cs, struct case_state *c, uint64_t index, int64_t 
 	sqlite3_bind_int(st, i++, c->retained);
 	int rc = step_done(cs, st);
 	for (size_t p = 0; rc == VG_OK && p < c->n_parties; p++) {
+		if (c->parties[p].grant_new && !c->parties[p].is_new) {
+			st = cs->grant;
+			sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, c->parties[p].org, -1, SQLITE_STATIC);
+			rc = step_done(cs, st);
+			c->parties[p].grant_new = 0;
+		}
 		if (!c->parties[p].is_new)
 			continue;
 		st = cs->add_party;

@@ -133,6 +133,13 @@ int casestate_apply(struct case_state *c, const Vigil__V1__Record *rec, const ch
 		c->closed_at_ms = now;
 		watchdog_on_closed(c);
 		break;
+	case VIGIL__V1__RECORD__BODY_GRANT:
+		for (size_t i = 0; i < c->n_parties; i++)
+			if (strcmp(c->parties[i].org, rec->grant->to) == 0) {
+				c->parties[i].granted = 1;
+				c->parties[i].grant_new = 1;
+			}
+		break;
 	case VIGIL__V1__RECORD__BODY_ERASE_REQUEST:
 		/* The erasure is the writer's (writer.c, erase_job); the case
 		 * only counts the entry. */

@@ -32,6 +32,8 @@ struct case_party {
 	int role;                          /* enum role, from the member directory;
 					    * ROLE_NONE once it is no member */
 	int is_new;                        /* added by the record being applied */
+	int granted;                       /* the owner let it read the narrative (Grant) */
+	int grant_new;                     /* granted by the record being applied */
 };
 
 /* The one alert a case may have open (silence or failed attempts). */

@@ -217,6 +217,36 @@ static int check_close(const struct policy_actor *a, const struct case_state *c,
 	return VG_OK;
 }
 
+static int reads_narrative(int role);
+
+/* A party reads the narrative: its role does, or the owner granted it. */
+static int narrative_reader(const struct case_state *c, const struct case_party *p)
+{
+	return reads_narrative(p->role) || p->granted || strcmp(p->org, c->owner) == 0 ||
+	       strcmp(p->org, c->responsible) == 0;
+}
+
+static int check_grant(const struct policy_actor *a, const struct case_state *c,
+		       const Vigil__V1__Grant *g, const struct case_members *m, char *why,
+		       size_t why_len)
+{
+	(void)m;
+	if (strcmp(a->org, c->owner) != 0) {
+		WHY("only the case's owner (%s) grants access to its narrative", c->owner);
+		return VG_EPERM;
+	}
+	const struct case_party *p = casestate_party(c, g->to);
+	if (!p) {
+		WHY("%s is not a party of case %s", g->to, c->case_id);
+		return VG_EBADREQ;
+	}
+	if (narrative_reader(c, p)) {
+		WHY("%s reads the narrative of case %s already", g->to, c->case_id);
+		return VG_EBADREQ;
+	}
+	return VG_OK;
+}
+
 int policy_record(const struct policy_actor *a, const struct case_state *c,
 		  const Vigil__V1__Record *rec, const struct case_members *m, char *why,
 		  size_t why_len)
@@ -264,6 +294,8 @@ int policy_record(const struct policy_actor *a, const struct case_state *c,
 		return check_withdraw(a, c, rec->handover_withdraw, why, why_len);
 	case VIGIL__V1__RECORD__BODY_CASE_CLOSE:
 		return check_close(a, c, why, why_len);
+	case VIGIL__V1__RECORD__BODY_GRANT:
+		return check_grant(a, c, rec->grant, m, why, why_len);
 	default:
 		WHY("this record kind is not accepted yet");
 		return VG_EBADREQ;
@@ -305,7 +337,8 @@ int policy_query(const struct policy_actor *a, const char *case_id, const struct
 		 * sealed text) and the responsible party; police read no
 		 * narrative. */
 		if (a->role != ROLE_COORDINATOR && a->role != ROLE_IOM &&
-		    a->role != ROLE_SHELTER && strcmp(a->org, c->responsible) != 0) {
+		    a->role != ROLE_SHELTER && strcmp(a->org, c->responsible) != 0 &&
+		    !casestate_party(c, a->org)->granted) {
 			WHY("the case's records are for coordinator, iom, shelter and responsible "
 			    "parties");
 			return VG_EPERM;
@@ -329,6 +362,8 @@ const char *policy_refused_tag(const Vigil__V1__Record *rec)
 {
 	switch (rec->body_case) {
 	case VIGIL__V1__RECORD__BODY_CASE_OPEN: return "open-refused";
+	case VIGIL__V1__RECORD__BODY_ERASE_REQUEST: return "erase-refused";
+	case VIGIL__V1__RECORD__BODY_GRANT: return "grant-refused";
 	case VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT: return "contact-refused";
 	case VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT: return "risk-refused";
 	case VIGIL__V1__RECORD__BODY_HANDOVER_OFFER: return "offer-refused";
@@ -386,7 +421,7 @@ size_t policy_seal_readers(const struct case_state *c, const Vigil__V1__Record *
 	size_t n = 0;
 	if (c) {
 		for (size_t i = 0; i < c->n_parties; i++)
-			if (reads_narrative(c->parties[i].role))
+			if (reads_narrative(c->parties[i].role) || c->parties[i].granted)
 				add_reader(out, &n, c->parties[i].org, m);
 		add_reader(out, &n, c->owner, m);
 		add_reader(out, &n, c->responsible, m);

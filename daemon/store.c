@@ -95,7 +95,9 @@ static const char schema_v6[] =
 	"ALTER TABLE cases ADD COLUMN closed_at_ms INTEGER NOT NULL DEFAULT 0;"
 	/* How far the retention rules have erased a closed case: 1 its sealed
 	 * texts, 2 its records too. */
-	"ALTER TABLE cases ADD COLUMN retained INTEGER NOT NULL DEFAULT 0;";
+	"ALTER TABLE cases ADD COLUMN retained INTEGER NOT NULL DEFAULT 0;"
+	/* A party the owner let read the narrative (Grant). */
+	"ALTER TABLE case_parties ADD COLUMN granted INTEGER NOT NULL DEFAULT 0;";
 
 static int exec(sqlite3 *db, const char *sql, char *err, size_t err_len)
 {

@@ -683,6 +683,13 @@ int record_parse(const uint8_t *bytes, size_t len, Vigil__V1__Record **out,
 	case VIGIL__V1__RECORD__BODY_ERASE_REQUEST:
 		rc = validate_erase_request(r->erase_request, why, why_len);
 		break;
+	case VIGIL__V1__RECORD__BODY_GRANT:
+		rc = VG_OK;
+		if (r->grant->base.n_unknown_fields || !record_org_ok(r->grant->to)) {
+			WHY("grant: to must be an organisation id (1-64 characters of [a-z0-9-])");
+			rc = VG_EBADREQ;
+		}
+		break;
 	case VIGIL__V1__RECORD__BODY_ERASURE:
 		rc = validate_erasure(r->erasure, why, why_len);
 		break;

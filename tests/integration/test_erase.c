@@ -1,6 +1,7 @@
 /*
- * test_erase.c - erasure on the case owner's request, against a real vigild
- * (issue 14, "erasure that leaves every proof valid"):
+ * test_erase.c - erasure on the case owner's request and by the retention
+ * rules, and the owner's grant of the narrative to police, against a real
+ * vigild (issue 14, "erasure that leaves every proof valid"):
  *
  *   - only the owner erases, only entries of its case, never an erasure;
  *   - content (tier A): the sealed text is gone from the database and its
@@ -60,18 +61,17 @@ static int by_hash(const void *a, const void *b)
 /* A contact attempt by c with a sealed note to the case's readers (owner
  * and responsible se-stockholm-coord, iom-ru-moscow, se-shelter-1: police
  * read no narrative).  *env is the envelope (free()). */
-static Vigil__V1__Frame *sealed_contact(struct tclient *c, const char *case_id, const char *note,
-					uint8_t id[RECORD_ID_LEN], uint8_t **env, size_t *env_len)
+static Vigil__V1__Frame *sealed_contact_to(struct tclient *c, const char *case_id,
+					   const char *note, const char *const *readers, int nr,
+					   uint8_t id[RECORD_ID_LEN], uint8_t **env, size_t *env_len)
 {
-	static const char *const readers[] = { "se-stockholm-coord", "iom-ru-moscow",
-						"se-shelter-1" };
-	X509 *certs[3];
-	uint8_t hashes[3][SHA256_LEN];
-	for (int i = 0; i < 3; i++) {
+	X509 *certs[8];
+	uint8_t hashes[8][SHA256_LEN];
+	for (int i = 0; i < nr; i++) {
 		certs[i] = enc_cert(readers[i]);
 		assert_int_equal(sealed_cert_sha256(certs[i], hashes[i]), VG_OK);
 	}
-	qsort(hashes, 3, SHA256_LEN, by_hash);
+	qsort(hashes, (size_t)nr, SHA256_LEN, by_hash);
 	Vigil__V1__Record r;
 	casekit_record(&r, id, case_id, c->org);
 	uint8_t p[SEALED_HEAD_LEN + RECORD_NOTE_MAX], commitment[SHA256_LEN];
@@ -80,13 +80,13 @@ static Vigil__V1__Frame *sealed_contact(struct tclient *c, const char *case_id, 
 					    sizeof(why)),
 			 VG_OK);
 	sealed_commit(p, sealed_plain_len(SEALED_NOTE), commitment);
-	if (sealed_seal(p, sealed_plain_len(SEALED_NOTE), certs, 3, env, env_len, why,
+	if (sealed_seal(p, sealed_plain_len(SEALED_NOTE), certs, (size_t)nr, env, env_len, why,
 			sizeof(why)) != VG_OK)
 		fail_msg("seal: %s", why);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < nr; i++)
 		X509_free(certs[i]);
-	ProtobufCBinaryData rd[3];
-	for (int i = 0; i < 3; i++) {
+	ProtobufCBinaryData rd[8];
+	for (int i = 0; i < nr; i++) {
 		rd[i].data = hashes[i];
 		rd[i].len = SHA256_LEN;
 	}
@@ -94,7 +94,7 @@ static Vigil__V1__Frame *sealed_contact(struct tclient *c, const char *case_id, 
 	st.commitment.data = commitment;
 	st.commitment.len = SHA256_LEN;
 	st.readers = rd;
-	st.n_readers = 3;
+	st.n_readers = (size_t)nr;
 	Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
 	ca.channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
 	ca.outcome = VIGIL__V1__OUTCOME__OUTCOME_REACHED_CONCERN;
@@ -127,6 +127,14 @@ static Vigil__V1__Frame *sealed_contact(struct tclient *c, const char *case_id, 
 	free(rec);
 	free(sig);
 	return a;
+}
+
+static Vigil__V1__Frame *sealed_contact(struct tclient *c, const char *case_id, const char *note,
+					uint8_t id[RECORD_ID_LEN], uint8_t **env, size_t *env_len)
+{
+	static const char *const readers[] = { "se-stockholm-coord", "iom-ru-moscow",
+						"se-shelter-1" };
+	return sealed_contact_to(c, case_id, note, readers, 3, id, env, env_len);
 }
 
 static Vigil__V1__Frame *erase(struct tclient *c, const char *case_id,
@@ -520,9 +528,91 @@ static void test_retention(void **state)
 	trelay_cleanup(&t);
 }
 
+static Vigil__V1__Frame *grant(struct tclient *c, const char *case_id, const char *to)
+{
+	uint8_t id[RECORD_ID_LEN];
+	Vigil__V1__Record r;
+	casekit_record(&r, id, case_id, c->org);
+	Vigil__V1__Grant g = VIGIL__V1__GRANT__INIT;
+	g.to = (char *)to;
+	r.body_case = VIGIL__V1__RECORD__BODY_GRANT;
+	r.grant = &g;
+	return casekit_submit(c, &r);
+}
+
+/*
+ * Police read no narrative unless the owner grants it (a logged record):
+ * before, a note sealed to police is refused and police may not read the
+ * case's records; after, every new note must be sealed to police too, and
+ * police read the records.
+ */
+static void test_grant(void **state)
+{
+	(void)state;
+	struct trelay t;
+	trelay_setup(&t, NULL, NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, CASE);
+	struct tclient iom, owner, police;
+	if (tclient_open(&iom, t.port, "iom-ru-moscow") != 0 ||
+	    tclient_open(&owner, t.port, "se-stockholm-coord") != 0 ||
+	    tclient_open(&police, t.port, "se-police-noa") != 0)
+		fail_msg("connect: %s %s %s", iom.err, owner.err, police.err);
+	static const char *const with_police[] = { "se-stockholm-coord", "iom-ru-moscow",
+						   "se-shelter-1", "se-police-noa" };
+	uint8_t id[RECORD_ID_LEN], *env;
+	size_t env_len;
+	Vigil__V1__Frame *a = casekit_log(&police, CASE);
+	expect_refused(a, "PERMISSION_DENIED",
+		       "the case's records are for coordinator, iom, shelter and responsible parties");
+	a = sealed_contact_to(&iom, CASE, "police are not readers yet", with_police, 4, id, &env,
+			      &env_len);
+	free(env);
+	if (a->msg_case != VIGIL__V1__FRAME__MSG_ERROR ||
+	    strncmp(a->error->message, "sealed note names reader ", 25) != 0 ||
+	    !strstr(a->error->message, ", which is no reader of this case"))
+		fail_msg("a note sealed to police too: %s %s", casekit_outcome(a),
+			 a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ? a->error->message : "");
+	frame_free(a);
+
+	expect_refused(grant(&iom, CASE, "se-police-noa"), "PERMISSION_DENIED",
+		       "only the case's owner (se-stockholm-coord) grants access to its narrative");
+	expect_refused(grant(&owner, CASE, "iom-md-chisinau"), "BAD_REQUEST",
+		       "iom-md-chisinau is not a party of case " CASE);
+	expect_refused(grant(&owner, CASE, "iom-ru-moscow"), "BAD_REQUEST",
+		       "iom-ru-moscow reads the narrative of case " CASE " already");
+	a = grant(&owner, CASE, "se-police-noa");
+	receipt_index(a);
+	frame_free(a);
+	assert_int_equal(db_int(&t, "SELECT granted FROM case_parties WHERE case_id = '" CASE
+				    "' AND org = 'se-police-noa'"),
+			 1);
+	expect_refused(grant(&owner, CASE, "se-police-noa"), "BAD_REQUEST",
+		       "se-police-noa reads the narrative of case " CASE " already");
+
+	/* Now police are readers: a note without them is refused. */
+	a = sealed_contact(&iom, CASE, "police must read this", id, &env, &env_len);
+	free(env);
+	expect_refused(a, "BAD_REQUEST",
+		       "sealed note must be sealed to se-police-noa too (a reader of this case)");
+	a = sealed_contact_to(&iom, CASE, "police read this", with_police, 4, id, &env, &env_len);
+	receipt_index(a);
+	frame_free(a);
+	free(env);
+	a = casekit_log(&police, CASE);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_CASE_LOG);
+	frame_free(a);
+	tclient_close(&iom);
+	tclient_close(&owner);
+	tclient_close(&police);
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_grant),
 		cmocka_unit_test(test_erasure),
 		cmocka_unit_test(test_retention),
 	};
