@@ -259,6 +259,10 @@ int policy_record(const struct policy_actor *a, const struct case_state *c,
 		WHY("erasures are written by the relay only");
 		return VG_EPERM;
 	}
+	if (rec->body_case == VIGIL__V1__RECORD__BODY_MEMBER_KEY) {
+		WHY("member keys are logged by the relay only");
+		return VG_EPERM;
+	}
 	if (rec->body_case == VIGIL__V1__RECORD__BODY_CASE_OPEN)
 		return check_open(a, c, rec, m, why, why_len);
 	/* The offered organisation may answer before it is a party. */

@@ -96,6 +96,12 @@ static const char schema_v6[] =
 	/* How far the retention rules have erased a closed case: 1 its sealed
 	 * texts, 2 its records too. */
 	"ALTER TABLE cases ADD COLUMN retained INTEGER NOT NULL DEFAULT 0;"
+	/* Each member's encryption certificate as last logged (MemberKey). */
+	"CREATE TABLE member_keys ("
+	"  org TEXT PRIMARY KEY,"
+	"  sha256 BLOB NOT NULL,"
+	"  idx INTEGER NOT NULL"
+	") WITHOUT ROWID;"
 	/* A party the owner let read the narrative (Grant). */
 	"ALTER TABLE case_parties ADD COLUMN granted INTEGER NOT NULL DEFAULT 0;";
 

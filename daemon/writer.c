@@ -104,6 +104,45 @@ static int cases_abort(struct writer *w)
 	return cases_errcode(w->cases);
 }
 
+static int append_member_key(struct writer *w, const char *org, const uint8_t *der,
+			     size_t der_len, int64_t now);
+
+/*
+ * Before a record with sealed text is appended: each reader's encryption
+ * certificate the log does not hold yet gets its MemberKey entry first, in
+ * the same transaction, so that the log names every key text was sealed to
+ * before the text.  0 or an SQLite error.
+ */
+static int log_readers_keys(struct writer *w, const Vigil__V1__Record *rec, int64_t now)
+{
+	const Vigil__V1__SealedText *t = record_sealed_text(rec, NULL, NULL);
+	if (!t)
+		return 0;
+	sqlite3 *db = store_db(w->store);
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM member_keys WHERE org = ? AND sha256 = ?",
+				    -1, &st, NULL);
+	for (size_t i = 0; rc == 0 && i < t->n_readers; i++) {
+		const struct writer_member_key *k = NULL;
+		for (size_t j = 0; j < w->cfg.n_member_keys && !k; j++)
+			if (w->cfg.member_keys[j].der &&
+			    memcmp(w->cfg.member_keys[j].sha256, t->readers[i].data, SHA256_LEN) == 0)
+				k = &w->cfg.member_keys[j];
+		if (!k)
+			continue; /* the policy refuses it */
+		sqlite3_bind_text(st, 1, k->org, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, k->sha256, SHA256_LEN, SQLITE_STATIC);
+		int s = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (s == SQLITE_DONE)
+			rc = append_member_key(w, k->org, k->der, k->der_len, now);
+		else if (s != SQLITE_ROW)
+			rc = sqlite3_errcode(db);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* Packs r (its author the relay), signs it with the relay's key and
  * appends it at received time now; *index is its position.  0 or an
  * SQLite error. */
@@ -308,6 +347,8 @@ static int write_job(struct writer *w, struct writer_job *j)
 		return 0;
 	}
 
+	if ((rc = log_readers_keys(w, j->parsed, j->received_at_ms)) != 0)
+		return rc;
 	struct store_entry e = {
 		.received_at_ms = j->received_at_ms,
 		.record_id = j->record_id,
@@ -963,6 +1004,105 @@ void writer_close(struct writer **wp)
 	*wp = NULL;
 }
 
+/* One MemberKey entry (writer thread or start-up, in the open transaction). */
+static int append_member_key(struct writer *w, const char *org, const uint8_t *der,
+			     size_t der_len, int64_t now)
+{
+	uint8_t id[RECORD_ID_LEN];
+	if (RAND_bytes(id, sizeof(id)) != 1)
+		return SQLITE_ERROR;
+	char case_id[RECORD_CASE_ID_MAX + 1];
+	snprintf(case_id, sizeof(case_id), "%s/members", w->cfg.relay_org);
+	Vigil__V1__MemberKey mk = VIGIL__V1__MEMBER_KEY__INIT;
+	mk.organisation = (char *)org;
+	mk.encryption_certificate.data = (uint8_t *)der;
+	mk.encryption_certificate.len = der ? der_len : 0;
+	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
+	r.record_id.data = id;
+	r.record_id.len = RECORD_ID_LEN;
+	r.case_id = case_id;
+	r.body_case = VIGIL__V1__RECORD__BODY_MEMBER_KEY;
+	r.member_key = &mk;
+	uint64_t at;
+	int rc = append_relay_record(w, &r, now, &at);
+	sqlite3 *db = store_db(w->store);
+	sqlite3_stmt *st = NULL;
+	const char *sql = der ? "INSERT OR REPLACE INTO member_keys(org, sha256, idx) VALUES(?,?,?)"
+			      : "DELETE FROM member_keys WHERE org = ?";
+	if (rc == 0)
+		rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+		if (der) {
+			uint8_t h[SHA256_LEN];
+			EVP_Digest(der, der_len, h, NULL, EVP_sha256(), NULL);
+			sqlite3_bind_blob(st, 2, h, SHA256_LEN, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)at);
+		}
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sqlite3_errcode(db);
+	}
+	sqlite3_finalize(st);
+	if (rc == 0)
+		log_notice("logged %s's encryption certificate%s (entry %llu)", org,
+			   der ? "" : " as removed", (unsigned long long)at);
+	return rc;
+}
+
+/* At start-up: every member's encryption certificate that the log holds
+ * and that changed or is gone since, as MemberKey entries, in one
+ * transaction (the covering checkpoint is signed after it).  A certificate
+ * the log does not hold yet is logged before the first sealed text
+ * encrypted to it (log_readers_keys). */
+static int log_member_keys(struct writer *w)
+{
+	sqlite3 *db = store_db(w->store);
+	int64_t now = now_ms();
+	sqlite3_stmt *get = NULL, *all = NULL;
+	struct logtree_mark mark;
+	logtree_mark(w->tree, &mark);
+	int rc = store_begin(w->store);
+	if (rc == 0)
+		rc = sqlite3_prepare_v2(db, "SELECT sha256 FROM member_keys WHERE org = ?", -1, &get,
+					NULL);
+	for (size_t i = 0; rc == 0 && i < w->cfg.n_member_keys; i++) {
+		const struct writer_member_key *k = &w->cfg.member_keys[i];
+		sqlite3_bind_text(get, 1, k->org, -1, SQLITE_STATIC);
+		int s = sqlite3_step(get);
+		int same = s == SQLITE_ROW && k->der && sqlite3_column_bytes(get, 0) == SHA256_LEN &&
+			   memcmp(sqlite3_column_blob(get, 0), k->sha256, SHA256_LEN) == 0;
+		int logged = s == SQLITE_ROW;
+		sqlite3_reset(get);
+		if (s != SQLITE_ROW && s != SQLITE_DONE)
+			rc = sqlite3_errcode(db);
+		else if (k->der && logged && !same)
+			rc = append_member_key(w, k->org, k->der, k->der_len, now);
+		else if (!k->der && logged)
+			rc = append_member_key(w, k->org, NULL, 0, now);
+	}
+	/* Members no longer in the directory at all. */
+	char gone[64][RECORD_ORG_MAX + 1];
+	size_t n_gone = 0;
+	if (rc == 0)
+		rc = sqlite3_prepare_v2(db, "SELECT org FROM member_keys", -1, &all, NULL);
+	while (rc == 0 && n_gone < 64 && sqlite3_step(all) == SQLITE_ROW) {
+		const char *org = (const char *)sqlite3_column_text(all, 0);
+		int listed = 0;
+		for (size_t i = 0; org && i < w->cfg.n_member_keys && !listed; i++)
+			listed = strcmp(w->cfg.member_keys[i].org, org) == 0;
+		if (org && !listed)
+			snprintf(gone[n_gone++], sizeof(gone[0]), "%s", org);
+	}
+	sqlite3_finalize(all);
+	sqlite3_finalize(get);
+	for (size_t i = 0; rc == 0 && i < n_gone; i++)
+		rc = append_member_key(w, gone[i], NULL, 0, now);
+	if (rc == 0)
+		rc = store_commit(w->store);
+	if (rc != 0)
+		roll_back(w, &mark);
+	return rc;
+}
+
 int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t batch_wait_ms,
 		 const struct writer_config *cfg, char *err, size_t err_len)
 {
@@ -987,6 +1127,11 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
 	int rc = logtree_start(w->tree, cfg->key, cfg->origin, err, err_len);
 	if (rc != VG_OK)
 		return rc;
+	if ((rc = log_member_keys(w)) != 0) {
+		snprintf(err, err_len, "%s: cannot log the members' encryption certificates: %s",
+			 store_path(w->store), sqlite3_errstr(rc));
+		return VG_EIO;
+	}
 	/* A checkpoint that covers the whole log before anything is served. */
 	struct logtree_checkpoint *last = logtree_last(w->tree);
 	if (!last || last->size != logtree_size(w->tree)) {

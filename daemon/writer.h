@@ -113,6 +113,8 @@ struct writer_stats {
 	uint64_t storage_failures; /* transactions that failed this run */
 };
 
+struct writer_member_key;
+
 struct writer_config {
 	EVP_PKEY *key;          /* Ed25519 checkpoint key (borrowed) */
 	const char *origin;     /* origin line and key name */
@@ -130,6 +132,19 @@ struct writer_config {
 	 * its records are erased (0: never). */
 	uint64_t content_after_ms;
 	uint64_t record_after_ms;
+	/* The members' encryption certificates (the directory's): each one
+	 * is logged as a relay-signed MemberKey entry before the first sealed
+	 * text encrypted to it, and again at start-up when it changed or is
+	 * gone.  Borrowed: must outlive the writer. */
+	const struct writer_member_key *member_keys;
+	size_t n_member_keys;
+};
+
+struct writer_member_key {
+	const char *org;
+	const uint8_t *der;                /* NULL: none */
+	size_t der_len;
+	const uint8_t *sha256;             /* of der */
 };
 
 /* How often the writer looks for closed cases the retention rules are due

@@ -683,6 +683,14 @@ int record_parse(const uint8_t *bytes, size_t len, Vigil__V1__Record **out,
 	case VIGIL__V1__RECORD__BODY_ERASE_REQUEST:
 		rc = validate_erase_request(r->erase_request, why, why_len);
 		break;
+	case VIGIL__V1__RECORD__BODY_MEMBER_KEY:
+		rc = VG_OK;
+		if (r->member_key->base.n_unknown_fields ||
+		    !record_org_ok(r->member_key->organisation)) {
+			WHY("member_key: organisation must be an organisation id");
+			rc = VG_EBADREQ;
+		}
+		break;
 	case VIGIL__V1__RECORD__BODY_GRANT:
 		rc = VG_OK;
 		if (r->grant->base.n_unknown_fields || !record_org_ok(r->grant->to)) {

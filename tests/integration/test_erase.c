@@ -609,9 +609,144 @@ static void test_grant(void **state)
 	trelay_cleanup(&t);
 }
 
+/* Replaces the first "from" in the file path by "to". */
+static void file_sub(const char *path, const char *from, const char *to)
+{
+	char text[8192], out[8192];
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	char *at = strstr(text, from);
+	assert_non_null(at);
+	snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(out, f);
+	fclose(f);
+}
+
+/* The MemberKey entries of the log: how many name org, and whether the
+ * last one carries the DER of PKI_DIR/file (NULL: carries none). */
+static int member_key_entries(struct trelay *t, const char *org, const char *file, int *last_ok)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open_v2(t->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT record FROM entries WHERE case_id = "
+					    "'vigil-relay/members' ORDER BY idx", -1, &st, NULL),
+			 SQLITE_OK);
+	unsigned char *der = NULL;
+	int der_len = 0;
+	if (file) {
+		FILE *f = fopen(pki(file), "r");
+		assert_non_null(f);
+		X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+		der_len = i2d_X509(x, &der);
+		X509_free(x);
+	}
+	int n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		Vigil__V1__Record *r = vigil__v1__record__unpack(
+			NULL, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 0));
+		assert_non_null(r);
+		assert_int_equal(r->body_case, VIGIL__V1__RECORD__BODY_MEMBER_KEY);
+		assert_string_equal(r->author, "vigil-relay");
+		if (strcmp(r->member_key->organisation, org) == 0) {
+			n++;
+			ProtobufCBinaryData *c = &r->member_key->encryption_certificate;
+			*last_ok = file ? c->len == (size_t)der_len && memcmp(c->data, der, c->len) == 0
+					: c->len == 0;
+		}
+		vigil__v1__record__free_unpacked(r, NULL);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	OPENSSL_free(der);
+	return n;
+}
+
+/*
+ * Every encryption certificate sealed text was encrypted to is on the
+ * record: logged (MemberKey, signed by the relay) before the first text
+ * sealed to it, once, and again when the directory drops or changes it.
+ */
+static void test_member_keys(void **state)
+{
+	(void)state;
+	struct trelay t;
+	trelay_setup(&t, NULL, NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, CASE);
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM member_keys"), 0);
+	struct tclient iom;
+	if (tclient_open(&iom, t.port, "iom-ru-moscow") != 0)
+		fail_msg("connect: %s", iom.err);
+	uint8_t id[RECORD_ID_LEN], *env;
+	size_t env_len;
+	for (int i = 0; i < 2; i++) {
+		Vigil__V1__Frame *a = sealed_contact(&iom, CASE, "a note", id, &env, &env_len);
+		uint64_t idx = receipt_index(a);
+		frame_free(a);
+		free(env);
+		/* Three keys logged before the first note, none before the second. */
+		assert_int_equal(idx, i == 0 ? 4 : 5);
+	}
+	tclient_close(&iom);
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM member_keys"), 3);
+	assert_int_equal(db_int(&t, "SELECT max(idx) FROM member_keys"), 3);
+	int ok = 0;
+	assert_int_equal(member_key_entries(&t, "se-shelter-1", "se-shelter-1.enc.crt", &ok), 1);
+	assert_true(ok);
+	assert_int_equal(member_key_entries(&t, "se-police-noa", NULL, &ok), 0);
+	assert_int_equal(trelay_stop(&t), 0);
+
+	/* The directory drops the shelter's certificate: logged at start-up. */
+	char dir[700], text[4096], line[700];
+	snprintf(dir, sizeof(dir), "%s/members.conf", t.dir);
+	FILE *in = fopen(pki("directory.conf"), "r"), *out = fopen(dir, "w");
+	assert_non_null(in);
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), in)) {
+		const char *v = strstr(line, "encryption_cert = ");
+		if (v && strstr(line, "se-shelter-1"))
+			continue;
+		if (v) {
+			char file[128];
+			snprintf(file, sizeof(file), "%s", v + 18);
+			file[strcspn(file, "\n")] = '\0';
+			snprintf(text, sizeof(text), "encryption_cert = %s\n", pki(file));
+			fputs(text, out);
+		} else {
+			fputs(line, out);
+		}
+	}
+	fclose(in);
+	fclose(out);
+	snprintf(text, sizeof(text), "path = %s\n", dir);
+	snprintf(line, sizeof(line), "path = %s\n", pki("directory.conf"));
+	file_sub(t.conf, line, text);
+	assert_int_equal(trelay_start(&t), 0);
+	assert_int_equal(member_key_entries(&t, "se-shelter-1", NULL, &ok), 2);
+	assert_true(ok);
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM member_keys"), 2);
+	assert_int_equal(trelay_stop(&t), 0);
+	/* And nothing again at the next start. */
+	assert_int_equal(trelay_start(&t), 0);
+	assert_int_equal(member_key_entries(&t, "se-shelter-1", NULL, &ok), 2);
+	assert_int_equal(trelay_stop(&t), 0);
+	char vout[2048];
+	const char *args[] = { "vigild", "-c", t.conf, "--verify-db", NULL };
+	assert_int_equal(run_vigild(args, vout, sizeof(vout)), 0);
+	trelay_cleanup(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_member_keys),
 		cmocka_unit_test(test_grant),
 		cmocka_unit_test(test_erasure),
 		cmocka_unit_test(test_retention),

@@ -564,7 +564,7 @@ static void test_migration_from_schema_1(void **state)
 	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE tree; DROP TABLE checkpoints; "
 				      "DROP TABLE cases; DROP TABLE case_parties; DROP TABLE case_reads; "
-				      "DROP TABLE orgs; DROP TABLE alerts; DROP TABLE delivery_acks; DROP TABLE sealed; DROP TABLE erased; "
+				      "DROP TABLE orgs; DROP TABLE alerts; DROP TABLE delivery_acks; DROP TABLE sealed; DROP TABLE erased; DROP TABLE member_keys; "
 				      "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
