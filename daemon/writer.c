@@ -104,45 +104,6 @@ static int cases_abort(struct writer *w)
 	return cases_errcode(w->cases);
 }
 
-static int append_member_key(struct writer *w, const char *org, const uint8_t *der,
-			     size_t der_len, int64_t now);
-
-/*
- * Before a record with sealed text is appended: each reader's encryption
- * certificate the log does not hold yet gets its MemberKey entry first, in
- * the same transaction, so that the log names every key text was sealed to
- * before the text.  0 or an SQLite error.
- */
-static int log_readers_keys(struct writer *w, const Vigil__V1__Record *rec, int64_t now)
-{
-	const Vigil__V1__SealedText *t = record_sealed_text(rec, NULL, NULL);
-	if (!t)
-		return 0;
-	sqlite3 *db = store_db(w->store);
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM member_keys WHERE org = ? AND sha256 = ?",
-				    -1, &st, NULL);
-	for (size_t i = 0; rc == 0 && i < t->n_readers; i++) {
-		const struct writer_member_key *k = NULL;
-		for (size_t j = 0; j < w->cfg.n_member_keys && !k; j++)
-			if (w->cfg.member_keys[j].der &&
-			    memcmp(w->cfg.member_keys[j].sha256, t->readers[i].data, SHA256_LEN) == 0)
-				k = &w->cfg.member_keys[j];
-		if (!k)
-			continue; /* the policy refuses it */
-		sqlite3_bind_text(st, 1, k->org, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 2, k->sha256, SHA256_LEN, SQLITE_STATIC);
-		int s = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (s == SQLITE_DONE)
-			rc = append_member_key(w, k->org, k->der, k->der_len, now);
-		else if (s != SQLITE_ROW)
-			rc = sqlite3_errcode(db);
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
 /* Packs r (its author the relay), signs it with the relay's key and
  * appends it at received time now; *index is its position.  0 or an
  * SQLite error. */
@@ -347,8 +308,6 @@ static int write_job(struct writer *w, struct writer_job *j)
 		return 0;
 	}
 
-	if ((rc = log_readers_keys(w, j->parsed, j->received_at_ms)) != 0)
-		return rc;
 	struct store_entry e = {
 		.received_at_ms = j->received_at_ms,
 		.record_id = j->record_id,
@@ -1048,11 +1007,10 @@ static int append_member_key(struct writer *w, const char *org, const uint8_t *d
 	return rc;
 }
 
-/* At start-up: every member's encryption certificate that the log holds
- * and that changed or is gone since, as MemberKey entries, in one
- * transaction (the covering checkpoint is signed after it).  A certificate
- * the log does not hold yet is logged before the first sealed text
- * encrypted to it (log_readers_keys). */
+/* At start-up: every member's encryption certificate that is new, changed
+ * or gone since the log last said, as MemberKey entries, in one
+ * transaction (the covering checkpoint is signed after it), before
+ * anything can be sealed to it. */
 static int log_member_keys(struct writer *w)
 {
 	sqlite3 *db = store_db(w->store);
@@ -1074,7 +1032,7 @@ static int log_member_keys(struct writer *w)
 		sqlite3_reset(get);
 		if (s != SQLITE_ROW && s != SQLITE_DONE)
 			rc = sqlite3_errcode(db);
-		else if (k->der && logged && !same)
+		else if (k->der && !same)
 			rc = append_member_key(w, k->org, k->der, k->der_len, now);
 		else if (!k->der && logged)
 			rc = append_member_key(w, k->org, NULL, 0, now);

@@ -133,9 +133,8 @@ struct writer_config {
 	uint64_t content_after_ms;
 	uint64_t record_after_ms;
 	/* The members' encryption certificates (the directory's): each one
-	 * is logged as a relay-signed MemberKey entry before the first sealed
-	 * text encrypted to it, and again at start-up when it changed or is
-	 * gone.  Borrowed: must outlive the writer. */
+	 * new, changed or gone since the log last said is logged at start-up
+	 * as a relay-signed MemberKey entry.  Read in writer_start only. */
 	const struct writer_member_key *member_keys;
 	size_t n_member_keys;
 };

@@ -115,6 +115,11 @@ Vigil__V1__Frame *tclient_submit(struct tclient *c, const uint8_t *rec, size_t r
 /* Builds, signs with the client's own key and submits a contact attempt. */
 Vigil__V1__Frame *tclient_submit_contact(struct tclient *c, const struct contact_spec *s);
 
+/* A new relay with the PKI's directory logs each member's encryption
+ * certificate at its first start (MemberKey entries): its log begins with
+ * these entries, before anything a test submits. */
+#define PKI_MEMBER_KEYS 6
+
 /* Path of a PKI file: PKI_DIR/name. */
 const char *pki(const char *name);
 

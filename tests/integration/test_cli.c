@@ -1867,24 +1867,26 @@ static void test_verify_log(void **state)
 	char sql[8192];
 	assert_null(strchr(kept, '\''));
 	snprintf(sql, sizeof(sql), "SELECT size FROM checkpoints WHERE note = '%s'", kept);
-	assert_int_equal(db_int(&L, sql), 5);
+	assert_int_equal(db_int(&L, sql), PKI_MEMBER_KEYS + 5);
 	free(kept);
 
 	/* More entries: consistent with the kept one, which moves on. */
 	submit_n(&L, 3);
 	run_monitor(&L, dir, 0, &r);
-	expect_log_ok(&r, &L, 5);
+	expect_log_ok(&r, &L, PKI_MEMBER_KEYS + 5);
 	run_monitor(&L, dir, 1, &r);
 	expect_status(&r, 0);
 	char root[65], want[1024];
-	assert_int_equal(db_text(&L, "SELECT lower(hex(root)) FROM checkpoints WHERE size = 8 "
-			 "ORDER BY id DESC LIMIT 1", root, sizeof(root)), 0);
-	snprintf(want, sizeof(want), "{\"ok\":true,\"entries\":8,\"root\":\"%s\",\"origin\":\""
-		 ORIGIN "\",\"kept_size\":8}\n", root);
+	int eight = PKI_MEMBER_KEYS + 8;
+	snprintf(sql, sizeof(sql), "SELECT lower(hex(root)) FROM checkpoints WHERE size = %d "
+		 "ORDER BY id DESC LIMIT 1", eight);
+	assert_int_equal(db_text(&L, sql, root, sizeof(root)), 0);
+	snprintf(want, sizeof(want), "{\"ok\":true,\"entries\":%d,\"root\":\"%s\",\"origin\":\""
+		 ORIGIN "\",\"kept_size\":%d}\n", eight, root, eight);
 	assert_string_equal(r.out, want);
 	kept = read_text(kept_path);
 	snprintf(sql, sizeof(sql), "SELECT size FROM checkpoints WHERE note = '%s'", kept);
-	assert_int_equal(db_int(&L, sql), 8);
+	assert_int_equal(db_int(&L, sql), eight);
 
 	/* A changed inner node of the tree: proofs through it fail (exit 3),
 	 * while the leaves, and so the log, are still right. */
@@ -1899,10 +1901,13 @@ static void test_verify_log(void **state)
 	run(&a, &r);
 	expect_status(&r, 3);
 	assert_string_equal(r.out, "");
-	assert_string_equal(r.err, "vigil: the inclusion proof (3 nodes) does not lead from the "
-			    "leaf hash of entry 2 to the root of the checkpoint of size 8\n");
+	/* 14 leaves: leaf 3, node (1, 0) (changed), node (2, 1) and the
+	 * right part [8, 14). */
+	snprintf(want, sizeof(want), "vigil: the inclusion proof (4 nodes) does not lead from the "
+		 "leaf hash of entry 2 to the root of the checkpoint of size %d\n", eight);
+	assert_string_equal(r.err, want);
 	run_monitor(&L, dir, 0, &r);
-	expect_log_ok(&r, &L, 8);
+	expect_log_ok(&r, &L, (unsigned long long)eight);
 	free(kept);
 	kept = read_text(kept_path);
 
@@ -1912,7 +1917,8 @@ static void test_verify_log(void **state)
 			 0);
 	assert_int_equal(trelay_start(&L), 0);
 	run_monitor(&L, dir, 0, &r);
-	expect_inconsistent(&r, "the 8 leaf hashes the relay serves make the root ");
+	snprintf(want, sizeof(want), "the %d leaf hashes the relay serves make the root ", eight);
+	expect_inconsistent(&r, want);
 	char *now = read_text(kept_path);
 	assert_string_equal(now, kept);
 	free(now);
@@ -1935,8 +1941,10 @@ static void test_verify_log(void **state)
 	assert_int_equal(file_copy(small, L.db), 0);
 	assert_int_equal(trelay_start(&L), 0);
 	run_monitor(&L, dir, 0, &r);
-	expect_inconsistent(&r, "the relay's checkpoint has size 2, smaller than the kept "
-			    "checkpoint's size 8: the log was truncated or rewritten");
+	snprintf(want, sizeof(want), "the relay's checkpoint has size %d, smaller than the kept "
+		 "checkpoint's size %d: the log was truncated or rewritten", PKI_MEMBER_KEYS + 2,
+		 eight);
+	expect_inconsistent(&r, want);
 	now = read_text(kept_path);
 	assert_string_equal(now, kept);
 	free(now);
@@ -1946,9 +1954,10 @@ static void test_verify_log(void **state)
 	assert_int_equal(trelay_start(&L), 0);
 	run_monitor(&L, dir, 1, &r);
 	expect_status(&r, 3);
-	if (!starts_with(r.out, "{\"ok\":false,\"error\":\"INCONSISTENT\",\"message\":\"the "
-			 "relay's checkpoint of size 12 is not consistent with the kept "
-			 "checkpoint of size 8: "))
+	snprintf(want, sizeof(want), "{\"ok\":false,\"error\":\"INCONSISTENT\",\"message\":\"the "
+		 "relay's checkpoint of size %d is not consistent with the kept checkpoint of "
+		 "size %d: ", PKI_MEMBER_KEYS + 12, eight);
+	if (!starts_with(r.out, want))
 		fail_msg("unexpected verdict: %s", r.out);
 	now = read_text(kept_path);
 	assert_string_equal(now, kept);
