@@ -92,6 +92,26 @@ static vigil_client *connect_as(int port, const char *who)
 	return c;
 }
 
+/* Connects as who with the encryption certificate and key of org (which
+ * open the sealed text written to org). */
+static vigil_client *connect_enc(int port, const char *who, const char *org)
+{
+	struct conn_files f;
+	struct vigil_options o = options(&f, port, who, "ca.crt");
+	char ec[700], ek[700];
+	snprintf(ec, sizeof(ec), "%s/%s.enc.crt", PKI_DIR, org);
+	snprintf(ek, sizeof(ek), "%s/%s.enc.key", PKI_DIR, org);
+	o.enc_cert_file = ec;
+	o.enc_key_file = ek;
+	struct vigil_error err;
+	vigil_client *c = NULL;
+	int rc = vigil_connect(&o, &c, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("vigil_connect as %s with %s's encryption key: %d: %s", who, org, rc,
+			 err.message);
+	return c;
+}
+
 /* Connects as who and expects status with message containing what. */
 static void expect_connect_fails(const struct vigil_options *o, int status, const char *what)
 {
@@ -149,6 +169,14 @@ static void expect_refused(int rc, const struct vigil_error *err, const char *co
 	assert_string_equal(err->relay_code_name, code_name);
 	assert_int_equal(err->relay_code, code);
 	assert_string_equal(err->message, message);
+}
+
+/* Expects rc to be status with exactly message. */
+static void expect_status_msg(int rc, const struct vigil_error *err, int status,
+			      const char *message)
+{
+	if (rc != status || err->status != status || strcmp(err->message, message) != 0)
+		fail_msg("got %d (%s), expected %d \"%s\"", rc, err->message, status, message);
 }
 
 static struct vigil_contact contact(const char *case_id)
@@ -963,14 +991,24 @@ static void test_case_api(void **state)
 	vigil_free(st);
 	assert_int_equal(vigil_case_readers(coord, "se-stockholm-coord/LV-2026-8", &reads, &n, &err), VIGIL_OK);
 	/* The coordinator's refused status query (before the case existed)
-	 * is recorded as such, then IOM's read; this listing is recorded
-	 * after it is read, so it does not show itself. */
-	assert_int_equal(n, 2);
-	assert_string_equal(reads[0].organisation, "se-stockholm-coord");
-	assert_string_equal(reads[0].what, "status-refused");
-	assert_string_equal(reads[1].organisation, "iom-ru-moscow");
-	assert_string_equal(reads[1].what, "status");
-	assert_true(reads[1].at_ms > 0);
+	 * is recorded as such; then the questions whom to seal each offer's
+	 * justification and the decline reason to (the case open seals to its
+	 * own readers and asks nothing about a case that does not exist yet);
+	 * then IOM's read.  This listing is recorded after it is read, so it
+	 * does not show itself. */
+	static const char *const read_log2[][2] = {
+		{ "se-stockholm-coord", "status-refused" },
+		{ "se-stockholm-coord", "seal-readers" },
+		{ "se-stockholm-coord", "seal-readers" },
+		{ "iom-ru-moscow", "seal-readers" },
+		{ "iom-ru-moscow", "status" },
+	};
+	assert_int_equal(n, sizeof(read_log2) / sizeof(read_log2[0]));
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(reads[i].organisation, read_log2[i][0]);
+		assert_string_equal(reads[i].what, read_log2[i][1]);
+		assert_true(reads[i].at_ms > 0);
+	}
 	vigil_free(reads);
 	struct vigil_case_close cl = { .case_id = "se-stockholm-coord/LV-2026-8", .reason = "lost-contact" };
 	expect_refused(vigil_submit_case_close(iom, &cl, &r, &err), &err, "PERMISSION_DENIED", 3,
@@ -3526,17 +3564,37 @@ static void test_alert_records_decode(void **state)
 	size_t rec_len = 0, sig_len = 0;
 	assert_int_equal(vigil_build_alert_ack(c, &ack, &rec, &rec_len, &sig, &sig_len, &err),
 			 VIGIL_OK);
+	assert_non_null(ack.sealed);
 	static struct vigil_record_info ri;
 	assert_int_equal(vigil_record_decode(rec, rec_len, &ri, &err), VIGIL_OK);
 	assert_string_equal(ri.kind, "alert-ack");
 	assert_string_equal(ri.author, "se-stockholm-coord");
 	assert_memory_equal(ri.alert_id, ack.alert_id, RECORD_ID_LEN);
 	assert_string_equal(ri.decision, "police-report-filed");
-	assert_string_equal(ri.reason, "filed at 10:00");
+	/* The reason is sealed: the record names the field, and a reader's
+	 * key opens it. */
+	assert_string_equal(ri.reason, "");
+	assert_string_equal(ri.sealed_field, "reason");
 	assert_string_equal(ri.alert_kind, "");
 	assert_string_equal(ri.police, "");
+	char *text = (char *)"x";
+	expect_status_msg(vigil_open_sealed(c, rec, rec_len, ack.sealed, ack.sealed_len, &text,
+					    &err),
+			  &err, VIGIL_E_SEALED,
+			  "no encryption key configured: the sealed acknowledgement reason cannot "
+			  "be opened here");
+	assert_null(text);
+	vigil_client *reader = connect_enc(R.port, "se-stockholm-coord", "se-stockholm-coord");
+	assert_int_equal(vigil_open_sealed(reader, rec, rec_len, ack.sealed, ack.sealed_len, &text,
+					   &err),
+			 VIGIL_OK);
+	assert_string_equal(text, "filed at 10:00");
+	vigil_free(text);
+	vigil_close(&reader);
 	vigil_free(rec);
 	vigil_free(sig);
+	vigil_free(ack.sealed);
+	ack.sealed = NULL;
 	/* An alert with no open alert to acknowledge is refused by the relay. */
 	static struct vigil_receipt r;
 	trelay_open_case(&R, "se-stockholm-coord/LV-2026-ALERT");
