@@ -501,6 +501,7 @@ void contact_build(const struct contact_spec *s, uint8_t **rec, size_t *len)
 	ca.outcome = (Vigil__V1__Outcome)s->outcome;
 	ca.attempted_at_ms = s->time_ms;
 	ca.note = (char *)(s->note ? s->note : "");
+	ca.sealed_note = (Vigil__V1__SealedText *)s->sealed_note;
 	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
 	r.record_id.data = (uint8_t *)s->record_id;
 	r.record_id.len = RECORD_ID_LEN;

@@ -102,7 +102,8 @@ struct contact_spec {
 	int channel;
 	int outcome;
 	int64_t time_ms;
-	const char *note;
+	const char *note;                          /* in the clear: the relay refuses it */
+	const Vigil__V1__SealedText *sealed_note;  /* NULL: none */
 };
 void contact_spec_default(struct contact_spec *s, const char *author, uint32_t seed);
 void contact_build(const struct contact_spec *s, uint8_t **rec, size_t *len);
