@@ -1545,6 +1545,12 @@ enum fake_query {
 	QUERY_MEMBERS_OTHER_ORG, /* se-police-noa's encryption certificate */
 	QUERY_MEMBERS_UNTRUSTED, /* untrusted-enc.crt: right kind, another CA */
 	QUERY_MEMBERS_GARBAGE,   /* bytes that are no certificate */
+	QUERY_MEMBERS_NO_ENC,    /* se-police-noa without one */
+	/* GetSealReaders: iom-ru-moscow, honest unless: */
+	QUERY_SEAL_NOT_MEMBER,   /* iom-ru-moscow and iom-xx-nobody (no member) */
+	QUERY_SEAL_POLICE,       /* iom-ru-moscow and se-police-noa */
+	QUERY_SEAL_OTHER_CASE,   /* the answer is about another case */
+	QUERY_SEAL_UNSORTED,     /* se-police-noa before iom-ru-moscow */
 };
 
 #define FAKE_FIRST_INDEX 41u  /* the fake's log starts with this many leaves */
@@ -2131,7 +2137,7 @@ static void fake_members(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query m
 	m[1].country = (char *)"SE";
 	m[1].name = (char *)"Swedish Police NOA";
 	m[1].encryption_certificate.data = police;
-	m[1].encryption_certificate.len = (size_t)n_police;
+	m[1].encryption_certificate.len = mode == QUERY_MEMBERS_NO_ENC ? 0 : (size_t)n_police;
 	Vigil__V1__Member *mp[2] = { &m[0], &m[1] };
 	Vigil__V1__Members ms = VIGIL__V1__MEMBERS__INIT;
 	ms.members = mp;
@@ -2147,11 +2153,43 @@ static void fake_members(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query m
 	OPENSSL_free(police);
 }
 
+/* GetSealReaders: the readers of the asked case. */
+static void fake_seal_readers(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mode)
+{
+	char *orgs[2] = { (char *)"iom-ru-moscow", NULL };
+	size_t n = 1;
+	if (mode == QUERY_SEAL_NOT_MEMBER) {
+		orgs[1] = (char *)"iom-xx-nobody";
+		n = 2;
+	} else if (mode == QUERY_SEAL_POLICE) {
+		orgs[1] = (char *)"se-police-noa";
+		n = 2;
+	} else if (mode == QUERY_SEAL_UNSORTED) {
+		orgs[0] = (char *)"se-police-noa";
+		orgs[1] = (char *)"iom-ru-moscow";
+		n = 2;
+	}
+	Vigil__V1__SealReaders m = VIGIL__V1__SEAL_READERS__INIT;
+	m.case_id = mode == QUERY_SEAL_OTHER_CASE ? (char *)"se-stockholm-coord/OTHER"
+						  : in->get_seal_readers->case_id;
+	m.organisations = orgs;
+	m.n_organisations = n;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = in->request_id;
+	f.msg_case = VIGIL__V1__FRAME__MSG_SEAL_READERS;
+	f.seal_readers = &m;
+	fake_send(ssl, &f);
+}
+
 /* Answers one Get* request from the fake's log, the way mode says. */
 static void fake_query(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mode)
 {
 	if (in->msg_case == VIGIL__V1__FRAME__MSG_GET_MEMBERS) {
 		fake_members(ssl, in, mode);
+		return;
+	}
+	if (in->msg_case == VIGIL__V1__FRAME__MSG_GET_SEAL_READERS) {
+		fake_seal_readers(ssl, in, mode);
 		return;
 	}
 	if (in->msg_case == VIGIL__V1__FRAME__MSG_GET_CASE_LOG) {
@@ -3080,6 +3118,76 @@ static void test_fake_members(void **state)
 	assert_int_equal(F.queries_seen, sizeof(queries) / sizeof(queries[0]));
 }
 
+/* A contact note is sealed to the readers GetSealReaders names, only if
+ * each is a member whose encryption certificate vigil_members vouches for,
+ * and only for the case asked about; nothing is built otherwise. */
+static void test_fake_seal_readers(void **state)
+{
+	(void)state;
+	static const enum fake_query queries[] = {
+		QUERY_HONEST /* GetMembers */, QUERY_SEAL_NOT_MEMBER, QUERY_SEAL_OTHER_CASE,
+		QUERY_SEAL_UNSORTED, QUERY_HONEST /* GetSealReaders: iom-ru-moscow */,
+	};
+	fake_start_q(WELCOME_HONEST, NULL, 0, queries, sizeof(queries) / sizeof(queries[0]));
+	F.client = connect_enc(F.port, "iom-ru-moscow", "iom-ru-moscow");
+	vigil_client *c = F.client;
+	struct vigil_error err;
+	struct vigil_contact ct = contact("se-stockholm-coord/FAKE-1");
+	ct.note = "left a voicemail";
+	uint8_t *rec = NULL, *sig = NULL;
+	size_t rec_len = 0, sig_len = 0;
+	static const char *const lies[] = {
+		"the relay names iom-xx-nobody as a reader of case se-stockholm-coord/FAKE-1, but "
+		"iom-xx-nobody is no member",
+		"asked for the readers of case se-stockholm-coord/FAKE-1, the relay answered for "
+		"another case",
+		"the relay's readers of case se-stockholm-coord/FAKE-1 are malformed: reader 2 is no "
+		"organisation id or out of order",
+	};
+	for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+		expect_status_msg(vigil_build_contact(c, &ct, &rec, &rec_len, &sig, &sig_len, &err),
+				  &err, VIGIL_E_VERIFY, lies[i]);
+		assert_null(rec);
+		assert_null(ct.sealed);
+	}
+	/* The honest answer: sealed to iom-ru-moscow alone, whose key opens it. */
+	assert_int_equal(vigil_build_contact(c, &ct, &rec, &rec_len, &sig, &sig_len, &err),
+			 VIGIL_OK);
+	assert_non_null(ct.sealed);
+	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, rec_len, rec);
+	assert_non_null(r);
+	assert_string_equal(r->contact_attempt->note, "");
+	assert_int_equal(r->contact_attempt->sealed_note->n_readers, 1);
+	uint8_t want[1][SHA256_LEN];
+	static const char *const iom[] = { "iom-ru-moscow" };
+	tseal_reader_hashes(iom, 1, want);
+	assert_memory_equal(r->contact_attempt->sealed_note->readers[0].data, want[0], SHA256_LEN);
+	vigil__v1__record__free_unpacked(r, NULL);
+	char *text = NULL;
+	assert_int_equal(vigil_open_sealed(c, rec, rec_len, ct.sealed, ct.sealed_len, &text, &err),
+			 VIGIL_OK);
+	assert_string_equal(text, "left a voicemail");
+	vigil_free(text);
+	vigil_free(rec);
+	vigil_free(sig);
+	vigil_free(ct.sealed);
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), 0);
+
+	/* A reader the member list gives no encryption certificate. */
+	static const enum fake_query queries2[] = { QUERY_MEMBERS_NO_ENC, QUERY_SEAL_POLICE };
+	fake_start_q(WELCOME_HONEST, NULL, 0, queries2, 2);
+	F.client = connect_as(F.port, "iom-ru-moscow");
+	ct.sealed = NULL;
+	expect_status_msg(vigil_build_contact(F.client, &ct, &rec, &rec_len, &sig, &sig_len, &err),
+			  &err, VIGIL_E_VERIFY,
+			  "the relay names se-police-noa as a reader of case se-stockholm-coord/FAKE-1, "
+			  "but se-police-noa is a member without an encryption certificate");
+	assert_null(ct.sealed);
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), 0);
+}
+
 /* The case log must prove itself: a checkpoint of the checkpoint key,
  * every leaf hash recomputed, every proof to that checkpoint, every record
  * of the case asked for, in log order.  A status must be about the case
@@ -3830,6 +3938,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_fake_late_query, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_case_queries, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_members, fake_teardown),
+		cmocka_unit_test_teardown(test_fake_seal_readers, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_case_log_pages, fake_teardown),
 		cmocka_unit_test_teardown(test_cli_fake_relay, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_alerts_former_certificate, fake_alerts_teardown),
