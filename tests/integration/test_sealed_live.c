@@ -450,6 +450,41 @@ static int found_in(const char *path)
 	return found;
 }
 
+/* A case reopened on the override: its justification is sealed to the
+ * case's readers as well as to the parties the reopening names (libvigil
+ * finds the case among ours and asks the relay), so a shelter party the
+ * reopening does not name again still reads it. */
+static void test_reopen(void **state)
+{
+	(void)state;
+	vigil_client *coord = connect_as("se-stockholm-coord", NULL);
+	static const char *const both[] = { "iom-ru-moscow", "se-shelter-1" };
+	struct vigil_case_open o = { .case_id = "se-stockholm-coord/SEAL-5", .risk = "high",
+		.return_country = "RU", .return_date = "2026-10-01", .parties = both,
+		.n_parties = 2, .consent_scope = "share-with-parties" };
+	struct vigil_error err;
+	assert_int_equal(vigil_submit_case_open(coord, &o, NULL, &err), VIGIL_OK);
+	struct vigil_case_close cl = { .case_id = o.case_id, .reason = "lost-contact" };
+	assert_int_equal(vigil_submit_case_close(coord, &cl, NULL, &err), VIGIL_OK);
+	o.consent_scope = NULL;
+	o.override_justification = secrets[1];
+	o.n_parties = 1; /* IOM only, this time */
+	struct vigil_receipt r;
+	if (vigil_submit_case_open(coord, &o, &r, &err) != VIGIL_OK)
+		fail_msg("reopen: %s", err.message);
+	char why[256];
+	static const char *const readers[] = { "se-stockholm-coord", "iom-ru-moscow",
+					       "se-shelter-1" };
+	for (size_t i = 0; i < 3; i++) {
+		char *t = db_sealed_text(&R, r.index, readers[i], why, sizeof(why));
+		if (!t)
+			fail_msg("%s: %s", readers[i], why);
+		assert_string_equal(t, secrets[1]);
+		free(t);
+	}
+	vigil_close(&coord);
+}
+
 /* No text in the clear anywhere in the relay's files: the database, its
  * WAL and shared memory, and the relay's own log. */
 static void expect_nowhere(const char *path)
@@ -1166,6 +1201,7 @@ int main(void)
 		cmocka_unit_test(test_fixed_length),
 		cmocka_unit_test(test_readers_audit),
 		cmocka_unit_test(test_enc_options),
+		cmocka_unit_test(test_reopen),
 		cmocka_unit_test(test_no_plaintext_on_disk),
 	};
 	return cmocka_run_group_tests_name("sealed_live", tests, group_setup, group_teardown);
