@@ -139,7 +139,8 @@ static void open_help(FILE *f)
 		   "                       share without consent because of a risk to life;\n"
 		   "                       TEXT is the short justification (1-%d bytes),\n"
 		   "                       sealed to our organisation and the parties named\n"
-		   "                       with roles that read narrative\n"
+		   "                       with roles that read narrative (for a reopened\n"
+		   "                       case also to its readers)\n"
 		   "Exactly one of --consent and --override-risk-to-life.\n%s",
 		VIGIL_PARTIES_MAX, VIGIL_TEXT_MAX, receipt_help);
 }

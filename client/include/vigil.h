@@ -46,11 +46,13 @@
  * enum vigil_status and, when the caller passes a struct vigil_error (which
  * may be NULL), fills it with the status and a one-line English message.
  * VIGIL_E_REFUSED means the relay answered with an Error: relay_code and
- * relay_code_name say which one.  After VIGIL_E_CONNECT (other than a
+ * relay_code_name say which one.  VIGIL_E_SEALED (vigil_open_sealed) means
+ * sealed text this client cannot open: no encryption key configured, or
+ * its organisation is no reader.  After VIGIL_E_CONNECT (other than a
  * receive timeout), VIGIL_E_TLS or VIGIL_E_PROTOCOL the connection is dead:
  * every later call on it fails with the same status; close it and connect
- * again.  VIGIL_E_REFUSED, VIGIL_E_VERIFY and VIGIL_E_USAGE leave the
- * connection usable.  VIGIL_E_VERIFY means the relay's answer (a receipt,
+ * again.  VIGIL_E_REFUSED, VIGIL_E_VERIFY, VIGIL_E_SEALED and VIGIL_E_USAGE
+ * leave the connection usable.  VIGIL_E_VERIFY means the relay's answer (a receipt,
  * checkpoint, proof, leaf hashes, entries or a delivered alert) does not
  * prove what it claims; the message names the check that failed.  Nothing
  * that is not a failure is reported as one: a wait for an alert that ends
