@@ -103,7 +103,8 @@ enum vigil_status {
 	VIGIL_E_IO = -7,        /* local file or key problem */
 	VIGIL_E_NOMEM = -8,     /* out of memory */
 	VIGIL_E_SEALED = -9,    /* sealed text this client cannot open: its organisation is
-				 * no reader, or no encryption key is configured */
+				 * no reader, or no encryption key is configured (or free
+				 * text that no reader of its case could open) */
 };
 
 /* A short English name of a status ("refused by the relay"); never NULL. */
@@ -359,7 +360,9 @@ VIGIL_API int vigil_submit_contact(vigil_client *c, struct vigil_contact *ct,
 /*
  * Builds and signs a contact attempt record: *record is the serialized
  * vigil.v1.Record, *sig the DER signature over it with the client's key.
- * Free both with vigil_free().  Nothing is sent.
+ * Free both with vigil_free().  Nothing is sent.  A note is sealed (see
+ * "sealed text"): ct->sealed is its envelope, to send with
+ * vigil_submit_sealed() and free with vigil_free(); NULL without a note.
  */
 VIGIL_API int vigil_build_contact(vigil_client *c, struct vigil_contact *ct,
 				  uint8_t **record, size_t *record_len,
@@ -588,8 +591,9 @@ VIGIL_API int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count,
  * readers are and fetches the member list (see "sealed text"), so a build
  * of those kinds can also fail as those queries do (VIGIL_E_REFUSED
  * NOT_FOUND for a case we may not write to, VIGIL_E_VERIFY for a reader
- * the member list does not vouch for).  Their check functions need no
- * connection and check the text itself.
+ * the member list does not vouch for), and with VIGIL_E_SEALED when no
+ * reader of the case has an encryption certificate.  Their check
+ * functions need no connection and check the text itself.
  */
 
 /* CaseOpen: opens a case, or reopens a closed one (a coordinator that is a

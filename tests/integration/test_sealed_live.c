@@ -1005,9 +1005,9 @@ static void test_open_refusals(void **state)
 		      &err, VIGIL_E_SEALED,
 		      "the sealed note is not there: the relay sent no envelope beside the "
 		      "record");
-	vigil_free(log);
 	/* The tool fails the log on the forged P (exit 3), naming the entry. */
 	unsigned long long forged_idx = et->entry.index;
+	vigil_free(log);
 	vigil_close(&coord);
 	struct cli_result *cr = vigil_as("se-stockholm-coord", "se-stockholm-coord", "log", CASE4,
 					 NULL);
