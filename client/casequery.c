@@ -370,6 +370,7 @@ static int build_log(const struct log_page *pg, size_t np, struct vigil_case_log
 		for (size_t i = 0; i < m->n_entries; i++)
 			bytes += m->entries[i]->entry->record.len +
 				 m->entries[i]->entry->signature.len +
+				 m->entries[i]->entry->sealed.len +
 				 m->entries[i]->n_inclusion_proof * SHA256_LEN;
 	}
 	size_t head = align_up(sizeof(struct vigil_case_log));
@@ -407,6 +408,12 @@ static int build_log(const struct log_page *pg, size_t np, struct vigil_case_log
 			d->entry.signature = p;
 			d->entry.signature_len = en->signature.len;
 			p += en->signature.len;
+			if (en->sealed.len) {
+				memcpy(p, en->sealed.data, en->sealed.len);
+				d->entry.sealed = p;
+				d->entry.sealed_len = en->sealed.len;
+				p += en->sealed.len;
+			}
 		}
 	}
 	*out = log;

@@ -361,7 +361,8 @@ int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count, struct vi
 					      i ? en->entries[i - 1]->index : 0, err);
 		if (rc != VIGIL_OK)
 			goto out;
-		bytes += en->entries[i]->record.len + en->entries[i]->signature.len;
+		bytes += en->entries[i]->record.len + en->entries[i]->signature.len +
+			 en->entries[i]->sealed.len;
 	}
 	if (en->n_entries == 0)
 		goto out;
@@ -388,6 +389,14 @@ int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count, struct vi
 		d->signature = p;
 		d->signature_len = e->signature.len;
 		p += e->signature.len;
+		d->sealed = NULL;
+		d->sealed_len = 0;
+		if (e->sealed.len) {
+			memcpy(p, e->sealed.data, e->sealed.len);
+			d->sealed = p;
+			d->sealed_len = e->sealed.len;
+			p += e->sealed.len;
+		}
 	}
 	*out = list;
 	*n = en->n_entries;

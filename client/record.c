@@ -279,6 +279,7 @@ static void info_clear(struct vigil_record_info *out)
 	out->kind = out->channel = out->outcome = out->risk = out->phase = "";
 	out->handover_reason = out->close_reason = "";
 	out->alert_kind = out->police = out->police_advice = out->decision = "";
+	out->sealed_field = "";
 	for (size_t i = 0; i < VIGIL_FACTORS_MAX; i++)
 		out->factors[i] = "";
 }
@@ -299,6 +300,13 @@ int vigil_record_decode(const uint8_t *record, size_t record_len, struct vigil_r
 	copy(out->author, sizeof(out->author), r->author);
 	out->client_time_ms = r->client_time_ms;
 	decode_body(r, out);
+	/* A sealed text is named by the member its text would be in. */
+	int field = 0;
+	if (record_sealed_text(r, &field, NULL)) {
+		static const char *const member[] = { "", "note", "override_justification",
+						      "decline_reason", "reason" };
+		out->sealed_field = field >= 1 && field <= 4 ? member[field] : "";
+	}
 	record_free(r);
 	return VIGIL_OK;
 }

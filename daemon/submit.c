@@ -166,6 +166,31 @@ static int check_sealed(struct submission *s, struct conn *c)
 	return rc;
 }
 
+/*
+ * Free text is taken sealed only (DESIGN.md section 8): a record whose
+ * note, justification, decline reason or acknowledgement reason is in the
+ * clear is refused at submission.  record_parse() still accepts such
+ * records, as the log holds older ones (and --verify-db reads them).
+ */
+static int refuse_plain(const Vigil__V1__Record *r, char *why, size_t why_len)
+{
+	static const char *const names[][2] = {
+		{ "", "" },
+		{ "note", "ContactAttempt.sealed_note" },
+		{ "justification", "Override.sealed_justification" },
+		{ "decline_reason", "HandoverAnswer.sealed_decline_reason" },
+		{ "reason", "AlertAck.sealed_reason" },
+	};
+	int field = 0;
+	const char *plain = NULL;
+	record_sealed_text(r, &field, &plain);
+	if (!plain || field < 1 || field > 4)
+		return VG_OK;
+	snprintf(why, why_len, "%s must be sealed (%s): the relay takes no free text in the clear",
+		 names[field][0], names[field][1]);
+	return VG_EBADREQ;
+}
+
 /* Thread pool: everything CPU-heavy about a submission. */
 static void verify_work(uv_work_t *w)
 {
@@ -173,6 +198,8 @@ static void verify_work(uv_work_t *w)
 	struct conn *c = s->conn;
 	Vigil__V1__SignedRecord *sr = s->frame->submit->record;
 	int rc = record_parse(sr->record.data, sr->record.len, &s->record, s->why, sizeof(s->why));
+	if (rc == VG_OK)
+		rc = refuse_plain(s->record, s->why, sizeof(s->why));
 	if (rc != VG_OK) {
 		s->status = rc;
 		return;

@@ -137,7 +137,10 @@ static void open_help(FILE *f)
 		   "  --consent-at TIME    when she gave it, RFC 3339; default now\n"
 		   "  --override-risk-to-life TEXT\n"
 		   "                       share without consent because of a risk to life;\n"
-		   "                       TEXT is the short justification (1-%d bytes)\n"
+		   "                       TEXT is the short justification (1-%d bytes),\n"
+		   "                       sealed to our organisation and the parties named\n"
+		   "                       with roles that read narrative (for a reopened\n"
+		   "                       case also to its readers)\n"
 		   "Exactly one of --consent and --override-risk-to-life.\n%s",
 		VIGIL_PARTIES_MAX, VIGIL_TEXT_MAX, receipt_help);
 }
@@ -407,7 +410,8 @@ static void offer_help(FILE *f)
 		   "                       (1-64 of A-Z a-z 0-9 -)\n"
 		   "  --override-risk-to-life TEXT\n"
 		   "                       hand over without consent because of a risk to\n"
-		   "                       life; TEXT is the justification (1-%d bytes)\n"
+		   "                       life; TEXT is the justification (1-%d bytes),\n"
+		   "                       sealed to the case's readers and to ORG\n"
 		   "Exactly one of --consent-ref and --override-risk-to-life.  The receipt\n"
 		   "also gives offer_id: the offer's record id, which names it in an answer.\n"
 		   "%s", VIGIL_TEXT_MAX, receipt_help);
@@ -495,7 +499,8 @@ static void answer_help_of(FILE *f, enum answer_kind k)
 		   "  --case ID            the case\n", answer_name[k],
 		k == ANSWER_DECLINE ? " --reason TEXT" : "", what[k]);
 	if (k == ANSWER_DECLINE)
-		fprintf(f, "  --reason TEXT        why, 1-%d bytes of UTF-8\n", VIGIL_TEXT_MAX);
+		fprintf(f, "  --reason TEXT        why, 1-%d bytes of UTF-8, sealed to the case's\n"
+			   "                       readers\n", VIGIL_TEXT_MAX);
 	fprintf(f, "  --offer-id HEX       the offer's record id (32 hex digits); default: the\n"
 		   "                       pending offer named by the case's status, which\n"
 		   "                       the tool asks the relay for first (police and\n"

@@ -555,8 +555,8 @@ static void test_future_time_refused(void **state)
 	assert_int_equal(entries(), before + 1);
 }
 
-/* Notes: 512 bytes are stored; 513 bytes and invalid UTF-8 are refused by
- * the tool itself (usage, exit 2) before it connects. */
+/* Notes: 512 bytes are stored (sealed); 513 bytes and invalid UTF-8 are
+ * refused by the tool itself (usage, exit 2) before it connects. */
 static void test_note_limits(void **state)
 {
 	(void)state;
@@ -599,9 +599,18 @@ static void test_note_limits(void **state)
 	Vigil__V1__Record *p = vigil__v1__record__unpack(NULL, rec_len, rec);
 	assert_non_null(p);
 	assert_int_equal(p->body_case, VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT);
-	assert_string_equal(p->contact_attempt->note, note + 1);
+	/* The record carries the note sealed, never in the clear; the
+	 * owner's encryption key opens it. */
+	assert_string_equal(p->contact_attempt->note, "");
+	assert_non_null(p->contact_attempt->sealed_note);
 	vigil__v1__record__free_unpacked(p, NULL);
 	free(rec);
+	char why[256];
+	char *text = db_sealed_text(&R, j.index, "se-stockholm-coord", why, sizeof(why));
+	if (!text)
+		fail_msg("the sealed note does not open: %s", why);
+	assert_string_equal(text, note + 1);
+	free(text);
 }
 
 /* Bad command lines: exit 2, a precise message, nothing sent. */
@@ -1106,8 +1115,17 @@ static void test_stored_record_verifies(void **state)
 	assert_int_equal(p->contact_attempt->outcome,
 			 VIGIL__V1__OUTCOME__OUTCOME_UNKNOWN_TO_CONTACT);
 	assert_int_equal(p->contact_attempt->attempted_at_ms, AT_MS);
-	assert_string_equal(p->contact_attempt->note, "Caf\xc3\xa9 owner: no knowledge \xe2\x9c\x93");
+	/* The note is sealed: the record holds its commitment, the relay its
+	 * envelope, which a reader opens. */
+	assert_string_equal(p->contact_attempt->note, "");
+	assert_non_null(p->contact_attempt->sealed_note);
 	vigil__v1__record__free_unpacked(p, NULL);
+	char why[256];
+	char *text = db_sealed_text(&R, j.index, "iom-ru-moscow", why, sizeof(why));
+	if (!text)
+		fail_msg("the sealed note does not open: %s", why);
+	assert_string_equal(text, "Caf\xc3\xa9 owner: no knowledge \xe2\x9c\x93");
+	free(text);
 
 	/* The leaf hash the tool printed, recomputed from the row and the
 	 * author's certificate file. */
