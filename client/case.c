@@ -346,6 +346,50 @@ static int encode_close(const void *spec, const struct vigil__head *h, uint8_t *
 	return vigil__record_pack(&r, "case close", out, out_len, err);
 }
 
+/* ---- EraseRequest and Grant ------------------------------------------------------------ */
+
+/* An owner's erase reason: any but the relay's own "retention". */
+static int owner_erase_reason(const char *s)
+{
+	int v = record_erase_reason_from_name(s);
+	return v == VIGIL__V1__ERASE_REASON__ERASE_REASON_RETENTION ? 0 : v;
+}
+
+static int encode_erase(const void *spec, const struct vigil__head *h, uint8_t **out,
+			size_t *out_len, struct vigil_error *err)
+{
+	const struct vigil_erase *e = spec;
+	int reason = 0;
+	int rc = vigil__record_code(e->reason, "erase reason", owner_erase_reason,
+				    vigil_erase_reason_name, &reason, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	Vigil__V1__EraseRequest er = VIGIL__V1__ERASE_REQUEST__INIT;
+	er.target_id.data = (uint8_t *)e->target_id;
+	er.target_id.len = RECORD_ID_LEN;
+	er.whole_record = e->whole_record ? 1 : 0;
+	er.reason = (Vigil__V1__EraseReason)reason;
+	er.reference = (char *)(e->reference ? e->reference : "");
+	Vigil__V1__Record r;
+	vigil__record_head(&r, h);
+	r.body_case = VIGIL__V1__RECORD__BODY_ERASE_REQUEST;
+	r.erase_request = &er;
+	return vigil__record_pack(&r, "erase request", out, out_len, err);
+}
+
+static int encode_grant(const void *spec, const struct vigil__head *h, uint8_t **out,
+			size_t *out_len, struct vigil_error *err)
+{
+	const struct vigil_grant *g = spec;
+	Vigil__V1__Grant gr = VIGIL__V1__GRANT__INIT;
+	gr.to = (char *)(g->to ? g->to : "");
+	Vigil__V1__Record r;
+	vigil__record_head(&r, h);
+	r.body_case = VIGIL__V1__RECORD__BODY_GRANT;
+	r.grant = &gr;
+	return vigil__record_pack(&r, "grant", out, out_len, err);
+}
+
 /* ---- AlertAck ------------------------------------------------------------------------ */
 
 static int encode_alert_ack(const void *spec, const struct vigil__head *h, uint8_t **out,
@@ -650,6 +694,20 @@ int vigil_submit_case_close(vigil_client *c, struct vigil_case_close *cl,
 {
 	struct spec_head sh = HEAD(cl);
 	return submit_kind(c, encode_close, cl, &sh, NULL, "vigil_submit_case_close", out, err);
+}
+
+int vigil_submit_erase(vigil_client *c, struct vigil_erase *e, struct vigil_receipt *out,
+		       struct vigil_error *err)
+{
+	struct spec_head sh = HEAD(e);
+	return submit_kind(c, encode_erase, e, &sh, NULL, "vigil_submit_erase", out, err);
+}
+
+int vigil_submit_grant(vigil_client *c, struct vigil_grant *g, struct vigil_receipt *out,
+		       struct vigil_error *err)
+{
+	struct spec_head sh = HEAD(g);
+	return submit_kind(c, encode_grant, g, &sh, NULL, "vigil_submit_grant", out, err);
 }
 
 int vigil_alert_ack_check(const struct vigil_alert_ack *a, struct vigil_error *err)

@@ -12,6 +12,8 @@
  *   vigil handover accept --case ID [--offer-id HEX]
  *   vigil handover decline --case ID --reason TEXT [--offer-id HEX]
  *   vigil handover withdraw --case ID [--offer-id HEX]
+ *   vigil erase --case ID --record-id HEX [--record] --reason R --reference REF
+ *   vigil grant --case ID --to ORG
  *
  * Each checks its options and the record's fields (libvigil's *_check)
  * before it connects, so a usage error costs no connection, then submits
@@ -45,6 +47,9 @@ enum {
 	OPT_REASON,
 	OPT_CONSENT_REF,
 	OPT_OFFER_ID,
+	OPT_RECORD_ID,
+	OPT_WHOLE,
+	OPT_REFERENCE,
 };
 
 /* More --party or --factor options than this are a usage error before the
@@ -315,6 +320,123 @@ int cmd_case(struct settings *s, int argc, char *argv[])
 	if (!strcmp(sub, "readers"))
 		return cmd_case_readers(s, argc - 1, argv + 1);
 	return cli_usage_error("case: unknown subcommand '%s' (open, close or readers)", sub);
+}
+
+/* ---- erase and grant -------------------------------------------------------------------- */
+
+static void erase_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] erase --case ID --record-id HEX [--record]\n"
+		   "                           --reason REASON --reference REF\n"
+		   "\n"
+		   "Asks the relay to erase one record of a case we own: its sealed text, or\n"
+		   "with --record the record itself (its bytes and signature; its index and\n"
+		   "leaf hash stay, so every proof and saved receipt stays valid).  The relay\n"
+		   "writes an Erasure entry it signs, which the case log shows.  Copies the\n"
+		   "parties keep, and backups, are not reached.\n"
+		   "\n"
+		   "  --case ID            the case (ours: we opened it)\n"
+		   "  --record-id HEX      the record to erase (32 hex digits)\n"
+		   "  --record             erase the record itself, not only its sealed text\n"
+		   "  --reason REASON      why, one of:\n");
+	output_names(f, vigil_erase_reason_name);
+	fprintf(f, "  --reference REF      our reference for the decision, 1-64 of [A-Za-z0-9-]\n%s",
+		receipt_help);
+}
+
+int cmd_erase(struct settings *s, int argc, char *argv[])
+{
+	static const struct option options[] = {
+		CLI_GLOBAL_OPTIONS,
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "record-id", required_argument, NULL, OPT_RECORD_ID },
+		{ "record", no_argument, NULL, OPT_WHOLE },
+		{ "reason", required_argument, NULL, OPT_REASON },
+		{ "reference", required_argument, NULL, OPT_REFERENCE },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vigil_erase e;
+	memset(&e, 0, sizeof(e));
+	const char *target = NULL;
+	int opt, r;
+	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_CASE: e.case_id = optarg; break;
+		case OPT_RECORD_ID: target = optarg; break;
+		case OPT_WHOLE: e.whole_record = 1; break;
+		case OPT_REASON: e.reason = optarg; break;
+		case OPT_REFERENCE: e.reference = optarg; break;
+		default:
+			if ((r = other_option(s, opt, argv, erase_help)) != 0)
+				return r < 0 ? 0 : r;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("erase: unexpected argument '%s'", argv[optind]);
+	if (!e.case_id || !target || !e.reason || !e.reference)
+		return cli_usage_error("erase: --case, --record-id, --reason and --reference are "
+				       "required");
+	if (strlen(target) != 2 * VIGIL_RECORD_ID_LEN ||
+	    vigil_hex_decode(target, e.target_id, VIGIL_RECORD_ID_LEN) != 0)
+		return cli_usage_error("erase: --record-id must be %d hex digits",
+				       2 * VIGIL_RECORD_ID_LEN);
+	vigil_client *c;
+	int rc = cli_connect(s, &c);
+	if (rc != 0)
+		return rc;
+	struct vigil_receipt rcpt;
+	struct vigil_error err;
+	rc = vigil_submit_erase(c, &e, &rcpt, &err);
+	vigil_close(&c);
+	return finish(s, e.case_id, rc, &rcpt, &err, NULL, NULL);
+}
+
+static void grant_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] grant --case ID --to ORG\n"
+		   "\n"
+		   "Lets a party of a case we own that reads no narrative (police) read it:\n"
+		   "sealed text written from now on is sealed to it too, and it may read the\n"
+		   "case's records.  The grant is a record in the log.\n"
+		   "\n"
+		   "  --case ID            the case (ours: we opened it)\n"
+		   "  --to ORG             the party\n%s",
+		receipt_help);
+}
+
+int cmd_grant(struct settings *s, int argc, char *argv[])
+{
+	static const struct option options[] = {
+		CLI_GLOBAL_OPTIONS,
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vigil_grant g;
+	memset(&g, 0, sizeof(g));
+	int opt, r;
+	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_CASE: g.case_id = optarg; break;
+		case OPT_TO: g.to = optarg; break;
+		default:
+			if ((r = other_option(s, opt, argv, grant_help)) != 0)
+				return r < 0 ? 0 : r;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("grant: unexpected argument '%s'", argv[optind]);
+	if (!g.case_id || !g.to)
+		return cli_usage_error("grant: --case and --to are required");
+	vigil_client *c;
+	int rc = cli_connect(s, &c);
+	if (rc != 0)
+		return rc;
+	struct vigil_receipt rcpt;
+	struct vigil_error err;
+	rc = vigil_submit_grant(c, &g, &rcpt, &err);
+	vigil_close(&c);
+	return finish(s, g.case_id, rc, &rcpt, &err, NULL, NULL);
 }
 
 /* ---- risk ------------------------------------------------------------------------------- */

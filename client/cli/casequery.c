@@ -361,14 +361,16 @@ static int free_text_of(struct vigil_record_info *ri, struct free_text *ft)
 	return 1;
 }
 
-/* " KEY=\"text\"" (JSON-escaped, so one line), " KEY=[sealed]", or nothing
- * when there is no text. */
+/* " KEY=\"text\"" (JSON-escaped, so one line), " KEY=[sealed]", " KEY=[erased]"
+ * (sealed 2), or nothing when there is no text. */
 static void free_text_line(struct vigil_record_info *ri, int sealed)
 {
 	struct free_text ft;
 	if (!free_text_of(ri, &ft))
 		return;
-	if (sealed)
+	if (sealed == 2)
+		printf(" %s=[erased]", ft.text_key);
+	else if (sealed)
 		printf(" %s=[sealed]", ft.text_key);
 	else if (ft.text[0]) {
 		printf(" %s=", ft.text_key);
@@ -431,6 +433,24 @@ static void body_text(const struct vigil_record_info *ri)
 	} else if (!strcmp(k, "alert-ack")) {
 		print_hex_id("alert", ri->alert_id);
 		printf(" decision=%s", ri->decision);
+	} else if (!strcmp(k, "erase-request")) {
+		print_hex_id("record", ri->target_id);
+		printf(" what=%s reason=%s reference=%s", ri->erase_whole ? "record" : "sealed-text",
+		       ri->erase_reason, ri->erase_reference);
+	} else if (!strcmp(k, "erasure")) {
+		printf(" what=%s reason=%s entries=", ri->erase_whole ? "records" : "sealed-texts",
+		       ri->erase_reason);
+		for (size_t i = 0; i < ri->erased_n && i < VIGIL_ERASED_MAX; i++)
+			printf("%s%llu", i ? "," : "", (unsigned long long)ri->erased[i]);
+		if (ri->requested_by[0]) {
+			printf(" requested-by=%s", ri->requested_by);
+			print_hex_id("request", ri->target_id);
+			printf(" reference=%s", ri->erase_reference);
+		}
+	} else if (!strcmp(k, "grant")) {
+		printf(" to=%s", ri->grant_to);
+	} else if (!strcmp(k, "member-key")) {
+		printf(" member=%s certificate=%s", ri->member, ri->member_key_len ? "set" : "removed");
 	}
 }
 
@@ -524,6 +544,35 @@ static void body_json(struct vigil_record_info *ri, int sealed)
 		json_write_string(f, ri->decision);
 		json_key(f, &n, "reason");
 		json_write_string_or_null(f, ri->reason);
+	} else if (!strcmp(k, "erase-request") || !strcmp(k, "erasure")) {
+		json_key(f, &n, "whole_record");
+		fputs(ri->erase_whole ? "true" : "false", f);
+		json_key(f, &n, "reason");
+		json_write_string(f, ri->erase_reason);
+		json_key(f, &n, "reference");
+		json_write_string_or_null(f, ri->erase_reference);
+		json_key(f, &n, !strcmp(k, "erasure") ? "request_id" : "record_id");
+		if (!strcmp(k, "erasure") && !ri->requested_by[0])
+			fputs("null", f);
+		else
+			json_write_hex(f, ri->target_id, VIGIL_RECORD_ID_LEN);
+		if (!strcmp(k, "erasure")) {
+			json_key(f, &n, "requested_by");
+			json_write_string_or_null(f, ri->requested_by);
+			json_key(f, &n, "entries");
+			fputc('[', f);
+			for (size_t i = 0; i < ri->erased_n && i < VIGIL_ERASED_MAX; i++)
+				fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)ri->erased[i]);
+			fputc(']', f);
+		}
+	} else if (!strcmp(k, "grant")) {
+		json_key(f, &n, "to");
+		json_write_string(f, ri->grant_to);
+	} else if (!strcmp(k, "member-key")) {
+		json_key(f, &n, "member");
+		json_write_string(f, ri->member);
+		json_key(f, &n, "certificate");
+		fputs(ri->member_key_len ? "true" : "false", f);
 	}
 	if (!strcmp(k, "case-open")) {
 		json_key(f, &n, "consent_scope");
@@ -540,7 +589,7 @@ static void body_json(struct vigil_record_info *ri, int sealed)
 	struct free_text ft;
 	if (sealed && free_text_of(ri, &ft)) {
 		char key[64];
-		snprintf(key, sizeof(key), "%s_sealed", ft.key);
+		snprintf(key, sizeof(key), "%s_%s", ft.key, sealed == 2 ? "erased" : "sealed");
 		json_key(f, &n, key);
 		fputs("true", f);
 	}
@@ -594,6 +643,10 @@ static void log_entry_json(const struct vigil_case_log_entry *le,
 		body_json(ri, sealed);
 	else
 		fputs("null", f);
+	if (e->record_erased) {
+		json_key(f, &n, "erased");
+		json_write_string(f, "record");
+	}
 	fputc('}', f);
 }
 
@@ -615,9 +668,14 @@ static int open_texts(const struct settings *s, vigil_client *c, const struct vi
 	for (size_t i = 0; i < log->n; i++) {
 		const struct vigil_entry *e = &log->entries[i].entry;
 		struct vigil_error err;
-		if (vigil_record_decode(e->record, e->record_len, ri, &err) != VIGIL_OK ||
+		if (e->record_erased ||
+		    vigil_record_decode(e->record, e->record_len, ri, &err) != VIGIL_OK ||
 		    !ri->sealed_field[0])
 			continue;
+		if (e->content_erased) {
+			(*sealed)[i] = 2; /* shown as [erased] */
+			continue;
+		}
 		int rc = vigil_open_sealed(c, e->record, e->record_len, e->sealed, e->sealed_len,
 					   &(*texts)[i], &err);
 		if (rc == VIGIL_E_SEALED) {
@@ -751,7 +809,8 @@ int cmd_log(struct settings *s, int argc, char *argv[])
 	for (size_t i = 0; i < log->n; i++) {
 		const struct vigil_case_log_entry *le = &log->entries[i];
 		struct vigil_error derr;
-		int decoded = vigil_record_decode(le->entry.record, le->entry.record_len, ri,
+		int decoded = !le->entry.record_erased &&
+			      vigil_record_decode(le->entry.record, le->entry.record_len, ri,
 						  &derr) == VIGIL_OK;
 		struct free_text ft;
 		if (decoded && texts[i] && free_text_of(ri, &ft))
@@ -765,7 +824,9 @@ int cmd_log(struct settings *s, int argc, char *argv[])
 		char t[VIGIL_TIME_LEN];
 		vigil_format_time(le->entry.received_at_ms, t, sizeof(t));
 		printf("%llu %s", (unsigned long long)le->entry.index, t);
-		if (decoded) {
+		if (le->entry.record_erased) {
+			printf(" [erased record: only its leaf hash is kept]\n");
+		} else if (decoded) {
 			printf(" %s %s", ri->author, ri->kind);
 			body_text(ri);
 			free_text_line(ri, sealed[i]);

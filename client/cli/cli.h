@@ -212,6 +212,8 @@ int cmd_verify(struct settings *s, int argc, char *argv[]);
 int cmd_case(struct settings *s, int argc, char *argv[]);
 int cmd_risk(struct settings *s, int argc, char *argv[]);
 int cmd_handover(struct settings *s, int argc, char *argv[]);
+int cmd_erase(struct settings *s, int argc, char *argv[]);
+int cmd_grant(struct settings *s, int argc, char *argv[]);
 
 /* alerts.c: "alerts" and "alert ack". */
 int cmd_alerts(struct settings *s, int argc, char *argv[]);

@@ -35,6 +35,8 @@ static const struct command commands[] = {
 	{ "members", "list the relay's member organisations (the directory)", cmd_members },
 	{ "alerts", "print our alerts, verified, and acknowledge them (--follow)", cmd_alerts },
 	{ "alert", "record a decision on an open alert (ack)", cmd_alert },
+	{ "erase", "erase a record's sealed text, or the record, of a case we own", cmd_erase },
+	{ "grant", "let a party of a case we own (police) read its narrative", cmd_grant },
 	{ "checkpoint", "show the relay's latest checkpoint, verified", cmd_checkpoint },
 	{ "proof", "prove that an entry is in the relay's log", cmd_proof },
 	{ "verify", "verify a saved receipt offline, or monitor the relay's log", cmd_verify },

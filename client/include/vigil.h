@@ -91,6 +91,7 @@ extern "C" {
 #define VIGIL_PARTIES_MAX 32     /* parties named by one case open */
 #define VIGIL_FACTORS_MAX 11     /* distinct risk factors */
 #define VIGIL_RECIPIENTS_MAX 64  /* organisations one alert is delivered to */
+#define VIGIL_ERASED_MAX 500     /* entries one Erasure names (the relay's batch) */
 
 enum vigil_status {
 	VIGIL_OK = 0,
@@ -520,6 +521,14 @@ struct vigil_entry {
 	 * commitment vouches for it once it is opened. */
 	const uint8_t *sealed;
 	size_t sealed_len;
+	/* Erased by the relay (an Erasure entry of the log says what, why and
+	 * on whose request): content_erased, its sealed text is gone (sealed
+	 * NULL); record_erased, its record and signature are gone too (record
+	 * and signature NULL, length 0): only its index, time, certificate
+	 * hash and leaf hash remain, and the leaf hash is checked only through
+	 * its inclusion proof. */
+	int content_erased;
+	int record_erased;
 };
 
 /*
@@ -688,6 +697,46 @@ struct vigil_case_close {
 	const char *reason;           /* e.g. "monitoring-completed" */
 };
 
+/*
+ * EraseRequest: the case owner asks the relay to erase one record of the
+ * case: its sealed text, or with whole_record the record itself (record
+ * bytes and signature; index and leaf hash stay, so every proof and
+ * receipt stays valid).  The relay erases in the same transaction and
+ * writes an Erasure entry it signs (proto/README.md, "Grants, erasure and
+ * member keys").  reason: "data-subject-request", "unlawful-content" or
+ * "other" (vigil_erase_reason_name); reference: the owner's reference,
+ * 1-64 of [A-Za-z0-9-].
+ */
+struct vigil_erase {
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	int have_record_id;
+	const char *case_id;
+	int64_t client_time_ms;
+	uint8_t target_id[VIGIL_RECORD_ID_LEN];
+	int whole_record;
+	const char *reason;
+	const char *reference;
+};
+
+/* Grant: the case owner lets a party outside the default readers of the
+ * narrative (police) read it: later sealed text is sealed to it too, and
+ * it may read the case's records. */
+struct vigil_grant {
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	int have_record_id;
+	const char *case_id;
+	int64_t client_time_ms;
+	const char *to;
+};
+
+VIGIL_API int vigil_submit_erase(vigil_client *c, struct vigil_erase *e,
+				 struct vigil_receipt *out, struct vigil_error *err);
+VIGIL_API int vigil_submit_grant(vigil_client *c, struct vigil_grant *g,
+				 struct vigil_receipt *out, struct vigil_error *err);
+/* The reasons an owner gives (0 "data-subject-request", 1
+ * "unlawful-content", 2 "other"), NULL past the end. */
+VIGIL_API const char *vigil_erase_reason_name(unsigned i);
+
 VIGIL_API int vigil_case_open_check(const struct vigil_case_open *o, struct vigil_error *err);
 VIGIL_API int vigil_build_case_open(vigil_client *c, struct vigil_case_open *o,
 				    uint8_t **record, size_t *record_len,
@@ -805,6 +854,26 @@ struct vigil_record_info {
 	 * seals nothing; an older record carries its text in the clear, in that
 	 * member. */
 	const char *sealed_field;
+	/* erase-request (by the case owner) and erasure (written by the relay):
+	 * target_id the record to erase (erase-request), erase_whole 1 for the
+	 * record itself (else its sealed text), erase_reason
+	 * "data-subject-request", "unlawful-content", "retention" or "other",
+	 * erase_reference the owner's reference; erasure: the entries erased
+	 * (up to VIGIL_ERASED_MAX of erased_n), requested_by ("" for retention)
+	 * and recipients above. */
+	uint8_t target_id[VIGIL_RECORD_ID_LEN];
+	int erase_whole;
+	const char *erase_reason;
+	char erase_reference[65];
+	size_t erased_n;
+	uint64_t erased[VIGIL_ERASED_MAX];
+	char requested_by[VIGIL_ORG_LEN];
+	/* grant: the party let read the narrative; member-key: the member
+	 * whose encryption certificate the relay logged (member_key_len 0: it
+	 * has none any more) */
+	char grant_to[VIGIL_ORG_LEN];
+	char member[VIGIL_ORG_LEN];
+	size_t member_key_len;
 };
 
 /* Decodes record bytes and checks them with the relay's own stateless

@@ -31,6 +31,7 @@
 #include <sqlite3.h>
 
 #include "casekit.h"
+#include "clikit.h"
 #include "harness.h"
 #include "proto/merkle.h"
 #include "proto/note.h"
@@ -747,9 +748,124 @@ static void test_member_keys(void **state)
 	trelay_cleanup(&t);
 }
 
+/* vigil as who, with its encryption key, against t; the arguments up to
+ * a NULL. */
+static struct cli_result *vigil_cli(struct trelay *t, const char *who, ...)
+{
+	static struct cli_args a;
+	static struct cli_result res;
+	cli_args_init(&a, VIGIL_CLI_PATH);
+	cli_add_conn(&a, t->port, who, "ca.crt");
+	cli_add(&a, "--enc-cert", cli_keep(&a, "%s.enc.crt", pki(who)), "--enc-key",
+		cli_keep(&a, "%s.enc.key", pki(who)), NULL);
+	va_list ap;
+	va_start(ap, who);
+	cli_addv(&a, ap);
+	va_end(ap);
+	res.status = cli_run(&a, NULL, res.out, sizeof(res.out), res.err, sizeof(res.err));
+	return &res;
+}
+
+/* The line of `vigil log` output that begins with entry idx. */
+static void log_line(const char *out, unsigned long long idx, char *line, size_t n)
+{
+	char start[32];
+	snprintf(start, sizeof(start), "%llu ", idx);
+	for (const char *p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, start, strlen(start)) == 0) {
+			size_t len = strcspn(p, "\n");
+			snprintf(line, n, "%.*s", (int)len, p);
+			return;
+		}
+	fail_msg("no line for entry %llu in:\n%s", idx, out);
+}
+
+/* The tool: `vigil erase` and `vigil grant` by the owner, refusals with
+ * their messages, and `vigil log` showing [erased] for an erased note and
+ * an erased record, every proof still verified. */
+static void test_cli(void **state)
+{
+	(void)state;
+	struct trelay t;
+	trelay_setup(&t, NULL, NULL);
+	assert_int_equal(trelay_start(&t), 0);
+	trelay_open_case(&t, CASE);
+	struct cli_result *r = vigil_cli(&t, "iom-ru-moscow", "--json", "contact", "--case", CASE,
+					 "--channel", "phone", "--outcome", "reached-concern",
+					 "--note", "she asked us not to write this down", NULL);
+	cli_expect_ok(r);
+	char noted[2 * RECORD_ID_LEN + 1];
+	snprintf(noted, sizeof(noted), "%.*s", 2 * RECORD_ID_LEN,
+		 jmust(r->out, "record_id") + 1);
+	long long noted_idx = atoll(jmust(r->out, "index"));
+	r = vigil_cli(&t, "iom-ru-moscow", "--json", "contact", "--case", CASE, "--channel", "sms",
+		      "--outcome", "no-answer", NULL);
+	cli_expect_ok(r);
+	char plain[2 * RECORD_ID_LEN + 1];
+	snprintf(plain, sizeof(plain), "%.*s", 2 * RECORD_ID_LEN,
+		 jmust(r->out, "record_id") + 1);
+	long long plain_idx = atoll(jmust(r->out, "index"));
+	/* The coordinator reads the note before. */
+	r = vigil_cli(&t, "se-stockholm-coord", "log", CASE, NULL);
+	cli_expect_ok(r);
+	char line[1024];
+	log_line(r->out, (unsigned long long)noted_idx, line, sizeof(line));
+	assert_non_null(strstr(line, "note=\"she asked us not to write this down\""));
+
+	r = vigil_cli(&t, "iom-ru-moscow", "erase", "--case", CASE, "--record-id", noted,
+		      "--reason", "data-subject-request", "--reference", "DPO-7", NULL);
+	cli_expect_status(r, 1);
+	assert_non_null(strstr(r->err, "PERMISSION_DENIED: only the case's owner "
+				       "(se-stockholm-coord) erases its records"));
+	r = vigil_cli(&t, "se-stockholm-coord", "erase", "--case", CASE, "--record-id", noted,
+		      "--reason", "retention", "--reference", "DPO-7", NULL);
+	if (r->status != 2 || !strstr(r->err, "unknown erase reason \"retention\" (one of: "
+					      "data-subject-request, unlawful-content, other)"))
+		fail_msg("exit %d: %s", r->status, r->err);
+	r = vigil_cli(&t, "se-stockholm-coord", "erase", "--case", CASE, "--record-id", "abc",
+		      "--reason", "other", "--reference", "DPO-7", NULL);
+	cli_expect_usage(r, "erase: --record-id must be 32 hex digits");
+
+	r = vigil_cli(&t, "se-stockholm-coord", "erase", "--case", CASE, "--record-id", noted,
+		      "--reason", "data-subject-request", "--reference", "DPO-7", NULL);
+	cli_expect_ok(r);
+	r = vigil_cli(&t, "se-stockholm-coord", "erase", "--case", CASE, "--record-id", plain,
+		      "--record", "--reason", "unlawful-content", "--reference", "DPO-8", NULL);
+	cli_expect_ok(r);
+	r = vigil_cli(&t, "se-stockholm-coord", "grant", "--case", CASE, "--to", "se-police-noa",
+		      NULL);
+	cli_expect_ok(r);
+
+	/* The case log: both erasures marked, each Erasure entry said. */
+	r = vigil_cli(&t, "se-stockholm-coord", "log", CASE, NULL);
+	cli_expect_ok(r);
+	log_line(r->out, (unsigned long long)noted_idx, line, sizeof(line));
+	assert_non_null(strstr(line, " iom-ru-moscow contact channel=phone outcome=reached-concern"));
+	assert_non_null(strstr(line, " note=[erased]"));
+	log_line(r->out, (unsigned long long)plain_idx, line, sizeof(line));
+	assert_non_null(strstr(line, " [erased record: only its leaf hash is kept]"));
+	char want[256];
+	snprintf(want, sizeof(want), " vigil-relay erasure what=sealed-texts reason=data-subject-"
+		 "request entries=%lld requested-by=se-stockholm-coord", noted_idx);
+	assert_non_null(strstr(r->out, want));
+	snprintf(want, sizeof(want), " vigil-relay erasure what=records reason=unlawful-content "
+		 "entries=%lld requested-by=se-stockholm-coord", plain_idx);
+	assert_non_null(strstr(r->out, want));
+	assert_non_null(strstr(r->out, " se-stockholm-coord grant to=se-police-noa\n"));
+	assert_non_null(strstr(r->out, "verified: "));
+	/* Police read the records now. */
+	r = vigil_cli(&t, "se-police-noa", "--json", "log", CASE, NULL);
+	cli_expect_ok(r);
+	assert_non_null(strstr(r->out, "\"note_erased\":true"));
+	assert_non_null(strstr(r->out, "\"erased\":\"record\""));
+	assert_int_equal(trelay_stop(&t), 0);
+	trelay_cleanup(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_member_keys),
 		cmocka_unit_test(test_grant),
 		cmocka_unit_test(test_erasure),
