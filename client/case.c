@@ -7,6 +7,9 @@
  * field and the value, then builds the body and packs the Record through
  * the relay's own validation (record.c).  check, build and submit of every
  * kind are the same three steps around that encoder, written once below.
+ * Free text is sealed (seal.c) between the check and the real encoding:
+ * the check encodes it in the clear into a trial record (so the relay's
+ * own rules check it), the real record carries only its SealedText.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,7 +167,8 @@ static int encode_open(const void *spec, const struct vigil__head *h, uint8_t **
 		co.consent = &consent;
 	} else {
 		ov.reason = VIGIL__V1__OVERRIDE_REASON__OVERRIDE_REASON_RISK_TO_LIFE;
-		ov.justification = (char *)o->override_justification;
+		ov.justification = (char *)(h->sealed ? "" : o->override_justification);
+		ov.sealed_justification = (Vigil__V1__SealedText *)h->sealed;
 		co.basis_case = VIGIL__V1__CASE_OPEN__BASIS_OVERRIDE;
 		co.override = &ov;
 	}
@@ -268,7 +272,8 @@ static int encode_offer(const void *spec, const struct vigil__head *h, uint8_t *
 		ho.consent_ref = (char *)o->consent_ref;
 	} else {
 		ov.reason = VIGIL__V1__OVERRIDE_REASON__OVERRIDE_REASON_RISK_TO_LIFE;
-		ov.justification = (char *)o->override_justification;
+		ov.justification = (char *)(h->sealed ? "" : o->override_justification);
+		ov.sealed_justification = (Vigil__V1__SealedText *)h->sealed;
 		ho.basis_case = VIGIL__V1__HANDOVER_OFFER__BASIS_OVERRIDE;
 		ho.override = &ov;
 	}
@@ -300,7 +305,8 @@ static int encode_answer(const void *spec, const struct vigil__head *h, uint8_t 
 	ha.offer_id.data = (uint8_t *)a->offer_id;
 	ha.offer_id.len = RECORD_ID_LEN;
 	ha.accept = a->accept ? 1 : 0;
-	ha.decline_reason = (char *)(a->accept ? "" : a->decline_reason);
+	ha.decline_reason = (char *)(a->accept || h->sealed ? "" : a->decline_reason);
+	ha.sealed_decline_reason = (Vigil__V1__SealedText *)h->sealed;
 	Vigil__V1__Record r;
 	vigil__record_head(&r, h);
 	r.body_case = VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER;
@@ -340,6 +346,50 @@ static int encode_close(const void *spec, const struct vigil__head *h, uint8_t *
 	return vigil__record_pack(&r, "case close", out, out_len, err);
 }
 
+/* ---- EraseRequest and Grant ------------------------------------------------------------ */
+
+/* An owner's erase reason: any but the relay's own "retention". */
+static int owner_erase_reason(const char *s)
+{
+	int v = record_erase_reason_from_name(s);
+	return v == VIGIL__V1__ERASE_REASON__ERASE_REASON_RETENTION ? 0 : v;
+}
+
+static int encode_erase(const void *spec, const struct vigil__head *h, uint8_t **out,
+			size_t *out_len, struct vigil_error *err)
+{
+	const struct vigil_erase *e = spec;
+	int reason = 0;
+	int rc = vigil__record_code(e->reason, "erase reason", owner_erase_reason,
+				    vigil_erase_reason_name, &reason, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	Vigil__V1__EraseRequest er = VIGIL__V1__ERASE_REQUEST__INIT;
+	er.target_id.data = (uint8_t *)e->target_id;
+	er.target_id.len = RECORD_ID_LEN;
+	er.whole_record = e->whole_record ? 1 : 0;
+	er.reason = (Vigil__V1__EraseReason)reason;
+	er.reference = (char *)(e->reference ? e->reference : "");
+	Vigil__V1__Record r;
+	vigil__record_head(&r, h);
+	r.body_case = VIGIL__V1__RECORD__BODY_ERASE_REQUEST;
+	r.erase_request = &er;
+	return vigil__record_pack(&r, "erase request", out, out_len, err);
+}
+
+static int encode_grant(const void *spec, const struct vigil__head *h, uint8_t **out,
+			size_t *out_len, struct vigil_error *err)
+{
+	const struct vigil_grant *g = spec;
+	Vigil__V1__Grant gr = VIGIL__V1__GRANT__INIT;
+	gr.to = (char *)(g->to ? g->to : "");
+	Vigil__V1__Record r;
+	vigil__record_head(&r, h);
+	r.body_case = VIGIL__V1__RECORD__BODY_GRANT;
+	r.grant = &gr;
+	return vigil__record_pack(&r, "grant", out, out_len, err);
+}
+
 /* ---- AlertAck ------------------------------------------------------------------------ */
 
 static int encode_alert_ack(const void *spec, const struct vigil__head *h, uint8_t **out,
@@ -361,7 +411,8 @@ static int encode_alert_ack(const void *spec, const struct vigil__head *h, uint8
 	ack.alert_id.data = (uint8_t *)a->alert_id;
 	ack.alert_id.len = RECORD_ID_LEN;
 	ack.decision = (Vigil__V1__AckDecision)decision;
-	ack.reason = (char *)(empty(a->reason) ? "" : a->reason);
+	ack.reason = (char *)(empty(a->reason) || h->sealed ? "" : a->reason);
+	ack.sealed_reason = (Vigil__V1__SealedText *)h->sealed;
 	Vigil__V1__Record r;
 	vigil__record_head(&r, h);
 	r.body_case = VIGIL__V1__RECORD__BODY_ALERT_ACK;
@@ -381,7 +432,7 @@ static int check_kind(encode_fn encode, const void *spec, const struct spec_head
 		return rc;
 	static const uint8_t zero_id[RECORD_ID_LEN];
 	struct vigil__head h = { zero_id, sh->case_id, "check", sh->client_time_ms,
-				 vigil__now_ms() };
+				 vigil__now_ms(), NULL };
 	uint8_t *b = NULL;
 	size_t n = 0;
 	rc = encode(spec, &h, &b, &n, err);
@@ -389,14 +440,27 @@ static int check_kind(encode_fn encode, const void *spec, const struct spec_head
 	return rc;
 }
 
+/* Where a kind with free text gets its envelope (the spec's sealed and
+ * sealed_len), and what to seal. */
+struct seal_out {
+	uint8_t **sealed;
+	size_t *sealed_len;
+	struct vigil__seal_spec sp;
+};
+
 static int build_kind(vigil_client *c, encode_fn encode, const void *spec,
-		      const struct spec_head *sh, const char *fn, uint8_t **record,
-		      size_t *record_len, uint8_t **sig, size_t *sig_len, struct vigil_error *err)
+		      const struct spec_head *sh, const struct seal_out *so, const char *fn,
+		      uint8_t **record, size_t *record_len, uint8_t **sig, size_t *sig_len,
+		      struct vigil_error *err)
 {
 	if (!c || !record || !record_len || !sig || !sig_len)
 		return vigil__error_set(err, VIGIL_E_USAGE, "%s: NULL argument", fn);
 	*record = *sig = NULL;
 	*record_len = *sig_len = 0;
+	if (so && so->sealed) {
+		*so->sealed = NULL;
+		*so->sealed_len = 0;
+	}
 	/* The fields first: a usage error never depends on the connection. */
 	int rc = check_kind(encode, spec, sh, fn, err);
 	const char *author = NULL;
@@ -407,35 +471,59 @@ static int build_kind(vigil_client *c, encode_fn encode, const void *spec,
 	if (rc != VIGIL_OK)
 		return rc;
 	struct vigil__head h = { sh->record_id, sh->case_id, author, sh->client_time_ms,
-				 vigil__now_ms() };
+				 vigil__now_ms(), NULL };
+	struct vigil__sealed *sd = NULL;
+	if (so && so->sp.text && so->sp.text[0]) {
+		if (!(sd = malloc(sizeof(*sd))))
+			return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+		rc = vigil__seal_make(c, &so->sp, sh->case_id, sh->record_id, author, sd, err);
+		if (rc != VIGIL_OK)
+			goto out;
+		h.sealed = &sd->text;
+	}
 	uint8_t *b = NULL, *s = NULL;
 	size_t n = 0, sn = 0;
 	rc = encode(spec, &h, &b, &n, err);
 	if (rc != VIGIL_OK)
-		return rc;
+		goto out;
 	rc = vigil__record_sign(c, b, n, &s, &sn, err);
 	if (rc != VIGIL_OK) {
 		free(b);
-		return rc;
+		goto out;
 	}
 	*record = b;
 	*record_len = n;
 	*sig = s;
 	*sig_len = sn;
-	return VIGIL_OK;
+	if (sd) {
+		*so->sealed = sd->envelope;
+		*so->sealed_len = sd->envelope_len;
+		sd->envelope = NULL;
+	}
+out:
+	if (sd)
+		vigil__sealed_clear(sd);
+	free(sd);
+	return rc;
 }
 
 static int submit_kind(vigil_client *c, encode_fn encode, const void *spec,
-		       const struct spec_head *sh, const char *fn, struct vigil_receipt *out,
-		       struct vigil_error *err)
+		       const struct spec_head *sh, const struct seal_out *so, const char *fn,
+		       struct vigil_receipt *out, struct vigil_error *err)
 {
-	uint8_t *b = NULL, *s = NULL;
-	size_t n = 0, sn = 0;
-	int rc = build_kind(c, encode, spec, sh, fn, &b, &n, &s, &sn, err);
+	uint8_t *b = NULL, *s = NULL, *sealed = NULL;
+	size_t n = 0, sn = 0, sealed_len = 0;
+	int rc = build_kind(c, encode, spec, sh, so, fn, &b, &n, &s, &sn, err);
 	if (rc != VIGIL_OK)
 		return rc;
+	if (so && so->sealed) {
+		sealed = *so->sealed;
+		sealed_len = *so->sealed_len;
+		*so->sealed = NULL;
+		*so->sealed_len = 0;
+	}
 	uint64_t id = 0;
-	rc = vigil__submit_send_owned(c, b, n, s, sn, &id, err);
+	rc = vigil__submit_send_owned(c, b, n, s, sn, sealed, sealed_len, &id, err);
 	if (rc != VIGIL_OK)
 		return rc;
 	struct vigil_receipt *tmp = NULL;
@@ -445,6 +533,24 @@ static int submit_kind(vigil_client *c, encode_fn encode, const void *spec,
 	free(tmp);
 	return rc;
 }
+
+/* What a spec with free text seals, and where its envelope goes (NULL for
+ * a NULL spec, which build_kind's check refuses). */
+#define SEAL_TO(p) (p) ? &(p)->sealed : NULL, (p) ? &(p)->sealed_len : NULL
+#define SEAL_OPEN(p)                                                                      \
+	{ SEAL_TO(p),                                                                     \
+	  { SEALED_JUSTIFICATION, (p) && empty((p)->consent_scope) ? (p)->override_justification \
+								    : NULL,                   \
+	    NULL, 1, (p) ? (p)->parties : NULL, (p) ? (p)->n_parties : 0 } }
+#define SEAL_OFFER(p)                                                                     \
+	{ SEAL_TO(p),                                                                     \
+	  { SEALED_JUSTIFICATION, (p) && empty((p)->consent_ref) ? (p)->override_justification \
+								  : NULL,                     \
+	    (p) ? (p)->to : NULL, 0, NULL, 0 } }
+#define SEAL_ANSWER(p)                                                                    \
+	{ SEAL_TO(p), { SEALED_DECLINE_REASON, (p) && !(p)->accept ? (p)->decline_reason : NULL, \
+			NULL, 0, NULL, 0 } }
+#define SEAL_ACK(p) { SEAL_TO(p), { SEALED_ACK_REASON, (p) ? (p)->reason : NULL, NULL, 0, NULL, 0 } }
 
 /* The common fields of a spec struct, which may be NULL.  The check
  * functions take a const spec: its record id is never written there. */
@@ -461,16 +567,18 @@ int vigil_build_case_open(vigil_client *c, struct vigil_case_open *o, uint8_t **
 			  size_t *record_len, uint8_t **sig, size_t *sig_len,
 			  struct vigil_error *err)
 {
+	struct seal_out so = SEAL_OPEN(o);
 	struct spec_head sh = HEAD(o);
-	return build_kind(c, encode_open, o, &sh, "vigil_build_case_open", record, record_len,
+	return build_kind(c, encode_open, o, &sh, &so, "vigil_build_case_open", record, record_len,
 			  sig, sig_len, err);
 }
 
 int vigil_submit_case_open(vigil_client *c, struct vigil_case_open *o,
 			   struct vigil_receipt *out, struct vigil_error *err)
 {
+	struct seal_out so = SEAL_OPEN(o);
 	struct spec_head sh = HEAD(o);
-	return submit_kind(c, encode_open, o, &sh, "vigil_submit_case_open", out, err);
+	return submit_kind(c, encode_open, o, &sh, &so, "vigil_submit_case_open", out, err);
 }
 
 int vigil_risk_check(const struct vigil_risk *r, struct vigil_error *err)
@@ -483,7 +591,7 @@ int vigil_build_risk(vigil_client *c, struct vigil_risk *r, uint8_t **record,
 		     size_t *record_len, uint8_t **sig, size_t *sig_len, struct vigil_error *err)
 {
 	struct spec_head sh = HEAD(r);
-	return build_kind(c, encode_risk, r, &sh, "vigil_build_risk", record, record_len, sig,
+	return build_kind(c, encode_risk, r, &sh, NULL, "vigil_build_risk", record, record_len, sig,
 			  sig_len, err);
 }
 
@@ -491,7 +599,7 @@ int vigil_submit_risk(vigil_client *c, struct vigil_risk *r, struct vigil_receip
 		      struct vigil_error *err)
 {
 	struct spec_head sh = HEAD(r);
-	return submit_kind(c, encode_risk, r, &sh, "vigil_submit_risk", out, err);
+	return submit_kind(c, encode_risk, r, &sh, NULL, "vigil_submit_risk", out, err);
 }
 
 int vigil_handover_offer_check(const struct vigil_handover_offer *o, struct vigil_error *err)
@@ -504,16 +612,18 @@ int vigil_build_handover_offer(vigil_client *c, struct vigil_handover_offer *o,
 			       uint8_t **record, size_t *record_len, uint8_t **sig,
 			       size_t *sig_len, struct vigil_error *err)
 {
+	struct seal_out so = SEAL_OFFER(o);
 	struct spec_head sh = HEAD(o);
-	return build_kind(c, encode_offer, o, &sh, "vigil_build_handover_offer", record,
+	return build_kind(c, encode_offer, o, &sh, &so, "vigil_build_handover_offer", record,
 			  record_len, sig, sig_len, err);
 }
 
 int vigil_submit_handover_offer(vigil_client *c, struct vigil_handover_offer *o,
 				struct vigil_receipt *out, struct vigil_error *err)
 {
+	struct seal_out so = SEAL_OFFER(o);
 	struct spec_head sh = HEAD(o);
-	return submit_kind(c, encode_offer, o, &sh, "vigil_submit_handover_offer", out, err);
+	return submit_kind(c, encode_offer, o, &sh, &so, "vigil_submit_handover_offer", out, err);
 }
 
 int vigil_handover_answer_check(const struct vigil_handover_answer *a, struct vigil_error *err)
@@ -526,16 +636,18 @@ int vigil_build_handover_answer(vigil_client *c, struct vigil_handover_answer *a
 				uint8_t **record, size_t *record_len, uint8_t **sig,
 				size_t *sig_len, struct vigil_error *err)
 {
+	struct seal_out so = SEAL_ANSWER(a);
 	struct spec_head sh = HEAD(a);
-	return build_kind(c, encode_answer, a, &sh, "vigil_build_handover_answer", record,
+	return build_kind(c, encode_answer, a, &sh, &so, "vigil_build_handover_answer", record,
 			  record_len, sig, sig_len, err);
 }
 
 int vigil_submit_handover_answer(vigil_client *c, struct vigil_handover_answer *a,
 				 struct vigil_receipt *out, struct vigil_error *err)
 {
+	struct seal_out so = SEAL_ANSWER(a);
 	struct spec_head sh = HEAD(a);
-	return submit_kind(c, encode_answer, a, &sh, "vigil_submit_handover_answer", out, err);
+	return submit_kind(c, encode_answer, a, &sh, &so, "vigil_submit_handover_answer", out, err);
 }
 
 int vigil_handover_withdraw_check(const struct vigil_handover_withdraw *w,
@@ -550,7 +662,7 @@ int vigil_build_handover_withdraw(vigil_client *c, struct vigil_handover_withdra
 				  size_t *sig_len, struct vigil_error *err)
 {
 	struct spec_head sh = HEAD(w);
-	return build_kind(c, encode_withdraw, w, &sh, "vigil_build_handover_withdraw", record,
+	return build_kind(c, encode_withdraw, w, &sh, NULL, "vigil_build_handover_withdraw", record,
 			  record_len, sig, sig_len, err);
 }
 
@@ -558,7 +670,7 @@ int vigil_submit_handover_withdraw(vigil_client *c, struct vigil_handover_withdr
 				   struct vigil_receipt *out, struct vigil_error *err)
 {
 	struct spec_head sh = HEAD(w);
-	return submit_kind(c, encode_withdraw, w, &sh, "vigil_submit_handover_withdraw", out,
+	return submit_kind(c, encode_withdraw, w, &sh, NULL, "vigil_submit_handover_withdraw", out,
 			   err);
 }
 
@@ -573,7 +685,7 @@ int vigil_build_case_close(vigil_client *c, struct vigil_case_close *cl, uint8_t
 			   struct vigil_error *err)
 {
 	struct spec_head sh = HEAD(cl);
-	return build_kind(c, encode_close, cl, &sh, "vigil_build_case_close", record, record_len,
+	return build_kind(c, encode_close, cl, &sh, NULL, "vigil_build_case_close", record, record_len,
 			  sig, sig_len, err);
 }
 
@@ -581,7 +693,21 @@ int vigil_submit_case_close(vigil_client *c, struct vigil_case_close *cl,
 			    struct vigil_receipt *out, struct vigil_error *err)
 {
 	struct spec_head sh = HEAD(cl);
-	return submit_kind(c, encode_close, cl, &sh, "vigil_submit_case_close", out, err);
+	return submit_kind(c, encode_close, cl, &sh, NULL, "vigil_submit_case_close", out, err);
+}
+
+int vigil_submit_erase(vigil_client *c, struct vigil_erase *e, struct vigil_receipt *out,
+		       struct vigil_error *err)
+{
+	struct spec_head sh = HEAD(e);
+	return submit_kind(c, encode_erase, e, &sh, NULL, "vigil_submit_erase", out, err);
+}
+
+int vigil_submit_grant(vigil_client *c, struct vigil_grant *g, struct vigil_receipt *out,
+		       struct vigil_error *err)
+{
+	struct spec_head sh = HEAD(g);
+	return submit_kind(c, encode_grant, g, &sh, NULL, "vigil_submit_grant", out, err);
 }
 
 int vigil_alert_ack_check(const struct vigil_alert_ack *a, struct vigil_error *err)
@@ -594,14 +720,16 @@ int vigil_build_alert_ack(vigil_client *c, struct vigil_alert_ack *a, uint8_t **
 			  size_t *record_len, uint8_t **sig, size_t *sig_len,
 			  struct vigil_error *err)
 {
+	struct seal_out so = SEAL_ACK(a);
 	struct spec_head sh = HEAD(a);
-	return build_kind(c, encode_alert_ack, a, &sh, "vigil_build_alert_ack", record, record_len,
+	return build_kind(c, encode_alert_ack, a, &sh, &so, "vigil_build_alert_ack", record, record_len,
 			  sig, sig_len, err);
 }
 
 int vigil_submit_alert_ack(vigil_client *c, struct vigil_alert_ack *a,
 			   struct vigil_receipt *out, struct vigil_error *err)
 {
+	struct seal_out so = SEAL_ACK(a);
 	struct spec_head sh = HEAD(a);
-	return submit_kind(c, encode_alert_ack, a, &sh, "vigil_submit_alert_ack", out, err);
+	return submit_kind(c, encode_alert_ack, a, &sh, &so, "vigil_submit_alert_ack", out, err);
 }

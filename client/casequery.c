@@ -234,9 +234,11 @@ static int log_entry_check(const Vigil__V1__CaseLogEntry *le, size_t i, int have
 	int rc = vigil__query_entry_check(e, 0, cp->size, have_prev, prev, err);
 	if (rc != VIGIL_OK)
 		return rc;
-	/* 4. A record of this case. */
-	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, e->record.len, e->record.data);
-	int ours = r && strcmp(r->case_id, case_id) == 0;
+	/* 4. A record of this case (an erased record can no longer show it:
+	 * only its proof below vouches for it). */
+	Vigil__V1__Record *r = e->record_erased ? NULL
+			       : vigil__v1__record__unpack(NULL, e->record.len, e->record.data);
+	int ours = e->record_erased || (r && strcmp(r->case_id, case_id) == 0);
 	if (r)
 		vigil__v1__record__free_unpacked(r, NULL);
 	if (!ours)
@@ -370,6 +372,7 @@ static int build_log(const struct log_page *pg, size_t np, struct vigil_case_log
 		for (size_t i = 0; i < m->n_entries; i++)
 			bytes += m->entries[i]->entry->record.len +
 				 m->entries[i]->entry->signature.len +
+				 m->entries[i]->entry->sealed.len +
 				 m->entries[i]->n_inclusion_proof * SHA256_LEN;
 	}
 	size_t head = align_up(sizeof(struct vigil_case_log));
@@ -407,6 +410,18 @@ static int build_log(const struct log_page *pg, size_t np, struct vigil_case_log
 			d->entry.signature = p;
 			d->entry.signature_len = en->signature.len;
 			p += en->signature.len;
+			if (en->sealed.len) {
+				memcpy(p, en->sealed.data, en->sealed.len);
+				d->entry.sealed = p;
+				d->entry.sealed_len = en->sealed.len;
+				p += en->sealed.len;
+			}
+			d->entry.content_erased = en->content_erased ? 1 : 0;
+			d->entry.record_erased = en->record_erased ? 1 : 0;
+			if (en->record_erased) {
+				d->entry.record = NULL;
+				d->entry.signature = NULL;
+			}
 		}
 	}
 	*out = log;

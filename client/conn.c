@@ -162,6 +162,10 @@ int vigil_connect(const struct vigil_options *o, vigil_client **out, struct vigi
 		rc = vigil__error_set(err, VIGIL_E_IO, "cannot read certificate %s", o->cert_file);
 		goto fail;
 	}
+	/* Our encryption certificate and key, checked before the network. */
+	rc = vigil__seal_keys_load(c, o, err);
+	if (rc != VIGIL_OK)
+		goto fail;
 	rc = vigil__net_connect(host, o->port, c->timeout_ms, &c->fd, err);
 	if (rc != VIGIL_OK)
 		goto fail;
@@ -204,6 +208,7 @@ void vigil_close(vigil_client **cp)
 	vigil__submit_free_all(c);
 	vigil__alert_free(c);
 	EVP_PKEY_free(c->relay_key);
+	vigil__seal_free(c);
 	ERR_clear_error();
 	free(c);
 }

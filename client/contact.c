@@ -4,7 +4,8 @@
  *
  * The built bytes go through record_parse() (record.c), the same
  * validation the relay runs, so a record this file produces is never
- * refused as malformed.
+ * refused as malformed.  A note is sealed (seal.c): the record carries its
+ * SealedText, the envelope goes beside it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +50,8 @@ static int contact_encode(const struct vigil_contact *ct, const struct vigil__he
 	ca.channel = (Vigil__V1__Channel)channel;
 	ca.outcome = (Vigil__V1__Outcome)outcome;
 	ca.attempted_at_ms = ct->attempted_at_ms ? ct->attempted_at_ms : h->now;
-	ca.note = (char *)(ct->note ? ct->note : "");
+	ca.note = (char *)(ct->note && !h->sealed ? ct->note : "");
+	ca.sealed_note = (Vigil__V1__SealedText *)h->sealed;
 	Vigil__V1__Record r;
 	vigil__record_head(&r, h);
 	r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
@@ -66,7 +68,7 @@ int vigil_contact_check(const struct vigil_contact *ct, struct vigil_error *err)
 	/* The rest (note encoding) is checked on a trial record. */
 	static const uint8_t zero_id[RECORD_ID_LEN];
 	struct vigil__head h = { zero_id, ct->case_id, "check", ct->client_time_ms,
-				 vigil__now_ms() };
+				 vigil__now_ms(), NULL };
 	uint8_t *b = NULL;
 	size_t n = 0;
 	rc = contact_encode(ct, &h, channel, outcome, &b, &n, err);
@@ -82,9 +84,17 @@ int vigil_build_contact(vigil_client *c, struct vigil_contact *ct, uint8_t **rec
 		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_build_contact: NULL argument");
 	*record = *sig = NULL;
 	*record_len = *sig_len = 0;
+	if (ct) {
+		ct->sealed = NULL;
+		ct->sealed_len = 0;
+	}
 	int channel, outcome;
 	const char *author = NULL;
-	int rc = contact_fields(ct, &channel, &outcome, err);
+	/* The fields first (the note in a trial record): a usage error never
+	 * depends on the connection. */
+	int rc = vigil_contact_check(ct, err);
+	if (rc == VIGIL_OK)
+		rc = contact_fields(ct, &channel, &outcome, err);
 	if (rc == VIGIL_OK)
 		rc = vigil__record_author(c, &author, err);
 	if (rc == VIGIL_OK)
@@ -92,22 +102,41 @@ int vigil_build_contact(vigil_client *c, struct vigil_contact *ct, uint8_t **rec
 	if (rc != VIGIL_OK)
 		return rc;
 	struct vigil__head h = { ct->record_id, ct->case_id, author, ct->client_time_ms,
-				 vigil__now_ms() };
+				 vigil__now_ms(), NULL };
+	struct vigil__sealed *sd = NULL;
+	if (ct->note && ct->note[0]) {
+		const struct vigil__seal_spec sp = { SEALED_NOTE, ct->note, NULL, 0, NULL, 0 };
+		if (!(sd = malloc(sizeof(*sd))))
+			return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+		rc = vigil__seal_make(c, &sp, ct->case_id, ct->record_id, author, sd, err);
+		if (rc != VIGIL_OK)
+			goto out;
+		h.sealed = &sd->text;
+	}
 	uint8_t *b = NULL, *s = NULL;
 	size_t n = 0, sn = 0;
 	rc = contact_encode(ct, &h, channel, outcome, &b, &n, err);
 	if (rc != VIGIL_OK)
-		return rc;
+		goto out;
 	rc = vigil__record_sign(c, b, n, &s, &sn, err);
 	if (rc != VIGIL_OK) {
 		free(b);
-		return rc;
+		goto out;
 	}
 	*record = b;
 	*record_len = n;
 	*sig = s;
 	*sig_len = sn;
-	return VIGIL_OK;
+	if (sd) {
+		ct->sealed = sd->envelope;
+		ct->sealed_len = sd->envelope_len;
+		sd->envelope = NULL;
+	}
+out:
+	if (sd)
+		vigil__sealed_clear(sd);
+	free(sd);
+	return rc;
 }
 
 int vigil_submit_contact(vigil_client *c, struct vigil_contact *ct, struct vigil_receipt *out,
@@ -119,7 +148,11 @@ int vigil_submit_contact(vigil_client *c, struct vigil_contact *ct, struct vigil
 	if (rc != VIGIL_OK)
 		return rc;
 	uint64_t id = 0;
-	rc = vigil__submit_send_owned(c, b, n, s, sn, &id, err);
+	uint8_t *sealed = ct->sealed;
+	size_t sealed_len = ct->sealed_len;
+	ct->sealed = NULL;
+	ct->sealed_len = 0;
+	rc = vigil__submit_send_owned(c, b, n, s, sn, sealed, sealed_len, &id, err);
 	if (rc != VIGIL_OK)
 		return rc;
 	struct vigil_receipt tmp;

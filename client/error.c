@@ -24,6 +24,7 @@ const char *vigil_strerror(int status)
 	case VIGIL_E_VERIFY: return "verification failed";
 	case VIGIL_E_IO: return "local file or key problem";
 	case VIGIL_E_NOMEM: return "out of memory";
+	case VIGIL_E_SEALED: return "sealed text not readable here";
 	default: return "unknown error";
 	}
 }

@@ -22,6 +22,7 @@
 #include "client/include/vigil.h"
 #include "proto/frame.h"
 #include "proto/merkle.h"
+#include "proto/sealed.h"
 
 #define VIGIL_ALPN "vigil/1"
 #define VIGIL_PROTOCOL_VERSION 1u
@@ -100,6 +101,15 @@ struct vigil_client {
 	struct vigil_checkpoint_key ckey; /* verifies every checkpoint */
 	EVP_PKEY *relay_key;         /* the relay's certificate's public key (alerts) */
 	struct vigil__sub sub;       /* alert delivery */
+	/* Sealed text (seal.c). */
+	X509 *enc_cert;              /* our encryption certificate, NULL when none */
+	EVP_PKEY *enc_key;           /* its key */
+	uint8_t enc_sha256[SHA256_LEN]; /* SHA-256 of its DER */
+	struct vigil_member *members; /* the member list, fetched once (vigil_members) */
+	size_t n_members;
+	X509 **member_enc;           /* each member's encryption certificate, or NULL */
+	uint8_t (*member_enc_sha256)[SHA256_LEN]; /* and its SHA-256 (zero when none) */
+	int have_members;
 };
 
 /* error.c */
@@ -163,11 +173,11 @@ void vigil__sigpipe_block(struct vigil__sigpipe *g);
 void vigil__sigpipe_restore(const struct vigil__sigpipe *g);
 
 /* submit.c */
-/* Sends a signed record whose buffers the client takes over (freed on
- * failure too). */
+/* Sends a signed record and its sealed text (NULL: none) whose buffers the
+ * client takes over (freed on failure too; the sealed text once sent). */
 int vigil__submit_send_owned(struct vigil_client *c, uint8_t *record, size_t record_len,
-			     uint8_t *sig, size_t sig_len, uint64_t *request_id,
-			     struct vigil_error *err);
+			     uint8_t *sig, size_t sig_len, uint8_t *sealed, size_t sealed_len,
+			     uint64_t *request_id, struct vigil_error *err);
 /* Waits for the answer to request_id. */
 int vigil__submit_wait(struct vigil_client *c, uint64_t request_id, struct vigil_receipt *out,
 		       struct vigil_error *err);
@@ -236,6 +246,10 @@ struct vigil__head {
 	const char *author;
 	int64_t client_time_ms;
 	int64_t now;
+	/* The body's free text sealed: encoders put this in its sealed_ field
+	 * and leave the text field empty.  NULL: the text in the clear (only
+	 * for the trial records of the check functions, never sent). */
+	const Vigil__V1__SealedText *sealed;
 };
 /* "a, b, c": the names name(0), name(1), ... into out (n bytes). */
 void vigil__record_names(const char *(*name)(unsigned), char *out, size_t n);
@@ -268,6 +282,43 @@ int vigil__record_sign(struct vigil_client *c, uint8_t *record, size_t record_le
  * considered", ...); NULL for an unknown value. */
 const char *vigil__record_police_name(int v);
 const char *vigil__record_police_advice(int v);
+
+/* seal.c */
+/* Loads and checks o's encryption certificate and key (both or neither)
+ * into c; c->ctx and c->self are set. */
+int vigil__seal_keys_load(struct vigil_client *c, const struct vigil_options *o,
+			  struct vigil_error *err);
+/* Frees the keys and the member list. */
+void vigil__seal_free(struct vigil_client *c);
+
+/* What a record's free text is and whom to seal it to beside the case's
+ * readers (GetSealReaders). */
+struct vigil__seal_spec {
+	int field;                   /* enum sealed_field */
+	const char *text;            /* NULL or "": nothing to seal */
+	const char *to;              /* a handover offer's organisation, or NULL */
+	int case_open;               /* a case open: the author and the parties below */
+	const char *const *parties;
+	size_t n_parties;
+};
+
+/* A SealedText ready to go into a record, and its envelope. */
+struct vigil__sealed {
+	Vigil__V1__SealedText text;
+	uint8_t commitment[SHA256_LEN];
+	uint8_t readers[SEALED_READERS_MAX][SHA256_LEN];
+	ProtobufCBinaryData reader_data[SEALED_READERS_MAX];
+	uint8_t *envelope;           /* malloc()ed DER CMS */
+	size_t envelope_len;
+};
+
+/* Seals sp->text for the record record_id of case_id by author: the
+ * case's readers, their certificates, P, the commitment, the envelope.
+ * *out is filled (vigil__sealed_clear frees what it holds). */
+int vigil__seal_make(struct vigil_client *c, const struct vigil__seal_spec *sp,
+		     const char *case_id, const uint8_t record_id[RECORD_ID_LEN],
+		     const char *author, struct vigil__sealed *out, struct vigil_error *err);
+void vigil__sealed_clear(struct vigil__sealed *s);
 
 /* conn.c */
 /* The name of a wire Role ("coordinator" ...); "" for an unknown value. */

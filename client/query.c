@@ -303,6 +303,19 @@ int vigil__query_entry_check(const Vigil__V1__Entry *e, uint64_t lo, uint64_t hi
 					"the relay sent entry %llu, not in %llu..%llu in increasing "
 					"order", (unsigned long long)e->index,
 					(unsigned long long)lo, (unsigned long long)(hi - 1));
+	if (e->record_erased) {
+		/* Only its leaf hash is left: its inclusion proof vouches for it. */
+		if (e->cert_sha256.len != SHA256_LEN || e->leaf_hash.len != SHA256_LEN ||
+		    e->record.len || e->signature.len || e->sealed.len || !e->content_erased)
+			return vigil__error_set(err, VIGIL_E_VERIFY,
+						"entry %llu is marked erased but is malformed",
+						(unsigned long long)e->index);
+		return VIGIL_OK;
+	}
+	if (e->content_erased && e->sealed.len)
+		return vigil__error_set(err, VIGIL_E_VERIFY,
+					"entry %llu: its sealed text is marked erased but was sent",
+					(unsigned long long)e->index);
 	if (e->cert_sha256.len != SHA256_LEN || e->leaf_hash.len != SHA256_LEN ||
 	    e->record.len == 0 || e->signature.len == 0)
 		return vigil__error_set(err, VIGIL_E_VERIFY,
@@ -361,7 +374,8 @@ int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count, struct vi
 					      i ? en->entries[i - 1]->index : 0, err);
 		if (rc != VIGIL_OK)
 			goto out;
-		bytes += en->entries[i]->record.len + en->entries[i]->signature.len;
+		bytes += en->entries[i]->record.len + en->entries[i]->signature.len +
+			 en->entries[i]->sealed.len;
 	}
 	if (en->n_entries == 0)
 		goto out;
@@ -388,6 +402,20 @@ int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count, struct vi
 		d->signature = p;
 		d->signature_len = e->signature.len;
 		p += e->signature.len;
+		d->sealed = NULL;
+		d->sealed_len = 0;
+		d->content_erased = e->content_erased ? 1 : 0;
+		d->record_erased = e->record_erased ? 1 : 0;
+		if (!e->record.len)
+			d->record = NULL;
+		if (!e->signature.len)
+			d->signature = NULL;
+		if (e->sealed.len) {
+			memcpy(p, e->sealed.data, e->sealed.len);
+			d->sealed = p;
+			d->sealed_len = e->sealed.len;
+			p += e->sealed.len;
+		}
 	}
 	*out = list;
 	*n = en->n_entries;

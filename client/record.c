@@ -267,6 +267,42 @@ static void decode_body(const Vigil__V1__Record *r, struct vigil_record_info *ou
 		vigil__error_copy_text(out->cause, sizeof(out->cause), a->cause);
 		break;
 	}
+	case VIGIL__V1__RECORD__BODY_ERASE_REQUEST: {
+		const Vigil__V1__EraseRequest *e = r->erase_request;
+		out->kind = "erase-request";
+		memcpy(out->target_id, e->target_id.data, RECORD_ID_LEN);
+		out->erase_whole = e->whole_record ? 1 : 0;
+		out->erase_reason = name_or_empty(record_erase_reason_name(e->reason));
+		copy(out->erase_reference, sizeof(out->erase_reference), e->reference);
+		break;
+	}
+	case VIGIL__V1__RECORD__BODY_ERASURE: {
+		const Vigil__V1__Erasure *e = r->erasure;
+		out->kind = "erasure";
+		out->erase_whole = e->whole_record ? 1 : 0;
+		out->erase_reason = name_or_empty(record_erase_reason_name(e->reason));
+		copy(out->erase_reference, sizeof(out->erase_reference), e->reference);
+		copy(out->requested_by, sizeof(out->requested_by), e->requested_by);
+		if (e->request_id.len == RECORD_ID_LEN)
+			memcpy(out->target_id, e->request_id.data, RECORD_ID_LEN);
+		out->erased_n = e->n_indexes;
+		for (size_t i = 0; i < e->n_indexes && i < VIGIL_ERASED_MAX; i++)
+			out->erased[i] = e->indexes[i];
+		out->n_recipients = e->n_recipients < VIGIL_RECIPIENTS_MAX ? e->n_recipients
+									   : VIGIL_RECIPIENTS_MAX;
+		for (size_t i = 0; i < out->n_recipients; i++)
+			copy(out->recipients[i], sizeof(out->recipients[i]), e->recipients[i]);
+		break;
+	}
+	case VIGIL__V1__RECORD__BODY_GRANT:
+		out->kind = "grant";
+		copy(out->grant_to, sizeof(out->grant_to), r->grant->to);
+		break;
+	case VIGIL__V1__RECORD__BODY_MEMBER_KEY:
+		out->kind = "member-key";
+		copy(out->member, sizeof(out->member), r->member_key->organisation);
+		out->member_key_len = r->member_key->encryption_certificate.len;
+		break;
 	default:
 		/* record_parse() accepts no other body. */
 		break;
@@ -279,6 +315,8 @@ static void info_clear(struct vigil_record_info *out)
 	out->kind = out->channel = out->outcome = out->risk = out->phase = "";
 	out->handover_reason = out->close_reason = "";
 	out->alert_kind = out->police = out->police_advice = out->decision = "";
+	out->sealed_field = "";
+	out->erase_reason = "";
 	for (size_t i = 0; i < VIGIL_FACTORS_MAX; i++)
 		out->factors[i] = "";
 }
@@ -299,6 +337,13 @@ int vigil_record_decode(const uint8_t *record, size_t record_len, struct vigil_r
 	copy(out->author, sizeof(out->author), r->author);
 	out->client_time_ms = r->client_time_ms;
 	decode_body(r, out);
+	/* A sealed text is named by the member its text would be in. */
+	int field = 0;
+	if (record_sealed_text(r, &field, NULL)) {
+		static const char *const member[] = { "", "note", "override_justification",
+						      "decline_reason", "reason" };
+		out->sealed_field = field >= 1 && field <= 4 ? member[field] : "";
+	}
 	record_free(r);
 	return VIGIL_OK;
 }

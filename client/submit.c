@@ -63,8 +63,8 @@ size_t vigil_outstanding(const vigil_client *c)
 }
 
 int vigil__submit_send_owned(struct vigil_client *c, uint8_t *record, size_t record_len,
-			     uint8_t *sig, size_t sig_len, uint64_t *request_id,
-			     struct vigil_error *err)
+			     uint8_t *sig, size_t sig_len, uint8_t *sealed, size_t sealed_len,
+			     uint64_t *request_id, struct vigil_error *err)
 {
 	int rc = vigil__wire_usable(c, err);
 	if (rc != VIGIL_OK)
@@ -99,6 +99,8 @@ int vigil__submit_send_owned(struct vigil_client *c, uint8_t *record, size_t rec
 	sr.signature.len = sig_len;
 	Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
 	sub.record = &sr;
+	sub.sealed.data = sealed;
+	sub.sealed.len = sealed ? sealed_len : 0;
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
 	f.request_id = c->next_request_id;
 	f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
@@ -106,6 +108,9 @@ int vigil__submit_send_owned(struct vigil_client *c, uint8_t *record, size_t rec
 	rc = vigil__wire_send(c, &f, err);
 	if (rc != VIGIL_OK)
 		goto fail;
+	/* The receipt is checked against the record; the envelope is not
+	 * needed any more. */
+	free(sealed);
 	c->next_request_id++;
 	p->request_id = f.request_id;
 	p->record = record;
@@ -119,6 +124,7 @@ int vigil__submit_send_owned(struct vigil_client *c, uint8_t *record, size_t rec
 fail:
 	free(record);
 	free(sig);
+	free(sealed);
 	return rc;
 }
 
@@ -130,20 +136,39 @@ static uint8_t *dup_bytes(const uint8_t *p, size_t n)
 	return d;
 }
 
+static int send_copies(vigil_client *c, const uint8_t *record, size_t record_len,
+		       const uint8_t *sig, size_t sig_len, const uint8_t *sealed, size_t sealed_len,
+		       uint64_t *request_id, const char *fn, struct vigil_error *err)
+{
+	if (!c || (!record && record_len) || (!sig && sig_len) || (!sealed && sealed_len))
+		return vigil__error_set(err, VIGIL_E_USAGE, "%s: NULL argument", fn);
+	uint8_t *r = dup_bytes(record, record_len);
+	uint8_t *s = dup_bytes(sig, sig_len);
+	uint8_t *e = sealed_len ? dup_bytes(sealed, sealed_len) : NULL;
+	if (!r || !s || (sealed_len && !e)) {
+		free(r);
+		free(s);
+		free(e);
+		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+	}
+	return vigil__submit_send_owned(c, r, record_len, s, sig_len, e, sealed_len, request_id,
+					err);
+}
+
 int vigil_send_signed(vigil_client *c, const uint8_t *record, size_t record_len,
 		      const uint8_t *sig, size_t sig_len, uint64_t *request_id,
 		      struct vigil_error *err)
 {
-	if (!c || (!record && record_len) || (!sig && sig_len))
-		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_send_signed: NULL argument");
-	uint8_t *r = dup_bytes(record, record_len);
-	uint8_t *s = dup_bytes(sig, sig_len);
-	if (!r || !s) {
-		free(r);
-		free(s);
-		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
-	}
-	return vigil__submit_send_owned(c, r, record_len, s, sig_len, request_id, err);
+	return send_copies(c, record, record_len, sig, sig_len, NULL, 0, request_id,
+			   "vigil_send_signed", err);
+}
+
+int vigil_send_sealed(vigil_client *c, const uint8_t *record, size_t record_len,
+		      const uint8_t *sig, size_t sig_len, const uint8_t *sealed, size_t sealed_len,
+		      uint64_t *request_id, struct vigil_error *err)
+{
+	return send_copies(c, record, record_len, sig, sig_len, sealed, sealed_len, request_id,
+			   "vigil_send_sealed", err);
 }
 
 /* Copies what the relay claimed into *out; VIGIL_E_VERIFY when a field
@@ -399,6 +424,18 @@ int vigil_submit_signed(vigil_client *c, const uint8_t *record, size_t record_le
 {
 	uint64_t id = 0;
 	int rc = vigil_send_signed(c, record, record_len, sig, sig_len, &id, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	return vigil__submit_wait(c, id, out, err);
+}
+
+int vigil_submit_sealed(vigil_client *c, const uint8_t *record, size_t record_len,
+			const uint8_t *sig, size_t sig_len, const uint8_t *sealed, size_t sealed_len,
+			struct vigil_receipt *out, struct vigil_error *err)
+{
+	uint64_t id = 0;
+	int rc = send_copies(c, record, record_len, sig, sig_len, sealed, sealed_len, &id,
+			     "vigil_submit_sealed", err);
 	if (rc != VIGIL_OK)
 		return rc;
 	return vigil__submit_wait(c, id, out, err);

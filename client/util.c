@@ -71,6 +71,14 @@ const char *vigil_close_reason_name(unsigned i)
 	return i < 1000 ? record_close_reason_name((int)i + 1) : NULL;
 }
 
+const char *vigil_erase_reason_name(unsigned i)
+{
+	/* The owner's reasons; "retention" is the relay's own. */
+	static const char *const names[] = { "data-subject-request", "unlawful-content",
+					     "other" };
+	return i < sizeof(names) / sizeof(names[0]) ? names[i] : NULL;
+}
+
 const char *vigil_state_name(unsigned i)
 {
 	return i < 1000 ? record_state_name((int)i + 1) : NULL;

@@ -1,4 +1,5 @@
 #include "daemon/cases.h"
+#include "daemon/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,12 @@ struct cases {
 	sqlite3_stmt *due_case;
 	sqlite3_stmt *note_alert;
 	sqlite3_stmt *delivery_ack;
+	sqlite3_stmt *ret_case;      /* the next closed case retention is due for */
+	sqlite3_stmt *ret_sealed;    /* its sealed texts */
+	sqlite3_stmt *ret_records;   /* its records not erased yet */
+	sqlite3_stmt *ret_done;      /* how far it is erased */
+	sqlite3_stmt *ret_next;      /* when the next tier of a closed case comes due */
+	sqlite3_stmt *grant;         /* a party granted the narrative */
 };
 
 #define COLUMNS                                                                        \
@@ -36,8 +43,9 @@ struct cases {
 	" failed_attempts, failed_channels, failed_first_org, failed_orgs,"            \
 	" alert_id, alert_kind, alert_stage, alert_raised_ms, alert_deadline_ms,"      \
 	" alert_acked, acked_ms, alert_resolve, alert_notify,"                         \
-	" stall_id, handover_alerted, stall_resolve, stall_org, next_event_ms"
-#define N_COLUMNS 42
+	" stall_id, handover_alerted, stall_resolve, stall_org, next_event_ms,"        \
+	" closed_at_ms, retained"
+#define N_COLUMNS 44
 
 /* Every failure of SQLite is VG_EIO to the caller, with the message kept. */
 static int db_fail(struct cases *cs, int rc)
@@ -99,8 +107,22 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 		const char *sql;
 	} q[] = {
 		{ &cs->get, "SELECT " COLUMNS " FROM cases WHERE case_id=?" },
+		{ &cs->ret_case, "SELECT case_id, closed_at_ms FROM cases WHERE state = 3 AND "
+				 "closed_at_ms > 0 AND ((retained < 1 AND closed_at_ms <= ?1) OR "
+				 "(retained < 2 AND closed_at_ms <= ?2)) ORDER BY closed_at_ms, case_id "
+				 "LIMIT 1" },
+		{ &cs->ret_sealed, "SELECT s.idx FROM sealed s JOIN entries e ON e.idx = s.idx "
+				   "WHERE e.case_id = ? ORDER BY s.idx" },
+		{ &cs->ret_records, "SELECT e.idx, e.record FROM entries e LEFT JOIN erased x ON "
+				    "x.idx = e.idx WHERE e.case_id = ? AND coalesce(x.what, 0) < 2 "
+				    "ORDER BY e.idx" },
+		{ &cs->ret_done, "UPDATE cases SET retained = ? WHERE case_id = ?" },
+		{ &cs->ret_next, "SELECT min(CASE WHEN retained < 1 AND ?1 > 0 THEN closed_at_ms + ?1 "
+				 "WHEN retained < 2 AND ?2 > 0 THEN closed_at_ms + ?2 END) FROM cases "
+				 "WHERE state = 3 AND closed_at_ms > 0 AND retained < 2" },
 		{ &cs->put, put },
-		{ &cs->parties, "SELECT org FROM case_parties WHERE case_id=? ORDER BY org" },
+		{ &cs->parties, "SELECT org, granted FROM case_parties WHERE case_id=? ORDER BY org" },
+		{ &cs->grant, "UPDATE case_parties SET granted = 1 WHERE case_id = ? AND org = ?" },
 		{ &cs->add_party, "INSERT OR IGNORE INTO case_parties(case_id, org, since_idx) "
 				  "VALUES(?,?,?)" },
 		{ &cs->add_read, "INSERT INTO case_reads(case_id, org, what, at_ms) VALUES(?,?,?,?)" },
@@ -108,8 +130,10 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 			     "case_parties p JOIN cases c ON c.case_id = p.case_id WHERE p.org=? "
 			     "ORDER BY c.case_id" },
 		{ &cs->reads, "SELECT org, what, at_ms FROM case_reads WHERE case_id=? ORDER BY id" },
-		{ &cs->entries, "SELECT idx, received_at_ms, cert_fp, record, signature, leaf_hash "
-				"FROM entries WHERE case_id=? AND idx > ? ORDER BY idx LIMIT ?" },
+		{ &cs->entries, "SELECT e.idx, e.received_at_ms, e.cert_fp, e.record, e.signature, "
+				"e.leaf_hash, s.cms, coalesce(x.what, 0) FROM entries e LEFT JOIN "
+				"sealed s ON s.idx = e.idx LEFT JOIN erased x ON x.idx = e.idx "
+				"WHERE e.case_id=? AND e.idx > ? ORDER BY e.idx LIMIT ?" },
 		{ &cs->note_org, "INSERT OR REPLACE INTO orgs(org, role, country, seen_ms) "
 				 "VALUES(?,?,?,?)" },
 		{ &cs->next_due, "SELECT min(next_event_ms) FROM cases WHERE next_event_ms > 0" },
@@ -137,7 +161,9 @@ void cases_close(struct cases **csp)
 	struct cases *cs = *csp;
 	if (!cs)
 		return;
-	sqlite3_stmt *all[] = { cs->get, cs->put, cs->parties, cs->add_party, cs->add_read,
+	sqlite3_stmt *all[] = { cs->ret_case, cs->ret_sealed, cs->ret_records, cs->ret_done,
+				cs->ret_next, cs->grant,
+				cs->get, cs->put, cs->parties, cs->add_party, cs->add_read,
 				cs->list, cs->reads, cs->entries, cs->note_org, cs->next_due,
 				cs->due_case, cs->note_alert, cs->delivery_ack };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -177,6 +203,7 @@ static int load_parties(struct cases *cs, struct case_state *c)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->n_parties < CASE_PARTIES_MAX) {
 		struct case_party *p = &c->parties[c->n_parties++];
 		copy_text(p->org, sizeof(p->org), st, 0);
+		p->granted = sqlite3_column_int(st, 1);
 		p->role = cs->members.role_of(cs->members.ctx, p->org);
 	}
 	sqlite3_reset(st);
@@ -237,6 +264,8 @@ static int load(struct cases *cs, const char *case_id, struct case_state *c)
 	copy_text(c->stall_resolve, sizeof(c->stall_resolve), st, i++);
 	copy_text(c->stall_org, sizeof(c->stall_org), st, i++);
 	c->next_event_ms = sqlite3_column_int64(st, i++);
+	c->closed_at_ms = sqlite3_column_int64(st, i++);
+	c->retained = sqlite3_column_int(st, i++);
 	sqlite3_reset(st);
 	rc = load_parties(cs, c);
 	return rc == VG_OK ? 1 : rc;
@@ -290,8 +319,17 @@ static int save(struct cases *cs, struct case_state *c, uint64_t index, int64_t 
 	sqlite3_bind_text(st, i++, c->stall_resolve, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, i++, c->has_stall ? c->stall_org : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, i++, c->next_event_ms);
+	sqlite3_bind_int64(st, i++, c->closed_at_ms);
+	sqlite3_bind_int(st, i++, c->retained);
 	int rc = step_done(cs, st);
 	for (size_t p = 0; rc == VG_OK && p < c->n_parties; p++) {
+		if (c->parties[p].grant_new && !c->parties[p].is_new) {
+			st = cs->grant;
+			sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, c->parties[p].org, -1, SQLITE_STATIC);
+			rc = step_done(cs, st);
+			c->parties[p].grant_new = 0;
+		}
 		if (!c->parties[p].is_new)
 			continue;
 		st = cs->add_party;
@@ -313,6 +351,128 @@ static int add_read(struct cases *cs, const char *case_id, const char *org, cons
 	sqlite3_bind_text(st, 3, what, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, now);
 	return step_done(cs, st);
+}
+
+int cases_retention(struct cases *cs, int64_t now, uint64_t content_after_ms,
+		    uint64_t record_after_ms, struct cases_retention_batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	if (!content_after_ms && !record_after_ms)
+		return 0;
+	int64_t content_before = content_after_ms ? now - (int64_t)content_after_ms : INT64_MIN;
+	int64_t record_before = record_after_ms ? now - (int64_t)record_after_ms : INT64_MIN;
+	sqlite3_stmt *st = cs->ret_case;
+	sqlite3_bind_int64(st, 1, content_before);
+	sqlite3_bind_int64(st, 2, record_before);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : db_fail(cs, rc);
+	}
+	copy_text(b->case_id, sizeof(b->case_id), st, 0);
+	int64_t closed = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	b->whole = record_after_ms && closed <= record_before;
+	st = b->whole ? cs->ret_records : cs->ret_sealed;
+	sqlite3_bind_text(st, 1, b->case_id, -1, SQLITE_TRANSIENT);
+	int more = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (b->n == CASES_RETENTION_MAX) {
+			more = 1;
+			break;
+		}
+		if (b->whole) {
+			/* Erasures and requests for them are kept. */
+			Vigil__V1__Record *r = vigil__v1__record__unpack(
+				NULL, (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_blob(st, 1));
+			int keep = r && (r->body_case == VIGIL__V1__RECORD__BODY_ERASURE ||
+					 r->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST);
+			vigil__v1__record__free_unpacked(r, NULL);
+			if (keep)
+				continue;
+		}
+		b->indexes[b->n++] = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(cs, rc);
+	if (!more) {
+		/* The last batch of this case for this tier. */
+		st = cs->ret_done;
+		sqlite3_bind_int(st, 1, b->whole ? 2 : 1);
+		sqlite3_bind_text(st, 2, b->case_id, -1, SQLITE_TRANSIENT);
+		if ((rc = step_done(cs, st)) != VG_OK)
+			return rc;
+	}
+	struct case_state c;
+	int exists = load(cs, b->case_id, &c);
+	if (exists < 0)
+		return exists;
+	for (size_t i = 0; exists && i < c.n_parties; i++)
+		memcpy(b->parties[b->n_parties++], c.parties[i].org, CASE_ORG_LEN);
+	return b->n ? 1 : 2;
+}
+
+int cases_retention_next(struct cases *cs, uint64_t content_after_ms, uint64_t record_after_ms,
+			 int64_t *due_ms)
+{
+	sqlite3_stmt *st = cs->ret_next;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)content_after_ms);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)record_after_ms);
+	int rc = sqlite3_step(st);
+	*due_ms = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
+			  ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? VG_OK : db_fail(cs, rc);
+}
+
+int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
+		      const struct cases_erase_target *t, int64_t now_ms, char *why,
+		      size_t why_len, char parties[][CASE_ORG_LEN], size_t *n_parties)
+{
+	const Vigil__V1__EraseRequest *er = rec->erase_request;
+	int rc = policy_check_times(rec, now_ms, cs->wc.max_clock_skew_ms, why, why_len);
+	if (rc != VG_OK)
+		return rc;
+	struct case_state c;
+	int exists = load(cs, rec->case_id, &c);
+	if (exists < 0)
+		return exists;
+	const struct policy_actor actor = { org, role };
+	rc = policy_record(&actor, exists ? &c : NULL, rec, &cs->members, why, why_len);
+	if (rc != VG_OK) {
+		if (exists && policy_hidden(&actor, &c)) {
+			int arc = add_read(cs, rec->case_id, org, policy_refused_tag(rec), now_ms);
+			if (arc != VG_OK)
+				return arc;
+		}
+		return rc;
+	}
+	char id[2 * RECORD_ID_LEN + 1];
+	for (unsigned i = 0; i < RECORD_ID_LEN; i++)
+		snprintf(id + 2 * i, 3, "%02x", er->target_id.data[i]);
+	if (!t->found || strcmp(t->case_id, rec->case_id) != 0) {
+		snprintf(why, why_len, "record %s is no entry of case %s", id, rec->case_id);
+		return VG_ENOTFOUND;
+	}
+	if (t->keeps) {
+		snprintf(why, why_len, "record %s is an erasure or a request for one: they are kept, "
+			 "so that the log says what was erased", id);
+		return VG_EBADREQ;
+	}
+	if (t->erased == STORE_ERASED_RECORD) {
+		snprintf(why, why_len, "record %s is erased already", id);
+		return VG_EBADREQ;
+	}
+	if (!er->whole_record && !t->has_sealed) {
+		snprintf(why, why_len, t->erased ? "the sealed text of record %s is erased already"
+						 : "record %s has no sealed text to erase", id);
+		return VG_EBADREQ;
+	}
+	*n_parties = c.n_parties;
+	for (size_t i = 0; i < c.n_parties; i++)
+		memcpy(parties[i], c.parties[i].org, CASE_ORG_LEN);
+	return VG_OK;
 }
 
 int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
@@ -338,6 +498,11 @@ int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org,
 		}
 		return rc;
 	}
+	/* A sealed text is sealed to exactly the case's readers, as they are
+	 * before this record changes them. */
+	rc = policy_check_sealed(exists ? &c : NULL, rec, org, &cs->members, why, why_len);
+	if (rc != VG_OK)
+		return rc;
 	if (!exists)
 		memset(&c, 0, sizeof(c));
 	rc = casestate_apply(&c, rec, org, &cs->members, &cs->wc, now_ms);
@@ -395,6 +560,17 @@ static int read_entries(struct cases *cs, const char *case_id, const struct case
 		}
 		memcpy(e->record, sqlite3_column_blob(st, 3), e->record_len);
 		memcpy(e->sig, sqlite3_column_blob(st, 4), e->sig_len);
+		e->erased = sqlite3_column_int(st, 7);
+		size_t sl = (size_t)sqlite3_column_bytes(st, 6);
+		if (sl) {
+			e->sealed = malloc(sl);
+			if (!e->sealed) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			memcpy(e->sealed, sqlite3_column_blob(st, 6), sl);
+			e->sealed_len = sl;
+		}
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? VG_OK : rc == SQLITE_NOMEM ? VG_ENOMEM : db_fail(cs, rc);
@@ -475,6 +651,12 @@ int cases_query(struct cases *cs, enum case_query what, const char *case_id, con
 			rrc = read_entries(cs, case_id, page, res);
 		else if (what == CASE_Q_READERS)
 			rrc = read_readers(cs, case_id, res);
+		else if (what == CASE_Q_SEAL_READERS) {
+			/* The case's readers (a record of no particular kind). */
+			Vigil__V1__Record none = VIGIL__V1__RECORD__INIT;
+			res->n_seal_readers = policy_seal_readers(&res->st, &none, org, &cs->members,
+								  res->seal_readers);
+		}
 		if (rrc != VG_OK)
 			return rrc; /* no answer leaves, so no read to record */
 	}
@@ -490,6 +672,7 @@ void cases_result_free(struct case_result *res)
 	for (size_t i = 0; i < res->n_entries; i++) {
 		free(res->entries[i].record);
 		free(res->entries[i].sig);
+		free(res->entries[i].sealed);
 		free(res->entries[i].proof);
 	}
 	free(res->entries);

@@ -104,6 +104,9 @@ struct case_entry {
 	size_t record_len;
 	uint8_t *sig;
 	size_t sig_len;
+	uint8_t *sealed;                   /* its sealed text (CMS), NULL when none */
+	size_t sealed_len;
+	int erased;                        /* 0, STORE_ERASED_CONTENT or _RECORD */
 	merkle_hash *proof;                /* filled after the commit */
 	size_t proof_len;
 };
@@ -145,6 +148,8 @@ struct case_result {
 	size_t n_cases;
 	struct case_read *reads;
 	size_t n_reads;
+	struct seal_reader seal_readers[RECORD_PARTIES_MAX + 2]; /* CASE_Q_SEAL_READERS */
+	size_t n_seal_readers;
 };
 
 struct cases;
@@ -192,6 +197,55 @@ int cases_note_alert(struct cases *cs, uint64_t position, const struct watch_eve
  * A refused probe of a case the author may not see is recorded beside the
  * refused reads.
  */
+/* One batch of the retention rules: entries of one closed case to erase. */
+#define CASES_RETENTION_MAX 500
+struct cases_retention_batch {
+	char case_id[CASE_ID_LEN];
+	int whole;                         /* erase the records too (record_after_close) */
+	uint64_t indexes[CASES_RETENTION_MAX];
+	size_t n;
+	char parties[CASE_PARTIES_MAX][CASE_ORG_LEN];  /* the Erasure's recipients */
+	size_t n_parties;
+};
+
+/*
+ * The next batch the retention rules erase at now: the sealed texts of the
+ * case closed longest ago, content_after_ms or more ago (0: never), or,
+ * record_after_ms or more ago (0: never), its records (all but erasures
+ * and requests for them), at most CASES_RETENTION_MAX entries.  When the
+ * batch is the case's last for that tier, the case is marked so (in the
+ * caller's transaction).  1: a batch in *b; 2: a case marked with nothing
+ * left to erase; 0: nothing due; or VG_EIO.
+ */
+int cases_retention(struct cases *cs, int64_t now, uint64_t content_after_ms,
+		    uint64_t record_after_ms, struct cases_retention_batch *b);
+
+/* When the retention rules are next due for a closed case (its sealed
+ * texts or its records), in *due_ms; 0 when for none.  VG_OK or VG_EIO. */
+int cases_retention_next(struct cases *cs, uint64_t content_after_ms, uint64_t record_after_ms,
+			 int64_t *due_ms);
+
+/* An erasure's target as the store found it (store_erase_lookup). */
+struct cases_erase_target {
+	int found;
+	char case_id[CASE_ID_LEN];
+	int has_sealed;                    /* its sealed text is still stored */
+	int erased;                        /* 0, STORE_ERASED_CONTENT or _RECORD */
+	int keeps;                         /* it is an Erasure or EraseRequest: never erased */
+};
+
+/*
+ * May org erase what rec (an EraseRequest) names?  The same rules as
+ * cases_apply (times, the owner), then the target: an entry of this case,
+ * not an erasure record, not erased already, with sealed text for a
+ * content erasure.  On VG_OK the case's parties (the Erasure's recipients)
+ * are copied into parties (CASE_PARTIES_MAX).  Changes nothing but the
+ * audit of a hidden probe.
+ */
+int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
+		      const struct cases_erase_target *t, int64_t now_ms, char *why,
+		      size_t why_len, char parties[][CASE_ORG_LEN], size_t *n_parties);
+
 int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
 		uint64_t index, int64_t now_ms, char *why, size_t why_len);
 

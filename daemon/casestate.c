@@ -70,6 +70,8 @@ static int apply_open(struct case_state *c, const Vigil__V1__Record *rec, const 
 	snprintf(c->consent_scope, sizeof(c->consent_scope), "%s",
 		 o->basis_case == VIGIL__V1__CASE_OPEN__BASIS_CONSENT ? o->consent->scope : "");
 	c->close_reason = 0;
+	c->closed_at_ms = 0;
+	c->retained = 0;
 	c->has_pending = 0;
 	watchdog_on_opened(c, now);
 	int rc = casestate_add_party(c, org, m->role_of(m->ctx, org));
@@ -128,7 +130,19 @@ int casestate_apply(struct case_state *c, const Vigil__V1__Record *rec, const ch
 	case VIGIL__V1__RECORD__BODY_CASE_CLOSE:
 		c->state = VIGIL__V1__CASE_STATE__CASE_STATE_CLOSED;
 		c->close_reason = rec->case_close->reason;
+		c->closed_at_ms = now;
 		watchdog_on_closed(c);
+		break;
+	case VIGIL__V1__RECORD__BODY_GRANT:
+		for (size_t i = 0; i < c->n_parties; i++)
+			if (strcmp(c->parties[i].org, rec->grant->to) == 0) {
+				c->parties[i].granted = 1;
+				c->parties[i].grant_new = 1;
+			}
+		break;
+	case VIGIL__V1__RECORD__BODY_ERASE_REQUEST:
+		/* The erasure is the writer's (writer.c, erase_job); the case
+		 * only counts the entry. */
 		break;
 	default:
 		return VG_EBADREQ;

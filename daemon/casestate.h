@@ -32,6 +32,8 @@ struct case_party {
 	int role;                          /* enum role, from the member directory;
 					    * ROLE_NONE once it is no member */
 	int is_new;                        /* added by the record being applied */
+	int granted;                       /* the owner let it read the narrative (Grant) */
+	int grant_new;                     /* granted by the record being applied */
 };
 
 /* The one alert a case may have open (silence or failed attempts). */
@@ -63,6 +65,8 @@ struct case_state {
 	int override;
 	int64_t opened_at_ms;
 	int close_reason;
+	int64_t closed_at_ms;              /* when it was closed (0: open); retention counts from it */
+	int retained;                      /* how far retention erased it: 1 sealed texts, 2 records */
 	uint64_t entries;
 
 	/* A pending handover offer. */
@@ -104,6 +108,9 @@ struct case_state {
  * ROLE_NONE when it is not a member. */
 struct case_members {
 	int (*role_of)(const void *ctx, const char *org);
+	/* The SHA-256 of org's encryption certificate into out: 1, or 0 when
+	 * it has none (or is no member).  NULL: nobody has one. */
+	int (*enc_of)(const void *ctx, const char *org, uint8_t out[SHA256_LEN]);
 	const void *ctx;
 };
 

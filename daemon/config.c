@@ -19,6 +19,7 @@
 enum key_kind {
 	KEY_UINT,      /* strict decimal number in [min, max] */
 	KEY_DURATION,  /* duration, stored in milliseconds, in [min, max] */
+	KEY_DURATION_OFF, /* the same, or "off" (stored as 0) */
 	KEY_ADDRESS,   /* IPv4 or IPv6 literal */
 	KEY_FILE,      /* path of a readable file */
 	KEY_SECRET,    /* path of a readable file no one but its owner may read or write */
@@ -93,12 +94,16 @@ static const struct key keys[] = {
 	{ "watchdog", "max_clock_skew", KEY_DURATION, T_U64, FIELD(max_clock_skew_ms),
 	  0, (uint64_t)MS_DAY, "0s..1d", 0 },
 	{ "directory", "path", KEY_FILE, T_STR, FIELD(directory_path), 0, 0, NULL, 1 },
+	{ "retention", "content_after_close", KEY_DURATION_OFF, T_U64,
+	  FIELD(content_after_close_ms), 1000, 3650 * (uint64_t)MS_DAY, "1s..3650d or off", 0 },
+	{ "retention", "record_after_close", KEY_DURATION_OFF, T_U64,
+	  FIELD(record_after_close_ms), 1000, 3650 * (uint64_t)MS_DAY, "1s..3650d or off", 0 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "listen", "tls", "store", "directory", "writer", "log",
-					       "watchdog" };
+					       "watchdog", "retention" };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -282,7 +287,9 @@ static int set_string(struct parse *p, const struct key *k, const char *value)
 static int set_number(struct parse *p, const struct key *k, const char *value)
 {
 	uint64_t v;
-	if (k->kind == KEY_DURATION) {
+	if (k->kind == KEY_DURATION_OFF && strcmp(value, "off") == 0) {
+		v = 0;
+	} else if (k->kind == KEY_DURATION || k->kind == KEY_DURATION_OFF) {
 		if (config_parse_duration(value, k->min, k->max, &v) != 0) {
 			ini_fail(p->in, p->lineno, VG_EBADREQ,
 				 "[%s] %s: \"%s\" is not a duration in %s", k->section, k->name,
@@ -422,6 +429,8 @@ static void set_defaults(struct config *cfg)
 	cfg->handover_window_ms = 72 * 3600 * 1000ull;
 	cfg->escalate_after_ms = 24 * 3600 * 1000ull;
 	cfg->max_clock_skew_ms = 5 * 60 * 1000ull;
+	cfg->content_after_close_ms = 365 * 24 * 3600 * 1000ull;
+	cfg->record_after_close_ms = 0;
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t err_len)

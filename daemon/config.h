@@ -16,6 +16,7 @@
  *   [log]    origin, checkpoint_key, checkpoint_interval
  *   [watchdog] high, medium, low, failed_attempts, handover_window,
  *            escalate_after, max_clock_skew
+ *   [retention] content_after_close, record_after_close
  * Durations are whole seconds unless written with a unit (ms, s, m, h, d).
  * Numbers are plain decimal digits: no sign, no unit, no white space inside.
  *
@@ -54,6 +55,10 @@
  *   handover_window, escalate_after  duration, 1s..365d
  *   max_clock_skew     duration, 0s..1d: a client time later than the
  *                      receive time plus this is refused
+ *   content_after_close, record_after_close  duration, 1s..3650d, or off:
+ *                      how long after a case is closed its sealed texts
+ *                      (default 365d), or its records (default off), are
+ *                      erased
  * Unknown sections and keys, a key given twice, indented (multi-line)
  * values and lines over 198 characters (inih's buffer) are errors.  Nothing
  * is made absolute: when the file itself is named by a relative path, the
@@ -103,6 +108,9 @@ struct config {
 	uint64_t handover_window_ms;  /* default 72 h: an offer unanswered this long stalls */
 	uint64_t escalate_after_ms;   /* default 24 h: stage 1 unacknowledged this long escalates */
 	uint64_t max_clock_skew_ms;   /* default 5 min: how far a client time may be ahead */
+	/* [retention]: 0 is off */
+	uint64_t content_after_close_ms; /* default 365 d: sealed text erased after a close */
+	uint64_t record_after_close_ms;  /* default off: records erased after a close */
 	/* [writer] */
 	unsigned batch_max;       /* default 256 submissions per transaction */
 	uint64_t batch_wait_ms;   /* default 0: a batch is whatever queued while the last one committed */

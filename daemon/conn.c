@@ -348,6 +348,7 @@ static void handle_frame(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 	case VIGIL__V1__FRAME__MSG_GET_CASE_LOG:
 	case VIGIL__V1__FRAME__MSG_LIST_CASES:
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
+	case VIGIL__V1__FRAME__MSG_GET_SEAL_READERS:
 	case VIGIL__V1__FRAME__MSG_GET_MEMBERS:
 		c->inflight++;
 		query_start(c, f, wire_len); /* takes f */

@@ -81,6 +81,16 @@ static int member_role(const void *dir, const char *org)
 	return m ? (int)m->role : ROLE_NONE;
 }
 
+/* case_members.enc_of over the directory. */
+static int member_enc(const void *dir, const char *org, uint8_t out[SHA256_LEN])
+{
+	const struct member *m = directory_find(dir, org);
+	if (!m || !m->enc_cert)
+		return 0;
+	memcpy(out, m->enc_sha256, SHA256_LEN);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_CHECK = 256, OPT_VERSION, OPT_READY, OPT_VERIFY, OPT_INIT };
@@ -198,6 +208,7 @@ int main(int argc, char **argv)
 	int code = 1;
 	struct store *store = NULL;
 	struct writer *writer = NULL;
+	struct writer_member_key *keys = NULL; /* the writer's, until it is closed */
 	uv_loop_t loop;
 	struct relay relay;
 	if (store_open(cfg.store_path, 0, &store, err, sizeof(err)) != 0) {
@@ -216,6 +227,23 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out_loop;
 	}
+	/* Every member's encryption certificate, for the log (MemberKey). */
+	size_t n_keys = directory_count(dir);
+	keys = calloc(n_keys + 1, sizeof(*keys));
+	if (!keys) {
+		log_err("out of memory");
+		relay_drain(&relay, "start-up failure");
+		uv_run(&loop, UV_RUN_DEFAULT);
+		relay_close(&relay);
+		goto out_loop;
+	}
+	for (size_t i = 0; i < n_keys; i++) {
+		const struct member *m = directory_at(dir, i);
+		keys[i].org = m->org;
+		keys[i].der = m->enc_cert ? m->enc_der : NULL;
+		keys[i].der_len = m->enc_der_len;
+		keys[i].sha256 = m->enc_sha256;
+	}
 	struct writer_config wcfg = {
 		.key = ckpt_key,
 		.origin = cfg.log_origin,
@@ -231,8 +259,12 @@ int main(int argc, char **argv)
 			.escalate_after_ms = cfg.escalate_after_ms,
 			.max_clock_skew_ms = cfg.max_clock_skew_ms,
 		},
-		.members = { member_role, dir },
+		.members = { member_role, member_enc, dir },
 		.wal_limit = cfg.wal_limit,
+		.member_keys = keys,
+		.n_member_keys = n_keys,
+		.content_after_ms = cfg.content_after_close_ms,
+		.record_after_ms = cfg.record_after_close_ms,
 	};
 	int rc = writer_start(writer, &loop, cfg.batch_max, cfg.batch_wait_ms, &wcfg, err,
 			      sizeof(err));
@@ -266,6 +298,7 @@ out_loop:
 	}
 out_writer:
 	writer_close(&writer);
+	free(keys);
 out_store:
 	store_close(&store);
 out_ctx:

@@ -1,6 +1,7 @@
 #include "daemon/policy.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/identity.h"
@@ -216,12 +217,50 @@ static int check_close(const struct policy_actor *a, const struct case_state *c,
 	return VG_OK;
 }
 
+static int reads_narrative(int role);
+
+/* A party reads the narrative: its role does, or the owner granted it. */
+static int narrative_reader(const struct case_state *c, const struct case_party *p)
+{
+	return reads_narrative(p->role) || p->granted || strcmp(p->org, c->owner) == 0 ||
+	       strcmp(p->org, c->responsible) == 0;
+}
+
+static int check_grant(const struct policy_actor *a, const struct case_state *c,
+		       const Vigil__V1__Grant *g, const struct case_members *m, char *why,
+		       size_t why_len)
+{
+	(void)m;
+	if (strcmp(a->org, c->owner) != 0) {
+		WHY("only the case's owner (%s) grants access to its narrative", c->owner);
+		return VG_EPERM;
+	}
+	const struct case_party *p = casestate_party(c, g->to);
+	if (!p) {
+		WHY("%s is not a party of case %s", g->to, c->case_id);
+		return VG_EBADREQ;
+	}
+	if (narrative_reader(c, p)) {
+		WHY("%s reads the narrative of case %s already", g->to, c->case_id);
+		return VG_EBADREQ;
+	}
+	return VG_OK;
+}
+
 int policy_record(const struct policy_actor *a, const struct case_state *c,
 		  const Vigil__V1__Record *rec, const struct case_members *m, char *why,
 		  size_t why_len)
 {
 	if (rec->body_case == VIGIL__V1__RECORD__BODY_ALERT) {
 		WHY("alerts are raised by the relay only");
+		return VG_EPERM;
+	}
+	if (rec->body_case == VIGIL__V1__RECORD__BODY_ERASURE) {
+		WHY("erasures are written by the relay only");
+		return VG_EPERM;
+	}
+	if (rec->body_case == VIGIL__V1__RECORD__BODY_MEMBER_KEY) {
+		WHY("member keys are logged by the relay only");
 		return VG_EPERM;
 	}
 	if (rec->body_case == VIGIL__V1__RECORD__BODY_CASE_OPEN)
@@ -231,6 +270,15 @@ int policy_record(const struct policy_actor *a, const struct case_state *c,
 			is_offered(c, a->org);
 	if (!c || (!is_party(c, a->org) && !answering))
 		return not_found(rec->case_id, why, why_len);
+	/* The owner erases, whatever the case's state (DESIGN.md section 8:
+	 * the controller's decision); which record is the writer's check. */
+	if (rec->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST) {
+		if (strcmp(a->org, c->owner) != 0) {
+			WHY("only the case's owner (%s) erases its records", c->owner);
+			return VG_EPERM;
+		}
+		return VG_OK;
+	}
 	if (c->state != VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE) {
 		WHY("case %s is closed; its owner reopens it with a case open", rec->case_id);
 		return VG_EBADREQ;
@@ -250,6 +298,8 @@ int policy_record(const struct policy_actor *a, const struct case_state *c,
 		return check_withdraw(a, c, rec->handover_withdraw, why, why_len);
 	case VIGIL__V1__RECORD__BODY_CASE_CLOSE:
 		return check_close(a, c, why, why_len);
+	case VIGIL__V1__RECORD__BODY_GRANT:
+		return check_grant(a, c, rec->grant, m, why, why_len);
 	default:
 		WHY("this record kind is not accepted yet");
 		return VG_EBADREQ;
@@ -273,16 +323,28 @@ int policy_query(const struct policy_actor *a, const char *case_id, const struct
 			*view = CASE_VIEW_OFFERED;
 			return VG_OK;
 		}
+		/* It may answer, and seal a decline reason. */
+		if (q == CASE_Q_SEAL_READERS && is_offered(c, a->org))
+			return VG_OK;
 		return not_found(case_id, why, why_len);
 	}
 	switch (q) {
+	case CASE_Q_SEAL_READERS:
+		/* Whoever writes to the case seals to them; police too (they
+		 * learn the organisations that read, not what they read). */
+		return VG_OK;
 	case CASE_Q_STATUS:
 		*view = a->role == ROLE_POLICE ? CASE_VIEW_POLICE : CASE_VIEW_FULL;
 		return VG_OK;
 	case CASE_Q_LOG:
+		/* The parties that read narrative (they are the readers of its
+		 * sealed text) and the responsible party; police read no
+		 * narrative. */
 		if (a->role != ROLE_COORDINATOR && a->role != ROLE_IOM &&
-		    strcmp(a->org, c->responsible) != 0) {
-			WHY("the case's records are for coordinator, iom and responsible parties");
+		    a->role != ROLE_SHELTER && strcmp(a->org, c->responsible) != 0 &&
+		    !casestate_party(c, a->org)->granted) {
+			WHY("the case's records are for coordinator, iom, shelter and responsible "
+			    "parties");
 			return VG_EPERM;
 		}
 		return VG_OK;
@@ -304,6 +366,8 @@ const char *policy_refused_tag(const Vigil__V1__Record *rec)
 {
 	switch (rec->body_case) {
 	case VIGIL__V1__RECORD__BODY_CASE_OPEN: return "open-refused";
+	case VIGIL__V1__RECORD__BODY_ERASE_REQUEST: return "erase-refused";
+	case VIGIL__V1__RECORD__BODY_GRANT: return "grant-refused";
 	case VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT: return "contact-refused";
 	case VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT: return "risk-refused";
 	case VIGIL__V1__RECORD__BODY_HANDOVER_OFFER: return "offer-refused";
@@ -321,6 +385,95 @@ const char *policy_query_tag(enum case_query q, int refused)
 	case CASE_Q_STATUS: return refused ? "status-refused" : "status";
 	case CASE_Q_LOG: return refused ? "log-refused" : "log";
 	case CASE_Q_READERS: return refused ? "readers-refused" : "readers";
+	case CASE_Q_SEAL_READERS: return refused ? "seal-readers-refused" : "seal-readers";
 	default: return refused ? "list-refused" : "list";
 	}
+}
+
+static int reads_narrative(int role)
+{
+	return role == ROLE_COORDINATOR || role == ROLE_IOM || role == ROLE_SHELTER;
+}
+
+/* Adds org (if it has an encryption certificate and is not in yet). */
+static void add_reader(struct seal_reader *out, size_t *n, const char *org,
+		       const struct case_members *m)
+{
+	struct seal_reader r;
+	if (!org || !org[0] || !m->enc_of || strlen(org) >= sizeof(r.org) ||
+	    !m->enc_of(m->ctx, org, r.enc_sha256))
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(out[i].org, org) == 0)
+			return;
+	if (*n >= RECORD_PARTIES_MAX + 2)
+		return;
+	memcpy(r.org, org, strlen(org) + 1);
+	out[(*n)++] = r;
+}
+
+static int by_hash(const void *a, const void *b)
+{
+	return memcmp(((const struct seal_reader *)a)->enc_sha256,
+		      ((const struct seal_reader *)b)->enc_sha256, SHA256_LEN);
+}
+
+size_t policy_seal_readers(const struct case_state *c, const Vigil__V1__Record *rec,
+			   const char *author, const struct case_members *m,
+			   struct seal_reader *out)
+{
+	size_t n = 0;
+	if (c) {
+		for (size_t i = 0; i < c->n_parties; i++)
+			if (reads_narrative(c->parties[i].role) || c->parties[i].granted)
+				add_reader(out, &n, c->parties[i].org, m);
+		add_reader(out, &n, c->owner, m);
+		add_reader(out, &n, c->responsible, m);
+	}
+	if (rec->body_case == VIGIL__V1__RECORD__BODY_CASE_OPEN) {
+		add_reader(out, &n, author, m);
+		for (size_t i = 0; i < rec->case_open->n_parties; i++)
+			if (reads_narrative(m->role_of(m->ctx, rec->case_open->parties[i])))
+				add_reader(out, &n, rec->case_open->parties[i], m);
+	}
+	if (rec->body_case == VIGIL__V1__RECORD__BODY_HANDOVER_OFFER)
+		add_reader(out, &n, rec->handover_offer->to, m);
+	qsort(out, n, sizeof(*out), by_hash);
+	return n;
+}
+
+int policy_check_sealed(const struct case_state *c, const Vigil__V1__Record *rec,
+			const char *author, const struct case_members *m, char *why,
+			size_t why_len)
+{
+	int field;
+	const Vigil__V1__SealedText *t = record_sealed_text(rec, &field, NULL);
+	if (!t)
+		return VG_OK;
+	static const char *const names[] = { "", "note", "justification", "decline reason",
+					     "acknowledgement reason" };
+	const char *name = field >= 1 && field <= 4 ? names[field] : "text";
+	struct seal_reader want[RECORD_PARTIES_MAX + 2];
+	size_t n = policy_seal_readers(c, rec, author, m, want);
+	size_t i = 0, j = 0;
+	while (i < n || j < t->n_readers) {
+		int cmp = i == n ? 1 : j == t->n_readers ? -1
+				 : memcmp(want[i].enc_sha256, t->readers[j].data, SHA256_LEN);
+		if (cmp == 0) {
+			i++;
+			j++;
+			continue;
+		}
+		if (cmp < 0) {
+			WHY("sealed %s must be sealed to %s too (a reader of this case)", name,
+			    want[i].org);
+			return VG_EBADREQ;
+		}
+		WHY("sealed %s names reader %zu, which is no reader of this case (only the "
+		    "parties that read narrative, the owner and the responsible organisation "
+		    "are)",
+		    name, j + 1);
+		return VG_EBADREQ;
+	}
+	return VG_OK;
 }

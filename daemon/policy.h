@@ -29,7 +29,7 @@ struct policy_actor {
 	int role;                          /* enum role */
 };
 
-enum case_query { CASE_Q_STATUS = 1, CASE_Q_LOG, CASE_Q_LIST, CASE_Q_READERS };
+enum case_query { CASE_Q_STATUS = 1, CASE_Q_LOG, CASE_Q_LIST, CASE_Q_READERS, CASE_Q_SEAL_READERS };
 
 /* How much of a case's status a reader sees. */
 enum case_view {
@@ -64,6 +64,36 @@ int policy_record(const struct policy_actor *actor, const struct case_state *c,
  */
 int policy_query(const struct policy_actor *actor, const char *case_id, const struct case_state *c,
 		 enum case_query q, enum case_view *view, char *why, size_t why_len);
+
+/* A reader of sealed text: an organisation and its encryption certificate. */
+struct seal_reader {
+	char org[CASE_ORG_LEN];
+	uint8_t enc_sha256[SHA256_LEN];
+};
+
+/*
+ * Who a sealed text in rec (by author) must be sealed to (DESIGN.md section
+ * 8): the case's parties whose role may see narrative (coordinator, iom,
+ * shelter), its owner and its responsible organisation; for a case open
+ * (c NULL, or a closed case reopened) the parties it names and the author
+ * too; for a handover offer also the organisation it is offered to.
+ * Police read no narrative.  Only members with an encryption certificate
+ * can be readers.  out (RECORD_PARTIES_MAX + 2 entries) is sorted by
+ * certificate hash, each once; returns the count.
+ */
+size_t policy_seal_readers(const struct case_state *c, const Vigil__V1__Record *rec,
+			   const char *author, const struct case_members *m,
+			   struct seal_reader *out);
+
+/*
+ * Are the readers rec's sealed text names exactly policy_seal_readers()?
+ * VG_OK (also when rec has no sealed text), or VG_EBADREQ naming the
+ * first reader missing or too many, e.g. "sealed note must be sealed to
+ * se-shelter-1 too (a reader of this case)".
+ */
+int policy_check_sealed(const struct case_state *c, const Vigil__V1__Record *rec,
+			const char *author, const struct case_members *m, char *why,
+			size_t why_len);
 
 /* 1 when a refusal of actor on c (which exists) hides the case: the actor
  * is neither a party nor the organisation a pending offer names. */

@@ -12,6 +12,7 @@
 #include "daemon/identity.h"
 #include "daemon/relay.h"
 #include "daemon/reader.h"
+#include "daemon/store.h"
 #include "daemon/writer.h"
 #include "proto/frame.h"
 #include "proto/merkle.h"
@@ -45,6 +46,7 @@ static void query_free(struct query *q)
 		free(q->entries[i]->record.data);
 		free(q->entries[i]->signature.data);
 		free(q->entries[i]->leaf_hash.data);
+		free(q->entries[i]->sealed.data);
 		free(q->entries[i]);
 	}
 	free(q->entries);
@@ -182,9 +184,12 @@ static void query_work(uv_work_t *w)
 			q->entries[q->n_entries++] = e;
 			e->index = (uint64_t)sqlite3_column_int64(st, 0);
 			e->received_at_ms = sqlite3_column_int64(st, 1);
+			int what = sqlite3_column_int(st, 7);
+			e->content_erased = what != 0;
+			e->record_erased = what == STORE_ERASED_RECORD;
 			ProtobufCBinaryData *dst[] = { &e->cert_sha256, &e->record, &e->signature,
-						       &e->leaf_hash };
-			for (int k = 0; k < 4; k++) {
+						       &e->leaf_hash, &e->sealed };
+			for (int k = 0; k < 5; k++) {
 				size_t n = (size_t)sqlite3_column_bytes(st, 2 + k);
 				dst[k]->data = malloc(n ? n : 1);
 				if (!dst[k]->data) {
@@ -385,6 +390,10 @@ static void answer_case_log(struct case_q *q, const struct case_result *r)
 		en[i].signature.len = e->sig_len;
 		en[i].leaf_hash.data = (uint8_t *)e->leaf_hash;
 		en[i].leaf_hash.len = SHA256_LEN;
+		en[i].sealed.data = e->sealed;
+		en[i].sealed.len = e->sealed_len;
+		en[i].content_erased = e->erased != 0;
+		en[i].record_erased = e->erased == STORE_ERASED_RECORD;
 		vigil__v1__case_log_entry__init(&le[i]);
 		le[i].entry = &en[i];
 		ProtobufCBinaryData *p = proofs + i * MERKLE_MAX_PROOF;
@@ -479,6 +488,27 @@ static void case_query_end(struct case_q *q)
 	free(q);
 }
 
+static int by_org_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void answer_seal_readers(struct case_q *q, const struct case_result *r)
+{
+	char *orgs[RECORD_PARTIES_MAX + 2];
+	for (size_t i = 0; i < r->n_seal_readers; i++)
+		orgs[i] = (char *)r->seal_readers[i].org;
+	qsort(orgs, r->n_seal_readers, sizeof(orgs[0]), by_org_name);
+	Vigil__V1__SealReaders m = VIGIL__V1__SEAL_READERS__INIT;
+	m.case_id = (char *)r->st.case_id;
+	m.organisations = orgs;
+	m.n_organisations = r->n_seal_readers;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.msg_case = VIGIL__V1__FRAME__MSG_SEAL_READERS;
+	f.seal_readers = &m;
+	answer(q->conn, q->request_id, &f);
+}
+
 /* Thread pool: the inclusion proof of every entry of a case log page to the
  * checkpoint the writer committed with it.  The nodes it reads are of
  * complete subtrees within that checkpoint, all committed before the
@@ -549,6 +579,9 @@ static void on_case_done(struct writer_job *job)
 		case CASE_Q_LIST:
 			answer_case_list(q, job->result);
 			break;
+		case CASE_Q_SEAL_READERS:
+			answer_seal_readers(q, job->result);
+			break;
 		default:
 			answer_case_readers(q, job->result);
 			break;
@@ -579,6 +612,10 @@ static void case_query_start(struct conn *c, Vigil__V1__Frame *f, size_t charge)
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
 		what = CASE_Q_READERS;
 		case_id = f->get_case_readers->case_id;
+		break;
+	case VIGIL__V1__FRAME__MSG_GET_SEAL_READERS:
+		what = CASE_Q_SEAL_READERS;
+		case_id = f->get_seal_readers->case_id;
 		break;
 	default:
 		what = CASE_Q_LIST;
@@ -717,6 +754,7 @@ void query_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 	case VIGIL__V1__FRAME__MSG_GET_CASE_LOG:
 	case VIGIL__V1__FRAME__MSG_LIST_CASES:
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
+	case VIGIL__V1__FRAME__MSG_GET_SEAL_READERS:
 		case_query_start(c, f, wire_len + answer_reserve(c, f));
 		return;
 	default:

@@ -63,9 +63,11 @@ static struct reader *reader_open(const char *path, const char **err)
 	    sqlite3_prepare_v3(r->db, "SELECT idx, leaf_hash FROM entries WHERE idx >= ? AND "
 			       "idx < ? ORDER BY idx", -1, SQLITE_PREPARE_PERSISTENT,
 			       &r->leaves, NULL) ||
-	    sqlite3_prepare_v3(r->db, "SELECT idx, received_at_ms, cert_fp, record, signature, "
-			       "leaf_hash FROM entries WHERE idx >= ? AND idx < ? AND author = ? "
-			       "ORDER BY idx", -1, SQLITE_PREPARE_PERSISTENT, &r->entries, NULL) ||
+	    sqlite3_prepare_v3(r->db, "SELECT e.idx, e.received_at_ms, e.cert_fp, e.record, "
+			       "e.signature, e.leaf_hash, s.cms, coalesce(x.what, 0) FROM entries e "
+			       "LEFT JOIN sealed s ON s.idx = e.idx LEFT JOIN erased x ON "
+			       "x.idx = e.idx WHERE e.idx >= ? AND e.idx < ? AND e.author = ? "
+			       "ORDER BY e.idx", -1, SQLITE_PREPARE_PERSISTENT, &r->entries, NULL) ||
 	    sqlite3_prepare_v3(r->db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT, &r->begin, NULL) ||
 	    sqlite3_prepare_v3(r->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &r->end, NULL) ||
 	    sqlite3_prepare_v3(r->db, "SELECT a.position, a.recipients, e.received_at_ms, e.cert_fp,"

@@ -29,6 +29,11 @@ struct store {
 	sqlite3_stmt *st_find;
 	sqlite3_stmt *st_cert;
 	sqlite3_stmt *st_insert;
+	sqlite3_stmt *st_sealed;
+	sqlite3_stmt *st_erase_find;
+	sqlite3_stmt *st_erase_sealed;
+	sqlite3_stmt *st_erase_record;
+	sqlite3_stmt *st_erase_mark;
 
 	uint8_t cert_known[SHA256_LEN];  /* the certificate stored last, committed */
 	int cert_known_valid;
@@ -70,6 +75,35 @@ static const char schema_v2[] =
 	"  signed_at_ms INTEGER NOT NULL,"
 	"  note TEXT NOT NULL"               /* the signed note, exactly as served */
 	");";
+
+/* Version 6: sealed text (proto/sealed.h), beside the entries and not in
+ * their leaves: the envelope as submitted.  Erasing it (content erasure)
+ * leaves every leaf, proof and checkpoint as it was. */
+static const char schema_v6[] =
+	"CREATE TABLE sealed ("
+	"  idx INTEGER PRIMARY KEY,"         /* the entry whose record commits to it */
+	"  cms BLOB NOT NULL"                /* DER CMS AuthEnvelopedData */
+	");"
+	/* What was erased of an entry: 1 its sealed text, 2 its record and
+	 * signature as well (entries keeps idx, record_id and leaf_hash). */
+	"CREATE TABLE erased ("
+	"  idx INTEGER PRIMARY KEY,"
+	"  what INTEGER NOT NULL,"
+	"  at_ms INTEGER NOT NULL,"
+	"  by_idx INTEGER NOT NULL"          /* the Erasure entry that says so */
+	");"
+	"ALTER TABLE cases ADD COLUMN closed_at_ms INTEGER NOT NULL DEFAULT 0;"
+	/* How far the retention rules have erased a closed case: 1 its sealed
+	 * texts, 2 its records too. */
+	"ALTER TABLE cases ADD COLUMN retained INTEGER NOT NULL DEFAULT 0;"
+	/* Each member's encryption certificate as last logged (MemberKey). */
+	"CREATE TABLE member_keys ("
+	"  org TEXT PRIMARY KEY,"
+	"  sha256 BLOB NOT NULL,"
+	"  idx INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	/* A party the owner let read the narrative (Grant). */
+	"ALTER TABLE case_parties ADD COLUMN granted INTEGER NOT NULL DEFAULT 0;";
 
 static int exec(sqlite3 *db, const char *sql, char *err, size_t err_len)
 {
@@ -199,6 +233,9 @@ static int schema_check(struct store *s, int fresh, int64_t version, char *err, 
 	/* Version 5: owners, re-armed and handed-over alerts, stalled handovers. */
 	if (version < 5 && exec(s->db, CASES_SCHEMA_5, why, sizeof(why)) != 0)
 		goto fail_tx;
+	/* Version 6: sealed text.  Older records carry theirs in the clear. */
+	if (version < 6 && exec(s->db, schema_v6, why, sizeof(why)) != 0)
+		goto fail_tx;
 	if (exec(s->db, sql, why, sizeof(why)) != 0 || exec(s->db, "COMMIT", why, sizeof(why)) != 0)
 		goto fail_tx;
 	if (fresh)
@@ -259,7 +296,8 @@ int store_open(const char *path, int init, struct store **out, char *err, size_t
 		goto fail;
 	if (query_int(s->db, "PRAGMA journal_mode=WAL", &ignored, why, sizeof(why)) != 0 ||
 	    exec(s->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-			"PRAGMA busy_timeout=5000;", why, sizeof(why)) != 0) {
+			"PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON;", why,
+		 sizeof(why)) != 0) {
 		snprintf(err, err_len, "%s: %s; refusing to use or replace it", path, why);
 		goto fail;
 	}
@@ -284,6 +322,20 @@ int store_open(const char *path, int init, struct store **out, char *err, size_t
 	    store_prepare(s, &s->st_insert,
 			  "INSERT INTO entries(idx, type, received_at_ms, cert_fp, record_id, case_id,"
 			  " author, record, signature, leaf_hash) VALUES(?,1,?,?,?,?,?,?,?,?)",
+			  err, err_len) ||
+	    store_prepare(s, &s->st_sealed, "INSERT INTO sealed(idx, cms) VALUES(?,?)", err,
+			  err_len) ||
+	    store_prepare(s, &s->st_erase_find,
+			  "SELECT e.idx, e.case_id, s.idx IS NOT NULL, coalesce(x.what, 0) FROM "
+			  "entries e LEFT JOIN sealed s ON s.idx = e.idx LEFT JOIN erased x ON "
+			  "x.idx = e.idx WHERE e.record_id = ?", err, err_len) ||
+	    store_prepare(s, &s->st_erase_sealed, "DELETE FROM sealed WHERE idx = ?", err,
+			  err_len) ||
+	    store_prepare(s, &s->st_erase_record,
+			  "UPDATE entries SET record = X'', signature = X'' WHERE idx = ?", err,
+			  err_len) ||
+	    store_prepare(s, &s->st_erase_mark,
+			  "INSERT OR REPLACE INTO erased(idx, what, at_ms, by_idx) VALUES(?,?,?,?)",
 			  err, err_len))
 		goto fail;
 	*out = s;
@@ -299,7 +351,8 @@ void store_close(struct store **sp)
 	if (!s)
 		return;
 	sqlite3_stmt *sts[] = { s->st_begin, s->st_commit, s->st_rollback, s->st_find,
-				s->st_cert, s->st_insert };
+				s->st_cert, s->st_insert, s->st_sealed, s->st_erase_find,
+				s->st_erase_sealed, s->st_erase_record, s->st_erase_mark };
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		sqlite3_finalize(sts[i]);
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
@@ -372,6 +425,11 @@ int store_append(struct store *s, const struct store_entry *e)
 	sqlite3_bind_blob(st, 7, e->record, (int)e->record_len, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 8, e->sig, (int)e->sig_len, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 9, e->leaf_hash, SHA256_LEN, SQLITE_STATIC);
+	if ((rc = store_step(st)) != 0 || !e->sealed_len)
+		return rc;
+	st = s->st_sealed;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)e->index);
+	sqlite3_bind_blob(st, 2, e->sealed, (int)e->sealed_len, SQLITE_STATIC);
 	return store_step(st);
 }
 
@@ -405,4 +463,45 @@ int store_find(struct store *s, const uint8_t *record_id, struct store_entry *e,
 void store_find_end(struct store *s)
 {
 	sqlite3_reset(s->st_find);
+}
+
+int store_erase_lookup(struct store *s, const uint8_t *record_id, struct store_erasable *out,
+		       int *found)
+{
+	sqlite3_stmt *st = s->st_erase_find;
+	*found = 0;
+	memset(out, 0, sizeof(*out));
+	sqlite3_bind_blob(st, 1, record_id, RECORD_ID_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->index = (uint64_t)sqlite3_column_int64(st, 0);
+		const unsigned char *c = sqlite3_column_text(st, 1);
+		snprintf(out->case_id, sizeof(out->case_id), "%s", c ? (const char *)c : "");
+		out->has_sealed = sqlite3_column_int(st, 2);
+		out->erased = sqlite3_column_int(st, 3);
+		*found = 1;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+int store_erase(struct store *s, uint64_t index, int whole_record, uint64_t by_index,
+		int64_t at_ms)
+{
+	int rc;
+	sqlite3_bind_int64(s->st_erase_sealed, 1, (sqlite3_int64)index);
+	if ((rc = store_step(s->st_erase_sealed)) != 0)
+		return rc;
+	if (whole_record) {
+		sqlite3_bind_int64(s->st_erase_record, 1, (sqlite3_int64)index);
+		if ((rc = store_step(s->st_erase_record)) != 0)
+			return rc;
+	}
+	sqlite3_stmt *st = s->st_erase_mark;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	sqlite3_bind_int(st, 2, whole_record ? STORE_ERASED_RECORD : STORE_ERASED_CONTENT);
+	sqlite3_bind_int64(st, 3, at_ms);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)by_index);
+	return store_step(st);
 }

@@ -31,7 +31,9 @@
 
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 5
+#include "proto/record.h"
+
+#define STORE_SCHEMA_VERSION 6
 #define STORE_APPLICATION_ID 0x7669676c /* "vigl" */
 
 struct store;
@@ -56,6 +58,8 @@ struct store_entry {
 	const uint8_t *sig;
 	size_t sig_len;
 	const uint8_t *leaf_hash;          /* SHA256_LEN bytes */
+	const uint8_t *sealed;             /* the record's sealed text (CMS), if any */
+	size_t sealed_len;                 /* 0: none */
 };
 
 /*
@@ -108,5 +112,31 @@ int store_append(struct store *s, const struct store_entry *e);
  */
 int store_find(struct store *s, const uint8_t *record_id, struct store_entry *e, int *found);
 void store_find_end(struct store *s);
+
+/* What an erasure needs to know of the entry a record id names. */
+enum { STORE_ERASED_CONTENT = 1, STORE_ERASED_RECORD = 2 };
+struct store_erasable {
+	uint64_t index;
+	char case_id[RECORD_CASE_ID_MAX + 1];
+	int has_sealed;                    /* its sealed text is still stored */
+	int erased;                        /* 0, STORE_ERASED_CONTENT or _RECORD */
+};
+
+/* The entry of record_id for an erasure; *found 0 when there is none.
+ * 0 or an SQLite error. */
+int store_erase_lookup(struct store *s, const uint8_t *record_id, struct store_erasable *out,
+		       int *found);
+
+/*
+ * Erases entry index in the current transaction: its sealed text, and with
+ * whole_record its record bytes and signature too (its index, record id and
+ * leaf hash stay, so every leaf, proof and checkpoint stays valid), and
+ * marks it erased by the Erasure entry by_index.  The writer's connection
+ * has secure_delete on: the bytes are overwritten in the pages, and
+ * walsync_scrub() removes them from the WAL after the commit.  0 or an
+ * SQLite error.
+ */
+int store_erase(struct store *s, uint64_t index, int whole_record, uint64_t by_index,
+		int64_t at_ms);
 
 #endif

@@ -7,10 +7,12 @@
 #include <uv.h>
 
 #include "daemon/conn.h"
+#include "daemon/directory.h"
 #include "daemon/log.h"
 #include "daemon/relay.h"
 #include "proto/frame.h"
 #include "proto/record.h"
+#include "proto/sealed.h"
 #include "proto/status.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
@@ -107,6 +109,88 @@ static void on_stored(struct writer_job *job)
 	submission_free(s);
 }
 
+/*
+ * The sealed text beside the record (Submit.sealed): there exactly when
+ * the record has a SealedText, an envelope of the one accepted form
+ * (sealed_check), and encrypted to exactly the readers the record names,
+ * each a member's encryption certificate.  Whether those are the case's
+ * readers is the writer's check (policy_check_sealed), against the case.
+ */
+static int check_sealed(struct submission *s, struct conn *c)
+{
+	const ProtobufCBinaryData *env = &s->frame->submit->sealed;
+	int field;
+	const Vigil__V1__SealedText *t = record_sealed_text(s->record, &field, NULL);
+	if (!t) {
+		if (env->len) {
+			snprintf(s->why, sizeof(s->why),
+				 "submit carries a sealed text, but the record seals none");
+			return VG_EBADREQ;
+		}
+		return VG_OK;
+	}
+	const char *name = sealed_field_name(field);
+	if (!env->len) {
+		snprintf(s->why, sizeof(s->why),
+			 "the record's sealed %s is missing its ciphertext (Submit.sealed)", name);
+		return VG_EBADREQ;
+	}
+	CMS_ContentInfo *cms;
+	char why[160];
+	int rc = sealed_check(env->data, env->len, &cms, why, sizeof(why));
+	if (rc != VG_OK) {
+		snprintf(s->why, sizeof(s->why), "%s", why);
+		return rc;
+	}
+	X509 *readers[SEALED_READERS_MAX];
+	const struct directory *d = c->relay->directory;
+	for (size_t i = 0; i < t->n_readers; i++) {
+		readers[i] = NULL;
+		for (size_t k = 0; k < directory_count(d) && !readers[i]; k++) {
+			const struct member *m = directory_at(d, k);
+			if (m->enc_cert && memcmp(m->enc_sha256, t->readers[i].data, SHA256_LEN) == 0)
+				readers[i] = m->enc_cert;
+		}
+		if (!readers[i]) {
+			CMS_ContentInfo_free(cms);
+			snprintf(s->why, sizeof(s->why),
+				 "sealed %s: reader %zu is no member's encryption certificate", name,
+				 i + 1);
+			return VG_EBADREQ;
+		}
+	}
+	rc = sealed_recipients(cms, readers, t->n_readers, why, sizeof(why));
+	CMS_ContentInfo_free(cms);
+	if (rc != VG_OK)
+		snprintf(s->why, sizeof(s->why), "%s", why);
+	return rc;
+}
+
+/*
+ * Free text is taken sealed only (DESIGN.md section 8): a record whose
+ * note, justification, decline reason or acknowledgement reason is in the
+ * clear is refused at submission.  record_parse() still accepts such
+ * records, as the log holds older ones (and --verify-db reads them).
+ */
+static int refuse_plain(const Vigil__V1__Record *r, char *why, size_t why_len)
+{
+	static const char *const names[][2] = {
+		{ "", "" },
+		{ "note", "ContactAttempt.sealed_note" },
+		{ "justification", "Override.sealed_justification" },
+		{ "decline_reason", "HandoverAnswer.sealed_decline_reason" },
+		{ "reason", "AlertAck.sealed_reason" },
+	};
+	int field = 0;
+	const char *plain = NULL;
+	record_sealed_text(r, &field, &plain);
+	if (!plain || field < 1 || field > 4)
+		return VG_OK;
+	snprintf(why, why_len, "%s must be sealed (%s): the relay takes no free text in the clear",
+		 names[field][0], names[field][1]);
+	return VG_EBADREQ;
+}
+
 /* Thread pool: everything CPU-heavy about a submission. */
 static void verify_work(uv_work_t *w)
 {
@@ -114,6 +198,8 @@ static void verify_work(uv_work_t *w)
 	struct conn *c = s->conn;
 	Vigil__V1__SignedRecord *sr = s->frame->submit->record;
 	int rc = record_parse(sr->record.data, sr->record.len, &s->record, s->why, sizeof(s->why));
+	if (rc == VG_OK)
+		rc = refuse_plain(s->record, s->why, sizeof(s->why));
 	if (rc != VG_OK) {
 		s->status = rc;
 		return;
@@ -130,6 +216,10 @@ static void verify_work(uv_work_t *w)
 		snprintf(s->why, sizeof(s->why),
 			 "author \"%s\" is not the organisation of this connection (\"%s\")",
 			 s->record->author, c->id.org);
+		return;
+	}
+	if ((rc = check_sealed(s, c)) != VG_OK) {
+		s->status = rc;
 		return;
 	}
 	uint8_t *leaf;
@@ -180,6 +270,8 @@ static void verify_done(uv_work_t *w, int status)
 	j->record_len = sr->record.len;
 	j->sig = sr->signature.data;
 	j->sig_len = sr->signature.len;
+	j->sealed = s->frame->submit->sealed.data;
+	j->sealed_len = s->frame->submit->sealed.len;
 	writer_submit(c->relay->writer, j);
 }
 

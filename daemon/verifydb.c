@@ -166,13 +166,40 @@ static int check_roots(struct audit *a, const struct merkle_frontier *f,
 	return 0;
 }
 
+/* NULL when the entry by (after idx) is an Erasure record, as written by
+ * the relay, that names idx (as a whole record when whole); else why not.
+ * (The Erasure entry's own signature is checked when the audit reaches it.) */
+static const char *erasure_says(struct audit *a, sqlite3_stmt *st, uint64_t idx, int64_t by,
+				int whole)
+{
+	(void)a;
+	const char *why = "marked erased, but no Erasure entry after it names it";
+	if (by <= (int64_t)idx)
+		return why;
+	sqlite3_bind_int64(st, 1, by);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		Vigil__V1__Record *r = vigil__v1__record__unpack(
+			NULL, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 0));
+		if (r && r->body_case == VIGIL__V1__RECORD__BODY_ERASURE &&
+		    (!whole || r->erasure->whole_record)) {
+			for (size_t i = 0; i < r->erasure->n_indexes; i++)
+				if (r->erasure->indexes[i] == idx)
+					why = NULL;
+		}
+		vigil__v1__record__free_unpacked(r, NULL);
+	}
+	sqlite3_reset(st);
+	return why;
+}
+
 int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key, FILE *out)
 {
 	struct audit a;
 	memset(&a, 0, sizeof(a));
 	a.out = out;
 	struct note_verifier v;
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = NULL, *erasure = NULL;
+	uint64_t n_erased[2] = { 0, 0 };   /* sealed texts, records */
 	struct ckpt_row *rows = NULL;
 	size_t n_rows = 0, next_row = 0;
 	int result = 2;
@@ -190,8 +217,12 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 			       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(a.db, "SELECT der FROM certs WHERE fp=?", -1, &a.cert, NULL) !=
 		    SQLITE_OK ||
-	    sqlite3_prepare_v2(a.db, "SELECT idx, type, received_at_ms, cert_fp, record, signature,"
-			       " leaf_hash FROM entries ORDER BY idx", -1, &st, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(a.db, "SELECT e.idx, e.type, e.received_at_ms, e.cert_fp, e.record,"
+			       " e.signature, e.leaf_hash, coalesce(x.what, 0), x.by_idx FROM entries e"
+			       " LEFT JOIN erased x ON x.idx = e.idx ORDER BY e.idx", -1, &st,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(a.db, "SELECT record FROM entries WHERE idx=?", -1, &erasure,
+			       NULL) != SQLITE_OK) {
 		fprintf(out, "%s: not a vigil database of schema %d: %s\n", path,
 			STORE_SCHEMA_VERSION, sqlite3_errmsg(a.db));
 		goto out;
@@ -219,11 +250,25 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 				 (unsigned long long)f.size);
 			goto report;
 		}
+		int what = sqlite3_column_int(st, 7);
+		if (what)
+			n_erased[what == STORE_ERASED_RECORD]++;
 		if (sqlite3_column_int(st, 1) != ENTRY_SIGNED_RECORD || !fp ||
 		    sqlite3_column_bytes(st, 3) != SHA256_LEN ||
 		    sqlite3_column_bytes(st, 6) != SHA256_LEN) {
 			why = "malformed row";
-		} else {
+		} else if (what) {
+			/* Erased: only a signed Erasure entry after it may say so;
+			 * an erased record keeps nothing to hash but its leaf. */
+			why = erasure_says(&a, erasure, idx, sqlite3_column_int64(st, 8),
+					   what == STORE_ERASED_RECORD);
+			memcpy(leaf_hash, sqlite3_column_blob(st, 6), SHA256_LEN);
+			if (!why && what == STORE_ERASED_RECORD && (rec_len || sig_len))
+				why = "marked erased, but its record is still there";
+		}
+		if (!why && what != STORE_ERASED_RECORD && sqlite3_column_int(st, 1) ==
+			ENTRY_SIGNED_RECORD && fp && sqlite3_column_bytes(st, 3) == SHA256_LEN &&
+			sqlite3_column_bytes(st, 6) == SHA256_LEN) {
 			uint8_t *leaf;
 			size_t leaf_len;
 			if (entry_leaf_encode(sqlite3_column_int64(st, 2), fp, rec, rec_len, sig,
@@ -266,6 +311,10 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 	merkle_frontier_root(&f, root);
 	hex_encode(root, SHA256_LEN, hex);
 	fprintf(out, "log OK: %llu entries, root %s\n", (unsigned long long)f.size, hex);
+	if (n_erased[0] || n_erased[1])
+		fprintf(out, "erased: %llu records (only their leaf hash is kept), %llu sealed "
+			"texts; each named by a signed Erasure entry\n",
+			(unsigned long long)n_erased[1], (unsigned long long)n_erased[0]);
 	result = 0;
 	goto out;
 report:
@@ -273,6 +322,7 @@ report:
 out:
 	free(rows);
 	sqlite3_finalize(st);
+	sqlite3_finalize(erasure);
 	sqlite3_finalize(a.node);
 	sqlite3_finalize(a.cert);
 	EVP_PKEY_free(a.cert_key);

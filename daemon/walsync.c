@@ -26,8 +26,11 @@ struct walsync {
 	uv_mutex_t mu;
 	uv_cond_t cond;
 	int wanted;
+	int scrub;           /* a TRUNCATE checkpoint is owed (walsync_scrub) */
 	int stopping;
 };
+
+#define WALSYNC_SCRUB_RETRY_MS 1000
 
 enum walsync_outcome walsync_judge(int rc, int log_frames, int ckpt_frames)
 {
@@ -117,18 +120,43 @@ static void checkpoint(struct walsync *w)
 	}
 }
 
+/* After an erasure: every page is copied into the database file and the
+ * WAL truncated to nothing, so that no older frame still holds what was
+ * erased.  1 when done; 0 when a reader or the writer was in the way. */
+static int scrub(struct walsync *w)
+{
+	int log_frames, ckpt_frames;
+	enum walsync_outcome o = run(w, SQLITE_CHECKPOINT_TRUNCATE, "TRUNCATE", &log_frames,
+				     &ckpt_frames);
+	return o == WALSYNC_DONE && log_frames == 0;
+}
+
 static void walsync_main(void *arg)
 {
 	struct walsync *w = arg;
 	uv_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->wanted && !w->stopping)
-			uv_cond_wait(&w->cond, &w->mu);
-		int stop = w->stopping;
+		while (!w->wanted && !w->stopping) {
+			if (!w->scrub) {
+				uv_cond_wait(&w->cond, &w->mu);
+				continue;
+			}
+			/* A scrub that could not finish is tried again soon. */
+			if (uv_cond_timedwait(&w->cond, &w->mu,
+					      WALSYNC_SCRUB_RETRY_MS * 1000000ull) != 0)
+				break;
+		}
+		int stop = w->stopping, want_scrub = w->scrub;
 		w->wanted = 0;
 		uv_mutex_unlock(&w->mu);
-		checkpoint(w);
+		int scrubbed = 0;
+		if (want_scrub)
+			scrubbed = scrub(w);
+		else
+			checkpoint(w);
 		uv_mutex_lock(&w->mu);
+		if (scrubbed)
+			w->scrub = 0;
 		if (stop)
 			break;
 	}
@@ -194,6 +222,15 @@ void walsync_commit(struct walsync *w, int frames)
 void walsync_poke(struct walsync *w)
 {
 	uv_mutex_lock(&w->mu);
+	w->wanted = 1;
+	uv_cond_signal(&w->cond);
+	uv_mutex_unlock(&w->mu);
+}
+
+void walsync_scrub(struct walsync *w)
+{
+	uv_mutex_lock(&w->mu);
+	w->scrub = 1;
 	w->wanted = 1;
 	uv_cond_signal(&w->cond);
 	uv_mutex_unlock(&w->mu);

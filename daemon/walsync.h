@@ -53,6 +53,14 @@ void walsync_commit(struct walsync *w, int frames);
 /* Asks for a checkpoint soon (any thread; cheap; coalesces). */
 void walsync_poke(struct walsync *w);
 
+/*
+ * After an erasure (any thread; cheap; coalesces): a TRUNCATE checkpoint,
+ * tried again every second until the WAL is empty, so that the erased
+ * bytes leave the WAL file too (the writer's connection has
+ * secure_delete on, which zeroes them in the database's pages).
+ */
+void walsync_scrub(struct walsync *w);
+
 /* Runs a last checkpoint, stops the thread, closes the connection. */
 void walsync_stop(struct walsync **w);
 

@@ -21,9 +21,12 @@ struct writer {
 	struct writer_config cfg;
 	struct cases *cases;             /* case rules and state, same connection */
 	int64_t watch_due;               /* the watchdog's next time; 0: nothing */
+	int64_t retention_due;           /* the retention rules' next look; 0: never */
 	uint8_t relay_cert_sha256[SHA256_LEN];
 
 	struct walsync *walsync;         /* WAL checkpoints, off the writer's path */
+	int scrub;                       /* the open transaction erases: scrub the WAL
+					  * after its commit */
 	struct health health;            /* failing storage: backoff, or no more writes */
 
 	uv_thread_t thread;
@@ -101,6 +104,143 @@ static int cases_abort(struct writer *w)
 	return cases_errcode(w->cases);
 }
 
+/* Packs r (its author the relay), signs it with the relay's key and
+ * appends it at received time now; *index is its position.  0 or an
+ * SQLite error. */
+static int append_relay_record(struct writer *w, Vigil__V1__Record *r, int64_t now,
+			       uint64_t *index)
+{
+	r->author = (char *)w->cfg.relay_org;
+	r->client_time_ms = now;
+	size_t len = vigil__v1__record__get_packed_size(r);
+	uint8_t *rec = malloc(len), *sig = NULL, *leaf = NULL;
+	size_t sig_len = 0, leaf_len = 0;
+	int rc = SQLITE_NOMEM;
+	if (!rec)
+		return rc;
+	vigil__v1__record__pack(r, rec);
+	uint8_t leaf_hash[SHA256_LEN];
+	rc = SQLITE_ERROR;
+	if (record_sign(w->cfg.relay_key, rec, len, &sig, &sig_len) == VG_OK &&
+	    entry_leaf_encode(now, w->relay_cert_sha256, rec, len, sig, sig_len, &leaf,
+			      &leaf_len) == VG_OK) {
+		merkle_leaf_hash(leaf, leaf_len, leaf_hash);
+		struct store_entry e = {
+			.received_at_ms = now,
+			.record_id = r->record_id.data,
+			.case_id = r->case_id,
+			.author = w->cfg.relay_org,
+			.cert_sha256 = w->relay_cert_sha256,
+			.cert_der = w->cfg.relay_cert_der,
+			.cert_der_len = w->cfg.relay_cert_der_len,
+			.record = rec,
+			.record_len = len,
+			.sig = sig,
+			.sig_len = sig_len,
+			.leaf_hash = leaf_hash,
+		};
+		rc = append_entry(w, &e);
+		*index = e.index;
+	}
+	free(leaf);
+	free(sig);
+	free(rec);
+	return rc;
+}
+
+/* Whether the stored record of record_id is an erasure or a request for
+ * one (never erased themselves: they say what was erased). */
+static int keeps_record(struct writer *w, const uint8_t *record_id, int *keeps)
+{
+	struct store_entry row;
+	int found;
+	*keeps = 0;
+	int rc = store_find(w->store, record_id, &row, &found);
+	if (rc != 0 || !found)
+		return rc;
+	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, row.record_len, row.record);
+	*keeps = r && (r->body_case == VIGIL__V1__RECORD__BODY_ERASURE ||
+		       r->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST);
+	vigil__v1__record__free_unpacked(r, NULL);
+	store_find_end(w->store);
+	return 0;
+}
+
+/*
+ * An EraseRequest, once cases_erase_check allowed it, in the open
+ * transaction: the owner's request entry, the relay's Erasure entry (what,
+ * why, on whose request, told to the case's parties), and the erasure
+ * itself, all or nothing.
+ */
+static int erase_job(struct writer *w, struct writer_job *j, struct store_entry *req)
+{
+	const Vigil__V1__EraseRequest *er = j->parsed->erase_request;
+	struct store_erasable found;
+	struct cases_erase_target t = { 0 };
+	int rc = store_erase_lookup(w->store, er->target_id.data, &found, &t.found);
+	if (rc == 0 && t.found && found.erased != STORE_ERASED_RECORD)
+		rc = keeps_record(w, er->target_id.data, &t.keeps);
+	if (rc != 0)
+		return rc;
+	memcpy(t.case_id, found.case_id, sizeof(t.case_id));
+	t.has_sealed = found.has_sealed;
+	t.erased = found.erased;
+	char parties[CASE_PARTIES_MAX][CASE_ORG_LEN];
+	size_t n_parties = 0;
+	rc = cases_erase_check(w->cases, j->parsed, j->author, j->role, &t, j->received_at_ms,
+			       j->why, sizeof(j->why), parties, &n_parties);
+	if (rc == VG_OK)
+		rc = cases_apply(w->cases, j->parsed, j->author, j->role, logtree_size(w->tree),
+				 j->received_at_ms, j->why, sizeof(j->why));
+	if (rc == VG_EIO)
+		return cases_abort(w);
+	if (rc != VG_OK) {
+		j->status = rc;
+		return 0;
+	}
+	if ((rc = append_entry(w, req)) != 0)
+		return rc;
+	uint8_t erasure_id[RECORD_ID_LEN];
+	if (RAND_bytes(erasure_id, sizeof(erasure_id)) != 1)
+		return SQLITE_ERROR;
+	uint64_t indexes[1] = { found.index };
+	char *recipients[CASE_PARTIES_MAX];
+	for (size_t i = 0; i < n_parties; i++)
+		recipients[i] = parties[i];
+	Vigil__V1__Erasure ea = VIGIL__V1__ERASURE__INIT;
+	ea.indexes = indexes;
+	ea.n_indexes = 1;
+	ea.whole_record = er->whole_record;
+	ea.reason = er->reason;
+	ea.request_id = j->parsed->record_id;
+	ea.requested_by = (char *)j->author;
+	ea.reference = er->reference;
+	ea.recipients = recipients;
+	ea.n_recipients = n_parties;
+	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
+	r.record_id.data = erasure_id;
+	r.record_id.len = RECORD_ID_LEN;
+	r.case_id = (char *)j->case_id;
+	r.body_case = VIGIL__V1__RECORD__BODY_ERASURE;
+	r.erasure = &ea;
+	uint64_t at;
+	if ((rc = append_relay_record(w, &r, j->received_at_ms, &at)) != 0 ||
+	    (rc = store_erase(w->store, found.index, er->whole_record, at,
+			      j->received_at_ms)) != 0)
+		return rc;
+	w->scrub = 1;
+	log_notice("erased the %s of entry %llu (case %s) on request of %s, reference %s; "
+		   "erasure entry %llu", er->whole_record ? "record" : "sealed text",
+		   (unsigned long long)found.index, j->case_id, j->author, er->reference,
+		   (unsigned long long)at);
+	j->index = req->index;
+	j->status = VG_OK;
+	j->duplicate = 0;
+	j->stored_received_at_ms = j->received_at_ms;
+	memcpy(j->stored_leaf_hash, j->leaf_hash, SHA256_LEN);
+	return 0;
+}
+
 /* Appends one job inside the open transaction.  Returns an SQLite error
  * code that must abort the whole batch, or 0. */
 static int write_job(struct writer *w, struct writer_job *j)
@@ -139,6 +279,24 @@ static int write_job(struct writer *w, struct writer_job *j)
 		return 0;
 	}
 
+	if (j->parsed->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST) {
+		struct store_entry req = {
+			.received_at_ms = j->received_at_ms,
+			.record_id = j->record_id,
+			.case_id = j->case_id,
+			.author = j->author,
+			.cert_sha256 = j->cert_sha256,
+			.cert_der = j->cert_der,
+			.cert_der_len = j->cert_der_len,
+			.record = j->record,
+			.record_len = j->record_len,
+			.sig = j->sig,
+			.sig_len = j->sig_len,
+			.leaf_hash = j->leaf_hash,
+		};
+		return erase_job(w, j, &req);
+	}
+
 	/* The case rules, against the state the batch has built so far; a
 	 * refusal stores nothing. */
 	rc = cases_apply(w->cases, j->parsed, j->author, j->role, logtree_size(w->tree),
@@ -163,6 +321,8 @@ static int write_job(struct writer *w, struct writer_job *j)
 		.sig = j->sig,
 		.sig_len = j->sig_len,
 		.leaf_hash = j->leaf_hash,
+		.sealed = j->sealed,
+		.sealed_len = j->sealed_len,
 	};
 	if ((rc = append_entry(w, &e)) != 0)
 		return rc;
@@ -299,9 +459,26 @@ static void write_batch(struct writer *w, struct writer_job *batch)
 		logtree_checkpoint_release(cp);
 		storage_failed(w, rc, "a batch");
 		fail_batch(w, batch, rc);
+		w->scrub = 0;
 		return;
 	}
 	storage_ok(w, logtree_size(w->tree) != first);
+	/* Erased bytes leave the WAL too (walsync.h). */
+	if (w->scrub) {
+		walsync_scrub(w->walsync);
+		w->scrub = 0;
+	}
+	/* A case closed now is due for the retention rules that long after. */
+	uint64_t after = w->cfg.content_after_ms;
+	if (w->cfg.record_after_ms && (!after || w->cfg.record_after_ms < after))
+		after = w->cfg.record_after_ms;
+	for (struct writer_job *j = batch; after && j; j = j->next)
+		if (j->kind == WRITER_APPEND && j->status == VG_OK && !j->duplicate && j->parsed &&
+		    j->parsed->body_case == VIGIL__V1__RECORD__BODY_CASE_CLOSE) {
+			int64_t due = now_ms() + (int64_t)after;
+			if (!w->retention_due || due < w->retention_due)
+				w->retention_due = due;
+		}
 	if (logtree_size(w->tree) != first)
 		publish(w, cp);
 	for (struct writer_job *j = batch; j; j = j->next) {
@@ -419,6 +596,94 @@ static int append_alert(struct writer *w, const struct watch_event *ev,
 fail:
 	writer_alerts_free(a);
 	return SQLITE_ERROR;
+}
+
+/*
+ * The retention rules' turn: one batch of one closed case (cases_retention)
+ * erased in one transaction with the relay's Erasure entry (reason
+ * retention), then the WAL scrubbed.  A kill -9 loses the whole turn or
+ * none of it, so a batch is never named by two Erasure entries.
+ */
+static void write_retention(struct writer *w)
+{
+	int64_t now = now_ms();
+	uint64_t first = logtree_size(w->tree);
+	struct logtree_mark mark;
+	logtree_mark(w->tree, &mark);
+	struct logtree_checkpoint *cp = NULL;
+	struct cases_retention_batch *b = malloc(sizeof(*b));
+	if (!b) {
+		w->retention_due = now + 1000;
+		return;
+	}
+	int rc = store_begin(w->store);
+	int got = 0;
+	if (rc == 0) {
+		got = cases_retention(w->cases, now, w->cfg.content_after_ms, w->cfg.record_after_ms,
+				      b);
+		if (got < 0)
+			rc = cases_abort(w);
+	}
+	uint64_t at = 0;
+	if (rc == 0 && got == 1) {
+		uint8_t erasure_id[RECORD_ID_LEN];
+		char *recipients[CASE_PARTIES_MAX];
+		for (size_t i = 0; i < b->n_parties; i++)
+			recipients[i] = b->parties[i];
+		Vigil__V1__Erasure ea = VIGIL__V1__ERASURE__INIT;
+		ea.indexes = b->indexes;
+		ea.n_indexes = b->n;
+		ea.whole_record = b->whole;
+		ea.reason = VIGIL__V1__ERASE_REASON__ERASE_REASON_RETENTION;
+		ea.recipients = recipients;
+		ea.n_recipients = b->n_parties;
+		Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
+		r.record_id.data = erasure_id;
+		r.record_id.len = RECORD_ID_LEN;
+		r.case_id = b->case_id;
+		r.body_case = VIGIL__V1__RECORD__BODY_ERASURE;
+		r.erasure = &ea;
+		rc = RAND_bytes(erasure_id, sizeof(erasure_id)) == 1 ? 0 : SQLITE_ERROR;
+		if (rc == 0)
+			rc = append_relay_record(w, &r, now, &at);
+		for (size_t i = 0; rc == 0 && i < b->n; i++)
+			rc = store_erase(w->store, b->indexes[i], b->whole, at, now);
+	}
+	if (rc == 0 && logtree_size(w->tree) != first)
+		rc = logtree_sign(w->tree, now_ms(), &cp);
+	if (rc == 0)
+		rc = store_commit(w->store);
+	if (rc != 0) {
+		roll_back(w, &mark);
+		logtree_checkpoint_release(cp);
+		storage_failed(w, rc, "the retention rules' erasure");
+		w->retention_due = w->health.fatal ? 0 : w->health.retry_at_ms;
+		free(b);
+		return;
+	}
+	storage_ok(w, logtree_size(w->tree) != first);
+	if (got == 1) {
+		walsync_scrub(w->walsync);
+		log_notice("retention: erased the %s of %zu entr%s of case %s (closed); erasure "
+			   "entry %llu", b->whole ? "records" : "sealed texts", b->n,
+			   b->n == 1 ? "y" : "ies", b->case_id, (unsigned long long)at);
+	}
+	if (cp) {
+		publish(w, cp);
+		logtree_checkpoint_release(cp);
+		uv_async_send(&w->async);
+	}
+	/* More may be due at once (the next batch or case); else when the
+	 * next closed case comes due (a close sets it sooner). */
+	int64_t next = 0;
+	if (got)
+		w->retention_due = now;
+	else if (cases_retention_next(w->cases, w->cfg.content_after_ms, w->cfg.record_after_ms,
+				      &next) != VG_OK)
+		w->retention_due = now + WRITER_RETENTION_PERIOD_MS;
+	else
+		w->retention_due = next == 0 ? 0 : next > now ? next : now + 1000;
+	free(b);
 }
 
 #define WATCH_BATCH 64  /* alerts written in one transaction at most */
@@ -560,6 +825,8 @@ static void writer_main(void *arg)
 			int64_t due = last ? last->signed_at_ms + (int64_t)w->cfg.interval_ms : 0;
 			if (w->watch_due > 0 && w->watch_due < due)
 				due = w->watch_due;
+			if (w->retention_due > 0 && w->retention_due < due)
+				due = w->retention_due;
 			/* A failing disk is not retried at once. */
 			if (due < w->health.retry_at_ms)
 				due = w->health.retry_at_ms;
@@ -581,6 +848,13 @@ static void writer_main(void *arg)
 			uv_mutex_unlock(&w->mu);
 			if (stop)
 				break;
+			/* Erasing after a retention period waits for an idle
+			 * queue: submissions first. */
+			if (w->retention_due > 0 && w->retention_due <= now_ms() &&
+			    health_may_try(&w->health, now_ms())) {
+				write_retention(w);
+				continue;
+			}
 			if (health_may_try(&w->health, now_ms()))
 				write_heartbeat(w);
 			continue;
@@ -689,6 +963,104 @@ void writer_close(struct writer **wp)
 	*wp = NULL;
 }
 
+/* One MemberKey entry (writer thread or start-up, in the open transaction). */
+static int append_member_key(struct writer *w, const char *org, const uint8_t *der,
+			     size_t der_len, int64_t now)
+{
+	uint8_t id[RECORD_ID_LEN];
+	if (RAND_bytes(id, sizeof(id)) != 1)
+		return SQLITE_ERROR;
+	char case_id[RECORD_CASE_ID_MAX + 1];
+	snprintf(case_id, sizeof(case_id), "%s/members", w->cfg.relay_org);
+	Vigil__V1__MemberKey mk = VIGIL__V1__MEMBER_KEY__INIT;
+	mk.organisation = (char *)org;
+	mk.encryption_certificate.data = (uint8_t *)der;
+	mk.encryption_certificate.len = der ? der_len : 0;
+	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
+	r.record_id.data = id;
+	r.record_id.len = RECORD_ID_LEN;
+	r.case_id = case_id;
+	r.body_case = VIGIL__V1__RECORD__BODY_MEMBER_KEY;
+	r.member_key = &mk;
+	uint64_t at;
+	int rc = append_relay_record(w, &r, now, &at);
+	sqlite3 *db = store_db(w->store);
+	sqlite3_stmt *st = NULL;
+	const char *sql = der ? "INSERT OR REPLACE INTO member_keys(org, sha256, idx) VALUES(?,?,?)"
+			      : "DELETE FROM member_keys WHERE org = ?";
+	if (rc == 0)
+		rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+		if (der) {
+			uint8_t h[SHA256_LEN];
+			EVP_Digest(der, der_len, h, NULL, EVP_sha256(), NULL);
+			sqlite3_bind_blob(st, 2, h, SHA256_LEN, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)at);
+		}
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sqlite3_errcode(db);
+	}
+	sqlite3_finalize(st);
+	if (rc == 0)
+		log_notice("logged %s's encryption certificate%s (entry %llu)", org,
+			   der ? "" : " as removed", (unsigned long long)at);
+	return rc;
+}
+
+/* At start-up: every member's encryption certificate that is new, changed
+ * or gone since the log last said, as MemberKey entries, in one
+ * transaction (the covering checkpoint is signed after it), before
+ * anything can be sealed to it. */
+static int log_member_keys(struct writer *w)
+{
+	sqlite3 *db = store_db(w->store);
+	int64_t now = now_ms();
+	sqlite3_stmt *get = NULL, *all = NULL;
+	struct logtree_mark mark;
+	logtree_mark(w->tree, &mark);
+	int rc = store_begin(w->store);
+	if (rc == 0)
+		rc = sqlite3_prepare_v2(db, "SELECT sha256 FROM member_keys WHERE org = ?", -1, &get,
+					NULL);
+	for (size_t i = 0; rc == 0 && i < w->cfg.n_member_keys; i++) {
+		const struct writer_member_key *k = &w->cfg.member_keys[i];
+		sqlite3_bind_text(get, 1, k->org, -1, SQLITE_STATIC);
+		int s = sqlite3_step(get);
+		int same = s == SQLITE_ROW && k->der && sqlite3_column_bytes(get, 0) == SHA256_LEN &&
+			   memcmp(sqlite3_column_blob(get, 0), k->sha256, SHA256_LEN) == 0;
+		int logged = s == SQLITE_ROW;
+		sqlite3_reset(get);
+		if (s != SQLITE_ROW && s != SQLITE_DONE)
+			rc = sqlite3_errcode(db);
+		else if (k->der && !same)
+			rc = append_member_key(w, k->org, k->der, k->der_len, now);
+		else if (!k->der && logged)
+			rc = append_member_key(w, k->org, NULL, 0, now);
+	}
+	/* Members no longer in the directory at all. */
+	char gone[64][RECORD_ORG_MAX + 1];
+	size_t n_gone = 0;
+	if (rc == 0)
+		rc = sqlite3_prepare_v2(db, "SELECT org FROM member_keys", -1, &all, NULL);
+	while (rc == 0 && n_gone < 64 && sqlite3_step(all) == SQLITE_ROW) {
+		const char *org = (const char *)sqlite3_column_text(all, 0);
+		int listed = 0;
+		for (size_t i = 0; org && i < w->cfg.n_member_keys && !listed; i++)
+			listed = strcmp(w->cfg.member_keys[i].org, org) == 0;
+		if (org && !listed)
+			snprintf(gone[n_gone++], sizeof(gone[0]), "%s", org);
+	}
+	sqlite3_finalize(all);
+	sqlite3_finalize(get);
+	for (size_t i = 0; rc == 0 && i < n_gone; i++)
+		rc = append_member_key(w, gone[i], NULL, 0, now);
+	if (rc == 0)
+		rc = store_commit(w->store);
+	if (rc != 0)
+		roll_back(w, &mark);
+	return rc;
+}
+
 int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t batch_wait_ms,
 		 const struct writer_config *cfg, char *err, size_t err_len)
 {
@@ -703,6 +1075,8 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
 		return VG_EBADREQ;
 	}
 	cases_configure(w->cases, &cfg->watch, &cfg->members);
+	/* The retention rules look once at start-up, then as they find work. */
+	w->retention_due = cfg->content_after_ms || cfg->record_after_ms ? 1 : 0;
 	/* Deadlines that passed while the relay was down fire at once. */
 	if (cases_next_due(w->cases, &w->watch_due) != 0) {
 		snprintf(err, err_len, "%s: cannot read the watchdog's deadlines", store_path(w->store));
@@ -711,6 +1085,11 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
 	int rc = logtree_start(w->tree, cfg->key, cfg->origin, err, err_len);
 	if (rc != VG_OK)
 		return rc;
+	if ((rc = log_member_keys(w)) != 0) {
+		snprintf(err, err_len, "%s: cannot log the members' encryption certificates: %s",
+			 store_path(w->store), sqlite3_errstr(rc));
+		return VG_EIO;
+	}
 	/* A checkpoint that covers the whole log before anything is served. */
 	struct logtree_checkpoint *last = logtree_last(w->tree);
 	if (!last || last->size != logtree_size(w->tree)) {

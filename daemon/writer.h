@@ -80,6 +80,8 @@ struct writer_job {
 	size_t record_len;
 	const uint8_t *sig;
 	size_t sig_len;
+	const uint8_t *sealed;             /* the record's sealed text (CMS), checked */
+	size_t sealed_len;                 /* 0: none */
 	uint8_t leaf_hash[SHA256_LEN];
 
 	/* The outcome (set by the writer). */
@@ -111,6 +113,8 @@ struct writer_stats {
 	uint64_t storage_failures; /* transactions that failed this run */
 };
 
+struct writer_member_key;
+
 struct writer_config {
 	EVP_PKEY *key;          /* Ed25519 checkpoint key (borrowed) */
 	const char *origin;     /* origin line and key name */
@@ -124,7 +128,27 @@ struct writer_config {
 	struct case_members members;  /* the member directory, for the case rules */
 	uint64_t wal_limit;     /* WAL size in bytes kept by checkpoints (walsync.h);
 				 * 0: WRITER_WAL_LIMIT */
+	/* [retention]: how long after a case is closed its sealed texts and
+	 * its records are erased (0: never). */
+	uint64_t content_after_ms;
+	uint64_t record_after_ms;
+	/* The members' encryption certificates (the directory's): each one
+	 * new, changed or gone since the log last said is logged at start-up
+	 * as a relay-signed MemberKey entry.  Read in writer_start only. */
+	const struct writer_member_key *member_keys;
+	size_t n_member_keys;
 };
+
+struct writer_member_key {
+	const char *org;
+	const uint8_t *der;                /* NULL: none */
+	size_t der_len;
+	const uint8_t *sha256;             /* of der */
+};
+
+/* How often the writer looks for closed cases the retention rules are due
+ * for, when the last look found nothing left. */
+#define WRITER_RETENTION_PERIOD_MS 60000
 
 #define WRITER_WAL_LIMIT (16u * 1024u * 1024u)
 

@@ -8,8 +8,11 @@
 #   fails to reach the returnee on three channels; the relay alerts the
 #   coordinator, and, with no acknowledgement, escalates to the police; the
 #   coordinator records that a police report was filed; IOM reaches her and
-#   the alert is resolved.  Then: a receipt verified offline, the log
-#   audited, and a monitor catching a relay that rewrote its history.
+#   the alert is resolved.  IOM's notes are sealed: the relay stores them
+#   but cannot read them, the coordinator and IOM open them, the police
+#   cannot.  Then: a receipt verified offline, the log audited, a sealed
+#   note checked with nothing but openssl, and a monitor catching a relay
+#   that rewrote its history.
 #
 #   deploy/demo.sh            state (PKI, database, logs) goes to ./state/demo
 #   VIGIL_DEMO_STATE=DIR deploy/demo.sh
@@ -92,6 +95,8 @@ start_relay() {
 		sleep 0.1
 	done
 	port=$(cat "$state/ready")
+	# Each organisation's encryption certificate and key open the sealed
+	# text written to it.
 	for org in se-stockholm-coord se-police-noa iom-ru-moscow; do
 		cat > "$state/$org.conf" <<CONF
 [relay]
@@ -102,6 +107,8 @@ checkpoint_key = pki/checkpoint.pub
 cert = pki/$org.crt
 key = pki/$org.key
 ca = pki/ca.crt
+enc_cert = pki/$org.enc.crt
+enc_key = pki/$org.enc.key
 CONF
 	done
 }
@@ -136,7 +143,7 @@ say "IOM assesses the risk on arrival"
 iom risk --case "$case_id" --level high --factor threats-to-family --factor debt-bondage \
 	--phase on-arrival
 
-say "IOM Moscow tries to reach her on three channels, without success"
+say "IOM Moscow tries to reach her on three channels, without success (notes are sealed)"
 iom contact --case "$case_id" --channel phone --outcome no-answer --note "two calls, no answer"
 iom contact --case "$case_id" --channel messenger --outcome undelivered
 iom contact --case "$case_id" --channel home-visit --outcome moved \
@@ -176,6 +183,12 @@ say "anyone holding the relay's checkpoint key can check that receipt offline"
 say "the case's whole record, every entry with its inclusion proof, as IOM sees it"
 iom log "$case_id"
 
+say "the notes are sealed to the case's readers: the coordinator opens them too"
+coord log "$case_id" | grep ' note='
+
+say "the police read no narrative: the case log is refused to them"
+police log "$case_id" || echo "(exit status $?: refused by the relay)"
+
 say "who read the case: IOM is responsible now, but only the owner may ask"
 iom case readers "$case_id" || echo "(exit status $?: refused by the relay)"
 coord case readers "$case_id"
@@ -189,7 +202,7 @@ stop_relay
 
 say "a relay that rewrote history: the log is replaced by a shorter copy with another entry"
 cp "$state/vigil.db" "$state/vigil.db.real"
-sqlite3 "$state/vigil.db" "DELETE FROM entries WHERE idx >= 3;
+sqlite3 "$state/vigil.db" "DELETE FROM entries WHERE idx >= 3; DELETE FROM sealed WHERE idx >= 3;
 	DELETE FROM tree WHERE ((idx + 1) << level) > 3; DELETE FROM checkpoints WHERE size > 3;
 	DELETE FROM alerts WHERE position >= 3;" >/dev/null
 start_relay
@@ -214,6 +227,33 @@ sqlite3 "$state/vigil.db" \
 openssl x509 -inform DER -in "$state/entry-author.der" -noout -subject
 openssl x509 -inform DER -in "$state/entry-author.der" -pubkey -noout > "$state/entry-author.pub"
 openssl dgst -sha256 -verify "$state/entry-author.pub" -signature "$state/entry.sig" "$state/entry.bin"
+
+say "a sealed note as evidence: the signed record, the commitment, the text, with openssl"
+note_idx=$(sqlite3 "$state/vigil.db" "SELECT max(idx) FROM sealed")
+sqlite3 "$state/vigil.db" \
+	"SELECT writefile('$state/note.bin', e.record), writefile('$state/note.sig', e.signature),
+	        writefile('$state/note-author.der', c.der), writefile('$state/note.cms', s.cms)
+	   FROM entries e JOIN certs c ON c.fp = e.cert_fp JOIN sealed s ON s.idx = e.idx
+	  WHERE e.idx = $note_idx" >/dev/null
+openssl x509 -inform DER -in "$state/note-author.der" -pubkey -noout > "$state/note-author.pub"
+openssl dgst -sha256 -verify "$state/note-author.pub" -signature "$state/note.sig" "$state/note.bin"
+# The reader (here the coordinator) decrypts P with its encryption key.
+openssl cms -decrypt -binary -inform DER -in "$state/note.cms" \
+	-recip "$state/pki/se-stockholm-coord.enc.crt" -inkey "$state/pki/se-stockholm-coord.enc.key" \
+	-out "$state/note.p"
+commitment=$(openssl dgst -sha256 -r "$state/note.p" | cut -d' ' -f1)
+# SealedText.commitment is the 32 bytes after 0a 20 in the signed record.
+if od -An -v -tx1 "$state/note.bin" | tr -d ' \n' | grep -q "0a20$commitment"; then
+	echo "SHA-256 of P $commitment is the signed record's commitment"
+else
+	echo "the commitment does not match" >&2
+	exit 1
+fi
+# P: tag, record id, field, salt, length (bytes 65-66), the text, zero padding.
+len=$(od -An -j65 -N2 -tu1 "$state/note.p" | awk '{ print $1 * 256 + $2 }')
+printf 'the note: '
+dd if="$state/note.p" bs=1 skip=67 count="$len" status=none
+echo
 
 trap - EXIT
 echo

@@ -222,6 +222,46 @@ int record_utf8_ok(const char *str)
 	return 1;
 }
 
+/* A SealedText: a 32-byte commitment and 1-32 readers of 32 bytes each,
+ * strictly ascending; plain is the same field in the clear, which may not
+ * be set beside it. */
+static int validate_sealed(const Vigil__V1__SealedText *t, const char *field, const char *plain,
+			   char *why, size_t why_len)
+{
+	if (!t)
+		return VG_OK;
+	if (t->base.n_unknown_fields) {
+		WHY("sealed_%s has unknown fields", field);
+		return VG_EBADREQ;
+	}
+	if (plain && plain[0]) {
+		WHY("%s is given both in the clear and sealed; only sealed_%s", field, field);
+		return VG_EBADREQ;
+	}
+	if (t->commitment.len != SHA256_LEN) {
+		WHY("sealed_%s: commitment must be %u bytes (SHA-256)", field, SHA256_LEN);
+		return VG_EBADREQ;
+	}
+	if (t->n_readers < 1 || t->n_readers > RECORD_PARTIES_MAX) {
+		WHY("sealed_%s: %zu readers; 1-%u allowed", field, t->n_readers,
+		    RECORD_PARTIES_MAX);
+		return VG_EBADREQ;
+	}
+	for (size_t i = 0; i < t->n_readers; i++) {
+		if (t->readers[i].len != SHA256_LEN) {
+			WHY("sealed_%s: reader %zu must be %u bytes (SHA-256 of a certificate)",
+			    field, i + 1, SHA256_LEN);
+			return VG_EBADREQ;
+		}
+		if (i > 0 && memcmp(t->readers[i - 1].data, t->readers[i].data, SHA256_LEN) >= 0) {
+			WHY("sealed_%s: readers must be strictly ascending (reader %zu)", field,
+			    i + 1);
+			return VG_EBADREQ;
+		}
+	}
+	return VG_OK;
+}
+
 static int validate_contact(const Vigil__V1__ContactAttempt *c, char *why, size_t why_len)
 {
 	if (c->base.n_unknown_fields) {
@@ -249,7 +289,7 @@ static int validate_contact(const Vigil__V1__ContactAttempt *c, char *why, size_
 		WHY("note is not valid UTF-8");
 		return VG_EBADREQ;
 	}
-	return VG_OK;
+	return validate_sealed(c->sealed_note, "note", c->note, why, why_len);
 }
 
 /* A short free-text field: 1..max bytes of UTF-8. */
@@ -292,6 +332,9 @@ static int validate_override(const Vigil__V1__Override *o, char *why, size_t why
 		WHY("override reason must be risk_to_life");
 		return VG_EBADREQ;
 	}
+	if (o->sealed_justification)
+		return validate_sealed(o->sealed_justification, "justification", o->justification,
+				       why, why_len);
 	if (!text_ok(o->justification, RECORD_TEXT_MAX)) {
 		WHY("override justification must be 1-%u bytes of UTF-8", RECORD_TEXT_MAX);
 		return VG_EBADREQ;
@@ -422,14 +465,89 @@ static int validate_answer(const Vigil__V1__HandoverAnswer *a, char *why, size_t
 		WHY("offer_id must be the %u-byte record_id of the offer", RECORD_ID_LEN);
 		return VG_EBADREQ;
 	}
-	if (a->accept && a->decline_reason[0]) {
+	if (a->accept && (a->decline_reason[0] || a->sealed_decline_reason)) {
 		WHY("an acceptance carries no decline_reason");
 		return VG_EBADREQ;
 	}
+	if (a->sealed_decline_reason)
+		return validate_sealed(a->sealed_decline_reason, "decline_reason",
+				       a->decline_reason, why, why_len);
 	if (!a->accept && !text_ok(a->decline_reason, RECORD_TEXT_MAX)) {
 		WHY("a decline needs a reason of 1-%u bytes of UTF-8", RECORD_TEXT_MAX);
 		return VG_EBADREQ;
 	}
+	return VG_OK;
+}
+
+static const char *const erase_reason_names[] = {
+	NULL, "data-subject-request", "unlawful-content", "retention", "other",
+};
+
+const char *record_erase_reason_name(int v)
+{
+	return name_of(erase_reason_names, N_OF(erase_reason_names), v);
+}
+
+int record_erase_reason_from_name(const char *s)
+{
+	return value_of(erase_reason_names, N_OF(erase_reason_names), s);
+}
+
+static int validate_erase_request(const Vigil__V1__EraseRequest *e, char *why, size_t why_len)
+{
+	if (e->base.n_unknown_fields) {
+		WHY("erase_request has unknown fields");
+		return VG_EBADREQ;
+	}
+	if (e->target_id.len != RECORD_ID_LEN) {
+		WHY("target_id must be the %u-byte record_id of the record to erase",
+		    RECORD_ID_LEN);
+		return VG_EBADREQ;
+	}
+	if (!record_erase_reason_name(e->reason) ||
+	    e->reason == VIGIL__V1__ERASE_REASON__ERASE_REASON_RETENTION) {
+		WHY("erase reason must be data-subject-request, unlawful-content or other");
+		return VG_EBADREQ;
+	}
+	if (!ref_ok(e->reference)) {
+		WHY("reference must be 1-64 characters of [A-Za-z0-9-]");
+		return VG_EBADREQ;
+	}
+	return VG_OK;
+}
+
+static int validate_erasure(const Vigil__V1__Erasure *e, char *why, size_t why_len)
+{
+	if (e->base.n_unknown_fields) {
+		WHY("erasure has unknown fields");
+		return VG_EBADREQ;
+	}
+	if (e->n_indexes < 1) {
+		WHY("an erasure names at least one entry");
+		return VG_EBADREQ;
+	}
+	for (size_t i = 1; i < e->n_indexes; i++)
+		if (e->indexes[i] <= e->indexes[i - 1]) {
+			WHY("erasure indexes must be strictly ascending");
+			return VG_EBADREQ;
+		}
+	if (!record_erase_reason_name(e->reason)) {
+		WHY("unknown erase reason %d", (int)e->reason);
+		return VG_EBADREQ;
+	}
+	int retention = e->reason == VIGIL__V1__ERASE_REASON__ERASE_REASON_RETENTION;
+	if (retention != (e->request_id.len == 0) ||
+	    (!retention && (e->request_id.len != RECORD_ID_LEN ||
+			    !record_org_ok(e->requested_by) || !ref_ok(e->reference)))) {
+		WHY("an erasure on request names its request, requester and reference; one by "
+		    "retention none");
+		return VG_EBADREQ;
+	}
+	for (size_t i = 0; i < e->n_recipients; i++)
+		if (!record_org_ok(e->recipients[i])) {
+			WHY("erasure recipient %zu is not an organisation id", i + 1);
+			return VG_EBADREQ;
+		}
 	return VG_OK;
 }
 
@@ -447,6 +565,8 @@ static int validate_alert_ack(const Vigil__V1__AlertAck *a, char *why, size_t wh
 		WHY("unknown ack decision %d", (int)a->decision);
 		return VG_EBADREQ;
 	}
+	if (a->sealed_reason)
+		return validate_sealed(a->sealed_reason, "reason", a->reason, why, why_len);
 	if (a->decision != VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED &&
 	    !text_ok(a->reason, RECORD_TEXT_MAX)) {
 		WHY("this decision needs a reason of 1-%u bytes of UTF-8", RECORD_TEXT_MAX);
@@ -559,6 +679,27 @@ int record_parse(const uint8_t *bytes, size_t len, Vigil__V1__Record **out,
 		break;
 	case VIGIL__V1__RECORD__BODY_ALERT:
 		rc = validate_alert(r->alert, why, why_len);
+		break;
+	case VIGIL__V1__RECORD__BODY_ERASE_REQUEST:
+		rc = validate_erase_request(r->erase_request, why, why_len);
+		break;
+	case VIGIL__V1__RECORD__BODY_MEMBER_KEY:
+		rc = VG_OK;
+		if (r->member_key->base.n_unknown_fields ||
+		    !record_org_ok(r->member_key->organisation)) {
+			WHY("member_key: organisation must be an organisation id");
+			rc = VG_EBADREQ;
+		}
+		break;
+	case VIGIL__V1__RECORD__BODY_GRANT:
+		rc = VG_OK;
+		if (r->grant->base.n_unknown_fields || !record_org_ok(r->grant->to)) {
+			WHY("grant: to must be an organisation id (1-64 characters of [a-z0-9-])");
+			rc = VG_EBADREQ;
+		}
+		break;
+	case VIGIL__V1__RECORD__BODY_ERASURE:
+		rc = validate_erasure(r->erasure, why, why_len);
 		break;
 	case VIGIL__V1__RECORD__BODY_CASE_CLOSE:
 		rc = VG_OK;
@@ -805,4 +946,50 @@ int time_parse_rfc3339(const char *s, int64_t *ms)
 	int64_t t = days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec - off * 60;
 	*ms = t * 1000 + frac;
 	return VG_OK;
+}
+
+const Vigil__V1__SealedText *record_sealed_text(const Vigil__V1__Record *r, int *field,
+						const char **plain)
+{
+	const Vigil__V1__SealedText *t = NULL;
+	const char *p = NULL;
+	int f = 0;
+	switch (r->body_case) {
+	case VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT:
+		t = r->contact_attempt->sealed_note;
+		p = r->contact_attempt->note;
+		f = 1;
+		break;
+	case VIGIL__V1__RECORD__BODY_CASE_OPEN:
+		if (r->case_open->basis_case == VIGIL__V1__CASE_OPEN__BASIS_OVERRIDE) {
+			t = r->case_open->override->sealed_justification;
+			p = r->case_open->override->justification;
+			f = 2;
+		}
+		break;
+	case VIGIL__V1__RECORD__BODY_HANDOVER_OFFER:
+		if (r->handover_offer->basis_case == VIGIL__V1__HANDOVER_OFFER__BASIS_OVERRIDE) {
+			t = r->handover_offer->override->sealed_justification;
+			p = r->handover_offer->override->justification;
+			f = 2;
+		}
+		break;
+	case VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER:
+		t = r->handover_answer->sealed_decline_reason;
+		p = r->handover_answer->decline_reason;
+		f = 3;
+		break;
+	case VIGIL__V1__RECORD__BODY_ALERT_ACK:
+		t = r->alert_ack->sealed_reason;
+		p = r->alert_ack->reason;
+		f = 4;
+		break;
+	default:
+		break;
+	}
+	if (field)
+		*field = f;
+	if (plain)
+		*plain = p && p[0] ? p : NULL;
+	return t;
 }

@@ -77,6 +77,21 @@ int entry_leaf_encode(int64_t received_at_ms, const uint8_t cert_sha256[SHA256_L
 		      const uint8_t *record, size_t record_len,
 		      const uint8_t *sig, size_t sig_len, uint8_t **leaf, size_t *leaf_len);
 
+/*
+ * The record's free-text field, if its kind has one: the SealedText (NULL
+ * when not sealed), *field its sealed_field number (proto/sealed.h: 1 note,
+ * 2 justification, 3 decline reason, 4 acknowledgement reason; 0 when the
+ * kind has no free text) and *plain the text in the clear (NULL when
+ * empty; only older records have one).
+ */
+const Vigil__V1__SealedText *record_sealed_text(const Vigil__V1__Record *r, int *field,
+						const char **plain);
+
+/* Names of vigil.v1.EraseReason ("data-subject-request", ...); NULL/0 when
+ * unknown. */
+const char *record_erase_reason_name(int v);
+int record_erase_reason_from_name(const char *s);
+
 /* RFC 9162 section 2.1.1: SHA-256(0x00 || leaf). */
 void merkle_leaf_hash(const uint8_t *leaf, size_t len, uint8_t out[SHA256_LEN]);
 

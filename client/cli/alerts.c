@@ -355,7 +355,8 @@ static void ack_help(FILE *f)
 		fprintf(f, "%s%s", i ? ", " : "", vigil_ack_decision_name(i));
 	fprintf(f, "\n"
 		   "  --reason TEXT        why, 1-%d bytes of UTF-8; required unless the\n"
-		   "                       decision is police-report-filed\n"
+		   "                       decision is police-report-filed; sealed to the\n"
+		   "                       case's readers (police are none)\n"
 		   "\n"
 		   "Global options (vigil --help) may also follow the command.\n"
 		   "Output: the verified receipt, as for 'vigil contact', with 'alert_id ID'\n"

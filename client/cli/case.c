@@ -12,6 +12,8 @@
  *   vigil handover accept --case ID [--offer-id HEX]
  *   vigil handover decline --case ID --reason TEXT [--offer-id HEX]
  *   vigil handover withdraw --case ID [--offer-id HEX]
+ *   vigil erase --case ID --record-id HEX [--record] --reason R --reference REF
+ *   vigil grant --case ID --to ORG
  *
  * Each checks its options and the record's fields (libvigil's *_check)
  * before it connects, so a usage error costs no connection, then submits
@@ -45,6 +47,9 @@ enum {
 	OPT_REASON,
 	OPT_CONSENT_REF,
 	OPT_OFFER_ID,
+	OPT_RECORD_ID,
+	OPT_WHOLE,
+	OPT_REFERENCE,
 };
 
 /* More --party or --factor options than this are a usage error before the
@@ -137,7 +142,10 @@ static void open_help(FILE *f)
 		   "  --consent-at TIME    when she gave it, RFC 3339; default now\n"
 		   "  --override-risk-to-life TEXT\n"
 		   "                       share without consent because of a risk to life;\n"
-		   "                       TEXT is the short justification (1-%d bytes)\n"
+		   "                       TEXT is the short justification (1-%d bytes),\n"
+		   "                       sealed to our organisation and the parties named\n"
+		   "                       with roles that read narrative (for a reopened\n"
+		   "                       case also to its readers)\n"
 		   "Exactly one of --consent and --override-risk-to-life.\n%s",
 		VIGIL_PARTIES_MAX, VIGIL_TEXT_MAX, receipt_help);
 }
@@ -314,6 +322,123 @@ int cmd_case(struct settings *s, int argc, char *argv[])
 	return cli_usage_error("case: unknown subcommand '%s' (open, close or readers)", sub);
 }
 
+/* ---- erase and grant -------------------------------------------------------------------- */
+
+static void erase_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] erase --case ID --record-id HEX [--record]\n"
+		   "                           --reason REASON --reference REF\n"
+		   "\n"
+		   "Asks the relay to erase one record of a case we own: its sealed text, or\n"
+		   "with --record the record itself (its bytes and signature; its index and\n"
+		   "leaf hash stay, so every proof and saved receipt stays valid).  The relay\n"
+		   "writes an Erasure entry it signs, which the case log shows.  Copies the\n"
+		   "parties keep, and backups, are not reached.\n"
+		   "\n"
+		   "  --case ID            the case (ours: we opened it)\n"
+		   "  --record-id HEX      the record to erase (32 hex digits)\n"
+		   "  --record             erase the record itself, not only its sealed text\n"
+		   "  --reason REASON      why, one of:\n");
+	output_names(f, vigil_erase_reason_name);
+	fprintf(f, "  --reference REF      our reference for the decision, 1-64 of [A-Za-z0-9-]\n%s",
+		receipt_help);
+}
+
+int cmd_erase(struct settings *s, int argc, char *argv[])
+{
+	static const struct option options[] = {
+		CLI_GLOBAL_OPTIONS,
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "record-id", required_argument, NULL, OPT_RECORD_ID },
+		{ "record", no_argument, NULL, OPT_WHOLE },
+		{ "reason", required_argument, NULL, OPT_REASON },
+		{ "reference", required_argument, NULL, OPT_REFERENCE },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vigil_erase e;
+	memset(&e, 0, sizeof(e));
+	const char *target = NULL;
+	int opt, r;
+	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_CASE: e.case_id = optarg; break;
+		case OPT_RECORD_ID: target = optarg; break;
+		case OPT_WHOLE: e.whole_record = 1; break;
+		case OPT_REASON: e.reason = optarg; break;
+		case OPT_REFERENCE: e.reference = optarg; break;
+		default:
+			if ((r = other_option(s, opt, argv, erase_help)) != 0)
+				return r < 0 ? 0 : r;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("erase: unexpected argument '%s'", argv[optind]);
+	if (!e.case_id || !target || !e.reason || !e.reference)
+		return cli_usage_error("erase: --case, --record-id, --reason and --reference are "
+				       "required");
+	if (strlen(target) != 2 * VIGIL_RECORD_ID_LEN ||
+	    vigil_hex_decode(target, e.target_id, VIGIL_RECORD_ID_LEN) != 0)
+		return cli_usage_error("erase: --record-id must be %d hex digits",
+				       2 * VIGIL_RECORD_ID_LEN);
+	vigil_client *c;
+	int rc = cli_connect(s, &c);
+	if (rc != 0)
+		return rc;
+	struct vigil_receipt rcpt;
+	struct vigil_error err;
+	rc = vigil_submit_erase(c, &e, &rcpt, &err);
+	vigil_close(&c);
+	return finish(s, e.case_id, rc, &rcpt, &err, NULL, NULL);
+}
+
+static void grant_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] grant --case ID --to ORG\n"
+		   "\n"
+		   "Lets a party of a case we own that reads no narrative (police) read it:\n"
+		   "sealed text written from now on is sealed to it too, and it may read the\n"
+		   "case's records.  The grant is a record in the log.\n"
+		   "\n"
+		   "  --case ID            the case (ours: we opened it)\n"
+		   "  --to ORG             the party\n%s",
+		receipt_help);
+}
+
+int cmd_grant(struct settings *s, int argc, char *argv[])
+{
+	static const struct option options[] = {
+		CLI_GLOBAL_OPTIONS,
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vigil_grant g;
+	memset(&g, 0, sizeof(g));
+	int opt, r;
+	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_CASE: g.case_id = optarg; break;
+		case OPT_TO: g.to = optarg; break;
+		default:
+			if ((r = other_option(s, opt, argv, grant_help)) != 0)
+				return r < 0 ? 0 : r;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("grant: unexpected argument '%s'", argv[optind]);
+	if (!g.case_id || !g.to)
+		return cli_usage_error("grant: --case and --to are required");
+	vigil_client *c;
+	int rc = cli_connect(s, &c);
+	if (rc != 0)
+		return rc;
+	struct vigil_receipt rcpt;
+	struct vigil_error err;
+	rc = vigil_submit_grant(c, &g, &rcpt, &err);
+	vigil_close(&c);
+	return finish(s, g.case_id, rc, &rcpt, &err, NULL, NULL);
+}
+
 /* ---- risk ------------------------------------------------------------------------------- */
 
 static void risk_help(FILE *f)
@@ -407,7 +532,8 @@ static void offer_help(FILE *f)
 		   "                       (1-64 of A-Z a-z 0-9 -)\n"
 		   "  --override-risk-to-life TEXT\n"
 		   "                       hand over without consent because of a risk to\n"
-		   "                       life; TEXT is the justification (1-%d bytes)\n"
+		   "                       life; TEXT is the justification (1-%d bytes),\n"
+		   "                       sealed to the case's readers and to ORG\n"
 		   "Exactly one of --consent-ref and --override-risk-to-life.  The receipt\n"
 		   "also gives offer_id: the offer's record id, which names it in an answer.\n"
 		   "%s", VIGIL_TEXT_MAX, receipt_help);
@@ -495,7 +621,8 @@ static void answer_help_of(FILE *f, enum answer_kind k)
 		   "  --case ID            the case\n", answer_name[k],
 		k == ANSWER_DECLINE ? " --reason TEXT" : "", what[k]);
 	if (k == ANSWER_DECLINE)
-		fprintf(f, "  --reason TEXT        why, 1-%d bytes of UTF-8\n", VIGIL_TEXT_MAX);
+		fprintf(f, "  --reason TEXT        why, 1-%d bytes of UTF-8, sealed to the case's\n"
+			   "                       readers\n", VIGIL_TEXT_MAX);
 	fprintf(f, "  --offer-id HEX       the offer's record id (32 hex digits); default: the\n"
 		   "                       pending offer named by the case's status, which\n"
 		   "                       the tool asks the relay for first (police and\n"

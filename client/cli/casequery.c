@@ -279,21 +279,28 @@ static void log_help(FILE *f)
 {
 	fprintf(f, "usage: vigil [OPTIONS] log ID\n"
 		   "\n"
-		   "Shows every record of case ID (for coordinator and iom parties and the\n"
-		   "responsible party), after verifying the relay's answer: its checkpoint\n"
-		   "with the checkpoint key, each entry's leaf hash, and each entry's inclusion\n"
-		   "proof to that checkpoint.  One line per entry:\n"
+		   "Shows every record of case ID (for coordinator, iom and shelter parties\n"
+		   "and the responsible party), after verifying the relay's answer: its\n"
+		   "checkpoint with the checkpoint key, each entry's leaf hash, and each\n"
+		   "entry's inclusion proof to that checkpoint.  One line per entry:\n"
 		   "\n"
 		   "  INDEX RECEIVED-AT AUTHOR KIND FIELD=VALUE ...\n"
 		   "\n"
-		   "with the coded fields of the record (free text is left out), then\n"
+		   "with the coded fields of the record, then its free text, if any (note,\n"
+		   "justification, decline-reason or reason), as a JSON string: free text is\n"
+		   "sealed to the case's readers, and opened with --enc-cert and --enc-key\n"
+		   "(each checked against the record's commitment); it shows as [sealed] when\n"
+		   "our organisation is no reader of it or no encryption key is given.  Then\n"
 		   "'verified: N entries, every inclusion proof leads to the checkpoint of size\n"
-		   "M'.  Exit status 3 when anything fails to verify.\n"
+		   "M'.  Exit status 3 when anything fails to verify, a sealed text included.\n"
 		   "\n"
 		   "With --json one object: case_id, checkpoint (the signed note),\n"
 		   "checkpoint_size, verified, and entries: index, received_at, author, kind,\n"
 		   "record_id, leaf_hash, cert_sha256, record and signature (base64),\n"
-		   "inclusion_proof, and body (the record's fields, free text included).\n"
+		   "inclusion_proof, and body (the record's fields, free text included: null\n"
+		   "when there is none or it stays sealed, and then also\n"
+		   "\"note_sealed\":true, \"override_justification_sealed\":true,\n"
+		   "\"decline_reason_sealed\":true or \"reason_sealed\":true).\n"
 		   "\n"
 		   "The relay answers in pages; without --limit and --after, vigil asks for\n"
 		   "page after page and shows the whole log (a case's readers list shows one\n"
@@ -321,6 +328,54 @@ static void print_list(const char *key, const char *const *v, size_t n)
 		printf("%s%s", i ? "," : "", v[i]);
 	if (n == 0)
 		printf("none");
+}
+
+/*
+ * The record's free text: the member of struct vigil_record_info that holds
+ * it (its name is also the JSON key); 0 for a kind without one.  A sealed
+ * text is put there once it is opened (open_texts).
+ */
+struct free_text {
+	const char *key;       /* JSON key: "note", "override_justification", ... */
+	const char *text_key;  /* key of the text line: "note", "justification", ... */
+	char *text;
+	size_t size;
+};
+
+static int free_text_of(struct vigil_record_info *ri, struct free_text *ft)
+{
+	const char *k = ri->kind;
+	if (!strcmp(k, "contact"))
+		*ft = (struct free_text){ "note", "note", ri->note, sizeof(ri->note) };
+	else if ((!strcmp(k, "case-open") || !strcmp(k, "handover-offer")) && ri->override)
+		*ft = (struct free_text){ "override_justification", "justification",
+					  ri->override_justification,
+					  sizeof(ri->override_justification) };
+	else if (!strcmp(k, "handover-answer") && !ri->accept)
+		*ft = (struct free_text){ "decline_reason", "decline-reason", ri->decline_reason,
+					  sizeof(ri->decline_reason) };
+	else if (!strcmp(k, "alert-ack"))
+		*ft = (struct free_text){ "reason", "reason", ri->reason, sizeof(ri->reason) };
+	else
+		return 0;
+	return 1;
+}
+
+/* " KEY=\"text\"" (JSON-escaped, so one line), " KEY=[sealed]", " KEY=[erased]"
+ * (sealed 2), or nothing when there is no text. */
+static void free_text_line(struct vigil_record_info *ri, int sealed)
+{
+	struct free_text ft;
+	if (!free_text_of(ri, &ft))
+		return;
+	if (sealed == 2)
+		printf(" %s=[erased]", ft.text_key);
+	else if (sealed)
+		printf(" %s=[sealed]", ft.text_key);
+	else if (ft.text[0]) {
+		printf(" %s=", ft.text_key);
+		json_write_string(stdout, ft.text);
+	}
 }
 
 /* The coded fields of a record, " key=value" each. */
@@ -378,11 +433,30 @@ static void body_text(const struct vigil_record_info *ri)
 	} else if (!strcmp(k, "alert-ack")) {
 		print_hex_id("alert", ri->alert_id);
 		printf(" decision=%s", ri->decision);
+	} else if (!strcmp(k, "erase-request")) {
+		print_hex_id("record", ri->target_id);
+		printf(" what=%s reason=%s reference=%s", ri->erase_whole ? "record" : "sealed-text",
+		       ri->erase_reason, ri->erase_reference);
+	} else if (!strcmp(k, "erasure")) {
+		printf(" what=%s reason=%s entries=", ri->erase_whole ? "records" : "sealed-texts",
+		       ri->erase_reason);
+		for (size_t i = 0; i < ri->erased_n && i < VIGIL_ERASED_MAX; i++)
+			printf("%s%llu", i ? "," : "", (unsigned long long)ri->erased[i]);
+		if (ri->requested_by[0]) {
+			printf(" requested-by=%s", ri->requested_by);
+			print_hex_id("request", ri->target_id);
+			printf(" reference=%s", ri->erase_reference);
+		}
+	} else if (!strcmp(k, "grant")) {
+		printf(" to=%s", ri->grant_to);
+	} else if (!strcmp(k, "member-key")) {
+		printf(" member=%s certificate=%s", ri->member, ri->member_key_len ? "set" : "removed");
 	}
 }
 
-/* The record's fields as a JSON object. */
-static void body_json(const struct vigil_record_info *ri)
+/* The record's fields as a JSON object; KEY_sealed: true when its free
+ * text (KEY) is sealed and this organisation cannot open it. */
+static void body_json(struct vigil_record_info *ri, int sealed)
 {
 	FILE *f = stdout;
 	const char *parties[VIGIL_PARTIES_MAX];
@@ -470,6 +544,35 @@ static void body_json(const struct vigil_record_info *ri)
 		json_write_string(f, ri->decision);
 		json_key(f, &n, "reason");
 		json_write_string_or_null(f, ri->reason);
+	} else if (!strcmp(k, "erase-request") || !strcmp(k, "erasure")) {
+		json_key(f, &n, "whole_record");
+		fputs(ri->erase_whole ? "true" : "false", f);
+		json_key(f, &n, "reason");
+		json_write_string(f, ri->erase_reason);
+		json_key(f, &n, "reference");
+		json_write_string_or_null(f, ri->erase_reference);
+		json_key(f, &n, !strcmp(k, "erasure") ? "request_id" : "record_id");
+		if (!strcmp(k, "erasure") && !ri->requested_by[0])
+			fputs("null", f);
+		else
+			json_write_hex(f, ri->target_id, VIGIL_RECORD_ID_LEN);
+		if (!strcmp(k, "erasure")) {
+			json_key(f, &n, "requested_by");
+			json_write_string_or_null(f, ri->requested_by);
+			json_key(f, &n, "entries");
+			fputc('[', f);
+			for (size_t i = 0; i < ri->erased_n && i < VIGIL_ERASED_MAX; i++)
+				fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)ri->erased[i]);
+			fputc(']', f);
+		}
+	} else if (!strcmp(k, "grant")) {
+		json_key(f, &n, "to");
+		json_write_string(f, ri->grant_to);
+	} else if (!strcmp(k, "member-key")) {
+		json_key(f, &n, "member");
+		json_write_string(f, ri->member);
+		json_key(f, &n, "certificate");
+		fputs(ri->member_key_len ? "true" : "false", f);
 	}
 	if (!strcmp(k, "case-open")) {
 		json_key(f, &n, "consent_scope");
@@ -482,6 +585,13 @@ static void body_json(const struct vigil_record_info *ri)
 		fputs(ri->override ? "true" : "false", f);
 		json_key(f, &n, "override_justification");
 		json_write_string_or_null(f, ri->override_justification);
+	}
+	struct free_text ft;
+	if (sealed && free_text_of(ri, &ft)) {
+		char key[64];
+		snprintf(key, sizeof(key), "%s_%s", ft.key, sealed == 2 ? "erased" : "sealed");
+		json_key(f, &n, key);
+		fputs("true", f);
 	}
 	fputc('}', f);
 }
@@ -499,7 +609,7 @@ static void write_base64(FILE *f, const uint8_t *b, size_t n)
 }
 
 static void log_entry_json(const struct vigil_case_log_entry *le,
-			   const struct vigil_record_info *ri, int decoded)
+			   struct vigil_record_info *ri, int decoded, int sealed)
 {
 	FILE *f = stdout;
 	const struct vigil_entry *e = &le->entry;
@@ -530,10 +640,60 @@ static void log_entry_json(const struct vigil_case_log_entry *le,
 	json_write_hashes(f, le->inclusion_proof, le->proof_len);
 	json_key(f, &n, "body");
 	if (decoded)
-		body_json(ri);
+		body_json(ri, sealed);
 	else
 		fputs("null", f);
+	if (e->record_erased) {
+		json_key(f, &n, "erased");
+		json_write_string(f, "record");
+	}
 	fputc('}', f);
+}
+
+/*
+ * Opens the sealed text of every entry that has one, before anything is
+ * printed: (*texts)[i] is the text of entry i (NULL when it has none or it
+ * stays sealed), (*sealed)[i] 1 when it stays sealed here (this
+ * organisation is no reader, or no encryption key is configured).  An
+ * envelope that does not verify ends the command (exit 3), as a proof that
+ * does not.  0, or an exit status after printing why.
+ */
+static int open_texts(const struct settings *s, vigil_client *c, const struct vigil_case_log *log,
+		      struct vigil_record_info *ri, char ***texts, int **sealed)
+{
+	*texts = calloc(log->n ? log->n : 1, sizeof(**texts));
+	*sealed = calloc(log->n ? log->n : 1, sizeof(**sealed));
+	if (!*texts || !*sealed)
+		return cli_fail(s, VIGIL_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < log->n; i++) {
+		const struct vigil_entry *e = &log->entries[i].entry;
+		struct vigil_error err;
+		if (e->record_erased ||
+		    vigil_record_decode(e->record, e->record_len, ri, &err) != VIGIL_OK ||
+		    !ri->sealed_field[0])
+			continue;
+		if (e->content_erased) {
+			(*sealed)[i] = 2; /* shown as [erased] */
+			continue;
+		}
+		int rc = vigil_open_sealed(c, e->record, e->record_len, e->sealed, e->sealed_len,
+					   &(*texts)[i], &err);
+		if (rc == VIGIL_E_SEALED) {
+			(*sealed)[i] = 1;
+			continue;
+		}
+		if (rc != VIGIL_OK)
+			return cli_fail(s, rc, "entry %llu: %s", (unsigned long long)e->index,
+					err.message);
+	}
+	return 0;
+}
+
+static void texts_free(char **texts, size_t n)
+{
+	for (size_t i = 0; texts && i < n; i++)
+		vigil_free(texts[i]);
+	free(texts);
 }
 
 enum { OPT_LOG_LIMIT = OPT_COMMAND_BASE, OPT_LOG_AFTER };
@@ -611,13 +771,22 @@ int cmd_log(struct settings *s, int argc, char *argv[])
 		rc = vigil_case_log_page(c, case_id, has_after, after, limit, &log, &err);
 	else
 		rc = vigil_case_log(c, case_id, &log, &err);
-	vigil_close(&c);
-	if (rc != VIGIL_OK)
+	if (rc != VIGIL_OK) {
+		vigil_close(&c);
 		return query_failed(s, &err);
+	}
 	struct vigil_record_info *ri = malloc(sizeof(*ri));
-	if (!ri) {
+	char **texts = NULL;
+	int *sealed = NULL;
+	rc = ri ? open_texts(s, c, log, ri, &texts, &sealed)
+		: cli_fail(s, VIGIL_E_NOMEM, "out of memory");
+	vigil_close(&c);
+	if (rc != 0) {
+		texts_free(texts, log->n);
+		free(sealed);
+		free(ri);
 		vigil_free(log);
-		return cli_fail(s, VIGIL_E_NOMEM, "out of memory");
+		return rc;
 	}
 	int n = 0;
 	if (s->json) {
@@ -640,20 +809,27 @@ int cmd_log(struct settings *s, int argc, char *argv[])
 	for (size_t i = 0; i < log->n; i++) {
 		const struct vigil_case_log_entry *le = &log->entries[i];
 		struct vigil_error derr;
-		int decoded = vigil_record_decode(le->entry.record, le->entry.record_len, ri,
+		int decoded = !le->entry.record_erased &&
+			      vigil_record_decode(le->entry.record, le->entry.record_len, ri,
 						  &derr) == VIGIL_OK;
+		struct free_text ft;
+		if (decoded && texts[i] && free_text_of(ri, &ft))
+			snprintf(ft.text, ft.size, "%s", texts[i]);
 		if (s->json) {
 			if (i)
 				printf(",");
-			log_entry_json(le, ri, decoded);
+			log_entry_json(le, ri, decoded, sealed[i]);
 			continue;
 		}
 		char t[VIGIL_TIME_LEN];
 		vigil_format_time(le->entry.received_at_ms, t, sizeof(t));
 		printf("%llu %s", (unsigned long long)le->entry.index, t);
-		if (decoded) {
+		if (le->entry.record_erased) {
+			printf(" [erased record: only its leaf hash is kept]\n");
+		} else if (decoded) {
 			printf(" %s %s", ri->author, ri->kind);
 			body_text(ri);
+			free_text_line(ri, sealed[i]);
 			printf("\n");
 		} else {
 			printf(" (a record this version cannot decode: %s)\n", derr.message);
@@ -668,6 +844,8 @@ int cmd_log(struct settings *s, int argc, char *argv[])
 	if (!s->json && paged && log->more && log->n)
 		printf("more: vigil log %s --after %llu\n", case_id,
 		       (unsigned long long)log->entries[log->n - 1].entry.index);
+	texts_free(texts, log->n);
+	free(sealed);
 	free(ri);
 	vigil_free(log);
 	return 0;
@@ -750,8 +928,11 @@ static void readers_help(FILE *f)
 		   "\n"
 		   "Lists who read case ID, oldest first, one line per read:\n"
 		   "\n"
-		   "  TIME ORGANISATION WHAT          (what: status, log or readers)\n"
+		   "  TIME ORGANISATION WHAT\n"
 		   "\n"
+		   "(what: status, log, readers, seal-readers (whom to seal a text to); a\n"
+		   "refused one with -refused appended; a refused record of an organisation\n"
+		   "that may not see the case: contact-refused, withdraw-refused, ...)\n"
 		   "('no reads' when there are none).  Only the responsible organisation, and\n"
 		   "only when it is a coordinator, may ask; this read is recorded too and is\n"
 		   "listed the next time.  With --json one object {\"case_id\":...,\"reads\":\n"

@@ -37,6 +37,8 @@ struct settings {
 	char *key;
 	char *ca;
 	char *checkpoint_key; /* verifier key string or PEM file name */
+	char *enc_cert;       /* our encryption certificate (opens sealed text), or NULL */
+	char *enc_key;        /* its key */
 	const char *config;   /* -c FILE, or NULL */
 	int timeout_ms;       /* 0 = the library's default */
 	int json;             /* --json */
@@ -53,6 +55,8 @@ enum {
 	OPT_TIMEOUT,
 	OPT_VERSION,
 	OPT_CHECKPOINT_KEY,
+	OPT_ENC_CERT,
+	OPT_ENC_KEY,
 	OPT_COMMAND_BASE = 512,
 };
 #define CLI_GLOBAL_OPTIONS                                        \
@@ -62,6 +66,8 @@ enum {
 	{ "key", required_argument, NULL, OPT_KEY },              \
 	{ "ca", required_argument, NULL, OPT_CA },                \
 	{ "checkpoint-key", required_argument, NULL, OPT_CHECKPOINT_KEY }, \
+	{ "enc-cert", required_argument, NULL, OPT_ENC_CERT },    \
+	{ "enc-key", required_argument, NULL, OPT_ENC_KEY },      \
 	{ "json", no_argument, NULL, OPT_JSON },                  \
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },      \
 	{ "help", no_argument, NULL, 'h' },                       \
@@ -206,6 +212,8 @@ int cmd_verify(struct settings *s, int argc, char *argv[]);
 int cmd_case(struct settings *s, int argc, char *argv[]);
 int cmd_risk(struct settings *s, int argc, char *argv[]);
 int cmd_handover(struct settings *s, int argc, char *argv[]);
+int cmd_erase(struct settings *s, int argc, char *argv[]);
+int cmd_grant(struct settings *s, int argc, char *argv[]);
 
 /* alerts.c: "alerts" and "alert ack". */
 int cmd_alerts(struct settings *s, int argc, char *argv[]);

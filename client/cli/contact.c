@@ -47,7 +47,11 @@ void cmd_contact_help(FILE *f)
 		   "  --record-id HEX      the record id, 32 hex digits (default: random); with\n"
 		   "                       --at, a retry sends the same record and is stored once\n"
 		   "  --note TEXT          optional short note, at most %d bytes of UTF-8;\n"
-		   "                       never needed to understand the case, never names\n"
+		   "                       never needed to understand the case, never names;\n"
+		   "                       sealed to the case's readers (its coordinator, iom\n"
+		   "                       and shelter parties, owner and responsible\n"
+		   "                       organisation): the record and the relay carry only\n"
+		   "                       a commitment and an envelope the relay cannot open\n"
 		   "  --save-receipt FILE  also write the verified receipt as JSON to FILE (mode\n"
 		   "                       0600, replaced atomically): the record, its signature\n"
 		   "                       and everything 'vigil verify --receipt FILE' needs to\n"
@@ -152,9 +156,11 @@ int cmd_contact(struct settings *s, int argc, char *argv[])
 	struct vigil_receipt r;
 	rc = vigil_build_contact(c, &ct, &record, &record_len, &sig, &sig_len, &err);
 	if (rc == VIGIL_OK)
-		rc = vigil_submit_signed(c, record, record_len, sig, sig_len, &r, &err);
+		rc = vigil_submit_sealed(c, record, record_len, sig, sig_len, ct.sealed,
+					 ct.sealed_len, &r, &err);
 	vigil_close(&c);
 	vigil_free(sig);
+	vigil_free(ct.sealed);
 	int status = cli_exit_status(rc), unsaved = 0;
 	if (rc == VIGIL_OK && save &&
 	    receipt_out_commit(&out, &r, record, record_len, why, sizeof(why)) != 0) {

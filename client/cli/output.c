@@ -82,6 +82,7 @@ static const char *status_name(int status)
 	case VIGIL_E_VERIFY: return "VERIFY";
 	case VIGIL_E_IO: return "IO";
 	case VIGIL_E_NOMEM: return "NOMEM";
+	case VIGIL_E_SEALED: return "SEALED";
 	default: return "UNKNOWN";
 	}
 }

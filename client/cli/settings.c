@@ -10,6 +10,8 @@
  *   cert = iom-ru-moscow.crt        ; relative to the file's directory
  *   key = iom-ru-moscow.key
  *   ca = ca.crt
+ *   enc_cert = iom-ru-moscow.enc.crt ; optional: opens sealed text
+ *   enc_key = iom-ru-moscow.enc.key
  *
  * Options given on the command line win over the file: the file only fills
  * settings that are still empty.  Unknown sections or keys, and keys given
@@ -45,6 +47,8 @@ void settings_free(struct settings *s)
 	free(s->key);
 	free(s->ca);
 	free(s->checkpoint_key);
+	free(s->enc_cert);
+	free(s->enc_key);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -133,6 +137,7 @@ struct ini_state {
 	struct settings *s;
 	const char *dir;       /* directory of the file, "" for the current one */
 	char *host, *port, *cert, *key, *ca, *ckey; /* what the file says */
+	char *enc_cert, *enc_key;
 	char why[256];         /* first error, without FILE:LINE */
 	int failed;
 };
@@ -183,6 +188,10 @@ static int ini_entry(void *user, const char *section, const char *name, const ch
 			slot = &st->key;
 		else if (strcmp(name, "ca") == 0)
 			slot = &st->ca;
+		else if (strcmp(name, "enc_cert") == 0)
+			slot = &st->enc_cert;
+		else if (strcmp(name, "enc_key") == 0)
+			slot = &st->enc_key;
 	} else {
 		return ini_fail(st, "unknown section [%s]", section);
 	}
@@ -261,7 +270,11 @@ int settings_load(struct settings *s, const char *path, char *why, size_t why_le
 		take(&s->key, &st.key);
 		take(&s->ca, &st.ca);
 		take(&s->checkpoint_key, &st.ckey);
+		take(&s->enc_cert, &st.enc_cert);
+		take(&s->enc_key, &st.enc_key);
 	}
+	free(st.enc_cert);
+	free(st.enc_key);
 	free(st.ckey);
 	free(st.host);
 	free(st.port);
@@ -289,6 +302,13 @@ int settings_complete(const struct settings *s, char *why, size_t why_len)
 	if (!s->checkpoint_key) {
 		snprintf(why, why_len, "no checkpoint key given: use --checkpoint-key KEY_OR_FILE "
 			 "or [relay] checkpoint_key in the -c file");
+		return -1;
+	}
+	if (!s->enc_cert != !s->enc_key) {
+		snprintf(why, why_len, "%s given without %s: give both (or [tls] enc_cert and "
+			 "enc_key in the -c file), or neither",
+			 s->enc_cert ? "--enc-cert" : "--enc-key",
+			 s->enc_cert ? "--enc-key" : "--enc-cert");
 		return -1;
 	}
 	return 0;

@@ -3,8 +3,8 @@
  * every command shares (settings, connecting, failures, numbers).
  *
  *   vigil [-c FILE | --relay HOST:PORT --cert FILE --key FILE --ca FILE
- *          --checkpoint-key KEY_OR_FILE] [--json] [--timeout MS]
- *         COMMAND [OPTIONS]
+ *          --checkpoint-key KEY_OR_FILE] [--enc-cert FILE --enc-key FILE]
+ *         [--json] [--timeout MS] COMMAND [OPTIONS]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,6 +35,8 @@ static const struct command commands[] = {
 	{ "members", "list the relay's member organisations (the directory)", cmd_members },
 	{ "alerts", "print our alerts, verified, and acknowledge them (--follow)", cmd_alerts },
 	{ "alert", "record a decision on an open alert (ack)", cmd_alert },
+	{ "erase", "erase a record's sealed text, or the record, of a case we own", cmd_erase },
+	{ "grant", "let a party of a case we own (police) read its narrative", cmd_grant },
 	{ "checkpoint", "show the relay's latest checkpoint, verified", cmd_checkpoint },
 	{ "proof", "prove that an entry is in the relay's log", cmd_proof },
 	{ "verify", "verify a saved receipt offline, or monitor the relay's log", cmd_verify },
@@ -56,8 +58,8 @@ static void help(FILE *f)
 	fprintf(f, "\n"
 		   "Options (before or after the command):\n"
 		   "  -c, --config FILE    INI file: [relay] address, port, checkpoint_key;\n"
-		   "                       [tls] cert, key, ca (relative paths are relative\n"
-		   "                       to the file)\n"
+		   "                       [tls] cert, key, ca, enc_cert, enc_key (relative\n"
+		   "                       paths are relative to the file)\n"
 		   "      --relay HOST:PORT  the relay; IPv6 in brackets ([::1]:7443);\n"
 		   "                       the port defaults to " CLI_DEFAULT_PORT "\n"
 		   "      --cert FILE      our organisation's certificate (PEM)\n"
@@ -68,6 +70,13 @@ static void help(FILE *f)
 		   "                       key NAME+ID+KEY, or a PEM file with its Ed25519\n"
 		   "                       public key (the key name is then each checkpoint's\n"
 		   "                       origin)\n"
+		   "      --enc-cert FILE  our encryption certificate (PEM), with --enc-key:\n"
+		   "                       opens the sealed text written to us (notes,\n"
+		   "                       justifications, decline and acknowledgement\n"
+		   "                       reasons) in 'vigil log'; without them it shows\n"
+		   "                       [sealed].  Writing needs neither: free text is\n"
+		   "                       always sealed to the case's readers\n"
+		   "      --enc-key FILE   its private key (PEM, not encrypted)\n"
 		   "      --timeout MS     longest wait for the network (default %d ms)\n"
 		   "      --json           print the result as one JSON object on one line\n"
 		   "  -h, --help           this help; vigil COMMAND --help for a command's\n"
@@ -145,9 +154,12 @@ int cli_global_option(struct settings *s, int opt, const char *arg)
 	case OPT_CERT:
 	case OPT_KEY:
 	case OPT_CA:
+	case OPT_ENC_CERT:
+	case OPT_ENC_KEY:
 	case OPT_CHECKPOINT_KEY: {
 		char **dst = opt == OPT_CERT ? &s->cert : opt == OPT_KEY ? &s->key
-			   : opt == OPT_CA ? &s->ca : &s->checkpoint_key;
+			   : opt == OPT_CA ? &s->ca : opt == OPT_ENC_CERT ? &s->enc_cert
+			   : opt == OPT_ENC_KEY ? &s->enc_key : &s->checkpoint_key;
 		if (!arg[0])
 			return cli_usage_error(opt == OPT_CHECKPOINT_KEY ? "empty checkpoint key"
 					       : "empty file name");
@@ -232,6 +244,8 @@ int cli_connect(struct settings *s, vigil_client **c)
 		.ca_file = s->ca,
 		.timeout_ms = s->timeout_ms,
 		.checkpoint_key = s->checkpoint_key,
+		.enc_cert_file = s->enc_cert,
+		.enc_key_file = s->enc_key,
 	};
 	struct vigil_error err;
 	rc = vigil_connect(&o, c, &err);

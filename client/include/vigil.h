@@ -46,11 +46,13 @@
  * enum vigil_status and, when the caller passes a struct vigil_error (which
  * may be NULL), fills it with the status and a one-line English message.
  * VIGIL_E_REFUSED means the relay answered with an Error: relay_code and
- * relay_code_name say which one.  After VIGIL_E_CONNECT (other than a
+ * relay_code_name say which one.  VIGIL_E_SEALED (vigil_open_sealed) means
+ * sealed text this client cannot open: no encryption key configured, or
+ * its organisation is no reader.  After VIGIL_E_CONNECT (other than a
  * receive timeout), VIGIL_E_TLS or VIGIL_E_PROTOCOL the connection is dead:
  * every later call on it fails with the same status; close it and connect
- * again.  VIGIL_E_REFUSED, VIGIL_E_VERIFY and VIGIL_E_USAGE leave the
- * connection usable.  VIGIL_E_VERIFY means the relay's answer (a receipt,
+ * again.  VIGIL_E_REFUSED, VIGIL_E_VERIFY, VIGIL_E_SEALED and VIGIL_E_USAGE
+ * leave the connection usable.  VIGIL_E_VERIFY means the relay's answer (a receipt,
  * checkpoint, proof, leaf hashes, entries or a delivered alert) does not
  * prove what it claims; the message names the check that failed.  Nothing
  * that is not a failure is reported as one: a wait for an alert that ends
@@ -89,6 +91,7 @@ extern "C" {
 #define VIGIL_PARTIES_MAX 32     /* parties named by one case open */
 #define VIGIL_FACTORS_MAX 11     /* distinct risk factors */
 #define VIGIL_RECIPIENTS_MAX 64  /* organisations one alert is delivered to */
+#define VIGIL_ERASED_MAX 500     /* entries one Erasure names (the relay's batch) */
 
 enum vigil_status {
 	VIGIL_OK = 0,
@@ -100,6 +103,9 @@ enum vigil_status {
 	VIGIL_E_VERIFY = -6,    /* a receipt, checkpoint, proof or alert that does not verify */
 	VIGIL_E_IO = -7,        /* local file or key problem */
 	VIGIL_E_NOMEM = -8,     /* out of memory */
+	VIGIL_E_SEALED = -9,    /* sealed text this client cannot open: its organisation is
+				 * no reader, or no encryption key is configured (or free
+				 * text that no reader of its case could open) */
 };
 
 /* A short English name of a status ("refused by the relay"); never NULL. */
@@ -195,6 +201,18 @@ struct vigil_options {
 	 * could be verified, so vigil_connect() refuses with VIGIL_E_USAGE
 	 * ("no checkpoint key: ..."). */
 	const char *checkpoint_key;
+	/* Optional: the organisation's encryption certificate and its key (PEM,
+	 * not encrypted), which open the sealed text written to it (see
+	 * "sealed text").  Both or neither (VIGIL_E_USAGE otherwise).
+	 * vigil_connect() refuses with VIGIL_E_IO a file it cannot read, a
+	 * certificate that is no encryption certificate of our own
+	 * organisation (a P-256 key, keyUsage keyAgreement and nothing else,
+	 * the O, OU and C of cert_file), that does not chain to ca_file or is
+	 * not valid now, and a key that is not the certificate's.  Writing
+	 * sealed text needs neither: it is sealed to the readers' public
+	 * certificates. */
+	const char *enc_cert_file;
+	const char *enc_key_file;
 };
 
 /*
@@ -264,8 +282,10 @@ VIGIL_API const struct vigil_checkpoint_key *vigil_client_checkpoint_key(const v
  * record each time).  The record id is the idempotency key: the relay stores
  * a record id once, and returns the original receipt (duplicate = 1) when
  * the same record bytes come again.  To retry safely, send the same bytes
- * (vigil_build_contact once, vigil_submit_signed as often as needed), or
- * give the same record id and fixed, non-zero times.
+ * (vigil_build_contact once, vigil_submit_sealed as often as needed), or
+ * give the same record id and fixed, non-zero times: a note is sealed with a
+ * salt derived from our key, the record id and the text (see "sealed
+ * text"), so the same note gives the same record bytes again.
  */
 struct vigil_contact {
 	uint8_t record_id[VIGIL_RECORD_ID_LEN];
@@ -275,7 +295,12 @@ struct vigil_contact {
 	const char *outcome;      /* e.g. "no-answer" */
 	int64_t attempted_at_ms;  /* ms since the epoch; 0 = now */
 	int64_t client_time_ms;   /* ms since the epoch; 0 = now */
-	const char *note;         /* NULL or "" = none; UTF-8, at most 512 bytes */
+	const char *note;         /* NULL or "" = none; UTF-8, at most 512 bytes; sealed */
+	/* Output of vigil_build_contact: the sealed note's envelope (for
+	 * vigil_send_sealed / vigil_submit_sealed), NULL and 0 without a note.
+	 * Every build overwrites it: free it with vigil_free() first. */
+	uint8_t *sealed;
+	size_t sealed_len;
 };
 
 /*
@@ -336,7 +361,9 @@ VIGIL_API int vigil_submit_contact(vigil_client *c, struct vigil_contact *ct,
 /*
  * Builds and signs a contact attempt record: *record is the serialized
  * vigil.v1.Record, *sig the DER signature over it with the client's key.
- * Free both with vigil_free().  Nothing is sent.
+ * Free both with vigil_free().  Nothing is sent.  A note is sealed (see
+ * "sealed text"): ct->sealed is its envelope, to send with
+ * vigil_submit_sealed() and free with vigil_free(); NULL without a note.
  */
 VIGIL_API int vigil_build_contact(vigil_client *c, struct vigil_contact *ct,
 				  uint8_t **record, size_t *record_len,
@@ -377,6 +404,21 @@ VIGIL_API size_t vigil_outstanding(const vigil_client *c);
 VIGIL_API int vigil_submit_signed(vigil_client *c, const uint8_t *record, size_t record_len,
 				  const uint8_t *sig, size_t sig_len,
 				  struct vigil_receipt *out, struct vigil_error *err);
+
+/*
+ * The same two calls for a record with sealed text: sealed is the envelope
+ * a vigil_build_* call left in its spec (Submit.sealed beside the record);
+ * NULL and 0 for a record without sealed text, which makes them exactly
+ * vigil_send_signed() and vigil_submit_signed().  The envelope is copied
+ * and sent; it is not needed for the receipt (the record commits to it).
+ */
+VIGIL_API int vigil_send_sealed(vigil_client *c, const uint8_t *record, size_t record_len,
+				const uint8_t *sig, size_t sig_len, const uint8_t *sealed,
+				size_t sealed_len, uint64_t *request_id, struct vigil_error *err);
+VIGIL_API int vigil_submit_sealed(vigil_client *c, const uint8_t *record, size_t record_len,
+				  const uint8_t *sig, size_t sig_len, const uint8_t *sealed,
+				  size_t sealed_len, struct vigil_receipt *out,
+				  struct vigil_error *err);
 
 /* Frees memory the library returned; NULL-safe. */
 VIGIL_API void vigil_free(void *p);
@@ -473,6 +515,20 @@ struct vigil_entry {
 	const uint8_t *signature;
 	size_t signature_len;
 	uint8_t leaf_hash[VIGIL_HASH_LEN];    /* recomputed and checked */
+	/* The record's sealed text as the relay stores it beside the entry
+	 * (an envelope; vigil_open_sealed opens it); NULL and 0 when the
+	 * record seals none.  It is outside the leaf hash: the record's
+	 * commitment vouches for it once it is opened. */
+	const uint8_t *sealed;
+	size_t sealed_len;
+	/* Erased by the relay (an Erasure entry of the log says what, why and
+	 * on whose request): content_erased, its sealed text is gone (sealed
+	 * NULL); record_erased, its record and signature are gone too (record
+	 * and signature NULL, length 0): only its index, time, certificate
+	 * hash and leaf hash remain, and the leaf hash is checked only through
+	 * its inclusion proof. */
+	int content_erased;
+	int record_erased;
 };
 
 /*
@@ -505,6 +561,10 @@ VIGIL_API int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count,
  *   vigil_X_check(spec, err)        checks the fields, without a connection;
  *   vigil_build_X(c, spec, ...)     builds and signs the record (nothing is
  *                                   sent; free both buffers with vigil_free);
+ *                                   a kind with free text also leaves the
+ *                                   sealed text's envelope in spec->sealed
+ *                                   (send it with vigil_submit_sealed, free
+ *                                   it with vigil_free);
  *   vigil_submit_X(c, spec, r, err) builds, signs, submits and waits for the
  *                                   verified receipt (answers to other
  *                                   submissions are kept for
@@ -533,6 +593,16 @@ VIGIL_API int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count,
  * built record passes the relay's own stateless validation), so a record
  * libvigil builds is never refused as malformed; what depends on the case's
  * state (who is responsible, which offer is pending) only the relay knows.
+ *
+ * Free text (an override justification, a decline reason, an alert
+ * acknowledgement's reason, a contact note) is sealed, never signed or sent
+ * in the clear: building such a record asks the relay who the case's
+ * readers are and fetches the member list (see "sealed text"), so a build
+ * of those kinds can also fail as those queries do (VIGIL_E_REFUSED
+ * NOT_FOUND for a case we may not write to, VIGIL_E_VERIFY for a reader
+ * the member list does not vouch for), and with VIGIL_E_SEALED when no
+ * reader of the case has an encryption certificate.  Their check
+ * functions need no connection and check the text itself.
  */
 
 /* CaseOpen: opens a case, or reopens a closed one (a coordinator that is a
@@ -554,7 +624,9 @@ struct vigil_case_open {
 				       * [a-z0-9-], e.g. "share-with-iom" */
 	int64_t consent_given_at_ms;  /* when she gave it; 0 = now */
 	const char *override_justification; /* sharing without consent, reason
-				       * risk_to_life: 1-280 bytes of UTF-8 */
+				       * risk_to_life: 1-280 bytes of UTF-8; sealed */
+	uint8_t *sealed;              /* output: the justification's envelope */
+	size_t sealed_len;
 };
 
 /* RiskAssessment: by coordinator, police and iom parties.  A minor's level
@@ -583,7 +655,10 @@ struct vigil_handover_offer {
 	const char *reason;           /* "additional-services", "return" or "other" */
 	/* Exactly one of (the other NULL or ""): */
 	const char *consent_ref;      /* reference to the consent, 1-64 of [A-Za-z0-9-] */
-	const char *override_justification; /* reason risk_to_life: 1-280 bytes of UTF-8 */
+	const char *override_justification; /* reason risk_to_life: 1-280 bytes of UTF-8;
+				       * sealed (also to `to`) */
+	uint8_t *sealed;              /* output: the justification's envelope */
+	size_t sealed_len;
 };
 
 /* HandoverAnswer: by the organisation the pending offer names (it need not
@@ -596,7 +671,10 @@ struct vigil_handover_answer {
 	uint8_t offer_id[VIGIL_RECORD_ID_LEN]; /* the offer's record id
 				       * (struct vigil_case_status.pending_offer_id) */
 	int accept;                   /* 1 accept, 0 decline */
-	const char *decline_reason;   /* declining: 1-280 bytes of UTF-8; accepting: NULL or "" */
+	const char *decline_reason;   /* declining: 1-280 bytes of UTF-8, sealed; accepting:
+				       * NULL or "" */
+	uint8_t *sealed;              /* output: the decline reason's envelope */
+	size_t sealed_len;
 };
 
 /* HandoverWithdraw: the responsible organisation takes back its pending
@@ -618,6 +696,46 @@ struct vigil_case_close {
 	int64_t client_time_ms;
 	const char *reason;           /* e.g. "monitoring-completed" */
 };
+
+/*
+ * EraseRequest: the case owner asks the relay to erase one record of the
+ * case: its sealed text, or with whole_record the record itself (record
+ * bytes and signature; index and leaf hash stay, so every proof and
+ * receipt stays valid).  The relay erases in the same transaction and
+ * writes an Erasure entry it signs (proto/README.md, "Grants, erasure and
+ * member keys").  reason: "data-subject-request", "unlawful-content" or
+ * "other" (vigil_erase_reason_name); reference: the owner's reference,
+ * 1-64 of [A-Za-z0-9-].
+ */
+struct vigil_erase {
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	int have_record_id;
+	const char *case_id;
+	int64_t client_time_ms;
+	uint8_t target_id[VIGIL_RECORD_ID_LEN];
+	int whole_record;
+	const char *reason;
+	const char *reference;
+};
+
+/* Grant: the case owner lets a party outside the default readers of the
+ * narrative (police) read it: later sealed text is sealed to it too, and
+ * it may read the case's records. */
+struct vigil_grant {
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	int have_record_id;
+	const char *case_id;
+	int64_t client_time_ms;
+	const char *to;
+};
+
+VIGIL_API int vigil_submit_erase(vigil_client *c, struct vigil_erase *e,
+				 struct vigil_receipt *out, struct vigil_error *err);
+VIGIL_API int vigil_submit_grant(vigil_client *c, struct vigil_grant *g,
+				 struct vigil_receipt *out, struct vigil_error *err);
+/* The reasons an owner gives (0 "data-subject-request", 1
+ * "unlawful-content", 2 "other"), NULL past the end. */
+VIGIL_API const char *vigil_erase_reason_name(unsigned i);
 
 VIGIL_API int vigil_case_open_check(const struct vigil_case_open *o, struct vigil_error *err);
 VIGIL_API int vigil_build_case_open(vigil_client *c, struct vigil_case_open *o,
@@ -729,6 +847,33 @@ struct vigil_record_info {
 	char cause[32];               /* "", "after-ack" or "handover" (see struct vigil_alert) */
 	const char *decision;         /* "police-report-filed", "not-filed" or "other" */
 	char reason[VIGIL_TEXT_MAX + 1];
+	/* When the record's free text is sealed: the name of the member above
+	 * that holds such text ("note", "override_justification",
+	 * "decline_reason" or "reason"; also the key --json output uses), whose
+	 * text is then "" (vigil_open_sealed opens it).  "" when the record
+	 * seals nothing; an older record carries its text in the clear, in that
+	 * member. */
+	const char *sealed_field;
+	/* erase-request (by the case owner) and erasure (written by the relay):
+	 * target_id the record to erase (erase-request), erase_whole 1 for the
+	 * record itself (else its sealed text), erase_reason
+	 * "data-subject-request", "unlawful-content", "retention" or "other",
+	 * erase_reference the owner's reference; erasure: the entries erased
+	 * (up to VIGIL_ERASED_MAX of erased_n), requested_by ("" for retention)
+	 * and recipients above. */
+	uint8_t target_id[VIGIL_RECORD_ID_LEN];
+	int erase_whole;
+	const char *erase_reason;
+	char erase_reference[65];
+	size_t erased_n;
+	uint64_t erased[VIGIL_ERASED_MAX];
+	char requested_by[VIGIL_ORG_LEN];
+	/* grant: the party let read the narrative; member-key: the member
+	 * whose encryption certificate the relay logged (member_key_len 0: it
+	 * has none any more) */
+	char grant_to[VIGIL_ORG_LEN];
+	char member[VIGIL_ORG_LEN];
+	size_t member_key_len;
 };
 
 /* Decodes record bytes and checks them with the relay's own stateless
@@ -736,6 +881,66 @@ struct vigil_record_info {
  * record (*out is then cleared). */
 VIGIL_API int vigil_record_decode(const uint8_t *record, size_t record_len,
 				  struct vigil_record_info *out, struct vigil_error *err);
+
+/* ---- sealed text ----------------------------------------------------------------
+ *
+ * A record never carries free text (DESIGN.md, section 8; proto/README.md,
+ * "Sealed text").  Its author builds the sealed plaintext P (a tag, the
+ * record id, the field, a 32-byte salt, the text's length and the text
+ * padded to the field's maximum, so that every P of a field has one length),
+ * signs only SealedText{commitment = SHA-256(P), readers = the sorted
+ * SHA-256 of each reader's encryption certificate} in the record, and sends
+ * P beside it encrypted to those certificates as CMS AuthEnvelopedData
+ * (AES-256-GCM, ECDH key agreement per reader).  The relay stores the
+ * envelope beside the entry and cannot open it.
+ *
+ * The readers are the case's: its coordinator, iom and shelter parties, its
+ * owner and its responsible organisation (for a case open: the author and
+ * the parties it names with those roles, and for a reopened case its
+ * readers; for a handover offer also the organisation it names), each only
+ * if it has an encryption certificate.  The builders ask the relay
+ * (GetSealReaders), check that each organisation it names is a member
+ * whose encryption certificate vigil_members() vouches for (VIGIL_E_VERIFY
+ * "the relay names ORG as a reader of case ID, but ..." otherwise), and
+ * seal to those certificates.  The member list is fetched once per
+ * connection and kept until vigil_close().  The salt is derived from our
+ * private key, the record id, the field and the text (HMAC-SHA-256), so it
+ * is unguessable to others and a record rebuilt with the same id and text
+ * has the same bytes.
+ *
+ * Police read no narrative: they are no readers (unless a handover made
+ * one responsible).
+ */
+
+/*
+ * Opens the sealed text of a record (the entry's record bytes and its
+ * sealed envelope, e.g. from vigil_case_log) with our encryption key
+ * (vigil_options enc_cert_file / enc_key_file) and checks it against the
+ * record, in this order:
+ *   1. the record is valid and seals a text (else VIGIL_E_USAGE);
+ *   2. an encryption key is configured (else VIGIL_E_SEALED "no encryption
+ *      key configured: ...");
+ *   3. our encryption certificate is one of the record's signed readers
+ *      (else VIGIL_E_SEALED "this organisation is no reader of the sealed
+ *      FIELD"), and the envelope is there (else VIGIL_E_SEALED);
+ *   4. the envelope has the one accepted form and its recipients are
+ *      exactly the record's readers, each a member's encryption certificate
+ *      (members it cannot find any more, after a renewal, are counted, not
+ *      matched);
+ *   5. it opens with our key (a changed byte fails its authentication tag);
+ *   6. P is for this record (record id, field) and SHA-256(P) is the
+ *      record's commitment.
+ * 4.-6. fail as VIGIL_E_VERIFY "the sealed FIELD does not verify: REASON"
+ * (FIELD: note, justification, decline reason or acknowledgement reason),
+ * e.g. "... sealed text belongs to record HEX, not to record HEX" (an
+ * envelope pasted from another record) or "... sealed text does not match
+ * the record's commitment".  On VIGIL_OK *text is the text (UTF-8,
+ * NUL-terminated, for vigil_free()); otherwise *text is NULL.  Needs the
+ * connection only to fetch the member list the first time.
+ */
+VIGIL_API int vigil_open_sealed(vigil_client *c, const uint8_t *record, size_t record_len,
+				const uint8_t *sealed, size_t sealed_len, char **text,
+				struct vigil_error *err);
 
 /* ---- cases: queries -----------------------------------------------------------
  *
@@ -836,8 +1041,8 @@ struct vigil_case_log {
 #define VIGIL_CASE_LOG_PAGE_MAX 1000
 
 /*
- * GetCaseLog: every entry of the case, for coordinator and iom parties and
- * the responsible party (others: VIGIL_E_REFUSED PERMISSION_DENIED).  The
+ * GetCaseLog: every entry of the case, for coordinator, iom and shelter
+ * parties and the responsible party (others: VIGIL_E_REFUSED PERMISSION_DENIED).  The
  * relay answers in pages (VIGIL_CASE_LOG_PAGE_DEFAULT entries each); this
  * asks for page after page until the last, checks each page against its own
  * checkpoint and, when the log grew in between, fetches a consistency proof
@@ -891,7 +1096,9 @@ VIGIL_API int vigil_cases(vigil_client *c, struct vigil_case_summary **out, size
 /* One recorded read of a case. */
 struct vigil_case_read {
 	char organisation[VIGIL_ORG_LEN];
-	char what[16];                   /* "status", "log" or "readers" */
+	char what[32];                   /* "status", "log", "readers", "seal-readers"; a
+					  * refused one with "-refused" appended; a refused
+					  * record "contact-refused", "withdraw-refused", ... */
 	int64_t at_ms;
 };
 
@@ -1078,7 +1285,9 @@ struct vigil_alert_ack {
 	uint8_t alert_id[VIGIL_RECORD_ID_LEN]; /* struct vigil_alert.alert_id */
 	const char *decision;         /* "police-report-filed", "not-filed" or "other" */
 	const char *reason;           /* not-filed and other: 1-280 bytes of UTF-8;
-				       * police-report-filed: optional (NULL or "") */
+				       * police-report-filed: optional (NULL or ""); sealed */
+	uint8_t *sealed;              /* output: the reason's envelope */
+	size_t sealed_len;
 };
 
 VIGIL_API int vigil_alert_ack_check(const struct vigil_alert_ack *a, struct vigil_error *err);

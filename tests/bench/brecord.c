@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "proto/frame.h"
+#include "proto/sealed.h"
 #include "proto/status.h"
 
 struct chunk {
@@ -38,7 +39,35 @@ static int make_one(struct brecord *b, size_t i, const struct brecord_spec *s)
 	ca.channel = channels[i % 4];
 	ca.outcome = outcomes[i % 3];
 	ca.attempted_at_ms = t;
-	ca.note = (char *)(i % 4 == 0 ? "called twice, will try again tomorrow morning" : "");
+	static const char note[] = "called twice, will try again tomorrow morning";
+	ca.note = (char *)(i % 4 == 0 && !s->n_readers && s->plain_notes ? note : "");
+	/* A sealed note: P, its commitment and the readers in the record, the
+	 * envelope beside it. */
+	uint8_t p[SEALED_HEAD_LEN + RECORD_NOTE_MAX], commitment[SHA256_LEN];
+	ProtobufCBinaryData readers[SEALED_READERS_MAX];
+	Vigil__V1__SealedText st = VIGIL__V1__SEALED_TEXT__INIT;
+	uint8_t *cms = NULL;
+	size_t cms_len = 0;
+	if (i % 4 == 0 && s->n_readers) {
+		char why[160];
+		size_t plen = sealed_plain_len(SEALED_NOTE);
+		if (s->n_readers > SEALED_READERS_MAX ||
+		    sealed_plain_build(SEALED_NOTE, b->record_id, NULL, note, sizeof(note) - 1, p,
+				       why, sizeof(why)) != VG_OK ||
+		    sealed_seal(p, plen, s->readers, s->n_readers, &cms, &cms_len, why,
+				sizeof(why)) != VG_OK)
+			return -1;
+		sealed_commit(p, plen, commitment);
+		st.commitment.data = commitment;
+		st.commitment.len = SHA256_LEN;
+		for (size_t k = 0; k < s->n_readers; k++) {
+			readers[k].data = (uint8_t *)s->reader_sha256[k];
+			readers[k].len = SHA256_LEN;
+		}
+		st.readers = readers;
+		st.n_readers = s->n_readers;
+		ca.sealed_note = &st;
+	}
 	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
 	r.record_id.data = b->record_id;
 	r.record_id.len = RECORD_ID_LEN;
@@ -49,13 +78,16 @@ static int make_one(struct brecord *b, size_t i, const struct brecord_spec *s)
 	r.contact_attempt = &ca;
 	b->rec_len = vigil__v1__record__get_packed_size(&r);
 	b->rec = malloc(b->rec_len);
-	if (!b->rec)
+	if (b->rec)
+		vigil__v1__record__pack(&r, b->rec);
+	if (!b->rec || record_sign(s->key, b->rec, b->rec_len, &b->sig, &b->sig_len) != VG_OK) {
+		free(cms);
 		return -1;
-	vigil__v1__record__pack(&r, b->rec);
-	if (record_sign(s->key, b->rec, b->rec_len, &b->sig, &b->sig_len) != VG_OK)
-		return -1;
-	if (!s->frames)
+	}
+	if (!s->frames) {
+		free(cms);
 		return 0;
+	}
 	Vigil__V1__SignedRecord sr = VIGIL__V1__SIGNED_RECORD__INIT;
 	sr.record.data = b->rec;
 	sr.record.len = b->rec_len;
@@ -63,11 +95,15 @@ static int make_one(struct brecord *b, size_t i, const struct brecord_spec *s)
 	sr.signature.len = b->sig_len;
 	Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
 	sub.record = &sr;
+	sub.sealed.data = cms;
+	sub.sealed.len = cms_len;
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
 	f.request_id = (uint64_t)i + 1;
 	f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
 	f.submit = &sub;
-	return frame_encode(&f, FRAME_DEFAULT_MAX, &b->frame, &b->frame_len) == VG_OK ? 0 : -1;
+	int rc = frame_encode(&f, FRAME_DEFAULT_MAX, &b->frame, &b->frame_len) == VG_OK ? 0 : -1;
+	free(cms);
+	return rc;
 }
 
 static void *chunk_main(void *arg)

@@ -5,7 +5,11 @@
  * Each brecord is one ContactAttempt Record (a fresh random record_id),
  * its signature by the author's key, and optionally the whole Submit frame
  * (length prefix included, request_id = first + index + 1), so the timed phase
- * only writes bytes and verifies receipts.
+ * only writes bytes and verifies receipts.  Every fourth record has a note
+ * when the spec says how: sealed to its readers (proto/sealed.h, the
+ * envelope in the frame), or in the clear as older records had it
+ * (plain_notes: only for databases written directly, vigil-bench-populate;
+ * the relay refuses a note in the clear).
  *
  * Signing is spread over threads: ECDSA P-256 signing is the expensive
  * part (about 30,000 signatures per second per core).  A brecord owns its
@@ -18,6 +22,7 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "proto/record.h"
 
@@ -39,6 +44,13 @@ struct brecord_spec {
 	int64_t time_step_ms;     /* added per record */
 	size_t first;             /* global number of record 0 (case id, time, request id) */
 	int frames;               /* also encode Submit frames */
+	/* The readers notes are sealed to: encryption certificates sorted by
+	 * their SHA-256 (reader_sha256); 0 readers: no notes, unless
+	 * plain_notes. */
+	X509 *const *readers;
+	const uint8_t (*reader_sha256)[SHA256_LEN];
+	size_t n_readers;
+	int plain_notes;
 };
 
 /* Makes n records with `threads` signing threads.  0 or -1 (out of memory

@@ -105,6 +105,9 @@ static void *chunk_main(void *arg)
 			.time_step_ms = 0,
 			.first = c->first / N_ORGS, /* varies case ids across chunks */
 			.frames = 0,
+			/* Written straight into a schema-1 database: records of
+			 * that time, whose notes were in the clear. */
+			.plain_notes = 1,
 		};
 		if (brecords_make(tmp, cnt, &spec, c->threads) != 0) {
 			brecords_free(tmp, cnt);

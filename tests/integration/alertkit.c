@@ -244,11 +244,17 @@ Vigil__V1__Frame *alertkit_alert_ack(struct tclient *c, const char *case_id,
 	a.alert_id.data = (uint8_t *)alert_id;
 	a.alert_id.len = RECORD_ID_LEN;
 	a.decision = (Vigil__V1__AckDecision)decision;
-	a.reason = decision == VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED ? "" :
-		   "she called her sister yesterday";
 	r.body_case = VIGIL__V1__RECORD__BODY_ALERT_ACK;
 	r.alert_ack = &a;
-	return casekit_submit(c, &r);
+	if (decision == VIGIL__V1__ACK_DECISION__ACK_DECISION_POLICE_REPORT_FILED)
+		return casekit_submit(c, &r);
+	/* The reason, sealed to the case's readers. */
+	struct tsealed s;
+	casekit_seal(c, &r, SEALED_ACK_REASON, "she called her sister yesterday", NULL, &s);
+	a.sealed_reason = &s.text;
+	Vigil__V1__Frame *fr = casekit_submit_sealed(c, &r, &s);
+	tsealed_free(&s);
+	return fr;
 }
 
 /* ---- the database ------------------------------------------------------------------------- */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -47,6 +48,70 @@ Vigil__V1__Frame *casekit_submit(struct tclient *c, const Vigil__V1__Record *r)
 static const char *org_of(struct tclient *c)
 {
 	return c->org;
+}
+
+static Vigil__V1__Frame *ask(struct tclient *c, Vigil__V1__Frame *f);
+
+/* Whether the development PKI gives org an encryption certificate. */
+static int has_enc(const char *org)
+{
+	char name[128];
+	snprintf(name, sizeof(name), "%s.enc.crt", org);
+	return access(pki(name), R_OK) == 0;
+}
+
+size_t casekit_seal_readers(struct tclient *c, const char *case_id,
+			    char orgs[][RECORD_ORG_MAX + 1], size_t max)
+{
+	Vigil__V1__GetSealReaders g = VIGIL__V1__GET_SEAL_READERS__INIT;
+	g.case_id = (char *)case_id;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.msg_case = VIGIL__V1__FRAME__MSG_GET_SEAL_READERS;
+	f.get_seal_readers = &g;
+	Vigil__V1__Frame *a = ask(c, &f);
+	size_t n = 0;
+	if (a && a->msg_case == VIGIL__V1__FRAME__MSG_SEAL_READERS) {
+		for (size_t i = 0; i < a->seal_readers->n_organisations && n < max; i++)
+			snprintf(orgs[n++], RECORD_ORG_MAX + 1, "%s",
+				 a->seal_readers->organisations[i]);
+	} else if (has_enc(org_of(c)) && max) {
+		/* The relay will refuse the record anyway. */
+		snprintf(orgs[n++], RECORD_ORG_MAX + 1, "%s", org_of(c));
+	}
+	frame_free(a);
+	return n;
+}
+
+Vigil__V1__Frame *casekit_submit_sealed(struct tclient *c, const Vigil__V1__Record *r,
+					const struct tsealed *s)
+{
+	size_t len = vigil__v1__record__get_packed_size(r);
+	uint8_t *rec = malloc(len), *sig;
+	size_t sig_len;
+	vigil__v1__record__pack(r, rec);
+	if (record_sign(c->key, rec, len, &sig, &sig_len) != VG_OK)
+		abort();
+	Vigil__V1__Frame *a = tclient_submit_sealed(c, rec, len, sig, sig_len, s ? s->cms : NULL,
+						    s ? s->cms_len : 0);
+	free(rec);
+	free(sig);
+	return a;
+}
+
+void casekit_seal(struct tclient *c, const Vigil__V1__Record *r, int field, const char *text,
+		  const char *also, struct tsealed *s)
+{
+	char orgs[SEALED_READERS_MAX + 1][RECORD_ORG_MAX + 1];
+	const char *names[SEALED_READERS_MAX + 1];
+	size_t n = casekit_seal_readers(c, r->case_id, orgs, SEALED_READERS_MAX);
+	int add = also && has_enc(also);
+	for (size_t i = 0; add && i < n; i++)
+		add = strcmp(orgs[i], also) != 0;
+	if (add)
+		snprintf(orgs[n++], RECORD_ORG_MAX + 1, "%s", also);
+	for (size_t i = 0; i < n; i++)
+		names[i] = orgs[i];
+	tseal(s, field, r->record_id.data, text, names, n);
 }
 
 Vigil__V1__Frame *casekit_open(struct tclient *c, const char *case_id, const char *const *parties,
@@ -124,13 +189,21 @@ Vigil__V1__Frame *casekit_offer(struct tclient *c, const char *case_id, const ch
 		o.consent_ref = "consent-2026-09-28";
 	} else {
 		ov.reason = VIGIL__V1__OVERRIDE_REASON__OVERRIDE_REASON_RISK_TO_LIFE;
-		ov.justification = "threats from the recruiter reported on arrival";
 		o.basis_case = VIGIL__V1__HANDOVER_OFFER__BASIS_OVERRIDE;
 		o.override = &ov;
 	}
 	r.body_case = VIGIL__V1__RECORD__BODY_HANDOVER_OFFER;
 	r.handover_offer = &o;
-	return casekit_submit(c, &r);
+	if (with_consent)
+		return casekit_submit(c, &r);
+	/* The justification, sealed to the case's readers and to `to`. */
+	struct tsealed s;
+	casekit_seal(c, &r, SEALED_JUSTIFICATION, "threats from the recruiter reported on arrival",
+		     to, &s);
+	ov.sealed_justification = &s.text;
+	Vigil__V1__Frame *a = casekit_submit_sealed(c, &r, &s);
+	tsealed_free(&s);
+	return a;
 }
 
 Vigil__V1__Frame *casekit_answer(struct tclient *c, const char *case_id,
@@ -143,10 +216,16 @@ Vigil__V1__Frame *casekit_answer(struct tclient *c, const char *case_id,
 	a.offer_id.data = (uint8_t *)offer_id;
 	a.offer_id.len = RECORD_ID_LEN;
 	a.accept = accept;
-	a.decline_reason = accept ? "" : "no office in that region";
 	r.body_case = VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER;
 	r.handover_answer = &a;
-	return casekit_submit(c, &r);
+	if (accept)
+		return casekit_submit(c, &r);
+	struct tsealed s;
+	casekit_seal(c, &r, SEALED_DECLINE_REASON, "no office in that region", NULL, &s);
+	a.sealed_decline_reason = &s.text;
+	Vigil__V1__Frame *fr = casekit_submit_sealed(c, &r, &s);
+	tsealed_free(&s);
+	return fr;
 }
 
 Vigil__V1__Frame *casekit_withdraw(struct tclient *c, const char *case_id,

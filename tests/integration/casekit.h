@@ -14,8 +14,24 @@ void casekit_record(Vigil__V1__Record *r, uint8_t id[RECORD_ID_LEN], const char 
 
 /* Packs, signs with the client's key and submits r; the answer frame. */
 Vigil__V1__Frame *casekit_submit(struct tclient *c, const Vigil__V1__Record *r);
+/* The same with the envelope of s beside it (s NULL: none). */
+Vigil__V1__Frame *casekit_submit_sealed(struct tclient *c, const Vigil__V1__Record *r,
+					const struct tsealed *s);
+/* The case's readers as the relay gives them (GetSealReaders, which it
+ * records as a read); when it refuses, the client's own organisation, so
+ * that a record the relay refuses anyway can still be sealed. */
+size_t casekit_seal_readers(struct tclient *c, const char *case_id,
+			    char orgs[][RECORD_ORG_MAX + 1], size_t max);
+/* Seals text as field of r (its record id and case) to the case's readers
+ * and to also (NULL: nobody more), as libvigil would; the caller puts
+ * s->text into r's sealed field and frees s (tsealed_free). */
+void casekit_seal(struct tclient *c, const Vigil__V1__Record *r, int field, const char *text,
+		  const char *also, struct tsealed *s);
 
-/* CaseOpen by c (a coordinator) with consent, risk high, return SE->RU. */
+/* CaseOpen by c (a coordinator) with consent, risk high, return SE->RU.
+ * (The offers and answers below seal their justification and decline
+ * reason to the case's readers: casekit_offer(..., with_consent 0) and
+ * casekit_answer(..., accept 0) ask the relay who they are.) */
 Vigil__V1__Frame *casekit_open(struct tclient *c, const char *case_id, const char *const *parties,
 			       size_t n_parties, int risk, int minor);
 

@@ -501,6 +501,7 @@ void contact_build(const struct contact_spec *s, uint8_t **rec, size_t *len)
 	ca.outcome = (Vigil__V1__Outcome)s->outcome;
 	ca.attempted_at_ms = s->time_ms;
 	ca.note = (char *)(s->note ? s->note : "");
+	ca.sealed_note = (Vigil__V1__SealedText *)s->sealed_note;
 	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
 	r.record_id.data = (uint8_t *)s->record_id;
 	r.record_id.len = RECORD_ID_LEN;
@@ -531,6 +532,13 @@ void sign_with(const char *keyname, const uint8_t *data, size_t len, uint8_t **s
 Vigil__V1__Frame *tclient_submit(struct tclient *c, const uint8_t *rec, size_t rec_len,
 				 const uint8_t *sig, size_t sig_len)
 {
+	return tclient_submit_sealed(c, rec, rec_len, sig, sig_len, NULL, 0);
+}
+
+Vigil__V1__Frame *tclient_submit_sealed(struct tclient *c, const uint8_t *rec, size_t rec_len,
+					const uint8_t *sig, size_t sig_len, const uint8_t *cms,
+					size_t cms_len)
+{
 	Vigil__V1__SignedRecord sr = VIGIL__V1__SIGNED_RECORD__INIT;
 	sr.record.data = (uint8_t *)rec;
 	sr.record.len = rec_len;
@@ -538,6 +546,8 @@ Vigil__V1__Frame *tclient_submit(struct tclient *c, const uint8_t *rec, size_t r
 	sr.signature.len = sig_len;
 	Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
 	sub.record = &sr;
+	sub.sealed.data = (uint8_t *)cms;
+	sub.sealed.len = cms ? cms_len : 0;
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
 	f.request_id = c->next_id++;
 	f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
@@ -771,4 +781,153 @@ int file_copy(const char *from, const char *to)
 	snprintf(side, sizeof(side), "%s-shm", to);
 	unlink(side);
 	return rc;
+}
+
+/* ---- sealed text --------------------------------------------------------------- */
+
+static X509 *enc_cert(const char *org)
+{
+	char name[128];
+	snprintf(name, sizeof(name), "%s.enc.crt", org);
+	FILE *f = fopen(pki(name), "r");
+	if (!f)
+		die(pki(name));
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!x)
+		die(name);
+	return x;
+}
+
+struct hashed {
+	uint8_t h[SHA256_LEN];
+	X509 *x;
+};
+
+static int by_hashed(const void *a, const void *b)
+{
+	return memcmp(((const struct hashed *)a)->h, ((const struct hashed *)b)->h, SHA256_LEN);
+}
+
+/* The orgs' encryption certificates, sorted by hash into hs. */
+static void hashed_certs(const char *const *orgs, size_t n, struct hashed *hs)
+{
+	if (n > SEALED_READERS_MAX)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		hs[i].x = enc_cert(orgs[i]);
+		if (sealed_cert_sha256(hs[i].x, hs[i].h) != VG_OK)
+			abort();
+	}
+	qsort(hs, n, sizeof(hs[0]), by_hashed);
+}
+
+void tseal_reader_hashes(const char *const *orgs, size_t n, uint8_t (*out)[SHA256_LEN])
+{
+	struct hashed hs[SEALED_READERS_MAX];
+	hashed_certs(orgs, n, hs);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(out[i], hs[i].h, SHA256_LEN);
+		X509_free(hs[i].x);
+	}
+}
+
+void tseal_plain(struct tsealed *s, const uint8_t *p, size_t plain_len, const char *const *orgs,
+		 size_t n)
+{
+	struct hashed hs[SEALED_READERS_MAX];
+	X509 *x[SEALED_READERS_MAX];
+	hashed_certs(orgs, n, hs);
+	vigil__v1__sealed_text__init(&s->text);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(s->readers[i], hs[i].h, SHA256_LEN);
+		s->rd[i].data = s->readers[i];
+		s->rd[i].len = SHA256_LEN;
+		x[i] = hs[i].x;
+	}
+	s->text.commitment.data = s->commitment;
+	s->text.commitment.len = SHA256_LEN;
+	s->text.readers = s->rd;
+	s->text.n_readers = n;
+	char why[256];
+	if (sealed_seal(p, plain_len, x, n, &s->cms, &s->cms_len, why, sizeof(why)) != VG_OK) {
+		fprintf(stderr, "tseal: %s\n", why);
+		abort();
+	}
+	for (size_t i = 0; i < n; i++)
+		X509_free(x[i]);
+}
+
+void tseal(struct tsealed *s, int field, const uint8_t record_id[RECORD_ID_LEN],
+	   const char *text, const char *const *orgs, size_t n)
+{
+	memset(s, 0, sizeof(*s));
+	char why[256];
+	s->plain_len = sealed_plain_len(field);
+	if (sealed_plain_build(field, record_id, NULL, text, strlen(text), s->plain, why,
+			       sizeof(why)) != VG_OK) {
+		fprintf(stderr, "tseal: %s\n", why);
+		abort();
+	}
+	sealed_commit(s->plain, s->plain_len, s->commitment);
+	tseal_plain(s, s->plain, s->plain_len, orgs, n);
+}
+
+void tsealed_free(struct tsealed *s)
+{
+	free(s->cms);
+	s->cms = NULL;
+	s->cms_len = 0;
+}
+
+char *db_sealed_text(struct trelay *t, unsigned long long idx, const char *org, char *why,
+		     size_t why_len)
+{
+	char sql[160];
+	uint8_t *rec = NULL, *cms = NULL, *p = NULL;
+	size_t rec_len = 0, cms_len = 0, p_len = 0;
+	char *text = NULL;
+	size_t text_len;
+	Vigil__V1__Record *r = NULL;
+	EVP_PKEY *k = NULL;
+	X509 *x = NULL;
+	snprintf(sql, sizeof(sql), "SELECT record FROM entries WHERE idx = %llu", idx);
+	if (db_blob(t, sql, &rec, &rec_len) != 0 || !rec) {
+		snprintf(why, why_len, "no entry %llu", idx);
+		goto out;
+	}
+	snprintf(sql, sizeof(sql), "SELECT cms FROM sealed WHERE idx = %llu", idx);
+	if (db_blob(t, sql, &cms, &cms_len) != 0 || !cms) {
+		snprintf(why, why_len, "entry %llu has no sealed text", idx);
+		goto out;
+	}
+	if (record_parse(rec, rec_len, &r, why, why_len) != VG_OK)
+		goto out;
+	int field;
+	const Vigil__V1__SealedText *st = record_sealed_text(r, &field, NULL);
+	if (!st) {
+		snprintf(why, why_len, "entry %llu's record seals nothing", idx);
+		goto out;
+	}
+	char name[128];
+	snprintf(name, sizeof(name), "%s.enc.key", org);
+	FILE *f = fopen(pki(name), "r");
+	if (!f)
+		die(pki(name));
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	x = enc_cert(org);
+	if (sealed_open(cms, cms_len, k, x, &p, &p_len, why, why_len) != VG_OK)
+		goto out;
+	if (sealed_plain_parse(p, p_len, field, r->record_id.data, st->commitment.data, &text,
+			       &text_len, why, why_len) != VG_OK)
+		text = NULL;
+out:
+	free(p);
+	record_free(r);
+	EVP_PKEY_free(k);
+	X509_free(x);
+	free(rec);
+	free(cms);
+	return text;
 }

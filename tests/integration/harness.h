@@ -102,7 +102,8 @@ struct contact_spec {
 	int channel;
 	int outcome;
 	int64_t time_ms;
-	const char *note;
+	const char *note;                          /* in the clear: the relay refuses it */
+	const Vigil__V1__SealedText *sealed_note;  /* NULL: none */
 };
 void contact_spec_default(struct contact_spec *s, const char *author, uint32_t seed);
 void contact_build(const struct contact_spec *s, uint8_t **rec, size_t *len);
@@ -115,8 +116,53 @@ Vigil__V1__Frame *tclient_submit(struct tclient *c, const uint8_t *rec, size_t r
 /* Builds, signs with the client's own key and submits a contact attempt. */
 Vigil__V1__Frame *tclient_submit_contact(struct tclient *c, const struct contact_spec *s);
 
+/* A new relay with the PKI's directory logs each member's encryption
+ * certificate at its first start (MemberKey entries): its log begins with
+ * these entries, before anything a test submits. */
+#define PKI_MEMBER_KEYS 6
+
 /* Path of a PKI file: PKI_DIR/name. */
 const char *pki(const char *name);
+
+/* ---- sealed text -------------------------------------------------------------- */
+
+#include "proto/sealed.h"
+
+/* A SealedText for a record, with its envelope (tseal). */
+struct tsealed {
+	Vigil__V1__SealedText text;
+	uint8_t commitment[SHA256_LEN];
+	uint8_t readers[SEALED_READERS_MAX][SHA256_LEN];
+	ProtobufCBinaryData rd[SEALED_READERS_MAX];
+	uint8_t plain[SEALED_HEAD_LEN + RECORD_NOTE_MAX]; /* P */
+	size_t plain_len;
+	uint8_t *cms;            /* the envelope (malloc()ed) */
+	size_t cms_len;
+};
+
+/* Seals text as field (proto/sealed.h) of the record record_id: P with a
+ * random salt, the commitment, the readers (SHA-256 of PKI_DIR/<org>.enc.crt
+ * of each of the n orgs, sorted) and the envelope to those certificates.
+ * Fails the test (abort) when it cannot. */
+void tseal(struct tsealed *s, int field, const uint8_t record_id[RECORD_ID_LEN],
+	   const char *text, const char *const *orgs, size_t n);
+/* The same, sealing p (plain_len bytes: any P, e.g. a tampered one) as it
+ * is; the commitment is left as the caller set it. */
+void tseal_plain(struct tsealed *s, const uint8_t *p, size_t plain_len, const char *const *orgs,
+		 size_t n);
+void tsealed_free(struct tsealed *s);
+/* tclient_submit with Submit.sealed (NULL, 0: none). */
+Vigil__V1__Frame *tclient_submit_sealed(struct tclient *c, const uint8_t *rec, size_t rec_len,
+					const uint8_t *sig, size_t sig_len, const uint8_t *cms,
+					size_t cms_len);
+/* The text sealed beside entry idx (table sealed), opened with
+ * PKI_DIR/<org>.enc.key and checked against the entry's record (record id,
+ * field, commitment): a malloc()ed string, or NULL with the reason in why. */
+char *db_sealed_text(struct trelay *t, unsigned long long idx, const char *org, char *why,
+		     size_t why_len);
+/* The readers of a case: the SHA-256 of each org's encryption certificate,
+ * sorted, into out (n entries); for tests that build SealedText by hand. */
+void tseal_reader_hashes(const char *const *orgs, size_t n, uint8_t (*out)[SHA256_LEN]);
 
 #endif
 
@@ -147,3 +193,4 @@ int db_exec(struct trelay *t, const char *sql);
 /* Copies a file (mode 0600), removing the target's -wal and -shm files so
  * that a copied database stands alone: 0 or -1. */
 int file_copy(const char *from, const char *to);
+

@@ -218,10 +218,9 @@ static const struct row rows[] = {
 	  { "CASE_STATUS", "CASE_STATUS", "CASE_STATUS", "CASE_STATUS", "NOT_FOUND", "NOT_FOUND" },
 	  { NULL, NULL, NULL, NULL, NF, NF } },
 	{ "log",
-	  { "CASE_LOG", "PERMISSION_DENIED", "CASE_LOG", "PERMISSION_DENIED", "NOT_FOUND",
-	    "NOT_FOUND" },
-	  { NULL, "the case's records are for coordinator, iom and responsible parties", NULL,
-	    "the case's records are for coordinator, iom and responsible parties", NF, NF } },
+	  { "CASE_LOG", "PERMISSION_DENIED", "CASE_LOG", "CASE_LOG", "NOT_FOUND", "NOT_FOUND" },
+	  { NULL, "the case's records are for coordinator, iom, shelter and responsible parties",
+	    NULL, NULL, NF, NF } },
 	{ "readers",
 	  { "CASE_READERS", "PERMISSION_DENIED", "PERMISSION_DENIED", "PERMISSION_DENIED",
 	    "NOT_FOUND", "NOT_FOUND" },
@@ -796,13 +795,28 @@ static Vigil__V1__Frame *open_on(enum actor who, const char *case_id, const char
 		o.consent = &consent;
 	} else {
 		ov.reason = VIGIL__V1__OVERRIDE_REASON__OVERRIDE_REASON_RISK_TO_LIFE;
-		ov.justification = "threats from the recruiter reported on arrival";
 		o.basis_case = VIGIL__V1__CASE_OPEN__BASIS_OVERRIDE;
 		o.override = &ov;
 	}
 	r.body_case = VIGIL__V1__RECORD__BODY_CASE_OPEN;
 	r.case_open = &o;
-	return casekit_submit(&C[who], &r);
+	if (consent_at_ms)
+		return casekit_submit(&C[who], &r);
+	/* The justification is sealed to the opener and the parties it names
+	 * that read narrative (all here but the police). */
+	const char *readers[1 + RECORD_PARTIES_MAX];
+	size_t nr = 0;
+	readers[nr++] = C[who].org;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(parties[i], "se-police-noa") != 0)
+			readers[nr++] = parties[i];
+	struct tsealed s;
+	tseal(&s, SEALED_JUSTIFICATION, rid, "threats from the recruiter reported on arrival",
+	      readers, nr);
+	ov.sealed_justification = &s.text;
+	Vigil__V1__Frame *a = casekit_submit_sealed(&C[who], &r, &s);
+	tsealed_free(&s);
+	return a;
 }
 
 static Vigil__V1__Frame *ack_of(enum actor who, const char *case_id)
@@ -873,7 +887,9 @@ static void test_unknown_organisation(void **state)
 	expect(casekit_offer(&C[COORD], id, "iom-ru-moskow", o, 1), "NOT_FOUND", UNKNOWN_ORG);
 	expect(casekit_offer(&C[COORD], id, "iom-ru-moskow", o, 0), "NOT_FOUND", UNKNOWN_ORG);
 	assert_int_equal(entries(), before);
-	assert_int_equal(reads_of(id), reads); /* the owner's refusal is no probe */
+	/* The owner's refusal is no probe; the one read is the question whom
+	 * to seal the second offer's justification to (GetSealReaders). */
+	assert_int_equal(reads_of(id), reads + 1);
 	char sql[256], to[80];
 	snprintf(sql, sizeof(sql), "SELECT pending_offer_to FROM cases WHERE case_id = '%s'", id);
 	assert_int_equal(db_text(&R, sql, to, sizeof(to)), 0);

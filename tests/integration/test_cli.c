@@ -555,8 +555,8 @@ static void test_future_time_refused(void **state)
 	assert_int_equal(entries(), before + 1);
 }
 
-/* Notes: 512 bytes are stored; 513 bytes and invalid UTF-8 are refused by
- * the tool itself (usage, exit 2) before it connects. */
+/* Notes: 512 bytes are stored (sealed); 513 bytes and invalid UTF-8 are
+ * refused by the tool itself (usage, exit 2) before it connects. */
 static void test_note_limits(void **state)
 {
 	(void)state;
@@ -599,9 +599,18 @@ static void test_note_limits(void **state)
 	Vigil__V1__Record *p = vigil__v1__record__unpack(NULL, rec_len, rec);
 	assert_non_null(p);
 	assert_int_equal(p->body_case, VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT);
-	assert_string_equal(p->contact_attempt->note, note + 1);
+	/* The record carries the note sealed, never in the clear; the
+	 * owner's encryption key opens it. */
+	assert_string_equal(p->contact_attempt->note, "");
+	assert_non_null(p->contact_attempt->sealed_note);
 	vigil__v1__record__free_unpacked(p, NULL);
 	free(rec);
+	char why[256];
+	char *text = db_sealed_text(&R, j.index, "se-stockholm-coord", why, sizeof(why));
+	if (!text)
+		fail_msg("the sealed note does not open: %s", why);
+	assert_string_equal(text, note + 1);
+	free(text);
 }
 
 /* Bad command lines: exit 2, a precise message, nothing sent. */
@@ -1106,8 +1115,17 @@ static void test_stored_record_verifies(void **state)
 	assert_int_equal(p->contact_attempt->outcome,
 			 VIGIL__V1__OUTCOME__OUTCOME_UNKNOWN_TO_CONTACT);
 	assert_int_equal(p->contact_attempt->attempted_at_ms, AT_MS);
-	assert_string_equal(p->contact_attempt->note, "Caf\xc3\xa9 owner: no knowledge \xe2\x9c\x93");
+	/* The note is sealed: the record holds its commitment, the relay its
+	 * envelope, which a reader opens. */
+	assert_string_equal(p->contact_attempt->note, "");
+	assert_non_null(p->contact_attempt->sealed_note);
 	vigil__v1__record__free_unpacked(p, NULL);
+	char why[256];
+	char *text = db_sealed_text(&R, j.index, "iom-ru-moscow", why, sizeof(why));
+	if (!text)
+		fail_msg("the sealed note does not open: %s", why);
+	assert_string_equal(text, "Caf\xc3\xa9 owner: no knowledge \xe2\x9c\x93");
+	free(text);
 
 	/* The leaf hash the tool printed, recomputed from the row and the
 	 * author's certificate file. */
@@ -1867,24 +1885,26 @@ static void test_verify_log(void **state)
 	char sql[8192];
 	assert_null(strchr(kept, '\''));
 	snprintf(sql, sizeof(sql), "SELECT size FROM checkpoints WHERE note = '%s'", kept);
-	assert_int_equal(db_int(&L, sql), 5);
+	assert_int_equal(db_int(&L, sql), PKI_MEMBER_KEYS + 5);
 	free(kept);
 
 	/* More entries: consistent with the kept one, which moves on. */
 	submit_n(&L, 3);
 	run_monitor(&L, dir, 0, &r);
-	expect_log_ok(&r, &L, 5);
+	expect_log_ok(&r, &L, PKI_MEMBER_KEYS + 5);
 	run_monitor(&L, dir, 1, &r);
 	expect_status(&r, 0);
 	char root[65], want[1024];
-	assert_int_equal(db_text(&L, "SELECT lower(hex(root)) FROM checkpoints WHERE size = 8 "
-			 "ORDER BY id DESC LIMIT 1", root, sizeof(root)), 0);
-	snprintf(want, sizeof(want), "{\"ok\":true,\"entries\":8,\"root\":\"%s\",\"origin\":\""
-		 ORIGIN "\",\"kept_size\":8}\n", root);
+	int eight = PKI_MEMBER_KEYS + 8;
+	snprintf(sql, sizeof(sql), "SELECT lower(hex(root)) FROM checkpoints WHERE size = %d "
+		 "ORDER BY id DESC LIMIT 1", eight);
+	assert_int_equal(db_text(&L, sql, root, sizeof(root)), 0);
+	snprintf(want, sizeof(want), "{\"ok\":true,\"entries\":%d,\"root\":\"%s\",\"origin\":\""
+		 ORIGIN "\",\"kept_size\":%d}\n", eight, root, eight);
 	assert_string_equal(r.out, want);
 	kept = read_text(kept_path);
 	snprintf(sql, sizeof(sql), "SELECT size FROM checkpoints WHERE note = '%s'", kept);
-	assert_int_equal(db_int(&L, sql), 8);
+	assert_int_equal(db_int(&L, sql), eight);
 
 	/* A changed inner node of the tree: proofs through it fail (exit 3),
 	 * while the leaves, and so the log, are still right. */
@@ -1899,10 +1919,13 @@ static void test_verify_log(void **state)
 	run(&a, &r);
 	expect_status(&r, 3);
 	assert_string_equal(r.out, "");
-	assert_string_equal(r.err, "vigil: the inclusion proof (3 nodes) does not lead from the "
-			    "leaf hash of entry 2 to the root of the checkpoint of size 8\n");
+	/* 14 leaves: leaf 3, node (1, 0) (changed), node (2, 1) and the
+	 * right part [8, 14). */
+	snprintf(want, sizeof(want), "vigil: the inclusion proof (4 nodes) does not lead from the "
+		 "leaf hash of entry 2 to the root of the checkpoint of size %d\n", eight);
+	assert_string_equal(r.err, want);
 	run_monitor(&L, dir, 0, &r);
-	expect_log_ok(&r, &L, 8);
+	expect_log_ok(&r, &L, (unsigned long long)eight);
 	free(kept);
 	kept = read_text(kept_path);
 
@@ -1912,7 +1935,8 @@ static void test_verify_log(void **state)
 			 0);
 	assert_int_equal(trelay_start(&L), 0);
 	run_monitor(&L, dir, 0, &r);
-	expect_inconsistent(&r, "the 8 leaf hashes the relay serves make the root ");
+	snprintf(want, sizeof(want), "the %d leaf hashes the relay serves make the root ", eight);
+	expect_inconsistent(&r, want);
 	char *now = read_text(kept_path);
 	assert_string_equal(now, kept);
 	free(now);
@@ -1935,8 +1959,10 @@ static void test_verify_log(void **state)
 	assert_int_equal(file_copy(small, L.db), 0);
 	assert_int_equal(trelay_start(&L), 0);
 	run_monitor(&L, dir, 0, &r);
-	expect_inconsistent(&r, "the relay's checkpoint has size 2, smaller than the kept "
-			    "checkpoint's size 8: the log was truncated or rewritten");
+	snprintf(want, sizeof(want), "the relay's checkpoint has size %d, smaller than the kept "
+		 "checkpoint's size %d: the log was truncated or rewritten", PKI_MEMBER_KEYS + 2,
+		 eight);
+	expect_inconsistent(&r, want);
 	now = read_text(kept_path);
 	assert_string_equal(now, kept);
 	free(now);
@@ -1946,9 +1972,10 @@ static void test_verify_log(void **state)
 	assert_int_equal(trelay_start(&L), 0);
 	run_monitor(&L, dir, 1, &r);
 	expect_status(&r, 3);
-	if (!starts_with(r.out, "{\"ok\":false,\"error\":\"INCONSISTENT\",\"message\":\"the "
-			 "relay's checkpoint of size 12 is not consistent with the kept "
-			 "checkpoint of size 8: "))
+	snprintf(want, sizeof(want), "{\"ok\":false,\"error\":\"INCONSISTENT\",\"message\":\"the "
+		 "relay's checkpoint of size %d is not consistent with the kept checkpoint of "
+		 "size %d: ", PKI_MEMBER_KEYS + 12, eight);
+	if (!starts_with(r.out, want))
 		fail_msg("unexpected verdict: %s", r.out);
 	now = read_text(kept_path);
 	assert_string_equal(now, kept);

@@ -677,7 +677,8 @@ static void test_demo_log(void **state)
 	/* Police do not get the records; a non-party gets nothing at all. */
 	r = vigil_as(0, "se-police-noa", "log", DEMO, NULL);
 	expect_refused(r, "PERMISSION_DENIED",
-		       "the case's records are for coordinator, iom and responsible parties");
+		       "the case's records are for coordinator, iom, shelter and responsible "
+		       "parties");
 	r = vigil_as(0, "other-iom", "log", DEMO, NULL);
 	expect_refused(r, "NOT_FOUND", "case " DEMO " not found");
 }
@@ -838,9 +839,21 @@ static void test_second_case_readers(void **state)
 	assert_int_equal(rec->case_open->basis_case, VIGIL__V1__CASE_OPEN__BASIS_OVERRIDE);
 	assert_int_equal(rec->case_open->override->reason,
 			 VIGIL__V1__OVERRIDE_REASON__OVERRIDE_REASON_RISK_TO_LIFE);
-	assert_string_equal(rec->case_open->override->justification,
-			    "threats from the recruiter reported on arrival");
+	/* The justification is sealed: the record holds its commitment, and
+	 * the parties that read narrative open it (police are none). */
+	assert_string_equal(rec->case_open->override->justification, "");
+	assert_non_null(rec->case_open->override->sealed_justification);
+	assert_int_equal(rec->case_open->override->sealed_justification->n_readers, 2);
 	vigil__v1__record__free_unpacked(rec, NULL);
+	char why[256];
+	char *text = db_sealed_text(&R, idx, "iom-ru-moscow", why, sizeof(why));
+	if (!text)
+		fail_msg("the sealed justification does not open: %s", why);
+	assert_string_equal(text, "threats from the recruiter reported on arrival");
+	free(text);
+	assert_null(db_sealed_text(&R, idx, "se-police-noa", why, sizeof(why)));
+	assert_string_equal(why, "this encryption certificate is not a recipient of the sealed "
+				 "text");
 
 	r = vigil_as(0, "se-stockholm-coord", "status", SECOND, NULL);
 	cli_expect_ok(r);
@@ -933,8 +946,15 @@ static void test_second_case_handovers(void **state)
 	rec = stored_record(di);
 	assert_int_equal(rec->body_case, VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER);
 	assert_false(rec->handover_answer->accept);
-	assert_string_equal(rec->handover_answer->decline_reason, "no office in that region");
+	assert_string_equal(rec->handover_answer->decline_reason, "");
+	assert_non_null(rec->handover_answer->sealed_decline_reason);
 	vigil__v1__record__free_unpacked(rec, NULL);
+	char why[256];
+	char *text = db_sealed_text(&R, di, "se-stockholm-coord", why, sizeof(why));
+	if (!text)
+		fail_msg("the sealed decline reason does not open: %s", why);
+	assert_string_equal(text, "no office in that region");
+	free(text);
 	r = vigil_as(0, "se-stockholm-coord", "status", SECOND, "--json", NULL);
 	cli_expect_ok(r);
 	expect_member(r->out, "responsible", "se-stockholm-coord");

@@ -92,6 +92,26 @@ static vigil_client *connect_as(int port, const char *who)
 	return c;
 }
 
+/* Connects as who with the encryption certificate and key of org (which
+ * open the sealed text written to org). */
+static vigil_client *connect_enc(int port, const char *who, const char *org)
+{
+	struct conn_files f;
+	struct vigil_options o = options(&f, port, who, "ca.crt");
+	char ec[700], ek[700];
+	snprintf(ec, sizeof(ec), "%s/%s.enc.crt", PKI_DIR, org);
+	snprintf(ek, sizeof(ek), "%s/%s.enc.key", PKI_DIR, org);
+	o.enc_cert_file = ec;
+	o.enc_key_file = ek;
+	struct vigil_error err;
+	vigil_client *c = NULL;
+	int rc = vigil_connect(&o, &c, &err);
+	if (rc != VIGIL_OK)
+		fail_msg("vigil_connect as %s with %s's encryption key: %d: %s", who, org, rc,
+			 err.message);
+	return c;
+}
+
 /* Connects as who and expects status with message containing what. */
 static void expect_connect_fails(const struct vigil_options *o, int status, const char *what)
 {
@@ -149,6 +169,14 @@ static void expect_refused(int rc, const struct vigil_error *err, const char *co
 	assert_string_equal(err->relay_code_name, code_name);
 	assert_int_equal(err->relay_code, code);
 	assert_string_equal(err->message, message);
+}
+
+/* Expects rc to be status with exactly message. */
+static void expect_status_msg(int rc, const struct vigil_error *err, int status,
+			      const char *message)
+{
+	if (rc != status || err->status != status || strcmp(err->message, message) != 0)
+		fail_msg("got %d (%s), expected %d \"%s\"", rc, err->message, status, message);
 }
 
 static struct vigil_contact contact(const char *case_id)
@@ -861,7 +889,8 @@ static void test_case_api(void **state)
 	log = (struct vigil_case_log *)(void *)&err;
 	expect_refused(vigil_case_log(police, "se-stockholm-coord/LV-2026-7", &log, &err), &err,
 		       "PERMISSION_DENIED", 3,
-		       "the case's records are for coordinator, iom and responsible parties");
+		       "the case's records are for coordinator, iom, shelter and responsible "
+		       "parties");
 	assert_null(log);
 	expect_usage_msg(vigil_record_decode((const uint8_t *)"junk", 4, &ri, &err), &err,
 			 "not a valid record: record does not decode as vigil.v1.Record");
@@ -962,14 +991,24 @@ static void test_case_api(void **state)
 	vigil_free(st);
 	assert_int_equal(vigil_case_readers(coord, "se-stockholm-coord/LV-2026-8", &reads, &n, &err), VIGIL_OK);
 	/* The coordinator's refused status query (before the case existed)
-	 * is recorded as such, then IOM's read; this listing is recorded
-	 * after it is read, so it does not show itself. */
-	assert_int_equal(n, 2);
-	assert_string_equal(reads[0].organisation, "se-stockholm-coord");
-	assert_string_equal(reads[0].what, "status-refused");
-	assert_string_equal(reads[1].organisation, "iom-ru-moscow");
-	assert_string_equal(reads[1].what, "status");
-	assert_true(reads[1].at_ms > 0);
+	 * is recorded as such; then the questions whom to seal each offer's
+	 * justification and the decline reason to (the case open seals to its
+	 * own readers and asks nothing about a case that does not exist yet);
+	 * then IOM's read.  This listing is recorded after it is read, so it
+	 * does not show itself. */
+	static const char *const read_log2[][2] = {
+		{ "se-stockholm-coord", "status-refused" },
+		{ "se-stockholm-coord", "seal-readers" },
+		{ "se-stockholm-coord", "seal-readers" },
+		{ "iom-ru-moscow", "seal-readers" },
+		{ "iom-ru-moscow", "status" },
+	};
+	assert_int_equal(n, sizeof(read_log2) / sizeof(read_log2[0]));
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(reads[i].organisation, read_log2[i][0]);
+		assert_string_equal(reads[i].what, read_log2[i][1]);
+		assert_true(reads[i].at_ms > 0);
+	}
 	vigil_free(reads);
 	struct vigil_case_close cl = { .case_id = "se-stockholm-coord/LV-2026-8", .reason = "lost-contact" };
 	expect_refused(vigil_submit_case_close(iom, &cl, &r, &err), &err, "PERMISSION_DENIED", 3,
@@ -1506,6 +1545,12 @@ enum fake_query {
 	QUERY_MEMBERS_OTHER_ORG, /* se-police-noa's encryption certificate */
 	QUERY_MEMBERS_UNTRUSTED, /* untrusted-enc.crt: right kind, another CA */
 	QUERY_MEMBERS_GARBAGE,   /* bytes that are no certificate */
+	QUERY_MEMBERS_NO_ENC,    /* se-police-noa without one */
+	/* GetSealReaders: iom-ru-moscow, honest unless: */
+	QUERY_SEAL_NOT_MEMBER,   /* iom-ru-moscow and iom-xx-nobody (no member) */
+	QUERY_SEAL_POLICE,       /* iom-ru-moscow and se-police-noa */
+	QUERY_SEAL_OTHER_CASE,   /* the answer is about another case */
+	QUERY_SEAL_UNSORTED,     /* se-police-noa before iom-ru-moscow */
 };
 
 #define FAKE_FIRST_INDEX 41u  /* the fake's log starts with this many leaves */
@@ -2092,7 +2137,7 @@ static void fake_members(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query m
 	m[1].country = (char *)"SE";
 	m[1].name = (char *)"Swedish Police NOA";
 	m[1].encryption_certificate.data = police;
-	m[1].encryption_certificate.len = (size_t)n_police;
+	m[1].encryption_certificate.len = mode == QUERY_MEMBERS_NO_ENC ? 0 : (size_t)n_police;
 	Vigil__V1__Member *mp[2] = { &m[0], &m[1] };
 	Vigil__V1__Members ms = VIGIL__V1__MEMBERS__INIT;
 	ms.members = mp;
@@ -2108,11 +2153,43 @@ static void fake_members(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query m
 	OPENSSL_free(police);
 }
 
+/* GetSealReaders: the readers of the asked case. */
+static void fake_seal_readers(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mode)
+{
+	char *orgs[2] = { (char *)"iom-ru-moscow", NULL };
+	size_t n = 1;
+	if (mode == QUERY_SEAL_NOT_MEMBER) {
+		orgs[1] = (char *)"iom-xx-nobody";
+		n = 2;
+	} else if (mode == QUERY_SEAL_POLICE) {
+		orgs[1] = (char *)"se-police-noa";
+		n = 2;
+	} else if (mode == QUERY_SEAL_UNSORTED) {
+		orgs[0] = (char *)"se-police-noa";
+		orgs[1] = (char *)"iom-ru-moscow";
+		n = 2;
+	}
+	Vigil__V1__SealReaders m = VIGIL__V1__SEAL_READERS__INIT;
+	m.case_id = mode == QUERY_SEAL_OTHER_CASE ? (char *)"se-stockholm-coord/OTHER"
+						  : in->get_seal_readers->case_id;
+	m.organisations = orgs;
+	m.n_organisations = n;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = in->request_id;
+	f.msg_case = VIGIL__V1__FRAME__MSG_SEAL_READERS;
+	f.seal_readers = &m;
+	fake_send(ssl, &f);
+}
+
 /* Answers one Get* request from the fake's log, the way mode says. */
 static void fake_query(SSL *ssl, const Vigil__V1__Frame *in, enum fake_query mode)
 {
 	if (in->msg_case == VIGIL__V1__FRAME__MSG_GET_MEMBERS) {
 		fake_members(ssl, in, mode);
+		return;
+	}
+	if (in->msg_case == VIGIL__V1__FRAME__MSG_GET_SEAL_READERS) {
+		fake_seal_readers(ssl, in, mode);
 		return;
 	}
 	if (in->msg_case == VIGIL__V1__FRAME__MSG_GET_CASE_LOG) {
@@ -3041,6 +3118,76 @@ static void test_fake_members(void **state)
 	assert_int_equal(F.queries_seen, sizeof(queries) / sizeof(queries[0]));
 }
 
+/* A contact note is sealed to the readers GetSealReaders names, only if
+ * each is a member whose encryption certificate vigil_members vouches for,
+ * and only for the case asked about; nothing is built otherwise. */
+static void test_fake_seal_readers(void **state)
+{
+	(void)state;
+	static const enum fake_query queries[] = {
+		QUERY_HONEST /* GetMembers */, QUERY_SEAL_NOT_MEMBER, QUERY_SEAL_OTHER_CASE,
+		QUERY_SEAL_UNSORTED, QUERY_HONEST /* GetSealReaders: iom-ru-moscow */,
+	};
+	fake_start_q(WELCOME_HONEST, NULL, 0, queries, sizeof(queries) / sizeof(queries[0]));
+	F.client = connect_enc(F.port, "iom-ru-moscow", "iom-ru-moscow");
+	vigil_client *c = F.client;
+	struct vigil_error err;
+	struct vigil_contact ct = contact("se-stockholm-coord/FAKE-1");
+	ct.note = "left a voicemail";
+	uint8_t *rec = NULL, *sig = NULL;
+	size_t rec_len = 0, sig_len = 0;
+	static const char *const lies[] = {
+		"the relay names iom-xx-nobody as a reader of case se-stockholm-coord/FAKE-1, but "
+		"iom-xx-nobody is no member",
+		"asked for the readers of case se-stockholm-coord/FAKE-1, the relay answered for "
+		"another case",
+		"the relay's readers of case se-stockholm-coord/FAKE-1 are malformed: reader 2 is no "
+		"organisation id or out of order",
+	};
+	for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+		expect_status_msg(vigil_build_contact(c, &ct, &rec, &rec_len, &sig, &sig_len, &err),
+				  &err, VIGIL_E_VERIFY, lies[i]);
+		assert_null(rec);
+		assert_null(ct.sealed);
+	}
+	/* The honest answer: sealed to iom-ru-moscow alone, whose key opens it. */
+	assert_int_equal(vigil_build_contact(c, &ct, &rec, &rec_len, &sig, &sig_len, &err),
+			 VIGIL_OK);
+	assert_non_null(ct.sealed);
+	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, rec_len, rec);
+	assert_non_null(r);
+	assert_string_equal(r->contact_attempt->note, "");
+	assert_int_equal(r->contact_attempt->sealed_note->n_readers, 1);
+	uint8_t want[1][SHA256_LEN];
+	static const char *const iom[] = { "iom-ru-moscow" };
+	tseal_reader_hashes(iom, 1, want);
+	assert_memory_equal(r->contact_attempt->sealed_note->readers[0].data, want[0], SHA256_LEN);
+	vigil__v1__record__free_unpacked(r, NULL);
+	char *text = NULL;
+	assert_int_equal(vigil_open_sealed(c, rec, rec_len, ct.sealed, ct.sealed_len, &text, &err),
+			 VIGIL_OK);
+	assert_string_equal(text, "left a voicemail");
+	vigil_free(text);
+	vigil_free(rec);
+	vigil_free(sig);
+	vigil_free(ct.sealed);
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), 0);
+
+	/* A reader the member list gives no encryption certificate. */
+	static const enum fake_query queries2[] = { QUERY_MEMBERS_NO_ENC, QUERY_SEAL_POLICE };
+	fake_start_q(WELCOME_HONEST, NULL, 0, queries2, 2);
+	F.client = connect_as(F.port, "iom-ru-moscow");
+	ct.sealed = NULL;
+	expect_status_msg(vigil_build_contact(F.client, &ct, &rec, &rec_len, &sig, &sig_len, &err),
+			  &err, VIGIL_E_VERIFY,
+			  "the relay names se-police-noa as a reader of case se-stockholm-coord/FAKE-1, "
+			  "but se-police-noa is a member without an encryption certificate");
+	assert_null(ct.sealed);
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), 0);
+}
+
 /* The case log must prove itself: a checkpoint of the checkpoint key,
  * every leaf hash recomputed, every proof to that checkpoint, every record
  * of the case asked for, in log order.  A status must be about the case
@@ -3525,17 +3672,37 @@ static void test_alert_records_decode(void **state)
 	size_t rec_len = 0, sig_len = 0;
 	assert_int_equal(vigil_build_alert_ack(c, &ack, &rec, &rec_len, &sig, &sig_len, &err),
 			 VIGIL_OK);
+	assert_non_null(ack.sealed);
 	static struct vigil_record_info ri;
 	assert_int_equal(vigil_record_decode(rec, rec_len, &ri, &err), VIGIL_OK);
 	assert_string_equal(ri.kind, "alert-ack");
 	assert_string_equal(ri.author, "se-stockholm-coord");
 	assert_memory_equal(ri.alert_id, ack.alert_id, RECORD_ID_LEN);
 	assert_string_equal(ri.decision, "police-report-filed");
-	assert_string_equal(ri.reason, "filed at 10:00");
+	/* The reason is sealed: the record names the field, and a reader's
+	 * key opens it. */
+	assert_string_equal(ri.reason, "");
+	assert_string_equal(ri.sealed_field, "reason");
 	assert_string_equal(ri.alert_kind, "");
 	assert_string_equal(ri.police, "");
+	char *text = (char *)"x";
+	expect_status_msg(vigil_open_sealed(c, rec, rec_len, ack.sealed, ack.sealed_len, &text,
+					    &err),
+			  &err, VIGIL_E_SEALED,
+			  "no encryption key configured: the sealed acknowledgement reason cannot "
+			  "be opened here");
+	assert_null(text);
+	vigil_client *reader = connect_enc(R.port, "se-stockholm-coord", "se-stockholm-coord");
+	assert_int_equal(vigil_open_sealed(reader, rec, rec_len, ack.sealed, ack.sealed_len, &text,
+					   &err),
+			 VIGIL_OK);
+	assert_string_equal(text, "filed at 10:00");
+	vigil_free(text);
+	vigil_close(&reader);
 	vigil_free(rec);
 	vigil_free(sig);
+	vigil_free(ack.sealed);
+	ack.sealed = NULL;
 	/* An alert with no open alert to acknowledge is refused by the relay. */
 	static struct vigil_receipt r;
 	trelay_open_case(&R, "se-stockholm-coord/LV-2026-ALERT");
@@ -3771,6 +3938,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_fake_late_query, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_case_queries, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_members, fake_teardown),
+		cmocka_unit_test_teardown(test_fake_seal_readers, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_case_log_pages, fake_teardown),
 		cmocka_unit_test_teardown(test_cli_fake_relay, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_alerts_former_certificate, fake_alerts_teardown),

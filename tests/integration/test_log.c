@@ -196,7 +196,8 @@ static void test_receipts_and_all_proofs(void **state)
 	struct tclient c;
 	if (tclient_open(&c, R.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
-	for (int i = 1; i < N; i++) { /* entry 0 opened the case */
+	/* The member keys, then the case's opening, then these. */
+	for (int i = PKI_MEMBER_KEYS + 1; i < N; i++) {
 		struct contact_spec s;
 		contact_spec_default(&s, "iom-ru-moscow", 0);
 		assert_int_equal(submit_checked(&c, &s, NULL), (uint64_t)i);
@@ -381,7 +382,9 @@ static void test_verify_db(void **state)
 	struct trelay t;
 	trelay_setup(&t, NULL, NULL);
 	assert_int_equal(trelay_start(&t), 0);
-	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042"); /* entry 0 */
+	/* The member keys (PKI_MEMBER_KEYS), the case's opening, 8 more: 15
+	 * entries. */
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042");
 	struct tclient c;
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
@@ -396,7 +399,7 @@ static void test_verify_db(void **state)
 
 	char out[4096], want[256], hex[2 * SHA256_LEN + 1];
 	hex_encode(cp.root, SHA256_LEN, hex);
-	snprintf(want, sizeof(want), "log OK: 9 entries, root %s\n", hex);
+	snprintf(want, sizeof(want), "log OK: %d entries, root %s\n", PKI_MEMBER_KEYS + 9, hex);
 	assert_int_equal(run_verify(&t, out, sizeof(out)), 0);
 	assert_string_equal(out, want);
 
@@ -418,29 +421,38 @@ static void test_verify_db(void **state)
 	assert_int_equal(run_verify(&t, out, sizeof(out)), 1);
 	assert_string_equal(out, "tree node (level 2, index 1): does not match the entries\n");
 
+	int n = PKI_MEMBER_KEYS + 9;
+	char where[64], msg[160];
 	copy_file(clean, t.db);
-	flip_blob(&t, "checkpoints", "root", "size = 4");
+	snprintf(where, sizeof(where), "size = %d", n - 5);
+	flip_blob(&t, "checkpoints", "root", where);
 	assert_int_equal(run_verify(&t, out, sizeof(out)), 1);
-	assert_true(strstr(out, "(size 4): the signed note does not match its stored size and root") != NULL);
+	snprintf(msg, sizeof(msg), "(size %d): the signed note does not match its stored size and "
+		 "root", n - 5);
+	assert_true(strstr(out, msg) != NULL);
 
-	/* The frontier of 9 entries is (level 3, index 0) + leaf 8: a changed
-	 * (level 3) node makes the log disagree with its latest checkpoint. */
+	/* The frontier of 15 entries is (level 3, index 0), (level 2, index
+	 * 2), (level 1, index 6) and leaf 14: a changed (level 3) node makes
+	 * the log disagree with its latest checkpoint. */
 	copy_file(clean, t.db);
 	flip_blob(&t, "tree", "hash", "level = 3 AND idx = 0");
 	assert_int_not_equal(trelay_start(&t), 0);
-	assert_true(trelay_log_has(&t, "does not match its latest checkpoint (size 9); refusing", 0));
+	snprintf(msg, sizeof(msg), "does not match its latest checkpoint (size %d); refusing", n);
+	assert_true(trelay_log_has(&t, msg, 0));
 
 	/* Entries the latest checkpoint does not cover were added behind the
 	 * relay's back: it refuses to sign over them. */
 	copy_file(clean, t.db);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DELETE FROM checkpoints WHERE size = 9", NULL, NULL,
-				      NULL), SQLITE_OK);
+	char sql[64];
+	snprintf(sql, sizeof(sql), "DELETE FROM checkpoints WHERE size = %d", n);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_not_equal(trelay_start(&t), 0);
-	assert_true(trelay_log_has(&t, "the log (9 entries) does not match its latest checkpoint "
-				       "(size 8)", 0));
+	snprintf(msg, sizeof(msg), "the log (%d entries) does not match its latest checkpoint "
+		 "(size %d)", n, n - 1);
+	assert_true(trelay_log_has(&t, msg, 0));
 
 	copy_file(clean, t.db);
 	assert_int_equal(trelay_start(&t), 0);
@@ -541,14 +553,14 @@ static void test_kill9_mid_batch(void **state)
 }
 
 /* A database of schema 1 (entries only) is migrated: the tree is built
- * once, a checkpoint signed, and the root is the one it had. */
+ * once, a checkpoint signed, and the log it had is a prefix of the new one. */
 static void test_migration_from_schema_1(void **state)
 {
 	(void)state;
 	struct trelay t;
 	trelay_setup(&t, NULL, NULL);
 	assert_int_equal(trelay_start(&t), 0);
-	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042"); /* entry 0 */
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042"); /* after the member keys */
 	struct tclient c;
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
@@ -564,27 +576,37 @@ static void test_migration_from_schema_1(void **state)
 	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE tree; DROP TABLE checkpoints; "
 				      "DROP TABLE cases; DROP TABLE case_parties; DROP TABLE case_reads; "
-				      "DROP TABLE orgs; DROP TABLE alerts; DROP TABLE delivery_acks; "
+				      "DROP TABLE orgs; DROP TABLE alerts; DROP TABLE delivery_acks; DROP TABLE sealed; DROP TABLE erased; DROP TABLE member_keys; "
 				      "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
 	assert_int_equal(trelay_start(&t), 0);
 	assert_true(trelay_log_has(&t, "migrated", 2000));
-	assert_int_equal(db_int(&t, "PRAGMA user_version"), 5);
+	assert_int_equal(db_int(&t, "PRAGMA user_version"), 6);
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
+	/* The migrated entries are the same: the log before is a prefix of
+	 * the log after (which has the member keys logged at start-up too). */
 	struct checkpoint after;
 	frame_free(get_checkpoint(&c, &after));
-	assert_int_equal(after.size, 11);
-	assert_memory_equal(after.root, before.root, SHA256_LEN);
+	assert_int_equal(before.size, PKI_MEMBER_KEYS + 11);
+	assert_int_equal(after.size, before.size + PKI_MEMBER_KEYS);
+	Vigil__V1__Frame *cy = get_consistency(&c, before.size, after.size);
+	assert_int_equal(cy->msg_case, VIGIL__V1__FRAME__MSG_CONSISTENCY_PROOF);
+	merkle_hash cproof[MERKLE_MAX_PROOF];
+	to_hashes(cy->consistency_proof->hashes, cy->consistency_proof->n_hashes, cproof);
+	assert_int_equal(merkle_verify_consistency(before.size, after.size, before.root, after.root,
+						   cproof, cy->consistency_proof->n_hashes),
+			 VG_OK);
+	frame_free(cy);
 	/* Records of schema 1 belong to no case: the case is opened anew. */
 	tclient_close(&c);
-	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042"); /* entry 11 */
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042");
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
 	struct contact_spec s;
 	contact_spec_default(&s, "iom-ru-moscow", 0);
-	assert_int_equal(submit_checked(&c, &s, NULL), 12);
+	assert_int_equal(submit_checked(&c, &s, NULL), after.size + 1);
 	tclient_close(&c);
 	/* The case reopened on the migrated schema records its owner. */
 	char owner[128];

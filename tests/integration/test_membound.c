@@ -171,9 +171,12 @@ static void unlock_db(sqlite3 *db)
 }
 
 /* n Submit frames of signed contact attempts on case_id with full notes,
- * request ids 1..n, in one buffer (built before the lock is taken). */
+ * sealed to the readers of a case trelay_open_case opened, request ids
+ * 1..n, in one buffer (built before the lock is taken). */
 static uint8_t *submits(struct tclient *c, const char *case_id, int n, size_t *len)
 {
+	static const char *const readers[] = { "se-stockholm-coord", "iom-ru-moscow",
+					       "se-shelter-1" };
 	char note[RECORD_NOTE_MAX + 1];
 	memset(note, 'n', RECORD_NOTE_MAX);
 	note[RECORD_NOTE_MAX] = '\0';
@@ -183,7 +186,9 @@ static uint8_t *submits(struct tclient *c, const char *case_id, int n, size_t *l
 		struct contact_spec s;
 		contact_spec_default(&s, c->org, 0);
 		s.case_id = case_id;
-		s.note = note;
+		struct tsealed sealed;
+		tseal(&sealed, SEALED_NOTE, s.record_id, note, readers, 3);
+		s.sealed_note = &sealed.text;
 		uint8_t *rec, *sig, *fb;
 		size_t rec_len, sig_len, fl;
 		contact_build(&s, &rec, &rec_len);
@@ -195,6 +200,8 @@ static uint8_t *submits(struct tclient *c, const char *case_id, int n, size_t *l
 		sr.signature.len = sig_len;
 		Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
 		sub.record = &sr;
+		sub.sealed.data = sealed.cms;
+		sub.sealed.len = sealed.cms_len;
 		Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
 		f.request_id = (uint64_t)i;
 		f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
@@ -207,6 +214,7 @@ static uint8_t *submits(struct tclient *c, const char *case_id, int n, size_t *l
 		free(fb);
 		free(rec);
 		free(sig);
+		tsealed_free(&sealed);
 	}
 	*len = used;
 	return buf;

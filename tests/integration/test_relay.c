@@ -189,6 +189,10 @@ static void write_blob(const char *path, const void *data, size_t len)
 /* A good submission gets a receipt whose leaf hash the client can
  * recompute, and the stored bytes verify with the openssl command against
  * the certificate stored with them. */
+/* The readers of a case trelay_open_case opened: its owner and the parties
+ * that read narrative (the police party does not). */
+static const char *const READERS[] = { "se-stockholm-coord", "iom-ru-moscow", "se-shelter-1" };
+
 static void test_good_submission(void **state)
 {
 	(void)state;
@@ -199,12 +203,18 @@ static void test_good_submission(void **state)
 	struct contact_spec s;
 	contact_spec_default(&s, "iom-ru-moscow", 0);
 	s.channel = VIGIL__V1__CHANNEL__CHANNEL_HOME_VISIT;
-	s.note = "neighbour says she left two weeks ago";
+	/* The note is sealed to the case's readers (its owner, iom and
+	 * shelter parties), as every note is. */
+	struct tsealed sealed;
+	tseal(&sealed, SEALED_NOTE, s.record_id, "neighbour says she left two weeks ago", READERS,
+	      3);
+	s.sealed_note = &sealed.text;
 	uint8_t *rec, *sig;
 	size_t rec_len, sig_len;
 	contact_build(&s, &rec, &rec_len);
 	sign_with("iom-ru-moscow", rec, rec_len, &sig, &sig_len);
-	Vigil__V1__Frame *a = tclient_submit(&c, rec, rec_len, sig, sig_len);
+	Vigil__V1__Frame *a = tclient_submit_sealed(&c, rec, rec_len, sig, sig_len, sealed.cms,
+						    sealed.cms_len);
 	if (!a)
 		fail_msg("%s", c.err);
 	Vigil__V1__Receipt *r = assert_receipt(a);
@@ -261,6 +271,23 @@ static void test_good_submission(void **state)
 	assert_int_not_equal(system(cmd), 0);
 	free(rec);
 	free(sig);
+	/* The note is stored beside the entry, as submitted, and opens for
+	 * a reader. */
+	uint8_t *cms;
+	size_t cms_len;
+	char sql[96], why[256];
+	snprintf(sql, sizeof(sql), "SELECT cms FROM sealed WHERE idx = %llu",
+		 (unsigned long long)index);
+	assert_int_equal(db_blob(&R, sql, &cms, &cms_len), 0);
+	assert_int_equal(cms_len, sealed.cms_len);
+	assert_memory_equal(cms, sealed.cms, cms_len);
+	free(cms);
+	char *text = db_sealed_text(&R, index, "se-shelter-1", why, sizeof(why));
+	if (!text)
+		fail_msg("%s", why);
+	assert_string_equal(text, "neighbour says she left two weeks ago");
+	free(text);
+	tsealed_free(&sealed);
 }
 
 struct refusal {
@@ -411,10 +438,20 @@ static void test_record_refusals(void **state)
 	/* Nothing above was stored; a good record on the same connection is. */
 	assert_int_equal(entries(&R), before);
 	contact_spec_default(&s, "iom-ru-moscow", 0);
-	s.note = note + 1; /* 512 bytes: exactly the limit */
-	Vigil__V1__Frame *a = tclient_submit_contact(&c, &s);
+	struct tsealed sealed; /* 512 bytes: exactly the limit, sealed */
+	tseal(&sealed, SEALED_NOTE, s.record_id, note + 1, READERS, 3);
+	s.sealed_note = &sealed.text;
+	uint8_t *rec;
+	size_t rec_len;
+	contact_build(&s, &rec, &rec_len);
+	sign_with("iom-ru-moscow", rec, rec_len, &sig, &sig_len);
+	Vigil__V1__Frame *a = tclient_submit_sealed(&c, rec, rec_len, sig, sig_len, sealed.cms,
+						    sealed.cms_len);
 	assert_receipt(a);
 	frame_free(a);
+	free(rec);
+	free(sig);
+	tsealed_free(&sealed);
 	assert_int_equal(entries(&R), before + 1);
 	tclient_close(&c);
 }
@@ -679,7 +716,7 @@ static void test_kill9_keeps_receipted(void **state)
 	struct trelay t;
 	trelay_setup(&t, NULL, NULL);
 	assert_int_equal(trelay_start(&t), 0);
-	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042"); /* entry 0 */
+	trelay_open_case(&t, "se-stockholm-coord/SE-2026-0042"); /* after the member keys */
 	struct tclient c;
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
@@ -694,7 +731,7 @@ static void test_kill9_keeps_receipted(void **state)
 	trelay_kill9(&t);
 	tclient_close(&c);
 	assert_int_equal(trelay_start(&t), 0);
-	assert_int_equal(entries(&t), 6);
+	assert_int_equal(entries(&t), PKI_MEMBER_KEYS + 6);
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
 	for (int i = 0; i < 5; i++) {
@@ -708,7 +745,7 @@ static void test_kill9_keeps_receipted(void **state)
 	struct contact_spec n;
 	contact_spec_default(&n, "iom-ru-moscow", 0);
 	Vigil__V1__Frame *a = tclient_submit_contact(&c, &n);
-	assert_int_equal(assert_receipt(a)->index, 6);
+	assert_int_equal(assert_receipt(a)->index, PKI_MEMBER_KEYS + 6);
 	frame_free(a);
 	tclient_close(&c);
 	assert_int_equal(trelay_stop(&t), 0);
@@ -1229,7 +1266,7 @@ static void test_new_log_only_when_asked(void **state)
 	snprintf(want, sizeof(want), "%s already holds a database; --init-db never replaces one",
 		 t.db);
 	assert_non_null(strstr(out, want));
-	assert_int_equal(db_int(&t, "SELECT count(*) FROM entries"), 1);
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM entries"), PKI_MEMBER_KEYS + 1);
 
 	/* --init-db goes alone. */
 	const char *both[] = { "vigild", "-c", t.conf, "--init-db", "--check-config", NULL };
@@ -1320,7 +1357,7 @@ static void test_storage_fails_cleanly(void **state)
 	/* Every receipted record is there after a restart without the limit. */
 	t.fsize_limit = 0;
 	assert_int_equal(trelay_start(&t), 0);
-	assert_int_equal(db_int(&t, "SELECT count(*) FROM entries"), 1 + stored);
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM entries"), PKI_MEMBER_KEYS + 1 + stored);
 	assert_int_equal(trelay_stop(&t), 0);
 	trelay_cleanup(&t);
 }

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "daemon/casestate.h"
 #include "daemon/identity.h"
 #include "daemon/policy.h"
@@ -43,7 +45,7 @@ static int role_of(const void *ctx, const char *org)
 	return ROLE_NONE;
 }
 
-static const struct case_members members = { role_of, NULL };
+static const struct case_members members = { role_of, NULL, NULL };
 
 enum actor {
 	OWNER,          /* se-stockholm-coord: opened it, handed it to IOM */
@@ -405,7 +407,7 @@ struct qrow {
 	const char *why;
 };
 
-#define ONLY_LOG "the case's records are for coordinator, iom and responsible parties"
+#define ONLY_LOG "the case's records are for coordinator, iom, shelter and responsible parties"
 #define ONLY_READERS "only the owner (se-stockholm-coord) or the responsible coordinator lists who read the case"
 
 static const struct qrow qrows[] = {
@@ -426,7 +428,7 @@ static const struct qrow qrows[] = {
 	{ ACTIVE, COORD_PARTY, CASE_Q_LOG, VG_OK, CASE_VIEW_FULL, NULL },
 	{ ACTIVE, RESPONSIBLE, CASE_Q_LOG, VG_OK, CASE_VIEW_FULL, NULL },
 	{ ACTIVE, POLICE_PARTY, CASE_Q_LOG, VG_EPERM, 0, ONLY_LOG },
-	{ ACTIVE, SHELTER_PARTY, CASE_Q_LOG, VG_EPERM, 0, ONLY_LOG },
+	{ ACTIVE, SHELTER_PARTY, CASE_Q_LOG, VG_OK, CASE_VIEW_FULL, NULL },
 	{ ACTIVE, COORD_OUT, CASE_Q_LOG, VG_ENOTFOUND, 0, NF },
 	{ PENDING, OFFERED, CASE_Q_LOG, VG_ENOTFOUND, 0, NF },
 
@@ -536,12 +538,123 @@ static void test_tags(void **state)
 	assert_string_equal(policy_query_tag(CASE_Q_READERS, 0), "readers");
 }
 
+/* Every member has an encryption certificate whose hash is its id's
+ * SHA-256 (a stand-in: the rule only compares hashes). */
+static int enc_of(const void *ctx, const char *org, uint8_t out[SHA256_LEN])
+{
+	(void)ctx;
+	if (role_of(NULL, org) == ROLE_NONE)
+		return 0;
+	EVP_Digest(org, strlen(org), out, NULL, EVP_sha256(), NULL);
+	return 1;
+}
+
+static int has_reader(const struct seal_reader *r, size_t n, const char *org)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(r[i].org, org) == 0)
+			return 1;
+	return 0;
+}
+
+/* Grants and erase requests: the owner's, on any case state for an erase,
+ * on an active case for a grant, to a party that reads no narrative yet;
+ * a grant makes police readers of later sealed text and of the records. */
+static void test_grant_and_erase(void **state)
+{
+	(void)state;
+	const struct case_members m = { role_of, enc_of, NULL };
+	struct case_state c;
+	char why[256];
+	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
+	uint8_t id[RECORD_ID_LEN] = { 1 };
+	r.record_id.data = id;
+	r.record_id.len = RECORD_ID_LEN;
+	r.case_id = CASE;
+	Vigil__V1__Grant g = VIGIL__V1__GRANT__INIT;
+	r.body_case = VIGIL__V1__RECORD__BODY_GRANT;
+	r.grant = &g;
+	static const struct {
+		enum fixture f;
+		enum actor a;
+		const char *to;
+		int rc;
+		const char *why;
+	} grants[] = {
+		{ ACTIVE, OWNER, "se-police-noa", VG_OK, NULL },
+		{ ACTIVE, COORD_PARTY, "se-police-noa", VG_EPERM,
+		  "only the case's owner (se-stockholm-coord) grants access to its narrative" },
+		{ ACTIVE, RESPONSIBLE, "se-police-noa", VG_EPERM,
+		  "only the case's owner (se-stockholm-coord) grants access to its narrative" },
+		{ ACTIVE, OWNER, "se-police-west", VG_EBADREQ,
+		  "se-police-west is not a party of case " CASE },
+		{ ACTIVE, OWNER, "se-shelter-stockholm", VG_EBADREQ,
+		  "se-shelter-stockholm reads the narrative of case " CASE " already" },
+		{ ACTIVE, OWNER, "iom-ru-moscow", VG_EBADREQ,
+		  "iom-ru-moscow reads the narrative of case " CASE " already" },
+		{ CLOSED, OWNER, "se-police-noa", VG_EBADREQ,
+		  "case " CASE " is closed; its owner reopens it with a case open" },
+		{ ACTIVE, POLICE_OUT, "se-police-west", VG_ENOTFOUND, "case " CASE " not found" },
+	};
+	for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++) {
+		fixture(&c, grants[i].f);
+		g.to = (char *)grants[i].to;
+		why[0] = '\0';
+		int rc = policy_record(&actors[grants[i].a], &c, &r, &m, why, sizeof(why));
+		if (rc != grants[i].rc || (grants[i].why && strcmp(why, grants[i].why) != 0))
+			fail_msg("grant %zu: %d \"%s\"", i, rc, why);
+	}
+	/* Before the grant police read neither; after it, both. */
+	Vigil__V1__Record none = VIGIL__V1__RECORD__INIT;
+	struct seal_reader rd[RECORD_PARTIES_MAX + 2];
+	enum case_view view;
+	fixture(&c, ACTIVE);
+	size_t n = policy_seal_readers(&c, &none, "iom-ru-moscow", &m, rd);
+	assert_int_equal(n, 4); /* owner, malmo coordinator, iom (responsible), shelter */
+	assert_false(has_reader(rd, n, "se-police-noa"));
+	assert_int_equal(policy_query(&actors[POLICE_PARTY], CASE, &c, CASE_Q_LOG, &view, why,
+				      sizeof(why)),
+			 VG_EPERM);
+	g.to = "se-police-noa";
+	assert_int_equal(casestate_apply(&c, &r, "se-stockholm-coord", &m, NULL, 1), VG_OK);
+	n = policy_seal_readers(&c, &none, "iom-ru-moscow", &m, rd);
+	assert_int_equal(n, 5);
+	assert_true(has_reader(rd, n, "se-police-noa"));
+	for (size_t i = 1; i < n; i++)
+		assert_true(memcmp(rd[i - 1].enc_sha256, rd[i].enc_sha256, SHA256_LEN) < 0);
+	assert_int_equal(policy_query(&actors[POLICE_PARTY], CASE, &c, CASE_Q_LOG, &view, why,
+				      sizeof(why)),
+			 VG_OK);
+
+	/* Erase requests: the owner's only, closed cases too. */
+	Vigil__V1__EraseRequest er = VIGIL__V1__ERASE_REQUEST__INIT;
+	er.target_id.data = id;
+	er.target_id.len = RECORD_ID_LEN;
+	er.reason = VIGIL__V1__ERASE_REASON__ERASE_REASON_DATA_SUBJECT_REQUEST;
+	er.reference = "REF-1";
+	r.body_case = VIGIL__V1__RECORD__BODY_ERASE_REQUEST;
+	r.erase_request = &er;
+	fixture(&c, CLOSED);
+	assert_int_equal(policy_record(&actors[OWNER], &c, &r, &m, why, sizeof(why)), VG_OK);
+	assert_int_equal(policy_record(&actors[COORD_PARTY], &c, &r, &m, why, sizeof(why)),
+			 VG_EPERM);
+	assert_string_equal(why, "only the case's owner (se-stockholm-coord) erases its records");
+	assert_string_equal(policy_refused_tag(&r), "erase-refused");
+	/* Erasures are the relay's. */
+	Vigil__V1__Erasure ea = VIGIL__V1__ERASURE__INIT;
+	r.body_case = VIGIL__V1__RECORD__BODY_ERASURE;
+	r.erasure = &ea;
+	assert_int_equal(policy_record(&actors[OWNER], &c, &r, &m, why, sizeof(why)), VG_EPERM);
+	assert_string_equal(why, "erasures are written by the relay only");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_table), cmocka_unit_test(test_minor_stays_high),
 		cmocka_unit_test(test_hidden),	     cmocka_unit_test(test_query_table),
 		cmocka_unit_test(test_times),	     cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_grant_and_erase),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
