@@ -10,6 +10,7 @@
 #include "proto/merkle.h"
 #include "proto/note.h"
 #include "proto/record.h"
+#include "proto/sealed.h"
 #include "proto/status.h"
 
 struct audit {
@@ -21,7 +22,80 @@ struct audit {
 	uint8_t cert_fp[SHA256_LEN];
 	EVP_PKEY *cert_key;
 	sqlite3_stmt *cert;
+	/* The members' encryption certificates, from the relay's MemberKey
+	 * entries as the audit reaches them (the latest of each member). */
+	X509 *keys[4096];
+	uint8_t key_hash[4096][SHA256_LEN];
+	size_t n_keys;
 };
+
+/* A verified entry: keeps the certificate of a MemberKey record. */
+static void note_member_key(struct audit *a, const uint8_t *rec, size_t len)
+{
+	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, len, rec);
+	if (r && r->body_case == VIGIL__V1__RECORD__BODY_MEMBER_KEY &&
+	    r->member_key->encryption_certificate.len && a->n_keys < 4096) {
+		const unsigned char *p = r->member_key->encryption_certificate.data;
+		X509 *x = d2i_X509(NULL, &p, (long)r->member_key->encryption_certificate.len);
+		if (x && sealed_cert_sha256(x, a->key_hash[a->n_keys]) == VG_OK)
+			a->keys[a->n_keys++] = x;
+		else
+			X509_free(x);
+	}
+	vigil__v1__record__free_unpacked(r, NULL);
+}
+
+/* Every stored sealed text: of an entry whose record seals one, of the
+ * accepted form, encrypted to exactly the readers the record names (their
+ * certificates from the MemberKey entries).  0, or 1 with the problem. */
+static int check_sealed(struct audit *a)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(a->db, "SELECT s.idx, s.cms, e.record FROM sealed s LEFT JOIN "
+				      "entries e ON e.idx = s.idx ORDER BY s.idx", -1, &st,
+			       NULL) != SQLITE_OK) {
+		snprintf(a->problem, sizeof(a->problem), "reading sealed texts: %s",
+			 sqlite3_errmsg(a->db));
+		return 1;
+	}
+	int bad = 0;
+	while (!bad && sqlite3_step(st) == SQLITE_ROW) {
+		long long idx = sqlite3_column_int64(st, 0);
+		char why[256] = "";
+		Vigil__V1__Record *r = vigil__v1__record__unpack(
+			NULL, (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 2));
+		const Vigil__V1__SealedText *t = r ? record_sealed_text(r, NULL, NULL) : NULL;
+		CMS_ContentInfo *cms = NULL;
+		if (!t) {
+			snprintf(why, sizeof(why), "a sealed text is stored, but its record seals none");
+		} else if (sealed_check(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+					&cms, why, sizeof(why)) == VG_OK) {
+			X509 *readers[SEALED_READERS_MAX];
+			size_t n = 0;
+			for (size_t i = 0; i < t->n_readers && !why[0]; i++) {
+				X509 *x = NULL;
+				for (size_t k = a->n_keys; k > 0 && !x; k--)
+					if (memcmp(a->key_hash[k - 1], t->readers[i].data, SHA256_LEN) == 0)
+						x = a->keys[k - 1];
+				if (!x)
+					snprintf(why, sizeof(why), "its sealed text's reader %zu is no key "
+						 "the log holds (MemberKey)", i + 1);
+				else
+					readers[n++] = x;
+			}
+			if (!why[0])
+				sealed_recipients(cms, readers, n, why, sizeof(why));
+		}
+		CMS_ContentInfo_free(cms);
+		vigil__v1__record__free_unpacked(r, NULL);
+		if (why[0]) {
+			snprintf(a->problem, sizeof(a->problem), "entry %lld: %s", idx, why);
+			bad = 1;
+		}
+	}
+	sqlite3_finalize(st);
+	return bad;
+}
 
 struct ckpt_row {
 	uint64_t size;
@@ -291,6 +365,8 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 				 (unsigned long long)idx, why);
 			goto report;
 		}
+		if (what != STORE_ERASED_RECORD)
+			note_member_key(&a, rec, rec_len);
 		if (merkle_frontier_append(&f, leaf_hash, check_node, &a) != 0)
 			goto report;
 		if (check_roots(&a, &f, rows, n_rows, &next_row) != 0)
@@ -306,6 +382,8 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 			 rows[next_row].id, (unsigned long long)rows[next_row].size);
 		goto report;
 	}
+	if (check_sealed(&a) != 0)
+		goto report;
 	uint8_t root[SHA256_LEN];
 	char hex[2 * SHA256_LEN + 1];
 	merkle_frontier_root(&f, root);
@@ -326,6 +404,8 @@ out:
 	sqlite3_finalize(a.node);
 	sqlite3_finalize(a.cert);
 	EVP_PKEY_free(a.cert_key);
+	for (size_t i = 0; i < a.n_keys; i++)
+		X509_free(a.keys[i]);
 	sqlite3_close(a.db);
 	return result;
 }

@@ -11,7 +11,8 @@
 #   the alert is resolved.  IOM's notes are sealed: the relay stores them
 #   but cannot read them, the coordinator and IOM open them, the police
 #   cannot.  Then: a receipt verified offline, the log audited, a sealed
-#   note checked with nothing but openssl, and a monitor catching a relay
+#   note checked with nothing but openssl, a note erased on request with the
+#   log still verifying, and a monitor catching a relay
 #   that rewrote its history.
 #
 #   deploy/demo.sh            state (PKI, database, logs) goes to ./state/demo
@@ -193,6 +194,13 @@ say "who read the case: IOM is responsible now, but only the owner may ask"
 iom case readers "$case_id" || echo "(exit status $?: refused by the relay)"
 coord case readers "$case_id"
 
+say "the returnee asks for her first note to be erased: the owner erases its sealed text"
+first_note=$(sqlite3 -readonly "$state/vigil.db" "SELECT lower(hex(e.record_id)) FROM entries e
+	JOIN sealed s ON s.idx = e.idx WHERE e.case_id = '$case_id' ORDER BY e.idx LIMIT 1")
+coord erase --case "$case_id" --record-id "$first_note" --reason data-subject-request \
+	--reference DPO-2026-0117
+coord log "$case_id" | grep -E 'note=\[erased\]|erasure '
+
 say "a monitor checks the whole log and keeps the checkpoint it saw"
 coord verify --log --state "$state/monitor"
 
@@ -223,7 +231,8 @@ say "one entry checked with nothing but the database and openssl"
 sqlite3 "$state/vigil.db" \
 	"SELECT writefile('$state/entry.bin', record), writefile('$state/entry.sig', signature),
 	        writefile('$state/entry-author.der', c.der)
-	   FROM entries e JOIN certs c ON c.fp = e.cert_fp WHERE e.idx = 4" >/dev/null
+	   FROM entries e JOIN certs c ON c.fp = e.cert_fp
+	  WHERE e.idx = (SELECT min(idx) FROM entries WHERE author = 'iom-ru-moscow')" >/dev/null
 openssl x509 -inform DER -in "$state/entry-author.der" -noout -subject
 openssl x509 -inform DER -in "$state/entry-author.der" -pubkey -noout > "$state/entry-author.pub"
 openssl dgst -sha256 -verify "$state/entry-author.pub" -signature "$state/entry.sig" "$state/entry.bin"

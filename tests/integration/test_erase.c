@@ -742,9 +742,16 @@ static void test_member_keys(void **state)
 	assert_int_equal(trelay_start(&t), 0);
 	assert_int_equal(member_key_entries(&t, "se-shelter-1", NULL, &ok), 2);
 	assert_int_equal(trelay_stop(&t), 0);
-	char vout[2048];
+	char vout[2048], want[256];
 	const char *args[] = { "vigild", "-c", t.conf, "--verify-db", NULL };
 	assert_int_equal(run_vigild(args, vout, sizeof(vout)), 0);
+	/* The audit checks the stored sealed texts too: their form, and their
+	 * recipients against the readers the record names (with the keys of
+	 * the MemberKey entries). */
+	assert_int_equal(db_exec(&t, "UPDATE sealed SET cms = X'3000'"), 0);
+	assert_int_equal(run_vigild(args, vout, sizeof(vout)), 1);
+	snprintf(want, sizeof(want), "entry %d: sealed text is not DER CMS\n", PKI_MEMBER_KEYS + 1);
+	assert_string_equal(vout, want);
 	trelay_cleanup(&t);
 }
 
