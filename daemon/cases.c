@@ -426,28 +426,41 @@ int cases_retention_next(struct cases *cs, uint64_t content_after_ms, uint64_t r
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? VG_OK : db_fail(cs, rc);
 }
 
+/*
+ * The checks every record passes first: its times, and may org write it to
+ * the case (loaded into *c; *exists 0 when there is none)?  A probe of a
+ * case the author may not see is audited, as a refused read is: the owner
+ * sees who tried.  A refused record for no case stores nothing at all.
+ */
+static int permit(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
+		  int64_t now_ms, struct case_state *c, int *exists, char *why, size_t why_len)
+{
+	int rc = policy_check_times(rec, now_ms, cs->wc.max_clock_skew_ms, why, why_len);
+	if (rc != VG_OK)
+		return rc;
+	*exists = load(cs, rec->case_id, c);
+	if (*exists < 0)
+		return *exists;
+	const struct policy_actor actor = { org, role };
+	rc = policy_record(&actor, *exists ? c : NULL, rec, &cs->members, why, why_len);
+	if (rc != VG_OK && *exists && policy_hidden(&actor, c)) {
+		int arc = add_read(cs, rec->case_id, org, policy_refused_tag(rec), now_ms);
+		if (arc != VG_OK)
+			return arc;
+	}
+	return rc;
+}
+
 int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
 		      const struct cases_erase_target *t, int64_t now_ms, char *why,
 		      size_t why_len, char parties[][CASE_ORG_LEN], size_t *n_parties)
 {
 	const Vigil__V1__EraseRequest *er = rec->erase_request;
-	int rc = policy_check_times(rec, now_ms, cs->wc.max_clock_skew_ms, why, why_len);
+	struct case_state c;
+	int exists;
+	int rc = permit(cs, rec, org, role, now_ms, &c, &exists, why, why_len);
 	if (rc != VG_OK)
 		return rc;
-	struct case_state c;
-	int exists = load(cs, rec->case_id, &c);
-	if (exists < 0)
-		return exists;
-	const struct policy_actor actor = { org, role };
-	rc = policy_record(&actor, exists ? &c : NULL, rec, &cs->members, why, why_len);
-	if (rc != VG_OK) {
-		if (exists && policy_hidden(&actor, &c)) {
-			int arc = add_read(cs, rec->case_id, org, policy_refused_tag(rec), now_ms);
-			if (arc != VG_OK)
-				return arc;
-		}
-		return rc;
-	}
 	char id[2 * RECORD_ID_LEN + 1];
 	for (unsigned i = 0; i < RECORD_ID_LEN; i++)
 		snprintf(id + 2 * i, 3, "%02x", er->target_id.data[i]);
@@ -478,26 +491,11 @@ int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char
 int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
 		uint64_t index, int64_t now_ms, char *why, size_t why_len)
 {
-	int rc = policy_check_times(rec, now_ms, cs->wc.max_clock_skew_ms, why, why_len);
+	struct case_state c;
+	int exists;
+	int rc = permit(cs, rec, org, role, now_ms, &c, &exists, why, why_len);
 	if (rc != VG_OK)
 		return rc;
-	struct case_state c;
-	int exists = load(cs, rec->case_id, &c);
-	if (exists < 0)
-		return exists;
-	const struct policy_actor actor = { org, role };
-	rc = policy_record(&actor, exists ? &c : NULL, rec, &cs->members, why, why_len);
-	if (rc != VG_OK) {
-		/* A probe of a case the author may not see is audited, as a
-		 * refused read is: the owner sees who tried.  A refused record
-		 * for no case stores nothing at all. */
-		if (exists && policy_hidden(&actor, &c)) {
-			int arc = add_read(cs, rec->case_id, org, policy_refused_tag(rec), now_ms);
-			if (arc != VG_OK)
-				return arc;
-		}
-		return rc;
-	}
 	/* A sealed text is sealed to exactly the case's readers, as they are
 	 * before this record changes them. */
 	rc = policy_check_sealed(exists ? &c : NULL, rec, org, &cs->members, why, why_len);

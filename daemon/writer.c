@@ -279,35 +279,6 @@ static int write_job(struct writer *w, struct writer_job *j)
 		return 0;
 	}
 
-	if (j->parsed->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST) {
-		struct store_entry req = {
-			.received_at_ms = j->received_at_ms,
-			.record_id = j->record_id,
-			.case_id = j->case_id,
-			.author = j->author,
-			.cert_sha256 = j->cert_sha256,
-			.cert_der = j->cert_der,
-			.cert_der_len = j->cert_der_len,
-			.record = j->record,
-			.record_len = j->record_len,
-			.sig = j->sig,
-			.sig_len = j->sig_len,
-			.leaf_hash = j->leaf_hash,
-		};
-		return erase_job(w, j, &req);
-	}
-
-	/* The case rules, against the state the batch has built so far; a
-	 * refusal stores nothing. */
-	rc = cases_apply(w->cases, j->parsed, j->author, j->role, logtree_size(w->tree),
-			 j->received_at_ms, j->why, sizeof(j->why));
-	if (rc == VG_EIO)
-		return cases_abort(w);
-	if (rc != VG_OK) {
-		j->status = rc;
-		return 0;
-	}
-
 	struct store_entry e = {
 		.received_at_ms = j->received_at_ms,
 		.record_id = j->record_id,
@@ -324,6 +295,19 @@ static int write_job(struct writer *w, struct writer_job *j)
 		.sealed = j->sealed,
 		.sealed_len = j->sealed_len,
 	};
+	if (j->parsed->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST)
+		return erase_job(w, j, &e);
+
+	/* The case rules, against the state the batch has built so far; a
+	 * refusal stores nothing. */
+	rc = cases_apply(w->cases, j->parsed, j->author, j->role, logtree_size(w->tree),
+			 j->received_at_ms, j->why, sizeof(j->why));
+	if (rc == VG_EIO)
+		return cases_abort(w);
+	if (rc != VG_OK) {
+		j->status = rc;
+		return 0;
+	}
 	if ((rc = append_entry(w, &e)) != 0)
 		return rc;
 	j->index = e.index;
