@@ -402,11 +402,14 @@ static int build_log(const struct log_page *pg, size_t np, struct vigil_case_log
 			d->inclusion_proof = (const uint8_t(*)[VIGIL_HASH_LEN])p;
 			for (size_t h = 0; h < le->n_inclusion_proof; h++, p += SHA256_LEN)
 				memcpy(p, le->inclusion_proof[h].data, SHA256_LEN);
-			memcpy(p, en->record.data, en->record.len);
+			/* (An erased record has neither record nor signature.) */
+			if (en->record.len)
+				memcpy(p, en->record.data, en->record.len);
 			d->entry.record = p;
 			d->entry.record_len = en->record.len;
 			p += en->record.len;
-			memcpy(p, en->signature.data, en->signature.len);
+			if (en->signature.len)
+				memcpy(p, en->signature.data, en->signature.len);
 			d->entry.signature = p;
 			d->entry.signature_len = en->signature.len;
 			p += en->signature.len;

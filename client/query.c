@@ -394,11 +394,13 @@ int vigil_get_entries(vigil_client *c, uint64_t start, uint32_t count, struct vi
 		d->received_at_ms = e->received_at_ms;
 		memcpy(d->cert_sha256, e->cert_sha256.data, SHA256_LEN);
 		memcpy(d->leaf_hash, e->leaf_hash.data, SHA256_LEN);
-		memcpy(p, e->record.data, e->record.len);
+		if (e->record.len)
+			memcpy(p, e->record.data, e->record.len);
 		d->record = p;
 		d->record_len = e->record.len;
 		p += e->record.len;
-		memcpy(p, e->signature.data, e->signature.len);
+		if (e->signature.len)
+			memcpy(p, e->signature.data, e->signature.len);
 		d->signature = p;
 		d->signature_len = e->signature.len;
 		p += e->signature.len;

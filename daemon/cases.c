@@ -556,8 +556,11 @@ static int read_entries(struct cases *cs, const char *case_id, const struct case
 			rc = SQLITE_NOMEM;
 			break;
 		}
-		memcpy(e->record, sqlite3_column_blob(st, 3), e->record_len);
-		memcpy(e->sig, sqlite3_column_blob(st, 4), e->sig_len);
+		/* An erased record keeps neither (SQLite gives NULL for them). */
+		if (e->record_len)
+			memcpy(e->record, sqlite3_column_blob(st, 3), e->record_len);
+		if (e->sig_len)
+			memcpy(e->sig, sqlite3_column_blob(st, 4), e->sig_len);
 		e->erased = sqlite3_column_int(st, 7);
 		size_t sl = (size_t)sqlite3_column_bytes(st, 6);
 		if (sl) {
