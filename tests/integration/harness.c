@@ -931,3 +931,23 @@ out:
 	free(cms);
 	return text;
 }
+
+void file_replace(const char *path, const char *from, const char *to)
+{
+	char text[8192], out[8192];
+	FILE *f = fopen(path, "r");
+	if (!f)
+		die(path);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	char *at = strstr(text, from);
+	if (!at) {
+		fprintf(stderr, "harness: \"%s\" is not in %s\n", from, path);
+		abort();
+	}
+	snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	f = fopen(path, "w");
+	if (!f || fputs(out, f) < 0 || fclose(f) != 0)
+		die(path);
+}

@@ -190,6 +190,10 @@ int unused_port(void);
 /* Runs SQL on the relay's database read-write (stop the relay first) and
  * checkpoints the WAL into the file: 0, or -1 with the reason on stderr. */
 int db_exec(struct trelay *t, const char *sql);
+/* Replaces the first "from" in the text file path (at most 8 KiB) by "to";
+ * fails the test when there is none. */
+void file_replace(const char *path, const char *from, const char *to);
+
 /* Copies a file (mode 0600), removing the target's -wal and -shm files so
  * that a copied database stands alone: 0 or -1. */
 int file_copy(const char *from, const char *to);

@@ -610,24 +610,6 @@ static void test_grant(void **state)
 	trelay_cleanup(&t);
 }
 
-/* Replaces the first "from" in the file path by "to". */
-static void file_sub(const char *path, const char *from, const char *to)
-{
-	char text[8192], out[8192];
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	char *at = strstr(text, from);
-	assert_non_null(at);
-	snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(out, f);
-	fclose(f);
-}
-
 /* The MemberKey entries of the log: how many name org, and whether the
  * last one carries the DER of PKI_DIR/file (NULL: carries none). */
 static int member_key_entries(struct trelay *t, const char *org, const char *file, int *last_ok)
@@ -732,7 +714,7 @@ static void test_member_keys(void **state)
 	fclose(out);
 	snprintf(text, sizeof(text), "path = %s\n", dir);
 	snprintf(line, sizeof(line), "path = %s\n", pki("directory.conf"));
-	file_sub(t.conf, line, text);
+	file_replace(t.conf, line, text);
 	assert_int_equal(trelay_start(&t), 0);
 	assert_int_equal(member_key_entries(&t, "se-shelter-1", NULL, &ok), 2);
 	assert_true(ok);

@@ -1462,24 +1462,6 @@ static void test_database_locked(void **state)
 	trelay_cleanup(&t);
 }
 
-/* Replaces the first "from" in the file conf with "to". */
-static void conf_sub(const char *conf, const char *from, const char *to)
-{
-	char text[8192], out[8192];
-	FILE *f = fopen(conf, "r");
-	assert_non_null(f);
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	char *at = strstr(text, from);
-	assert_non_null(at);
-	snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-	f = fopen(conf, "w");
-	assert_non_null(f);
-	fputs(out, f);
-	fclose(f);
-}
-
 /* --check-config with a file that names a key of the wrong kind: the
  * message names the file and the key's line (harness.c's layout: [tls]
  * key on line 7, [log] checkpoint_key on line 16), in the check and at
@@ -1489,7 +1471,7 @@ static void expect_key_error(const char *from, const char *to, int line, const c
 	struct trelay t;
 	char out[4096], want[2048];
 	trelay_setup(&t, NULL, NULL);
-	conf_sub(t.conf, from, to);
+	file_replace(t.conf, from, to);
 	const char *args[] = { "vigild", "-c", t.conf, "--check-config", NULL };
 	assert_int_equal(run_vigild(args, out, sizeof(out)), 1);
 	snprintf(want, sizeof(want), "%s:%d: %s", t.conf, line, what);
@@ -1553,7 +1535,7 @@ static void test_check_config(void **state)
 	assert_int_equal(chmod(copy, 0644), 0);
 	snprintf(from, sizeof(from), "key = %s", pki("relay.key"));
 	snprintf(to, sizeof(to), "key = %s", copy);
-	conf_sub(t.conf, from, to);
+	file_replace(t.conf, from, to);
 	const char *perm_args[] = { "vigild", "-c", t.conf, "--check-config", NULL };
 	assert_int_equal(run_vigild(perm_args, out, sizeof(out)), 1);
 	snprintf(want, sizeof(want),
