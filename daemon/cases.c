@@ -381,16 +381,10 @@ int cases_retention(struct cases *cs, int64_t now, uint64_t content_after_ms,
 			more = 1;
 			break;
 		}
-		if (b->whole) {
-			/* Erasures and requests for them are kept. */
-			Vigil__V1__Record *r = vigil__v1__record__unpack(
-				NULL, (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_blob(st, 1));
-			int keep = r && (r->body_case == VIGIL__V1__RECORD__BODY_ERASURE ||
-					 r->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST);
-			vigil__v1__record__free_unpacked(r, NULL);
-			if (keep)
-				continue;
-		}
+		/* Erasures and requests for them are kept. */
+		if (b->whole && record_is_erasure(sqlite3_column_blob(st, 1),
+						  (size_t)sqlite3_column_bytes(st, 1)))
+			continue;
 		b->indexes[b->n++] = (uint64_t)sqlite3_column_int64(st, 0);
 	}
 	sqlite3_reset(st);
@@ -452,7 +446,7 @@ static int permit(struct cases *cs, const Vigil__V1__Record *rec, const char *or
 }
 
 int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
-		      const struct cases_erase_target *t, int64_t now_ms, char *why,
+		      const struct store_erasable *t, int64_t now_ms, char *why,
 		      size_t why_len, char parties[][CASE_ORG_LEN], size_t *n_parties)
 {
 	const Vigil__V1__EraseRequest *er = rec->erase_request;
@@ -464,7 +458,7 @@ int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char
 	char id[2 * RECORD_ID_LEN + 1];
 	for (unsigned i = 0; i < RECORD_ID_LEN; i++)
 		snprintf(id + 2 * i, 3, "%02x", er->target_id.data[i]);
-	if (!t->found || strcmp(t->case_id, rec->case_id) != 0) {
+	if (!t || strcmp(t->case_id, rec->case_id) != 0) {
 		snprintf(why, why_len, "record %s is no entry of case %s", id, rec->case_id);
 		return VG_ENOTFOUND;
 	}

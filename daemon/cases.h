@@ -225,25 +225,19 @@ int cases_retention(struct cases *cs, int64_t now, uint64_t content_after_ms,
 int cases_retention_next(struct cases *cs, uint64_t content_after_ms, uint64_t record_after_ms,
 			 int64_t *due_ms);
 
-/* An erasure's target as the store found it (store_erase_lookup). */
-struct cases_erase_target {
-	int found;
-	char case_id[CASE_ID_LEN];
-	int has_sealed;                    /* its sealed text is still stored */
-	int erased;                        /* 0, STORE_ERASED_CONTENT or _RECORD */
-	int keeps;                         /* it is an Erasure or EraseRequest: never erased */
-};
+struct store_erasable;
 
 /*
  * May org erase what rec (an EraseRequest) names?  The same rules as
- * cases_apply (times, the owner), then the target: an entry of this case,
+ * cases_apply (times, the owner), then the target t as the store found it
+ * (store_erase_lookup; NULL when there is none): an entry of this case,
  * not an erasure record, not erased already, with sealed text for a
  * content erasure.  On VG_OK the case's parties (the Erasure's recipients)
  * are copied into parties (CASE_PARTIES_MAX).  Changes nothing but the
  * audit of a hidden probe.
  */
 int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
-		      const struct cases_erase_target *t, int64_t now_ms, char *why,
+		      const struct store_erasable *t, int64_t now_ms, char *why,
 		      size_t why_len, char parties[][CASE_ORG_LEN], size_t *n_parties);
 
 int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,

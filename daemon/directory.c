@@ -6,9 +6,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/x509v3.h>
 
 #include "daemon/ini.h"
 #include "proto/sealed.h"
@@ -79,9 +77,7 @@ static int load_enc_cert(struct parse *p, struct entry *e)
 	sealed_enc_cert_check(x, e->m.org, identity_role_name(e->m.role), e->m.country, why,
 			      sizeof(why));
 	ERR_clear_error();
-	unsigned int dl = 0;
-	if (!why[0] && (X509_digest(x, EVP_sha256(), e->m.enc_sha256, &dl) != 1 ||
-			dl != SHA256_LEN))
+	if (!why[0] && sealed_cert_sha256(x, e->m.enc_sha256) != VG_OK)
 		snprintf(why, sizeof(why), "cannot hash it");
 	unsigned char *der = NULL;
 	int der_len = why[0] ? 0 : i2d_X509(x, &der);
@@ -339,6 +335,16 @@ const struct member *directory_find(const struct directory *d, const char *org)
 		return NULL;
 	memcpy(key.org, org, strlen(org) + 1);
 	return bsearch(&key, d->members, d->n, sizeof(*d->members), by_org);
+}
+
+const struct member *directory_find_enc(const struct directory *d,
+					const uint8_t sha256[SHA256_LEN])
+{
+	for (size_t i = 0; d && i < d->n; i++)
+		if (d->members[i].enc_cert &&
+		    memcmp(d->members[i].enc_sha256, sha256, SHA256_LEN) == 0)
+			return &d->members[i];
+	return NULL;
 }
 
 size_t directory_count(const struct directory *d)

@@ -78,6 +78,11 @@ int directory_load(const char *path, struct directory **out, char *err, size_t e
 /* The member whose organisation id is org, or NULL.  O(log n). */
 const struct member *directory_find(const struct directory *d, const char *org);
 
+/* The member whose encryption certificate hashes (SHA-256 of its DER) to
+ * sha256, or NULL.  O(n). */
+const struct member *directory_find_enc(const struct directory *d,
+					const uint8_t sha256[SHA256_LEN]);
+
 /* The number of members, and the i-th (i < count) in order of org. */
 size_t directory_count(const struct directory *d);
 const struct member *directory_at(const struct directory *d, size_t i);

@@ -425,7 +425,7 @@ size_t policy_seal_readers(const struct case_state *c, const Vigil__V1__Record *
 	size_t n = 0;
 	if (c) {
 		for (size_t i = 0; i < c->n_parties; i++)
-			if (reads_narrative(c->parties[i].role) || c->parties[i].granted)
+			if (narrative_reader(c, &c->parties[i]))
 				add_reader(out, &n, c->parties[i].org, m);
 		add_reader(out, &n, c->owner, m);
 		add_reader(out, &n, c->responsible, m);

@@ -326,8 +326,8 @@ int store_open(const char *path, int init, struct store **out, char *err, size_t
 	    store_prepare(s, &s->st_sealed, "INSERT INTO sealed(idx, cms) VALUES(?,?)", err,
 			  err_len) ||
 	    store_prepare(s, &s->st_erase_find,
-			  "SELECT e.idx, e.case_id, s.idx IS NOT NULL, coalesce(x.what, 0) FROM "
-			  "entries e LEFT JOIN sealed s ON s.idx = e.idx LEFT JOIN erased x ON "
+			  "SELECT e.idx, e.case_id, s.idx IS NOT NULL, coalesce(x.what, 0), e.record "
+			  "FROM entries e LEFT JOIN sealed s ON s.idx = e.idx LEFT JOIN erased x ON "
 			  "x.idx = e.idx WHERE e.record_id = ?", err, err_len) ||
 	    store_prepare(s, &s->st_erase_sealed, "DELETE FROM sealed WHERE idx = ?", err,
 			  err_len) ||
@@ -479,6 +479,8 @@ int store_erase_lookup(struct store *s, const uint8_t *record_id, struct store_e
 		snprintf(out->case_id, sizeof(out->case_id), "%s", c ? (const char *)c : "");
 		out->has_sealed = sqlite3_column_int(st, 2);
 		out->erased = sqlite3_column_int(st, 3);
+		out->keeps = record_is_erasure(sqlite3_column_blob(st, 4),
+					       (size_t)sqlite3_column_bytes(st, 4));
 		*found = 1;
 		rc = SQLITE_DONE;
 	}

@@ -120,6 +120,7 @@ struct store_erasable {
 	char case_id[RECORD_CASE_ID_MAX + 1];
 	int has_sealed;                    /* its sealed text is still stored */
 	int erased;                        /* 0, STORE_ERASED_CONTENT or _RECORD */
+	int keeps;                         /* an Erasure or EraseRequest: never erased */
 };
 
 /* The entry of record_id for an erasure; *found 0 when there is none.

@@ -143,14 +143,9 @@ static int check_sealed(struct submission *s, struct conn *c)
 		return rc;
 	}
 	X509 *readers[SEALED_READERS_MAX];
-	const struct directory *d = c->relay->directory;
 	for (size_t i = 0; i < t->n_readers; i++) {
-		readers[i] = NULL;
-		for (size_t k = 0; k < directory_count(d) && !readers[i]; k++) {
-			const struct member *m = directory_at(d, k);
-			if (m->enc_cert && memcmp(m->enc_sha256, t->readers[i].data, SHA256_LEN) == 0)
-				readers[i] = m->enc_cert;
-		}
+		const struct member *m = directory_find_enc(c->relay->directory, t->readers[i].data);
+		readers[i] = m ? m->enc_cert : NULL;
 		if (!readers[i]) {
 			CMS_ContentInfo_free(cms);
 			snprintf(s->why, sizeof(s->why),

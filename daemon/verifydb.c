@@ -243,10 +243,8 @@ static int check_roots(struct audit *a, const struct merkle_frontier *f,
 /* NULL when the entry by (after idx) is an Erasure record, as written by
  * the relay, that names idx (as a whole record when whole); else why not.
  * (The Erasure entry's own signature is checked when the audit reaches it.) */
-static const char *erasure_says(struct audit *a, sqlite3_stmt *st, uint64_t idx, int64_t by,
-				int whole)
+static const char *erasure_says(sqlite3_stmt *st, uint64_t idx, int64_t by, int whole)
 {
-	(void)a;
 	const char *why = "marked erased, but no Erasure entry after it names it";
 	if (by <= (int64_t)idx)
 		return why;
@@ -334,7 +332,7 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 		} else if (what) {
 			/* Erased: only a signed Erasure entry after it may say so;
 			 * an erased record keeps nothing to hash but its leaf. */
-			why = erasure_says(&a, erasure, idx, sqlite3_column_int64(st, 8),
+			why = erasure_says(erasure, idx, sqlite3_column_int64(st, 8),
 					   what == STORE_ERASED_RECORD);
 			memcpy(leaf_hash, sqlite3_column_blob(st, 6), SHA256_LEN);
 			if (!why && what == STORE_ERASED_RECORD && (rec_len || sig_len))

@@ -105,26 +105,31 @@ static int cases_abort(struct writer *w)
 }
 
 /* Packs r (its author the relay), signs it with the relay's key and
- * appends it at received time now; *index is its position.  0 or an
+ * appends it at received time now.  Its position, bytes, signature and
+ * leaf go into *out (the caller frees record and sig, e.g. with
+ * writer_alerts_free); out may be NULL when only *index is wanted.  0 or an
  * SQLite error. */
 static int append_relay_record(struct writer *w, Vigil__V1__Record *r, int64_t now,
-			       uint64_t *index)
+			       uint64_t *index, struct writer_alert *out)
 {
+	struct writer_alert tmp = { 0 }, *a = out ? out : &tmp;
 	r->author = (char *)w->cfg.relay_org;
 	r->client_time_ms = now;
-	size_t len = vigil__v1__record__get_packed_size(r);
-	uint8_t *rec = malloc(len), *sig = NULL, *leaf = NULL;
-	size_t sig_len = 0, leaf_len = 0;
-	int rc = SQLITE_NOMEM;
-	if (!rec)
-		return rc;
-	vigil__v1__record__pack(r, rec);
-	uint8_t leaf_hash[SHA256_LEN];
-	rc = SQLITE_ERROR;
-	if (record_sign(w->cfg.relay_key, rec, len, &sig, &sig_len) == VG_OK &&
-	    entry_leaf_encode(now, w->relay_cert_sha256, rec, len, sig, sig_len, &leaf,
-			      &leaf_len) == VG_OK) {
-		merkle_leaf_hash(leaf, leaf_len, leaf_hash);
+	a->record_len = vigil__v1__record__get_packed_size(r);
+	a->record = malloc(a->record_len);
+	if (!a->record)
+		return SQLITE_NOMEM;
+	vigil__v1__record__pack(r, a->record);
+	uint8_t *leaf = NULL;
+	size_t leaf_len = 0;
+	int rc = SQLITE_ERROR;
+	if (record_sign(w->cfg.relay_key, a->record, a->record_len, &a->sig, &a->sig_len) ==
+		    VG_OK &&
+	    entry_leaf_encode(now, w->relay_cert_sha256, a->record, a->record_len, a->sig,
+			      a->sig_len, &leaf, &leaf_len) == VG_OK) {
+		merkle_leaf_hash(leaf, leaf_len, a->leaf_hash);
+		a->received_at_ms = now;
+		memcpy(a->cert_sha256, w->relay_cert_sha256, SHA256_LEN);
 		struct store_entry e = {
 			.received_at_ms = now,
 			.record_id = r->record_id.data,
@@ -133,37 +138,23 @@ static int append_relay_record(struct writer *w, Vigil__V1__Record *r, int64_t n
 			.cert_sha256 = w->relay_cert_sha256,
 			.cert_der = w->cfg.relay_cert_der,
 			.cert_der_len = w->cfg.relay_cert_der_len,
-			.record = rec,
-			.record_len = len,
-			.sig = sig,
-			.sig_len = sig_len,
-			.leaf_hash = leaf_hash,
+			.record = a->record,
+			.record_len = a->record_len,
+			.sig = a->sig,
+			.sig_len = a->sig_len,
+			.leaf_hash = a->leaf_hash,
 		};
 		rc = append_entry(w, &e);
-		*index = e.index;
+		a->position = e.index;
+		if (index)
+			*index = e.index;
 	}
 	free(leaf);
-	free(sig);
-	free(rec);
+	if (!out) {
+		free(tmp.record);
+		free(tmp.sig);
+	}
 	return rc;
-}
-
-/* Whether the stored record of record_id is an erasure or a request for
- * one (never erased themselves: they say what was erased). */
-static int keeps_record(struct writer *w, const uint8_t *record_id, int *keeps)
-{
-	struct store_entry row;
-	int found;
-	*keeps = 0;
-	int rc = store_find(w->store, record_id, &row, &found);
-	if (rc != 0 || !found)
-		return rc;
-	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, row.record_len, row.record);
-	*keeps = r && (r->body_case == VIGIL__V1__RECORD__BODY_ERASURE ||
-		       r->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST);
-	vigil__v1__record__free_unpacked(r, NULL);
-	store_find_end(w->store);
-	return 0;
 }
 
 /*
@@ -176,19 +167,14 @@ static int erase_job(struct writer *w, struct writer_job *j, struct store_entry 
 {
 	const Vigil__V1__EraseRequest *er = j->parsed->erase_request;
 	struct store_erasable found;
-	struct cases_erase_target t = { 0 };
-	int rc = store_erase_lookup(w->store, er->target_id.data, &found, &t.found);
-	if (rc == 0 && t.found && found.erased != STORE_ERASED_RECORD)
-		rc = keeps_record(w, er->target_id.data, &t.keeps);
+	int exists;
+	int rc = store_erase_lookup(w->store, er->target_id.data, &found, &exists);
 	if (rc != 0)
 		return rc;
-	memcpy(t.case_id, found.case_id, sizeof(t.case_id));
-	t.has_sealed = found.has_sealed;
-	t.erased = found.erased;
 	char parties[CASE_PARTIES_MAX][CASE_ORG_LEN];
 	size_t n_parties = 0;
-	rc = cases_erase_check(w->cases, j->parsed, j->author, j->role, &t, j->received_at_ms,
-			       j->why, sizeof(j->why), parties, &n_parties);
+	rc = cases_erase_check(w->cases, j->parsed, j->author, j->role, exists ? &found : NULL,
+			       j->received_at_ms, j->why, sizeof(j->why), parties, &n_parties);
 	if (rc == VG_OK)
 		rc = cases_apply(w->cases, j->parsed, j->author, j->role, logtree_size(w->tree),
 				 j->received_at_ms, j->why, sizeof(j->why));
@@ -224,7 +210,7 @@ static int erase_job(struct writer *w, struct writer_job *j, struct store_entry 
 	r.body_case = VIGIL__V1__RECORD__BODY_ERASURE;
 	r.erasure = &ea;
 	uint64_t at;
-	if ((rc = append_relay_record(w, &r, j->received_at_ms, &at)) != 0 ||
+	if ((rc = append_relay_record(w, &r, j->received_at_ms, &at, NULL)) != 0 ||
 	    (rc = store_erase(w->store, found.index, er->whole_record, at,
 			      j->received_at_ms)) != 0)
 		return rc;
@@ -532,43 +518,10 @@ static int append_alert(struct writer *w, const struct watch_event *ev,
 	r.record_id.data = record_id;
 	r.record_id.len = RECORD_ID_LEN;
 	r.case_id = (char *)ev->case_id;
-	r.author = (char *)w->cfg.relay_org;
-	r.client_time_ms = now;
 	r.body_case = VIGIL__V1__RECORD__BODY_ALERT;
 	r.alert = &al;
-	a->record_len = vigil__v1__record__get_packed_size(&r);
-	a->record = malloc(a->record_len);
-	if (!a->record)
-		goto fail;
-	vigil__v1__record__pack(&r, a->record);
-	if (record_sign(w->cfg.relay_key, a->record, a->record_len, &a->sig, &a->sig_len) != VG_OK)
-		goto fail;
-	uint8_t *leaf;
-	size_t leaf_len;
-	if (entry_leaf_encode(now, w->relay_cert_sha256, a->record, a->record_len, a->sig,
-			      a->sig_len, &leaf, &leaf_len) != VG_OK)
-		goto fail;
-	merkle_leaf_hash(leaf, leaf_len, a->leaf_hash);
-	free(leaf);
 	a->ev = *ev;
-	a->received_at_ms = now;
-	memcpy(a->cert_sha256, w->relay_cert_sha256, SHA256_LEN);
-	struct store_entry e = {
-		.received_at_ms = now,
-		.record_id = record_id,
-		.case_id = ev->case_id,
-		.author = w->cfg.relay_org,
-		.cert_sha256 = w->relay_cert_sha256,
-		.cert_der = w->cfg.relay_cert_der,
-		.cert_der_len = w->cfg.relay_cert_der_len,
-		.record = a->record,
-		.record_len = a->record_len,
-		.sig = a->sig,
-		.sig_len = a->sig_len,
-		.leaf_hash = a->leaf_hash,
-	};
-	int rc = append_entry(w, &e);
-	a->position = e.index;
+	int rc = append_relay_record(w, &r, now, NULL, a);
 	if (rc == 0 && cases_note_alert(w->cases, a->position, ev) != VG_OK)
 		rc = cases_abort(w);
 	if (rc != 0) {
@@ -629,7 +582,7 @@ static void write_retention(struct writer *w)
 		r.erasure = &ea;
 		rc = RAND_bytes(erasure_id, sizeof(erasure_id)) == 1 ? 0 : SQLITE_ERROR;
 		if (rc == 0)
-			rc = append_relay_record(w, &r, now, &at);
+			rc = append_relay_record(w, &r, now, &at, NULL);
 		for (size_t i = 0; rc == 0 && i < b->n; i++)
 			rc = store_erase(w->store, b->indexes[i], b->whole, at, now);
 	}
@@ -967,7 +920,7 @@ static int append_member_key(struct writer *w, const char *org, const uint8_t *d
 	r.body_case = VIGIL__V1__RECORD__BODY_MEMBER_KEY;
 	r.member_key = &mk;
 	uint64_t at;
-	int rc = append_relay_record(w, &r, now, &at);
+	int rc = append_relay_record(w, &r, now, &at, NULL);
 	sqlite3 *db = store_db(w->store);
 	sqlite3_stmt *st = NULL;
 	const char *sql = der ? "INSERT OR REPLACE INTO member_keys(org, sha256, idx) VALUES(?,?,?)"
@@ -1021,23 +974,29 @@ static int log_member_keys(struct writer *w)
 		else if (!k->der && logged)
 			rc = append_member_key(w, k->org, NULL, 0, now);
 	}
-	/* Members no longer in the directory at all. */
-	char gone[64][RECORD_ORG_MAX + 1];
-	size_t n_gone = 0;
+	/* Members no longer in the directory at all, one at a time: logging
+	 * one removes its row. */
 	if (rc == 0)
 		rc = sqlite3_prepare_v2(db, "SELECT org FROM member_keys", -1, &all, NULL);
-	while (rc == 0 && n_gone < 64 && sqlite3_step(all) == SQLITE_ROW) {
-		const char *org = (const char *)sqlite3_column_text(all, 0);
-		int listed = 0;
-		for (size_t i = 0; org && i < w->cfg.n_member_keys && !listed; i++)
-			listed = strcmp(w->cfg.member_keys[i].org, org) == 0;
-		if (org && !listed)
-			snprintf(gone[n_gone++], sizeof(gone[0]), "%s", org);
+	for (int gone = 1; rc == 0 && gone;) {
+		char org[RECORD_ORG_MAX + 1] = "";
+		gone = 0;
+		while (!gone && sqlite3_step(all) == SQLITE_ROW) {
+			const char *o = (const char *)sqlite3_column_text(all, 0);
+			int listed = !o;
+			for (size_t i = 0; o && i < w->cfg.n_member_keys && !listed; i++)
+				listed = strcmp(w->cfg.member_keys[i].org, o) == 0;
+			if (!listed) {
+				snprintf(org, sizeof(org), "%s", o);
+				gone = 1;
+			}
+		}
+		sqlite3_reset(all);
+		if (gone)
+			rc = append_member_key(w, org, NULL, 0, now);
 	}
 	sqlite3_finalize(all);
 	sqlite3_finalize(get);
-	for (size_t i = 0; rc == 0 && i < n_gone; i++)
-		rc = append_member_key(w, gone[i], NULL, 0, now);
 	if (rc == 0)
 		rc = store_commit(w->store);
 	if (rc != 0)

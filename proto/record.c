@@ -483,6 +483,15 @@ static const char *const erase_reason_names[] = {
 	NULL, "data-subject-request", "unlawful-content", "retention", "other",
 };
 
+int record_is_erasure(const uint8_t *bytes, size_t len)
+{
+	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, len, bytes);
+	int is = r && (r->body_case == VIGIL__V1__RECORD__BODY_ERASURE ||
+		       r->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST);
+	vigil__v1__record__free_unpacked(r, NULL);
+	return is;
+}
+
 const char *record_erase_reason_name(int v)
 {
 	return name_of(erase_reason_names, N_OF(erase_reason_names), v);

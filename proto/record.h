@@ -87,6 +87,10 @@ int entry_leaf_encode(int64_t received_at_ms, const uint8_t cert_sha256[SHA256_L
 const Vigil__V1__SealedText *record_sealed_text(const Vigil__V1__Record *r, int *field,
 						const char **plain);
 
+/* 1 when the record bytes are an Erasure or an EraseRequest: records that
+ * say what was erased, and are never erased themselves. */
+int record_is_erasure(const uint8_t *bytes, size_t len);
+
 /* Names of vigil.v1.EraseReason ("data-subject-request", ...); NULL/0 when
  * unknown. */
 const char *record_erase_reason_name(int v);

@@ -42,65 +42,21 @@
 #define OTHER_CASE "se-stockholm-coord/ER-2026-0002"
 #define PATIENCE_MS 20000
 
-static X509 *enc_cert(const char *org)
-{
-	char name[128];
-	snprintf(name, sizeof(name), "%s.enc.crt", org);
-	FILE *f = fopen(pki(name), "r");
-	assert_non_null(f);
-	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	assert_non_null(x);
-	return x;
-}
-
-static int by_hash(const void *a, const void *b)
-{
-	return memcmp(a, b, SHA256_LEN);
-}
-
-/* A contact attempt by c with a sealed note to the case's readers (owner
- * and responsible se-stockholm-coord, iom-ru-moscow, se-shelter-1: police
- * read no narrative).  *env is the envelope (free()). */
+/* A contact attempt by c with a sealed note to readers (the harness's
+ * tseal).  *env is a copy of the envelope (free()). */
 static Vigil__V1__Frame *sealed_contact_to(struct tclient *c, const char *case_id,
 					   const char *note, const char *const *readers, int nr,
 					   uint8_t id[RECORD_ID_LEN], uint8_t **env, size_t *env_len)
 {
-	X509 *certs[8];
-	uint8_t hashes[8][SHA256_LEN];
-	for (int i = 0; i < nr; i++) {
-		certs[i] = enc_cert(readers[i]);
-		assert_int_equal(sealed_cert_sha256(certs[i], hashes[i]), VG_OK);
-	}
-	qsort(hashes, (size_t)nr, SHA256_LEN, by_hash);
 	Vigil__V1__Record r;
 	casekit_record(&r, id, case_id, c->org);
-	uint8_t p[SEALED_HEAD_LEN + RECORD_NOTE_MAX], commitment[SHA256_LEN];
-	char why[256];
-	assert_int_equal(sealed_plain_build(SEALED_NOTE, id, NULL, note, strlen(note), p, why,
-					    sizeof(why)),
-			 VG_OK);
-	sealed_commit(p, sealed_plain_len(SEALED_NOTE), commitment);
-	if (sealed_seal(p, sealed_plain_len(SEALED_NOTE), certs, (size_t)nr, env, env_len, why,
-			sizeof(why)) != VG_OK)
-		fail_msg("seal: %s", why);
-	for (int i = 0; i < nr; i++)
-		X509_free(certs[i]);
-	ProtobufCBinaryData rd[8];
-	for (int i = 0; i < nr; i++) {
-		rd[i].data = hashes[i];
-		rd[i].len = SHA256_LEN;
-	}
-	Vigil__V1__SealedText st = VIGIL__V1__SEALED_TEXT__INIT;
-	st.commitment.data = commitment;
-	st.commitment.len = SHA256_LEN;
-	st.readers = rd;
-	st.n_readers = (size_t)nr;
+	struct tsealed s;
+	tseal(&s, SEALED_NOTE, id, note, readers, (size_t)nr);
 	Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
 	ca.channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
 	ca.outcome = VIGIL__V1__OUTCOME__OUTCOME_REACHED_CONCERN;
 	ca.attempted_at_ms = r.client_time_ms - 60000;
-	ca.sealed_note = &st;
+	ca.sealed_note = &s.text;
 	r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
 	r.contact_attempt = &ca;
 	size_t len = vigil__v1__record__get_packed_size(&r);
@@ -108,23 +64,14 @@ static Vigil__V1__Frame *sealed_contact_to(struct tclient *c, const char *case_i
 	size_t sig_len;
 	vigil__v1__record__pack(&r, rec);
 	assert_int_equal(record_sign(c->key, rec, len, &sig, &sig_len), VG_OK);
-	Vigil__V1__SignedRecord sr = VIGIL__V1__SIGNED_RECORD__INIT;
-	sr.record.data = rec;
-	sr.record.len = len;
-	sr.signature.data = sig;
-	sr.signature.len = sig_len;
-	Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
-	sub.record = &sr;
-	sub.sealed.data = *env;
-	sub.sealed.len = *env_len;
-	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
-	f.request_id = c->next_id++;
-	f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
-	f.submit = &sub;
-	assert_int_equal(tclient_send_frame(c, &f), 0);
-	Vigil__V1__Frame *a;
-	if (tclient_recv(c, &a, PATIENCE_MS) != 0)
+	Vigil__V1__Frame *a = tclient_submit_sealed(c, rec, len, sig, sig_len, s.cms, s.cms_len);
+	if (!a)
 		fail_msg("%s", c->err);
+	*env = malloc(s.cms_len);
+	assert_non_null(*env);
+	memcpy(*env, s.cms, s.cms_len);
+	*env_len = s.cms_len;
+	tsealed_free(&s);
 	free(rec);
 	free(sig);
 	return a;
