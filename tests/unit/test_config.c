@@ -585,9 +585,26 @@ static void test_bad_numbers(void **state)
 		     "2: [watchdog] max_clock_skew: \"2d\" is not a duration in 0s..1d");
 	expect_error(fx, "[watchdog]\nmax_clock_skew = -1s\n" REQUIRED, VG_EBADREQ,
 		     "2: [watchdog] max_clock_skew: \"-1s\" is not a duration in 0s..1d");
+	expect_error(fx, "[retention]\ncontent_after_close = never\n" REQUIRED, VG_EBADREQ,
+		     "2: [retention] content_after_close: \"never\" is not a duration in "
+		     "1s..3650d or off");
+	expect_error(fx, "[retention]\nrecord_after_close = 3651d\n" REQUIRED, VG_EBADREQ,
+		     "2: [retention] record_after_close: \"3651d\" is not a duration in "
+		     "1s..3650d or off");
+	expect_error(fx, "[retention]\nrecord_after_close = 0s\n" REQUIRED, VG_EBADREQ,
+		     "2: [retention] record_after_close: \"0s\" is not a duration in "
+		     "1s..3650d or off");
 	struct config cfg;
 	load_ok(fx, "[watchdog]\nmax_clock_skew = 0s\n" REQUIRED, &cfg);
 	assert_int_equal(cfg.max_clock_skew_ms, 0);
+	/* Retention: 365 days and off by default. */
+	assert_int_equal(cfg.content_after_close_ms, 365ull * 86400 * 1000);
+	assert_int_equal(cfg.record_after_close_ms, 0);
+	config_free(&cfg);
+	load_ok(fx, "[retention]\ncontent_after_close = off\nrecord_after_close = 3650d\n"
+		REQUIRED, &cfg);
+	assert_int_equal(cfg.content_after_close_ms, 0);
+	assert_int_equal(cfg.record_after_close_ms, 3650ull * 86400 * 1000);
 	config_free(&cfg);
 }
 
