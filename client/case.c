@@ -623,7 +623,19 @@ int vigil_submit_handover_offer(vigil_client *c, struct vigil_handover_offer *o,
 {
 	struct seal_out so = SEAL_OFFER(o);
 	struct spec_head sh = HEAD(o);
-	return submit_kind(c, encode_offer, o, &sh, &so, "vigil_submit_handover_offer", out, err);
+	struct vigil_receipt tmp;
+	if (!out)
+		out = &tmp;
+	int rc = submit_kind(c, encode_offer, o, &sh, &so, "vigil_submit_handover_offer", out,
+			     err);
+	if (rc != VIGIL_OK)
+		return rc;
+	/* The earlier sealed texts, for the organisation it is offered to. */
+	rc = vigil_reseal_offer(c, o->case_id, o->record_id, o->to, NULL, err);
+	if (rc != VIGIL_OK)
+		vigil__error_prefix(err, "the offer is recorded (entry %llu), but not ready to be "
+				    "accepted", (unsigned long long)out->index);
+	return rc;
 }
 
 int vigil_handover_answer_check(const struct vigil_handover_answer *a, struct vigil_error *err)

@@ -63,6 +63,24 @@ int vigil__error_set(struct vigil_error *err, int status, const char *fmt, ...)
 	return status;
 }
 
+int vigil__error_prefix(struct vigil_error *err, const char *fmt, ...)
+{
+	if (!err)
+		return VIGIL_OK;
+	char buf[2 * sizeof(err->message) + 2];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	size_t at = n < 0 ? 0 : (size_t)n < sizeof(err->message) ? (size_t)n
+								   : sizeof(err->message) - 1;
+	memcpy(buf + at, ": ", 2);
+	memcpy(buf + at + 2, err->message, sizeof(err->message));
+	buf[at + 2 + sizeof(err->message) - 1] = '\0';
+	vigil__error_copy_text(err->message, sizeof(err->message), buf);
+	return err->status;
+}
+
 int vigil__error_ssl(struct vigil_error *err, int status, const char *fmt, ...)
 {
 	/* The last error in the queue is the most specific one. */

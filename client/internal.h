@@ -116,6 +116,10 @@ struct vigil_client {
 /* Fills err (may be NULL) and returns status. */
 int vigil__error_set(struct vigil_error *err, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Puts "PREFIX: " before err's message, keeping its status and relay code;
+ * returns the status. */
+int vigil__error_prefix(struct vigil_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Like vigil__error_set, with ": <OpenSSL reason>" appended when the
  * OpenSSL error queue has one; clears the queue. */
 int vigil__error_ssl(struct vigil_error *err, int status, const char *fmt, ...)

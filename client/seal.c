@@ -509,13 +509,8 @@ int vigil_open_sealed(vigil_client *c, const uint8_t *record, size_t record_len,
 	int reader = 0;
 	for (size_t j = 0; j < t->n_readers && !reader; j++)
 		reader = memcmp(t->readers[j].data, c->enc_sha256, SHA256_LEN) == 0;
-	if (!reader) {
-		rc = vigil__error_set(err, VIGIL_E_SEALED,
-				      "this organisation is no reader of the sealed %s (the record "
-				      "names %zu reader%s; our encryption certificate is none of "
-				      "them)", name, t->n_readers, t->n_readers == 1 ? "" : "s");
-		goto out;
-	}
+	if (!sealed_len && !reader)
+		goto no_reader;
 	if (!sealed_len) {
 		rc = vigil__error_set(err, VIGIL_E_SEALED,
 				      "the sealed %s is not there: the relay sent no envelope "
@@ -528,27 +523,35 @@ int vigil_open_sealed(vigil_client *c, const uint8_t *record, size_t record_len,
 				      name, why);
 		goto out;
 	}
+	/* A handover re-seals a text for the organisation it goes to, which
+	 * the record (signed before) cannot name. */
+	if (!reader && !sealed_has_recipient(cms, c->enc_cert)) {
+no_reader:
+		rc = vigil__error_set(err, VIGIL_E_SEALED,
+				      "this organisation is no reader of the sealed %s (the record "
+				      "names %zu reader%s; our encryption certificate is none of "
+				      "them, and no handover re-sealed it for us)", name,
+				      t->n_readers, t->n_readers == 1 ? "" : "s");
+		goto out;
+	}
 	if ((rc = members_load(c, err)) != VIGIL_OK)
 		goto out;
+	/* Every signed reader whose certificate is a member's now is a
+	 * recipient (one renewed since cannot be matched and was left out
+	 * of any re-sealing); recipients besides are organisations a
+	 * handover re-sealed it for. */
 	X509 *x[SEALED_READERS_MAX];
-	size_t found = readers_known(c, t, x);
-	if (found == t->n_readers) {
-		if (sealed_recipients(cms, x, t->n_readers, why, sizeof(why)) != VG_OK) {
-			rc = vigil__error_set(err, VIGIL_E_VERIFY,
-					      "the sealed %s does not verify: %s", name, why);
-			goto out;
-		}
-	} else {
-		/* A reader's certificate was renewed since: count them. */
-		STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
-		size_t nri = ris ? (size_t)sk_CMS_RecipientInfo_num(ris) : 0;
-		if (nri != t->n_readers) {
-			rc = vigil__error_set(err, VIGIL_E_VERIFY,
-					      "the sealed %s does not verify: it has %zu recipients "
-					      "and the record names %zu readers", name, nri,
-					      t->n_readers);
-			goto out;
-		}
+	readers_known(c, t, x);
+	for (size_t j = 0; j < t->n_readers; j++) {
+		if (!x[j] || sealed_has_recipient(cms, x[j]))
+			continue;
+		char o[RECORD_ORG_MAX + 1] = "?";
+		X509_NAME_get_text_by_NID(X509_get_subject_name(x[j]), NID_organizationName, o,
+					  sizeof(o));
+		rc = vigil__error_set(err, VIGIL_E_VERIFY,
+				      "the sealed %s does not verify: sealed text has no recipient "
+				      "for reader %zu (%s)", name, j + 1, o);
+		goto out;
 	}
 	/* 5.: it opens. */
 	int vg = sealed_open(sealed, sealed_len, c->enc_key, c->enc_cert, &p, &plen, why,
@@ -581,5 +584,248 @@ out:
 	CMS_ContentInfo_free(cms);
 	record_free(r);
 	ERR_clear_error();
+	return rc;
+}
+
+/* ---- re-sealing at a handover ------------------------------------------------------- */
+
+/* One Reseal round trip: texts (may be none) for the offer; the relay's
+ * count of those still missing and the first of them (malloc()ed). */
+static int reseal_send(struct vigil_client *c, const char *case_id,
+		       const uint8_t offer_id[RECORD_ID_LEN], Vigil__V1__ResealedText **texts,
+		       size_t n, uint32_t *missing, uint64_t **list, size_t *n_list,
+		       struct vigil_error *err)
+{
+	Vigil__V1__Reseal m = VIGIL__V1__RESEAL__INIT;
+	m.case_id = (char *)case_id;
+	m.offer_id.data = (uint8_t *)offer_id;
+	m.offer_id.len = RECORD_ID_LEN;
+	m.texts = texts;
+	m.n_texts = n;
+	Vigil__V1__Frame req = VIGIL__V1__FRAME__INIT;
+	req.msg_case = VIGIL__V1__FRAME__MSG_RESEAL;
+	req.reseal = &m;
+	Vigil__V1__Frame *a;
+	int rc = vigil__query_roundtrip(c, &req, VIGIL__V1__FRAME__MSG_RESEALED,
+					"waiting for the relay to take the re-sealed texts", &a, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	const Vigil__V1__Resealed *r = a->resealed;
+	if (strcmp(r->case_id, case_id) != 0 || r->offer_id.len != RECORD_ID_LEN ||
+	    memcmp(r->offer_id.data, offer_id, RECORD_ID_LEN) != 0 || r->taken != n ||
+	    r->n_missing_indexes > r->missing) {
+		rc = vigil__error_set(err, VIGIL_E_VERIFY,
+				      "the relay's answer to the re-sealed texts of case %s does not "
+				      "match the request", case_id);
+		goto out;
+	}
+	*missing = r->missing;
+	*n_list = r->n_missing_indexes;
+	*list = malloc((r->n_missing_indexes ? r->n_missing_indexes : 1) * sizeof(**list));
+	if (!*list) {
+		rc = vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (r->n_missing_indexes)
+		memcpy(*list, r->missing_indexes, r->n_missing_indexes * sizeof(**list));
+out:
+	frame_free(a);
+	return rc;
+}
+
+/*
+ * The same P as entry e's envelope, opened with our key and checked
+ * against its record, sealed again to the envelope's recipients that are
+ * members' encryption certificates now and to (the relay's rule).
+ */
+static int reseal_one(struct vigil_client *c, const struct vigil_entry *e, X509 *to,
+		      uint8_t **der, size_t *der_len, struct vigil_error *err)
+{
+	char *text = NULL;
+	int rc = vigil_open_sealed(c, e->record, e->record_len, e->sealed, e->sealed_len, &text,
+				   err);
+	if (rc != VIGIL_OK) {
+		vigil__error_prefix(err, "entry %llu", (unsigned long long)e->index);
+		return rc;
+	}
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	/* Opened and checked: open it once more for P itself. */
+	char why[200];
+	CMS_ContentInfo *cms = NULL;
+	uint8_t *p = NULL;
+	size_t plen = 0;
+	X509 *rs[SEALED_READERS_MAX + 1];
+	size_t n = 0;
+	if (sealed_check(e->sealed, e->sealed_len, &cms, why, sizeof(why)) != VG_OK)
+		return vigil__error_set(err, VIGIL_E_VERIFY, "entry %llu: %s",
+					(unsigned long long)e->index, why);
+	for (size_t i = 0; i < c->n_members; i++) {
+		if (!c->member_enc[i] || c->member_enc[i] == to ||
+		    !sealed_has_recipient(cms, c->member_enc[i]))
+			continue;
+		if (n == SEALED_READERS_MAX) {
+			CMS_ContentInfo_free(cms);
+			return vigil__error_set(err, VIGIL_E_USAGE,
+						"entry %llu: its sealed text has %u readers already, "
+						"the most one can have; it cannot be re-sealed for "
+						"one more", (unsigned long long)e->index,
+						(unsigned)SEALED_READERS_MAX);
+		}
+		rs[n++] = c->member_enc[i];
+	}
+	CMS_ContentInfo_free(cms);
+	rs[n++] = to;
+	int vg = sealed_open(e->sealed, e->sealed_len, c->enc_key, c->enc_cert, &p, &plen, why,
+			     sizeof(why));
+	if (vg == VG_OK)
+		vg = sealed_seal(p, plen, rs, n, der, der_len, why, sizeof(why));
+	if (p) {
+		OPENSSL_cleanse(p, plen);
+		free(p);
+	}
+	ERR_clear_error();
+	if (vg != VG_OK)
+		return vigil__error_set(err, vg == VG_ENOMEM ? VIGIL_E_NOMEM : VIGIL_E_IO,
+					"entry %llu: cannot re-seal its sealed text: %s",
+					(unsigned long long)e->index, why);
+	return VIGIL_OK;
+}
+
+static void texts_free(Vigil__V1__ResealedText *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(t[i].sealed.data);
+}
+
+int vigil_reseal_offer(vigil_client *c, const char *case_id,
+		       const uint8_t offer_id[VIGIL_RECORD_ID_LEN], const char *to,
+		       uint32_t *missing, struct vigil_error *err)
+{
+	uint32_t left_dummy;
+	if (!missing)
+		missing = &left_dummy;
+	*missing = 0;
+	if (!c || !case_id || !offer_id || !to)
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_reseal_offer: NULL argument");
+	int rc = members_load(c, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	uint64_t *list = NULL;
+	size_t n_list = 0;
+	struct vigil_case_log *log = NULL;
+	Vigil__V1__ResealedText *texts = NULL, **ptrs = NULL;
+	size_t n_texts = 0;
+	if ((rc = reseal_send(c, case_id, offer_id, NULL, 0, missing, &list, &n_list, err)) !=
+	    VIGIL_OK)
+		return rc;
+	/* Each round re-seals the texts the relay lists (its first 1000
+	 * missing), in Reseals that fit the relay's frames, until none is. */
+	while (*missing) {
+		size_t k = member_find(c, to);
+		X509 *to_cert = k == SIZE_MAX ? NULL : c->member_enc[k];
+		if (!c->enc_key || !to_cert || !n_list) {
+			rc = vigil__error_set(err, VIGIL_E_SEALED,
+					      "%u earlier sealed text%s of case %s must be re-sealed "
+					      "for %s before it can accept the offer, but %s", *missing,
+					      *missing == 1 ? "" : "s", case_id, to,
+					      !c->enc_key ? "no encryption key is configured here"
+					      : !to_cert  ? "it has no encryption certificate"
+							  : "the relay names none of them");
+			goto out;
+		}
+		if (!log && (rc = vigil_case_log(c, case_id, &log, err)) != VIGIL_OK)
+			goto out;
+		texts = calloc(n_list, sizeof(*texts));
+		ptrs = calloc(n_list, sizeof(*ptrs));
+		if (!texts || !ptrs) {
+			rc = vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+			goto out;
+		}
+		size_t budget = c->send_max > 4096 ? c->send_max - 1024 : c->send_max / 2, used = 0;
+		size_t e = 0;
+		for (size_t i = 0; i <= n_list; i++) {
+			/* Sends what is gathered when the next would not fit, or at the end. */
+			uint8_t *der = NULL;
+			size_t der_len = 0;
+			if (i < n_list) {
+				while (e < log->n && log->entries[e].entry.index < list[i])
+					e++;
+				if (e == log->n || log->entries[e].entry.index != list[i] ||
+				    !log->entries[e].entry.sealed) {
+					rc = vigil__error_set(err, VIGIL_E_VERIFY,
+							      "the relay asks to re-seal entry %llu, which "
+							      "is no sealed text of case %s's log",
+							      (unsigned long long)list[i], case_id);
+					goto out;
+				}
+				if ((rc = reseal_one(c, &log->entries[e].entry, to_cert, &der,
+						     &der_len, err)) != VIGIL_OK)
+					goto out;
+			}
+			if (n_texts && (i == n_list || used + der_len + 32 > budget ||
+					n_texts == 256)) {
+				uint32_t left;
+				uint64_t *more = NULL;
+				size_t n_more = 0;
+				rc = reseal_send(c, case_id, offer_id, ptrs, n_texts, &left, &more,
+						 &n_more, err);
+				texts_free(texts, n_texts);
+				n_texts = 0;
+				used = 0;
+				if (rc != VIGIL_OK) {
+					free(der);
+					goto out;
+				}
+				*missing = left;
+				if (i == n_list) {
+					free(list);
+					list = more;
+					n_list = n_more;
+				} else {
+					free(more);
+				}
+			}
+			if (i < n_list) {
+				vigil__v1__resealed_text__init(&texts[n_texts]);
+				texts[n_texts].index = list[i];
+				texts[n_texts].sealed.data = der;
+				texts[n_texts].sealed.len = der_len;
+				ptrs[n_texts] = &texts[n_texts];
+				n_texts++;
+				used += der_len + 32;
+			}
+		}
+		free(texts);
+		free(ptrs);
+		texts = NULL;
+		ptrs = NULL;
+	}
+out:
+	if (texts)
+		texts_free(texts, n_texts);
+	free(texts);
+	free(ptrs);
+	free(list);
+	vigil_free(log);
+	return rc;
+}
+
+int vigil_reseal_pending(vigil_client *c, const char *case_id, uint32_t *missing,
+			 struct vigil_error *err)
+{
+	if (missing)
+		*missing = 0;
+	struct vigil_case_status *st = NULL;
+	int rc = vigil_case_status(c, case_id, &st, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	if (!st->has_pending_offer)
+		rc = vigil__error_set(err, VIGIL_E_USAGE, "case %s has no pending handover offer",
+				      case_id);
+	else
+		rc = vigil_reseal_offer(c, case_id, st->pending_offer_id, st->pending_offer_to,
+					missing, err);
+	vigil_free(st);
 	return rc;
 }

@@ -445,6 +445,25 @@ static int permit(struct cases *cs, const Vigil__V1__Record *rec, const char *or
 	return rc;
 }
 
+int cases_permit(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
+		 int64_t now_ms, char *why, size_t why_len)
+{
+	struct case_state c;
+	int exists;
+	return permit(cs, rec, org, role, now_ms, &c, &exists, why, why_len);
+}
+
+int cases_reseal_check(struct cases *cs, const char *case_id, const ProtobufCBinaryData *offer_id,
+		       const char *org, int role, struct case_state *c, char *why,
+		       size_t why_len)
+{
+	int exists = load(cs, case_id, c);
+	if (exists < 0)
+		return exists;
+	const struct policy_actor actor = { org, role };
+	return policy_reseal(&actor, case_id, exists ? c : NULL, offer_id, why, why_len);
+}
+
 int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
 		      const struct store_erasable *t, int64_t now_ms, char *why,
 		      size_t why_len, char parties[][CASE_ORG_LEN], size_t *n_parties)

@@ -240,6 +240,19 @@ int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char
 		      const struct store_erasable *t, int64_t now_ms, char *why,
 		      size_t why_len, char parties[][CASE_ORG_LEN], size_t *n_parties);
 
+/* The checks of cases_apply that come before the record's effect (its
+ * times, and may org write it to the case), changing nothing but the audit
+ * of a hidden probe: for a check that must come between them and the
+ * effect. */
+int cases_permit(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
+		 int64_t now_ms, char *why, size_t why_len);
+
+/* May org (role) send re-sealed texts for offer_id of case_id
+ * (policy_reseal)?  On VG_OK the case is in *c.  Or VG_EIO. */
+int cases_reseal_check(struct cases *cs, const char *case_id, const ProtobufCBinaryData *offer_id,
+		       const char *org, int role, struct case_state *c, char *why,
+		       size_t why_len);
+
 int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
 		uint64_t index, int64_t now_ms, char *why, size_t why_len);
 

@@ -260,6 +260,7 @@ int main(int argc, char **argv)
 			.max_clock_skew_ms = cfg.max_clock_skew_ms,
 		},
 		.members = { member_role, member_enc, dir },
+		.directory = dir,
 		.wal_limit = cfg.wal_limit,
 		.member_keys = keys,
 		.n_member_keys = n_keys,

@@ -306,6 +306,19 @@ int policy_record(const struct policy_actor *a, const struct case_state *c,
 	}
 }
 
+int policy_reseal(const struct policy_actor *a, const char *case_id, const struct case_state *c,
+		  const ProtobufCBinaryData *offer_id, char *why, size_t why_len)
+{
+	if (!c || !is_party(c, a->org))
+		return not_found(case_id, why, why_len);
+	if (strcmp(a->org, c->responsible) != 0) {
+		WHY("only the responsible organisation (%s) re-seals for its handover offer",
+		    c->responsible);
+		return VG_EPERM;
+	}
+	return offer_pending(c, offer_id, why, why_len);
+}
+
 int policy_query(const struct policy_actor *a, const char *case_id, const struct case_state *c,
 		 enum case_query q, enum case_view *view, char *why, size_t why_len)
 {
@@ -429,6 +442,10 @@ size_t policy_seal_readers(const struct case_state *c, const Vigil__V1__Record *
 				add_reader(out, &n, c->parties[i].org, m);
 		add_reader(out, &n, c->owner, m);
 		add_reader(out, &n, c->responsible, m);
+		/* Asked to take the case on, it reads what is written meanwhile
+		 * (what was written before is re-sealed for it: reseal.h). */
+		if (c->has_pending)
+			add_reader(out, &n, c->pending_offer_to, m);
 	}
 	if (rec->body_case == VIGIL__V1__RECORD__BODY_CASE_OPEN) {
 		add_reader(out, &n, author, m);

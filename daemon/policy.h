@@ -65,6 +65,16 @@ int policy_record(const struct policy_actor *actor, const struct case_state *c,
 int policy_query(const struct policy_actor *actor, const char *case_id, const struct case_state *c,
 		 enum case_query q, enum case_view *view, char *why, size_t why_len);
 
+/*
+ * May actor send re-sealed texts (Reseal) for the offer offer_id of the
+ * case case_id, whose state is c (NULL: no such case)?  Only the
+ * responsible organisation, for its pending offer: VG_OK, VG_ENOTFOUND for
+ * no such case (or one the actor is no party of), VG_EPERM, or VG_EBADREQ
+ * "that offer is not pending (withdrawn, answered or unknown)".
+ */
+int policy_reseal(const struct policy_actor *actor, const char *case_id, const struct case_state *c,
+		  const ProtobufCBinaryData *offer_id, char *why, size_t why_len);
+
 /* A reader of sealed text: an organisation and its encryption certificate. */
 struct seal_reader {
 	char org[CASE_ORG_LEN];
@@ -76,8 +86,9 @@ struct seal_reader {
  * 8): the case's parties whose role may see narrative (coordinator, iom,
  * shelter), its owner and its responsible organisation; for a case open
  * (c NULL, or a closed case reopened) the parties it names and the author
- * too; for a handover offer also the organisation it is offered to.
- * Police read no narrative.  Only members with an encryption certificate
+ * too; for a handover offer, and while one is pending, also the
+ * organisation it is offered to.  Police read no narrative (unless granted,
+ * responsible or offered the case).  Only members with an encryption certificate
  * can be readers.  out (RECORD_PARTIES_MAX + 2 entries) is sorted by
  * certificate hash, each once; returns the count.
  */

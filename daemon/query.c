@@ -12,6 +12,7 @@
 #include "daemon/identity.h"
 #include "daemon/relay.h"
 #include "daemon/reader.h"
+#include "daemon/reseal.h"
 #include "daemon/store.h"
 #include "daemon/writer.h"
 #include "proto/frame.h"
@@ -293,6 +294,7 @@ struct case_q {
 	int msg_case;
 	char case_id[RECORD_CASE_ID_MAX + 1];
 	char org[RECORD_ORG_MAX + 1];
+	Vigil__V1__Frame *frame;       /* a Reseal: its texts, until answered */
 };
 
 static void fill_status(Vigil__V1__CaseStatus *m, const struct case_result *r,
@@ -482,6 +484,7 @@ static void case_query_end(struct case_q *q)
 {
 	struct conn *c = q->conn;
 	writer_job_clear(&q->job);
+	frame_free(q->frame);
 	conn_uncharge(c, q->charge);
 	conn_answered(c);
 	conn_release(c);
@@ -659,6 +662,70 @@ static void case_query_start(struct conn *c, Vigil__V1__Frame *f, size_t charge)
 	writer_submit(c->relay->writer, &q->job);
 }
 
+/* Loop thread: the writer has taken (or refused) the re-sealed texts. */
+static void on_reseal_done(struct writer_job *job)
+{
+	struct case_q *q = container_of(job, struct case_q, job);
+	if (job->status != VG_OK) {
+		conn_send_error(q->conn, q->request_id, job->status, "%s", job->why);
+	} else {
+		Vigil__V1__Resealed m = VIGIL__V1__RESEALED__INIT;
+		m.case_id = q->case_id;
+		m.offer_id = q->frame->reseal->offer_id;
+		m.taken = job->reseal_taken;
+		m.missing = job->reseal_missing;
+		m.missing_indexes = job->reseal_list;
+		m.n_missing_indexes = job->n_reseal_list;
+		Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+		f.msg_case = VIGIL__V1__FRAME__MSG_RESEALED;
+		f.resealed = &m;
+		answer(q->conn, q->request_id, &f);
+	}
+	case_query_end(q);
+}
+
+/* Reseal: its form here, the rest in the writer (reseal.h). */
+static void reseal_start(struct conn *c, Vigil__V1__Frame *f, size_t charge)
+{
+	uint64_t rid = f->request_id;
+	const Vigil__V1__Reseal *m = f->reseal;
+	const char *bad = NULL;
+	if (!record_case_id_ok(m->case_id))
+		bad = "case_id must be " RECORD_CASE_ID_RULE;
+	else if (m->offer_id.len != RECORD_ID_LEN)
+		bad = "offer_id must be 16 bytes";
+	else if (m->n_texts > RESEAL_TEXTS_MAX)
+		bad = "a Reseal carries at most 256 texts";
+	for (size_t i = 0; !bad && i < m->n_texts; i++)
+		if (!m->texts[i]->sealed.len)
+			bad = "a re-sealed text is empty";
+	struct case_q *q = bad ? NULL : calloc(1, sizeof(*q));
+	if (!q) {
+		frame_free(f);
+		if (bad)
+			conn_send_error(c, rid, VG_EBADREQ, "%s", bad);
+		else
+			conn_send_error(c, rid, VG_ENOMEM, "relay out of memory");
+		conn_answered(c);
+		return;
+	}
+	q->conn = c;
+	q->request_id = rid;
+	q->charge = charge;
+	q->frame = f;
+	conn_charge(c, charge);
+	snprintf(q->case_id, sizeof(q->case_id), "%s", m->case_id);
+	snprintf(q->org, sizeof(q->org), "%s", c->id.org);
+	q->job.kind = WRITER_RESEAL;
+	q->job.done = on_reseal_done;
+	q->job.reseal = m;
+	q->job.query_case_id = q->case_id;
+	q->job.author = q->org;
+	q->job.role = c->id.role;
+	conn_hold(c);
+	writer_submit(c->relay->writer, &q->job);
+}
+
 /* Checks the request against the latest checkpoint; 0 or an error sent. */
 static int query_bounds(struct conn *c, struct query *q, uint64_t latest)
 {
@@ -741,6 +808,8 @@ static size_t answer_reserve(const struct conn *c, const Vigil__V1__Frame *f)
 	case VIGIL__V1__FRAME__MSG_LIST_CASES:
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
 		return 65536;
+	case VIGIL__V1__FRAME__MSG_RESEAL:
+		return RESEAL_LIST_MAX * 11 + 256;
 	default:
 		return CONN_RESERVE_SMALL;
 	}
@@ -756,6 +825,9 @@ void query_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
 	case VIGIL__V1__FRAME__MSG_GET_SEAL_READERS:
 		case_query_start(c, f, wire_len + answer_reserve(c, f));
+		return;
+	case VIGIL__V1__FRAME__MSG_RESEAL:
+		reseal_start(c, f, wire_len + answer_reserve(c, f));
 		return;
 	default:
 		break;

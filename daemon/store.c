@@ -32,6 +32,7 @@ struct store {
 	sqlite3_stmt *st_sealed;
 	sqlite3_stmt *st_erase_find;
 	sqlite3_stmt *st_erase_sealed;
+	sqlite3_stmt *st_erase_reseal;
 	sqlite3_stmt *st_erase_record;
 	sqlite3_stmt *st_erase_mark;
 
@@ -104,6 +105,19 @@ static const char schema_v6[] =
 	") WITHOUT ROWID;"
 	/* A party the owner let read the narrative (Grant). */
 	"ALTER TABLE case_parties ADD COLUMN granted INTEGER NOT NULL DEFAULT 0;";
+
+/* Version 7: sealed texts re-sealed for a pending handover offer (reseal.h),
+ * held until it is answered or withdrawn.  cms is NULL while the offering
+ * organisation has not sent that one yet. */
+static const char schema_v7[] =
+	"CREATE TABLE reseals ("
+	"  case_id TEXT NOT NULL,"
+	"  offer_idx INTEGER NOT NULL,"      /* the HandoverOffer entry */
+	"  idx INTEGER NOT NULL,"            /* the entry whose sealed text it is */
+	"  cms BLOB,"
+	"  PRIMARY KEY (case_id, offer_idx, idx)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX reseals_idx ON reseals(idx);";
 
 static int exec(sqlite3 *db, const char *sql, char *err, size_t err_len)
 {
@@ -236,6 +250,9 @@ static int schema_check(struct store *s, int fresh, int64_t version, char *err, 
 	/* Version 6: sealed text.  Older records carry theirs in the clear. */
 	if (version < 6 && exec(s->db, schema_v6, why, sizeof(why)) != 0)
 		goto fail_tx;
+	/* Version 7: sealed texts re-sealed for a pending handover. */
+	if (version < 7 && exec(s->db, schema_v7, why, sizeof(why)) != 0)
+		goto fail_tx;
 	if (exec(s->db, sql, why, sizeof(why)) != 0 || exec(s->db, "COMMIT", why, sizeof(why)) != 0)
 		goto fail_tx;
 	if (fresh)
@@ -331,6 +348,8 @@ int store_open(const char *path, int init, struct store **out, char *err, size_t
 			  "x.idx = e.idx WHERE e.record_id = ?", err, err_len) ||
 	    store_prepare(s, &s->st_erase_sealed, "DELETE FROM sealed WHERE idx = ?", err,
 			  err_len) ||
+	    store_prepare(s, &s->st_erase_reseal, "DELETE FROM reseals WHERE idx = ?", err,
+			  err_len) ||
 	    store_prepare(s, &s->st_erase_record,
 			  "UPDATE entries SET record = X'', signature = X'' WHERE idx = ?", err,
 			  err_len) ||
@@ -352,7 +371,8 @@ void store_close(struct store **sp)
 		return;
 	sqlite3_stmt *sts[] = { s->st_begin, s->st_commit, s->st_rollback, s->st_find,
 				s->st_cert, s->st_insert, s->st_sealed, s->st_erase_find,
-				s->st_erase_sealed, s->st_erase_record, s->st_erase_mark };
+				s->st_erase_sealed, s->st_erase_reseal, s->st_erase_record,
+				s->st_erase_mark };
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		sqlite3_finalize(sts[i]);
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
@@ -494,6 +514,9 @@ int store_erase(struct store *s, uint64_t index, int whole_record, uint64_t by_i
 	int rc;
 	sqlite3_bind_int64(s->st_erase_sealed, 1, (sqlite3_int64)index);
 	if ((rc = store_step(s->st_erase_sealed)) != 0)
+		return rc;
+	sqlite3_bind_int64(s->st_erase_reseal, 1, (sqlite3_int64)index);
+	if ((rc = store_step(s->st_erase_reseal)) != 0)
 		return rc;
 	if (whole_record) {
 		sqlite3_bind_int64(s->st_erase_record, 1, (sqlite3_int64)index);

@@ -33,7 +33,7 @@
 
 #include "proto/record.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 #define STORE_APPLICATION_ID 0x7669676c /* "vigl" */
 
 struct store;
@@ -129,7 +129,8 @@ int store_erase_lookup(struct store *s, const uint8_t *record_id, struct store_e
 		       int *found);
 
 /*
- * Erases entry index in the current transaction: its sealed text, and with
+ * Erases entry index in the current transaction: its sealed text (and any
+ * copy re-sealed for a pending handover), and with
  * whole_record its record bytes and signature too (its index, record id and
  * leaf hash stay, so every leaf, proof and checkpoint stays valid), and
  * marks it erased by the Erasure entry by_index.  The writer's connection

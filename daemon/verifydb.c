@@ -45,9 +45,34 @@ static void note_member_key(struct audit *a, const uint8_t *rec, size_t len)
 	vigil__v1__record__free_unpacked(r, NULL);
 }
 
+/* A text re-sealed at a handover (reseal.h) has recipients besides the
+ * record's readers: each must be a member's key the log holds (MemberKey).
+ * 1 when so; 0 with the reason in why. */
+static int resealed_ok(const struct audit *a, CMS_ContentInfo *cms, char *why, size_t why_len)
+{
+	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+	int nri = ris ? sk_CMS_RecipientInfo_num(ris) : 0;
+	for (int i = 0; i < nri; i++) {
+		CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
+		STACK_OF(CMS_RecipientEncryptedKey) *reks = CMS_RecipientInfo_kari_get0_reks(ri);
+		CMS_RecipientEncryptedKey *rek =
+			reks ? sk_CMS_RecipientEncryptedKey_value(reks, 0) : NULL;
+		int known = 0;
+		for (size_t k = 0; rek && k < a->n_keys && !known; k++)
+			known = CMS_RecipientEncryptedKey_cert_cmp(rek, a->keys[k]) == 0;
+		if (!known) {
+			snprintf(why, why_len, "its sealed text has a recipient that is neither a reader "
+				 "its record names nor a member's key the log holds");
+			return 0;
+		}
+	}
+	return 1;
+}
+
 /* Every stored sealed text: of an entry whose record seals one, of the
  * accepted form, encrypted to exactly the readers the record names (their
- * certificates from the MemberKey entries).  0, or 1 with the problem. */
+ * certificates from the MemberKey entries), or, re-sealed at a handover,
+ * to member keys the log holds.  0, or 1 with the problem. */
 static int check_sealed(struct audit *a)
 {
 	sqlite3_stmt *st;
@@ -83,8 +108,10 @@ static int check_sealed(struct audit *a)
 				else
 					readers[n++] = x;
 			}
-			if (!why[0])
-				sealed_recipients(cms, readers, n, why, sizeof(why));
+			if (!why[0] && sealed_recipients(cms, readers, n, why, sizeof(why)) != VG_OK &&
+			    (size_t)sk_CMS_RecipientInfo_num(CMS_get0_RecipientInfos(cms)) > n &&
+			    resealed_ok(a, cms, why, sizeof(why)))
+				why[0] = '\0';
 		}
 		CMS_ContentInfo_free(cms);
 		vigil__v1__record__free_unpacked(r, NULL);

@@ -7,8 +7,10 @@
 
 #include <openssl/rand.h>
 
+#include "daemon/directory.h"
 #include "daemon/health.h"
 #include "daemon/log.h"
+#include "daemon/reseal.h"
 #include "daemon/store.h"
 #include "daemon/walsync.h"
 #include "proto/status.h"
@@ -20,6 +22,7 @@ struct writer {
 	/* Writer thread only once started. */
 	struct writer_config cfg;
 	struct cases *cases;             /* case rules and state, same connection */
+	struct reseals *reseals;         /* sealed texts re-sealed for handovers */
 	int64_t watch_due;               /* the watchdog's next time; 0: nothing */
 	int64_t retention_due;           /* the retention rules' next look; 0: never */
 	uint8_t relay_cert_sha256[SHA256_LEN];
@@ -70,6 +73,9 @@ void writer_job_clear(struct writer_job *job)
 	free(job->stored_cert_der);
 	job->stored_cert_der = NULL;
 	job->stored_cert_der_len = 0;
+	free(job->reseal_list);
+	job->reseal_list = NULL;
+	job->n_reseal_list = 0;
 }
 
 /* The writer's newest checkpoint becomes the loop's "latest" at the next
@@ -227,6 +233,119 @@ static int erase_job(struct writer *w, struct writer_job *j, struct store_entry 
 	return 0;
 }
 
+/* The entry of a record id (0 when there is none). */
+static int entry_index(struct writer *w, const uint8_t *record_id, uint64_t *index, int *found)
+{
+	struct store_entry row;
+	int rc = store_find(w->store, record_id, &row, found);
+	if (rc == 0 && *found) {
+		*index = row.index;
+		store_find_end(w->store);
+	}
+	return rc;
+}
+
+/* A member's encryption certificate (NULL: none, or no member). */
+static X509 *enc_cert_of(const struct writer *w, const char *org)
+{
+	const struct member *m = w->cfg.directory ? directory_find(w->cfg.directory, org) : NULL;
+	return m ? m->enc_cert : NULL;
+}
+
+/*
+ * A handover answer: sets j->status to a refusal when the case's rules
+ * refuse it, or when it accepts an offer whose re-sealed texts are not all
+ * there; otherwise leaves VG_OK with the offer's entry in *offer_idx.
+ */
+static int offer_ready(struct writer *w, struct writer_job *j, uint64_t *offer_idx)
+{
+	const Vigil__V1__HandoverAnswer *a = j->parsed->handover_answer;
+	j->status = cases_permit(w->cases, j->parsed, j->author, j->role, j->received_at_ms,
+				 j->why, sizeof(j->why));
+	if (j->status == VG_EIO)
+		return cases_abort(w);
+	if (j->status != VG_OK)
+		return 0;
+	int found = 0;
+	int rc = entry_index(w, a->offer_id.data, offer_idx, &found);
+	if (rc != 0 || !found || !a->accept)
+		return rc;
+	uint32_t missing;
+	if ((rc = reseals_missing(w->reseals, j->case_id, *offer_idx, &missing, NULL, 0, NULL)) != 0)
+		return rc;
+	if (missing) {
+		j->status = VG_ECONFLICT;
+		snprintf(j->why, sizeof(j->why),
+			 "%u earlier sealed text%s of the case %s not re-sealed for %s yet; the "
+			 "offering organisation re-seals them first (vigil handover reseal)",
+			 missing, missing == 1 ? "" : "s", missing == 1 ? "is" : "are", j->author);
+	}
+	return 0;
+}
+
+/* What an appended record does to the texts re-sealed for handovers. */
+static int reseal_effects(struct writer *w, struct writer_job *j, uint64_t index,
+			  uint64_t offer_idx)
+{
+	const Vigil__V1__Record *r = j->parsed;
+	uint32_t n = 0;
+	int rc = 0;
+	switch (r->body_case) {
+	case VIGIL__V1__RECORD__BODY_HANDOVER_OFFER:
+		rc = reseals_plan(w->reseals, j->case_id, index,
+				  enc_cert_of(w, r->handover_offer->to), &n);
+		if (rc == 0 && n)
+			log_info("case %s: offer %llu to %s waits for %u re-sealed text%s", j->case_id,
+				 (unsigned long long)index, r->handover_offer->to, n,
+				 n == 1 ? "" : "s");
+		return rc;
+	case VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER:
+		if (r->handover_answer->accept)
+			return reseals_apply(w->reseals, j->case_id, offer_idx);
+		return reseals_drop(w->reseals, j->case_id);
+	case VIGIL__V1__RECORD__BODY_HANDOVER_WITHDRAW:
+	case VIGIL__V1__RECORD__BODY_CASE_CLOSE:
+		return reseals_drop(w->reseals, j->case_id);
+	default:
+		return 0;
+	}
+}
+
+/* A Reseal: the responsible organisation's re-sealed texts for its
+ * pending offer, and how many are still missing. */
+static int reseal_job(struct writer *w, struct writer_job *j)
+{
+	const Vigil__V1__Reseal *m = j->reseal;
+	struct case_state c;
+	j->status = cases_reseal_check(w->cases, j->query_case_id, &m->offer_id, j->author, j->role,
+				       &c, j->why, sizeof(j->why));
+	if (j->status == VG_EIO)
+		return cases_abort(w);
+	if (j->status != VG_OK)
+		return 0;
+	uint64_t offer_idx = 0;
+	int found = 0;
+	int rc = entry_index(w, c.pending_offer_id, &offer_idx, &found);
+	if (rc != 0)
+		return rc;
+	if (!found) {
+		j->status = VG_EINTERNAL;
+		snprintf(j->why, sizeof(j->why), "the pending offer's entry is missing");
+		return 0;
+	}
+	rc = reseals_take(w->reseals, &c, offer_idx, enc_cert_of(w, c.pending_offer_to),
+			  w->cfg.directory, m->texts, m->n_texts, &j->status, j->why,
+			  sizeof(j->why));
+	if (rc != 0 || j->status != VG_OK)
+		return rc;
+	j->reseal_taken = (uint32_t)m->n_texts;
+	j->reseal_list = malloc(RESEAL_LIST_MAX * sizeof(*j->reseal_list));
+	if (!j->reseal_list)
+		return SQLITE_NOMEM;
+	return reseals_missing(w->reseals, c.case_id, offer_idx, &j->reseal_missing, j->reseal_list,
+			       RESEAL_LIST_MAX, &j->n_reseal_list);
+}
+
 /* Appends one job inside the open transaction.  Returns an SQLite error
  * code that must abort the whole batch, or 0. */
 static int write_job(struct writer *w, struct writer_job *j)
@@ -284,6 +403,13 @@ static int write_job(struct writer *w, struct writer_job *j)
 	if (j->parsed->body_case == VIGIL__V1__RECORD__BODY_ERASE_REQUEST)
 		return erase_job(w, j, &e);
 
+	/* An offer is accepted only once the earlier sealed texts are
+	 * re-sealed for the organisation that takes the case on. */
+	uint64_t offer_idx = 0;
+	if (j->parsed->body_case == VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER) {
+		if ((rc = offer_ready(w, j, &offer_idx)) != 0 || j->status != VG_OK)
+			return rc;
+	}
 	/* The case rules, against the state the batch has built so far; a
 	 * refusal stores nothing. */
 	rc = cases_apply(w->cases, j->parsed, j->author, j->role, logtree_size(w->tree),
@@ -294,7 +420,7 @@ static int write_job(struct writer *w, struct writer_job *j)
 		j->status = rc;
 		return 0;
 	}
-	if ((rc = append_entry(w, &e)) != 0)
+	if ((rc = append_entry(w, &e)) != 0 || (rc = reseal_effects(w, j, e.index, offer_idx)) != 0)
 		return rc;
 	j->index = e.index;
 	j->status = VG_OK;
@@ -410,6 +536,9 @@ static void write_batch(struct writer *w, struct writer_job *batch)
 		case WRITER_DELIVERY_ACK:
 			rc = cases_delivery_ack(w->cases, j->author, j->index) ? cases_abort(w) : 0;
 			j->status = VG_OK;
+			break;
+		case WRITER_RESEAL:
+			rc = reseal_job(w, j);
 			break;
 		default:
 			rc = write_job(w, j);
@@ -877,6 +1006,7 @@ int writer_open(struct store *s, struct writer **out, char *err, size_t err_len)
 	w->store = s;
 	int rc = VG_EIO;
 	if (cases_open(store_db(s), &w->cases, err, err_len) != 0 ||
+	    reseals_open(store_db(s), &w->reseals, err, err_len) != 0 ||
 	    (rc = logtree_open(s, &w->tree, err, err_len)) != VG_OK) {
 		writer_close(&w);
 		return rc;
@@ -892,6 +1022,7 @@ void writer_close(struct writer **wp)
 	if (!w)
 		return;
 	cases_close(&w->cases);
+	reseals_close(&w->reseals);
 	logtree_close(&w->tree);
 	logtree_checkpoint_release(w->published);
 	logtree_checkpoint_release(w->latest);

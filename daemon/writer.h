@@ -49,6 +49,7 @@ enum writer_job_kind {
 	WRITER_CASE_QUERY = 1,             /* a case query, recorded as a read */
 	WRITER_HELLO = 2,                  /* note a peer's organisation, role, country */
 	WRITER_DELIVERY_ACK = 3,           /* an organisation acknowledged deliveries */
+	WRITER_RESEAL = 4,                 /* re-sealed texts for a pending handover */
 };
 
 struct writer_job {
@@ -66,6 +67,15 @@ struct writer_job {
 	struct case_page page;             /* CASE_Q_LOG: which entries */
 	const char *query_case_id;
 	struct case_result *result;        /* filled when status is VG_OK */
+
+	/* WRITER_RESEAL: the request (query_case_id, author and role say whose);
+	 * the answer: texts taken, how many are missing, and the first of them
+	 * (malloc()ed, writer_job_clear). */
+	const Vigil__V1__Reseal *reseal;
+	uint32_t reseal_taken;
+	uint32_t reseal_missing;
+	uint64_t *reseal_list;
+	size_t n_reseal_list;
 
 	/* What to append (set by the submitter). */
 	int64_t received_at_ms;
@@ -99,7 +109,7 @@ struct writer_job {
 						 * a reference (writer_job_clear) */
 	merkle_hash proof[MERKLE_MAX_PROOF];  /* inclusion proof to checkpoint */
 	size_t proof_len;
-	char why[160];                     /* reason when status != VG_OK */
+	char why[256];                     /* reason when status != VG_OK */
 };
 
 /* Drops what the writer attached to a finished job. */
@@ -126,6 +136,8 @@ struct writer_config {
 	const char *relay_org;
 	struct watch_config watch;
 	struct case_members members;  /* the member directory, for the case rules */
+	const struct directory *directory; /* the same, for encryption certificates
+					    * (borrowed; NULL: none) */
 	uint64_t wal_limit;     /* WAL size in bytes kept by checkpoints (walsync.h);
 				 * 0: WRITER_WAL_LIMIT */
 	/* [retention]: how long after a case is closed its sealed texts and

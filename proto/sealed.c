@@ -546,6 +546,23 @@ int sealed_recipients(CMS_ContentInfo *cms, X509 *const *readers, size_t n, char
 	return VG_OK;
 }
 
+int sealed_has_recipient(CMS_ContentInfo *cms, X509 *x)
+{
+	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+	int nri = ris ? sk_CMS_RecipientInfo_num(ris) : 0;
+	int found = 0;
+	for (int i = 0; i < nri && !found; i++) {
+		CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
+		STACK_OF(CMS_RecipientEncryptedKey) *reks = CMS_RecipientInfo_kari_get0_reks(ri);
+		int nk = reks ? sk_CMS_RecipientEncryptedKey_num(reks) : 0;
+		for (int k = 0; k < nk && !found; k++)
+			found = CMS_RecipientEncryptedKey_cert_cmp(
+					sk_CMS_RecipientEncryptedKey_value(reks, k), x) == 0;
+	}
+	ERR_clear_error();
+	return found;
+}
+
 int sealed_seal(const uint8_t *p, size_t len, X509 *const *readers, size_t n, uint8_t **der,
 		size_t *der_len, char *why, size_t why_len)
 {

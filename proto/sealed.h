@@ -114,6 +114,9 @@ int sealed_check(const uint8_t *der, size_t len, CMS_ContentInfo **out, char *wh
 int sealed_recipients(CMS_ContentInfo *cms, X509 *const *readers, size_t n, char *why,
 		      size_t why_len);
 
+/* Whether the envelope has a recipient for x (by issuer and serial). */
+int sealed_has_recipient(CMS_ContentInfo *cms, X509 *x);
+
 /*
  * Seals P to the readers' encryption certificates (P-256 keys).  *der is
  * malloc()ed; it passes sealed_check and sealed_recipients.

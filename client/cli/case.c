@@ -12,6 +12,7 @@
  *   vigil handover accept --case ID [--offer-id HEX]
  *   vigil handover decline --case ID --reason TEXT [--offer-id HEX]
  *   vigil handover withdraw --case ID [--offer-id HEX]
+ *   vigil handover reseal --case ID
  *   vigil erase --case ID --record-id HEX [--record] --reason R --reference REF
  *   vigil grant --case ID --to ORG
  *
@@ -637,6 +638,9 @@ static void accept_help(FILE *f) { answer_help_of(f, ANSWER_ACCEPT); }
 static void decline_help(FILE *f) { answer_help_of(f, ANSWER_DECLINE); }
 static void withdraw_help(FILE *f) { answer_help_of(f, ANSWER_WITHDRAW); }
 
+static int no_pending_offer(const struct settings *s, const char *name, const char *case_id,
+			    int full);
+
 /* The pending offer's id from the case's status: 0, or an exit status
  * after printing why. */
 static int pending_offer(const struct settings *s, vigil_client *c, const char *name,
@@ -653,8 +657,13 @@ static int pending_offer(const struct settings *s, vigil_client *c, const char *
 	if (have)
 		memcpy(id, st->pending_offer_id, VIGIL_RECORD_ID_LEN);
 	vigil_free(st);
-	if (have)
-		return 0;
+	return have ? 0 : no_pending_offer(s, name, case_id, full);
+}
+
+/* Says the case has no pending offer; EXIT_REFUSED. */
+static int no_pending_offer(const struct settings *s, const char *name, const char *case_id,
+			    int full)
+{
 	char msg[400];
 	snprintf(msg, sizeof(msg), "handover %s: the status of case %s shows no pending "
 		 "handover offer%s", name, case_id,
@@ -741,6 +750,94 @@ static int handover_answer(struct settings *s, int argc, char *argv[], enum answ
 	return finish(s, case_id, rc, &rcpt, &err, "offer_id", id);
 }
 
+/* ---- handover reseal ------------------------------------------------------------------ */
+
+static void reseal_help(FILE *f)
+{
+	fprintf(f, "usage: vigil [OPTIONS] handover reseal --case ID\n"
+		   "\n"
+		   "Re-seals the case's earlier sealed texts for the organisation our pending\n"
+		   "handover offer names, which cannot accept the offer before.  handover offer\n"
+		   "does this itself; this resumes it when it was interrupted or had no\n"
+		   "encryption key (--enc-cert, --enc-key).  Each text is opened with our\n"
+		   "key, checked against its record and sealed again, the same text, to its\n"
+		   "readers and that organisation.\n"
+		   "\n"
+		   "  --case ID            the case (our pending offer's)\n"
+		   "Prints the offer, the organisation and how many texts are still missing\n"
+		   "(0 when done).\n");
+}
+
+static int handover_reseal(struct settings *s, int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		CLI_GLOBAL_OPTIONS,
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *case_id = NULL;
+	int opt, r;
+	while ((opt = getopt_long(argc, argv, "+:c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_CASE: case_id = optarg; break;
+		default:
+			if ((r = other_option(s, opt, argv, reseal_help)) != 0)
+				return r < 0 ? 0 : r;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("handover reseal: unexpected argument '%s'", argv[optind]);
+	if (!case_id)
+		return cli_usage_error("handover reseal: --case is required");
+	struct vigil_error err;
+	if (vigil_case_id_check(case_id, &err) != VIGIL_OK)
+		return cli_usage_error("handover reseal: %s", err.message);
+	vigil_client *c;
+	int rc = cli_connect(s, &c);
+	if (rc != 0)
+		return rc;
+	struct vigil_case_status *st = NULL;
+	if ((rc = vigil_case_status(c, case_id, &st, &err)) != VIGIL_OK) {
+		vigil_close(&c);
+		output_failure(&err, s->json);
+		return cli_exit_status(rc);
+	}
+	if (!st->has_pending_offer) {
+		int full = st->full;
+		vigil_free(st);
+		vigil_close(&c);
+		return no_pending_offer(s, "reseal", case_id, full);
+	}
+	uint32_t missing = 0;
+	rc = vigil_reseal_offer(c, case_id, st->pending_offer_id, st->pending_offer_to, &missing,
+				&err);
+	vigil_close(&c);
+	if (rc != VIGIL_OK) {
+		vigil_free(st);
+		output_failure(&err, s->json);
+		return cli_exit_status(rc);
+	}
+	char id[2 * VIGIL_RECORD_ID_LEN + 1];
+	vigil_hex_encode(st->pending_offer_id, VIGIL_RECORD_ID_LEN, id);
+	if (s->json) {
+		int n = 0;
+		putchar('{');
+		json_key(stdout, &n, "case_id");
+		json_write_string(stdout, case_id);
+		json_key(stdout, &n, "offer_id");
+		json_write_string(stdout, id);
+		json_key(stdout, &n, "to");
+		json_write_string(stdout, st->pending_offer_to);
+		json_key(stdout, &n, "missing");
+		printf("%u}\n", (unsigned)missing);
+	} else {
+		printf("case %s: offer %s to %s: every earlier sealed text is re-sealed for it\n",
+		       case_id, id, st->pending_offer_to);
+	}
+	vigil_free(st);
+	return 0;
+}
+
 /* ---- handover ---------------------------------------------------------------------------- */
 
 static void handover_help(FILE *f)
@@ -751,6 +848,7 @@ static void handover_help(FILE *f)
 		   "       vigil [OPTIONS] handover decline --case ID --reason TEXT\n"
 		   "                                        [--offer-id HEX]\n"
 		   "       vigil [OPTIONS] handover withdraw --case ID [--offer-id HEX]\n"
+		   "       vigil [OPTIONS] handover reseal --case ID\n"
 		   "\n"
 		   "Responsibility for a case moves only when the organisation offered it\n"
 		   "accepts.  vigil handover SUBCOMMAND --help for the options of each.\n");
@@ -759,8 +857,8 @@ static void handover_help(FILE *f)
 int cmd_handover(struct settings *s, int argc, char *argv[])
 {
 	if (argc < 2)
-		return cli_usage_error("handover: give a subcommand: offer, accept, decline or "
-				       "withdraw");
+		return cli_usage_error("handover: give a subcommand: offer, accept, decline, "
+				       "withdraw or reseal");
 	const char *sub = argv[1];
 	if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
 		handover_help(stdout);
@@ -768,9 +866,11 @@ int cmd_handover(struct settings *s, int argc, char *argv[])
 	}
 	if (!strcmp(sub, "offer"))
 		return handover_offer(s, argc - 1, argv + 1);
+	if (!strcmp(sub, "reseal"))
+		return handover_reseal(s, argc - 1, argv + 1);
 	for (int k = ANSWER_ACCEPT; k <= ANSWER_WITHDRAW; k++)
 		if (!strcmp(sub, answer_name[k]))
 			return handover_answer(s, argc - 1, argv + 1, (enum answer_kind)k);
-	return cli_usage_error("handover: unknown subcommand '%s' (offer, accept, decline or "
-			       "withdraw)", sub);
+	return cli_usage_error("handover: unknown subcommand '%s' (offer, accept, decline, "
+			       "withdraw or reseal)", sub);
 }

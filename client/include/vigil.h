@@ -920,13 +920,15 @@ VIGIL_API int vigil_record_decode(const uint8_t *record, size_t record_len,
  *   1. the record is valid and seals a text (else VIGIL_E_USAGE);
  *   2. an encryption key is configured (else VIGIL_E_SEALED "no encryption
  *      key configured: ...");
- *   3. our encryption certificate is one of the record's signed readers
- *      (else VIGIL_E_SEALED "this organisation is no reader of the sealed
- *      FIELD"), and the envelope is there (else VIGIL_E_SEALED);
- *   4. the envelope has the one accepted form and its recipients are
- *      exactly the record's readers, each a member's encryption certificate
- *      (members it cannot find any more, after a renewal, are counted, not
- *      matched);
+ *   3. our encryption certificate is one of the record's signed readers,
+ *      or a recipient of the envelope (a handover re-sealed it for us:
+ *      vigil_reseal_offer) (else VIGIL_E_SEALED "this organisation is no
+ *      reader of the sealed FIELD"), and the envelope is there (else
+ *      VIGIL_E_SEALED);
+ *   4. the envelope has the one accepted form and every signed reader whose
+ *      certificate is a member's encryption certificate now is one of its
+ *      recipients (one renewed since cannot be matched); recipients besides
+ *      are organisations a handover re-sealed it for;
  *   5. it opens with our key (a changed byte fails its authentication tag);
  *   6. P is for this record (record id, field) and SHA-256(P) is the
  *      record's commitment.
@@ -941,6 +943,34 @@ VIGIL_API int vigil_record_decode(const uint8_t *record, size_t record_len,
 VIGIL_API int vigil_open_sealed(vigil_client *c, const uint8_t *record, size_t record_len,
 				const uint8_t *sealed, size_t sealed_len, char **text,
 				struct vigil_error *err);
+
+/*
+ * Re-sealing at a handover (proto/README.md, "Re-sealing at a handover").
+ * The organisation a case is offered to cannot open the sealed texts
+ * written before the offer unless they were sealed to it; the relay
+ * refuses to let it accept until the offering (responsible) organisation
+ * has sent each of them again, the same P sealed to its recipients and
+ * the offered organisation.  vigil_submit_handover_offer does this itself
+ * after the offer's receipt; these resume it (after an interruption).
+ *
+ * vigil_reseal_offer asks the relay which texts of the offer offer_id (to
+ * organisation to) are missing, opens each from the case log with our
+ * encryption key, checks it as vigil_open_sealed does, seals it again and
+ * sends them in as few Reseal requests as the relay's frame size allows,
+ * until none is missing.  *missing (may be NULL) is then 0.  Errors:
+ * VIGIL_E_SEALED when texts are missing and no encryption key is
+ * configured here, or the offered organisation has no encryption
+ * certificate; VIGIL_E_VERIFY for a text that does not verify; the
+ * relay's refusal as VIGIL_E_REFUSED (e.g. PERMISSION_DENIED for an
+ * organisation that is not responsible, BAD_REQUEST for an offer no longer
+ * pending).  vigil_reseal_pending does the same for the case's pending
+ * offer (from vigil_case_status).
+ */
+VIGIL_API int vigil_reseal_offer(vigil_client *c, const char *case_id,
+				 const uint8_t offer_id[VIGIL_RECORD_ID_LEN], const char *to,
+				 uint32_t *missing, struct vigil_error *err);
+VIGIL_API int vigil_reseal_pending(vigil_client *c, const char *case_id, uint32_t *missing,
+				   struct vigil_error *err);
 
 /* ---- cases: queries -----------------------------------------------------------
  *

@@ -339,6 +339,8 @@ const char *casekit_outcome(const Vigil__V1__Frame *a)
 		return "NO_ANSWER";
 	if (a->msg_case == VIGIL__V1__FRAME__MSG_RECEIPT)
 		return "RECEIPT";
+	if (a->msg_case == VIGIL__V1__FRAME__MSG_RESEALED)
+		return a->resealed->missing ? "RESEALED-INCOMPLETE" : "RESEALED";
 	if (a->msg_case == VIGIL__V1__FRAME__MSG_ERROR)
 		return vg_status_wire_name(vg_status_from_wire(a->error->code));
 	return "OTHER";

@@ -74,6 +74,17 @@ void cli_expect_status(const struct cli_result *r, int status)
 			 r->out, r->err);
 }
 
+void cli_expect_fail(const struct cli_result *r, int status, const char *error,
+		     const char *message)
+{
+	cli_expect_status(r, status);
+	char got[1024];
+	jstr(jmust(r->out, "error"), got, sizeof(got));
+	assert_string_equal(got, error);
+	jstr(jmust(r->out, "message"), got, sizeof(got));
+	assert_string_equal(got, message);
+}
+
 void cli_expect_ok(const struct cli_result *r)
 {
 	cli_expect_status(r, 0);

@@ -49,6 +49,10 @@ int cli_run(struct cli_args *a, const char *cwd, char *out, size_t out_len, char
 void cli_expect_status(const struct cli_result *r, int status);
 /* Success: status 0 and nothing on stderr. */
 void cli_expect_ok(const struct cli_result *r);
+/* A failure with --json: exit status status, {"error": error, "message":
+ * message} on stdout. */
+void cli_expect_fail(const struct cli_result *r, int status, const char *error,
+		     const char *message);
 /* A usage error: status 2, nothing on stdout, "vigil: <line>" and the hint. */
 void cli_expect_usage(const struct cli_result *r, const char *line);
 

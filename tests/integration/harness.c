@@ -880,10 +880,14 @@ void tsealed_free(struct tsealed *s)
 	s->cms_len = 0;
 }
 
-char *db_sealed_text(struct trelay *t, unsigned long long idx, const char *org, char *why,
+/* Opens the envelope of entry idx in table (sealed or reseals) with org's key and
+ * checks it against the entry's record: the text (malloc()ed), and P
+ * into *plain when plain is not NULL; NULL with the reason in why. */
+static char *db_open(struct trelay *t, unsigned long long idx, const char *org,
+		     const char *table, uint8_t **plain, size_t *plain_len, char *why,
 		     size_t why_len)
 {
-	char sql[160];
+	char sql[200];
 	uint8_t *rec = NULL, *cms = NULL, *p = NULL;
 	size_t rec_len = 0, cms_len = 0, p_len = 0;
 	char *text = NULL;
@@ -896,7 +900,8 @@ char *db_sealed_text(struct trelay *t, unsigned long long idx, const char *org, 
 		snprintf(why, why_len, "no entry %llu", idx);
 		goto out;
 	}
-	snprintf(sql, sizeof(sql), "SELECT cms FROM sealed WHERE idx = %llu", idx);
+	snprintf(sql, sizeof(sql), "SELECT cms FROM %s WHERE idx = %llu AND cms IS NOT NULL",
+		 table, idx);
 	if (db_blob(t, sql, &cms, &cms_len) != 0 || !cms) {
 		snprintf(why, why_len, "entry %llu has no sealed text", idx);
 		goto out;
@@ -922,6 +927,11 @@ char *db_sealed_text(struct trelay *t, unsigned long long idx, const char *org, 
 	if (sealed_plain_parse(p, p_len, field, r->record_id.data, st->commitment.data, &text,
 			       &text_len, why, why_len) != VG_OK)
 		text = NULL;
+	if (text && plain) {
+		*plain = p;
+		*plain_len = p_len;
+		p = NULL;
+	}
 out:
 	free(p);
 	record_free(r);
@@ -930,6 +940,111 @@ out:
 	free(rec);
 	free(cms);
 	return text;
+}
+
+char *db_sealed_text(struct trelay *t, unsigned long long idx, const char *org, char *why,
+		     size_t why_len)
+{
+	return db_open(t, idx, org, "sealed", NULL, NULL, why, why_len);
+}
+
+char *db_resealed_text(struct trelay *t, unsigned long long idx, const char *org, char *why,
+		       size_t why_len)
+{
+	return db_open(t, idx, org, "reseals", NULL, NULL, why, why_len);
+}
+
+Vigil__V1__Frame *tclient_reseal_send(struct tclient *c, const char *case_id,
+				      const uint8_t offer_id[RECORD_ID_LEN],
+				      Vigil__V1__ResealedText **texts, size_t n)
+{
+	Vigil__V1__Reseal m = VIGIL__V1__RESEAL__INIT;
+	m.case_id = (char *)case_id;
+	m.offer_id.data = (uint8_t *)offer_id;
+	m.offer_id.len = RECORD_ID_LEN;
+	m.texts = texts;
+	m.n_texts = n;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = c->next_id++;
+	f.msg_case = VIGIL__V1__FRAME__MSG_RESEAL;
+	f.reseal = &m;
+	if (tclient_send_frame(c, &f) != 0)
+		return NULL;
+	Vigil__V1__Frame *a;
+	if (tclient_recv(c, &a, 10000) != 0)
+		return NULL;
+	if (a->request_id != f.request_id) {
+		snprintf(c->err, sizeof(c->err), "answer to request %llu, expected %llu",
+			 (unsigned long long)a->request_id, (unsigned long long)f.request_id);
+		frame_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static const char *const pki_members[] = { "se-stockholm-coord", "se-goteborg-coord",
+					   "se-police-noa",      "iom-ru-moscow",
+					   "iom-md-chisinau",    "se-shelter-1" };
+
+Vigil__V1__Frame *tclient_reseal(struct tclient *c, struct trelay *t, const char *org,
+				 const char *case_id, const uint8_t offer_id[RECORD_ID_LEN],
+				 const char *to)
+{
+	Vigil__V1__Frame *a = tclient_reseal_send(c, case_id, offer_id, NULL, 0);
+	if (!a || a->msg_case != VIGIL__V1__FRAME__MSG_RESEALED ||
+	    a->resealed->n_missing_indexes == 0)
+		return a;
+	size_t n = a->resealed->n_missing_indexes;
+	Vigil__V1__ResealedText *texts = calloc(n, sizeof(*texts));
+	Vigil__V1__ResealedText **ptrs = calloc(n, sizeof(*ptrs));
+	if (!texts || !ptrs)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long idx = (unsigned long long)a->resealed->missing_indexes[i];
+		char why[256];
+		uint8_t *p = NULL;
+		size_t plen = 0;
+		char sql[96];
+		snprintf(sql, sizeof(sql), "SELECT cms FROM sealed WHERE idx = %llu", idx);
+		char *text = db_open(t, idx, org, "sealed", &p, &plen, why, sizeof(why));
+		uint8_t *cms = NULL;
+		size_t cms_len = 0;
+		if (!text || db_blob(t, sql, &cms, &cms_len) != 0) {
+			fprintf(stderr, "tclient_reseal: entry %llu: %s\n", idx, why);
+			abort();
+		}
+		free(text);
+		CMS_ContentInfo *env = NULL;
+		if (sealed_check(cms, cms_len, &env, why, sizeof(why)) != VG_OK)
+			abort();
+		const char *orgs[8];
+		size_t k = 0;
+		for (size_t m = 0; m < sizeof(pki_members) / sizeof(pki_members[0]); m++) {
+			X509 *x = enc_cert(pki_members[m]);
+			if (strcmp(pki_members[m], to) != 0 && sealed_has_recipient(env, x))
+				orgs[k++] = pki_members[m];
+			X509_free(x);
+		}
+		orgs[k++] = to;
+		CMS_ContentInfo_free(env);
+		free(cms);
+		struct tsealed s;
+		memset(&s, 0, sizeof(s));
+		tseal_plain(&s, p, plen, orgs, k);
+		free(p);
+		vigil__v1__resealed_text__init(&texts[i]);
+		texts[i].index = idx;
+		texts[i].sealed.data = s.cms;
+		texts[i].sealed.len = s.cms_len;
+		ptrs[i] = &texts[i];
+	}
+	frame_free(a);
+	a = tclient_reseal_send(c, case_id, offer_id, ptrs, n);
+	for (size_t i = 0; i < n; i++)
+		free(texts[i].sealed.data);
+	free(texts);
+	free(ptrs);
+	return a;
 }
 
 void file_replace(const char *path, const char *from, const char *to)

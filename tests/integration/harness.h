@@ -160,6 +160,25 @@ Vigil__V1__Frame *tclient_submit_sealed(struct tclient *c, const uint8_t *rec, s
  * field, commitment): a malloc()ed string, or NULL with the reason in why. */
 char *db_sealed_text(struct trelay *t, unsigned long long idx, const char *org, char *why,
 		     size_t why_len);
+/* A Reseal of n texts for the offer offer_id of case_id (texts may be
+ * NULL when n is 0: the relay's list of what is missing); the answer
+ * frame (caller frees), NULL with c->err on a connection failure. */
+Vigil__V1__Frame *tclient_reseal_send(struct tclient *c, const char *case_id,
+				      const uint8_t offer_id[RECORD_ID_LEN],
+				      Vigil__V1__ResealedText **texts, size_t n);
+/* Re-seals as the offering organisation org does: asks which texts of the
+ * offer are missing, opens each from the relay's database with
+ * PKI_DIR/<org>.enc.key, seals the same P to the envelope's recipients
+ * among the PKI's members and to, and sends them in one Reseal.  The
+ * answer (RESEALED or an ERROR) for the caller to free. */
+Vigil__V1__Frame *tclient_reseal(struct tclient *c, struct trelay *t, const char *org,
+				 const char *case_id, const uint8_t offer_id[RECORD_ID_LEN],
+				 const char *to);
+/* The text of entry idx's sealed text re-sealed and held for a pending
+ * offer (table reseals), opened as db_sealed_text does; NULL when there
+ * is none or it does not open for org. */
+char *db_resealed_text(struct trelay *t, unsigned long long idx, const char *org, char *why,
+		       size_t why_len);
 /* The readers of a case: the SHA-256 of each org's encryption certificate,
  * sorted, into out (n entries); for tests that build SealedText by hand. */
 void tseal_reader_hashes(const char *const *orgs, size_t n, uint8_t (*out)[SHA256_LEN]);

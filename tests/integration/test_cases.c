@@ -432,6 +432,13 @@ static void test_handover_state_machine(void **state)
 	/* ... but not its records. */
 	expect(casekit_log(&C[OTHER_COORD], id), "NOT_FOUND", NULL);
 	expect_last_read(id, "se-goteborg-coord", "log-refused");
+	/* It cannot open the case's earlier sealed texts (o2's justification,
+	 * o3's decline reason) until iom re-seals them for it. */
+	expect(casekit_answer(&C[OTHER_COORD], id, o4, 1), "CONFLICT",
+	       "2 earlier sealed texts of the case are not re-sealed for se-goteborg-coord yet; "
+	       "the offering organisation re-seals them first (vigil handover reseal)");
+	expect(tclient_reseal(&C[IOM], &R, "iom-ru-moscow", id, o4, "se-goteborg-coord"),
+	       "RESEALED", NULL);
 	expect(casekit_answer(&C[OTHER_COORD], id, o4, 1), "RECEIPT", NULL);
 	st = status_of(OTHER_COORD, id, &keep);
 	assert_int_equal(st->view, VIGIL__V1__CASE_VIEW__CASE_VIEW_FULL);

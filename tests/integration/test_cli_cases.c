@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <openssl/pem.h>
@@ -57,12 +58,19 @@ static struct trelay R; /* one relay for the whole file */
 static struct cli_result res[4];
 
 /* vigil --relay ... --cert/--key <who> ... followed by the arguments up to
- * a NULL; runs it and returns its result. */
+ * a NULL; runs it and returns its result.  A member's own certificate
+ * comes with its encryption certificate and key (an offer re-seals the
+ * case's earlier texts with them). */
 static struct cli_result *vigil_as(int slot, const char *who, ...)
 {
 	static struct cli_args a;
 	cli_args_init(&a, VIGIL_CLI_PATH);
 	cli_add_conn(&a, R.port, who, "ca.crt");
+	char enc[64];
+	snprintf(enc, sizeof(enc), "%s.enc.key", who);
+	if (access(pki(enc), R_OK) == 0)
+		cli_add(&a, "--enc-cert", cli_keep(&a, "%s/%s.enc.crt", PKI_DIR, who), "--enc-key",
+			cli_keep(&a, "%s/%s.enc.key", PKI_DIR, who), NULL);
 	va_list ap;
 	va_start(ap, who);
 	cli_addv(&a, ap);
@@ -1454,8 +1462,8 @@ static const struct usage_case usage_cases[] = {
 	{ { "handover", "accept", "--case", UID, "--offer-id", "xyz" },
 	  "handover accept: --offer-id wants 32 hex digits, not 'xyz'" },
 	{ { "handover", "give", "--case", UID },
-	  "handover: unknown subcommand 'give' (offer, accept, decline or withdraw)" },
-	{ { "handover" }, "handover: give a subcommand: offer, accept, decline or withdraw" },
+	  "handover: unknown subcommand 'give' (offer, accept, decline, withdraw or reseal)" },
+	{ { "handover" }, "handover: give a subcommand: offer, accept, decline, withdraw or reseal" },
 	{ { "case", "close", "--case", UID, "--reason", "done" },
 	  "case close: unknown close reason \"done\" (one of: monitoring-completed, "
 	  "declines-contact, transferred, lost-contact, other)" },

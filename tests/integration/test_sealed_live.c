@@ -36,6 +36,7 @@
 #define CASE "se-stockholm-coord/SEAL-1"
 #define CASE2 "se-stockholm-coord/SEAL-2"
 #define CASE4 "se-stockholm-coord/SEAL-4"
+#define CASE5 "se-stockholm-coord/SEAL-HANDOVER"
 #define PLAIN_REFUSED ": the relay takes no free text in the clear"
 
 static struct trelay R; /* one relay for the whole file */
@@ -46,6 +47,10 @@ static const char *const secrets[] = {
 	"threats from the recruiter reported by her sister",
 	"our office in that region closed last month",
 	"the landlord has her passport",
+	"she moved to her aunt near the river market",
+	"the recruiter called her mother twice this week",
+	"she asked for the shelter's number again",
+	"police officer should not visit the family house",
 };
 
 /* ---- connecting ---------------------------------------------------------------- */
@@ -268,7 +273,7 @@ static void test_round_trip(void **state)
 					le->entry.sealed, le->entry.sealed_len, &text, &err),
 		      &err, VIGIL_E_SEALED,
 		      "this organisation is no reader of the sealed note (the record names 3 "
-		      "readers; our encryption certificate is none of them)");
+		      "readers; our encryption certificate is none of them, and no handover re-sealed it for us)");
 	assert_null(text);
 	vigil_close(&police);
 	/* IOM is a reader, but without its key configured it cannot open. */
@@ -352,19 +357,44 @@ static void test_other_texts(void **state)
 					 "--override-risk-to-life", secrets[1], NULL);
 	cli_expect_ok(cr);
 	unsigned long long open_idx = jnum(jmust(cr->out, "index"));
+	/* Offering needs our encryption key: the offer's client re-seals the
+	 * earlier texts for the organisation it goes to. */
 	cr = vigil_as("se-stockholm-coord", NULL, "--json", "handover", "offer", "--case", CASE2,
 		      "--to", "se-goteborg-coord", "--reason", "other", "--consent-ref", "ref-1",
 		      NULL);
+	char msg[400];
+	snprintf(msg, sizeof(msg),
+		 "the offer is recorded (entry %llu), but not ready to be accepted: 1 earlier "
+		 "sealed text of case " CASE2 " must be re-sealed for se-goteborg-coord before it "
+		 "can accept the offer, but no encryption key is configured here", open_idx + 1);
+	cli_expect_fail(cr, 3, "SEALED", msg);
+	cr = vigil_as("other-coord", NULL, "--json", "handover", "accept", "--case", CASE2, NULL);
+	cli_expect_fail(cr, 1, "CONFLICT",
+			"1 earlier sealed text of the case is not re-sealed for se-goteborg-coord "
+			"yet; the offering organisation re-seals them first (vigil handover reseal)");
+	cr = vigil_as("se-stockholm-coord", "se-stockholm-coord", "--json", "handover", "reseal",
+		      "--case", CASE2, NULL);
 	cli_expect_ok(cr);
+	expect_member(cr->out, "to", "se-goteborg-coord");
+	assert_int_equal(jnum(jmust(cr->out, "missing")), 0);
+	/* Held with the offer, not in place yet. */
+	char why[256];
+	char *t = db_resealed_text(&R, open_idx, "se-goteborg-coord", why, sizeof(why));
+	if (!t)
+		fail_msg("%s", why);
+	assert_string_equal(t, secrets[1]);
+	free(t);
+	assert_null(db_sealed_text(&R, open_idx, "se-goteborg-coord", why, sizeof(why)));
 	cr = vigil_as("other-coord", NULL, "--json", "handover", "decline", "--case", CASE2,
 		      "--reason", secrets[2], NULL);
 	cli_expect_ok(cr);
 	unsigned long long decline_idx = jnum(jmust(cr->out, "index"));
+	/* Declined: what was re-sealed for the offer is dropped. */
+	assert_null(db_resealed_text(&R, open_idx, "se-goteborg-coord", why, sizeof(why)));
 	/* Readers: the opener and IOM (police read no narrative); the
-	 * decline reason is sealed to the case's readers, not to its author,
-	 * who is no party. */
-	char why[256];
-	char *t = db_sealed_text(&R, open_idx, "iom-ru-moscow", why, sizeof(why));
+	 * decline reason is sealed to the case's readers, its author among
+	 * them while the offer is pending. */
+	t = db_sealed_text(&R, open_idx, "iom-ru-moscow", why, sizeof(why));
 	if (!t)
 		fail_msg("%s", why);
 	assert_string_equal(t, secrets[1]);
@@ -375,7 +405,11 @@ static void test_other_texts(void **state)
 		fail_msg("%s", why);
 	assert_string_equal(t, secrets[2]);
 	free(t);
-	assert_null(db_sealed_text(&R, decline_idx, "se-goteborg-coord", why, sizeof(why)));
+	t = db_sealed_text(&R, decline_idx, "se-goteborg-coord", why, sizeof(why));
+	if (!t)
+		fail_msg("%s", why);
+	free(t);
+	assert_null(db_sealed_text(&R, decline_idx, "se-police-noa", why, sizeof(why)));
 
 	char line[2048], want[2048];
 	cr = vigil_as("se-stockholm-coord", "se-stockholm-coord", "log", CASE2, NULL);
@@ -395,10 +429,11 @@ static void test_other_texts(void **state)
 	expect_true(jmust(e0, "body"), "override_justification_sealed");
 
 	/* The Gothenburg coordinator takes the case on: a party now, and
-	 * responsible, it reads the log, but what was sealed before it joined
-	 * stays sealed to it; what is written now is sealed to it too. */
-	cr = vigil_as("se-stockholm-coord", NULL, "handover", "offer", "--case", CASE2, "--to",
-		      "se-goteborg-coord", "--reason", "other", "--consent-ref", "ref-2", NULL);
+	 * responsible, it reads the log, what was sealed before it joined
+	 * (re-sealed for it by the offer) and what is written now. */
+	cr = vigil_as("se-stockholm-coord", "se-stockholm-coord", "handover", "offer", "--case",
+		      CASE2, "--to", "se-goteborg-coord", "--reason", "other", "--consent-ref",
+		      "ref-2", NULL);
 	cli_expect_ok(cr);
 	cr = vigil_as("other-coord", NULL, "handover", "accept", "--case", CASE2, NULL);
 	cli_expect_ok(cr);
@@ -409,10 +444,12 @@ static void test_other_texts(void **state)
 	cr = vigil_as("other-coord", "se-goteborg-coord", "log", CASE2, NULL);
 	cli_expect_ok(cr);
 	log_line(cr->out, open_idx, line, sizeof(line));
-	if (!strstr(line, " justification=[sealed]"))
+	snprintf(want, sizeof(want), " override=risk_to_life justification=\"%s\"", secrets[1]);
+	if (!strstr(line, want))
 		fail_msg("open line for a later party: %s", line);
 	log_line(cr->out, decline_idx, line, sizeof(line));
-	if (!strstr(line, " decline-reason=[sealed]"))
+	snprintf(want, sizeof(want), " answer=decline decline-reason=\"%s\"", secrets[2]);
+	if (!strstr(line, want))
 		fail_msg("decline line for its author: %s", line);
 	log_line(cr->out, later_idx, line, sizeof(line));
 	snprintf(want, sizeof(want), " note=\"%s\"", secrets[3]);
@@ -1188,12 +1225,240 @@ static void test_enc_options(void **state)
 		fail_msg("log line with the -c file's key: %s", line);
 }
 
+
+/* ---- re-sealing at a handover ------------------------------------------------------- */
+
+static unsigned long long note_as(const char *who, const char *case_id, const char *text)
+{
+	vigil_client *c = connect_as(who, NULL);
+	struct vigil_contact ct = { .case_id = case_id, .channel = "phone",
+		.outcome = "reached-concern", .note = text };
+	struct vigil_receipt r;
+	struct vigil_error err;
+	if (vigil_submit_contact(c, &ct, &r, &err) != VIGIL_OK)
+		fail_msg("contact by %s: %s", who, err.message);
+	vigil_close(&c);
+	return r.index;
+}
+
+/* Opens the sealed text of every entry of the case with who's key (enc);
+ * the texts in log order into got (n at most), their count. */
+static size_t open_all(const char *who, const char *enc, const char *case_id, char got[][128],
+		       size_t n)
+{
+	vigil_client *c = connect_as(who, enc);
+	struct vigil_case_log *log = NULL;
+	struct vigil_error err;
+	if (vigil_case_log(c, case_id, &log, &err) != VIGIL_OK)
+		fail_msg("log as %s: %s", who, err.message);
+	size_t k = 0;
+	for (size_t i = 0; i < log->n; i++) {
+		const struct vigil_entry *e = &log->entries[i].entry;
+		if (!e->sealed)
+			continue;
+		char *text = NULL;
+		if (vigil_open_sealed(c, e->record, e->record_len, e->sealed, e->sealed_len, &text,
+				      &err) != VIGIL_OK)
+			fail_msg("%s cannot open entry %llu: %s", who, (unsigned long long)e->index,
+				 err.message);
+		assert_true(k < n);
+		snprintf(got[k++], 128, "%s", text);
+		vigil_free(text);
+	}
+	vigil_free(log);
+	vigil_close(&c);
+	return k;
+}
+
+static void expect_error(Vigil__V1__Frame *a, const char *code, const char *message)
+{
+	if (!a)
+		fail_msg("no answer");
+	if (strcmp(casekit_outcome(a), code) != 0 ||
+	    (a->msg_case == VIGIL__V1__FRAME__MSG_ERROR && strcmp(a->error->message, message) != 0))
+		fail_msg("got %s \"%s\", expected %s \"%s\"", casekit_outcome(a),
+			 a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ? a->error->message : "", code,
+			 message);
+	frame_free(a);
+}
+
+/*
+ * A handover re-seals the case's earlier texts for the organisation it goes
+ * to: the relay refuses re-sealed texts that are not the offering
+ * organisation's, not for the pending offer, for no text of the offer, or
+ * to other recipients; holds them with the offer, drops them when it is
+ * declined, and puts them in place when it is accepted.  After each
+ * accepted handover the new party reads every earlier text (also one it
+ * only had re-sealed for it, which it re-seals in turn); an organisation
+ * that was offered the case and declined gets no key to later texts.
+ */
+static void test_handover_reseal(void **state)
+{
+	(void)state;
+	vigil_client *coord = connect_as("se-stockholm-coord", "se-stockholm-coord");
+	static const char *const parties[] = { "iom-ru-moscow", "se-police-noa" };
+	struct vigil_case_open o = { .case_id = CASE5, .risk = "medium", .return_country = "MD",
+		.return_date = "2026-10-01", .parties = parties, .n_parties = 2,
+		.consent_scope = "share-with-parties" };
+	struct vigil_receipt r;
+	struct vigil_error err;
+	if (vigil_submit_case_open(coord, &o, &r, &err) != VIGIL_OK)
+		fail_msg("case open: %s", err.message);
+	unsigned long long open_idx = r.index;
+	unsigned long long n1 = note_as("iom-ru-moscow", CASE5, secrets[4]);
+
+	/* Offered to police: the note is re-sealed for it and held. */
+	struct vigil_handover_offer of = { .case_id = CASE5, .to = "se-police-noa",
+		.reason = "other", .consent_ref = "ref-5" };
+	if (vigil_submit_handover_offer(coord, &of, &r, &err) != VIGIL_OK)
+		fail_msg("offer to police: %s", err.message);
+	char why[256];
+	char *t = db_resealed_text(&R, n1, "se-police-noa", why, sizeof(why));
+	if (!t)
+		fail_msg("held for police: %s", why);
+	assert_string_equal(t, secrets[4]);
+	free(t);
+	assert_null(db_sealed_text(&R, n1, "se-police-noa", why, sizeof(why)));
+	uint32_t missing = 99;
+	assert_int_equal(vigil_reseal_pending(coord, CASE5, &missing, &err), VIGIL_OK);
+	assert_int_equal(missing, 0);
+
+	/* What the relay refuses. */
+	struct tclient pc, cc;
+	if (tclient_open(&pc, R.port, "se-police-noa") != 0)
+		fail_msg("%s", pc.err);
+	if (tclient_open(&cc, R.port, "se-stockholm-coord") != 0)
+		fail_msg("%s", cc.err);
+	expect_error(tclient_reseal_send(&pc, CASE5, of.record_id, NULL, 0), "PERMISSION_DENIED",
+		     "only the responsible organisation (se-stockholm-coord) re-seals for its "
+		     "handover offer");
+	uint8_t bogus[RECORD_ID_LEN];
+	memset(bogus, 0x5a, sizeof(bogus));
+	expect_error(tclient_reseal_send(&cc, CASE5, bogus, NULL, 0), "BAD_REQUEST",
+		     "that offer is not pending (withdrawn, answered or unknown)");
+	expect_error(tclient_reseal_send(&cc, "se-stockholm-coord/NO-SUCH", of.record_id, NULL, 0),
+		     "NOT_FOUND", "case se-stockholm-coord/NO-SUCH not found");
+	uint8_t *cms = NULL;
+	size_t cms_len = 0;
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT cms FROM sealed WHERE idx = %llu", n1);
+	assert_int_equal(db_blob(&R, sql, &cms, &cms_len), 0);
+	Vigil__V1__ResealedText rt[2], *rp[2] = { &rt[0], &rt[1] };
+	for (int i = 0; i < 2; i++) {
+		vigil__v1__resealed_text__init(&rt[i]);
+		rt[i].index = n1;
+		rt[i].sealed.data = cms;
+		rt[i].sealed.len = cms_len;
+	}
+	char msg[300];
+	snprintf(msg, sizeof(msg), "re-sealed text 2 names entry %llu again", n1);
+	expect_error(tclient_reseal_send(&cc, CASE5, of.record_id, rp, 2), "BAD_REQUEST", msg);
+	/* The old envelope, not sealed for police. */
+	snprintf(msg, sizeof(msg), "re-sealed text 1 (entry %llu): sealed text has no recipient "
+		 "for reader 3 (se-police-noa)", n1);
+	expect_error(tclient_reseal_send(&cc, CASE5, of.record_id, rp, 1), "BAD_REQUEST", msg);
+	rt[0].index = open_idx;
+	snprintf(msg, sizeof(msg), "entry %llu has no sealed text to re-seal for this offer (none, "
+		 "erased, or readable by se-police-noa already)", open_idx);
+	expect_error(tclient_reseal_send(&cc, CASE5, of.record_id, rp, 1), "BAD_REQUEST", msg);
+	free(cms);
+	/* Still held as the offering client sent it. */
+	t = db_resealed_text(&R, n1, "se-police-noa", why, sizeof(why));
+	assert_non_null(t);
+	free(t);
+
+	/* Written while police is offered the case: sealed to it too. */
+	unsigned long long n2 = note_as("iom-ru-moscow", CASE5, secrets[5]);
+	t = db_sealed_text(&R, n2, "se-police-noa", why, sizeof(why));
+	if (!t)
+		fail_msg("police, offered the case, cannot open a note written meanwhile: %s", why);
+	free(t);
+	/* Police declines: what was held for it is dropped, and it reads no
+	 * later text. */
+	vigil_client *police = connect_as("se-police-noa", "se-police-noa");
+	struct vigil_handover_answer an = { .case_id = CASE5, .accept = 0,
+		.decline_reason = "not a police matter yet" };
+	memcpy(an.offer_id, of.record_id, VIGIL_RECORD_ID_LEN);
+	if (vigil_submit_handover_answer(police, &an, &r, &err) != VIGIL_OK)
+		fail_msg("decline: %s", err.message);
+	vigil_close(&police);
+	assert_int_equal(db_int(&R, "SELECT count(*) FROM reseals WHERE case_id = '" CASE5 "'"), 0);
+	assert_null(db_sealed_text(&R, n1, "se-police-noa", why, sizeof(why)));
+	unsigned long long n3 = note_as("iom-ru-moscow", CASE5, secrets[6]);
+	assert_null(db_sealed_text(&R, n3, "se-police-noa", why, sizeof(why)));
+
+	/* Offered to the Gothenburg coordinator, outside the case: it cannot
+	 * accept before every earlier text is re-sealed for it. */
+	struct vigil_handover_offer og = { .case_id = CASE5, .to = "se-goteborg-coord",
+		.reason = "return", .consent_ref = "ref-6" };
+	vigil_client *bare = connect_as("se-stockholm-coord", NULL);
+	assert_int_equal(vigil_submit_handover_offer(bare, &og, &r, &err), VIGIL_E_SEALED);
+	vigil_close(&bare);
+	vigil_client *got = connect_as("other-coord", "se-goteborg-coord");
+	struct vigil_handover_answer ag = { .case_id = CASE5, .accept = 1 };
+	memcpy(ag.offer_id, og.record_id, VIGIL_RECORD_ID_LEN);
+	assert_int_equal(vigil_submit_handover_answer(got, &ag, NULL, &err), VIGIL_E_REFUSED);
+	assert_string_equal(err.relay_code_name, "CONFLICT");
+	assert_string_equal(err.message, "4 earlier sealed texts of the case are not re-sealed for "
+			    "se-goteborg-coord yet; the offering organisation re-seals them first "
+			    "(vigil handover reseal)");
+	assert_int_equal(vigil_reseal_pending(coord, CASE5, &missing, &err), VIGIL_OK);
+	assert_int_equal(missing, 0);
+	if (vigil_submit_handover_answer(got, &ag, NULL, &err) != VIGIL_OK)
+		fail_msg("accept: %s", err.message);
+	vigil_close(&got);
+	/* It reads every earlier text, the decline reason too. */
+	char texts[8][128];
+	assert_int_equal(open_all("other-coord", "se-goteborg-coord", CASE5, texts, 8), 4);
+	assert_string_equal(texts[0], secrets[4]);
+	assert_string_equal(texts[1], secrets[5]);
+	assert_string_equal(texts[2], "not a police matter yet");
+	assert_string_equal(texts[3], secrets[6]);
+	/* Police, who declined, still has no key to them. */
+	assert_null(db_sealed_text(&R, n1, "se-police-noa", why, sizeof(why)));
+	assert_null(db_sealed_text(&R, n3, "se-police-noa", why, sizeof(why)));
+
+	/* Gothenburg hands it on to IOM Chisinau: it re-seals what it can only
+	 * open through the envelopes re-sealed for it. */
+	unsigned long long n4 = note_as("iom-ru-moscow", CASE5, secrets[7]);
+	vigil_client *gc = connect_as("other-coord", "se-goteborg-coord");
+	struct vigil_handover_offer oc = { .case_id = CASE5, .to = "iom-md-chisinau",
+		.reason = "return", .consent_ref = "ref-7" };
+	if (vigil_submit_handover_offer(gc, &oc, &r, &err) != VIGIL_OK)
+		fail_msg("offer to Chisinau: %s", err.message);
+	vigil_close(&gc);
+	vigil_client *md = connect_as("other-iom", "iom-md-chisinau");
+	struct vigil_handover_answer am = { .case_id = CASE5, .accept = 1 };
+	memcpy(am.offer_id, oc.record_id, VIGIL_RECORD_ID_LEN);
+	if (vigil_submit_handover_answer(md, &am, NULL, &err) != VIGIL_OK)
+		fail_msg("accept by Chisinau: %s", err.message);
+	vigil_close(&md);
+	assert_int_equal(open_all("other-iom", "iom-md-chisinau", CASE5, texts, 8), 5);
+	assert_string_equal(texts[0], secrets[4]);
+	assert_string_equal(texts[4], secrets[7]);
+	/* The earlier readers keep theirs. */
+	assert_int_equal(open_all("iom-ru-moscow", "iom-ru-moscow", CASE5, texts, 8), 5);
+	assert_null(db_sealed_text(&R, n4, "se-police-noa", why, sizeof(why)));
+	tclient_close(&pc);
+	tclient_close(&cc);
+	vigil_close(&coord);
+
+	/* The log and every re-sealed envelope verify. */
+	assert_int_equal(trelay_stop(&R), 0);
+	char out[2048];
+	const char *args[] = { "vigild", "-c", R.conf, "--verify-db", NULL };
+	if (run_vigild(args, out, sizeof(out)) != 0)
+		fail_msg("--verify-db said: %s", out);
+	assert_int_equal(trelay_start(&R), 0);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_other_texts),
+		cmocka_unit_test(test_handover_reseal),
 		cmocka_unit_test(test_openssl_evidence),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_plain_refusals),

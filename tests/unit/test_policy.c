@@ -648,13 +648,67 @@ static void test_grant_and_erase(void **state)
 	assert_string_equal(why, "erasures are written by the relay only");
 }
 
+/* Re-sealing for a pending offer: the responsible organisation's only, for
+ * that offer; and the organisation offered the case reads what is written
+ * while the offer is pending, police too, and no longer once it ends. */
+static void test_reseal(void **state)
+{
+	(void)state;
+	struct case_state c;
+	char why[256];
+	ProtobufCBinaryData pending = { RECORD_ID_LEN, (uint8_t *)offer_id };
+	ProtobufCBinaryData other = { RECORD_ID_LEN, (uint8_t *)other_id };
+	ProtobufCBinaryData shorter = { 3, (uint8_t *)offer_id };
+	static const struct {
+		enum fixture f;
+		enum actor a;
+		int pending;
+		int rc;
+		const char *why;
+	} reseals[] = {
+		{ PENDING, RESPONSIBLE, 1, VG_OK, NULL },
+		{ PENDING, RESPONSIBLE, 0, VG_EBADREQ,
+		  "that offer is not pending (withdrawn, answered or unknown)" },
+		{ PENDING, RESPONSIBLE, 2, VG_EBADREQ,
+		  "that offer is not pending (withdrawn, answered or unknown)" },
+		{ ACTIVE, RESPONSIBLE, 1, VG_EBADREQ,
+		  "that offer is not pending (withdrawn, answered or unknown)" },
+		{ PENDING, OWNER, 1, VG_EPERM,
+		  "only the responsible organisation (iom-ru-moscow) re-seals for its handover "
+		  "offer" },
+		{ PENDING, OFFERED, 1, VG_ENOTFOUND, "case " CASE " not found" },
+		{ PENDING, COORD_OUT, 1, VG_ENOTFOUND, "case " CASE " not found" },
+		{ NONE, RESPONSIBLE, 1, VG_ENOTFOUND, "case " CASE " not found" },
+	};
+	for (size_t i = 0; i < sizeof(reseals) / sizeof(reseals[0]); i++) {
+		fixture(&c, reseals[i].f);
+		why[0] = '\0';
+		const ProtobufCBinaryData *id = reseals[i].pending == 1 ? &pending
+						: reseals[i].pending == 0 ? &other : &shorter;
+		int rc = policy_reseal(&actors[reseals[i].a], CASE, reseals[i].f == NONE ? NULL : &c, id,
+				       why, sizeof(why));
+		if (rc != reseals[i].rc || (reseals[i].why && strcmp(why, reseals[i].why) != 0))
+			fail_msg("reseal %zu: %d \"%s\"", i, rc, why);
+	}
+	const struct case_members m = { role_of, enc_of, NULL };
+	Vigil__V1__Record none = VIGIL__V1__RECORD__INIT;
+	struct seal_reader rd[RECORD_PARTIES_MAX + 2];
+	fixture(&c, PENDING_POLICE);
+	size_t n = policy_seal_readers(&c, &none, "iom-ru-moscow", &m, rd);
+	assert_true(has_reader(rd, n, "se-police-west"));
+	assert_false(has_reader(rd, n, "se-police-noa"));
+	fixture(&c, ACTIVE);
+	n = policy_seal_readers(&c, &none, "iom-ru-moscow", &m, rd);
+	assert_false(has_reader(rd, n, "se-police-west"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_table), cmocka_unit_test(test_minor_stays_high),
 		cmocka_unit_test(test_hidden),	     cmocka_unit_test(test_query_table),
 		cmocka_unit_test(test_times),	     cmocka_unit_test(test_tags),
-		cmocka_unit_test(test_grant_and_erase),
+		cmocka_unit_test(test_grant_and_erase), cmocka_unit_test(test_reseal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
