@@ -593,6 +593,35 @@ static void on_case_done(struct writer_job *job)
 	case_query_end(q);
 }
 
+/* A writer job for request f of c, charged charge bytes (the frame and
+ * its answer), about case_id; it holds f.  NULL after an answer when
+ * there is no memory (f freed). */
+static struct case_q *case_q_new(struct conn *c, Vigil__V1__Frame *f, size_t charge,
+				 const char *case_id, enum writer_job_kind kind,
+				 void (*done)(struct writer_job *))
+{
+	struct case_q *q = calloc(1, sizeof(*q));
+	if (!q) {
+		conn_send_error(c, f->request_id, VG_ENOMEM, "relay out of memory");
+		frame_free(f);
+		conn_answered(c);
+		return NULL;
+	}
+	q->conn = c;
+	q->request_id = f->request_id;
+	q->charge = charge;
+	q->frame = f;
+	conn_charge(c, charge);
+	snprintf(q->case_id, sizeof(q->case_id), "%s", case_id);
+	snprintf(q->org, sizeof(q->org), "%s", c->id.org);
+	q->job.kind = kind;
+	q->job.done = done;
+	q->job.query_case_id = q->case_id;
+	q->job.author = q->org;
+	q->job.role = c->id.role;
+	return q;
+}
+
 static void case_query_start(struct conn *c, Vigil__V1__Frame *f, size_t charge)
 {
 	uint64_t rid = f->request_id;
@@ -637,27 +666,13 @@ static void case_query_start(struct conn *c, Vigil__V1__Frame *f, size_t charge)
 		conn_answered(c);
 		return;
 	}
-	struct case_q *q = calloc(1, sizeof(*q));
-	if (!q) {
-		frame_free(f);
-		conn_send_error(c, rid, VG_ENOMEM, "relay out of memory");
-		conn_answered(c);
+	struct case_q *q = case_q_new(c, f, charge, case_id, WRITER_CASE_QUERY, on_case_done);
+	if (!q)
 		return;
-	}
-	q->conn = c;
-	q->request_id = rid;
-	q->charge = charge;
-	conn_charge(c, charge);
 	q->job.page = page;
-	snprintf(q->case_id, sizeof(q->case_id), "%s", case_id);
-	snprintf(q->org, sizeof(q->org), "%s", c->id.org);
-	frame_free(f);
-	q->job.kind = WRITER_CASE_QUERY;
-	q->job.done = on_case_done;
 	q->job.query = what;
-	q->job.query_case_id = q->case_id;
-	q->job.author = q->org;
-	q->job.role = c->id.role;
+	frame_free(f);
+	q->frame = NULL;
 	conn_hold(c);
 	writer_submit(c->relay->writer, &q->job);
 }
@@ -699,29 +714,16 @@ static void reseal_start(struct conn *c, Vigil__V1__Frame *f, size_t charge)
 	for (size_t i = 0; !bad && i < m->n_texts; i++)
 		if (!m->texts[i]->sealed.len)
 			bad = "a re-sealed text is empty";
-	struct case_q *q = bad ? NULL : calloc(1, sizeof(*q));
-	if (!q) {
+	if (bad) {
 		frame_free(f);
-		if (bad)
-			conn_send_error(c, rid, VG_EBADREQ, "%s", bad);
-		else
-			conn_send_error(c, rid, VG_ENOMEM, "relay out of memory");
+		conn_send_error(c, rid, VG_EBADREQ, "%s", bad);
 		conn_answered(c);
 		return;
 	}
-	q->conn = c;
-	q->request_id = rid;
-	q->charge = charge;
-	q->frame = f;
-	conn_charge(c, charge);
-	snprintf(q->case_id, sizeof(q->case_id), "%s", m->case_id);
-	snprintf(q->org, sizeof(q->org), "%s", c->id.org);
-	q->job.kind = WRITER_RESEAL;
-	q->job.done = on_reseal_done;
+	struct case_q *q = case_q_new(c, f, charge, m->case_id, WRITER_RESEAL, on_reseal_done);
+	if (!q)
+		return;
 	q->job.reseal = m;
-	q->job.query_case_id = q->case_id;
-	q->job.author = q->org;
-	q->job.role = c->id.role;
 	conn_hold(c);
 	writer_submit(c->relay->writer, &q->job);
 }

@@ -529,6 +529,23 @@ void sign_with(const char *keyname, const uint8_t *data, size_t len, uint8_t **s
 	EVP_PKEY_free(k);
 }
 
+Vigil__V1__Frame *tclient_roundtrip(struct tclient *c, Vigil__V1__Frame *f)
+{
+	f->request_id = c->next_id++;
+	if (tclient_send_frame(c, f) != 0)
+		return NULL;
+	Vigil__V1__Frame *a;
+	if (tclient_recv(c, &a, 10000) != 0)
+		return NULL;
+	if (a->request_id != f->request_id) {
+		snprintf(c->err, sizeof(c->err), "answer to request %llu, expected %llu",
+			 (unsigned long long)a->request_id, (unsigned long long)f->request_id);
+		frame_free(a);
+		return NULL;
+	}
+	return a;
+}
+
 Vigil__V1__Frame *tclient_submit(struct tclient *c, const uint8_t *rec, size_t rec_len,
 				 const uint8_t *sig, size_t sig_len)
 {
@@ -549,21 +566,9 @@ Vigil__V1__Frame *tclient_submit_sealed(struct tclient *c, const uint8_t *rec, s
 	sub.sealed.data = (uint8_t *)cms;
 	sub.sealed.len = cms ? cms_len : 0;
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
-	f.request_id = c->next_id++;
 	f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
 	f.submit = &sub;
-	if (tclient_send_frame(c, &f) != 0)
-		return NULL;
-	Vigil__V1__Frame *a;
-	if (tclient_recv(c, &a, 10000) != 0)
-		return NULL;
-	if (a->request_id != f.request_id) {
-		snprintf(c->err, sizeof(c->err), "answer to request %llu, expected %llu",
-			 (unsigned long long)a->request_id, (unsigned long long)f.request_id);
-		frame_free(a);
-		return NULL;
-	}
-	return a;
+	return tclient_roundtrip(c, &f);
 }
 
 Vigil__V1__Frame *tclient_submit_contact(struct tclient *c, const struct contact_spec *s)
@@ -965,21 +970,9 @@ Vigil__V1__Frame *tclient_reseal_send(struct tclient *c, const char *case_id,
 	m.texts = texts;
 	m.n_texts = n;
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
-	f.request_id = c->next_id++;
 	f.msg_case = VIGIL__V1__FRAME__MSG_RESEAL;
 	f.reseal = &m;
-	if (tclient_send_frame(c, &f) != 0)
-		return NULL;
-	Vigil__V1__Frame *a;
-	if (tclient_recv(c, &a, 10000) != 0)
-		return NULL;
-	if (a->request_id != f.request_id) {
-		snprintf(c->err, sizeof(c->err), "answer to request %llu, expected %llu",
-			 (unsigned long long)a->request_id, (unsigned long long)f.request_id);
-		frame_free(a);
-		return NULL;
-	}
-	return a;
+	return tclient_roundtrip(c, &f);
 }
 
 static const char *const pki_members[] = { "se-stockholm-coord", "se-goteborg-coord",

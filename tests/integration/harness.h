@@ -110,6 +110,10 @@ void contact_build(const struct contact_spec *s, uint8_t **rec, size_t *len);
 /* Signs with PKI_DIR/<keyname>.key. */
 void sign_with(const char *keyname, const uint8_t *data, size_t len, uint8_t **sig, size_t *sig_len);
 
+/* Sends f with the next request id and waits (10 s) for its answer
+ * (caller frees); NULL with c->err on failure or an answer to another
+ * request. */
+Vigil__V1__Frame *tclient_roundtrip(struct tclient *c, Vigil__V1__Frame *f);
 /* Submits (record, sig) and waits for the answer frame (caller frees). */
 Vigil__V1__Frame *tclient_submit(struct tclient *c, const uint8_t *rec, size_t rec_len,
 				 const uint8_t *sig, size_t sig_len);
