@@ -463,6 +463,78 @@ out:
 	return rc;
 }
 
+/* The keys a reload applies (reload.h); every other one needs a restart. */
+static int key_live(const struct key *k)
+{
+	static const char *const live[] = {
+		"listen.max_connections", "listen.max_handshakes",
+		"listen.max_handshakes_per_address", "listen.handshake_timeout",
+		"listen.idle_timeout", "listen.write_timeout", "listen.max_frame",
+		"listen.max_inflight_bytes", "tls.cert", "tls.key", "tls.ca", "tls.crl",
+		"directory.path", "writer.max_queue_bytes",
+	};
+	char name[64];
+	snprintf(name, sizeof(name), "%s.%s", k->section, k->name);
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (strcmp(live[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static int field_equal(const struct key *k, const struct config *a, const struct config *b)
+{
+	const char *pa = (const char *)a + k->off, *pb = (const char *)b + k->off;
+	switch (k->type) {
+	case T_STR: {
+		const char *sa = *(char *const *)(const void *)pa, *sb = *(char *const *)(const void *)pb;
+		return (!sa && !sb) || (sa && sb && strcmp(sa, sb) == 0);
+	}
+	case T_INT: return *(const int *)(const void *)pa == *(const int *)(const void *)pb;
+	case T_UNSIGNED:
+		return *(const unsigned *)(const void *)pa == *(const unsigned *)(const void *)pb;
+	case T_SIZE: return *(const size_t *)(const void *)pa == *(const size_t *)(const void *)pb;
+	case T_U64:
+		return *(const uint64_t *)(const void *)pa == *(const uint64_t *)(const void *)pb;
+	}
+	return 1;
+}
+
+int config_keep_restart(struct config *next, const struct config *running, char *changed,
+			size_t changed_len)
+{
+	size_t at = 0;
+	int n = 0;
+	if (changed_len)
+		changed[0] = '\0';
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct key *k = &keys[i];
+		if (key_live(k) || field_equal(k, next, running))
+			continue;
+		char *dst = (char *)next + k->off;
+		const char *src = (const char *)running + k->off;
+		if (k->type == T_STR) {
+			const char *v = *(char *const *)(const void *)src;
+			char *copy = v ? strdup(v) : NULL;
+			if (v && !copy)
+				return VG_ENOMEM;
+			free(*(char **)(void *)dst);
+			*(char **)(void *)dst = copy;
+		} else {
+			size_t size = k->type == T_INT ? sizeof(int) : k->type == T_UNSIGNED ? sizeof(unsigned)
+				    : k->type == T_SIZE ? sizeof(size_t) : sizeof(uint64_t);
+			memcpy(dst, src, size);
+		}
+		next->key_line[i] = running->key_line[i];
+		if (at + 1 < changed_len) {
+			int w = snprintf(changed + at, changed_len - at, "%s[%s] %s", n ? ", " : "",
+					 k->section, k->name);
+			at = w > 0 && (size_t)w < changed_len - at ? at + (size_t)w : changed_len - 1;
+		}
+		n++;
+	}
+	return n;
+}
+
 int config_line(const struct config *cfg, const char *section, const char *name)
 {
 	for (size_t i = 0; i < N_KEYS; i++)

@@ -130,6 +130,16 @@ struct config {
 int config_load(const char *path, struct config *cfg, char *err, size_t err_len);
 void config_free(struct config *cfg);
 
+/*
+ * A reload (reload.h) applies the [listen] limits and timeouts, [tls],
+ * [directory] and [writer] max_queue_bytes; every other key needs a
+ * restart.  Sets each of those in next back to its value in running when
+ * it differs, and lists them in changed ("[listen] port, [store] path").
+ * Returns how many, or VG_ENOMEM.
+ */
+int config_keep_restart(struct config *next, const struct config *running, char *changed,
+			size_t changed_len);
+
 /* The line of cfg->path that set [section] name; 0 when the key was not
  * given (a default) or is unknown. */
 int config_line(const struct config *cfg, const char *section, const char *name);

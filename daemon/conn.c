@@ -90,6 +90,8 @@ static void conn_close_handles(struct conn *c)
 		uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 	if (!uv_is_closing((uv_handle_t *)&c->timer))
 		uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+	if (!uv_is_closing((uv_handle_t *)&c->expiry))
+		uv_close((uv_handle_t *)&c->expiry, on_handle_closed);
 }
 
 void conn_hold(struct conn *c)
@@ -178,9 +180,9 @@ void conn_close(struct conn *c, const char *reason)
 	pool_leave(c);
 	c->state = CONN_CLOSING;
 	if (c->id.org[0])
-		log_info("%s %s: closed: %s", c->peer_addr, c->id.org, reason);
+		log_debug("%s %s: closed: %s", c->peer_addr, c->id.org, reason);
 	else
-		log_info("%s: closed: %s", c->peer_addr, reason);
+		log_debug("%s: closed: %s", c->peer_addr, reason);
 	uv_read_stop((uv_stream_t *)&c->tcp);
 	c->reading = 0;
 	if (was_tls) {
@@ -554,6 +556,27 @@ void conn_answered(struct conn *c)
 	budget_resume(c->relay);
 }
 
+static void on_expiry(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+	if (!conn_is_open(c))
+		return;
+	log_notice("%s: %s: its certificate expired; closing the session", c->peer_addr,
+		   c->id.org);
+	conn_close(c, "certificate expired");
+}
+
+/* Closes the session when the peer's certificate expires (ms since the
+ * epoch; 0: unknown, nothing to do). */
+static void conn_expiry_arm(struct conn *c, int64_t expires_ms)
+{
+	if (expires_ms <= 0)
+		return;
+	int64_t now = relay_now_ms();
+	uint64_t in = expires_ms > now ? (uint64_t)(expires_ms - now) : 0;
+	uv_timer_start(&c->expiry, on_expiry, in, 0);
+}
+
 static void handshake_done(struct conn *c)
 {
 	struct relay *r = c->relay;
@@ -590,14 +613,25 @@ static void handshake_done(struct conn *c)
 		conn_close(c, "connection cap reached");
 		return;
 	}
+	/* A handshake begun before a reload was verified by the context it
+	 * began with: check it as the new one would. */
+	if (SSL_get_SSL_CTX(c->ssl) != r->ssl_ctx &&
+	    tls_peer_check(r->ssl_ctx, cert, SSL_get_peer_cert_chain(c->ssl), why,
+			   sizeof(why)) != 0) {
+		r->stats.handshakes_failed++;
+		log_notice("%s: %s refused after the reload: %s", c->peer_addr, c->id.org, why);
+		conn_close(c, why);
+		return;
+	}
 	r->stats.handshakes_ok++;
 	pool_leave(c);
 	c->authenticated = 1;
 	r->n_authenticated++;
 	c->state = CONN_HELLO;
-	log_info("%s: %s (%s, %s) connected", c->peer_addr, c->id.org,
-		 identity_role_name(c->id.role), c->id.country);
+	log_debug("%s: %s (%s, %s) connected", c->peer_addr, c->id.org,
+		  identity_role_name(c->id.role), c->id.country);
 	uv_timer_start(&c->timer, on_timer, r->cfg->idle_timeout_ms, 0);
+	conn_expiry_arm(c, tls_cert_expiry_ms(cert));
 }
 
 static void conn_handshake(struct conn *c)
@@ -806,7 +840,10 @@ void conn_accept(struct relay *r)
 	c->handles_open = 1;
 	uv_timer_init(r->loop, &c->timer);
 	c->timer.data = c;
-	c->handles_open = 2;
+	uv_timer_init(r->loop, &c->expiry);
+	c->expiry.data = c;
+	c->handles_open = 3;
+	c->serial = ++r->conn_serial;
 	/* Linked before anything can fail, so the one close path frees it. */
 	c->next = r->conns;
 	if (r->conns)

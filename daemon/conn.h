@@ -3,9 +3,10 @@
  * BIOs) -> frames -> dispatch.
  *
  * Lifetime: a conn is created on accept and owned by the relay's list.  It
- * embeds two handles (the TCP stream and a timer) and counts the jobs
+ * embeds three handles (the TCP stream, a timer, the certificate's expiry
+ * timer) and counts the jobs
  * (submissions being verified or written) that point to it.  conn_close()
- * starts closing; the memory is freed only when both handles' close
+ * starts closing; the memory is freed only when all its handles' close
  * callbacks have run and the last job has released it (conn_release()), so
  * a job that finishes after its connection closed finds valid memory and
  * just drops its answer.
@@ -43,6 +44,8 @@ enum conn_state { CONN_HANDSHAKE, CONN_HELLO, CONN_READY, CONN_CLOSING };
 struct conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
+	uv_timer_t expiry;             /* fires when the peer's certificate expires */
+	uint64_t serial;               /* the relay's count of accepted connections */
 	struct relay *relay;
 	struct conn *prev, *next;      /* relay's list */
 

@@ -1,6 +1,7 @@
 #include "daemon/directory.h"
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "proto/status.h"
 
 struct directory {
+	atomic_uint refs;         /* directory_ref; freed at the last release */
 	size_t n;
 	struct member *members;   /* sorted by org, no two alike */
 	char **enc_paths;         /* members[i]'s encryption_cert as written, or NULL */
@@ -271,6 +273,8 @@ static void on_end(struct ini_file *in, void *user)
 		return;
 	}
 	struct directory *d = calloc(1, sizeof(*d));
+	if (d)
+		atomic_init(&d->refs, 1);
 	if (d) {
 		d->members = malloc(p->n * sizeof(*d->members));
 		d->enc_paths = calloc(p->n, sizeof(*d->enc_paths));
@@ -401,6 +405,23 @@ int directory_verify_keys(const struct directory *d, X509_STORE *store, char *wh
 	return 0;
 }
 
+const struct directory *directory_ref(const struct directory *d)
+{
+	if (d)
+		atomic_fetch_add(&((struct directory *)d)->refs, 1);
+	return d;
+}
+
+void directory_release(const struct directory **d)
+{
+	if (!d || !*d)
+		return;
+	struct directory *m = (struct directory *)*d;
+	*d = NULL;
+	if (atomic_fetch_sub(&m->refs, 1) == 1)
+		directory_free(&m);
+}
+
 void directory_free(struct directory **d)
 {
 	if (!d || !*d)
@@ -415,4 +436,19 @@ void directory_free(struct directory **d)
 	free((*d)->members);
 	free(*d);
 	*d = NULL;
+}
+
+int directory_role_of(const void *dir, const char *org)
+{
+	const struct member *m = directory_find(dir, org);
+	return m ? (int)m->role : ROLE_NONE;
+}
+
+int directory_enc_of(const void *dir, const char *org, uint8_t out[SHA256_LEN])
+{
+	const struct member *m = directory_find(dir, org);
+	if (!m || !m->enc_cert)
+		return 0;
+	memcpy(out, m->enc_sha256, SHA256_LEN);
+	return 1;
 }

@@ -8,11 +8,14 @@
  * country (C) disagree with the member's entry; parties are addressed by
  * their directory role.
  *
- * Ownership and threads: directory_load() builds the object once, at
- * start-up; whoever loaded it owns it (vigild's main()) and frees it with
- * directory_free() after every reader is gone.  In between it never
- * changes, so any thread (the loop, the thread pool, the writer) may read it
- * without a lock.  The members directory_find() and directory_at() return
+ * Ownership and threads: directory_load() builds the object, at start-up
+ * and at each reload (SIGHUP, reload.h); it never changes afterwards, so
+ * any thread (the loop, the thread pool, the writer) may read it without a
+ * lock.  A reload replaces the relay's directory with a new one, so every
+ * user that keeps one beyond a loop callback (the TLS context, a
+ * submission on the thread pool, the writer) holds a reference
+ * (directory_ref, directory_release: atomic counts); the last release
+ * frees it.  The members directory_find() and directory_at() return
  * belong to the directory and live as long as it does.
  *
  * File format (INI, libinih), one section per organisation id:
@@ -104,7 +107,20 @@ int directory_admit(const struct directory *d, const char *org, enum role role,
 int directory_verify_keys(const struct directory *d, X509_STORE *store, char *why,
 			  size_t why_len);
 
-/* Frees *d (NULL is fine) and sets *d to NULL. */
+/* The case rules' view of a directory (struct case_members, ctx the
+ * directory): a member's role (ROLE_NONE for no member), and the SHA-256
+ * of its encryption certificate into out (1, or 0 when it has none). */
+int directory_role_of(const void *dir, const char *org);
+int directory_enc_of(const void *dir, const char *org, uint8_t out[SHA256_LEN]);
+
+/* Frees *d (NULL is fine) and sets *d to NULL, whatever its references:
+ * for the one that loaded it when nobody else has it. */
 void directory_free(struct directory **d);
+
+/* Takes a reference (d may be NULL); returns d. */
+const struct directory *directory_ref(const struct directory *d);
+/* Drops one (NULL is fine), freeing the directory at the last; sets *d to
+ * NULL.  directory_load's own reference is one of them. */
+void directory_release(const struct directory **d);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * vigild - the vigil relay.
  *
- *   vigild -c FILE [--check-config] [--ready-file FILE] [-v]
+ *   vigild -c FILE [--check-config | --reload-check | --verify-db | --init-db]
+ *          [--ready-file FILE] [-v]
  *   vigild --version
  */
 #include <getopt.h>
@@ -25,12 +26,17 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: vigild -c FILE [--check-config | --verify-db | --init-db] [--ready-file FILE]\n"
-	      "                    [-v]\n"
+	fputs("usage: vigild -c FILE [--check-config | --reload-check | --verify-db | --init-db]\n"
+	      "                    [--ready-file FILE] [-v]\n"
 	      "       vigild --version\n"
 	      "\n"
 	      "  -c, --config FILE    configuration file (INI)\n"
-	      "      --check-config   validate the configuration and exit\n"
+	      "      --check-config   validate the configuration, the files it names (TLS\n"
+	      "                       certificate and key, CA, CRL, the member directory and\n"
+	      "                       its encryption certificates, the checkpoint key) and\n"
+	      "                       the relay's own identity, and exit: 0 OK, 1 not\n"
+	      "      --reload-check   the same, before a SIGHUP makes a running relay load\n"
+	      "                       them (it keeps what it has when they fail)\n"
 	      "      --init-db        create a new, empty log at [store] path and exit; only\n"
 	      "                       where no file or an empty file is (never replaces one)\n"
 	      "      --verify-db      audit the database offline (entries, signatures, tree,\n"
@@ -74,29 +80,13 @@ static int write_ready_file(const char *path, int port)
 	return rename(tmp, path);
 }
 
-/* The case rules see the directory as roles; ROLE_NONE for a non-member. */
-static int member_role(const void *dir, const char *org)
-{
-	const struct member *m = directory_find(dir, org);
-	return m ? (int)m->role : ROLE_NONE;
-}
-
-/* case_members.enc_of over the directory. */
-static int member_enc(const void *dir, const char *org, uint8_t out[SHA256_LEN])
-{
-	const struct member *m = directory_find(dir, org);
-	if (!m || !m->enc_cert)
-		return 0;
-	memcpy(out, m->enc_sha256, SHA256_LEN);
-	return 1;
-}
-
 int main(int argc, char **argv)
 {
 	enum { OPT_CHECK = 256, OPT_VERSION, OPT_READY, OPT_VERIFY, OPT_INIT };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "reload-check", no_argument, NULL, OPT_CHECK },
 		{ "ready-file", required_argument, NULL, OPT_READY },
 		{ "verify-db", no_argument, NULL, OPT_VERIFY },
 		{ "init-db", no_argument, NULL, OPT_INIT },
@@ -180,6 +170,17 @@ int main(int argc, char **argv)
 		return vrc;
 	}
 	if (check) {
+		/* The relay's own certificate, as start-up and a reload check it. */
+		struct relay_identity ri;
+		if (relay_identity_load(&cfg, dir, &ri, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s\n", err);
+			EVP_PKEY_free(ckpt_key);
+			SSL_CTX_free(ctx);
+			directory_free(&dir);
+			config_free(&cfg);
+			return 1;
+		}
+		relay_identity_free(&ri);
 		printf("configuration OK\n");
 		EVP_PKEY_free(ckpt_key);
 		SSL_CTX_free(ctx);
@@ -259,7 +260,7 @@ int main(int argc, char **argv)
 			.escalate_after_ms = cfg.escalate_after_ms,
 			.max_clock_skew_ms = cfg.max_clock_skew_ms,
 		},
-		.members = { member_role, member_enc, dir },
+		.members = { directory_role_of, directory_enc_of, dir },
 		.directory = dir,
 		.wal_limit = cfg.wal_limit,
 		.member_keys = keys,

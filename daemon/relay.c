@@ -4,11 +4,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "daemon/conn.h"
 #include "daemon/delivery.h"
 #include "daemon/log.h"
+#include "daemon/reload.h"
 
 #define DRAIN_DEADLINE_MS 15000
 
@@ -38,14 +40,11 @@ static void on_signal(uv_signal_t *s, int signum)
 	relay_drain(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-/* SIGHUP conventionally asks a daemon to reload; its default action would
- * end the relay (and drop what is in flight) instead.  Until a reload
- * exists, say so and go on serving. */
+/* SIGHUP: reload (reload.h). */
 static void on_sighup(uv_signal_t *s, int signum)
 {
-	(void)s;
 	(void)signum;
-	log_notice("SIGHUP: reload is not implemented yet; ignored");
+	reload_start(s->data);
 }
 
 #define LAG_PERIOD_MS 50
@@ -121,42 +120,53 @@ void relay_drain(struct relay *r, const char *why)
 	relay_check_drained(r);
 }
 
-/* The relay's certificate (the first of the chain file) and key: alerts
- * are records the relay signs and stores like any other. */
-static int load_identity(struct relay *r, const struct config *cfg, char *err, size_t err_len)
+int relay_identity_load(const struct config *cfg, const struct directory *dir,
+			struct relay_identity *out, char *err, size_t err_len)
 {
+	memset(out, 0, sizeof(*out));
 	FILE *f = fopen(cfg->tls_cert, "r");
 	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
 	if (f)
 		fclose(f);
 	f = fopen(cfg->tls_key, "r");
-	r->identity_key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	out->key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
 	if (f)
 		fclose(f);
 	char why[192] = "cannot read the certificate or key";
-	int ok = x && r->identity_key && identity_from_cert(x, &r->identity, why, sizeof(why)) == 0;
+	int ok = x && out->key && identity_from_cert(x, &out->id, why, sizeof(why)) == 0;
 	if (ok) {
-		int n = i2d_X509(x, &r->identity_der);
+		int n = i2d_X509(x, &out->der);
 		ok = n > 0;
-		r->identity_der_len = ok ? (size_t)n : 0;
+		out->der_len = ok ? (size_t)n : 0;
 	}
 	X509_free(x);
+	ERR_clear_error();
 	/* Alerts name the relay's organisation as their author: it must be the
 	 * member the directory lists as the relay. */
-	if (ok && r->identity.role != ROLE_RELAY) {
+	if (ok && out->id.role != ROLE_RELAY) {
 		snprintf(why, sizeof(why), "certificate OU %s is not relay",
-			 identity_role_name(r->identity.role));
+			 identity_role_name(out->id.role));
 		ok = 0;
 	}
-	if (ok && directory_admit(r->directory, r->identity.org, r->identity.role,
-				  r->identity.country, why, sizeof(why)) != 0)
+	if (ok && directory_admit(dir, out->id.org, out->id.role, out->id.country, why,
+				  sizeof(why)) != 0)
 		ok = 0;
 	if (!ok) {
 		config_key_error(cfg, "tls", "cert", err, err_len, "the relay's own identity (%s): %s",
 				 cfg->tls_cert, why);
+		relay_identity_free(out);
 		return -1;
 	}
 	return 0;
+}
+
+void relay_identity_free(struct relay_identity *ri)
+{
+	EVP_PKEY_free(ri->key);
+	OPENSSL_free(ri->der);
+	ri->key = NULL;
+	ri->der = NULL;
+	ri->der_len = 0;
 }
 
 static void free_identity(struct relay *r)
@@ -167,6 +177,16 @@ static void free_identity(struct relay *r)
 	r->identity_der = NULL;
 }
 
+/* What relay_start took and a reload may have replaced. */
+static void release_all(struct relay *r)
+{
+	reload_free_retired(r);
+	free_identity(r);
+	SSL_CTX_free(r->ssl_ctx);
+	r->ssl_ctx = NULL;
+	directory_release(&r->directory);
+}
+
 int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 		const struct directory *dir, SSL_CTX *ssl_ctx, struct writer *writer, char *err,
 		size_t err_len)
@@ -175,16 +195,22 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 	r->loop = loop;
 	r->cfg = cfg;
 	r->directory = dir;
-	r->ssl_ctx = ssl_ctx;
 	r->writer = writer;
-	if (load_identity(r, cfg, err, err_len) != 0) {
-		free_identity(r);
+	struct relay_identity ri;
+	if (relay_identity_load(cfg, dir, &ri, err, err_len) != 0)
 		return -1;
-	}
+	r->identity = ri.id;
+	r->identity_key = ri.key;
+	r->identity_der = ri.der;
+	r->identity_der_len = ri.der_len;
+	/* The relay's own references: a reload replaces both. */
+	SSL_CTX_up_ref(ssl_ctx);
+	r->ssl_ctx = ssl_ctx;
+	r->directory = directory_ref(dir);
 	int prc = reader_pool_init(&r->readers, cfg->store_path);
 	if (prc != 0) {
 		snprintf(err, err_len, "cannot set up readers: %s", uv_strerror(prc));
-		free_identity(r);
+		release_all(r);
 		return -1;
 	}
 	writer_set_alert_sink(writer, delivery_on_alerts, r);
@@ -193,6 +219,8 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 	if (uv_ip4_addr(cfg->listen_address, cfg->listen_port, (struct sockaddr_in *)&ss) != 0 &&
 	    uv_ip6_addr(cfg->listen_address, cfg->listen_port, (struct sockaddr_in6 *)&ss) != 0) {
 		snprintf(err, err_len, "listen address %s is not an IP address", cfg->listen_address);
+		reader_pool_close(&r->readers);
+		release_all(r);
 		return -1;
 	}
 	uv_tcp_init(loop, &r->listener);
@@ -205,7 +233,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 			 cfg->listen_port, uv_strerror(rc));
 		uv_close((uv_handle_t *)&r->listener, NULL);
 		reader_pool_close(&r->readers);
-		free_identity(r);
+		release_all(r);
 		return -1;
 	}
 	r->listening = 1;
@@ -232,7 +260,7 @@ void relay_close(struct relay *r)
 	uv_close((uv_handle_t *)&r->sig_hup, NULL);
 	uv_run(r->loop, UV_RUN_DEFAULT);
 	reader_pool_close(&r->readers);
-	free_identity(r);
+	release_all(r);
 }
 
 int relay_port(const struct relay *r)

@@ -17,6 +17,7 @@
 #include "daemon/directory.h"
 #include "daemon/identity.h"
 #include "daemon/reader.h"
+#include "daemon/reload.h"
 #include "daemon/writer.h"
 
 struct conn;
@@ -37,11 +38,16 @@ struct relay_stats {
 	uint64_t lag_over_5ms;       /* ticks more than 5 ms late */
 };
 
+struct relay_retired;
+struct reload;
+
 struct relay {
 	uv_loop_t *loop;
-	const struct config *cfg;
-	const struct directory *directory; /* the members; main() owns it, read-only */
-	SSL_CTX *ssl_ctx;                  /* its verify callback admits members only */
+	const struct config *cfg;          /* main()'s, or the last reload's */
+	struct config *cfg_owned;          /* the last reload's (freed by the relay) */
+	const struct directory *directory; /* the members (a reference; a reload replaces it) */
+	SSL_CTX *ssl_ctx;                  /* new handshakes (a reference); its verify
+					    * callback admits members only */
 	struct writer *writer;             /* every change to the database */
 	struct reader_pool readers;   /* read-only connections for queries */
 
@@ -55,7 +61,12 @@ struct relay {
 	int listening;
 	uv_signal_t sig_term;
 	uv_signal_t sig_int;
-	uv_signal_t sig_hup;      /* logged and ignored until a reload exists */
+	uv_signal_t sig_hup;      /* reload (reload.h) */
+	struct reload *reloading; /* a reload under way, or NULL */
+	int reload_again;         /* a SIGHUP came during it */
+	struct relay_retired *retired; /* what reloads replaced, freed at the end */
+	struct reload_stats reloads;
+	uint64_t conn_serial;     /* connections accepted (conn.serial) */
 	uv_timer_t drain_timer;
 	uv_timer_t lag_timer;     /* measures how late the loop runs timers */
 	uint64_t lag_due_ns;
@@ -79,9 +90,24 @@ struct relay {
 	struct relay_stats stats;
 };
 
+/* The relay's own certificate and key, which sign the alerts it raises. */
+struct relay_identity {
+	struct identity id;
+	EVP_PKEY *key;
+	uint8_t *der;
+	size_t der_len;
+};
+
+/* Reads [tls] cert and key: an identity whose role is relay and which dir
+ * admits.  0, or -1 with "FILE:LINE: [tls] cert: the relay's own identity
+ * (PATH): why" in err. */
+int relay_identity_load(const struct config *cfg, const struct directory *dir,
+			struct relay_identity *out, char *err, size_t err_len);
+void relay_identity_free(struct relay_identity *ri);
+
 /* Sets up the listener and signals on loop; the writer must be open.  The
- * relay's own certificate must be a member of dir, as relay, in its country;
- * dir must outlive the relay. */
+ * relay's own certificate must be a member of dir, as relay, in its country.
+ * The relay takes references to ssl_ctx and dir (main() keeps its own). */
 int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 		const struct directory *dir, SSL_CTX *ssl_ctx, struct writer *writer, char *err,
 		size_t err_len);

@@ -11,8 +11,21 @@
 #include "daemon/identity.h"
 #include "daemon/log.h"
 
-/* The SSL_CTX ex_data slot holding the member directory. */
+/* The SSL_CTX ex_data slot holding the member directory (a reference,
+ * released when the context is freed). */
 static int directory_idx = -1;
+
+static void directory_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+			      void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	const struct directory *d = ptr;
+	directory_release(&d);
+}
 
 const char *tls_last_error(char *buf, size_t len)
 {
@@ -52,7 +65,7 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
-	/* The directory is read-only after start-up: no lock needed. */
+	/* A directory never changes (a reload makes a new context): no lock. */
 	const struct directory *dir =
 		ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), directory_idx) : NULL;
 	if (directory_admit(dir, id.org, id.role, id.country, reason, sizeof(reason)) != 0) {
@@ -161,9 +174,9 @@ SSL_CTX *tls_ctx_new(const struct config *cfg, const struct directory *dir, char
 		     size_t err_len)
 {
 	char ebuf[256];
-	/* Called once, at start-up, before any other thread exists. */
+	/* Called first at start-up, before any other thread exists. */
 	if (directory_idx < 0)
-		directory_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+		directory_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, directory_ex_free);
 	if (directory_idx < 0) {
 		snprintf(err, err_len, "%s:0: [tls] SSL_CTX_get_ex_new_index: %s", cfg->path,
 			 tls_last_error(ebuf, sizeof(ebuf)));
@@ -175,7 +188,8 @@ SSL_CTX *tls_ctx_new(const struct config *cfg, const struct directory *dir, char
 			 tls_last_error(ebuf, sizeof(ebuf)));
 		return NULL;
 	}
-	if (SSL_CTX_set_ex_data(ctx, directory_idx, (void *)dir) != 1) {
+	if (SSL_CTX_set_ex_data(ctx, directory_idx, (void *)directory_ref(dir)) != 1) {
+		directory_release(&dir);
 		snprintf(err, err_len, "%s:0: [tls] SSL_CTX_set_ex_data: %s", cfg->path,
 			 tls_last_error(ebuf, sizeof(ebuf)));
 		SSL_CTX_free(ctx);
@@ -229,4 +243,45 @@ SSL_CTX *tls_ctx_new(const struct config *cfg, const struct directory *dir, char
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+const struct directory *tls_ctx_directory(SSL_CTX *ctx)
+{
+	return SSL_CTX_get_ex_data(ctx, directory_idx);
+}
+
+int tls_peer_check(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why, size_t why_len)
+{
+	X509_STORE_CTX *xs = X509_STORE_CTX_new();
+	if (!xs || X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(ctx), leaf, chain) != 1) {
+		X509_STORE_CTX_free(xs);
+		ERR_clear_error();
+		snprintf(why, why_len, "out of memory");
+		return -1;
+	}
+	/* As the handshake verifies a client: purpose sslclient, depth 4. */
+	X509_STORE_CTX_set_default(xs, "ssl_client");
+	X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(xs), 4);
+	int ok = X509_verify_cert(xs) == 1;
+	if (!ok)
+		snprintf(why, why_len, "certificate at depth %d: %s", X509_STORE_CTX_get_error_depth(xs),
+			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(xs)));
+	X509_STORE_CTX_free(xs);
+	ERR_clear_error();
+	if (!ok)
+		return -1;
+	struct identity id;
+	if (identity_from_cert(leaf, &id, why, why_len) != 0 ||
+	    directory_admit(tls_ctx_directory(ctx), id.org, id.role, id.country, why, why_len) != 0)
+		return -1;
+	return 0;
+}
+
+int64_t tls_cert_expiry_ms(X509 *x)
+{
+	struct tm tm;
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+		return 0;
+	time_t t = timegm(&tm);
+	return t == (time_t)-1 ? 0 : (int64_t)t * 1000;
 }

@@ -12,6 +12,7 @@
 #define VIGIL_DAEMON_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -27,11 +28,29 @@
  * Builds a server context from cfg.  NULL with a reason in err on failure,
  * as "FILE:LINE: [tls] KEY: ..." naming the line of the key whose file is
  * at fault (config_key_error()).
- * The verify callback admits only members of dir: the context keeps the
- * pointer (not a copy), so dir must outlive it.
+ * The verify callback admits only members of dir: the context holds a
+ * reference to it (directory_ref), released when the context is freed.
+ * Thread-safe after the first call (a reload builds one on the thread
+ * pool).
  */
 SSL_CTX *tls_ctx_new(const struct config *cfg, const struct directory *dir, char *err,
 		     size_t err_len);
+
+/* The member directory a context admits by. */
+const struct directory *tls_ctx_directory(SSL_CTX *ctx);
+
+/*
+ * Checks a peer's certificate again as a handshake with ctx would now:
+ * the chain (leaf and the certificates the peer sent) against ctx's CA and
+ * CRL at the current time, and the leaf's identity against ctx's
+ * directory.  0, or -1 with the reason in why, e.g. "certificate at depth
+ * 0: certificate revoked" or "organisation x is not a member".  Any
+ * thread.
+ */
+int tls_peer_check(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why, size_t why_len);
+
+/* A certificate's notAfter in ms since the epoch (0 when unreadable). */
+int64_t tls_cert_expiry_ms(X509 *x);
 
 /* The last OpenSSL error of this thread as text (clears the error queue). */
 const char *tls_last_error(char *buf, size_t len);

@@ -511,6 +511,8 @@ static int query_job(struct writer *w, struct writer_job *j)
 
 /* One transaction for the whole batch: its entries, tree nodes and the
  * checkpoint that covers them, so one fsync makes all of it durable. */
+static int reconfigure_job(struct writer *w, struct writer_job *j);
+
 static void write_batch(struct writer *w, struct writer_job *batch)
 {
 	if (w->health.fatal) {
@@ -539,6 +541,9 @@ static void write_batch(struct writer *w, struct writer_job *batch)
 			break;
 		case WRITER_RESEAL:
 			rc = reseal_job(w, j);
+			break;
+		case WRITER_RECONFIGURE:
+			rc = reconfigure_job(w, j);
 			break;
 		default:
 			rc = write_job(w, j);
@@ -1023,6 +1028,7 @@ void writer_close(struct writer **wp)
 		return;
 	cases_close(&w->cases);
 	reseals_close(&w->reseals);
+	directory_release(&w->cfg.directory);
 	logtree_close(&w->tree);
 	logtree_checkpoint_release(w->published);
 	logtree_checkpoint_release(w->latest);
@@ -1079,17 +1085,12 @@ static int append_member_key(struct writer *w, const char *org, const uint8_t *d
  * or gone since the log last said, as MemberKey entries, in one
  * transaction (the covering checkpoint is signed after it), before
  * anything can be sealed to it. */
-static int log_member_keys(struct writer *w)
+static int member_keys_append(struct writer *w, int64_t now)
 {
 	sqlite3 *db = store_db(w->store);
-	int64_t now = now_ms();
 	sqlite3_stmt *get = NULL, *all = NULL;
-	struct logtree_mark mark;
-	logtree_mark(w->tree, &mark);
-	int rc = store_begin(w->store);
-	if (rc == 0)
-		rc = sqlite3_prepare_v2(db, "SELECT sha256 FROM member_keys WHERE org = ?", -1, &get,
-					NULL);
+	int rc = sqlite3_prepare_v2(db, "SELECT sha256 FROM member_keys WHERE org = ?", -1, &get,
+				    NULL);
 	for (size_t i = 0; rc == 0 && i < w->cfg.n_member_keys; i++) {
 		const struct writer_member_key *k = &w->cfg.member_keys[i];
 		sqlite3_bind_text(get, 1, k->org, -1, SQLITE_STATIC);
@@ -1128,11 +1129,51 @@ static int log_member_keys(struct writer *w)
 	}
 	sqlite3_finalize(all);
 	sqlite3_finalize(get);
+	return rc;
+}
+
+/* At start-up: member_keys_append in a transaction of its own. */
+static int log_member_keys(struct writer *w)
+{
+	struct logtree_mark mark;
+	logtree_mark(w->tree, &mark);
+	int rc = store_begin(w->store);
+	if (rc == 0)
+		rc = member_keys_append(w, now_ms());
 	if (rc == 0)
 		rc = store_commit(w->store);
 	if (rc != 0)
 		roll_back(w, &mark);
 	return rc;
+}
+
+/* A reload (WRITER_RECONFIGURE), in the batch: the new directory and
+ * relay certificate from now on, and a MemberKey entry for each member's
+ * encryption certificate that is new, changed or gone. */
+static int reconfigure_job(struct writer *w, struct writer_job *j)
+{
+	const struct writer_reconfig *rc = j->reconfig;
+	const struct directory *old = w->cfg.directory;
+	unsigned int hl;
+	if (EVP_Digest(rc->relay_cert_der, rc->relay_cert_der_len, w->relay_cert_sha256, &hl,
+		       EVP_sha256(), NULL) != 1)
+		return SQLITE_NOMEM;
+	w->cfg.members = rc->members;
+	w->cfg.directory = directory_ref(rc->directory);
+	w->cfg.relay_key = rc->relay_key;
+	w->cfg.relay_cert_der = rc->relay_cert_der;
+	w->cfg.relay_cert_der_len = rc->relay_cert_der_len;
+	cases_configure(w->cases, &w->cfg.watch, &w->cfg.members);
+	directory_release(&old);
+	uint64_t before = logtree_size(w->tree);
+	w->cfg.member_keys = rc->member_keys;
+	w->cfg.n_member_keys = rc->n_member_keys;
+	int err = member_keys_append(w, now_ms());
+	w->cfg.member_keys = NULL;
+	w->cfg.n_member_keys = 0;
+	j->index = logtree_size(w->tree) - before; /* MemberKey entries appended */
+	j->status = VG_OK;
+	return err;
 }
 
 int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t batch_wait_ms,
@@ -1141,6 +1182,7 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
 	w->batch_max = batch_max ? batch_max : 1;
 	w->batch_wait_ms = batch_wait_ms;
 	w->cfg = *cfg;
+	w->cfg.directory = directory_ref(cfg->directory);
 	unsigned int hl;
 	if (!cfg->relay_key || !cfg->relay_cert_der || !cfg->relay_org ||
 	    EVP_Digest(cfg->relay_cert_der, cfg->relay_cert_der_len, w->relay_cert_sha256, &hl,

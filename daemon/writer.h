@@ -50,6 +50,24 @@ enum writer_job_kind {
 	WRITER_HELLO = 2,                  /* note a peer's organisation, role, country */
 	WRITER_DELIVERY_ACK = 3,           /* an organisation acknowledged deliveries */
 	WRITER_RESEAL = 4,                 /* re-sealed texts for a pending handover */
+	WRITER_RECONFIGURE = 5,            /* a reload: directory, relay certificate */
+};
+
+struct writer_member_key;
+
+/* What a reload gives the writer (WRITER_RECONFIGURE): the new member
+ * directory (the writer takes a reference of its own), and the relay's
+ * certificate and key to sign alerts with; the members' encryption
+ * certificates, each logged (MemberKey) when new, changed or gone.
+ * Everything must stay valid until the job is done. */
+struct writer_reconfig {
+	struct case_members members;
+	const struct directory *directory;
+	EVP_PKEY *relay_key;
+	const uint8_t *relay_cert_der;
+	size_t relay_cert_der_len;
+	const struct writer_member_key *member_keys;
+	size_t n_member_keys;
 };
 
 struct writer_job {
@@ -67,6 +85,10 @@ struct writer_job {
 	struct case_page page;             /* CASE_Q_LOG: which entries */
 	const char *query_case_id;
 	struct case_result *result;        /* filled when status is VG_OK */
+
+	/* WRITER_RECONFIGURE: the reload; index gets the count of MemberKey
+	 * entries it appended. */
+	const struct writer_reconfig *reconfig;
 
 	/* WRITER_RESEAL: the request (query_case_id, author and role say whose);
 	 * the answer: texts taken, how many are missing, and the first of them
@@ -137,7 +159,7 @@ struct writer_config {
 	struct watch_config watch;
 	struct case_members members;  /* the member directory, for the case rules */
 	const struct directory *directory; /* the same, for encryption certificates
-					    * (borrowed; NULL: none) */
+					    * (the writer takes a reference; NULL: none) */
 	uint64_t wal_limit;     /* WAL size in bytes kept by checkpoints (walsync.h);
 				 * 0: WRITER_WAL_LIMIT */
 	/* [retention]: how long after a case is closed its sealed texts and

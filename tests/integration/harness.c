@@ -321,11 +321,16 @@ int tclient_connect(struct tclient *c, int port, const char *cert, const char *a
 	SSL_CTX_load_verify_locations(c->ctx, pki("ca.crt"), NULL);
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
 	if (cert) {
-		char crt[128], key[128];
+		/* A name in the PKI, or a path of our own (beginning with '/'). */
+		char crt[700], key[700];
 		snprintf(crt, sizeof(crt), "%s.crt", cert);
 		snprintf(key, sizeof(key), "%s.key", cert);
-		if (SSL_CTX_use_certificate_file(c->ctx, pki(crt), SSL_FILETYPE_PEM) != 1 ||
-		    SSL_CTX_use_PrivateKey_file(c->ctx, pki(key), SSL_FILETYPE_PEM) != 1) {
+		const char *cp = cert[0] == '/' ? crt : pki(crt);
+		char cpath[700];
+		snprintf(cpath, sizeof(cpath), "%s", cp);
+		const char *kp = cert[0] == '/' ? key : pki(key);
+		if (SSL_CTX_use_certificate_file(c->ctx, cpath, SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(c->ctx, kp, SSL_FILETYPE_PEM) != 1) {
 			ssl_err(c, "client certificate");
 			return -1;
 		}

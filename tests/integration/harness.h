@@ -77,7 +77,8 @@ struct tclient {
 
 /* Opens TCP to the relay (no TLS). */
 int tcp_connect_port(int port);
-/* TCP + TLS 1.3 handshake as PKI_DIR/<cert>.crt (NULL: no certificate),
+/* TCP + TLS 1.3 handshake as PKI_DIR/<cert>.crt and .key (cert beginning
+ * with '/': <cert>.crt and .key; NULL: no certificate),
  * offering ALPN alpn (NULL: none).  0 or -1 with c->err. */
 int tclient_connect(struct tclient *c, int port, const char *cert, const char *alpn);
 /* Sends a hello and expects a welcome: 0, or -1 with c->err (a refused

@@ -793,10 +793,10 @@ static void test_sigterm_drains(void **state)
 	trelay_cleanup(&t);
 }
 
-/* SIGHUP (a reload, by convention) is logged and ignored: the relay keeps
- * running, a connection opened before it still submits, a new one too, and
- * SIGTERM still ends it cleanly.  Its default action would have killed it. */
-static void test_sighup_ignored(void **state)
+/* SIGHUP reloads (test_reload has the rest): the relay keeps running, a
+ * connection opened before it still submits, a new one too, and SIGTERM
+ * still ends it cleanly.  Its default action would have killed it. */
+static void test_sighup_reloads(void **state)
 {
 	(void)state;
 	struct trelay t;
@@ -807,7 +807,8 @@ static void test_sighup_ignored(void **state)
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
 	assert_int_equal(kill(t.pid, SIGHUP), 0);
-	assert_true(trelay_log_has(&t, "SIGHUP: reload is not implemented yet; ignored", 5000));
+	assert_true(trelay_log_has(&t, "SIGHUP: reloading ", 5000));
+	assert_true(trelay_log_has(&t, "reloaded ", 5000));
 	int st;
 	assert_int_equal(waitpid(t.pid, &st, WNOHANG), 0); /* still running */
 
@@ -1578,7 +1579,7 @@ int main(void)
 	const struct CMUnitTest own[] = {
 		cmocka_unit_test(test_kill9_keeps_receipted),
 		cmocka_unit_test(test_sigterm_drains),
-		cmocka_unit_test(test_sighup_ignored),
+		cmocka_unit_test(test_sighup_reloads),
 		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_handshake_pool),
 		cmocka_unit_test(test_handshakes_per_address),
