@@ -18,6 +18,7 @@
 #include "daemon/config.h"
 #include "daemon/directory.h"
 #include "daemon/log.h"
+#include "daemon/notify.h"
 #include "daemon/relay.h"
 #include "daemon/store.h"
 #include "daemon/writer.h"
@@ -285,6 +286,7 @@ int main(int argc, char **argv)
 		   cfg.store_path, directory_count(dir), cfg.directory_path);
 	if (ready_file && write_ready_file(ready_file, port) != 0)
 		log_warn("cannot write %s", ready_file);
+	notify_ready(&relay);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	relay_close(&relay);
 	/* A supervisor must notice a relay whose storage failed. */

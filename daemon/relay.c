@@ -10,6 +10,7 @@
 #include "daemon/conn.h"
 #include "daemon/delivery.h"
 #include "daemon/log.h"
+#include "daemon/notify.h"
 #include "daemon/reload.h"
 
 #define DRAIN_DEADLINE_MS 15000
@@ -90,6 +91,7 @@ void relay_check_drained(struct relay *r)
 	 * run out, so a second SIGTERM during the last steps is still ours. */
 	uv_close((uv_handle_t *)&r->drain_timer, NULL);
 	uv_close((uv_handle_t *)&r->lag_timer, NULL);
+	notify_close(r);
 	log_notice("drained: %llu records stored this run",
 		   (unsigned long long)r->stats.records_stored);
 	log_notice("event loop lag: max %.3f ms, %llu of %llu ticks over 5 ms",
@@ -102,6 +104,7 @@ void relay_drain(struct relay *r, const char *why)
 	if (r->draining)
 		return;
 	r->draining = 1;
+	notify_stopping(r);
 	log_notice("%s: stop accepting, finishing %u connections", why, r->n_conns);
 	if (r->listening) {
 		uv_close((uv_handle_t *)&r->listener, NULL);

@@ -67,6 +67,9 @@ struct relay {
 	struct relay_retired *retired; /* what reloads replaced, freed at the end */
 	struct reload_stats reloads;
 	uint64_t conn_serial;     /* connections accepted (conn.serial) */
+	uv_timer_t notify_watchdog; /* systemd (notify.h) */
+	uv_timer_t notify_status;
+	int notify_timers;        /* both initialised */
 	uv_timer_t drain_timer;
 	uv_timer_t lag_timer;     /* measures how late the loop runs timers */
 	uint64_t lag_due_ns;

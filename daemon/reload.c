@@ -10,6 +10,7 @@
 #include "daemon/conn.h"
 #include "daemon/directory.h"
 #include "daemon/log.h"
+#include "daemon/notify.h"
 #include "daemon/relay.h"
 #include "daemon/tls.h"
 #include "daemon/writer.h"
@@ -306,6 +307,7 @@ static void load_done(uv_work_t *w, int status)
 		recheck_sessions(r);
 	}
 again:
+	notify_reloaded(r);
 	if (r->reload_again && !r->draining) {
 		r->reload_again = 0;
 		reload_start(r);
@@ -330,6 +332,7 @@ void reload_start(struct relay *r)
 	rl->running_id = r->identity;
 	rl->work.data = rl;
 	log_notice("SIGHUP: reloading %s", r->cfg->path);
+	notify_reloading();
 	if (uv_queue_work(r->loop, &rl->work, load_work, load_done) != 0) {
 		log_err("SIGHUP: cannot queue the reload");
 		free(rl);

@@ -27,6 +27,8 @@ struct submission {
 	size_t charge;                 /* bytes charged to conn (conn_charge) */
 	int status;
 	char why[192];
+	const struct directory *directory; /* the relay's when it came (a reload may
+					    * replace it meanwhile) */
 };
 
 /* Gives the frame's bytes back before the answer, so that conn_answered()
@@ -43,6 +45,7 @@ static void submission_free(struct submission *s)
 		submission_uncharge(s);
 	record_free(s->record);
 	frame_free(s->frame);
+	directory_release(&s->directory);
 	free(s);
 }
 
@@ -144,7 +147,7 @@ static int check_sealed(struct submission *s, struct conn *c)
 	}
 	X509 *readers[SEALED_READERS_MAX];
 	for (size_t i = 0; i < t->n_readers; i++) {
-		const struct member *m = directory_find_enc(c->relay->directory, t->readers[i].data);
+		const struct member *m = directory_find_enc(s->directory, t->readers[i].data);
 		readers[i] = m ? m->enc_cert : NULL;
 		if (!readers[i]) {
 			CMS_ContentInfo_free(cms);
@@ -301,6 +304,7 @@ void submit_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 	s->conn = c;
 	s->frame = f;
 	s->request_id = rid;
+	s->directory = directory_ref(c->relay->directory);
 	s->job.received_at_ms = relay_now_ms();
 	s->charge = wire_len + CONN_RESERVE_SMALL; /* and its receipt */
 	conn_charge(c, s->charge);

@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -373,6 +376,95 @@ static void test_certificate_expires(void **state)
 	trelay_cleanup(&t);
 }
 
+
+/* ---- systemd ------------------------------------------------------------------------- */
+
+/* The next datagram on fd that is not a watchdog keep-alive, within ms;
+ * *keepalives counts those skipped.  "" on timeout. */
+static void next_state(int fd, int ms, char *out, size_t len, int *keepalives)
+{
+	int64_t end = now_ms() + ms;
+	out[0] = '\0';
+	while (now_ms() < end) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		if (poll(&p, 1, (int)(end - now_ms())) <= 0)
+			return;
+		ssize_t n = recv(fd, out, len - 1, 0);
+		if (n <= 0)
+			return;
+		out[n] = '\0';
+		if (strcmp(out, "WATCHDOG=1") == 0) {
+			(*keepalives)++;
+			out[0] = '\0';
+			continue;
+		}
+		return;
+	}
+}
+
+/* sd_notify on a test NOTIFY_SOCKET: READY, watchdog keep-alives at half
+ * of WATCHDOG_USEC, RELOADING (with MONOTONIC_USEC) then READY around a
+ * reload, a failed one too, and STOPPING. */
+static void test_sd_notify(void **state)
+{
+	(void)state;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	char name[64];
+	snprintf(name, sizeof(name), "vigil-test-notify-%d", (int)getpid());
+	/* An abstract socket: sun_path begins with a NUL; "@name" for systemd. */
+	memcpy(sa.sun_path + 1, name, strlen(name));
+	socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sl), 0);
+	char env[80];
+	snprintf(env, sizeof(env), "@%s", name);
+	setenv("NOTIFY_SOCKET", env, 1);
+	setenv("WATCHDOG_USEC", "400000", 1);
+	struct trelay t;
+	char crl[700], dir[700];
+	relay_up(&t, NULL, crl, sizeof(crl), dir, sizeof(dir));
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+
+	char m[512];
+	int keepalives = 0;
+	next_state(fd, 10000, m, sizeof(m), &keepalives);
+	if (strncmp(m, "READY=1\nSTATUS=serving: ", 24) != 0)
+		fail_msg("first notification: \"%s\"", m);
+	/* Keep-alives every 200 ms: at least 3 in a second, even loaded. */
+	next_state(fd, 1500, m, sizeof(m), &keepalives);
+	assert_string_equal(m, "");
+	if (keepalives < 3)
+		fail_msg("%d watchdog keep-alives in 1.5 s", keepalives);
+
+	assert_int_equal(kill(t.pid, SIGHUP), 0);
+	next_state(fd, 10000, m, sizeof(m), &keepalives);
+	if (strncmp(m, "RELOADING=1\nMONOTONIC_USEC=", 27) != 0)
+		fail_msg("at a reload: \"%s\"", m);
+	next_state(fd, 10000, m, sizeof(m), &keepalives);
+	if (strncmp(m, "READY=1\nSTATUS=serving: ", 24) != 0 || !strstr(m, ", 1 reloads"))
+		fail_msg("after a reload: \"%s\"", m);
+	/* A reload that fails ends with READY=1 too: the old state serves. */
+	file_replace(t.conf, "[log]", "[nonsense]\n[log]");
+	assert_int_equal(kill(t.pid, SIGHUP), 0);
+	next_state(fd, 10000, m, sizeof(m), &keepalives);
+	if (strncmp(m, "RELOADING=1\n", 12) != 0)
+		fail_msg("at a failed reload: \"%s\"", m);
+	next_state(fd, 10000, m, sizeof(m), &keepalives);
+	if (strncmp(m, "READY=1\n", 8) != 0 || !strstr(m, ", 1 reloads"))
+		fail_msg("after a failed reload: \"%s\"", m);
+	assert_true(trelay_log_has(&t, "reload failed: ", 2000));
+
+	assert_int_equal(trelay_stop(&t), 0);
+	next_state(fd, 5000, m, sizeof(m), &keepalives);
+	assert_string_equal(m, "STOPPING=1");
+	close(fd);
+	trelay_cleanup(&t);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -381,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_broken_reload_keeps_state),
 		cmocka_unit_test(test_directory_removes_member),
 		cmocka_unit_test(test_certificate_expires),
+		cmocka_unit_test(test_sd_notify),
 	};
 	return cmocka_run_group_tests_name("reload", tests, alertkit_load_keys, alertkit_free_keys);
 }
