@@ -1,7 +1,7 @@
 /*
- * alert.c - alerts delivered to our organisation: the subscription, each
- * delivery verified as evidence before it is returned, Lagging reports and
- * acknowledgements.
+ * alert.c - alerts and erasures delivered to our organisation: the
+ * subscription, each delivery verified as evidence before it is returned,
+ * Lagging reports and acknowledgements.
  *
  * Deliveries carry the Subscribe's request id and may arrive at any time,
  * also while the caller waits for the answer to a submission or a query.
@@ -242,7 +242,42 @@ static int proof_check(const struct vigil_client *c, const Vigil__V1__Delivery *
 	return VIGIL_OK;
 }
 
-/* 5. An Alert by the relay, for us; its fields into out. */
+/* An Alert's fields into out. */
+static void alert_fields(const Vigil__V1__Alert *a, struct vigil_alert *out)
+{
+	/* record_parse() checked kind, police and the number of recipients. */
+	out->event = VIGIL_EVENT_ALERT;
+	out->kind = record_alert_kind_name(a->kind);
+	out->stage = a->stage;
+	memcpy(out->alert_id, a->alert_id.data, RECORD_ID_LEN);
+	hex_encode(out->alert_id, RECORD_ID_LEN, out->alert_id_hex);
+	out->deadline_ms = a->deadline_ms;
+	out->last_success_ms = a->last_success_ms;
+	out->failed_attempts = a->failed_attempts;
+	out->police = vigil__record_police_name(a->police);
+	out->police_advice = vigil__record_police_advice(a->police);
+	vigil__error_copy_text(out->resolution, sizeof(out->resolution), a->resolution);
+	vigil__error_copy_text(out->cause, sizeof(out->cause), a->cause);
+}
+
+/* An Erasure's fields into out, once its indexes are known to fit
+ * (record_parse() checked the reason, and that the indexes ascend). */
+static void erasure_fields(const Vigil__V1__Erasure *e, struct vigil_alert *out)
+{
+	out->event = VIGIL_EVENT_ERASURE;
+	out->kind = "erasure";
+	out->erase_whole = e->whole_record ? 1 : 0;
+	const char *reason = record_erase_reason_name(e->reason);
+	out->erase_reason = reason ? reason : "";
+	vigil__error_copy_text(out->requested_by, sizeof(out->requested_by), e->requested_by);
+	if (e->request_id.len == RECORD_ID_LEN)
+		memcpy(out->request_id, e->request_id.data, RECORD_ID_LEN);
+	vigil__error_copy_text(out->erase_reference, sizeof(out->erase_reference), e->reference);
+	out->erased_n = e->n_indexes;
+	memcpy(out->erased, e->indexes, e->n_indexes * sizeof(out->erased[0]));
+}
+
+/* 5. An Alert or an Erasure by the relay, for us; its fields into out. */
 static int record_take(const struct vigil_client *c, const Vigil__V1__Entry *e, uint64_t pos,
 		       struct vigil_alert *out, struct vigil_error *err)
 {
@@ -252,45 +287,64 @@ static int record_take(const struct vigil_client *c, const Vigil__V1__Entry *e, 
 		return vigil__error_set(err, VIGIL_E_VERIFY, "the alert at position %llu is not a "
 					"valid record: %s", (unsigned long long)pos, why);
 	int rc = VIGIL_OK;
-	const Vigil__V1__Alert *a = r->alert;
-	int ours = 0;
-	if (r->body_case != VIGIL__V1__RECORD__BODY_ALERT) {
+	const char *what = r->body_case == VIGIL__V1__RECORD__BODY_ERASURE ? "erasure" : "alert";
+	char *const *recipients = NULL;
+	size_t n_recipients = 0;
+	if (r->body_case == VIGIL__V1__RECORD__BODY_ALERT) {
+		recipients = r->alert->recipients;
+		n_recipients = r->alert->n_recipients;
+	} else if (r->body_case == VIGIL__V1__RECORD__BODY_ERASURE) {
+		recipients = r->erasure->recipients;
+		n_recipients = r->erasure->n_recipients;
+	} else {
 		rc = vigil__error_set(err, VIGIL_E_VERIFY, "the entry delivered at position %llu "
-				      "is not an alert", (unsigned long long)pos);
+				      "is neither an alert nor an erasure",
+				      (unsigned long long)pos);
 		goto out;
 	}
 	if (strcmp(r->author, c->relay.organisation) != 0) {
-		rc = vigil__error_set(err, VIGIL_E_VERIFY, "the alert at position %llu is authored "
-				      "by \"%.64s\", not by the relay's organisation \"%s\"",
+		rc = vigil__error_set(err, VIGIL_E_VERIFY, "the %s at position %llu is authored "
+				      "by \"%.64s\", not by the relay's organisation \"%s\"", what,
 				      (unsigned long long)pos, r->author, c->relay.organisation);
 		goto out;
 	}
-	for (size_t i = 0; i < a->n_recipients; i++)
-		ours |= strcmp(a->recipients[i], c->self.organisation) == 0;
+	int ours = 0;
+	for (size_t i = 0; i < n_recipients; i++)
+		ours |= strcmp(recipients[i], c->self.organisation) == 0;
 	if (!ours) {
-		rc = vigil__error_set(err, VIGIL_E_VERIFY, "the alert at position %llu is not "
-				      "addressed to our organisation (%s)", (unsigned long long)pos,
-				      c->self.organisation);
+		rc = vigil__error_set(err, VIGIL_E_VERIFY, "the %s at position %llu is not "
+				      "addressed to our organisation (%s)", what,
+				      (unsigned long long)pos, c->self.organisation);
 		goto out;
+	}
+	if (r->body_case == VIGIL__V1__RECORD__BODY_ERASURE) {
+		const Vigil__V1__Erasure *er = r->erasure;
+		/* Every entry it names, or the application would keep copies of
+		 * the rest; and only entries before it. */
+		if (er->n_indexes > VIGIL_ERASED_MAX) {
+			rc = vigil__error_set(err, VIGIL_E_VERIFY, "the erasure at position %llu "
+					      "names %zu entries, more than the %d one erasure may "
+					      "name", (unsigned long long)pos, er->n_indexes,
+					      VIGIL_ERASED_MAX);
+			goto out;
+		}
+		if (er->indexes[er->n_indexes - 1] >= pos) {
+			rc = vigil__error_set(err, VIGIL_E_VERIFY, "the erasure at position %llu "
+					      "names entry %llu, which is not before it",
+					      (unsigned long long)pos,
+					      (unsigned long long)er->indexes[er->n_indexes - 1]);
+			goto out;
+		}
+		erasure_fields(er, out);
+	} else {
+		alert_fields(r->alert, out);
 	}
 	snprintf(out->case_id, sizeof(out->case_id), "%s", r->case_id);
 	memcpy(out->record_id, r->record_id.data, RECORD_ID_LEN);
-	/* record_parse() checked kind, police and the number of recipients. */
-	out->kind = record_alert_kind_name(a->kind);
-	out->stage = a->stage;
-	memcpy(out->alert_id, a->alert_id.data, RECORD_ID_LEN);
-	hex_encode(out->alert_id, RECORD_ID_LEN, out->alert_id_hex);
-	out->deadline_ms = a->deadline_ms;
-	out->last_success_ms = a->last_success_ms;
-	out->failed_attempts = a->failed_attempts;
-	out->n_recipients = a->n_recipients < VIGIL_RECIPIENTS_MAX ? a->n_recipients
-								   : VIGIL_RECIPIENTS_MAX;
+	out->n_recipients = n_recipients < VIGIL_RECIPIENTS_MAX ? n_recipients
+								: VIGIL_RECIPIENTS_MAX;
 	for (size_t i = 0; i < out->n_recipients; i++)
-		snprintf(out->recipients[i], sizeof(out->recipients[i]), "%s", a->recipients[i]);
-	out->police = vigil__record_police_name(a->police);
-	out->police_advice = vigil__record_police_advice(a->police);
-	vigil__error_copy_text(out->resolution, sizeof(out->resolution), a->resolution);
-	vigil__error_copy_text(out->cause, sizeof(out->cause), a->cause);
+		snprintf(out->recipients[i], sizeof(out->recipients[i]), "%s", recipients[i]);
 out:
 	record_free(r);
 	return rc;
@@ -299,7 +353,7 @@ out:
 static void alert_clear(struct vigil_alert *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->kind = out->police = out->police_advice = "";
+	out->kind = out->police = out->police_advice = out->erase_reason = "";
 	out->checkpoint.signed_at_ms = -1;
 }
 
@@ -329,7 +383,7 @@ static int delivery_take(struct vigil_client *c, const Vigil__V1__Delivery *d,
 		out->position = d->position;
 		return rc;
 	}
-	out->event = VIGIL_EVENT_ALERT;
+	/* out->event: record_take() says whether an alert or an erasure. */
 	out->received_at_ms = e->received_at_ms;
 	memcpy(out->leaf_hash, e->leaf_hash.data, SHA256_LEN);
 	c->sub.last = d->position;

@@ -188,7 +188,13 @@ int cases_watchdog(struct cases *cs, int64_t now_ms, const uint8_t new_id[RECORD
  * highest acknowledged). */
 int cases_delivery_ack(struct cases *cs, const char *org, uint64_t position);
 
-/* Records an alert entry for delivery: its position and recipients. */
+/*
+ * Records an entry for delivery in the alerts table: its position, case,
+ * alert id, stage and recipients.  An alert, or an Erasure entry (ev's
+ * alert_id its record id, stage 0): the table is what is delivered, not
+ * what is open; AlertAck and the watchdog never read it (the case's open
+ * alert is in the case's row).
+ */
 int cases_note_alert(struct cases *cs, uint64_t position, const struct watch_event *ev);
 
 /*

@@ -16,7 +16,7 @@
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
-/* One alert entry, as read back for a replay. */
+/* One alert or Erasure entry, as read back for a replay. */
 struct replay_item {
 	uint64_t position;
 	int64_t received_at_ms;
@@ -45,7 +45,7 @@ struct replay {
 	int status;
 	uint64_t acked;               /* first round: the stored acknowledgement */
 	uint64_t next;                /* where the next round starts */
-	size_t rows;                  /* alert rows examined */
+	size_t rows;                  /* alerts table rows examined */
 	struct replay_item items[DELIVERY_PAGE];
 	size_t n;                     /* items addressed to org */
 };
@@ -128,7 +128,7 @@ static void replay_free(struct replay *r)
 	free(r);
 }
 
-/* Thread pool: one page of alerts from the database. */
+/* Thread pool: one page of the alerts table (alert and Erasure entries). */
 static void replay_work(uv_work_t *w)
 {
 	struct replay *r = container_of(w, struct replay, work);
@@ -231,7 +231,7 @@ static void replay_done(uv_work_t *w, int status)
 		c->sub_next = r->next;
 		c->sub_replaying = 0;
 		if (!check_lagging(c)) {
-			/* More pages, or alerts committed while this one was read. */
+			/* More pages, or entries committed while this one was read. */
 			if (r->rows == DELIVERY_PAGE ||
 			    writer_alert_horizon(c->relay->writer) > c->sub_next)
 				replay_start(c, 0, 0);

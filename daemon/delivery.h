@@ -1,11 +1,18 @@
 /*
- * delivery.h - alerts to the organisations they are addressed to.
+ * delivery.h - alerts, and Erasure entries, to the organisations they are
+ * addressed to.
+ *
+ * What is delivered is what the alerts table lists: every alert entry the
+ * watchdog writes and every Erasure entry (an owner's erasure or the
+ * retention rules'), each to the organisations it names as recipients.
+ * This file treats both alike and never looks inside the record; the
+ * client tells them apart by the record's body.
  *
  * A peer subscribes with the last position it has seen.  The relay first
- * replays, from the database, every alert entry after max(that position,
+ * replays, from the database, every such entry after max(that position,
  * the organisation's last acknowledged position) that names the
  * organisation as a recipient, in order, a page at a time on the thread
- * pool; then it pushes each new alert as the writer commits it.  The peer
+ * pool; then it pushes each new one as the writer commits it.  The peer
  * acknowledges positions (DeliveryAck); the highest is kept per
  * organisation, so an organisation that was offline gets everything after
  * it on its next subscription, and nothing it acknowledged again.
@@ -23,7 +30,7 @@
 struct conn;
 struct relay;
 
-#define DELIVERY_PAGE 64                       /* alerts read per replay round */
+#define DELIVERY_PAGE 64                       /* entries read per replay round */
 #define DELIVERY_MAX_QUEUE (1024u * 1024u)     /* unread bytes before Lagging */
 
 /* Handles Subscribe and DeliveryAck frames; takes ownership of f.  Calls
@@ -36,7 +43,8 @@ void delivery_ack(struct conn *c, Vigil__V1__Frame *f);
  * that alerts can address the parties of a case by role. */
 void delivery_note_peer(struct conn *c);
 
-/* The writer's alert sink (writer_set_alert_sink); ctx is the relay. */
+/* The writer's alert sink (writer_set_alert_sink): alerts and Erasure
+ * entries; ctx is the relay. */
 void delivery_on_alerts(void *ctx, struct writer_alert *list);
 
 #endif

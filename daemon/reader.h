@@ -26,7 +26,8 @@ struct reader {
 	sqlite3_stmt *entries;   /* entries of a range by one author */
 	sqlite3_stmt *begin;
 	sqlite3_stmt *end;
-	sqlite3_stmt *alerts;    /* alert entries from a position on */
+	sqlite3_stmt *alerts;    /* alert and Erasure entries (the alerts table)
+				  * from a position on */
 	sqlite3_stmt *acked;     /* an organisation's acknowledged position */
 };
 

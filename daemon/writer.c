@@ -30,6 +30,10 @@ struct writer {
 	struct walsync *walsync;         /* WAL checkpoints, off the writer's path */
 	int scrub;                       /* the open transaction erases: scrub the WAL
 					  * after its commit */
+	/* The alert and Erasure entries the open transaction appended, in
+	 * position order: handed to the loop after its commit (hand_over),
+	 * freed when it is rolled back. */
+	struct writer_alert *fresh, **fresh_tail;
 	struct health health;            /* failing storage: backoff, or no more writes */
 
 	uv_thread_t thread;
@@ -164,9 +168,48 @@ static int append_relay_record(struct writer *w, Vigil__V1__Record *r, int64_t n
 }
 
 /*
+ * The relay's Erasure entry ea about case_id, appended at received time
+ * now in the open transaction (*at: its index) and delivered like an
+ * alert: noted in the alerts table for its recipients (alert_id its record
+ * id, stage 0), so that an organisation offline gets it by replay, and
+ * kept for the loop, which pushes it to the subscribed recipients after
+ * the commit.  0 or an SQLite error.
+ */
+static int append_erasure(struct writer *w, Vigil__V1__Erasure *ea, const char *case_id,
+			  int64_t now, uint64_t *at)
+{
+	struct writer_alert *a = calloc(1, sizeof(*a));
+	if (!a)
+		return SQLITE_NOMEM;
+	a->erasure = 1;
+	struct watch_event *ev = &a->ev;
+	snprintf(ev->case_id, sizeof(ev->case_id), "%s", case_id);
+	for (size_t i = 0; i < ea->n_recipients && i < WATCH_MAX_RECIPIENTS; i++)
+		snprintf(ev->recipients[ev->n_recipients++], CASE_ORG_LEN, "%s", ea->recipients[i]);
+	int rc = RAND_bytes(ev->alert_id, RECORD_ID_LEN) == 1 ? 0 : SQLITE_ERROR;
+	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
+	r.record_id.data = ev->alert_id;
+	r.record_id.len = RECORD_ID_LEN;
+	r.case_id = (char *)case_id;
+	r.body_case = VIGIL__V1__RECORD__BODY_ERASURE;
+	r.erasure = ea;
+	if (rc == 0)
+		rc = append_relay_record(w, &r, now, at, a);
+	if (rc == 0 && cases_note_alert(w->cases, a->position, ev) != VG_OK)
+		rc = cases_abort(w);
+	if (rc != 0) {
+		writer_alerts_free(a);
+		return rc;
+	}
+	*w->fresh_tail = a;
+	w->fresh_tail = &a->next;
+	return 0;
+}
+
+/*
  * An EraseRequest, once cases_erase_check allowed it, in the open
  * transaction: the owner's request entry, the relay's Erasure entry (what,
- * why, on whose request, told to the case's parties), and the erasure
+ * why, on whose request, delivered to the case's parties), and the erasure
  * itself, all or nothing.
  */
 static int erase_job(struct writer *w, struct writer_job *j, struct store_entry *req)
@@ -192,9 +235,6 @@ static int erase_job(struct writer *w, struct writer_job *j, struct store_entry 
 	}
 	if ((rc = append_entry(w, req)) != 0)
 		return rc;
-	uint8_t erasure_id[RECORD_ID_LEN];
-	if (RAND_bytes(erasure_id, sizeof(erasure_id)) != 1)
-		return SQLITE_ERROR;
 	uint64_t indexes[1] = { found.index };
 	char *recipients[CASE_PARTIES_MAX];
 	for (size_t i = 0; i < n_parties; i++)
@@ -209,14 +249,8 @@ static int erase_job(struct writer *w, struct writer_job *j, struct store_entry 
 	ea.reference = er->reference;
 	ea.recipients = recipients;
 	ea.n_recipients = n_parties;
-	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
-	r.record_id.data = erasure_id;
-	r.record_id.len = RECORD_ID_LEN;
-	r.case_id = (char *)j->case_id;
-	r.body_case = VIGIL__V1__RECORD__BODY_ERASURE;
-	r.erasure = &ea;
 	uint64_t at;
-	if ((rc = append_relay_record(w, &r, j->received_at_ms, &at, NULL)) != 0 ||
+	if ((rc = append_erasure(w, &ea, j->case_id, j->received_at_ms, &at)) != 0 ||
 	    (rc = store_erase(w->store, found.index, er->whole_record, at,
 			      j->received_at_ms)) != 0)
 		return rc;
@@ -430,12 +464,15 @@ static int write_job(struct writer *w, struct writer_job *j)
 	return 0;
 }
 
-/* Undoes a transaction that failed: the database, and the tree in memory
- * back to m. */
+/* Undoes a transaction that failed: the database, the tree in memory
+ * back to m, and the deliveries it would have handed over. */
 static void roll_back(struct writer *w, const struct logtree_mark *m)
 {
 	store_rollback(w->store);
 	logtree_rewind(w->tree, m);
+	writer_alerts_free(w->fresh);
+	w->fresh = NULL;
+	w->fresh_tail = &w->fresh;
 }
 
 /* A transaction failed: the health state decides what follows; a change
@@ -507,6 +544,39 @@ static int query_job(struct writer *w, struct writer_job *j)
 		return cases_abort(w);
 	j->status = rc;
 	return 0;
+}
+
+/*
+ * After a commit: the alert and Erasure entries the transaction appended
+ * get their proofs to cp, the checkpoint that covers them, and go to the
+ * loop for delivery (the caller wakes it with uv_async_send).
+ */
+static void hand_over(struct writer *w, struct logtree_checkpoint *cp)
+{
+	struct writer_alert *head = w->fresh;
+	w->fresh = NULL;
+	w->fresh_tail = &w->fresh;
+	if (!head)
+		return;
+	struct writer_alert *last = head;
+	for (struct writer_alert *a = head; a; a = a->next) {
+		if (logtree_prove(w->tree, a->position, cp->size, a->proof, &a->proof_len) != 0)
+			a->proof_len = 0; /* delivered without; a replay reads it again */
+		a->checkpoint = logtree_checkpoint_ref(cp);
+		if (!a->erasure)
+			log_notice("alert %s stage %d (%s) for case %s, entry %llu",
+				   record_alert_kind_name(a->ev.kind), a->ev.stage,
+				   a->ev.stage ? "raised" : a->ev.resolution, a->ev.case_id,
+				   (unsigned long long)a->position);
+		last = a;
+	}
+	uv_mutex_lock(&w->mu);
+	if (w->alerts_tail)
+		w->alerts_tail->next = head;
+	else
+		w->alerts_head = head;
+	w->alerts_tail = last;
+	uv_mutex_unlock(&w->mu);
 }
 
 /* One transaction for the whole batch: its entries, tree nodes and the
@@ -603,6 +673,8 @@ static void write_batch(struct writer *w, struct writer_job *batch)
 		}
 		j->checkpoint = logtree_checkpoint_ref(cp);
 	}
+	/* The Erasure entries of granted erase requests. */
+	hand_over(w, cp);
 	logtree_checkpoint_release(cp);
 }
 
@@ -619,9 +691,10 @@ void writer_alerts_free(struct writer_alert *list)
 }
 
 /* The alert entry for ev: a Record authored by the relay's organisation,
- * signed with the relay's certificate key, appended like any other. */
+ * signed with the relay's certificate key, appended like any other and
+ * kept for the loop (w->fresh). */
 static int append_alert(struct writer *w, const struct watch_event *ev,
-			const uint8_t new_id[RECORD_ID_LEN], int64_t now, struct writer_alert **out)
+			const uint8_t new_id[RECORD_ID_LEN], int64_t now)
 {
 	struct writer_alert *a = calloc(1, sizeof(*a));
 	if (!a)
@@ -662,7 +735,8 @@ static int append_alert(struct writer *w, const struct watch_event *ev,
 		writer_alerts_free(a);
 		return rc;
 	}
-	*out = a;
+	*w->fresh_tail = a;
+	w->fresh_tail = &a->next;
 	return 0;
 fail:
 	writer_alerts_free(a);
@@ -672,8 +746,9 @@ fail:
 /*
  * The retention rules' turn: one batch of one closed case (cases_retention)
  * erased in one transaction with the relay's Erasure entry (reason
- * retention), then the WAL scrubbed.  A kill -9 loses the whole turn or
- * none of it, so a batch is never named by two Erasure entries.
+ * retention), then the WAL scrubbed and the Erasure handed over for
+ * delivery.  A kill -9 loses the whole turn or none of it, so a batch is
+ * never named by two Erasure entries.
  */
 static void write_retention(struct writer *w)
 {
@@ -697,7 +772,6 @@ static void write_retention(struct writer *w)
 	}
 	uint64_t at = 0;
 	if (rc == 0 && got == 1) {
-		uint8_t erasure_id[RECORD_ID_LEN];
 		char *recipients[CASE_PARTIES_MAX];
 		for (size_t i = 0; i < b->n_parties; i++)
 			recipients[i] = b->parties[i];
@@ -708,15 +782,7 @@ static void write_retention(struct writer *w)
 		ea.reason = VIGIL__V1__ERASE_REASON__ERASE_REASON_RETENTION;
 		ea.recipients = recipients;
 		ea.n_recipients = b->n_parties;
-		Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
-		r.record_id.data = erasure_id;
-		r.record_id.len = RECORD_ID_LEN;
-		r.case_id = b->case_id;
-		r.body_case = VIGIL__V1__RECORD__BODY_ERASURE;
-		r.erasure = &ea;
-		rc = RAND_bytes(erasure_id, sizeof(erasure_id)) == 1 ? 0 : SQLITE_ERROR;
-		if (rc == 0)
-			rc = append_relay_record(w, &r, now, &at, NULL);
+		rc = append_erasure(w, &ea, b->case_id, now, &at);
 		for (size_t i = 0; rc == 0 && i < b->n; i++)
 			rc = store_erase(w->store, b->indexes[i], b->whole, at, now);
 	}
@@ -741,6 +807,7 @@ static void write_retention(struct writer *w)
 	}
 	if (cp) {
 		publish(w, cp);
+		hand_over(w, cp);
 		logtree_checkpoint_release(cp);
 		uv_async_send(&w->async);
 	}
@@ -767,7 +834,6 @@ static void write_alerts(struct writer *w)
 	uint64_t first = logtree_size(w->tree);
 	struct logtree_mark mark;
 	logtree_mark(w->tree, &mark);
-	struct writer_alert *head = NULL, **tail = &head;
 	struct logtree_checkpoint *cp = NULL;
 	int rc = store_begin(w->store);
 	for (int n = 0; rc == 0 && n < WATCH_BATCH; n++) {
@@ -784,9 +850,7 @@ static void write_alerts(struct writer *w)
 			rc = cases_abort(w);
 			break;
 		}
-		rc = append_alert(w, &ev, new_id, now, tail);
-		if (rc == 0)
-			tail = &(*tail)->next;
+		rc = append_alert(w, &ev, new_id, now);
 	}
 	if (rc == 0 && logtree_size(w->tree) != first)
 		rc = logtree_sign(w->tree, now_ms(), &cp);
@@ -794,7 +858,6 @@ static void write_alerts(struct writer *w)
 		rc = store_commit(w->store);
 	if (rc != 0) {
 		roll_back(w, &mark);
-		writer_alerts_free(head);
 		storage_failed(w, rc, "the watchdog's alerts");
 		/* Due again when the backoff allows (never after a fatal failure:
 		 * the deadlines are kept in the database for the next run). */
@@ -808,30 +871,10 @@ static void write_alerts(struct writer *w)
 		return;
 	}
 	publish(w, cp);
-	for (struct writer_alert *a = head; a; a = a->next) {
-		if (logtree_prove(w->tree, a->position, cp->size, a->proof, &a->proof_len) != 0)
-			a->proof_len = 0; /* delivered without; a replay reads it again */
-		a->checkpoint = logtree_checkpoint_ref(cp);
-		log_notice("alert %s stage %d (%s) for case %s, entry %llu",
-			   record_alert_kind_name(a->ev.kind), a->ev.stage,
-			   a->ev.stage ? "raised" : a->ev.resolution, a->ev.case_id,
-			   (unsigned long long)a->position);
-	}
+	hand_over(w, cp);
 	logtree_checkpoint_release(cp);
 	if (cases_next_due(w->cases, &w->watch_due) != 0)
 		w->watch_due = now + 1000;
-	uv_mutex_lock(&w->mu);
-	if (head) {
-		if (w->alerts_tail)
-			w->alerts_tail->next = head;
-		else
-			w->alerts_head = head;
-		struct writer_alert *last = head;
-		while (last->next)
-			last = last->next;
-		w->alerts_tail = last;
-	}
-	uv_mutex_unlock(&w->mu);
 	uv_async_send(&w->async);
 }
 
@@ -1009,6 +1052,7 @@ int writer_open(struct store *s, struct writer **out, char *err, size_t err_len)
 		return VG_ENOMEM;
 	}
 	w->store = s;
+	w->fresh_tail = &w->fresh;
 	int rc = VG_EIO;
 	if (cases_open(store_db(s), &w->cases, err, err_len) != 0 ||
 	    reseals_open(store_db(s), &w->reseals, err, err_len) != 0 ||
@@ -1033,6 +1077,7 @@ void writer_close(struct writer **wp)
 	logtree_checkpoint_release(w->published);
 	logtree_checkpoint_release(w->latest);
 	writer_alerts_free(w->alerts_head);
+	writer_alerts_free(w->fresh);
 	free(w);
 	*wp = NULL;
 }

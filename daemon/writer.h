@@ -19,6 +19,9 @@
  * commits with one fsync (WAL, synchronous=FULL).  When nothing was
  * committed for the checkpoint interval it signs a heartbeat checkpoint;
  * when a case's deadline comes it writes the watchdog's alerts first.
+ * Every alert and Erasure entry it commits (the watchdog's, an erasure
+ * on request in a batch, the retention rules') is handed to the loop for
+ * delivery after the commit, with its proof to the covering checkpoint.
  *
  * Threads: writer_open() and writer_close() run on the main thread before
  * the loop starts and after it ends; writer_get_stats() on any thread;
@@ -187,12 +190,18 @@ struct writer_member_key {
 #define WRITER_WAL_LIMIT (16u * 1024u * 1024u)
 
 /*
- * An alert entry the watchdog committed, handed to the loop for delivery
- * (writer_set_alert_sink); the sink owns the list (writer_alerts_free).
+ * An entry delivered like an alert, committed and handed to the loop for
+ * delivery (writer_set_alert_sink); the sink owns the list
+ * (writer_alerts_free).  Two kinds: an alert the watchdog wrote, and an
+ * Erasure entry (on an owner's request or by the retention rules), which
+ * is told to the case's parties the same way.  For an Erasure, ev holds
+ * only its case, alert_id = the entry's record id, stage 0 and its
+ * recipients (as in the alerts table); the alert fields are 0.
  */
 struct writer_alert {
 	struct writer_alert *next;
 	uint64_t position;                 /* the entry's index */
+	int erasure;                       /* 1: an Erasure entry, not an alert */
 	struct watch_event ev;             /* case, stage, recipients */
 	int64_t received_at_ms;
 	uint8_t cert_sha256[SHA256_LEN];   /* the relay's certificate */
@@ -208,12 +217,13 @@ struct writer_alert {
 
 void writer_alerts_free(struct writer_alert *list);
 
-/* Where committed alerts go (loop thread); set before writer_start. */
+/* Where committed alerts and Erasure entries go (loop thread); set before
+ * writer_start. */
 void writer_set_alert_sink(struct writer *w, void (*sink)(void *ctx, struct writer_alert *list),
 			   void *ctx);
 
-/* One past the position of the newest alert the loop has been handed (0
- * when none yet this run); loop thread. */
+/* One past the position of the newest alert or Erasure entry the loop has
+ * been handed (0 when none yet this run); loop thread. */
 uint64_t writer_alert_horizon(const struct writer *w);
 
 /*

@@ -8,7 +8,11 @@
  * relay delivers, verified by libvigil first (the relay's signature, the
  * leaf hash, the signed checkpoint and the inclusion proof): the replay of
  * what is stored and not yet acknowledged, then, with --follow, each new
- * one as it comes.  It acknowledges what it has printed, and only that:
+ * one as it comes.  The relay delivers its Erasure entries the same way
+ * (what it erased of our cases' entries, why, on whose request); they are
+ * printed as erasures, not as alerts.  The tool keeps no copy of a record
+ * or of opened text, so an erasure leaves it nothing to delete.  It
+ * acknowledges what it has printed, and only that:
  * the position of the last line that reached standard output is sent as a
  * DeliveryAck whenever the stream pauses, and once more before it exits,
  * followed by a query whose answer shows the relay has read it.  An alert
@@ -143,11 +147,166 @@ static void alert_json(const struct vigil_alert *a)
 	fputs("}\n", f);
 }
 
-/* Prints one alert and makes sure it left: 0, or -1 when standard output
- * failed (the alert then counts as not shown). */
+/* ---- printing one erasure ---------------------------------------------------------
+ *
+ * An erasure's fields are listed once (erasure_fields), each written by a
+ * put_* call that knows both forms, so the text line and the JSON object
+ * cannot drift apart.  Text: the head fields (label "") separated by
+ * spaces, then "LABEL: VALUE" separated by "; "; a field with no label
+ * (NULL) is in the JSON object only.  An empty string or an absent id is
+ * "none" in the text and null in JSON.
+ */
+
+struct sink {
+	int json;
+	int n;         /* JSON members written */
+	int labelled;  /* text: labelled fields written */
+	int head;      /* text: head fields written */
+};
+
+/* The key or the separator and label; 0 when the field is not in this form. */
+static int put_begin(struct sink *s, const char *key, const char *label)
+{
+	if (s->json) {
+		json_key(stdout, &s->n, key);
+		return 1;
+	}
+	if (!label)
+		return 0;
+	if (!label[0]) {
+		printf("%s", s->head++ ? " " : "");
+		return 1;
+	}
+	printf("%s%s: ", s->labelled++ ? "; " : " ", label);
+	return 1;
+}
+
+static void put_u64(struct sink *s, const char *key, const char *label, uint64_t v)
+{
+	if (put_begin(s, key, label))
+		printf("%llu", (unsigned long long)v);
+}
+
+static void put_time(struct sink *s, const char *key, const char *label, int64_t ms)
+{
+	if (!put_begin(s, key, label))
+		return;
+	if (s->json) {
+		json_write_time(stdout, ms);
+		return;
+	}
+	char t[VIGIL_TIME_LEN];
+	time_or_none(ms, t, sizeof(t));
+	printf("%s", t);
+}
+
+static void put_str(struct sink *s, const char *key, const char *label, const char *v)
+{
+	if (!put_begin(s, key, label))
+		return;
+	if (s->json)
+		json_write_string_or_null(stdout, v);
+	else
+		printf("%s", v && v[0] ? v : "none");
+}
+
+/* n bytes as hex; absent: none / null. */
+static void put_hex(struct sink *s, const char *key, const char *label, const uint8_t *b,
+		    size_t n, int present)
+{
+	if (!put_begin(s, key, label))
+		return;
+	if (s->json && !present)
+		fputs("null", stdout);
+	else if (s->json)
+		json_write_hex(stdout, b, n);
+	else if (!present)
+		printf("none");
+	else
+		for (size_t i = 0; i < n; i++)
+			printf("%02x", b[i]);
+}
+
+/* JSON true or false; the text names the two cases. */
+static void put_bool(struct sink *s, const char *key, const char *label, int v,
+		     const char *text_true, const char *text_false)
+{
+	if (!put_begin(s, key, label))
+		return;
+	if (s->json)
+		fputs(v ? "true" : "false", stdout);
+	else
+		printf("%s", v ? text_true : text_false);
+}
+
+/* Numbers: [1,2] / 1,2. */
+static void put_u64s(struct sink *s, const char *key, const char *label, const uint64_t *v,
+		     size_t n)
+{
+	if (!put_begin(s, key, label))
+		return;
+	printf("%s", s->json ? "[" : "");
+	for (size_t i = 0; i < n; i++)
+		printf("%s%llu", i ? "," : "", (unsigned long long)v[i]);
+	printf("%s", s->json ? "]" : "");
+}
+
+/* Organisations: ["a","b"] / a, b. */
+static void put_orgs(struct sink *s, const char *key, const char *label,
+		     const char (*v)[VIGIL_ORG_LEN], size_t n)
+{
+	if (!put_begin(s, key, label))
+		return;
+	if (s->json)
+		fputc('[', stdout);
+	for (size_t i = 0; i < n; i++) {
+		if (s->json) {
+			fputs(i ? "," : "", stdout);
+			json_write_string(stdout, v[i]);
+		} else {
+			printf("%s%s", i ? ", " : "", v[i]);
+		}
+	}
+	if (s->json)
+		fputc(']', stdout);
+}
+
+/* The fields of an erasure, in the order both forms print them. */
+static void erasure_fields(const struct vigil_alert *a, struct sink *s)
+{
+	put_u64(s, "position", "", a->position);
+	put_time(s, "received_at", "", a->received_at_ms);
+	put_str(s, "case_id", "", a->case_id);
+	put_str(s, "kind", "", a->kind);
+	put_bool(s, "whole_record", "what", a->erase_whole, "records", "sealed-texts");
+	put_u64s(s, "entries", "entries", a->erased, a->erased_n);
+	put_str(s, "reason", "reason", a->erase_reason);
+	put_str(s, "requested_by", "requested by", a->requested_by);
+	put_hex(s, "request_id", "request", a->request_id, VIGIL_RECORD_ID_LEN,
+		a->requested_by[0] != '\0');
+	put_str(s, "reference", "reference", a->erase_reference);
+	put_orgs(s, "recipients", "recipients", a->recipients, a->n_recipients);
+	put_hex(s, "record_id", NULL, a->record_id, VIGIL_RECORD_ID_LEN, 1);
+	put_hex(s, "leaf_hash", NULL, a->leaf_hash, VIGIL_HASH_LEN, 1);
+	put_u64(s, "checkpoint_size", NULL, a->checkpoint.size);
+}
+
+static void erasure_print(const struct vigil_alert *a, int json)
+{
+	struct sink s = { .json = json };
+	if (json)
+		fputc('{', stdout);
+	erasure_fields(a, &s);
+	printf("%s\n", json ? "}" : "");
+}
+
+/* Prints one alert or erasure and makes sure it left: 0, or -1 when
+ * standard output failed (it then counts as not shown). */
 static int alert_print(const struct vigil_alert *a, int json)
 {
-	if (json)
+	if (a->event == VIGIL_EVENT_ERASURE)
+		erasure_print(a, json);
+	else if (json)
 		alert_json(a);
 	else
 		alert_text(a);
@@ -185,6 +344,20 @@ static void alerts_help(FILE *f)
 		   "alert_id, police (none, consider, required), police_advice, deadline,\n"
 		   "last_success, failed_attempts, recipients, record_id, leaf_hash,\n"
 		   "checkpoint_size.  ID is what 'vigil alert ack' takes.\n"
+		   "\n"
+		   "The relay delivers its erasures of our cases' entries the same way (on\n"
+		   "the owner's request, or by its retention rules), one line each:\n"
+		   "\n"
+		   "  POSITION TIME CASE erasure what: sealed-texts|records; entries: N,...;\n"
+		   "  reason: REASON; requested by: ORG|none; request: ID|none; reference:\n"
+		   "  REF|none; recipients: ORG, ...\n"
+		   "\n"
+		   "(none: by the retention rules).  With --json: position, received_at,\n"
+		   "case_id, kind (\"erasure\"), whole_record, entries, reason, requested_by,\n"
+		   "request_id, reference, recipients, record_id, leaf_hash, checkpoint_size.\n"
+		   "An erasure is acknowledged like an alert; it needs no 'vigil alert ack'.\n"
+		   "Whoever keeps copies of those entries' records or opened text deletes\n"
+		   "them (this tool keeps none).\n"
 		   "Exit status: 0 done, 1 refused by the relay, 2 usage error, 3 connection,\n"
 		   "TLS, protocol or verification failure (nothing after the alert that\n"
 		   "failed is printed).\n", QUIET_MS / 1000);
@@ -245,7 +418,7 @@ static int alerts_loop(const struct settings *s, vigil_client *c, int follow, ui
 			status = failed(s, &err);
 			break;
 		}
-		if (a->event == VIGIL_EVENT_ALERT) {
+		if (a->event == VIGIL_EVENT_ALERT || a->event == VIGIL_EVENT_ERASURE) {
 			if (alert_print(a, s->json) != 0) {
 				fprintf(stderr, "vigil: cannot write the alerts; the one at position "
 						"%llu and later stay unacknowledged\n",

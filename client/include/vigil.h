@@ -10,8 +10,8 @@
  * checkpoint's tree.  It also reads the relay's tamper-evident log
  * (checkpoints, inclusion and consistency proofs, leaf hashes, our own
  * entries), asks about cases, receives the alerts the relay raises for our
- * organisation (each verified like a receipt) and verifies saved receipts
- * offline.
+ * organisation and the erasures of our cases' entries (each verified like
+ * a receipt) and verifies saved receipts offline.
  *
  * Blocking model: every call blocks the calling thread until it is done or
  * until the network has been silent for timeout_ms (struct vigil_options);
@@ -1171,19 +1171,40 @@ struct vigil_member {
 VIGIL_API int vigil_members(vigil_client *c, struct vigil_member **out, size_t *n,
 			    struct vigil_error *err);
 
-/* ---- alerts: subscription and delivery ------------------------------------------
+/* ---- alerts and erasures: subscription and delivery ---------------------------------
  *
  * The relay raises alerts itself (a silence past a case's window, failed
  * attempts, a stalled handover; escalation to stage 2; resolution) as log
  * entries it signs with its own certificate's key, and delivers each one to
- * the organisations it names.  A client subscribes once per connection:
- * the relay first replays every stored alert for our organisation after
- * max(after, the position our organisation last acknowledged), in position
- * order, then pushes each new one within a second of its commit.  The
- * client reads them with vigil_next_alert() and acknowledges what it has
- * handled with vigil_ack_deliveries(); acknowledged positions are kept by
- * the relay per organisation, so a later subscription (by anyone of the
- * organisation) starts after them.
+ * the organisations it names.  It delivers its Erasure entries the same
+ * way, to every party of the case: what it erased of which entries (their
+ * sealed text, or the records themselves), why and on whose request, on
+ * the owner's request (vigil_submit_erase) or by its retention rules.  A
+ * client subscribes once per connection: the relay first replays every
+ * stored alert and erasure for our organisation after max(after, the
+ * position our organisation last acknowledged), in position order, then
+ * pushes each new one within a second of its commit.  The client reads
+ * them with vigil_next_alert() (out->event says which: VIGIL_EVENT_ALERT or
+ * VIGIL_EVENT_ERASURE) and acknowledges what it has handled with
+ * vigil_ack_deliveries(); acknowledged positions are kept by the relay per
+ * organisation, so a later subscription (by anyone of the organisation)
+ * starts after them.
+ * An erasure is acknowledged like an alert; it is no alert: nothing is
+ * open, and an AlertAck never names it.
+ *
+ * Erasures and copies: libvigil keeps no copy of a record or of opened
+ * text (vigil_open_sealed opens an envelope when asked and returns the
+ * text to the caller).  An application that keeps copies (records from
+ * vigil_get_entries or a case log, text it opened, anything derived from
+ * them) must delete those of the erased entries (out->erased, in the case
+ * out->case_id) when it receives the erasure: their sealed text, and with
+ * erase_whole the record bytes too.  It should acknowledge the erasure only
+ * once that is done, so that a crash in between gets it again by replay.
+ * A saved receipt (vigil_receipt and the record bytes kept beside it)
+ * carries no free text, only the record's coded fields and the commitment
+ * to its sealed text; after a whole-record erasure the relay keeps only the
+ * leaf hash, and whether to keep such a receipt as the holder's evidence
+ * is the holder's decision.
  *
  * While subscribed the connection works as before: submissions and
  * queries are answered, and deliveries that arrive while the library waits
@@ -1201,9 +1222,11 @@ VIGIL_API int vigil_members(vigil_client *c, struct vigil_member **out, size_t *
  *      (vigil_checkpoint_open) and its size covers the position;
  *   4. the inclusion proof leads from the leaf hash at the position to the
  *      checkpoint's root;
- *   5. the record passes the relay's stateless validation, is an Alert,
- *      is authored by the relay's organisation (its certificate's O) and
- *      names our organisation among its recipients;
+ *   5. the record passes the relay's stateless validation, is an Alert
+ *      or an Erasure, is authored by the relay's organisation (its
+ *      certificate's O) and names our organisation among its recipients;
+ *      an Erasure names at most VIGIL_ERASED_MAX entries, each before its
+ *      own position;
  *   6. positions strictly increase within a subscription, starting above
  *      max(after, acked).
  * A failure is VIGIL_E_VERIFY naming the check; the connection stays
@@ -1221,20 +1244,36 @@ enum vigil_event {
 				  * of deliveries unread.  acked holds the position the
 				  * relay has as acknowledged; subscribe again (after
 				  * the last position handled) to catch up by replay */
+	VIGIL_EVENT_ERASURE = 3, /* an erasure, verified: the common fields, kind
+				  * "erasure" and the erasure's fields at the end */
 };
 
-/* One delivered alert.  The struct owns no memory (about 9 KiB). */
+/*
+ * One delivered alert or erasure.  The struct owns no memory (about 13 KiB).
+ *
+ * ABI: VIGIL_EVENT_ERASURE and the erasure's fields (the last group below)
+ * were added after the first version of this header; every earlier member
+ * keeps its offset and every earlier event its value, but the struct grew,
+ * so a program built against the earlier header must be rebuilt before it
+ * runs with this library (it would pass a smaller struct).  A program that
+ * does not know VIGIL_EVENT_ERASURE should treat an unknown event as
+ * nothing to show, but still acknowledge its position.
+ */
 struct vigil_alert {
 	int event;                        /* enum vigil_event */
 	uint64_t acked;                   /* VIGIL_EVENT_LAGGING only */
-	/* VIGIL_EVENT_ALERT: */
+	/* VIGIL_EVENT_ALERT and VIGIL_EVENT_ERASURE: position, received_at_ms,
+	 * record_id, leaf_hash, case_id, kind, recipients and checkpoint;
+	 * VIGIL_EVENT_ALERT: the other fields up to checkpoint, which an
+	 * erasure leaves 0 or "". */
 	uint64_t position;                /* the entry's index in the log */
 	int64_t received_at_ms;           /* when the relay committed it */
 	uint8_t record_id[VIGIL_RECORD_ID_LEN]; /* this entry's record id */
 	uint8_t leaf_hash[VIGIL_HASH_LEN];
 	char case_id[VIGIL_CASE_ID_LEN];
 	const char *kind;                 /* "silence", "failed_attempts" or
-					   * "handover_stalled" */
+					   * "handover_stalled"; "erasure" for
+					   * VIGIL_EVENT_ERASURE */
 	unsigned stage;                   /* 1; 2 (escalated); 0 (resolved) */
 	uint8_t alert_id[VIGIL_RECORD_ID_LEN]; /* the record id of the alert's first
 					   * entry: every stage and the resolution
@@ -1257,6 +1296,20 @@ struct vigil_alert {
 					   * of the case; "handover": an open alert told
 					   * to the organisation that accepted the case */
 	struct vigil_checkpoint checkpoint; /* verified; the proof leads to it */
+	/* VIGIL_EVENT_ERASURE (0 or "" otherwise): the relay erased the entries
+	 * erased[0 .. erased_n - 1] (log indexes, ascending, all of case_id):
+	 * their sealed text, or with erase_whole 1 their record bytes and
+	 * signature too (only their leaf hash is kept).  Named as in struct
+	 * vigil_record_info. */
+	int erase_whole;
+	const char *erase_reason;         /* "data-subject-request", "unlawful-content",
+					   * "other" (on request) or "retention" */
+	char requested_by[VIGIL_ORG_LEN]; /* the owner that asked; "" for retention */
+	uint8_t request_id[VIGIL_RECORD_ID_LEN]; /* the EraseRequest's record id;
+					   * zeros for retention */
+	char erase_reference[65];         /* the owner's reference; "" for retention */
+	size_t erased_n;                  /* 1 .. VIGIL_ERASED_MAX */
+	uint64_t erased[VIGIL_ERASED_MAX];
 };
 
 /*
@@ -1273,8 +1326,9 @@ VIGIL_API int vigil_subscribe(vigil_client *c, uint64_t after, uint64_t *acked,
 /*
  * Waits at most timeout_ms (0: only what has already arrived) for the next
  * delivery of the subscription and returns VIGIL_OK with out->event telling
- * what came: an alert, verified (see above), nothing (a timeout is not an
- * error and leaves the connection as it was), or a Lagging report.
+ * what came: an alert or an erasure, verified (see above), nothing (a
+ * timeout is not an error and leaves the connection as it was), or a
+ * Lagging report.
  * Answers to submissions in flight that arrive meanwhile are kept for
  * vigil_recv_receipt().  VIGIL_E_VERIFY: the delivery did not prove itself
  * (out->position is the position the relay claimed; the rest is cleared).

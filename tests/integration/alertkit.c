@@ -105,7 +105,8 @@ void alertkit_ack_delivery(struct alertkit_sub *s, uint64_t position)
 	assert_int_equal(tclient_send_frame(&s->c, &f), 0);
 }
 
-int alertkit_next_alert(struct alertkit_sub *s, int ms, struct alertkit_got *g)
+/* The next delivery as evidence; alerts_only: an Erasure fails the test. */
+static int next_delivery(struct alertkit_sub *s, int ms, struct alertkit_got *g, int alerts_only)
 {
 	Vigil__V1__Frame *f;
 	if (tclient_recv(&s->c, &f, ms) != 0)
@@ -139,12 +140,37 @@ int alertkit_next_alert(struct alertkit_sub *s, int ms, struct alertkit_got *g)
 						 cp.root), VG_OK);
 	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, e->record.len, e->record.data);
 	assert_non_null(r);
-	assert_int_equal(r->body_case, VIGIL__V1__RECORD__BODY_ALERT);
+	if (r->body_case != VIGIL__V1__RECORD__BODY_ALERT &&
+	    (alerts_only || r->body_case != VIGIL__V1__RECORD__BODY_ERASURE))
+		fail_msg("the delivery at position %llu is a record of body %d, not an alert%s",
+			 (unsigned long long)d->position, (int)r->body_case,
+			 alerts_only ? "" : " or an erasure");
 	assert_string_equal(r->author, "vigil-relay");
 	memset(g, 0, sizeof(*g));
+	g->body = r->body_case;
+	assert_int_equal(r->record_id.len, RECORD_ID_LEN);
+	memcpy(g->record_id, r->record_id.data, RECORD_ID_LEN);
 	g->position = d->position;
 	g->received_at_ms = e->received_at_ms;
 	g->seen_at_ms = now;
+	if (r->body_case == VIGIL__V1__RECORD__BODY_ERASURE) {
+		const Vigil__V1__Erasure *er = r->erasure;
+		snprintf(g->case_id, sizeof(g->case_id), "%s", r->case_id);
+		g->whole_record = er->whole_record;
+		g->reason = er->reason;
+		g->n_erased = er->n_indexes;
+		for (size_t i = 0; i < er->n_indexes && i < 8; i++)
+			g->erased[i] = er->indexes[i];
+		if (er->request_id.len == RECORD_ID_LEN)
+			memcpy(g->request_id, er->request_id.data, RECORD_ID_LEN);
+		snprintf(g->requested_by, sizeof(g->requested_by), "%s", er->requested_by);
+		snprintf(g->reference, sizeof(g->reference), "%s", er->reference);
+		for (size_t i = 0; i < er->n_recipients && i < 8; i++)
+			snprintf(g->recipients[g->n_recipients++], 80, "%s", er->recipients[i]);
+		vigil__v1__record__free_unpacked(r, NULL);
+		frame_free(f);
+		return 1;
+	}
 	g->kind = r->alert->kind;
 	g->stage = (int)r->alert->stage;
 	g->police = r->alert->police;
@@ -159,6 +185,16 @@ int alertkit_next_alert(struct alertkit_sub *s, int ms, struct alertkit_got *g)
 	vigil__v1__record__free_unpacked(r, NULL);
 	frame_free(f);
 	return 1;
+}
+
+int alertkit_next_alert(struct alertkit_sub *s, int ms, struct alertkit_got *g)
+{
+	return next_delivery(s, ms, g, 1);
+}
+
+int alertkit_next_delivery(struct alertkit_sub *s, int ms, struct alertkit_got *g)
+{
+	return next_delivery(s, ms, g, 0);
 }
 
 void alertkit_must_alert(struct alertkit_sub *s, int ms, struct alertkit_got *g, const char *what)

@@ -62,11 +62,14 @@ void alertkit_subscribe(struct alertkit_sub *s, int port, const char *cert, uint
 /* Sends a DeliveryAck of position (the relay does not answer one). */
 void alertkit_ack_delivery(struct alertkit_sub *s, uint64_t position);
 
-/* A delivered alert, verified as evidence. */
+/* A delivered alert or Erasure entry, verified as evidence. */
 struct alertkit_got {
+	int body;                 /* VIGIL__V1__RECORD__BODY_ALERT or _ERASURE */
+	uint8_t record_id[RECORD_ID_LEN];
 	uint64_t position;
 	int64_t received_at_ms;   /* the relay's commit time */
 	int64_t seen_at_ms;       /* when it reached the subscriber */
+	/* An alert: */
 	int kind, stage, police;
 	char case_id[80];
 	char resolution[24];
@@ -74,14 +77,25 @@ struct alertkit_got {
 	char cause[24];
 	int64_t last_success_ms;
 	uint32_t failed_attempts;
+	/* Both: */
 	char recipients[8][80];
 	size_t n_recipients;
+	/* An Erasure: */
+	int whole_record, reason;
+	uint64_t erased[8];
+	size_t n_erased;          /* all it names (erased holds the first 8) */
+	uint8_t request_id[RECORD_ID_LEN];  /* zeros: none (retention) */
+	char requested_by[80];
+	char reference[80];
 };
 
 /* The next delivery within ms, or 0 when none came; fails the test on any
  * other frame and on a delivery that is not signed by the relay, not in
  * the log its signed checkpoint commits to, or not an alert by the relay. */
 int alertkit_next_alert(struct alertkit_sub *s, int ms, struct alertkit_got *g);
+/* The same for an alert or an Erasure entry by the relay (g->body says
+ * which); anything else fails the test. */
+int alertkit_next_delivery(struct alertkit_sub *s, int ms, struct alertkit_got *g);
 /* The same, failing the test when none comes (what names the alert). */
 void alertkit_must_alert(struct alertkit_sub *s, int ms, struct alertkit_got *g,
 			 const char *what);

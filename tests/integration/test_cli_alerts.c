@@ -34,6 +34,7 @@
 #include "casekit.h"
 #include "clikit.h"
 #include "harness.h"
+#include "proto/sealed.h"
 #include "proto/status.h"
 
 #define REFUSED "vigil: refused by relay: "
@@ -539,6 +540,86 @@ static void test_follow(void **state)
 	world_down(&w);
 }
 
+/*
+ * The relay's erasures come through "vigil alerts" too: --follow prints the
+ * Erasure of a note the owner erased as an erasure line (what, which
+ * entry, why, on whose request, to whom), not as an alert, keeps running,
+ * and acknowledges it on SIGTERM, so the next run prints nothing.  (The
+ * case is of low risk, a window of an hour: no alert comes meanwhile.)
+ */
+static void test_follow_erasure(void **state)
+{
+	(void)state;
+	struct world w;
+	world_up(&w, WATCH_NO_ESCALATION);
+	open_case_risk(&w, OWNER "CA-erased", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW);
+	struct tclient iom;
+	if (tclient_open(&iom, R.port, IOM) != 0)
+		fail_msg("connect: %s", iom.err);
+	uint8_t note_id[RECORD_ID_LEN];
+	Vigil__V1__Record r;
+	casekit_record(&r, note_id, OWNER "CA-erased", IOM);
+	Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
+	ca.channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
+	ca.outcome = VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE;
+	ca.attempted_at_ms = r.client_time_ms - 60000;
+	r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
+	r.contact_attempt = &ca;
+	struct tsealed sealed;
+	casekit_seal(&iom, &r, SEALED_NOTE, "she found work in a bakery", NULL, &sealed);
+	ca.sealed_note = &sealed.text;
+	Vigil__V1__Frame *a = casekit_submit_sealed(&iom, &r, &sealed);
+	tsealed_free(&sealed);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_RECEIPT);
+	unsigned long long note_idx = a->receipt->index;
+	frame_free(a);
+	tclient_close(&iom);
+
+	/* The shelter's tool follows; once its hello is noted it is
+	 * connected (it subscribes right after). */
+	bg_start(&BG, SHELTER, "alerts", "--follow", NULL);
+	if (db_wait("SELECT count(*) FROM orgs WHERE org = '" SHELTER "'", 1, PATIENCE_MS) != 1)
+		fail_msg("vigil alerts --follow did not connect; stderr: %s", BG.err);
+	uint8_t req_id[RECORD_ID_LEN];
+	casekit_record(&r, req_id, OWNER "CA-erased", COORD);
+	Vigil__V1__EraseRequest er = VIGIL__V1__ERASE_REQUEST__INIT;
+	er.target_id.data = note_id;
+	er.target_id.len = RECORD_ID_LEN;
+	er.reason = VIGIL__V1__ERASE_REASON__ERASE_REASON_UNLAWFUL_CONTENT;
+	er.reference = "LEGAL-42";
+	r.body_case = VIGIL__V1__RECORD__BODY_ERASE_REQUEST;
+	r.erase_request = &er;
+	a = casekit_submit(&w.coord, &r);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_RECEIPT);
+	unsigned long long pos = a->receipt->index + 1; /* the relay's Erasure */
+	frame_free(a);
+
+	char line[4096];
+	int64_t seen = 0;
+	if (!bg_line(&BG, PATIENCE_MS, line, sizeof(line), &seen))
+		fail_msg("no erasure printed within %d ms; stderr: %s", PATIENCE_MS, BG.err);
+	char at_ms[32], at[TIME_RFC3339_MAX], req[2 * RECORD_ID_LEN + 1], want[1024];
+	entry_text(pos, "received_at_ms", at_ms, sizeof(at_ms));
+	time_format_rfc3339(atoll(at_ms), at);
+	for (size_t i = 0; i < RECORD_ID_LEN; i++)
+		snprintf(req + 2 * i, 3, "%02x", req_id[i]);
+	snprintf(want, sizeof(want), "%llu %s " OWNER "CA-erased erasure what: sealed-texts; "
+		 "entries: %llu; reason: unlawful-content; requested by: " COORD "; request: %s; "
+		 "reference: LEGAL-42; recipients: " IOM ", " OTHER_ORG ", " POLICE ", " SHELTER
+		 ", " COORD "\n", pos, at, note_idx, req);
+	assert_string_equal(line, want);
+	/* It keeps running; SIGTERM ends it with status 0, acknowledged. */
+	assert_int_equal(waitpid(BG.pid, NULL, WNOHANG), 0);
+	assert_int_equal(bg_stop(&BG, SIGTERM, 5000), 0);
+	assert_string_equal(BG.err, "");
+	assert_int_equal(BG.used, BG.n_out); /* nothing but that one line */
+	assert_int_equal(acked_of(SHELTER, (long long)pos), (long long)pos);
+	struct cli_result *res0 = vigil_as(0, SHELTER, "alerts", NULL);
+	cli_expect_ok(res0);
+	assert_string_equal(res0->out, "");
+	world_down(&w);
+}
+
 /* ---- acknowledgement and escalation ----------------------------------------------------- */
 
 /* The alert id (hex) stored for case_id at stage other than the one given
@@ -964,6 +1045,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_alerts_printed_and_acknowledged, teardown),
 		cmocka_unit_test_teardown(test_follow, teardown),
+		cmocka_unit_test_teardown(test_follow_erasure, teardown),
 		cmocka_unit_test_teardown(test_ack_stops_escalation, teardown),
 		cmocka_unit_test_teardown(test_contact_resolves, teardown),
 		cmocka_unit_test_teardown(test_alert_survives_certificate_renewal, teardown),

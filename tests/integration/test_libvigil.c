@@ -2304,6 +2304,13 @@ enum fake_delivery {
 	DELIVER_FORMER,       /* signed by relay-renewed (a former relay certificate), carried */
 	DELIVER_CARRIED_FOREIGN, /* signed by the client's key, its certificate carried */
 	DELIVER_CARRIED_MISMATCH, /* relay-renewed carried, the client's certificate hash named */
+	DELIVER_ERASURE,      /* an Erasure of entries 3 and 7 of the case, on the owner's request */
+	DELIVER_ERASURE_RETENTION, /* the same, whole records, by the retention rules */
+	DELIVER_ERASURE_OTHER_KEY, /* an Erasure signed by the client's key */
+	DELIVER_ERASURE_NOT_OURS,  /* an Erasure addressed to another organisation only */
+	DELIVER_ERASURE_AHEAD,     /* an Erasure naming its own position */
+	DELIVER_ERASURE_BY_OTHER,  /* an Erasure authored by se-stockholm-coord, relay-signed */
+	DELIVER_CONTACT,      /* a relay-signed ContactAttempt: neither alert nor erasure */
 };
 
 #define FAKE_ROUND_MAX 12
@@ -2375,6 +2382,42 @@ static void fake_deliver(SSL *ssl, uint64_t rid, enum fake_delivery mode)
 	al.cause = (char *)(mode == DELIVER_ESCALATED ? "handover" : "");
 	r.body_case = VIGIL__V1__RECORD__BODY_ALERT;
 	r.alert = &al;
+	/* An Erasure (its position is the next index of the fake's log). */
+	int erasure = mode == DELIVER_ERASURE || mode == DELIVER_ERASURE_RETENTION ||
+		      mode == DELIVER_ERASURE_OTHER_KEY || mode == DELIVER_ERASURE_NOT_OURS ||
+		      mode == DELIVER_ERASURE_AHEAD || mode == DELIVER_ERASURE_BY_OTHER;
+	int retention = mode == DELIVER_ERASURE_RETENTION;
+	uint64_t erased[2] = { 3, mode == DELIVER_ERASURE_AHEAD ? F.next_index : 7 };
+	char *parties[] = { (char *)"iom-ru-moscow", (char *)"se-police-noa",
+			    (char *)"se-stockholm-coord" };
+	Vigil__V1__Erasure ea = VIGIL__V1__ERASURE__INIT;
+	ea.indexes = erased;
+	ea.n_indexes = 2;
+	ea.whole_record = retention;
+	ea.reason = retention ? VIGIL__V1__ERASE_REASON__ERASE_REASON_RETENTION
+			      : VIGIL__V1__ERASE_REASON__ERASE_REASON_DATA_SUBJECT_REQUEST;
+	if (!retention) {
+		ea.request_id.data = FA.alert_id;
+		ea.request_id.len = RECORD_ID_LEN;
+		ea.requested_by = (char *)"se-stockholm-coord";
+		ea.reference = (char *)"DPO-2026-117";
+	}
+	ea.recipients = mode == DELIVER_ERASURE_NOT_OURS ? parties + 1 : parties;
+	ea.n_recipients = mode == DELIVER_ERASURE_NOT_OURS ? 2 : 3;
+	if (erasure) {
+		r.body_case = VIGIL__V1__RECORD__BODY_ERASURE;
+		r.erasure = &ea;
+		if (mode == DELIVER_ERASURE_BY_OTHER)
+			r.author = (char *)"se-stockholm-coord";
+	}
+	Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
+	ca.channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
+	ca.outcome = VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER;
+	ca.attempted_at_ms = r.client_time_ms - 60000;
+	if (mode == DELIVER_CONTACT) {
+		r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
+		r.contact_attempt = &ca;
+	}
 	size_t rec_len = vigil__v1__record__get_packed_size(&r);
 	uint8_t *rec = malloc(rec_len), *sig = NULL;
 	size_t sig_len = 0;
@@ -2382,7 +2425,7 @@ static void fake_deliver(SSL *ssl, uint64_t rid, enum fake_delivery mode)
 		abort();
 	vigil__v1__record__pack(&r, rec);
 	int foreign = mode == DELIVER_OTHER_KEY || mode == DELIVER_OTHER_CERT ||
-		      mode == DELIVER_CARRIED_FOREIGN;
+		      mode == DELIVER_CARRIED_FOREIGN || mode == DELIVER_ERASURE_OTHER_KEY;
 	int former = mode == DELIVER_FORMER || mode == DELIVER_CARRIED_MISMATCH;
 	EVP_PKEY *signer = foreign ? F.key : former ? FA.former_key : FA.relay_key;
 	if (record_sign(signer, rec, rec_len, &sig, &sig_len) != VG_OK)
@@ -3644,6 +3687,84 @@ static void test_fake_alerts(void **state)
 	assert_memory_equal(first_leaf, F.leaves[FAKE_FIRST_INDEX], SHA256_LEN);
 }
 
+/* An Erasure delivered by the relay is verified like an alert (the
+ * relay's signature, the proof, addressed to us, authored by the relay)
+ * and returned as VIGIL_EVENT_ERASURE with what was erased, why and on
+ * whose request; it must name only entries before it; a relay-signed
+ * record of any other kind is refused. */
+static void test_fake_erasures(void **state)
+{
+	(void)state;
+	static const enum fake_delivery r1[] = {
+		DELIVER_ERASURE, DELIVER_ERASURE_OTHER_KEY, DELIVER_ERASURE_NOT_OURS,
+		DELIVER_ERASURE_AHEAD, DELIVER_ERASURE_BY_OTHER, DELIVER_CONTACT,
+		DELIVER_ERASURE_RETENTION, DELIVER_HONEST,
+	};
+	fake_alerts_setup(r1, sizeof(r1) / sizeof(r1[0]), NULL, 0, 0);
+	fake_start(WELCOME_HONEST, NULL, 0);
+	F.client = connect_as(F.port, "iom-ru-moscow");
+	vigil_client *c = F.client;
+	struct vigil_error err;
+	static struct vigil_alert a;
+	uint64_t acked;
+	assert_int_equal(vigil_subscribe(c, 0, &acked, &err), VIGIL_OK);
+
+	next_event(c, 2000, &a, VIGIL_EVENT_ERASURE);
+	assert_int_equal(a.position, FAKE_FIRST_INDEX);
+	assert_string_equal(a.kind, "erasure");
+	assert_string_equal(a.case_id, "se-stockholm-coord/SE-2026-0042");
+	assert_int_equal(a.erase_whole, 0);
+	assert_string_equal(a.erase_reason, "data-subject-request");
+	assert_string_equal(a.requested_by, "se-stockholm-coord");
+	assert_memory_equal(a.request_id, FA.alert_id, RECORD_ID_LEN);
+	assert_string_equal(a.erase_reference, "DPO-2026-117");
+	assert_int_equal(a.erased_n, 2);
+	assert_int_equal(a.erased[0], 3);
+	assert_int_equal(a.erased[1], 7);
+	assert_int_equal(a.n_recipients, 3);
+	assert_string_equal(a.recipients[0], "iom-ru-moscow");
+	assert_string_equal(a.recipients[2], "se-stockholm-coord");
+	assert_true(a.received_at_ms > 0);
+	assert_int_equal(a.checkpoint.size, FAKE_FIRST_INDEX + 1);
+	assert_memory_equal(a.leaf_hash, F.leaves[FAKE_FIRST_INDEX], SHA256_LEN);
+	/* No alert field is set. */
+	assert_int_equal(a.stage, 0);
+	assert_string_equal(a.police, "");
+	assert_string_equal(a.alert_id_hex, "");
+
+	static const char *const forged[] = {
+		"the signature of the alert at position 42 does not verify with the relay's "
+		"certificate",
+		"the erasure at position 43 is not addressed to our organisation (iom-ru-moscow)",
+		"the erasure at position 44 names entry 44, which is not before it",
+		"the erasure at position 45 is authored by \"se-stockholm-coord\", not by the "
+		"relay's organisation \"vigil-relay\"",
+		"the entry delivered at position 46 is neither an alert nor an erasure",
+	};
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		expect_verify(vigil_next_alert(c, 2000, &a, &err), &err, forged[i]);
+		assert_int_equal(a.event, VIGIL_EVENT_NONE);
+		assert_int_equal(a.position, FAKE_FIRST_INDEX + 1 + i);
+		assert_int_equal(a.erased_n, 0);
+	}
+	next_event(c, 2000, &a, VIGIL_EVENT_ERASURE);
+	assert_int_equal(a.position, FAKE_FIRST_INDEX + 6);
+	assert_int_equal(a.erase_whole, 1);
+	assert_string_equal(a.erase_reason, "retention");
+	assert_string_equal(a.requested_by, "");
+	assert_string_equal(a.erase_reference, "");
+	static const uint8_t zeros[RECORD_ID_LEN];
+	assert_memory_equal(a.request_id, zeros, RECORD_ID_LEN);
+	/* An alert after them is an alert again, with no erasure field. */
+	next_event(c, 2000, &a, VIGIL_EVENT_ALERT);
+	assert_int_equal(a.position, FAKE_FIRST_INDEX + 7);
+	assert_string_equal(a.kind, "silence");
+	assert_int_equal(a.erased_n, 0);
+	assert_string_equal(a.erase_reason, "");
+	vigil_close(&F.client);
+	assert_int_equal(fake_finish(), 0); /* no submission */
+}
+
 /* The record of an alert and of its acknowledgement, decoded. */
 static void test_alert_records_decode(void **state)
 {
@@ -3943,6 +4064,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_cli_fake_relay, fake_teardown),
 		cmocka_unit_test_teardown(test_fake_alerts_former_certificate, fake_alerts_teardown),
 		cmocka_unit_test_teardown(test_fake_alerts, fake_alerts_teardown),
+		cmocka_unit_test_teardown(test_fake_erasures, fake_alerts_teardown),
 		cmocka_unit_test_teardown(test_cli_fake_alerts, fake_alerts_teardown),
 		cmocka_unit_test(test_alert_records_decode),
 	};
