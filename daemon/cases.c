@@ -403,7 +403,8 @@ int cases_retention(struct cases *cs, int64_t now, uint64_t content_after_ms,
 	if (exists < 0)
 		return exists;
 	for (size_t i = 0; exists && i < c.n_parties; i++)
-		memcpy(b->parties[b->n_parties++], c.parties[i].org, CASE_ORG_LEN);
+		if (policy_reads_records(&c, c.parties[i].org, c.parties[i].role))
+			memcpy(b->parties[b->n_parties++], c.parties[i].org, CASE_ORG_LEN);
 	return b->n ? 1 : 2;
 }
 
@@ -495,9 +496,10 @@ int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char
 						 : "record %s has no sealed text to erase", id);
 		return VG_EBADREQ;
 	}
-	*n_parties = c.n_parties;
+	*n_parties = 0;
 	for (size_t i = 0; i < c.n_parties; i++)
-		memcpy(parties[i], c.parties[i].org, CASE_ORG_LEN);
+		if (policy_reads_records(&c, c.parties[i].org, c.parties[i].role))
+			memcpy(parties[(*n_parties)++], c.parties[i].org, CASE_ORG_LEN);
 	return VG_OK;
 }
 

@@ -306,6 +306,15 @@ int policy_record(const struct policy_actor *a, const struct case_state *c,
 	}
 }
 
+int policy_reads_records(const struct case_state *c, const char *org, int role)
+{
+	const struct case_party *p = casestate_party(c, org);
+	if (!p)
+		return 0;
+	return role == ROLE_COORDINATOR || role == ROLE_IOM || role == ROLE_SHELTER ||
+	       strcmp(org, c->responsible) == 0 || p->granted;
+}
+
 int policy_reseal(const struct policy_actor *a, const char *case_id, const struct case_state *c,
 		  const ProtobufCBinaryData *offer_id, char *why, size_t why_len)
 {
@@ -353,9 +362,7 @@ int policy_query(const struct policy_actor *a, const char *case_id, const struct
 		/* The parties that read narrative (they are the readers of its
 		 * sealed text) and the responsible party; police read no
 		 * narrative. */
-		if (a->role != ROLE_COORDINATOR && a->role != ROLE_IOM &&
-		    a->role != ROLE_SHELTER && strcmp(a->org, c->responsible) != 0 &&
-		    !casestate_party(c, a->org)->granted) {
+		if (!policy_reads_records(c, a->org, a->role)) {
 			WHY("the case's records are for coordinator, iom, shelter and responsible "
 			    "parties");
 			return VG_EPERM;

@@ -65,6 +65,13 @@ int policy_record(const struct policy_actor *actor, const struct case_state *c,
 int policy_query(const struct policy_actor *actor, const char *case_id, const struct case_state *c,
 		 enum case_query q, enum case_view *view, char *why, size_t why_len);
 
+/* Does the party org (with its role) read the case's records (GetCaseLog):
+ * coordinator, iom and shelter parties, the responsible organisation and a
+ * party granted the narrative; never police otherwise.  0 for no party.
+ * An Erasure is delivered to these: they may hold copies of what it
+ * erased. */
+int policy_reads_records(const struct case_state *c, const char *org, int role);
+
 /*
  * May actor send re-sealed texts (Reseal) for the offer offer_id of the
  * case case_id, whose state is c (NULL: no such case)?  Only the

@@ -33,6 +33,7 @@ struct store {
 	sqlite3_stmt *st_erase_find;
 	sqlite3_stmt *st_erase_sealed;
 	sqlite3_stmt *st_erase_reseal;
+	sqlite3_stmt *st_erase_delivery;
 	sqlite3_stmt *st_erase_record;
 	sqlite3_stmt *st_erase_mark;
 
@@ -350,6 +351,8 @@ int store_open(const char *path, int init, struct store **out, char *err, size_t
 			  err_len) ||
 	    store_prepare(s, &s->st_erase_reseal, "DELETE FROM reseals WHERE idx = ?", err,
 			  err_len) ||
+	    store_prepare(s, &s->st_erase_delivery, "DELETE FROM alerts WHERE position = ?", err,
+			  err_len) ||
 	    store_prepare(s, &s->st_erase_record,
 			  "UPDATE entries SET record = X'', signature = X'' WHERE idx = ?", err,
 			  err_len) ||
@@ -371,7 +374,8 @@ void store_close(struct store **sp)
 		return;
 	sqlite3_stmt *sts[] = { s->st_begin, s->st_commit, s->st_rollback, s->st_find,
 				s->st_cert, s->st_insert, s->st_sealed, s->st_erase_find,
-				s->st_erase_sealed, s->st_erase_reseal, s->st_erase_record,
+				s->st_erase_sealed, s->st_erase_reseal, s->st_erase_delivery,
+				s->st_erase_record,
 				s->st_erase_mark };
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		sqlite3_finalize(sts[i]);
@@ -521,6 +525,11 @@ int store_erase(struct store *s, uint64_t index, int whole_record, uint64_t by_i
 	if (whole_record) {
 		sqlite3_bind_int64(s->st_erase_record, 1, (sqlite3_int64)index);
 		if ((rc = store_step(s->st_erase_record)) != 0)
+			return rc;
+		/* An erased alert is delivered no more: there is no record left
+		 * to verify. */
+		sqlite3_bind_int64(s->st_erase_delivery, 1, (sqlite3_int64)index);
+		if ((rc = store_step(s->st_erase_delivery)) != 0)
 			return rc;
 	}
 	sqlite3_stmt *st = s->st_erase_mark;

@@ -130,9 +130,10 @@ int store_erase_lookup(struct store *s, const uint8_t *record_id, struct store_e
 
 /*
  * Erases entry index in the current transaction: its sealed text (and any
- * copy re-sealed for a pending handover), and with
- * whole_record its record bytes and signature too (its index, record id and
- * leaf hash stay, so every leaf, proof and checkpoint stays valid), and
+ * copy re-sealed for a pending handover), and with whole_record its record
+ * bytes and signature too (its index, record id and leaf hash stay, so
+ * every leaf, proof and checkpoint stays valid; an erased alert is no
+ * longer delivered), and
  * marks it erased by the Erasure entry by_index.  The writer's connection
  * has secure_delete on: the bytes are overwritten in the pages, and
  * walsync_scrub() removes them from the WAL after the commit.  0 or an

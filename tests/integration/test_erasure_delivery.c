@@ -46,9 +46,9 @@
 /* How long a test waits to be sure that nothing comes. */
 #define QUIET_MS 1500
 
-/* The parties of CASE (trelay_open_case), as the relay orders them: the
- * Erasure's recipients. */
-static const char *const PARTIES[] = { IOM, POLICE, SHELTER, OWNER };
+/* The parties of CASE (trelay_open_case) that read its records, as the
+ * relay orders them: the Erasure's recipients (police read no records). */
+static const char *const PARTIES[] = { IOM, SHELTER, OWNER };
 
 static struct trelay R; /* the relay of the test that runs */
 
@@ -138,8 +138,8 @@ static void expect_erasure(const struct alertkit_got *g, uint64_t position, uint
 	assert_memory_equal(g->request_id, req_id, RECORD_ID_LEN);
 	assert_string_equal(g->requested_by, OWNER);
 	assert_string_equal(g->reference, REFERENCE);
-	assert_int_equal(g->n_recipients, 4);
-	for (size_t i = 0; i < 4; i++)
+	assert_int_equal(g->n_recipients, 3);
+	for (size_t i = 0; i < 3; i++)
 		assert_string_equal(g->recipients[i], PARTIES[i]);
 }
 
@@ -217,20 +217,20 @@ static void erasure_line(const struct alertkit_got *g, char *out, size_t n)
 	vigil_format_time(g->received_at_ms, at, sizeof(at));
 	hex(g->request_id, RECORD_ID_LEN, req);
 	snprintf(out, n, "%llu %s %s erasure what: %s; entries: %llu; reason: data-subject-request; "
-		 "requested by: %s; request: %s; reference: %s; recipients: %s, %s, %s, %s\n",
+		 "requested by: %s; request: %s; reference: %s; recipients: %s, %s, %s\n",
 		 (unsigned long long)g->position, at, CASE,
 		 g->whole_record ? "records" : "sealed-texts", (unsigned long long)g->erased[0],
-		 OWNER, req, REFERENCE, PARTIES[0], PARTIES[1], PARTIES[2], PARTIES[3]);
+		 OWNER, req, REFERENCE, PARTIES[0], PARTIES[1], PARTIES[2]);
 }
 
 /* ---- the tests ---------------------------------------------------------------------------- */
 
 /*
  * The owner erases a sealed note, then a whole record.  IOM, subscribed,
- * gets each Erasure within a second of its commit; police get them through
- * libvigil; a coordinator that is no party gets nothing; the shelter,
- * offline, gets the first by replay when it subscribes, and the second
- * live; acknowledged, nothing comes again; the owner's "vigil alerts"
+ * gets each Erasure within a second of its commit; the shelter gets them
+ * through libvigil; a coordinator that is no party and the police party
+ * (which reads no records) get nothing; the owner, offline, gets the first
+ * by replay when it subscribes, and the second live; acknowledged, nothing comes again; the owner's "vigil alerts"
  * prints both and, having acknowledged them, nothing the next time.
  */
 static void test_on_request(void **state)
@@ -245,10 +245,13 @@ static void test_on_request(void **state)
 	struct alertkit_sub s_iom, s_out;
 	alertkit_subscribe(&s_iom, R.port, IOM, 0);
 	alertkit_subscribe(&s_out, R.port, OUTSIDER, 0);
-	vigil_client *police = connect_as(POLICE);
+	/* Police are a party, but read no records: no copies to delete. */
+	struct alertkit_sub s_pol;
+	alertkit_subscribe(&s_pol, R.port, POLICE, 0);
+	vigil_client *shelter = connect_as(SHELTER);
 	struct vigil_error err;
 	uint64_t acked = 99;
-	assert_int_equal(vigil_subscribe(police, 0, &acked, &err), VIGIL_OK);
+	assert_int_equal(vigil_subscribe(shelter, 0, &acked, &err), VIGIL_OK);
 	assert_int_equal(acked, 0);
 
 	uint8_t noted[RECORD_ID_LEN], plain[RECORD_ID_LEN], req[RECORD_ID_LEN], req2[RECORD_ID_LEN];
@@ -276,13 +279,12 @@ static void test_on_request(void **state)
 	assert_int_equal(db_text(&R, sql, text, sizeof(text)), 0);
 	hex(g1.record_id, RECORD_ID_LEN, idhex);
 	char want[512];
-	snprintf(want, sizeof(want), "%s 0 %s,%s,%s,%s", idhex, PARTIES[0], PARTIES[1], PARTIES[2],
-		 PARTIES[3]);
+	snprintf(want, sizeof(want), "%s 0 %s,%s,%s", idhex, PARTIES[0], PARTIES[1], PARTIES[2]);
 	assert_string_equal(text, want);
 
-	/* Through libvigil, to the police, verified. */
+	/* Through libvigil, to the shelter, verified. */
 	static struct vigil_alert a;
-	next_erasure(police, &a);
+	next_erasure(shelter, &a);
 	assert_int_equal(a.position, at);
 	assert_string_equal(a.kind, "erasure");
 	assert_string_equal(a.case_id, CASE);
@@ -294,17 +296,18 @@ static void test_on_request(void **state)
 	assert_string_equal(a.erase_reference, REFERENCE);
 	assert_int_equal(a.erased_n, 1);
 	assert_int_equal(a.erased[0], noted_idx);
-	assert_int_equal(a.n_recipients, 4);
-	assert_string_equal(a.recipients[1], POLICE);
+	assert_int_equal(a.n_recipients, 3);
+	assert_string_equal(a.recipients[1], SHELTER);
 	assert_int_equal(a.received_at_ms, g1.received_at_ms);
 	assert_true(a.checkpoint.size > at);
 
 	/* No recipient, nothing delivered. */
 	expect_nothing(&s_out, "a coordinator that is no party");
+	expect_nothing(&s_pol, "the police party");
 
-	/* The shelter was offline: it gets the erasure by replay. */
+	/* The owner was offline: it gets the erasure by replay. */
 	struct alertkit_sub s_sh;
-	alertkit_subscribe(&s_sh, R.port, SHELTER, 0);
+	alertkit_subscribe(&s_sh, R.port, OWNER, 0);
 	assert_int_equal(s_sh.acked, 0);
 	must_deliver(&s_sh, PATIENCE_MS, &g, "the erasure by replay");
 	expect_erasure(&g, at, noted_idx, 0, req);
@@ -320,23 +323,25 @@ static void test_on_request(void **state)
 	assert_int_equal(s_iom.acked, at);
 	expect_nothing(&s_iom, "IOM, after its acknowledgement,");
 
-	/* The whole record: live to the subscribers, the shelter among them. */
+	/* The whole record: live to the subscribers, the owner among them. */
 	uint64_t at2 = erase(&owner, plain, 1, req2) + 1;
 	must_deliver(&s_iom, PATIENCE_MS, &g, "the second erasure");
 	expect_erasure(&g, at2, plain_idx, 1, req2);
-	must_deliver(&s_sh, PATIENCE_MS, &g, "the second erasure to the shelter");
+	must_deliver(&s_sh, PATIENCE_MS, &g, "the second erasure to the owner");
 	expect_erasure(&g, at2, plain_idx, 1, req2);
 	struct alertkit_got g2 = g;
-	next_erasure(police, &a);
+	next_erasure(shelter, &a);
 	assert_int_equal(a.position, at2);
 	assert_int_equal(a.erase_whole, 1);
 	assert_int_equal(a.erased[0], plain_idx);
 	expect_nothing(&s_out, "a coordinator that is no party");
-	assert_int_equal(vigil_ack_deliveries(police, at2, &err), VIGIL_OK);
+	expect_nothing(&s_pol, "the police party");
+	assert_int_equal(vigil_ack_deliveries(shelter, at2, &err), VIGIL_OK);
 	assert_int_equal(alertkit_db_wait(&R, "SELECT position FROM delivery_acks WHERE org = '"
-					  POLICE "'", (long long)at2, PATIENCE_MS),
+					  SHELTER "'", (long long)at2, PATIENCE_MS),
 			 (long long)at2);
-	vigil_close(&police);
+	vigil_close(&shelter);
+	tclient_close(&s_pol.c);
 
 	/* The owner's tool, never subscribed before: both, by replay. */
 	struct cli_result *r = vigil_as(OWNER, "alerts", NULL);
@@ -413,8 +418,8 @@ static void test_retention(void **state)
 	assert_memory_equal(g.request_id, zeros, RECORD_ID_LEN);
 	assert_string_equal(g.requested_by, "");
 	assert_string_equal(g.reference, "");
-	assert_int_equal(g.n_recipients, 4);
-	for (size_t i = 0; i < 4; i++)
+	assert_int_equal(g.n_recipients, 3);
+	for (size_t i = 0; i < 3; i++)
 		assert_string_equal(g.recipients[i], PARTIES[i]);
 	expect_nothing(&s_out, "a coordinator that is no party");
 	expect_nothing(&s_iom, IOM); /* one batch, one entry */
@@ -440,7 +445,7 @@ static void test_retention(void **state)
 	assert_int_equal(jnum(jnth(entries, 1)), n2);
 	assert_null(jnth(entries, 2));
 	const char *to = jmust(r->out, "recipients");
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 3; i++) {
 		char org[80];
 		jstr(jnth(to, i), org, sizeof(org));
 		assert_string_equal(org, PARTIES[i]);
@@ -524,12 +529,69 @@ static void test_open_alert_untouched(void **state)
 	memset(&R, 0, sizeof(R));
 }
 
+
+/*
+ * record_after_close erases a closed case's alerts with its other records:
+ * an erased alert is delivered no more (it has no record left to verify),
+ * so an organisation that was offline gets the Erasure by replay, and its
+ * tool goes on past it.
+ */
+static void test_erased_alert_not_replayed(void **state)
+{
+	(void)state;
+	trelay_setup(&R, NULL, "[watchdog]\nhigh = 2s\nmedium = 1h\nlow = 1h\n"
+			       "escalate_after = 1h\nfailed_attempts = 1000\n"
+			       "[retention]\ncontent_after_close = off\nrecord_after_close = 2s\n");
+	assert_int_equal(trelay_start(&R), 0);
+	struct tclient owner;
+	if (tclient_open(&owner, R.port, OWNER) != 0)
+		fail_msg("connect: %s", owner.err);
+	struct alertkit_sub s_own;
+	alertkit_subscribe(&s_own, R.port, OWNER, 0);
+	static const char *const parties[] = { IOM, SHELTER };
+	alertkit_open_case(&owner, CASE, VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, parties, 2);
+	struct alertkit_got g;
+	must_deliver(&s_own, 2000 + PATIENCE_MS, &g, "the silence alert");
+	assert_int_equal(g.body, VIGIL__V1__RECORD__BODY_ALERT);
+	uint64_t alert_at = g.position;
+	Vigil__V1__Frame *f = casekit_close(&owner, CASE);
+	assert_int_equal(f->msg_case, VIGIL__V1__FRAME__MSG_RECEIPT);
+	frame_free(f);
+	/* Retention erases the records, the alert's among them. */
+	for (;;) {
+		must_deliver(&s_own, 2000 + PATIENCE_MS, &g, "the retention erasure");
+		if (g.body == VIGIL__V1__RECORD__BODY_ERASURE)
+			break;
+	}
+	assert_int_equal(g.whole_record, 1);
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT length(record) FROM entries WHERE idx = %llu",
+		 (unsigned long long)alert_at);
+	assert_int_equal(db_int(&R, sql), 0);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE position = %llu",
+		 (unsigned long long)alert_at);
+	assert_int_equal(db_int(&R, sql), 0);
+	assert_int_equal(db_int(&R, "SELECT count(*) FROM alerts a JOIN entries e ON "
+				    "e.idx = a.position WHERE length(e.record) = 0"),
+			 0);
+	/* The shelter, offline all along: the Erasure, and nothing it cannot
+	 * verify. */
+	struct cli_result *r = vigil_as(SHELTER, "alerts", NULL);
+	cli_expect_ok(r);
+	if (!strstr(r->out, " erasure what: records; "))
+		fail_msg("no erasure in: %s", r->out);
+	tclient_close(&s_own.c);
+	tclient_close(&owner);
+	assert_int_equal(trelay_stop(&R), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_on_request, teardown),
 		cmocka_unit_test_teardown(test_retention, teardown),
 		cmocka_unit_test_teardown(test_open_alert_untouched, teardown),
+		cmocka_unit_test_teardown(test_erased_alert_not_replayed, teardown),
 	};
 	return cmocka_run_group_tests_name("erasure delivery", tests, setup, alertkit_free_keys);
 }
