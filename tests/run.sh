@@ -10,7 +10,7 @@ cd "$here"
 
 packages=(build-essential cmake pkg-config openssl sqlite3 clang libclang-rt-14-dev
 	libuv1-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev
-	libinih-dev libcmocka-dev)
+	libinih-dev libcmocka-dev libsystemd-dev)
 
 missing=()
 for p in "${packages[@]}"; do
