@@ -803,6 +803,40 @@ static void test_free_half_built(void **state)
 	assert_zeroed(&cfg);
 }
 
+/* A reload keeps the running value of every key that needs a restart,
+ * names them, and takes the others. */
+static void test_keep_restart(void **state)
+{
+	struct fixture *fx = *state;
+	struct config running, next;
+	load_ok(fx, "[listen]\nport = 7443\nmax_connections = 10\n" REQUIRED
+		"[watchdog]\nhigh = 1h\n", &running);
+	load_ok(fx, "[listen]\nport = 9000\nmax_connections = 20\nidle_timeout = 9s\n"
+		    REQUIRED_TLS "crl = ca.pem\n[store]\npath = data/other.db\n" REQUIRED_LOG
+		    REQUIRED_DIR "[watchdog]\nhigh = 2h\n", &next);
+	char changed[256];
+	assert_int_equal(config_keep_restart(&next, &running, changed, sizeof(changed)), 3);
+	assert_string_equal(changed, "[listen] port, [store] path, [watchdog] high");
+	assert_int_equal(next.listen_port, 7443);
+	assert_string_equal(next.store_path, running.store_path);
+	assert_int_equal(next.window_high_ms, 3600000);
+	assert_int_equal(config_line(&next, "listen", "port"), 2);
+	/* Applied: the limits and timeouts, [tls]. */
+	assert_int_equal(next.max_connections, 20);
+	assert_int_equal(next.idle_timeout_ms, 9000);
+	assert_non_null(next.tls_crl);
+	/* Nothing left to keep the second time; a short buffer is cut, not
+	 * overrun. */
+	assert_int_equal(config_keep_restart(&next, &running, changed, sizeof(changed)), 0);
+	assert_string_equal(changed, "");
+	next.listen_port = 1;
+	next.window_low_ms = 1;
+	assert_int_equal(config_keep_restart(&next, &running, changed, 10), 2);
+	assert_int_equal(strlen(changed), 9);
+	config_free(&next);
+	config_free(&running);
+}
+
 static void test_parse_uint(void **state)
 {
 	uint64_t v = 12345;
@@ -876,6 +910,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_budgets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syntax_variants, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
