@@ -286,6 +286,7 @@ int main(int argc, char **argv)
 		   cfg.store_path, directory_count(dir), cfg.directory_path);
 	if (ready_file && write_ready_file(ready_file, port) != 0)
 		log_warn("cannot write %s", ready_file);
+	relay.serving = 1;
 	notify_ready(&relay);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	relay_close(&relay);

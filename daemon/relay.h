@@ -81,6 +81,7 @@ struct relay {
 	struct conn *pool_head, *pool_tail;
 	unsigned n_handshakes;
 	unsigned n_authenticated;
+	int serving;              /* start-up done (the writer runs): reloads may start */
 	int draining;             /* SIGTERM/SIGINT seen: finish, then exit */
 	/* The global byte budget (conn_charge): bytes of frames read by all
 	 * connections and not yet answered; set when a connection stopped

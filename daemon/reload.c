@@ -318,6 +318,10 @@ void reload_start(struct relay *r)
 {
 	if (r->draining)
 		return;
+	if (!r->serving) {
+		log_notice("SIGHUP before the relay serves: ignored");
+		return;
+	}
 	if (r->reloading) {
 		r->reload_again = 1;
 		return;
