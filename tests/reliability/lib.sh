@@ -150,11 +150,15 @@ failed_attempts = 1000000
 EOF
 db=$work/vigil.db
 
-# Starts vigild in the background; t0 is the moment just before the fork.
+# Starts vigild in the background, with the options in $relay_opts (e.g.
+# -v: connections opening and closing are logged at debug level); t0 is
+# the moment just before the fork.
 start_relay() {
 	rm -f -- "$work/ready"
 	t0=$(now)
-	"$vigild" -c "$work/vigild.conf" --ready-file "$work/ready" >>"$work/vigild.log" 2>&1 &
+	# shellcheck disable=SC2086 # relay_opts holds separate options
+	"$vigild" -c "$work/vigild.conf" --ready-file "$work/ready" ${relay_opts:-} \
+		>>"$work/vigild.log" 2>&1 &
 	pid=$!
 }
 
