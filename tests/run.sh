@@ -12,7 +12,7 @@ cd "$here"
 packages=(build-essential cmake pkg-config openssl sqlite3 clang libclang-rt-14-dev
 	libuv1-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev
 	libinih-dev libcmocka-dev
-	scdoc dpkg-dev debhelper lintian shellcheck)
+	scdoc dpkg-dev debhelper lintian shellcheck libsystemd-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -9,7 +9,8 @@
 #   - libvigil0: libvigil.so.0 in the multiarch library directory;
 #   - libvigil-dev: vigil.h, libvigil.so, libvigil.a and vigil.pc, which a
 #     program is compiled and linked with, and runs;
-#   - no installed ELF file has a run path;
+#   - no installed ELF file has a run path; the unit runs /usr/sbin/vigild,
+#     which is linked with libsystemd when the unit is Type=notify;
 #   - the maintainer scripts: the postinst creates the system user vigil
 #     and /var/lib/vigil with mode 0700, owned by vigil; no script starts
 #     or enables the relay; every script parses (sh -n) and the ones in
@@ -107,9 +108,15 @@ while IFS= read -r -d '' f; do
 done < <(find "$work/root" -type f -print0)
 [ "$n_elf" -ge 3 ] || problem "found $n_elf ELF files, expected vigild, vigil and libvigil"
 
-# The unit runs the packaged vigild.
-grep -q '^ExecStart=/usr/sbin/vigild ' "$work/root/lib/systemd/system/vigild.service" ||
+# The unit runs the packaged vigild, which speaks sd_notify when the unit
+# waits for it (Type=notify: without libsystemd the start would time out).
+unit=$work/root/lib/systemd/system/vigild.service
+grep -q '^ExecStart=/usr/sbin/vigild ' "$unit" ||
 	problem "vigild.service does not run /usr/sbin/vigild"
+if grep -q '^Type=notify' "$unit" &&
+	! readelf -d "$work/root/usr/sbin/vigild" | grep -q 'NEEDED.*libsystemd'; then
+	problem "vigild.service is Type=notify but the packaged vigild is built without libsystemd"
+fi
 
 # libvigil-dev is usable: a program built with vigil.pc links and runs.
 cat >"$work/prog.c" <<'C'
