@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds vigil from scratch and runs every test, twice: once with gcc and
-# -Werror, once with clang, -Werror, AddressSanitizer + UndefinedBehavior-
-# Sanitizer and the libFuzzer targets.  Installs missing Debian packages
-# when run as root.  Exit status 0 only when everything passed.
+# -Werror (and the Debian packages, built and linted), once with clang,
+# -Werror, AddressSanitizer + UndefinedBehaviorSanitizer and the libFuzzer
+# targets.  Installs missing Debian packages when run as root.  Exit status
+# 0 only when everything passed.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +11,8 @@ cd "$here"
 
 packages=(build-essential cmake pkg-config openssl sqlite3 clang libclang-rt-14-dev
 	libuv1-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev
-	libinih-dev libcmocka-dev libsystemd-dev)
+	libinih-dev libcmocka-dev
+	scdoc dpkg-dev debhelper lintian shellcheck libsystemd-dev)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -46,7 +48,8 @@ run_suite() {
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-run_suite gcc -DCMAKE_C_COMPILER=gcc
+# The Debian packages are built (and linted) once, with the gcc suite.
+run_suite gcc -DCMAKE_C_COMPILER=gcc -DVIGIL_PACKAGE_TESTS=ON
 run_suite clang-asan -DCMAKE_C_COMPILER=clang -DVIGIL_SANITIZE=ON -DVIGIL_FUZZ=ON
 
 echo "== all suites passed"
