@@ -83,8 +83,11 @@ void relay_check_drained(struct relay *r)
 	for (struct conn *c = r->conns; c; c = c->next)
 		if (conn_is_open(c) && c->inflight == 0)
 			conn_close(c, "relay shutting down");
-	if (r->n_conns > 0 || writer_pending(r->writer) > 0)
+	if (r->n_conns > 0 || writer_pending(r->writer) > 0) {
+		log_debug("draining: %u connections, %u writer jobs left", r->n_conns,
+			  writer_pending(r->writer));
 		return;
+	}
 	r->stopped = 1;
 	writer_stop(r->writer);
 	/* The signal handles stay installed (unreferenced) until the loop has

@@ -96,6 +96,7 @@ static void load_work(uv_work_t *w)
 
 struct reconfig_job {
 	struct writer_job job;
+	struct relay *r;
 	struct writer_reconfig rc;
 	struct writer_member_key *keys;
 	const struct directory *dir;   /* held until the writer has its own */
@@ -113,7 +114,10 @@ static void on_reconfigured(struct writer_job *job)
 	writer_job_clear(job);
 	directory_release(&j->dir);
 	free(j->keys);
+	struct relay *r = j->r;
 	free(j);
+	/* A drain that began meanwhile waits for this job too. */
+	relay_check_drained(r);
 }
 
 static void writer_reconfigure(struct relay *r)
@@ -135,6 +139,7 @@ static void writer_reconfigure(struct relay *r)
 		keys[i].sha256 = m->enc_sha256;
 	}
 	j->keys = keys;
+	j->r = r;
 	j->dir = directory_ref(r->directory);
 	j->rc.members = (struct case_members){ directory_role_of, directory_enc_of, j->dir };
 	j->rc.directory = j->dir;

@@ -246,11 +246,12 @@ static void test_erasure(void **state)
 	assert_memory_equal(er->erasure->request_id.data, req_id, RECORD_ID_LEN);
 	assert_string_equal(er->erasure->requested_by, "se-stockholm-coord");
 	assert_string_equal(er->erasure->reference, "DPO-2026-117");
-	/* Every party, police too: an erasure carries no narrative. */
-	static const char *const parties[] = { "iom-ru-moscow", "se-police-noa", "se-shelter-1",
+	/* The parties that read the case's records (and may hold copies):
+	 * not the police party, which reads none. */
+	static const char *const parties[] = { "iom-ru-moscow", "se-shelter-1",
 					       "se-stockholm-coord" };
-	assert_int_equal(er->erasure->n_recipients, 4);
-	for (int i = 0; i < 4; i++)
+	assert_int_equal(er->erasure->n_recipients, 3);
+	for (int i = 0; i < 3; i++)
 		assert_string_equal(er->erasure->recipients[i], parties[i]);
 	vigil__v1__record__free_unpacked(er, NULL);
 	free(rec);
