@@ -1,8 +1,8 @@
 /*
  * vigild - the vigil relay.
  *
- *   vigild -c FILE [--check-config | --reload-check | --verify-db | --init-db]
- *          [--ready-file FILE] [-v]
+ *   vigild -c FILE [--check-config | --reload-check | --verify-db | --init-db |
+ *          --backup DEST] [--ready-file FILE] [-v]
  *   vigild --version
  */
 #include <getopt.h>
@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 #include <uv.h>
 
+#include "daemon/backup.h"
 #include "daemon/config.h"
 #include "daemon/directory.h"
 #include "daemon/log.h"
@@ -27,8 +28,8 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: vigild -c FILE [--check-config | --reload-check | --verify-db | --init-db]\n"
-	      "                    [--ready-file FILE] [-v]\n"
+	fputs("usage: vigild -c FILE [--check-config | --reload-check | --verify-db | --init-db |\n"
+	      "                    --backup DEST] [--ready-file FILE] [-v]\n"
 	      "       vigild --version\n"
 	      "\n"
 	      "  -c, --config FILE    configuration file (INI)\n"
@@ -42,6 +43,10 @@ static void usage(FILE *f)
 	      "                       where no file or an empty file is (never replaces one)\n"
 	      "      --verify-db      audit the database offline (entries, signatures, tree,\n"
 	      "                       checkpoints) and exit: 0 OK, 1 a problem, 2 unreadable\n"
+	      "      --backup DEST    copy the database to DEST (a new file, mode 0600), while\n"
+	      "                       a relay serves it or not, from one snapshot; audit the\n"
+	      "                       copy as --verify-db does and print its facts; exit 0\n"
+	      "                       only when it verifies (else no DEST is left)\n"
 	      "      --ready-file F   write the listening port to F once serving\n"
 	      "  -v, --verbose        log debug messages\n"
 	      "      --version        print the version and exit\n", f);
@@ -83,7 +88,7 @@ static int write_ready_file(const char *path, int port)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_VERSION, OPT_READY, OPT_VERIFY, OPT_INIT };
+	enum { OPT_CHECK = 256, OPT_VERSION, OPT_READY, OPT_VERIFY, OPT_INIT, OPT_BACKUP };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
@@ -91,12 +96,13 @@ int main(int argc, char **argv)
 		{ "ready-file", required_argument, NULL, OPT_READY },
 		{ "verify-db", no_argument, NULL, OPT_VERIFY },
 		{ "init-db", no_argument, NULL, OPT_INIT },
+		{ "backup", required_argument, NULL, OPT_BACKUP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = NULL, *ready_file = NULL;
+	const char *config_path = NULL, *ready_file = NULL, *backup_dest = NULL;
 	int check = 0, verify = 0, init = 0, opt;
 	while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -106,12 +112,13 @@ int main(int argc, char **argv)
 		case OPT_READY: ready_file = optarg; break;
 		case OPT_VERIFY: verify = 1; break;
 		case OPT_INIT: init = 1; break;
+		case OPT_BACKUP: backup_dest = optarg; break;
 		case OPT_VERSION: printf("vigild %s\n", VIGIL_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!config_path || optind != argc || check + verify + init > 1) {
+	if (!config_path || optind != argc || check + verify + init + (backup_dest != NULL) > 1) {
 		usage(stderr);
 		return 2;
 	}
@@ -119,11 +126,25 @@ int main(int argc, char **argv)
 	struct config cfg;
 	char err[1024];
 	if (config_load(config_path, &cfg, err, sizeof(err)) != 0) {
-		if (check)
+		if (check || backup_dest)
 			fprintf(stderr, "%s\n", err);
 		else
 			log_err("%s", err);
 		return 1;
+	}
+	/* A backup needs the store and the checkpoint key only: an expired
+	 * CRL or a bad directory entry must not stop one. */
+	if (backup_dest) {
+		EVP_PKEY *key = load_checkpoint_key(&cfg, err, sizeof(err));
+		int brc = 1;
+		if (!key)
+			fprintf(stderr, "%s\n", err);
+		else
+			brc = backup_run(cfg.store_path, backup_dest, cfg.log_origin, key, stdout,
+					 stderr);
+		EVP_PKEY_free(key);
+		config_free(&cfg);
+		return brc;
 	}
 	/* The member directory: its errors name its own file and line. */
 	struct directory *dir = NULL;
