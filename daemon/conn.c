@@ -353,6 +353,7 @@ static void handle_frame(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 	case VIGIL__V1__FRAME__MSG_GET_SEAL_READERS:
 	case VIGIL__V1__FRAME__MSG_GET_MEMBERS:
 	case VIGIL__V1__FRAME__MSG_RESEAL:
+	case VIGIL__V1__FRAME__MSG_GET_OPEN_ALERTS:
 		c->inflight++;
 		query_start(c, f, wire_len); /* takes f */
 		return;

@@ -91,6 +91,22 @@ int64_t watchdog_next(const struct watch_config *wc, const struct case_state *c,
  * match.  Returns 1 with *ev filled, 0 when nothing is due.  A new alert
  * takes new_id as its id.
  */
+/* An alert of a case that is open now, as a reader of the case's state
+ * sees it (GetOpenAlerts). */
+struct watch_open {
+	struct watch_event ev;             /* kind, stage, alert id, police advice and
+					    * the current stage's recipients */
+	int64_t raised_ms;
+	int64_t escalates_ms;              /* when stage 1 goes to the police; 0: not */
+	int acked;                         /* acknowledged (the watchdog re-arms) */
+	int64_t acked_ms;
+};
+
+/* The case's open alerts: the silence or failed-attempts alert and a
+ * stalled handover, each at most once (out has room for 2); their count. */
+size_t watchdog_open_alerts(const struct watch_config *wc, const struct case_state *c,
+			    struct watch_open out[2]);
+
 int watchdog_step(const struct watch_config *wc, struct case_state *c, int64_t now,
 		  const uint8_t new_id[RECORD_ID_LEN], struct watch_event *ev);
 
