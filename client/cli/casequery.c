@@ -1023,7 +1023,7 @@ int cmd_cases(struct settings *s, int argc, char *argv[])
 		printf("%-*s  %-*s  %-*s  %-6s  %-5s  %-24s  %-24s  %s\n", wc, "CASE", ws, "STATE",
 		       wr, "RESPONSIBLE", "RISK", "MINOR", "LAST-SUCCESS", "NEXT-DEADLINE", "ALERT");
 		for (size_t i = 0; i < n; i++) {
-			char ls[VIGIL_TIME_LEN], nd[VIGIL_TIME_LEN], st[8];
+			char ls[VIGIL_TIME_LEN], nd[VIGIL_TIME_LEN], st[12];
 			if (list[i].last_success_ms > 0)
 				vigil_format_time(list[i].last_success_ms, ls, sizeof(ls));
 			else
