@@ -34,8 +34,9 @@ struct snapshot {
 	const struct directory *directory; /* a reference */
 };
 
-/* Alert entries addressed to one organisation after its acknowledged
- * position. */
+/* Deliveries (the alerts table: alert entries and the Erasure entries
+ * delivered like them) addressed to one organisation after its
+ * acknowledged position. */
 struct pending {
 	char org[RECORD_ORG_MAX + 1];
 	int64_t acked;                     /* -1: never acknowledged */
@@ -361,8 +362,9 @@ static char *page(struct metrics *m, size_t *len)
 	page_records(&t, &s);
 	page_writer(&t, &s, &w, relay_now_ms());
 	prom_family(&t, "vigil_deliveries_pending", PROM_GAUGE,
-		    "Alert entries addressed to a member after its acknowledged position "
-		    "(counted at most every 5 s).");
+		    "Deliveries (alert entries, and the Erasure entries delivered like them) "
+		    "addressed to a member after its acknowledged position (counted at most "
+		    "every 5 s).");
 	for (size_t i = 0; i < m->n_pending; i++)
 		prom_sample_u64(&t, "vigil_deliveries_pending", "organisation", m->pending[i].org,
 				m->pending[i].n);
