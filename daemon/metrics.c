@@ -363,8 +363,8 @@ static char *page(struct metrics *m, size_t *len)
 	page_writer(&t, &s, &w, relay_now_ms());
 	prom_family(&t, "vigil_deliveries_pending", PROM_GAUGE,
 		    "Deliveries (alert entries, and the Erasure entries delivered like them) "
-		    "addressed to a member after its acknowledged position (counted at most "
-		    "every 5 s).");
+		    "addressed to a member after the position its default desk acknowledged "
+		    "(counted at most every 5 s).");
 	for (size_t i = 0; i < m->n_pending; i++)
 		prom_sample_u64(&t, "vigil_deliveries_pending", "organisation", m->pending[i].org,
 				m->pending[i].n);
