@@ -358,3 +358,25 @@ size_t watchdog_open_alerts(const struct watch_config *wc, const struct case_sta
 	}
 	return n;
 }
+
+enum watch_event_class watchdog_event_class(const struct watch_event *ev)
+{
+	if (ev->stage == 0)
+		return WATCH_RESOLVED;
+	if (strcmp(ev->cause, "handover") == 0)
+		return WATCH_NOTICE;
+	if (ev->first)
+		return WATCH_RAISED;
+	return WATCH_ESCALATED;
+}
+
+const char *watchdog_event_class_name(enum watch_event_class k)
+{
+	static const char *const names[WATCH_EVENT_CLASSES] = {
+		[WATCH_RAISED] = "raised",
+		[WATCH_ESCALATED] = "escalated",
+		[WATCH_RESOLVED] = "resolved",
+		[WATCH_NOTICE] = "notice",
+	};
+	return (unsigned)k < WATCH_EVENT_CLASSES ? names[k] : "raised";
+}

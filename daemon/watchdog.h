@@ -113,4 +113,23 @@ int watchdog_step(const struct watch_config *wc, struct case_state *c, int64_t n
 /* 1 for the outcomes that count as reaching her. */
 int watchdog_outcome_reached(int outcome);
 
+/*
+ * What an alert entry is, as the metrics count it
+ * (vigil_alerts_total{event}): a new alert (stage 1, or stage 2 at once
+ * for a minor or immediate danger; after an acknowledgement too; a stalled
+ * handover), its escalation to stage 2, its resolution (stage 0, also
+ * "superseded"), or a notice of an open alert to a new responsible
+ * organisation.
+ */
+enum watch_event_class {
+	WATCH_RAISED,
+	WATCH_ESCALATED,
+	WATCH_RESOLVED,
+	WATCH_NOTICE,
+	WATCH_EVENT_CLASSES
+};
+enum watch_event_class watchdog_event_class(const struct watch_event *ev);
+/* "raised", "escalated", "resolved", "notice". */
+const char *watchdog_event_class_name(enum watch_event_class k);
+
 #endif
