@@ -479,7 +479,7 @@ static void signers_table(FILE *f, const struct export *x)
 static const char style[] =
 	"body{font-family:\"DejaVu Sans\",Arial,sans-serif;font-size:10.5pt;color:#111;"
 	"margin:1.5em 2em;line-height:1.35}\n"
-	"h1{font-size:17pt;margin:0 0 .3em}h2{font-size:13pt;margin:1.4em 0 .4em;"
+	"h1{font-size:17pt;margin:0 0 .3em}h1 .mono{font-size:inherit}h2{font-size:13pt;margin:1.4em 0 .4em;"
 	"border-bottom:1px solid #999}\n"
 	"table{border-collapse:collapse;width:100%;margin:.3em 0}\n"
 	"th,td{border:1px solid #aaa;padding:3px 6px;vertical-align:top;text-align:left}\n"
