@@ -79,101 +79,6 @@ static void export_help(FILE *f)
 		   "failure or something that does not verify (nothing is left at DIR).\n");
 }
 
-/* ---- helpers shared with the verifier (export.h) -------------------------------- */
-
-void export_entry_name(uint64_t index, const char *suffix, char *out, size_t n)
-{
-	snprintf(out, n, "entries/%06llu.%s", (unsigned long long)index, suffix);
-}
-
-const char *export_text_field(const struct vigil_record_info *ri)
-{
-	const char *f = ri->sealed_field ? ri->sealed_field : "";
-	if (!strcmp(f, "note"))
-		return "note";
-	if (!strcmp(f, "override_justification"))
-		return "justification";
-	if (!strcmp(f, "decline_reason"))
-		return "decline-reason";
-	if (!strcmp(f, "reason"))
-		return "ack-reason";
-	return "text";
-}
-
-static void put_be(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--) {
-		p[i] = (uint8_t)(v & 0xff);
-		v >>= 8;
-	}
-}
-
-uint8_t *export_leaf(int64_t received_at_ms, const uint8_t cert_sha256[VIGIL_HASH_LEN],
-		     const uint8_t *record, size_t record_len, const uint8_t *sig, size_t sig_len,
-		     size_t *len)
-{
-	if (record_len > UINT32_MAX || sig_len > UINT32_MAX)
-		return NULL;
-	size_t n = 1 + 8 + VIGIL_HASH_LEN + 4 + record_len + 4 + sig_len;
-	uint8_t *b = malloc(n), *p = b;
-	if (!b)
-		return NULL;
-	*p++ = 0x01;
-	put_be(p, (uint64_t)received_at_ms, 8);
-	p += 8;
-	memcpy(p, cert_sha256, VIGIL_HASH_LEN);
-	p += VIGIL_HASH_LEN;
-	put_be(p, record_len, 4);
-	p += 4;
-	if (record_len)
-		memcpy(p, record, record_len);
-	p += record_len;
-	put_be(p, sig_len, 4);
-	p += 4;
-	if (sig_len)
-		memcpy(p, sig, sig_len);
-	*len = n;
-	return b;
-}
-
-/* PEM of DER bytes under a label, lines of 64 characters. */
-static char *pem_of(const char *label, const uint8_t *der, size_t len)
-{
-	char *b64 = malloc(4 * ((len + 2) / 3) + 1);
-	if (!b64)
-		return NULL;
-	size_t n = vigil_base64_encode(der, len, b64);
-	size_t cap = n + n / 64 + 2 * strlen(label) + 64;
-	char *out = malloc(cap);
-	if (out) {
-		size_t o = (size_t)snprintf(out, cap, "-----BEGIN %s-----\n", label);
-		for (size_t i = 0; i < n; i += 64) {
-			size_t k = n - i < 64 ? n - i : 64;
-			memcpy(out + o, b64 + i, k);
-			o += k;
-			out[o++] = '\n';
-		}
-		snprintf(out + o, cap - o, "-----END %s-----\n", label);
-	}
-	free(b64);
-	return out;
-}
-
-char *export_pem(const uint8_t *der, size_t len)
-{
-	return pem_of("CERTIFICATE", der, len);
-}
-
-void export_fingerprint(const uint8_t h[VIGIL_HASH_LEN], char out[3 * VIGIL_HASH_LEN])
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (size_t i = 0; i < VIGIL_HASH_LEN; i++) {
-		out[3 * i] = hex[h[i] >> 4];
-		out[3 * i + 1] = hex[h[i] & 15];
-		out[3 * i + 2] = i + 1 < VIGIL_HASH_LEN ? ':' : '\0';
-	}
-}
-
 /* ---- the output folder ---------------------------------------------------------------- */
 
 struct manifest_file {
@@ -332,70 +237,7 @@ static int out_open(struct out *o, const char *dir)
 	return 0;
 }
 
-/* ---- the CA file -------------------------------------------------------------------- */
-
-int export_pem_certs(const char *text, size_t len, char **filtered,
-		     uint8_t (**sha)[VIGIL_HASH_LEN], size_t *n)
-{
-	*filtered = NULL;
-	*sha = NULL;
-	*n = 0;
-	char *out = malloc(len + 2), *b64 = malloc(len + 1);
-	size_t o = 0, bl = 0;
-	int in = 0, rc = 0;
-	const char *p = text, *end = text + len;
-	while (out && b64 && rc == 0 && p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		const char *next = nl ? nl + 1 : end;
-		while (l && p[l - 1] == '\r')
-			l--;
-		int begin = l == 27 && !memcmp(p, "-----BEGIN CERTIFICATE-----", 27);
-		int stop = l == 25 && !memcmp(p, "-----END CERTIFICATE-----", 25);
-		if (begin) {
-			in = 1;
-			bl = 0;
-		}
-		if (in) {
-			memcpy(out + o, p, l);
-			o += l;
-			out[o++] = '\n';
-			if (!begin && !stop) {
-				memcpy(b64 + bl, p, l);
-				bl += l;
-			}
-		}
-		if (in && stop) {
-			in = 0;
-			uint8_t *der = malloc(bl ? bl : 1);
-			int dl = der ? vigil_base64_decode(b64, bl, der, bl) : -1;
-			void *nh = realloc(*sha, (*n + 1) * VIGIL_HASH_LEN);
-			if (nh)
-				*sha = nh;
-			if (!der || !nh)
-				rc = -1;
-			else if (dl <= 0)
-				rc = -2;
-			else
-				vigil_sha256(der, (size_t)dl, (*sha)[(*n)++]);
-			free(der);
-		}
-		p = next;
-	}
-	free(b64);
-	if (!out || (rc == 0 && !b64))
-		rc = -1;
-	if (rc != 0) {
-		free(out);
-		free(*sha);
-		*sha = NULL;
-		*n = 0;
-		return rc;
-	}
-	out[o] = '\0';
-	*filtered = out;
-	return 0;
-}
+/* ---- files and the CA file ---------------------------------------------------------- */
 
 int export_read_file(const char *path, size_t max, uint8_t **data, size_t *len)
 {
@@ -532,7 +374,7 @@ static int entry_check(const struct settings *s, vigil_client *c, struct export 
 		char hex[2 * VIGIL_HASH_LEN + 1];
 		vigil_hex_encode(e->cert_sha256, VIGIL_HASH_LEN, hex);
 		return cli_fail(s, VIGIL_E_VERIFY, "entry %llu: the relay sent no certificate %s "
-				"with it (a relay older than the export needs?)", idx, hex);
+				"with it (a relay older than vigil export sends none)", idx, hex);
 	}
 	const struct export_cert *ec = &x->certs[xe->cert];
 	if (e->record_erased)
@@ -829,7 +671,7 @@ static char *key_pem(const struct vigil_checkpoint_key *k)
 	uint8_t spki[12 + 32] = { 0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
 				  0x2b, 0x65, 0x70, 0x03, 0x21, 0x00 };
 	memcpy(spki + 12, k->public_key, 32);
-	return pem_of("PUBLIC KEY", spki, sizeof(spki));
+	return export_pem_label("PUBLIC KEY", spki, sizeof(spki));
 }
 
 /* A text made by a writer function into memory, then written as name. */
@@ -1111,10 +953,8 @@ static int export_run(struct settings *s, vigil_client *c, struct export *x, str
 out:
 	free(kpem);
 	vigil_free(own);
-	/* The entries point into the log: the caller is done with them only
-	 * after the folder is written, which it is by now. */
-	export_free(x);
-	memset(x, 0, sizeof(*x));
+	/* x's entries and certificates point into the log: the caller frees
+	 * x's own allocations only (export_free). */
 	vigil_free(log);
 	return rc;
 }
@@ -1154,8 +994,8 @@ int cmd_export(struct settings *s, int argc, char *argv[])
 	rc = export_run(s, c, &x, &o, dir, ca_pem, &sum);
 	vigil_close(&c);
 	free(ca_pem);
+	export_free(&x);
 	if (rc == 0) {
-		/* export_run cleared x; the numbers are in the manifest. */
 		out_sync(o.tmp);
 		if (rename(o.tmp, dir) != 0)
 			rc = cli_fail(s, VIGIL_E_IO, "export: cannot rename %s to %s: %s", o.tmp,
@@ -1184,10 +1024,9 @@ int cmd_export(struct settings *s, int argc, char *argv[])
 		       "bytes, to %s\n", case_id, sum.entries,
 		       (unsigned long long)sum.checkpoint_size, files, o.bytes, dir);
 		if (include_text)
-			printf("texts: %zu opened and written in the clear to %s/texts/%s\n",
-			       sum.texts, dir,
-			       sum.texts_withheld ? " (some are sealed to other readers only and "
-						    "were left sealed)" : "");
+			printf("texts: %zu written in the clear to %s/texts/ (special-category "
+			       "data); %zu sealed to other readers only, left sealed\n", sum.texts,
+			       dir, sum.texts_withheld);
 		printf("check it with: vigil verify --export %s --ca CA --checkpoint-key KEY\n",
 		       dir);
 	}

@@ -105,6 +105,7 @@ struct export {
 	uint8_t (*ca_sha256)[VIGIL_HASH_LEN];
 };
 
+/* exportfmt.c */
 /* The file name of entry index with suffix ("record", "sig", ...). */
 void export_entry_name(uint64_t index, const char *suffix, char *out, size_t n);
 /* The field a sealed text is in, as a file name part: "note",
@@ -114,25 +115,30 @@ const char *export_text_field(const struct vigil_record_info *ri);
 uint8_t *export_leaf(int64_t received_at_ms, const uint8_t cert_sha256[VIGIL_HASH_LEN],
 		     const uint8_t *record, size_t record_len, const uint8_t *sig, size_t sig_len,
 		     size_t *len);
-/* A DER certificate as PEM (malloc()ed string), or NULL. */
+/* DER bytes as PEM under label ("CERTIFICATE", "PUBLIC KEY"), lines of 64
+ * characters (malloc()ed string), or NULL. */
+char *export_pem_label(const char *label, const uint8_t *der, size_t len);
+/* A DER certificate as PEM, likewise. */
 char *export_pem(const uint8_t *der, size_t len);
 /* "AB:CD:..." of a hash, as openssl x509 -fingerprint prints it. */
 void export_fingerprint(const uint8_t h[VIGIL_HASH_LEN], char out[3 * VIGIL_HASH_LEN]);
 
 /* The CERTIFICATE blocks of PEM text: *filtered (malloc()ed) holds them
  * alone, (*sha)[i] the SHA-256 of the i-th one's DER.  0; -1 out of memory;
- * -2 a block that is not base64. */
+ * -2 not text (a NUL byte), a block that is not base64 or not closed. */
 int export_pem_certs(const char *text, size_t len, char **filtered,
 		     uint8_t (**sha)[VIGIL_HASH_LEN], size_t *n);
+/* in as valid UTF-8 into out (n bytes, NUL-terminated, cut at a character):
+ * invalid bytes become U+FFFD, control characters other than tab and
+ * newline are dropped.  4 * strlen(in) + 1 bytes always suffice. */
+void export_clean(const char *in, char *out, size_t n);
+
+/* export.c */
 /* Reads a regular file (no symbolic link) of at most max bytes: 0 with
  * *data (malloc()ed, NUL after the last byte) and *len, or -1 with errno. */
 int export_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
 
 /* report.c */
-/* in as valid UTF-8 into out (n bytes, NUL-terminated, cut at a character):
- * invalid bytes become U+FFFD, control characters other than tab and
- * newline are dropped.  4 * strlen(in) + 1 bytes always suffice. */
-void export_clean(const char *in, char *out, size_t n);
 /* The printable report: one self-contained HTML page. 0, or -1 when the
  * stream fails. */
 int report_write(FILE *f, const struct export *x);

@@ -239,8 +239,8 @@ static int check_exporter(struct xv *v)
 			rc = bad(v, name, "the exporter's certificate does not chain to the CA given "
 				 "(%s): %s", v->ca, err.message);
 		else
-			rc = bad(v, EXPORT_CA, "the exporter's certificate %s does not chain to it: "
-				 "%s", name, err.message);
+			rc = bad(v, EXPORT_CA, "the exporter's certificate %s is not issued by it "
+				 "(%s)", name, err.message);
 	} else if (strcmp(id.organisation, org) != 0) {
 		rc = bad(v, EXPORT_INDEX, "the exporter is %s, but its certificate is of %s", org,
 			 id.organisation);

@@ -25,71 +25,6 @@
 
 /* ---- text that is safe to show --------------------------------------------------- */
 
-/* Length of the valid UTF-8 character at s (avail bytes left), 0 if none. */
-static size_t utf8_char(const unsigned char *s, size_t avail)
-{
-	unsigned c = s[0];
-	size_t n;
-	unsigned cp;
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xE0) == 0xC0) {
-		n = 2;
-		cp = c & 0x1F;
-	} else if ((c & 0xF0) == 0xE0) {
-		n = 3;
-		cp = c & 0x0F;
-	} else if ((c & 0xF8) == 0xF0) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n > avail)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	/* C1 controls (U+0080-U+009F) are no text either. */
-	if (n == 2 && cp < 0xA0)
-		return 0;
-	return n;
-}
-
-void export_clean(const char *in, char *out, size_t n)
-{
-	static const char fffd[] = "\xEF\xBF\xBD";
-	const unsigned char *s = (const unsigned char *)in;
-	size_t left = strlen(in), o = 0;
-	if (n == 0)
-		return;
-	while (left > 0) {
-		size_t k = utf8_char(s, left);
-		const char *piece = (const char *)s;
-		size_t plen = k;
-		if (k == 0) {
-			piece = fffd;
-			plen = 3;
-			k = 1;
-		} else if (k == 1 && (s[0] < 0x20 || s[0] == 0x7f) && s[0] != '\n' &&
-			   s[0] != '\t') {
-			plen = 0;
-		}
-		if (o + plen + 1 > n)
-			break;
-		memcpy(out + o, piece, plen);
-		o += plen;
-		s += k;
-		left -= k;
-	}
-	out[o] = '\0';
-}
-
 void report_html_escape(FILE *f, const char *s)
 {
 	size_t n = 4 * strlen(s) + 1;
@@ -593,10 +528,10 @@ int report_verify_txt(FILE *f, const struct export *x)
 	char fp[3 * VIGIL_HASH_LEN];
 	fprintf(f, "HOW TO CHECK THIS EXPORT WITH THE OPENSSL COMMAND\n"
 		   "=================================================\n\n"
-		   "Case %s, exported by %s. Run every command in this folder.\n"
-		   "'vigil verify --export .' does all of this and more (every entry, every\n"
-		   "inclusion proof); these steps show a court that nothing in it depends\n"
-		   "on vigil.\n\n", x->case_id, x->exporter);
+		   "Case %s,\nexported by %s.\n\n"
+		   "Run every command in this folder. 'vigil verify --export .' does all\n"
+		   "of this and more (every entry, every inclusion proof); these steps show\n"
+		   "that nothing in it depends on vigil.\n\n", x->case_id, x->exporter);
 	fprintf(f, "1. The federation's CA\n\n"
 		   "   ca.pem is the CA the exporter trusts. It proves nothing by itself:\n"
 		   "   anyone can make a CA. Compare it with a copy of the federation's CA\n"
@@ -642,7 +577,7 @@ int report_verify_txt(FILE *f, const struct export *x)
 			   "   prints the certificate's hash: %s\n\n"
 			   "   Its leaf hash (RFC 9162: SHA-256 of a zero byte and the leaf):\n\n"
 			   "     (printf '\\000'; cat %s.leaf) | openssl dgst -sha256\n\n"
-			   "   prints: ",
+			   "   prints: SHA2-256(stdin)= ",
 			s->base, at, s->base, s->e->record_len, s->base, s->base, c->hex, s->base);
 		h_hex(f, s->e->leaf_hash, VIGIL_HASH_LEN);
 		fputs("\n   (index.json: the entry's \"leaf_hash\").\n\n", f);

@@ -20,6 +20,9 @@
  *   - an exporter that lies (a record changed, a proof changed, a row
  *     added to the report, each with index.json re-signed) is caught by
  *     the checks behind the signature;
+ *   - libvigil's side: the case log carries every signer's certificate,
+ *     which chains to the CA and verifies its records; a document is signed
+ *     and a record's bytes are refused; P opened and checked offline;
  *   - the police are refused by the relay, and leave no folder;
  *   - the report escapes the certificate's common name, has no script and
  *     no external resource; the usage errors;
@@ -47,6 +50,7 @@
 
 #include "clikit.h"
 #include "harness.h"
+#include "vigil.h"
 
 #define DEMO "se-stockholm-coord/SE-2026-0042"
 #define COORD "se-stockholm-coord"
@@ -635,6 +639,121 @@ static void test_export_lying_exporter(void **state)
 	rm_tree(dir);
 }
 
+/* ---- libvigil: certificates with the case log, the offline checks --------------- */
+
+static void test_export_library(void **state)
+{
+	(void)state;
+	char port[16], cert[700], key[700], ca[700], ckey[700], ec[700], ek[700];
+	snprintf(port, sizeof(port), "%d", R.port);
+	snprintf(cert, sizeof(cert), "%s/" COORD ".crt", PKI_DIR);
+	snprintf(key, sizeof(key), "%s/" COORD ".key", PKI_DIR);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", PKI_DIR);
+	snprintf(ckey, sizeof(ckey), "%s/checkpoint.pub", PKI_DIR);
+	snprintf(ec, sizeof(ec), "%s/" COORD ".enc.crt", PKI_DIR);
+	snprintf(ek, sizeof(ek), "%s/" COORD ".enc.key", PKI_DIR);
+	struct vigil_options o = { .host = "127.0.0.1", .port = port, .cert_file = cert,
+				   .key_file = key, .ca_file = ca, .checkpoint_key = ckey,
+				   .enc_cert_file = ec, .enc_key_file = ek };
+	struct vigil_error err;
+	vigil_client *c = NULL;
+	if (vigil_connect(&o, &c, &err) != VIGIL_OK)
+		fail_msg("vigil_connect: %s", err.message);
+	struct vigil_case_log *log = NULL;
+	if (vigil_case_log(c, DEMO, &log, &err) != VIGIL_OK)
+		fail_msg("vigil_case_log: %s", err.message);
+	assert_int_equal(log->n, (size_t)n_entries);
+	/* Four signers: the coordinator, IOM's two certificates, the relay. */
+	assert_int_equal(log->n_certificates, 4);
+	struct vigil_identity ids[4];
+	for (size_t k = 0; k < log->n_certificates; k++) {
+		const struct vigil_certificate *vc = &log->certificates[k];
+		uint8_t h[VIGIL_HASH_LEN];
+		vigil_sha256(vc->der, vc->der_len, h);
+		assert_memory_equal(h, vc->sha256, VIGIL_HASH_LEN);
+		if (vigil_certificate_check(ca, vc->der, vc->der_len, &ids[k], &err) != VIGIL_OK)
+			fail_msg("certificate %zu: %s", k, err.message);
+		assert_memory_equal(ids[k].cert_sha256, vc->sha256, VIGIL_HASH_LEN);
+		/* Not by a CA it does not chain to (the untrusted CA of the PKI). */
+		assert_int_equal(vigil_certificate_check(pki("untrusted-ca.crt"), vc->der,
+							 vc->der_len, NULL, &err),
+				 VIGIL_E_VERIFY);
+	}
+	size_t opened = 0;
+	for (size_t i = 0; i < log->n; i++) {
+		const struct vigil_entry *e = &log->entries[i].entry;
+		size_t k = 0;
+		while (k < log->n_certificates &&
+		       memcmp(log->certificates[k].sha256, e->cert_sha256, VIGIL_HASH_LEN) != 0)
+			k++;
+		assert_true(k < log->n_certificates);
+		const struct vigil_certificate *vc = &log->certificates[k];
+		if (vigil_signature_check(vc->der, vc->der_len, e->record, e->record_len,
+					  e->signature, e->signature_len, &err) != VIGIL_OK)
+			fail_msg("entry %llu: %s", (unsigned long long)e->index, err.message);
+		/* Another organisation's key does not verify it (IOM's two
+		 * certificates share one key). */
+		size_t j = 0;
+		while (j < log->n_certificates && !strcmp(ids[j].organisation, ids[k].organisation))
+			j++;
+		assert_true(j < log->n_certificates);
+		const struct vigil_certificate *other = &log->certificates[j];
+		assert_int_equal(vigil_signature_check(other->der, other->der_len, e->record,
+						       e->record_len, e->signature,
+						       e->signature_len, &err),
+				 VIGIL_E_VERIFY);
+		/* A record's bytes are never signed as a document. */
+		uint8_t *sig = NULL;
+		size_t sl = 7;
+		assert_int_equal(vigil_sign_document(c, e->record, e->record_len, &sig, &sl, &err),
+				 VIGIL_E_USAGE);
+		assert_null(sig);
+		if (!e->sealed)
+			continue;
+		char *text = NULL, *again = NULL;
+		uint8_t *p = NULL;
+		size_t pl = 0;
+		if (vigil_open_sealed_plain(c, e->record, e->record_len, e->sealed, e->sealed_len,
+					    &text, &p, &pl, &err) != VIGIL_OK)
+			fail_msg("entry %llu: %s", (unsigned long long)e->index, err.message);
+		assert_int_equal(vigil_sealed_plain_check(e->record, e->record_len, p, pl, &again,
+							  &err),
+				 VIGIL_OK);
+		assert_string_equal(text, again);
+		p[pl - 1] ^= 1; /* the padding: still P's form, not the committed P */
+		assert_int_equal(vigil_sealed_plain_check(e->record, e->record_len, p, pl, NULL,
+							  &err),
+				 VIGIL_E_VERIFY);
+		vigil_free(text);
+		vigil_free(again);
+		vigil_free(p);
+		opened++;
+	}
+	assert_int_equal(opened, 2);
+	/* A document: signed with our key, checked with our certificate. */
+	static const uint8_t doc[] = "{\"a document\": true}\n";
+	uint8_t *sig = NULL, *der = NULL;
+	size_t sl = 0, dl = 0;
+	assert_int_equal(vigil_sign_document(c, doc, sizeof(doc) - 1, &sig, &sl, &err), VIGIL_OK);
+	assert_int_equal(vigil_client_certificate(c, &der, &dl, &err), VIGIL_OK);
+	assert_int_equal(vigil_signature_check(der, dl, doc, sizeof(doc) - 1, sig, sl, &err),
+			 VIGIL_OK);
+	vigil_free(sig);
+	vigil_free(der);
+	/* The key in its text form: what the export wrote. */
+	char vk[VIGIL_ORIGIN_MAX + 64], path[900];
+	assert_int_equal(vigil_checkpoint_key_format(vigil_client_checkpoint_key(c),
+						     log->checkpoint.origin, vk, sizeof(vk), &err),
+			 VIGIL_OK);
+	snprintf(path, sizeof(path), "%s/checkpoint.vkey", plain_dir);
+	char *file = slurp(path, NULL);
+	assert_non_null(file);
+	assert_int_equal(strncmp(file, vk, strlen(vk)), 0);
+	free(file);
+	vigil_free(log);
+	vigil_close(&c);
+}
+
 /* ---- who may, and the usage errors --------------------------------------------- */
 
 static void test_export_refused(void **state)
@@ -834,6 +953,7 @@ int main(int argc, char *argv[])
 		cmocka_unit_test(test_export_texts),
 		cmocka_unit_test(test_export_flip_every_file),
 		cmocka_unit_test(test_export_lying_exporter),
+		cmocka_unit_test(test_export_library),
 		cmocka_unit_test(test_export_refused),
 		cmocka_unit_test(test_export_usage),
 		cmocka_unit_test(test_export_report_html),
