@@ -10,7 +10,8 @@
  * that the report shows, since the record format allows no such character
  * in its ids, codes or references), the alert they raise, its
  * acknowledgement, a successful contact that resolves it, and the owner
- * erasing the first note.  Then:
+ * erasing the first note's text and the second attempt's whole record.
+ * Then:
  *
  *   - the coordinator's export verifies offline (folder CA and key, and the
  *     PKI's own given with --ca and --checkpoint-key), holds the stored
@@ -303,6 +304,14 @@ static int group_setup(void **state)
 		return -1;
 	ok(vigil_as(0, COORD, "erase", "--case", DEMO, "--record-id", first_note, "--reason",
 		    "data-subject-request", "--reference", "DPO-2026-0117", NULL));
+	/* IOM's fourth record: the accept, the risk, the phone, the messenger. */
+	char messenger[80];
+	if (db_text(&R, "SELECT lower(hex(record_id)) FROM entries WHERE case_id = '" DEMO "' "
+		    "AND author = '" IOM "' ORDER BY idx LIMIT 1 OFFSET 3", messenger,
+		    sizeof(messenger)) != 0)
+		return -1;
+	ok(vigil_as(0, COORD, "erase", "--case", DEMO, "--record-id", messenger, "--record",
+		    "--reason", "unlawful-content", "--reference", "DPO-2026-0118", NULL));
 	n_entries = db_int(&R, "SELECT count(*) FROM entries WHERE case_id = '" DEMO "'");
 
 	/* The two exports: at stable paths under the build tree, kept for a
@@ -350,11 +359,20 @@ static void test_export_verifies(void **state)
 	expect_member(r->out, "checkpoint_key", "given");
 	assert_int_equal(jnum(jmust(r->out, "entries")), (unsigned long long)n_entries);
 
-	/* Every record and signature is the stored one, byte for byte. */
+	/* Every record is the stored one, byte for byte; the erased one has
+	 * no files. */
 	char sql[300], path[900];
-	for (long long i = 0; i < n_entries; i++) {
+	long long kept = db_int(&R, "SELECT count(*) FROM entries WHERE case_id = '" DEMO
+			       "' AND coalesce(length(record), 0) > 0");
+	assert_int_equal(kept, n_entries - 1);
+	long long erased = db_int(&R, "SELECT idx FROM entries WHERE case_id = '" DEMO
+				 "' AND coalesce(length(record), 0) = 0");
+	snprintf(path, sizeof(path), "%s/entries/%06lld.record", plain_dir, erased);
+	assert_int_equal(access(path, F_OK), -1);
+	for (long long i = 0; i < kept; i++) {
 		snprintf(sql, sizeof(sql), "SELECT idx FROM entries WHERE case_id = '" DEMO
-			 "' ORDER BY idx LIMIT 1 OFFSET %lld", i);
+			 "' AND coalesce(length(record), 0) > 0 ORDER BY idx LIMIT 1 OFFSET %lld",
+			 i);
 		long long idx = db_int(&R, sql);
 		uint8_t *rec;
 		size_t rl, fl;
@@ -682,6 +700,8 @@ static void test_export_library(void **state)
 	size_t opened = 0;
 	for (size_t i = 0; i < log->n; i++) {
 		const struct vigil_entry *e = &log->entries[i].entry;
+		if (e->record_erased)
+			continue; /* only its leaf hash is kept */
 		size_t k = 0;
 		while (k < log->n_certificates &&
 		       memcmp(log->certificates[k].sha256, e->cert_sha256, VIGIL_HASH_LEN) != 0)
@@ -844,6 +864,7 @@ static void test_export_report_html(void **state)
 		"Case opened", "Handover offered", "Handover accepted", "Risk assessment",
 		"Contact attempt", "Alert, stage 1", "Alert acknowledged", "Alert resolved",
 		"Erasure requested", "Erasure (by the relay)", "<b>text ERASED</b> by",
+		"<b>ERASED</b> record</td><td>only its leaf hash is kept (erased by",
 		"channel <b>home-visit</b>, outcome <b>moved</b>",
 	};
 	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
