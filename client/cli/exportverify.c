@@ -562,7 +562,7 @@ static int check_record(struct xv *v, const json_t *e, uint64_t index, size_t ci
 	const struct xv *cv = v;
 	const uint8_t *der = cv->certs[ci].der;
 	size_t dl = cv->certs[ci].der_len;
-	long long received, client;
+	long long received = 0, client = 0;
 	if (read_in(v, rn, &rec, &rl) != 0)
 		rc = missing(v, rn);
 	else if (read_in(v, sn, &sig, &sl) != 0)

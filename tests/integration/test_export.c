@@ -494,7 +494,7 @@ static void test_export_flip_every_file(void **state)
 	assert_true(n_files > 30);
 	for (size_t i = 0; i < n_files; i++) {
 		char path[900];
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		snprintf(path, sizeof(path), "%s/%.127s", dir, files[i]);
 		size_t len;
 		char *b = slurp(path, &len);
 		assert_non_null(b);
@@ -506,7 +506,7 @@ static void test_export_flip_every_file(void **state)
 		spit(path, b, len);
 		free(b);
 		char want[300], want_sig[300];
-		snprintf(want, sizeof(want), "export INVALID: %s: ", files[i]);
+		snprintf(want, sizeof(want), "export INVALID: %.127s: ", files[i]);
 		snprintf(want_sig, sizeof(want_sig), "export INVALID: index.json.sig: ");
 		int named = !strncmp(r->out, want, strlen(want)) ||
 			    (!strcmp(files[i], "index.json") &&
