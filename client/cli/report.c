@@ -267,8 +267,22 @@ static void details(FILE *f, const struct export *x, const struct export_entry *
 		fputs("</b> on the alert of ", f);
 		h_ref(f, x, ri->alert_id);
 	} else if (!strcmp(k, "erase-request")) {
-		fputs(ri->erase_whole ? "the record " : "the sealed text of ", f);
-		h_ref(f, x, ri->target_id);
+		fputs(ri->erase_whole ? "the whole record of " : "the sealed text of ", f);
+		/* A record erased whole has no record id left to find it by:
+		 * the Erasure that answered this request names its index. */
+		const struct vigil_record_info *done = NULL;
+		for (size_t i = 0; i < x->n && !done; i++) {
+			const struct vigil_record_info *o = x->entries[i].ri;
+			if (o && !strcmp(o->kind, "erasure") && o->requested_by[0] &&
+			    !memcmp(o->target_id, ri->record_id, VIGIL_RECORD_ID_LEN) &&
+			    o->erased_n == 1)
+				done = o;
+		}
+		if (done)
+			fprintf(f, "<a href=\"#entry-%llu\">entry %llu</a>",
+				(unsigned long long)done->erased[0], (unsigned long long)done->erased[0]);
+		else
+			h_ref(f, x, ri->target_id);
 		fputs(", reason ", f);
 		h(f, ri->erase_reason);
 		fputs(", reference ", f);

@@ -865,6 +865,7 @@ static void test_export_report_html(void **state)
 		"Contact attempt", "Alert, stage 1", "Alert acknowledged", "Alert resolved",
 		"Erasure requested", "Erasure (by the relay)", "<b>text ERASED</b> by",
 		"<b>ERASED</b> record</td><td>only its leaf hash is kept (erased by",
+		"the whole record of <a href=\"#entry-", "the sealed text of <a href=\"#entry-",
 		"channel <b>home-visit</b>, outcome <b>moved</b>",
 	};
 	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
