@@ -310,6 +310,39 @@ struct log_page {
 	struct vigil_checkpoint cp;
 };
 
+/* A page's certificates: each one an entry of the page names, none twice.
+ * (An entry whose certificate is missing is allowed: an older relay sends
+ * none.) */
+static int page_certs_check(const Vigil__V1__CaseLog *m, struct vigil_error *err)
+{
+	if (m->n_certificates > m->n_entries)
+		return vigil__error_set(err, VIGIL_E_VERIFY, "the relay sent %zu certificates with "
+					"%zu case log entries", m->n_certificates, m->n_entries);
+	uint8_t(*seen)[SHA256_LEN] = m->n_certificates ? malloc(m->n_certificates * SHA256_LEN)
+						       : NULL;
+	if (m->n_certificates && !seen)
+		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+	int rc = VIGIL_OK;
+	for (size_t k = 0; rc == VIGIL_OK && k < m->n_certificates; k++) {
+		vigil_sha256(m->certificates[k].data, m->certificates[k].len, seen[k]);
+		int named = 0;
+		for (size_t i = 0; i < m->n_entries && !named; i++)
+			named = memcmp(m->entries[i]->entry->cert_sha256.data, seen[k],
+				       SHA256_LEN) == 0;
+		for (size_t j = 0; j < k && named; j++)
+			if (memcmp(seen[j], seen[k], SHA256_LEN) == 0)
+				rc = vigil__error_set(err, VIGIL_E_VERIFY,
+						      "the case log carries certificate %zu twice",
+						      k + 1);
+		if (!named && rc == VIGIL_OK)
+			rc = vigil__error_set(err, VIGIL_E_VERIFY,
+					      "the case log carries certificate %zu, which no entry "
+					      "of its page names", k + 1);
+	}
+	free(seen);
+	return rc;
+}
+
 /* Asks for the entries after `after` (all when !has_after), at most limit
  * (0: the relay's default), and checks the page: 1. its checkpoint, 2.-5.
  * every entry against it, the first one past `after`. */
@@ -349,7 +382,7 @@ static int get_page(struct vigil_client *c, const char *case_id, int has_after, 
 		return vigil__error_set(err, VIGIL_E_VERIFY,
 					"the relay says there is more of the case log but sent "
 					"no entry");
-	return VIGIL_OK;
+	return page_certs_check(m, err);
 }
 
 /* Checks that every page's checkpoint is the last page's tree or a prefix
@@ -395,23 +428,39 @@ static int pages_consistent(struct vigil_client *c, const struct log_page *pg, s
 	return VIGIL_OK;
 }
 
-/* One block: the log, the entries, then proofs, records and signatures. */
+/* The index of a certificate among the first n of list, or n. */
+static size_t cert_find(const struct vigil_certificate *list, size_t n,
+			const uint8_t h[SHA256_LEN])
+{
+	size_t i = 0;
+	while (i < n && memcmp(list[i].sha256, h, SHA256_LEN) != 0)
+		i++;
+	return i;
+}
+
+/* One block: the log, the entries, the certificates, then proofs, records,
+ * signatures and certificates' bytes.  A certificate that several pages
+ * carry is kept once. */
 static int build_log(const struct log_page *pg, size_t np, struct vigil_case_log **out,
 		     struct vigil_error *err)
 {
-	size_t n = 0, bytes = 0;
+	size_t n = 0, bytes = 0, nc = 0;
 	for (size_t k = 0; k < np; k++) {
 		const Vigil__V1__CaseLog *m = pg[k].a->case_log;
 		n += m->n_entries;
+		nc += m->n_certificates;
 		for (size_t i = 0; i < m->n_entries; i++)
 			bytes += m->entries[i]->entry->record.len +
 				 m->entries[i]->entry->signature.len +
 				 m->entries[i]->entry->sealed.len +
 				 m->entries[i]->n_inclusion_proof * SHA256_LEN;
+		for (size_t i = 0; i < m->n_certificates; i++)
+			bytes += m->certificates[i].len;
 	}
 	size_t head = align_up(sizeof(struct vigil_case_log));
 	size_t list = align_up(n * sizeof(struct vigil_case_log_entry));
-	uint8_t *block = calloc(1, head + list + bytes);
+	size_t certs = align_up(nc * sizeof(struct vigil_certificate));
+	uint8_t *block = calloc(1, head + list + certs + bytes);
 	if (!block)
 		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
 	struct vigil_case_log *log = (struct vigil_case_log *)(void *)block;
@@ -419,7 +468,25 @@ static int build_log(const struct log_page *pg, size_t np, struct vigil_case_log
 	log->n = n;
 	log->more = pg[np - 1].a->case_log->more ? 1 : 0;
 	log->entries = n ? (struct vigil_case_log_entry *)(void *)(block + head) : NULL;
-	uint8_t *p = block + head + list;
+	struct vigil_certificate *cl =
+		nc ? (struct vigil_certificate *)(void *)(block + head + list) : NULL;
+	log->certificates = cl;
+	uint8_t *p = block + head + list + certs;
+	for (size_t k = 0; k < np; k++) {
+		const Vigil__V1__CaseLog *m = pg[k].a->case_log;
+		for (size_t i = 0; i < m->n_certificates; i++) {
+			uint8_t h[SHA256_LEN];
+			vigil_sha256(m->certificates[i].data, m->certificates[i].len, h);
+			if (cert_find(cl, log->n_certificates, h) < log->n_certificates)
+				continue;
+			struct vigil_certificate *d = &cl[log->n_certificates++];
+			memcpy(d->sha256, h, SHA256_LEN);
+			memcpy(p, m->certificates[i].data, m->certificates[i].len);
+			d->der = p;
+			d->der_len = m->certificates[i].len;
+			p += m->certificates[i].len;
+		}
+	}
 	struct vigil_case_log_entry *d = log->entries;
 	for (size_t k = 0; k < np; k++) {
 		const Vigil__V1__CaseLog *m = pg[k].a->case_log;

@@ -475,14 +475,11 @@ static size_t readers_known(const struct vigil_client *c, const Vigil__V1__Seale
 	return found;
 }
 
-int vigil_open_sealed(vigil_client *c, const uint8_t *record, size_t record_len,
-		      const uint8_t *sealed, size_t sealed_len, char **text,
-		      struct vigil_error *err)
+/* vigil_open_sealed(), and P itself when plain is not NULL. */
+static int open_sealed(vigil_client *c, const uint8_t *record, size_t record_len,
+		       const uint8_t *sealed, size_t sealed_len, char **text, uint8_t **plain,
+		       size_t *plain_len, struct vigil_error *err)
 {
-	if (text)
-		*text = NULL;
-	if (!c || !text || (!record && record_len) || (!sealed && sealed_len))
-		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_open_sealed: NULL argument");
 	char why[256] = "";
 	Vigil__V1__Record *r = NULL;
 	static const uint8_t none[1];
@@ -576,6 +573,16 @@ no_reader:
 				      name, why);
 	else
 		rc = VIGIL_OK;
+	if (rc == VIGIL_OK && plain) {
+		if ((*plain = malloc(plen)) != NULL) {
+			memcpy(*plain, p, plen);
+			*plain_len = plen;
+		} else {
+			free(*text);
+			*text = NULL;
+			rc = vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+		}
+	}
 out:
 	if (p) {
 		OPENSSL_cleanse(p, plen);
@@ -585,6 +592,35 @@ out:
 	record_free(r);
 	ERR_clear_error();
 	return rc;
+}
+
+int vigil_open_sealed(vigil_client *c, const uint8_t *record, size_t record_len,
+		      const uint8_t *sealed, size_t sealed_len, char **text,
+		      struct vigil_error *err)
+{
+	if (text)
+		*text = NULL;
+	if (!c || !text || (!record && record_len) || (!sealed && sealed_len))
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_open_sealed: NULL argument");
+	return open_sealed(c, record, record_len, sealed, sealed_len, text, NULL, NULL, err);
+}
+
+int vigil_open_sealed_plain(vigil_client *c, const uint8_t *record, size_t record_len,
+			    const uint8_t *sealed, size_t sealed_len, char **text,
+			    uint8_t **plain, size_t *plain_len, struct vigil_error *err)
+{
+	if (text)
+		*text = NULL;
+	if (plain)
+		*plain = NULL;
+	if (plain_len)
+		*plain_len = 0;
+	if (!c || !text || !plain || !plain_len || (!record && record_len) ||
+	    (!sealed && sealed_len))
+		return vigil__error_set(err, VIGIL_E_USAGE,
+					"vigil_open_sealed_plain: NULL argument");
+	return open_sealed(c, record, record_len, sealed, sealed_len, text, plain, plain_len,
+			   err);
 }
 
 /* ---- re-sealing at a handover ------------------------------------------------------- */

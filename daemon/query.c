@@ -21,6 +21,10 @@
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
+/* What a case log page reserves per entry for the certificate that signed
+ * it (a certificate is at most a few KiB; the total is capped anyway). */
+#define QUERY_CERT_RESERVE 8192u
+
 struct query {
 	uv_work_t work;
 	struct conn *conn;
@@ -295,6 +299,9 @@ struct case_q {
 	char case_id[RECORD_CASE_ID_MAX + 1];
 	char org[RECORD_ORG_MAX + 1];
 	Vigil__V1__Frame *frame;       /* a Reseal: its texts, until answered */
+	ProtobufCBinaryData *certs;    /* a case log page: the certificates that
+					* signed its entries, each once */
+	size_t n_certs;
 };
 
 static void fill_status(Vigil__V1__CaseStatus *m, const struct case_result *r,
@@ -420,6 +427,8 @@ static void answer_case_log(struct case_q *q, const struct case_result *r)
 	m.entries = lp;
 	m.n_entries = n;
 	m.more = r->more ? 1 : 0;
+	m.certificates = q->certs;
+	m.n_certificates = q->n_certs;
 	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
 	f.msg_case = VIGIL__V1__FRAME__MSG_CASE_LOG;
 	f.case_log = &m;
@@ -547,6 +556,9 @@ static void case_query_end(struct case_q *q)
 	struct conn *c = q->conn;
 	writer_job_clear(&q->job);
 	frame_free(q->frame);
+	for (size_t i = 0; i < q->n_certs; i++)
+		free(q->certs[i].data);
+	free(q->certs);
 	conn_uncharge(c, q->charge);
 	conn_answered(c);
 	conn_release(c);
@@ -574,6 +586,39 @@ static void answer_seal_readers(struct case_q *q, const struct case_result *r)
 	answer(q->conn, q->request_id, &f);
 }
 
+/* Thread pool: the certificate of every entry of a case log page, each
+ * once, in the order of their first entry (a page has few signers, so a
+ * linear search is enough).  Every entry's certificate is in the table:
+ * the store keeps the certificate of each entry it writes. */
+static int case_log_certs(struct case_q *q, struct reader *r)
+{
+	const struct case_result *res = q->job.result;
+	if (!res->n_entries)
+		return VG_OK;
+	uint8_t(*fps)[SHA256_LEN] = malloc(res->n_entries * SHA256_LEN);
+	q->certs = calloc(res->n_entries, sizeof(*q->certs));
+	if (!fps || !q->certs) {
+		free(fps);
+		return VG_ENOMEM;
+	}
+	int rc = VG_OK;
+	for (size_t i = 0; rc == VG_OK && i < res->n_entries; i++) {
+		const uint8_t *fp = res->entries[i].cert_sha256;
+		size_t k = 0;
+		while (k < q->n_certs && memcmp(fps[k], fp, SHA256_LEN) != 0)
+			k++;
+		if (k < q->n_certs)
+			continue;
+		rc = reader_get_cert(r, fp, &q->certs[k].data, &q->certs[k].len);
+		if (rc == VG_ENOTFOUND)
+			rc = VG_EIO; /* an entry without its certificate: the store is damaged */
+		if (rc == VG_OK)
+			memcpy(fps[q->n_certs++], fp, SHA256_LEN);
+	}
+	free(fps);
+	return rc;
+}
+
 /* Thread pool: the inclusion proof of every entry of a case log page to the
  * checkpoint the writer committed with it.  The nodes it reads are of
  * complete subtrees within that checkpoint, all committed before the
@@ -599,12 +644,14 @@ static void case_log_work(uv_work_t *w)
 						       &e->proof_len)
 			      : VG_ENOMEM;
 	}
+	if (rc == VG_OK)
+		rc = case_log_certs(q, r);
 	reader_end(r);
 	reader_release(&q->conn->relay->readers, r);
 	if (rc != VG_OK) {
 		q->job.status = rc == VG_ENOMEM ? VG_ENOMEM : VG_EIO;
-		snprintf(q->job.why, sizeof(q->job.why), "cannot read the case's proofs (%s)",
-			 vg_strerror(rc));
+		snprintf(q->job.why, sizeof(q->job.why), "cannot read the case's proofs or "
+			 "certificates (%s)", vg_strerror(rc));
 	}
 }
 
@@ -871,9 +918,11 @@ static size_t answer_reserve(const struct conn *c, const Vigil__V1__Frame *f)
 		n = (size_t)f->get_entries->count * (c->relay->cfg->max_frame + 512);
 		return n < CONN_RESERVE_MAX ? n : CONN_RESERVE_MAX;
 	case VIGIL__V1__FRAME__MSG_GET_CASE_LOG:
+		/* An entry, its proof and at most one certificate of its own. */
 		n = (size_t)(f->get_case_log->limit ? f->get_case_log->limit
 						     : CASE_LOG_PAGE_DEFAULT) *
-		    (c->relay->cfg->max_frame + 512 + MERKLE_MAX_PROOF * (SHA256_LEN + 2));
+		    (c->relay->cfg->max_frame + 512 + MERKLE_MAX_PROOF * (SHA256_LEN + 2) +
+		     QUERY_CERT_RESERVE);
 		return n < CONN_RESERVE_MAX ? n : CONN_RESERVE_MAX;
 	case VIGIL__V1__FRAME__MSG_LIST_CASES:
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:

@@ -29,6 +29,7 @@ static void reader_free(struct reader *r)
 	sqlite3_finalize(r->end);
 	sqlite3_finalize(r->alerts);
 	sqlite3_finalize(r->acked);
+	sqlite3_finalize(r->cert);
 	sqlite3_close(r->db);
 	free(r);
 }
@@ -76,7 +77,9 @@ static struct reader *reader_open(const char *path, const char **err)
 			       "a.position >= ? ORDER BY a.position LIMIT ?",
 			       -1, SQLITE_PREPARE_PERSISTENT, &r->alerts, NULL) ||
 	    sqlite3_prepare_v3(r->db, "SELECT position FROM delivery_acks WHERE org = ?", -1,
-			       SQLITE_PREPARE_PERSISTENT, &r->acked, NULL)) {
+			       SQLITE_PREPARE_PERSISTENT, &r->acked, NULL) ||
+	    sqlite3_prepare_v3(r->db, "SELECT der FROM certs WHERE fp = ?", -1,
+			       SQLITE_PREPARE_PERSISTENT, &r->cert, NULL)) {
 		*err = r->db ? sqlite3_errmsg(r->db) : "cannot open the database";
 		/* The message lives in the connection: keep a static copy. */
 		static _Thread_local char msg[200];
@@ -139,4 +142,29 @@ int reader_get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[SHA25
 		memcpy(out, sqlite3_column_blob(st, 0), SHA256_LEN);
 	sqlite3_reset(st);
 	return ok ? 0 : VG_EIO;
+}
+
+int reader_get_cert(struct reader *r, const uint8_t fp[SHA256_LEN], uint8_t **der, size_t *len)
+{
+	*der = NULL;
+	*len = 0;
+	sqlite3_bind_blob(r->cert, 1, fp, SHA256_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(r->cert);
+	int status = rc == SQLITE_DONE ? VG_ENOTFOUND : VG_EIO;
+	if (rc == SQLITE_ROW) {
+		int n = sqlite3_column_bytes(r->cert, 0);
+		const void *p = sqlite3_column_blob(r->cert, 0);
+		status = VG_ENOTFOUND;
+		if (n > 0 && p) {
+			*der = malloc((size_t)n);
+			status = *der ? VG_OK : VG_ENOMEM;
+			if (*der) {
+				memcpy(*der, p, (size_t)n);
+				*len = (size_t)n;
+			}
+		}
+	}
+	sqlite3_reset(r->cert);
+	sqlite3_clear_bindings(r->cert);
+	return status;
 }

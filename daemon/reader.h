@@ -29,6 +29,7 @@ struct reader {
 	sqlite3_stmt *alerts;    /* alert and Erasure entries (the alerts table)
 				  * from a position on */
 	sqlite3_stmt *acked;     /* an organisation's acknowledged position */
+	sqlite3_stmt *cert;      /* a certificate (DER) by its SHA-256 */
 };
 
 /* One read transaction around the many reads of a proof: one snapshot,
@@ -48,6 +49,10 @@ void reader_pool_close(struct reader_pool *p);
 /* A connection (any thread); NULL with *err set when none can be opened. */
 struct reader *reader_acquire(struct reader_pool *p, const char **err);
 void reader_release(struct reader_pool *p, struct reader *r);
+
+/* The DER certificate whose SHA-256 is fp (table certs): VG_OK with *der
+ * (malloc()ed) and *len, VG_ENOTFOUND, VG_ENOMEM or VG_EIO. */
+int reader_get_cert(struct reader *r, const uint8_t fp[SHA256_LEN], uint8_t **der, size_t *len);
 
 /* merkle_get_fn over a reader (ctx is the struct reader *). */
 int reader_get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[SHA256_LEN]);

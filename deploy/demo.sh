@@ -12,8 +12,9 @@
 #   but cannot read them, the coordinator and IOM open them, the police
 #   cannot.  Then: a receipt verified offline, the log audited, a sealed
 #   note checked with nothing but openssl, a note erased on request with the
-#   log still verifying, and a monitor catching a relay
-#   that rewrote its history.
+#   log still verifying, a monitor catching a relay
+#   that rewrote its history, and the case exported for a court and
+#   checked offline.
 #
 #   deploy/demo.sh            state (PKI, database, logs) goes to ./state/demo
 #   VIGIL_DEMO_STATE=DIR deploy/demo.sh
@@ -28,7 +29,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 packages=(build-essential cmake pkg-config openssl sqlite3 libuv1-dev libssl-dev
 	libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libinih-dev libsystemd-dev
-	libmicrohttpd-dev)
+	libmicrohttpd-dev libjansson-dev)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -57,7 +58,7 @@ bash "$here/certs/mkpki.sh" "$state/pki"
 
 say "starting the relay (silence window for high risk: 30 s; escalation after 5 s)"
 rm -rf "$state/vigil.db" "$state/vigil.db-wal" "$state/vigil.db-shm" "$state/ready" \
-	"$state/monitor" "$state"/*.receipt
+	"$state/monitor" "$state"/*.receipt "$state/export"
 cat > "$state/vigild.conf" <<CONF
 [listen]
 address = 127.0.0.1
@@ -264,6 +265,17 @@ len=$(od -An -j65 -N2 -tu1 "$state/note.p" | awk '{ print $1 * 256 + $2 }')
 printf 'the note: '
 dd if="$state/note.p" bs=1 skip=67 count="$len" status=none
 echo
+
+say "the case exported for a court: every record, signature, certificate and proof"
+start_relay
+coord export "$case_id" --out "$state/export"
+stop_relay
+du -sb "$state/export" | awk '{ print "export size: " $1 " bytes" }'
+
+say "the court checks it offline, with the CA and checkpoint key it holds itself"
+"$vigil" --ca "$state/pki/ca.crt" --checkpoint-key "$state/pki/checkpoint.pub" \
+	verify --export "$state/export"
+echo "printable timeline: $state/export/report.html"
 
 trap - EXIT
 echo

@@ -11,8 +11,9 @@ cd "$here"
 
 packages=(build-essential cmake pkg-config openssl sqlite3 clang libclang-rt-14-dev
 	libuv1-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev
-	libinih-dev libmicrohttpd-dev libcmocka-dev python3-prometheus-client
-	scdoc dpkg-dev debhelper lintian shellcheck libsystemd-dev)
+	libinih-dev libmicrohttpd-dev libcmocka-dev python3-prometheus-client libjansson-dev
+	scdoc dpkg-dev debhelper lintian shellcheck libsystemd-dev
+	chromium fonts-dejavu-core)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -8,7 +8,8 @@
  * files, and every command lives in a file of its own (contact.c, log.c for
  * "checkpoint" and "proof", verify.c, case.c for the case records,
  * casequery.c for the case queries, alerts.c for "alerts" and "alert ack",
- * members.c for "members").
+ * members.c for "members", export.c, report.c and exportverify.c for
+ * "export" and "verify --export").
  *
  * Exit statuses: 0 success, 1 refused by the relay, 2 usage error (also a
  * local file or key problem, a malformed receipt file), 3 connection, TLS,
@@ -144,6 +145,10 @@ void json_write_strings(FILE *f, const char *const *s, size_t n);
 /* "hex" of n bytes */
 void json_write_hex(FILE *f, const uint8_t *b, size_t n);
 
+/* The reader of flat objects (receipt files).  Files that use jansson
+ * (the case export's index.json) define CLI_WITH_JANSSON before including
+ * this header: jansson's header takes the names of these types. */
+#ifndef CLI_WITH_JANSSON
 enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY };
 struct json_value {
 	enum json_type type;
@@ -168,6 +173,7 @@ int json_parse_object(const char *text, size_t len, struct json_object *out, cha
 /* The member's value, or NULL. */
 const struct json_value *json_get(const struct json_object *o, const char *key);
 void json_object_free(struct json_object *o);
+#endif
 
 /* receipt.c */
 /* A receipt file being written: created (mode 0600) next to path before
@@ -206,6 +212,9 @@ int cmd_proof(struct settings *s, int argc, char *argv[]);
 
 /* verify.c */
 int cmd_verify(struct settings *s, int argc, char *argv[]);
+
+/* export.c: "export" (export.h: the folder, the report, verify --export). */
+int cmd_export(struct settings *s, int argc, char *argv[]);
 
 /* case.c: the case records ("case open", "case close", "risk", "handover
  * offer|accept|decline|withdraw") and the "case" dispatcher. */

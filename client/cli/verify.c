@@ -30,11 +30,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "export.h"
 
 enum {
 	OPT_RECEIPT = OPT_COMMAND_BASE,
 	OPT_LOG,
 	OPT_STATE,
+	OPT_EXPORT,
 };
 
 #define STATE_FILE "checkpoint"
@@ -43,6 +45,7 @@ static void verify_help(FILE *f)
 {
 	fprintf(f, "usage: vigil [OPTIONS] verify --receipt FILE\n"
 		   "       vigil [OPTIONS] verify --log [--state DIR]\n"
+		   "       vigil [--ca FILE] [--checkpoint-key KEY] verify --export DIR\n"
 		   "\n"
 		   "--receipt FILE   checks a receipt saved by 'vigil contact --save-receipt'\n"
 		   "                 offline, with nothing but the checkpoint key: the leaf hash\n"
@@ -59,12 +62,27 @@ static void verify_help(FILE *f)
 		   "                 extends it (a consistency proof; equal roots at equal size;\n"
 		   "                 never smaller, never signed earlier).  Replaced atomically\n"
 		   "                 only when everything verified.  DIR is created if missing.\n"
+		   "--export DIR     checks a case export ('vigil export') offline, with no\n"
+		   "                 relay: every file against the SHA-256 that index.json\n"
+		   "                 gives and the exporter's signature over index.json; every\n"
+		   "                 certificate against the CA; every record's signature, its\n"
+		   "                 author, its leaf and leaf hash; every inclusion proof to\n"
+		   "                 the checkpoint; the checkpoint's signature; the sealed\n"
+		   "                 texts' plaintexts when included; report.html's entries.\n"
+		   "                 The CA is --ca FILE if given, else the folder's ca.pem;\n"
+		   "                 the checkpoint must verify with the folder's key and with\n"
+		   "                 --checkpoint-key if given.  The folder's own CA and key\n"
+		   "                 prove nothing by themselves: a court gives its own copies.\n"
+		   "                 Prints 'export OK: case ID, N entries, ...' or 'export\n"
+		   "                 INVALID: FILE: <the check that failed>', naming the first\n"
+		   "                 file that fails.\n"
 		   "\n"
-		   "Both need the checkpoint key (--checkpoint-key or [relay] checkpoint_key);\n"
-		   "--log also needs the connection settings.  With --json one object.\n"
+		   "--receipt and --log need the checkpoint key (--checkpoint-key or [relay]\n"
+		   "checkpoint_key); --log also needs the connection settings.  With --json\n"
+		   "one object.\n"
 		   "Exit status: 0 verified, 1 refused by the relay, 2 usage error or a\n"
-		   "malformed receipt file, 3 does not verify, log inconsistent, or a\n"
-		   "connection failure.\n");
+		   "malformed receipt file (or no folder at --export DIR), 3 does not verify,\n"
+		   "log inconsistent, or a connection failure.\n");
 }
 
 /* ---- --receipt ------------------------------------------------------------------- */
@@ -372,9 +390,10 @@ int cmd_verify(struct settings *s, int argc, char *argv[])
 		{ "receipt", required_argument, NULL, OPT_RECEIPT },
 		{ "log", no_argument, NULL, OPT_LOG },
 		{ "state", required_argument, NULL, OPT_STATE },
+		{ "export", required_argument, NULL, OPT_EXPORT },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *receipt = NULL, *state = NULL;
+	const char *receipt = NULL, *state = NULL, *export_dir = NULL;
 	int log = 0, opt;
 	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
 		switch (opt) {
@@ -387,6 +406,7 @@ int cmd_verify(struct settings *s, int argc, char *argv[])
 		case OPT_RECEIPT: receipt = optarg; break;
 		case OPT_LOG: log = 1; break;
 		case OPT_STATE: state = optarg; break;
+		case OPT_EXPORT: export_dir = optarg; break;
 		default: {
 			int r = cli_global_option(s, opt, optarg);
 			if (r != 0)
@@ -396,8 +416,10 @@ int cmd_verify(struct settings *s, int argc, char *argv[])
 	}
 	if (optind < argc)
 		return cli_usage_error("verify: unexpected argument '%s'", argv[optind]);
-	if (!receipt == !log)
-		return cli_usage_error("verify: give either --receipt FILE or --log");
+	if ((receipt != NULL) + log + (export_dir != NULL) != 1)
+		return cli_usage_error("verify: give one of --receipt FILE, --log or --export DIR");
+	if (export_dir && !export_dir[0])
+		return cli_usage_error("verify: --export wants a directory");
 	if (receipt && !receipt[0])
 		return cli_usage_error("verify: --receipt wants a file name");
 	if (state && !log)
@@ -406,6 +428,8 @@ int cmd_verify(struct settings *s, int argc, char *argv[])
 		return cli_usage_error("verify: --state wants a directory");
 	if (receipt)
 		return verify_receipt(s, receipt);
+	if (export_dir)
+		return export_verify(s, export_dir);
 	struct monitor *m = calloc(1, sizeof(*m));
 	if (!m)
 		return cli_fail(s, VIGIL_E_NOMEM, "out of memory");

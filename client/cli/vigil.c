@@ -39,7 +39,10 @@ static const struct command commands[] = {
 	{ "grant", "let a party of a case we own (police) read its narrative", cmd_grant },
 	{ "checkpoint", "show the relay's latest checkpoint, verified", cmd_checkpoint },
 	{ "proof", "prove that an entry is in the relay's log", cmd_proof },
-	{ "verify", "verify a saved receipt offline, or monitor the relay's log", cmd_verify },
+	{ "export", "write a case's evidence into a folder a court can check offline",
+	  cmd_export },
+	{ "verify", "verify a saved receipt or a case export offline, or monitor the log",
+	  cmd_verify },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -945,6 +945,19 @@ VIGIL_API int vigil_open_sealed(vigil_client *c, const uint8_t *record, size_t r
 				struct vigil_error *err);
 
 /*
+ * vigil_open_sealed(), also giving the opened plaintext P itself: on
+ * VIGIL_OK *plain (for vigil_free()) holds its *plain_len bytes, whose
+ * SHA-256 is the record's commitment, so that someone without our key can
+ * check the text belongs to the record (vigil_sealed_plain_check; an export
+ * with its texts keeps P beside each one).  P is the text: keep it as the
+ * text is kept.  *plain is NULL on failure.
+ */
+VIGIL_API int vigil_open_sealed_plain(vigil_client *c, const uint8_t *record, size_t record_len,
+				      const uint8_t *sealed, size_t sealed_len, char **text,
+				      uint8_t **plain, size_t *plain_len,
+				      struct vigil_error *err);
+
+/*
  * Re-sealing at a handover (proto/README.md, "Re-sealing at a handover").
  * The organisation a case is offered to cannot open the sealed texts
  * written before the offer unless they were sealed to it; the relay
@@ -1068,6 +1081,13 @@ struct vigil_case_log_entry {
 	uint8_t proof_root[VIGIL_HASH_LEN];
 };
 
+/* A certificate that signed entries of the log, as the relay keeps it. */
+struct vigil_certificate {
+	uint8_t sha256[VIGIL_HASH_LEN];     /* SHA-256 of der, computed by the library */
+	const uint8_t *der;                 /* DER X.509 */
+	size_t der_len;
+};
+
 struct vigil_case_log {
 	struct vigil_checkpoint checkpoint; /* verified with the checkpoint key; the
 					     * last page's */
@@ -1075,6 +1095,18 @@ struct vigil_case_log {
 	struct vigil_case_log_entry *entries; /* in log order */
 	int more;                           /* vigil_case_log_page(): the case has
 					     * entries past this page */
+	/* The certificates that signed the entries, each once, in the order of
+	 * their first entry: an entry's certificate is the one whose sha256 is
+	 * its entry.cert_sha256.  The relay sends them with each page
+	 * (CaseLog.certificates); an entry whose certificate a relay did not
+	 * send (one older than this field) has none here.  Each certificate
+	 * is one an entry of its page names (else VIGIL_E_VERIFY); whether it
+	 * chains to the federation's CA and signed its records is checked by
+	 * vigil_certificate_check() and vigil_signature_check().  (These two
+	 * members were added at the end of the struct, which only the library
+	 * allocates.) */
+	size_t n_certificates;
+	const struct vigil_certificate *certificates;
 };
 
 /* A GetCaseLog page: limit 0 means this many entries ... */
@@ -1475,6 +1507,80 @@ VIGIL_API uint64_t vigil_tree_size(const vigil_tree *t);
 VIGIL_API void vigil_tree_root(const vigil_tree *t, uint8_t root[VIGIL_HASH_LEN]);
 /* NULL-safe; sets *t to NULL. */
 VIGIL_API void vigil_tree_free(vigil_tree **t);
+
+/* ---- evidence: records, certificates and texts checked offline ------------------
+ *
+ * What a court, or anyone holding an export of a case (vigil export), needs
+ * to check a record without the relay: that a certificate was issued by the
+ * federation's CA, that a record's signature verifies with it, and that a
+ * sealed text's plaintext P is the one the record commits to.  These need
+ * no connection and are thread-safe.
+ */
+
+/* SHA-256 of n bytes. */
+VIGIL_API void vigil_sha256(const void *data, size_t n, uint8_t out[VIGIL_HASH_LEN]);
+
+/*
+ * Checks that der (one DER X.509 certificate) was issued by a CA
+ * certificate of ca_file (PEM, one or more certificates; every one is a
+ * trust anchor), through nothing but those: a signing certificate's
+ * validity period is not checked (it signed in the past; the relay checked
+ * it was valid then), nor any CRL.  On VIGIL_OK *id (may be NULL) holds its
+ * subject and SHA-256.  VIGIL_E_IO when ca_file cannot be read or holds no
+ * certificate, VIGIL_E_VERIFY when der does not parse or does not chain
+ * (the message says why, e.g. "unable to get local issuer certificate").
+ */
+VIGIL_API int vigil_certificate_check(const char *ca_file, const uint8_t *der, size_t der_len,
+				      struct vigil_identity *id, struct vigil_error *err);
+
+/*
+ * Checks a signature over data with the public key of the DER certificate
+ * der, as records are signed (proto/README.md section 5: SHA-256 with the
+ * key's scheme, DER ECDSA for EC keys; the pure scheme for Ed25519).
+ * VIGIL_OK, or VIGIL_E_VERIFY ("the signature does not verify with the key
+ * of certificate HEX", or a certificate that does not parse).
+ */
+VIGIL_API int vigil_signature_check(const uint8_t *der, size_t der_len, const uint8_t *data,
+				    size_t data_len, const uint8_t *sig, size_t sig_len,
+				    struct vigil_error *err);
+
+/*
+ * Signs a document that is not a record (an export's index) with our
+ * organisation's key, the key of the TLS certificate, in the scheme records
+ * are signed with, so that anyone checks it like a record (openssl dgst
+ * -sha256 -verify).  Bytes that decode as a vigil record are refused
+ * (VIGIL_E_USAGE): this key signs records only through the vigil_build_*
+ * calls.  *sig is for vigil_free().  Needs no round trip.
+ */
+VIGIL_API int vigil_sign_document(vigil_client *c, const uint8_t *data, size_t len,
+				  uint8_t **sig, size_t *sig_len, struct vigil_error *err);
+
+/* Our own certificate (the first of cert_file) as DER, for vigil_free(). */
+VIGIL_API int vigil_client_certificate(const vigil_client *c, uint8_t **der, size_t *len,
+				       struct vigil_error *err);
+
+/*
+ * The verifier key text NAME+HHHHHHHH+BASE64 of a checkpoint key (see
+ * "checkpoints and their key") into out (out_len bytes; VIGIL_ORIGIN_MAX +
+ * 64 always suffices).  name: the key name, NULL for key->name (a PEM key
+ * has none: then give the origin of its checkpoints).  VIGIL_E_USAGE for
+ * an empty or over-long name.
+ */
+VIGIL_API int vigil_checkpoint_key_format(const struct vigil_checkpoint_key *key, const char *name,
+					  char *out, size_t out_len, struct vigil_error *err);
+
+/*
+ * Checks offline that plain is the sealed plaintext P the record commits to
+ * (proto/README.md, "Sealed text"): the record is valid and seals a text,
+ * P has the field's length, the tag, the record's id and field, a text
+ * length within the maximum, zero padding, UTF-8, and SHA-256(P) is the
+ * record's commitment.  On VIGIL_OK *text (may be NULL) is the text
+ * (NUL-terminated, for vigil_free()).  VIGIL_E_USAGE for a record that is
+ * invalid or seals nothing, VIGIL_E_VERIFY naming the check that fails.
+ */
+VIGIL_API int vigil_sealed_plain_check(const uint8_t *record, size_t record_len,
+				       const uint8_t *plain, size_t plain_len, char **text,
+				       struct vigil_error *err);
 
 /* ---- helpers ----------------------------------------------------------------- */
 

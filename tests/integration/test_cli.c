@@ -756,8 +756,8 @@ static void test_usage_errors(void **state)
 		{ { "proof", "--index", "3", "--size", "3" }, "proof: --index 3 is not below --size 3" },
 		{ { "proof", "--index", "1", "extra" }, "proof: unexpected argument 'extra'" },
 		{ { "checkpoint", "extra" }, "checkpoint: unexpected argument 'extra'" },
-		{ { "verify" }, "verify: give either --receipt FILE or --log" },
-		{ { "verify", "--log", "--receipt", "x" }, "verify: give either --receipt FILE or --log" },
+		{ { "verify" }, "verify: give one of --receipt FILE, --log or --export DIR" },
+		{ { "verify", "--log", "--receipt", "x" }, "verify: give one of --receipt FILE, --log or --export DIR" },
 		{ { "verify", "--receipt", "x", "--state", "d" }, "verify: --state goes with --log" },
 	};
 	for (size_t i = 0; i < sizeof(log_cases) / sizeof(log_cases[0]); i++) {
