@@ -46,7 +46,7 @@ struct case_alert {
 	int64_t deadline_ms;               /* the missed deadline; 0 raised early */
 	int acked;
 	char resolve[24];                  /* a resolution to announce: "contact", "closed",
-					    * "superseded" */
+					    * "superseded", "corrected" */
 	char notify[CASE_ORG_LEN];         /* a new responsible organisation to tell */
 };
 

@@ -111,7 +111,8 @@ struct given {
 
 /* The body in force for the record target names, found in the case's log:
  * *ri decoded (its fields), *original the original's index.  1 found, 0
- * not (no such entry of the case, an erased one, or another kind). */
+ * not (no such entry of the case, or an erased one), 2 found but of a
+ * kind that is never corrected (ri->kind says which). */
 static int in_force(const struct vigil_case_log *log, const uint8_t target[VIGIL_RECORD_ID_LEN],
 		    struct vigil_record_info *ri, uint64_t *original)
 {
@@ -145,7 +146,7 @@ static int in_force(const struct vigil_case_log *log, const uint8_t target[VIGIL
 		    VIGIL_OK)
 		return 0;
 	const char *kind = !strcmp(ri->kind, "correction") ? ri->corrected_kind : ri->kind;
-	return !strcmp(kind, "contact") || !strcmp(kind, "risk");
+	return !strcmp(kind, "contact") || !strcmp(kind, "risk") ? 1 : 2;
 }
 
 int cmd_correct(struct settings *s, int argc, char *argv[])
@@ -260,15 +261,30 @@ int cmd_correct(struct settings *s, int argc, char *argv[])
 		return cli_exit_status(lrc);
 	}
 	uint64_t original = 0;
-	int found = lrc == VIGIL_OK && in_force(log, k.target_id, ri, &original);
-	const char *kind = found ? (!strcmp(ri->kind, "correction") ? ri->corrected_kind : ri->kind)
-				 : contact ? "contact" : "risk";
-	k.kind = kind;
-	if ((!strcmp(kind, "contact") && risk) || (!strcmp(kind, "risk") && contact)) {
-		/* The relay says which kind the record is. */
-		found = 0;
-		k.kind = contact ? "contact" : "risk";
+	int found = lrc == VIGIL_OK ? in_force(log, k.target_id, ri, &original) : 0;
+	const char *kind = found == 1 ? (!strcmp(ri->kind, "correction") ? ri->corrected_kind
+								       : ri->kind)
+				      : contact ? "contact" : "risk";
+	if (found == 2 || (!strcmp(kind, "contact") && risk) || (!strcmp(kind, "risk") && contact)) {
+		/* What the verified log says the record is: no fields of ours
+		 * fit it. */
+		char what[64];
+		snprintf(what, sizeof(what), "%s", found == 2 ? ri->kind : kind);
+		vigil_close(&c);
+		vigil_free(log);
+		free(ri);
+		if (found == 2)
+			return cli_usage_error("correct: record %s is of kind %s (entry %llu of the "
+					       "case's log): only contact attempts and risk assessments "
+					       "are corrected", target, what,
+					       (unsigned long long)original);
+		return cli_usage_error("correct: record %s is a %s (entry %llu of the case's log): "
+				       "give the fields of a %s", target,
+				       !strcmp(what, "contact") ? "contact attempt" : "risk assessment",
+				       (unsigned long long)original,
+				       !strcmp(what, "contact") ? "contact attempt" : "risk assessment");
 	}
+	k.kind = kind;
 	k.channel = g.channel ? g.channel : found ? ri->channel : NULL;
 	k.outcome = g.outcome ? g.outcome : found ? ri->outcome : NULL;
 	k.attempted_at_ms = g.at ? at : found ? ri->attempted_at_ms : 0;

@@ -540,6 +540,14 @@ static void test_cli(void **state)
 		     "other", "--no-immediate-danger", "--level", "low", NULL);
 	cli_expect_status(r, 1);
 
+	/* What the verified log says the record is decides which fields fit. */
+	r = vigil_as("iom-ru-moscow", "correct", "--case", id, "--record-id", h, "--reason",
+		     "other", "--level", "low", NULL);
+	snprintf(line, sizeof(line), "correct: record %s is a contact attempt (entry %llu of the "
+		 "case's log): give the fields of a contact attempt", h,
+		 (unsigned long long)orig.index);
+	cli_expect_usage(r, line);
+
 	/* Usage errors cost no connection. */
 	r = vigil_as("iom-ru-moscow", "correct", "--case", id, "--record-id", h, "--reason",
 		     "other", "--channel", "sms", "--level", "low", NULL);
