@@ -99,16 +99,38 @@ void vigil__alert_free(struct vigil_client *c)
 
 int vigil_subscribe(vigil_client *c, uint64_t after, uint64_t *acked, struct vigil_error *err)
 {
+	return vigil_subscribe_desk(c, NULL, after, acked, err);
+}
+
+int vigil_desk_check(const char *desk, struct vigil_error *err)
+{
+	size_t n = desk ? strlen(desk) : 0;
+	int ok = n >= 1 && n <= VIGIL_DESK_MAX;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (desk[i] >= 'a' && desk[i] <= 'z') || (desk[i] >= '0' && desk[i] <= '9') ||
+		     desk[i] == '-';
+	if (ok)
+		return VIGIL_OK;
+	return vigil__error_set(err, VIGIL_E_USAGE, "a desk is 1-%d of a-z 0-9 -, not \"%.40s\"",
+				VIGIL_DESK_MAX, desk ? desk : "");
+}
+
+int vigil_subscribe_desk(vigil_client *c, const char *desk, uint64_t after, uint64_t *acked,
+			 struct vigil_error *err)
+{
 	if (acked)
 		*acked = 0;
 	int rc = vigil__query_usable(c, "vigil_subscribe", err);
 	if (rc != VIGIL_OK)
+		return rc;
+	if (desk && desk[0] && (rc = vigil_desk_check(desk, err)) != VIGIL_OK)
 		return rc;
 	if (c->sub.active)
 		return vigil__error_set(err, VIGIL_E_USAGE,
 					"this connection is already subscribed to alerts");
 	Vigil__V1__Subscribe sb = VIGIL__V1__SUBSCRIBE__INIT;
 	sb.after = after;
+	sb.desk = (char *)(desk && strcmp(desk, "default") != 0 ? desk : "");
 	Vigil__V1__Frame req = VIGIL__V1__FRAME__INIT;
 	req.msg_case = VIGIL__V1__FRAME__MSG_SUBSCRIBE;
 	req.subscribe = &sb;

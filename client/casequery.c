@@ -54,6 +54,7 @@ static int ask(struct vigil_client *c, int msg_case, const char *case_id, int wa
 	Vigil__V1__GetCaseLog gl = VIGIL__V1__GET_CASE_LOG__INIT;
 	Vigil__V1__GetCaseReaders gr = VIGIL__V1__GET_CASE_READERS__INIT;
 	Vigil__V1__ListCases lc = VIGIL__V1__LIST_CASES__INIT;
+	Vigil__V1__GetOpenAlerts oa = VIGIL__V1__GET_OPEN_ALERTS__INIT;
 	Vigil__V1__Frame req = VIGIL__V1__FRAME__INIT;
 	req.msg_case = (Vigil__V1__Frame__MsgCase)msg_case;
 	switch (msg_case) {
@@ -68,6 +69,9 @@ static int ask(struct vigil_client *c, int msg_case, const char *case_id, int wa
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
 		gr.case_id = (char *)case_id;
 		req.get_case_readers = &gr;
+		break;
+	case VIGIL__V1__FRAME__MSG_GET_OPEN_ALERTS:
+		req.get_open_alerts = &oa;
 		break;
 	default:
 		req.list_cases = &lc;
@@ -140,6 +144,19 @@ static const char *status_check(const Vigil__V1__CaseStatus *m, const char *case
 	if (has_to != has_id || (has_id && m->pending_offer_id.len != RECORD_ID_LEN) ||
 	    (has_to && !record_org_ok(m->pending_offer_to)))
 		return "the pending offer lacks its organisation or its 16-byte id";
+	if (m->alert_id.len && (m->alert_id.len != RECORD_ID_LEN || !m->alert_stage ||
+				code(m->alert_kind, record_alert_kind_name, 0, &st->alert_kind)))
+		return "an alert id that is not 16 bytes, without an open alert or a known kind";
+	if (!m->alert_id.len && m->alert_kind)
+		return "an alert kind without its alert id";
+	if (m->view == VIGIL__V1__CASE_VIEW__CASE_VIEW_POLICE &&
+	    ((m->alert_id.len && m->alert_stage < 2) || m->next_event_ms))
+		return "the police view carries fields police do not receive";
+	if (m->view == VIGIL__V1__CASE_VIEW__CASE_VIEW_OFFERED &&
+	    (m->alert_id.len || m->next_event_ms))
+		return "the offered view carries fields it withholds";
+	if (m->next_event_ms < 0)
+		return "a negative next event time";
 	if (strlen(m->return_country) > 2 || strlen(m->return_date) > 10 ||
 	    (m->consent_scope[0] && !record_org_ok(m->consent_scope)))
 		return "a return country, return date or consent scope of the wrong form";
@@ -214,9 +231,26 @@ int vigil_case_status(vigil_client *c, const char *case_id, struct vigil_case_st
 	st->entries = m->entries;
 	snprintf(st->consent_scope, sizeof(st->consent_scope), "%s", m->consent_scope);
 	st->override = m->override ? 1 : 0;
+	if (!m->alert_id.len)
+		st->alert_kind = "";
+	else {
+		st->has_alert_id = 1;
+		memcpy(st->alert_id, m->alert_id.data, RECORD_ID_LEN);
+	}
+	st->next_event_ms = m->next_event_ms;
 	frame_free(a);
 	*out = st;
 	return VIGIL_OK;
+}
+
+const char *vigil_alert_stage_label(unsigned stage)
+{
+	switch (stage) {
+	case 0: return "none";
+	case 1: return "1 (to the case's workers)";
+	case 2: return "2 (escalated to the police)";
+	default: return "unknown";
+	}
 }
 
 /* ---- log ---------------------------------------------------------------------------- */
@@ -687,9 +721,74 @@ int vigil_cases(vigil_client *c, struct vigil_case_summary **out, size_t *n,
 		snprintf(d->case_id, sizeof(d->case_id), "%s", s->case_id);
 		snprintf(d->responsible, sizeof(d->responsible), "%s", s->responsible);
 		d->minor = s->minor ? 1 : 0;
+		d->last_success_ms = s->last_success_ms;
+		d->next_event_ms = s->next_event_ms;
+		d->alert_stage = s->alert_stage;
 	}
 	*out = list;
 	*n = m->n_cases;
+	frame_free(a);
+	return VIGIL_OK;
+}
+
+int vigil_open_alerts(vigil_client *c, struct vigil_open_alert **out, size_t *n,
+		      struct vigil_error *err)
+{
+	if (out)
+		*out = NULL;
+	if (n)
+		*n = 0;
+	int rc = vigil__query_usable(c, "vigil_open_alerts", err);
+	if (rc != VIGIL_OK)
+		return rc;
+	if (!out || !n)
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_open_alerts: out is NULL");
+	Vigil__V1__Frame *a;
+	rc = ask(c, VIGIL__V1__FRAME__MSG_GET_OPEN_ALERTS, NULL, VIGIL__V1__FRAME__MSG_OPEN_ALERTS,
+		 "waiting for the open alerts", &a, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	const Vigil__V1__OpenAlerts *m = a->open_alerts;
+	struct vigil_open_alert *list = NULL;
+	if (m->n_alerts && !(list = calloc(m->n_alerts, sizeof(*list)))) {
+		frame_free(a);
+		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < m->n_alerts; i++) {
+		const Vigil__V1__OpenAlert *o = m->alerts[i];
+		struct vigil_open_alert *d = &list[i];
+		int bad = !record_case_id_ok(o->case_id) || o->alert_id.len != RECORD_ID_LEN ||
+			  code(o->kind, record_alert_kind_name, 0, &d->kind) ||
+			  (o->stage != 1 && o->stage != 2) || o->n_acks > VIGIL_OPEN_ACKS_MAX ||
+			  !(d->police = vigil__record_police_name(o->police));
+		for (size_t k = 0; !bad && k < o->n_acks; k++) {
+			bad = !record_org_ok(o->acks[k]->organisation) ||
+			      code(o->acks[k]->decision, record_ack_decision_name, 0,
+				   &d->acks[k].decision);
+			if (!bad) {
+				snprintf(d->acks[k].organisation, VIGIL_ORG_LEN, "%s",
+					 o->acks[k]->organisation);
+				d->acks[k].at_ms = o->acks[k]->at_ms;
+			}
+		}
+		if (bad) {
+			free(list);
+			frame_free(a);
+			return vigil__error_set(err, VIGIL_E_VERIFY,
+						"the relay's open alerts are malformed: alert %zu has "
+						"a bad case id, id, kind, stage, advice or "
+						"acknowledgement", i + 1);
+		}
+		snprintf(d->case_id, sizeof(d->case_id), "%s", o->case_id);
+		memcpy(d->alert_id, o->alert_id.data, RECORD_ID_LEN);
+		d->stage = o->stage;
+		d->raised_at_ms = o->raised_at_ms;
+		d->escalates_at_ms = o->escalates_at_ms;
+		d->deadline_ms = o->deadline_ms;
+		d->n_acks = o->n_acks;
+	}
+	*out = list;
+	*n = m->n_alerts;
 	frame_free(a);
 	return VIGIL_OK;
 }

@@ -33,6 +33,7 @@ struct cases {
 	sqlite3_stmt *ret_done;      /* how far it is erased */
 	sqlite3_stmt *ret_next;      /* when the next tier of a closed case comes due */
 	sqlite3_stmt *grant;         /* a party granted the narrative */
+	sqlite3_stmt *acks;          /* a case's records since a time (its alert acks) */
 	struct corrections *corr;    /* what a Correction needs from the log */
 };
 
@@ -128,9 +129,14 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 		{ &cs->add_party, "INSERT OR IGNORE INTO case_parties(case_id, org, since_idx) "
 				  "VALUES(?,?,?)" },
 		{ &cs->add_read, "INSERT INTO case_reads(case_id, org, what, at_ms) VALUES(?,?,?,?)" },
-		{ &cs->list, "SELECT c.case_id, c.state, c.responsible, c.risk, c.minor FROM "
+		{ &cs->list, "SELECT c.case_id, c.state, c.responsible, c.risk, c.minor, "
+			     "c.last_success_ms, c.next_event_ms, "
+			     "CASE WHEN c.alert_id IS NOT NULL AND c.alert_resolve = '' "
+			     "THEN c.alert_stage ELSE 0 END FROM "
 			     "case_parties p JOIN cases c ON c.case_id = p.case_id WHERE p.org=? "
 			     "ORDER BY c.case_id" },
+		{ &cs->acks, "SELECT author, received_at_ms, record FROM entries WHERE case_id=? "
+			     "AND received_at_ms >= ? ORDER BY idx" },
 		{ &cs->reads, "SELECT org, what, at_ms FROM case_reads WHERE case_id=? ORDER BY id" },
 		{ &cs->entries, "SELECT e.idx, e.received_at_ms, e.cert_fp, e.record, e.signature, "
 				"e.leaf_hash, s.cms, coalesce(x.what, 0) FROM entries e LEFT JOIN "
@@ -169,7 +175,7 @@ void cases_close(struct cases **csp)
 	if (!cs)
 		return;
 	sqlite3_stmt *all[] = { cs->ret_case, cs->ret_sealed, cs->ret_records, cs->ret_done,
-				cs->ret_next, cs->grant,
+				cs->ret_next, cs->grant, cs->acks,
 				cs->get, cs->put, cs->parties, cs->add_party, cs->add_read,
 				cs->list, cs->reads, cs->entries, cs->note_org, cs->next_due,
 				cs->due_case, cs->note_alert, cs->delivery_ack };
@@ -681,9 +687,75 @@ static int read_list(struct cases *cs, const char *org, struct case_result *res)
 		copy_text(s->responsible, sizeof(s->responsible), st, 2);
 		s->risk = sqlite3_column_int(st, 3);
 		s->minor = sqlite3_column_int(st, 4);
+		s->last_success_ms = sqlite3_column_int64(st, 5);
+		s->next_event_ms = sqlite3_column_int64(st, 6);
+		s->alert_stage = sqlite3_column_int(st, 7);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? VG_OK : rc == SQLITE_NOMEM ? VG_ENOMEM : db_fail(cs, rc);
+}
+
+/* The acknowledgements of alert a in case_id's records since it was raised. */
+static int read_acks(struct cases *cs, const char *case_id, struct case_open_alert *a)
+{
+	sqlite3_stmt *st = cs->acks;
+	sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, a->open.raised_ms);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && a->n_acks < CASE_ACKS_MAX) {
+		Vigil__V1__Record *r = vigil__v1__record__unpack(
+			NULL, (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 2));
+		if (r && r->body_case == VIGIL__V1__RECORD__BODY_ALERT_ACK &&
+		    r->alert_ack->alert_id.len == RECORD_ID_LEN &&
+		    memcmp(r->alert_ack->alert_id.data, a->open.ev.alert_id, RECORD_ID_LEN) == 0) {
+			copy_text(a->acks[a->n_acks].org, CASE_ORG_LEN, st, 0);
+			a->acks[a->n_acks].at_ms = sqlite3_column_int64(st, 1);
+			a->acks[a->n_acks].decision = r->alert_ack->decision;
+			a->n_acks++;
+		}
+		vigil__v1__record__free_unpacked(r, NULL);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? VG_OK : db_fail(cs, rc);
+}
+
+/* The alerts open now on org's cases that are addressed to it. */
+static int read_open_alerts(struct cases *cs, const char *org, struct case_result *res)
+{
+	int rc = read_list(cs, org, res);
+	size_t cap = 0;
+	for (size_t i = 0; rc == VG_OK && i < res->n_cases; i++) {
+		if (!res->cases[i].alert_stage && res->cases[i].state !=
+		    VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE)
+			continue;
+		struct case_state c;
+		int found = load(cs, res->cases[i].case_id, &c);
+		if (found < 0)
+			return found;
+		if (!found)
+			continue;
+		struct watch_open open[2];
+		size_t n = watchdog_open_alerts(&cs->wc, &c, open);
+		for (size_t k = 0; rc == VG_OK && k < n; k++) {
+			int mine = 0;
+			for (size_t j = 0; j < open[k].ev.n_recipients; j++)
+				mine |= strcmp(open[k].ev.recipients[j], org) == 0;
+			if (!mine)
+				continue;
+			if (res->n_open_alerts == cap) {
+				cap = cap ? 2 * cap : 8;
+				void *m = realloc(res->open_alerts, cap * sizeof(*res->open_alerts));
+				if (!m)
+					return VG_ENOMEM;
+				res->open_alerts = m;
+			}
+			struct case_open_alert *a = &res->open_alerts[res->n_open_alerts++];
+			memset(a, 0, sizeof(*a));
+			a->open = open[k];
+			rc = read_acks(cs, c.case_id, a);
+		}
+	}
+	return rc;
 }
 
 static int read_readers(struct cases *cs, const char *case_id, struct case_result *res)
@@ -721,6 +793,10 @@ int cases_query(struct cases *cs, enum case_query what, const char *case_id, con
 	if (what == CASE_Q_LIST) {
 		res->view = CASE_VIEW_FULL;
 		return read_list(cs, org, res);
+	}
+	if (what == CASE_Q_OPEN_ALERTS) {
+		res->view = CASE_VIEW_FULL;
+		return read_open_alerts(cs, org, res);
 	}
 	int exists = load(cs, case_id, &res->st);
 	if (exists < 0)
@@ -766,6 +842,7 @@ void cases_result_free(struct case_result *res)
 	free(res->entries);
 	free(res->cases);
 	free(res->reads);
+	free(res->open_alerts);
 	memset(res, 0, sizeof(*res));
 }
 

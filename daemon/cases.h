@@ -121,6 +121,9 @@ struct case_summary {
 	char responsible[CASE_ORG_LEN];
 	int risk;
 	int minor;
+	int64_t last_success_ms;
+	int64_t next_event_ms;             /* when the watchdog next acts (0: nothing) */
+	int alert_stage;                   /* of the open alert; 0: none */
 };
 
 struct case_read {
@@ -139,6 +142,18 @@ struct case_page {
 	uint32_t limit;
 };
 
+/* An open alert for CASE_Q_OPEN_ALERTS, with the acknowledgements seen. */
+#define CASE_ACKS_MAX 8
+struct case_open_alert {
+	struct watch_open open;
+	struct {
+		char org[CASE_ORG_LEN];
+		int decision;
+		int64_t at_ms;
+	} acks[CASE_ACKS_MAX];
+	size_t n_acks;
+};
+
 /* What a case query found (owned; cases_result_free). */
 struct case_result {
 	enum case_query what;
@@ -154,6 +169,8 @@ struct case_result {
 	size_t n_reads;
 	struct seal_reader seal_readers[RECORD_PARTIES_MAX + 2]; /* CASE_Q_SEAL_READERS */
 	size_t n_seal_readers;
+	struct case_open_alert *open_alerts;  /* CASE_Q_OPEN_ALERTS */
+	size_t n_open_alerts;
 };
 
 struct cases;

@@ -98,12 +98,14 @@ static const struct key keys[] = {
 	  FIELD(content_after_close_ms), 1000, 3650 * (uint64_t)MS_DAY, "1s..3650d or off", 0 },
 	{ "retention", "record_after_close", KEY_DURATION_OFF, T_U64,
 	  FIELD(record_after_close_ms), 1000, 3650 * (uint64_t)MS_DAY, "1s..3650d or off", 0 },
+	{ "metrics", "address", KEY_ADDRESS, T_STR, FIELD(metrics_address), 0, 0, NULL, 0 },
+	{ "metrics", "port", KEY_UINT, T_INT, FIELD(metrics_port), 1, 65535, "1..65535", 0 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = { "listen", "tls", "store", "directory", "writer", "log",
-					       "watchdog", "retention" };
+					       "watchdog", "retention", "metrics" };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -382,7 +384,8 @@ static void on_value(struct ini_file *in, void *user, const char *section, const
 	ini_fail(in, line, VG_EBADREQ, "unknown key [%s] %s", section, name);
 }
 
-/* After the last line: every required key was given. */
+/* After the last line: every required key was given; [metrics] is on
+ * exactly when it names a port, on 127.0.0.1 unless it names an address. */
 static void on_end(struct ini_file *in, void *user)
 {
 	const struct parse *p = user;
@@ -393,6 +396,15 @@ static void on_end(struct ini_file *in, void *user)
 			return;
 		}
 	}
+	struct config *cfg = p->cfg;
+	if (cfg->metrics_address && !cfg->metrics_port) {
+		ini_fail(in, config_line(cfg, "metrics", "address"), VG_EBADREQ,
+			 "[metrics] address is set but [metrics] port is not (no port: no metrics)");
+		return;
+	}
+	if (cfg->metrics_port && !cfg->metrics_address &&
+	    !(cfg->metrics_address = strdup(DEFAULT_ADDRESS)))
+		ini_fail(in, 0, VG_ENOMEM, "out of memory");
 }
 
 static const struct ini_handlers handlers = {
@@ -572,5 +584,6 @@ void config_free(struct config *cfg)
 	free(cfg->directory_path);
 	free(cfg->log_origin);
 	free(cfg->log_checkpoint_key);
+	free(cfg->metrics_address);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -17,12 +17,16 @@
  *   [watchdog] high, medium, low, failed_attempts, handover_window,
  *            escalate_after, max_clock_skew
  *   [retention] content_after_close, record_after_close
+ *   [metrics] address, port (the Prometheus endpoint, metrics.h)
  * Durations are whole seconds unless written with a unit (ms, s, m, h, d).
  * Numbers are plain decimal digits: no sign, no unit, no white space inside.
  *
  * Accepted values:
- *   address            an IPv4 or IPv6 literal (no brackets, no host names)
- *   port               0..65535
+ *   address            an IPv4 or IPv6 literal (no brackets, no host names);
+ *                      [metrics] address only with [metrics] port (default
+ *                      127.0.0.1)
+ *   port               [listen]: 0..65535
+ *                      [metrics]: 1..65535; unset: no metrics endpoint
  *   max_connections    1..1000000 (authenticated connections, admission.h)
  *   max_handshakes     1..1000000 (connections still in the TLS handshake)
  *   max_handshakes_per_address  1..1000000 (the same, per peer address)
@@ -115,6 +119,9 @@ struct config {
 	unsigned batch_max;       /* default 256 submissions per transaction */
 	uint64_t batch_wait_ms;   /* default 0: a batch is whatever queued while the last one committed */
 	size_t max_queue_bytes;   /* default 64 MiB: the same, across all connections */
+	/* [metrics]: both set, or neither (no endpoint) */
+	char *metrics_address;    /* "127.0.0.1" when only the port is given */
+	int metrics_port;         /* 0: no metrics endpoint */
 	/* The line each key was set on, 0 when it was not (config_line()). */
 	int key_line[CONFIG_KEYS_MAX];
 };

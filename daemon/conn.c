@@ -254,13 +254,21 @@ static void conn_fail(struct conn *c, uint64_t request_id, int status, const cha
 	conn_close(c, msg);
 }
 
+/* A handshake that did not lead to a session, counted by why
+ * (vigil_handshakes_refused_total). */
+static void handshake_refused(struct relay *r, enum tls_refusal why)
+{
+	r->stats.handshakes_failed++;
+	r->stats.handshakes_refused[why]++;
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	struct conn *c = t->data;
 	struct relay *r = c->relay;
 	switch (c->state) {
 	case CONN_HANDSHAKE:
-		r->stats.handshakes_failed++;
+		handshake_refused(r, TLS_REFUSED_TIMEOUT);
 		conn_close(c, "handshake timeout");
 		break;
 	case CONN_HELLO:
@@ -353,6 +361,7 @@ static void handle_frame(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 	case VIGIL__V1__FRAME__MSG_GET_SEAL_READERS:
 	case VIGIL__V1__FRAME__MSG_GET_MEMBERS:
 	case VIGIL__V1__FRAME__MSG_RESEAL:
+	case VIGIL__V1__FRAME__MSG_GET_OPEN_ALERTS:
 		c->inflight++;
 		query_start(c, f, wire_len); /* takes f */
 		return;
@@ -584,21 +593,21 @@ static void handshake_done(struct conn *c)
 	unsigned int alpn_len = 0;
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
 	if (alpn_len != strlen(TLS_ALPN) || memcmp(alpn, TLS_ALPN, alpn_len) != 0) {
-		r->stats.handshakes_failed++;
+		handshake_refused(r, TLS_REFUSED_OTHER);
 		conn_close(c, "client did not negotiate ALPN " TLS_ALPN);
 		return;
 	}
 	X509 *cert = SSL_get0_peer_certificate(c->ssl);
 	char why[TLS_WHY_LEN];
 	if (!cert || identity_from_cert(cert, &c->id, why, sizeof(why)) != 0) {
-		r->stats.handshakes_failed++;
+		handshake_refused(r, cert ? TLS_REFUSED_OTHER : TLS_REFUSED_NO_CERTIFICATE);
 		conn_close(c, cert ? why : "no client certificate");
 		return;
 	}
 	c->peer_key = X509_get_pubkey(cert);
 	int n = i2d_X509(cert, &c->cert_der);
 	if (!c->peer_key || n <= 0) {
-		r->stats.handshakes_failed++;
+		handshake_refused(r, TLS_REFUSED_OTHER);
 		conn_close(c, "cannot read the client certificate");
 		return;
 	}
@@ -615,10 +624,11 @@ static void handshake_done(struct conn *c)
 	}
 	/* A handshake begun before a reload was verified by the context it
 	 * began with: check it as the new one would. */
+	enum tls_refusal kind = TLS_REFUSED_OTHER;
 	if (SSL_get_SSL_CTX(c->ssl) != r->ssl_ctx &&
-	    tls_peer_check(r->ssl_ctx, cert, SSL_get_peer_cert_chain(c->ssl), why,
-			   sizeof(why)) != 0) {
-		r->stats.handshakes_failed++;
+	    tls_peer_check_class(r->ssl_ctx, cert, SSL_get_peer_cert_chain(c->ssl), why,
+				 sizeof(why), &kind) != 0) {
+		handshake_refused(r, kind);
 		log_notice("%s: %s refused after the reload: %s", c->peer_addr, c->id.org, why);
 		conn_close(c, why);
 		return;
@@ -651,10 +661,10 @@ static void conn_handshake(struct conn *c)
 	}
 	char e[160];
 	char reason[TLS_WHY_LEN + 200];
+	handshake_refused(c->relay, tls_refusal_of(c->ssl, ERR_peek_last_error()));
 	snprintf(reason, sizeof(reason), "handshake failed: %s%s%s",
 		 c->tls_why[0] ? c->tls_why : "", c->tls_why[0] ? ": " : "",
 		 tls_last_error(e, sizeof(e)));
-	c->relay->stats.handshakes_failed++;
 	/* Send the alert OpenSSL queued, then close: the state is not READY,
 	 * so conn_close sends no close_notify. */
 	conn_flush(c);
@@ -667,7 +677,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread < 0) {
 		free(buf->base);
 		if (c->state == CONN_HANDSHAKE)
-			c->relay->stats.handshakes_failed++;
+			handshake_refused(c->relay, TLS_REFUSED_OTHER); /* the peer left */
 		conn_close(c, nread == UV_EOF ? "peer closed the connection" : uv_strerror((int)nread));
 		return;
 	}

@@ -33,6 +33,8 @@
 
 struct relay;
 
+#define DELIVERY_DESK_MAX 32           /* a desk name's length (delivery.h) */
+
 enum conn_state { CONN_HANDSHAKE, CONN_HELLO, CONN_READY, CONN_CLOSING };
 
 /* Submissions a connection may have in flight before the relay stops
@@ -89,6 +91,9 @@ struct conn {
 	uint64_t sub_request_id;       /* the Subscribe's id, on every delivery */
 	uint64_t sub_next;             /* the next position to look at */
 	uint64_t sub_acked;            /* the highest position acknowledged */
+	/* Whose delivery position: the organisation ("ORG", the default desk)
+	 * or one of its desks ("ORG/DESK"); set by Subscribe. */
+	char sub_cursor[RECORD_ORG_MAX + 1 + DELIVERY_DESK_MAX + 1];
 	/* Acknowledgements, coalesced: at most one DeliveryAck writer job per
 	 * connection (counted in inflight while it is queued); acks that come
 	 * meanwhile only raise ack_want, which one job carries afterwards. */

@@ -37,6 +37,7 @@ struct replay {
 	struct conn *conn;
 	struct reader_pool *pool;
 	char org[RECORD_ORG_MAX + 1];
+	char cursor[sizeof(((struct conn *)0)->sub_cursor)]; /* whose position */
 	int first;                    /* the subscription's first round */
 	uint64_t after;               /* first round: the peer's own "after" */
 	uint64_t from;                /* positions >= from */
@@ -141,7 +142,7 @@ static void replay_work(uv_work_t *w)
 	reader_begin(rd);
 	int rc = SQLITE_OK;
 	if (r->first) {
-		sqlite3_bind_text(rd->acked, 1, r->org, -1, SQLITE_STATIC);
+		sqlite3_bind_text(rd->acked, 1, r->cursor, -1, SQLITE_STATIC);
 		rc = sqlite3_step(rd->acked);
 		r->acked = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(rd->acked, 0) : 0;
 		sqlite3_reset(rd->acked);
@@ -261,6 +262,7 @@ static void replay_start(struct conn *c, int first, uint64_t after)
 	r->from = c->sub_next;
 	r->checkpoint = logtree_checkpoint_ref(writer_latest(c->relay->writer));
 	snprintf(r->org, sizeof(r->org), "%s", c->id.org);
+	snprintf(r->cursor, sizeof(r->cursor), "%s", c->sub_cursor);
 	c->sub_replaying = 1;
 	conn_hold(c);
 	int rc = uv_queue_work(c->relay->loop, &r->work, replay_work, replay_done);
@@ -276,15 +278,48 @@ static void replay_start(struct conn *c, int first, uint64_t after)
 	}
 }
 
+int delivery_desk_ok(const char *desk)
+{
+	size_t n = strlen(desk);
+	if (n < 1 || n > DELIVERY_DESK_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((desk[i] >= 'a' && desk[i] <= 'z') || (desk[i] >= '0' && desk[i] <= '9') ||
+		      desk[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* The delivery position's owner for a desk: ORG for the default desk,
+ * ORG/DESK otherwise (organisation ids have no '/'). */
+static void cursor_of(const struct conn *c, const char *desk, char *out, size_t len)
+{
+	if (!desk[0] || strcmp(desk, "default") == 0)
+		snprintf(out, len, "%s", c->id.org);
+	else
+		snprintf(out, len, "%s/%s", c->id.org, desk);
+}
+
 void delivery_subscribe(struct conn *c, Vigil__V1__Frame *f)
 {
 	uint64_t rid = f->request_id, after = f->subscribe->after;
+	char desk[DELIVERY_DESK_MAX + 1] = "";
+	int desk_ok = !f->subscribe->desk[0] || delivery_desk_ok(f->subscribe->desk);
+	if (desk_ok)
+		snprintf(desk, sizeof(desk), "%s", f->subscribe->desk);
 	frame_free(f);
+	if (!desk_ok) {
+		conn_send_error(c, rid, VG_EBADREQ, "desk must be 1-%d of [a-z0-9-]",
+				DELIVERY_DESK_MAX);
+		conn_answered(c);
+		return;
+	}
 	if (c->sub_active || c->sub_replaying) {
 		conn_send_error(c, rid, VG_ECONFLICT, "this connection is already subscribed");
 		conn_answered(c);
 		return;
 	}
+	cursor_of(c, desk, c->sub_cursor, sizeof(c->sub_cursor));
 	c->sub_active = 1;
 	c->sub_request_id = rid;
 	c->sub_next = 0;
@@ -325,10 +360,11 @@ static struct fire_job *fire_job_new(struct conn *c, enum writer_job_kind kind)
 struct ack_job {
 	struct writer_job job;
 	struct conn *conn;
-	char org[RECORD_ORG_MAX + 1];
+	char cursor[sizeof(((struct conn *)0)->sub_cursor)];
 };
 
 static void ack_submit(struct conn *c, uint64_t pos);
+static void cursor_of(const struct conn *c, const char *desk, char *out, size_t len);
 
 static void ack_done(struct writer_job *j)
 {
@@ -358,10 +394,13 @@ static void ack_submit(struct conn *c, uint64_t pos)
 		return;
 	}
 	aj->conn = c;
-	snprintf(aj->org, sizeof(aj->org), "%s", c->id.org);
+	/* An acknowledgement before any Subscribe is the default desk's. */
+	if (!c->sub_cursor[0])
+		cursor_of(c, "", c->sub_cursor, sizeof(c->sub_cursor));
+	snprintf(aj->cursor, sizeof(aj->cursor), "%s", c->sub_cursor);
 	aj->job.kind = WRITER_DELIVERY_ACK;
 	aj->job.done = ack_done;
-	aj->job.author = aj->org;
+	aj->job.author = aj->cursor; /* delivery_acks.org: ORG or ORG/DESK */
 	aj->job.index = pos;
 	c->ack_busy = 1;
 	c->inflight++;

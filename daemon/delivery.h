@@ -17,6 +17,12 @@
  * organisation, so an organisation that was offline gets everything after
  * it on its next subscription, and nothing it acknowledged again.
  *
+ * Desks: an organisation's colleagues may each subscribe as a desk of
+ * their own (Subscribe.desk): every desk receives every delivery once,
+ * from its own acknowledged position, kept under "ORG/DESK" (the default
+ * desk's under "ORG"); who a delivery is addressed to is always the
+ * organisation.
+ *
  * A subscriber that does not read is not buffered for without limit: past
  * DELIVERY_MAX_QUEUE bytes of unread answers the relay sends Lagging and
  * stops pushing; the peer subscribes again and catches up by replay.
@@ -32,6 +38,9 @@ struct relay;
 
 #define DELIVERY_PAGE 64                       /* entries read per replay round */
 #define DELIVERY_MAX_QUEUE (1024u * 1024u)     /* unread bytes before Lagging */
+
+/* Is desk a desk name (1-DELIVERY_DESK_MAX of [a-z0-9-])? */
+int delivery_desk_ok(const char *desk);
 
 /* Handles Subscribe and DeliveryAck frames; takes ownership of f.  Calls
  * conn_answered(c) once when the request is done (a subscription: when

@@ -19,6 +19,7 @@
 #include "daemon/config.h"
 #include "daemon/directory.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "daemon/relay.h"
 #include "daemon/store.h"
@@ -232,6 +233,7 @@ int main(int argc, char **argv)
 	struct store *store = NULL;
 	struct writer *writer = NULL;
 	struct writer_member_key *keys = NULL; /* the writer's, until it is closed */
+	struct metrics *metrics = NULL;
 	uv_loop_t loop;
 	struct relay relay;
 	if (store_open(cfg.store_path, 0, &store, err, sizeof(err)) != 0) {
@@ -299,6 +301,14 @@ int main(int argc, char **argv)
 		relay_close(&relay);
 		goto out_loop;
 	}
+	/* [metrics]: after the writer, whose counters it shows. */
+	if (metrics_start(&metrics, &relay, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		relay_drain(&relay, "start-up failure");
+		uv_run(&loop, UV_RUN_DEFAULT);
+		relay_close(&relay);
+		goto out_loop;
+	}
 	struct writer_stats st;
 	writer_get_stats(writer, &st);
 	int port = relay_port(&relay);
@@ -310,6 +320,7 @@ int main(int argc, char **argv)
 	relay.serving = 1;
 	notify_ready(&relay);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	metrics_stop(&metrics);
 	relay_close(&relay);
 	/* A supervisor must notice a relay whose storage failed. */
 	code = writer_failed(writer) ? 1 : 0;

@@ -29,7 +29,8 @@ struct policy_actor {
 	int role;                          /* enum role */
 };
 
-enum case_query { CASE_Q_STATUS = 1, CASE_Q_LOG, CASE_Q_LIST, CASE_Q_READERS, CASE_Q_SEAL_READERS };
+enum case_query { CASE_Q_STATUS = 1, CASE_Q_LOG, CASE_Q_LIST, CASE_Q_READERS, CASE_Q_SEAL_READERS,
+		  CASE_Q_OPEN_ALERTS };
 
 /* How much of a case's status a reader sees. */
 enum case_view {

@@ -322,8 +322,16 @@ static void fill_status(Vigil__V1__CaseStatus *m, const struct case_result *r,
 	m->last_attempt_outcome = (Vigil__V1__Outcome)st->last_attempt_outcome;
 	m->last_success_ms = st->last_success_ms;
 	m->alert_stage = st->alert.open ? (uint32_t)st->alert.stage : 0;
+	/* The alert's id (to name it, to acknowledge it): for police once it
+	 * was escalated to them, as its delivery told them. */
+	if (st->alert.open && (r->view != CASE_VIEW_POLICE || st->alert.stage >= 2)) {
+		m->alert_id.data = (uint8_t *)st->alert.id;
+		m->alert_id.len = RECORD_ID_LEN;
+		m->alert_kind = (Vigil__V1__AlertKind)st->alert.kind;
+	}
 	if (r->view == CASE_VIEW_POLICE)
 		return; /* DESIGN.md section 5: police get these fields, nothing more */
+	m->next_event_ms = st->next_event_ms;
 	for (size_t i = 0; i < st->n_parties; i++)
 		parties[i] = (char *)st->parties[i].org;
 	m->parties = parties;
@@ -440,6 +448,10 @@ static void answer_case_list(struct case_q *q, const struct case_result *r)
 			cs[i].responsible = (char *)r->cases[i].responsible;
 			cs[i].risk = (Vigil__V1__RiskLevel)r->cases[i].risk;
 			cs[i].minor = r->cases[i].minor;
+			cs[i].last_success_ms = r->cases[i].last_success_ms;
+			cs[i].alert_stage = (uint32_t)r->cases[i].alert_stage;
+			if (q->job.role != ROLE_POLICE)
+				cs[i].next_event_ms = r->cases[i].next_event_ms;
 			cp[i] = &cs[i];
 		}
 		Vigil__V1__CaseList m = VIGIL__V1__CASE_LIST__INIT;
@@ -454,6 +466,56 @@ static void answer_case_list(struct case_q *q, const struct case_result *r)
 	}
 	free(cs);
 	free(cp);
+}
+
+static void answer_open_alerts(struct case_q *q, const struct case_result *r)
+{
+	size_t n = r->n_open_alerts, na = 0;
+	for (size_t i = 0; i < n; i++)
+		na += r->open_alerts[i].n_acks;
+	Vigil__V1__OpenAlert *oa = calloc(n + 1, sizeof(*oa));
+	Vigil__V1__OpenAlert **op = calloc(n + 1, sizeof(*op));
+	Vigil__V1__AlertAckSeen *ak = calloc(na + 1, sizeof(*ak));
+	Vigil__V1__AlertAckSeen **ap = calloc(na + 1, sizeof(*ap));
+	if (oa && op && ak && ap) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			const struct case_open_alert *a = &r->open_alerts[i];
+			vigil__v1__open_alert__init(&oa[i]);
+			oa[i].case_id = (char *)a->open.ev.case_id;
+			oa[i].alert_id.data = (uint8_t *)a->open.ev.alert_id;
+			oa[i].alert_id.len = RECORD_ID_LEN;
+			oa[i].kind = (Vigil__V1__AlertKind)a->open.ev.kind;
+			oa[i].stage = (uint32_t)a->open.ev.stage;
+			oa[i].raised_at_ms = a->open.raised_ms;
+			oa[i].escalates_at_ms = a->open.escalates_ms;
+			oa[i].deadline_ms = a->open.ev.deadline_ms;
+			oa[i].police = (Vigil__V1__PoliceAdvice)a->open.ev.police;
+			oa[i].acks = &ap[k];
+			oa[i].n_acks = a->n_acks;
+			for (size_t j = 0; j < a->n_acks; j++, k++) {
+				vigil__v1__alert_ack_seen__init(&ak[k]);
+				ak[k].organisation = (char *)a->acks[j].org;
+				ak[k].decision = (Vigil__V1__AckDecision)a->acks[j].decision;
+				ak[k].at_ms = a->acks[j].at_ms;
+				ap[k] = &ak[k];
+			}
+			op[i] = &oa[i];
+		}
+		Vigil__V1__OpenAlerts m = VIGIL__V1__OPEN_ALERTS__INIT;
+		m.alerts = op;
+		m.n_alerts = n;
+		Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+		f.msg_case = VIGIL__V1__FRAME__MSG_OPEN_ALERTS;
+		f.open_alerts = &m;
+		answer(q->conn, q->request_id, &f);
+	} else {
+		conn_send_error(q->conn, q->request_id, VG_ENOMEM, "relay out of memory");
+	}
+	free(oa);
+	free(op);
+	free(ak);
+	free(ap);
 }
 
 static void answer_case_readers(struct case_q *q, const struct case_result *r)
@@ -589,6 +651,9 @@ static void on_case_done(struct writer_job *job)
 		case CASE_Q_SEAL_READERS:
 			answer_seal_readers(q, job->result);
 			break;
+		case CASE_Q_OPEN_ALERTS:
+			answer_open_alerts(q, job->result);
+			break;
 		default:
 			answer_case_readers(q, job->result);
 			break;
@@ -653,11 +718,14 @@ static void case_query_start(struct conn *c, Vigil__V1__Frame *f, size_t charge)
 		what = CASE_Q_SEAL_READERS;
 		case_id = f->get_seal_readers->case_id;
 		break;
+	case VIGIL__V1__FRAME__MSG_GET_OPEN_ALERTS:
+		what = CASE_Q_OPEN_ALERTS;
+		break;
 	default:
 		what = CASE_Q_LIST;
 		break;
 	}
-	if (what != CASE_Q_LIST && !record_case_id_ok(case_id)) {
+	if (what != CASE_Q_LIST && what != CASE_Q_OPEN_ALERTS && !record_case_id_ok(case_id)) {
 		frame_free(f);
 		conn_send_error(c, rid, VG_EBADREQ, "case_id must be " RECORD_CASE_ID_RULE);
 		conn_answered(c);
@@ -815,6 +883,8 @@ static size_t answer_reserve(const struct conn *c, const Vigil__V1__Frame *f)
 	case VIGIL__V1__FRAME__MSG_LIST_CASES:
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
 		return 65536;
+	case VIGIL__V1__FRAME__MSG_GET_OPEN_ALERTS:
+		return 262144;
 	case VIGIL__V1__FRAME__MSG_RESEAL:
 		return RESEAL_LIST_MAX * 11 + 256;
 	default:
@@ -831,6 +901,7 @@ void query_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 	case VIGIL__V1__FRAME__MSG_LIST_CASES:
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:
 	case VIGIL__V1__FRAME__MSG_GET_SEAL_READERS:
+	case VIGIL__V1__FRAME__MSG_GET_OPEN_ALERTS:
 		case_query_start(c, f, wire_len + answer_reserve(c, f));
 		return;
 	case VIGIL__V1__FRAME__MSG_RESEAL:

@@ -65,6 +65,7 @@ static void on_lag_tick(uv_timer_t *t)
 		r->stats.lag_max_us = late;
 	if (late > 5000)
 		r->stats.lag_over_5ms++;
+	prom_observe(&r->stats.lag, &prom_lag_buckets, late);
 	r->lag_due_ns = now + LAG_PERIOD_MS * 1000000ull;
 }
 

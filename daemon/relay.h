@@ -16,11 +16,17 @@
 #include "daemon/config.h"
 #include "daemon/directory.h"
 #include "daemon/identity.h"
+#include "daemon/prom.h"
 #include "daemon/reader.h"
 #include "daemon/reload.h"
+#include "daemon/tls.h"
 #include "daemon/writer.h"
 
 struct conn;
+
+/* Slots of relay_stats.records_refused_by: -VG_OK .. -VG_EIO
+ * (proto/status.h); a status outside counts as VG_EINTERNAL. */
+#define RELAY_STATUS_SLOTS 11
 
 struct relay_stats {
 	uint64_t accepted;
@@ -36,6 +42,10 @@ struct relay_stats {
 	uint64_t lag_samples;        /* loop-lag probe ticks */
 	uint64_t lag_max_us;         /* the longest the loop was late for a tick */
 	uint64_t lag_over_5ms;       /* ticks more than 5 ms late */
+	/* For the metrics (metrics.h), which copy them on the loop thread. */
+	uint64_t handshakes_refused[TLS_REFUSALS];  /* handshakes_failed by reason */
+	uint64_t records_refused_by[RELAY_STATUS_SLOTS]; /* records_refused by -status */
+	struct prom_hist lag;        /* lag of each tick, in µs (prom_lag_buckets) */
 };
 
 struct relay_retired;

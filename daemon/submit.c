@@ -52,7 +52,9 @@ static void submission_free(struct submission *s)
 static void answer_error(struct submission *s, int status, const char *why)
 {
 	struct conn *c = s->conn;
-	c->relay->stats.records_refused++;
+	struct relay_stats *st = &c->relay->stats;
+	st->records_refused++;
+	st->records_refused_by[status < 0 && -status < RELAY_STATUS_SLOTS ? -status : -VG_EINTERNAL]++;
 	conn_send_error(c, s->request_id, status, "%s", why);
 }
 

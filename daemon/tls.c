@@ -14,6 +14,9 @@
 /* The SSL_CTX ex_data slot holding the member directory (a reference,
  * released when the context is freed). */
 static int directory_idx = -1;
+/* The SSL ex_data slot the verify callback marks (non-NULL) when it
+ * refuses an organisation the directory does not list (tls_refusal_of). */
+static int nonmember_idx = -1;
 
 static void directory_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 			      void *argp)
@@ -71,10 +74,79 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
 	if (directory_admit(dir, id.org, id.role, id.country, reason, sizeof(reason)) != 0) {
 		if (why)
 			snprintf(why, TLS_WHY_LEN, "%s", reason);
+		if (ssl && !directory_find(dir, id.org))
+			SSL_set_ex_data(ssl, nonmember_idx, (void *)1);
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
 	return 1;
+}
+
+enum tls_refusal tls_refusal_classify(long verify_error, int not_member, int ssl_reason)
+{
+	switch (verify_error) {
+	case X509_V_OK:
+	case X509_V_ERR_APPLICATION_VERIFICATION:
+		/* The chain was fine or never looked at: the handshake or
+		 * the identity check failed. */
+		break;
+	case X509_V_ERR_CERT_REVOKED:
+		return TLS_REFUSED_REVOKED;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return TLS_REFUSED_EXPIRED;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
+	case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+	case X509_V_ERR_INVALID_CA:
+	case X509_V_ERR_INVALID_NON_CA:
+	case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+	case X509_V_ERR_INVALID_PURPOSE:
+	case X509_V_ERR_CERT_UNTRUSTED:
+	case X509_V_ERR_CERT_REJECTED:
+	case X509_V_ERR_SUBJECT_ISSUER_MISMATCH:
+	case X509_V_ERR_AKID_SKID_MISMATCH:
+	case X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH:
+	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+		return TLS_REFUSED_UNTRUSTED;
+	default:
+		/* A certificate not valid yet, a CRL that cannot be found or
+		 * has expired (the relay's side), a malformed certificate. */
+		return TLS_REFUSED_OTHER;
+	}
+	if (not_member)
+		return TLS_REFUSED_UNKNOWN_ORGANISATION;
+	if (verify_error == X509_V_OK && ssl_reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+		return TLS_REFUSED_NO_CERTIFICATE;
+	/* A subject that is no vigil identity, OU or C disagreeing with the
+	 * directory, no ALPN, no common key exchange group, garbage. */
+	return TLS_REFUSED_OTHER;
+}
+
+const char *tls_refusal_name(enum tls_refusal r)
+{
+	static const char *const names[TLS_REFUSALS] = {
+		[TLS_REFUSED_NO_CERTIFICATE] = "no_certificate",
+		[TLS_REFUSED_UNTRUSTED] = "untrusted",
+		[TLS_REFUSED_REVOKED] = "revoked",
+		[TLS_REFUSED_EXPIRED] = "expired",
+		[TLS_REFUSED_UNKNOWN_ORGANISATION] = "unknown_organisation",
+		[TLS_REFUSED_TIMEOUT] = "timeout",
+		[TLS_REFUSED_OTHER] = "other",
+	};
+	return (unsigned)r < TLS_REFUSALS ? names[r] : "other";
+}
+
+enum tls_refusal tls_refusal_of(SSL *ssl, unsigned long err)
+{
+	int reason = ERR_GET_LIB(err) == ERR_LIB_SSL ? ERR_GET_REASON(err) : 0;
+	return tls_refusal_classify(SSL_get_verify_result(ssl),
+				    SSL_get_ex_data(ssl, nonmember_idx) != NULL, reason);
 }
 
 static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
@@ -177,7 +249,9 @@ SSL_CTX *tls_ctx_new(const struct config *cfg, const struct directory *dir, char
 	/* Called first at start-up, before any other thread exists. */
 	if (directory_idx < 0)
 		directory_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, directory_ex_free);
-	if (directory_idx < 0) {
+	if (nonmember_idx < 0)
+		nonmember_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (directory_idx < 0 || nonmember_idx < 0) {
 		snprintf(err, err_len, "%s:0: [tls] SSL_CTX_get_ex_new_index: %s", cfg->path,
 			 tls_last_error(ebuf, sizeof(ebuf)));
 		return NULL;
@@ -252,6 +326,14 @@ const struct directory *tls_ctx_directory(SSL_CTX *ctx)
 
 int tls_peer_check(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why, size_t why_len)
 {
+	enum tls_refusal kind;
+	return tls_peer_check_class(ctx, leaf, chain, why, why_len, &kind);
+}
+
+int tls_peer_check_class(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why,
+			 size_t why_len, enum tls_refusal *kind)
+{
+	*kind = TLS_REFUSED_OTHER;
 	X509_STORE_CTX *xs = X509_STORE_CTX_new();
 	if (!xs || X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(ctx), leaf, chain) != 1) {
 		X509_STORE_CTX_free(xs);
@@ -263,17 +345,24 @@ int tls_peer_check(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why, s
 	X509_STORE_CTX_set_default(xs, "ssl_client");
 	X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(xs), 4);
 	int ok = X509_verify_cert(xs) == 1;
-	if (!ok)
+	if (!ok) {
 		snprintf(why, why_len, "certificate at depth %d: %s", X509_STORE_CTX_get_error_depth(xs),
 			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(xs)));
+		*kind = tls_refusal_classify(X509_STORE_CTX_get_error(xs), 0, 0);
+	}
 	X509_STORE_CTX_free(xs);
 	ERR_clear_error();
 	if (!ok)
 		return -1;
 	struct identity id;
-	if (identity_from_cert(leaf, &id, why, why_len) != 0 ||
-	    directory_admit(tls_ctx_directory(ctx), id.org, id.role, id.country, why, why_len) != 0)
+	if (identity_from_cert(leaf, &id, why, why_len) != 0)
 		return -1;
+	const struct directory *dir = tls_ctx_directory(ctx);
+	if (directory_admit(dir, id.org, id.role, id.country, why, why_len) != 0) {
+		*kind = tls_refusal_classify(X509_V_ERR_APPLICATION_VERIFICATION,
+					     !directory_find(dir, id.org), 0);
+		return -1;
+	}
 	return 0;
 }
 

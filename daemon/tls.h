@@ -49,6 +49,36 @@ const struct directory *tls_ctx_directory(SSL_CTX *ctx);
  */
 int tls_peer_check(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why, size_t why_len);
 
+/*
+ * Why a handshake was refused, as the metrics count it
+ * (vigil_handshakes_refused_total{reason}).  Pure: from the chain's X509
+ * verify error (X509_V_OK when it verified or was never checked), whether
+ * the verify callback refused an organisation the directory does not list,
+ * and the OpenSSL reason code of the failure (ERR_GET_REASON; 0 none).
+ * A refusal the handshake itself never saw (the handshake timeout, the
+ * peer gone) is the caller's to name.
+ */
+enum tls_refusal {
+	TLS_REFUSED_NO_CERTIFICATE,       /* the client sent no certificate */
+	TLS_REFUSED_UNTRUSTED,            /* no chain to the CA, or a bad signature in it */
+	TLS_REFUSED_REVOKED,              /* on the CRL */
+	TLS_REFUSED_EXPIRED,              /* past its notAfter (or one in its chain) */
+	TLS_REFUSED_UNKNOWN_ORGANISATION, /* a valid certificate of a non-member */
+	TLS_REFUSED_TIMEOUT,              /* not finished within handshake_timeout */
+	TLS_REFUSED_OTHER,                /* the rest (see tls.c) */
+	TLS_REFUSALS
+};
+enum tls_refusal tls_refusal_classify(long verify_error, int not_member, int ssl_reason);
+/* "no_certificate", "untrusted", ...: the metric's label value. */
+const char *tls_refusal_name(enum tls_refusal r);
+/* The class of a handshake that failed on ssl; err is the last error of
+ * the thread's OpenSSL error queue (ERR_peek_last_error), read before the
+ * queue is cleared. */
+enum tls_refusal tls_refusal_of(SSL *ssl, unsigned long err);
+/* tls_peer_check(), and the class of its refusal in *kind. */
+int tls_peer_check_class(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why,
+			 size_t why_len, enum tls_refusal *kind);
+
 /* A certificate's notAfter in ms since the epoch (0 when unreadable). */
 int64_t tls_cert_expiry_ms(X509 *x);
 

@@ -349,3 +349,54 @@ int watchdog_step(const struct watch_config *wc, struct case_state *c, int64_t n
 	}
 	return 0;
 }
+
+size_t watchdog_open_alerts(const struct watch_config *wc, const struct case_state *c,
+			    struct watch_open out[2])
+{
+	size_t n = 0;
+	if (c->alert.open && !c->alert.resolve[0]) {
+		struct watch_open *o = &out[n++];
+		memset(o, 0, sizeof(*o));
+		open_alert_event(&o->ev, c, c->alert.stage);
+		recipients(c, c->alert.stage, c->alert.kind, &o->ev);
+		o->raised_ms = c->alert.raised_ms;
+		o->escalates_ms = escalation_due(c) ? escalate_at(wc, c) : 0;
+		o->acked = c->alert.acked;
+		o->acked_ms = c->alert.acked ? c->acked_ms : 0;
+	}
+	if (c->has_stall && !c->stall_resolve[0]) {
+		struct watch_open *o = &out[n++];
+		memset(o, 0, sizeof(*o));
+		event_base(&o->ev, c, VIGIL__V1__ALERT_KIND__ALERT_KIND_HANDOVER_STALLED);
+		o->ev.stage = 1;
+		memcpy(o->ev.alert_id, c->stall_id, RECORD_ID_LEN);
+		add_recipient(&o->ev, c->stall_org[0] ? c->stall_org : c->responsible);
+		o->raised_ms = c->has_pending ? watchdog_add(c->pending_offer_at_ms,
+							     wc->handover_window_ms)
+					      : 0;
+		o->ev.deadline_ms = o->raised_ms;
+	}
+	return n;
+}
+
+enum watch_event_class watchdog_event_class(const struct watch_event *ev)
+{
+	if (ev->stage == 0)
+		return WATCH_RESOLVED;
+	if (strcmp(ev->cause, "handover") == 0)
+		return WATCH_NOTICE;
+	if (ev->first)
+		return WATCH_RAISED;
+	return WATCH_ESCALATED;
+}
+
+const char *watchdog_event_class_name(enum watch_event_class k)
+{
+	static const char *const names[WATCH_EVENT_CLASSES] = {
+		[WATCH_RAISED] = "raised",
+		[WATCH_ESCALATED] = "escalated",
+		[WATCH_RESOLVED] = "resolved",
+		[WATCH_NOTICE] = "notice",
+	};
+	return (unsigned)k < WATCH_EVENT_CLASSES ? names[k] : "raised";
+}

@@ -103,10 +103,45 @@ int64_t watchdog_next(const struct watch_config *wc, const struct case_state *c,
  * match.  Returns 1 with *ev filled, 0 when nothing is due.  A new alert
  * takes new_id as its id.
  */
+/* An alert of a case that is open now, as a reader of the case's state
+ * sees it (GetOpenAlerts). */
+struct watch_open {
+	struct watch_event ev;             /* kind, stage, alert id, police advice and
+					    * the current stage's recipients */
+	int64_t raised_ms;
+	int64_t escalates_ms;              /* when stage 1 goes to the police; 0: not */
+	int acked;                         /* acknowledged (the watchdog re-arms) */
+	int64_t acked_ms;
+};
+
+/* The case's open alerts: the silence or failed-attempts alert and a
+ * stalled handover, each at most once (out has room for 2); their count. */
+size_t watchdog_open_alerts(const struct watch_config *wc, const struct case_state *c,
+			    struct watch_open out[2]);
+
 int watchdog_step(const struct watch_config *wc, struct case_state *c, int64_t now,
 		  const uint8_t new_id[RECORD_ID_LEN], struct watch_event *ev);
 
 /* 1 for the outcomes that count as reaching her. */
 int watchdog_outcome_reached(int outcome);
+
+/*
+ * What an alert entry is, as the metrics count it
+ * (vigil_alerts_total{event}): a new alert (stage 1, or stage 2 at once
+ * for a minor or immediate danger; after an acknowledgement too; a stalled
+ * handover), its escalation to stage 2, its resolution (stage 0, also
+ * "superseded"), or a notice of an open alert to a new responsible
+ * organisation.
+ */
+enum watch_event_class {
+	WATCH_RAISED,
+	WATCH_ESCALATED,
+	WATCH_RESOLVED,
+	WATCH_NOTICE,
+	WATCH_EVENT_CLASSES
+};
+enum watch_event_class watchdog_event_class(const struct watch_event *ev);
+/* "raised", "escalated", "resolved", "notice". */
+const char *watchdog_event_class_name(enum watch_event_class k);
 
 #endif

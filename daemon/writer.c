@@ -37,7 +37,10 @@ struct writer {
 	struct health health;            /* failing storage: backoff, or no more writes */
 
 	uv_thread_t thread;
-	uv_mutex_t mu;            /* guards everything below */
+	uv_mutex_t mu;            /* guards everything below; from writer_open()
+				   * to writer_close(), so that writer_get_stats()
+				   * may lock it on any thread at any time */
+	int mu_ready;
 	uv_cond_t cond;
 	struct writer_job *in_head, *in_tail;
 	struct writer_job *out_head, *out_tail;
@@ -91,6 +94,8 @@ static void publish(struct writer *w, struct logtree_checkpoint *c)
 	struct logtree_checkpoint *old = w->published;
 	w->published = logtree_checkpoint_ref(c);
 	w->stats.checkpoints++;
+	w->stats.checkpoint_ms = c->signed_at_ms;
+	w->stats.entries = logtree_size(w->tree);
 	uv_mutex_unlock(&w->mu);
 	logtree_checkpoint_release(old);
 }
@@ -464,6 +469,19 @@ static int write_job(struct writer *w, struct writer_job *j)
 	return 0;
 }
 
+/* COMMIT, timed for vigil_writer_commit_seconds (the fsync of the WAL is
+ * most of it). */
+static int commit(struct writer *w)
+{
+	uint64_t t0 = uv_hrtime();
+	int rc = store_commit(w->store);
+	uint64_t us = (uv_hrtime() - t0) / 1000;
+	uv_mutex_lock(&w->mu);
+	prom_observe(&w->stats.commit_us, &prom_commit_buckets, us);
+	uv_mutex_unlock(&w->mu);
+	return rc;
+}
+
 /* Undoes a transaction that failed: the database, the tree in memory
  * back to m, and the deliveries it would have handed over. */
 static void roll_back(struct writer *w, const struct logtree_mark *m)
@@ -492,6 +510,7 @@ static void storage_failed(struct writer *w, int rc, const char *what)
 	}
 	uv_mutex_lock(&w->mu);
 	w->stats.storage_failures = w->health.total;
+	w->stats.storage_failed = w->health.fatal;
 	uv_mutex_unlock(&w->mu);
 }
 
@@ -571,6 +590,9 @@ static void hand_over(struct writer *w, struct logtree_checkpoint *cp)
 		last = a;
 	}
 	uv_mutex_lock(&w->mu);
+	for (struct writer_alert *a = head; a; a = a->next)
+		if (!a->erasure)
+			w->stats.alerts[watchdog_event_class(&a->ev)]++;
 	if (w->alerts_tail)
 		w->alerts_tail->next = head;
 	else
@@ -627,7 +649,7 @@ static void write_batch(struct writer *w, struct writer_job *batch)
 	else if (rc == 0)
 		cp = logtree_checkpoint_ref(logtree_last(w->tree));
 	if (rc == 0)
-		rc = store_commit(w->store);
+		rc = commit(w);
 	if (rc != 0) {
 		roll_back(w, &mark);
 		logtree_checkpoint_release(cp);
@@ -789,7 +811,7 @@ static void write_retention(struct writer *w)
 	if (rc == 0 && logtree_size(w->tree) != first)
 		rc = logtree_sign(w->tree, now_ms(), &cp);
 	if (rc == 0)
-		rc = store_commit(w->store);
+		rc = commit(w);
 	if (rc != 0) {
 		roll_back(w, &mark);
 		logtree_checkpoint_release(cp);
@@ -855,7 +877,7 @@ static void write_alerts(struct writer *w)
 	if (rc == 0 && logtree_size(w->tree) != first)
 		rc = logtree_sign(w->tree, now_ms(), &cp);
 	if (rc == 0)
-		rc = store_commit(w->store);
+		rc = commit(w);
 	if (rc != 0) {
 		roll_back(w, &mark);
 		storage_failed(w, rc, "the watchdog's alerts");
@@ -887,7 +909,7 @@ static int sign_checkpoint_now(struct writer *w, struct logtree_checkpoint **out
 	if (rc == 0)
 		rc = logtree_sign(w->tree, now_ms(), &cp);
 	if (rc == 0)
-		rc = store_commit(w->store);
+		rc = commit(w);
 	if (rc != 0) {
 		store_rollback(w->store);
 		logtree_checkpoint_release(cp);
@@ -1002,6 +1024,7 @@ static void writer_main(void *arg)
 		w->stats.batches++;
 		w->stats.jobs += n;
 		w->stats.entries = logtree_size(w->tree);
+		prom_observe(&w->stats.batch_jobs, &prom_batch_buckets, n);
 		uv_mutex_unlock(&w->mu);
 		uv_async_send(&w->async);
 	}
@@ -1053,7 +1076,14 @@ int writer_open(struct store *s, struct writer **out, char *err, size_t err_len)
 	}
 	w->store = s;
 	w->fresh_tail = &w->fresh;
-	int rc = VG_EIO;
+	int rc = uv_mutex_init(&w->mu);
+	if (rc != 0) {
+		snprintf(err, err_len, "%s", uv_strerror(rc));
+		free(w);
+		return VG_EINTERNAL;
+	}
+	w->mu_ready = 1;
+	rc = VG_EIO;
 	if (cases_open(store_db(s), &w->cases, err, err_len) != 0 ||
 	    reseals_open(store_db(s), &w->reseals, err, err_len) != 0 ||
 	    (rc = logtree_open(s, &w->tree, err, err_len)) != VG_OK) {
@@ -1061,6 +1091,8 @@ int writer_open(struct store *s, struct writer **out, char *err, size_t err_len)
 		return rc;
 	}
 	w->stats.entries = logtree_size(w->tree);
+	const struct logtree_checkpoint *last = logtree_last(w->tree);
+	w->stats.checkpoint_ms = last ? last->signed_at_ms : 0;
 	*out = w;
 	return VG_OK;
 }
@@ -1078,6 +1110,8 @@ void writer_close(struct writer **wp)
 	logtree_checkpoint_release(w->latest);
 	writer_alerts_free(w->alerts_head);
 	writer_alerts_free(w->fresh);
+	if (w->mu_ready)
+		uv_mutex_destroy(&w->mu);
 	free(w);
 	*wp = NULL;
 }
@@ -1186,7 +1220,7 @@ static int log_member_keys(struct writer *w)
 	if (rc == 0)
 		rc = member_keys_append(w, now_ms());
 	if (rc == 0)
-		rc = store_commit(w->store);
+		rc = commit(w);
 	if (rc != 0)
 		roll_back(w, &mark);
 	return rc;
@@ -1262,9 +1296,15 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
 		}
 		logtree_committed(w->tree, cp);
 		logtree_checkpoint_release(cp);
+		uv_mutex_lock(&w->mu);
 		w->stats.checkpoints++;
+		uv_mutex_unlock(&w->mu);
 	}
 	w->latest = logtree_checkpoint_ref(logtree_last(w->tree));
+	uv_mutex_lock(&w->mu);
+	w->stats.entries = logtree_size(w->tree);
+	w->stats.checkpoint_ms = w->latest->signed_at_ms;
+	uv_mutex_unlock(&w->mu);
 	uint64_t wal_limit = cfg->wal_limit ? cfg->wal_limit : WRITER_WAL_LIMIT;
 	if ((rc = walsync_start(store_path(w->store), wal_limit, &w->walsync)) != 0) {
 		snprintf(err, err_len, "cannot start WAL checkpoints: %s", uv_strerror(rc));
@@ -1285,10 +1325,8 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
 	/* A WAL left by kill -9 or by a migration is copied now, not at the
 	 * first commit past the threshold. */
 	walsync_poke(w->walsync);
-	if ((rc = uv_mutex_init(&w->mu)) != 0)
-		goto fail_walsync;
 	if ((rc = uv_cond_init(&w->cond)) != 0)
-		goto fail_mu;
+		goto fail_walsync;
 	if ((rc = uv_async_init(loop, &w->async, on_async)) != 0)
 		goto fail_cond;
 	w->async.data = w;
@@ -1300,8 +1338,6 @@ fail_async:
 	uv_close((uv_handle_t *)&w->async, NULL);
 fail_cond:
 	uv_cond_destroy(&w->cond);
-fail_mu:
-	uv_mutex_destroy(&w->mu);
 fail_walsync:
 	sqlite3_wal_hook(store_db(w->store), NULL, NULL);
 	walsync_stop(&w->walsync);
@@ -1358,16 +1394,11 @@ void writer_stop(struct writer *w)
 	deliver(w);
 	uv_close((uv_handle_t *)&w->async, NULL);
 	uv_cond_destroy(&w->cond);
-	uv_mutex_destroy(&w->mu);
 	w->started = 0;
 }
 
 void writer_get_stats(struct writer *w, struct writer_stats *st)
 {
-	if (!w->started) {
-		*st = w->stats;
-		return;
-	}
 	uv_mutex_lock(&w->mu);
 	*st = w->stats;
 	uv_mutex_unlock(&w->mu);

@@ -24,7 +24,8 @@
  * delivery after the commit, with its proof to the covering checkpoint.
  *
  * Threads: writer_open() and writer_close() run on the main thread before
- * the loop starts and after it ends; writer_get_stats() on any thread;
+ * the loop starts and after it ends; writer_get_stats() on any thread in
+ * between;
  * everything else on the loop thread.  The newest checkpoint and committed
  * alerts reach the loop through a uv_async handle.
  *
@@ -41,6 +42,7 @@
 
 #include "daemon/cases.h"
 #include "daemon/logtree.h"
+#include "daemon/prom.h"
 #include "proto/merkle.h"
 #include "proto/record.h"
 
@@ -146,6 +148,12 @@ struct writer_stats {
 	uint64_t jobs;          /* jobs completed */
 	uint64_t checkpoints;   /* checkpoints signed this run */
 	uint64_t storage_failures; /* transactions that failed this run */
+	int storage_failed;     /* no more writes this run (health.h: fatal) */
+	int64_t checkpoint_ms;  /* when the newest committed checkpoint was signed */
+	uint64_t alerts[WATCH_EVENT_CLASSES]; /* alert entries committed this run */
+	struct prom_hist batch_jobs;  /* jobs per batch (prom_batch_buckets) */
+	struct prom_hist commit_us;   /* each COMMIT of the writer thread, in µs
+				       * (prom_commit_buckets) */
 };
 
 struct writer_member_key;
@@ -263,7 +271,8 @@ void writer_stop(struct writer *w);
  * on NULL. */
 void writer_close(struct writer **w);
 
-/* A consistent snapshot of the counters (any thread). */
+/* A consistent snapshot of the counters (any thread, from writer_open()
+ * until writer_close()). */
 void writer_get_stats(struct writer *w, struct writer_stats *st);
 
 /* 1 when storage failed fatally this run (see health.h); read it after

@@ -37,6 +37,8 @@ enum {
 	OPT_CASE,
 	OPT_DECISION,
 	OPT_REASON,
+	OPT_DESK,
+	OPT_OPEN,
 };
 
 /* Without --follow: the stream has ended when nothing came for this long. */
@@ -317,7 +319,8 @@ static int alert_print(const struct vigil_alert *a, int json)
 
 static void alerts_help(FILE *f)
 {
-	fprintf(f, "usage: vigil [OPTIONS] alerts [--follow] [--after N]\n"
+	fprintf(f, "usage: vigil [OPTIONS] alerts [--follow] [--after N] [--desk NAME]\n"
+		   "       vigil [OPTIONS] alerts --open\n"
 		   "\n"
 		   "Prints the alerts the relay delivers to our organisation, each verified\n"
 		   "first (the relay's signature with the certificate of the connection, the\n"
@@ -330,7 +333,18 @@ static void alerts_help(FILE *f)
 		   "                       SIGINT or SIGTERM (exit 0 once what was printed is\n"
 		   "                       acknowledged)\n"
 		   "  --after N            start after log position N (default: after what\n"
-		   "                       our organisation acknowledged)\n"
+		   "                       this desk acknowledged)\n"
+		   "  --desk NAME          our organisation's desk (1-%d of a-z 0-9 -; default:\n"
+		   "                       default): each desk has its own position, so every\n"
+		   "                       desk receives every alert once\n"
+		   "  --open               instead: the alerts open now on our cases and\n"
+		   "                       addressed to us, from the relay's case state; it\n"
+		   "                       consumes nothing (every colleague sees the same list).\n"
+		   "                       One line each: CASE KIND stage LABEL; alert ID;\n"
+		   "                       raised: TIME; escalates: TIME|never; deadline\n"
+		   "                       missed: TIME|none; police: ADVICE; acknowledged by:\n"
+		   "                       ORG DECISION TIME, ...|nobody ('no open alerts' when\n"
+		   "                       none); with --json one object per line\n"
 		   "\n"
 		   "One line per alert:\n"
 		   "\n"
@@ -360,7 +374,7 @@ static void alerts_help(FILE *f)
 		   "them (this tool keeps none).\n"
 		   "Exit status: 0 done, 1 refused by the relay, 2 usage error, 3 connection,\n"
 		   "TLS, protocol or verification failure (nothing after the alert that\n"
-		   "failed is printed).\n", QUIET_MS / 1000);
+		   "failed is printed).\n", QUIET_MS / 1000, VIGIL_DESK_MAX);
 }
 
 /* Reports a libvigil failure; the exit status. */
@@ -397,10 +411,11 @@ static int ack_confirm(const struct settings *s, vigil_client *c, struct vigil_a
 	return 0;
 }
 
-static int alerts_loop(const struct settings *s, vigil_client *c, int follow, uint64_t after)
+static int alerts_loop(const struct settings *s, vigil_client *c, int follow, uint64_t after,
+		       const char *desk)
 {
 	struct vigil_error err;
-	int rc = vigil_subscribe(c, after, NULL, &err);
+	int rc = vigil_subscribe_desk(c, desk, after, NULL, &err);
 	if (rc != VIGIL_OK)
 		return failed(s, &err);
 	struct vigil_alert *a = malloc(sizeof(*a));
@@ -444,7 +459,7 @@ static int alerts_loop(const struct settings *s, vigil_client *c, int follow, ui
 		if (a->event == VIGIL_EVENT_LAGGING) {
 			/* The relay stopped pushing: catch up by replay after what
 			 * was printed (and is now acknowledged). */
-			if ((rc = vigil_subscribe(c, shown, NULL, &err)) != VIGIL_OK) {
+			if ((rc = vigil_subscribe_desk(c, desk, shown, NULL, &err)) != VIGIL_OK) {
 				usable = rc == VIGIL_E_REFUSED;
 				status = failed(s, &err);
 				break;
@@ -467,16 +482,93 @@ static int alerts_loop(const struct settings *s, vigil_client *c, int follow, ui
 	return status;
 }
 
+/* --open: the alerts open now, from the case state. */
+static int alerts_open(const struct settings *s, vigil_client *c)
+{
+	struct vigil_open_alert *list = NULL;
+	size_t n = 0;
+	struct vigil_error err;
+	int rc = vigil_open_alerts(c, &list, &n, &err);
+	if (rc != VIGIL_OK)
+		return failed(s, &err);
+	if (!n && !s->json)
+		printf("no open alerts\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct vigil_open_alert *a = &list[i];
+		char id[2 * VIGIL_RECORD_ID_LEN + 1], raised[VIGIL_TIME_LEN], esc[VIGIL_TIME_LEN],
+			dl[VIGIL_TIME_LEN];
+		vigil_hex_encode(a->alert_id, VIGIL_RECORD_ID_LEN, id);
+		vigil_format_time(a->raised_at_ms, raised, sizeof(raised));
+		if (a->escalates_at_ms)
+			vigil_format_time(a->escalates_at_ms, esc, sizeof(esc));
+		if (a->deadline_ms)
+			vigil_format_time(a->deadline_ms, dl, sizeof(dl));
+		if (s->json) {
+			int k = 0;
+			putchar('{');
+			json_key(stdout, &k, "case_id");
+			json_write_string(stdout, a->case_id);
+			json_key(stdout, &k, "kind");
+			json_write_string(stdout, a->kind);
+			json_key(stdout, &k, "stage");
+			printf("%u", a->stage);
+			json_key(stdout, &k, "stage_label");
+			json_write_string(stdout, vigil_alert_stage_label(a->stage));
+			json_key(stdout, &k, "alert_id");
+			json_write_string(stdout, id);
+			json_key(stdout, &k, "raised_at");
+			json_write_time(stdout, a->raised_at_ms);
+			json_key(stdout, &k, "escalates_at");
+			json_write_time(stdout, a->escalates_at_ms);
+			json_key(stdout, &k, "deadline");
+			json_write_time(stdout, a->deadline_ms);
+			json_key(stdout, &k, "police");
+			json_write_string(stdout, a->police);
+			json_key(stdout, &k, "acks");
+			putchar('[');
+			for (size_t j = 0; j < a->n_acks; j++) {
+				int m = 0;
+				printf("%s{", j ? "," : "");
+				json_key(stdout, &m, "organisation");
+				json_write_string(stdout, a->acks[j].organisation);
+				json_key(stdout, &m, "decision");
+				json_write_string(stdout, a->acks[j].decision);
+				json_key(stdout, &m, "at");
+				json_write_time(stdout, a->acks[j].at_ms);
+				putchar('}');
+			}
+			printf("]}\n");
+			continue;
+		}
+		printf("%s %s stage %s; alert %s; raised: %s; escalates: %s; deadline missed: %s; "
+		       "police: %s; acknowledged by: ", a->case_id, a->kind,
+		       vigil_alert_stage_label(a->stage), id, raised,
+		       a->escalates_at_ms ? esc : "never", a->deadline_ms ? dl : "none", a->police);
+		for (size_t j = 0; j < a->n_acks; j++) {
+			char at[VIGIL_TIME_LEN];
+			vigil_format_time(a->acks[j].at_ms, at, sizeof(at));
+			printf("%s%s %s %s", j ? ", " : "", a->acks[j].organisation,
+			       a->acks[j].decision, at);
+		}
+		printf("%s\n", a->n_acks ? "" : "nobody");
+	}
+	vigil_free(list);
+	return fflush(stdout) == 0 ? 0 : EXIT_FAILED;
+}
+
 int cmd_alerts(struct settings *s, int argc, char *argv[])
 {
 	static const struct option options[] = {
 		CLI_GLOBAL_OPTIONS,
 		{ "follow", no_argument, NULL, OPT_FOLLOW },
 		{ "after", required_argument, NULL, OPT_AFTER },
+		{ "desk", required_argument, NULL, OPT_DESK },
+		{ "open", no_argument, NULL, OPT_OPEN },
 		{ NULL, 0, NULL, 0 },
 	};
-	int follow = 0, opt;
+	int follow = 0, open_only = 0, after_given = 0, opt;
 	uint64_t after = 0;
+	const char *desk = NULL;
 	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case '?':
@@ -492,6 +584,13 @@ int cmd_alerts(struct settings *s, int argc, char *argv[])
 			if (cli_parse_u64(optarg, &after) != 0)
 				return cli_usage_error("alerts: --after wants a log position (a "
 						       "number), not '%s'", optarg);
+			after_given = 1;
+			break;
+		case OPT_DESK:
+			desk = optarg;
+			break;
+		case OPT_OPEN:
+			open_only = 1;
 			break;
 		default: {
 			int r = cli_global_option(s, opt, optarg);
@@ -502,11 +601,17 @@ int cmd_alerts(struct settings *s, int argc, char *argv[])
 	}
 	if (optind < argc)
 		return cli_usage_error("alerts: unexpected argument '%s'", argv[optind]);
+	struct vigil_error derr;
+	if (desk && vigil_desk_check(desk, &derr) != VIGIL_OK)
+		return cli_usage_error("alerts: --desk: %s", derr.message);
+	if (open_only && (follow || after_given || desk))
+		return cli_usage_error("alerts: --open lists what is open; it takes no --follow, "
+				       "--after or --desk");
 	vigil_client *c;
 	int rc = cli_connect(s, &c);
 	if (rc != 0)
 		return rc;
-	rc = alerts_loop(s, c, follow, after);
+	rc = open_only ? alerts_open(s, c) : alerts_loop(s, c, follow, after, desk);
 	vigil_close(&c);
 	return rc;
 }

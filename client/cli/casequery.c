@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -93,13 +94,17 @@ static void status_help(FILE *f)
 		   "the read):\n"
 		   "\n"
 		   "  case, state, responsible (organisation), risk, minor, last attempt (time,\n"
-		   "  channel, outcome), last successful contact, alert stage\n"
+		   "  channel, outcome), last successful contact, alert stage (with its\n"
+		   "  meaning), the open alert's id and kind (for police once it reached\n"
+		   "  stage 2)\n"
 		   "\n"
 		   "and, for every party but police, who receive the lines above only (the\n"
 		   "organisation a pending offer names, before it is a party, sees only case,\n"
 		   "state, responsible, risk, minor and the pending offer):\n"
 		   "\n"
-		   "  parties, immediate danger, factors, pending offer (to, offer id), attempts,\n"
+		   "  next deadline (when the watchdog next acts: a silence deadline, an\n"
+		   "  escalation, a stalled handover), parties, immediate danger, factors,\n"
+		   "  pending offer (to, offer id), attempts,\n"
 		   "  failed attempts (since the last success), return (country, date), opened,\n"
 		   "  entries, consent (scope) or override, close reason (when closed)\n"
 		   "\n"
@@ -109,8 +114,9 @@ static void status_help(FILE *f)
 		   "risk are what the records in force say.\n"
 		   "With --json one object: case_id, view, owner, state, responsible, risk, minor,\n"
 		   "last_attempt, last_attempt_channel, last_attempt_outcome, last_success,\n"
-		   "alert_stage (not for the offered view); then, for the full view:\n"
-		   "parties, immediate_danger, factors,\n"
+		   "alert_stage, alert_stage_label, alert_id, alert_kind (not for the offered\n"
+		   "view); then, for the full view: next_deadline, parties, immediate_danger,\n"
+		   "factors,\n"
 		   "pending_offer_to, pending_offer_id, attempts, failed_attempts,\n"
 		   "return_country, return_date, opened_at, entries, consent_scope, override,\n"
 		   "close_reason.  A withheld field is absent, never null or zero.  Times\n"
@@ -162,10 +168,19 @@ static void status_text(const struct vigil_case_status *st)
 	}
 	time_or_none(st->last_success_ms, t, sizeof(t));
 	printf(LABEL "%s\n", "last successful contact:", t);
-	printf(LABEL "%u%s\n", "alert stage:", st->alert_stage,
-	       st->alert_stage ? "" : " (no open alert)");
+	if (st->alert_stage)
+		printf(LABEL "%s\n", "alert stage:", vigil_alert_stage_label(st->alert_stage));
+	else
+		printf(LABEL "0 (no open alert)\n", "alert stage:");
+	if (st->has_alert_id) {
+		char id[2 * VIGIL_RECORD_ID_LEN + 1];
+		vigil_hex_encode(st->alert_id, VIGIL_RECORD_ID_LEN, id);
+		printf(LABEL "%s (%s)\n", "open alert:", id, st->alert_kind);
+	}
 	if (!st->full)
 		return;
+	time_or_none(st->next_event_ms, t, sizeof(t));
+	printf(LABEL "%s\n", "next deadline:", t);
 	printf(LABEL, "parties:");
 	for (size_t i = 0; i < st->n_parties; i++)
 		printf("%s%s", i ? ", " : "", st->parties[i]);
@@ -225,7 +240,18 @@ static void status_json(const struct vigil_case_status *st)
 	json_write_time(f, st->last_success_ms);
 	json_key(f, &n, "alert_stage");
 	fprintf(f, "%u", st->alert_stage);
+	json_key(f, &n, "alert_stage_label");
+	json_write_string(f, vigil_alert_stage_label(st->alert_stage));
+	json_key(f, &n, "alert_id");
+	if (st->has_alert_id)
+		json_write_hex(f, st->alert_id, VIGIL_RECORD_ID_LEN);
+	else
+		fputs("null", f);
+	json_key(f, &n, "alert_kind");
+	json_write_string_or_null(f, st->has_alert_id ? st->alert_kind : NULL);
 	if (st->full) {
+		json_key(f, &n, "next_deadline");
+		json_write_time(f, st->next_event_ms);
 		json_key(f, &n, "parties");
 		json_write_strings(f, st->parties, st->n_parties);
 		json_key(f, &n, "immediate_danger");
@@ -908,46 +934,131 @@ int cmd_log(struct settings *s, int argc, char *argv[])
 
 static void cases_help(FILE *f)
 {
-	fprintf(f, "usage: vigil [OPTIONS] cases\n"
+	fprintf(f, "usage: vigil [OPTIONS] cases [--alerting] [--overdue] [--responsible-is-us]\n"
+		   "                   [--state STATE]\n"
 		   "\n"
 		   "Lists the cases our organisation is a party to, as a table:\n"
 		   "\n"
-		   "  CASE          STATE   RESPONSIBLE         RISK    MINOR\n"
+		   "  CASE  STATE  RESPONSIBLE  RISK  MINOR  LAST-SUCCESS  NEXT-DEADLINE  ALERT\n"
 		   "\n"
-		   "('no cases' when there are none).  With --json one object\n"
-		   "{\"cases\":[{\"case_id\":...,\"state\":...,\"responsible\":...,\"risk\":...,\n"
-		   "\"minor\":false},...]}.\n");
+		   "(LAST-SUCCESS the last successful contact, NEXT-DEADLINE when the\n"
+		   "watchdog next acts on the case (not shown to police), ALERT the open\n"
+		   "alert's stage, '-' for none; 'no cases' when none is listed).\n"
+		   "\n"
+		   "  --alerting           only cases with an open alert\n"
+		   "  --overdue            only cases with an open alert or a deadline already\n"
+		   "                       passed\n"
+		   "  --responsible-is-us  only cases our organisation is responsible for\n"
+		   "  --state STATE        only cases in STATE (active, follow-up, closed)\n"
+		   "\n"
+		   "With --json one object {\"cases\":[{\"case_id\":...,\"state\":...,\n"
+		   "\"responsible\":...,\"risk\":...,\"minor\":false,\"last_success\":...,\n"
+		   "\"next_deadline\":...,\"alert_stage\":0},...]} (times RFC 3339 or null).\n");
+}
+
+enum { OPT_ALERTING = OPT_COMMAND_BASE, OPT_OVERDUE, OPT_OURS, OPT_STATE };
+
+struct case_filter {
+	int alerting, overdue, ours;
+	const char *state;
+	const char *us;
+	int64_t now;
+};
+
+static int case_listed(const struct case_filter *f, const struct vigil_case_summary *c)
+{
+	if (f->alerting && !c->alert_stage)
+		return 0;
+	if (f->overdue && !c->alert_stage && !(c->next_event_ms > 0 && c->next_event_ms <= f->now))
+		return 0;
+	if (f->ours && strcmp(c->responsible, f->us) != 0)
+		return 0;
+	if (f->state && strcasecmp(c->state, f->state) != 0)
+		return 0;
+	return 1;
 }
 
 int cmd_cases(struct settings *s, int argc, char *argv[])
 {
-	const char *none;
+	static const struct option options[] = {
+		CLI_GLOBAL_OPTIONS,
+		{ "alerting", no_argument, NULL, OPT_ALERTING },
+		{ "overdue", no_argument, NULL, OPT_OVERDUE },
+		{ "responsible-is-us", no_argument, NULL, OPT_OURS },
+		{ "state", required_argument, NULL, OPT_STATE },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct case_filter flt = { 0 };
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case '?':
+		case ':':
+			return cli_getopt_error(opt, argv);
+		case 'h':
+			cases_help(stdout);
+			return 0;
+		case OPT_ALERTING: flt.alerting = 1; break;
+		case OPT_OVERDUE: flt.overdue = 1; break;
+		case OPT_OURS: flt.ours = 1; break;
+		case OPT_STATE:
+			if (strcasecmp(optarg, "active") != 0 && strcasecmp(optarg, "follow-up") != 0 &&
+			    strcasecmp(optarg, "closed") != 0)
+				return cli_usage_error("cases: --state wants active, follow-up or "
+						       "closed, not '%s'", optarg);
+			flt.state = optarg;
+			break;
+		default: {
+			int r = cli_global_option(s, opt, optarg);
+			if (r != 0)
+				return r > 0 ? r : cli_usage_error("unexpected option");
+		}
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("cases: unexpected argument '%s'", argv[optind]);
 	vigil_client *c;
-	int rc = query_start(s, argc, argv, 0, "cases", cases_help, &none, &c);
+	int rc = cli_connect(s, &c);
 	if (rc != 0)
-		return rc < 0 ? 0 : rc;
+		return rc;
 	struct vigil_case_summary *list = NULL;
 	size_t n = 0;
 	struct vigil_error err;
 	rc = vigil_cases(c, &list, &n, &err);
+	const struct vigil_identity *me = vigil_client_identity(c);
+	char us[VIGIL_ORG_LEN];
+	snprintf(us, sizeof(us), "%s", me ? me->organisation : "");
 	vigil_close(&c);
 	if (rc != VIGIL_OK)
 		return query_failed(s, &err);
+	flt.us = us;
+	flt.now = cli_now_ms();
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (case_listed(&flt, &list[i]))
+			list[k++] = list[i];
+	n = k;
 	if (s->json) {
 		printf("{\"cases\":[");
 		for (size_t i = 0; i < n; i++) {
-			int k = 0;
+			int j = 0;
 			printf("%s{", i ? "," : "");
-			json_key(stdout, &k, "case_id");
+			json_key(stdout, &j, "case_id");
 			json_write_string(stdout, list[i].case_id);
-			json_key(stdout, &k, "state");
+			json_key(stdout, &j, "state");
 			json_write_string(stdout, list[i].state);
-			json_key(stdout, &k, "responsible");
+			json_key(stdout, &j, "responsible");
 			json_write_string(stdout, list[i].responsible);
-			json_key(stdout, &k, "risk");
+			json_key(stdout, &j, "risk");
 			json_write_string(stdout, list[i].risk);
-			json_key(stdout, &k, "minor");
-			printf("%s}", list[i].minor ? "true" : "false");
+			json_key(stdout, &j, "minor");
+			fputs(list[i].minor ? "true" : "false", stdout);
+			json_key(stdout, &j, "last_success");
+			json_write_time(stdout, list[i].last_success_ms);
+			json_key(stdout, &j, "next_deadline");
+			json_write_time(stdout, list[i].next_event_ms);
+			json_key(stdout, &j, "alert_stage");
+			printf("%u}", list[i].alert_stage);
 		}
 		printf("]}\n");
 	} else if (n == 0) {
@@ -962,12 +1073,26 @@ int cmd_cases(struct settings *s, int argc, char *argv[])
 			l = (int)strlen(list[i].responsible);
 			wr = l > wr ? l : wr;
 		}
-		printf("%-*s  %-*s  %-*s  %-6s  %s\n", wc, "CASE", ws, "STATE", wr, "RESPONSIBLE",
-		       "RISK", "MINOR");
-		for (size_t i = 0; i < n; i++)
-			printf("%-*s  %-*s  %-*s  %-6s  %s\n", wc, list[i].case_id, ws,
-			       list[i].state, wr, list[i].responsible, list[i].risk,
-			       yes_no(list[i].minor));
+		printf("%-*s  %-*s  %-*s  %-6s  %-5s  %-24s  %-24s  %s\n", wc, "CASE", ws, "STATE",
+		       wr, "RESPONSIBLE", "RISK", "MINOR", "LAST-SUCCESS", "NEXT-DEADLINE", "ALERT");
+		for (size_t i = 0; i < n; i++) {
+			char ls[VIGIL_TIME_LEN], nd[VIGIL_TIME_LEN], st[12];
+			if (list[i].last_success_ms > 0)
+				vigil_format_time(list[i].last_success_ms, ls, sizeof(ls));
+			else
+				snprintf(ls, sizeof(ls), "-");
+			if (list[i].next_event_ms > 0)
+				vigil_format_time(list[i].next_event_ms, nd, sizeof(nd));
+			else
+				snprintf(nd, sizeof(nd), "-");
+			if (list[i].alert_stage)
+				snprintf(st, sizeof(st), "%u", list[i].alert_stage);
+			else
+				snprintf(st, sizeof(st), "-");
+			printf("%-*s  %-*s  %-*s  %-6s  %-5s  %-24s  %-24s  %s\n", wc, list[i].case_id,
+			       ws, list[i].state, wr, list[i].responsible, list[i].risk,
+			       yes_no(list[i].minor), ls, nd, st);
+		}
 	}
 	vigil_free(list);
 	return 0;

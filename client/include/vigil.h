@@ -1090,7 +1090,19 @@ struct vigil_case_status {
 	char consent_scope[VIGIL_ORG_LEN]; /* "" when opened under an override */
 	int override;                     /* opened under the risk_to_life override */
 	const char *close_reason;         /* "" unless closed */
+	/* The open alert: its id (what vigil_submit_alert_ack names) and kind;
+	 * police see them once it reached stage 2. */
+	int has_alert_id;
+	uint8_t alert_id[VIGIL_RECORD_ID_LEN];
+	const char *alert_kind;           /* "silence", ...; "" without an id */
+	int64_t next_event_ms;            /* when the watchdog next acts on the case (a
+					   * silence deadline, an escalation, a stalled
+					   * handover); 0: nothing due, or withheld */
 };
+
+/* The meaning of an alert stage: "none", "1 (to the case's workers)",
+ * "2 (escalated to the police)". */
+VIGIL_API const char *vigil_alert_stage_label(unsigned stage);
 
 /* VIGIL_OK when case_id is a valid case id (OWNER/PSEUDONYM: the owner's
  * organisation id, '/', 3-64 characters of [A-Za-z0-9-]), else
@@ -1187,7 +1199,40 @@ struct vigil_case_summary {
 	char responsible[VIGIL_ORG_LEN];
 	const char *risk;
 	int minor;
+	int64_t last_success_ms;          /* 0: none yet */
+	int64_t next_event_ms;            /* as vigil_case_status's; 0 for police */
+	unsigned alert_stage;             /* 0: no open alert */
 };
+
+/* An alert open now on one of our cases and addressed to us at its stage
+ * (vigil_open_alerts). */
+#define VIGIL_OPEN_ACKS_MAX 8
+struct vigil_open_alert {
+	char case_id[VIGIL_CASE_ID_LEN];
+	uint8_t alert_id[VIGIL_RECORD_ID_LEN];
+	const char *kind;                 /* "silence", "failed_attempts", "handover_stalled" */
+	unsigned stage;                   /* 1 or 2 (vigil_alert_stage_label) */
+	int64_t raised_at_ms;
+	int64_t escalates_at_ms;          /* when stage 1 goes to the police; 0: it will not */
+	int64_t deadline_ms;              /* the missed deadline; 0: raised early */
+	const char *police;               /* "none", "consider", "required" */
+	size_t n_acks;                    /* acknowledgements so far, oldest first */
+	struct {
+		char organisation[VIGIL_ORG_LEN];
+		const char *decision;     /* "police-report-filed", "not-filed", "other" */
+		int64_t at_ms;
+	} acks[VIGIL_OPEN_ACKS_MAX];
+};
+
+/*
+ * GetOpenAlerts: the alerts open now on our cases that are addressed to our
+ * organisation at their current stage, from the relay's case state (not
+ * the delivery stream: it consumes nothing, and every colleague gets the
+ * same list).  *out (vigil_free) has *n of them; VIGIL_E_VERIFY for a
+ * malformed answer.
+ */
+VIGIL_API int vigil_open_alerts(vigil_client *c, struct vigil_open_alert **out, size_t *n,
+				struct vigil_error *err);
 
 /* ListCases: the cases the client's organisation is a party to, in the
  * relay's order (by case id).  *out is NULL when *n is 0. */
@@ -1394,6 +1439,21 @@ struct vigil_alert {
  */
 VIGIL_API int vigil_subscribe(vigil_client *c, uint64_t after, uint64_t *acked,
 			      struct vigil_error *err);
+
+/* A desk name's longest length (vigil_subscribe_desk). */
+#define VIGIL_DESK_MAX 32
+
+/*
+ * The same for one desk of our organisation: each desk (1-VIGIL_DESK_MAX of
+ * [a-z0-9-]; NULL, "" or "default": the organisation's default desk, the
+ * one vigil_subscribe uses) has its own acknowledged position, so two
+ * colleagues' desks each receive every delivery once.  VIGIL_E_USAGE for a
+ * malformed desk name.
+ */
+VIGIL_API int vigil_subscribe_desk(vigil_client *c, const char *desk, uint64_t after,
+				   uint64_t *acked, struct vigil_error *err);
+/* VIGIL_OK, or VIGIL_E_USAGE "a desk is 1-32 of a-z 0-9 -, not ...". */
+VIGIL_API int vigil_desk_check(const char *desk, struct vigil_error *err);
 
 /*
  * Waits at most timeout_ms (0: only what has already arrived) for the next

@@ -605,8 +605,8 @@ static void test_follow_erasure(void **state)
 		snprintf(req + 2 * i, 3, "%02x", req_id[i]);
 	snprintf(want, sizeof(want), "%llu %s " OWNER "CA-erased erasure what: sealed-texts; "
 		 "entries: %llu; reason: unlawful-content; requested by: " COORD "; request: %s; "
-		 "reference: LEGAL-42; recipients: " IOM ", " OTHER_ORG ", " POLICE ", " SHELTER
-		 ", " COORD "\n", pos, at, note_idx, req);
+		 "reference: LEGAL-42; recipients: " IOM ", " OTHER_ORG ", " SHELTER ", " COORD
+		 "\n", pos, at, note_idx, req);
 	assert_string_equal(line, want);
 	/* It keeps running; SIGTERM ends it with status 0, acknowledged. */
 	assert_int_equal(waitpid(BG.pid, NULL, WNOHANG), 0);
@@ -1025,8 +1025,9 @@ static void test_usage_errors(void **state)
 	/* The help of each, on stdout. */
 	struct cli_result *r = vigil_as(0, COORD, "alerts", "--help", NULL);
 	cli_expect_ok(r);
-	assert_true(strncmp(r->out, "usage: vigil [OPTIONS] alerts [--follow] [--after N]\n",
-			    strlen("usage: vigil [OPTIONS] alerts [--follow] [--after N]\n")) == 0);
+	static const char head[] = "usage: vigil [OPTIONS] alerts [--follow] [--after N] "
+				   "[--desk NAME]\n       vigil [OPTIONS] alerts --open\n";
+	assert_true(strncmp(r->out, head, strlen(head)) == 0);
 	r = vigil_as(0, COORD, "alert", "ack", "--help", NULL);
 	cli_expect_ok(r);
 	static const char ack_usage[] = "usage: vigil [OPTIONS] alert ack ALERT_ID --case ID "
@@ -1039,6 +1040,121 @@ static void test_usage_errors(void **state)
 	assert_non_null(strstr(r->out, "\n  alert       "));
 }
 
+
+/*
+ * Desks and the open alerts (issue 11): two desks of the coordinator each
+ * receive the alert once, and the organisation's default desk too; "vigil
+ * alerts --open" lists it for another organisation's caseworker, twice,
+ * consuming nothing; status shows its id, kind and stage label; police, at
+ * stage 1, see no id; a desk name that is no name is refused by the tool
+ * and by the relay.
+ */
+static void test_desks_and_open(void **state)
+{
+	(void)state;
+	struct world w;
+	world_up(&w, WATCH_NO_ESCALATION);
+	open_case(&w, OWNER "CA-desks");
+	assert_int_equal(db_wait("SELECT count(*) FROM alerts WHERE stage = 1", 1, PATIENCE_MS), 1);
+	char id[33];
+	stored_alert(OWNER "CA-desks", 1, id);
+
+	struct cli_result *r = vigil_as(0, COORD, "alerts", "--desk", "day", NULL);
+	cli_expect_ok(r);
+	if (!strstr(r->out, id))
+		fail_msg("the day desk did not get the alert: %s", r->out);
+	r = vigil_as(0, COORD, "alerts", "--desk", "day", NULL);
+	cli_expect_ok(r);
+	assert_string_equal(r->out, "");
+	r = vigil_as(0, COORD, "alerts", "--desk", "night", NULL);
+	cli_expect_ok(r);
+	if (!strstr(r->out, id))
+		fail_msg("the night desk did not get the alert: %s", r->out);
+	r = vigil_as(0, COORD, "alerts", NULL);
+	cli_expect_ok(r);
+	if (!strstr(r->out, id))
+		fail_msg("the default desk did not get the alert: %s", r->out);
+	assert_int_equal(db_int(&R, "SELECT count(*) FROM delivery_acks WHERE org IN ('" COORD
+				    "', '" COORD "/day', '" COORD "/night')"),
+			 3);
+
+	/* The open alerts, as another organisation's caseworker sees them. */
+	for (int round = 0; round < 2; round++) {
+		r = vigil_as(0, OTHER, "alerts", "--open", NULL);
+		cli_expect_ok(r);
+		char want[512];
+		snprintf(want, sizeof(want), OWNER "CA-desks silence stage 1 (to the case's workers); "
+			 "alert %s; raised: ", id);
+		if (strncmp(r->out, want, strlen(want)) != 0)
+			fail_msg("--open: %s", r->out);
+		/* escalate_after is 1 h: it escalates then. */
+		if (!strstr(r->out, "; escalates: 20") || !strstr(r->out, "; deadline missed: 20") ||
+		    !strstr(r->out, "; police: none; acknowledged by: nobody\n"))
+			fail_msg("--open: %s", r->out);
+	}
+	/* It consumed nothing: the other coordinator's delivery is still there. */
+	r = vigil_as(0, OTHER, "alerts", NULL);
+	cli_expect_ok(r);
+	if (!strstr(r->out, id))
+		fail_msg("after --open the alert was not delivered: %s", r->out);
+	r = vigil_as(0, OTHER, "--json", "alerts", "--open", NULL);
+	cli_expect_ok(r);
+	expect_member(r->out, "alert_id", id);
+	expect_member(r->out, "stage_label", "1 (to the case's workers)");
+	expect_raw(r->out, "acks", "[]");
+	/* Police are no recipient at stage 1: nothing open for them. */
+	r = vigil_as(0, POLICE, "alerts", "--open", NULL);
+	cli_expect_ok(r);
+	assert_string_equal(r->out, "no open alerts\n");
+
+	/* The acknowledgement shows in the list. */
+	r = vigil_as(0, COORD, "alert", "ack", id, "--case", OWNER "CA-desks", "--decision",
+		     "police-report-filed", NULL);
+	cli_expect_ok(r);
+	r = vigil_as(0, OTHER, "--json", "alerts", "--open", NULL);
+	cli_expect_ok(r);
+	const char *ack = jnth(jmust(r->out, "acks"), 0);
+	expect_member(ack, "organisation", COORD);
+	expect_member(ack, "decision", "police-report-filed");
+
+	/* Status: its id, kind and meaning; not for police at stage 1. */
+	r = vigil_as(0, COORD, "status", OWNER "CA-desks", NULL);
+	cli_expect_ok(r);
+	char line[256];
+	snprintf(line, sizeof(line), "open alert:              %s (silence)\n", id);
+	if (!strstr(r->out, line) ||
+	    !strstr(r->out, "alert stage:             1 (to the case's workers)\n") ||
+	    !strstr(r->out, "next deadline:           "))
+		fail_msg("status: %s", r->out);
+	r = vigil_as(0, POLICE, "--json", "status", OWNER "CA-desks", NULL);
+	cli_expect_ok(r);
+	expect_raw(r->out, "alert_id", "null");
+	assert_null(strstr(r->out, "next_deadline"));
+
+	/* Desk names. */
+	r = vigil_as(0, COORD, "alerts", "--desk", "Day!", NULL);
+	cli_expect_usage(r, "alerts: --desk: a desk is 1-32 of a-z 0-9 -, not \"Day!\"");
+	r = vigil_as(0, COORD, "alerts", "--open", "--follow", NULL);
+	cli_expect_usage(r, "alerts: --open lists what is open; it takes no --follow, --after or "
+			    "--desk");
+	struct tclient raw;
+	if (tclient_open(&raw, R.port, COORD) != 0)
+		fail_msg("%s", raw.err);
+	Vigil__V1__Subscribe sb = VIGIL__V1__SUBSCRIBE__INIT;
+	sb.desk = "Day!";
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.msg_case = VIGIL__V1__FRAME__MSG_SUBSCRIBE;
+	f.subscribe = &sb;
+	Vigil__V1__Frame *a = tclient_roundtrip(&raw, &f);
+	if (!a)
+		fail_msg("%s", raw.err);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_ERROR);
+	assert_string_equal(a->error->message, "desk must be 1-32 of [a-z0-9-]");
+	frame_free(a);
+	tclient_close(&raw);
+	world_down(&w);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1049,6 +1165,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_ack_stops_escalation, teardown),
 		cmocka_unit_test_teardown(test_contact_resolves, teardown),
 		cmocka_unit_test_teardown(test_alert_survives_certificate_renewal, teardown),
+		cmocka_unit_test_teardown(test_desks_and_open, teardown),
 		cmocka_unit_test(test_usage_errors),
 	};
 	return cmocka_run_group_tests_name("cli_alerts", tests, NULL, NULL);

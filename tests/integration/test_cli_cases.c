@@ -293,10 +293,10 @@ static void read_line(const char *case_id, int k, char *out, size_t n)
 
 static const char police_keys[] = "case_id,view,owner,state,responsible,risk,minor,last_attempt,"
 				  "last_attempt_channel,last_attempt_outcome,last_success,"
-				  "alert_stage";
+				  "alert_stage,alert_stage_label,alert_id,alert_kind";
 static const char full_keys[] = "case_id,view,owner,state,responsible,risk,minor,last_attempt,"
 				"last_attempt_channel,last_attempt_outcome,last_success,"
-				"alert_stage,parties,immediate_danger,factors,pending_offer_to,"
+				"alert_stage,alert_stage_label,alert_id,alert_kind,next_deadline,parties,immediate_danger,factors,pending_offer_to,"
 				"pending_offer_id,attempts,failed_attempts,return_country,"
 				"return_date,opened_at,entries,consent_scope,override,close_reason";
 
@@ -699,10 +699,36 @@ static void test_demo_cases(void **state)
 	cli_expect_ok(r);
 	/* IOM is a party to this one case so far; the column is as wide as
 	 * its id. */
-	char want[256];
-	snprintf(want, sizeof(want), "%-*s  STATE   RESPONSIBLE    RISK    MINOR\n"
-		 DEMO "  active  iom-ru-moscow  high    no\n", (int)strlen(DEMO), "CASE");
-	assert_string_equal(r->out, want);
+	char want[512];
+	snprintf(want, sizeof(want), "%-*s  STATE   RESPONSIBLE    RISK    MINOR  %-24s  %-24s  "
+		 "ALERT\n" DEMO "  active  iom-ru-moscow  high    no     %-24s  ", (int)strlen(DEMO),
+		 "CASE", "LAST-SUCCESS", "NEXT-DEADLINE", "-");
+	if (strncmp(r->out, want, strlen(want)) != 0)
+		fail_msg("the case list: %s", r->out);
+	/* Its next deadline, then no open alert. */
+	const char *row = r->out + strlen(want);
+	assert_int_equal(row[4], '-');
+	assert_string_equal(row + 24, "  -\n");
+	/* The filters: not alerting, not overdue, IOM responsible, active. */
+	r = vigil_as(0, "iom-ru-moscow", "cases", "--alerting", NULL);
+	cli_expect_ok(r);
+	assert_string_equal(r->out, "no cases\n");
+	r = vigil_as(0, "iom-ru-moscow", "cases", "--overdue", NULL);
+	cli_expect_ok(r);
+	assert_string_equal(r->out, "no cases\n");
+	r = vigil_as(0, "iom-ru-moscow", "cases", "--responsible-is-us", "--state", "Active",
+		     "--json", NULL);
+	cli_expect_ok(r);
+	assert_non_null(strstr(r->out, "\"case_id\":\"" DEMO "\""));
+	expect_raw(jnth(jmust(r->out, "cases"), 0), "alert_stage", "0");
+	r = vigil_as(0, "se-stockholm-coord", "cases", "--responsible-is-us", NULL);
+	cli_expect_ok(r);
+	assert_null(strstr(r->out, DEMO));
+	r = vigil_as(0, "iom-ru-moscow", "cases", "--state", "closed", NULL);
+	cli_expect_ok(r);
+	assert_string_equal(r->out, "no cases\n");
+	r = vigil_as(0, "iom-ru-moscow", "cases", "--state", "sleeping", NULL);
+	cli_expect_usage(r, "cases: --state wants active, follow-up or closed, not 'sleeping'");
 	r = vigil_as(0, "iom-ru-moscow", "--json", "cases", NULL);
 	cli_expect_ok(r);
 	one_object(r->out);
@@ -1517,7 +1543,7 @@ static void test_help(void **state)
 					  "[--offer-id HEX]\n" },
 		{ "status", NULL, "usage: vigil [OPTIONS] status ID\n" },
 		{ "log", NULL, "usage: vigil [OPTIONS] log ID\n" },
-		{ "cases", NULL, "usage: vigil [OPTIONS] cases\n" },
+		{ "cases", NULL, "usage: vigil [OPTIONS] cases [--alerting] [--overdue]" },
 	};
 	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++) {
 		struct cli_result *r;

@@ -608,6 +608,55 @@ static void test_bad_numbers(void **state)
 	config_free(&cfg);
 }
 
+/* [metrics]: off without a port, on 127.0.0.1 when only the port is given,
+ * an address only with a port; both restart-only. */
+static void test_metrics(void **state)
+{
+	struct fixture *fx = *state;
+	struct config cfg;
+	load_ok(fx, REQUIRED, &cfg);
+	assert_int_equal(cfg.metrics_port, 0);
+	assert_null(cfg.metrics_address);
+	config_free(&cfg);
+	load_ok(fx, REQUIRED "[metrics]\n", &cfg);
+	assert_int_equal(cfg.metrics_port, 0);
+	assert_null(cfg.metrics_address);
+	config_free(&cfg);
+	load_ok(fx, REQUIRED "[metrics]\nport = 9464\n", &cfg);
+	assert_int_equal(cfg.metrics_port, 9464);
+	assert_string_equal(cfg.metrics_address, "127.0.0.1");
+	assert_int_equal(config_line(&cfg, "metrics", "address"), 0);
+	config_free(&cfg);
+	load_ok(fx, "[metrics]\naddress = ::1\nport = 65535\n" REQUIRED, &cfg);
+	assert_int_equal(cfg.metrics_port, 65535);
+	assert_string_equal(cfg.metrics_address, "::1");
+	assert_int_equal(config_line(&cfg, "metrics", "port"), 3);
+
+	/* A reload keeps both (they need a restart) and says so. */
+	struct config next;
+	load_ok(fx, "[metrics]\naddress = 0.0.0.0\nport = 1\n" REQUIRED, &next);
+	char changed[256];
+	assert_int_equal(config_keep_restart(&next, &cfg, changed, sizeof(changed)), 2);
+	assert_string_equal(changed, "[metrics] address, [metrics] port");
+	assert_string_equal(next.metrics_address, "::1");
+	assert_int_equal(next.metrics_port, 65535);
+	config_free(&next);
+	config_free(&cfg);
+
+	expect_error(fx, "[metrics]\naddress = 127.0.0.1\n" REQUIRED, VG_EBADREQ,
+		     "2: [metrics] address is set but [metrics] port is not (no port: no metrics)");
+	expect_error(fx, "[metrics]\nport = 0\n" REQUIRED, VG_EBADREQ,
+		     "2: [metrics] port: \"0\" is not a number in 1..65535");
+	expect_error(fx, "[metrics]\nport = 65536\n" REQUIRED, VG_EBADREQ,
+		     "2: [metrics] port: \"65536\" is not a number in 1..65535");
+	expect_error(fx, "[metrics]\nport = 9464\naddress = localhost\n" REQUIRED, VG_EBADREQ,
+		     "3: [metrics] address: \"localhost\" is not an IPv4 or IPv6 address");
+	expect_error(fx, "[metrics]\nport = 9464\nport = 9465\n" REQUIRED, VG_EBADREQ,
+		     "3: duplicate key [metrics] port (first set on line 2)");
+	expect_error(fx, "[metrics]\nscheme = https\n" REQUIRED, VG_EBADREQ,
+		     "2: unknown key [metrics] scheme");
+}
+
 static void test_duplicate_key(void **state)
 {
 	struct fixture *fx = *state;
@@ -917,6 +966,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syntax_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_numbers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_required, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),

@@ -899,6 +899,40 @@ static void test_correction_leaves_handed_over_alert(void **state)
 	assert_int_equal(watchdog_next(&wc, &c, T0 + 74 * HOUR), T0 + 96 * HOUR);
 }
 
+/* What the metrics count each alert entry as (vigil_alerts_total). */
+static void test_event_classes(void **state)
+{
+	(void)state;
+	struct case_state c;
+	struct watch_event ev;
+	opened(&c, HIGH);
+	/* Raised at the deadline. */
+	assert_int_equal(watchdog_step(&wc, &c, T0 + 72 * HOUR, id1, &ev), 1);
+	assert_int_equal(watchdog_event_class(&ev), WATCH_RAISED);
+	/* Escalated a day later, unacknowledged. */
+	assert_int_equal(watchdog_step(&wc, &c, T0 + 96 * HOUR, id2, &ev), 1);
+	assert_int_equal(ev.stage, 2);
+	assert_int_equal(watchdog_event_class(&ev), WATCH_ESCALATED);
+	/* A minor's alert is raised at stage 2: raised, not escalated. */
+	opened(&c, HIGH);
+	c.minor = 1;
+	assert_int_equal(watchdog_step(&wc, &c, T0 + 72 * HOUR, id3, &ev), 1);
+	assert_int_equal(ev.stage, 2);
+	assert_int_equal(watchdog_event_class(&ev), WATCH_RAISED);
+	/* Resolutions and notices by their fields. */
+	memset(&ev, 0, sizeof(ev));
+	ev.stage = 0;
+	snprintf(ev.resolution, sizeof(ev.resolution), "superseded");
+	assert_int_equal(watchdog_event_class(&ev), WATCH_RESOLVED);
+	ev.stage = 2;
+	snprintf(ev.cause, sizeof(ev.cause), "handover");
+	assert_int_equal(watchdog_event_class(&ev), WATCH_NOTICE);
+	assert_string_equal(watchdog_event_class_name(WATCH_RAISED), "raised");
+	assert_string_equal(watchdog_event_class_name(WATCH_ESCALATED), "escalated");
+	assert_string_equal(watchdog_event_class_name(WATCH_RESOLVED), "resolved");
+	assert_string_equal(watchdog_event_class_name(WATCH_NOTICE), "notice");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -930,6 +964,7 @@ int main(void)
 		cmocka_unit_test(test_correction_after_ack),
 		cmocka_unit_test(test_correction_of_risk),
 		cmocka_unit_test(test_correction_leaves_handed_over_alert),
+		cmocka_unit_test(test_event_classes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
