@@ -1,6 +1,6 @@
 /*
  * case.c - the case records: CaseOpen, RiskAssessment, HandoverOffer,
- * HandoverAnswer, HandoverWithdraw, CaseClose and AlertAck.
+ * HandoverAnswer, HandoverWithdraw, CaseClose, AlertAck and Correction.
  *
  * Each kind has one encoder that checks the caller's struct (names of
  * codes, identifiers, the exactly-one-of rules) with messages that name the
@@ -181,51 +181,129 @@ static int encode_open(const void *spec, const struct vigil__head *h, uint8_t **
 
 /* ---- RiskAssessment ------------------------------------------------------------------ */
 
-static int encode_risk(const void *spec, const struct vigil__head *h, uint8_t **out,
-		       size_t *out_len, struct vigil_error *err)
+/* The body of an assessment from its names (a RiskAssessment, or the one a
+ * Correction gives); factors[] holds the codes a->factors points to. */
+static int risk_body(const char *level_name, const char *const *names, size_t n_factors,
+		     int immediate_danger, const char *phase_name, Vigil__V1__RiskAssessment *a,
+		     Vigil__V1__RiskFactor factors[VIGIL_FACTORS_MAX], struct vigil_error *err)
 {
-	const struct vigil_risk *ra = spec;
 	int level = 0, phase = 0;
-	int rc = vigil__record_code(ra->level, "risk level", record_risk_from_name,
+	int rc = vigil__record_code(level_name, "risk level", record_risk_from_name,
 				    vigil_risk_name, &level, err);
 	if (rc != VIGIL_OK)
 		return rc;
-	if (ra->n_factors && !ra->factors)
+	if (n_factors && !names)
 		return vigil__error_set(err, VIGIL_E_USAGE, "n_factors is %zu but factors is NULL",
-					ra->n_factors);
-	if (ra->n_factors > VIGIL_FACTORS_MAX)
+					n_factors);
+	if (n_factors > VIGIL_FACTORS_MAX)
 		return vigil__error_set(err, VIGIL_E_USAGE, "%zu risk factors; there are only %d",
-					ra->n_factors, VIGIL_FACTORS_MAX);
-	Vigil__V1__RiskFactor factors[VIGIL_FACTORS_MAX];
-	for (size_t i = 0; i < ra->n_factors; i++) {
+					n_factors, VIGIL_FACTORS_MAX);
+	for (size_t i = 0; i < n_factors; i++) {
 		int f = 0;
-		rc = vigil__record_code(ra->factors[i], "risk factor", record_factor_from_name,
+		rc = vigil__record_code(names[i], "risk factor", record_factor_from_name,
 					vigil_factor_name, &f, err);
 		if (rc != VIGIL_OK)
 			return rc;
 		for (size_t k = 0; k < i; k++)
 			if ((int)factors[k] == f)
 				return vigil__error_set(err, VIGIL_E_USAGE,
-							"risk factor \"%s\" is named twice",
-							ra->factors[i]);
+							"risk factor \"%s\" is named twice", names[i]);
 		factors[i] = (Vigil__V1__RiskFactor)f;
 	}
-	rc = vigil__record_code(ra->phase, "assessment phase", record_phase_from_name,
+	rc = vigil__record_code(phase_name, "assessment phase", record_phase_from_name,
 				vigil_phase_name, &phase, err);
 	if (rc != VIGIL_OK)
 		return rc;
+	vigil__v1__risk_assessment__init(a);
+	a->level = (Vigil__V1__RiskLevel)level;
+	a->factors = factors;
+	a->n_factors = n_factors;
+	a->immediate_danger = immediate_danger ? 1 : 0;
+	a->phase = (Vigil__V1__AssessmentPhase)phase;
+	return VIGIL_OK;
+}
 
-	Vigil__V1__RiskAssessment a = VIGIL__V1__RISK_ASSESSMENT__INIT;
-	a.level = (Vigil__V1__RiskLevel)level;
-	a.factors = factors;
-	a.n_factors = ra->n_factors;
-	a.immediate_danger = ra->immediate_danger ? 1 : 0;
-	a.phase = (Vigil__V1__AssessmentPhase)phase;
+static int encode_risk(const void *spec, const struct vigil__head *h, uint8_t **out,
+		       size_t *out_len, struct vigil_error *err)
+{
+	const struct vigil_risk *ra = spec;
+	Vigil__V1__RiskAssessment a;
+	Vigil__V1__RiskFactor factors[VIGIL_FACTORS_MAX];
+	int rc = risk_body(ra->level, ra->factors, ra->n_factors, ra->immediate_danger, ra->phase,
+			   &a, factors, err);
+	if (rc != VIGIL_OK)
+		return rc;
 	Vigil__V1__Record r;
 	vigil__record_head(&r, h);
 	r.body_case = VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT;
 	r.risk_assessment = &a;
 	return vigil__record_pack(&r, "risk assessment", out, out_len, err);
+}
+
+/* ---- Correction ------------------------------------------------------------------------ */
+
+static int encode_correction(const void *spec, const struct vigil__head *h, uint8_t **out,
+			     size_t *out_len, struct vigil_error *err)
+{
+	const struct vigil_correction *k = spec;
+	int reason = 0;
+	int rc = vigil__record_code(k->reason, "correction reason",
+				    record_correction_reason_from_name, vigil_correction_reason_name,
+				    &reason, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	Vigil__V1__Correction co = VIGIL__V1__CORRECTION__INIT;
+	Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
+	Vigil__V1__RiskAssessment ra;
+	Vigil__V1__RiskFactor factors[VIGIL_FACTORS_MAX];
+	co.target_id.data = (uint8_t *)k->target_id;
+	co.target_id.len = RECORD_ID_LEN;
+	co.reason = (Vigil__V1__CorrectionReason)reason;
+	if (empty(k->kind))
+		return vigil__error_set(err, VIGIL_E_USAGE, "no kind of the corrected record given "
+					"(\"contact\" or \"risk\")");
+	if (strcmp(k->kind, "contact") == 0) {
+		int channel = 0, outcome = 0;
+		rc = vigil__record_code(k->channel, "channel", record_channel_from_name,
+					vigil_channel_name, &channel, err);
+		if (rc == VIGIL_OK)
+			rc = vigil__record_code(k->outcome, "outcome", record_outcome_from_name,
+						vigil_outcome_name, &outcome, err);
+		if (rc != VIGIL_OK)
+			return rc;
+		/* The time of the attempt is what is corrected, never "now". */
+		if (k->attempted_at_ms <= 0)
+			return vigil__error_set(err, VIGIL_E_USAGE, "no time of the attempt given: a "
+						"correction states it");
+		size_t nl = k->note ? strlen(k->note) : 0;
+		if (nl > RECORD_NOTE_MAX)
+			return vigil__error_set(err, VIGIL_E_USAGE, "note is %zu bytes; the limit is %u",
+						nl, RECORD_NOTE_MAX);
+		ca.channel = (Vigil__V1__Channel)channel;
+		ca.outcome = (Vigil__V1__Outcome)outcome;
+		ca.attempted_at_ms = k->attempted_at_ms;
+		ca.note = (char *)(k->note && !h->sealed ? k->note : "");
+		ca.sealed_note = (Vigil__V1__SealedText *)h->sealed;
+		co.body_case = VIGIL__V1__CORRECTION__BODY_CONTACT_ATTEMPT;
+		co.contact_attempt = &ca;
+	} else if (strcmp(k->kind, "risk") == 0) {
+		if (!empty(k->note))
+			return vigil__error_set(err, VIGIL_E_USAGE, "a risk assessment carries no note");
+		rc = risk_body(k->level, k->factors, k->n_factors, k->immediate_danger, k->phase, &ra,
+			       factors, err);
+		if (rc != VIGIL_OK)
+			return rc;
+		co.body_case = VIGIL__V1__CORRECTION__BODY_RISK_ASSESSMENT;
+		co.risk_assessment = &ra;
+	} else {
+		return vigil__error_set(err, VIGIL_E_USAGE, "unknown kind of corrected record \"%.*s\" "
+					"(one of: contact, risk)", VIGIL__QUOTE_MAX, k->kind);
+	}
+	Vigil__V1__Record r;
+	vigil__record_head(&r, h);
+	r.body_case = VIGIL__V1__RECORD__BODY_CORRECTION;
+	r.correction = &co;
+	return vigil__record_pack(&r, "correction", out, out_len, err);
 }
 
 /* ---- HandoverOffer ---------------------------------------------------------------------- */
@@ -551,6 +629,10 @@ static int submit_kind(vigil_client *c, encode_fn encode, const void *spec,
 	{ SEAL_TO(p), { SEALED_DECLINE_REASON, (p) && !(p)->accept ? (p)->decline_reason : NULL, \
 			NULL, 0, NULL, 0 } }
 #define SEAL_ACK(p) { SEAL_TO(p), { SEALED_ACK_REASON, (p) ? (p)->reason : NULL, NULL, 0, NULL, 0 } }
+/* A corrected note is sealed like a contact attempt's. */
+#define SEAL_CORRECTION(p)                                                                \
+	{ SEAL_TO(p), { SEALED_NOTE, (p) && (p)->kind && !strcmp((p)->kind, "contact")      \
+					     ? (p)->note : NULL, NULL, 0, NULL, 0 } }
 
 /* The common fields of a spec struct, which may be NULL.  The check
  * functions take a const spec: its record id is never written there. */
@@ -744,4 +826,28 @@ int vigil_submit_alert_ack(vigil_client *c, struct vigil_alert_ack *a,
 	struct seal_out so = SEAL_ACK(a);
 	struct spec_head sh = HEAD(a);
 	return submit_kind(c, encode_alert_ack, a, &sh, &so, "vigil_submit_alert_ack", out, err);
+}
+
+int vigil_correction_check(const struct vigil_correction *k, struct vigil_error *err)
+{
+	struct spec_head sh = HEAD(k);
+	return check_kind(encode_correction, k, &sh, "vigil_correction_check", err);
+}
+
+int vigil_build_correction(vigil_client *c, struct vigil_correction *k, uint8_t **record,
+			   size_t *record_len, uint8_t **sig, size_t *sig_len,
+			   struct vigil_error *err)
+{
+	struct seal_out so = SEAL_CORRECTION(k);
+	struct spec_head sh = HEAD(k);
+	return build_kind(c, encode_correction, k, &sh, &so, "vigil_build_correction", record,
+			  record_len, sig, sig_len, err);
+}
+
+int vigil_submit_correction(vigil_client *c, struct vigil_correction *k,
+			    struct vigil_receipt *out, struct vigil_error *err)
+{
+	struct seal_out so = SEAL_CORRECTION(k);
+	struct spec_head sh = HEAD(k);
+	return submit_kind(c, encode_correction, k, &sh, &so, "vigil_submit_correction", out, err);
 }

@@ -444,23 +444,26 @@ static size_t cert_find(const struct vigil_certificate *list, size_t n,
 static int build_log(const struct log_page *pg, size_t np, struct vigil_case_log **out,
 		     struct vigil_error *err)
 {
-	size_t n = 0, bytes = 0, nc = 0;
+	size_t n = 0, bytes = 0, nc = 0, n_marks = 0;
 	for (size_t k = 0; k < np; k++) {
 		const Vigil__V1__CaseLog *m = pg[k].a->case_log;
 		n += m->n_entries;
 		nc += m->n_certificates;
-		for (size_t i = 0; i < m->n_entries; i++)
+		for (size_t i = 0; i < m->n_entries; i++) {
 			bytes += m->entries[i]->entry->record.len +
 				 m->entries[i]->entry->signature.len +
 				 m->entries[i]->entry->sealed.len +
 				 m->entries[i]->n_inclusion_proof * SHA256_LEN;
+			n_marks += m->entries[i]->n_corrected_by;
+		}
 		for (size_t i = 0; i < m->n_certificates; i++)
 			bytes += m->certificates[i].len;
 	}
 	size_t head = align_up(sizeof(struct vigil_case_log));
 	size_t list = align_up(n * sizeof(struct vigil_case_log_entry));
 	size_t certs = align_up(nc * sizeof(struct vigil_certificate));
-	uint8_t *block = calloc(1, head + list + certs + bytes);
+	size_t marks = align_up(n_marks * sizeof(uint64_t));
+	uint8_t *block = calloc(1, head + list + certs + marks + bytes);
 	if (!block)
 		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
 	struct vigil_case_log *log = (struct vigil_case_log *)(void *)block;
@@ -471,7 +474,8 @@ static int build_log(const struct log_page *pg, size_t np, struct vigil_case_log
 	struct vigil_certificate *cl =
 		nc ? (struct vigil_certificate *)(void *)(block + head + list) : NULL;
 	log->certificates = cl;
-	uint8_t *p = block + head + list + certs;
+	uint64_t *mark = (uint64_t *)(void *)(block + head + list + certs);
+	uint8_t *p = block + head + list + certs + marks;
 	for (size_t k = 0; k < np; k++) {
 		const Vigil__V1__CaseLog *m = pg[k].a->case_log;
 		for (size_t i = 0; i < m->n_certificates; i++) {
@@ -520,6 +524,12 @@ static int build_log(const struct log_page *pg, size_t np, struct vigil_case_log
 				d->entry.sealed_len = en->sealed.len;
 				p += en->sealed.len;
 			}
+			d->is_correction = le->has_corrects ? 1 : 0;
+			d->corrects = le->has_corrects ? le->corrects : 0;
+			d->n_corrected_by = le->n_corrected_by;
+			d->corrected_by = le->n_corrected_by ? mark : NULL;
+			for (size_t h = 0; h < le->n_corrected_by; h++)
+				*mark++ = le->corrected_by[h];
 			d->entry.content_erased = en->content_erased ? 1 : 0;
 			d->entry.record_erased = en->record_erased ? 1 : 0;
 			if (en->record_erased) {
@@ -530,6 +540,126 @@ static int build_log(const struct log_page *pg, size_t np, struct vigil_case_log
 	}
 	*out = log;
 	return VIGIL_OK;
+}
+
+/* ---- the links of corrections ------------------------------------------------------ */
+
+/* An entry of the log by index (entries ascending), or NULL. */
+static const struct vigil_case_log_entry *entry_at(const struct vigil_case_log *log, uint64_t idx)
+{
+	size_t lo = 0, hi = log->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (log->entries[mid].entry.index < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < log->n && log->entries[lo].entry.index == idx ? &log->entries[lo] : NULL;
+}
+
+/* A record id and its entry, for looking a Correction's target up. */
+struct id_at {
+	uint8_t id[RECORD_ID_LEN];
+	const struct vigil_case_log_entry *e;
+};
+
+static int by_id(const void *a, const void *b)
+{
+	return memcmp(((const struct id_at *)a)->id, ((const struct id_at *)b)->id, RECORD_ID_LEN);
+}
+
+static int mark_fail(struct vigil_error *err, const struct vigil_case_log_entry *e,
+		     const char *what)
+{
+	return vigil__error_set(err, VIGIL_E_VERIFY, "entry %llu of the case log: %s",
+				(unsigned long long)e->entry.index, what);
+}
+
+/*
+ * The relay's links between corrections and the records they correct are
+ * outside every leaf: they are checked against the signed records wherever
+ * the answer has both ends.  A Correction entry is marked as one (and only
+ * it); the original it is said to correct is the entry its target_id names,
+ * or the original of the correction it names; every correction listed in
+ * an entry's corrected_by corrects that entry, and every correction that
+ * existed when an entry's page was read is listed there.
+ */
+static int check_marks(const struct vigil_case_log *log, struct vigil_error *err)
+{
+	struct id_at *ids = calloc(log->n ? log->n : 1, sizeof(*ids));
+	if (!ids)
+		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
+	size_t n_ids = 0;
+	int rc = VIGIL_OK;
+	for (size_t i = 0; i < log->n; i++) {
+		const struct vigil_case_log_entry *e = &log->entries[i];
+		Vigil__V1__Record *r = e->entry.record_erased ? NULL
+				       : vigil__v1__record__unpack(NULL, e->entry.record_len,
+								   e->entry.record);
+		if (r && r->record_id.len == RECORD_ID_LEN) {
+			memcpy(ids[n_ids].id, r->record_id.data, RECORD_ID_LEN);
+			ids[n_ids++].e = e;
+		}
+		int is = r && r->body_case == VIGIL__V1__RECORD__BODY_CORRECTION;
+		if (r)
+			vigil__v1__record__free_unpacked(r, NULL);
+		if (r && is != e->is_correction) {
+			rc = mark_fail(err, e, is ? "a correction the relay does not mark as one"
+						 : "marked as a correction, but it is none");
+			goto out;
+		}
+		if (e->is_correction && e->corrects >= e->entry.index) {
+			rc = mark_fail(err, e, "said to correct a later entry");
+			goto out;
+		}
+		for (size_t k = 0; k < e->n_corrected_by; k++) {
+			const struct vigil_case_log_entry *c = entry_at(log, e->corrected_by[k]);
+			if (e->corrected_by[k] <= e->entry.index ||
+			    (k && e->corrected_by[k] <= e->corrected_by[k - 1]) ||
+			    (c && (!c->is_correction || c->corrects != e->entry.index))) {
+				rc = mark_fail(err, e, "its list of corrections names an entry that "
+						       "does not correct it");
+				goto out;
+			}
+		}
+	}
+	qsort(ids, n_ids, sizeof(*ids), by_id);
+	for (size_t i = 0; i < log->n; i++) {
+		const struct vigil_case_log_entry *e = &log->entries[i];
+		if (!e->is_correction || e->entry.record_erased)
+			continue;
+		Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, e->entry.record_len,
+								  e->entry.record);
+		struct id_at key = { { 0 }, NULL };
+		if (r && r->correction->target_id.len == RECORD_ID_LEN)
+			memcpy(key.id, r->correction->target_id.data, RECORD_ID_LEN);
+		if (r)
+			vigil__v1__record__free_unpacked(r, NULL);
+		const struct id_at *named = bsearch(&key, ids, n_ids, sizeof(*ids), by_id);
+		if (named) {
+			uint64_t original = named->e->is_correction ? named->e->corrects
+								    : named->e->entry.index;
+			if (original != e->corrects) {
+				rc = mark_fail(err, e, "the relay names another original than the "
+						       "record it corrects");
+				goto out;
+			}
+		}
+		const struct vigil_case_log_entry *o = entry_at(log, e->corrects);
+		if (o && e->entry.index < o->proof_size) {
+			size_t k = 0;
+			while (k < o->n_corrected_by && o->corrected_by[k] != e->entry.index)
+				k++;
+			if (k == o->n_corrected_by) {
+				rc = mark_fail(err, o, "a correction of it is missing from its list");
+				goto out;
+			}
+		}
+	}
+out:
+	free(ids);
+	return rc;
 }
 
 static void pages_free(struct log_page *pg, size_t np)
@@ -561,6 +691,10 @@ int vigil_case_log_page(vigil_client *c, const char *case_id, int has_after, uin
 	rc = get_page(c, case_id, has_after, after, limit, pg, err);
 	if (rc == VIGIL_OK)
 		rc = build_log(pg, 1, out, err);
+	if (rc == VIGIL_OK && (rc = check_marks(*out, err)) != VIGIL_OK) {
+		vigil_free(*out);
+		*out = NULL;
+	}
 	pages_free(pg, 1);
 	return rc;
 }
@@ -604,6 +738,10 @@ int vigil_case_log(vigil_client *c, const char *case_id, struct vigil_case_log *
 	rc = pages_consistent(c, pg, np, err);
 	if (rc == VIGIL_OK)
 		rc = build_log(pg, np, out, err);
+	if (rc == VIGIL_OK && (rc = check_marks(*out, err)) != VIGIL_OK) {
+		vigil_free(*out);
+		*out = NULL;
+	}
 out:
 	pages_free(pg, np);
 	return rc;

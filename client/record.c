@@ -171,18 +171,31 @@ static void decode_override(const Vigil__V1__Override *o, struct vigil_record_in
 	copy(out->override_justification, sizeof(out->override_justification), o->justification);
 }
 
+static void decode_contact(const Vigil__V1__ContactAttempt *a, struct vigil_record_info *out)
+{
+	out->channel = name_or_empty(record_channel_name(a->channel));
+	out->outcome = name_or_empty(record_outcome_name(a->outcome));
+	out->attempted_at_ms = a->attempted_at_ms;
+	copy(out->note, sizeof(out->note), a->note);
+}
+
+static void decode_risk(const Vigil__V1__RiskAssessment *a, struct vigil_record_info *out)
+{
+	out->risk = name_or_empty(record_risk_name(a->level));
+	out->n_factors = a->n_factors;
+	for (size_t i = 0; i < a->n_factors; i++)
+		out->factors[i] = name_or_empty(record_factor_name(a->factors[i]));
+	out->immediate_danger = a->immediate_danger ? 1 : 0;
+	out->phase = name_or_empty(record_phase_name(a->phase));
+}
+
 static void decode_body(const Vigil__V1__Record *r, struct vigil_record_info *out)
 {
 	switch (r->body_case) {
-	case VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT: {
-		const Vigil__V1__ContactAttempt *a = r->contact_attempt;
+	case VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT:
 		out->kind = "contact";
-		out->channel = name_or_empty(record_channel_name(a->channel));
-		out->outcome = name_or_empty(record_outcome_name(a->outcome));
-		out->attempted_at_ms = a->attempted_at_ms;
-		copy(out->note, sizeof(out->note), a->note);
+		decode_contact(r->contact_attempt, out);
 		break;
-	}
 	case VIGIL__V1__RECORD__BODY_CASE_OPEN: {
 		const Vigil__V1__CaseOpen *o = r->case_open;
 		out->kind = "case-open";
@@ -201,17 +214,10 @@ static void decode_body(const Vigil__V1__Record *r, struct vigil_record_info *ou
 		}
 		break;
 	}
-	case VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT: {
-		const Vigil__V1__RiskAssessment *a = r->risk_assessment;
+	case VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT:
 		out->kind = "risk";
-		out->risk = name_or_empty(record_risk_name(a->level));
-		out->n_factors = a->n_factors;
-		for (size_t i = 0; i < a->n_factors; i++)
-			out->factors[i] = name_or_empty(record_factor_name(a->factors[i]));
-		out->immediate_danger = a->immediate_danger ? 1 : 0;
-		out->phase = name_or_empty(record_phase_name(a->phase));
+		decode_risk(r->risk_assessment, out);
 		break;
-	}
 	case VIGIL__V1__RECORD__BODY_HANDOVER_OFFER: {
 		const Vigil__V1__HandoverOffer *o = r->handover_offer;
 		out->kind = "handover-offer";
@@ -294,6 +300,20 @@ static void decode_body(const Vigil__V1__Record *r, struct vigil_record_info *ou
 			copy(out->recipients[i], sizeof(out->recipients[i]), e->recipients[i]);
 		break;
 	}
+	case VIGIL__V1__RECORD__BODY_CORRECTION: {
+		const Vigil__V1__Correction *k = r->correction;
+		out->kind = "correction";
+		memcpy(out->target_id, k->target_id.data, RECORD_ID_LEN);
+		out->correction_reason = name_or_empty(record_correction_reason_name(k->reason));
+		if (k->body_case == VIGIL__V1__CORRECTION__BODY_CONTACT_ATTEMPT) {
+			out->corrected_kind = "contact";
+			decode_contact(k->contact_attempt, out);
+		} else if (k->body_case == VIGIL__V1__CORRECTION__BODY_RISK_ASSESSMENT) {
+			out->corrected_kind = "risk";
+			decode_risk(k->risk_assessment, out);
+		}
+		break;
+	}
 	case VIGIL__V1__RECORD__BODY_GRANT:
 		out->kind = "grant";
 		copy(out->grant_to, sizeof(out->grant_to), r->grant->to);
@@ -317,6 +337,7 @@ static void info_clear(struct vigil_record_info *out)
 	out->alert_kind = out->police = out->police_advice = out->decision = "";
 	out->sealed_field = "";
 	out->erase_reason = "";
+	out->corrected_kind = out->correction_reason = "";
 	for (size_t i = 0; i < VIGIL_FACTORS_MAX; i++)
 		out->factors[i] = "";
 }

@@ -79,6 +79,11 @@ const char *vigil_erase_reason_name(unsigned i)
 	return i < sizeof(names) / sizeof(names[0]) ? names[i] : NULL;
 }
 
+const char *vigil_correction_reason_name(unsigned i)
+{
+	return i < 1000 ? record_correction_reason_name((int)i + 1) : NULL;
+}
+
 const char *vigil_state_name(unsigned i)
 {
 	return i < 1000 ? record_state_name((int)i + 1) : NULL;

@@ -1,4 +1,5 @@
 #include "daemon/cases.h"
+#include "daemon/corrections.h"
 #include "daemon/store.h"
 
 #include <stdio.h>
@@ -33,6 +34,7 @@ struct cases {
 	sqlite3_stmt *ret_next;      /* when the next tier of a closed case comes due */
 	sqlite3_stmt *grant;         /* a party granted the narrative */
 	sqlite3_stmt *acks;          /* a case's records since a time (its alert acks) */
+	struct corrections *corr;    /* what a Correction needs from the log */
 };
 
 #define COLUMNS                                                                        \
@@ -158,6 +160,11 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 			return VG_EIO;
 		}
 	}
+	int rc = corrections_open(db, &cs->corr, err, err_len);
+	if (rc != VG_OK) {
+		cases_close(&cs);
+		return rc;
+	}
 	*out = cs;
 	return VG_OK;
 }
@@ -174,6 +181,7 @@ void cases_close(struct cases **csp)
 				cs->due_case, cs->note_alert, cs->delivery_ack };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
+	corrections_close(&cs->corr);
 	free(cs);
 	*csp = NULL;
 }
@@ -509,6 +517,63 @@ int cases_erase_check(struct cases *cs, const Vigil__V1__Record *rec, const char
 	return VG_OK;
 }
 
+/* A failure of the corrections module, as the case tables' own. */
+static int corr_fail(struct cases *cs, int rc)
+{
+	if (rc == VG_EIO) {
+		cs->errcode = corrections_errcode(cs->corr);
+		snprintf(cs->errmsg, sizeof(cs->errmsg), "%s", corrections_errmsg(cs->corr));
+	}
+	return rc;
+}
+
+/*
+ * A Correction that policy_record() allowed on c: the record it names and
+ * its rules (policy_correction), then what the case's history decides with
+ * it (casestate_rebuild), the open alert (watchdog_on_corrected), the link
+ * to the original, and the case saved.  The corrected record is left as
+ * it is.
+ */
+static int apply_correction(struct cases *cs, const Vigil__V1__Record *rec, const char *org,
+			    int role, uint64_t index, int64_t now, struct case_state *c,
+			    char *why, size_t why_len)
+{
+	struct correction_found f;
+	struct case_event *ev = NULL;
+	size_t n = 0;
+	int rc = corrections_find(cs->corr, rec->correction->target_id.data, &f);
+	if (rc != VG_OK) {
+		rc = corr_fail(cs, rc);
+		goto out;
+	}
+	const struct policy_actor actor = { org, role };
+	rc = policy_correction(&actor, c, rec, &f.t, cs->wc.max_clock_skew_ms, why, why_len);
+	if (rc != VG_OK)
+		goto out;
+	rc = corrections_history(cs->corr, rec->case_id, f.original_idx, rec->correction, &ev, &n);
+	if (rc != VG_OK) {
+		rc = corr_fail(cs, rc);
+		goto out;
+	}
+	struct case_state *before = malloc(sizeof(*before));
+	if (!before) {
+		rc = VG_ENOMEM;
+		goto out;
+	}
+	*before = *c;
+	casestate_rebuild(c, ev, n, &cs->wc);
+	watchdog_on_corrected(&cs->wc, before, c, now);
+	free(before);
+	c->entries++;
+	rc = corr_fail(cs, corrections_note(cs->corr, index, rec->case_id, f.original_idx));
+	if (rc == VG_OK)
+		rc = save(cs, c, index, now);
+out:
+	free(ev);
+	corrections_found_free(&f);
+	return rc;
+}
+
 int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org, int role,
 		uint64_t index, int64_t now_ms, char *why, size_t why_len)
 {
@@ -522,6 +587,8 @@ int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org,
 	rc = policy_check_sealed(exists ? &c : NULL, rec, org, &cs->members, why, why_len);
 	if (rc != VG_OK)
 		return rc;
+	if (rec->body_case == VIGIL__V1__RECORD__BODY_CORRECTION)
+		return apply_correction(cs, rec, org, role, index, now_ms, &c, why, why_len);
 	if (!exists)
 		memset(&c, 0, sizeof(c));
 	rc = casestate_apply(&c, rec, org, &cs->members, &cs->wc, now_ms);
@@ -739,8 +806,12 @@ int cases_query(struct cases *cs, enum case_query what, const char *case_id, con
 	if (rc == VG_OK) {
 		res->offered = res->st.has_pending && strcmp(res->st.pending_offer_to, org) == 0;
 		int rrc = VG_OK;
-		if (what == CASE_Q_LOG)
+		if (what == CASE_Q_LOG) {
 			rrc = read_entries(cs, case_id, page, res);
+			if (rrc == VG_OK)
+				rrc = corr_fail(cs, corrections_marks(cs->corr, case_id, res->entries,
+								      res->n_entries));
+		}
 		else if (what == CASE_Q_READERS)
 			rrc = read_readers(cs, case_id, res);
 		else if (what == CASE_Q_SEAL_READERS) {
@@ -766,6 +837,7 @@ void cases_result_free(struct case_result *res)
 		free(res->entries[i].sig);
 		free(res->entries[i].sealed);
 		free(res->entries[i].proof);
+		free(res->entries[i].corrected_by);
 	}
 	free(res->entries);
 	free(res->cases);

@@ -107,6 +107,10 @@ struct case_entry {
 	uint8_t *sealed;                   /* its sealed text (CMS), NULL when none */
 	size_t sealed_len;
 	int erased;                        /* 0, STORE_ERASED_CONTENT or _RECORD */
+	int has_corrects;                  /* a Correction of the entry at corrects */
+	uint64_t corrects;
+	uint64_t *corrected_by;            /* its corrections, ascending (malloc()ed) */
+	size_t n_corrected_by;
 	merkle_hash *proof;                /* filled after the commit */
 	size_t proof_len;
 };

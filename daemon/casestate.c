@@ -151,3 +151,57 @@ int casestate_apply(struct case_state *c, const Vigil__V1__Record *rec, const ch
 		c->entries++;
 	return rc;
 }
+
+void casestate_rebuild(struct case_state *c, const struct case_event *ev, size_t n,
+		       const struct watch_config *wc)
+{
+	/* What was raised and resolved is in the log already: the replay
+	 * leaves the alert alone (watchdog_on_contact would mark it resolved),
+	 * and the watchdog decides about it afterwards. */
+	struct case_alert alert = c->alert;
+	int64_t opened = c->opened_at_ms, handed = c->handed_over_at_ms, acked = c->acked_ms;
+	memset(&c->alert, 0, sizeof(c->alert));
+	c->last_attempt_ms = 0;
+	c->last_attempt_channel = 0;
+	c->last_attempt_outcome = 0;
+	c->last_success_ms = 0;
+	c->attempts = 0;
+	c->opened_at_ms = c->handed_over_at_ms = c->acked_ms = 0;
+	c->failed_attempts = 0;
+	c->failed_channels = 0;
+	c->failed_first_org[0] = '\0';
+	c->failed_orgs = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct case_event *e = &ev[i];
+		switch (e->kind) {
+		case CASE_EV_OPENED:
+			watchdog_on_opened(c, e->received_ms);
+			c->risk = e->risk;
+			c->immediate_danger = 0;
+			c->factors = 0;
+			break;
+		case CASE_EV_ACCEPTED:
+			watchdog_on_accepted(c, e->org, e->received_ms);
+			break;
+		case CASE_EV_ACKED:
+			watchdog_on_ack(c, e->received_ms);
+			break;
+		case CASE_EV_CONTACT:
+			watchdog_on_contact(wc, c, e->org, e->channel, e->outcome, e->at_ms,
+					    e->received_ms);
+			break;
+		case CASE_EV_RISK:
+			c->risk = e->risk;
+			c->immediate_danger = e->immediate_danger;
+			c->factors = e->factors;
+			break;
+		default:
+			break;
+		}
+	}
+	/* These are the state's (a record erased whole is no event here). */
+	c->opened_at_ms = opened;
+	c->handed_over_at_ms = handed;
+	c->acked_ms = acked;
+	c->alert = alert;
+}

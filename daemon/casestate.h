@@ -46,7 +46,7 @@ struct case_alert {
 	int64_t deadline_ms;               /* the missed deadline; 0 raised early */
 	int acked;
 	char resolve[24];                  /* a resolution to announce: "contact", "closed",
-					    * "superseded" */
+					    * "superseded", "corrected" */
 	char notify[CASE_ORG_LEN];         /* a new responsible organisation to tell */
 };
 
@@ -124,6 +124,44 @@ struct watch_config;
  */
 int casestate_apply(struct case_state *c, const Vigil__V1__Record *rec, const char *org,
 		    const struct case_members *m, const struct watch_config *wc, int64_t now);
+
+/*
+ * One entry of a case's history as a correction's rebuild reads it:
+ * cases.c takes them from the case's entries in log order, each contact
+ * attempt and risk assessment with the body in force (its latest
+ * correction's, the one being applied included).
+ */
+enum case_event_kind {
+	CASE_EV_OPENED = 1,              /* a CaseOpen, or a reopening */
+	CASE_EV_ACCEPTED,                /* a HandoverAnswer that accepted */
+	CASE_EV_ACKED,                   /* an AlertAck of a silence or failed-attempts alert */
+	CASE_EV_CONTACT,                 /* a ContactAttempt */
+	CASE_EV_RISK,                    /* a RiskAssessment */
+};
+
+struct case_event {
+	int kind;                        /* enum case_event_kind */
+	int64_t received_ms;             /* the relay's receive time of the entry */
+	char org[CASE_ORG_LEN];          /* CONTACT: its author */
+	int channel, outcome;            /* CONTACT */
+	int64_t at_ms;                   /* CONTACT: attempted_at */
+	int risk;                        /* OPENED, RISK: the level */
+	int immediate_danger;            /* RISK */
+	uint32_t factors;                /* RISK: bit set of vigil.v1.RiskFactor */
+};
+
+/*
+ * Recomputes from the case's history ev (n events, in log order) what the
+ * history decides: the contact history (last attempt, last success,
+ * attempts, and the failed attempts since the watchdog's base) and the
+ * risk (level, immediate danger, factors), exactly as casestate_apply()
+ * would have left them had every record been submitted with the body now
+ * in force.  The open alert, the times the watchdog counts from (opening,
+ * accepted handover, acknowledgement) and everything else stay as they
+ * are; watchdog_on_corrected() decides about the alert.
+ */
+void casestate_rebuild(struct case_state *c, const struct case_event *ev, size_t n,
+		       const struct watch_config *wc);
 
 /* The party entry of org, or NULL. */
 const struct case_party *casestate_party(const struct case_state *c, const char *org);

@@ -31,6 +31,11 @@ int policy_check_times(const Vigil__V1__Record *rec, int64_t received_ms, uint64
 	if (rec->body_case == VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT)
 		rc = too_late("attempted_at_ms", rec->contact_attempt->attempted_at_ms, received_ms,
 			      max_skew_ms, why, why_len);
+	/* A corrected attempt is held to the rule of a new one. */
+	if (rec->body_case == VIGIL__V1__RECORD__BODY_CORRECTION &&
+	    rec->correction->body_case == VIGIL__V1__CORRECTION__BODY_CONTACT_ATTEMPT)
+		rc = too_late("attempted_at_ms", rec->correction->contact_attempt->attempted_at_ms,
+			      received_ms, max_skew_ms, why, why_len);
 	/* consent and override share a union: the basis says which is set. */
 	if (rc == VG_OK && rec->body_case == VIGIL__V1__RECORD__BODY_CASE_OPEN &&
 	    rec->case_open->basis_case == VIGIL__V1__CASE_OPEN__BASIS_CONSENT)
@@ -300,10 +305,145 @@ int policy_record(const struct policy_actor *a, const struct case_state *c,
 		return check_close(a, c, why, why_len);
 	case VIGIL__V1__RECORD__BODY_GRANT:
 		return check_grant(a, c, rec->grant, m, why, why_len);
+	case VIGIL__V1__RECORD__BODY_CORRECTION:
+		/* Which record, and whose: policy_correction, once the writer
+		 * has looked the record up. */
+		return VG_OK;
 	default:
 		WHY("this record kind is not accepted yet");
 		return VG_EBADREQ;
 	}
+}
+
+/* A record kind in a refusal, with its article ("a handover offer"). */
+static const char *kind_name(int body)
+{
+	switch (body) {
+	case VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT: return "a contact attempt";
+	case VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT: return "a risk assessment";
+	case VIGIL__V1__RECORD__BODY_CASE_OPEN: return "a case open";
+	case VIGIL__V1__RECORD__BODY_HANDOVER_OFFER: return "a handover offer";
+	case VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER: return "a handover answer";
+	case VIGIL__V1__RECORD__BODY_HANDOVER_WITHDRAW: return "a handover withdrawal";
+	case VIGIL__V1__RECORD__BODY_ALERT_ACK: return "an alert acknowledgement";
+	case VIGIL__V1__RECORD__BODY_CASE_CLOSE: return "a case close";
+	case VIGIL__V1__RECORD__BODY_ALERT: return "an alert";
+	case VIGIL__V1__RECORD__BODY_ERASE_REQUEST: return "an erase request";
+	case VIGIL__V1__RECORD__BODY_ERASURE: return "an erasure";
+	case VIGIL__V1__RECORD__BODY_GRANT: return "a grant";
+	case VIGIL__V1__RECORD__BODY_MEMBER_KEY: return "a member key";
+	case VIGIL__V1__RECORD__BODY_CORRECTION: return "a correction";
+	default: return "a record of an unknown kind";
+	}
+}
+
+/* The body a record gives for its kind: its own, or a correction's. */
+static const Vigil__V1__ContactAttempt *contact_of(const Vigil__V1__Record *r)
+{
+	if (r->body_case == VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT)
+		return r->contact_attempt;
+	if (r->body_case == VIGIL__V1__RECORD__BODY_CORRECTION &&
+	    r->correction->body_case == VIGIL__V1__CORRECTION__BODY_CONTACT_ATTEMPT)
+		return r->correction->contact_attempt;
+	return NULL;
+}
+
+static const Vigil__V1__RiskAssessment *risk_of(const Vigil__V1__Record *r)
+{
+	if (r->body_case == VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT)
+		return r->risk_assessment;
+	if (r->body_case == VIGIL__V1__RECORD__BODY_CORRECTION &&
+	    r->correction->body_case == VIGIL__V1__CORRECTION__BODY_RISK_ASSESSMENT)
+		return r->correction->risk_assessment;
+	return NULL;
+}
+
+static uint32_t factor_set(const Vigil__V1__RiskAssessment *r)
+{
+	uint32_t set = 0;
+	for (size_t i = 0; i < r->n_factors; i++)
+		set |= 1u << (r->factors[i] & 31);
+	return set;
+}
+
+/* Does the correction rec change what in_force says?  Its coded fields, or
+ * a new note (without one the note in force stands). */
+static int changes(const Vigil__V1__Record *rec, const Vigil__V1__Record *in_force)
+{
+	const Vigil__V1__ContactAttempt *a = contact_of(rec), *b = contact_of(in_force);
+	if (a && b)
+		return a->channel != b->channel || a->outcome != b->outcome ||
+		       a->attempted_at_ms != b->attempted_at_ms || a->sealed_note != NULL;
+	const Vigil__V1__RiskAssessment *x = risk_of(rec), *y = risk_of(in_force);
+	if (x && y)
+		return x->level != y->level || !x->immediate_danger != !y->immediate_danger ||
+		       x->phase != y->phase || factor_set(x) != factor_set(y);
+	return 1;
+}
+
+int policy_correction(const struct policy_actor *a, const struct case_state *c,
+		      const Vigil__V1__Record *rec, const struct correction_target *t,
+		      uint64_t max_skew_ms, char *why, size_t why_len)
+{
+	const Vigil__V1__Correction *k = rec->correction;
+	char id[2 * RECORD_ID_LEN + 1];
+	hex_encode(k->target_id.data, RECORD_ID_LEN, id);
+	if (!t->found || strcmp(t->case_id, rec->case_id) != 0) {
+		WHY("record %s is no entry of case %s", id, rec->case_id);
+		return VG_ENOTFOUND;
+	}
+	if (strcmp(a->org, t->author) != 0) {
+		WHY("only the organisation that wrote record %s (%s) corrects it", id, t->author);
+		return VG_EPERM;
+	}
+	if (t->erased || !t->in_force) {
+		WHY("record %s is erased; an erased record is corrected no more", id);
+		return VG_EBADREQ;
+	}
+	/* Handovers, openings, closings, acknowledgements and grants decide
+	 * who is responsible, who reads and what the watchdog does: they are
+	 * followed by new records, never rewritten (proto/README.md). */
+	if (t->kind != VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT &&
+	    t->kind != VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT) {
+		WHY("record %s is %s, which is never corrected; only contact attempts and risk "
+		    "assessments are", id, kind_name(t->kind));
+		return VG_EBADREQ;
+	}
+	int want = t->kind == VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT
+			   ? VIGIL__V1__CORRECTION__BODY_CONTACT_ATTEMPT
+			   : VIGIL__V1__CORRECTION__BODY_RISK_ASSESSMENT;
+	if ((int)k->body_case != want) {
+		WHY("record %s is %s; its correction gives %s", id, kind_name(t->kind),
+		    kind_name(t->kind));
+		return VG_EBADREQ;
+	}
+	if (k->body_case == VIGIL__V1__CORRECTION__BODY_RISK_ASSESSMENT && c->minor &&
+	    k->risk_assessment->level != VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH) {
+		WHY("a minor's risk level is never below high");
+		return VG_EBADREQ;
+	}
+	/* As if submitted in the first place: no attempt is reported before it
+	 * was made, give or take the clocks' skew. */
+	if (k->body_case == VIGIL__V1__CORRECTION__BODY_CONTACT_ATTEMPT &&
+	    k->contact_attempt->attempted_at_ms > watchdog_add(t->received_ms, max_skew_ms)) {
+		char at[TIME_RFC3339_MAX], relay[TIME_RFC3339_MAX];
+		time_format_rfc3339(k->contact_attempt->attempted_at_ms, at);
+		time_format_rfc3339(t->received_ms, relay);
+		WHY("attempted_at_ms %s is later than the relay's receive time of record %s, %s, "
+		    "plus max_clock_skew (%llu s)", at, id, relay,
+		    (unsigned long long)(max_skew_ms / 1000));
+		return VG_EBADREQ;
+	}
+	if (t->corrections >= POLICY_CORRECTIONS_MAX) {
+		WHY("record %s has been corrected %u times; it is corrected no more", id,
+		    t->corrections);
+		return VG_EBADREQ;
+	}
+	if (!changes(rec, t->in_force)) {
+		WHY("the correction changes nothing: it gives the body in force for record %s", id);
+		return VG_EBADREQ;
+	}
+	return VG_OK;
 }
 
 int policy_reads_records(const struct case_state *c, const char *org, int role)
@@ -395,6 +535,7 @@ const char *policy_refused_tag(const Vigil__V1__Record *rec)
 	case VIGIL__V1__RECORD__BODY_HANDOVER_WITHDRAW: return "withdraw-refused";
 	case VIGIL__V1__RECORD__BODY_ALERT_ACK: return "ack-refused";
 	case VIGIL__V1__RECORD__BODY_CASE_CLOSE: return "close-refused";
+	case VIGIL__V1__RECORD__BODY_CORRECTION: return "correct-refused";
 	default: return "write-refused";
 	}
 }

@@ -66,6 +66,41 @@ int policy_record(const struct policy_actor *actor, const struct case_state *c,
 int policy_query(const struct policy_actor *actor, const char *case_id, const struct case_state *c,
 		 enum case_query q, enum case_view *view, char *why, size_t why_len);
 
+/*
+ * The record a Correction names, as the writer found it: the record it
+ * resolves to (the original, also when the name is of an earlier
+ * correction) and the body in force for it.  Plain data.
+ */
+struct correction_target {
+	int found;                          /* an entry of that record id exists */
+	char case_id[CASE_ID_LEN];          /* the original's case */
+	char author[CASE_ORG_LEN];          /* the original's author organisation */
+	int kind;                           /* the original's vigil.v1.Record body_case */
+	int erased;                         /* the original's record is erased */
+	int64_t received_ms;                /* when the relay received the original */
+	const Vigil__V1__Record *in_force;  /* its latest correction, or the original itself
+					     * (NULL when erased) */
+	unsigned corrections;               /* how often it was corrected already */
+};
+
+/* A record is corrected at most this often (which bounds the marks of a
+ * case log page: CaseLogEntry.corrected_by). */
+#define POLICY_CORRECTIONS_MAX 64u
+
+/*
+ * May actor correct with rec (a Correction that policy_record() allowed on
+ * the case c) the record t describes?  The author's organisation only, a
+ * record of the same case, not erased, a contact attempt or a risk
+ * assessment, corrected by a body of its kind (a minor's level stays high;
+ * a corrected attempted_at no later than the original's receive time plus
+ * max_skew_ms), a change to what is in force, and at most
+ * POLICY_CORRECTIONS_MAX corrections of one record.  VG_OK, or VG_ENOTFOUND,
+ * VG_EPERM or VG_EBADREQ naming the record (proto/README.md, "Corrections").
+ */
+int policy_correction(const struct policy_actor *actor, const struct case_state *c,
+		      const Vigil__V1__Record *rec, const struct correction_target *t,
+		      uint64_t max_skew_ms, char *why, size_t why_len);
+
 /* Does the party org (with its role) read the case's records (GetCaseLog):
  * coordinator, iom and shelter parties, the responsible organisation and a
  * party granted the narrative; never police otherwise.  0 for no party.

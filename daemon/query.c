@@ -420,6 +420,10 @@ static void answer_case_log(struct case_q *q, const struct case_result *r)
 		}
 		le[i].inclusion_proof = p;
 		le[i].n_inclusion_proof = e->proof_len;
+		le[i].has_corrects = e->has_corrects;
+		le[i].corrects = e->corrects;
+		le[i].corrected_by = e->corrected_by;
+		le[i].n_corrected_by = e->n_corrected_by;
 		lp[i] = &le[i];
 	}
 	Vigil__V1__CaseLog m = VIGIL__V1__CASE_LOG__INIT;
@@ -922,7 +926,7 @@ static size_t answer_reserve(const struct conn *c, const Vigil__V1__Frame *f)
 		n = (size_t)(f->get_case_log->limit ? f->get_case_log->limit
 						     : CASE_LOG_PAGE_DEFAULT) *
 		    (c->relay->cfg->max_frame + 512 + MERKLE_MAX_PROOF * (SHA256_LEN + 2) +
-		     QUERY_CERT_RESERVE);
+		     QUERY_CERT_RESERVE + POLICY_CORRECTIONS_MAX * 10 + 16);
 		return n < CONN_RESERVE_MAX ? n : CONN_RESERVE_MAX;
 	case VIGIL__V1__FRAME__MSG_LIST_CASES:
 	case VIGIL__V1__FRAME__MSG_GET_CASE_READERS:

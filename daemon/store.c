@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/cases.h"
+#include "daemon/corrections.h"
 #include "daemon/log.h"
 #include "daemon/logtree.h"
 #include "proto/merkle.h"
@@ -253,6 +254,10 @@ static int schema_check(struct store *s, int fresh, int64_t version, char *err, 
 		goto fail_tx;
 	/* Version 7: sealed texts re-sealed for a pending handover. */
 	if (version < 7 && exec(s->db, schema_v7, why, sizeof(why)) != 0)
+		goto fail_tx;
+	/* Version 8: which original each Correction corrects.  No record
+	 * stored before it is a correction. */
+	if (version < 8 && exec(s->db, CORRECTIONS_SCHEMA, why, sizeof(why)) != 0)
 		goto fail_tx;
 	if (exec(s->db, sql, why, sizeof(why)) != 0 || exec(s->db, "COMMIT", why, sizeof(why)) != 0)
 		goto fail_tx;

@@ -33,7 +33,7 @@
 
 #include "proto/record.h"
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 #define STORE_APPLICATION_ID 0x7669676c /* "vigl" */
 
 struct store;

@@ -27,12 +27,62 @@ struct audit {
 	X509 *keys[4096];
 	uint8_t key_hash[4096][SHA256_LEN];
 	size_t n_keys;
+	/* Corrections: each Correction entry's row in `corrections` names the
+	 * original its record's target_id resolves to. */
+	sqlite3_stmt *corr_row;    /* target_idx of a correction entry */
+	sqlite3_stmt *by_id;       /* an entry by record id */
+	uint64_t n_corrections;
 };
 
-/* A verified entry: keeps the certificate of a MemberKey record. */
-static void note_member_key(struct audit *a, const uint8_t *rec, size_t len)
+/* The corrections row of entry idx: its target_idx, or -1 without one. */
+static int64_t corrects(struct audit *a, uint64_t idx)
+{
+	sqlite3_bind_int64(a->corr_row, 1, (sqlite3_int64)idx);
+	int64_t t = sqlite3_step(a->corr_row) == SQLITE_ROW ? sqlite3_column_int64(a->corr_row, 0)
+							     : -1;
+	sqlite3_reset(a->corr_row);
+	return t;
+}
+
+/* A verified Correction at idx: the original its row names is the one its
+ * signed target_id resolves to (the named entry, or the original of a
+ * correction it names), earlier in the log and of the same case.  NULL,
+ * or what is wrong. */
+static const char *check_correction(struct audit *a, uint64_t idx, const Vigil__V1__Record *r)
+{
+	a->n_corrections++;
+	int64_t row = corrects(a, idx);
+	if (row < 0)
+		return "a correction without its row in corrections";
+	sqlite3_bind_blob(a->by_id, 1, r->correction->target_id.data, RECORD_ID_LEN,
+			  SQLITE_STATIC);
+	const char *why = NULL;
+	if (sqlite3_step(a->by_id) != SQLITE_ROW) {
+		why = "a correction of a record the log does not have";
+	} else {
+		uint64_t named = (uint64_t)sqlite3_column_int64(a->by_id, 0);
+		const unsigned char *cid = sqlite3_column_text(a->by_id, 1);
+		int64_t original = corrects(a, named);
+		if (original < 0)
+			original = (int64_t)named;
+		if (named >= idx || !cid || strcmp((const char *)cid, r->case_id) != 0)
+			why = "a correction of a record that is not an earlier one of its case";
+		else if (original != row)
+			why = "its row in corrections names another original than its record";
+	}
+	sqlite3_reset(a->by_id);
+	return why;
+}
+
+/* A verified entry: keeps the certificate of a MemberKey record, checks
+ * the row of a Correction.  NULL, or what is wrong. */
+static const char *note_record(struct audit *a, uint64_t idx, const uint8_t *rec, size_t len)
 {
 	Vigil__V1__Record *r = vigil__v1__record__unpack(NULL, len, rec);
+	const char *why = NULL;
+	if (r && r->body_case == VIGIL__V1__RECORD__BODY_CORRECTION &&
+	    r->correction->target_id.len == RECORD_ID_LEN)
+		why = check_correction(a, idx, r);
 	if (r && r->body_case == VIGIL__V1__RECORD__BODY_MEMBER_KEY &&
 	    r->member_key->encryption_certificate.len && a->n_keys < 4096) {
 		const unsigned char *p = r->member_key->encryption_certificate.data;
@@ -43,6 +93,7 @@ static void note_member_key(struct audit *a, const uint8_t *rec, size_t len)
 			X509_free(x);
 	}
 	vigil__v1__record__free_unpacked(r, NULL);
+	return why;
 }
 
 /* A text re-sealed at a handover (reseal.h) has recipients besides the
@@ -321,7 +372,11 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 			       " LEFT JOIN erased x ON x.idx = e.idx ORDER BY e.idx", -1, &st,
 			       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(a.db, "SELECT record FROM entries WHERE idx=?", -1, &erasure,
-			       NULL) != SQLITE_OK) {
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(a.db, "SELECT target_idx FROM corrections WHERE idx=?", -1,
+			       &a.corr_row, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(a.db, "SELECT idx, case_id FROM entries WHERE record_id=?", -1,
+			       &a.by_id, NULL) != SQLITE_OK) {
 		fprintf(out, "%s: not a vigil database of schema %d: %s\n", path,
 			STORE_SCHEMA_VERSION, sqlite3_errmsg(a.db));
 		goto out;
@@ -390,8 +445,11 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 				 (unsigned long long)idx, why);
 			goto report;
 		}
-		if (what != STORE_ERASED_RECORD)
-			note_member_key(&a, rec, rec_len);
+		if (what != STORE_ERASED_RECORD && (why = note_record(&a, idx, rec, rec_len))) {
+			snprintf(a.problem, sizeof(a.problem), "entry %llu: %s",
+				 (unsigned long long)idx, why);
+			goto report;
+		}
 		if (merkle_frontier_append(&f, leaf_hash, check_node, &a) != 0)
 			goto report;
 		if (check_roots(&a, &f, rows, n_rows, &next_row) != 0)
@@ -409,6 +467,20 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 	}
 	if (check_sealed(&a) != 0)
 		goto report;
+	/* No row without its Correction (one erased whole keeps its row). */
+	sqlite3_stmt *rows_left = NULL;
+	int64_t n_rows_left = -1;
+	if (sqlite3_prepare_v2(a.db, "SELECT count(*) FROM corrections k LEFT JOIN erased x ON "
+			       "x.idx = k.idx WHERE coalesce(x.what, 0) < 2", -1, &rows_left,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_step(rows_left) == SQLITE_ROW)
+		n_rows_left = sqlite3_column_int64(rows_left, 0);
+	sqlite3_finalize(rows_left);
+	if (n_rows_left != (int64_t)a.n_corrections) {
+		snprintf(a.problem, sizeof(a.problem), "corrections: %lld rows for %llu Correction "
+			 "entries", (long long)n_rows_left, (unsigned long long)a.n_corrections);
+		goto report;
+	}
 	uint8_t root[SHA256_LEN];
 	char hex[2 * SHA256_LEN + 1];
 	merkle_frontier_root(&f, root);
@@ -428,6 +500,8 @@ out:
 	sqlite3_finalize(erasure);
 	sqlite3_finalize(a.node);
 	sqlite3_finalize(a.cert);
+	sqlite3_finalize(a.corr_row);
+	sqlite3_finalize(a.by_id);
 	EVP_PKEY_free(a.cert_key);
 	for (size_t i = 0; i < a.n_keys; i++)
 		X509_free(a.keys[i]);

@@ -137,6 +137,26 @@ void watchdog_on_opened(struct case_state *c, int64_t now)
 	reset_failures(c);
 }
 
+/* Would the watchdog raise an alert for c at now? */
+static int due(const struct watch_config *wc, const struct case_state *c, int64_t now)
+{
+	return now >= watchdog_deadline(wc, c) || failed_trigger(wc, c);
+}
+
+void watchdog_on_corrected(const struct watch_config *wc, const struct case_state *before,
+			   struct case_state *c, int64_t now)
+{
+	if (c->state != VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE || !c->alert.open ||
+	    c->alert.resolve[0])
+		return;
+	/* An alert open while it is not due (after an accepted handover moved
+	 * the base) stays: only a change the correction made counts. */
+	int gone = c->alert.acked ? c->last_success_ms > watchdog_base(before)
+				  : due(wc, before, now) && !due(wc, c, now);
+	if (gone)
+		snprintf(c->alert.resolve, sizeof(c->alert.resolve), "corrected");
+}
+
 /* Escalation of an unacknowledged stage-1 alert: after escalate_after, or
  * at once for a minor or a returnee in immediate danger. */
 static int64_t escalate_at(const struct watch_config *wc, const struct case_state *c)

@@ -82,6 +82,18 @@ void watchdog_on_closed(struct case_state *c);
 /* The case was opened or reopened at now. */
 void watchdog_on_opened(struct case_state *c, int64_t now);
 
+/*
+ * A correction changed the case from before to c (casestate_rebuild) at
+ * now.  The open silence or failed-attempts alert is resolved
+ * ("corrected") when the correction took its ground away: unacknowledged,
+ * it was due before and is due no more (its deadline moved past now, the
+ * failed attempts no longer count); acknowledged, a successful contact now
+ * lies after the base it was re-armed from, as a new one would resolve it.
+ * A correction that makes an alert due is the next watchdog_step()'s.
+ */
+void watchdog_on_corrected(const struct watch_config *wc, const struct case_state *before,
+			   struct case_state *c, int64_t now);
+
 /* When the watchdog must look at the case again: now when an entry is
  * waiting to be written, 0 never. */
 int64_t watchdog_next(const struct watch_config *wc, const struct case_state *c, int64_t now);

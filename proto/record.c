@@ -88,6 +88,14 @@ static const char *const alert_kind_names[] = {
 	[VIGIL__V1__ALERT_KIND__ALERT_KIND_HANDOVER_STALLED] = "handover_stalled",
 };
 
+static const char *const correction_reason_names[] = {
+	[VIGIL__V1__CORRECTION_REASON__CORRECTION_REASON_DATA_ENTRY_ERROR] = "data-entry-error",
+	[VIGIL__V1__CORRECTION_REASON__CORRECTION_REASON_WRONG_TIME] = "wrong-time",
+	[VIGIL__V1__CORRECTION_REASON__CORRECTION_REASON_WRONG_CHANNEL_OR_OUTCOME] =
+		"wrong-channel-or-outcome",
+	[VIGIL__V1__CORRECTION_REASON__CORRECTION_REASON_OTHER] = "other",
+};
+
 static const char *const state_names[] = {
 	[VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE] = "active",
 	[VIGIL__V1__CASE_STATE__CASE_STATE_FOLLOW_UP] = "follow-up",
@@ -145,6 +153,14 @@ const char *record_ack_decision_name(int v)
 int record_ack_decision_from_name(const char *s)
 {
 	return value_of(ack_decision_names, N_OF(ack_decision_names), s);
+}
+const char *record_correction_reason_name(int v)
+{
+	return name_of(correction_reason_names, N_OF(correction_reason_names), v);
+}
+int record_correction_reason_from_name(const char *s)
+{
+	return value_of(correction_reason_names, N_OF(correction_reason_names), s);
 }
 const char *record_alert_kind_name(int v)
 {
@@ -588,6 +604,44 @@ static int validate_alert_ack(const Vigil__V1__AlertAck *a, char *why, size_t wh
 	return VG_OK;
 }
 
+/* A Correction: its target, a coded reason, and the corrected body, which
+ * passes the rules of a new record of its kind. */
+static int validate_correction(const Vigil__V1__Correction *c, char *why, size_t why_len)
+{
+	if (c->base.n_unknown_fields) {
+		WHY("correction has unknown fields");
+		return VG_EBADREQ;
+	}
+	if (c->target_id.len != RECORD_ID_LEN) {
+		WHY("target_id must be the %u-byte record_id of the record to correct",
+		    RECORD_ID_LEN);
+		return VG_EBADREQ;
+	}
+	if (!record_correction_reason_name(c->reason)) {
+		WHY("unknown correction reason %d", (int)c->reason);
+		return VG_EBADREQ;
+	}
+	switch (c->body_case) {
+	case VIGIL__V1__CORRECTION__BODY_CONTACT_ATTEMPT:
+		return validate_contact(c->contact_attempt, why, why_len);
+	case VIGIL__V1__CORRECTION__BODY_RISK_ASSESSMENT:
+		/* The reasons about an attempt's time, channel or outcome say
+		 * nothing about an assessment. */
+		if (c->reason == VIGIL__V1__CORRECTION_REASON__CORRECTION_REASON_WRONG_TIME ||
+		    c->reason ==
+			    VIGIL__V1__CORRECTION_REASON__CORRECTION_REASON_WRONG_CHANNEL_OR_OUTCOME) {
+			WHY("correction reason %s is for contact attempts only",
+			    record_correction_reason_name(c->reason));
+			return VG_EBADREQ;
+		}
+		return validate_risk(c->risk_assessment, why, why_len);
+	default:
+		WHY("a correction gives the corrected body: a contact attempt or a risk "
+		    "assessment");
+		return VG_EBADREQ;
+	}
+}
+
 static int validate_alert(const Vigil__V1__Alert *a, char *why, size_t why_len)
 {
 	if (a->base.n_unknown_fields || a->kind < 1 || a->kind > 3 || a->stage > 2 ||
@@ -709,6 +763,9 @@ int record_parse(const uint8_t *bytes, size_t len, Vigil__V1__Record **out,
 		break;
 	case VIGIL__V1__RECORD__BODY_ERASURE:
 		rc = validate_erasure(r->erasure, why, why_len);
+		break;
+	case VIGIL__V1__RECORD__BODY_CORRECTION:
+		rc = validate_correction(r->correction, why, why_len);
 		break;
 	case VIGIL__V1__RECORD__BODY_CASE_CLOSE:
 		rc = VG_OK;
@@ -992,6 +1049,15 @@ const Vigil__V1__SealedText *record_sealed_text(const Vigil__V1__Record *r, int 
 		t = r->alert_ack->sealed_reason;
 		p = r->alert_ack->reason;
 		f = 4;
+		break;
+	case VIGIL__V1__RECORD__BODY_CORRECTION:
+		/* The corrected note: a correction's reason is coded, so its one
+		 * sealed text is the corrected body's. */
+		if (r->correction->body_case == VIGIL__V1__CORRECTION__BODY_CONTACT_ATTEMPT) {
+			t = r->correction->contact_attempt->sealed_note;
+			p = r->correction->contact_attempt->note;
+			f = 1;
+		}
 		break;
 	default:
 		break;

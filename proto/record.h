@@ -123,6 +123,10 @@ const char *record_state_name(int v);
 const char *record_ack_decision_name(int v);
 int record_ack_decision_from_name(const char *name);
 const char *record_alert_kind_name(int v);
+/* Correction reasons ("data-entry-error", "wrong-time",
+ * "wrong-channel-or-outcome", "other"). */
+const char *record_correction_reason_name(int v);
+int record_correction_reason_from_name(const char *name);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void hex_encode(const uint8_t *in, size_t n, char *out);

@@ -109,6 +109,9 @@ static void status_help(FILE *f)
 		   "  entries, consent (scope) or override, close reason (when closed)\n"
 		   "\n"
 		   "Every answer shows its view (full, police or offered) and the case's owner.\n"
+		   "A corrected contact attempt or risk assessment counts as corrected (vigil\n"
+		   "correct): the last attempt, the last success, the failed attempts and the\n"
+		   "risk are what the records in force say.\n"
 		   "With --json one object: case_id, view, owner, state, responsible, risk, minor,\n"
 		   "last_attempt, last_attempt_channel, last_attempt_outcome, last_success,\n"
 		   "alert_stage, alert_stage_label, alert_id, alert_kind (not for the offered\n"
@@ -316,17 +319,24 @@ static void log_help(FILE *f)
 		   "justification, decline-reason or reason), as a JSON string: free text is\n"
 		   "sealed to the case's readers, and opened with --enc-cert and --enc-key\n"
 		   "(each checked against the record's commitment); it shows as [sealed] when\n"
-		   "our organisation is no reader of it or no encryption key is given.  Then\n"
-		   "'verified: N entries, every inclusion proof leads to the checkpoint of size\n"
-		   "M'.  Exit status 3 when anything fails to verify, a sealed text included.\n"
+		   "our organisation is no reader of it or no encryption key is given.\n"
+		   "Corrections (vigil correct) are marked: a correction shows 'correction\n"
+		   "corrects=M record=HEX reason=R body=KIND' and the corrected fields, the\n"
+		   "record it corrects ends with 'corrected-by=N[,N...]' (the last one is in\n"
+		   "force; status and alerts use it).  Then 'verified: N entries, every\n"
+		   "inclusion proof leads to the checkpoint of size M'.  Exit status 3 when\n"
+		   "anything fails to verify, a sealed text included.\n"
 		   "\n"
 		   "With --json one object: case_id, checkpoint (the signed note),\n"
 		   "checkpoint_size, verified, and entries: index, received_at, author, kind,\n"
 		   "record_id, leaf_hash, cert_sha256, record and signature (base64),\n"
-		   "inclusion_proof, and body (the record's fields, free text included: null\n"
+		   "inclusion_proof, body (the record's fields, free text included: null\n"
 		   "when there is none or it stays sealed, and then also\n"
 		   "\"note_sealed\":true, \"override_justification_sealed\":true,\n"
-		   "\"decline_reason_sealed\":true or \"reason_sealed\":true).\n"
+		   "\"decline_reason_sealed\":true or \"reason_sealed\":true; a correction's:\n"
+		   "target_id, reason, kind and the corrected fields), corrects (the index of\n"
+		   "the record a correction corrects, else null) and corrected_by (the indexes\n"
+		   "of its corrections, ascending).\n"
 		   "\n"
 		   "The relay answers in pages; without --limit and --after, vigil asks for\n"
 		   "page after page and shows the whole log (a case's readers list shows one\n"
@@ -371,7 +381,7 @@ struct free_text {
 static int free_text_of(struct vigil_record_info *ri, struct free_text *ft)
 {
 	const char *k = ri->kind;
-	if (!strcmp(k, "contact"))
+	if (!strcmp(k, "contact") || !strcmp(ri->corrected_kind, "contact"))
 		*ft = (struct free_text){ "note", "note", ri->note, sizeof(ri->note) };
 	else if ((!strcmp(k, "case-open") || !strcmp(k, "handover-offer")) && ri->override)
 		*ft = (struct free_text){ "override_justification", "justification",
@@ -404,6 +414,20 @@ static void free_text_line(struct vigil_record_info *ri, int sealed)
 	}
 }
 
+static void contact_text(const struct vigil_record_info *ri)
+{
+	char t[VIGIL_TIME_LEN];
+	vigil_format_time(ri->attempted_at_ms, t, sizeof(t));
+	printf(" channel=%s outcome=%s attempted-at=%s", ri->channel, ri->outcome, t);
+}
+
+static void risk_text(const struct vigil_record_info *ri)
+{
+	printf(" level=%s", ri->risk);
+	print_list("factors", ri->factors, ri->n_factors);
+	printf(" immediate-danger=%s phase=%s", yes_no(ri->immediate_danger), ri->phase);
+}
+
 /* The coded fields of a record, " key=value" each. */
 static void body_text(const struct vigil_record_info *ri)
 {
@@ -411,8 +435,14 @@ static void body_text(const struct vigil_record_info *ri)
 	const char *parties[VIGIL_PARTIES_MAX];
 	const char *k = ri->kind;
 	if (!strcmp(k, "contact")) {
-		vigil_format_time(ri->attempted_at_ms, t, sizeof(t));
-		printf(" channel=%s outcome=%s attempted-at=%s", ri->channel, ri->outcome, t);
+		contact_text(ri);
+	} else if (!strcmp(k, "correction")) {
+		print_hex_id("record", ri->target_id);
+		printf(" reason=%s body=%s", ri->correction_reason, ri->corrected_kind);
+		if (!strcmp(ri->corrected_kind, "contact"))
+			contact_text(ri);
+		else
+			risk_text(ri);
 	} else if (!strcmp(k, "case-open")) {
 		printf(" risk=%s minor=%s return-country=%s return-date=%s", ri->risk,
 		       yes_no(ri->minor), ri->return_country, ri->return_date);
@@ -426,9 +456,7 @@ static void body_text(const struct vigil_record_info *ri)
 			printf(" consent=%s consent-at=%s", ri->consent_scope, t);
 		}
 	} else if (!strcmp(k, "risk")) {
-		printf(" level=%s", ri->risk);
-		print_list("factors", ri->factors, ri->n_factors);
-		printf(" immediate-danger=%s phase=%s", yes_no(ri->immediate_danger), ri->phase);
+		risk_text(ri);
 	} else if (!strcmp(k, "handover-offer")) {
 		printf(" to=%s reason=%s", ri->to, ri->handover_reason);
 		if (ri->override)
@@ -489,6 +517,15 @@ static void body_json(struct vigil_record_info *ri, int sealed)
 	const char *k = ri->kind;
 	int n = 0;
 	fputc('{', f);
+	if (!strcmp(k, "correction")) {
+		json_key(f, &n, "target_id");
+		json_write_hex(f, ri->target_id, VIGIL_RECORD_ID_LEN);
+		json_key(f, &n, "reason");
+		json_write_string(f, ri->correction_reason);
+		json_key(f, &n, "kind");
+		json_write_string(f, ri->corrected_kind);
+		k = ri->corrected_kind; /* then the corrected body's fields */
+	}
 	if (!strcmp(k, "contact")) {
 		json_key(f, &n, "channel");
 		json_write_string(f, ri->channel);
@@ -669,6 +706,16 @@ static void log_entry_json(const struct vigil_case_log_entry *le,
 		body_json(ri, sealed);
 	else
 		fputs("null", f);
+	json_key(f, &n, "corrects");
+	if (le->is_correction)
+		fprintf(f, "%llu", (unsigned long long)le->corrects);
+	else
+		fputs("null", f);
+	json_key(f, &n, "corrected_by");
+	fputc('[', f);
+	for (size_t i = 0; i < le->n_corrected_by; i++)
+		fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)le->corrected_by[i]);
+	fputc(']', f);
 	if (e->record_erased) {
 		json_key(f, &n, "erased");
 		json_write_string(f, "record");
@@ -851,15 +898,21 @@ int cmd_log(struct settings *s, int argc, char *argv[])
 		vigil_format_time(le->entry.received_at_ms, t, sizeof(t));
 		printf("%llu %s", (unsigned long long)le->entry.index, t);
 		if (le->entry.record_erased) {
-			printf(" [erased record: only its leaf hash is kept]\n");
+			printf(" [erased record: only its leaf hash is kept]");
 		} else if (decoded) {
 			printf(" %s %s", ri->author, ri->kind);
+			if (le->is_correction)
+				printf(" corrects=%llu", (unsigned long long)le->corrects);
 			body_text(ri);
 			free_text_line(ri, sealed[i]);
-			printf("\n");
 		} else {
-			printf(" (a record this version cannot decode: %s)\n", derr.message);
+			printf(" (a record this version cannot decode: %s)", derr.message);
 		}
+		/* Corrected: the last correction listed is in force. */
+		for (size_t k = 0; k < le->n_corrected_by; k++)
+			printf("%s%llu", k ? "," : " corrected-by=",
+			       (unsigned long long)le->corrected_by[k]);
+		printf("\n");
 	}
 	if (s->json)
 		printf("]}\n");

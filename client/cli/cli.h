@@ -6,7 +6,7 @@
  * the INI file into connection settings, output.c prints results as text or
  * JSON, json.c writes and reads JSON, receipt.c saves and loads receipt
  * files, and every command lives in a file of its own (contact.c, log.c for
- * "checkpoint" and "proof", verify.c, case.c for the case records,
+ * "checkpoint" and "proof", verify.c, case.c for the case records, correct.c for "correct",
  * casequery.c for the case queries, alerts.c for "alerts" and "alert ack",
  * members.c for "members", export.c, report.c and exportverify.c for
  * "export" and "verify --export").
@@ -223,6 +223,9 @@ int cmd_risk(struct settings *s, int argc, char *argv[]);
 int cmd_handover(struct settings *s, int argc, char *argv[]);
 int cmd_erase(struct settings *s, int argc, char *argv[]);
 int cmd_grant(struct settings *s, int argc, char *argv[]);
+
+/* correct.c: "correct". */
+int cmd_correct(struct settings *s, int argc, char *argv[]);
 
 /* alerts.c: "alerts" and "alert ack". */
 int cmd_alerts(struct settings *s, int argc, char *argv[]);

@@ -27,6 +27,7 @@ static const struct command commands[] = {
 	{ "contact", "report a contact attempt with a returnee", cmd_contact },
 	{ "case", "open or close a case, list who read it (open, close, readers)", cmd_case },
 	{ "risk", "record a risk assessment of a case", cmd_risk },
+	{ "correct", "correct a contact attempt or risk assessment we wrote", cmd_correct },
 	{ "handover", "offer a case to another organisation; accept, decline, withdraw",
 	  cmd_handover },
 	{ "status", "show a case's current status", cmd_status },

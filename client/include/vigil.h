@@ -775,6 +775,56 @@ VIGIL_API int vigil_build_handover_withdraw(vigil_client *c, struct vigil_handov
 VIGIL_API int vigil_submit_handover_withdraw(vigil_client *c, struct vigil_handover_withdraw *w,
 					     struct vigil_receipt *out, struct vigil_error *err);
 
+/*
+ * Correction: the organisation that wrote a contact attempt or a risk
+ * assessment of a case corrects it (proto/README.md, "Corrections").  The
+ * record it names stays in the log as it was signed; the relay's status,
+ * log and watchdog use the corrected body from then on, as if it had been
+ * submitted so in the first place.  The correction states the whole
+ * corrected body, of the corrected record's kind: every coded field, not
+ * only the one that was wrong.  Naming a correction corrects the record
+ * that one corrects (the original).  The reason is coded: the record's one
+ * sealed text is the corrected note.  The relay refuses, among others:
+ * NOT_FOUND "record HEX is no entry of case ID"; PERMISSION_DENIED "only
+ * the organisation that wrote record HEX (ORG) corrects it"; BAD_REQUEST
+ * "record HEX is a handover offer, which is never corrected; only contact
+ * attempts and risk assessments are", "the correction changes nothing:
+ * it gives the body in force for record HEX".
+ */
+struct vigil_correction {
+	uint8_t record_id[VIGIL_RECORD_ID_LEN];
+	int have_record_id;
+	const char *case_id;
+	int64_t client_time_ms;
+	uint8_t target_id[VIGIL_RECORD_ID_LEN]; /* the record corrected (or a correction of it) */
+	const char *reason;           /* "data-entry-error", "wrong-time",
+				       * "wrong-channel-or-outcome" (these two for contact
+				       * attempts only) or "other" (vigil_correction_reason_name) */
+	const char *kind;             /* the corrected record's kind: "contact" or "risk" */
+	/* kind "contact": the corrected attempt */
+	const char *channel;
+	const char *outcome;
+	int64_t attempted_at_ms;      /* required (> 0): never taken as now */
+	const char *note;             /* NULL or "": the note in force stands; else the
+				       * corrected note (at most 512 bytes), sealed as a
+				       * contact attempt's */
+	/* kind "risk": the corrected assessment (as struct vigil_risk) */
+	const char *level;
+	const char *const *factors;
+	size_t n_factors;
+	int immediate_danger;
+	const char *phase;
+	uint8_t *sealed;              /* output: the corrected note's envelope */
+	size_t sealed_len;
+};
+
+VIGIL_API int vigil_correction_check(const struct vigil_correction *k, struct vigil_error *err);
+VIGIL_API int vigil_build_correction(vigil_client *c, struct vigil_correction *k,
+				     uint8_t **record, size_t *record_len,
+				     uint8_t **sig, size_t *sig_len, struct vigil_error *err);
+VIGIL_API int vigil_submit_correction(vigil_client *c, struct vigil_correction *k,
+				      struct vigil_receipt *out, struct vigil_error *err);
+
 VIGIL_API int vigil_case_close_check(const struct vigil_case_close *cl, struct vigil_error *err);
 VIGIL_API int vigil_build_case_close(vigil_client *c, struct vigil_case_close *cl,
 				     uint8_t **record, size_t *record_len,
@@ -790,8 +840,8 @@ VIGIL_API int vigil_submit_case_close(vigil_client *c, struct vigil_case_close *
  */
 struct vigil_record_info {
 	/* "contact", "case-open", "risk", "handover-offer", "handover-answer",
-	 * "handover-withdraw", "case-close", "alert-ack", or "alert" (raised
-	 * and signed by the relay) */
+	 * "handover-withdraw", "case-close", "alert-ack", "correction", or
+	 * "alert" (raised and signed by the relay) */
 	const char *kind;
 	uint8_t record_id[VIGIL_RECORD_ID_LEN];
 	char case_id[VIGIL_CASE_ID_LEN];
@@ -874,6 +924,15 @@ struct vigil_record_info {
 	char grant_to[VIGIL_ORG_LEN];
 	char member[VIGIL_ORG_LEN];
 	size_t member_key_len;
+	/* correction: target_id above is the record it names; the corrected
+	 * body is in the members of its kind (contact: channel, outcome,
+	 * attempted_at_ms, note; risk: risk, factors, immediate_danger,
+	 * phase), sealed_field "note" when it seals a corrected note.
+	 * ABI: added after the first version of this header (the struct grew:
+	 * a program built against the earlier header must be rebuilt). */
+	const char *corrected_kind;       /* "contact" or "risk"; "" for other kinds */
+	const char *correction_reason;    /* "data-entry-error", "wrong-time",
+					   * "wrong-channel-or-outcome" or "other" */
 };
 
 /* Decodes record bytes and checks them with the relay's own stateless
@@ -1079,6 +1138,18 @@ struct vigil_case_log_entry {
 	 * tree by a consistency proof. */
 	uint64_t proof_size;
 	uint8_t proof_root[VIGIL_HASH_LEN];
+	/* Corrections (proto/README.md, "Corrections"), as the relay links
+	 * them and this library checked them against the records' target_id
+	 * wherever both entries are in the answer: corrects is the log index
+	 * of the original a Correction entry corrects (is_correction 1);
+	 * corrected_by the indexes of the corrections of this entry,
+	 * ascending, the last one in force (n_corrected_by 0: none).
+	 * ABI: added after the first version of this header: the struct grew,
+	 * so a program built against the earlier header must be rebuilt. */
+	int is_correction;
+	uint64_t corrects;
+	size_t n_corrected_by;
+	const uint64_t *corrected_by;
 };
 
 /* A certificate that signed entries of the log, as the relay keeps it. */
@@ -1366,8 +1437,9 @@ struct vigil_alert {
 					   * considered" or "missing-person report
 					   * required" (a minor) */
 	char resolution[32];              /* stage 0: "contact", "closed", "superseded",
-					   * "handover-answered" or "handover-withdrawn";
-					   * "" otherwise */
+					   * "handover-answered", "handover-withdrawn" or
+					   * "corrected" (a correction took the silence
+					   * away); "" otherwise */
 	char cause[32];                   /* "" raised or escalated; "after-ack": raised
 					   * again one window after an acknowledged alert
 					   * of the case; "handover": an open alert told
@@ -1600,6 +1672,9 @@ VIGIL_API const char *vigil_state_name(unsigned i);
  * "handover_stalled"). */
 VIGIL_API const char *vigil_ack_decision_name(unsigned i);
 VIGIL_API const char *vigil_alert_kind_name(unsigned i);
+/* Correction reasons ("data-entry-error", "wrong-time",
+ * "wrong-channel-or-outcome", "other"). */
+VIGIL_API const char *vigil_correction_reason_name(unsigned i);
 
 /*
  * RFC 3339 times: parse "2026-11-28T10:00:00Z" (Z or +hh:mm offset, optional

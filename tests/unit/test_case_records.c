@@ -215,6 +215,104 @@ static void test_handover_records(void **state)
 	check(&r, VG_OK, NULL);
 }
 
+/* A Correction: its target and coded reason, and the corrected body held
+ * to the rules of a new record of its kind; its one sealed text is the
+ * corrected note, never in the clear beside it. */
+static void test_correction(void **state)
+{
+	(void)state;
+	Vigil__V1__Record r;
+	base(&r);
+	Vigil__V1__Correction k = VIGIL__V1__CORRECTION__INIT;
+	Vigil__V1__ContactAttempt ca = VIGIL__V1__CONTACT_ATTEMPT__INIT;
+	Vigil__V1__RiskAssessment ra = VIGIL__V1__RISK_ASSESSMENT__INIT;
+	ca.channel = VIGIL__V1__CHANNEL__CHANNEL_SMS;
+	ca.outcome = VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE;
+	ca.attempted_at_ms = 1794990000000LL;
+	k.target_id.data = rid;
+	k.target_id.len = RECORD_ID_LEN;
+	k.reason = VIGIL__V1__CORRECTION_REASON__CORRECTION_REASON_WRONG_CHANNEL_OR_OUTCOME;
+	k.body_case = VIGIL__V1__CORRECTION__BODY_CONTACT_ATTEMPT;
+	k.contact_attempt = &ca;
+	r.body_case = VIGIL__V1__RECORD__BODY_CORRECTION;
+	r.correction = &k;
+	check(&r, VG_OK, NULL);
+	const char *plain = "x";
+	assert_null(record_sealed_text(&r, NULL, &plain));
+	assert_null(plain);
+
+	/* The corrected body passes a new contact attempt's rules. */
+	ca.channel = 9;
+	check(&r, VG_EBADREQ, "unknown channel value 9");
+	ca.channel = VIGIL__V1__CHANNEL__CHANNEL_SMS;
+	ca.outcome = 0;
+	check(&r, VG_EBADREQ, "unknown outcome value 0");
+	ca.outcome = VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER;
+	ca.attempted_at_ms = 0;
+	check(&r, VG_EBADREQ, "attempted_at_ms must be a positive time");
+	ca.attempted_at_ms = 1794990000000LL;
+
+	/* Its sealed note is the record's one sealed text (field 1, note). */
+	uint8_t c32[SHA256_LEN] = { 7 }, r32[SHA256_LEN] = { 9 };
+	ProtobufCBinaryData readers[1] = { { SHA256_LEN, r32 } };
+	Vigil__V1__SealedText st = VIGIL__V1__SEALED_TEXT__INIT;
+	st.commitment.data = c32;
+	st.commitment.len = SHA256_LEN;
+	st.readers = readers;
+	st.n_readers = 1;
+	ca.sealed_note = &st;
+	check(&r, VG_OK, NULL);
+	int field = 0;
+	assert_ptr_equal(record_sealed_text(&r, &field, NULL), &st);
+	assert_int_equal(field, 1);
+	ca.note = "in the clear";
+	check(&r, VG_EBADREQ, "note is given both in the clear and sealed; only sealed_note");
+	ca.sealed_note = NULL;
+	check(&r, VG_OK, NULL); /* an older form; submit refuses the text in the clear */
+	assert_null(record_sealed_text(&r, &field, &plain));
+	assert_string_equal(plain, "in the clear");
+	ca.note = "";
+
+	/* The target and the reason. */
+	k.target_id.len = 15;
+	check(&r, VG_EBADREQ, "target_id must be the 16-byte record_id of the record to correct");
+	k.target_id.len = RECORD_ID_LEN;
+	k.reason = 0;
+	check(&r, VG_EBADREQ, "unknown correction reason 0");
+	k.reason = 5;
+	check(&r, VG_EBADREQ, "unknown correction reason 5");
+	k.reason = VIGIL__V1__CORRECTION_REASON__CORRECTION_REASON_WRONG_TIME;
+	check(&r, VG_OK, NULL);
+
+	/* A risk assessment: its own rules, and reasons that fit it. */
+	k.body_case = VIGIL__V1__CORRECTION__BODY_RISK_ASSESSMENT;
+	k.risk_assessment = &ra;
+	ra.level = VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW;
+	ra.phase = VIGIL__V1__ASSESSMENT_PHASE__ASSESSMENT_PHASE_PERIODIC;
+	check(&r, VG_EBADREQ, "correction reason wrong-time is for contact attempts only");
+	k.reason = VIGIL__V1__CORRECTION_REASON__CORRECTION_REASON_WRONG_CHANNEL_OR_OUTCOME;
+	check(&r, VG_EBADREQ,
+	      "correction reason wrong-channel-or-outcome is for contact attempts only");
+	k.reason = VIGIL__V1__CORRECTION_REASON__CORRECTION_REASON_DATA_ENTRY_ERROR;
+	check(&r, VG_OK, NULL);
+	assert_null(record_sealed_text(&r, &field, NULL));
+	assert_int_equal(field, 0);
+	ra.phase = 7;
+	check(&r, VG_EBADREQ, "unknown assessment phase 7");
+	ra.phase = VIGIL__V1__ASSESSMENT_PHASE__ASSESSMENT_PHASE_PERIODIC;
+	k.reason = VIGIL__V1__CORRECTION_REASON__CORRECTION_REASON_OTHER;
+	check(&r, VG_OK, NULL);
+
+	/* No body: nothing to correct with. */
+	k.body_case = VIGIL__V1__CORRECTION__BODY__NOT_SET;
+	check(&r, VG_EBADREQ, "a correction gives the corrected body: a contact attempt or a risk "
+			      "assessment");
+
+	assert_string_equal(record_correction_reason_name(3), "wrong-channel-or-outcome");
+	assert_int_equal(record_correction_reason_from_name("data-entry-error"), 1);
+	assert_int_equal(record_correction_reason_from_name("typo"), 0);
+}
+
 static void test_code_names(void **state)
 {
 	(void)state;
@@ -236,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_case_open),
 		cmocka_unit_test(test_risk_assessment),
 		cmocka_unit_test(test_handover_records),
+		cmocka_unit_test(test_correction),
 		cmocka_unit_test(test_code_names),
 	};
 	return cmocka_run_group_tests_name("case records", tests, NULL, NULL);

@@ -702,6 +702,305 @@ static void test_reseal(void **state)
 	assert_false(has_reader(rd, n, "se-police-west"));
 }
 
+/* ---- corrections ------------------------------------------------------------------- */
+
+/* What a Correction names, as the writer would find it. */
+enum ttarget { T_CONTACT, T_RISK, T_OFFER, T_ANSWER, T_OPEN, T_ACK, T_CLOSE, T_ERASED, T_NONE,
+	       T_OTHER_CASE, T_CORRECTED, T_WORN_OUT };
+/* The corrected body it gives. */
+enum tbody { B_SMS_SAFE, B_SAME, B_SAME_NOTE, B_LATE, B_SKEW, B_BACK, B_RISK_LOW, B_RISK_SAME };
+
+#define TARGET_HEX "77777777777777777777777777777777"
+#define RECEIVED (NOW - 3600 * 1000)    /* when the relay received the original */
+#define SKEW (5 * 60 * 1000)
+
+static uint8_t target_rid[RECORD_ID_LEN] = { 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77,
+					     0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77 };
+
+/* The original (or the correction in force) of each target. */
+struct torig {
+	Vigil__V1__Record r;
+	Vigil__V1__ContactAttempt contact;
+	Vigil__V1__RiskAssessment risk;
+	Vigil__V1__RiskFactor factors[2];
+	Vigil__V1__Correction k;
+	Vigil__V1__HandoverOffer offer;
+	Vigil__V1__HandoverAnswer answer;
+	Vigil__V1__CaseOpen open;
+	Vigil__V1__AlertAck ack;
+	Vigil__V1__CaseClose close;
+};
+
+static void target_of(enum ttarget tt, struct torig *o, struct correction_target *t)
+{
+	memset(o, 0, sizeof(*o));
+	memset(t, 0, sizeof(*t));
+	vigil__v1__record__init(&o->r);
+	vigil__v1__contact_attempt__init(&o->contact);
+	vigil__v1__risk_assessment__init(&o->risk);
+	o->contact.channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
+	o->contact.outcome = VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER;
+	o->contact.attempted_at_ms = RECEIVED - 60000;
+	o->risk.level = VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH;
+	o->risk.phase = VIGIL__V1__ASSESSMENT_PHASE__ASSESSMENT_PHASE_ON_ARRIVAL;
+	o->factors[0] = VIGIL__V1__RISK_FACTOR__RISK_FACTOR_WITNESS;
+	o->factors[1] = VIGIL__V1__RISK_FACTOR__RISK_FACTOR_DEBT_BONDAGE;
+	o->risk.factors = o->factors;
+	o->risk.n_factors = 2;
+	t->found = tt != T_NONE;
+	snprintf(t->case_id, sizeof(t->case_id), "%s",
+		 tt == T_OTHER_CASE ? "se-stockholm-coord/SE-2026-0001" : CASE);
+	snprintf(t->author, sizeof(t->author), "iom-ru-moscow");
+	t->received_ms = RECEIVED;
+	t->in_force = &o->r;
+	t->kind = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
+	o->r.body_case = VIGIL__V1__RECORD__BODY_CONTACT_ATTEMPT;
+	o->r.contact_attempt = &o->contact;
+	switch (tt) {
+	case T_RISK:
+		snprintf(t->author, sizeof(t->author), "se-police-noa");
+		t->kind = o->r.body_case = VIGIL__V1__RECORD__BODY_RISK_ASSESSMENT;
+		o->r.risk_assessment = &o->risk;
+		break;
+	case T_OFFER:
+		t->kind = o->r.body_case = VIGIL__V1__RECORD__BODY_HANDOVER_OFFER;
+		o->r.handover_offer = &o->offer;
+		break;
+	case T_ANSWER:
+		t->kind = o->r.body_case = VIGIL__V1__RECORD__BODY_HANDOVER_ANSWER;
+		o->r.handover_answer = &o->answer;
+		break;
+	case T_OPEN:
+	case T_ACK:
+	case T_CLOSE:
+		snprintf(t->author, sizeof(t->author), "se-stockholm-coord");
+		t->kind = o->r.body_case = tt == T_OPEN ? VIGIL__V1__RECORD__BODY_CASE_OPEN
+				   : tt == T_ACK ? VIGIL__V1__RECORD__BODY_ALERT_ACK
+						 : VIGIL__V1__RECORD__BODY_CASE_CLOSE;
+		o->r.case_open = &o->open; /* (a union: only the kind is looked at) */
+		break;
+	case T_ERASED:
+		t->erased = 1;
+		t->kind = 0;
+		t->in_force = NULL;
+		break;
+	case T_CORRECTED:
+		/* In force: an earlier correction to sms, reached safe. */
+		vigil__v1__correction__init(&o->k);
+		o->contact.channel = VIGIL__V1__CHANNEL__CHANNEL_SMS;
+		o->contact.outcome = VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE;
+		o->k.body_case = VIGIL__V1__CORRECTION__BODY_CONTACT_ATTEMPT;
+		o->k.contact_attempt = &o->contact;
+		o->r.body_case = VIGIL__V1__RECORD__BODY_CORRECTION;
+		o->r.correction = &o->k;
+		t->corrections = 1;
+		break;
+	case T_WORN_OUT:
+		t->corrections = POLICY_CORRECTIONS_MAX;
+		break;
+	default:
+		break;
+	}
+}
+
+struct tcorr {
+	Vigil__V1__Record r;
+	Vigil__V1__Correction k;
+	Vigil__V1__ContactAttempt contact;
+	Vigil__V1__RiskAssessment risk;
+	Vigil__V1__RiskFactor factors[2];
+	Vigil__V1__SealedText note;
+};
+
+static Vigil__V1__Record *correction_of(struct tcorr *x, enum tbody b, const char *author)
+{
+	memset(x, 0, sizeof(*x));
+	vigil__v1__record__init(&x->r);
+	vigil__v1__correction__init(&x->k);
+	vigil__v1__contact_attempt__init(&x->contact);
+	vigil__v1__risk_assessment__init(&x->risk);
+	vigil__v1__sealed_text__init(&x->note);
+	x->r.record_id.data = rid;
+	x->r.record_id.len = RECORD_ID_LEN;
+	x->r.case_id = CASE;
+	x->r.author = (char *)author;
+	x->r.client_time_ms = NOW;
+	x->r.body_case = VIGIL__V1__RECORD__BODY_CORRECTION;
+	x->r.correction = &x->k;
+	x->k.target_id.data = target_rid;
+	x->k.target_id.len = RECORD_ID_LEN;
+	x->k.reason = VIGIL__V1__CORRECTION_REASON__CORRECTION_REASON_DATA_ENTRY_ERROR;
+	x->contact.channel = VIGIL__V1__CHANNEL__CHANNEL_PHONE;
+	x->contact.outcome = VIGIL__V1__OUTCOME__OUTCOME_NO_ANSWER;
+	x->contact.attempted_at_ms = RECEIVED - 60000;
+	x->k.body_case = VIGIL__V1__CORRECTION__BODY_CONTACT_ATTEMPT;
+	x->k.contact_attempt = &x->contact;
+	switch (b) {
+	case B_SMS_SAFE:
+		x->contact.channel = VIGIL__V1__CHANNEL__CHANNEL_SMS;
+		x->contact.outcome = VIGIL__V1__OUTCOME__OUTCOME_REACHED_SAFE;
+		break;
+	case B_SAME_NOTE:
+		x->contact.sealed_note = &x->note;
+		break;
+	case B_LATE:
+		x->contact.attempted_at_ms = RECEIVED + SKEW + 1;
+		break;
+	case B_SKEW:
+		x->contact.attempted_at_ms = RECEIVED + SKEW;
+		break;
+	case B_RISK_LOW:
+	case B_RISK_SAME:
+		x->risk.level = b == B_RISK_LOW ? VIGIL__V1__RISK_LEVEL__RISK_LEVEL_LOW
+						: VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH;
+		x->risk.phase = VIGIL__V1__ASSESSMENT_PHASE__ASSESSMENT_PHASE_ON_ARRIVAL;
+		/* The same factors in another order are the same assessment. */
+		x->factors[0] = VIGIL__V1__RISK_FACTOR__RISK_FACTOR_DEBT_BONDAGE;
+		x->factors[1] = VIGIL__V1__RISK_FACTOR__RISK_FACTOR_WITNESS;
+		x->risk.factors = x->factors;
+		x->risk.n_factors = 2;
+		x->k.body_case = VIGIL__V1__CORRECTION__BODY_RISK_ASSESSMENT;
+		x->k.risk_assessment = &x->risk;
+		break;
+	default: /* B_SAME, B_BACK: what the original says */
+		break;
+	}
+	return &x->r;
+}
+
+struct crow {
+	enum actor a;
+	enum ttarget t;
+	enum tbody b;
+	int status;
+	const char *why;
+};
+
+#define NEVER(kind) "record " TARGET_HEX " is " kind ", which is never corrected; only contact " \
+		    "attempts and risk assessments are"
+
+static const struct crow crows[] = {
+	/* The author's organisation corrects its contact attempt. */
+	{ RESPONSIBLE, T_CONTACT, B_SMS_SAFE, OK },
+	{ OWNER, T_CONTACT, B_SMS_SAFE, PERM,
+	  "only the organisation that wrote record " TARGET_HEX " (iom-ru-moscow) corrects it" },
+	{ COORD_PARTY, T_CONTACT, B_SMS_SAFE, PERM,
+	  "only the organisation that wrote record " TARGET_HEX " (iom-ru-moscow) corrects it" },
+	{ SHELTER_PARTY, T_CONTACT, B_SMS_SAFE, PERM,
+	  "only the organisation that wrote record " TARGET_HEX " (iom-ru-moscow) corrects it" },
+	/* Only records of this case. */
+	{ RESPONSIBLE, T_NONE, B_SMS_SAFE, VG_ENOTFOUND,
+	  "record " TARGET_HEX " is no entry of case " CASE },
+	{ RESPONSIBLE, T_OTHER_CASE, B_SMS_SAFE, VG_ENOTFOUND,
+	  "record " TARGET_HEX " is no entry of case " CASE },
+	{ RESPONSIBLE, T_ERASED, B_SMS_SAFE, BAD,
+	  "record " TARGET_HEX " is erased; an erased record is corrected no more" },
+	/* Records that decide who is responsible, who reads and what the
+	 * watchdog does are never rewritten. */
+	{ RESPONSIBLE, T_OFFER, B_SMS_SAFE, BAD, NEVER("a handover offer") },
+	{ RESPONSIBLE, T_ANSWER, B_SMS_SAFE, BAD, NEVER("a handover answer") },
+	{ OWNER, T_OPEN, B_SMS_SAFE, BAD, NEVER("a case open") },
+	{ OWNER, T_ACK, B_SMS_SAFE, BAD, NEVER("an alert acknowledgement") },
+	{ OWNER, T_CLOSE, B_SMS_SAFE, BAD, NEVER("a case close") },
+	/* ... and a non-author learns whose it is before what it is. */
+	{ RESPONSIBLE, T_OPEN, B_SMS_SAFE, PERM,
+	  "only the organisation that wrote record " TARGET_HEX " (se-stockholm-coord) corrects it" },
+	/* A body of the original's kind. */
+	{ RESPONSIBLE, T_CONTACT, B_RISK_LOW, BAD,
+	  "record " TARGET_HEX " is a contact attempt; its correction gives a contact attempt" },
+	{ POLICE_PARTY, T_RISK, B_SMS_SAFE, BAD,
+	  "record " TARGET_HEX " is a risk assessment; its correction gives a risk assessment" },
+	{ POLICE_PARTY, T_RISK, B_RISK_LOW, OK },
+	{ RESPONSIBLE, T_RISK, B_RISK_LOW, PERM,
+	  "only the organisation that wrote record " TARGET_HEX " (se-police-noa) corrects it" },
+	/* The time rule of a new record, against the original's receipt. */
+	{ RESPONSIBLE, T_CONTACT, B_SKEW, OK },
+	{ RESPONSIBLE, T_CONTACT, B_LATE, BAD,
+	  "attempted_at_ms 2026-11-18T10:11:40.001Z is later than the relay's receive time of "
+	  "record " TARGET_HEX ", 2026-11-18T10:06:40.000Z, plus max_clock_skew (300 s)" },
+	/* A correction must change something: a coded field, or the note. */
+	{ RESPONSIBLE, T_CONTACT, B_SAME, BAD,
+	  "the correction changes nothing: it gives the body in force for record " TARGET_HEX },
+	{ RESPONSIBLE, T_CONTACT, B_SAME_NOTE, OK },
+	{ POLICE_PARTY, T_RISK, B_RISK_SAME, BAD,
+	  "the correction changes nothing: it gives the body in force for record " TARGET_HEX },
+	/* Against the body in force: an earlier correction's. */
+	{ RESPONSIBLE, T_CORRECTED, B_SMS_SAFE, BAD,
+	  "the correction changes nothing: it gives the body in force for record " TARGET_HEX },
+	{ RESPONSIBLE, T_CORRECTED, B_BACK, OK },
+	{ RESPONSIBLE, T_WORN_OUT, B_SMS_SAFE, BAD,
+	  "record " TARGET_HEX " has been corrected 64 times; it is corrected no more" },
+};
+
+static void test_correction_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(crows) / sizeof(crows[0]); i++) {
+		const struct crow *w = &crows[i];
+		struct case_state c;
+		fixture(&c, ACTIVE);
+		struct torig o;
+		struct correction_target t;
+		target_of(w->t, &o, &t);
+		struct tcorr x;
+		const struct policy_actor *a = &actors[w->a];
+		Vigil__V1__Record *r = correction_of(&x, w->b, a->org);
+		char why[256] = "";
+		/* The case's rules first, then the correction's. */
+		int rc = policy_record(a, &c, r, &members, why, sizeof(why));
+		if (rc == VG_OK)
+			rc = policy_correction(a, &c, r, &t, SKEW, why, sizeof(why));
+		if (rc != w->status || (w->why && strcmp(why, w->why) != 0))
+			fail_msg("correction row %zu (%s): status %d \"%s\", expected %d \"%s\"", i,
+				 a->org, rc, why, w->status, w->why ? w->why : "");
+	}
+}
+
+/* The case's rules come first: a party only, an active case only; a minor's
+ * corrected level stays high; the corrected time is a client time like any
+ * other. */
+static void test_correction_case_rules(void **state)
+{
+	(void)state;
+	struct case_state c;
+	struct torig o;
+	struct correction_target t;
+	struct tcorr x;
+	char why[256];
+	fixture(&c, ACTIVE);
+	Vigil__V1__Record *r = correction_of(&x, B_SMS_SAFE, "se-gothenburg-coord");
+	assert_int_equal(policy_record(&actors[COORD_OUT], &c, r, &members, why, sizeof(why)),
+			 VG_ENOTFOUND);
+	assert_string_equal(why, NF);
+	assert_true(policy_hidden(&actors[COORD_OUT], &c));
+	assert_string_equal(policy_refused_tag(r), "correct-refused");
+	fixture(&c, CLOSED);
+	r = correction_of(&x, B_SMS_SAFE, "se-stockholm-coord");
+	assert_int_equal(policy_record(&actors[OWNER], &c, r, &members, why, sizeof(why)),
+			 VG_EBADREQ);
+	assert_string_equal(why, CLOSED_MSG);
+
+	fixture(&c, ACTIVE);
+	c.minor = 1;
+	target_of(T_RISK, &o, &t);
+	r = correction_of(&x, B_RISK_LOW, "se-police-noa");
+	assert_int_equal(policy_correction(&actors[POLICE_PARTY], &c, r, &t, SKEW, why, sizeof(why)),
+			 VG_EBADREQ);
+	assert_string_equal(why, "a minor's risk level is never below high");
+	x.risk.level = VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH;
+	x.risk.immediate_danger = 1;
+	assert_int_equal(policy_correction(&actors[POLICE_PARTY], &c, r, &t, SKEW, why, sizeof(why)),
+			 VG_OK);
+
+	r = correction_of(&x, B_SMS_SAFE, "iom-ru-moscow");
+	x.contact.attempted_at_ms = NOW + 3600 * 1000;
+	assert_int_equal(policy_check_times(r, NOW, SKEW, why, sizeof(why)), VG_EBADREQ);
+	assert_string_equal(why, "attempted_at_ms 2026-11-18T12:06:40.000Z is later than the "
+				 "relay's time 2026-11-18T11:06:40.000Z plus max_clock_skew (300 s)");
+	x.contact.attempted_at_ms = NOW;
+	assert_int_equal(policy_check_times(r, NOW, SKEW, why, sizeof(why)), VG_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -709,6 +1008,7 @@ int main(void)
 		cmocka_unit_test(test_hidden),	     cmocka_unit_test(test_query_table),
 		cmocka_unit_test(test_times),	     cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_grant_and_erase), cmocka_unit_test(test_reseal),
+		cmocka_unit_test(test_correction_table), cmocka_unit_test(test_correction_case_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -509,6 +509,396 @@ static void test_no_early_alert_when_disabled(void **state)
 	assert_int_equal(watchdog_next(&off, &c, T0 + 2), T0 + 72 * HOUR);
 }
 
+/* ---- corrections: the history recomputed --------------------------------------------- */
+
+#define IOM "iom-ru-moscow"
+#define MALMO "se-malmo-coord"
+
+static struct case_event ev_open(int64_t at, int risk)
+{
+	struct case_event e = { .kind = CASE_EV_OPENED, .received_ms = at, .risk = risk };
+	return e;
+}
+
+static struct case_event ev_contact(int64_t received, const char *org, int channel, int outcome,
+				    int64_t at)
+{
+	struct case_event e = { .kind = CASE_EV_CONTACT, .received_ms = received,
+				.channel = channel, .outcome = outcome, .at_ms = at };
+	snprintf(e.org, sizeof(e.org), "%s", org);
+	return e;
+}
+
+static struct case_event ev_risk(int64_t received, int level, int danger)
+{
+	struct case_event e = { .kind = CASE_EV_RISK, .received_ms = received, .risk = level,
+				.immediate_danger = danger, .factors = 1u << 5 };
+	return e;
+}
+
+static struct case_event ev_at(int kind, int64_t received, const char *org)
+{
+	struct case_event e = { .kind = kind, .received_ms = received };
+	snprintf(e.org, sizeof(e.org), "%s", org);
+	return e;
+}
+
+/* The history submitted as it is, record by record, the way the relay
+ * applies records as they arrive (casestate_apply and the watchdog). */
+static void forward(struct case_state *c, const struct case_event *ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct case_event *e = &ev[i];
+		switch (e->kind) {
+		case CASE_EV_OPENED:
+			opened(c, e->risk);
+			watchdog_on_opened(c, e->received_ms);
+			break;
+		case CASE_EV_CONTACT:
+			watchdog_on_contact(&wc, c, e->org, e->channel, e->outcome, e->at_ms,
+					    e->received_ms);
+			break;
+		case CASE_EV_RISK:
+			c->risk = e->risk;
+			c->immediate_danger = e->immediate_danger;
+			c->factors = e->factors;
+			break;
+		case CASE_EV_ACKED:
+			watchdog_on_ack(c, e->received_ms);
+			break;
+		case CASE_EV_ACCEPTED:
+			watchdog_on_accepted(c, e->org, e->received_ms);
+			break;
+		}
+	}
+}
+
+/* What a correction may change is the same in a (the rebuilt case) and
+ * b (the case as if the corrected record had been submitted at first),
+ * and so is the watchdog's next time. */
+static void same_history(const struct case_state *a, const struct case_state *b, int64_t now,
+			 const char *what)
+{
+	if (a->last_attempt_ms != b->last_attempt_ms ||
+	    a->last_attempt_channel != b->last_attempt_channel ||
+	    a->last_attempt_outcome != b->last_attempt_outcome ||
+	    a->last_success_ms != b->last_success_ms || a->attempts != b->attempts ||
+	    a->failed_attempts != b->failed_attempts || a->failed_channels != b->failed_channels ||
+	    a->failed_orgs != b->failed_orgs ||
+	    strcmp(a->failed_first_org, b->failed_first_org) != 0 || a->risk != b->risk ||
+	    a->immediate_danger != b->immediate_danger || a->factors != b->factors ||
+	    a->opened_at_ms != b->opened_at_ms || a->acked_ms != b->acked_ms ||
+	    a->handed_over_at_ms != b->handed_over_at_ms ||
+	    watchdog_next(&wc, a, now) != watchdog_next(&wc, b, now))
+		fail_msg("%s: rebuilt: last %lld/%d/%d success %lld failed %u next %lld; submitted "
+			 "so: last %lld/%d/%d success %lld failed %u next %lld", what,
+			 (long long)a->last_attempt_ms, a->last_attempt_channel,
+			 a->last_attempt_outcome, (long long)a->last_success_ms, a->failed_attempts,
+			 (long long)watchdog_next(&wc, a, now), (long long)b->last_attempt_ms,
+			 b->last_attempt_channel, b->last_attempt_outcome,
+			 (long long)b->last_success_ms, b->failed_attempts,
+			 (long long)watchdog_next(&wc, b, now));
+}
+
+/* Every contact attempt and assessment of a history corrected in turn
+ * (outcome, channel, time, level): the rebuilt case is the case as if the
+ * corrected record had been submitted in the first place. */
+static void test_rebuild_is_as_if_submitted_so(void **state)
+{
+	(void)state;
+	const struct case_event history[] = {
+		ev_open(T0, HIGH),
+		ev_contact(T0 + 10 * HOUR, IOM, PHONE, NO_ANSWER, T0 + 10 * HOUR),
+		ev_contact(T0 + 20 * HOUR, MALMO, SMS, NO_ANSWER, T0 + 19 * HOUR),
+		ev_risk(T0 + 21 * HOUR, MEDIUM, 0),
+		ev_contact(T0 + 30 * HOUR, IOM, PHONE, SAFE, T0 + 30 * HOUR),
+		ev_at(CASE_EV_ACKED, T0 + 31 * HOUR, ""),
+		ev_contact(T0 + 40 * HOUR, IOM, PHONE, NO_ANSWER, T0 + 39 * HOUR),
+		ev_contact(T0 + 41 * HOUR, MALMO, PHONE, NO_ANSWER, T0 + 41 * HOUR),
+		ev_at(CASE_EV_ACCEPTED, T0 + 45 * HOUR, IOM),
+		ev_contact(T0 + 50 * HOUR, IOM, SMS, NO_ANSWER, T0 + 49 * HOUR),
+		ev_contact(T0 + 51 * HOUR, MALMO, PHONE, NO_ANSWER, T0 + 51 * HOUR),
+		/* Entered late: dated before the handover that moved the base. */
+		ev_contact(T0 + 52 * HOUR, MALMO, PHONE, SAFE, T0 + 44 * HOUR),
+	};
+	const size_t n = sizeof(history) / sizeof(history[0]);
+	const int64_t now = T0 + 53 * HOUR;
+	struct case_state wrong, right, rebuilt;
+	forward(&wrong, history, n);
+	for (size_t i = 0; i < n; i++) {
+		for (int m = 0; m < 4; m++) {
+			struct case_event fixed[sizeof(history) / sizeof(history[0])];
+			memcpy(fixed, history, sizeof(history));
+			struct case_event *e = &fixed[i];
+			if (e->kind == CASE_EV_CONTACT) {
+				if (m == 0)
+					e->outcome = e->outcome == SAFE ? NO_ANSWER : SAFE;
+				else if (m == 1)
+					e->channel = e->channel == SMS ? PHONE : SMS;
+				else if (m == 2)
+					e->at_ms -= 25 * HOUR;
+				else
+					e->at_ms = e->received_ms; /* a later time */
+			} else if (e->kind == CASE_EV_RISK) {
+				e->risk = m == 0 ? HIGH : m == 1 ? LOW : MEDIUM;
+				e->immediate_danger = m == 3;
+			} else {
+				continue;
+			}
+			forward(&right, fixed, n);
+			rebuilt = wrong;
+			casestate_rebuild(&rebuilt, fixed, n, &wc);
+			char what[64];
+			snprintf(what, sizeof(what), "event %zu, change %d", i, m);
+			same_history(&rebuilt, &right, now, what);
+		}
+	}
+	/* Nothing corrected: nothing changes. */
+	rebuilt = wrong;
+	casestate_rebuild(&rebuilt, history, n, &wc);
+	same_history(&rebuilt, &wrong, now, "uncorrected");
+}
+
+/* A correction applied the way cases.c applies it. */
+static void corrected(struct case_state *c, const struct case_event *ev, size_t n, int64_t now)
+{
+	struct case_state before = *c;
+	casestate_rebuild(c, ev, n, &wc);
+	watchdog_on_corrected(&wc, &before, c, now);
+}
+
+/* A failed attempt that was in fact a success: the silence alert raised
+ * for it ends ("corrected"), and the deadline counts from that contact,
+ * as if it had been reported right: the next alert comes one window after
+ * it, not before. */
+static void test_correction_resolves_alert(void **state)
+{
+	(void)state;
+	struct case_event h[] = {
+		ev_open(T0, HIGH),
+		ev_contact(T0 + 10 * HOUR, IOM, PHONE, NO_ANSWER, T0 + 10 * HOUR),
+	};
+	struct case_state c;
+	forward(&c, h, 2);
+	struct watch_event ev;
+	step(&c, T0 + 72 * HOUR, id1, &ev);
+	assert_int_equal(ev.kind, SILENCE);
+	h[1].outcome = SAFE;
+	corrected(&c, h, 2, T0 + 75 * HOUR);
+	assert_int_equal(c.last_success_ms, T0 + 10 * HOUR);
+	assert_int_equal(c.last_attempt_outcome, SAFE);
+	assert_string_equal(c.alert.resolve, "corrected");
+	step(&c, T0 + 75 * HOUR, id2, &ev);
+	assert_int_equal(ev.stage, 0);
+	assert_string_equal(ev.resolution, "corrected");
+	assert_memory_equal(ev.alert_id, id1, RECORD_ID_LEN);
+	assert_true(has_recipient(&ev, "se-shelter-stockholm"));
+	assert_int_equal(ev.last_success_ms, T0 + 10 * HOUR);
+	/* The deadline now counts from the corrected contact. */
+	assert_int_equal(watchdog_next(&wc, &c, T0 + 75 * HOUR), T0 + 82 * HOUR);
+	quiet(&c, T0 + 82 * HOUR - 1);
+	step(&c, T0 + 82 * HOUR, id3, &ev);
+	assert_int_equal(ev.kind, SILENCE);
+	assert_int_equal(ev.stage, 1);
+	assert_int_equal(ev.deadline_ms, T0 + 82 * HOUR);
+}
+
+/* The same correction after the corrected deadline too has passed: the
+ * silence it was raised for went on, so the alert stays open (and
+ * escalates on its schedule). */
+static void test_correction_keeps_alert_still_due(void **state)
+{
+	(void)state;
+	struct case_event h[] = {
+		ev_open(T0, HIGH),
+		ev_contact(T0 + 10 * HOUR, IOM, PHONE, NO_ANSWER, T0 + 10 * HOUR),
+	};
+	struct case_state c;
+	forward(&c, h, 2);
+	struct watch_event ev;
+	step(&c, T0 + 72 * HOUR, id1, &ev);
+	h[1].outcome = SAFE;
+	corrected(&c, h, 2, T0 + 90 * HOUR);
+	assert_int_equal(c.last_success_ms, T0 + 10 * HOUR);
+	assert_string_equal(c.alert.resolve, "");
+	assert_true(c.alert.open);
+	assert_int_equal(watchdog_next(&wc, &c, T0 + 90 * HOUR), T0 + 96 * HOUR);
+}
+
+/* A success that was in fact a failure: the deadline falls back to the
+ * base before it, which has passed, so the watchdog raises the alert that
+ * was due all along, at once. */
+static void test_correction_raises_alert(void **state)
+{
+	(void)state;
+	struct case_event h[] = {
+		ev_open(T0, HIGH),
+		ev_contact(T0 + 10 * HOUR, IOM, PHONE, SAFE, T0 + 10 * HOUR),
+	};
+	struct case_state c;
+	forward(&c, h, 2);
+	int64_t now = T0 + 75 * HOUR;
+	assert_int_equal(watchdog_next(&wc, &c, now), T0 + 82 * HOUR);
+	quiet(&c, now);
+	h[1].outcome = NO_ANSWER;
+	corrected(&c, h, 2, now);
+	assert_int_equal(c.last_success_ms, 0);
+	assert_int_equal(c.failed_attempts, 1);
+	assert_int_equal(watchdog_next(&wc, &c, now), T0 + 72 * HOUR); /* passed: due now */
+	struct watch_event ev;
+	step(&c, now, id1, &ev);
+	assert_int_equal(ev.kind, SILENCE);
+	assert_int_equal(ev.stage, 1);
+	assert_true(ev.first);
+	assert_int_equal(ev.deadline_ms, T0 + 72 * HOUR);
+	assert_int_equal(ev.last_success_ms, 0);
+}
+
+/* Three failed attempts on two channels raised the early alert; the second
+ * channel was a typing error.  One channel, one organisation: no early
+ * alert is due, so the alert ends; the silence deadline stays. */
+static void test_correction_ends_early_alert(void **state)
+{
+	(void)state;
+	int64_t now = T0 + HOUR;
+	struct case_event h[] = {
+		ev_open(T0, HIGH),
+		ev_contact(now + 1, IOM, PHONE, NO_ANSWER, now + 1),
+		ev_contact(now + 2, IOM, SMS, NO_ANSWER, now + 2),
+		ev_contact(now + 3, IOM, PHONE, NO_ANSWER, now + 3),
+	};
+	struct case_state c;
+	forward(&c, h, 4);
+	struct watch_event ev;
+	step(&c, now + 3, id1, &ev);
+	assert_int_equal(ev.kind, FAILED);
+	h[2].channel = PHONE;
+	corrected(&c, h, 4, now + 4);
+	assert_int_equal(c.failed_attempts, 3);
+	assert_int_equal(c.failed_channels, 1u << PHONE);
+	assert_string_equal(c.alert.resolve, "corrected");
+	step(&c, now + 4, id2, &ev);
+	assert_string_equal(ev.resolution, "corrected");
+	assert_int_equal(ev.kind, FAILED);
+	assert_int_equal(watchdog_next(&wc, &c, now + 4), T0 + 72 * HOUR);
+
+	/* The other way round: a correction that makes the attempts count
+	 * raises the early alert at the next look. */
+	struct case_event g[] = {
+		ev_open(T0, HIGH),
+		ev_contact(now + 1, IOM, PHONE, NO_ANSWER, now + 1),
+		ev_contact(now + 2, IOM, PHONE, NO_ANSWER, now + 2),
+		ev_contact(now + 3, IOM, PHONE, NO_ANSWER, now + 3),
+	};
+	forward(&c, g, 4);
+	assert_int_equal(watchdog_next(&wc, &c, now + 3), T0 + 72 * HOUR);
+	g[2].channel = SMS;
+	corrected(&c, g, 4, now + 4);
+	assert_int_equal(watchdog_next(&wc, &c, now + 4), now + 4);
+	step(&c, now + 4, id1, &ev);
+	assert_int_equal(ev.kind, FAILED);
+}
+
+/* An acknowledged alert ends when a corrected success lies after the
+ * acknowledgement it was re-armed from, as a new success would end it; a
+ * corrected success before the acknowledgement changes nothing. */
+static void test_correction_after_ack(void **state)
+{
+	(void)state;
+	int64_t raised = T0 + 72 * HOUR, acked = raised + HOUR;
+	struct case_event h[] = {
+		ev_open(T0, HIGH),
+		ev_contact(T0 + 10 * HOUR, IOM, PHONE, NO_ANSWER, T0 + 10 * HOUR),
+		ev_at(CASE_EV_ACKED, acked, ""),
+		ev_contact(acked + HOUR, IOM, PHONE, NO_ANSWER, acked + HOUR),
+	};
+	struct case_state c;
+	forward(&c, h, 2);
+	struct watch_event ev;
+	step(&c, raised, id1, &ev);
+	forward(&c, h + 2, 2);
+	assert_true(c.alert.acked);
+	/* Before the acknowledgement: history, nothing more. */
+	h[1].outcome = SAFE;
+	corrected(&c, h, 4, acked + 2 * HOUR);
+	assert_int_equal(c.last_success_ms, T0 + 10 * HOUR);
+	assert_string_equal(c.alert.resolve, "");
+	assert_int_equal(watchdog_next(&wc, &c, acked + 2 * HOUR), acked + 72 * HOUR);
+	/* After it: the acknowledged alert ends. */
+	h[3].outcome = SAFE;
+	corrected(&c, h, 4, acked + 2 * HOUR);
+	assert_string_equal(c.alert.resolve, "corrected");
+	step(&c, acked + 2 * HOUR, id2, &ev);
+	assert_string_equal(ev.resolution, "corrected");
+	assert_int_equal(watchdog_next(&wc, &c, acked + 2 * HOUR), acked + HOUR + 72 * HOUR);
+}
+
+/* A risk level corrected: the window of the corrected level, as if it had
+ * been assessed so; a later assessment stays in force over a corrected
+ * earlier one. */
+static void test_correction_of_risk(void **state)
+{
+	(void)state;
+	struct case_event h[] = {
+		ev_open(T0, MEDIUM),
+		ev_risk(T0 + HOUR, HIGH, 0),
+	};
+	struct case_state c;
+	forward(&c, h, 2);
+	struct watch_event ev;
+	step(&c, T0 + 72 * HOUR, id1, &ev);
+	/* It was medium: 14 days, not 72 hours. */
+	h[1].risk = MEDIUM;
+	corrected(&c, h, 2, T0 + 80 * HOUR);
+	assert_int_equal(c.risk, MEDIUM);
+	assert_string_equal(c.alert.resolve, "corrected");
+	step(&c, T0 + 80 * HOUR, id2, &ev);
+	assert_int_equal(watchdog_next(&wc, &c, T0 + 80 * HOUR), T0 + 14 * DAY);
+
+	/* Only the assessment in force counts: correcting an earlier one
+	 * changes nothing; correcting the latest changes level and danger. */
+	struct case_event g[] = {
+		ev_open(T0, HIGH),
+		ev_risk(T0 + HOUR, HIGH, 0),
+		ev_risk(T0 + 2 * HOUR, LOW, 0),
+	};
+	forward(&c, g, 3);
+	g[1].risk = LOW;
+	corrected(&c, g, 3, T0 + 3 * HOUR);
+	assert_int_equal(c.risk, LOW);
+	g[2].risk = HIGH;
+	g[2].immediate_danger = 1;
+	corrected(&c, g, 3, T0 + 3 * HOUR);
+	assert_int_equal(c.risk, HIGH);
+	assert_true(c.immediate_danger);
+	assert_int_equal(watchdog_next(&wc, &c, T0 + 3 * HOUR), T0 + 72 * HOUR);
+}
+
+/* An alert open after an accepted handover moved the base stays open: a
+ * correction that takes nothing away from it changes nothing about it. */
+static void test_correction_leaves_handed_over_alert(void **state)
+{
+	(void)state;
+	struct case_event h[] = {
+		ev_open(T0, HIGH),
+		ev_contact(T0 + 10 * HOUR, IOM, PHONE, NO_ANSWER, T0 + 10 * HOUR),
+		ev_at(CASE_EV_ACCEPTED, T0 + 73 * HOUR, IOM),
+	};
+	struct case_state c;
+	forward(&c, h, 2);
+	struct watch_event ev;
+	step(&c, T0 + 72 * HOUR, id1, &ev);
+	forward(&c, h + 2, 1);
+	step(&c, T0 + 73 * HOUR, id2, &ev);
+	assert_string_equal(ev.cause, "handover");
+	h[1].channel = SMS;
+	corrected(&c, h, 3, T0 + 74 * HOUR);
+	assert_true(c.alert.open);
+	assert_string_equal(c.alert.resolve, "");
+	assert_int_equal(c.last_attempt_channel, SMS);
+	assert_int_equal(watchdog_next(&wc, &c, T0 + 74 * HOUR), T0 + 96 * HOUR);
+}
+
 /* What the metrics count each alert entry as (vigil_alerts_total). */
 static void test_event_classes(void **state)
 {
@@ -566,6 +956,14 @@ int main(void)
 		cmocka_unit_test(test_offer_answered_in_time_raises_nothing),
 		cmocka_unit_test(test_close_resolves_and_stops),
 		cmocka_unit_test(test_no_early_alert_when_disabled),
+		cmocka_unit_test(test_rebuild_is_as_if_submitted_so),
+		cmocka_unit_test(test_correction_resolves_alert),
+		cmocka_unit_test(test_correction_keeps_alert_still_due),
+		cmocka_unit_test(test_correction_raises_alert),
+		cmocka_unit_test(test_correction_ends_early_alert),
+		cmocka_unit_test(test_correction_after_ack),
+		cmocka_unit_test(test_correction_of_risk),
+		cmocka_unit_test(test_correction_leaves_handed_over_alert),
 		cmocka_unit_test(test_event_classes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
