@@ -1,7 +1,8 @@
 /*
  * alerts.c - alerts on the command line:
  *
- *   vigil alerts [--follow] [--after N]
+ *   vigil alerts [--follow] [--after N] [--desk NAME] [--exec CMD [--exec-timeout S]]
+ *   vigil alerts --open
  *   vigil alert ack ALERT_ID --case ID --decision DECISION [--reason TEXT]
  *
  * "alerts" subscribes to our organisation's alerts and prints each one the
@@ -10,14 +11,25 @@
  * what is stored and not yet acknowledged, then, with --follow, each new
  * one as it comes.  The relay delivers its Erasure entries the same way
  * (what it erased of our cases' entries, why, on whose request); they are
- * printed as erasures, not as alerts.  The tool keeps no copy of a record
- * or of opened text, so an erasure leaves it nothing to delete.  It
- * acknowledges what it has printed, and only that:
- * the position of the last line that reached standard output is sent as a
- * DeliveryAck whenever the stream pauses, and once more before it exits,
- * followed by a query whose answer shows the relay has read it.  An alert
- * that was delivered but not printed (a failure, a signal in between) is
+ * printed as erasures, not as alerts (delivery.c writes both).  The tool
+ * keeps no copy of a record or of opened text, so an erasure leaves it
+ * nothing to delete.
+ *
+ * It acknowledges what it has handled, and only that: a delivery is
+ * handled once its line reached standard output and, with --exec CMD,
+ * once CMD exited 0 for it (hook.c runs it; a failure is tried again, and
+ * what comes after waits).  The position of the last one handled is sent
+ * as a DeliveryAck whenever the stream pauses, and once more before it
+ * exits, followed by a query whose answer shows the relay has read it.  A
+ * delivery that was not handled (a failure, a signal in between) is
  * replayed the next time.
+ *
+ * With --follow a lost connection is no end: the tool connects again,
+ * waiting longer after each failed attempt (retry.c), and subscribes after
+ * the last position it handled, so that a delivery handled just before
+ * the loss, whose acknowledgement the relay never read, is neither shown
+ * again nor left unacknowledged (it is acknowledged on the new
+ * connection).  Only a failure that no new attempt can mend ends it.
  *
  * "alert ack" records a decision on an open alert (an AlertAck record),
  * which stops its escalation, and prints the receipt like the other
@@ -28,6 +40,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -39,6 +53,8 @@ enum {
 	OPT_REASON,
 	OPT_DESK,
 	OPT_OPEN,
+	OPT_EXEC,
+	OPT_EXEC_TIMEOUT,
 };
 
 /* Without --follow: the stream has ended when nothing came for this long. */
@@ -46,11 +62,23 @@ enum {
 /* With --follow: how long one wait lasts before the loop looks at signals
  * and acknowledges what it printed. */
 #define FOLLOW_SLICE_MS 500
+/* With --follow: after this long without a frame, a query (the latest
+ * checkpoint) checks that the connection still leads to the relay.  A
+ * relay that vanished without closing the connection (a host that went
+ * down, a NAT mapping that expired) would otherwise leave us waiting for
+ * ever; the query also keeps such mappings alive. */
+#define FOLLOW_PROBE_MS 60000
 /* Acknowledge at the latest after this many printed alerts, even while
  * they keep coming. */
 #define ACK_EVERY 64
 /* Frames looked at after the final acknowledgement, for its refusal. */
 #define DRAIN_MAX (VIGIL_DELIVERIES_KEPT_MAX + 64)
+/* --exec-timeout: the default and the largest, in seconds. */
+#define EXEC_TIMEOUT_DEFAULT_S 60
+#define EXEC_TIMEOUT_MAX_S 86400
+/* The longest single sleep of a wait, so that a signal that comes just
+ * before it is seen soon. */
+#define PAUSE_SLICE_MS 200
 
 static volatile sig_atomic_t stop_signal;
 
@@ -71,248 +99,34 @@ static void catch_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-/* ---- printing one alert ------------------------------------------------------------ */
-
-static void time_or_none(int64_t ms, char *out, size_t n)
+static int64_t mono_ms(void)
 {
-	if (ms > 0)
-		vigil_format_time(ms, out, n);
-	else
-		snprintf(out, n, "none");
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void alert_text(const struct vigil_alert *a)
+/* Sleeps ms, less when SIGINT or SIGTERM comes: 1 then, else 0. */
+static int pause_ms(int ms)
 {
-	char at[VIGIL_TIME_LEN], deadline[VIGIL_TIME_LEN], success[VIGIL_TIME_LEN];
-	vigil_format_time(a->received_at_ms, at, sizeof(at));
-	time_or_none(a->deadline_ms, deadline, sizeof(deadline));
-	time_or_none(a->last_success_ms, success, sizeof(success));
-	printf("%llu %s %s %s ", (unsigned long long)a->position, at, a->case_id, a->kind);
-	if (a->stage == 0)
-		printf("resolved (%s)", a->resolution[0] ? a->resolution : "unknown");
-	else
-		printf("stage %u%s", a->stage, a->stage == 2 ? " (escalated)" : "");
-	if (!strcmp(a->cause, "after-ack"))
-		printf(" (raised again: the silence went on after an acknowledgement)");
-	else if (!strcmp(a->cause, "handover"))
-		printf(" (open alert of a case now with you)");
-	printf("; alert %s; police: %s; deadline missed: %s; last success: %s; "
-	       "failed attempts: %u; recipients: ", a->alert_id_hex, a->police_advice, deadline,
-	       success, a->failed_attempts);
-	for (size_t i = 0; i < a->n_recipients; i++)
-		printf("%s%s", i ? ", " : "", a->recipients[i]);
-	printf("\n");
-}
-
-static void alert_json(const struct vigil_alert *a)
-{
-	FILE *f = stdout;
-	int n = 0;
-	const char *recipients[VIGIL_RECIPIENTS_MAX];
-	for (size_t i = 0; i < a->n_recipients; i++)
-		recipients[i] = a->recipients[i];
-	fputc('{', f);
-	json_key(f, &n, "position");
-	fprintf(f, "%llu", (unsigned long long)a->position);
-	json_key(f, &n, "received_at");
-	json_write_time(f, a->received_at_ms);
-	json_key(f, &n, "case_id");
-	json_write_string(f, a->case_id);
-	json_key(f, &n, "kind");
-	json_write_string(f, a->kind);
-	json_key(f, &n, "stage");
-	fprintf(f, "%u", a->stage);
-	json_key(f, &n, "resolution");
-	json_write_string_or_null(f, a->stage == 0 ? a->resolution : NULL);
-	json_key(f, &n, "cause");
-	json_write_string_or_null(f, a->cause[0] ? a->cause : NULL);
-	json_key(f, &n, "alert_id");
-	json_write_string(f, a->alert_id_hex);
-	json_key(f, &n, "police");
-	json_write_string(f, a->police);
-	json_key(f, &n, "police_advice");
-	json_write_string(f, a->police_advice);
-	json_key(f, &n, "deadline");
-	json_write_time(f, a->deadline_ms);
-	json_key(f, &n, "last_success");
-	json_write_time(f, a->last_success_ms);
-	json_key(f, &n, "failed_attempts");
-	fprintf(f, "%u", a->failed_attempts);
-	json_key(f, &n, "recipients");
-	json_write_strings(f, recipients, a->n_recipients);
-	json_key(f, &n, "record_id");
-	json_write_hex(f, a->record_id, VIGIL_RECORD_ID_LEN);
-	json_key(f, &n, "leaf_hash");
-	json_write_hex(f, a->leaf_hash, VIGIL_HASH_LEN);
-	json_key(f, &n, "checkpoint_size");
-	fprintf(f, "%llu", (unsigned long long)a->checkpoint.size);
-	fputs("}\n", f);
-}
-
-/* ---- printing one erasure ---------------------------------------------------------
- *
- * An erasure's fields are listed once (erasure_fields), each written by a
- * put_* call that knows both forms, so the text line and the JSON object
- * cannot drift apart.  Text: the head fields (label "") separated by
- * spaces, then "LABEL: VALUE" separated by "; "; a field with no label
- * (NULL) is in the JSON object only.  An empty string or an absent id is
- * "none" in the text and null in JSON.
- */
-
-struct sink {
-	int json;
-	int n;         /* JSON members written */
-	int labelled;  /* text: labelled fields written */
-	int head;      /* text: head fields written */
-};
-
-/* The key or the separator and label; 0 when the field is not in this form. */
-static int put_begin(struct sink *s, const char *key, const char *label)
-{
-	if (s->json) {
-		json_key(stdout, &s->n, key);
-		return 1;
+	int64_t end = mono_ms() + ms;
+	while (!stop_signal) {
+		int64_t left = end - mono_ms();
+		if (left <= 0)
+			return 0;
+		if (left > PAUSE_SLICE_MS)
+			left = PAUSE_SLICE_MS;
+		struct timespec ts = { 0, (long)left * 1000000L };
+		nanosleep(&ts, NULL);
 	}
-	if (!label)
-		return 0;
-	if (!label[0]) {
-		printf("%s", s->head++ ? " " : "");
-		return 1;
-	}
-	printf("%s%s: ", s->labelled++ ? "; " : " ", label);
 	return 1;
 }
 
-static void put_u64(struct sink *s, const char *key, const char *label, uint64_t v)
+/* For the jitter of the delays: offices that lost the same relay at the
+ * same moment should not all come back at the same moment. */
+static uint32_t rnd32(void)
 {
-	if (put_begin(s, key, label))
-		printf("%llu", (unsigned long long)v);
-}
-
-static void put_time(struct sink *s, const char *key, const char *label, int64_t ms)
-{
-	if (!put_begin(s, key, label))
-		return;
-	if (s->json) {
-		json_write_time(stdout, ms);
-		return;
-	}
-	char t[VIGIL_TIME_LEN];
-	time_or_none(ms, t, sizeof(t));
-	printf("%s", t);
-}
-
-static void put_str(struct sink *s, const char *key, const char *label, const char *v)
-{
-	if (!put_begin(s, key, label))
-		return;
-	if (s->json)
-		json_write_string_or_null(stdout, v);
-	else
-		printf("%s", v && v[0] ? v : "none");
-}
-
-/* n bytes as hex; absent: none / null. */
-static void put_hex(struct sink *s, const char *key, const char *label, const uint8_t *b,
-		    size_t n, int present)
-{
-	if (!put_begin(s, key, label))
-		return;
-	if (s->json && !present)
-		fputs("null", stdout);
-	else if (s->json)
-		json_write_hex(stdout, b, n);
-	else if (!present)
-		printf("none");
-	else
-		for (size_t i = 0; i < n; i++)
-			printf("%02x", b[i]);
-}
-
-/* JSON true or false; the text names the two cases. */
-static void put_bool(struct sink *s, const char *key, const char *label, int v,
-		     const char *text_true, const char *text_false)
-{
-	if (!put_begin(s, key, label))
-		return;
-	if (s->json)
-		fputs(v ? "true" : "false", stdout);
-	else
-		printf("%s", v ? text_true : text_false);
-}
-
-/* Numbers: [1,2] / 1,2. */
-static void put_u64s(struct sink *s, const char *key, const char *label, const uint64_t *v,
-		     size_t n)
-{
-	if (!put_begin(s, key, label))
-		return;
-	printf("%s", s->json ? "[" : "");
-	for (size_t i = 0; i < n; i++)
-		printf("%s%llu", i ? "," : "", (unsigned long long)v[i]);
-	printf("%s", s->json ? "]" : "");
-}
-
-/* Organisations: ["a","b"] / a, b. */
-static void put_orgs(struct sink *s, const char *key, const char *label,
-		     const char (*v)[VIGIL_ORG_LEN], size_t n)
-{
-	if (!put_begin(s, key, label))
-		return;
-	if (s->json)
-		fputc('[', stdout);
-	for (size_t i = 0; i < n; i++) {
-		if (s->json) {
-			fputs(i ? "," : "", stdout);
-			json_write_string(stdout, v[i]);
-		} else {
-			printf("%s%s", i ? ", " : "", v[i]);
-		}
-	}
-	if (s->json)
-		fputc(']', stdout);
-}
-
-/* The fields of an erasure, in the order both forms print them. */
-static void erasure_fields(const struct vigil_alert *a, struct sink *s)
-{
-	put_u64(s, "position", "", a->position);
-	put_time(s, "received_at", "", a->received_at_ms);
-	put_str(s, "case_id", "", a->case_id);
-	put_str(s, "kind", "", a->kind);
-	put_bool(s, "whole_record", "what", a->erase_whole, "records", "sealed-texts");
-	put_u64s(s, "entries", "entries", a->erased, a->erased_n);
-	put_str(s, "reason", "reason", a->erase_reason);
-	put_str(s, "requested_by", "requested by", a->requested_by);
-	put_hex(s, "request_id", "request", a->request_id, VIGIL_RECORD_ID_LEN,
-		a->requested_by[0] != '\0');
-	put_str(s, "reference", "reference", a->erase_reference);
-	put_orgs(s, "recipients", "recipients", a->recipients, a->n_recipients);
-	put_hex(s, "record_id", NULL, a->record_id, VIGIL_RECORD_ID_LEN, 1);
-	put_hex(s, "leaf_hash", NULL, a->leaf_hash, VIGIL_HASH_LEN, 1);
-	put_u64(s, "checkpoint_size", NULL, a->checkpoint.size);
-}
-
-static void erasure_print(const struct vigil_alert *a, int json)
-{
-	struct sink s = { .json = json };
-	if (json)
-		fputc('{', stdout);
-	erasure_fields(a, &s);
-	printf("%s\n", json ? "}" : "");
-}
-
-/* Prints one alert or erasure and makes sure it left: 0, or -1 when
- * standard output failed (it then counts as not shown). */
-static int alert_print(const struct vigil_alert *a, int json)
-{
-	if (a->event == VIGIL_EVENT_ERASURE)
-		erasure_print(a, json);
-	else if (json)
-		alert_json(a);
-	else
-		alert_text(a);
-	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;
+	return ((uint32_t)random() << 16) ^ (uint32_t)random();
 }
 
 /* ---- alerts ------------------------------------------------------------------------ */
@@ -320,6 +134,7 @@ static int alert_print(const struct vigil_alert *a, int json)
 static void alerts_help(FILE *f)
 {
 	fprintf(f, "usage: vigil [OPTIONS] alerts [--follow] [--after N] [--desk NAME]\n"
+		   "                              [--exec CMD [--exec-timeout SECONDS]]\n"
 		   "       vigil [OPTIONS] alerts --open\n"
 		   "\n"
 		   "Prints the alerts the relay delivers to our organisation, each verified\n"
@@ -331,12 +146,36 @@ static void alerts_help(FILE *f)
 		   "\n"
 		   "  --follow             keep running and print alerts as they come, until\n"
 		   "                       SIGINT or SIGTERM (exit 0 once what was printed is\n"
-		   "                       acknowledged)\n"
+		   "                       acknowledged).  A lost or refused connection, a\n"
+		   "                       timeout or a relay that stopped pushing is no end:\n"
+		   "                       it connects again after %d s, doubling up to %d s\n"
+		   "                       (+-%d %%), and goes on after the last alert it\n"
+		   "                       printed; one line on stderr when it lost the relay\n"
+		   "                       and one when it is back.  It ends on what no retry\n"
+		   "                       mends: a certificate refused (ours by the relay, or\n"
+		   "                       the relay's by us), a delivery that does not verify,\n"
+		   "                       a refusal, a usage error\n"
 		   "  --after N            start after log position N (default: after what\n"
 		   "                       this desk acknowledged)\n"
 		   "  --desk NAME          our organisation's desk (1-%d of a-z 0-9 -; default:\n"
 		   "                       default): each desk has its own position, so every\n"
 		   "                       desk receives every alert once\n"
+		   "  --exec CMD           for each alert and erasure, run /bin/sh -c CMD with\n"
+		   "                       the delivery's JSON object (as --json prints it) on\n"
+		   "                       its stdin and its fields in VIGIL_* variables\n"
+		   "                       (VIGIL_POSITION, VIGIL_KIND, VIGIL_CASE_ID,\n"
+		   "                       VIGIL_ALERT_ID, VIGIL_STAGE, VIGIL_POLICE, ...;\n"
+		   "                       VIGIL_ERASED_ENTRIES; VIGIL_DESK, VIGIL_ATTEMPT);\n"
+		   "                       nothing from the relay is put in the command line.\n"
+		   "                       Its stdout goes to our stderr.  A delivery is\n"
+		   "                       printed and acknowledged once CMD exits 0; a\n"
+		   "                       failure (exit status, signal, timeout) is tried\n"
+		   "                       again with the same delays under --follow, and what\n"
+		   "                       comes after waits; without --follow it ends the run\n"
+		   "                       (exit 3)\n"
+		   "  --exec-timeout SECONDS\n"
+		   "                       longest run of CMD, 1-%d (default %d); then its\n"
+		   "                       process group is killed and the run counts as failed\n"
 		   "  --open               instead: the alerts open now on our cases and\n"
 		   "                       addressed to us, from the relay's case state; it\n"
 		   "                       consumes nothing (every colleague sees the same list).\n"
@@ -374,7 +213,9 @@ static void alerts_help(FILE *f)
 		   "them (this tool keeps none).\n"
 		   "Exit status: 0 done, 1 refused by the relay, 2 usage error, 3 connection,\n"
 		   "TLS, protocol or verification failure (nothing after the alert that\n"
-		   "failed is printed).\n", QUIET_MS / 1000, VIGIL_DESK_MAX);
+		   "failed is printed), or CMD failed without --follow.\n", QUIET_MS / 1000,
+		RETRY_FIRST_MS / 1000, RETRY_CAP_MS / 1000, RETRY_JITTER_PCT, VIGIL_DESK_MAX,
+		EXEC_TIMEOUT_MAX_S, EXEC_TIMEOUT_DEFAULT_S);
 }
 
 /* Reports a libvigil failure; the exit status. */
@@ -411,74 +252,398 @@ static int ack_confirm(const struct settings *s, vigil_client *c, struct vigil_a
 	return 0;
 }
 
-static int alerts_loop(const struct settings *s, vigil_client *c, int follow, uint64_t after,
-		       const char *desk)
+/* One run of "vigil alerts" (not --open): what it was asked, its
+ * connection and how far it got. */
+struct run {
+	struct settings *s;
+	int follow;
+	const char *desk;             /* NULL: the default desk */
+	const char *exec;             /* --exec CMD, or NULL */
+	int exec_timeout_ms;
+	vigil_client *c;              /* NULL while there is no connection */
+	struct vigil_alert *a;        /* the delivery at hand */
+	struct vigil_checkpoint *cp;  /* the answer of a probe or a reconnection's check */
+	struct vigil_checkpoint *seen; /* the largest checkpoint of a delivery (size 0:
+				       * none yet) */
+	uint64_t shown;               /* the last position handled, else --after */
+	int handled;                  /* a delivery was handled: shown is ours to
+				       * acknowledge */
+	uint64_t relay_acked;         /* the desk's position at the relay, as far as we
+				       * know (Subscribed, or an acknowledgement the
+				       * relay has certainly read) */
+	int unacked;                  /* handled since the last acknowledgement sent */
+	int acked_here;               /* an acknowledgement went out on this connection */
+	uint64_t ack_sent;            /* its position */
+	int64_t alive_at;             /* when this connection last showed it works */
+	struct vigil_error lost;      /* why the last connection ended */
+	struct retry retry;
+};
+
+static int nomem(struct vigil_error *err)
 {
-	struct vigil_error err;
-	int rc = vigil_subscribe_desk(c, desk, after, NULL, &err);
+	memset(err, 0, sizeof(*err));
+	err->status = VIGIL_E_NOMEM;
+	snprintf(err->message, sizeof(err->message), "out of memory");
+	return err->status;
+}
+
+static int not_same_log(const struct run *r, const char *why, struct vigil_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	err->status = VIGIL_E_VERIFY;
+	snprintf(err->message, sizeof(err->message), "the relay's log (%llu entries) %s the log "
+		 "we followed (%llu entries): a relay restored from a backup, or another log; "
+		 "run 'vigil alerts' again to go on from the desk's acknowledged position",
+		 (unsigned long long)r->cp->size, why, (unsigned long long)r->seen->size);
+	return err->status;
+}
+
+/*
+ * After a reconnection: the relay's log must extend the one we followed.
+ * Positions are log indexes, and a relay restored from a backup writes
+ * new entries at positions we have passed: subscribing after the last one
+ * we handled would skip them without a word.  Its latest checkpoint is
+ * the one we saw, or a consistency proof leads from ours to it.
+ */
+static int run_same_log(struct run *r, struct vigil_error *err)
+{
+	int rc = vigil_get_checkpoint(r->c, r->cp, err);
 	if (rc != VIGIL_OK)
-		return failed(s, &err);
-	struct vigil_alert *a = malloc(sizeof(*a));
-	if (!a)
-		return cli_fail(s, VIGIL_E_NOMEM, "out of memory");
-	catch_signals();
-	uint64_t shown = after;          /* the last position printed */
-	int unacked = 0, acked_any = 0, status = 0, usable = 1;
-	while (!stop_signal) {
-		rc = vigil_next_alert(c, follow ? FOLLOW_SLICE_MS : QUIET_MS, a, &err);
-		if (rc != VIGIL_OK) {
-			/* A delivery that does not verify, or a refusal, leaves
-			 * the connection as it was. */
-			usable = rc == VIGIL_E_VERIFY || rc == VIGIL_E_REFUSED;
-			status = failed(s, &err);
+		return rc;
+	if (r->cp->size < r->seen->size)
+		return not_same_log(r, "is shorter than", err);
+	if (r->cp->size == r->seen->size) {
+		if (memcmp(r->cp->root, r->seen->root, VIGIL_HASH_LEN) != 0)
+			return not_same_log(r, "is not", err);
+		return VIGIL_OK;
+	}
+	struct vigil_consistency_proof *p = malloc(sizeof(*p));
+	if (!p)
+		return nomem(err);
+	rc = vigil_get_consistency_proof(r->c, r->seen->size, r->cp->size, p, err);
+	if (rc == VIGIL_OK &&
+	    vigil_verify_consistency(p, r->seen->root, r->cp->root, err) != VIGIL_OK)
+		rc = not_same_log(r, "does not extend", err);
+	free(p);
+	if (rc == VIGIL_OK)
+		*r->seen = *r->cp;
+	return rc;
+}
+
+/* Connects, checks that the log is still the one we followed, subscribes
+ * the desk after what was handled (or --after), and, when the relay's
+ * position for the desk is behind what we handled (the acknowledgement was
+ * lost with the last connection), acknowledges it on this one.  VIGIL_OK,
+ * or the status with err and no connection. */
+static int run_open(struct run *r, struct vigil_error *err)
+{
+	int rc = cli_open(r->s, &r->c, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	uint64_t acked = 0;
+	if (r->seen->size)
+		rc = run_same_log(r, err);
+	if (rc == VIGIL_OK)
+		rc = vigil_subscribe_desk(r->c, r->desk, r->shown, &acked, err);
+	r->acked_here = 0;
+	r->unacked = 0;
+	if (rc == VIGIL_OK) {
+		r->relay_acked = acked;
+		if (r->handled && r->shown > acked) {
+			rc = vigil_ack_deliveries(r->c, r->shown, err);
+			r->acked_here = 1;
+			r->ack_sent = r->shown;
+		}
+	}
+	if (rc != VIGIL_OK)
+		vigil_close(&r->c);
+	r->alive_at = mono_ms();
+	return rc;
+}
+
+/* The connection is gone (err says why); the loop connects again. */
+static void run_lose(struct run *r, const struct vigil_error *err)
+{
+	vigil_close(&r->c);
+	r->lost = *err;
+}
+
+/*
+ * --follow without a connection: connects again, waiting between attempts
+ * as retry.c says, until it works, fails in a way no retry mends, or a
+ * signal comes.  At the start (lost: 0) the first attempt is made at once.
+ * Says on stderr that the relay was lost (with why and the delay), why an
+ * attempt failed when that changed, and that it is back.  0 when
+ * connected, -1 when stopped by a signal, or an exit status.
+ */
+static int run_reconnect(struct run *r, int lost)
+{
+	char last[sizeof(r->lost.message)] = "";
+	int64_t since = mono_ms();
+	unsigned attempts = 0;
+	int delay = 0;
+	struct vigil_error err;
+	if (lost) {
+		delay = retry_next_ms(&r->retry, since, rnd32());
+		fprintf(stderr, "vigil: lost the relay: %s; reconnecting in %.1f s\n",
+			r->lost.message, delay / 1000.0);
+		snprintf(last, sizeof(last), "%s", r->lost.message);
+	}
+	for (;;) {
+		if (delay && pause_ms(delay))
+			return -1;
+		if (stop_signal)
+			return -1;
+		attempts++;
+		if (run_open(r, &err) == VIGIL_OK)
+			break;
+		if (retry_permanent(&err))
+			return failed(r->s, &err);
+		delay = retry_next_ms(&r->retry, mono_ms(), rnd32());
+		if (strcmp(err.message, last) != 0) {
+			fprintf(stderr, "vigil: cannot reach the relay: %s; retrying in %.1f s\n",
+				err.message, delay / 1000.0);
+			snprintf(last, sizeof(last), "%s", err.message);
+		}
+	}
+	retry_connected(&r->retry, mono_ms());
+	if (lost || attempts > 1)
+		fprintf(stderr, "vigil: %s the relay after %.1f s (attempt %u); resuming after "
+				"position %llu\n", lost ? "reconnected to" : "connected to",
+			(double)(mono_ms() - since) / 1000.0, attempts,
+			(unsigned long long)(r->shown > r->relay_acked ? r->shown : r->relay_acked));
+	return 0;
+}
+
+/* The delivery's environment for --exec: its fields, our desk, the attempt. */
+static int hook_environment(const struct run *r, unsigned attempt, struct hook_env *env)
+{
+	char n[16];
+	snprintf(n, sizeof(n), "%u", attempt);
+	if (delivery_env(r->a, env) != 0 ||
+	    hook_env_add(env, "VIGIL_DESK", r->desk && r->desk[0] ? r->desk : "default") != 0 ||
+	    hook_env_add(env, "VIGIL_ATTEMPT", n) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * --exec CMD for the delivery at hand, until CMD exits 0: with --follow
+ * again after each failure (the delays of retry.c, each failure on
+ * stderr), without --follow once.  0 done, -1 stopped by a signal, or an
+ * exit status.
+ */
+static int run_hook(struct run *r)
+{
+	char *json = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&json, &len);
+	if (!f)
+		return cli_fail(r->s, VIGIL_E_NOMEM, "out of memory");
+	delivery_write(f, r->a, 1);
+	if (fclose(f) != 0) {
+		free(json);
+		return cli_fail(r->s, VIGIL_E_NOMEM, "out of memory");
+	}
+	unsigned long long pos = (unsigned long long)r->a->position;
+	struct retry again = { 0 };
+	int status = 0;
+	for (unsigned attempt = 1;; attempt++) {
+		struct hook_env env = { 0 };
+		if (hook_environment(r, attempt, &env) != 0) {
+			hook_env_free(&env);
+			status = cli_fail(r->s, VIGIL_E_NOMEM, "out of memory");
 			break;
 		}
+		struct hook_result res;
+		hook_run(r->exec, json, len, &env, r->exec_timeout_ms, &stop_signal, &res);
+		hook_env_free(&env);
+		if (res.outcome == HOOK_DONE)
+			break;
+		char why[256];
+		hook_describe(&res, why, sizeof(why));
+		if (res.stopped || stop_signal) {
+			fprintf(stderr, "vigil: --exec for position %llu: %s (we were stopping); it "
+					"stays unacknowledged\n", pos, why);
+			status = -1;
+			break;
+		}
+		if (!r->follow) {
+			fprintf(stderr, "vigil: --exec failed for position %llu: %s; it and what "
+					"follows stay unacknowledged\n", pos, why);
+			status = EXIT_FAILED;
+			break;
+		}
+		int delay = retry_next_ms(&again, 0, rnd32());
+		fprintf(stderr, "vigil: --exec failed for position %llu (attempt %u): %s; "
+				"retrying in %.1f s\n", pos, attempt, why, delay / 1000.0);
+		if (pause_ms(delay)) {
+			status = -1;
+			break;
+		}
+	}
+	free(json);
+	return status;
+}
+
+/* Acknowledges what was handled since the last acknowledgement: VIGIL_OK
+ * or the status with err. */
+static int run_ack(struct run *r, struct vigil_error *err)
+{
+	if (!r->unacked)
+		return VIGIL_OK;
+	int rc = vigil_ack_deliveries(r->c, r->shown, err);
+	if (rc == VIGIL_OK) {
+		r->unacked = 0;
+		r->acked_here = 1;
+		r->ack_sent = r->shown;
+	}
+	return rc;
+}
+
+/* A failure of the connection r->c: with --follow and a failure a retry
+ * may mend, it is lost (1: go on); otherwise *status is set (0: end). */
+static int run_failure(struct run *r, int rc, const struct vigil_error *err, int *status,
+		       int *usable)
+{
+	if (r->follow && !retry_permanent(err)) {
+		run_lose(r, err);
+		return 1;
+	}
+	/* A delivery that does not verify, or a refusal, leaves the
+	 * connection as it was. */
+	*usable = rc == VIGIL_E_VERIFY || rc == VIGIL_E_REFUSED;
+	*status = failed(r->s, err);
+	return 0;
+}
+
+/* With --follow, after FOLLOW_PROBE_MS without a frame: a query.  Its
+ * answer also shows that the relay read our acknowledgements. */
+static int run_probe(struct run *r, struct vigil_error *err)
+{
+	int rc = vigil_get_checkpoint(r->c, r->cp, err);
+	if (rc == VIGIL_OK) {
+		r->alive_at = mono_ms();
+		if (r->acked_here && r->ack_sent > r->relay_acked)
+			r->relay_acked = r->ack_sent;
+	}
+	return rc;
+}
+
+/* Stopped by a signal while there was no connection: one attempt to
+ * acknowledge what was handled and the relay may not have.  0 or an exit
+ * status. */
+static int run_ack_offline(struct run *r)
+{
+	if (!r->handled || r->shown <= r->relay_acked)
+		return 0;
+	struct vigil_error err;
+	int rc = run_open(r, &err);
+	if (rc == VIGIL_OK && r->acked_here)
+		return ack_confirm(r->s, r->c, r->a);
+	if (rc == VIGIL_OK)
+		return 0;
+	fprintf(stderr, "vigil: cannot acknowledge the deliveries up to position %llu: %s; "
+			"they come again next time\n", (unsigned long long)r->shown, err.message);
+	return EXIT_FAILED;
+}
+
+static int alerts_run(struct run *r)
+{
+	struct vigil_error err;
+	int rc, status = 0, usable = 1;
+	catch_signals();
+	srandom((unsigned)getpid() ^ (unsigned)cli_now_ms());
+	if (r->follow) {
+		rc = run_reconnect(r, 0);
+		if (rc != 0)
+			return rc < 0 ? 0 : rc;
+	} else if ((rc = run_open(r, &err)) != VIGIL_OK) {
+		return failed(r->s, &err);
+	}
+	while (!stop_signal) {
+		if (!r->c) {
+			rc = run_reconnect(r, 1);
+			if (rc < 0)
+				break;
+			if (rc > 0)
+				return rc;
+			continue;
+		}
+		rc = vigil_next_alert(r->c, r->follow ? FOLLOW_SLICE_MS : QUIET_MS, r->a, &err);
+		if (rc != VIGIL_OK) {
+			if (run_failure(r, rc, &err, &status, &usable))
+				continue;
+			break;
+		}
+		struct vigil_alert *a = r->a;
+		if (a->event != VIGIL_EVENT_NONE)
+			r->alive_at = mono_ms();
 		if (a->event == VIGIL_EVENT_ALERT || a->event == VIGIL_EVENT_ERASURE) {
-			if (alert_print(a, s->json) != 0) {
+			if (r->exec && (rc = run_hook(r)) != 0) {
+				if (rc > 0)
+					status = rc;
+				break;
+			}
+			delivery_write(stdout, a, r->s->json);
+			if (fflush(stdout) != 0 || ferror(stdout)) {
 				fprintf(stderr, "vigil: cannot write the alerts; the one at position "
 						"%llu and later stay unacknowledged\n",
 					(unsigned long long)a->position);
 				status = EXIT_FAILED;
 				break;
 			}
-			shown = a->position;
-			if (++unacked < ACK_EVERY)
+			r->shown = a->position;
+			r->handled = 1;
+			if (a->checkpoint.size > r->seen->size)
+				*r->seen = a->checkpoint;
+			if (++r->unacked < ACK_EVERY)
 				continue;
 		}
-		/* A pause (or many alerts): acknowledge what was printed. */
-		if (unacked) {
-			if ((rc = vigil_ack_deliveries(c, shown, &err)) != VIGIL_OK) {
-				status = failed(s, &err);
-				unacked = 0;
-				usable = 0;
-				break;
-			}
-			unacked = 0;
-			acked_any = 1;
+		/* A pause (or many alerts): acknowledge what was handled. */
+		if ((rc = run_ack(r, &err)) != VIGIL_OK) {
+			if (run_failure(r, rc, &err, &status, &usable))
+				continue;
+			usable = 0;
+			break;
 		}
 		if (a->event == VIGIL_EVENT_LAGGING) {
 			/* The relay stopped pushing: catch up by replay after what
-			 * was printed (and is now acknowledged). */
-			if ((rc = vigil_subscribe_desk(c, desk, shown, NULL, &err)) != VIGIL_OK) {
-				usable = rc == VIGIL_E_REFUSED;
-				status = failed(s, &err);
-				break;
+			 * was handled (and is now acknowledged). */
+			uint64_t acked = 0;
+			rc = vigil_subscribe_desk(r->c, r->desk, r->shown, &acked, &err);
+			if (rc == VIGIL_OK) {
+				r->relay_acked = acked;
+				continue;
 			}
-			continue;
-		}
-		if (a->event == VIGIL_EVENT_NONE && !follow)
+			if (run_failure(r, rc, &err, &status, &usable))
+				continue;
+			usable = rc == VIGIL_E_REFUSED;
 			break;
+		}
+		if (a->event != VIGIL_EVENT_NONE)
+			continue;
+		if (!r->follow)
+			break;
+		if (mono_ms() - r->alive_at >= FOLLOW_PROBE_MS && (rc = run_probe(r, &err)) != VIGIL_OK) {
+			if (run_failure(r, rc, &err, &status, &usable))
+				continue;
+			break;
+		}
 	}
-	/* Whatever ended the loop, what was printed is acknowledged if the
+	if (!r->c) {
+		/* Stopped while there was no connection. */
+		return status ? status : run_ack_offline(r);
+	}
+	/* Whatever ended the loop, what was handled is acknowledged if the
 	 * connection still allows it. */
-	if (usable && unacked && vigil_ack_deliveries(c, shown, &err) == VIGIL_OK)
-		acked_any = 1;
-	if (usable && acked_any) {
-		int r = ack_confirm(s, c, a);
-		if (r != 0 && status == 0)
-			status = r;
+	if (usable && r->unacked)
+		run_ack(r, &err);
+	if (usable && r->acked_here) {
+		int st = ack_confirm(r->s, r->c, r->a);
+		if (st != 0 && status == 0)
+			status = st;
 	}
-	free(a);
 	return status;
 }
 
@@ -556,6 +721,17 @@ static int alerts_open(const struct settings *s, vigil_client *c)
 	return fflush(stdout) == 0 ? 0 : EXIT_FAILED;
 }
 
+
+/* --exec-timeout: whole seconds, 1 to EXEC_TIMEOUT_MAX_S. */
+static int parse_seconds(const char *arg, int *out)
+{
+	uint64_t v;
+	if (cli_parse_u64(arg, &v) != 0 || v < 1 || v > EXEC_TIMEOUT_MAX_S)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
 int cmd_alerts(struct settings *s, int argc, char *argv[])
 {
 	static const struct option options[] = {
@@ -564,11 +740,14 @@ int cmd_alerts(struct settings *s, int argc, char *argv[])
 		{ "after", required_argument, NULL, OPT_AFTER },
 		{ "desk", required_argument, NULL, OPT_DESK },
 		{ "open", no_argument, NULL, OPT_OPEN },
+		{ "exec", required_argument, NULL, OPT_EXEC },
+		{ "exec-timeout", required_argument, NULL, OPT_EXEC_TIMEOUT },
 		{ NULL, 0, NULL, 0 },
 	};
-	int follow = 0, open_only = 0, after_given = 0, opt;
+	int follow = 0, open_only = 0, after_given = 0, timeout_given = 0, opt;
+	int exec_timeout_s = EXEC_TIMEOUT_DEFAULT_S;
 	uint64_t after = 0;
-	const char *desk = NULL;
+	const char *desk = NULL, *exec = NULL;
 	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case '?':
@@ -592,6 +771,17 @@ int cmd_alerts(struct settings *s, int argc, char *argv[])
 		case OPT_OPEN:
 			open_only = 1;
 			break;
+		case OPT_EXEC:
+			if (!optarg[0])
+				return cli_usage_error("alerts: --exec wants a command");
+			exec = optarg;
+			break;
+		case OPT_EXEC_TIMEOUT:
+			if (parse_seconds(optarg, &exec_timeout_s) != 0)
+				return cli_usage_error("alerts: --exec-timeout wants seconds from 1 "
+						       "to %d, not '%s'", EXEC_TIMEOUT_MAX_S, optarg);
+			timeout_given = 1;
+			break;
 		default: {
 			int r = cli_global_option(s, opt, optarg);
 			if (r != 0)
@@ -604,15 +794,41 @@ int cmd_alerts(struct settings *s, int argc, char *argv[])
 	struct vigil_error derr;
 	if (desk && vigil_desk_check(desk, &derr) != VIGIL_OK)
 		return cli_usage_error("alerts: --desk: %s", derr.message);
-	if (open_only && (follow || after_given || desk))
+	if (open_only && (follow || after_given || desk || exec))
 		return cli_usage_error("alerts: --open lists what is open; it takes no --follow, "
-				       "--after or --desk");
-	vigil_client *c;
-	int rc = cli_connect(s, &c);
-	if (rc != 0)
+				       "--after, --desk or --exec");
+	if (timeout_given && !exec)
+		return cli_usage_error("alerts: --exec-timeout goes with --exec");
+	int rc;
+	if (open_only) {
+		vigil_client *c;
+		if ((rc = cli_connect(s, &c)) != 0)
+			return rc;
+		rc = alerts_open(s, c);
+		vigil_close(&c);
 		return rc;
-	rc = open_only ? alerts_open(s, c) : alerts_loop(s, c, follow, after, desk);
-	vigil_close(&c);
+	}
+	if ((rc = cli_settings(s)) != 0)
+		return rc;
+	struct run r = {
+		.s = s,
+		.follow = follow,
+		.desk = desk,
+		.exec = exec,
+		.exec_timeout_ms = exec_timeout_s * 1000,
+		.shown = after,
+		.a = malloc(sizeof(struct vigil_alert)),
+		.cp = malloc(sizeof(struct vigil_checkpoint)),
+		.seen = calloc(1, sizeof(struct vigil_checkpoint)),
+	};
+	if (!r.a || !r.cp || !r.seen)
+		rc = cli_fail(s, VIGIL_E_NOMEM, "out of memory");
+	else
+		rc = alerts_run(&r);
+	vigil_close(&r.c);
+	free(r.a);
+	free(r.cp);
+	free(r.seen);
 	return rc;
 }
 

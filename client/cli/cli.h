@@ -9,7 +9,9 @@
  * "checkpoint" and "proof", verify.c, case.c for the case records, correct.c for "correct",
  * casequery.c for the case queries, alerts.c for "alerts" and "alert ack",
  * members.c for "members", export.c, report.c and exportverify.c for
- * "export" and "verify --export").
+ * "export" and "verify --export").  What "alerts" shows of a delivery is in
+ * delivery.c, the command it runs for each (--exec) in hook.c, and when
+ * it tries again after a failure (--follow) in retry.c.
  *
  * Exit statuses: 0 success, 1 refused by the relay, 2 usage error (also a
  * local file or key problem, a malformed receipt file), 3 connection, TLS,
@@ -18,6 +20,7 @@
 #ifndef VIGIL_CLI_H
 #define VIGIL_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -90,6 +93,9 @@ int cli_settings(struct settings *s);
 /* cli_settings(), then connects; 0 with *c, or an exit status after
  * printing why. */
 int cli_connect(struct settings *s, vigil_client **c);
+/* Connects with settings that cli_settings() accepted, printing nothing:
+ * VIGIL_OK with *c, or the libvigil status with err. */
+int cli_open(const struct settings *s, vigil_client **c, struct vigil_error *err);
 /* A failure of ours (not the library's): prints it like output_failure()
  * with status (VIGIL_E_USAGE, VIGIL_E_IO, VIGIL_E_VERIFY ...) and returns
  * the exit status for it. */
@@ -230,6 +236,75 @@ int cmd_correct(struct settings *s, int argc, char *argv[]);
 /* alerts.c: "alerts" and "alert ack". */
 int cmd_alerts(struct settings *s, int argc, char *argv[]);
 int cmd_alert(struct settings *s, int argc, char *argv[]);
+
+/* delivery.c: one delivered alert or erasure, in the forms of "alerts". */
+struct hook_env;
+/* The text line, or with json the JSON object on one line, to f. */
+void delivery_write(FILE *f, const struct vigil_alert *a, int json);
+/* The delivery's VIGIL_* variables for --exec, appended to env; -1 when out
+ * of memory. */
+int delivery_env(const struct vigil_alert *a, struct hook_env *env);
+
+/* hook.c: running the --exec command for one delivery. */
+/* Environment variables NAME=value, malloc()ed, NULL-terminated in v. */
+struct hook_env {
+	char **v;
+	size_t n, cap;
+};
+int hook_env_add(struct hook_env *e, const char *name, const char *value);
+void hook_env_free(struct hook_env *e);
+enum hook_outcome {
+	HOOK_DONE,       /* exit status 0 */
+	HOOK_FAILED,     /* another exit status (code) */
+	HOOK_SIGNALLED,  /* ended by a signal (code) */
+	HOOK_TIMED_OUT,  /* still running after the timeout (code, ms): its process
+			  * group was killed */
+	HOOK_NOT_RUN,    /* could not be started (code: errno) */
+};
+struct hook_result {
+	enum hook_outcome outcome;
+	int code;
+	int timed_out;   /* the timeout passed */
+	int stopped;     /* *stop was set while it ran: it got SIGTERM */
+	int ms;          /* how long it ran */
+};
+/* Runs /bin/sh -c cmd in a process group of its own with in (in_len
+ * bytes) on its standard input, its standard output on our standard
+ * error, our environment without VIGIL_* plus env; waits for it at most
+ * timeout_ms (then SIGTERM to the group, SIGKILL a second later), and
+ * passes SIGTERM on to it when *stop becomes non-zero meanwhile. */
+void hook_run(const char *cmd, const char *in, size_t in_len, const struct hook_env *env,
+	      int timeout_ms, volatile sig_atomic_t *stop, struct hook_result *out);
+/* "exit status 1", "killed by signal 9 (Killed)", "timed out after 60 s;
+ * ...", "could not be started: ...". */
+void hook_describe(const struct hook_result *r, char *buf, size_t n);
+
+/* retry.c: what --follow does after a failure (pure: no I/O, no clock). */
+#define RETRY_FIRST_MS 1000     /* the first delay ... */
+#define RETRY_CAP_MS 60000      /* ... doubling up to this */
+#define RETRY_JITTER_PCT 20     /* each delay spread by +-20 % */
+#define RETRY_STABLE_MS 60000   /* a connection that held this long resets the delay */
+/* The reconnection state of one run. */
+struct retry {
+	unsigned attempt;        /* delays taken since the last reset */
+	int connected;           /* connected since the last delay */
+	int64_t connected_at_ms;
+};
+/* The delay before attempt number attempt (0: the first) with rnd, a
+ * uniformly random 32-bit number: RETRY_FIRST_MS * 2^attempt, at most
+ * RETRY_CAP_MS, spread by RETRY_JITTER_PCT. */
+int retry_delay_ms(unsigned attempt, uint32_t rnd);
+/* A connection was made (and subscribed) at now_ms. */
+void retry_connected(struct retry *r, int64_t now_ms);
+/* The delay before the next attempt, after a loss or a failed attempt at
+ * now_ms: from the first delay again when the connection before had held
+ * for RETRY_STABLE_MS. */
+int retry_next_ms(struct retry *r, int64_t now_ms, uint32_t rnd);
+/* 1 when trying again cannot help: the relay refused our certificate or
+ * we refused its own, a delivery did not verify, a refusal other than
+ * UNAVAILABLE or INTERNAL, a local or usage error; 0 for a lost or
+ * refused connection, a timeout, a TLS handshake the relay broke off. */
+int retry_permanent(const struct vigil_error *err);
 
 /* members.c: "members". */
 int cmd_members(struct settings *s, int argc, char *argv[]);

@@ -234,12 +234,8 @@ int cli_settings(struct settings *s)
 	return 0;
 }
 
-int cli_connect(struct settings *s, vigil_client **c)
+int cli_open(const struct settings *s, vigil_client **c, struct vigil_error *err)
 {
-	*c = NULL;
-	int rc = cli_settings(s);
-	if (rc != 0)
-		return rc;
 	struct vigil_options o = {
 		.host = s->host,
 		.port = s->port ? s->port : CLI_DEFAULT_PORT,
@@ -251,8 +247,17 @@ int cli_connect(struct settings *s, vigil_client **c)
 		.enc_cert_file = s->enc_cert,
 		.enc_key_file = s->enc_key,
 	};
+	return vigil_connect(&o, c, err);
+}
+
+int cli_connect(struct settings *s, vigil_client **c)
+{
+	*c = NULL;
+	int rc = cli_settings(s);
+	if (rc != 0)
+		return rc;
 	struct vigil_error err;
-	rc = vigil_connect(&o, c, &err);
+	rc = cli_open(s, c, &err);
 	if (rc != VIGIL_OK) {
 		output_failure(&err, s->json);
 		return cli_exit_status(rc);

@@ -4,8 +4,15 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "clikit.h"
 #include "harness.h"
@@ -234,4 +241,160 @@ void expect_member(const char *obj, const char *key, const char *want)
 	jstr(jmust(obj, key), v, sizeof(v));
 	if (strcmp(v, want) != 0)
 		fail_msg("\"%s\" is \"%s\", expected \"%s\" in %s", key, v, want, obj);
+}
+
+/* ---- the tool in the background (alerts --follow) --------------------------- */
+
+static int64_t bg_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cli_bg_start(struct cli_bg *b, struct cli_args *a)
+{
+	a->v[a->n] = NULL;
+	memset(b, 0, sizeof(*b));
+	int po[2], pe[2];
+	assert_int_equal(pipe(po), 0);
+	assert_int_equal(pipe(pe), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int in = open("/dev/null", O_RDONLY);
+		if (in < 0 || dup2(in, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
+			_exit(126);
+		close(po[0]);
+		close(pe[0]);
+		execv(a->v[0], (char *const *)a->v);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	b->pid = pid;
+	b->out_fd = po[0];
+	b->err_fd = pe[0];
+}
+
+int cli_bg_pump(struct cli_bg *b, int ms)
+{
+	struct pollfd p[2];
+	nfds_t n = 0;
+	if (b->out_fd >= 0)
+		p[n++] = (struct pollfd){ .fd = b->out_fd, .events = POLLIN };
+	if (b->err_fd >= 0)
+		p[n++] = (struct pollfd){ .fd = b->err_fd, .events = POLLIN };
+	if (n == 0)
+		return 0;
+	int r = poll(p, n, ms);
+	if (r <= 0)
+		return 1;
+	for (nfds_t i = 0; i < n; i++) {
+		if (!p[i].revents)
+			continue;
+		int is_out = p[i].fd == b->out_fd;
+		char *buf = is_out ? b->out : b->err;
+		size_t *len = is_out ? &b->n_out : &b->n_err;
+		ssize_t got = read(p[i].fd, buf + *len, CLI_OUT_MAX - 1 - *len);
+		if (got <= 0) {
+			close(p[i].fd);
+			*(is_out ? &b->out_fd : &b->err_fd) = -1;
+			continue;
+		}
+		*len += (size_t)got;
+		buf[*len] = '\0';
+	}
+	return 1;
+}
+
+int cli_bg_line(struct cli_bg *b, int ms, char *line, size_t n, int64_t *seen_ms)
+{
+	int64_t deadline = bg_wall_ms() + ms;
+	for (;;) {
+		char *nl = memchr(b->out + b->used, '\n', b->n_out - b->used);
+		if (nl) {
+			size_t len = (size_t)(nl - (b->out + b->used)) + 1;
+			assert_true(len < n);
+			memcpy(line, b->out + b->used, len);
+			line[len] = '\0';
+			b->used += len;
+			*seen_ms = bg_wall_ms();
+			return 1;
+		}
+		int64_t left = deadline - bg_wall_ms();
+		if (left <= 0 || !cli_bg_pump(b, (int)left))
+			return 0;
+	}
+}
+
+/* Complete lines of text beginning with prefix. */
+static int count_lines(const char *text, const char *prefix)
+{
+	int n = 0;
+	size_t pl = strlen(prefix);
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		if (!strncmp(p, prefix, pl))
+			n++;
+		p = nl + 1;
+	}
+	return n;
+}
+
+int cli_bg_err_lines(struct cli_bg *b, const char *prefix, int count, int ms)
+{
+	int64_t deadline = bg_wall_ms() + ms;
+	for (;;) {
+		int n = count_lines(b->err, prefix);
+		int64_t left = deadline - bg_wall_ms();
+		if (n >= count || left <= 0 || !cli_bg_pump(b, (int)(left > 50 ? 50 : left)))
+			return n;
+	}
+}
+
+static int bg_reap(struct cli_bg *b, int ms)
+{
+	int64_t deadline = bg_wall_ms() + ms;
+	int st, status = -1;
+	while (bg_wall_ms() < deadline) {
+		cli_bg_pump(b, 20);
+		pid_t r = waitpid(b->pid, &st, WNOHANG);
+		if (r == b->pid) {
+			status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			break;
+		}
+	}
+	if (status < 0) {
+		kill(b->pid, SIGKILL);
+		waitpid(b->pid, &st, 0);
+	}
+	b->pid = -1;
+	/* The rest of the output, until both pipes close (bounded). */
+	for (int i = 0; i < 40 && cli_bg_pump(b, 50); i++)
+		;
+	if (b->out_fd >= 0)
+		close(b->out_fd);
+	if (b->err_fd >= 0)
+		close(b->err_fd);
+	b->out_fd = b->err_fd = -1;
+	return status;
+}
+
+int cli_bg_stop(struct cli_bg *b, int sig, int ms)
+{
+	if (b->pid <= 0)
+		return -1;
+	kill(b->pid, sig);
+	return bg_reap(b, ms);
+}
+
+int cli_bg_wait(struct cli_bg *b, int ms)
+{
+	if (b->pid <= 0)
+		return -1;
+	return bg_reap(b, ms);
 }

@@ -56,6 +56,39 @@ void cli_expect_fail(const struct cli_result *r, int status, const char *error,
 /* A usage error: status 2, nothing on stdout, "vigil: <line>" and the hint. */
 void cli_expect_usage(const struct cli_result *r, const char *line);
 
+/* ---- the tool in the background (alerts --follow) --------------------------- */
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A vigil process that runs while the test goes on, its stdout and stderr
+ * read as they come.  pid is -1 when none runs. */
+struct cli_bg {
+	pid_t pid;
+	int out_fd, err_fd;
+	char out[CLI_OUT_MAX];
+	size_t n_out, used;       /* bytes read; bytes handed out as lines */
+	char err[CLI_OUT_MAX];
+	size_t n_err;
+};
+
+/* Starts the arguments (stdin /dev/null; killed if the test dies). */
+void cli_bg_start(struct cli_bg *b, struct cli_args *a);
+/* Reads what is there, waiting at most ms for something; 0 at EOF of both. */
+int cli_bg_pump(struct cli_bg *b, int ms);
+/* The next complete line of stdout within ms (copied into line), with the
+ * wall-clock time it was seen; 0 when none came. */
+int cli_bg_line(struct cli_bg *b, int ms, char *line, size_t n, int64_t *seen_ms);
+/* Waits at most ms until stderr holds at least count lines beginning with
+ * prefix; how many it holds then. */
+int cli_bg_err_lines(struct cli_bg *b, const char *prefix, int count, int ms);
+/* Sends sig and waits at most ms for the exit: its status, -1 on timeout
+ * (the process is then killed); the rest of the output is read. */
+int cli_bg_stop(struct cli_bg *b, int sig, int ms);
+/* The same when the process ends by itself: its status, -1 when it is
+ * still running after ms (it is then killed). */
+int cli_bg_wait(struct cli_bg *b, int ms);
+
 /* ---- a little JSON (the subset the tool writes) ------------------------------ */
 
 /* The end of the JSON value at p, or NULL when it is malformed. */

@@ -117,133 +117,20 @@ static struct cli_result *vigil_as(int slot, const char *who, ...)
 
 /* ---- vigil in the background (--follow) ------------------------------------------ */
 
-struct bg {
-	pid_t pid;
-	int out_fd, err_fd;
-	char out[CLI_OUT_MAX];
-	size_t n_out, used;       /* bytes read; bytes handed out as lines */
-	char err[CLI_OUT_MAX];
-	size_t n_err;
-};
+static struct cli_bg BG = { .pid = -1, .out_fd = -1, .err_fd = -1 };
 
-static struct bg BG = { .pid = -1, .out_fd = -1, .err_fd = -1 };
-
-static void bg_start(struct bg *b, const char *who, ...)
+static void bg_start(struct cli_bg *b, const char *who, ...)
 {
 	static struct cli_args a;
 	va_list ap;
 	va_start(ap, who);
 	build_args(&a, who, ap);
 	va_end(ap);
-	memset(b, 0, sizeof(*b));
-	int po[2], pe[2];
-	assert_int_equal(pipe(po), 0);
-	assert_int_equal(pipe(pe), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int in = open("/dev/null", O_RDONLY);
-		if (in < 0 || dup2(in, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
-			_exit(126);
-		close(po[0]);
-		close(pe[0]);
-		execv(a.v[0], (char *const *)a.v);
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	b->pid = pid;
-	b->out_fd = po[0];
-	b->err_fd = pe[0];
+	cli_bg_start(b, &a);
 }
 
-/* Reads what is there, waiting at most ms for something; 0 at EOF of both. */
-static int bg_pump(struct bg *b, int ms)
-{
-	struct pollfd p[2];
-	nfds_t n = 0;
-	if (b->out_fd >= 0)
-		p[n++] = (struct pollfd){ .fd = b->out_fd, .events = POLLIN };
-	if (b->err_fd >= 0)
-		p[n++] = (struct pollfd){ .fd = b->err_fd, .events = POLLIN };
-	if (n == 0)
-		return 0;
-	int r = poll(p, n, ms);
-	if (r <= 0)
-		return 1;
-	for (nfds_t i = 0; i < n; i++) {
-		if (!p[i].revents)
-			continue;
-		int is_out = p[i].fd == b->out_fd;
-		char *buf = is_out ? b->out : b->err;
-		size_t *len = is_out ? &b->n_out : &b->n_err;
-		ssize_t got = read(p[i].fd, buf + *len, CLI_OUT_MAX - 1 - *len);
-		if (got <= 0) {
-			close(p[i].fd);
-			*(is_out ? &b->out_fd : &b->err_fd) = -1;
-			continue;
-		}
-		*len += (size_t)got;
-		buf[*len] = '\0';
-	}
-	return 1;
-}
-
-/* The next complete line of stdout within ms (copied into line), with the
- * wall-clock time it was seen; 0 when none came. */
-static int bg_line(struct bg *b, int ms, char *line, size_t n, int64_t *seen_ms)
-{
-	int64_t deadline = wall_ms() + ms;
-	for (;;) {
-		char *nl = memchr(b->out + b->used, '\n', b->n_out - b->used);
-		if (nl) {
-			size_t len = (size_t)(nl - (b->out + b->used)) + 1;
-			assert_true(len < n);
-			memcpy(line, b->out + b->used, len);
-			line[len] = '\0';
-			b->used += len;
-			*seen_ms = wall_ms();
-			return 1;
-		}
-		int64_t left = deadline - wall_ms();
-		if (left <= 0 || !bg_pump(b, (int)left))
-			return 0;
-	}
-}
-
-/* Sends sig and waits at most ms for the exit: its status, -1 on timeout
- * (the process is then killed). */
-static int bg_stop(struct bg *b, int sig, int ms)
-{
-	if (b->pid <= 0)
-		return -1;
-	kill(b->pid, sig);
-	int64_t deadline = wall_ms() + ms;
-	int st, status = -1;
-	while (wall_ms() < deadline) {
-		bg_pump(b, 50);
-		pid_t r = waitpid(b->pid, &st, WNOHANG);
-		if (r == b->pid) {
-			status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-			break;
-		}
-	}
-	if (status < 0) {
-		kill(b->pid, SIGKILL);
-		waitpid(b->pid, &st, 0);
-	}
-	b->pid = -1;
-	/* The rest of the output, until both pipes close (bounded). */
-	for (int i = 0; i < 40 && bg_pump(b, 50); i++)
-		;
-	if (b->out_fd >= 0)
-		close(b->out_fd);
-	if (b->err_fd >= 0)
-		close(b->err_fd);
-	b->out_fd = b->err_fd = -1;
-	return status;
-}
+#define bg_line cli_bg_line
+#define bg_stop cli_bg_stop
 
 /* ---- a little JSON (the subset the tool writes) ------------------------------------ */
 
@@ -1026,7 +913,8 @@ static void test_usage_errors(void **state)
 	struct cli_result *r = vigil_as(0, COORD, "alerts", "--help", NULL);
 	cli_expect_ok(r);
 	static const char head[] = "usage: vigil [OPTIONS] alerts [--follow] [--after N] "
-				   "[--desk NAME]\n       vigil [OPTIONS] alerts --open\n";
+				   "[--desk NAME]\n                              [--exec CMD "
+				   "[--exec-timeout SECONDS]]\n       vigil [OPTIONS] alerts --open\n";
 	assert_true(strncmp(r->out, head, strlen(head)) == 0);
 	r = vigil_as(0, COORD, "alert", "ack", "--help", NULL);
 	cli_expect_ok(r);
@@ -1135,8 +1023,8 @@ static void test_desks_and_open(void **state)
 	r = vigil_as(0, COORD, "alerts", "--desk", "Day!", NULL);
 	cli_expect_usage(r, "alerts: --desk: a desk is 1-32 of a-z 0-9 -, not \"Day!\"");
 	r = vigil_as(0, COORD, "alerts", "--open", "--follow", NULL);
-	cli_expect_usage(r, "alerts: --open lists what is open; it takes no --follow, --after or "
-			    "--desk");
+	cli_expect_usage(r, "alerts: --open lists what is open; it takes no --follow, --after, "
+			    "--desk or --exec");
 	struct tclient raw;
 	if (tclient_open(&raw, R.port, COORD) != 0)
 		fail_msg("%s", raw.err);
