@@ -5,7 +5,9 @@
 #   - vigild: /usr/sbin/vigild, the unit in /lib/systemd/system, vigild(8),
 #     vigild.conf(5), the example configuration and member directory in
 #     /usr/share/doc/vigild/examples, and no conffile (nothing in /etc);
-#   - vigil-client: /usr/bin/vigil and vigil(1);
+#   - vigil-client: /usr/bin/vigil, vigil(1), the unit template
+#     vigil-alerts@.service, which runs the packaged vigil and mail hook
+#     /usr/libexec/vigil/vigil-alert-mail (executable, shellcheck-clean);
 #   - libvigil0: libvigil.so.0 in the multiarch library directory;
 #   - libvigil-dev: vigil.h, libvigil.so, libvigil.a and vigil.pc, which a
 #     program is compiled and linked with, and runs;
@@ -78,7 +80,8 @@ has vigild /usr/sbin/vigild /lib/systemd/system/vigild.service \
 	/usr/share/man/man8/vigild.8.gz /usr/share/man/man5/vigild.conf.5.gz \
 	/usr/share/doc/vigild/examples/vigild.conf /usr/share/doc/vigild/examples/directory.conf \
 	/usr/share/doc/vigild/copyright
-has vigil-client /usr/bin/vigil /usr/share/man/man1/vigil.1.gz
+has vigil-client /usr/bin/vigil /usr/share/man/man1/vigil.1.gz \
+	/lib/systemd/system/vigil-alerts@.service /usr/libexec/vigil/vigil-alert-mail
 has libvigil0 "/usr/lib/$multiarch/libvigil.so.0"
 has libvigil-dev /usr/include/vigil.h "/usr/lib/$multiarch/libvigil.so" \
 	"/usr/lib/$multiarch/libvigil.a" "/usr/lib/$multiarch/pkgconfig/vigil.pc"
@@ -117,6 +120,13 @@ if grep -q '^Type=notify' "$unit" &&
 	! readelf -d "$work/root/usr/sbin/vigild" | grep -q 'NEEDED.*libsystemd'; then
 	problem "vigild.service is Type=notify but the packaged vigild is built without libsystemd"
 fi
+
+# The alerts unit runs the packaged vigil and hook; the hook is executable.
+unit=$work/root/lib/systemd/system/vigil-alerts@.service
+grep -q '^ExecStart=/usr/bin/vigil .* --exec /usr/libexec/vigil/vigil-alert-mail$' "$unit" ||
+	problem "vigil-alerts@.service does not run /usr/bin/vigil with the packaged hook"
+[ -x "$work/root/usr/libexec/vigil/vigil-alert-mail" ] ||
+	problem "/usr/libexec/vigil/vigil-alert-mail is not executable"
 
 # libvigil-dev is usable: a program built with vigil.pc links and runs.
 cat >"$work/prog.c" <<'C'
@@ -169,6 +179,8 @@ done
 if command -v shellcheck >/dev/null; then
 	shellcheck -s sh "$src"/deploy/debian/*.postinst "$src"/deploy/debian/*.postrm ||
 		problem "shellcheck: the maintainer scripts in deploy/debian"
+	shellcheck -s sh "$work/root/usr/libexec/vigil/vigil-alert-mail" ||
+		problem "shellcheck: the packaged vigil-alert-mail"
 else
 	echo "deb: shellcheck is missing: the maintainer scripts were only parsed"
 fi
