@@ -397,6 +397,8 @@ static int run_reconnect(struct run *r, int lost)
 		attempts++;
 		if (run_open(r, &err) == VIGIL_OK)
 			break;
+		if (stop_signal)
+			return -1; /* a signal may have cut the attempt short */
 		if (retry_permanent(&err))
 			return failed(r->s, &err);
 		delay = retry_next_ms(&r->retry, mono_ms(), rnd32());
@@ -618,14 +620,15 @@ static int alerts_run(struct run *r)
 			}
 			if (run_failure(r, rc, &err, &status, &usable))
 				continue;
-			usable = rc == VIGIL_E_REFUSED;
 			break;
 		}
 		if (a->event != VIGIL_EVENT_NONE)
 			continue;
 		if (!r->follow)
 			break;
-		if (mono_ms() - r->alive_at >= FOLLOW_PROBE_MS && (rc = run_probe(r, &err)) != VIGIL_OK) {
+		if (mono_ms() - r->alive_at < FOLLOW_PROBE_MS)
+			continue;
+		if ((rc = run_probe(r, &err)) != VIGIL_OK) {
 			if (run_failure(r, rc, &err, &status, &usable))
 				continue;
 			break;
