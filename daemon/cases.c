@@ -132,7 +132,8 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 		{ &cs->list, "SELECT c.case_id, c.state, c.responsible, c.risk, c.minor, "
 			     "c.last_success_ms, c.next_event_ms, "
 			     "CASE WHEN c.alert_id IS NOT NULL AND c.alert_resolve = '' "
-			     "THEN c.alert_stage ELSE 0 END FROM "
+			     "THEN c.alert_stage ELSE 0 END, "
+			     "c.stall_id IS NOT NULL AND c.stall_resolve = '' FROM "
 			     "case_parties p JOIN cases c ON c.case_id = p.case_id WHERE p.org=? "
 			     "ORDER BY c.case_id" },
 		{ &cs->acks, "SELECT author, received_at_ms, record FROM entries WHERE case_id=? "
@@ -690,6 +691,7 @@ static int read_list(struct cases *cs, const char *org, struct case_result *res)
 		s->last_success_ms = sqlite3_column_int64(st, 5);
 		s->next_event_ms = sqlite3_column_int64(st, 6);
 		s->alert_stage = sqlite3_column_int(st, 7);
+		s->stalled = sqlite3_column_int(st, 8);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? VG_OK : rc == SQLITE_NOMEM ? VG_ENOMEM : db_fail(cs, rc);
@@ -725,8 +727,8 @@ static int read_open_alerts(struct cases *cs, const char *org, struct case_resul
 	int rc = read_list(cs, org, res);
 	size_t cap = 0;
 	for (size_t i = 0; rc == VG_OK && i < res->n_cases; i++) {
-		if (!res->cases[i].alert_stage && res->cases[i].state !=
-		    VIGIL__V1__CASE_STATE__CASE_STATE_ACTIVE)
+		/* Only a case with an open alert is loaded. */
+		if (!res->cases[i].alert_stage && !res->cases[i].stalled)
 			continue;
 		struct case_state c;
 		int found = load(cs, res->cases[i].case_id, &c);

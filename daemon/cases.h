@@ -124,6 +124,7 @@ struct case_summary {
 	int64_t last_success_ms;
 	int64_t next_event_ms;             /* when the watchdog next acts (0: nothing) */
 	int alert_stage;                   /* of the open alert; 0: none */
+	int stalled;                       /* a stalled handover's alert is open */
 };
 
 struct case_read {

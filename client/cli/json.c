@@ -14,43 +14,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "utf8.h"
 
 /* ---- writing ---------------------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence at s, 0 when it is not one.  At most
- * avail bytes (at least 1) are read: a sequence cut short by the end of
- * the text is not one. */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-	unsigned c = s[0];
-	size_t n;
-	unsigned cp;
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xE0) == 0xC0) {
-		n = 2;
-		cp = c & 0x1F;
-	} else if ((c & 0xF0) == 0xE0) {
-		n = 3;
-		cp = c & 0x0F;
-	} else if ((c & 0xF8) == 0xF0) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n > avail)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return n;
-}
 
 void json_write_string(FILE *f, const char *str)
 {
@@ -76,7 +42,7 @@ void json_write_string(FILE *f, const char *str)
 			fprintf(f, "\\u%04x", c);
 			s++;
 		} else {
-			size_t n = utf8_len(s, (size_t)(end - s));
+			size_t n = cli_utf8_len(s, (size_t)(end - s));
 			if (n == 0) {
 				fputs("\\ufffd", f);
 				s++;
@@ -230,7 +196,7 @@ static int parse_string(struct parser *ps, char **out, size_t *out_len)
 			return perr(ps, "a control character inside a string");
 		}
 		if (ch != '\\') {
-			size_t l = utf8_len((const unsigned char *)ps->p,
+			size_t l = cli_utf8_len((const unsigned char *)ps->p,
 					    (size_t)(ps->end - ps->p));
 			if (l == 0) {
 				free(buf);
