@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "view.h"
 
 enum {
 	OPT_FOLLOW = OPT_COMMAND_BASE,
@@ -179,7 +180,7 @@ static void alerts_help(FILE *f)
 		   "  --open               instead: the alerts open now on our cases and\n"
 		   "                       addressed to us, from the relay's case state; it\n"
 		   "                       consumes nothing (every colleague sees the same list).\n"
-		   "                       One line each: CASE KIND stage LABEL; alert ID;\n"
+		   "                       One line each: CASE KIND stage LABEL; alert: ID;\n"
 		   "                       raised: TIME; escalates: TIME|never; deadline\n"
 		   "                       missed: TIME|none; police: ADVICE; acknowledged by:\n"
 		   "                       ORG DECISION TIME, ...|nobody ('no open alerts' when\n"
@@ -187,7 +188,7 @@ static void alerts_help(FILE *f)
 		   "\n"
 		   "One line per alert:\n"
 		   "\n"
-		   "  POSITION TIME CASE KIND stage S[ (escalated)] | resolved (HOW); alert ID;\n"
+		   "  POSITION TIME CASE KIND stage S[ (escalated)] | resolved (HOW); alert: ID;\n"
 		   "  police: ADVICE; deadline missed: TIME; last success: TIME; failed\n"
 		   "  attempts: N; recipients: ORG, ...\n"
 		   "\n"
@@ -201,7 +202,7 @@ static void alerts_help(FILE *f)
 		   "The relay delivers its erasures of our cases' entries the same way (on\n"
 		   "the owner's request, or by its retention rules), one line each:\n"
 		   "\n"
-		   "  POSITION TIME CASE erasure what: sealed-texts|records; entries: N,...;\n"
+		   "  POSITION TIME CASE erasure; what: sealed-texts|records; entries: N,...;\n"
 		   "  reason: REASON; requested by: ORG|none; request: ID|none; reference:\n"
 		   "  REF|none; recipients: ORG, ...\n"
 		   "\n"
@@ -661,65 +662,63 @@ static int alerts_open(const struct settings *s, vigil_client *c)
 		return failed(s, &err);
 	if (!n && !s->json)
 		printf("no open alerts\n");
-	for (size_t i = 0; i < n; i++) {
+	int nomem = 0;
+	for (size_t i = 0; i < n && !nomem; i++) {
 		const struct vigil_open_alert *a = &list[i];
-		char id[2 * VIGIL_RECORD_ID_LEN + 1], raised[VIGIL_TIME_LEN], esc[VIGIL_TIME_LEN],
-			dl[VIGIL_TIME_LEN];
-		vigil_hex_encode(a->alert_id, VIGIL_RECORD_ID_LEN, id);
-		vigil_format_time(a->raised_at_ms, raised, sizeof(raised));
-		if (a->escalates_at_ms)
-			vigil_format_time(a->escalates_at_ms, esc, sizeof(esc));
-		if (a->deadline_ms)
-			vigil_format_time(a->deadline_ms, dl, sizeof(dl));
+		struct view v;
+		view_init(&v);
+		view_str(&v, "case_id", "", a->case_id);
+		view_str(&v, "kind", "", a->kind);
+		view_uint(&v, "stage", "stage", a->stage);
+		view_say(&v, "%s", vigil_alert_stage_label(a->stage));
+		view_str(&v, "stage_label", NULL, vigil_alert_stage_label(a->stage));
+		view_hex(&v, "alert_id", "alert", a->alert_id, VIGIL_RECORD_ID_LEN);
+		view_time(&v, "raised_at", "raised", a->raised_at_ms);
+		view_time(&v, "escalates_at", "escalates", a->escalates_at_ms);
+		if (a->escalates_at_ms <= 0)
+			view_say(&v, "never");
+		view_time(&v, "deadline", "deadline missed", a->deadline_ms);
+		view_str(&v, "police", "police", a->police);
+		json_t *acks = json_array();
+		char *who = NULL;
+		size_t who_len = 0;
+		FILE *m = open_memstream(&who, &who_len);
+		for (size_t j = 0; acks && m && j < a->n_acks; j++) {
+			struct view k;
+			view_init(&k);
+			view_str(&k, "organisation", "", a->acks[j].organisation);
+			view_str(&k, "decision", "", a->acks[j].decision);
+			view_time(&k, "at", "", a->acks[j].at_ms);
+			json_t *o = view_object(&k);
+			if (!o || json_array_append_new(acks, o) != 0)
+				v.nomem = 1;
+			if (j)
+				fputc(',', m);
+			view_write_inline(&k, m);
+			view_free(&k);
+		}
+		if (m)
+			fclose(m);
+		view_json(&v, "acks", "acknowledged by", acks);
+		/* "ORG DECISION TIME, ..." (view_write_inline puts a space first) */
+		if (who)
+			view_say(&v, "%s", a->n_acks ? who + 1 : "nobody");
+		else
+			v.nomem = 1;
+		free(who);
 		if (s->json) {
-			int k = 0;
-			putchar('{');
-			json_key(stdout, &k, "case_id");
-			json_write_string(stdout, a->case_id);
-			json_key(stdout, &k, "kind");
-			json_write_string(stdout, a->kind);
-			json_key(stdout, &k, "stage");
-			printf("%u", a->stage);
-			json_key(stdout, &k, "stage_label");
-			json_write_string(stdout, vigil_alert_stage_label(a->stage));
-			json_key(stdout, &k, "alert_id");
-			json_write_string(stdout, id);
-			json_key(stdout, &k, "raised_at");
-			json_write_time(stdout, a->raised_at_ms);
-			json_key(stdout, &k, "escalates_at");
-			json_write_time(stdout, a->escalates_at_ms);
-			json_key(stdout, &k, "deadline");
-			json_write_time(stdout, a->deadline_ms);
-			json_key(stdout, &k, "police");
-			json_write_string(stdout, a->police);
-			json_key(stdout, &k, "acks");
-			putchar('[');
-			for (size_t j = 0; j < a->n_acks; j++) {
-				int m = 0;
-				printf("%s{", j ? "," : "");
-				json_key(stdout, &m, "organisation");
-				json_write_string(stdout, a->acks[j].organisation);
-				json_key(stdout, &m, "decision");
-				json_write_string(stdout, a->acks[j].decision);
-				json_key(stdout, &m, "at");
-				json_write_time(stdout, a->acks[j].at_ms);
-				putchar('}');
-			}
-			printf("]}\n");
-			continue;
+			nomem = view_write_json(view_object(&v), stdout) != 0;
+		} else {
+			json_t *o = view_object(&v); /* complete? */
+			nomem = o == NULL;
+			json_decref(o);
+			if (!nomem)
+				view_write_summary(&v, stdout);
 		}
-		printf("%s %s stage %s; alert %s; raised: %s; escalates: %s; deadline missed: %s; "
-		       "police: %s; acknowledged by: ", a->case_id, a->kind,
-		       vigil_alert_stage_label(a->stage), id, raised,
-		       a->escalates_at_ms ? esc : "never", a->deadline_ms ? dl : "none", a->police);
-		for (size_t j = 0; j < a->n_acks; j++) {
-			char at[VIGIL_TIME_LEN];
-			vigil_format_time(a->acks[j].at_ms, at, sizeof(at));
-			printf("%s%s %s %s", j ? ", " : "", a->acks[j].organisation,
-			       a->acks[j].decision, at);
-		}
-		printf("%s\n", a->n_acks ? "" : "nobody");
+		view_free(&v);
 	}
+	if (nomem)
+		fputs("vigil: out of memory\n", stderr);
 	vigil_free(list);
 	return fflush(stdout) == 0 ? 0 : EXIT_FAILED;
 }
@@ -885,7 +884,7 @@ static int alert_ack(struct settings *s, int argc, char *argv[])
 			ack_help(stdout);
 			return 0;
 		case OPT_CASE: ack.case_id = optarg; break;
-		case OPT_DECISION: ack.decision = optarg; break;
+		case OPT_DECISION: ack.decision = cli_code(optarg, vigil_ack_decision_name); break;
 		case OPT_REASON: ack.reason = optarg; break;
 		default: {
 			int r = cli_global_option(s, opt, optarg);
@@ -927,7 +926,10 @@ static int alert_ack(struct settings *s, int argc, char *argv[])
 	if (rc == VIGIL_OK) {
 		char hex[2 * VIGIL_RECORD_ID_LEN + 1];
 		vigil_hex_encode(ack.alert_id, VIGIL_RECORD_ID_LEN, hex);
-		output_receipt_with(r, s->json, "alert_id", hex);
+		char sum[256], w[64];
+		snprintf(sum, sizeof(sum), "case %s: alert %s acknowledged: %s", ack.case_id, hex,
+			 output_words(ack.decision, w, sizeof(w)));
+		output_receipt(r, s->json, sum, "alert_id", hex);
 	} else {
 		output_failure(&err, s->json);
 		status = cli_exit_status(rc);
@@ -959,7 +961,9 @@ int cmd_alert(struct settings *s, int argc, char *argv[])
 		alert_help(stdout);
 		return 0;
 	}
-	if (!strcmp(sub, "ack"))
+	if (!strcmp(sub, "ack")) {
+		cli_subcommand(sub);
 		return alert_ack(s, argc - 1, argv + 1);
+	}
 	return cli_usage_error("alert: unknown subcommand '%s' (ack)", sub);
 }

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "view.h"
 
 enum {
 	OPT_CASE = OPT_COMMAND_BASE,
@@ -51,6 +52,7 @@ enum {
 	OPT_RECORD_ID,
 	OPT_WHOLE,
 	OPT_REFERENCE,
+	OPT_NOT_MINOR,
 };
 
 /* More --party or --factor options than this are a usage error before the
@@ -97,14 +99,15 @@ static int list_add(const char **list, size_t *n, const char *v, const char *wha
 	return 0;
 }
 
-/* Prints the result of a submission and returns the exit status.  The
- * receipt gets one more member (key, value) when key is not NULL. */
+/* Prints the result of a submission and returns the exit status: what
+ * happened to the case (summary), then the receipt, with one more member
+ * (key, value) when key is not NULL. */
 static int finish(const struct settings *s, const char *case_id, int rc,
-		  const struct vigil_receipt *r, const struct vigil_error *err, const char *key,
-		  const char *value)
+		  const struct vigil_receipt *r, const struct vigil_error *err, const char *summary,
+		  const char *key, const char *value)
 {
 	if (rc == VIGIL_OK) {
-		output_receipt_with(r, s->json, key, value);
+		output_receipt(r, s->json, summary, key, value);
 		return 0;
 	}
 	output_failure(err, s->json);
@@ -126,8 +129,9 @@ static void open_help(FILE *f)
 		   "\n"
 		   "Opens a case (only coordinators do): our organisation becomes its owner and\n"
 		   "responsible and, with the organisations named by --party, a party to the\n"
-		   "case.  A closed case is reopened the same way by its owner or by the\n"
-		   "coordinator responsible when it was closed.\n"
+		   "case.  A closed case is reopened by its owner or by the coordinator\n"
+		   "responsible when it was closed, with 'vigil case reopen' (which keeps its\n"
+		   "facts) or the same way as it was opened.\n"
 		   "\n"
 		   "  --case ID            OWNER/PSEUDONYM: your organisation id, '/', and a\n"
 		   "                       pseudonym of 3-64 characters of A-Z a-z 0-9 -\n"
@@ -151,13 +155,96 @@ static void open_help(FILE *f)
 		VIGIL_PARTIES_MAX, VIGIL_TEXT_MAX, receipt_help);
 }
 
-static int case_open(struct settings *s, int argc, char *argv[])
+static void reopen_help(FILE *f)
 {
+	fprintf(f, "usage: vigil [OPTIONS] case reopen --case ID [--risk LEVEL]\n"
+		   "                 [--minor | --not-minor] [--return-country CC]\n"
+		   "                 [--return-date DATE] [--party ORG ...]\n"
+		   "                 [--consent SCOPE [--consent-at TIME] |\n"
+		   "                  --override-risk-to-life TEXT]\n"
+		   "\n"
+		   "Reopens a closed case (its owner, or the coordinator responsible when it\n"
+		   "was closed): a case-open record that keeps the case's facts as the relay\n"
+		   "has them (risk, minor, country and date of return, the consent and when\n"
+		   "it was given) except those given here.  The parties stay parties;\n"
+		   "--party adds one.  A case opened under the risk-to-life override needs\n"
+		   "--consent or a new --override-risk-to-life justification.  The options\n"
+		   "are those of 'vigil case open'; --not-minor records that the returnee is\n"
+		   "not a minor.\n%s",
+		receipt_help);
+}
+
+/* Fills what a reopening keeps from the case as the relay has it: the
+ * facts of its status, and the consent time of its latest case-open
+ * record.  0, or an exit status after printing why. */
+static int reopen_facts(const struct settings *s, vigil_client *c, struct vigil_case_open *o,
+			int minor_given, int consent_given, struct vigil_case_status **stp)
+{
+	struct vigil_error err;
+	struct vigil_case_status *st = NULL;
+	if (vigil_case_status(c, o->case_id, &st, &err) != VIGIL_OK) {
+		output_failure(&err, s->json);
+		return cli_exit_status(err.status);
+	}
+	*stp = st;
+	if (!st->full)
+		return cli_fail(s, VIGIL_E_USAGE, "case reopen: the relay shows us only part of "
+			        "case %s (view %s); only its owner or responsible coordinator "
+			        "reopens it", o->case_id, st->view);
+	if (strcmp(st->state, "closed") != 0)
+		return cli_fail(s, VIGIL_E_USAGE, "case reopen: case %s is %s, not closed",
+				o->case_id, st->state);
+	if (!o->risk)
+		o->risk = st->risk;
+	if (!minor_given)
+		o->minor = st->minor;
+	if (!o->return_country)
+		o->return_country = st->return_country;
+	if (!o->return_date)
+		o->return_date = st->return_date;
+	if (consent_given)
+		return 0;
+	if (st->override || !st->consent_scope[0])
+		return cli_fail(s, VIGIL_E_USAGE, "case reopen: case %s was shared without "
+				"consent (risk to life); give --consent SCOPE or a new "
+				"--override-risk-to-life TEXT", o->case_id);
+	o->consent_scope = st->consent_scope;
+	/* When the consent was given: the latest case-open record says. */
+	struct vigil_case_log *log = NULL;
+	struct vigil_record_info *ri = malloc(sizeof(*ri));
+	if (!ri)
+		return cli_fail(s, VIGIL_E_NOMEM, "out of memory");
+	if (vigil_case_log(c, o->case_id, &log, &err) != VIGIL_OK) {
+		free(ri);
+		output_failure(&err, s->json);
+		return cli_exit_status(err.status);
+	}
+	for (size_t i = 0; i < log->n; i++) {
+		const struct vigil_entry *e = &log->entries[i].entry;
+		struct vigil_error derr;
+		if (!e->record_erased &&
+		    vigil_record_decode(e->record, e->record_len, ri, &derr) == VIGIL_OK &&
+		    !strcmp(ri->kind, "case-open") && !ri->override)
+			o->consent_given_at_ms = ri->consent_given_at_ms;
+	}
+	vigil_free(log);
+	free(ri);
+	if (o->consent_given_at_ms <= 0)
+		return cli_fail(s, VIGIL_E_USAGE, "case reopen: no record of case %s says when "
+				"its consent was given; give --consent SCOPE --consent-at TIME",
+				o->case_id);
+	return 0;
+}
+
+static int case_open(struct settings *s, int argc, char *argv[], int reopen)
+{
+	const char *name = reopen ? "case reopen" : "case open";
 	static const struct option options[] = {
 		CLI_GLOBAL_OPTIONS,
 		{ "case", required_argument, NULL, OPT_CASE },
 		{ "risk", required_argument, NULL, OPT_RISK },
 		{ "minor", no_argument, NULL, OPT_MINOR },
+		{ "not-minor", no_argument, NULL, OPT_NOT_MINOR },
 		{ "return-country", required_argument, NULL, OPT_RETURN_COUNTRY },
 		{ "return-date", required_argument, NULL, OPT_RETURN_DATE },
 		{ "party", required_argument, NULL, OPT_PARTY },
@@ -170,70 +257,100 @@ static int case_open(struct settings *s, int argc, char *argv[])
 	memset(&o, 0, sizeof(o));
 	const char *parties[LIST_MAX], *consent_at = NULL;
 	size_t n_parties = 0;
-	int have_consent = 0, have_override = 0, opt, r;
+	int have_consent = 0, have_override = 0, minor_given = 0, opt, r;
 	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_CASE: o.case_id = optarg; break;
-		case OPT_RISK: o.risk = optarg; break;
-		case OPT_MINOR: o.minor = 1; break;
-		case OPT_RETURN_COUNTRY: o.return_country = optarg; break;
+		case OPT_RISK: o.risk = cli_code(optarg, vigil_risk_name); break;
+		case OPT_MINOR:
+		case OPT_NOT_MINOR:
+			if (minor_given && o.minor != (opt == OPT_MINOR))
+				return cli_usage_error("%s: give --minor or --not-minor, not both",
+						       name);
+			if (opt == OPT_NOT_MINOR && !reopen)
+				return cli_usage_error("case open: --not-minor is for case reopen "
+						       "(a case is opened without --minor)");
+			o.minor = opt == OPT_MINOR;
+			minor_given = 1;
+			break;
+		case OPT_RETURN_COUNTRY:
+			/* "ru" is RU; anything else is refused as it was given. */
+			o.return_country = strlen(optarg) == 2 ? cli_upper(optarg) : optarg;
+			break;
 		case OPT_RETURN_DATE: o.return_date = optarg; break;
 		case OPT_PARTY:
-			if ((r = list_add(parties, &n_parties, optarg, "case open", "--party")))
+			if ((r = list_add(parties, &n_parties, optarg, name, "--party")))
 				return r;
 			break;
 		case OPT_CONSENT: o.consent_scope = optarg; have_consent = 1; break;
 		case OPT_CONSENT_AT: consent_at = optarg; break;
 		case OPT_OVERRIDE: o.override_justification = optarg; have_override = 1; break;
 		default:
-			if ((r = other_option(s, opt, argv, open_help)) != 0)
+			if ((r = other_option(s, opt, argv, reopen ? reopen_help : open_help)) != 0)
 				return r < 0 ? 0 : r;
 		}
 	}
 	if (optind < argc)
-		return cli_usage_error("case open: unexpected argument '%s'", argv[optind]);
+		return cli_usage_error("%s: unexpected argument '%s'", name, argv[optind]);
 	if (!o.case_id)
-		return cli_usage_error("case open: --case is required");
-	if (!o.risk)
+		return cli_usage_error("%s: --case is required", name);
+	if (!reopen && !o.risk)
 		return cli_usage_error("case open: --risk is required");
-	if (!o.return_country)
+	if (!reopen && !o.return_country)
 		return cli_usage_error("case open: --return-country is required");
-	if (!o.return_date)
+	if (!reopen && !o.return_date)
 		return cli_usage_error("case open: --return-date is required");
 	if (have_consent && have_override)
-		return cli_usage_error("case open: give --consent or --override-risk-to-life, "
-				       "not both");
-	if (!have_consent && !have_override)
+		return cli_usage_error("%s: give --consent or --override-risk-to-life, not both",
+				       name);
+	if (!reopen && !have_consent && !have_override)
 		return cli_usage_error("case open: --consent SCOPE or --override-risk-to-life "
 				       "TEXT is required");
 	if (consent_at && !have_consent)
-		return cli_usage_error("case open: --consent-at needs --consent");
+		return cli_usage_error("%s: --consent-at needs --consent", name);
 	if (have_consent && !o.consent_scope[0])
-		return cli_usage_error("case open: --consent wants the consent's coded scope");
+		return cli_usage_error("%s: --consent wants the consent's coded scope", name);
 	if (have_override && !o.override_justification[0])
-		return cli_usage_error("case open: --override-risk-to-life wants a justification");
+		return cli_usage_error("%s: --override-risk-to-life wants a justification", name);
 	if (consent_at) {
 		if (vigil_parse_time(consent_at, &o.consent_given_at_ms) != VIGIL_OK)
-			return cli_usage_error("case open: --consent-at '%s' is not an RFC 3339 "
-					       "time such as 2026-09-28T10:00:00Z", consent_at);
+			return cli_usage_error("%s: --consent-at '%s' is not an RFC 3339 time such "
+					       "as 2026-09-28T10:00:00Z", name, consent_at);
 		if (o.consent_given_at_ms <= 0)
-			return cli_usage_error("case open: --consent-at '%s' is not after 1970",
+			return cli_usage_error("%s: --consent-at '%s' is not after 1970", name,
 					       consent_at);
 	}
 	o.parties = parties;
 	o.n_parties = n_parties;
 	struct vigil_error err;
-	if (vigil_case_open_check(&o, &err) != VIGIL_OK)
+	if (!reopen && vigil_case_open_check(&o, &err) != VIGIL_OK)
 		return cli_usage_error("case open: %s", err.message);
 
 	vigil_client *c;
 	int rc = cli_connect(s, &c);
 	if (rc != 0)
 		return rc;
+	struct vigil_case_status *st = NULL;
+	if (reopen) {
+		rc = reopen_facts(s, c, &o, minor_given, have_consent || have_override, &st);
+		if (rc == 0 && vigil_case_open_check(&o, &err) != VIGIL_OK)
+			rc = cli_usage_error("case reopen: %s", err.message);
+		if (rc != 0) {
+			vigil_close(&c);
+			vigil_free(st);
+			return rc;
+		}
+	}
 	struct vigil_receipt rcpt;
 	rc = vigil_submit_case_open(c, &o, &rcpt, &err);
 	vigil_close(&c);
-	return finish(s, o.case_id, rc, &rcpt, &err, NULL, NULL);
+	char sum[256];
+	snprintf(sum, sizeof(sum), "case %s %s: risk %s%s, returned to %s on %s", o.case_id,
+		 reopen ? "reopened" : "opened", o.risk, o.minor ? ", a minor" : "",
+		 o.return_country, o.return_date);
+	rc = finish(s, o.case_id, rc, &rcpt, &err, sum, NULL, NULL);
+	vigil_free(st);
+	return rc;
 }
 
 /* ---- case close ----------------------------------------------------------------------- */
@@ -265,7 +382,7 @@ static int case_close(struct settings *s, int argc, char *argv[])
 	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_CASE: cl.case_id = optarg; break;
-		case OPT_REASON: cl.reason = optarg; break;
+		case OPT_REASON: cl.reason = cli_code(optarg, vigil_close_reason_name); break;
 		default:
 			if ((r = other_option(s, opt, argv, close_help)) != 0)
 				return r < 0 ? 0 : r;
@@ -287,7 +404,10 @@ static int case_close(struct settings *s, int argc, char *argv[])
 	struct vigil_receipt rcpt;
 	rc = vigil_submit_case_close(c, &cl, &rcpt, &err);
 	vigil_close(&c);
-	return finish(s, cl.case_id, rc, &rcpt, &err, NULL, NULL);
+	char sum[256], w[64];
+	snprintf(sum, sizeof(sum), "case %s closed: %s", cl.case_id,
+		 output_words(cl.reason, w, sizeof(w)));
+	return finish(s, cl.case_id, rc, &rcpt, &err, sum, NULL, NULL);
 }
 
 /* ---- case ------------------------------------------------------------------------------ */
@@ -295,10 +415,12 @@ static int case_close(struct settings *s, int argc, char *argv[])
 static void case_help(FILE *f)
 {
 	fprintf(f, "usage: vigil [OPTIONS] case open --case ID ...\n"
+		   "       vigil [OPTIONS] case reopen --case ID [...]\n"
 		   "       vigil [OPTIONS] case close --case ID --reason REASON\n"
 		   "       vigil [OPTIONS] case readers ID\n"
 		   "\n"
-		   "  open      open (or reopen) a case; we become responsible\n"
+		   "  open      open a case; we become responsible\n"
+		   "  reopen    reopen a closed case, keeping its facts unless told otherwise\n"
 		   "  close     close a case we are responsible for (coordinators)\n"
 		   "  readers   who read the case, what and when (the responsible coordinator)\n"
 		   "\n"
@@ -308,19 +430,29 @@ static void case_help(FILE *f)
 int cmd_case(struct settings *s, int argc, char *argv[])
 {
 	if (argc < 2)
-		return cli_usage_error("case: give a subcommand: open, close or readers");
+		return cli_usage_error("case: give a subcommand: open, reopen, close or readers");
 	const char *sub = argv[1];
 	if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
 		case_help(stdout);
 		return 0;
 	}
-	if (!strcmp(sub, "open"))
-		return case_open(s, argc - 1, argv + 1);
-	if (!strcmp(sub, "close"))
+	if (!strcmp(sub, "open")) {
+		cli_subcommand(sub);
+		return case_open(s, argc - 1, argv + 1, 0);
+	}
+	if (!strcmp(sub, "reopen")) {
+		cli_subcommand(sub);
+		return case_open(s, argc - 1, argv + 1, 1);
+	}
+	if (!strcmp(sub, "close")) {
+		cli_subcommand(sub);
 		return case_close(s, argc - 1, argv + 1);
-	if (!strcmp(sub, "readers"))
+	}
+	if (!strcmp(sub, "readers")) {
+		cli_subcommand(sub);
 		return cmd_case_readers(s, argc - 1, argv + 1);
-	return cli_usage_error("case: unknown subcommand '%s' (open, close or readers)", sub);
+	}
+	return cli_usage_error("case: unknown subcommand '%s' (open, reopen, close or readers)", sub);
 }
 
 /* ---- erase and grant -------------------------------------------------------------------- */
@@ -365,7 +497,7 @@ int cmd_erase(struct settings *s, int argc, char *argv[])
 		case OPT_CASE: e.case_id = optarg; break;
 		case OPT_RECORD_ID: target = optarg; break;
 		case OPT_WHOLE: e.whole_record = 1; break;
-		case OPT_REASON: e.reason = optarg; break;
+		case OPT_REASON: e.reason = cli_code(optarg, vigil_erase_reason_name); break;
 		case OPT_REFERENCE: e.reference = optarg; break;
 		default:
 			if ((r = other_option(s, opt, argv, erase_help)) != 0)
@@ -389,7 +521,11 @@ int cmd_erase(struct settings *s, int argc, char *argv[])
 	struct vigil_error err;
 	rc = vigil_submit_erase(c, &e, &rcpt, &err);
 	vigil_close(&c);
-	return finish(s, e.case_id, rc, &rcpt, &err, NULL, NULL);
+	char sum[256], w[64];
+	snprintf(sum, sizeof(sum), "case %s: erasure of %s %s requested (%s); the relay erases "
+		 "it now", e.case_id, e.whole_record ? "the record" : "the sealed text of record",
+		 target, output_words(e.reason, w, sizeof(w)));
+	return finish(s, e.case_id, rc, &rcpt, &err, sum, NULL, NULL);
 }
 
 static void grant_help(FILE *f)
@@ -437,7 +573,10 @@ int cmd_grant(struct settings *s, int argc, char *argv[])
 	struct vigil_error err;
 	rc = vigil_submit_grant(c, &g, &rcpt, &err);
 	vigil_close(&c);
-	return finish(s, g.case_id, rc, &rcpt, &err, NULL, NULL);
+	char sum[256];
+	snprintf(sum, sizeof(sum), "case %s: %s may now read the case's records and narrative",
+		 g.case_id, g.to);
+	return finish(s, g.case_id, rc, &rcpt, &err, sum, NULL, NULL);
 }
 
 /* ---- risk ------------------------------------------------------------------------------- */
@@ -479,12 +618,13 @@ int cmd_risk(struct settings *s, int argc, char *argv[])
 	while ((opt = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_CASE: ra.case_id = optarg; break;
-		case OPT_LEVEL: ra.level = optarg; break;
+		case OPT_LEVEL: ra.level = cli_code(optarg, vigil_risk_name); break;
 		case OPT_FACTOR:
-			if ((r = list_add(factors, &n_factors, optarg, "risk", "--factor")))
+			if ((r = list_add(factors, &n_factors, cli_code(optarg, vigil_factor_name), "risk",
+					    "--factor")))
 				return r;
 			break;
-		case OPT_PHASE: ra.phase = optarg; break;
+		case OPT_PHASE: ra.phase = cli_code(optarg, vigil_phase_name); break;
 		case OPT_IMMEDIATE: ra.immediate_danger = 1; break;
 		default:
 			if ((r = other_option(s, opt, argv, risk_help)) != 0)
@@ -511,7 +651,11 @@ int cmd_risk(struct settings *s, int argc, char *argv[])
 	struct vigil_receipt rcpt;
 	rc = vigil_submit_risk(c, &ra, &rcpt, &err);
 	vigil_close(&c);
-	return finish(s, ra.case_id, rc, &rcpt, &err, NULL, NULL);
+	char sum[256], w[64];
+	snprintf(sum, sizeof(sum), "case %s: risk assessed %s (%s%s)", ra.case_id, ra.level,
+		 output_words(ra.phase, w, sizeof(w)),
+		 ra.immediate_danger ? ", immediate danger" : "");
+	return finish(s, ra.case_id, rc, &rcpt, &err, sum, NULL, NULL);
 }
 
 /* ---- handover offer ------------------------------------------------------------------- */
@@ -558,7 +702,7 @@ static int handover_offer(struct settings *s, int argc, char *argv[])
 		switch (opt) {
 		case OPT_CASE: o.case_id = optarg; break;
 		case OPT_TO: o.to = optarg; break;
-		case OPT_REASON: o.reason = optarg; break;
+		case OPT_REASON: o.reason = cli_code(optarg, vigil_handover_reason_name); break;
 		case OPT_CONSENT_REF: o.consent_ref = optarg; have_ref = 1; break;
 		case OPT_OVERRIDE: o.override_justification = optarg; have_override = 1; break;
 		default:
@@ -595,9 +739,11 @@ static int handover_offer(struct settings *s, int argc, char *argv[])
 	struct vigil_receipt rcpt;
 	rc = vigil_submit_handover_offer(c, &o, &rcpt, &err);
 	vigil_close(&c);
-	char id[2 * VIGIL_RECORD_ID_LEN + 1];
+	char id[2 * VIGIL_RECORD_ID_LEN + 1], sum[256];
 	vigil_hex_encode(o.record_id, VIGIL_RECORD_ID_LEN, id);
-	return finish(s, o.case_id, rc, &rcpt, &err, "offer_id", id);
+	snprintf(sum, sizeof(sum), "case %s offered to %s; it stays ours until %s accepts",
+		 o.case_id, o.to, o.to);
+	return finish(s, o.case_id, rc, &rcpt, &err, sum, "offer_id", id);
 }
 
 /* ---- handover accept, decline, withdraw ------------------------------------------- */
@@ -669,11 +815,9 @@ static int no_pending_offer(const struct settings *s, const char *name, const ch
 		 "handover offer%s", name, case_id,
 		 full ? "" : " (the relay does not show offers to police: give --offer-id)");
 	fprintf(stderr, "vigil: %s\n", msg);
-	if (s->json) {
-		fputs("{\"error\":\"NO_PENDING_OFFER\",\"message\":", stdout);
-		json_write_string(stdout, msg);
-		fputs("}\n", stdout);
-	}
+	if (s->json)
+		view_write_json(json_pack("{s:s, s:o}", "error", "NO_PENDING_OFFER", "message",
+					  view_jstring(msg)), stdout);
 	return EXIT_REFUSED;
 }
 
@@ -745,9 +889,13 @@ static int handover_answer(struct settings *s, int argc, char *argv[], enum answ
 	rc = k == ANSWER_WITHDRAW ? vigil_submit_handover_withdraw(c, &w, &rcpt, &err)
 				  : vigil_submit_handover_answer(c, &a, &rcpt, &err);
 	vigil_close(&c);
-	char id[2 * VIGIL_RECORD_ID_LEN + 1];
+	char id[2 * VIGIL_RECORD_ID_LEN + 1], sum[256];
 	vigil_hex_encode(offer_id, VIGIL_RECORD_ID_LEN, id);
-	return finish(s, case_id, rc, &rcpt, &err, "offer_id", id);
+	snprintf(sum, sizeof(sum), "case %s: %s", case_id,
+		 k == ANSWER_ACCEPT ? "handover accepted; our organisation is responsible now"
+		 : k == ANSWER_DECLINE ? "handover declined"
+				       : "handover offer withdrawn");
+	return finish(s, case_id, rc, &rcpt, &err, sum, "offer_id", id);
 }
 
 /* ---- handover reseal ------------------------------------------------------------------ */
@@ -820,16 +968,9 @@ static int handover_reseal(struct settings *s, int argc, char *argv[])
 	char id[2 * VIGIL_RECORD_ID_LEN + 1];
 	vigil_hex_encode(st->pending_offer_id, VIGIL_RECORD_ID_LEN, id);
 	if (s->json) {
-		int n = 0;
-		putchar('{');
-		json_key(stdout, &n, "case_id");
-		json_write_string(stdout, case_id);
-		json_key(stdout, &n, "offer_id");
-		json_write_string(stdout, id);
-		json_key(stdout, &n, "to");
-		json_write_string(stdout, st->pending_offer_to);
-		json_key(stdout, &n, "missing");
-		printf("%u}\n", (unsigned)missing);
+		view_write_json(json_pack("{s:o, s:s, s:o, s:I}", "case_id", view_jstring(case_id),
+					  "offer_id", id, "to", view_jstring(st->pending_offer_to),
+					  "missing", (json_int_t)missing), stdout);
 	} else {
 		printf("case %s: offer %s to %s: every earlier sealed text is re-sealed for it\n",
 		       case_id, id, st->pending_offer_to);
@@ -864,13 +1005,19 @@ int cmd_handover(struct settings *s, int argc, char *argv[])
 		handover_help(stdout);
 		return 0;
 	}
-	if (!strcmp(sub, "offer"))
+	if (!strcmp(sub, "offer")) {
+		cli_subcommand(sub);
 		return handover_offer(s, argc - 1, argv + 1);
-	if (!strcmp(sub, "reseal"))
+	}
+	if (!strcmp(sub, "reseal")) {
+		cli_subcommand(sub);
 		return handover_reseal(s, argc - 1, argv + 1);
+	}
 	for (int k = ANSWER_ACCEPT; k <= ANSWER_WITHDRAW; k++)
-		if (!strcmp(sub, answer_name[k]))
+		if (!strcmp(sub, answer_name[k])) {
+			cli_subcommand(sub);
 			return handover_answer(s, argc - 1, argv + 1, (enum answer_kind)k);
+		}
 	return cli_usage_error("handover: unknown subcommand '%s' (offer, accept, decline, "
 			       "withdraw or reseal)", sub);
 }

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "view.h"
 
 int cli_query_args(struct settings *s, int argc, char *argv[], int want_id, const char *name,
 		   void (*help)(FILE *), const char **case_id)
@@ -71,19 +72,6 @@ static int query_failed(const struct settings *s, const struct vigil_error *err)
 	return cli_exit_status(err->status);
 }
 
-static const char *yes_no(int b)
-{
-	return b ? "yes" : "no";
-}
-
-static void time_or_none(int64_t ms, char *out, size_t n)
-{
-	if (ms > 0)
-		vigil_format_time(ms, out, n);
-	else
-		snprintf(out, n, "none");
-}
-
 /* ---- status ------------------------------------------------------------------------- */
 
 static void status_help(FILE *f)
@@ -123,162 +111,80 @@ static void status_help(FILE *f)
 		   "are RFC 3339, null when there is none.\n");
 }
 
-#define LABEL "%-25s"
-
-static void pending_offer_text(const struct vigil_case_status *st)
+/* The status, described once (view.h): the text lines and the JSON
+ * members come from the same fields.  A withheld field is left out. */
+static void pending_offer(struct view *v, const struct vigil_case_status *st, int always)
 {
+	if (!st->has_pending_offer && !always)
+		return;
 	char id[2 * VIGIL_RECORD_ID_LEN + 1];
 	vigil_hex_encode(st->pending_offer_id, VIGIL_RECORD_ID_LEN, id);
-	printf(LABEL "to %s, offer id %s\n", "pending offer:", st->pending_offer_to, id);
-}
-
-static void pending_offer_json(FILE *f, int *n, const struct vigil_case_status *st)
-{
-	json_key(f, n, "pending_offer_to");
-	json_write_string_or_null(f, st->has_pending_offer ? st->pending_offer_to : NULL);
-	json_key(f, n, "pending_offer_id");
+	view_str(v, "pending_offer_to", "pending offer", st->has_pending_offer ? st->pending_offer_to
+									     : NULL);
 	if (st->has_pending_offer)
-		json_write_hex(f, st->pending_offer_id, VIGIL_RECORD_ID_LEN);
-	else
-		fputs("null", f);
+		view_say(v, "to %s, offer id %s", st->pending_offer_to, id);
+	view_hex(v, "pending_offer_id", NULL,
+		 st->has_pending_offer ? st->pending_offer_id : NULL, VIGIL_RECORD_ID_LEN);
 }
 
-static void status_text(const struct vigil_case_status *st)
+static void status_view(struct view *v, const struct vigil_case_status *st)
 {
 	char t[VIGIL_TIME_LEN];
-	printf(LABEL "%s\n", "case:", st->case_id);
-	printf(LABEL "%s%s\n", "view:", st->view,
-	       strcmp(st->view, "full") == 0 ? "" : " (the relay withholds the other fields)");
-	if (st->owner[0])
-		printf(LABEL "%s\n", "owner:", st->owner);
-	printf(LABEL "%s\n", "state:", st->state);
-	printf(LABEL "%s\n", "responsible:", st->responsible);
-	printf(LABEL "%s\n", "risk:", st->risk);
-	printf(LABEL "%s\n", "minor:", yes_no(st->minor));
-	if (!st->full && st->has_pending_offer)
-		pending_offer_text(st);
+	view_str(v, "case_id", "case", st->case_id);
+	view_str(v, "view", "view", st->view);
+	if (strcmp(st->view, "full") != 0)
+		view_say(v, "%s (the relay withholds the other fields)", st->view);
+	view_str(v, "owner", st->owner[0] ? "owner" : NULL, st->owner);
+	view_str(v, "state", "state", st->state);
+	view_str(v, "responsible", "responsible", st->responsible);
+	view_str(v, "risk", "risk", st->risk);
+	view_bool(v, "minor", "minor", st->minor);
+	if (!st->full)
+		pending_offer(v, st, 0);
 	if (strcmp(st->view, "offered") == 0)
 		return;
+	view_time(v, "last_attempt", "last attempt", st->last_attempt_ms);
 	if (st->last_attempt_ms > 0) {
 		vigil_format_time(st->last_attempt_ms, t, sizeof(t));
-		printf(LABEL "%s %s %s\n", "last attempt:", t, st->last_attempt_channel,
-		       st->last_attempt_outcome);
-	} else {
-		printf(LABEL "none\n", "last attempt:");
+		view_say(v, "%s %s %s", t, st->last_attempt_channel, st->last_attempt_outcome);
 	}
-	time_or_none(st->last_success_ms, t, sizeof(t));
-	printf(LABEL "%s\n", "last successful contact:", t);
+	view_str(v, "last_attempt_channel", NULL, st->last_attempt_channel);
+	view_str(v, "last_attempt_outcome", NULL, st->last_attempt_outcome);
+	view_time(v, "last_success", "last successful contact", st->last_success_ms);
+	view_uint(v, "alert_stage", "alert stage", st->alert_stage);
 	if (st->alert_stage)
-		printf(LABEL "%s\n", "alert stage:", vigil_alert_stage_label(st->alert_stage));
+		view_say(v, "%s", vigil_alert_stage_label(st->alert_stage));
 	else
-		printf(LABEL "0 (no open alert)\n", "alert stage:");
+		view_say(v, "0 (no open alert)");
+	view_str(v, "alert_stage_label", NULL, vigil_alert_stage_label(st->alert_stage));
+	view_hex(v, "alert_id", st->has_alert_id ? "open alert" : NULL,
+		 st->has_alert_id ? st->alert_id : NULL, VIGIL_RECORD_ID_LEN);
 	if (st->has_alert_id) {
 		char id[2 * VIGIL_RECORD_ID_LEN + 1];
 		vigil_hex_encode(st->alert_id, VIGIL_RECORD_ID_LEN, id);
-		printf(LABEL "%s (%s)\n", "open alert:", id, st->alert_kind);
+		view_say(v, "%s (%s)", id, st->alert_kind);
 	}
+	view_str(v, "alert_kind", NULL, st->has_alert_id ? st->alert_kind : NULL);
 	if (!st->full)
 		return;
-	time_or_none(st->next_event_ms, t, sizeof(t));
-	printf(LABEL "%s\n", "next deadline:", t);
-	printf(LABEL, "parties:");
-	for (size_t i = 0; i < st->n_parties; i++)
-		printf("%s%s", i ? ", " : "", st->parties[i]);
-	printf("\n" LABEL "%s\n", "immediate danger:", yes_no(st->immediate_danger));
-	printf(LABEL, "factors:");
-	for (size_t i = 0; i < st->n_factors; i++)
-		printf("%s%s", i ? ", " : "", st->factors[i]);
-	printf("%s\n", st->n_factors ? "" : "none");
-	if (st->has_pending_offer)
-		pending_offer_text(st);
-	printf(LABEL "%u\n", "attempts:", st->attempts);
-	printf(LABEL "%u\n", "failed attempts:", st->failed_attempts);
-	printf(LABEL "%s %s\n", "return:", st->return_country, st->return_date);
-	time_or_none(st->opened_at_ms, t, sizeof(t));
-	printf(LABEL "%s\n", "opened:", t);
-	printf(LABEL "%llu\n", "entries:", (unsigned long long)st->entries);
+	view_time(v, "next_deadline", "next deadline", st->next_event_ms);
+	view_strs(v, "parties", "parties", st->parties, st->n_parties);
+	view_bool(v, "immediate_danger", "immediate danger", st->immediate_danger);
+	view_strs(v, "factors", "factors", st->factors, st->n_factors);
+	pending_offer(v, st, 1);
+	view_uint(v, "attempts", "attempts", st->attempts);
+	view_uint(v, "failed_attempts", "failed attempts", st->failed_attempts);
+	view_str(v, "return_country", "return", st->return_country);
+	view_say(v, "%s %s", st->return_country, st->return_date);
+	view_str(v, "return_date", NULL, st->return_date);
+	view_time(v, "opened_at", "opened", st->opened_at_ms);
+	view_uint(v, "entries", "entries", st->entries);
+	view_str(v, "consent_scope", "consent", st->consent_scope);
 	if (st->override)
-		printf(LABEL "override (risk_to_life)\n", "consent:");
-	else
-		printf(LABEL "%s\n", "consent:", st->consent_scope);
-	if (st->close_reason[0])
-		printf(LABEL "%s\n", "close reason:", st->close_reason);
-}
-
-static void status_json(const struct vigil_case_status *st)
-{
-	FILE *f = stdout;
-	int n = 0;
-	fputc('{', f);
-	json_key(f, &n, "case_id");
-	json_write_string(f, st->case_id);
-	json_key(f, &n, "view");
-	json_write_string(f, st->view);
-	json_key(f, &n, "owner");
-	json_write_string_or_null(f, st->owner);
-	json_key(f, &n, "state");
-	json_write_string(f, st->state);
-	json_key(f, &n, "responsible");
-	json_write_string(f, st->responsible);
-	json_key(f, &n, "risk");
-	json_write_string(f, st->risk);
-	json_key(f, &n, "minor");
-	fputs(st->minor ? "true" : "false", f);
-	if (!st->full && st->has_pending_offer)
-		pending_offer_json(f, &n, st);
-	if (strcmp(st->view, "offered") == 0) {
-		fputs("}\n", f);
-		return;
-	}
-	json_key(f, &n, "last_attempt");
-	json_write_time(f, st->last_attempt_ms);
-	json_key(f, &n, "last_attempt_channel");
-	json_write_string_or_null(f, st->last_attempt_channel);
-	json_key(f, &n, "last_attempt_outcome");
-	json_write_string_or_null(f, st->last_attempt_outcome);
-	json_key(f, &n, "last_success");
-	json_write_time(f, st->last_success_ms);
-	json_key(f, &n, "alert_stage");
-	fprintf(f, "%u", st->alert_stage);
-	json_key(f, &n, "alert_stage_label");
-	json_write_string(f, vigil_alert_stage_label(st->alert_stage));
-	json_key(f, &n, "alert_id");
-	if (st->has_alert_id)
-		json_write_hex(f, st->alert_id, VIGIL_RECORD_ID_LEN);
-	else
-		fputs("null", f);
-	json_key(f, &n, "alert_kind");
-	json_write_string_or_null(f, st->has_alert_id ? st->alert_kind : NULL);
-	if (st->full) {
-		json_key(f, &n, "next_deadline");
-		json_write_time(f, st->next_event_ms);
-		json_key(f, &n, "parties");
-		json_write_strings(f, st->parties, st->n_parties);
-		json_key(f, &n, "immediate_danger");
-		fputs(st->immediate_danger ? "true" : "false", f);
-		json_key(f, &n, "factors");
-		json_write_strings(f, st->factors, st->n_factors);
-		pending_offer_json(f, &n, st);
-		json_key(f, &n, "attempts");
-		fprintf(f, "%u", st->attempts);
-		json_key(f, &n, "failed_attempts");
-		fprintf(f, "%u", st->failed_attempts);
-		json_key(f, &n, "return_country");
-		json_write_string(f, st->return_country);
-		json_key(f, &n, "return_date");
-		json_write_string(f, st->return_date);
-		json_key(f, &n, "opened_at");
-		json_write_time(f, st->opened_at_ms);
-		json_key(f, &n, "entries");
-		fprintf(f, "%llu", (unsigned long long)st->entries);
-		json_key(f, &n, "consent_scope");
-		json_write_string_or_null(f, st->consent_scope);
-		json_key(f, &n, "override");
-		fputs(st->override ? "true" : "false", f);
-		json_key(f, &n, "close_reason");
-		json_write_string_or_null(f, st->close_reason);
-	}
-	fputs("}\n", f);
+		view_say(v, "override (risk_to_life)");
+	view_bool(v, "override", NULL, st->override);
+	view_str(v, "close_reason", st->close_reason[0] ? "close reason" : NULL,
+		 st->close_reason);
 }
 
 int cmd_status(struct settings *s, int argc, char *argv[])
@@ -294,12 +200,13 @@ int cmd_status(struct settings *s, int argc, char *argv[])
 	vigil_close(&c);
 	if (rc != VIGIL_OK)
 		return query_failed(s, &err);
-	if (s->json)
-		status_json(st);
-	else
-		status_text(st);
+	struct view v;
+	view_init(&v);
+	status_view(&v, st);
 	vigil_free(st);
-	return 0;
+	/* The values in one column whatever the view: after the longest
+	 * label of the full one ("last successful contact:"). */
+	return view_print_width(&v, s->json, 24) == 0 ? 0 : EXIT_FAILED;
 }
 
 /* ---- log ------------------------------------------------------------------------------- */
@@ -350,22 +257,6 @@ static void log_help(FILE *f)
 		   "log ID --after INDEX' (with --json: more, true or false).\n");
 }
 
-static void print_hex_id(const char *key, const uint8_t id[VIGIL_RECORD_ID_LEN])
-{
-	char hex[2 * VIGIL_RECORD_ID_LEN + 1];
-	vigil_hex_encode(id, VIGIL_RECORD_ID_LEN, hex);
-	printf(" %s=%s", key, hex);
-}
-
-static void print_list(const char *key, const char *const *v, size_t n)
-{
-	printf(" %s=", key);
-	for (size_t i = 0; i < n; i++)
-		printf("%s%s", i ? "," : "", v[i]);
-	if (n == 0)
-		printf("none");
-}
-
 /*
  * The record's free text: the member of struct vigil_record_info that holds
  * it (its name is also the JSON key); 0 for a kind without one.  A sealed
@@ -397,330 +288,188 @@ static int free_text_of(struct vigil_record_info *ri, struct free_text *ft)
 	return 1;
 }
 
-/* " KEY=\"text\"" (JSON-escaped, so one line), " KEY=[sealed]", " KEY=[erased]"
- * (sealed 2), or nothing when there is no text. */
-static void free_text_line(struct vigil_record_info *ri, int sealed)
+/* The record's free text: in JSON its key (null when there is none or it
+ * stays sealed, then also KEY_sealed or KEY_erased: true); in the line
+ * " LABEL=\"text\"" (JSON-escaped, so one line), [sealed] or [erased]. */
+static void free_text_view(struct view *v, struct vigil_record_info *ri, int sealed)
 {
 	struct free_text ft;
 	if (!free_text_of(ri, &ft))
 		return;
-	if (sealed == 2)
-		printf(" %s=[erased]", ft.text_key);
-	else if (sealed)
-		printf(" %s=[sealed]", ft.text_key);
-	else if (ft.text[0]) {
-		printf(" %s=", ft.text_key);
-		json_write_string(stdout, ft.text);
+	view_str(v, ft.key, ft.text_key, sealed ? NULL : ft.text);
+	if (sealed) {
+		view_say(v, "%s", sealed == 2 ? "[erased]" : "[sealed]");
+		char key[64];
+		snprintf(key, sizeof(key), "%s_%s", ft.key, sealed == 2 ? "erased" : "sealed");
+		view_bool(v, key, NULL, 1);
+	} else if (ft.text[0]) {
+		json_t *j = view_jstring(ft.text);
+		char *q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+		view_say(v, "%s", q ? q : "?");
+		free(q);
+		json_decref(j);
 	}
 }
 
-static void contact_text(const struct vigil_record_info *ri)
+static void contact_view(struct view *v, const struct vigil_record_info *ri)
 {
-	char t[VIGIL_TIME_LEN];
-	vigil_format_time(ri->attempted_at_ms, t, sizeof(t));
-	printf(" channel=%s outcome=%s attempted-at=%s", ri->channel, ri->outcome, t);
+	view_str(v, "channel", "channel", ri->channel);
+	view_str(v, "outcome", "outcome", ri->outcome);
+	view_time(v, "attempted_at", "attempted-at", ri->attempted_at_ms);
 }
 
-static void risk_text(const struct vigil_record_info *ri)
+static void risk_view(struct view *v, const struct vigil_record_info *ri)
 {
-	printf(" level=%s", ri->risk);
-	print_list("factors", ri->factors, ri->n_factors);
-	printf(" immediate-danger=%s phase=%s", yes_no(ri->immediate_danger), ri->phase);
+	view_str(v, "level", "level", ri->risk);
+	view_strs(v, "factors", "factors", ri->factors, ri->n_factors);
+	view_bool(v, "immediate_danger", "immediate-danger", ri->immediate_danger);
+	view_str(v, "phase", "phase", ri->phase);
 }
 
-/* The coded fields of a record, " key=value" each. */
-static void body_text(const struct vigil_record_info *ri)
+static void id_view(struct view *v, const char *key, const char *label, const uint8_t *id)
 {
-	char t[VIGIL_TIME_LEN];
+	view_hex(v, key, label, id, VIGIL_RECORD_ID_LEN);
+}
+
+/* A record's fields, described once: its JSON body and the " key=value"
+ * of its log line.  sealed: its free text stays sealed (1) or was erased
+ * (2). */
+static void body_view(struct view *v, struct vigil_record_info *ri, int sealed)
+{
 	const char *parties[VIGIL_PARTIES_MAX];
 	const char *k = ri->kind;
-	if (!strcmp(k, "contact")) {
-		contact_text(ri);
-	} else if (!strcmp(k, "correction")) {
-		print_hex_id("record", ri->target_id);
-		printf(" reason=%s body=%s", ri->correction_reason, ri->corrected_kind);
-		if (!strcmp(ri->corrected_kind, "contact"))
-			contact_text(ri);
-		else
-			risk_text(ri);
-	} else if (!strcmp(k, "case-open")) {
-		printf(" risk=%s minor=%s return-country=%s return-date=%s", ri->risk,
-		       yes_no(ri->minor), ri->return_country, ri->return_date);
-		for (size_t i = 0; i < ri->n_parties; i++)
-			parties[i] = ri->parties[i];
-		print_list("parties", parties, ri->n_parties);
-		if (ri->override) {
-			printf(" override=risk_to_life");
-		} else {
-			vigil_format_time(ri->consent_given_at_ms, t, sizeof(t));
-			printf(" consent=%s consent-at=%s", ri->consent_scope, t);
-		}
-	} else if (!strcmp(k, "risk")) {
-		risk_text(ri);
-	} else if (!strcmp(k, "handover-offer")) {
-		printf(" to=%s reason=%s", ri->to, ri->handover_reason);
-		if (ri->override)
-			printf(" override=risk_to_life");
-		else
-			printf(" consent-ref=%s", ri->consent_ref);
-	} else if (!strcmp(k, "handover-answer")) {
-		print_hex_id("offer", ri->offer_id);
-		printf(" answer=%s", ri->accept ? "accept" : "decline");
-	} else if (!strcmp(k, "handover-withdraw")) {
-		print_hex_id("offer", ri->offer_id);
-	} else if (!strcmp(k, "case-close")) {
-		printf(" reason=%s", ri->close_reason);
-	} else if (!strcmp(k, "alert")) {
-		printf(" kind=%s stage=%u", ri->alert_kind, ri->alert_stage);
-		print_hex_id("alert", ri->alert_id);
-		if (ri->alert_stage == 0)
-			printf(" resolution=%s", ri->resolution[0] ? ri->resolution : "none");
-		if (ri->cause[0])
-			printf(" cause=%s", ri->cause);
-		printf(" police=%s", ri->police);
-		time_or_none(ri->deadline_ms, t, sizeof(t));
-		printf(" deadline=%s", t);
-		const char *to[VIGIL_RECIPIENTS_MAX];
-		for (size_t i = 0; i < ri->n_recipients; i++)
-			to[i] = ri->recipients[i];
-		print_list("recipients", to, ri->n_recipients);
-	} else if (!strcmp(k, "alert-ack")) {
-		print_hex_id("alert", ri->alert_id);
-		printf(" decision=%s", ri->decision);
-	} else if (!strcmp(k, "erase-request")) {
-		print_hex_id("record", ri->target_id);
-		printf(" what=%s reason=%s reference=%s", ri->erase_whole ? "record" : "sealed-text",
-		       ri->erase_reason, ri->erase_reference);
-	} else if (!strcmp(k, "erasure")) {
-		printf(" what=%s reason=%s entries=", ri->erase_whole ? "records" : "sealed-texts",
-		       ri->erase_reason);
-		for (size_t i = 0; i < ri->erased_n && i < VIGIL_ERASED_MAX; i++)
-			printf("%s%llu", i ? "," : "", (unsigned long long)ri->erased[i]);
-		if (ri->requested_by[0]) {
-			printf(" requested-by=%s", ri->requested_by);
-			print_hex_id("request", ri->target_id);
-			printf(" reference=%s", ri->erase_reference);
-		}
-	} else if (!strcmp(k, "grant")) {
-		printf(" to=%s", ri->grant_to);
-	} else if (!strcmp(k, "member-key")) {
-		printf(" member=%s certificate=%s", ri->member, ri->member_key_len ? "set" : "removed");
-	}
-}
-
-/* The record's fields as a JSON object; KEY_sealed: true when its free
- * text (KEY) is sealed and this organisation cannot open it. */
-static void body_json(struct vigil_record_info *ri, int sealed)
-{
-	FILE *f = stdout;
-	const char *parties[VIGIL_PARTIES_MAX];
-	const char *k = ri->kind;
-	int n = 0;
-	fputc('{', f);
 	if (!strcmp(k, "correction")) {
-		json_key(f, &n, "target_id");
-		json_write_hex(f, ri->target_id, VIGIL_RECORD_ID_LEN);
-		json_key(f, &n, "reason");
-		json_write_string(f, ri->correction_reason);
-		json_key(f, &n, "kind");
-		json_write_string(f, ri->corrected_kind);
+		id_view(v, "target_id", "record", ri->target_id);
+		view_str(v, "reason", "reason", ri->correction_reason);
+		view_str(v, "kind", "body", ri->corrected_kind);
 		k = ri->corrected_kind; /* then the corrected body's fields */
 	}
 	if (!strcmp(k, "contact")) {
-		json_key(f, &n, "channel");
-		json_write_string(f, ri->channel);
-		json_key(f, &n, "outcome");
-		json_write_string(f, ri->outcome);
-		json_key(f, &n, "attempted_at");
-		json_write_time(f, ri->attempted_at_ms);
-		json_key(f, &n, "note");
-		json_write_string_or_null(f, ri->note);
+		contact_view(v, ri);
 	} else if (!strcmp(k, "case-open")) {
-		json_key(f, &n, "risk");
-		json_write_string(f, ri->risk);
-		json_key(f, &n, "minor");
-		fputs(ri->minor ? "true" : "false", f);
-		json_key(f, &n, "return_country");
-		json_write_string(f, ri->return_country);
-		json_key(f, &n, "return_date");
-		json_write_string(f, ri->return_date);
+		view_str(v, "risk", "risk", ri->risk);
+		view_bool(v, "minor", "minor", ri->minor);
+		view_str(v, "return_country", "return-country", ri->return_country);
+		view_str(v, "return_date", "return-date", ri->return_date);
 		for (size_t i = 0; i < ri->n_parties; i++)
 			parties[i] = ri->parties[i];
-		json_key(f, &n, "parties");
-		json_write_strings(f, parties, ri->n_parties);
+		view_strs(v, "parties", "parties", parties, ri->n_parties);
 	} else if (!strcmp(k, "risk")) {
-		json_key(f, &n, "level");
-		json_write_string(f, ri->risk);
-		json_key(f, &n, "factors");
-		json_write_strings(f, ri->factors, ri->n_factors);
-		json_key(f, &n, "immediate_danger");
-		fputs(ri->immediate_danger ? "true" : "false", f);
-		json_key(f, &n, "phase");
-		json_write_string(f, ri->phase);
+		risk_view(v, ri);
 	} else if (!strcmp(k, "handover-offer")) {
-		json_key(f, &n, "to");
-		json_write_string(f, ri->to);
-		json_key(f, &n, "reason");
-		json_write_string(f, ri->handover_reason);
-		json_key(f, &n, "consent_ref");
-		json_write_string_or_null(f, ri->consent_ref);
+		view_str(v, "to", "to", ri->to);
+		view_str(v, "reason", "reason", ri->handover_reason);
 	} else if (!strcmp(k, "handover-answer") || !strcmp(k, "handover-withdraw")) {
-		json_key(f, &n, "offer_id");
-		json_write_hex(f, ri->offer_id, VIGIL_RECORD_ID_LEN);
+		id_view(v, "offer_id", "offer", ri->offer_id);
 		if (!strcmp(k, "handover-answer")) {
-			json_key(f, &n, "accept");
-			fputs(ri->accept ? "true" : "false", f);
-			json_key(f, &n, "decline_reason");
-			json_write_string_or_null(f, ri->decline_reason);
+			view_bool(v, "accept", "answer", ri->accept);
+			view_say(v, "%s", ri->accept ? "accept" : "decline");
 		}
 	} else if (!strcmp(k, "case-close")) {
-		json_key(f, &n, "reason");
-		json_write_string(f, ri->close_reason);
+		view_str(v, "reason", "reason", ri->close_reason);
 	} else if (!strcmp(k, "alert")) {
 		const char *to[VIGIL_RECIPIENTS_MAX];
 		for (size_t i = 0; i < ri->n_recipients; i++)
 			to[i] = ri->recipients[i];
-		json_key(f, &n, "kind");
-		json_write_string(f, ri->alert_kind);
-		json_key(f, &n, "stage");
-		fprintf(f, "%u", ri->alert_stage);
-		json_key(f, &n, "alert_id");
-		json_write_hex(f, ri->alert_id, VIGIL_RECORD_ID_LEN);
-		json_key(f, &n, "resolution");
-		json_write_string_or_null(f, ri->resolution);
-		json_key(f, &n, "cause");
-		json_write_string_or_null(f, ri->cause[0] ? ri->cause : NULL);
-		json_key(f, &n, "police");
-		json_write_string(f, ri->police);
-		json_key(f, &n, "deadline");
-		json_write_time(f, ri->deadline_ms);
-		json_key(f, &n, "last_success");
-		json_write_time(f, ri->last_success_ms);
-		json_key(f, &n, "failed_attempts");
-		fprintf(f, "%u", ri->failed_attempts);
-		json_key(f, &n, "recipients");
-		json_write_strings(f, to, ri->n_recipients);
+		view_str(v, "kind", "kind", ri->alert_kind);
+		view_uint(v, "stage", "stage", ri->alert_stage);
+		id_view(v, "alert_id", "alert", ri->alert_id);
+		view_str(v, "resolution", ri->alert_stage == 0 ? "resolution" : NULL,
+			 ri->resolution);
+		if (ri->alert_stage == 0 && !ri->resolution[0])
+			view_say(v, "none");
+		view_str(v, "cause", "cause", ri->cause);
+		view_str(v, "police", "police", ri->police);
+		view_time(v, "deadline", "deadline", ri->deadline_ms);
+		if (ri->deadline_ms <= 0)
+			view_say(v, "none");
+		view_time(v, "last_success", NULL, ri->last_success_ms);
+		view_uint(v, "failed_attempts", NULL, ri->failed_attempts);
+		view_strs(v, "recipients", "recipients", to, ri->n_recipients);
 	} else if (!strcmp(k, "alert-ack")) {
-		json_key(f, &n, "alert_id");
-		json_write_hex(f, ri->alert_id, VIGIL_RECORD_ID_LEN);
-		json_key(f, &n, "decision");
-		json_write_string(f, ri->decision);
-		json_key(f, &n, "reason");
-		json_write_string_or_null(f, ri->reason);
+		id_view(v, "alert_id", "alert", ri->alert_id);
+		view_str(v, "decision", "decision", ri->decision);
 	} else if (!strcmp(k, "erase-request") || !strcmp(k, "erasure")) {
-		json_key(f, &n, "whole_record");
-		fputs(ri->erase_whole ? "true" : "false", f);
-		json_key(f, &n, "reason");
-		json_write_string(f, ri->erase_reason);
-		json_key(f, &n, "reference");
-		json_write_string_or_null(f, ri->erase_reference);
-		json_key(f, &n, !strcmp(k, "erasure") ? "request_id" : "record_id");
-		if (!strcmp(k, "erasure") && !ri->requested_by[0])
-			fputs("null", f);
-		else
-			json_write_hex(f, ri->target_id, VIGIL_RECORD_ID_LEN);
-		if (!strcmp(k, "erasure")) {
-			json_key(f, &n, "requested_by");
-			json_write_string_or_null(f, ri->requested_by);
-			json_key(f, &n, "entries");
-			fputc('[', f);
-			for (size_t i = 0; i < ri->erased_n && i < VIGIL_ERASED_MAX; i++)
-				fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)ri->erased[i]);
-			fputc(']', f);
+		int erasure = !strcmp(k, "erasure");
+		if (!erasure)
+			id_view(v, "record_id", "record", ri->target_id);
+		view_bool(v, "whole_record", "what", ri->erase_whole);
+		view_say(v, "%s", erasure ? (ri->erase_whole ? "records" : "sealed-texts")
+					  : (ri->erase_whole ? "record" : "sealed-text"));
+		view_str(v, "reason", "reason", ri->erase_reason);
+		if (erasure) {
+			size_t n = ri->erased_n < VIGIL_ERASED_MAX ? ri->erased_n : VIGIL_ERASED_MAX;
+			view_uints(v, "entries", "entries", ri->erased, n);
+			view_str(v, "requested_by", "requested-by", ri->requested_by);
+			id_view(v, "request_id", ri->requested_by[0] ? "request" : NULL,
+				ri->requested_by[0] ? ri->target_id : NULL);
 		}
+		view_str(v, "reference", !erasure || ri->requested_by[0] ? "reference" : NULL,
+			 ri->erase_reference);
 	} else if (!strcmp(k, "grant")) {
-		json_key(f, &n, "to");
-		json_write_string(f, ri->grant_to);
+		view_str(v, "to", "to", ri->grant_to);
 	} else if (!strcmp(k, "member-key")) {
-		json_key(f, &n, "member");
-		json_write_string(f, ri->member);
-		json_key(f, &n, "certificate");
-		fputs(ri->member_key_len ? "true" : "false", f);
+		view_str(v, "member", "member", ri->member);
+		view_bool(v, "certificate", "certificate", ri->member_key_len != 0);
+		view_say(v, "%s", ri->member_key_len ? "set" : "removed");
 	}
 	if (!strcmp(k, "case-open")) {
-		json_key(f, &n, "consent_scope");
-		json_write_string_or_null(f, ri->consent_scope);
-		json_key(f, &n, "consent_at");
-		json_write_time(f, ri->consent_given_at_ms);
+		view_str(v, "consent_scope", ri->override ? NULL : "consent", ri->consent_scope);
+		view_time(v, "consent_at", ri->override ? NULL : "consent-at",
+			  ri->consent_given_at_ms);
 	}
+	if (!strcmp(k, "handover-offer"))
+		view_str(v, "consent_ref", ri->override ? NULL : "consent-ref", ri->consent_ref);
 	if (!strcmp(k, "case-open") || !strcmp(k, "handover-offer")) {
-		json_key(f, &n, "override");
-		fputs(ri->override ? "true" : "false", f);
-		json_key(f, &n, "override_justification");
-		json_write_string_or_null(f, ri->override_justification);
+		view_bool(v, "override", ri->override ? "override" : NULL, ri->override);
+		view_say(v, "risk_to_life");
 	}
-	struct free_text ft;
-	if (sealed && free_text_of(ri, &ft)) {
-		char key[64];
-		snprintf(key, sizeof(key), "%s_%s", ft.key, sealed == 2 ? "erased" : "sealed");
-		json_key(f, &n, key);
-		fputs("true", f);
-	}
-	fputc('}', f);
+	free_text_view(v, ri, sealed);
 }
 
-static void write_base64(FILE *f, const uint8_t *b, size_t n)
+/* One entry of the log: its JSON object, and its line "INDEX RECEIVED-AT
+ * AUTHOR KIND [corrects=M] FIELD=VALUE ... [corrected-by=N,...]". */
+static void entry_view(struct view *v, const struct vigil_case_log_entry *le,
+		       struct vigil_record_info *ri, int decoded, const char *why, int sealed)
 {
-	char *out = malloc(4 * ((n + 2) / 3) + 1);
-	if (!out) {
-		fputs("null", f);
-		return;
-	}
-	vigil_base64_encode(b, n, out);
-	json_write_string(f, out);
-	free(out);
-}
-
-static void log_entry_json(const struct vigil_case_log_entry *le,
-			   struct vigil_record_info *ri, int decoded, int sealed)
-{
-	FILE *f = stdout;
 	const struct vigil_entry *e = &le->entry;
-	int n = 0;
-	fputc('{', f);
-	json_key(f, &n, "index");
-	fprintf(f, "%llu", (unsigned long long)e->index);
-	json_key(f, &n, "received_at");
-	json_write_time(f, e->received_at_ms);
-	json_key(f, &n, "author");
-	json_write_string_or_null(f, decoded ? ri->author : NULL);
-	json_key(f, &n, "kind");
-	json_write_string_or_null(f, decoded ? ri->kind : NULL);
-	json_key(f, &n, "record_id");
-	if (decoded)
-		json_write_hex(f, ri->record_id, VIGIL_RECORD_ID_LEN);
-	else
-		fputs("null", f);
-	json_key(f, &n, "leaf_hash");
-	json_write_hex(f, e->leaf_hash, VIGIL_HASH_LEN);
-	json_key(f, &n, "cert_sha256");
-	json_write_hex(f, e->cert_sha256, VIGIL_HASH_LEN);
-	json_key(f, &n, "record");
-	write_base64(f, e->record, e->record_len);
-	json_key(f, &n, "signature");
-	write_base64(f, e->signature, e->signature_len);
-	json_key(f, &n, "inclusion_proof");
-	json_write_hashes(f, le->inclusion_proof, le->proof_len);
-	json_key(f, &n, "body");
-	if (decoded)
-		body_json(ri, sealed);
-	else
-		fputs("null", f);
-	json_key(f, &n, "corrects");
+	view_uint(v, "index", "", e->index);
+	view_time(v, "received_at", "", e->received_at_ms);
+	if (e->record_erased)
+		view_line(v, "", "[erased record: only its leaf hash is kept]");
+	else if (!decoded)
+		view_line(v, "", "(a record this version cannot decode: %s)", why);
+	view_str(v, "author", decoded ? "" : NULL, decoded ? ri->author : NULL);
+	view_str(v, "kind", decoded ? "" : NULL, decoded ? ri->kind : NULL);
 	if (le->is_correction)
-		fprintf(f, "%llu", (unsigned long long)le->corrects);
+		view_uint(v, "corrects", "corrects", le->corrects);
 	else
-		fputs("null", f);
-	json_key(f, &n, "corrected_by");
-	fputc('[', f);
-	for (size_t i = 0; i < le->n_corrected_by; i++)
-		fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)le->corrected_by[i]);
-	fputc(']', f);
-	if (e->record_erased) {
-		json_key(f, &n, "erased");
-		json_write_string(f, "record");
+		view_json(v, "corrects", NULL, json_null());
+	id_view(v, "record_id", NULL, decoded ? ri->record_id : NULL);
+	view_hex(v, "leaf_hash", NULL, e->leaf_hash, VIGIL_HASH_LEN);
+	view_hex(v, "cert_sha256", NULL, e->cert_sha256, VIGIL_HASH_LEN);
+	view_base64(v, "record", e->record, e->record_len);
+	view_base64(v, "signature", e->signature, e->signature_len);
+	json_t *proof = json_array();
+	for (size_t i = 0; proof && i < le->proof_len; i++) {
+		char h[2 * VIGIL_HASH_LEN + 1];
+		vigil_hex_encode(le->inclusion_proof[i], VIGIL_HASH_LEN, h);
+		if (json_array_append_new(proof, json_string(h)) != 0)
+			v->nomem = 1;
 	}
-	fputc('}', f);
+	view_json(v, "inclusion_proof", NULL, proof);
+	if (decoded) {
+		struct view *b = view_sub(v, "body");
+		if (b)
+			body_view(b, ri, sealed);
+	} else {
+		view_json(v, "body", NULL, json_null());
+	}
+	/* Corrected: the last correction listed is in force. */
+	view_uints(v, "corrected_by", le->n_corrected_by ? "corrected-by" : NULL,
+		   le->corrected_by, le->n_corrected_by);
+	if (e->record_erased)
+		view_str(v, "erased", NULL, "record");
 }
 
 /*
@@ -861,24 +610,17 @@ int cmd_log(struct settings *s, int argc, char *argv[])
 		vigil_free(log);
 		return rc;
 	}
-	int n = 0;
-	if (s->json) {
-		printf("{");
-		json_key(stdout, &n, "case_id");
-		json_write_string(stdout, case_id);
-		json_key(stdout, &n, "checkpoint");
-		json_write_string(stdout, log->checkpoint.note);
-		json_key(stdout, &n, "checkpoint_size");
-		printf("%llu", (unsigned long long)log->checkpoint.size);
-		json_key(stdout, &n, "verified");
-		printf("true");
-		if (paged) {
-			json_key(stdout, &n, "more");
-			printf("%s", log->more ? "true" : "false");
-		}
-		json_key(stdout, &n, "entries");
-		printf("[");
-	}
+	struct view v;
+	view_init(&v);
+	view_str(&v, "case_id", NULL, case_id);
+	view_str(&v, "checkpoint", NULL, log->checkpoint.note);
+	view_uint(&v, "checkpoint_size", NULL, log->checkpoint.size);
+	view_bool(&v, "verified", NULL, 1);
+	if (paged)
+		view_bool(&v, "more", NULL, log->more);
+	json_t *entries = json_array();
+	if (!entries)
+		v.nomem = 1;
 	for (size_t i = 0; i < log->n; i++) {
 		const struct vigil_case_log_entry *le = &log->entries[i];
 		struct vigil_error derr;
@@ -888,46 +630,43 @@ int cmd_log(struct settings *s, int argc, char *argv[])
 		struct free_text ft;
 		if (decoded && texts[i] && free_text_of(ri, &ft))
 			snprintf(ft.text, ft.size, "%s", texts[i]);
+		struct view e;
+		view_init(&e);
+		entry_view(&e, le, ri, decoded, decoded ? "" : derr.message, sealed[i]);
 		if (s->json) {
-			if (i)
-				printf(",");
-			log_entry_json(le, ri, decoded, sealed[i]);
-			continue;
-		}
-		char t[VIGIL_TIME_LEN];
-		vigil_format_time(le->entry.received_at_ms, t, sizeof(t));
-		printf("%llu %s", (unsigned long long)le->entry.index, t);
-		if (le->entry.record_erased) {
-			printf(" [erased record: only its leaf hash is kept]");
-		} else if (decoded) {
-			printf(" %s %s", ri->author, ri->kind);
-			if (le->is_correction)
-				printf(" corrects=%llu", (unsigned long long)le->corrects);
-			body_text(ri);
-			free_text_line(ri, sealed[i]);
+			json_t *o = view_object(&e);
+			if (!o || !entries || json_array_append_new(entries, o) != 0)
+				v.nomem = 1;
 		} else {
-			printf(" (a record this version cannot decode: %s)", derr.message);
+			/* The line's first field has no space before it. */
+			char *line = NULL;
+			size_t len = 0;
+			FILE *m = open_memstream(&line, &len);
+			if (m) {
+				view_write_inline(&e, m);
+				fclose(m);
+			}
+			if (line)
+				view_line(&v, "", "%s", line + (line[0] == ' '));
+			else
+				v.nomem = 1;
+			free(line);
 		}
-		/* Corrected: the last correction listed is in force. */
-		for (size_t k = 0; k < le->n_corrected_by; k++)
-			printf("%s%llu", k ? "," : " corrected-by=",
-			       (unsigned long long)le->corrected_by[k]);
-		printf("\n");
+		view_free(&e);
 	}
-	if (s->json)
-		printf("]}\n");
-	else
-		printf("verified: %zu entr%s, every inclusion proof leads to the checkpoint of "
-		       "size %llu\n", log->n, log->n == 1 ? "y" : "ies",
-		       (unsigned long long)log->checkpoint.size);
-	if (!s->json && paged && log->more && log->n)
-		printf("more: vigil log %s --after %llu\n", case_id,
-		       (unsigned long long)log->entries[log->n - 1].entry.index);
+	view_json(&v, "entries", NULL, entries);
+	view_line(&v, "", "verified: %zu entr%s, every inclusion proof leads to the checkpoint of "
+		  "size %llu", log->n, log->n == 1 ? "y" : "ies",
+		  (unsigned long long)log->checkpoint.size);
+	if (paged && log->more && log->n)
+		view_line(&v, "", "more: vigil log %s --after %llu", case_id,
+			  (unsigned long long)log->entries[log->n - 1].entry.index);
+	rc = view_print(&v, s->json) == 0 ? 0 : EXIT_FAILED;
 	texts_free(texts, log->n);
 	free(sealed);
 	free(ri);
 	vigil_free(log);
-	return 0;
+	return rc;
 }
 
 /* ---- cases --------------------------------------------------------------------------------- */
@@ -1038,64 +777,29 @@ int cmd_cases(struct settings *s, int argc, char *argv[])
 		if (case_listed(&flt, &list[i]))
 			list[k++] = list[i];
 	n = k;
-	if (s->json) {
-		printf("{\"cases\":[");
-		for (size_t i = 0; i < n; i++) {
-			int j = 0;
-			printf("%s{", i ? "," : "");
-			json_key(stdout, &j, "case_id");
-			json_write_string(stdout, list[i].case_id);
-			json_key(stdout, &j, "state");
-			json_write_string(stdout, list[i].state);
-			json_key(stdout, &j, "responsible");
-			json_write_string(stdout, list[i].responsible);
-			json_key(stdout, &j, "risk");
-			json_write_string(stdout, list[i].risk);
-			json_key(stdout, &j, "minor");
-			fputs(list[i].minor ? "true" : "false", stdout);
-			json_key(stdout, &j, "last_success");
-			json_write_time(stdout, list[i].last_success_ms);
-			json_key(stdout, &j, "next_deadline");
-			json_write_time(stdout, list[i].next_event_ms);
-			json_key(stdout, &j, "alert_stage");
-			printf("%u}", list[i].alert_stage);
-		}
-		printf("]}\n");
-	} else if (n == 0) {
-		printf("no cases\n");
-	} else {
-		int wc = 4, ws = 5, wr = 11;
-		for (size_t i = 0; i < n; i++) {
-			int l = (int)strlen(list[i].case_id);
-			wc = l > wc ? l : wc;
-			l = (int)strlen(list[i].state);
-			ws = l > ws ? l : ws;
-			l = (int)strlen(list[i].responsible);
-			wr = l > wr ? l : wr;
-		}
-		printf("%-*s  %-*s  %-*s  %-6s  %-5s  %-24s  %-24s  %s\n", wc, "CASE", ws, "STATE",
-		       wr, "RESPONSIBLE", "RISK", "MINOR", "LAST-SUCCESS", "NEXT-DEADLINE", "ALERT");
-		for (size_t i = 0; i < n; i++) {
-			char ls[VIGIL_TIME_LEN], nd[VIGIL_TIME_LEN], st[12];
-			if (list[i].last_success_ms > 0)
-				vigil_format_time(list[i].last_success_ms, ls, sizeof(ls));
-			else
-				snprintf(ls, sizeof(ls), "-");
-			if (list[i].next_event_ms > 0)
-				vigil_format_time(list[i].next_event_ms, nd, sizeof(nd));
-			else
-				snprintf(nd, sizeof(nd), "-");
-			if (list[i].alert_stage)
-				snprintf(st, sizeof(st), "%u", list[i].alert_stage);
-			else
-				snprintf(st, sizeof(st), "-");
-			printf("%-*s  %-*s  %-*s  %-6s  %-5s  %-24s  %-24s  %s\n", wc, list[i].case_id,
-			       ws, list[i].state, wr, list[i].responsible, list[i].risk,
-			       yes_no(list[i].minor), ls, nd, st);
-		}
+	struct view *rows = calloc(n ? n : 1, sizeof(*rows));
+	if (!rows) {
+		vigil_free(list);
+		return cli_fail(s, VIGIL_E_NOMEM, "out of memory");
 	}
+	for (size_t i = 0; i < n; i++) {
+		struct view *v = &rows[i];
+		view_init(v);
+		view_str(v, "case_id", "case", list[i].case_id);
+		view_str(v, "state", "state", list[i].state);
+		view_str(v, "responsible", "responsible", list[i].responsible);
+		view_str(v, "risk", "risk", list[i].risk);
+		view_bool(v, "minor", "minor", list[i].minor);
+		view_time(v, "last_success", "last success", list[i].last_success_ms);
+		view_time(v, "next_deadline", "next deadline", list[i].next_event_ms);
+		view_uint(v, "alert_stage", "alert", list[i].alert_stage);
+		if (!list[i].alert_stage)
+			view_say(v, "-");
+	}
+	rc = view_print_list(rows, n, "cases", s->json, "no cases");
+	free(rows);
 	vigil_free(list);
-	return 0;
+	return rc == 0 ? 0 : EXIT_FAILED;
 }
 
 /* ---- case readers --------------------------------------------------------------------------- */
@@ -1131,34 +835,34 @@ int cmd_case_readers(struct settings *s, int argc, char *argv[])
 	vigil_close(&c);
 	if (rc != VIGIL_OK)
 		return query_failed(s, &err);
-	char t[VIGIL_TIME_LEN];
-	if (s->json) {
-		int k = 0;
-		printf("{");
-		json_key(stdout, &k, "case_id");
-		json_write_string(stdout, case_id);
-		json_key(stdout, &k, "reads");
-		printf("[");
-		for (size_t i = 0; i < n; i++) {
-			int m = 0;
-			printf("%s{", i ? "," : "");
-			json_key(stdout, &m, "organisation");
-			json_write_string(stdout, reads[i].organisation);
-			json_key(stdout, &m, "what");
-			json_write_string(stdout, reads[i].what);
-			json_key(stdout, &m, "at");
-			json_write_time(stdout, reads[i].at_ms);
-			printf("}");
+	struct view v;
+	view_init(&v);
+	view_str(&v, "case_id", NULL, case_id);
+	json_t *arr = json_array();
+	for (size_t i = 0; arr && i < n; i++) {
+		struct view r;
+		view_init(&r);
+		view_time(&r, "at", "", reads[i].at_ms);
+		view_str(&r, "organisation", "", reads[i].organisation);
+		view_str(&r, "what", "", reads[i].what);
+		if (s->json) {
+			json_t *o = view_object(&r);
+			if (!o || json_array_append_new(arr, o) != 0)
+				v.nomem = 1;
+		} else {
+			/* TIME ORGANISATION WHAT */
+			char *t = view_text_of(&r.f[0], ","), *o = view_text_of(&r.f[1], ","),
+			     *w = view_text_of(&r.f[2], ",");
+			view_line(&v, "", "%s %s %s", t ? t : "?", o ? o : "?", w ? w : "?");
+			free(t);
+			free(o);
+			free(w);
 		}
-		printf("]}\n");
-	} else if (n == 0) {
-		printf("no reads\n");
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			vigil_format_time(reads[i].at_ms, t, sizeof(t));
-			printf("%s %s %s\n", t, reads[i].organisation, reads[i].what);
-		}
+		view_free(&r);
 	}
+	view_json(&v, "reads", NULL, arr);
+	if (!s->json && n == 0)
+		view_line(&v, "", "no reads");
 	vigil_free(reads);
-	return 0;
+	return view_print(&v, s->json) == 0 ? 0 : EXIT_FAILED;
 }

@@ -78,9 +78,20 @@ enum {
 	{ "version", no_argument, NULL, OPT_VERSION }
 
 /* vigil.c */
-/* Prints "vigil: <message>" and a hint to --help on stderr; returns
- * EXIT_USAGE. */
+/* Names the command being run ("contact", "case open"): usage errors then
+ * point to its help. */
+void cli_command(const char *name);
+/* The subcommand (sub of "case", "handover", "alert") being run. */
+void cli_subcommand(const char *sub);
+/* Prints "vigil: <message>" and a hint to the command's --help (vigil
+ * COMMAND --help) on stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A code given on the command line in any case ("High", "NO-ANSWER"): the
+ * code name(i) it matches ignoring case, or arg itself when none does (the
+ * library's check then refuses it by name). */
+const char *cli_code(char *arg, const char *(*name)(unsigned));
+/* arg in capitals, in place (country codes). */
+char *cli_upper(char *arg);
 /* Handles a global option; 0 when handled, EXIT_USAGE after an error,
  * -1 when opt is not a global option.  'h' and OPT_VERSION print and exit. */
 int cli_global_option(struct settings *s, int opt, const char *arg);
@@ -121,11 +132,17 @@ int settings_set(char **dst, const char *src);
 void settings_free(struct settings *s);
 
 /* output.c */
-void output_receipt(const struct vigil_receipt *r, int json);
-/* The same with one more member, e.g. "offer_id": a line "KEY VALUE"
- * after leaf_hash, or "KEY":"VALUE" after inclusion_proof. */
-void output_receipt_with(const struct vigil_receipt *r, int json, const char *key,
-			 const char *value);
+/* A stored record's verified receipt.  Text: summary (what happened to the
+ * case, e.g. "case SE-2026-0042: contact attempt recorded: phone, no
+ * answer"), then "entry N at TIME; verified: included in checkpoint of size
+ * M", "leaf_hash: HEX", "record_id: HEX" and, when key is not NULL,
+ * "KEY: VALUE".  JSON: one object with index, leaf_hash, received_at,
+ * record_id, duplicate, checkpoint, inclusion_proof, [key,] summary and
+ * checkpoint_size. */
+void output_receipt(const struct vigil_receipt *r, int json, const char *summary, const char *key,
+		    const char *value);
+/* A code as words ("no-answer" -> "no answer") in buf. */
+const char *output_words(const char *code, char *buf, size_t n);
 /* A libvigil failure: text on stderr, and with json a JSON object on stdout. */
 void output_failure(const struct vigil_error *e, int json);
 /* A verdict of "verify": "<what> OK: ..." or "<what> <BAD>: message" on
@@ -150,36 +167,6 @@ void json_write_string_or_null(FILE *f, const char *s);
 void json_write_strings(FILE *f, const char *const *s, size_t n);
 /* "hex" of n bytes */
 void json_write_hex(FILE *f, const uint8_t *b, size_t n);
-
-/* The reader of flat objects (receipt files).  Files that use jansson
- * (the case export's index.json) define CLI_WITH_JANSSON before including
- * this header: jansson's header takes the names of these types. */
-#ifndef CLI_WITH_JANSSON
-enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY };
-struct json_value {
-	enum json_type type;
-	int boolean;
-	int64_t number;              /* integers only */
-	char *string;                /* UTF-8, NUL-terminated, no NUL inside */
-	size_t string_len;
-	struct json_value *items;    /* an array's values (never arrays) */
-	size_t n_items;
-};
-struct json_member {
-	char *key;
-	struct json_value value;
-};
-struct json_object {
-	struct json_member *members;
-	size_t n;
-};
-/* Parses one flat object (see json.c); -1 with why. */
-int json_parse_object(const char *text, size_t len, struct json_object *out, char *why,
-		      size_t why_len);
-/* The member's value, or NULL. */
-const struct json_value *json_get(const struct json_object *o, const char *key);
-void json_object_free(struct json_object *o);
-#endif
 
 /* receipt.c */
 /* A receipt file being written: created (mode 0600) next to path before
@@ -207,6 +194,10 @@ struct receipt_in {
 /* 0, or -1 with why for a file that cannot be read or is malformed. */
 int receipt_in_read(const char *path, struct receipt_in *in, char *why, size_t why_len);
 void receipt_in_free(struct receipt_in *in);
+/* The same from len bytes of text: 0, or -1 with why ("it is not valid
+ * JSON: line L, column C: ..." or "it is malformed: ..."). */
+int receipt_in_parse(const char *text, size_t len, struct receipt_in *in, char *why,
+		     size_t why_len);
 
 /* contact.c */
 int cmd_contact(struct settings *s, int argc, char *argv[]);

@@ -94,8 +94,8 @@ int cmd_contact(struct settings *s, int argc, char *argv[])
 			cmd_contact_help(stdout);
 			return 0;
 		case OPT_CASE: ct.case_id = optarg; break;
-		case OPT_CHANNEL: ct.channel = optarg; break;
-		case OPT_OUTCOME: ct.outcome = optarg; break;
+		case OPT_CHANNEL: ct.channel = cli_code(optarg, vigil_channel_name); break;
+		case OPT_OUTCOME: ct.outcome = cli_code(optarg, vigil_outcome_name); break;
 		case OPT_AT: at = optarg; break;
 		case OPT_RECORD_ID: record_id = optarg; break;
 		case OPT_NOTE: ct.note = optarg; break;
@@ -188,6 +188,9 @@ int cmd_contact(struct settings *s, int argc, char *argv[])
 		}
 		return status;
 	}
-	output_receipt(&r, s->json);
+	char sum[256], w[64];
+	snprintf(sum, sizeof(sum), "case %s: contact attempt recorded: %s, %s", ct.case_id,
+		 ct.channel, output_words(ct.outcome, w, sizeof(w)));
+	output_receipt(&r, s->json, sum, NULL, NULL);
 	return 0;
 }

@@ -185,17 +185,17 @@ int cmd_correct(struct settings *s, int argc, char *argv[])
 			return 0;
 		case OPT_CASE: k.case_id = optarg; break;
 		case OPT_RECORD_ID: target = optarg; break;
-		case OPT_REASON: k.reason = optarg; break;
-		case OPT_CHANNEL: g.channel = optarg; break;
-		case OPT_OUTCOME: g.outcome = optarg; break;
+		case OPT_REASON: k.reason = cli_code(optarg, vigil_correction_reason_name); break;
+		case OPT_CHANNEL: g.channel = cli_code(optarg, vigil_channel_name); break;
+		case OPT_OUTCOME: g.outcome = cli_code(optarg, vigil_outcome_name); break;
 		case OPT_AT: g.at = optarg; break;
 		case OPT_NOTE: g.note = optarg; break;
-		case OPT_LEVEL: g.level = optarg; break;
-		case OPT_PHASE: g.phase = optarg; break;
+		case OPT_LEVEL: g.level = cli_code(optarg, vigil_risk_name); break;
+		case OPT_PHASE: g.phase = cli_code(optarg, vigil_phase_name); break;
 		case OPT_FACTOR:
 			if (g.n_factors == FACTORS_MAX)
 				return cli_usage_error("correct: too many --factor options");
-			g.factors[g.n_factors++] = optarg;
+			g.factors[g.n_factors++] = cli_code(optarg, vigil_factor_name);
 			g.factors_set = 1;
 			break;
 		case OPT_NO_FACTORS:
@@ -324,6 +324,11 @@ int cmd_correct(struct settings *s, int argc, char *argv[])
 	}
 	char idx[24];
 	snprintf(idx, sizeof(idx), "%llu", (unsigned long long)original);
-	output_receipt_with(&r, s->json, found ? "corrects" : NULL, found ? idx : NULL);
+	char sum[256];
+	if (found)
+		snprintf(sum, sizeof(sum), "case %s: entry %s corrected", k.case_id, idx);
+	else
+		snprintf(sum, sizeof(sum), "case %s: record %s corrected", k.case_id, target);
+	output_receipt(&r, s->json, sum, found ? "corrects" : NULL, found ? idx : NULL);
 	return 0;
 }

@@ -36,8 +36,8 @@
 
 #include <jansson.h>
 
-#define CLI_WITH_JANSSON
 #include "cli.h"
+#include "view.h"
 #include "export.h"
 
 enum {
@@ -1011,14 +1011,13 @@ int cmd_export(struct settings *s, int argc, char *argv[])
 	/* The index and its signature are not in the manifest. */
 	size_t files = o.n_files + 2;
 	if (s->json) {
-		fputs("{\"ok\":true,\"case_id\":", stdout);
-		json_write_string(stdout, case_id);
-		fputs(",\"dir\":", stdout);
-		json_write_string(stdout, dir);
-		printf(",\"entries\":%zu,\"checkpoint_size\":%llu,\"files\":%zu,\"bytes\":%llu,"
-		       "\"texts\":%zu,\"texts_withheld\":%zu}\n", sum.entries,
-		       (unsigned long long)sum.checkpoint_size, files, o.bytes, sum.texts,
-		       sum.texts_withheld);
+		view_write_json(json_pack("{s:b, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", 1,
+					  "case_id", view_jstring(case_id), "dir",
+					  view_jstring(dir), "entries", (json_int_t)sum.entries,
+					  "checkpoint_size", (json_int_t)sum.checkpoint_size,
+					  "files", (json_int_t)files, "bytes", (json_int_t)o.bytes,
+					  "texts", (json_int_t)sum.texts, "texts_withheld",
+					  (json_int_t)sum.texts_withheld), stdout);
 	} else {
 		printf("exported case %s: %zu entries, checkpoint of size %llu, %zu files, %llu "
 		       "bytes, to %s\n", case_id, sum.entries,

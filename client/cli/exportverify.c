@@ -35,8 +35,8 @@
 
 #include <jansson.h>
 
-#define CLI_WITH_JANSSON
 #include "cli.h"
+#include "view.h"
 #include "export.h"
 
 #define FILE_MAX (64u << 20) /* the largest file of an export we read */
@@ -76,11 +76,9 @@ static int bad(const struct xv *v, const char *file, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (v->s->json) {
-		fputs("{\"ok\":false,\"error\":\"INVALID\",\"file\":", stdout);
-		json_write_string(stdout, file);
-		fputs(",\"message\":", stdout);
-		json_write_string(stdout, msg);
-		fputs("}\n", stdout);
+		view_write_json(json_pack("{s:b, s:s, s:o, s:o}", "ok", 0, "error", "INVALID",
+					  "file", view_jstring(file), "message", view_jstring(msg)),
+				stdout);
 	} else {
 		printf("export INVALID: %s: %s\n", file, msg);
 	}
@@ -853,15 +851,13 @@ static void verdict(const struct xv *v)
 	vigil_hex_encode(v->cp.root, VIGIL_HASH_LEN, root);
 	const char *at = jstr(v->index, "exported_at");
 	if (v->s->json) {
-		fputs("{\"ok\":true,\"case_id\":", stdout);
-		json_write_string(stdout, v->case_id);
-		printf(",\"entries\":%zu,\"checkpoint_size\":%llu,\"root\":\"%s\",\"exporter\":",
-		       v->n, (unsigned long long)v->cp.size, root);
-		json_write_string(stdout, v->exporter);
-		fputs(",\"exported_at\":", stdout);
-		json_write_string_or_null(stdout, at);
-		printf(",\"ca\":\"%s\",\"checkpoint_key\":\"%s\"}\n", v->ca_given ? "given" : "folder",
-		       v->key_given ? "given" : "folder");
+		view_write_json(json_pack("{s:b, s:o, s:I, s:I, s:s, s:o, s:o, s:s, s:s}", "ok", 1,
+					  "case_id", view_jstring(v->case_id), "entries",
+					  (json_int_t)v->n, "checkpoint_size", (json_int_t)v->cp.size,
+					  "root", root, "exporter", view_jstring(v->exporter),
+					  "exported_at", view_jstring(at), "ca",
+					  v->ca_given ? "given" : "folder", "checkpoint_key",
+					  v->key_given ? "given" : "folder"), stdout);
 		return;
 	}
 	printf("export OK: case %s, %zu entries, checkpoint of size %llu, root %s\n", v->case_id,

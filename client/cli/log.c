@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "view.h"
 
 enum {
 	OPT_INDEX = OPT_COMMAND_BASE,
@@ -113,70 +114,67 @@ int cmd_checkpoint(struct settings *s, int argc, char *argv[])
 		int64_t d = cli_now_ms() - cp->signed_at_ms;
 		age = (long long)(d >= 0 ? d / 1000 : -((-d + 999) / 1000));
 	}
-	if (s->json) {
-		fputs("{\"origin\":", stdout);
-		json_write_string(stdout, cp->origin);
-		printf(",\"size\":%llu,\"root\":\"%s\"", (unsigned long long)cp->size, root);
-		if (have_at)
-			printf(",\"signed_at\":\"%s\",\"signed_at_ms\":%lld,\"age_seconds\":%lld", at,
-			       (long long)cp->signed_at_ms, age);
-		else
-			fputs(",\"signed_at\":null,\"signed_at_ms\":null,\"age_seconds\":null",
-			      stdout);
-		fputs(",\"note\":", stdout);
-		json_write_string(stdout, cp->note);
-		fputs("}\n", stdout);
-	} else {
-		printf("origin %s\nsize %llu\nroot %s\n", cp->origin, (unsigned long long)cp->size,
-		       root);
-		if (have_at)
-			printf("signed_at %s\nage %lld s\n", at, age);
-		else
-			printf("signed_at unknown (no signed-at line)\n");
-	}
+	struct view v;
+	view_init(&v);
+	view_str(&v, "origin", "origin", cp->origin);
+	view_uint(&v, "size", "size", cp->size);
+	view_str(&v, "root", "root", root);
+	view_str(&v, "signed_at", "signed at", have_at ? at : NULL);
+	if (!have_at)
+		view_say(&v, "unknown (no signed-at line)");
+	view_json(&v, "signed_at_ms", NULL,
+		  have_at ? json_integer((json_int_t)cp->signed_at_ms) : json_null());
+	view_json(&v, "age_seconds", have_at ? "age" : NULL,
+		  have_at ? json_integer(age) : json_null());
+	view_say(&v, "%lld s", age);
+	view_str(&v, "note", NULL, cp->note);
 	free(cp);
-	return 0;
+	return view_print(&v, s->json) == 0 ? 0 : EXIT_FAILED;
 }
 
-static void print_nodes(const uint8_t (*h)[VIGIL_HASH_LEN], size_t n)
+/* A proof's nodes: a JSON array of hex, in the text "N node(s)" and a line
+ * "  I HEX" per node. */
+static void nodes_view(struct view *v, const char *key, const char *label,
+		       const uint8_t (*h)[VIGIL_HASH_LEN], size_t n, const char *more)
 {
 	char hex[2 * VIGIL_HASH_LEN + 1];
-	for (size_t i = 0; i < n; i++) {
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++) {
 		vigil_hex_encode(h[i], VIGIL_HASH_LEN, hex);
-		printf("  %zu %s\n", i, hex);
+		if (json_array_append_new(a, json_string(hex)) != 0)
+			v->nomem = 1;
+	}
+	view_json(v, key, label, a);
+	view_say(v, "%zu node%s%s", n, n == 1 ? "" : "s", more);
+	for (size_t i = 0; label && i < n; i++) {
+		vigil_hex_encode(h[i], VIGIL_HASH_LEN, hex);
+		view_line(v, "", "  %zu %s", i, hex);
 	}
 }
 
-static void proof_print(const struct vigil_inclusion_proof *p, int json)
+static int proof_print(const struct vigil_inclusion_proof *p, int json)
 {
-	char leaf[2 * VIGIL_HASH_LEN + 1], root[2 * VIGIL_HASH_LEN + 1];
-	vigil_hex_encode(p->leaf_hash, VIGIL_HASH_LEN, leaf);
-	vigil_hex_encode(p->root, VIGIL_HASH_LEN, root);
 	const uint8_t(*inc)[VIGIL_HASH_LEN] = (const uint8_t(*)[VIGIL_HASH_LEN])p->hashes;
 	const uint8_t(*cons)[VIGIL_HASH_LEN] = (const uint8_t(*)[VIGIL_HASH_LEN])p->consistency;
-	if (json) {
-		printf("{\"ok\":true,\"index\":%llu,\"tree_size\":%llu,\"checkpoint_size\":%llu,"
-		       "\"leaf_hash\":\"%s\",\"root\":\"%s\",\"inclusion_proof\":",
-		       (unsigned long long)p->index, (unsigned long long)p->tree_size,
-		       (unsigned long long)p->checkpoint_size, leaf, root);
-		json_write_hashes(stdout, inc, p->n);
-		fputs(",\"consistency_proof\":", stdout);
-		json_write_hashes(stdout, cons, p->n_consistency);
-		fputs("}\n", stdout);
-		return;
-	}
-	printf("proof OK: entry %llu in tree of size %llu (checkpoint of size %llu)\n",
-	       (unsigned long long)p->index, (unsigned long long)p->tree_size,
-	       (unsigned long long)p->checkpoint_size);
-	printf("leaf_hash %s\nroot %s\n", leaf, root);
-	printf("inclusion_proof %zu node%s\n", p->n, p->n == 1 ? "" : "s");
-	print_nodes(inc, p->n);
-	if (p->tree_size != p->checkpoint_size) {
-		printf("consistency_proof %zu node%s (size %llu to %llu)\n", p->n_consistency,
-		       p->n_consistency == 1 ? "" : "s",
-		       (unsigned long long)p->tree_size, (unsigned long long)p->checkpoint_size);
-		print_nodes(cons, p->n_consistency);
-	}
+	struct view v;
+	view_init(&v);
+	view_bool(&v, "ok", NULL, 1);
+	view_line(&v, "", "proof OK: entry %llu in tree of size %llu (checkpoint of size %llu)",
+		  (unsigned long long)p->index, (unsigned long long)p->tree_size,
+		  (unsigned long long)p->checkpoint_size);
+	view_uint(&v, "index", NULL, p->index);
+	view_uint(&v, "tree_size", NULL, p->tree_size);
+	view_uint(&v, "checkpoint_size", NULL, p->checkpoint_size);
+	view_hex(&v, "leaf_hash", "leaf_hash", p->leaf_hash, VIGIL_HASH_LEN);
+	view_hex(&v, "root", "root", p->root, VIGIL_HASH_LEN);
+	nodes_view(&v, "inclusion_proof", "inclusion_proof", inc, p->n, "");
+	char more[80];
+	snprintf(more, sizeof(more), " (size %llu to %llu)", (unsigned long long)p->tree_size,
+		 (unsigned long long)p->checkpoint_size);
+	nodes_view(&v, "consistency_proof",
+		   p->tree_size != p->checkpoint_size ? "consistency_proof" : NULL, cons,
+		   p->n_consistency, more);
+	return view_print(&v, json) == 0 ? 0 : EXIT_FAILED;
 }
 
 int cmd_proof(struct settings *s, int argc, char *argv[])
@@ -232,11 +230,12 @@ int cmd_proof(struct settings *s, int argc, char *argv[])
 	else if ((rc = vigil_get_checkpoint(c, cp, &err)) == VIGIL_OK)
 		rc = vigil_get_inclusion_proof(c, index, size, cp, p, &err);
 	vigil_close(&c);
+	int status = cli_exit_status(rc);
 	if (rc == VIGIL_OK)
-		proof_print(p, s->json);
+		status = proof_print(p, s->json);
 	else
 		output_failure(&err, s->json);
 	free(cp);
 	free(p);
-	return cli_exit_status(rc);
+	return status;
 }

@@ -3,31 +3,16 @@
  *
  *   vigil [OPTIONS] members [--json]
  *
- * The fields of a member are listed once (fields[]); the text table and
- * the JSON printer both walk that list, so the two cannot drift apart.
+ * The fields of a member are described once (view.h): the text table and
+ * the JSON come from the same list, so the two cannot drift apart.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "view.h"
 
-static const char *f_organisation(const struct vigil_member *m) { return m->organisation; }
-static const char *f_role(const struct vigil_member *m) { return m->role; }
-static const char *f_country(const struct vigil_member *m) { return m->country; }
-static const char *f_name(const struct vigil_member *m) { return m->name; }
-
-static const struct {
-	const char *key;      /* JSON member */
-	const char *heading;  /* text column */
-	const char *(*get)(const struct vigil_member *m);
-} fields[] = {
-	{ "organisation", "ORGANISATION", f_organisation },
-	{ "role", "ROLE", f_role },
-	{ "country", "COUNTRY", f_country },
-	{ "name", "NAME", f_name },
-};
-
-#define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
 
 static void members_help(FILE *f)
 {
@@ -41,53 +26,6 @@ static void members_help(FILE *f)
 		   "listed, or whose OU (role) or C (country) disagree with its line.  Any\n"
 		   "member may ask.  With --json one object {\"members\":[{\"organisation\":...,\n"
 		   "\"role\":...,\"country\":...,\"name\":...},...]}.\n");
-}
-
-static void print_json(const struct vigil_member *list, size_t n)
-{
-	printf("{\"members\":[");
-	for (size_t i = 0; i < n; i++) {
-		int k = 0;
-		printf("%s{", i ? "," : "");
-		for (size_t f = 0; f < N_FIELDS; f++) {
-			json_key(stdout, &k, fields[f].key);
-			json_write_string(stdout, fields[f].get(&list[i]));
-		}
-		printf("}");
-	}
-	printf("]}\n");
-}
-
-/* One line of the table; the last column is not padded (no trailing blanks). */
-static void print_row(const char *const *cells, const int *w)
-{
-	for (size_t f = 0; f + 1 < N_FIELDS; f++)
-		printf("%-*s  ", w[f], cells[f]);
-	printf("%s\n", cells[N_FIELDS - 1]);
-}
-
-static void print_text(const struct vigil_member *list, size_t n)
-{
-	if (n == 0) {
-		printf("no members\n");
-		return;
-	}
-	int w[N_FIELDS];
-	const char *cells[N_FIELDS];
-	for (size_t f = 0; f < N_FIELDS; f++) {
-		w[f] = (int)strlen(fields[f].heading);
-		for (size_t i = 0; i < n; i++) {
-			int l = (int)strlen(fields[f].get(&list[i]));
-			w[f] = l > w[f] ? l : w[f];
-		}
-		cells[f] = fields[f].heading;
-	}
-	print_row(cells, w);
-	for (size_t i = 0; i < n; i++) {
-		for (size_t f = 0; f < N_FIELDS; f++)
-			cells[f] = fields[f].get(&list[i]);
-		print_row(cells, w);
-	}
 }
 
 int cmd_members(struct settings *s, int argc, char *argv[])
@@ -108,10 +46,20 @@ int cmd_members(struct settings *s, int argc, char *argv[])
 		output_failure(&err, s->json);
 		return cli_exit_status(err.status);
 	}
-	if (s->json)
-		print_json(list, n);
-	else
-		print_text(list, n);
+	struct view *rows = calloc(n ? n : 1, sizeof(*rows));
+	if (!rows) {
+		vigil_free(list);
+		return cli_fail(s, VIGIL_E_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		view_init(&rows[i]);
+		view_str(&rows[i], "organisation", "organisation", list[i].organisation);
+		view_str(&rows[i], "role", "role", list[i].role);
+		view_str(&rows[i], "country", "country", list[i].country);
+		view_str(&rows[i], "name", "name", list[i].name);
+	}
+	rc = view_print_list(rows, n, "members", s->json, "no members");
+	free(rows);
 	vigil_free(list);
-	return 0;
+	return rc == 0 ? 0 : EXIT_FAILED;
 }

@@ -8,45 +8,50 @@
 #include <string.h>
 
 #include "cli.h"
+#include "view.h"
 
-void output_receipt(const struct vigil_receipt *r, int json)
+void output_receipt(const struct vigil_receipt *r, int json, const char *summary, const char *key,
+		    const char *value)
 {
-	output_receipt_with(r, json, NULL, NULL);
+	struct view v;
+	char at[VIGIL_TIME_LEN];
+	view_init(&v);
+	vigil_format_time(r->received_at_ms, at, sizeof(at));
+	/* The JSON members in the order of the first versions (scripts may
+	 * read them in that order), then the ones added since. */
+	view_line(&v, "", "%s", summary);
+	view_uint(&v, "index", NULL, r->index);
+	view_line(&v, "", "entry %llu at %s%s; verified: included in checkpoint of size %llu",
+		  (unsigned long long)r->index, at,
+		  r->duplicate ? " (the relay already had this record)" : "",
+		  (unsigned long long)r->checkpoint.size);
+	view_hex(&v, "leaf_hash", "leaf_hash", r->leaf_hash, VIGIL_HASH_LEN);
+	view_str(&v, "received_at", NULL, at);
+	view_hex(&v, "record_id", "record_id", r->record_id, VIGIL_RECORD_ID_LEN);
+	view_bool(&v, "duplicate", NULL, r->duplicate);
+	view_str(&v, "checkpoint", NULL, r->checkpoint.note);
+	json_t *proof = json_array();
+	for (size_t i = 0; proof && i < r->proof_len; i++) {
+		char hex[2 * VIGIL_HASH_LEN + 1];
+		vigil_hex_encode(r->inclusion_proof[i], VIGIL_HASH_LEN, hex);
+		if (json_array_append_new(proof, json_string(hex)) != 0)
+			v.nomem = 1;
+	}
+	view_json(&v, "inclusion_proof", NULL, proof);
+	if (key)
+		view_str(&v, key, key, value);
+	view_str(&v, "summary", NULL, summary);
+	view_uint(&v, "checkpoint_size", NULL, r->checkpoint.size);
+	view_print_width(&v, json, -1);
 }
 
-void output_receipt_with(const struct vigil_receipt *r, int json, const char *key,
-			 const char *value)
+const char *output_words(const char *code, char *buf, size_t n)
 {
-	char leaf[2 * VIGIL_HASH_LEN + 1], id[2 * VIGIL_RECORD_ID_LEN + 1];
-	char at[VIGIL_TIME_LEN];
-	vigil_hex_encode(r->leaf_hash, VIGIL_HASH_LEN, leaf);
-	vigil_hex_encode(r->record_id, VIGIL_RECORD_ID_LEN, id);
-	vigil_format_time(r->received_at_ms, at, sizeof(at));
-	if (json) {
-		printf("{\"index\":%llu,\"leaf_hash\":\"%s\",\"received_at\":\"%s\","
-		       "\"record_id\":\"%s\",\"duplicate\":%s,\"checkpoint\":",
-		       (unsigned long long)r->index, leaf, at, id, r->duplicate ? "true" : "false");
-		json_write_string(stdout, r->checkpoint.note);
-		fputs(",\"inclusion_proof\":", stdout);
-		json_write_hashes(stdout, (const uint8_t(*)[VIGIL_HASH_LEN])r->inclusion_proof,
-				  r->proof_len);
-		if (key) {
-			int n = 1;
-			json_key(stdout, &n, key);
-			json_write_string(stdout, value);
-		}
-		fputs("}\n", stdout);
-		return;
-	}
-	printf("stored entry %llu at %s\n", (unsigned long long)r->index, at);
-	printf("record_id %s\n", id);
-	printf("leaf_hash %s\n", leaf);
-	if (key)
-		printf("%s %s\n", key, value);
-	if (r->duplicate)
-		printf("duplicate: yes\n");
-	printf("verified: included in checkpoint of size %llu\n",
-	       (unsigned long long)r->checkpoint.size);
+	snprintf(buf, n, "%s", code ? code : "");
+	for (char *p = buf; *p; p++)
+		if (*p == '-' || *p == '_')
+			*p = ' ';
+	return buf;
 }
 
 void output_names(FILE *f, const char *(*name)(unsigned))
@@ -97,13 +102,9 @@ void output_failure(const struct vigil_error *e, int json)
 		name = status_name(e->status);
 		fprintf(stderr, "vigil: %s\n", e->message[0] ? e->message : vigil_strerror(e->status));
 	}
-	if (json) {
-		fputs("{\"error\":", stdout);
-		json_write_string(stdout, name);
-		fputs(",\"message\":", stdout);
-		json_write_string(stdout, e->message);
-		fputs("}\n", stdout);
-	}
+	if (json)
+		view_write_json(json_pack("{s:o, s:o}", "error", view_jstring(name), "message",
+					  view_jstring(e->message)), stdout);
 }
 
 void output_verdict_bad(const char *what, const char *bad, const char *message, int json)
@@ -112,9 +113,6 @@ void output_verdict_bad(const char *what, const char *bad, const char *message, 
 		printf("%s %s: %s\n", what, bad, message);
 		return;
 	}
-	fputs("{\"ok\":false,\"error\":", stdout);
-	json_write_string(stdout, bad);
-	fputs(",\"message\":", stdout);
-	json_write_string(stdout, message);
-	fputs("}\n", stdout);
+	view_write_json(json_pack("{s:b, s:o, s:o}", "ok", 0, "error", view_jstring(bad),
+				  "message", view_jstring(message)), stdout);
 }

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "view.h"
 #include "export.h"
 
 enum {
@@ -126,10 +127,10 @@ static int verify_receipt(struct settings *s, const char *path)
 	} else if (s->json) {
 		char root[2 * VIGIL_HASH_LEN + 1];
 		vigil_hex_encode(r->checkpoint.root, VIGIL_HASH_LEN, root);
-		printf("{\"ok\":true,\"index\":%llu,\"checkpoint_size\":%llu,\"origin\":",
-		       (unsigned long long)r->index, (unsigned long long)r->checkpoint.size);
-		json_write_string(stdout, r->checkpoint.origin);
-		printf(",\"root\":\"%s\"}\n", root);
+		view_write_json(json_pack("{s:b, s:I, s:I, s:o, s:s}", "ok", 1, "index",
+					  (json_int_t)r->index, "checkpoint_size",
+					  (json_int_t)r->checkpoint.size, "origin",
+					  view_jstring(r->checkpoint.origin), "root", root), stdout);
 	} else {
 		printf("receipt OK: entry %llu in checkpoint of size %llu\n",
 		       (unsigned long long)r->index, (unsigned long long)r->checkpoint.size);
@@ -367,13 +368,11 @@ static int monitor_run(struct monitor *m)
 	char root[2 * VIGIL_HASH_LEN + 1];
 	vigil_hex_encode(m->now.root, VIGIL_HASH_LEN, root);
 	if (s->json) {
-		printf("{\"ok\":true,\"entries\":%llu,\"root\":\"%s\",\"origin\":",
-		       (unsigned long long)m->now.size, root);
-		json_write_string(stdout, m->now.origin);
-		if (m->have_kept)
-			printf(",\"kept_size\":%llu}\n", (unsigned long long)m->kept.size);
-		else
-			fputs(",\"kept_size\":null}\n", stdout);
+		view_write_json(json_pack("{s:b, s:I, s:s, s:o, s:o}", "ok", 1, "entries",
+					  (json_int_t)m->now.size, "root", root, "origin",
+					  view_jstring(m->now.origin), "kept_size",
+					  m->have_kept ? json_integer((json_int_t)m->kept.size)
+						       : json_null()), stdout);
 		return 0;
 	}
 	printf("log OK: %llu entries, root %s\n", (unsigned long long)m->now.size, root);

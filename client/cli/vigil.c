@@ -6,6 +6,7 @@
  *          --checkpoint-key KEY_OR_FILE] [--enc-cert FILE --enc-key FILE]
  *         [--json] [--timeout MS] COMMAND [OPTIONS]
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cli.h"
@@ -93,6 +95,22 @@ static void help(FILE *f)
 		VIGIL_DEFAULT_TIMEOUT_MS);
 }
 
+/* The command being run ("contact", "case open"), for the hint of a usage
+ * error; NULL before one is known. */
+static const char *current_command;
+
+void cli_command(const char *name)
+{
+	current_command = name;
+}
+
+void cli_subcommand(const char *sub)
+{
+	static char name[64];
+	snprintf(name, sizeof(name), "%s %s", current_command ? current_command : "", sub);
+	current_command = name;
+}
+
 int cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -100,8 +118,24 @@ int cli_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'vigil --help' for more information.\n", stderr);
+	fprintf(stderr, "\nTry 'vigil %s%s--help' for more information.\n",
+		current_command ? current_command : "", current_command ? " " : "");
 	return EXIT_USAGE;
+}
+
+const char *cli_code(char *arg, const char *(*name)(unsigned))
+{
+	for (unsigned i = 0; name(i); i++)
+		if (strcasecmp(arg, name(i)) == 0)
+			return name(i);
+	return arg;
+}
+
+char *cli_upper(char *arg)
+{
+	for (char *p = arg; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return arg;
 }
 
 int cli_getopt_error(int opt, char *const argv[])
@@ -299,6 +333,7 @@ int main(int argc, char *argv[])
 	for (size_t i = 0; i < N_COMMANDS; i++) {
 		if (strcmp(commands[i].name, name) == 0) {
 			int first = optind;
+			cli_command(commands[i].name);
 			optind = 0; /* makes glibc's getopt start over */
 			rc = commands[i].run(&s, argc - first, argv + first);
 			goto out;

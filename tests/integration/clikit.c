@@ -17,7 +17,39 @@
 #include "clikit.h"
 #include "harness.h"
 
-#define HINT "Try 'vigil --help' for more information.\n"
+/* The command of the last run ("contact", "case open"), as vigil names it
+ * in the hint of a usage error: the first argument that is no global
+ * option, and for case, handover and alert the subcommand after it. */
+static char last_command[64];
+
+static void note_command(const struct cli_args *a)
+{
+	static const char *const with_value[] = { "--relay", "--cert", "--key", "--ca",
+		"--checkpoint-key", "--enc-cert", "--enc-key", "--timeout", "-c", "--config" };
+	last_command[0] = '\0';
+	for (int i = 1; i < a->n; i++) {
+		const char *v = a->v[i];
+		int skip = 0;
+		for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
+			skip |= strcmp(v, with_value[k]) == 0;
+		if (skip) {
+			i++;
+			continue;
+		}
+		if (v[0] == '-')
+			continue;
+		snprintf(last_command, sizeof(last_command), "%s", v);
+		static const char *const subs[] = { "case open", "case reopen", "case close",
+			"case readers", "handover offer", "handover accept", "handover decline",
+			"handover withdraw", "handover reseal", "alert ack" };
+		char two[64];
+		snprintf(two, sizeof(two), "%s %s", v, i + 1 < a->n ? a->v[i + 1] : "");
+		for (size_t k = 0; k < sizeof(subs) / sizeof(subs[0]); k++)
+			if (strcmp(two, subs[k]) == 0)
+				snprintf(last_command, sizeof(last_command), "%s", two);
+		return;
+	}
+}
 
 /* ---- running the tool -------------------------------------------------------- */
 
@@ -68,6 +100,7 @@ int cli_run(struct cli_args *a, const char *cwd, char *out, size_t out_len, char
 	    size_t err_len)
 {
 	a->v[a->n] = NULL;
+	note_command(a);
 	int status = run_capture(a->v, cwd, out, out_len, err, err_len, CLI_TIMEOUT_MS);
 	if (status < 0)
 		fail_msg("vigil did not finish within %d ms", CLI_TIMEOUT_MS);
@@ -103,7 +136,8 @@ void cli_expect_usage(const struct cli_result *r, const char *line)
 	cli_expect_status(r, 2);
 	assert_string_equal(r->out, "");
 	char want[1200];
-	snprintf(want, sizeof(want), "vigil: %s\n" HINT, line);
+	snprintf(want, sizeof(want), "vigil: %s\nTry 'vigil %s%s--help' for more information.\n",
+		 line, last_command, last_command[0] ? " " : "");
 	assert_string_equal(r->err, want);
 }
 

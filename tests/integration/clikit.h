@@ -53,7 +53,8 @@ void cli_expect_ok(const struct cli_result *r);
  * message} on stdout. */
 void cli_expect_fail(const struct cli_result *r, int status, const char *error,
 		     const char *message);
-/* A usage error: status 2, nothing on stdout, "vigil: <line>" and the hint. */
+/* A usage error: status 2, nothing on stdout, "vigil: <line>" and the hint
+ * to the help of the command run last ("Try 'vigil case open --help' ..."). */
 void cli_expect_usage(const struct cli_result *r, const char *line);
 
 /* ---- the tool in the background (alerts --follow) --------------------------- */

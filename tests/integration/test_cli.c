@@ -33,7 +33,11 @@
 #include "proto/status.h"
 
 #define OUT_MAX 16384
-#define HINT "Try 'vigil --help' for more information.\n"
+/* The hint ends every usage error: to the command's help when a command
+ * was named. */
+#define CLI_SQUEEZE_MAX 65536
+#define HINT_HEAD "Try 'vigil "
+#define HINT_TAIL "--help' for more information.\n"
 #define CASE_ID "se-stockholm-coord/SE-2026-0042"
 /* A time in the past: the relay refuses client times later than its own
  * time plus max_clock_skew. */
@@ -81,6 +85,24 @@ static void expect_status(const struct result *r, int status)
 			 r->out, r->err);
 }
 
+/* The text with the alignment after each "label:" squeezed to one space
+ * (the tool aligns a block's values after its longest label). */
+static const char *squeezed(const char *out)
+{
+	static char buf[CLI_SQUEEZE_MAX];
+	size_t o = 0;
+	for (const char *p = out; *p && o + 1 < sizeof(buf); p++) {
+		buf[o++] = *p;
+		if (*p == ':' && p[1] == ' ') {
+			buf[o++] = ' ';
+			while (p[1] == ' ')
+				p++;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 /* A usage error: status 2, "vigil: ...<what>...", the hint, nothing on
  * stdout. */
 static void expect_usage(const struct result *r, const char *what)
@@ -88,7 +110,9 @@ static void expect_usage(const struct result *r, const char *what)
 	expect_status(r, 2);
 	assert_string_equal(r->out, "");
 	const char *line2 = strchr(r->err, '\n');
-	if (!starts_with(r->err, "vigil: ") || !line2 || strcmp(line2 + 1, HINT) != 0)
+	if (!starts_with(r->err, "vigil: ") || !line2 || !starts_with(line2 + 1, HINT_HEAD) ||
+	    strlen(line2 + 1) < strlen(HINT_TAIL) ||
+	    strcmp(line2 + 1 + strlen(line2 + 1) - strlen(HINT_TAIL), HINT_TAIL) != 0)
 		fail_msg("unexpected usage message: %s", r->err);
 	char *first = strndup(r->err, (size_t)(line2 - r->err));
 	assert_non_null(first);
@@ -238,7 +262,9 @@ static void parse_json(const char *out, struct receipt_out *j)
 		fail_msg("no inclusion_proof: %s", out);
 	p += sizeof(proof_key) - 1;
 	j->proof_len = json_hashes(&p, j->proof);
-	if (strcmp(p, "}\n") != 0)
+	/* Then the members added since: summary, checkpoint_size. */
+	if (strncmp(p, ",\"summary\":\"case ", 17) != 0 || !strstr(p, ",\"checkpoint_size\":") ||
+	    strcmp(p + strlen(p) - 2, "}\n") != 0 || strchr(p, '\n') != p + strlen(p) - 1)
 		fail_msg("not one JSON receipt line: %s", out);
 	if (!all_hex(j->leaf, 64) || !all_hex(j->id, 32))
 		fail_msg("bad leaf_hash or record_id: %s", out);
@@ -289,8 +315,9 @@ static void check_against_db(const struct receipt_out *j)
 static unsigned long long check_text_receipt(const char *out, int duplicate)
 {
 	unsigned long long idx;
-	if (sscanf(out, "stored entry %llu at ", &idx) != 1)
-		fail_msg("no 'stored entry' line: %s", out);
+	const char *line2 = strchr(out, '\n');
+	if (!starts_with(out, "case ") || !line2 || sscanf(line2 + 1, "entry %llu at ", &idx) != 1)
+		fail_msg("no 'case ...' and 'entry N at' lines: %s", out);
 	char leaf[200], id[200], at[TIME_RFC3339_MAX], want[1024];
 	entry_text(idx, "lower(hex(leaf_hash))", leaf, sizeof(leaf));
 	entry_text(idx, "lower(hex(record_id))", id, sizeof(id));
@@ -302,10 +329,10 @@ static unsigned long long check_text_receipt(const char *out, int duplicate)
 	if (!v || sscanf(v, "verified: included in checkpoint of size %llu", &size) != 1)
 		fail_msg("no 'verified' line: %s", out);
 	assert_true(size > idx && size <= (unsigned long long)entries());
-	snprintf(want, sizeof(want), "stored entry %llu at %s\nrecord_id %s\nleaf_hash %s\n%s"
-		 "verified: included in checkpoint of size %llu\n", idx, at, id, leaf,
-		 duplicate ? "duplicate: yes\n" : "", size);
-	assert_string_equal(out, want);
+	snprintf(want, sizeof(want), "entry %llu at %s%s; verified: included in checkpoint of size "
+		 "%llu\nleaf_hash: %s\nrecord_id: %s\n", idx, at,
+		 duplicate ? " (the relay already had this record)" : "", size, leaf, id);
+	assert_string_equal(line2 + 1, want);
 	return idx;
 }
 
@@ -1548,8 +1575,8 @@ static void test_checkpoint_command(void **state)
 	char root[65], at[64];
 	long long age;
 	int end = -1;
-	sscanf(r.out, "origin " ORIGIN "\nsize %llu\nroot %64[0-9a-f]\nsigned_at %63s\nage %lld s\n%n",
-	       &size, root, at, &age, &end);
+	sscanf(r.out, "origin: " ORIGIN "\nsize: %llu\nroot: %64[0-9a-f]\nsigned at: %63s\nage: "
+	       "%lld s\n%n", &size, root, at, &age, &end);
 	if (end < 0 || r.out[end] != '\0')
 		fail_msg("unexpected output: %s", r.out);
 	assert_int_equal(size, (unsigned long long)entries());
@@ -1597,7 +1624,7 @@ static void test_checkpoint_command(void **state)
 	cli_add(&a, "--checkpoint-key", vkey, "checkpoint", NULL);
 	run(&a, &r);
 	expect_status(&r, 0);
-	assert_true(starts_with(r.out, "origin " ORIGIN "\n"));
+	assert_true(starts_with(squeezed(r.out), "origin: " ORIGIN "\n"));
 
 	checkpoint_vkey("other.test/log", vkey, sizeof(vkey));
 	cli_args_init(&a, VIGIL_CLI_PATH);
@@ -1679,7 +1706,7 @@ static size_t parse_nodes(const char *out, const char *name, uint8_t (*h)[SHA256
 	if (!p)
 		fail_msg("no %s in: %s", name, out);
 	size_t n = 0;
-	if (sscanf(p + strlen(name), " %zu node", &n) != 1)
+	if (sscanf(p + strlen(name), ": %zu node", &n) != 1)
 		fail_msg("bad %s line: %s", name, p);
 	p = strchr(p, '\n') + 1;
 	for (size_t i = 0; i < n; i++) {
@@ -1718,9 +1745,9 @@ static void test_proof_command(void **state)
 	assert_string_equal(r.err, "");
 	char want[1024];
 	snprintf(want, sizeof(want), "proof OK: entry 1 in tree of size %llu (checkpoint of size "
-		 "%llu)\nleaf_hash %s\nroot %s\ninclusion_proof ", (unsigned long long)n,
+		 "%llu)\nleaf_hash: %s\nroot: %s\ninclusion_proof: ", (unsigned long long)n,
 		 (unsigned long long)n, leaf_hex, hex_n);
-	if (!starts_with(r.out, want))
+	if (!starts_with(squeezed(r.out), want))
 		fail_msg("unexpected output: %s\nwanted: %s", r.out, want);
 	assert_null(strstr(r.out, "consistency_proof"));
 	uint8_t nodes[MERKLE_MAX_PROOF][SHA256_LEN];
@@ -1738,9 +1765,9 @@ static void test_proof_command(void **state)
 	run(&a, &r);
 	expect_status(&r, 0);
 	snprintf(want, sizeof(want), "proof OK: entry 1 in tree of size 5 (checkpoint of size "
-		 "%llu)\nleaf_hash %s\nroot %s\ninclusion_proof ", (unsigned long long)n, leaf_hex,
+		 "%llu)\nleaf_hash: %s\nroot: %s\ninclusion_proof: ", (unsigned long long)n, leaf_hex,
 		 hex_m);
-	if (!starts_with(r.out, want))
+	if (!starts_with(squeezed(r.out), want))
 		fail_msg("unexpected output: %s\nwanted: %s", r.out, want);
 	k = parse_nodes(r.out, "inclusion_proof", nodes);
 	assert_int_equal(merkle_verify_inclusion(1, m, leaves + SHA256_LEN,

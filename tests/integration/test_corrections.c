@@ -456,11 +456,15 @@ static void test_cli(void **state)
 					"--reason", "wrong-channel-or-outcome", "--outcome",
 					"reached-concern", NULL);
 	cli_expect_ok(r);
-	snprintf(line, sizeof(line), "\ncorrects %llu\n", (unsigned long long)orig.index);
+	snprintf(line, sizeof(line), "case %s: entry %llu corrected\nentry ", id,
+		 (unsigned long long)orig.index);
+	if (strncmp(r->out, line, strlen(line)) != 0)
+		fail_msg("no '%s' in: %s", line, r->out);
+	snprintf(line, sizeof(line), "\ncorrects: %llu\n", (unsigned long long)orig.index);
 	if (!strstr(r->out, line))
 		fail_msg("no '%s' in: %s", line + 1, r->out);
 	unsigned long long corr = 0;
-	assert_int_equal(sscanf(r->out, "stored entry %llu", &corr), 1);
+	assert_int_equal(sscanf(strchr(r->out, '\n') + 1, "entry %llu at", &corr), 1);
 	/* Only the outcome changed: the channel and time are the original's. */
 	struct vigil_case_status *st = status_of(coord, id);
 	assert_string_equal(st->last_attempt_channel, "phone");

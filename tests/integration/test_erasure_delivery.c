@@ -216,7 +216,7 @@ static void erasure_line(const struct alertkit_got *g, char *out, size_t n)
 	char at[VIGIL_TIME_LEN], req[2 * RECORD_ID_LEN + 1];
 	vigil_format_time(g->received_at_ms, at, sizeof(at));
 	hex(g->request_id, RECORD_ID_LEN, req);
-	snprintf(out, n, "%llu %s %s erasure what: %s; entries: %llu; reason: data-subject-request; "
+	snprintf(out, n, "%llu %s %s erasure; what: %s; entries: %llu; reason: data-subject-request; "
 		 "requested by: %s; request: %s; reference: %s; recipients: %s, %s, %s\n",
 		 (unsigned long long)g->position, at, CASE,
 		 g->whole_record ? "records" : "sealed-texts", (unsigned long long)g->erased[0],
@@ -578,7 +578,7 @@ static void test_erased_alert_not_replayed(void **state)
 	 * verify. */
 	struct cli_result *r = vigil_as(SHELTER, "alerts", NULL);
 	cli_expect_ok(r);
-	if (!strstr(r->out, " erasure what: records; "))
+	if (!strstr(r->out, " erasure; what: records; "))
 		fail_msg("no erasure in: %s", r->out);
 	tclient_close(&s_own.c);
 	tclient_close(&owner);
