@@ -96,9 +96,15 @@ uint64_t tickets_rotate(struct tickets *t, int64_t now_ms, uint64_t lifetime_ms)
 			log_err("cannot make a new session ticket key (no random bytes); the "
 				"current one seals tickets a while longer");
 		}
-		ticketkeys_rotate(&t->keys, now_ms, lifetime_ms, ok ? material : NULL);
+		size_t before = t->keys.n;
+		int fresh = ticketkeys_rotate(&t->keys, now_ms, lifetime_ms, ok ? material : NULL);
 		OPENSSL_cleanse(material, sizeof(material));
-		log_debug("session ticket keys: %zu held", t->keys.n);
+		if (fresh)
+			log_debug("session ticket keys: a new key seals tickets; %zu held",
+				  t->keys.n);
+		else if (t->keys.n < before)
+			log_debug("session ticket keys: %zu dropped; %zu held", before - t->keys.n,
+				  t->keys.n);
 		if (!ok)
 			return 60 * 1000; /* try again in a minute */
 	}
