@@ -162,6 +162,7 @@ int vigil_connect(const struct vigil_options *o, vigil_client **out, struct vigi
 		rc = vigil__error_set(err, VIGIL_E_IO, "cannot read certificate %s", o->cert_file);
 		goto fail;
 	}
+	vigil__tls_session_key(c, o->ca_file);
 	/* Our encryption certificate and key, checked before the network. */
 	rc = vigil__seal_keys_load(c, o, err);
 	if (rc != VIGIL_OK)

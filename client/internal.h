@@ -110,6 +110,10 @@ struct vigil_client {
 	X509 **member_enc;           /* each member's encryption certificate, or NULL */
 	uint8_t (*member_enc_sha256)[SHA256_LEN]; /* and its SHA-256 (zero when none) */
 	int have_members;
+	/* Session resumption (tls.c): which saved session this connection
+	 * may use and replaces, and whether its handshake resumed one. */
+	uint8_t session_key[SHA256_LEN];
+	int resumed;
 };
 
 /* error.c */
@@ -140,8 +144,24 @@ int vigil__net_connect(const char *host, const char *port, int timeout_ms, int *
 int vigil__tls_ctx_new(const struct vigil_options *o, SSL_CTX **out, struct vigil_error *err);
 /* Subject fields and DER hash of a certificate. */
 int vigil__tls_identity(X509 *cert, struct vigil_identity *id);
-/* Handshake on fd: SNI, host name or IP check, ALPN. */
+/* Handshake on fd: SNI, host name or IP check, ALPN; offers the session
+ * saved for c->session_key, if any (and takes it: a ticket is used once). */
 int vigil__tls_handshake(struct vigil_client *c, const char *host, struct vigil_error *err);
+/*
+ * Session resumption.  A vigil_client lives for one connection, so the
+ * TLS 1.3 session tickets a relay sends are kept process-wide, one per
+ * (relay address, our certificate, CA file): the next vigil_connect() to
+ * the same relay as the same organisation offers it (`vigil alerts
+ * --follow` reconnecting, or a program connecting again) and the relay,
+ * after checking our certificate again, skips the signatures of a full
+ * handshake.  A relay that refuses it costs nothing but that full
+ * handshake.  Thread-safe.
+ */
+void vigil__tls_session_key(struct vigil_client *c, const char *ca_file);
+/* 1 when c's handshake resumed a session. */
+int vigil__tls_resumed(const struct vigil_client *c);
+/* Forgets every saved session (tests). */
+void vigil__tls_sessions_clear(void);
 
 /* wire.c */
 /* Encodes and writes one Frame.  Marks the client dead on failure. */

@@ -1,13 +1,16 @@
 /*
  * tls.c - the client's TLS: a TLS 1.3-only context with the organisation's
  * certificate and key and the federation CA, the handshake with the relay
- * (certificate chain, host name or IP address, ALPN "vigil/1") and reading
- * an identity out of a certificate subject.
+ * (certificate chain, host name or IP address, ALPN "vigil/1"), the
+ * sessions kept for resumption (internal.h) and reading an identity out of
+ * a certificate subject.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -16,6 +19,123 @@
 #include "proto/record.h"
 
 static const unsigned char alpn_wire[] = "\x07" VIGIL_ALPN;
+
+/* ---- saved sessions ----------------------------------------------------------------- */
+
+/* A few relays per process at most; the oldest entry makes room. */
+#define SESSIONS_MAX 8
+
+static struct {
+	uint8_t key[SHA256_LEN];
+	SSL_SESSION *sess;
+	uint64_t stamp;   /* when saved, in saves: the oldest goes first */
+} sessions[SESSIONS_MAX];
+static uint64_t sessions_stamp;
+static pthread_mutex_t sessions_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The SSL's vigil_client, for the new-session callback. */
+static int client_idx = -1;
+static pthread_once_t client_idx_once = PTHREAD_ONCE_INIT;
+
+static void client_idx_make(void)
+{
+	client_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+void vigil__tls_session_key(struct vigil_client *c, const char *ca_file)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, c->where, strlen(c->where) + 1) != 1 ||
+	    EVP_DigestUpdate(md, c->self.cert_sha256, SHA256_LEN) != 1 ||
+	    EVP_DigestUpdate(md, ca_file, strlen(ca_file) + 1) != 1 ||
+	    EVP_DigestFinal_ex(md, c->session_key, &n) != 1)
+		memset(c->session_key, 0, sizeof(c->session_key)); /* all zero: never saved */
+	EVP_MD_CTX_free(md);
+	ERR_clear_error();
+}
+
+static int key_set(const uint8_t key[SHA256_LEN])
+{
+	static const uint8_t zero[SHA256_LEN];
+	return memcmp(key, zero, SHA256_LEN) != 0;
+}
+
+/* Takes the session saved for key (NULL: none, or it has expired). */
+static SSL_SESSION *session_take(const uint8_t key[SHA256_LEN])
+{
+	SSL_SESSION *s = NULL;
+	pthread_mutex_lock(&sessions_mu);
+	for (size_t i = 0; i < SESSIONS_MAX; i++) {
+		if (!sessions[i].sess || memcmp(sessions[i].key, key, SHA256_LEN) != 0)
+			continue;
+		s = sessions[i].sess;
+		sessions[i].sess = NULL;
+		break;
+	}
+	pthread_mutex_unlock(&sessions_mu);
+	/* OpenSSL would not offer an expired ticket either. */
+	if (s && (!SSL_SESSION_is_resumable(s) ||
+		  (uint64_t)time(NULL) >= (uint64_t)SSL_SESSION_get_time(s) +
+						  (uint64_t)SSL_SESSION_get_timeout(s))) {
+		SSL_SESSION_free(s);
+		s = NULL;
+	}
+	return s;
+}
+
+/* OpenSSL's new-session callback: a ticket from the relay (in TLS 1.3
+ * after the handshake, while we read) replaces the one saved before. */
+static int session_new(SSL *ssl, SSL_SESSION *sess)
+{
+	const struct vigil_client *c = client_idx >= 0 ? SSL_get_ex_data(ssl, client_idx) : NULL;
+	if (!c || !key_set(c->session_key))
+		return 0;
+	/* A copy: OpenSSL marks the session of a connection that ends without
+	 * close_notify (the relay went away) as not resumable, which TLS 1.3
+	 * no longer asks for (RFC 8446, section 6), and a lost connection is
+	 * exactly when `vigil alerts --follow` reconnects. */
+	SSL_SESSION *copy = SSL_SESSION_dup(sess);
+	if (!copy) {
+		ERR_clear_error();
+		return 0;
+	}
+	SSL_SESSION *old = NULL;
+	pthread_mutex_lock(&sessions_mu);
+	size_t at = 0;
+	for (size_t i = 0; i < SESSIONS_MAX; i++) {
+		if (sessions[i].sess && memcmp(sessions[i].key, c->session_key, SHA256_LEN) == 0) {
+			at = i;
+			break;
+		}
+		if (!sessions[i].sess ||
+		    (sessions[at].sess && sessions[i].stamp < sessions[at].stamp))
+			at = i;
+	}
+	old = sessions[at].sess;
+	memcpy(sessions[at].key, c->session_key, SHA256_LEN);
+	sessions[at].sess = copy;
+	sessions[at].stamp = ++sessions_stamp;
+	pthread_mutex_unlock(&sessions_mu);
+	SSL_SESSION_free(old);
+	return 0; /* OpenSSL keeps its reference to sess */
+}
+
+void vigil__tls_sessions_clear(void)
+{
+	pthread_mutex_lock(&sessions_mu);
+	for (size_t i = 0; i < SESSIONS_MAX; i++) {
+		SSL_SESSION_free(sessions[i].sess);
+		sessions[i].sess = NULL;
+	}
+	pthread_mutex_unlock(&sessions_mu);
+}
+
+int vigil__tls_resumed(const struct vigil_client *c)
+{
+	return c ? c->resumed : 0;
+}
 
 /* Encrypted keys are not supported: a library must never prompt on the
  * terminal for a pass phrase, so decryption simply fails. */
@@ -77,6 +197,10 @@ int vigil__tls_ctx_new(const struct vigil_options *o, SSL_CTX **out, struct vigi
 		goto fail;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	/* Tickets reach session_new(); OpenSSL's own client cache would live
+	 * and die with this context, which lasts one connection. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, session_new);
 	/* Unlike most OpenSSL calls, this one returns 0 on success. */
 	if (SSL_CTX_set_alpn_protos(ctx, alpn_wire, sizeof(alpn_wire) - 1) != 0) {
 		rc = vigil__error_ssl(err, VIGIL_E_NOMEM, "cannot set ALPN");
@@ -173,6 +297,17 @@ int vigil__tls_handshake(struct vigil_client *c, const char *host, struct vigil_
 			return vigil__error_ssl(err, VIGIL_E_USAGE, "bad host name %s", host);
 	}
 
+	pthread_once(&client_idx_once, client_idx_make);
+	if (client_idx < 0 || SSL_set_ex_data(c->ssl, client_idx, c) != 1)
+		return vigil__error_ssl(err, VIGIL_E_NOMEM, "cannot create a TLS session");
+	if (key_set(c->session_key)) {
+		SSL_SESSION *sess = session_take(c->session_key);
+		/* A session that cannot be set is simply not offered. */
+		if (sess && SSL_set_session(c->ssl, sess) != 1)
+			ERR_clear_error();
+		SSL_SESSION_free(sess);
+	}
+
 	struct vigil__sigpipe g;
 	vigil__sigpipe_block(&g);
 	int ret = SSL_connect(c->ssl);
@@ -180,6 +315,7 @@ int vigil__tls_handshake(struct vigil_client *c, const char *host, struct vigil_
 	vigil__sigpipe_restore(&g);
 	if (ret != 1)
 		return handshake_failure(c, ret, errno_saved, err);
+	c->resumed = SSL_session_reused(c->ssl) == 1;
 
 	const unsigned char *proto = NULL;
 	unsigned int proto_len = 0;

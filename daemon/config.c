@@ -68,6 +68,8 @@ static const struct key keys[] = {
 	{ "tls", "key", KEY_SECRET, T_STR, FIELD(tls_key), 0, 0, NULL, 1 },
 	{ "tls", "ca", KEY_FILE, T_STR, FIELD(tls_ca), 0, 0, NULL, 1 },
 	{ "tls", "crl", KEY_FILE, T_STR, FIELD(tls_crl), 0, 0, NULL, 0 },
+	{ "tls", "ticket_lifetime", KEY_DURATION_OFF, T_U64, FIELD(tls_ticket_lifetime_ms), 1000,
+	  3600 * 1000, "1s..1h or off", 0 },
 	{ "store", "path", KEY_STORE, T_STR, FIELD(store_path), 0, 0, NULL, 1 },
 	{ "store", "wal_limit", KEY_UINT, T_SIZE, FIELD(wal_limit),
 	  65536, 1024u * 1024u * 1024u, "65536..1073741824", 0 },
@@ -422,6 +424,7 @@ static void set_defaults(struct config *cfg)
 	cfg->max_handshakes = 64;
 	cfg->max_handshakes_per_address = 8;
 	cfg->handshake_timeout_ms = 10 * 1000;
+	cfg->tls_ticket_lifetime_ms = 3600 * 1000;
 	cfg->idle_timeout_ms = 300 * 1000;
 	cfg->write_timeout_ms = 30 * 1000;
 	/* Real frames are a few KiB (the largest, a case open naming 32
@@ -483,7 +486,7 @@ static int key_live(const struct key *k)
 		"listen.max_handshakes_per_address", "listen.handshake_timeout",
 		"listen.idle_timeout", "listen.write_timeout", "listen.max_frame",
 		"listen.max_inflight_bytes", "tls.cert", "tls.key", "tls.ca", "tls.crl",
-		"directory.path", "writer.max_queue_bytes",
+		"tls.ticket_lifetime", "directory.path", "writer.max_queue_bytes",
 	};
 	char name[64];
 	snprintf(name, sizeof(name), "%s.%s", k->section, k->name);

@@ -9,7 +9,7 @@
  *   [listen] address, port, max_connections, max_handshakes,
  *            max_handshakes_per_address, handshake_timeout, idle_timeout,
  *            max_frame, max_inflight_bytes
- *   [tls]    cert, key, ca, crl (optional)
+ *   [tls]    cert, key, ca, crl (optional), ticket_lifetime
  *   [store]  path, wal_limit
  *   [directory] path (the member directory, directory.h)
  *   [writer] batch_max, batch_wait_ms, max_queue_bytes
@@ -41,6 +41,10 @@
  *   cert, key, ca, crl files that must be readable when the file is loaded;
  *                      key may not be readable or writable by group or
  *                      others (mode 0600 or 0400)
+ *   ticket_lifetime    duration, 1s..1h, or off (default 1h): how long a
+ *                      TLS 1.3 session ticket may resume a session
+ *                      (daemon/tickets.h); off: no tickets, every
+ *                      connection a full handshake
  *   path               [store]: the store's file; its directory must exist
  *                      [directory]: the member directory, a readable file
  *   wal_limit          bytes, 65536..1073741824 (no K/M suffix): the WAL size
@@ -95,6 +99,7 @@ struct config {
 	char *tls_key;            /* required */
 	char *tls_ca;             /* required */
 	char *tls_crl;            /* optional, NULL when unset */
+	uint64_t tls_ticket_lifetime_ms; /* default 1 h; 0: no session tickets */
 	/* [store] */
 	char *store_path;         /* required */
 	size_t wal_limit;         /* default 16 MiB: the WAL is reset and trimmed past this */

@@ -634,12 +634,15 @@ static void handshake_done(struct conn *c)
 		return;
 	}
 	r->stats.handshakes_ok++;
+	int resumed = SSL_session_reused(c->ssl) == 1;
+	r->stats.handshakes_resumed += (uint64_t)resumed;
 	pool_leave(c);
 	c->authenticated = 1;
 	r->n_authenticated++;
 	c->state = CONN_HELLO;
-	log_debug("%s: %s (%s, %s) connected", c->peer_addr, c->id.org,
-		  identity_role_name(c->id.role), c->id.country);
+	log_debug("%s: %s (%s, %s) connected%s", c->peer_addr, c->id.org,
+		  identity_role_name(c->id.role), c->id.country,
+		  resumed ? ", session resumed" : "");
 	uv_timer_start(&c->timer, on_timer, r->cfg->idle_timeout_ms, 0);
 	conn_expiry_arm(c, tls_cert_expiry_ms(cert));
 }

@@ -28,6 +28,7 @@ struct snapshot {
 	uint64_t taken_ns;                 /* uv_hrtime() */
 	struct relay_stats stats;
 	struct reload_stats reloads;
+	struct tickets_stats tickets;
 	unsigned conns[CONN_CLOSING + 1];  /* by enum conn_state */
 	unsigned writer_queue;
 	size_t inflight_bytes;
@@ -78,6 +79,7 @@ static void take_snapshot(struct metrics *m)
 	m->snap.taken_ns = uv_hrtime();
 	m->snap.stats = r->stats;
 	m->snap.reloads = r->reloads;
+	m->snap.tickets = *tickets_stats(r->tickets);
 	memcpy(m->snap.conns, conns, sizeof(conns));
 	m->snap.writer_queue = writer_pending(r->writer);
 	m->snap.inflight_bytes = r->inflight_bytes;
@@ -266,6 +268,22 @@ static void page_connections(struct prom_text *t, const struct snapshot *s)
 		prom_sample_u64(t, "vigil_handshakes_refused_total", "reason",
 				tls_refusal_name((enum tls_refusal)i),
 				s->stats.handshakes_refused[i]);
+	counter(t, "vigil_handshakes_resumed_total",
+		"Handshakes (of result ok) that resumed a session with a session ticket.",
+		s->stats.handshakes_resumed);
+	counter(t, "vigil_session_tickets_issued_total", "Session tickets sealed and sent.",
+		s->tickets.issued);
+	prom_family(t, "vigil_session_tickets_refused_total", PROM_COUNTER,
+		    "Session tickets offered and not used, by reason (a full handshake "
+		    "followed): unknown_key (sealed by a key no longer held), expired (older "
+		    "than ticket_lifetime), check (the certificate no longer passes the CA, "
+		    "CRL or member directory).");
+	prom_sample_u64(t, "vigil_session_tickets_refused_total", "reason", "unknown_key",
+			s->tickets.refused_key);
+	prom_sample_u64(t, "vigil_session_tickets_refused_total", "reason", "expired",
+			s->tickets.refused_expired);
+	prom_sample_u64(t, "vigil_session_tickets_refused_total", "reason", "check",
+			s->tickets.refused_check);
 	counter(t, "vigil_frames_received_total", "Frames read from authenticated connections.",
 		s->stats.frames_in);
 	gauge(t, "vigil_requests_inflight_bytes",

@@ -95,6 +95,7 @@ void relay_check_drained(struct relay *r)
 	 * run out, so a second SIGTERM during the last steps is still ours. */
 	uv_close((uv_handle_t *)&r->drain_timer, NULL);
 	uv_close((uv_handle_t *)&r->lag_timer, NULL);
+	uv_close((uv_handle_t *)&r->tickets_timer, NULL);
 	notify_close(r);
 	log_notice("drained: %llu records stored this run",
 		   (unsigned long long)r->stats.records_stored);
@@ -192,6 +193,27 @@ static void release_all(struct relay *r)
 	SSL_CTX_free(r->ssl_ctx);
 	r->ssl_ctx = NULL;
 	directory_release(&r->directory);
+	tickets_release(&r->tickets);
+}
+
+/* A relay without tickets ([tls] ticket_lifetime = off, maybe since a
+ * reload) still rotates the keys it made at start, as if for an hour. */
+static uint64_t ticket_lifetime(const struct relay *r)
+{
+	return r->cfg->tls_ticket_lifetime_ms ? r->cfg->tls_ticket_lifetime_ms : 3600 * 1000;
+}
+
+static void on_tickets_timer(uv_timer_t *t)
+{
+	relay_tickets_schedule(t->data);
+}
+
+void relay_tickets_schedule(struct relay *r)
+{
+	if (r->stopped)
+		return;
+	uint64_t next = tickets_rotate(r->tickets, relay_now_ms(), ticket_lifetime(r));
+	uv_timer_start(&r->tickets_timer, on_tickets_timer, next ? next : 1, 0);
 }
 
 int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
@@ -214,6 +236,13 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 	SSL_CTX_up_ref(ssl_ctx);
 	r->ssl_ctx = ssl_ctx;
 	r->directory = directory_ref(dir);
+	r->tickets = tickets_new(err, err_len);
+	if (!r->tickets || (cfg->tls_ticket_lifetime_ms &&
+			    tickets_attach(ssl_ctx, r->tickets, cfg->tls_ticket_lifetime_ms, err,
+					   err_len) != 0)) {
+		release_all(r);
+		return -1;
+	}
 	int prc = reader_pool_init(&r->readers, cfg->store_path);
 	if (prc != 0) {
 		snprintf(err, err_len, "cannot set up readers: %s", uv_strerror(prc));
@@ -257,6 +286,9 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 	uv_signal_start(&r->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&r->sig_int, on_signal, SIGINT);
 	uv_signal_start(&r->sig_hup, on_sighup, SIGHUP);
+	uv_timer_init(loop, &r->tickets_timer);
+	r->tickets_timer.data = r;
+	relay_tickets_schedule(r);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "daemon/prom.h"
 #include "daemon/reader.h"
 #include "daemon/reload.h"
+#include "daemon/tickets.h"
 #include "daemon/tls.h"
 #include "daemon/writer.h"
 
@@ -34,6 +35,7 @@ struct relay_stats {
 	uint64_t refused_handshakes; /* handshake pool or an address's slots full and protected */
 	uint64_t handshakes_evicted; /* unauthenticated connections closed to make room */
 	uint64_t handshakes_ok;
+	uint64_t handshakes_resumed; /* of handshakes_ok: resumed with a session ticket */
 	uint64_t handshakes_failed;
 	uint64_t frames_in;
 	uint64_t records_stored;
@@ -58,6 +60,9 @@ struct relay {
 	const struct directory *directory; /* the members (a reference; a reload replaces it) */
 	SSL_CTX *ssl_ctx;                  /* new handshakes (a reference); its verify
 					    * callback admits members only */
+	struct tickets *tickets;           /* session ticket keys, shared by every context
+					    * ([tls] ticket_lifetime; tickets.h) */
+	uv_timer_t tickets_timer;          /* rotates their keys */
 	struct writer *writer;             /* every change to the database */
 	struct reader_pool readers;   /* read-only connections for queries */
 
@@ -136,6 +141,10 @@ void relay_close(struct relay *r);
 /* Called by conn.c when a connection is freed or becomes idle while
  * draining, to finish shutting down once nothing is left. */
 void relay_check_drained(struct relay *r);
+
+/* (Re)arms the rotation of the session ticket keys for the lifetime of
+ * the running configuration; after a reload too. */
+void relay_tickets_schedule(struct relay *r);
 
 /* The port the listener is bound to (useful with port 0), or -1. */
 int relay_port(const struct relay *r);

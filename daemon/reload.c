@@ -69,7 +69,12 @@ static void load_work(uv_work_t *w)
 	if (directory_load(rl->cfg->directory_path, &rl->dir, rl->err, sizeof(rl->err)) != 0)
 		return;
 	rl->ctx = tls_ctx_new(rl->cfg, rl->dir, rl->err, sizeof(rl->err));
+	/* The ticket keys stay: tickets issued before the reload are checked
+	 * against the new CA, CRL and directory when they are offered. */
 	if (!rl->ctx ||
+	    (rl->cfg->tls_ticket_lifetime_ms &&
+	     tickets_attach(rl->ctx, rl->r->tickets, rl->cfg->tls_ticket_lifetime_ms, rl->err,
+			    sizeof(rl->err)) != 0) ||
 	    directory_verify_keys(rl->dir, SSL_CTX_get_cert_store(rl->ctx), rl->err,
 				  sizeof(rl->err)) != 0 ||
 	    relay_identity_load(rl->cfg, rl->dir, &rl->ident, rl->err, sizeof(rl->err)) != 0)
@@ -310,6 +315,7 @@ static void load_done(uv_work_t *w, int status)
 		reload_free(rl);
 		writer_reconfigure(r);
 		recheck_sessions(r);
+		relay_tickets_schedule(r);
 	}
 again:
 	notify_reloaded(r);

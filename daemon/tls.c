@@ -14,6 +14,11 @@
 /* The SSL_CTX ex_data slot holding the member directory (a reference,
  * released when the context is freed). */
 static int directory_idx = -1;
+/* The SSL_CTX ex_data slot of tls_peer_recheck()'s memory (struct
+ * recheck_cache, made at its first use, freed with the context). */
+static int recheck_idx = -1;
+static void recheck_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+			    void *argp);
 /* The SSL ex_data slot the verify callback marks (non-NULL) when it
  * refuses an organisation the directory does not list (tls_refusal_of). */
 static int nonmember_idx = -1;
@@ -251,7 +256,9 @@ SSL_CTX *tls_ctx_new(const struct config *cfg, const struct directory *dir, char
 		directory_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, directory_ex_free);
 	if (nonmember_idx < 0)
 		nonmember_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-	if (directory_idx < 0 || nonmember_idx < 0) {
+	if (recheck_idx < 0)
+		recheck_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, recheck_ex_free);
+	if (directory_idx < 0 || nonmember_idx < 0 || recheck_idx < 0) {
 		snprintf(err, err_len, "%s:0: [tls] SSL_CTX_get_ex_new_index: %s", cfg->path,
 			 tls_last_error(ebuf, sizeof(ebuf)));
 		return NULL;
@@ -271,8 +278,8 @@ SSL_CTX *tls_ctx_new(const struct config *cfg, const struct directory *dir, char
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-	/* Tickets would let a revoked peer resume; vigil sessions are long-lived
-	 * so full handshakes cost little. */
+	/* No tickets unless tickets_attach() turns them on, with the check
+	 * that keeps a revoked peer from resuming (tickets.h). */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
@@ -330,8 +337,25 @@ int tls_peer_check(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why, s
 	return tls_peer_check_class(ctx, leaf, chain, why, why_len, &kind);
 }
 
-int tls_peer_check_class(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why,
-			 size_t why_len, enum tls_refusal *kind)
+/* The earliest notAfter in a verified chain (seconds since the epoch);
+ * 0 when one is unreadable. */
+static int64_t chain_until(STACK_OF(X509) *chain)
+{
+	int64_t until = INT64_MAX;
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		int64_t ms = tls_cert_expiry_ms(sk_X509_value(chain, i));
+		if (ms <= 0)
+			return 0;
+		if (ms / 1000 < until)
+			until = ms / 1000;
+	}
+	return until;
+}
+
+/* Checks as tls_peer_check_class(); on success *until is when the answer
+ * may change with the time alone (the verified chain's first notAfter). */
+static int peer_check(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why,
+		      size_t why_len, enum tls_refusal *kind, int64_t *until)
 {
 	*kind = TLS_REFUSED_OTHER;
 	X509_STORE_CTX *xs = X509_STORE_CTX_new();
@@ -349,6 +373,8 @@ int tls_peer_check_class(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *
 		snprintf(why, why_len, "certificate at depth %d: %s", X509_STORE_CTX_get_error_depth(xs),
 			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(xs)));
 		*kind = tls_refusal_classify(X509_STORE_CTX_get_error(xs), 0, 0);
+	} else if (until) {
+		*until = chain_until(X509_STORE_CTX_get0_chain(xs));
 	}
 	X509_STORE_CTX_free(xs);
 	ERR_clear_error();
@@ -362,6 +388,100 @@ int tls_peer_check_class(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *
 		*kind = tls_refusal_classify(X509_V_ERR_APPLICATION_VERIFICATION,
 					     !directory_find(dir, id.org), 0);
 		return -1;
+	}
+	return 0;
+}
+
+int tls_peer_check_class(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why,
+			 size_t why_len, enum tls_refusal *kind)
+{
+	return peer_check(ctx, leaf, chain, why, why_len, kind, NULL);
+}
+
+/* ---- certificates that passed, per context (tls_peer_recheck) ----------------------- */
+
+struct recheck_slot {
+	uint8_t sha256[32];
+	int64_t from;  /* when it passed (s since the epoch); 0: empty slot */
+	int64_t until; /* the answer holds before this */
+};
+
+struct recheck_cache {
+	int64_t crl_until; /* the earliest nextUpdate of the context's CRLs */
+	struct recheck_slot slots[TLS_RECHECK_SLOTS];
+};
+
+static void recheck_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+			    void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	free(ptr);
+}
+
+/* The earliest nextUpdate of the CRLs in store (INT64_MAX: none expires;
+ * 0: one is unreadable, so nothing is remembered). */
+static int64_t crl_until(X509_STORE *store)
+{
+	int64_t until = INT64_MAX;
+	X509_STORE_lock(store);
+	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+		const ASN1_TIME *next = crl ? X509_CRL_get0_nextUpdate(crl) : NULL;
+		if (!next)
+			continue;
+		struct tm tm;
+		time_t t;
+		if (ASN1_TIME_to_tm(next, &tm) != 1 || (t = timegm(&tm)) == (time_t)-1) {
+			until = 0;
+			break;
+		}
+		if ((int64_t)t < until)
+			until = (int64_t)t;
+	}
+	X509_STORE_unlock(store);
+	return until;
+}
+
+int tls_peer_recheck(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why, size_t why_len)
+{
+	struct recheck_cache *rc = SSL_CTX_get_ex_data(ctx, recheck_idx);
+	if (!rc) {
+		rc = calloc(1, sizeof(*rc));
+		if (rc && SSL_CTX_set_ex_data(ctx, recheck_idx, rc) != 1) {
+			free(rc);
+			rc = NULL;
+			ERR_clear_error();
+		}
+		if (rc)
+			rc->crl_until = crl_until(SSL_CTX_get_cert_store(ctx));
+	}
+	uint8_t md[32];
+	unsigned int md_len = 0;
+	int64_t now = (int64_t)time(NULL);
+	struct recheck_slot *slot = NULL;
+	if (rc && X509_digest(leaf, EVP_sha256(), md, &md_len) == 1 && md_len == sizeof(md)) {
+		slot = &rc->slots[(md[0] | (unsigned)md[1] << 8) % TLS_RECHECK_SLOTS];
+		if (slot->from && memcmp(slot->sha256, md, sizeof(md)) == 0 && now >= slot->from &&
+		    now < slot->until)
+			return 0;
+	}
+	ERR_clear_error();
+	enum tls_refusal kind;
+	int64_t until = 0;
+	if (peer_check(ctx, leaf, chain, why, why_len, &kind, &until) != 0) {
+		if (slot && memcmp(slot->sha256, md, sizeof(md)) == 0)
+			slot->from = 0;
+		return -1;
+	}
+	if (slot) {
+		memcpy(slot->sha256, md, sizeof(md));
+		slot->from = now;
+		slot->until = until < rc->crl_until ? until : rc->crl_until;
 	}
 	return 0;
 }

@@ -50,6 +50,19 @@ const struct directory *tls_ctx_directory(SSL_CTX *ctx);
 int tls_peer_check(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why, size_t why_len);
 
 /*
+ * tls_peer_check() for a certificate that a context may see many times (a
+ * session ticket's, tickets.h), remembering the certificates that passed:
+ * ctx's CA, CRL and directory never change (a reload makes a new
+ * context), so only the time can change the answer for the same
+ * certificate, and a remembered pass holds until the earliest notAfter of
+ * its verified chain or nextUpdate of ctx's CRLs, whichever comes first.
+ * The memory is bounded (TLS_RECHECK_SLOTS certificates, the newest
+ * kept).  Loop thread only.
+ */
+#define TLS_RECHECK_SLOTS 1024
+int tls_peer_recheck(SSL_CTX *ctx, X509 *leaf, STACK_OF(X509) *chain, char *why, size_t why_len);
+
+/*
  * Why a handshake was refused, as the metrics count it
  * (vigil_handshakes_refused_total{reason}).  Pure: from the chain's X509
  * verify error (X509_V_OK when it verified or was never checked), whether
