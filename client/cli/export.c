@@ -560,6 +560,25 @@ static json_t *entry_json(const struct export *x, const struct export_entry *xe)
 		"content_erased", e->content_erased, "erased_by",
 		xe->erased_by >= 0 ? json_integer(xe->erased_by) : json_null(), "sealed_text",
 		ts ? json_string(ts) : json_null(), "files", files, "proof", proof);
+	/* Corrections (vigil correct): the entry a correction corrects, and
+	 * the corrections of an entry, the last one in force. */
+	const struct vigil_case_log_entry *le = xe->le;
+	json_t *by = json_array();
+	for (size_t k = 0; by && le && k < le->n_corrected_by; k++)
+		if (json_array_append_new(by, json_integer((json_int_t)le->corrected_by[k])) != 0) {
+			json_decref(by);
+			by = NULL;
+		}
+	if (!j || !by ||
+	    json_object_set_new(j, "corrects", le && le->is_correction
+						  ? json_integer((json_int_t)le->corrects)
+						  : json_null()) != 0 ||
+	    json_object_set_new(j, "corrected_by", by) != 0) {
+		if (!j)
+			json_decref(by);
+		json_decref(j);
+		return NULL;
+	}
 	return j;
 }
 
@@ -926,6 +945,7 @@ static int export_run(struct settings *s, vigil_client *c, struct export *x, str
 		goto out;
 	for (size_t i = 0; rc == 0 && i < log->n; i++) {
 		x->entries[i].e = &log->entries[i].entry;
+		x->entries[i].le = &log->entries[i];
 		rc = entry_check(s, c, x, &x->entries[i]);
 	}
 	if (rc == 0)

@@ -75,6 +75,7 @@ enum export_text {
 
 struct export_entry {
 	const struct vigil_entry *e;       /* in the verified case log */
+	const struct vigil_case_log_entry *le; /* its log entry: corrects, corrected_by */
 	struct vigil_record_info *ri;      /* decoded; NULL for an erased record */
 	size_t cert;                       /* its certificate in struct export.certs */
 	size_t proof_len;                  /* to the export's checkpoint */

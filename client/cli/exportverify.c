@@ -801,6 +801,95 @@ static int check_erased_by(struct xv *v)
 	return 0;
 }
 
+/* The position in the export of the entry with log index idx, or v->n. */
+static size_t position_of(const struct xv *v, long long idx)
+{
+	size_t k = 0;
+	while (k < v->n && (idx < 0 || v->indexes[k] != (uint64_t)idx))
+		k++;
+	return k;
+}
+
+/* Whether entry k's index.json lists idx among its corrected_by. */
+static int lists_correction(const json_t *e, uint64_t idx)
+{
+	const json_t *by = json_object_get(e, "corrected_by");
+	size_t i;
+	const json_t *x;
+	json_array_foreach(by, i, x) {
+		if (json_is_integer(x) && json_integer_value(x) == (json_int_t)idx)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * corrects and corrected_by: a correction names the entry it corrects
+ * (the record its target_id names, or the one that record corrects: a
+ * correction of a correction corrects the original), that entry lists it
+ * among its corrections, and every correction listed names it back.
+ */
+static int check_corrections(struct xv *v)
+{
+	const json_t *list = json_object_get(v->index, "entries");
+	for (size_t i = 0; i < v->n; i++) {
+		const json_t *e = json_array_get(list, i);
+		const json_t *c = json_object_get(e, "corrects"), *by =
+			json_object_get(e, "corrected_by");
+		unsigned long long idx = (unsigned long long)v->indexes[i];
+		if (!json_is_array(by) || (!json_is_null(c) && !json_is_integer(c)))
+			return bad(v, EXPORT_INDEX, "entry %llu: corrects or corrected_by is missing "
+				   "or malformed", idx);
+		/* Every correction listed names this entry back. */
+		size_t n;
+		const json_t *x;
+		json_array_foreach(by, n, x) {
+			size_t k = json_is_integer(x) ? position_of(v, json_integer_value(x)) : v->n;
+			long long back;
+			if (k == v->n || jint(json_array_get(list, k), "corrects", &back) != 0 ||
+			    back != (long long)idx)
+				return bad(v, EXPORT_INDEX, "entry %llu: corrected_by names an entry "
+					   "that does not correct it", idx);
+		}
+		const char *kind = jstr(e, "kind");
+		int is_correction = kind && !strcmp(kind, "correction");
+		if (json_is_null(c) && !is_correction)
+			continue;
+		if (!is_correction || json_is_null(c))
+			return bad(v, EXPORT_INDEX, "entry %llu: corrects is %s", idx,
+				   is_correction ? "null for a correction" : "set on no correction");
+		size_t k = position_of(v, json_integer_value(c));
+		if (k == v->n || !lists_correction(json_array_get(list, k), idx))
+			return bad(v, EXPORT_INDEX, "entry %llu: corrects names no entry that lists "
+				   "it among its corrections", idx);
+		/* The record's target: the entry it corrects, or a correction of
+		 * that entry (an erased target cannot be looked at). */
+		char rn[EXPORT_NAME_MAX];
+		uint8_t *rec = NULL;
+		size_t rl = 0;
+		struct vigil_error err;
+		export_entry_name(v->indexes[i], "record", rn, sizeof(rn));
+		int ok = read_in(v, rn, &rec, &rl) == 0 &&
+			 vigil_record_decode(rec, rl, v->ri, &err) == VIGIL_OK;
+		free(rec);
+		char target[2 * VIGIL_RECORD_ID_LEN + 1];
+		if (ok)
+			vigil_hex_encode(v->ri->target_id, VIGIL_RECORD_ID_LEN, target);
+		const json_t *t = json_array_get(list, k);
+		int named = ok && (json_is_null(json_object_get(t, "record_id")) ||
+				   (jstr(t, "record_id") && !strcmp(jstr(t, "record_id"), target)));
+		json_array_foreach(json_object_get(t, "corrected_by"), n, x) {
+			size_t m = position_of(v, json_integer_value(x));
+			const char *rid = m < v->n ? jstr(json_array_get(list, m), "record_id") : NULL;
+			named |= ok && rid && !strcmp(rid, target);
+		}
+		if (!named)
+			return bad(v, EXPORT_INDEX, "entry %llu: its record corrects another record "
+				   "than the entry corrects names", idx);
+	}
+	return 0;
+}
+
 /* ---- 8.: the report ----------------------------------------------------------------- */
 
 static int check_report(const struct xv *v)
@@ -916,6 +1005,8 @@ int export_verify(struct settings *s, const char *dir)
 		rc = check_entries(&v);
 	if (rc == 0)
 		rc = check_erased_by(&v);
+	if (rc == 0)
+		rc = check_corrections(&v);
 	if (rc == 0)
 		rc = check_report(&v);
 	if (rc == 0)

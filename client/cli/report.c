@@ -108,6 +108,27 @@ static void h_list(FILE *f, const char *const *v, size_t n)
 	}
 }
 
+/* The entry of log index idx in the export, or NULL. */
+static const struct export_entry *by_index(const struct export *x, uint64_t idx)
+{
+	for (size_t i = 0; i < x->n; i++)
+		if (x->entries[i].e->index == idx)
+			return &x->entries[i];
+	return NULL;
+}
+
+/* The fields in force of an entry: those of its last correction when it
+ * was corrected (vigil correct), else its own. */
+static const struct vigil_record_info *in_force(const struct export *x,
+						const struct export_entry *xe)
+{
+	const struct vigil_case_log_entry *le = xe->le;
+	if (!le || le->n_corrected_by == 0)
+		return xe->ri;
+	const struct export_entry *c = by_index(x, le->corrected_by[le->n_corrected_by - 1]);
+	return c && c->ri ? c->ri : xe->ri;
+}
+
 /* What a row calls the event. */
 static void event_name(FILE *f, const struct vigil_record_info *ri)
 {
@@ -141,6 +162,8 @@ static void event_name(FILE *f, const struct vigil_record_info *ri)
 		fputs("Narrative granted", f);
 	else if (!strcmp(k, "member-key"))
 		fputs("Member key", f);
+	else if (!strcmp(k, "correction"))
+		fputs("Correction", f);
 	else
 		h(f, k);
 }
@@ -173,17 +196,50 @@ static void text_cell(FILE *f, const struct export_entry *xe)
 	}
 }
 
+static void contact_details(FILE *f, const struct vigil_record_info *ri)
+{
+	fputs("channel <b>", f);
+	h(f, ri->channel);
+	fputs("</b>, outcome <b>", f);
+	h(f, ri->outcome);
+	fputs("</b>, attempted ", f);
+	h_time(f, ri->attempted_at_ms);
+}
+
+static void risk_details(FILE *f, const struct vigil_record_info *ri)
+{
+	fputs("level <b>", f);
+	h(f, ri->risk);
+	fputs("</b>, phase ", f);
+	h(f, ri->phase);
+	fputs(", factors: ", f);
+	h_list(f, ri->factors, ri->n_factors);
+	if (ri->immediate_danger)
+		fputs("; <b>immediate danger</b>", f);
+}
+
 static void details(FILE *f, const struct export *x, const struct export_entry *xe)
 {
 	const struct vigil_record_info *ri = xe->ri;
 	const char *k = ri->kind;
 	if (!strcmp(k, "contact")) {
-		fputs("channel <b>", f);
-		h(f, ri->channel);
-		fputs("</b>, outcome <b>", f);
-		h(f, ri->outcome);
-		fputs("</b>, attempted ", f);
-		h_time(f, ri->attempted_at_ms);
+		contact_details(f, ri);
+	} else if (!strcmp(k, "correction")) {
+		const struct export_entry *o = xe->le && xe->le->is_correction
+						       ? by_index(x, xe->le->corrects) : NULL;
+		fputs("corrects ", f);
+		if (o)
+			fprintf(f, "<a href=\"#entry-%llu\">entry %llu</a>",
+				(unsigned long long)o->e->index, (unsigned long long)o->e->index);
+		else
+			h_hex(f, ri->target_id, VIGIL_RECORD_ID_LEN);
+		fputs(" (", f);
+		h(f, ri->correction_reason);
+		fputs("): ", f);
+		if (!strcmp(ri->corrected_kind, "contact"))
+			contact_details(f, ri);
+		else
+			risk_details(f, ri);
 	} else if (!strcmp(k, "case-open")) {
 		const char *p[VIGIL_PARTIES_MAX];
 		for (size_t i = 0; i < ri->n_parties; i++)
@@ -208,14 +264,7 @@ static void details(FILE *f, const struct export *x, const struct export_entry *
 			h_time(f, ri->consent_given_at_ms);
 		}
 	} else if (!strcmp(k, "risk")) {
-		fputs("level <b>", f);
-		h(f, ri->risk);
-		fputs("</b>, phase ", f);
-		h(f, ri->phase);
-		fputs(", factors: ", f);
-		h_list(f, ri->factors, ri->n_factors);
-		if (ri->immediate_danger)
-			fputs("; <b>immediate danger</b>", f);
+		risk_details(f, ri);
 	} else if (!strcmp(k, "handover-offer")) {
 		fputs("to <b>", f);
 		h(f, ri->to);
@@ -341,6 +390,12 @@ static void timeline_row(FILE *f, const struct export *x, const struct export_en
 	h(f, xe->ri->author);
 	fputs("</td><td>", f);
 	event_name(f, xe->ri);
+	/* Corrected: the values of the last correction are in force. */
+	for (size_t k = 0; xe->le && k < xe->le->n_corrected_by; k++)
+		fprintf(f, "%s<a href=\"#entry-%llu\">entry %llu</a>",
+			k ? ", " : "<br><b>corrected</b> by ",
+			(unsigned long long)xe->le->corrected_by[k],
+			(unsigned long long)xe->le->corrected_by[k]);
 	if (xe->erased_by >= 0 && e->content_erased)
 		fprintf(f, "<br><b>text ERASED</b> by <a href=\"#entry-%lld\">entry %lld</a>",
 			(long long)xe->erased_by, (long long)xe->erased_by);
@@ -349,8 +404,20 @@ static void timeline_row(FILE *f, const struct export *x, const struct export_en
 	fputs("</td></tr>\n", f);
 }
 
-/* Contact attempts counted by channel and outcome, in the order of the
- * wire codes. */
+/* Whether the entry is a contact attempt on channel ch with outcome oc,
+ * by its values in force (a corrected attempt counts as corrected). */
+static int counted(const struct export *x, const struct export_entry *xe, unsigned ch,
+		   unsigned oc)
+{
+	if (!xe->ri || strcmp(xe->ri->kind, "contact") != 0)
+		return 0;
+	const struct vigil_record_info *ri = in_force(x, xe);
+	return !strcmp(ri->channel, vigil_channel_name(ch)) &&
+	       !strcmp(ri->outcome, vigil_outcome_name(oc));
+}
+
+/* Contact attempts counted by channel and outcome (as corrected), in the
+ * order of the wire codes. */
 static void contact_table(FILE *f, const struct export *x)
 {
 	size_t total = 0;
@@ -366,12 +433,8 @@ static void contact_table(FILE *f, const struct export *x)
 	for (unsigned ch = 0; vigil_channel_name(ch); ch++) {
 		for (unsigned oc = 0; vigil_outcome_name(oc); oc++) {
 			size_t n = 0;
-			for (size_t i = 0; i < x->n; i++) {
-				const struct vigil_record_info *ri = x->entries[i].ri;
-				n += ri && !strcmp(ri->kind, "contact") &&
-				     !strcmp(ri->channel, vigil_channel_name(ch)) &&
-				     !strcmp(ri->outcome, vigil_outcome_name(oc));
-			}
+			for (size_t i = 0; i < x->n; i++)
+				n += counted(x, &x->entries[i], ch, oc);
 			if (!n)
 				continue;
 			fputs("<tr><td>", f);
@@ -381,10 +444,7 @@ static void contact_table(FILE *f, const struct export *x)
 			fprintf(f, "</td><td class=\"num\">%zu</td><td>", n);
 			int first = 1;
 			for (size_t i = 0; i < x->n; i++) {
-				const struct vigil_record_info *ri = x->entries[i].ri;
-				if (!ri || strcmp(ri->kind, "contact") ||
-				    strcmp(ri->channel, vigil_channel_name(ch)) ||
-				    strcmp(ri->outcome, vigil_outcome_name(oc)))
+				if (!counted(x, &x->entries[i], ch, oc))
 					continue;
 				unsigned long long k = (unsigned long long)x->entries[i].e->index;
 				fprintf(f, "%s<a href=\"#entry-%llu\">%llu</a>", first ? "" : ", ", k,

@@ -267,6 +267,9 @@ static void make_nasty_cert(void)
 	assert_int_equal(run(sign, NULL, 0, NULL, 0), 0);
 }
 
+/* The via-family attempt and the entry that corrects its outcome. */
+static long long via_family_idx, correction_idx;
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -297,6 +300,19 @@ static int group_setup(void **state)
 		    "police-report-filed", NULL));
 	ok(vigil_as(0, IOM, "contact", "--case", DEMO, "--channel", "via-family", "--outcome",
 		    "reached-safe", "--note", NOTE3, NULL));
+	/* IOM corrects its outcome: the report counts the corrected one. */
+	char via_family[80];
+	if (db_text(&R, "SELECT lower(hex(record_id)) FROM entries WHERE case_id = '" DEMO "' "
+		    "AND author = '" IOM "' ORDER BY idx DESC LIMIT 1", via_family,
+		    sizeof(via_family)) != 0)
+		return -1;
+	char q[200];
+	snprintf(q, sizeof(q), "SELECT idx FROM entries WHERE lower(hex(record_id)) = '%s'",
+		 via_family);
+	via_family_idx = db_int(&R, q);
+	ok(vigil_as(0, IOM, "correct", "--case", DEMO, "--record-id", via_family, "--reason",
+		    "wrong-channel-or-outcome", "--outcome", "reached-concern", NULL));
+	correction_idx = db_int(&R, "SELECT max(idx) FROM entries WHERE case_id = '" DEMO "'");
 	char first_note[80];
 	if (db_text(&R, "SELECT lower(hex(e.record_id)) FROM entries e JOIN sealed s ON "
 		    "s.idx = e.idx WHERE e.case_id = '" DEMO "' AND e.author = '" IOM "' "
@@ -636,6 +652,31 @@ static void test_export_lying_exporter(void **state)
 	if (!strstr(r->out, "export INVALID: index.json: the inclusion proof of entry "))
 		fail_msg("verify said: %s", r->out);
 
+	/* A correction said to correct another entry than its record does. */
+	copy_export(plain_dir, dir);
+	snprintf(path, sizeof(path), "%s/index.json", dir);
+	index = slurp(path, &len);
+	assert_non_null(index);
+	char from[64], to[64];
+	long long first = db_int(&R, "SELECT min(idx) FROM entries WHERE case_id = '" DEMO "'");
+	snprintf(from, sizeof(from), "\"corrects\": %lld,", via_family_idx);
+	snprintf(to, sizeof(to), "\"corrects\": %lld,", first);
+	p = strstr(index, from);
+	assert_non_null(p);
+	char *lied = malloc(len + 64);
+	assert_non_null(lied);
+	int n = snprintf(lied, len + 64, "%.*s%s%s", (int)(p - index), index, to, p + strlen(from));
+	spit(path, lied, (size_t)n);
+	free(lied);
+	free(index);
+	resign(dir);
+	r = verify_export(0, dir);
+	cli_expect_status(r, 3);
+	/* (found at the entry corrected, which comes first) */
+	snprintf(want, sizeof(want), "export INVALID: index.json: entry %lld: corrected_by names "
+		 "an entry that does not correct it\n", via_family_idx);
+	assert_string_equal(r->out, want);
+
 	/* A row for an entry the index does not list, in the report. */
 	copy_export(plain_dir, dir);
 	snprintf(path, sizeof(path), "%s/report.html", dir);
@@ -871,7 +912,35 @@ static void test_export_report_html(void **state)
 	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
 		if (!strstr(html, events[i]))
 			fail_msg("the report does not show \"%s\"", events[i]);
+	/* The correction: marked on the entry it corrects, linked both ways,
+	 * and the attempts counted with the corrected outcome. */
+	char want[400];
+	snprintf(want, sizeof(want), "Contact attempt<br><b>corrected</b> by <a href=\"#entry-%lld\">"
+		 "entry %lld</a>", correction_idx, correction_idx);
+	if (!strstr(html, want))
+		fail_msg("the report does not show \"%s\"", want);
+	snprintf(want, sizeof(want), "Correction</td><td>corrects <a href=\"#entry-%lld\">entry "
+		 "%lld</a> (wrong-channel-or-outcome): channel <b>via-family</b>, outcome "
+		 "<b>reached-concern</b>", via_family_idx, via_family_idx);
+	if (!strstr(html, want))
+		fail_msg("the report does not show \"%s\"", want);
+	snprintf(want, sizeof(want), "<td>via-family</td><td>reached-concern</td><td class=\"num\">"
+		 "1</td><td><a href=\"#entry-%lld\">", via_family_idx);
+	if (!strstr(html, want))
+		fail_msg("the contact table does not count the corrected outcome: %s", want);
+	assert_null(strstr(html, "<td>via-family</td><td>reached-safe</td>"));
 	free(html);
+	/* index.json links them too. */
+	snprintf(path, sizeof(path), "%s/index.json", plain_dir);
+	char *links = slurp(path, NULL);
+	assert_non_null(links);
+	snprintf(want, sizeof(want), "\"corrects\": %lld,", via_family_idx);
+	if (!strstr(links, want))
+		fail_msg("index.json lacks %s", want);
+	snprintf(want, sizeof(want), "\"corrected_by\": [\n    %lld\n   ]", correction_idx);
+	if (!strstr(links, want))
+		fail_msg("index.json lacks %s", want);
+	free(links);
 	/* The same name in index.json, as JSON text. */
 	snprintf(path, sizeof(path), "%s/index.json", plain_dir);
 	char *index = slurp(path, NULL);
