@@ -55,6 +55,9 @@ enum {
 	OPT_NOT_MINOR,
 };
 
+/* The characters of a consent scope, in either case. */
+#define SCOPE_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-"
+
 /* More --party or --factor options than this are a usage error before the
  * library's own limit is even reached. */
 #define LIST_MAX 64
@@ -282,7 +285,12 @@ static int case_open(struct settings *s, int argc, char *argv[], int reopen)
 			if ((r = list_add(parties, &n_parties, optarg, name, "--party")))
 				return r;
 			break;
-		case OPT_CONSENT: o.consent_scope = optarg; have_consent = 1; break;
+		case OPT_CONSENT:
+			/* A coded scope in capitals is the same scope. */
+			o.consent_scope = strspn(optarg, SCOPE_CHARS) == strlen(optarg)
+						  ? cli_lower(optarg) : optarg;
+			have_consent = 1;
+			break;
 		case OPT_CONSENT_AT: consent_at = optarg; break;
 		case OPT_OVERRIDE: o.override_justification = optarg; have_override = 1; break;
 		default:

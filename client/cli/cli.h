@@ -90,8 +90,10 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * code name(i) it matches ignoring case, or arg itself when none does (the
  * library's check then refuses it by name). */
 const char *cli_code(char *arg, const char *(*name)(unsigned));
-/* arg in capitals, in place (country codes). */
+/* arg in capitals, in place (country codes); in small letters (consent
+ * scopes). */
 char *cli_upper(char *arg);
+char *cli_lower(char *arg);
 /* Handles a global option; 0 when handled, EXIT_USAGE after an error,
  * -1 when opt is not a global option.  'h' and OPT_VERSION print and exit. */
 int cli_global_option(struct settings *s, int opt, const char *arg);

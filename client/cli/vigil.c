@@ -131,6 +131,13 @@ const char *cli_code(char *arg, const char *(*name)(unsigned))
 	return arg;
 }
 
+char *cli_lower(char *arg)
+{
+	for (char *p = arg; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return arg;
+}
+
 char *cli_upper(char *arg)
 {
 	for (char *p = arg; *p; p++)

@@ -1611,7 +1611,7 @@ static void test_reopen_and_codes_any_case(void **state)
 	struct cli_result *r = vigil_as(0, "se-stockholm-coord", "case", "open", "--case", id,
 					"--risk", "High", "--minor", "--return-country", "ru",
 					"--return-date", "2026-10-01", "--party", "iom-ru-moscow",
-					"--consent", "share-with-iom", "--consent-at", CONSENT_AT,
+					"--consent", "Share-With-IOM", "--consent-at", CONSENT_AT,
 					NULL);
 	cli_expect_ok(r);
 	EXPECT_START(r->out, "case se-stockholm-coord/REOPEN-1 opened: risk high, a minor, "
