@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "view.h"
+#include "when.h"
 
 int cli_query_args(struct settings *s, int argc, char *argv[], int want_id, const char *name,
 		   void (*help)(FILE *), const char **case_id)
@@ -150,7 +151,14 @@ static void status_view(struct view *v, const struct vigil_case_status *st)
 	}
 	view_str(v, "last_attempt_channel", NULL, st->last_attempt_channel);
 	view_str(v, "last_attempt_outcome", NULL, st->last_attempt_outcome);
+	int64_t now = cli_now_ms();
+	char rel[48];
 	view_time(v, "last_success", "last successful contact", st->last_success_ms);
+	if (st->last_success_ms > 0) {
+		vigil_format_time(st->last_success_ms, t, sizeof(t));
+		when_ago(st->last_success_ms, now, rel, sizeof(rel));
+		view_say(v, "%s (%s)", t, rel);
+	}
 	view_uint(v, "alert_stage", "alert stage", st->alert_stage);
 	if (st->alert_stage)
 		view_say(v, "%s", vigil_alert_stage_label(st->alert_stage));
@@ -168,6 +176,11 @@ static void status_view(struct view *v, const struct vigil_case_status *st)
 	if (!st->full)
 		return;
 	view_time(v, "next_deadline", "next deadline", st->next_event_ms);
+	if (st->next_event_ms > 0) {
+		vigil_format_time(st->next_event_ms, t, sizeof(t));
+		when_deadline(st->next_event_ms, now, rel, sizeof(rel));
+		view_say(v, "%s (%s)", t, rel);
+	}
 	view_strs(v, "parties", "parties", st->parties, st->n_parties);
 	view_bool(v, "immediate_danger", "immediate danger", st->immediate_danger);
 	view_strs(v, "factors", "factors", st->factors, st->n_factors);

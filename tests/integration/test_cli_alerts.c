@@ -1023,6 +1023,14 @@ static void test_desks_and_open(void **state)
 	    !strstr(r->out, "alert stage:             1 (to the case's workers)\n") ||
 	    !strstr(r->out, "next deadline:           "))
 		fail_msg("status: %s", r->out);
+	/* The deadline also in words ("in 59 min", "overdue by 2 h"). */
+	const char *nd = strstr(r->out, "next deadline:           ");
+	const char *eol = nd ? strchr(nd, '\n') : NULL;
+	char words[64] = "";
+	if (!eol || eol[-1] != ')' ||
+	    sscanf(nd, "next deadline: %*s (%63[^)])", words) != 1 ||
+	    (strncmp(words, "in ", 3) != 0 && strncmp(words, "overdue by ", 11) != 0))
+		fail_msg("next deadline not in words: %s", r->out);
 	r = vigil_as(0, POLICE, "--json", "status", OWNER "CA-desks", NULL);
 	cli_expect_ok(r);
 	expect_raw(r->out, "alert_id", "null");
