@@ -76,19 +76,38 @@ static void on_lag_tick(uv_timer_t *t)
 #define TRIM_AFTER_CONNS 64
 #define TRIM_PERIOD_MS 1000
 
+/* On the thread pool: after 10,000 sessions closed it takes tens of
+ * milliseconds (madvise of every free page run), which the loop does not
+ * wait for; malloc locks each arena only while it trims it. */
+static void trim_work(uv_work_t *w)
+{
+	struct relay *r = w->data;
+	uint64_t t0 = uv_hrtime();
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+	r->trim_ns = uv_hrtime() - t0;
+}
+
+static void trim_done(uv_work_t *w, int status)
+{
+	struct relay *r = w->data;
+	r->trimming = 0;
+	if (status == 0)
+		log_debug("%u connections freed: memory trimmed in %.1f ms", r->trim_conns,
+			  (double)r->trim_ns / 1e6);
+}
+
 static void on_trim(uv_timer_t *t)
 {
 	struct relay *r = t->data;
-	unsigned n = r->conns_freed;
+	if (r->trimming || r->stopped)
+		return; /* the next freed connection starts the timer again */
+	r->trim_conns = r->conns_freed;
 	r->conns_freed = 0;
-#ifdef __GLIBC__
-	uint64_t t0 = uv_hrtime();
-	malloc_trim(0);
-	log_debug("%u connections freed: memory trimmed in %.1f ms", n,
-		  (double)(uv_hrtime() - t0) / 1e6);
-#else
-	(void)n;
-#endif
+	r->trim_work.data = r;
+	if (uv_queue_work(r->loop, &r->trim_work, trim_work, trim_done) == 0)
+		r->trimming = 1;
 }
 
 void relay_conn_freed(struct relay *r)

@@ -84,7 +84,11 @@ struct relay {
 	uv_timer_t lag_timer;     /* measures how late the loop runs timers */
 	uint64_t lag_due_ns;
 	uv_timer_t trim_timer;    /* gives freed memory back (relay_conn_freed) */
+	uv_work_t trim_work;      /* malloc_trim on the thread pool */
+	int trimming;             /* trim_work queued or running */
 	unsigned conns_freed;     /* connections freed since the last trim */
+	unsigned trim_conns;      /* those the running trim follows */
+	uint64_t trim_ns;         /* how long it took (set on the pool) */
 
 	struct conn *conns;       /* doubly linked list of live connections */
 	unsigned n_conns;         /* every connection until it is freed */
