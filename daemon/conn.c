@@ -494,13 +494,15 @@ static void bio_shed(BIO *b)
  * What a connection waiting for its peer holds is the SSL object and its
  * session only (daemon/README.md, "Memory per connection"): called when
  * TLS wants more bytes, everything read was handled and everything TLS
- * wrote was handed to libuv.  OpenSSL gives its record buffers back by
- * itself (SSL_MODE_RELEASE_BUFFERS, tls.c); the frame reader's buffer and
- * the memory BIOs' are given back here and allocated again, sized to what
- * arrives, when the peer sends more.
+ * wrote was handed to libuv.  OpenSSL's record buffers (about 17 KiB each
+ * way), the frame reader's buffer and the memory BIOs' are given back and
+ * allocated again, sized to what arrives, when the peer sends more.  Not
+ * SSL_MODE_RELEASE_BUFFERS: it frees and allocates the buffers around
+ * every record, also on a busy connection.
  */
 static void conn_shed(struct conn *c)
 {
+	SSL_free_buffers(c->ssl); /* fails, harmlessly, while a record is partial */
 	frame_reader_trim(&c->fr);
 	bio_shed(c->rbio);
 	bio_shed(c->wbio);
@@ -703,6 +705,7 @@ static void conn_handshake(struct conn *c)
 	int err = SSL_get_error(c->ssl, rc);
 	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
 		conn_flush(c);
+		SSL_free_buffers(c->ssl);
 		bio_shed(c->rbio);
 		bio_shed(c->wbio);
 		return;

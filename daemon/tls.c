@@ -276,9 +276,6 @@ SSL_CTX *tls_ctx_new(const struct config *cfg, const struct directory *dir, char
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
-	/* An idle session gives its record buffers (about 34 KiB) back to
-	 * the allocator; they are allocated again when a record comes. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	/* Key exchange on elliptic curves only: a finite-field group (ffdhe2048
 	 * to ffdhe8192) costs the loop up to ~120 ms of CPU per handshake, before
 	 * the peer has shown any certificate.  A ClientHello that offers nothing
