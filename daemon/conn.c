@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 
 #include "daemon/admission.h"
@@ -74,6 +75,7 @@ static void conn_maybe_free(struct conn *c)
 	OPENSSL_free(c->cert_der);
 	frame_reader_free(&c->fr);
 	free(c);
+	relay_conn_freed(r);
 	relay_check_drained(r);
 }
 
@@ -475,6 +477,37 @@ static void conn_read_stop(struct conn *c)
 	}
 }
 
+/* Gives a memory BIO's buffer back when it holds nothing: a mem BIO keeps
+ * the largest buffer it ever needed (a handshake flight, a burst of
+ * records), which an idle session has no use for. */
+static void bio_shed(BIO *b)
+{
+	BUF_MEM *bm = NULL;
+	if (!b || BIO_get_mem_ptr(b, &bm) != 1 || !bm || bm->length != 0 || bm->max == 0)
+		return;
+	BUF_MEM *fresh = BUF_MEM_new();
+	if (fresh)
+		BIO_set_mem_buf(b, fresh, BIO_CLOSE); /* frees the old one */
+}
+
+/*
+ * What a connection waiting for its peer holds is the SSL object and its
+ * session only (daemon/README.md, "Memory per connection"): called when
+ * TLS wants more bytes, everything read was handled and everything TLS
+ * wrote was handed to libuv.  OpenSSL's record buffers (about 17 KiB each
+ * way), the frame reader's buffer and the memory BIOs' are given back and
+ * allocated again, sized to what arrives, when the peer sends more.  Not
+ * SSL_MODE_RELEASE_BUFFERS: it frees and allocates the buffers around
+ * every record, also on a busy connection.
+ */
+static void conn_shed(struct conn *c)
+{
+	SSL_free_buffers(c->ssl); /* fails, harmlessly, while a record is partial */
+	frame_reader_trim(&c->fr);
+	bio_shed(c->rbio);
+	bio_shed(c->wbio);
+}
+
 /* Pulls decrypted bytes into the frame reader and handles whole frames.
  * Reading from the socket stops while the connection is saturated. */
 static void conn_process_frames(struct conn *c)
@@ -519,6 +552,7 @@ static void conn_process_frames(struct conn *c)
 		return;
 	}
 	conn_flush(c); /* TLS may have produced post-handshake messages */
+	conn_shed(c);
 	c->paused = 0;
 	conn_read_start(c);
 }
@@ -565,6 +599,22 @@ void conn_answered(struct conn *c)
 	budget_resume(c->relay);
 }
 
+const uint8_t *conn_cert_der(struct conn *c, size_t *len)
+{
+	if (!c->cert_der) {
+		X509 *cert = SSL_get0_peer_certificate(c->ssl);
+		int n = cert ? i2d_X509(cert, &c->cert_der) : -1;
+		if (n <= 0) {
+			ERR_clear_error();
+			c->cert_der = NULL;
+			return NULL;
+		}
+		c->cert_der_len = (size_t)n;
+	}
+	*len = c->cert_der_len;
+	return c->cert_der;
+}
+
 static void on_expiry(uv_timer_t *t)
 {
 	struct conn *c = t->data;
@@ -605,13 +655,11 @@ static void handshake_done(struct conn *c)
 		return;
 	}
 	c->peer_key = X509_get_pubkey(cert);
-	int n = i2d_X509(cert, &c->cert_der);
-	if (!c->peer_key || n <= 0) {
+	if (!c->peer_key) {
 		handshake_refused(r, TLS_REFUSED_OTHER);
 		conn_close(c, "cannot read the client certificate");
 		return;
 	}
-	c->cert_der_len = (size_t)n;
 	/* max_connections counts authenticated connections only; several
 	 * handshakes may finish while the last slot is free. */
 	if (r->n_authenticated >= r->cfg->max_connections) {
@@ -660,6 +708,9 @@ static void conn_handshake(struct conn *c)
 	int err = SSL_get_error(c->ssl, rc);
 	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
 		conn_flush(c);
+		SSL_free_buffers(c->ssl);
+		bio_shed(c->rbio);
+		bio_shed(c->wbio);
 		return;
 	}
 	char e[160];

@@ -60,7 +60,7 @@ struct conn {
 	char peer_addr[64];
 	struct identity id;            /* valid from HELLO on */
 	EVP_PKEY *peer_key;            /* reference, from HELLO on */
-	uint8_t *cert_der;             /* peer certificate, from HELLO on */
+	uint8_t *cert_der;             /* peer certificate, DER: conn_cert_der() */
 	size_t cert_der_len;
 
 	struct frame_reader fr;
@@ -116,6 +116,14 @@ void conn_send(struct conn *c, const Vigil__V1__Frame *f);
 /* Sends an Error frame for status with a formatted message. */
 void conn_send_error(struct conn *c, uint64_t request_id, int status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/*
+ * The peer's certificate, DER-encoded, as the writer stores it with a
+ * record (from HELLO on).  Encoded at the first call: a session that never
+ * submits holds only OpenSSL's parsed copy.  NULL when out of memory; else
+ * valid until the connection is freed.
+ */
+const uint8_t *conn_cert_der(struct conn *c, size_t *len);
 
 /* Starts closing with a reason for the log; safe to call more than once. */
 void conn_close(struct conn *c, const char *reason);

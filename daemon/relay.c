@@ -3,6 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -69,6 +73,76 @@ static void on_lag_tick(uv_timer_t *t)
 	r->lag_due_ns = now + LAG_PERIOD_MS * 1000000ull;
 }
 
+#define TRIM_AFTER_CONNS 64
+#define TRIM_PERIOD_MS 1000
+
+/* On the thread pool: after 10,000 sessions closed it takes tens of
+ * milliseconds (madvise of every free page run), which the loop does not
+ * wait for; malloc locks each arena only while it trims it. */
+static void trim_work(uv_work_t *w)
+{
+	struct relay *r = w->data;
+	uint64_t t0 = uv_hrtime();
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+	r->trim_ns = uv_hrtime() - t0;
+}
+
+static void trim_done(uv_work_t *w, int status)
+{
+	struct relay *r = w->data;
+	r->trimming = 0;
+	if (status == 0)
+		log_debug("%u connections freed: memory trimmed in %.1f ms", r->trim_conns,
+			  (double)r->trim_ns / 1e6);
+}
+
+static void on_trim(uv_timer_t *t)
+{
+	struct relay *r = t->data;
+	if (r->trimming || r->stopped)
+		return; /* the next freed connection starts the timer again */
+	r->trim_conns = r->conns_freed;
+	r->conns_freed = 0;
+	r->trim_work.data = r;
+	if (uv_queue_work(r->loop, &r->trim_work, trim_work, trim_done) == 0)
+		r->trimming = 1;
+}
+
+void relay_conn_freed(struct relay *r)
+{
+	r->conns_freed++;
+	/* The timer waits a second, so one trim follows a burst of closes
+	 * and they come at most once a second. */
+	if (r->conns_freed >= TRIM_AFTER_CONNS && !r->stopped &&
+	    !uv_is_active((uv_handle_t *)&r->trim_timer))
+		uv_timer_start(&r->trim_timer, on_trim, TRIM_PERIOD_MS, 0);
+}
+
+/* Descriptors beside the connections: the database and its WAL, the
+ * readers, the checkpointer, the metrics server, libuv's own. */
+#define FD_RESERVE 128
+
+void relay_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	rlim_t want = (rlim_t)cfg->max_connections + cfg->max_handshakes + FD_RESERVE;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		struct rlimit up = rl;
+		up.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		log_warn("the open file limit is %llu, below the %llu that max_connections = %u "
+			 "and max_handshakes = %u need; raise it (LimitNOFILE=, ulimit -n)",
+			 (unsigned long long)rl.rlim_cur, (unsigned long long)want,
+			 cfg->max_connections, cfg->max_handshakes);
+}
+
 static void on_drain_deadline(uv_timer_t *t)
 {
 	struct relay *r = t->data;
@@ -96,6 +170,7 @@ void relay_check_drained(struct relay *r)
 	uv_close((uv_handle_t *)&r->drain_timer, NULL);
 	uv_close((uv_handle_t *)&r->lag_timer, NULL);
 	uv_close((uv_handle_t *)&r->tickets_timer, NULL);
+	uv_close((uv_handle_t *)&r->trim_timer, NULL);
 	notify_close(r);
 	log_notice("drained: %llu records stored this run",
 		   (unsigned long long)r->stats.records_stored);
@@ -279,6 +354,9 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 	r->lag_timer.data = r;
 	r->lag_due_ns = uv_hrtime() + LAG_PERIOD_MS * 1000000ull;
 	uv_timer_start(&r->lag_timer, on_lag_tick, LAG_PERIOD_MS, LAG_PERIOD_MS);
+	uv_timer_init(loop, &r->trim_timer);
+	r->trim_timer.data = r;
+	relay_fd_limit(cfg);
 	uv_signal_init(loop, &r->sig_term);
 	uv_signal_init(loop, &r->sig_int);
 	uv_signal_init(loop, &r->sig_hup);

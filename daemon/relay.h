@@ -88,6 +88,12 @@ struct relay {
 	uv_timer_t drain_timer;
 	uv_timer_t lag_timer;     /* measures how late the loop runs timers */
 	uint64_t lag_due_ns;
+	uv_timer_t trim_timer;    /* gives freed memory back (relay_conn_freed) */
+	uv_work_t trim_work;      /* malloc_trim on the thread pool */
+	int trimming;             /* trim_work queued or running */
+	unsigned conns_freed;     /* connections freed since the last trim */
+	unsigned trim_conns;      /* those the running trim follows */
+	uint64_t trim_ns;         /* how long it took (set on the pool) */
 
 	struct conn *conns;       /* doubly linked list of live connections */
 	unsigned n_conns;         /* every connection until it is freed */
@@ -145,6 +151,23 @@ void relay_check_drained(struct relay *r);
 /* (Re)arms the rotation of the session ticket keys for the lifetime of
  * the running configuration; after a reload too. */
 void relay_tickets_schedule(struct relay *r);
+
+/*
+ * Called by conn.c when a connection's memory was freed.  After a burst of
+ * closes (64 connections or more) the allocator is asked, at most once a
+ * second, to give its free pages back to the system (glibc: malloc_trim):
+ * the sessions' memory lies scattered between objects that live on, so
+ * without it the relay's resident size never shrinks after a peak.
+ */
+void relay_conn_freed(struct relay *r);
+
+/*
+ * Raises the soft limit on open files to what cfg's max_connections and
+ * max_handshakes need (plus a reserve for the database, readers and the
+ * rest), as far as the hard limit allows, and warns when that is not
+ * enough.  At start-up and after a reload.
+ */
+void relay_fd_limit(const struct config *cfg);
 
 /* The port the listener is bound to (useful with port 0), or -1. */
 int relay_port(const struct relay *r);

@@ -302,6 +302,7 @@ static void load_done(uv_work_t *w, int status)
 		rl->dir = NULL;
 		r->cfg = r->cfg_owned = rl->cfg;
 		rl->cfg = NULL;
+		relay_fd_limit(r->cfg);
 		r->identity_key = rl->ident.key;
 		r->identity_der = rl->ident.der;
 		r->identity_der_len = rl->ident.der_len;

@@ -244,6 +244,12 @@ static void verify_done(uv_work_t *w, int status)
 		s->status = VG_EUNAVAIL;
 		snprintf(s->why, sizeof(s->why), "relay shutting down");
 	}
+	size_t der_len = 0;
+	const uint8_t *der = s->status == VG_OK ? conn_cert_der(c, &der_len) : NULL;
+	if (s->status == VG_OK && !der) {
+		s->status = VG_EUNAVAIL;
+		snprintf(s->why, sizeof(s->why), "out of memory");
+	}
 	if (s->status != VG_OK) {
 		answer_error(s, s->status, s->why);
 		submission_uncharge(s);
@@ -258,8 +264,8 @@ static void verify_done(uv_work_t *w, int status)
 	Vigil__V1__SignedRecord *sr = s->frame->submit->record;
 	j->done = on_stored;
 	j->cert_sha256 = c->id.cert_sha256;
-	j->cert_der = c->cert_der;
-	j->cert_der_len = c->cert_der_len;
+	j->cert_der = der;
+	j->cert_der_len = der_len;
 	j->author = c->id.org;
 	j->record_id = s->record->record_id.data;
 	j->case_id = s->record->case_id;

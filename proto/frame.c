@@ -22,6 +22,37 @@ size_t frame_reader_pending(const struct frame_reader *r)
 	return r->len - r->off;
 }
 
+/* Buffers are sized in multiples of this. */
+#define FRAME_READER_ROUND 256u
+
+static size_t round_cap(size_t n)
+{
+	return (n + FRAME_READER_ROUND - 1) / FRAME_READER_ROUND * FRAME_READER_ROUND;
+}
+
+void frame_reader_trim(struct frame_reader *r)
+{
+	size_t pending = r->len - r->off;
+	if (pending == 0) {
+		free(r->buf);
+		r->buf = NULL;
+		r->len = r->off = r->cap = 0;
+		return;
+	}
+	/* A partial frame in a buffer grown for more (a large frame, a run
+	 * of pipelined ones): keep it, in a buffer of its size. */
+	if (r->cap <= 2 * round_cap(pending))
+		return;
+	memmove(r->buf, r->buf + r->off, pending);
+	r->len = pending;
+	r->off = 0;
+	uint8_t *nb = realloc(r->buf, round_cap(pending));
+	if (nb) { /* else the larger one stays: nothing lost */
+		r->buf = nb;
+		r->cap = round_cap(pending);
+	}
+}
+
 int frame_reader_feed(struct frame_reader *r, const void *data, size_t n)
 {
 	if (n == 0)
@@ -33,10 +64,17 @@ int frame_reader_feed(struct frame_reader *r, const void *data, size_t n)
 		r->len -= r->off;
 		r->off = 0;
 	}
-	if (r->len + n > r->cap) {
-		size_t cap = r->cap ? r->cap : 4096;
-		while (cap < r->len + n)
-			cap *= 2;
+	size_t need = r->len + n;
+	if (need > r->cap) {
+		/* Sized to the bytes that arrived, never to what a header only
+		 * announces (a peer would make the relay hold max_frame for
+		 * four bytes); geometric growth while a large frame or a run of
+		 * pipelined ones arrives.  A reader that starts empty (new, or
+		 * emptied by frame_reader_trim) gets what it is fed. */
+		size_t cap = r->cap * 2;
+		if (cap < need)
+			cap = need;
+		cap = round_cap(cap);
 		uint8_t *nb = realloc(r->buf, cap);
 		if (!nb)
 			return VG_ENOMEM;

@@ -8,7 +8,7 @@
  *
  * Ownership: the reader owns its buffer.  A payload pointer returned by
  * frame_reader_next() points into that buffer and stays valid until the
- * next call to frame_reader_feed() or frame_reader_free().
+ * next call to frame_reader_feed(), frame_reader_trim() or frame_reader_free().
  */
 #ifndef VIGIL_PROTO_FRAME_H
 #define VIGIL_PROTO_FRAME_H
@@ -45,6 +45,17 @@ int frame_reader_next(struct frame_reader *r, const uint8_t **payload, size_t *l
 
 /* Bytes buffered but not yet returned as frames. */
 size_t frame_reader_pending(const struct frame_reader *r);
+
+/*
+ * Gives back what the reader does not need while it waits for its peer:
+ * the whole buffer when nothing is pending (every frame fed was returned),
+ * or, when a partial frame is pending in a buffer more than twice its size
+ * (grown for a large frame or a run of pipelined ones), all but what holds
+ * that frame's bytes.  The next frame_reader_feed() grows it again, sized
+ * to what it is fed.  Like a feed, it ends the validity of payload
+ * pointers returned before.
+ */
+void frame_reader_trim(struct frame_reader *r);
 
 /*
  * Serializes a Frame with its length prefix into a new buffer (*out, to be

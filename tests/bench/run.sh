@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/bench/run.sh ingest|latency|scale|alerts -- vigil's benchmarks (DESIGN.md
+# tests/bench/run.sh ingest|latency|scale|alerts|handshakes|conns -- vigil's benchmarks (DESIGN.md
 # section 9), against a real vigild on loopback.
 #
 # Builds a Release tree (build/bench, or $VIGIL_BENCH_BUILD), makes a PKI with
@@ -25,6 +25,11 @@
 #   alerts   BENCH_ALERT_CASES high-risk cases opened at once, each missing its
 #            deadline after BENCH_ALERT_WINDOW s: alerts, alert_delay_p50_ms,
 #            alert_delay_p99_ms, alert_delay_max_ms (deadline to delivery)
+#   conns    BENCH_CONNS idle mTLS sessions opened and closed BENCH_ROUNDS
+#            times: rss_base_mib, rss_open_mib, rss_per_conn_kib,
+#            rss_after_close_mib_N (each round), rss_after_close_mib, and
+#            good_p50_ms, good_p99_ms of a client at BENCH_GOOD_RATE
+#            records/s for BENCH_SECONDS while the first round's are open
 #   BENCH_SECONDS        length of each timed phase (default 10)
 #   BENCH_RATE           latency: records per second (default 1000)
 #   BENCH_WINDOW         ingest: submissions outstanding (default 250; the relay reads no more
@@ -32,6 +37,10 @@
 #   BENCH_ENTRIES        scale: entries in the log (default 1000000)
 #   BENCH_PROOFS         scale: at most this many proofs (default 10000)
 #   BENCH_SPEED_SECONDS  ingest: length of openssl speed (default 3)
+#   BENCH_CONNS          conns: idle sessions (default 10000)
+#   BENCH_ROUNDS         conns: rounds of opening and closing them (default 3)
+#   BENCH_GOOD_RATE      conns: the good client's records per second (default 100)
+#   BENCH_SETTLE         conns: seconds to wait before each RSS reading (default 2)
 #   BENCH_VERIFY_DB=1    scale: also run vigild --verify-db on the migrated log
 #   BENCH_KEEP=1         keep the scratch directory (its path goes to stderr)
 #   BENCH_NO_BUILD=1     use the tree in VIGIL_BENCH_BUILD as it is
@@ -42,12 +51,12 @@ set -euo pipefail
 export LC_ALL=C
 
 usage() {
-    echo "usage: $0 ingest|latency|scale|alerts|handshakes" >&2
+    echo "usage: $0 ingest|latency|scale|alerts|handshakes|conns" >&2
     exit 2
 }
 [ "$#" -eq 1 ] || usage
 mode=$1
-case $mode in ingest | latency | scale | alerts | handshakes) ;; *) usage ;; esac
+case $mode in ingest | latency | scale | alerts | handshakes | conns) ;; *) usage ;; esac
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${BENCH_SECONDS:-10}
@@ -58,6 +67,10 @@ proofs=${BENCH_PROOFS:-10000}
 alert_cases=${BENCH_ALERT_CASES:-1000}
 alert_window=${BENCH_ALERT_WINDOW:-5}
 speed_seconds=${BENCH_SPEED_SECONDS:-3}
+conns=${BENCH_CONNS:-10000}
+rounds=${BENCH_ROUNDS:-3}
+good_rate=${BENCH_GOOD_RATE:-100}
+settle=${BENCH_SETTLE:-2}
 build=${VIGIL_BENCH_BUILD:-$here/build/bench}
 jobs=$(nproc 2>/dev/null || echo 2)
 origin=bench.vigil.example/log
@@ -73,7 +86,8 @@ die() {
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     say "building a Release tree in $build"
     cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DVIGIL_TESTS=ON >&2
-    cmake --build "$build" --target vigild vigil_bench vigil_bench_populate -j "$jobs" >&2
+    cmake --build "$build" --target vigild vigil_bench vigil_bench_populate vigil_bench_conns \
+        -j "$jobs" >&2
     if [ "$mode" = handshakes ]; then
         cmake --build "$build" --target vigil_bench_handshakes -j "$jobs" >&2
     fi
@@ -81,6 +95,7 @@ fi
 vigild=$build/daemon/vigild
 bench=$build/tests/bench/vigil-bench
 populate=$build/tests/bench/vigil-bench-populate
+conns_bench=$build/tests/bench/vigil-bench-conns
 for f in "$vigild" "$bench" "$populate"; do
     [ -x "$f" ] || die "$f is missing; build first"
 done
@@ -163,6 +178,20 @@ if [ "$mode" = alerts ]; then
 else
     # The records of the other modes are not about alerts: none early.
     printf '\n[watchdog]\nfailed_attempts = 1000000\n' >>"$work/vigild.conf"
+fi
+
+if [ "$mode" = conns ]; then
+    # Room for every session, relay and client alike (both inherit this
+    # shell's limit), and no limit of the relay's in the way: sessions
+    # above the cap, handshakes in the pool (the client keeps 32 under
+    # way, all from 127.0.0.1: max_handshakes_per_address would refuse
+    # the rest) and the idle timeout.
+    need=$((conns + 256))
+    [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge "$need" ] ||
+        die "conns: $conns sessions need $need descriptors; the hard limit is $(ulimit -Hn)"
+    ulimit -n "$need"
+    printf '\n[listen]\nmax_connections = %s\nmax_handshakes = 256\nmax_handshakes_per_address = 256\nidle_timeout = 1h\n' \
+        "$((conns + 64))" >>"$work/vigild.conf"
 fi
 
 # Starts vigild in the background; t0 is the moment just before the fork.
@@ -259,6 +288,19 @@ latency)
     port=$(wait_ready)
     "$bench" latency --port "$port" --pki "$work/pki" --origin "$origin" --relay-pid "$pid" \
         --seconds "$seconds" --rate "$rate" --threads "$jobs"
+    stop_relay || die "vigild exited with an error"
+    report_loop_lag
+    ;;
+conns)
+    [ -x "$conns_bench" ] || die "$conns_bench is missing; build first"
+    start_relay
+    port=$(wait_ready)
+    # While the first round's sessions are open, a good client submits at
+    # a modest rate (vigil-bench latency): its figures come out as good_*.
+    "$conns_bench" --port "$port" --pki "$work/pki" --relay-pid "$pid" --conns "$conns" \
+        --rounds "$rounds" --settle "$settle" -- \
+        "$bench" latency --port "$port" --pki "$work/pki" --origin "$origin" \
+        --seconds "$seconds" --rate "$good_rate" --threads "$jobs"
     stop_relay || die "vigild exited with an error"
     report_loop_lag
     ;;

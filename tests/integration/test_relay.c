@@ -677,6 +677,99 @@ static void test_pipelining(void **state)
 	tclient_close(&c);
 }
 
+/* A GetCheckpoint frame of exactly `payload` bytes (its request id, the
+ * message, and an unknown field as padding, which the relay ignores), with
+ * its header, into buf; returns the wire size. */
+static size_t padded_get_checkpoint(uint8_t *buf, size_t payload, uint64_t request_id)
+{
+	Vigil__V1__GetCheckpoint g = VIGIL__V1__GET_CHECKPOINT__INIT;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = request_id;
+	f.msg_case = VIGIL__V1__FRAME__MSG_GET_CHECKPOINT;
+	f.get_checkpoint = &g;
+	size_t n = vigil__v1__frame__pack(&f, buf + FRAME_HEADER_LEN);
+	/* Field 1000, length-delimited: a two-byte tag, a two-byte length. */
+	size_t pad = payload - n - 4;
+	assert_true(payload >= n + 4 + 128 && pad < 16384);
+	uint8_t *p = buf + FRAME_HEADER_LEN + n;
+	*p++ = (uint8_t)(((1000u << 3) | 2u) & 0x7f) | 0x80;
+	*p++ = (uint8_t)(((1000u << 3) | 2u) >> 7);
+	*p++ = (uint8_t)(pad & 0x7f) | 0x80;
+	*p++ = (uint8_t)(pad >> 7);
+	memset(p, 0x5a, pad);
+	buf[0] = (uint8_t)(payload >> 24);
+	buf[1] = (uint8_t)(payload >> 16);
+	buf[2] = (uint8_t)(payload >> 8);
+	buf[3] = (uint8_t)payload;
+	return FRAME_HEADER_LEN + payload;
+}
+
+static void expect_checkpoint(struct tclient *c, uint64_t request_id)
+{
+	Vigil__V1__Frame *a;
+	if (tclient_recv(c, &a, 5000) != 0)
+		fail_msg("request %llu: %s", (unsigned long long)request_id, c->err);
+	assert_int_equal(a->request_id, request_id);
+	assert_int_equal(a->msg_case, VIGIL__V1__FRAME__MSG_CHECKPOINT);
+	frame_free(a);
+}
+
+/* An idle session gives its buffers back (daemon/README.md, "Memory per
+ * connection"), and takes frames afterwards as before: a frame of exactly
+ * max_frame bytes arriving in pieces after an idle period, pipelined
+ * frames with one split across reads, then a submission (whose
+ * certificate the relay encodes only now). */
+static void test_frames_after_idle(void **state)
+{
+	(void)state;
+	enum { MAX = 4096 };
+	static uint8_t buf[2 * (MAX + FRAME_HEADER_LEN)];
+	struct tclient c;
+	if (tclient_open(&c, R.port, "iom-ru-moscow") != 0)
+		fail_msg("%s", c.err);
+	const struct timespec idle = { .tv_sec = 0, .tv_nsec = 300 * 1000000L };
+	nanosleep(&idle, NULL);
+	/* max_frame exactly, in pieces across the header and the payload,
+	 * each its own TLS record read apart. */
+	size_t len = padded_get_checkpoint(buf, MAX, 1);
+	static const size_t cuts[] = { 1, 3, 2, 1000, 2000 };
+	size_t off = 0;
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		assert_int_equal(tclient_send_raw(&c, buf + off, cuts[i]), 0);
+		off += cuts[i];
+		const struct timespec gap = { .tv_sec = 0, .tv_nsec = 20 * 1000000L };
+		nanosleep(&gap, NULL);
+	}
+	assert_int_equal(tclient_send_raw(&c, buf + off, len - off), 0);
+	expect_checkpoint(&c, 1);
+	nanosleep(&idle, NULL);
+	/* Two frames in one write and the second's tail in the next. */
+	size_t a = padded_get_checkpoint(buf, 300, 2);
+	size_t b = padded_get_checkpoint(buf + a, MAX, 3);
+	assert_int_equal(tclient_send_raw(&c, buf, a + 10), 0);
+	assert_int_equal(tclient_send_raw(&c, buf + a + 10, b - 10), 0);
+	expect_checkpoint(&c, 2);
+	expect_checkpoint(&c, 3);
+	nanosleep(&idle, NULL);
+	struct contact_spec s;
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	Vigil__V1__Frame *r = tclient_submit_contact(&c, &s);
+	if (!r)
+		fail_msg("%s", c.err);
+	assert_receipt(r);
+	frame_free(r);
+	nanosleep(&idle, NULL);
+	/* One byte over the limit is still refused after all this. */
+	padded_get_checkpoint(buf, MAX, 4);
+	buf[3]++; /* MAX + 1 announced */
+	assert_int_equal(tclient_send_raw(&c, buf, 4), 0);
+	Vigil__V1__Frame *e;
+	if (tclient_recv(&c, &e, 5000) != 0)
+		fail_msg("%s", c.err);
+	assert_error(e, VG_ETOOLARGE, "frame exceeds the limit of 4096 bytes");
+	tclient_close(&c);
+}
+
 /* A TCP connection that never starts TLS is closed after handshake_timeout;
  * a TLS session that sends nothing after idle_timeout. */
 static void test_timeouts(void **state)
@@ -1573,6 +1666,7 @@ int main(void)
 		cmocka_unit_test(test_hello_rules),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_pipelining),
+		cmocka_unit_test(test_frames_after_idle),
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_key_exchange_groups),
 	};

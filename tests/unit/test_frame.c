@@ -370,6 +370,129 @@ static void test_decode_no_message(void **state)
 	frame_free(NULL);
 }
 
+/* An idle reader holds no buffer: trimmed with nothing pending, it frees
+ * it, and the next frame is taken as if the reader were new. */
+static void test_trim_when_idle(void **state)
+{
+	struct frame_reader r;
+	const uint8_t *p;
+	size_t n, len;
+	uint8_t *f = make_frame(40, 0x11, &len);
+
+	frame_reader_init(&r, 1024);
+	frame_reader_trim(&r); /* never fed: nothing to do */
+	assert_null(r.buf);
+	assert_int_equal(frame_reader_feed(&r, f, len), VG_OK);
+	/* Sized to what came, not to a fixed first size. */
+	assert_true(r.cap >= len && r.cap <= 256);
+	frame_reader_trim(&r); /* a whole frame not yet taken: kept */
+	assert_non_null(r.buf);
+	assert_int_equal(frame_reader_next(&r, &p, &n), 1);
+	assert_int_equal(n, 40);
+	assert_memory_equal(p, f + FRAME_HEADER_LEN, 40);
+	frame_reader_trim(&r);
+	assert_null(r.buf);
+	assert_int_equal(r.cap, 0);
+	assert_int_equal(frame_reader_pending(&r), 0);
+	assert_int_equal(frame_reader_next(&r, &p, &n), 0);
+	/* Again after the idle time. */
+	assert_int_equal(frame_reader_feed(&r, f, len), VG_OK);
+	assert_int_equal(frame_reader_next(&r, &p, &n), 1);
+	assert_int_equal(n, 40);
+	assert_memory_equal(p, f + FRAME_HEADER_LEN, 40);
+	frame_reader_free(&r);
+	free(f);
+}
+
+/* A frame of exactly max_frame bytes after an idle period (the buffer
+ * freed), arriving in reads of every size across the header and the
+ * payload: the buffer grows from nothing to the frame, and after it was
+ * taken gives everything back. */
+static void test_max_frame_after_idle(void **state)
+{
+	const size_t max = 65536;
+	static const size_t chunks[] = { 1, 3, 4, 5, 1000, 16384, 65540 };
+	size_t len;
+	uint8_t *f = make_frame((uint32_t)max, 0x5A, &len);
+	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		struct frame_reader r;
+		const uint8_t *p;
+		size_t n;
+		uint8_t *small;
+		size_t small_len;
+
+		frame_reader_init(&r, max);
+		small = make_frame(8, 0x01, &small_len);
+		assert_int_equal(frame_reader_feed(&r, small, small_len), VG_OK);
+		assert_int_equal(frame_reader_next(&r, &p, &n), 1);
+		frame_reader_trim(&r); /* idle */
+		assert_null(r.buf);
+		for (size_t off = 0; off < len; off += chunks[c]) {
+			size_t k = len - off < chunks[c] ? len - off : chunks[c];
+			assert_int_equal(frame_reader_next(&r, &p, &n), 0);
+			assert_int_equal(frame_reader_feed(&r, f + off, k), VG_OK);
+			/* Never more than twice what is buffered (rounded). */
+			assert_true(r.cap <= 2 * (off + k) + 256);
+			frame_reader_trim(&r); /* a partial frame is kept whole */
+			assert_int_equal(frame_reader_pending(&r), off + k);
+		}
+		assert_int_equal(frame_reader_next(&r, &p, &n), 1);
+		assert_int_equal(n, max);
+		assert_memory_equal(p, f + FRAME_HEADER_LEN, max);
+		frame_reader_trim(&r);
+		assert_null(r.buf);
+		/* The small frame again, into a fresh buffer of its size. */
+		assert_int_equal(frame_reader_feed(&r, small, small_len), VG_OK);
+		assert_true(r.cap <= 256);
+		assert_int_equal(frame_reader_next(&r, &p, &n), 1);
+		assert_int_equal(n, 8);
+		frame_reader_free(&r);
+		free(small);
+	}
+	free(f);
+}
+
+/* Trimmed while a partial frame waits in a buffer grown for more (a large
+ * frame taken before it, in the same read), the reader shrinks to the
+ * partial frame, keeps its bytes, and completes it from later reads. */
+static void test_trim_shrinks_around_partial(void **state)
+{
+	struct frame_reader r;
+	const uint8_t *p;
+	size_t n, big_len, small_len;
+	uint8_t *big = make_frame(20000, 0x22, &big_len);
+	uint8_t *small = make_frame(100, 0x33, &small_len);
+	uint8_t *both = malloc(big_len + 10);
+	assert_non_null(both);
+	memcpy(both, big, big_len);
+	memcpy(both + big_len, small, 10); /* the small frame's first 10 bytes */
+
+	frame_reader_init(&r, 65536);
+	assert_int_equal(frame_reader_feed(&r, both, big_len + 10), VG_OK);
+	assert_true(r.cap >= big_len + 10);
+	assert_int_equal(frame_reader_next(&r, &p, &n), 1);
+	assert_int_equal(n, 20000);
+	assert_int_equal(frame_reader_next(&r, &p, &n), 0);
+	frame_reader_trim(&r);
+	assert_int_equal(frame_reader_pending(&r), 10);
+	assert_true(r.cap <= 256);
+	assert_int_equal(frame_reader_feed(&r, small + 10, small_len - 10), VG_OK);
+	assert_int_equal(frame_reader_next(&r, &p, &n), 1);
+	assert_int_equal(n, 100);
+	assert_memory_equal(p, small + FRAME_HEADER_LEN, 100);
+	/* A failed reader stays failed across a trim. */
+	uint8_t hdr[4];
+	put_header(hdr, 65537);
+	assert_int_equal(frame_reader_feed(&r, hdr, 4), VG_OK);
+	assert_int_equal(frame_reader_next(&r, &p, &n), VG_ETOOLARGE);
+	frame_reader_trim(&r);
+	assert_int_equal(frame_reader_next(&r, &p, &n), VG_ETOOLARGE);
+	frame_reader_free(&r);
+	free(both);
+	free(small);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +510,9 @@ int main(void)
 		cmocka_unit_test(test_encode_too_large),
 		cmocka_unit_test(test_decode_garbage),
 		cmocka_unit_test(test_decode_no_message),
+		cmocka_unit_test(test_trim_when_idle),
+		cmocka_unit_test(test_max_frame_after_idle),
+		cmocka_unit_test(test_trim_shrinks_around_partial),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
