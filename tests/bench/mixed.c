@@ -944,6 +944,44 @@ static void scrape(const struct mixed *mx, struct lagscrape *l)
 	free(page);
 }
 
+/*
+ * Scheduler figures of one thread (/proc/PID/task/TID/schedstat): time on
+ * a CPU, time runnable but waiting for one, and how many times it ran.
+ * On a shared machine the wait is what a thread that needs little CPU
+ * (the relay's event loop) loses to everything else.
+ */
+struct sched {
+	double run_s, wait_s;
+	unsigned long long slices;
+};
+
+static void sched_read(long pid, long tid, struct sched *s)
+{
+	char path[96];
+	unsigned long long run = 0, wait = 0, n = 0;
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%ld/task/%ld/schedstat", pid, tid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/schedstat");
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%llu %llu %llu", &run, &wait, &n) != 3)
+			run = wait = n = 0;
+		fclose(f);
+	}
+	s->run_s = (double)run / 1e9;
+	s->wait_s = (double)wait / 1e9;
+	s->slices = n;
+}
+
+static void sched_report(const char *who, const struct sched *a, const struct sched *b)
+{
+	unsigned long long n = b->slices - a->slices;
+	printf("# %s: %.2f s on a CPU, %.2f s runnable but waiting for one, in %llu runs "
+	       "(mean wait %.3f ms)\n", who, b->run_s - a->run_s, b->wait_s - a->wait_s, n,
+	       n ? (b->wait_s - a->wait_s) * 1e3 / (double)n : 0.0);
+}
+
 static int64_t min64(int64_t a, int64_t b)
 {
 	return a < b ? a : b;
@@ -960,8 +998,11 @@ static int run_phase(struct mixed *mx)
 	scrape(mx, &l0);
 	double lag_recent = 0;
 	struct bproc_snap pa, pb;
+	struct sched loop_a, loop_b, self_a, self_b;
 	if (o->relay_pid)
 		bproc_snap(o->relay_pid, &pa);
+	sched_read(o->relay_pid, o->relay_pid, &loop_a);
+	sched_read(0, 0, &self_a);
 	double cpu0 = cpu_seconds();
 	int64_t start = bench_now_ns() + 20 * NS_PER_MS;
 	int64_t end = start + (int64_t)(o->seconds * NS_PER_S);
@@ -1018,10 +1059,14 @@ static int run_phase(struct mixed *mx)
 	if (l.ok && l.recent > lag_recent)
 		lag_recent = l.recent;
 	scrapes++;
+	sched_read(0, 0, &self_b);
 	if (o->relay_pid) {
 		bproc_snap(o->relay_pid, &pb);
 		bproc_report(stdout, &pa, &pb, wall);
+		sched_read(o->relay_pid, o->relay_pid, &loop_b);
+		sched_report("relay event loop thread", &loop_a, &loop_b);
 	}
+	sched_report("client thread", &self_a, &self_b);
 	printf("# client: CPU %.2f s over %.2f s (%.0f %% of a core), one thread; sends were "
 	       "at most %.2f ms behind their schedule\n", cpu, wall, 100.0 * cpu / wall,
 	       (double)late_max / 1e6);
