@@ -130,6 +130,8 @@ struct mixed {
 	struct bstats lat[K_KINDS];
 	struct bstats alert_delay;
 	size_t deliveries, alerts_timed, alerts_early, resolutions, alerts_before;
+	int64_t busy_max_ns;         /* the client's longest stretch between two waits */
+	int64_t scrape_max_ns;       /* its longest metrics scrape */
 	uint64_t rnd;
 	int failed;
 };
@@ -761,6 +763,7 @@ static int pump(struct mixed *mx, int timeout_ms)
 	int n = epoll_wait(mx->ep, ev, 64, timeout_ms);
 	if (n < 0 && errno != EINTR)
 		return fail(mx, NULL, "epoll_wait: %s", strerror(errno));
+	int64_t t0 = bench_now_ns();
 	for (int i = 0; i < n && !mx->failed; i++) {
 		struct mconn *m = &mx->m[ev[i].data.u64];
 		if (bconn_flush(&m->c) != 0 || bconn_fill(&m->c) != 0)
@@ -780,6 +783,9 @@ static int pump(struct mixed *mx, int timeout_ms)
 		if (arm(mx, m) != 0)
 			return -1;
 	}
+	int64_t busy = bench_now_ns() - t0;
+	if (mx->in_phase && busy > mx->busy_max_ns)
+		mx->busy_max_ns = busy;
 	return mx->failed ? -1 : 0;
 }
 
@@ -923,13 +929,16 @@ struct lagscrape {
 	double max, recent, count, le5ms;
 };
 
-static void scrape(const struct mixed *mx, struct lagscrape *l)
+static void scrape(struct mixed *mx, struct lagscrape *l)
 {
 	memset(l, 0, sizeof(*l));
 	if (!mx->o->metrics_port)
 		return;
 	char err[256];
+	int64_t t0 = bench_now_ns();
 	char *page = bscrape_get(mx->o->metrics_port, 2000, err, sizeof(err));
+	if (bench_now_ns() - t0 > mx->scrape_max_ns)
+		mx->scrape_max_ns = bench_now_ns() - t0;
 	if (!page) {
 		fprintf(stderr, "vigil-bench-mixed: %s\n", err);
 		return;
@@ -1068,8 +1077,10 @@ static int run_phase(struct mixed *mx)
 	}
 	sched_report("client thread", &self_a, &self_b);
 	printf("# client: CPU %.2f s over %.2f s (%.0f %% of a core), one thread; sends were "
-	       "at most %.2f ms behind their schedule\n", cpu, wall, 100.0 * cpu / wall,
-	       (double)late_max / 1e6);
+	       "at most %.2f ms behind their schedule; its longest stretch of work between two "
+	       "waits %.2f ms, its longest metrics scrape %.2f ms\n", cpu, wall,
+	       100.0 * cpu / wall, (double)late_max / 1e6, (double)mx->busy_max_ns / 1e6,
+	       (double)mx->scrape_max_ns / 1e6);
 	printf("# alerts: delay = arrival at a subscriber (wall clock) - the deadline the alert "
 	       "names, for each alert raised at a missed deadline during the run and "
 	       "delivered to a subscribed recipient; %zu early (failed attempts) and %zu "
