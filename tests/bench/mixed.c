@@ -919,6 +919,9 @@ static int open_all(struct mixed *mx)
 	double s = (double)(bench_now_ns() - t0) / 1e9;
 	printf("# %zu cases opened (%zu of them high risk, opened last) by %zu coordinators in "
 	       "%.2f s\n", c, mx->o->high, mx->n_role[BORGS_COORDINATOR], s);
+	/* The set-up's lines are out before the timed phase begins, so that
+	 * whoever watches the output knows when it does. */
+	fflush(stdout);
 	return 0;
 }
 
@@ -927,6 +930,7 @@ static int open_all(struct mixed *mx)
 struct lagscrape {
 	int ok;
 	double max, recent, count, le5ms;
+	double commits, commits_le10ms;   /* the writer's COMMITs (fsync included) */
 };
 
 static void scrape(struct mixed *mx, struct lagscrape *l)
@@ -947,7 +951,10 @@ static void scrape(struct mixed *mx, struct lagscrape *l)
 	l->recent = bscrape_value(page, "vigil_event_loop_lag_recent_max_seconds");
 	l->count = bscrape_value(page, "vigil_event_loop_lag_seconds_count");
 	l->le5ms = bscrape_value(page, "vigil_event_loop_lag_seconds_bucket{le=\"0.005\"}");
-	l->ok = !isnan(l->max) && !isnan(l->recent) && !isnan(l->count) && !isnan(l->le5ms);
+	l->commits = bscrape_value(page, "vigil_writer_commit_seconds_count");
+	l->commits_le10ms = bscrape_value(page, "vigil_writer_commit_seconds_bucket{le=\"0.01\"}");
+	l->ok = !isnan(l->max) && !isnan(l->recent) && !isnan(l->count) && !isnan(l->le5ms) &&
+		!isnan(l->commits) && !isnan(l->commits_le10ms);
 	if (!l->ok)
 		fprintf(stderr, "vigil-bench-mixed: the relay's metrics lack the loop lag\n");
 	free(page);
@@ -1112,6 +1119,10 @@ static int run_phase(struct mixed *mx)
 		       "relay started (set-up included): %.3f ms\n", scrapes,
 		       o->seconds < 10 ? " and up to 10 s of set-up before it" : "",
 		       l.max * 1e3);
+		printf("# writer: %.0f commits during the run, %.0f of them over 10 ms (the WAL's "
+		       "fsync on this disk; submissions, case queries and alerts wait for them)\n",
+		       l.commits - l0.commits,
+		       (l.commits - l.commits_le10ms) - (l0.commits - l0.commits_le10ms));
 		printf("loop_lag_max_ms: %.3f\n", lag_recent * 1e3);
 		printf("loop_lag_ticks: %.0f\n", l.count - l0.count);
 		printf("loop_lag_ticks_over_5ms: %.0f\n",
