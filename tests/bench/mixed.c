@@ -234,7 +234,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* ---- small helpers ------------------------------------------------------ */
+/* ---- small tools -------------------------------------------------------- */
 
 static uint64_t rnd(struct mixed *mx)
 {
