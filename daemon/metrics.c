@@ -389,6 +389,13 @@ static char *page(struct metrics *m, size_t *len)
 	prom_histogram(&t, "vigil_event_loop_lag_seconds",
 		       "How late the event loop ran its 50 ms probe timer, per tick.",
 		       &s.stats.lag, &prom_lag_buckets);
+	gauge(&t, "vigil_event_loop_lag_max_seconds",
+	      "The latest the event loop ran its 50 ms probe timer since the relay started.",
+	      (double)s.stats.lag_max_us / 1e6);
+	gauge(&t, "vigil_event_loop_lag_recent_max_seconds",
+	      "The latest the event loop ran its 50 ms probe timer in the 10 s before the "
+	      "loop's figures were copied (vigil_metrics_snapshot_age_seconds ago).",
+	      (double)prom_recent_get(&s.stats.lag_recent, s.taken_ns / 1000000000u) / 1e6);
 	prom_family(&t, "vigil_database_size_bytes", PROM_GAUGE,
 		    "Size of the database file and of its write-ahead log.");
 	prom_sample_u64(&t, "vigil_database_size_bytes", "file", "database", file_size(m->db_path));

@@ -38,6 +38,31 @@ void prom_observe(struct prom_hist *h, const struct prom_buckets *b, uint64_t v)
 	h->sum += v;
 }
 
+void prom_recent_note(struct prom_recent_max *m, uint64_t sec, uint64_t v)
+{
+	size_t i = (size_t)(sec % PROM_RECENT_SECONDS);
+	if (m->sec[i] != sec + 1) {
+		/* A slot last used a whole ring ago (or never) starts again. */
+		m->sec[i] = sec + 1;
+		m->max[i] = v;
+	} else if (v > m->max[i]) {
+		m->max[i] = v;
+	}
+}
+
+uint64_t prom_recent_get(const struct prom_recent_max *m, uint64_t now_sec)
+{
+	uint64_t best = 0;
+	for (size_t i = 0; i < PROM_RECENT_SECONDS; i++) {
+		if (!m->sec[i])
+			continue;
+		uint64_t sec = m->sec[i] - 1;
+		if (sec <= now_sec && now_sec - sec < PROM_RECENT_SECONDS && m->max[i] > best)
+			best = m->max[i];
+	}
+	return best;
+}
+
 void prom_text_init(struct prom_text *t)
 {
 	memset(t, 0, sizeof(*t));

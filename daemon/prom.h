@@ -46,6 +46,26 @@ extern const struct prom_buckets prom_batch_buckets;
 
 void prom_observe(struct prom_hist *h, const struct prom_buckets *b, uint64_t v);
 
+/*
+ * The largest observation of the last PROM_RECENT_SECONDS seconds, for a
+ * gauge such as the event loop's longest recent lag: a histogram says how
+ * often, this says how bad, and unlike a maximum since the start it falls
+ * again.  One slot per second of a ring; the caller names the second of
+ * each observation and of each reading (any monotonic clock in whole
+ * seconds), so the figure is a pure function of them.  Zeroed is empty.
+ */
+#define PROM_RECENT_SECONDS 10
+
+struct prom_recent_max {
+	uint64_t sec[PROM_RECENT_SECONDS];  /* second of the slot's maximum, plus 1; 0: unused */
+	uint64_t max[PROM_RECENT_SECONDS];
+};
+
+void prom_recent_note(struct prom_recent_max *m, uint64_t sec, uint64_t v);
+/* The largest value noted in seconds now - PROM_RECENT_SECONDS + 1 .. now;
+ * 0 when there was none. */
+uint64_t prom_recent_get(const struct prom_recent_max *m, uint64_t now_sec);
+
 struct prom_text {
 	char *buf;
 	size_t len, cap;

@@ -70,6 +70,7 @@ static void on_lag_tick(uv_timer_t *t)
 	if (late > 5000)
 		r->stats.lag_over_5ms++;
 	prom_observe(&r->stats.lag, &prom_lag_buckets, late);
+	prom_recent_note(&r->stats.lag_recent, now / 1000000000u, late);
 	r->lag_due_ns = now + LAG_PERIOD_MS * 1000000ull;
 }
 

@@ -48,6 +48,7 @@ struct relay_stats {
 	uint64_t handshakes_refused[TLS_REFUSALS];  /* handshakes_failed by reason */
 	uint64_t records_refused_by[RELAY_STATUS_SLOTS]; /* records_refused by -status */
 	struct prom_hist lag;        /* lag of each tick, in µs (prom_lag_buckets) */
+	struct prom_recent_max lag_recent; /* the longest per second of uv_hrtime(), in µs */
 };
 
 struct relay_retired;

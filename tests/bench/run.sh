@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/bench/run.sh ingest|latency|scale|alerts|handshakes|conns -- vigil's benchmarks (DESIGN.md
+# tests/bench/run.sh ingest|latency|scale|alerts|handshakes|conns|mixed -- vigil's benchmarks (DESIGN.md
 # section 9), against a real vigild on loopback.
 #
 # Builds a Release tree (build/bench, or $VIGIL_BENCH_BUILD), makes a PKI with
@@ -30,6 +30,12 @@
 #            rss_after_close_mib_N (each round), rss_after_close_mib, and
 #            good_p50_ms, good_p99_ms of a client at BENCH_GOOD_RATE
 #            records/s for BENCH_SECONDS while the first round's are open
+#   mixed    BENCH_ORGS organisations connected, BENCH_SUBSCRIBERS subscribed to
+#            alerts, BENCH_CASES cases, BENCH_MIXED_RATE records/s and
+#            BENCH_QUERY_RATE queries/s for BENCH_SECONDS (default 30), the
+#            silence deadlines of BENCH_HIGH_CASES high-risk cases expiring
+#            ([watchdog] high = BENCH_MIXED_WINDOW s): submit_, status_, log_,
+#            proof_ and alert_delivery_ p50/p99/max_ms, loop_lag_max_ms, counts
 #   BENCH_SECONDS        length of each timed phase (default 10)
 #   BENCH_RATE           latency: records per second (default 1000)
 #   BENCH_WINDOW         ingest: submissions outstanding (default 250; the relay reads no more
@@ -51,12 +57,12 @@ set -euo pipefail
 export LC_ALL=C
 
 usage() {
-    echo "usage: $0 ingest|latency|scale|alerts|handshakes|conns" >&2
+    echo "usage: $0 ingest|latency|scale|alerts|handshakes|conns|mixed" >&2
     exit 2
 }
 [ "$#" -eq 1 ] || usage
 mode=$1
-case $mode in ingest | latency | scale | alerts | handshakes | conns) ;; *) usage ;; esac
+case $mode in ingest | latency | scale | alerts | handshakes | conns | mixed) ;; *) usage ;; esac
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${BENCH_SECONDS:-10}
@@ -71,6 +77,13 @@ conns=${BENCH_CONNS:-10000}
 rounds=${BENCH_ROUNDS:-3}
 good_rate=${BENCH_GOOD_RATE:-100}
 settle=${BENCH_SETTLE:-2}
+mixed_orgs=${BENCH_ORGS:-1000}
+mixed_subscribers=${BENCH_SUBSCRIBERS:-100}
+mixed_cases=${BENCH_CASES:-2000}
+mixed_high=${BENCH_HIGH_CASES:-200}
+mixed_rate=${BENCH_MIXED_RATE:-200}
+mixed_query_rate=${BENCH_QUERY_RATE:-50}
+mixed_window=${BENCH_MIXED_WINDOW:-10}
 build=${VIGIL_BENCH_BUILD:-$here/build/bench}
 jobs=$(nproc 2>/dev/null || echo 2)
 origin=bench.vigil.example/log
@@ -87,7 +100,7 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     say "building a Release tree in $build"
     cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DVIGIL_TESTS=ON >&2
     cmake --build "$build" --target vigild vigil_bench vigil_bench_populate vigil_bench_conns \
-        -j "$jobs" >&2
+        vigil_bench_mixed -j "$jobs" >&2
     if [ "$mode" = handshakes ]; then
         cmake --build "$build" --target vigil_bench_handshakes -j "$jobs" >&2
     fi
@@ -96,6 +109,7 @@ vigild=$build/daemon/vigild
 bench=$build/tests/bench/vigil-bench
 populate=$build/tests/bench/vigil-bench-populate
 conns_bench=$build/tests/bench/vigil-bench-conns
+mixedbench=$build/tests/bench/vigil-bench-mixed
 for f in "$vigild" "$bench" "$populate"; do
     [ -x "$f" ] || die "$f is missing; build first"
 done
@@ -149,12 +163,29 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 bash "$here/certs/mkpki.sh" "$work/pki" >&2
+listen_extra=
+if [ "$mode" = mixed ]; then
+    # One member organisation per connection: key, certificate and directory
+    # section each, made with OpenSSL's library (borgs.c) before the relay
+    # starts; the time it took is a comment line.
+    "$mixedbench" orgs --pki "$work/pki" --orgs "$mixed_orgs"
+    # Every organisation connects at once from one address; the relay needs
+    # a descriptor per connection, and so does the client.
+    listen_extra="max_connections = $((mixed_orgs + 100))
+max_handshakes_per_address = 64"
+    want_fds=$((mixed_orgs + 512))
+    hard_fds=$(ulimit -Hn)
+    [ "$hard_fds" = unlimited ] || [ "$hard_fds" -ge "$want_fds" ] ||
+        die "ulimit -Hn is $hard_fds; $mixed_orgs organisations need $want_fds descriptors"
+    ulimit -n "$want_fds"
+fi
 
 # Paths are relative to the configuration file's directory.
 cat >"$work/vigild.conf" <<EOF
 [listen]
 address = 127.0.0.1
 port = 0
+$listen_extra
 
 [tls]
 cert = pki/relay.crt
@@ -175,6 +206,22 @@ EOF
 if [ "$mode" = alerts ]; then
     # Every case opened in the run misses its deadline after this window.
     printf '\n[watchdog]\nhigh = %ss\n' "$alert_window" >>"$work/vigild.conf"
+elif [ "$mode" = mixed ]; then
+    # High-risk cases go silent within seconds, so that their deadlines
+    # expire (and alerts are delivered) while the load runs; the other
+    # watchdog rules keep their defaults.  The loop lag is read from the
+    # metrics page, on a free loopback port.
+    printf '\n[watchdog]\nhigh = %ss\n' "$mixed_window" >>"$work/vigild.conf"
+    metrics_port=
+    for ((i = 0; i < 50; i++)); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            metrics_port=$p
+            break
+        fi
+    done
+    [ -n "$metrics_port" ] || die "no free loopback port for the metrics"
+    printf '\n[metrics]\naddress = 127.0.0.1\nport = %s\n' "$metrics_port" >>"$work/vigild.conf"
 else
     # The records of the other modes are not about alerts: none early.
     printf '\n[watchdog]\nfailed_attempts = 1000000\n' >>"$work/vigild.conf"
@@ -248,6 +295,19 @@ handshakes)
     [ -n "$n" ] && awk -v n="$n" -v a="$st0" -v b="$st1" \
         'BEGIN { printf "openssl_s_time_new_per_s: %.0f\n", n / (b - a) }'
     stop_relay || die "vigild exited with an error"
+    ;;
+mixed)
+    echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    start_relay
+    port=$(wait_ready)
+    "$mixedbench" run --port "$port" --pki "$work/pki" --origin "$origin" \
+        --orgs "$mixed_orgs" --subscribers "$mixed_subscribers" --cases "$mixed_cases" \
+        --high "$mixed_high" --seconds "${BENCH_SECONDS:-30}" --rate "$mixed_rate" \
+        --query-rate "$mixed_query_rate" --metrics-port "$metrics_port" --relay-pid "$pid"
+    echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    stop_relay || die "vigild exited with an error"
+    # The relay's own account, over its whole life (set-up included).
+    report_loop_lag | sed 's/^loop_lag_max_ms: /# loop lag max over the relay'"'"'s whole run (log): /; s/$/ ms/'
     ;;
 alerts)
     start_relay

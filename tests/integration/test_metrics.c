@@ -275,6 +275,8 @@ static void test_page(void **state)
 		"vigil_alerts_total{event=\"resolved\"}",
 		"vigil_deliveries_pending{organisation=\"se-stockholm-coord\"}",
 		"vigil_event_loop_lag_seconds_bucket{le=\"0.001\"}",
+		"vigil_event_loop_lag_max_seconds",
+		"vigil_event_loop_lag_recent_max_seconds",
 		"vigil_database_size_bytes{file=\"database\"}",
 		"vigil_database_size_bytes{file=\"wal\"}",
 		"vigil_reloads_total{result=\"ok\"}",
@@ -292,6 +294,11 @@ static void test_page(void **state)
 	assert_true(sample("vigil_metrics_snapshot_age_seconds") < 3);
 	settle();
 	assert_true(sample("vigil_event_loop_lag_seconds_count") > 0);
+	/* The maxima are seconds, and the recent one is within the whole. */
+	assert_true(sample("vigil_event_loop_lag_max_seconds") >= 0);
+	assert_true(sample("vigil_event_loop_lag_recent_max_seconds") >= 0);
+	assert_true(sample("vigil_event_loop_lag_recent_max_seconds") <=
+		    sample("vigil_event_loop_lag_max_seconds"));
 
 	struct reply *r = malloc(sizeof(*r));
 	assert_non_null(r);

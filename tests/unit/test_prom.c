@@ -122,6 +122,49 @@ static void test_tables(void **state)
 	assert_int_equal(prom_batch_buckets.divisor, 1);
 }
 
+/* The longest of the last ten seconds: noted per second, read at any
+ * second; older slots fall out, a reused slot starts again. */
+static void test_recent_max(void **state)
+{
+	(void)state;
+	struct prom_recent_max m;
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(prom_recent_get(&m, 0), 0);
+	assert_int_equal(prom_recent_get(&m, 1000), 0);
+	/* Second 0 is a second like any other. */
+	prom_recent_note(&m, 0, 7);
+	assert_int_equal(prom_recent_get(&m, 0), 7);
+	assert_int_equal(prom_recent_get(&m, 9), 7);
+	assert_int_equal(prom_recent_get(&m, 10), 0);
+
+	memset(&m, 0, sizeof(m));
+	prom_recent_note(&m, 100, 300);
+	prom_recent_note(&m, 100, 200);    /* not larger: kept 300 */
+	prom_recent_note(&m, 103, 5000);
+	prom_recent_note(&m, 105, 40);
+	static const struct { uint64_t now, want; } reads[] = {
+		{ 99, 0 },       /* before anything was noted */
+		{ 100, 300 },
+		{ 102, 300 },
+		{ 103, 5000 },
+		{ 109, 5000 },
+		{ 112, 5000 },   /* 103 is still within 103..112 */
+		{ 113, 40 },     /* 103 has left; 105 remains */
+		{ 114, 40 },
+		{ 115, 0 },      /* everything has left */
+	};
+	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
+		assert_int_equal(prom_recent_get(&m, reads[i].now), reads[i].want);
+	/* Second 113 takes 103's slot: the old maximum goes, whatever it was. */
+	prom_recent_note(&m, 113, 9);
+	assert_int_equal(prom_recent_get(&m, 113), 40);
+	assert_int_equal(prom_recent_get(&m, 120), 9);
+	assert_int_equal(prom_recent_get(&m, 123), 0);
+	/* A reading for an earlier second than a slot's does not count it. */
+	prom_recent_note(&m, 200, 77);
+	assert_int_equal(prom_recent_get(&m, 199), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +172,7 @@ int main(void)
 		cmocka_unit_test(test_histogram_text),
 		cmocka_unit_test(test_samples_and_escaping),
 		cmocka_unit_test(test_tables),
+		cmocka_unit_test(test_recent_max),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
