@@ -180,6 +180,7 @@ void view_json(struct view *v, const char *key, const char *label, json_t *value
 }
 
 /* vsnprintf into a malloc()ed string; NULL when out of memory. */
+__attribute__((format(printf, 1, 0)))
 static char *vformat(const char *fmt, va_list ap)
 {
 	va_list aq;

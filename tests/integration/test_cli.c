@@ -314,7 +314,7 @@ static void check_against_db(const struct receipt_out *j)
  * exactly what the tool printed. */
 static unsigned long long check_text_receipt(const char *out, int duplicate)
 {
-	unsigned long long idx;
+	unsigned long long idx = 0;
 	const char *line2 = strchr(out, '\n');
 	if (!starts_with(out, "case ") || !line2 || sscanf(line2 + 1, "entry %llu at ", &idx) != 1)
 		fail_msg("no 'case ...' and 'entry N at' lines: %s", out);
