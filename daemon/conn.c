@@ -14,6 +14,7 @@
 #include "daemon/relay.h"
 #include "daemon/query.h"
 #include "daemon/submit.h"
+#include "proto/record.h"
 #include "proto/status.h"
 
 #define CONN_CLOSE_GRACE_MS 5000
@@ -71,6 +72,7 @@ static void conn_maybe_free(struct conn *c)
 		c->next->prev = c->prev;
 	r->n_conns--;
 	SSL_free(c->ssl); /* frees both BIOs */
+	record_verifier_free(c->verifier);
 	EVP_PKEY_free(c->peer_key);
 	OPENSSL_free(c->cert_der);
 	frame_reader_free(&c->fr);

@@ -60,6 +60,9 @@ struct conn {
 	char peer_addr[64];
 	struct identity id;            /* valid from HELLO on */
 	EVP_PKEY *peer_key;            /* reference, from HELLO on */
+	struct record_verifier *verifier; /* peer_key's, made at the first Submit
+					   * (submit.c; idle connections pay
+					   * nothing); read by the thread pool */
 	uint8_t *cert_der;             /* peer certificate, DER: conn_cert_der() */
 	size_t cert_der_len;
 
