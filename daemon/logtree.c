@@ -33,6 +33,7 @@ struct logtree {
 	struct node_slot *cache;          /* NULL until logtree_start */
 	EVP_PKEY *key;                    /* checkpoint key (borrowed) */
 	const char *origin;               /* origin line and key name (borrowed) */
+	struct note_verifier signer;      /* the checkpoint key's name and ID (note_sign_as) */
 	struct logtree_checkpoint *last;  /* the newest committed checkpoint */
 };
 
@@ -214,6 +215,7 @@ int logtree_start(struct logtree *t, EVP_PKEY *key, const char *origin, char *er
 	}
 	t->key = key;
 	t->origin = origin;
+	t->signer = v;
 	t->cache = calloc(CACHE_SIZE, sizeof(*t->cache));
 	if (!t->cache) {
 		snprintf(err, err_len, "out of memory");
@@ -278,7 +280,7 @@ int logtree_sign(struct logtree *t, int64_t now_ms, struct logtree_checkpoint **
 	n += snprintf(text + n, sizeof(text) - (size_t)n, "signed-at %lld\n", (long long)at);
 	char *note;
 	size_t note_len;
-	if (note_sign(t->key, t->origin, text, (size_t)n, &note, &note_len) != VG_OK)
+	if (note_sign_as(t->key, &t->signer, text, (size_t)n, &note, &note_len) != VG_OK)
 		return SQLITE_ERROR;
 	sqlite3_stmt *st = t->st_ckpt_put;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)c.size);

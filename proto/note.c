@@ -169,7 +169,16 @@ int note_sign(EVP_PKEY *key, const char *name, const char *text, size_t text_len
 	      char **note, size_t *note_len)
 {
 	struct note_verifier v;
-	if (text_len == 0 || text[text_len - 1] != '\n' || note_verifier_from_key(key, name, &v) != 0)
+	if (note_verifier_from_key(key, name, &v) != 0)
+		return VG_EBADREQ;
+	return note_sign_as(key, &v, text, text_len, note, note_len);
+}
+
+int note_sign_as(EVP_PKEY *key, const struct note_verifier *v, const char *text,
+		 size_t text_len, char **note, size_t *note_len)
+{
+	const char *name = v->name;
+	if (text_len == 0 || text[text_len - 1] != '\n')
 		return VG_EBADREQ;
 	uint8_t sig[4 + 64];
 	size_t sl = 64;
@@ -181,10 +190,10 @@ int note_sign(EVP_PKEY *key, const char *name, const char *text, size_t text_len
 	EVP_MD_CTX_free(c);
 	if (!ok)
 		return VG_EINTERNAL;
-	sig[0] = (uint8_t)(v.id >> 24);
-	sig[1] = (uint8_t)(v.id >> 16);
-	sig[2] = (uint8_t)(v.id >> 8);
-	sig[3] = (uint8_t)v.id;
+	sig[0] = (uint8_t)(v->id >> 24);
+	sig[1] = (uint8_t)(v->id >> 16);
+	sig[2] = (uint8_t)(v->id >> 8);
+	sig[3] = (uint8_t)v->id;
 	char enc[128];
 	base64_encode(sig, sizeof(sig), enc);
 	size_t cap = text_len + strlen(name) + strlen(enc) + 16;

@@ -53,6 +53,14 @@ int note_sign(EVP_PKEY *key, const char *name, const char *text, size_t text_len
 	      char **note, size_t *note_len);
 
 /*
+ * note_sign() under v (note_verifier_from_key() of key and the name, made
+ * once): a signer of many notes saves reading the public key and hashing
+ * the key ID for each.
+ */
+int note_sign_as(EVP_PKEY *key, const struct note_verifier *v, const char *text,
+		 size_t text_len, char **note, size_t *note_len);
+
+/*
  * Verifies note against v: it must be well-formed and carry a signature
  * line with v's name and ID that verifies.  Signatures of other keys are
  * ignored.  On success *text_len is the length of the signed text (a prefix
