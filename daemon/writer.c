@@ -1,5 +1,6 @@
 #include "daemon/writer.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +54,9 @@ struct writer {
 	uv_async_t async;
 	struct writer_stats stats;
 
+	atomic_uint pending;               /* writer_submit (any thread) to done() */
+
 	/* Loop thread only. */
-	unsigned pending;
 	struct logtree_checkpoint *latest;
 	void (*alert_sink)(void *ctx, struct writer_alert *list);
 	void *alert_sink_ctx;
@@ -1056,7 +1058,7 @@ static void deliver(struct writer *w)
 	while (j) {
 		struct writer_job *next = j->next;
 		j->next = NULL;
-		w->pending--;
+		atomic_fetch_sub(&w->pending, 1);
 		j->done(j);
 		j = next;
 	}
@@ -1365,7 +1367,7 @@ uint64_t writer_alert_horizon(const struct writer *w)
 void writer_submit(struct writer *w, struct writer_job *job)
 {
 	job->next = NULL;
-	w->pending++;
+	atomic_fetch_add(&w->pending, 1);
 	uv_mutex_lock(&w->mu);
 	if (w->in_tail)
 		w->in_tail->next = job;
@@ -1378,7 +1380,7 @@ void writer_submit(struct writer *w, struct writer_job *job)
 
 unsigned writer_pending(const struct writer *w)
 {
-	return w->pending;
+	return atomic_load(&((struct writer *)w)->pending);
 }
 
 void writer_stop(struct writer *w)
