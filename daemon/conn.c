@@ -229,7 +229,38 @@ void conn_send(struct conn *c, const Vigil__V1__Frame *f)
 		conn_close(c, tls_last_error(e, sizeof(e)));
 		return;
 	}
-	conn_flush(c);
+	struct relay *r = c->relay;
+	if (!r->corked) {
+		conn_flush(c);
+		return;
+	}
+	if (!c->flush_queued) {
+		c->flush_queued = 1;
+		c->flush_next = r->flush_list;
+		r->flush_list = c;
+		conn_hold(c);
+	}
+}
+
+void conn_cork(struct relay *r)
+{
+	r->corked++;
+}
+
+void conn_uncork(struct relay *r)
+{
+	if (--r->corked > 0)
+		return;
+	struct conn *c = r->flush_list;
+	r->flush_list = NULL;
+	while (c) {
+		struct conn *next = c->flush_next;
+		c->flush_queued = 0;
+		c->flush_next = NULL;
+		conn_flush(c);  /* nothing left when it was closed meanwhile */
+		conn_release(c);
+		c = next;
+	}
 }
 
 void conn_send_error(struct conn *c, uint64_t request_id, int status, const char *fmt, ...)

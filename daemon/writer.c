@@ -60,6 +60,8 @@ struct writer {
 	struct logtree_checkpoint *latest;
 	void (*alert_sink)(void *ctx, struct writer_alert *list);
 	void *alert_sink_ctx;
+	void (*deliver_hook)(void *ctx, int begin);
+	void *deliver_hook_ctx;
 	uint64_t alert_horizon;
 };
 
@@ -1047,6 +1049,9 @@ static void deliver(struct writer *w)
 		logtree_checkpoint_release(w->latest);
 		w->latest = cp;
 	}
+	int hook = w->deliver_hook && (alerts || j);
+	if (hook)
+		w->deliver_hook(w->deliver_hook_ctx, 1);
 	if (alerts) {
 		for (struct writer_alert *a = alerts; a; a = a->next)
 			w->alert_horizon = a->position + 1;
@@ -1062,6 +1067,8 @@ static void deliver(struct writer *w)
 		j->done(j);
 		j = next;
 	}
+	if (hook)
+		w->deliver_hook(w->deliver_hook_ctx, 0);
 }
 
 static void on_async(uv_async_t *a)
@@ -1357,6 +1364,12 @@ void writer_set_alert_sink(struct writer *w, void (*sink)(void *ctx, struct writ
 {
 	w->alert_sink = sink;
 	w->alert_sink_ctx = ctx;
+}
+
+void writer_set_deliver_hook(struct writer *w, void (*hook)(void *ctx, int begin), void *ctx)
+{
+	w->deliver_hook = hook;
+	w->deliver_hook_ctx = ctx;
 }
 
 uint64_t writer_alert_horizon(const struct writer *w)

@@ -231,6 +231,11 @@ void writer_alerts_free(struct writer_alert *list);
 void writer_set_alert_sink(struct writer *w, void (*sink)(void *ctx, struct writer_alert *list),
 			   void *ctx);
 
+/* Called on the loop around each hand-back of finished jobs and alerts:
+ * with begin 1 before the first done() or alert sink call, with 0 after
+ * the last (relay.c: conn_cork, conn_uncork).  Set before writer_start. */
+void writer_set_deliver_hook(struct writer *w, void (*hook)(void *ctx, int begin), void *ctx);
+
 /* One past the position of the newest alert or Erasure entry the loop has
  * been handed (0 when none yet this run); loop thread. */
 uint64_t writer_alert_horizon(const struct writer *w);
