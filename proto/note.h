@@ -53,12 +53,22 @@ int note_sign(EVP_PKEY *key, const char *name, const char *text, size_t text_len
 	      char **note, size_t *note_len);
 
 /*
- * note_sign() under v (note_verifier_from_key() of key and the name, made
- * once): a signer of many notes saves reading the public key and hashing
- * the key ID for each.
+ * A signer of many notes with one key under one name (the relay signs a
+ * checkpoint per batch): the key ID is computed once and one signing
+ * context serves every note, where note_sign() reads the public key,
+ * hashes the key ID and runs EVP_DigestSignInit() (method and key
+ * look-ups in OpenSSL 3) each time.  One thread at a time.
+ *
+ * note_signer_new() takes a reference to key; NULL when it is no Ed25519
+ * key, the name is not a valid key name, or out of memory.
+ * note_signer_sign() is note_sign() with the signer's key and name.
+ * note_signer_free() accepts NULL.
  */
-int note_sign_as(EVP_PKEY *key, const struct note_verifier *v, const char *text,
-		 size_t text_len, char **note, size_t *note_len);
+struct note_signer;
+struct note_signer *note_signer_new(EVP_PKEY *key, const char *name);
+int note_signer_sign(struct note_signer *s, const char *text, size_t text_len, char **note,
+		     size_t *note_len);
+void note_signer_free(struct note_signer *s);
 
 /*
  * Verifies note against v: it must be well-formed and carry a signature
