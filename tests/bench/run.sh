@@ -109,6 +109,10 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
         cmake --build "$build" --target vigil_bench_handshakes -j "$jobs" >&2
     fi
     cmake --build "$build" --target vigil_bench_fsync -j "$jobs" >&2
+    # A build leaves tens of MB of dirty pages that the kernel writes back
+    # over the next 30 s (vm.dirty_expire_centisecs), into the first run's
+    # timed phase, where they compete with the relay's fsyncs: written now.
+    sync
 fi
 vigild=$build/daemon/vigild
 bench=$build/tests/bench/vigil-bench
