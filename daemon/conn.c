@@ -14,6 +14,7 @@
 #include "daemon/relay.h"
 #include "daemon/query.h"
 #include "daemon/submit.h"
+#include "proto/record.h"
 #include "proto/status.h"
 
 #define CONN_CLOSE_GRACE_MS 5000
@@ -71,6 +72,7 @@ static void conn_maybe_free(struct conn *c)
 		c->next->prev = c->prev;
 	r->n_conns--;
 	SSL_free(c->ssl); /* frees both BIOs */
+	record_verifier_free(c->verifier);
 	EVP_PKEY_free(c->peer_key);
 	OPENSSL_free(c->cert_der);
 	frame_reader_free(&c->fr);
@@ -227,7 +229,38 @@ void conn_send(struct conn *c, const Vigil__V1__Frame *f)
 		conn_close(c, tls_last_error(e, sizeof(e)));
 		return;
 	}
-	conn_flush(c);
+	struct relay *r = c->relay;
+	if (!r->corked) {
+		conn_flush(c);
+		return;
+	}
+	if (!c->flush_queued) {
+		c->flush_queued = 1;
+		c->flush_next = r->flush_list;
+		r->flush_list = c;
+		conn_hold(c);
+	}
+}
+
+void conn_cork(struct relay *r)
+{
+	r->corked++;
+}
+
+void conn_uncork(struct relay *r)
+{
+	if (--r->corked > 0)
+		return;
+	struct conn *c = r->flush_list;
+	r->flush_list = NULL;
+	while (c) {
+		struct conn *next = c->flush_next;
+		c->flush_queued = 0;
+		c->flush_next = NULL;
+		conn_flush(c);  /* nothing left when it was closed meanwhile */
+		conn_release(c);
+		c = next;
+	}
 }
 
 void conn_send_error(struct conn *c, uint64_t request_id, int status, const char *fmt, ...)

@@ -60,6 +60,9 @@ struct conn {
 	char peer_addr[64];
 	struct identity id;            /* valid from HELLO on */
 	EVP_PKEY *peer_key;            /* reference, from HELLO on */
+	struct record_verifier *verifier; /* peer_key's, made at the first Submit
+					   * (submit.c; idle connections pay
+					   * nothing); read by the thread pool */
 	uint8_t *cert_der;             /* peer certificate, DER: conn_cert_der() */
 	size_t cert_der_len;
 
@@ -70,6 +73,8 @@ struct conn {
 	int handles_open;
 	int reading;
 	int paused;                    /* stopped reading for backpressure */
+	int flush_queued;              /* on relay->flush_list (conn_cork) */
+	struct conn *flush_next;
 	int processing;                /* inside conn_process(): answers given meanwhile
 					* do not re-enter it (its loop goes on) */
 	size_t write_queue;            /* bytes handed to uv_write not yet done */
@@ -112,6 +117,17 @@ void conn_accept(struct relay *r);
  * closes the connection.
  */
 void conn_send(struct conn *c, const Vigil__V1__Frame *f);
+
+/*
+ * Between conn_cork() and conn_uncork() (nested: the outermost counts),
+ * conn_send() encrypts each answer at once but leaves its bytes in the TLS
+ * buffer; conn_uncork() writes each connection's bytes in one write.  The
+ * writer's batches are handed back this way (relay.c), so that a batch of
+ * 200 receipts to one client costs one write and one wake-up of the
+ * client, not 200.  Loop thread.
+ */
+void conn_cork(struct relay *r);
+void conn_uncork(struct relay *r);
 
 /* Sends an Error frame for status with a formatted message. */
 void conn_send_error(struct conn *c, uint64_t request_id, int status, const char *fmt, ...)

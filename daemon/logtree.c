@@ -33,6 +33,7 @@ struct logtree {
 	struct node_slot *cache;          /* NULL until logtree_start */
 	EVP_PKEY *key;                    /* checkpoint key (borrowed) */
 	const char *origin;               /* origin line and key name (borrowed) */
+	struct note_signer *signer;       /* the checkpoint key under the origin */
 	struct logtree_checkpoint *last;  /* the newest committed checkpoint */
 };
 
@@ -214,6 +215,11 @@ int logtree_start(struct logtree *t, EVP_PKEY *key, const char *origin, char *er
 	}
 	t->key = key;
 	t->origin = origin;
+	note_signer_free(t->signer);
+	if (!(t->signer = note_signer_new(key, origin))) {
+		snprintf(err, err_len, "out of memory");
+		return VG_ENOMEM;
+	}
 	t->cache = calloc(CACHE_SIZE, sizeof(*t->cache));
 	if (!t->cache) {
 		snprintf(err, err_len, "out of memory");
@@ -232,6 +238,7 @@ void logtree_close(struct logtree **tp)
 	sqlite3_finalize(t->st_node_put);
 	sqlite3_finalize(t->st_ckpt_put);
 	logtree_checkpoint_release(t->last);
+	note_signer_free(t->signer);
 	free(t->cache);
 	free(t);
 	*tp = NULL;
@@ -278,7 +285,7 @@ int logtree_sign(struct logtree *t, int64_t now_ms, struct logtree_checkpoint **
 	n += snprintf(text + n, sizeof(text) - (size_t)n, "signed-at %lld\n", (long long)at);
 	char *note;
 	size_t note_len;
-	if (note_sign(t->key, t->origin, text, (size_t)n, &note, &note_len) != VG_OK)
+	if (note_signer_sign(t->signer, text, (size_t)n, &note, &note_len) != VG_OK)
 		return SQLITE_ERROR;
 	sqlite3_stmt *st = t->st_ckpt_put;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)c.size);

@@ -144,6 +144,16 @@ void relay_fd_limit(const struct config *cfg)
 			 cfg->max_connections, cfg->max_handshakes);
 }
 
+/* The writer hands back a batch: its answers leave in one write per
+ * connection (conn_cork). */
+static void on_deliver(void *ctx, int begin)
+{
+	if (begin)
+		conn_cork(ctx);
+	else
+		conn_uncork(ctx);
+}
+
 static void on_drain_deadline(uv_timer_t *t)
 {
 	struct relay *r = t->data;
@@ -326,6 +336,7 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 		return -1;
 	}
 	writer_set_alert_sink(writer, delivery_on_alerts, r);
+	writer_set_deliver_hook(writer, on_deliver, r);
 
 	struct sockaddr_storage ss;
 	if (uv_ip4_addr(cfg->listen_address, cfg->listen_port, (struct sockaddr_in *)&ss) != 0 &&

@@ -98,6 +98,8 @@ struct relay {
 
 	struct conn *conns;       /* doubly linked list of live connections */
 	unsigned n_conns;         /* every connection until it is freed */
+	unsigned corked;          /* conn_cork() depth */
+	struct conn *flush_list;  /* written to at conn_uncork() */
 	/* Admission (admission.h): connections in HANDSHAKE, oldest first,
 	 * and the authenticated ones (from the handshake's end until freed). */
 	struct conn *pool_head, *pool_tail;

@@ -29,6 +29,11 @@ struct submission {
 	char why[192];
 	const struct directory *directory; /* the relay's when it came (a reload may
 					    * replace it meanwhile) */
+	const uint8_t *cert_der;       /* conn_cert_der(), taken on the loop */
+	size_t cert_der_len;
+	int refs;                      /* loop thread: verify_done() and, once the
+					* pool handed the job to the writer,
+					* on_stored(); the last one frees */
 };
 
 /* Gives the frame's bytes back before the answer, so that conn_answered()
@@ -92,7 +97,20 @@ static void answer_receipt(struct submission *s)
 	conn_send(s->conn, &f);
 }
 
-/* Loop thread: the writer finished this submission's batch. */
+/* Loop thread: drops one of the submission's two holders (verify_done,
+ * on_stored); the last one lets the connection go and frees it. */
+static void submission_put(struct submission *s)
+{
+	if (--s->refs > 0)
+		return;
+	struct conn *c = s->conn;
+	submission_free(s);
+	conn_release(c);
+}
+
+/* Loop thread: the writer finished this submission's batch.  It may run
+ * before or after verify_done(): both are called on the loop, in either
+ * order, once the pool handed the job to the writer. */
 static void on_stored(struct writer_job *job)
 {
 	struct submission *s = container_of(job, struct submission, job);
@@ -110,8 +128,43 @@ static void on_stored(struct writer_job *job)
 	writer_job_clear(job);
 	submission_uncharge(s);
 	conn_answered(c);
-	conn_release(c);
-	submission_free(s);
+	submission_put(s);
+}
+
+/*
+ * Thread pool: a verified submission goes to the writer from here, not
+ * through the loop: a trip through the loop (a wake-up, and a wait behind
+ * whatever the loop is doing for other connections) was on every receipt's
+ * path (tests/bench/README.md, "Where the time goes").  The connection's
+ * fields read here are set at its handshake and stay until it is freed,
+ * which conn_hold() prevents.
+ */
+static void hand_to_writer(struct submission *s)
+{
+	struct conn *c = s->conn;
+	struct writer_job *j = &s->job;
+	Vigil__V1__SignedRecord *sr = s->frame->submit->record;
+	j->done = on_stored;
+	j->cert_sha256 = c->id.cert_sha256;
+	j->cert_der = s->cert_der;
+	j->cert_der_len = s->cert_der_len;
+	j->author = c->id.org;
+	j->record_id = s->record->record_id.data;
+	j->case_id = s->record->case_id;
+	j->kind = WRITER_APPEND;
+	j->parsed = s->record;
+	j->role = c->id.role;
+	j->record = sr->record.data;
+	j->record_len = sr->record.len;
+	j->sig = sr->signature.data;
+	j->sig_len = sr->signature.len;
+	j->sealed = s->frame->submit->sealed.data;
+	j->sealed_len = s->frame->submit->sealed.len;
+	/* Set before the writer may see the job; verify_done() and
+	 * on_stored() read it on the loop after the pool's and the writer's
+	 * hand-offs (a mutex each). */
+	s->refs = 2;
+	writer_submit(c->relay->writer, j);
 }
 
 /*
@@ -204,8 +257,11 @@ static void verify_work(uv_work_t *w)
 		s->status = rc;
 		return;
 	}
-	if (record_verify(c->peer_key, sr->record.data, sr->record.len, sr->signature.data,
-			  sr->signature.len) != VG_OK) {
+	int ok = c->verifier ? record_verifier_check(c->verifier, sr->record.data, sr->record.len,
+						    sr->signature.data, sr->signature.len)
+			     : record_verify(c->peer_key, sr->record.data, sr->record.len,
+					     sr->signature.data, sr->signature.len);
+	if (ok != VG_OK) {
 		s->status = VG_EBADSIG;
 		snprintf(s->why, sizeof(s->why),
 			 "signature does not verify with the key of this connection's certificate");
@@ -234,8 +290,13 @@ static void verify_work(uv_work_t *w)
 	merkle_leaf_hash(leaf, leaf_len, s->job.leaf_hash);
 	free(leaf);
 	s->status = VG_OK;
+	/* The connection may have closed meanwhile; the record is valid and
+	 * signed, so it is stored anyway: a retry will get its receipt. */
+	hand_to_writer(s);
 }
 
+/* Loop thread: the pool is done with the submission.  A verified one is
+ * with the writer already (hand_to_writer), and on_stored() answers it. */
 static void verify_done(uv_work_t *w, int status)
 {
 	struct submission *s = container_of(w, struct submission, work);
@@ -244,41 +305,12 @@ static void verify_done(uv_work_t *w, int status)
 		s->status = VG_EUNAVAIL;
 		snprintf(s->why, sizeof(s->why), "relay shutting down");
 	}
-	size_t der_len = 0;
-	const uint8_t *der = s->status == VG_OK ? conn_cert_der(c, &der_len) : NULL;
-	if (s->status == VG_OK && !der) {
-		s->status = VG_EUNAVAIL;
-		snprintf(s->why, sizeof(s->why), "out of memory");
-	}
 	if (s->status != VG_OK) {
 		answer_error(s, s->status, s->why);
 		submission_uncharge(s);
 		conn_answered(c);
-		conn_release(c);
-		submission_free(s);
-		return;
 	}
-	/* The connection may have closed meanwhile; the record is valid and
-	 * signed, so it is stored anyway: a retry will get its receipt. */
-	struct writer_job *j = &s->job;
-	Vigil__V1__SignedRecord *sr = s->frame->submit->record;
-	j->done = on_stored;
-	j->cert_sha256 = c->id.cert_sha256;
-	j->cert_der = der;
-	j->cert_der_len = der_len;
-	j->author = c->id.org;
-	j->record_id = s->record->record_id.data;
-	j->case_id = s->record->case_id;
-	j->kind = WRITER_APPEND;
-	j->parsed = s->record;
-	j->role = c->id.role;
-	j->record = sr->record.data;
-	j->record_len = sr->record.len;
-	j->sig = sr->signature.data;
-	j->sig_len = sr->signature.len;
-	j->sealed = s->frame->submit->sealed.data;
-	j->sealed_len = s->frame->submit->sealed.len;
-	writer_submit(c->relay->writer, j);
+	submission_put(s);
 }
 
 void submit_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
@@ -302,15 +334,27 @@ void submit_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 		conn_answered(c);
 		return;
 	}
-	struct submission *s = calloc(1, sizeof(*s));
+	/* The certificate the writer stores with the record, encoded here on
+	 * the loop (conn_cert_der: at the first call), since the pool thread
+	 * hands the job to the writer itself. */
+	size_t der_len = 0;
+	const uint8_t *der = conn_cert_der(c, &der_len);
+	struct submission *s = der ? calloc(1, sizeof(*s)) : NULL;
 	if (!s) {
 		frame_free(f);
-		conn_send_error(c, rid, VG_ENOMEM, "relay out of memory");
+		conn_send_error(c, rid, der ? VG_ENOMEM : VG_EUNAVAIL,
+				der ? "relay out of memory" : "out of memory");
 		conn_answered(c);
 		return;
 	}
+	s->cert_der = der;
+	s->cert_der_len = der_len;
+	/* Verification set up once per connection, for all its records. */
+	if (!c->verifier)
+		c->verifier = record_verifier_new(c->peer_key);
 	s->conn = c;
 	s->frame = f;
+	s->refs = 1;
 	s->request_id = rid;
 	s->directory = directory_ref(c->relay->directory);
 	s->job.received_at_ms = relay_now_ms();
@@ -322,7 +366,6 @@ void submit_start(struct conn *c, Vigil__V1__Frame *f, size_t wire_len)
 		conn_send_error(c, rid, VG_EINTERNAL, "cannot queue verification: %s", uv_strerror(rc));
 		submission_uncharge(s);
 		conn_answered(c);
-		conn_release(c);
-		submission_free(s);
+		submission_put(s);
 	}
 }

@@ -1,5 +1,6 @@
 #include "daemon/writer.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +54,14 @@ struct writer {
 	uv_async_t async;
 	struct writer_stats stats;
 
+	atomic_uint pending;               /* writer_submit (any thread) to done() */
+
 	/* Loop thread only. */
-	unsigned pending;
 	struct logtree_checkpoint *latest;
 	void (*alert_sink)(void *ctx, struct writer_alert *list);
 	void *alert_sink_ctx;
+	void (*deliver_hook)(void *ctx, int begin);
+	void *deliver_hook_ctx;
 	uint64_t alert_horizon;
 };
 
@@ -1045,6 +1049,9 @@ static void deliver(struct writer *w)
 		logtree_checkpoint_release(w->latest);
 		w->latest = cp;
 	}
+	int hook = w->deliver_hook && (alerts || j);
+	if (hook)
+		w->deliver_hook(w->deliver_hook_ctx, 1);
 	if (alerts) {
 		for (struct writer_alert *a = alerts; a; a = a->next)
 			w->alert_horizon = a->position + 1;
@@ -1056,10 +1063,12 @@ static void deliver(struct writer *w)
 	while (j) {
 		struct writer_job *next = j->next;
 		j->next = NULL;
-		w->pending--;
+		atomic_fetch_sub(&w->pending, 1);
 		j->done(j);
 		j = next;
 	}
+	if (hook)
+		w->deliver_hook(w->deliver_hook_ctx, 0);
 }
 
 static void on_async(uv_async_t *a)
@@ -1357,6 +1366,12 @@ void writer_set_alert_sink(struct writer *w, void (*sink)(void *ctx, struct writ
 	w->alert_sink_ctx = ctx;
 }
 
+void writer_set_deliver_hook(struct writer *w, void (*hook)(void *ctx, int begin), void *ctx)
+{
+	w->deliver_hook = hook;
+	w->deliver_hook_ctx = ctx;
+}
+
 uint64_t writer_alert_horizon(const struct writer *w)
 {
 	return w->alert_horizon;
@@ -1365,7 +1380,7 @@ uint64_t writer_alert_horizon(const struct writer *w)
 void writer_submit(struct writer *w, struct writer_job *job)
 {
 	job->next = NULL;
-	w->pending++;
+	atomic_fetch_add(&w->pending, 1);
 	uv_mutex_lock(&w->mu);
 	if (w->in_tail)
 		w->in_tail->next = job;
@@ -1378,7 +1393,7 @@ void writer_submit(struct writer *w, struct writer_job *job)
 
 unsigned writer_pending(const struct writer *w)
 {
-	return w->pending;
+	return atomic_load(&((struct writer *)w)->pending);
 }
 
 void writer_stop(struct writer *w)

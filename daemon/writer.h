@@ -7,8 +7,9 @@
  * which must outlive it; between writer_start() and writer_stop() the
  * store's connection and the tree belong to the writer thread alone.
  *
- * Jobs: the loop hands it jobs with writer_submit() and gets each job back
- * through job->done(), which always runs on the loop thread, after the
+ * Jobs: the loop (or, for a verified submission, the thread pool: submit.c)
+ * hands it jobs with writer_submit() and gets each job back through
+ * job->done(), which always runs on the loop thread, after the
  * job's batch is committed (or rolled back).  A job submitted is always
  * completed exactly once.  A job and everything it points to are owned by
  * the submitter and must stay valid until done() has been called; what the
@@ -24,9 +25,9 @@
  * delivery after the commit, with its proof to the covering checkpoint.
  *
  * Threads: writer_open() and writer_close() run on the main thread before
- * the loop starts and after it ends; writer_get_stats() on any thread in
- * between;
- * everything else on the loop thread.  The newest checkpoint and committed
+ * the loop starts and after it ends; writer_get_stats(), writer_submit()
+ * and writer_pending() on any thread in between (between writer_start()
+ * and writer_stop()); everything else on the loop thread.  The newest checkpoint and committed
  * alerts reach the loop through a uv_async handle.
  *
  * Errors: 0 or a negative VG_* code with a message.
@@ -230,6 +231,11 @@ void writer_alerts_free(struct writer_alert *list);
 void writer_set_alert_sink(struct writer *w, void (*sink)(void *ctx, struct writer_alert *list),
 			   void *ctx);
 
+/* Called on the loop around each hand-back of finished jobs and alerts:
+ * with begin 1 before the first done() or alert sink call, with 0 after
+ * the last (relay.c: conn_cork, conn_uncork).  Set before writer_start. */
+void writer_set_deliver_hook(struct writer *w, void (*hook)(void *ctx, int begin), void *ctx);
+
 /* One past the position of the newest alert or Erasure entry the loop has
  * been handed (0 when none yet this run); loop thread. */
 uint64_t writer_alert_horizon(const struct writer *w);
@@ -254,7 +260,7 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
  * keep it longer. */
 struct logtree_checkpoint *writer_latest(struct writer *w);
 
-/* Queues a job (loop thread only). */
+/* Queues a job (any thread, while the writer runs). */
 void writer_submit(struct writer *w, struct writer_job *job);
 
 /* Jobs queued or being written, not yet completed. */

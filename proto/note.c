@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
 #include "proto/status.h"
 
 #define EM_DASH "\xe2\x80\x94"
@@ -165,26 +167,79 @@ int note_verifier_format(const struct note_verifier *v, char *out, size_t len)
 	return (n < 0 || (size_t)n >= len) ? VG_ETOOLARGE : VG_OK;
 }
 
+struct note_signer {
+	EVP_PKEY *key;
+	struct note_verifier v;
+	EVP_MD_CTX *ctx;  /* EVP_DigestSignInit()ed with key, kept for every note */
+};
+
+struct note_signer *note_signer_new(EVP_PKEY *key, const char *name)
+{
+	struct note_signer *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	if (note_verifier_from_key(key, name, &s->v) != VG_OK || !(s->ctx = EVP_MD_CTX_new()) ||
+	    EVP_DigestSignInit(s->ctx, NULL, NULL, NULL, key) != 1 || EVP_PKEY_up_ref(key) != 1) {
+		EVP_MD_CTX_free(s->ctx);
+		free(s);
+		return NULL;
+	}
+	s->key = key;
+	return s;
+}
+
+void note_signer_free(struct note_signer *s)
+{
+	if (!s)
+		return;
+	EVP_MD_CTX_free(s->ctx);
+	EVP_PKEY_free(s->key);
+	free(s);
+}
+
+/* Ed25519 signs in one call with no state carried over, and OpenSSL 3.0
+ * signs again with the same context; a version that refuses a second use
+ * gets a context initialised anew. */
+static int sign_ed25519(struct note_signer *s, const char *text, size_t text_len,
+			uint8_t sig[64])
+{
+	size_t sl = 64;
+	if (EVP_DigestSign(s->ctx, sig, &sl, (const uint8_t *)text, text_len) == 1 && sl == 64)
+		return VG_OK;
+	ERR_clear_error();
+	sl = 64;
+	if (EVP_MD_CTX_reset(s->ctx) == 1 &&
+	    EVP_DigestSignInit(s->ctx, NULL, NULL, NULL, s->key) == 1 &&
+	    EVP_DigestSign(s->ctx, sig, &sl, (const uint8_t *)text, text_len) == 1 && sl == 64)
+		return VG_OK;
+	return VG_EINTERNAL;
+}
+
 int note_sign(EVP_PKEY *key, const char *name, const char *text, size_t text_len,
 	      char **note, size_t *note_len)
 {
-	struct note_verifier v;
-	if (text_len == 0 || text[text_len - 1] != '\n' || note_verifier_from_key(key, name, &v) != 0)
+	struct note_signer *s = note_signer_new(key, name);
+	if (!s)
+		return VG_EBADREQ;
+	int rc = note_signer_sign(s, text, text_len, note, note_len);
+	note_signer_free(s);
+	return rc;
+}
+
+int note_signer_sign(struct note_signer *s, const char *text, size_t text_len, char **note,
+		     size_t *note_len)
+{
+	const struct note_verifier *v = &s->v;
+	const char *name = v->name;
+	if (text_len == 0 || text[text_len - 1] != '\n')
 		return VG_EBADREQ;
 	uint8_t sig[4 + 64];
-	size_t sl = 64;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	if (!c)
-		return VG_ENOMEM;
-	int ok = EVP_DigestSignInit(c, NULL, NULL, NULL, key) == 1 &&
-		 EVP_DigestSign(c, sig + 4, &sl, (const uint8_t *)text, text_len) == 1 && sl == 64;
-	EVP_MD_CTX_free(c);
-	if (!ok)
+	if (sign_ed25519(s, text, text_len, sig + 4) != VG_OK)
 		return VG_EINTERNAL;
-	sig[0] = (uint8_t)(v.id >> 24);
-	sig[1] = (uint8_t)(v.id >> 16);
-	sig[2] = (uint8_t)(v.id >> 8);
-	sig[3] = (uint8_t)v.id;
+	sig[0] = (uint8_t)(v->id >> 24);
+	sig[1] = (uint8_t)(v->id >> 16);
+	sig[2] = (uint8_t)(v->id >> 8);
+	sig[3] = (uint8_t)v->id;
 	char enc[128];
 	base64_encode(sig, sizeof(sig), enc);
 	size_t cap = text_len + strlen(name) + strlen(enc) + 16;

@@ -53,6 +53,24 @@ int note_sign(EVP_PKEY *key, const char *name, const char *text, size_t text_len
 	      char **note, size_t *note_len);
 
 /*
+ * A signer of many notes with one key under one name (the relay signs a
+ * checkpoint per batch): the key ID is computed once and one signing
+ * context serves every note, where note_sign() reads the public key,
+ * hashes the key ID and runs EVP_DigestSignInit() (method and key
+ * look-ups in OpenSSL 3) each time.  One thread at a time.
+ *
+ * note_signer_new() takes a reference to key; NULL when it is no Ed25519
+ * key, the name is not a valid key name, or out of memory.
+ * note_signer_sign() is note_sign() with the signer's key and name.
+ * note_signer_free() accepts NULL.
+ */
+struct note_signer;
+struct note_signer *note_signer_new(EVP_PKEY *key, const char *name);
+int note_signer_sign(struct note_signer *s, const char *text, size_t text_len, char **note,
+		     size_t *note_len);
+void note_signer_free(struct note_signer *s);
+
+/*
  * Verifies note against v: it must be well-formed and carry a signature
  * line with v's name and ID that verifies.  Signatures of other keys are
  * ignored.  On success *text_len is the length of the signed text (a prefix

@@ -1,10 +1,12 @@
 #include "proto/record.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/err.h>
 
 #include "proto/status.h"
 
@@ -794,12 +796,26 @@ void record_free(Vigil__V1__Record *r)
 		vigil__v1__record__free_unpacked(r, NULL);
 }
 
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+const EVP_MD *record_sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256 ? sha256 : EVP_sha256();
+}
+
 /* Ed25519 and Ed448 sign the message itself; every other key type signs a
  * SHA-256 digest. */
 static const EVP_MD *md_for(EVP_PKEY *key)
 {
 	int id = EVP_PKEY_get_base_id(key);
-	return (id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448) ? NULL : EVP_sha256();
+	return (id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448) ? NULL : record_sha256();
 }
 
 int record_sign(EVP_PKEY *key, const uint8_t *data, size_t len, uint8_t **sig, size_t *sig_len)
@@ -844,6 +860,58 @@ int record_verify(EVP_PKEY *key, const uint8_t *data, size_t len, const uint8_t 
 	return rc;
 }
 
+struct record_verifier {
+	EVP_PKEY *key;
+	EVP_MD_CTX *ready;  /* EVP_DigestVerifyInit()ed with key; never used itself */
+};
+
+struct record_verifier *record_verifier_new(EVP_PKEY *key)
+{
+	struct record_verifier *v = calloc(1, sizeof(*v));
+	if (!v || EVP_PKEY_up_ref(key) != 1) {
+		free(v);
+		return NULL;
+	}
+	v->key = key;
+	/* A context that cannot be copied (Ed25519 and Ed448 have no digest
+	 * state to copy in OpenSSL 3.0) is initialised per check instead. */
+	EVP_MD_CTX *ready = EVP_MD_CTX_new(), *probe = EVP_MD_CTX_new();
+	if (ready && probe && EVP_DigestVerifyInit(ready, NULL, md_for(key), NULL, key) == 1 &&
+	    EVP_MD_CTX_copy_ex(probe, ready) == 1) {
+		v->ready = ready;
+		ready = NULL;
+	}
+	EVP_MD_CTX_free(probe);
+	EVP_MD_CTX_free(ready);
+	ERR_clear_error();
+	return v;
+}
+
+int record_verifier_check(const struct record_verifier *v, const uint8_t *data, size_t len,
+			  const uint8_t *sig, size_t sig_len)
+{
+	if (!v->ready)
+		return record_verify(v->key, data, len, sig, sig_len);
+	int rc = VG_EBADSIG;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx)
+		return VG_ENOMEM;
+	if (EVP_MD_CTX_copy_ex(ctx, v->ready) == 1 &&
+	    EVP_DigestVerify(ctx, sig, sig_len, data, len) == 1)
+		rc = VG_OK;
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+void record_verifier_free(struct record_verifier *v)
+{
+	if (!v)
+		return;
+	EVP_MD_CTX_free(v->ready);
+	EVP_PKEY_free(v->key);
+	free(v);
+}
+
 static uint8_t *put_be(uint8_t *p, uint64_t v, int bytes)
 {
 	for (int i = bytes - 1; i >= 0; i--)
@@ -884,7 +952,7 @@ void merkle_leaf_hash(const uint8_t *leaf, size_t len, uint8_t out[SHA256_LEN])
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	/* Allocation failure here leaves no way to report; abort like malloc
 	 * failure in a hash would, rather than return a wrong hash. */
-	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	if (!c || EVP_DigestInit_ex(c, record_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(c, &prefix, 1) != 1 || EVP_DigestUpdate(c, leaf, len) != 1 ||
 	    EVP_DigestFinal_ex(c, out, NULL) != 1)
 		abort();

@@ -67,6 +67,28 @@ int record_sign(EVP_PKEY *key, const uint8_t *data, size_t len, uint8_t **sig, s
 int record_verify(EVP_PKEY *key, const uint8_t *data, size_t len, const uint8_t *sig, size_t sig_len);
 
 /*
+ * One key's verification, set up once for many records: OpenSSL 3 looks up
+ * the signature method, the key's provider data and the digest (a method
+ * store search under a lock each) in every EVP_DigestVerifyInit(); a
+ * verifier does that once, and each check copies the initialised context.
+ * A relay keeps one per connection (the peer certificate's key).
+ *
+ * record_verifier_new() takes a reference to key; NULL when out of memory.
+ * record_verifier_check() is record_verify() with the verifier's key, and
+ * may be called from several threads at once on the same verifier (it only
+ * reads it).  record_verifier_free() accepts NULL.
+ */
+struct record_verifier;
+struct record_verifier *record_verifier_new(EVP_PKEY *key);
+int record_verifier_check(const struct record_verifier *v, const uint8_t *data, size_t len,
+			  const uint8_t *sig, size_t sig_len);
+void record_verifier_free(struct record_verifier *v);
+
+/* SHA-256, fetched from the default provider once for the process (what
+ * EVP_sha256() fetches again in every call that takes it). */
+const EVP_MD *record_sha256(void);
+
+/*
  * The leaf of a stored signed record, as hashed into the log (see
  * proto/README.md, "Entries and leaf hashes"):
  *   u8 type (1) | u64 received_at_ms | 32 cert_sha256 |

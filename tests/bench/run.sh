@@ -12,7 +12,9 @@
 #            records_per_s, p50_ms, p99_ms, verify_rate_single_core,
 #            ingest_ratio (records_per_s / openssl speed ecdsap256 verify/s)
 #   latency  BENCH_RATE records/s on a fixed schedule: rate, p50_ms, p99_ms,
-#            max_ms
+#            max_ms; fsync_p99_ms (this disk: 4 KiB write + fdatasync in a
+#            loop in the database's directory, before the relay starts) and
+#            p99_over_fsync_ms (p99_ms - fsync_p99_ms)
 #   scale    BENCH_ENTRIES entries written as a schema-1 database, migrated
 #            by vigild, then a restart: entries, populate_s, migrate_s,
 #            startup_s, proof_p50_ms, proof_p99_ms
@@ -47,6 +49,7 @@
 #   BENCH_ROUNDS         conns: rounds of opening and closing them (default 3)
 #   BENCH_GOOD_RATE      conns: the good client's records per second (default 100)
 #   BENCH_SETTLE         conns: seconds to wait before each RSS reading (default 2)
+#   BENCH_FSYNC_SECONDS  latency: length of the fsync probe (default 2)
 #   BENCH_VERIFY_DB=1    scale: also run vigild --verify-db on the migrated log
 #   BENCH_KEEP=1         keep the scratch directory (its path goes to stderr)
 #   BENCH_NO_BUILD=1     use the tree in VIGIL_BENCH_BUILD as it is
@@ -84,6 +87,7 @@ mixed_high=${BENCH_HIGH_CASES:-200}
 mixed_rate=${BENCH_MIXED_RATE:-200}
 mixed_query_rate=${BENCH_QUERY_RATE:-50}
 mixed_window=${BENCH_MIXED_WINDOW:-10}
+fsync_seconds=${BENCH_FSYNC_SECONDS:-2}
 build=${VIGIL_BENCH_BUILD:-$here/build/bench}
 jobs=$(nproc 2>/dev/null || echo 2)
 origin=bench.vigil.example/log
@@ -104,13 +108,19 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     if [ "$mode" = handshakes ]; then
         cmake --build "$build" --target vigil_bench_handshakes -j "$jobs" >&2
     fi
+    cmake --build "$build" --target vigil_bench_fsync -j "$jobs" >&2
+    # A build leaves tens of MB of dirty pages that the kernel writes back
+    # over the next 30 s (vm.dirty_expire_centisecs), into the first run's
+    # timed phase, where they compete with the relay's fsyncs: written now.
+    sync
 fi
 vigild=$build/daemon/vigild
 bench=$build/tests/bench/vigil-bench
 populate=$build/tests/bench/vigil-bench-populate
 conns_bench=$build/tests/bench/vigil-bench-conns
 mixedbench=$build/tests/bench/vigil-bench-mixed
-for f in "$vigild" "$bench" "$populate"; do
+fsync_probe=$build/tests/bench/vigil-bench-fsync
+for f in "$vigild" "$bench" "$populate" "$fsync_probe"; do
     [ -x "$f" ] || die "$f is missing; build first"
 done
 
@@ -344,12 +354,17 @@ ingest)
     awk -v r="$rps" -v v="$verify_rate" 'BEGIN { printf "ingest_ratio: %.2f\n", r / v }'
     ;;
 latency)
+    # This disk's own fsync tail, on the database's filesystem, before the
+    # relay starts (nothing of the relay competes with it).
+    "$fsync_probe" --dir "$work" --seconds "$fsync_seconds" | tee "$work/fsync"
     start_relay
     port=$(wait_ready)
     "$bench" latency --port "$port" --pki "$work/pki" --origin "$origin" --relay-pid "$pid" \
-        --seconds "$seconds" --rate "$rate" --threads "$jobs"
+        --seconds "$seconds" --rate "$rate" --threads "$jobs" | tee "$work/out"
     stop_relay || die "vigild exited with an error"
     report_loop_lag
+    awk '/^p99_ms:/ { p = $2 } /^fsync_p99_ms:/ { f = $2 }
+         END { printf "p99_over_fsync_ms: %.3f\n", p - f }' "$work/out" "$work/fsync"
     ;;
 conns)
     [ -x "$conns_bench" ] || die "$conns_bench is missing; build first"

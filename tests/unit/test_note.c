@@ -79,6 +79,21 @@ static void test_example_sign_and_open(void **state)
 	assert_int_equal(n, strlen(signed_note));
 	assert_memory_equal(note, signed_note, n);
 	free(note);
+	/* The same note from a signer made once, note after note, also
+	 * after a refused text. */
+	struct note_signer *signer = note_signer_new(k, "PeterNeumann");
+	assert_non_null(signer);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(note_signer_sign(signer, text, strlen(text), &note, &n), VG_OK);
+		assert_int_equal(n, strlen(signed_note));
+		assert_memory_equal(note, signed_note, n);
+		free(note);
+		assert_int_equal(note_signer_sign(signer, text, strlen(text) - 1, &note, &n),
+				 VG_EBADREQ);
+	}
+	note_signer_free(signer);
+	assert_null(note_signer_new(k, "bad name"));
+	note_signer_free(NULL);
 	EVP_PKEY_free(k);
 
 	struct note_verifier v;

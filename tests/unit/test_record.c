@@ -445,6 +445,62 @@ static void test_sign_verify_ed25519(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* A verifier answers as record_verify() does, check after check: a
+ * failed check leaves nothing behind that a later one would see. */
+static void check_verifier(EVP_PKEY *key, EVP_PKEY *other)
+{
+	struct record_verifier *v = record_verifier_new(key), *w = record_verifier_new(other);
+	assert_non_null(v);
+	assert_non_null(w);
+	uint8_t data[] = "the exact serialized record bytes";
+	uint8_t *sig = NULL, *sig2 = NULL;
+	size_t sig_len = 0, sig2_len = 0;
+	assert_int_equal(record_sign(key, data, sizeof(data), &sig, &sig_len), VG_OK);
+	assert_int_equal(record_sign(key, data, 0, &sig2, &sig2_len), VG_OK);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(record_verifier_check(v, data, sizeof(data), sig, sig_len), VG_OK);
+		assert_int_equal(record_verifier_check(w, data, sizeof(data), sig, sig_len),
+				 VG_EBADSIG);
+		for (size_t i = 0; i < sizeof(data); i++) {
+			data[i] ^= 0x01;
+			if (record_verifier_check(v, data, sizeof(data), sig, sig_len) != VG_EBADSIG)
+				fail_msg("verified with data byte %zu flipped", i);
+			data[i] ^= 0x01;
+		}
+		for (size_t i = 0; i < sig_len; i++) {
+			sig[i] ^= 0x01;
+			if (record_verifier_check(v, data, sizeof(data), sig, sig_len) != VG_EBADSIG)
+				fail_msg("verified with signature byte %zu flipped", i);
+			sig[i] ^= 0x01;
+		}
+		assert_int_equal(record_verifier_check(v, data, sizeof(data), sig, sig_len - 1),
+				 VG_EBADSIG);
+		assert_int_equal(record_verifier_check(v, data, sizeof(data), sig, 0), VG_EBADSIG);
+		assert_int_equal(record_verifier_check(v, data, 0, sig2, sig2_len), VG_OK);
+		assert_int_equal(record_verifier_check(v, data, 1, sig2, sig2_len), VG_EBADSIG);
+	}
+	free(sig);
+	free(sig2);
+	record_verifier_free(v);
+	record_verifier_free(w);
+}
+
+static void test_verifier(void **state)
+{
+	EVP_PKEY *key = new_p256(), *other = new_p256();
+	check_verifier(key, other);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
+	key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	other = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	assert_non_null(key);
+	assert_non_null(other);
+	check_verifier(key, other);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
+	record_verifier_free(NULL);
+}
+
 static void test_entry_leaf(void **state)
 {
 	uint8_t cert[SHA256_LEN];
@@ -826,6 +882,7 @@ int main(void)
 		cmocka_unit_test(test_parse_encoding),
 		cmocka_unit_test(test_sign_verify),
 		cmocka_unit_test(test_sign_verify_ed25519),
+		cmocka_unit_test(test_verifier),
 		cmocka_unit_test(test_entry_leaf),
 		cmocka_unit_test(test_merkle_leaf_hash),
 		cmocka_unit_test(test_hex),
