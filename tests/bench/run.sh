@@ -103,12 +103,9 @@ die() {
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     say "building a Release tree in $build"
     cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DVIGIL_TESTS=ON >&2
+    # Every mode's program, so that BENCH_NO_BUILD=1 runs any mode after.
     cmake --build "$build" --target vigild vigil_bench vigil_bench_populate vigil_bench_conns \
-        vigil_bench_mixed -j "$jobs" >&2
-    if [ "$mode" = handshakes ]; then
-        cmake --build "$build" --target vigil_bench_handshakes -j "$jobs" >&2
-    fi
-    cmake --build "$build" --target vigil_bench_fsync -j "$jobs" >&2
+        vigil_bench_mixed vigil_bench_handshakes vigil_bench_fsync -j "$jobs" >&2
     # A build leaves tens of MB of dirty pages that the kernel writes back
     # over the next 30 s (vm.dirty_expire_centisecs), into the first run's
     # timed phase, where they compete with the relay's fsyncs: written now.
