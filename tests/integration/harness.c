@@ -41,8 +41,11 @@ static int64_t now_ms(void)
 
 const char *pki(const char *name)
 {
-	static char buf[8][1024];
-	static int i;
+	/* A ring per thread: a loader thread opening its connection while
+	 * the test's thread names other files must not get its names
+	 * overwritten (a certificate paired with another's key). */
+	static _Thread_local char buf[8][1024];
+	static _Thread_local int i;
 	i = (i + 1) % 8;
 	snprintf(buf[i], sizeof(buf[i]), "%s/%s", PKI_DIR, name);
 	return buf[i];

@@ -126,7 +126,7 @@ Vigil__V1__Frame *tclient_submit_contact(struct tclient *c, const struct contact
  * these entries, before anything a test submits. */
 #define PKI_MEMBER_KEYS 6
 
-/* Path of a PKI file: PKI_DIR/name. */
+/* Path of a PKI file: PKI_DIR/name (one of the last 8 of this thread). */
 const char *pki(const char *name);
 
 /* ---- sealed text -------------------------------------------------------------- */
