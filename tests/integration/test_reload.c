@@ -33,84 +33,18 @@
 
 #include "alertkit.h"
 #include "harness.h"
+#include "pkikit.h"
 
 #define OWNER "se-stockholm-coord/"
-
-static X509 *read_cert(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		fail_msg("cannot read %s", path);
-	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if (!x)
-		fail_msg("%s is no certificate", path);
-	return x;
-}
-
-static EVP_PKEY *read_key(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		fail_msg("cannot read %s", path);
-	EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	if (!k)
-		fail_msg("%s is no key", path);
-	return k;
-}
-
-/* A CRL from the PKI's CA, valid for a day, revoking the certificates
- * PKI_DIR/<name>.crt of the NULL-terminated names; written to path. */
-static void write_crl(const char *path, ...)
-{
-	X509 *ca = read_cert(pki("ca.crt"));
-	EVP_PKEY *cakey = read_key(pki("ca.key"));
-	X509_CRL *crl = X509_CRL_new();
-	assert_non_null(crl);
-	assert_int_equal(X509_CRL_set_version(crl, 1), 1);
-	assert_int_equal(X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)), 1);
-	ASN1_TIME *t = ASN1_TIME_adj(NULL, time(NULL), 0, -60);
-	assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
-	ASN1_TIME_adj(t, time(NULL), 1, 0);
-	assert_int_equal(X509_CRL_set1_nextUpdate(crl, t), 1);
-	va_list ap;
-	va_start(ap, path);
-	for (const char *name; (name = va_arg(ap, const char *)) != NULL;) {
-		char file[128];
-		snprintf(file, sizeof(file), "%s.crt", name);
-		X509 *x = read_cert(pki(file));
-		X509_REVOKED *rv = X509_REVOKED_new();
-		X509_REVOKED_set_serialNumber(rv, X509_get_serialNumber(x));
-		ASN1_TIME_adj(t, time(NULL), 0, -60);
-		X509_REVOKED_set_revocationDate(rv, t);
-		assert_int_equal(X509_CRL_add0_revoked(crl, rv), 1);
-		X509_free(x);
-	}
-	va_end(ap);
-	ASN1_TIME_free(t);
-	X509_CRL_sort(crl);
-	assert_true(X509_CRL_sign(crl, cakey, EVP_sha256()) > 0);
-	char tmp[700];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	assert_non_null(f);
-	assert_int_equal(PEM_write_X509_CRL(f, crl), 1);
-	fclose(f);
-	assert_int_equal(rename(tmp, path), 0);
-	X509_CRL_free(crl);
-	X509_free(ca);
-	EVP_PKEY_free(cakey);
-}
 
 /* A client certificate of iom-md-chisinau (other-iom's key) from the
  * PKI's CA that expires in `seconds`: base.crt and base.key. */
 static void write_short_cert(const char *base, int seconds)
 {
-	X509 *ca = read_cert(pki("ca.crt"));
-	EVP_PKEY *cakey = read_key(pki("ca.key"));
-	X509 *like = read_cert(pki("other-iom.crt"));
-	EVP_PKEY *key = read_key(pki("other-iom.key"));
+	X509 *ca = pkikit_read_cert(pki("ca.crt"));
+	EVP_PKEY *cakey = pkikit_read_key(pki("ca.key"));
+	X509 *like = pkikit_read_cert(pki("other-iom.crt"));
+	EVP_PKEY *key = pkikit_read_key(pki("other-iom.key"));
 	X509 *x = X509_new();
 	assert_non_null(x);
 	X509_set_version(x, 2);
@@ -150,34 +84,6 @@ static void write_short_cert(const char *base, int seconds)
 	EVP_PKEY_free(cakey);
 }
 
-/* A copy of the PKI's directory in dir, its encryption certificates named
- * by absolute paths, without the section of org (NULL: all). */
-static void copy_directory(const char *to, const char *without)
-{
-	FILE *in = fopen(pki("directory.conf"), "r");
-	FILE *out = fopen(to, "w");
-	assert_non_null(in);
-	assert_non_null(out);
-	char line[512];
-	int skip = 0;
-	while (fgets(line, sizeof(line), in)) {
-		if (line[0] == '[') {
-			char name[128];
-			skip = without && sscanf(line, "[%127[^]]]", name) == 1 &&
-			       strcmp(name, without) == 0;
-		}
-		if (skip)
-			continue;
-		char file[256];
-		if (sscanf(line, "encryption_cert = %255s", file) == 1)
-			fprintf(out, "encryption_cert = %s\n", pki(file));
-		else
-			fputs(line, out);
-	}
-	fclose(in);
-	fclose(out);
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -192,9 +98,9 @@ static void relay_up(struct trelay *t, const char *extra, char *crl, size_t crl_
 	char tmp[600];
 	trelay_setup(t, NULL, extra);
 	snprintf(crl, crl_len, "%s/crl.pem", t->dir);
-	write_crl(crl, "revoked", NULL);
+	pkikit_write_crl(crl, (const char *const[]){ "revoked", NULL });
 	snprintf(dir, dir_len, "%s/directory.conf", t->dir);
-	copy_directory(dir, NULL);
+	pkikit_copy_directory(dir, NULL);
 	snprintf(tmp, sizeof(tmp), "%s", pki("crl.pem"));
 	file_replace(t->conf, tmp, crl);
 	snprintf(tmp, sizeof(tmp), "%s", pki("directory.conf"));
@@ -222,7 +128,7 @@ static void test_revoked_subscriber(void **state)
 	alertkit_open_case(&coord, OWNER "R-1", VIGIL__V1__RISK_LEVEL__RISK_LEVEL_HIGH, 0, parties,
 			   2);
 
-	write_crl(crl, "revoked", "other-coord", NULL);
+	pkikit_write_crl(crl, (const char *const[]){ "revoked", "other-coord", NULL });
 	int64_t sent = now_ms();
 	assert_int_equal(kill(t.pid, SIGHUP), 0);
 	if (!tclient_wait_closed(&bad.c, 5000))
@@ -291,7 +197,7 @@ static void test_broken_reload_keeps_state(void **state)
 	assert_int_equal(kill(t.pid, SIGHUP), 0);
 	snprintf(want, sizeof(want), "reload failed: %s:", dir);
 	assert_true(trelay_log_has(&t, want, 5000));
-	copy_directory(dir, NULL);
+	pkikit_copy_directory(dir, NULL);
 
 	/* A good reload, with keys that need a restart changed. */
 	file_replace(t.conf, "origin = vigil.test/log", "origin = vigil.test/other");
@@ -326,7 +232,7 @@ static void test_directory_removes_member(void **state)
 		fail_msg("%s", gone.err);
 	if (tclient_open(&stays, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", stays.err);
-	copy_directory(dir, "iom-md-chisinau");
+	pkikit_copy_directory(dir, "iom-md-chisinau");
 	int64_t sent = now_ms();
 	assert_int_equal(kill(t.pid, SIGHUP), 0);
 	if (!tclient_wait_closed(&gone, 5000))

@@ -33,92 +33,9 @@
 
 #include "client/internal.h"
 #include "harness.h"
+#include "pkikit.h"
 
 /* ---- a relay whose CRL and directory the test may change ------------------------- */
-
-static X509 *read_cert(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		fail_msg("cannot read %s", path);
-	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if (!x)
-		fail_msg("%s is no certificate", path);
-	return x;
-}
-
-/* A CRL from the PKI's CA, valid for a day, revoking PKI_DIR/<name>.crt
- * of each name of the NULL-terminated list; written to path. */
-static void write_crl(const char *path, const char *const *names)
-{
-	X509 *ca = read_cert(pki("ca.crt"));
-	FILE *f = fopen(pki("ca.key"), "r");
-	assert_non_null(f);
-	EVP_PKEY *cakey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	assert_non_null(cakey);
-	X509_CRL *crl = X509_CRL_new();
-	assert_non_null(crl);
-	assert_int_equal(X509_CRL_set_version(crl, 1), 1);
-	assert_int_equal(X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)), 1);
-	ASN1_TIME *t = ASN1_TIME_adj(NULL, time(NULL), 0, -60);
-	assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
-	ASN1_TIME_adj(t, time(NULL), 1, 0);
-	assert_int_equal(X509_CRL_set1_nextUpdate(crl, t), 1);
-	for (size_t i = 0; names[i]; i++) {
-		char file[128];
-		snprintf(file, sizeof(file), "%s.crt", names[i]);
-		X509 *x = read_cert(pki(file));
-		X509_REVOKED *rv = X509_REVOKED_new();
-		X509_REVOKED_set_serialNumber(rv, X509_get_serialNumber(x));
-		ASN1_TIME_adj(t, time(NULL), 0, -60);
-		X509_REVOKED_set_revocationDate(rv, t);
-		assert_int_equal(X509_CRL_add0_revoked(crl, rv), 1);
-		X509_free(x);
-	}
-	ASN1_TIME_free(t);
-	X509_CRL_sort(crl);
-	assert_true(X509_CRL_sign(crl, cakey, EVP_sha256()) > 0);
-	char tmp[800];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	assert_non_null(f);
-	assert_int_equal(PEM_write_X509_CRL(f, crl), 1);
-	fclose(f);
-	assert_int_equal(rename(tmp, path), 0);
-	X509_CRL_free(crl);
-	X509_free(ca);
-	EVP_PKEY_free(cakey);
-}
-
-/* A copy of the PKI's directory, its encryption certificates named by
- * absolute paths, without the section of org (NULL: all). */
-static void copy_directory(const char *to, const char *without)
-{
-	FILE *in = fopen(pki("directory.conf"), "r");
-	FILE *out = fopen(to, "w");
-	assert_non_null(in);
-	assert_non_null(out);
-	char line[512];
-	int skip = 0;
-	while (fgets(line, sizeof(line), in)) {
-		if (line[0] == '[') {
-			char name[128];
-			skip = without && sscanf(line, "[%127[^]]]", name) == 1 &&
-			       strcmp(name, without) == 0;
-		}
-		if (skip)
-			continue;
-		char file[256];
-		if (sscanf(line, "encryption_cert = %255s", file) == 1)
-			fprintf(out, "encryption_cert = %s\n", pki(file));
-		else
-			fputs(line, out);
-	}
-	fclose(in);
-	fclose(out);
-}
 
 struct relay_files {
 	char crl[700];
@@ -133,9 +50,9 @@ static void relay_up(struct trelay *t, struct relay_files *rf, const char *tls_e
 	char from[700], to[1200];
 	trelay_setup(t, NULL, NULL);
 	snprintf(rf->crl, sizeof(rf->crl), "%s/crl.pem", t->dir);
-	write_crl(rf->crl, base);
+	pkikit_write_crl(rf->crl, base);
 	snprintf(rf->dir, sizeof(rf->dir), "%s/directory.conf", t->dir);
-	copy_directory(rf->dir, NULL);
+	pkikit_copy_directory(rf->dir, NULL);
 	snprintf(from, sizeof(from), "crl = %s\n", pki("crl.pem"));
 	snprintf(to, sizeof(to), "crl = %s\n%s", rf->crl, tls_extra ? tls_extra : "");
 	file_replace(t->conf, from, to);
@@ -367,8 +284,8 @@ static void test_revoked_cannot_resume(void **state)
 	latest = NULL;
 
 	static const char *const crl[] = { "revoked", "other-iom", NULL };
-	write_crl(rf.crl, crl);
-	copy_directory(rf.dir, "se-shelter-1");
+	pkikit_write_crl(rf.crl, crl);
+	pkikit_copy_directory(rf.dir, "se-shelter-1");
 	reload(&t);
 
 	refused(&t, "other-iom", revoked, "certificate revoked",
@@ -522,7 +439,7 @@ static void test_libvigil_resumes(void **state)
 	assert_int_equal(log_count(&t, "iom-ru-moscow (iom, RU) connected, session resumed"), 2);
 	/* Revoked since: the saved ticket is refused, and so is the client. */
 	static const char *const crl[] = { "revoked", "iom-ru-moscow", NULL };
-	write_crl(rf.crl, crl);
+	pkikit_write_crl(rf.crl, crl);
 	reload(&t);
 	char p[16], cert[700], key[700], ca[700], ckey[700];
 	snprintf(p, sizeof(p), "%d", t.port);
