@@ -708,12 +708,8 @@ static int alerts_open(const struct settings *s, vigil_client *c)
 		free(who);
 		if (s->json) {
 			nomem = view_write_json(view_object(&v), stdout) != 0;
-		} else {
-			json_t *o = view_object(&v); /* complete? */
-			nomem = o == NULL;
-			json_decref(o);
-			if (!nomem)
-				view_write_summary(&v, stdout);
+		} else if (!(nomem = !view_complete(&v))) {
+			view_write_summary(&v, stdout);
 		}
 		view_free(&v);
 	}

@@ -100,14 +100,12 @@ void delivery_write(FILE *f, const struct vigil_alert *a, int json)
 {
 	struct view v;
 	delivery_view(&v, a);
-	json_t *o = view_object(&v);
-	if (!o)
+	if (!view_complete(&v))
 		fputs("vigil: out of memory\n", stderr);
 	else if (json)
-		view_write_json(json_incref(o), f);
+		view_write_json(view_object(&v), f);
 	else
 		view_write_summary(&v, f);
-	json_decref(o);
 	view_free(&v);
 }
 

@@ -247,6 +247,11 @@ static int incomplete(const struct view *v)
 	return 0;
 }
 
+int view_complete(const struct view *v)
+{
+	return !incomplete(v);
+}
+
 json_t *view_object(const struct view *v)
 {
 	if (incomplete(v))

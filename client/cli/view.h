@@ -77,6 +77,9 @@ void view_line(struct view *v, const char *label, const char *fmt, ...)
  * memory (then every call on it is safe to skip: the parent remembers). */
 struct view *view_sub(struct view *v, const char *key);
 
+/* 1 when every field of the view (nested ones too) was built, 0 when
+ * memory ran out on the way. */
+int view_complete(const struct view *v);
 /* The JSON object of the keyed fields (a new reference), NULL when out of
  * memory. */
 json_t *view_object(const struct view *v);
