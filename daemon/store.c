@@ -319,11 +319,11 @@ int store_open(const char *path, int init, struct store **out, char *err, size_t
 		goto fail;
 	if (query_int(s->db, "PRAGMA journal_mode=WAL", &ignored, why, sizeof(why)) != 0 ||
 	    exec(s->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-			"PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON;", why,
-		 sizeof(why)) != 0) {
+			"PRAGMA secure_delete=ON;", why, sizeof(why)) != 0) {
 		snprintf(err, err_len, "%s: %s; refusing to use or replace it", path, why);
 		goto fail;
 	}
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	if (schema_check(s, fresh, version, err, err_len) != 0)
 		goto fail;
 	int64_t max_idx;

@@ -35,6 +35,9 @@
 
 #define STORE_SCHEMA_VERSION 8
 #define STORE_APPLICATION_ID 0x7669676c /* "vigl" */
+/* How long the store's connection waits for a lock another connection
+ * holds (a checkpoint, an online backup) before a call fails busy. */
+#define STORE_BUSY_MS 5000
 
 struct store;
 

@@ -20,6 +20,8 @@ struct walsync {
 	char *path;
 	int passive_frames;  /* a commit leaving this many pages pokes the thread */
 	int limit_frames;    /* more than this after a PASSIVE checkpoint: RESTART */
+	int hard_frames;     /* a commit leaving more: the writer restarts it itself */
+	int writer_failing;  /* writer thread only: its last RESTART failed (logged) */
 	int failing;         /* thread only: the last checkpoint failed (logged) */
 	uint64_t busy_until; /* thread only: when the current call's busy wait ends */
 	uv_thread_t thread;
@@ -194,6 +196,7 @@ int walsync_start(const char *path, uint64_t limit_bytes, struct walsync **out)
 									  : WALSYNC_PASSIVE_FRAMES;
 	if (w->passive_frames < 1)
 		w->passive_frames = 1;
+	w->hard_frames = w->limit_frames > (1 << 29) ? 1 << 30 : 2 * w->limit_frames;
 	if ((rc = uv_mutex_init(&w->mu)) != 0)
 		goto fail;
 	if ((rc = uv_cond_init(&w->cond)) != 0)
@@ -213,10 +216,44 @@ fail:
 	return rc;
 }
 
-void walsync_commit(struct walsync *w, int frames)
+int walsync_commit(struct walsync *w, int frames)
 {
 	if (frames >= w->passive_frames)
 		walsync_poke(w);
+	return frames > w->hard_frames;
+}
+
+void walsync_restart_on(struct walsync *w, sqlite3 *db, int busy_ms_after)
+{
+	/* The thread's checkpoint holds SQLite's checkpointer lock while it
+	 * runs, and a checkpoint that finds it taken fails at once (no busy
+	 * handler is called for it): try again every millisecond.  While the
+	 * writer waits here it holds no lock, so the thread's own RESTART gets
+	 * the write lock and usually does the work. */
+	int log_frames, ckpt_frames, rc;
+	uint64_t until = mono_ms() + 2 * WALSYNC_BUSY_MS;
+	sqlite3_busy_timeout(db, WALSYNC_BUSY_MS / 4);
+	for (;;) {
+		log_frames = ckpt_frames = -1;
+		rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, &log_frames,
+					       &ckpt_frames);
+		if (rc != SQLITE_BUSY || mono_ms() >= until)
+			break;
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	sqlite3_busy_timeout(db, busy_ms_after);
+	enum walsync_outcome o = walsync_judge(rc, log_frames, ckpt_frames);
+	if (o != WALSYNC_DONE && !w->writer_failing) {
+		log_err("%s: the writer's RESTART WAL checkpoint failed: %s (log %d, "
+			"checkpointed %d pages); logged once until it works again",
+			w->path, rc != SQLITE_OK ? sqlite3_errmsg(db) : "negative WAL size",
+			log_frames, ckpt_frames);
+		w->writer_failing = 1;
+	} else if (o == WALSYNC_DONE && w->writer_failing) {
+		log_notice("%s: the writer's WAL checkpoints work again", w->path);
+		w->writer_failing = 0;
+	}
 }
 
 void walsync_poke(struct walsync *w)

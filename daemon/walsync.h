@@ -18,7 +18,13 @@
  *     connection has journal_size_limit set to the limit, so that commit
  *     also trims a larger file back to it.  Under sustained writes a PASSIVE
  *     checkpoint alone never lets the WAL start over: the writer appends
- *     while it copies.
+ *     while it copies;
+ *   - a writer committing back to back on a loaded machine leaves the write
+ *     lock free for microseconds at a time, and the RESTART can miss every
+ *     one of them.  When a commit leaves the WAL past twice the limit, the
+ *     writer itself waits in its WAL hook (holding no lock) until a RESTART
+ *     has run, its own or the thread's, for at most 2 * WALSYNC_BUSY_MS.
+ *     That is rare, and it bounds the WAL to twice the limit plus a batch.
  *
  * A connection that has never read the database has no WAL index, and on
  * SQLite 3.40 a checkpoint on it returns SQLITE_OK with a log size of -1 and
@@ -30,6 +36,8 @@
 #define VIGIL_DAEMON_WALSYNC_H
 
 #include <stdint.h>
+
+#include <sqlite3.h>
 
 /* How long a RESTART checkpoint waits for the write lock and for readers
  * together.  The writer's commits wait while it holds the write lock: for
@@ -47,8 +55,20 @@ struct walsync;
 int walsync_start(const char *path, uint64_t limit_bytes, struct walsync **out);
 
 /* The WAL holds `frames` pages after a commit (writer thread, from the WAL
- * hook): asks for a checkpoint when that is enough.  Cheap; coalesces. */
-void walsync_commit(struct walsync *w, int frames);
+ * hook): asks for a checkpoint when that is enough.  Cheap; coalesces.
+ * 1 when the WAL has grown past twice the limit all the same: the thread's
+ * RESTART checkpoints keep missing the moment between two commits (a writer
+ * committing back to back on a loaded machine), and the writer should call
+ * walsync_restart_on() now. */
+int walsync_commit(struct walsync *w, int frames);
+
+/* The writer's own RESTART checkpoint on its connection db, from its WAL
+ * hook, when walsync_commit() asked for it.  The writer holds no lock then,
+ * and the thread's PASSIVE checkpoints have copied most pages: it copies
+ * the rest, waits for readers at most WALSYNC_BUSY_MS and so lets the next
+ * commit start the WAL over.  The connection's busy timeout is set back to
+ * busy_ms_after.  An error is logged once per failing spell. */
+void walsync_restart_on(struct walsync *w, sqlite3 *db, int busy_ms_after);
 
 /* Asks for a checkpoint soon (any thread; cheap; coalesces). */
 void walsync_poke(struct walsync *w);

@@ -943,10 +943,10 @@ static void write_heartbeat(struct writer *w)
  * the number of pages in the WAL after this commit. */
 static int on_wal_commit(void *ctx, sqlite3 *db, const char *name, int frames)
 {
-	(void)db;
 	(void)name;
 	struct writer *w = ctx;
-	walsync_commit(w->walsync, frames);
+	if (walsync_commit(w->walsync, frames))
+		walsync_restart_on(w->walsync, db, STORE_BUSY_MS);
 	return SQLITE_OK;
 }
 
