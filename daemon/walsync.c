@@ -1,5 +1,6 @@
 #include "daemon/walsync.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,8 +22,8 @@ struct walsync {
 	int passive_frames;  /* a commit leaving this many pages pokes the thread */
 	int limit_frames;    /* more than this after a PASSIVE checkpoint: RESTART */
 	int hard_frames;     /* a commit leaving more: the writer restarts it itself */
-	int writer_failing;  /* writer thread only: its last RESTART failed (logged) */
-	int failing;         /* thread only: the last checkpoint failed (logged) */
+	atomic_int failing;  /* the last checkpoint, the thread's or the writer's,
+			      * failed (and that was logged) */
 	uint64_t busy_until; /* thread only: when the current call's busy wait ends */
 	uv_thread_t thread;
 	uv_mutex_t mu;
@@ -83,8 +84,28 @@ static int call(struct walsync *w, int mode, int *log_frames, int *ckpt_frames)
 	return sqlite3_wal_checkpoint_v2(w->db, NULL, mode, log_frames, ckpt_frames);
 }
 
-/* One checkpoint in mode; an error is logged when it starts a failing
- * spell, not on every call. */
+/* A checkpoint failed: logged when that starts a failing spell (of the
+ * thread's and the writer's checkpoints together), not on every call. */
+static void spell_failed(struct walsync *w, const char *name, const char *why, int log_frames,
+			 int ckpt_frames)
+{
+	if (atomic_exchange(&w->failing, 1))
+		return;
+	log_err("%s: %s WAL checkpoint failed: %s (log %d, checkpointed %d pages); "
+		"logged once until checkpoints work again",
+		w->path, name, why, log_frames, ckpt_frames);
+}
+
+/* A checkpoint ran: the end of a failing spell is logged once. */
+static void spell_ok(struct walsync *w, int log_frames, int ckpt_frames)
+{
+	if (!atomic_exchange(&w->failing, 0))
+		return;
+	log_notice("%s: WAL checkpoints work again (log %d, checkpointed %d pages)", w->path,
+		   log_frames, ckpt_frames);
+}
+
+/* One checkpoint in mode on the thread's connection. */
 static enum walsync_outcome run(struct walsync *w, int mode, const char *name, int *log_frames,
 				int *ckpt_frames)
 {
@@ -92,14 +113,11 @@ static enum walsync_outcome run(struct walsync *w, int mode, const char *name, i
 	if (rc == SQLITE_OK && *log_frames < 0 && read_schema(w->db) == SQLITE_OK)
 		rc = call(w, mode, log_frames, ckpt_frames);  /* now with a WAL index */
 	enum walsync_outcome o = walsync_judge(rc, *log_frames, *ckpt_frames);
-	if (o != WALSYNC_ERROR || w->failing)
-		return o;
-	const char *why = rc != SQLITE_OK ? sqlite3_errmsg(w->db)
-					  : "it reported a negative WAL size and copied nothing";
-	log_err("%s: %s WAL checkpoint failed: %s (log %d, checkpointed %d pages); "
-		"logged once until checkpoints work again",
-		w->path, name, why, *log_frames, *ckpt_frames);
-	w->failing = 1;
+	if (o == WALSYNC_ERROR)
+		spell_failed(w, name,
+			     rc != SQLITE_OK ? sqlite3_errmsg(w->db)
+					     : "it reported a negative WAL size and copied nothing",
+			     *log_frames, *ckpt_frames);
 	return o;
 }
 
@@ -115,11 +133,8 @@ static void checkpoint(struct walsync *w)
 	if (o == WALSYNC_DONE && log_frames > w->limit_frames &&
 	    run(w, SQLITE_CHECKPOINT_RESTART, "RESTART", &log_frames, &ckpt_frames) == WALSYNC_ERROR)
 		o = WALSYNC_ERROR;
-	if (o == WALSYNC_DONE && w->failing) {
-		log_notice("%s: WAL checkpoints work again (log %d, checkpointed %d pages)",
-			   w->path, log_frames, ckpt_frames);
-		w->failing = 0;
-	}
+	if (o == WALSYNC_DONE)
+		spell_ok(w, log_frames, ckpt_frames);
 }
 
 /* After an erasure: every page is copied into the database file and the
@@ -243,17 +258,16 @@ void walsync_restart_on(struct walsync *w, sqlite3 *db, int busy_ms_after)
 		nanosleep(&ts, NULL);
 	}
 	sqlite3_busy_timeout(db, busy_ms_after);
-	enum walsync_outcome o = walsync_judge(rc, log_frames, ckpt_frames);
-	if (o != WALSYNC_DONE && !w->writer_failing) {
-		log_err("%s: the writer's RESTART WAL checkpoint failed: %s (log %d, "
-			"checkpointed %d pages); logged once until it works again",
-			w->path, rc != SQLITE_OK ? sqlite3_errmsg(db) : "negative WAL size",
-			log_frames, ckpt_frames);
-		w->writer_failing = 1;
-	} else if (o == WALSYNC_DONE && w->writer_failing) {
-		log_notice("%s: the writer's WAL checkpoints work again", w->path);
-		w->writer_failing = 0;
-	}
+	/* BUSY after all that (a reader holding an old snapshot) is tried
+	 * again at the next commit.  Only the thread's checkpoints, which run
+	 * after every commit, say that checkpoints work again: one that
+	 * happens to succeed here while the thread's keep failing (a full
+	 * disk) must not end the spell. */
+	if (walsync_judge(rc, log_frames, ckpt_frames) == WALSYNC_ERROR)
+		spell_failed(w, "the writer's RESTART",
+			     rc != SQLITE_OK ? sqlite3_errmsg(db)
+					     : "it reported a negative WAL size and copied nothing",
+			     log_frames, ckpt_frames);
 }
 
 void walsync_poke(struct walsync *w)

@@ -67,7 +67,8 @@ int walsync_commit(struct walsync *w, int frames);
  * and the thread's PASSIVE checkpoints have copied most pages: it copies
  * the rest, waits for readers at most WALSYNC_BUSY_MS and so lets the next
  * commit start the WAL over.  The connection's busy timeout is set back to
- * busy_ms_after.  An error is logged once per failing spell. */
+ * busy_ms_after.  An error starts a failing spell, logged once (shared
+ * with the thread's checkpoints); only the thread's say when it ends. */
 void walsync_restart_on(struct walsync *w, sqlite3 *db, int busy_ms_after);
 
 /* Asks for a checkpoint soon (any thread; cheap; coalesces). */
