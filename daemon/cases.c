@@ -9,31 +9,31 @@
 #include "proto/status.h"
 
 struct cases {
-	sqlite3 *db;
+	struct db *db;
 	struct watch_config wc;
 	struct case_members members;
 	char errmsg[256];
 	int errcode;               /* SQLite's code of the last VG_EIO */
-	sqlite3_stmt *get;
-	sqlite3_stmt *put;
-	sqlite3_stmt *parties;
-	sqlite3_stmt *add_party;
-	sqlite3_stmt *add_read;
-	sqlite3_stmt *list;
-	sqlite3_stmt *reads;
-	sqlite3_stmt *entries;
-	sqlite3_stmt *note_org;
-	sqlite3_stmt *next_due;
-	sqlite3_stmt *due_case;
-	sqlite3_stmt *note_alert;
-	sqlite3_stmt *delivery_ack;
-	sqlite3_stmt *ret_case;      /* the next closed case retention is due for */
-	sqlite3_stmt *ret_sealed;    /* its sealed texts */
-	sqlite3_stmt *ret_records;   /* its records not erased yet */
-	sqlite3_stmt *ret_done;      /* how far it is erased */
-	sqlite3_stmt *ret_next;      /* when the next tier of a closed case comes due */
-	sqlite3_stmt *grant;         /* a party granted the narrative */
-	sqlite3_stmt *acks;          /* a case's records since a time (its alert acks) */
+	struct db_stmt *get;
+	struct db_stmt *put;
+	struct db_stmt *parties;
+	struct db_stmt *add_party;
+	struct db_stmt *add_read;
+	struct db_stmt *list;
+	struct db_stmt *reads;
+	struct db_stmt *entries;
+	struct db_stmt *note_org;
+	struct db_stmt *next_due;
+	struct db_stmt *due_case;
+	struct db_stmt *note_alert;
+	struct db_stmt *delivery_ack;
+	struct db_stmt *ret_case;      /* the next closed case retention is due for */
+	struct db_stmt *ret_sealed;    /* its sealed texts */
+	struct db_stmt *ret_records;   /* its records not erased yet */
+	struct db_stmt *ret_done;      /* how far it is erased */
+	struct db_stmt *ret_next;      /* when the next tier of a closed case comes due */
+	struct db_stmt *grant;         /* a party granted the narrative */
+	struct db_stmt *acks;          /* a case's records since a time (its alert acks) */
 	struct corrections *corr;    /* what a Correction needs from the log */
 };
 
@@ -54,16 +54,16 @@ struct cases {
 static int db_fail(struct cases *cs, int rc)
 {
 	cs->errcode = rc;
-	snprintf(cs->errmsg, sizeof(cs->errmsg), "%s (%s)", sqlite3_errmsg(cs->db),
-		 sqlite3_errstr(rc));
+	snprintf(cs->errmsg, sizeof(cs->errmsg), "%s (%s)", db_errmsg(cs->db),
+		 db_errstr(rc));
 	return VG_EIO;
 }
 
-static int step_done(struct cases *cs, sqlite3_stmt *st)
+static int step_done(struct cases *cs, struct db_stmt *st)
 {
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? VG_OK : db_fail(cs, rc);
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_DONE ? VG_OK : db_fail(cs, rc);
 }
 
 const char *cases_errmsg(const struct cases *cs)
@@ -73,7 +73,7 @@ const char *cases_errmsg(const struct cases *cs)
 
 int cases_errcode(const struct cases *cs)
 {
-	return cs->errcode ? cs->errcode : SQLITE_ERROR;
+	return cs->errcode ? cs->errcode : DB_ERROR;
 }
 
 void cases_configure(struct cases *cs, const struct watch_config *wc,
@@ -91,7 +91,7 @@ static int no_members(const void *ctx, const char *org)
 	return 0;
 }
 
-int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
+int cases_open(struct db *db, struct cases **out, char *err, size_t err_len)
 {
 	struct cases *cs = calloc(1, sizeof(*cs));
 	if (!cs) {
@@ -106,7 +106,7 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 		n += (size_t)snprintf(put + n, sizeof(put) - n, ",?");
 	snprintf(put + n, sizeof(put) - n, ")");
 	struct {
-		sqlite3_stmt **st;
+		struct db_stmt **st;
 		const char *sql;
 	} q[] = {
 		{ &cs->get, "SELECT " COLUMNS " FROM cases WHERE case_id=?" },
@@ -154,9 +154,9 @@ int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len)
 				     "CONFLICT(org) DO UPDATE SET position = max(position, ?2)" },
 	};
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
-		if (sqlite3_prepare_v3(db, q[i].sql, -1, SQLITE_PREPARE_PERSISTENT, q[i].st, NULL) !=
-		    SQLITE_OK) {
-			snprintf(err, err_len, "cannot prepare \"%s\": %s", q[i].sql, sqlite3_errmsg(db));
+		if (db_prepare(db, q[i].sql, q[i].st) !=
+		    DB_OK) {
+			snprintf(err, err_len, "cannot prepare \"%s\": %s", q[i].sql, db_errmsg(db));
 			cases_close(&cs);
 			return VG_EIO;
 		}
@@ -175,113 +175,113 @@ void cases_close(struct cases **csp)
 	struct cases *cs = *csp;
 	if (!cs)
 		return;
-	sqlite3_stmt *all[] = { cs->ret_case, cs->ret_sealed, cs->ret_records, cs->ret_done,
+	struct db_stmt *all[] = { cs->ret_case, cs->ret_sealed, cs->ret_records, cs->ret_done,
 				cs->ret_next, cs->grant, cs->acks,
 				cs->get, cs->put, cs->parties, cs->add_party, cs->add_read,
 				cs->list, cs->reads, cs->entries, cs->note_org, cs->next_due,
 				cs->due_case, cs->note_alert, cs->delivery_ack };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		sqlite3_finalize(all[i]);
+		db_finalize(all[i]);
 	corrections_close(&cs->corr);
 	free(cs);
 	*csp = NULL;
 }
 
-static void copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
+static void copy_text(char *dst, size_t len, struct db_stmt *st, int col)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
-	snprintf(dst, len, "%s", t ? (const char *)t : "");
+	const char *t = db_column_text(st, col);
+	snprintf(dst, len, "%s", t ? t : "");
 }
 
-static int copy_id(uint8_t dst[RECORD_ID_LEN], sqlite3_stmt *st, int col)
+static int copy_id(uint8_t dst[RECORD_ID_LEN], struct db_stmt *st, int col)
 {
-	if (sqlite3_column_bytes(st, col) != RECORD_ID_LEN)
+	if (db_column_bytes(st, col) != RECORD_ID_LEN)
 		return 0;
-	memcpy(dst, sqlite3_column_blob(st, col), RECORD_ID_LEN);
+	memcpy(dst, db_column_blob(st, col), RECORD_ID_LEN);
 	return 1;
 }
 
-static void bind_id(sqlite3_stmt *st, int col, int present, const uint8_t id[RECORD_ID_LEN])
+static void bind_id(struct db_stmt *st, int col, int present, const uint8_t id[RECORD_ID_LEN])
 {
 	if (present)
-		sqlite3_bind_blob(st, col, id, RECORD_ID_LEN, SQLITE_STATIC);
+		db_bind_blob(st, col, id, RECORD_ID_LEN);
 	else
-		sqlite3_bind_null(st, col);
+		db_bind_null(st, col);
 }
 
 /* The parties, each with its role in the member directory. */
 static int load_parties(struct cases *cs, struct case_state *c)
 {
-	sqlite3_stmt *st = cs->parties;
-	sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_STATIC);
+	struct db_stmt *st = cs->parties;
+	db_bind_text(st, 1, c->case_id, -1);
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->n_parties < CASE_PARTIES_MAX) {
+	while ((rc = db_step(st)) == DB_ROW && c->n_parties < CASE_PARTIES_MAX) {
 		struct case_party *p = &c->parties[c->n_parties++];
 		copy_text(p->org, sizeof(p->org), st, 0);
-		p->granted = sqlite3_column_int(st, 1);
+		p->granted = db_column_int(st, 1);
 		p->role = cs->members.role_of(cs->members.ctx, p->org);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? VG_OK : db_fail(cs, rc);
+	db_reset(st);
+	return rc == DB_DONE || rc == DB_ROW ? VG_OK : db_fail(cs, rc);
 }
 
 /* Loads a case with its parties: 1 found, 0 not found, or VG_EIO. */
 static int load(struct cases *cs, const char *case_id, struct case_state *c)
 {
 	memset(c, 0, sizeof(*c));
-	sqlite3_stmt *st = cs->get;
-	sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? 0 : db_fail(cs, rc);
+	struct db_stmt *st = cs->get;
+	db_bind_text(st, 1, case_id, -1);
+	int rc = db_step(st);
+	if (rc != DB_ROW) {
+		db_reset(st);
+		return rc == DB_DONE ? 0 : db_fail(cs, rc);
 	}
 	int i = 0;
 	copy_text(c->case_id, sizeof(c->case_id), st, i++);
-	c->state = sqlite3_column_int(st, i++);
+	c->state = db_column_int(st, i++);
 	copy_text(c->owner, sizeof(c->owner), st, i++);
 	copy_text(c->responsible, sizeof(c->responsible), st, i++);
-	c->risk = sqlite3_column_int(st, i++);
-	c->minor = sqlite3_column_int(st, i++);
-	c->immediate_danger = sqlite3_column_int(st, i++);
-	c->factors = (uint32_t)sqlite3_column_int64(st, i++);
+	c->risk = db_column_int(st, i++);
+	c->minor = db_column_int(st, i++);
+	c->immediate_danger = db_column_int(st, i++);
+	c->factors = (uint32_t)db_column_int64(st, i++);
 	copy_text(c->return_country, sizeof(c->return_country), st, i++);
 	copy_text(c->return_date, sizeof(c->return_date), st, i++);
 	copy_text(c->consent_scope, sizeof(c->consent_scope), st, i++);
-	c->override = sqlite3_column_int(st, i++);
-	c->opened_at_ms = sqlite3_column_int64(st, i++);
-	c->close_reason = sqlite3_column_int(st, i++);
-	c->entries = (uint64_t)sqlite3_column_int64(st, i++);
+	c->override = db_column_int(st, i++);
+	c->opened_at_ms = db_column_int64(st, i++);
+	c->close_reason = db_column_int(st, i++);
+	c->entries = (uint64_t)db_column_int64(st, i++);
 	c->has_pending = copy_id(c->pending_offer_id, st, i++);
 	copy_text(c->pending_offer_to, sizeof(c->pending_offer_to), st, i++);
-	c->pending_offer_at_ms = sqlite3_column_int64(st, i++);
-	c->handed_over_at_ms = sqlite3_column_int64(st, i++);
-	c->last_attempt_ms = sqlite3_column_int64(st, i++);
-	c->last_attempt_channel = sqlite3_column_int(st, i++);
-	c->last_attempt_outcome = sqlite3_column_int(st, i++);
-	c->last_success_ms = sqlite3_column_int64(st, i++);
-	c->attempts = (uint32_t)sqlite3_column_int64(st, i++);
-	c->failed_attempts = (uint32_t)sqlite3_column_int64(st, i++);
-	c->failed_channels = (uint32_t)sqlite3_column_int64(st, i++);
+	c->pending_offer_at_ms = db_column_int64(st, i++);
+	c->handed_over_at_ms = db_column_int64(st, i++);
+	c->last_attempt_ms = db_column_int64(st, i++);
+	c->last_attempt_channel = db_column_int(st, i++);
+	c->last_attempt_outcome = db_column_int(st, i++);
+	c->last_success_ms = db_column_int64(st, i++);
+	c->attempts = (uint32_t)db_column_int64(st, i++);
+	c->failed_attempts = (uint32_t)db_column_int64(st, i++);
+	c->failed_channels = (uint32_t)db_column_int64(st, i++);
 	copy_text(c->failed_first_org, sizeof(c->failed_first_org), st, i++);
-	c->failed_orgs = sqlite3_column_int(st, i++);
+	c->failed_orgs = db_column_int(st, i++);
 	c->alert.open = copy_id(c->alert.id, st, i++);
-	c->alert.kind = sqlite3_column_int(st, i++);
-	c->alert.stage = sqlite3_column_int(st, i++);
-	c->alert.raised_ms = sqlite3_column_int64(st, i++);
-	c->alert.deadline_ms = sqlite3_column_int64(st, i++);
-	c->alert.acked = sqlite3_column_int(st, i++);
-	c->acked_ms = sqlite3_column_int64(st, i++);
+	c->alert.kind = db_column_int(st, i++);
+	c->alert.stage = db_column_int(st, i++);
+	c->alert.raised_ms = db_column_int64(st, i++);
+	c->alert.deadline_ms = db_column_int64(st, i++);
+	c->alert.acked = db_column_int(st, i++);
+	c->acked_ms = db_column_int64(st, i++);
 	copy_text(c->alert.resolve, sizeof(c->alert.resolve), st, i++);
 	copy_text(c->alert.notify, sizeof(c->alert.notify), st, i++);
 	c->has_stall = copy_id(c->stall_id, st, i++);
 	copy_id(c->stall_offer_id, st, i++);
 	copy_text(c->stall_resolve, sizeof(c->stall_resolve), st, i++);
 	copy_text(c->stall_org, sizeof(c->stall_org), st, i++);
-	c->next_event_ms = sqlite3_column_int64(st, i++);
-	c->closed_at_ms = sqlite3_column_int64(st, i++);
-	c->retained = sqlite3_column_int(st, i++);
-	sqlite3_reset(st);
+	c->next_event_ms = db_column_int64(st, i++);
+	c->closed_at_ms = db_column_int64(st, i++);
+	c->retained = db_column_int(st, i++);
+	db_reset(st);
 	rc = load_parties(cs, c);
 	return rc == VG_OK ? 1 : rc;
 }
@@ -290,67 +290,67 @@ static int load(struct cases *cs, const char *case_id, struct case_state *c)
 static int save(struct cases *cs, struct case_state *c, uint64_t index, int64_t now)
 {
 	c->next_event_ms = watchdog_next(&cs->wc, c, now);
-	sqlite3_stmt *st = cs->put;
+	struct db_stmt *st = cs->put;
 	int i = 1;
-	sqlite3_bind_text(st, i++, c->case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, i++, c->state);
-	sqlite3_bind_text(st, i++, c->owner, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, i++, c->responsible, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, i++, c->risk);
-	sqlite3_bind_int(st, i++, c->minor);
-	sqlite3_bind_int(st, i++, c->immediate_danger);
-	sqlite3_bind_int64(st, i++, c->factors);
-	sqlite3_bind_text(st, i++, c->return_country, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, i++, c->return_date, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, i++, c->consent_scope, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, i++, c->override);
-	sqlite3_bind_int64(st, i++, c->opened_at_ms);
-	sqlite3_bind_int(st, i++, c->close_reason);
-	sqlite3_bind_int64(st, i++, (sqlite3_int64)c->entries);
+	db_bind_text(st, i++, c->case_id, -1);
+	db_bind_int64(st, i++, c->state);
+	db_bind_text(st, i++, c->owner, -1);
+	db_bind_text(st, i++, c->responsible, -1);
+	db_bind_int64(st, i++, c->risk);
+	db_bind_int64(st, i++, c->minor);
+	db_bind_int64(st, i++, c->immediate_danger);
+	db_bind_int64(st, i++, c->factors);
+	db_bind_text(st, i++, c->return_country, -1);
+	db_bind_text(st, i++, c->return_date, -1);
+	db_bind_text(st, i++, c->consent_scope, -1);
+	db_bind_int64(st, i++, c->override);
+	db_bind_int64(st, i++, c->opened_at_ms);
+	db_bind_int64(st, i++, c->close_reason);
+	db_bind_int64(st, i++, (int64_t)c->entries);
 	bind_id(st, i++, c->has_pending, c->pending_offer_id);
-	sqlite3_bind_text(st, i++, c->has_pending ? c->pending_offer_to : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, i++, c->has_pending ? c->pending_offer_at_ms : 0);
-	sqlite3_bind_int64(st, i++, c->handed_over_at_ms);
-	sqlite3_bind_int64(st, i++, c->last_attempt_ms);
-	sqlite3_bind_int(st, i++, c->last_attempt_channel);
-	sqlite3_bind_int(st, i++, c->last_attempt_outcome);
-	sqlite3_bind_int64(st, i++, c->last_success_ms);
-	sqlite3_bind_int64(st, i++, c->attempts);
-	sqlite3_bind_int64(st, i++, c->failed_attempts);
-	sqlite3_bind_int64(st, i++, c->failed_channels);
-	sqlite3_bind_text(st, i++, c->failed_first_org, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, i++, c->failed_orgs);
+	db_bind_text(st, i++, c->has_pending ? c->pending_offer_to : "", -1);
+	db_bind_int64(st, i++, c->has_pending ? c->pending_offer_at_ms : 0);
+	db_bind_int64(st, i++, c->handed_over_at_ms);
+	db_bind_int64(st, i++, c->last_attempt_ms);
+	db_bind_int64(st, i++, c->last_attempt_channel);
+	db_bind_int64(st, i++, c->last_attempt_outcome);
+	db_bind_int64(st, i++, c->last_success_ms);
+	db_bind_int64(st, i++, c->attempts);
+	db_bind_int64(st, i++, c->failed_attempts);
+	db_bind_int64(st, i++, c->failed_channels);
+	db_bind_text(st, i++, c->failed_first_org, -1);
+	db_bind_int64(st, i++, c->failed_orgs);
 	bind_id(st, i++, c->alert.open, c->alert.id);
-	sqlite3_bind_int(st, i++, c->alert.kind);
-	sqlite3_bind_int(st, i++, c->alert.open ? c->alert.stage : 0);
-	sqlite3_bind_int64(st, i++, c->alert.raised_ms);
-	sqlite3_bind_int64(st, i++, c->alert.deadline_ms);
-	sqlite3_bind_int(st, i++, c->alert.acked);
-	sqlite3_bind_int64(st, i++, c->acked_ms);
-	sqlite3_bind_text(st, i++, c->alert.resolve, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, i++, c->alert.notify, -1, SQLITE_STATIC);
+	db_bind_int64(st, i++, c->alert.kind);
+	db_bind_int64(st, i++, c->alert.open ? c->alert.stage : 0);
+	db_bind_int64(st, i++, c->alert.raised_ms);
+	db_bind_int64(st, i++, c->alert.deadline_ms);
+	db_bind_int64(st, i++, c->alert.acked);
+	db_bind_int64(st, i++, c->acked_ms);
+	db_bind_text(st, i++, c->alert.resolve, -1);
+	db_bind_text(st, i++, c->alert.notify, -1);
 	bind_id(st, i++, c->has_stall, c->stall_id);
 	bind_id(st, i++, c->has_stall, c->stall_offer_id);
-	sqlite3_bind_text(st, i++, c->stall_resolve, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, i++, c->has_stall ? c->stall_org : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, i++, c->next_event_ms);
-	sqlite3_bind_int64(st, i++, c->closed_at_ms);
-	sqlite3_bind_int(st, i++, c->retained);
+	db_bind_text(st, i++, c->stall_resolve, -1);
+	db_bind_text(st, i++, c->has_stall ? c->stall_org : "", -1);
+	db_bind_int64(st, i++, c->next_event_ms);
+	db_bind_int64(st, i++, c->closed_at_ms);
+	db_bind_int64(st, i++, c->retained);
 	int rc = step_done(cs, st);
 	for (size_t p = 0; rc == VG_OK && p < c->n_parties; p++) {
 		if (c->parties[p].grant_new && !c->parties[p].is_new) {
 			st = cs->grant;
-			sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, c->parties[p].org, -1, SQLITE_STATIC);
+			db_bind_text(st, 1, c->case_id, -1);
+			db_bind_text(st, 2, c->parties[p].org, -1);
 			rc = step_done(cs, st);
 			c->parties[p].grant_new = 0;
 		}
 		if (!c->parties[p].is_new)
 			continue;
 		st = cs->add_party;
-		sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, c->parties[p].org, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)index);
+		db_bind_text(st, 1, c->case_id, -1);
+		db_bind_text(st, 2, c->parties[p].org, -1);
+		db_bind_int64(st, 3, (int64_t)index);
 		rc = step_done(cs, st);
 		c->parties[p].is_new = 0;
 	}
@@ -360,11 +360,11 @@ static int save(struct cases *cs, struct case_state *c, uint64_t index, int64_t 
 static int add_read(struct cases *cs, const char *case_id, const char *org, const char *what,
 		    int64_t now)
 {
-	sqlite3_stmt *st = cs->add_read;
-	sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, what, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
+	struct db_stmt *st = cs->add_read;
+	db_bind_text(st, 1, case_id, -1);
+	db_bind_text(st, 2, org, -1);
+	db_bind_text(st, 3, what, -1);
+	db_bind_int64(st, 4, now);
 	return step_done(cs, st);
 }
 
@@ -376,40 +376,40 @@ int cases_retention(struct cases *cs, int64_t now, uint64_t content_after_ms,
 		return 0;
 	int64_t content_before = content_after_ms ? now - (int64_t)content_after_ms : INT64_MIN;
 	int64_t record_before = record_after_ms ? now - (int64_t)record_after_ms : INT64_MIN;
-	sqlite3_stmt *st = cs->ret_case;
-	sqlite3_bind_int64(st, 1, content_before);
-	sqlite3_bind_int64(st, 2, record_before);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? 0 : db_fail(cs, rc);
+	struct db_stmt *st = cs->ret_case;
+	db_bind_int64(st, 1, content_before);
+	db_bind_int64(st, 2, record_before);
+	int rc = db_step(st);
+	if (rc != DB_ROW) {
+		db_reset(st);
+		return rc == DB_DONE ? 0 : db_fail(cs, rc);
 	}
 	copy_text(b->case_id, sizeof(b->case_id), st, 0);
-	int64_t closed = sqlite3_column_int64(st, 1);
-	sqlite3_reset(st);
+	int64_t closed = db_column_int64(st, 1);
+	db_reset(st);
 	b->whole = record_after_ms && closed <= record_before;
 	st = b->whole ? cs->ret_records : cs->ret_sealed;
-	sqlite3_bind_text(st, 1, b->case_id, -1, SQLITE_TRANSIENT);
+	db_bind_text_copy(st, 1, b->case_id, -1);
 	int more = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (b->n == CASES_RETENTION_MAX) {
 			more = 1;
 			break;
 		}
 		/* Erasures and requests for them are kept. */
-		if (b->whole && record_is_erasure(sqlite3_column_blob(st, 1),
-						  (size_t)sqlite3_column_bytes(st, 1)))
+		if (b->whole && record_is_erasure(db_column_blob(st, 1),
+						  (size_t)db_column_bytes(st, 1)))
 			continue;
-		b->indexes[b->n++] = (uint64_t)sqlite3_column_int64(st, 0);
+		b->indexes[b->n++] = (uint64_t)db_column_int64(st, 0);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(cs, rc);
 	if (!more) {
 		/* The last batch of this case for this tier. */
 		st = cs->ret_done;
-		sqlite3_bind_int(st, 1, b->whole ? 2 : 1);
-		sqlite3_bind_text(st, 2, b->case_id, -1, SQLITE_TRANSIENT);
+		db_bind_int64(st, 1, b->whole ? 2 : 1);
+		db_bind_text_copy(st, 2, b->case_id, -1);
 		if ((rc = step_done(cs, st)) != VG_OK)
 			return rc;
 	}
@@ -426,14 +426,14 @@ int cases_retention(struct cases *cs, int64_t now, uint64_t content_after_ms,
 int cases_retention_next(struct cases *cs, uint64_t content_after_ms, uint64_t record_after_ms,
 			 int64_t *due_ms)
 {
-	sqlite3_stmt *st = cs->ret_next;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)content_after_ms);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)record_after_ms);
-	int rc = sqlite3_step(st);
-	*due_ms = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
-			  ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? VG_OK : db_fail(cs, rc);
+	struct db_stmt *st = cs->ret_next;
+	db_bind_int64(st, 1, (int64_t)content_after_ms);
+	db_bind_int64(st, 2, (int64_t)record_after_ms);
+	int rc = db_step(st);
+	*due_ms = rc == DB_ROW && db_column_type(st, 0) != DB_NULL
+			  ? db_column_int64(st, 0) : 0;
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? VG_OK : db_fail(cs, rc);
 }
 
 /*
@@ -604,121 +604,121 @@ int cases_apply(struct cases *cs, const Vigil__V1__Record *rec, const char *org,
 static int read_entries(struct cases *cs, const char *case_id, const struct case_page *page,
 			struct case_result *res)
 {
-	sqlite3_stmt *st = cs->entries;
-	sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
+	struct db_stmt *st = cs->entries;
+	db_bind_text(st, 1, case_id, -1);
 	/* Indexes are below 2^63: an after beyond that leaves nothing. */
-	sqlite3_bind_int64(st, 2, !page->has_after ? -1
+	db_bind_int64(st, 2, !page->has_after ? -1
 				  : page->after > (uint64_t)INT64_MAX ? INT64_MAX
-				  : (sqlite3_int64)page->after);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)page->limit + 1);
+				  : (int64_t)page->after);
+	db_bind_int64(st, 3, (int64_t)page->limit + 1);
 	int rc;
 	size_t cap = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (res->n_entries == page->limit) {
 			res->more = 1;
-			rc = SQLITE_DONE;
+			rc = DB_DONE;
 			break;
 		}
 		if (res->n_entries == cap) {
 			cap = cap ? 2 * cap : 16;
 			void *n = realloc(res->entries, cap * sizeof(*res->entries));
 			if (!n) {
-				rc = SQLITE_NOMEM;
+				rc = DB_NOMEM;
 				break;
 			}
 			res->entries = n;
 		}
 		struct case_entry *e = &res->entries[res->n_entries];
 		memset(e, 0, sizeof(*e));
-		e->index = (uint64_t)sqlite3_column_int64(st, 0);
-		e->received_at_ms = sqlite3_column_int64(st, 1);
-		if (sqlite3_column_bytes(st, 2) == SHA256_LEN)
-			memcpy(e->cert_sha256, sqlite3_column_blob(st, 2), SHA256_LEN);
-		if (sqlite3_column_bytes(st, 5) == SHA256_LEN)
-			memcpy(e->leaf_hash, sqlite3_column_blob(st, 5), SHA256_LEN);
-		e->record_len = (size_t)sqlite3_column_bytes(st, 3);
-		e->sig_len = (size_t)sqlite3_column_bytes(st, 4);
+		e->index = (uint64_t)db_column_int64(st, 0);
+		e->received_at_ms = db_column_int64(st, 1);
+		if (db_column_bytes(st, 2) == SHA256_LEN)
+			memcpy(e->cert_sha256, db_column_blob(st, 2), SHA256_LEN);
+		if (db_column_bytes(st, 5) == SHA256_LEN)
+			memcpy(e->leaf_hash, db_column_blob(st, 5), SHA256_LEN);
+		e->record_len = (size_t)db_column_bytes(st, 3);
+		e->sig_len = (size_t)db_column_bytes(st, 4);
 		e->record = malloc(e->record_len ? e->record_len : 1);
 		e->sig = malloc(e->sig_len ? e->sig_len : 1);
 		res->n_entries++;
 		if (!e->record || !e->sig) {
-			rc = SQLITE_NOMEM;
+			rc = DB_NOMEM;
 			break;
 		}
 		/* An erased record keeps neither (SQLite gives NULL for them). */
 		if (e->record_len)
-			memcpy(e->record, sqlite3_column_blob(st, 3), e->record_len);
+			memcpy(e->record, db_column_blob(st, 3), e->record_len);
 		if (e->sig_len)
-			memcpy(e->sig, sqlite3_column_blob(st, 4), e->sig_len);
-		e->erased = sqlite3_column_int(st, 7);
-		size_t sl = (size_t)sqlite3_column_bytes(st, 6);
+			memcpy(e->sig, db_column_blob(st, 4), e->sig_len);
+		e->erased = db_column_int(st, 7);
+		size_t sl = (size_t)db_column_bytes(st, 6);
 		if (sl) {
 			e->sealed = malloc(sl);
 			if (!e->sealed) {
-				rc = SQLITE_NOMEM;
+				rc = DB_NOMEM;
 				break;
 			}
-			memcpy(e->sealed, sqlite3_column_blob(st, 6), sl);
+			memcpy(e->sealed, db_column_blob(st, 6), sl);
 			e->sealed_len = sl;
 		}
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? VG_OK : rc == SQLITE_NOMEM ? VG_ENOMEM : db_fail(cs, rc);
+	db_reset(st);
+	return rc == DB_DONE ? VG_OK : rc == DB_NOMEM ? VG_ENOMEM : db_fail(cs, rc);
 }
 
 static int read_list(struct cases *cs, const char *org, struct case_result *res)
 {
-	sqlite3_stmt *st = cs->list;
-	sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+	struct db_stmt *st = cs->list;
+	db_bind_text(st, 1, org, -1);
 	int rc;
 	size_t cap = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (res->n_cases == cap) {
 			cap = cap ? 2 * cap : 16;
 			void *n = realloc(res->cases, cap * sizeof(*res->cases));
 			if (!n) {
-				rc = SQLITE_NOMEM;
+				rc = DB_NOMEM;
 				break;
 			}
 			res->cases = n;
 		}
 		struct case_summary *s = &res->cases[res->n_cases++];
 		copy_text(s->case_id, sizeof(s->case_id), st, 0);
-		s->state = sqlite3_column_int(st, 1);
+		s->state = db_column_int(st, 1);
 		copy_text(s->responsible, sizeof(s->responsible), st, 2);
-		s->risk = sqlite3_column_int(st, 3);
-		s->minor = sqlite3_column_int(st, 4);
-		s->last_success_ms = sqlite3_column_int64(st, 5);
-		s->next_event_ms = sqlite3_column_int64(st, 6);
-		s->alert_stage = sqlite3_column_int(st, 7);
-		s->stalled = sqlite3_column_int(st, 8);
+		s->risk = db_column_int(st, 3);
+		s->minor = db_column_int(st, 4);
+		s->last_success_ms = db_column_int64(st, 5);
+		s->next_event_ms = db_column_int64(st, 6);
+		s->alert_stage = db_column_int(st, 7);
+		s->stalled = db_column_int(st, 8);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? VG_OK : rc == SQLITE_NOMEM ? VG_ENOMEM : db_fail(cs, rc);
+	db_reset(st);
+	return rc == DB_DONE ? VG_OK : rc == DB_NOMEM ? VG_ENOMEM : db_fail(cs, rc);
 }
 
 /* The acknowledgements of alert a in case_id's records since it was raised. */
 static int read_acks(struct cases *cs, const char *case_id, struct case_open_alert *a)
 {
-	sqlite3_stmt *st = cs->acks;
-	sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, a->open.raised_ms);
+	struct db_stmt *st = cs->acks;
+	db_bind_text(st, 1, case_id, -1);
+	db_bind_int64(st, 2, a->open.raised_ms);
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && a->n_acks < CASE_ACKS_MAX) {
+	while ((rc = db_step(st)) == DB_ROW && a->n_acks < CASE_ACKS_MAX) {
 		Vigil__V1__Record *r = vigil__v1__record__unpack(
-			NULL, (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 2));
+			NULL, (size_t)db_column_bytes(st, 2), db_column_blob(st, 2));
 		if (r && r->body_case == VIGIL__V1__RECORD__BODY_ALERT_ACK &&
 		    r->alert_ack->alert_id.len == RECORD_ID_LEN &&
 		    memcmp(r->alert_ack->alert_id.data, a->open.ev.alert_id, RECORD_ID_LEN) == 0) {
 			copy_text(a->acks[a->n_acks].org, CASE_ORG_LEN, st, 0);
-			a->acks[a->n_acks].at_ms = sqlite3_column_int64(st, 1);
+			a->acks[a->n_acks].at_ms = db_column_int64(st, 1);
 			a->acks[a->n_acks].decision = r->alert_ack->decision;
 			a->n_acks++;
 		}
 		vigil__v1__record__free_unpacked(r, NULL);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? VG_OK : db_fail(cs, rc);
+	db_reset(st);
+	return rc == DB_DONE || rc == DB_ROW ? VG_OK : db_fail(cs, rc);
 }
 
 /* The alerts open now on org's cases that are addressed to it. */
@@ -762,16 +762,16 @@ static int read_open_alerts(struct cases *cs, const char *org, struct case_resul
 
 static int read_readers(struct cases *cs, const char *case_id, struct case_result *res)
 {
-	sqlite3_stmt *st = cs->reads;
-	sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
+	struct db_stmt *st = cs->reads;
+	db_bind_text(st, 1, case_id, -1);
 	int rc;
 	size_t cap = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (res->n_reads == cap) {
 			cap = cap ? 2 * cap : 16;
 			void *n = realloc(res->reads, cap * sizeof(*res->reads));
 			if (!n) {
-				rc = SQLITE_NOMEM;
+				rc = DB_NOMEM;
 				break;
 			}
 			res->reads = n;
@@ -779,10 +779,10 @@ static int read_readers(struct cases *cs, const char *case_id, struct case_resul
 		struct case_read *r = &res->reads[res->n_reads++];
 		copy_text(r->org, sizeof(r->org), st, 0);
 		copy_text(r->what, sizeof(r->what), st, 1);
-		r->at_ms = sqlite3_column_int64(st, 2);
+		r->at_ms = db_column_int64(st, 2);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? VG_OK : rc == SQLITE_NOMEM ? VG_ENOMEM : db_fail(cs, rc);
+	db_reset(st);
+	return rc == DB_DONE ? VG_OK : rc == DB_NOMEM ? VG_ENOMEM : db_fail(cs, rc);
 }
 
 int cases_query(struct cases *cs, enum case_query what, const char *case_id, const char *org,
@@ -851,21 +851,21 @@ void cases_result_free(struct case_result *res)
 int cases_note_org(struct cases *cs, const char *org, int role, const char *country,
 		   int64_t now_ms)
 {
-	sqlite3_stmt *st = cs->note_org;
-	sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, role);
-	sqlite3_bind_text(st, 3, country, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now_ms);
+	struct db_stmt *st = cs->note_org;
+	db_bind_text(st, 1, org, -1);
+	db_bind_int64(st, 2, role);
+	db_bind_text(st, 3, country, -1);
+	db_bind_int64(st, 4, now_ms);
 	return step_done(cs, st);
 }
 
 int cases_next_due(struct cases *cs, int64_t *due_ms)
 {
-	sqlite3_stmt *st = cs->next_due;
-	int rc = sqlite3_step(st);
-	*due_ms = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? VG_OK : db_fail(cs, rc);
+	struct db_stmt *st = cs->next_due;
+	int rc = db_step(st);
+	*due_ms = rc == DB_ROW ? db_column_int64(st, 0) : 0;
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? VG_OK : db_fail(cs, rc);
 }
 
 int cases_watchdog(struct cases *cs, int64_t now_ms, const uint8_t new_id[RECORD_ID_LEN],
@@ -874,23 +874,23 @@ int cases_watchdog(struct cases *cs, int64_t now_ms, const uint8_t new_id[RECORD
 	/* A case whose time came with nothing to do gets its next time and the
 	 * search goes on; the bound only guards against a bug. */
 	for (int guard = 0; guard < 10000; guard++) {
-		sqlite3_stmt *st = cs->due_case;
-		sqlite3_bind_int64(st, 1, now_ms);
-		int rc = sqlite3_step(st);
+		struct db_stmt *st = cs->due_case;
+		db_bind_int64(st, 1, now_ms);
+		int rc = db_step(st);
 		char case_id[CASE_ID_LEN] = "";
-		if (rc == SQLITE_ROW)
+		if (rc == DB_ROW)
 			copy_text(case_id, sizeof(case_id), st, 0);
-		sqlite3_reset(st);
-		if (rc == SQLITE_DONE)
+		db_reset(st);
+		if (rc == DB_DONE)
 			return 0;
-		if (rc != SQLITE_ROW)
+		if (rc != DB_ROW)
 			return db_fail(cs, rc);
 		struct case_state c;
 		int found = load(cs, case_id, &c);
 		if (found != 1) {
 			if (found == 0) {
 				snprintf(cs->errmsg, sizeof(cs->errmsg), "case %s vanished", case_id);
-				cs->errcode = SQLITE_CORRUPT;
+				cs->errcode = DB_CORRUPT;
 			}
 			return VG_EIO;
 		}
@@ -913,19 +913,19 @@ int cases_note_alert(struct cases *cs, uint64_t position, const struct watch_eve
 	for (size_t i = 0; i < ev->n_recipients; i++)
 		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? "\n" : "",
 				      ev->recipients[i]);
-	sqlite3_stmt *st = cs->note_alert;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)position);
-	sqlite3_bind_text(st, 2, ev->case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, ev->alert_id, RECORD_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, ev->stage);
-	sqlite3_bind_text(st, 5, list, -1, SQLITE_STATIC);
+	struct db_stmt *st = cs->note_alert;
+	db_bind_int64(st, 1, (int64_t)position);
+	db_bind_text(st, 2, ev->case_id, -1);
+	db_bind_blob(st, 3, ev->alert_id, RECORD_ID_LEN);
+	db_bind_int64(st, 4, ev->stage);
+	db_bind_text(st, 5, list, -1);
 	return step_done(cs, st);
 }
 
 int cases_delivery_ack(struct cases *cs, const char *org, uint64_t position)
 {
-	sqlite3_stmt *st = cs->delivery_ack;
-	sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)position);
+	struct db_stmt *st = cs->delivery_ack;
+	db_bind_text(st, 1, org, -1);
+	db_bind_int64(st, 2, (int64_t)position);
 	return step_done(cs, st);
 }

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include "daemon/db.h"
 
 #include "daemon/casestate.h"
 #include "daemon/policy.h"
@@ -177,7 +177,7 @@ struct case_result {
 struct cases;
 
 /* Prepares the statements on the writer's connection. */
-int cases_open(sqlite3 *db, struct cases **out, char *err, size_t err_len);
+int cases_open(struct db *db, struct cases **out, char *err, size_t err_len);
 /* The watchdog's windows and the member directory (before the first
  * record); both are copied, members' context must outlive the object. */
 void cases_configure(struct cases *cs, const struct watch_config *wc,

@@ -8,16 +8,16 @@
 #include "proto/status.h"
 
 struct corrections {
-	sqlite3 *db;
+	struct db *db;
 	char errmsg[256];
 	int errcode;
-	sqlite3_stmt *by_id;     /* an entry by record id, with its correction row */
-	sqlite3_stmt *by_idx;    /* the same by index */
-	sqlite3_stmt *latest;    /* the latest correction of an original (not erased) */
-	sqlite3_stmt *count;     /* how many corrections an original has */
-	sqlite3_stmt *history;   /* a case's entries with their correction rows */
-	sqlite3_stmt *note;
-	sqlite3_stmt *marks;     /* the corrections of a range of a case's entries */
+	struct db_stmt *by_id;     /* an entry by record id, with its correction row */
+	struct db_stmt *by_idx;    /* the same by index */
+	struct db_stmt *latest;    /* the latest correction of an original (not erased) */
+	struct db_stmt *count;     /* how many corrections an original has */
+	struct db_stmt *history;   /* a case's entries with their correction rows */
+	struct db_stmt *note;
+	struct db_stmt *marks;     /* the corrections of a range of a case's entries */
 };
 
 #define ENTRY_COLUMNS                                                                    \
@@ -28,8 +28,8 @@ struct corrections {
 static int db_fail(struct corrections *k, int rc)
 {
 	k->errcode = rc;
-	snprintf(k->errmsg, sizeof(k->errmsg), "%s (%s)", sqlite3_errmsg(k->db),
-		 sqlite3_errstr(rc));
+	snprintf(k->errmsg, sizeof(k->errmsg), "%s (%s)", db_errmsg(k->db),
+		 db_errstr(rc));
 	return VG_EIO;
 }
 
@@ -40,10 +40,10 @@ const char *corrections_errmsg(const struct corrections *k)
 
 int corrections_errcode(const struct corrections *k)
 {
-	return k->errcode ? k->errcode : SQLITE_ERROR;
+	return k->errcode ? k->errcode : DB_ERROR;
 }
 
-int corrections_open(sqlite3 *db, struct corrections **out, char *err, size_t err_len)
+int corrections_open(struct db *db, struct corrections **out, char *err, size_t err_len)
 {
 	struct corrections *k = calloc(1, sizeof(*k));
 	if (!k) {
@@ -52,7 +52,7 @@ int corrections_open(sqlite3 *db, struct corrections **out, char *err, size_t er
 	}
 	k->db = db;
 	struct {
-		sqlite3_stmt **st;
+		struct db_stmt **st;
 		const char *sql;
 	} q[] = {
 		{ &k->by_id, ENTRY_COLUMNS " WHERE e.record_id = ?" },
@@ -70,9 +70,9 @@ int corrections_open(sqlite3 *db, struct corrections **out, char *err, size_t er
 			     "ORDER BY idx" },
 	};
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
-		if (sqlite3_prepare_v3(db, q[i].sql, -1, SQLITE_PREPARE_PERSISTENT, q[i].st, NULL) !=
-		    SQLITE_OK) {
-			snprintf(err, err_len, "cannot prepare \"%s\": %s", q[i].sql, sqlite3_errmsg(db));
+		if (db_prepare(db, q[i].sql, q[i].st) !=
+		    DB_OK) {
+			snprintf(err, err_len, "cannot prepare \"%s\": %s", q[i].sql, db_errmsg(db));
 			corrections_close(&k);
 			return VG_EIO;
 		}
@@ -86,48 +86,48 @@ void corrections_close(struct corrections **kp)
 	struct corrections *k = *kp;
 	if (!k)
 		return;
-	sqlite3_stmt *all[] = { k->by_id, k->by_idx, k->latest, k->count, k->history, k->note,
+	struct db_stmt *all[] = { k->by_id, k->by_idx, k->latest, k->count, k->history, k->note,
 				k->marks };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		sqlite3_finalize(all[i]);
+		db_finalize(all[i]);
 	free(k);
 	*kp = NULL;
 }
 
-static Vigil__V1__Record *unpack(sqlite3_stmt *st, int col)
+static Vigil__V1__Record *unpack(struct db_stmt *st, int col)
 {
-	int n = sqlite3_column_bytes(st, col);
+	int n = db_column_bytes(st, col);
 	if (n <= 0)
 		return NULL;
-	return vigil__v1__record__unpack(NULL, (size_t)n, sqlite3_column_blob(st, col));
+	return vigil__v1__record__unpack(NULL, (size_t)n, db_column_blob(st, col));
 }
 
 /* One entry row (ENTRY_COLUMNS) into f: 1 found, 0 none, or VG_EIO.
  * *target is its correction row's original (-1: it is no correction). */
-static int read_entry(struct corrections *k, sqlite3_stmt *st, struct correction_found *f,
+static int read_entry(struct corrections *k, struct db_stmt *st, struct correction_found *f,
 		      int64_t *target)
 {
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? 0 : db_fail(k, rc);
+	int rc = db_step(st);
+	if (rc != DB_ROW) {
+		db_reset(st);
+		return rc == DB_DONE ? 0 : db_fail(k, rc);
 	}
 	struct correction_target *t = &f->t;
 	memset(t, 0, sizeof(*t));
 	record_free(f->in_force);
 	f->in_force = NULL;
 	t->found = 1;
-	f->original_idx = (uint64_t)sqlite3_column_int64(st, 0);
-	const unsigned char *s = sqlite3_column_text(st, 1);
+	f->original_idx = (uint64_t)db_column_int64(st, 0);
+	const char *s = db_column_text(st, 1);
 	snprintf(t->case_id, sizeof(t->case_id), "%s", s ? (const char *)s : "");
-	s = sqlite3_column_text(st, 2);
+	s = db_column_text(st, 2);
 	snprintf(t->author, sizeof(t->author), "%s", s ? (const char *)s : "");
-	t->received_ms = sqlite3_column_int64(st, 3);
-	t->erased = sqlite3_column_int(st, 5) == STORE_ERASED_RECORD;
+	t->received_ms = db_column_int64(st, 3);
+	t->erased = db_column_int(st, 5) == STORE_ERASED_RECORD;
 	f->in_force = t->erased ? NULL : unpack(st, 4);
 	t->kind = f->in_force ? (int)f->in_force->body_case : 0;
-	*target = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 6);
-	sqlite3_reset(st);
+	*target = db_column_type(st, 6) == DB_NULL ? -1 : db_column_int64(st, 6);
+	db_reset(st);
 	return 1;
 }
 
@@ -136,44 +136,44 @@ int corrections_find(struct corrections *k, const uint8_t target_id[RECORD_ID_LE
 {
 	memset(f, 0, sizeof(*f));
 	int64_t original = -1;
-	sqlite3_bind_blob(k->by_id, 1, target_id, RECORD_ID_LEN, SQLITE_STATIC);
+	db_bind_blob(k->by_id, 1, target_id, RECORD_ID_LEN);
 	int rc = read_entry(k, k->by_id, f, &original);
 	if (rc <= 0)
 		return rc;
 	/* A correction names its original: the chain is one step long. */
 	if (original >= 0) {
-		sqlite3_bind_int64(k->by_idx, 1, original);
+		db_bind_int64(k->by_idx, 1, original);
 		int64_t again;
 		rc = read_entry(k, k->by_idx, f, &again);
 		if (rc < 0)
 			return rc;
 		if (rc == 0) {
-			k->errcode = SQLITE_CORRUPT;
+			k->errcode = DB_CORRUPT;
 			snprintf(k->errmsg, sizeof(k->errmsg), "corrections: entry %lld is missing",
 				 (long long)original);
 			return VG_EIO;
 		}
 	}
-	sqlite3_bind_int64(k->count, 1, (sqlite3_int64)f->original_idx);
-	rc = sqlite3_step(k->count);
-	f->t.corrections = rc == SQLITE_ROW ? (unsigned)sqlite3_column_int64(k->count, 0) : 0;
-	sqlite3_reset(k->count);
-	if (rc != SQLITE_ROW)
+	db_bind_int64(k->count, 1, (int64_t)f->original_idx);
+	rc = db_step(k->count);
+	f->t.corrections = rc == DB_ROW ? (unsigned)db_column_int64(k->count, 0) : 0;
+	db_reset(k->count);
+	if (rc != DB_ROW)
 		return db_fail(k, rc);
 	if (!f->in_force)
 		return VG_OK;
 	/* The body in force: the latest correction not erased since. */
-	sqlite3_bind_int64(k->latest, 1, (sqlite3_int64)f->original_idx);
-	rc = sqlite3_step(k->latest);
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(k->latest, 1, (int64_t)f->original_idx);
+	rc = db_step(k->latest);
+	if (rc == DB_ROW) {
 		Vigil__V1__Record *r = unpack(k->latest, 0);
 		if (r) {
 			record_free(f->in_force);
 			f->in_force = r;
 		}
 	}
-	sqlite3_reset(k->latest);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(k->latest);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(k, rc);
 	f->t.in_force = f->in_force;
 	return VG_OK;
@@ -345,22 +345,22 @@ int corrections_history(struct corrections *k, const char *case_id, uint64_t ori
 	*ev = NULL;
 	*n = 0;
 	struct history h = { 0 };
-	sqlite3_stmt *st = k->history;
-	sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
-	int rc = SQLITE_DONE, vrc = VG_OK;
-	while (vrc == VG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	struct db_stmt *st = k->history;
+	db_bind_text(st, 1, case_id, -1);
+	int rc = DB_DONE, vrc = VG_OK;
+	while (vrc == VG_OK && (rc = db_step(st)) == DB_ROW) {
 		Vigil__V1__Record *r = unpack(st, 3);
 		if (!r)
 			continue; /* erased whole: nothing left to count */
-		const unsigned char *author = sqlite3_column_text(st, 2);
-		vrc = take(&h, (uint64_t)sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+		const char *author = db_column_text(st, 2);
+		vrc = take(&h, (uint64_t)db_column_int64(st, 0), db_column_int64(st, 1),
 			   author ? (const char *)author : "", r,
-			   sqlite3_column_type(st, 4) == SQLITE_NULL ? -1
-								    : sqlite3_column_int64(st, 4));
+			   db_column_type(st, 4) == DB_NULL ? -1
+								    : db_column_int64(st, 4));
 		record_free(r);
 	}
-	sqlite3_reset(st);
-	if (vrc == VG_OK && rc != SQLITE_DONE)
+	db_reset(st);
+	if (vrc == VG_OK && rc != DB_DONE)
 		vrc = db_fail(k, rc);
 	if (vrc == VG_OK && now)
 		correct(&h, original_idx, now);
@@ -378,13 +378,13 @@ int corrections_history(struct corrections *k, const char *case_id, uint64_t ori
 int corrections_note(struct corrections *k, uint64_t idx, const char *case_id,
 		     uint64_t original_idx)
 {
-	sqlite3_stmt *st = k->note;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)idx);
-	sqlite3_bind_text(st, 2, case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)original_idx);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? VG_OK : db_fail(k, rc);
+	struct db_stmt *st = k->note;
+	db_bind_int64(st, 1, (int64_t)idx);
+	db_bind_text(st, 2, case_id, -1);
+	db_bind_int64(st, 3, (int64_t)original_idx);
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_DONE ? VG_OK : db_fail(k, rc);
 }
 
 static struct case_entry *entry_at(struct case_entry *e, size_t n, uint64_t idx)
@@ -405,14 +405,14 @@ int corrections_marks(struct corrections *k, const char *case_id, struct case_en
 {
 	if (n == 0)
 		return VG_OK;
-	sqlite3_stmt *st = k->marks;
-	sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)e[0].index);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)e[n - 1].index);
-	int rc = SQLITE_DONE, vrc = VG_OK;
-	while (vrc == VG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
-		uint64_t target = (uint64_t)sqlite3_column_int64(st, 1);
+	struct db_stmt *st = k->marks;
+	db_bind_text(st, 1, case_id, -1);
+	db_bind_int64(st, 2, (int64_t)e[0].index);
+	db_bind_int64(st, 3, (int64_t)e[n - 1].index);
+	int rc = DB_DONE, vrc = VG_OK;
+	while (vrc == VG_OK && (rc = db_step(st)) == DB_ROW) {
+		uint64_t idx = (uint64_t)db_column_int64(st, 0);
+		uint64_t target = (uint64_t)db_column_int64(st, 1);
 		struct case_entry *c = entry_at(e, n, idx);
 		if (c) {
 			c->has_corrects = 1;
@@ -431,8 +431,8 @@ int corrections_marks(struct corrections *k, const char *case_id, struct case_en
 			o->corrected_by = by;
 		}
 	}
-	sqlite3_reset(st);
-	if (vrc == VG_OK && rc != SQLITE_DONE)
+	db_reset(st);
+	if (vrc == VG_OK && rc != DB_DONE)
 		vrc = db_fail(k, rc);
 	return vrc;
 }

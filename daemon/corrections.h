@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include "daemon/db.h"
 
 #include "daemon/cases.h"
 #include "daemon/casestate.h"
@@ -46,7 +46,7 @@
 struct corrections;
 
 /* Prepares the statements on the writer's connection. */
-int corrections_open(sqlite3 *db, struct corrections **out, char *err, size_t err_len);
+int corrections_open(struct db *db, struct corrections **out, char *err, size_t err_len);
 void corrections_close(struct corrections **k);
 
 /* What the last VG_EIO was about. */

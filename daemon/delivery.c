@@ -140,62 +140,62 @@ static void replay_work(uv_work_t *w)
 		return;
 	}
 	reader_begin(rd);
-	int rc = SQLITE_OK;
+	int rc = DB_OK;
 	if (r->first) {
-		sqlite3_bind_text(rd->acked, 1, r->cursor, -1, SQLITE_STATIC);
-		rc = sqlite3_step(rd->acked);
-		r->acked = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(rd->acked, 0) : 0;
-		sqlite3_reset(rd->acked);
+		db_bind_text(rd->acked, 1, r->cursor, -1);
+		rc = db_step(rd->acked);
+		r->acked = rc == DB_ROW ? (uint64_t)db_column_int64(rd->acked, 0) : 0;
+		db_reset(rd->acked);
 		uint64_t start = r->acked > r->after ? r->acked : r->after;
 		r->from = start + 1;
 	}
-	sqlite3_stmt *st = rd->alerts;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->from);
-	sqlite3_bind_int(st, 2, DELIVERY_PAGE);
+	struct db_stmt *st = rd->alerts;
+	db_bind_int64(st, 1, (int64_t)r->from);
+	db_bind_int64(st, 2, DELIVERY_PAGE);
 	r->next = r->from;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t pos = (uint64_t)sqlite3_column_int64(st, 0);
+	while ((rc = db_step(st)) == DB_ROW) {
+		uint64_t pos = (uint64_t)db_column_int64(st, 0);
 		/* Not yet covered by the checkpoint the proofs use: the next
 		 * round starts here, with a newer checkpoint. */
 		if (pos >= r->checkpoint->size)
 			break;
 		r->rows++;
 		r->next = pos + 1;
-		if (!addressed_to((const char *)sqlite3_column_text(st, 1), r->org))
+		if (!addressed_to(db_column_text(st, 1), r->org))
 			continue;
 		struct replay_item *it = &r->items[r->n];
 		memset(it, 0, sizeof(*it));
 		it->position = pos;
-		it->received_at_ms = sqlite3_column_int64(st, 2);
-		if (sqlite3_column_bytes(st, 3) == SHA256_LEN)
-			memcpy(it->cert_sha256, sqlite3_column_blob(st, 3), SHA256_LEN);
-		if (sqlite3_column_bytes(st, 6) == SHA256_LEN)
-			memcpy(it->leaf_hash, sqlite3_column_blob(st, 6), SHA256_LEN);
-		it->record_len = (size_t)sqlite3_column_bytes(st, 4);
-		it->sig_len = (size_t)sqlite3_column_bytes(st, 5);
-		it->cert_der_len = (size_t)sqlite3_column_bytes(st, 7);
+		it->received_at_ms = db_column_int64(st, 2);
+		if (db_column_bytes(st, 3) == SHA256_LEN)
+			memcpy(it->cert_sha256, db_column_blob(st, 3), SHA256_LEN);
+		if (db_column_bytes(st, 6) == SHA256_LEN)
+			memcpy(it->leaf_hash, db_column_blob(st, 6), SHA256_LEN);
+		it->record_len = (size_t)db_column_bytes(st, 4);
+		it->sig_len = (size_t)db_column_bytes(st, 5);
+		it->cert_der_len = (size_t)db_column_bytes(st, 7);
 		it->record = malloc(it->record_len ? it->record_len : 1);
 		it->sig = malloc(it->sig_len ? it->sig_len : 1);
 		it->cert_der = malloc(it->cert_der_len ? it->cert_der_len : 1);
 		r->n++;
 		if (!it->record || !it->sig || !it->cert_der) {
-			rc = SQLITE_NOMEM;
+			rc = DB_NOMEM;
 			break;
 		}
-		memcpy(it->record, sqlite3_column_blob(st, 4), it->record_len);
-		memcpy(it->sig, sqlite3_column_blob(st, 5), it->sig_len);
+		memcpy(it->record, db_column_blob(st, 4), it->record_len);
+		memcpy(it->sig, db_column_blob(st, 5), it->sig_len);
 		if (it->cert_der_len)
-			memcpy(it->cert_der, sqlite3_column_blob(st, 7), it->cert_der_len);
+			memcpy(it->cert_der, db_column_blob(st, 7), it->cert_der_len);
 		if (merkle_inclusion_proof(reader_get_node, rd, pos, r->checkpoint->size, it->proof,
 					   &it->proof_len) != 0) {
-			rc = SQLITE_IOERR;
+			rc = DB_IOERR;
 			break;
 		}
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	reader_end(rd);
 	reader_release(r->pool, rd);
-	r->status = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? VG_OK : VG_EIO;
+	r->status = (rc == DB_DONE || rc == DB_ROW) ? VG_OK : VG_EIO;
 }
 
 static void replay_start(struct conn *c, int first, uint64_t after);

@@ -22,12 +22,12 @@ struct node_slot {
 };
 
 struct logtree {
-	sqlite3 *db;                      /* the store's */
+	struct db *db;                      /* the store's */
 	const char *path;                 /* the store's, for messages */
-	sqlite3_stmt *st_leaf;
-	sqlite3_stmt *st_node;
-	sqlite3_stmt *st_node_put;
-	sqlite3_stmt *st_ckpt_put;
+	struct db_stmt *st_leaf;
+	struct db_stmt *st_node;
+	struct db_stmt *st_node_put;
+	struct db_stmt *st_ckpt_put;
 
 	struct merkle_frontier frontier;
 	struct node_slot *cache;          /* NULL until logtree_start */
@@ -94,18 +94,18 @@ static int get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[SHA25
 			return 0;
 		}
 	}
-	sqlite3_stmt *st = level == 0 ? t->st_leaf : t->st_node;
+	struct db_stmt *st = level == 0 ? t->st_leaf : t->st_node;
 	if (level == 0) {
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+		db_bind_int64(st, 1, (int64_t)index);
 	} else {
-		sqlite3_bind_int(st, 1, (int)level);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+		db_bind_int64(st, 1, (int)level);
+		db_bind_int64(st, 2, (int64_t)index);
 	}
-	int rc = sqlite3_step(st);
-	int ok = rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == SHA256_LEN;
+	int rc = db_step(st);
+	int ok = rc == DB_ROW && db_column_bytes(st, 0) == SHA256_LEN;
 	if (ok)
-		memcpy(out, sqlite3_column_blob(st, 0), SHA256_LEN);
-	sqlite3_reset(st);
+		memcpy(out, db_column_blob(st, 0), SHA256_LEN);
+	db_reset(st);
 	if (!ok)
 		return VG_EIO;
 	cache_put(t, level, index, out);
@@ -119,38 +119,38 @@ static int put_node(void *ctx, unsigned level, uint64_t index, const uint8_t has
 	cache_put(t, level, index, hash);
 	if (level == 0)
 		return 0;
-	sqlite3_stmt *st = t->st_node_put;
-	sqlite3_bind_int(st, 1, (int)level);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
-	sqlite3_bind_blob(st, 3, hash, SHA256_LEN, SQLITE_STATIC);
+	struct db_stmt *st = t->st_node_put;
+	db_bind_int64(st, 1, (int)level);
+	db_bind_int64(st, 2, (int64_t)index);
+	db_bind_blob(st, 3, hash, SHA256_LEN);
 	return store_step(st);
 }
 
 /* Reads the newest checkpoint row into t->last (NULL when none). */
 static int load_last_checkpoint(struct logtree *t, char *err, size_t err_len)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(t->db, "SELECT size, root, signed_at_ms, note FROM checkpoints "
-			       "ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
-		snprintf(err, err_len, "%s: %s", t->path, sqlite3_errmsg(t->db));
+	struct db_stmt *st;
+	if (db_prepare(t->db, "SELECT size, root, signed_at_ms, note FROM checkpoints "
+			       "ORDER BY id DESC LIMIT 1", &st) != DB_OK) {
+		snprintf(err, err_len, "%s: %s", t->path, db_errmsg(t->db));
 		return -1;
 	}
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_bytes(st, 1) != SHA256_LEN) {
-			sqlite3_finalize(st);
+	int rc = db_step(st);
+	if (rc == DB_ROW) {
+		if (db_column_bytes(st, 1) != SHA256_LEN) {
+			db_finalize(st);
 			snprintf(err, err_len, "%s: the latest checkpoint is malformed", t->path);
 			return -1;
 		}
-		t->last = checkpoint_new((uint64_t)sqlite3_column_int64(st, 0),
-					 sqlite3_column_blob(st, 1), sqlite3_column_int64(st, 2),
-					 (const char *)sqlite3_column_text(st, 3),
-					 (size_t)sqlite3_column_bytes(st, 3));
-		rc = t->last ? SQLITE_DONE : SQLITE_NOMEM;
+		t->last = checkpoint_new((uint64_t)db_column_int64(st, 0),
+					 db_column_blob(st, 1), db_column_int64(st, 2),
+					 db_column_text(st, 3),
+					 (size_t)db_column_bytes(st, 3));
+		rc = t->last ? DB_DONE : DB_NOMEM;
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		snprintf(err, err_len, "%s: %s", t->path, sqlite3_errstr(rc));
+	db_finalize(st);
+	if (rc != DB_DONE) {
+		snprintf(err, err_len, "%s: %s", t->path, db_errstr(rc));
 		return -1;
 	}
 	return 0;
@@ -233,10 +233,10 @@ void logtree_close(struct logtree **tp)
 	struct logtree *t = *tp;
 	if (!t)
 		return;
-	sqlite3_finalize(t->st_leaf);
-	sqlite3_finalize(t->st_node);
-	sqlite3_finalize(t->st_node_put);
-	sqlite3_finalize(t->st_ckpt_put);
+	db_finalize(t->st_leaf);
+	db_finalize(t->st_node);
+	db_finalize(t->st_node_put);
+	db_finalize(t->st_ckpt_put);
 	logtree_checkpoint_release(t->last);
 	note_signer_free(t->signer);
 	free(t->cache);
@@ -281,22 +281,22 @@ int logtree_sign(struct logtree *t, int64_t now_ms, struct logtree_checkpoint **
 	char text[NOTE_NAME_MAX + 160];
 	int n = checkpoint_format(&c, text, sizeof(text));
 	if (n < 0)
-		return SQLITE_TOOBIG;
+		return DB_TOOBIG;
 	n += snprintf(text + n, sizeof(text) - (size_t)n, "signed-at %lld\n", (long long)at);
 	char *note;
 	size_t note_len;
 	if (note_signer_sign(t->signer, text, (size_t)n, &note, &note_len) != VG_OK)
-		return SQLITE_ERROR;
-	sqlite3_stmt *st = t->st_ckpt_put;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)c.size);
-	sqlite3_bind_blob(st, 2, c.root, SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, at);
-	sqlite3_bind_text(st, 4, note, (int)note_len, SQLITE_STATIC);
+		return DB_ERROR;
+	struct db_stmt *st = t->st_ckpt_put;
+	db_bind_int64(st, 1, (int64_t)c.size);
+	db_bind_blob(st, 2, c.root, SHA256_LEN);
+	db_bind_int64(st, 3, at);
+	db_bind_text(st, 4, note, (int)note_len);
 	int rc = store_step(st);
 	if (rc == 0) {
 		*out = checkpoint_new(c.size, c.root, at, note, note_len);
 		if (!*out)
-			rc = SQLITE_NOMEM;
+			rc = DB_NOMEM;
 	}
 	free(note);
 	return rc;
@@ -319,42 +319,41 @@ int logtree_prove(struct logtree *t, uint64_t index, uint64_t size,
 	return merkle_inclusion_proof(get_node, t, index, size, proof, proof_len);
 }
 
-int logtree_build(sqlite3 *db, uint64_t *size, char *err, size_t err_len)
+int logtree_build(struct db *db, uint64_t *size, char *err, size_t err_len)
 {
-	sqlite3_stmt *rd = NULL, *wr = NULL;
+	struct db_stmt *rd = NULL, *wr = NULL;
 	struct logtree tmp = { 0 };  /* no cache: each node is written once */
-	if (sqlite3_prepare_v2(db, "SELECT leaf_hash FROM entries ORDER BY idx", -1, &rd, NULL) ||
-	    sqlite3_prepare_v2(db, "INSERT INTO tree(level, idx, hash) VALUES(?,?,?)", -1, &wr,
-			       NULL)) {
-		snprintf(err, err_len, "%s", sqlite3_errmsg(db));
+	if (db_prepare(db, "SELECT leaf_hash FROM entries ORDER BY idx", &rd) ||
+	    db_prepare(db, "INSERT INTO tree(level, idx, hash) VALUES(?,?,?)", &wr)) {
+		snprintf(err, err_len, "%s", db_errmsg(db));
 		goto fail;
 	}
 	tmp.st_node_put = wr;
 	struct merkle_frontier f;
 	merkle_frontier_init(&f);
 	int rc;
-	while ((rc = sqlite3_step(rd)) == SQLITE_ROW) {
-		if (sqlite3_column_bytes(rd, 0) != SHA256_LEN) {
+	while ((rc = db_step(rd)) == DB_ROW) {
+		if (db_column_bytes(rd, 0) != SHA256_LEN) {
 			snprintf(err, err_len, "entry %llu has a malformed leaf hash",
 				 (unsigned long long)f.size);
 			goto fail;
 		}
-		if (merkle_frontier_append(&f, sqlite3_column_blob(rd, 0), put_node, &tmp) != 0) {
-			snprintf(err, err_len, "%s", sqlite3_errmsg(db));
+		if (merkle_frontier_append(&f, db_column_blob(rd, 0), put_node, &tmp) != 0) {
+			snprintf(err, err_len, "%s", db_errmsg(db));
 			goto fail;
 		}
 	}
-	if (rc != SQLITE_DONE) {
-		snprintf(err, err_len, "%s", sqlite3_errmsg(db));
+	if (rc != DB_DONE) {
+		snprintf(err, err_len, "%s", db_errmsg(db));
 		goto fail;
 	}
-	sqlite3_finalize(rd);
-	sqlite3_finalize(wr);
+	db_finalize(rd);
+	db_finalize(wr);
 	*size = f.size;
 	return VG_OK;
 fail:
-	sqlite3_finalize(rd);
-	sqlite3_finalize(wr);
+	db_finalize(rd);
+	db_finalize(wr);
 	return VG_EIO;
 }
 

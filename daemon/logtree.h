@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
-#include <sqlite3.h>
+#include "daemon/db.h"
 
 #include "proto/merkle.h"
 
@@ -102,6 +102,6 @@ int logtree_prove(struct logtree *t, uint64_t index, uint64_t size,
  * Migration to schema 2, inside the caller's transaction: fills `tree`
  * from the stored leaf hashes once; *size is the number of entries.
  */
-int logtree_build(sqlite3 *db, uint64_t *size, char *err, size_t err_len);
+int logtree_build(struct db *db, uint64_t *size, char *err, size_t err_len);
 
 #endif

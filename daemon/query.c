@@ -156,30 +156,30 @@ static void query_work(uv_work_t *w)
 			rc = VG_ENOMEM;
 			break;
 		}
-		sqlite3_stmt *st = r->leaves;
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)q->a);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)q->b);
+		struct db_stmt *st = r->leaves;
+		db_bind_int64(st, 1, (int64_t)q->a);
+		db_bind_int64(st, 2, (int64_t)q->b);
 		uint64_t want = q->a;
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			if ((uint64_t)sqlite3_column_int64(st, 0) != want ||
-			    sqlite3_column_bytes(st, 1) != SHA256_LEN)
+		while (db_step(st) == DB_ROW) {
+			if ((uint64_t)db_column_int64(st, 0) != want ||
+			    db_column_bytes(st, 1) != SHA256_LEN)
 				break;
-			memcpy(q->hashes[q->n_hashes++], sqlite3_column_blob(st, 1), SHA256_LEN);
+			memcpy(q->hashes[q->n_hashes++], db_column_blob(st, 1), SHA256_LEN);
 			want++;
 		}
-		sqlite3_reset(st);
+		db_reset(st);
 		if (want != q->b)
 			rc = VG_EIO;
 		break;
 	}
 	case VIGIL__V1__FRAME__MSG_GET_ENTRIES: {
-		sqlite3_stmt *st = r->entries;
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)q->a);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)q->b);
-		sqlite3_bind_text(st, 3, q->author, -1, SQLITE_STATIC);
+		struct db_stmt *st = r->entries;
+		db_bind_int64(st, 1, (int64_t)q->a);
+		db_bind_int64(st, 2, (int64_t)q->b);
+		db_bind_text(st, 3, q->author, -1);
 		q->entries = calloc((size_t)(q->b - q->a), sizeof(*q->entries));
 		rc = q->entries ? VG_OK : VG_ENOMEM;
-		while (rc == VG_OK && sqlite3_step(st) == SQLITE_ROW) {
+		while (rc == VG_OK && db_step(st) == DB_ROW) {
 			Vigil__V1__Entry *e = malloc(sizeof(*e));
 			if (!e) {
 				rc = VG_ENOMEM;
@@ -187,26 +187,26 @@ static void query_work(uv_work_t *w)
 			}
 			vigil__v1__entry__init(e);
 			q->entries[q->n_entries++] = e;
-			e->index = (uint64_t)sqlite3_column_int64(st, 0);
-			e->received_at_ms = sqlite3_column_int64(st, 1);
-			int what = sqlite3_column_int(st, 7);
+			e->index = (uint64_t)db_column_int64(st, 0);
+			e->received_at_ms = db_column_int64(st, 1);
+			int what = db_column_int(st, 7);
 			e->content_erased = what != 0;
 			e->record_erased = what == STORE_ERASED_RECORD;
 			ProtobufCBinaryData *dst[] = { &e->cert_sha256, &e->record, &e->signature,
 						       &e->leaf_hash, &e->sealed };
 			for (int k = 0; k < 5; k++) {
-				size_t n = (size_t)sqlite3_column_bytes(st, 2 + k);
+				size_t n = (size_t)db_column_bytes(st, 2 + k);
 				dst[k]->data = malloc(n ? n : 1);
 				if (!dst[k]->data) {
 					rc = VG_ENOMEM;
 					break;
 				}
 				if (n)
-					memcpy(dst[k]->data, sqlite3_column_blob(st, 2 + k), n);
+					memcpy(dst[k]->data, db_column_blob(st, 2 + k), n);
 				dst[k]->len = n;
 			}
 		}
-		sqlite3_reset(st);
+		db_reset(st);
 		break;
 	}
 	default:

@@ -21,16 +21,16 @@ int reader_pool_init(struct reader_pool *p, const char *path)
 
 static void reader_free(struct reader *r)
 {
-	sqlite3_finalize(r->leaf);
-	sqlite3_finalize(r->node);
-	sqlite3_finalize(r->leaves);
-	sqlite3_finalize(r->entries);
-	sqlite3_finalize(r->begin);
-	sqlite3_finalize(r->end);
-	sqlite3_finalize(r->alerts);
-	sqlite3_finalize(r->acked);
-	sqlite3_finalize(r->cert);
-	sqlite3_close(r->db);
+	db_finalize(r->leaf);
+	db_finalize(r->node);
+	db_finalize(r->leaves);
+	db_finalize(r->entries);
+	db_finalize(r->begin);
+	db_finalize(r->end);
+	db_finalize(r->alerts);
+	db_finalize(r->acked);
+	db_finalize(r->cert);
+	db_close(&r->db);
 	free(r);
 }
 
@@ -55,35 +55,33 @@ static struct reader *reader_open(const char *path, const char **err)
 		*err = "out of memory";
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) ||
-	    sqlite3_exec(r->db, "PRAGMA busy_timeout=5000", NULL, NULL, NULL) ||
-	    sqlite3_prepare_v3(r->db, "SELECT leaf_hash FROM entries WHERE idx=?", -1,
-			       SQLITE_PREPARE_PERSISTENT, &r->leaf, NULL) ||
-	    sqlite3_prepare_v3(r->db, "SELECT hash FROM tree WHERE level=? AND idx=?", -1,
-			       SQLITE_PREPARE_PERSISTENT, &r->node, NULL) ||
-	    sqlite3_prepare_v3(r->db, "SELECT idx, leaf_hash FROM entries WHERE idx >= ? AND "
-			       "idx < ? ORDER BY idx", -1, SQLITE_PREPARE_PERSISTENT,
-			       &r->leaves, NULL) ||
-	    sqlite3_prepare_v3(r->db, "SELECT e.idx, e.received_at_ms, e.cert_fp, e.record, "
+	static _Thread_local char msg[200];
+	if (db_open_sqlite(path, 1, &r->db, msg, sizeof(msg)) != DB_OK) {
+		*err = msg;
+		free(r);
+		return NULL;
+	}
+	if (db_exec(r->db, "PRAGMA busy_timeout=5000") ||
+	    db_prepare(r->db, "SELECT leaf_hash FROM entries WHERE idx=?", &r->leaf) ||
+	    db_prepare(r->db, "SELECT hash FROM tree WHERE level=? AND idx=?", &r->node) ||
+	    db_prepare(r->db, "SELECT idx, leaf_hash FROM entries WHERE idx >= ? AND "
+			       "idx < ? ORDER BY idx",
+			       &r->leaves) ||
+	    db_prepare(r->db, "SELECT e.idx, e.received_at_ms, e.cert_fp, e.record, "
 			       "e.signature, e.leaf_hash, s.cms, coalesce(x.what, 0) FROM entries e "
 			       "LEFT JOIN sealed s ON s.idx = e.idx LEFT JOIN erased x ON "
 			       "x.idx = e.idx WHERE e.idx >= ? AND e.idx < ? AND e.author = ? "
-			       "ORDER BY e.idx", -1, SQLITE_PREPARE_PERSISTENT, &r->entries, NULL) ||
-	    sqlite3_prepare_v3(r->db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT, &r->begin, NULL) ||
-	    sqlite3_prepare_v3(r->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &r->end, NULL) ||
-	    sqlite3_prepare_v3(r->db, "SELECT a.position, a.recipients, e.received_at_ms, e.cert_fp,"
+			       "ORDER BY e.idx", &r->entries) ||
+	    db_prepare(r->db, "BEGIN", &r->begin) ||
+	    db_prepare(r->db, "COMMIT", &r->end) ||
+	    db_prepare(r->db, "SELECT a.position, a.recipients, e.received_at_ms, e.cert_fp,"
 			       " e.record, e.signature, e.leaf_hash, c.der FROM alerts a JOIN entries"
 			       " e ON e.idx = a.position JOIN certs c ON c.fp = e.cert_fp WHERE "
-			       "a.position >= ? ORDER BY a.position LIMIT ?",
-			       -1, SQLITE_PREPARE_PERSISTENT, &r->alerts, NULL) ||
-	    sqlite3_prepare_v3(r->db, "SELECT position FROM delivery_acks WHERE org = ?", -1,
-			       SQLITE_PREPARE_PERSISTENT, &r->acked, NULL) ||
-	    sqlite3_prepare_v3(r->db, "SELECT der FROM certs WHERE fp = ?", -1,
-			       SQLITE_PREPARE_PERSISTENT, &r->cert, NULL)) {
-		*err = r->db ? sqlite3_errmsg(r->db) : "cannot open the database";
-		/* The message lives in the connection: keep a static copy. */
-		static _Thread_local char msg[200];
-		strncpy(msg, *err, sizeof(msg) - 1);
+			       "a.position >= ? ORDER BY a.position LIMIT ?", &r->alerts) ||
+	    db_prepare(r->db, "SELECT position FROM delivery_acks WHERE org = ?", &r->acked) ||
+	    db_prepare(r->db, "SELECT der FROM certs WHERE fp = ?", &r->cert)) {
+		/* The message lives in the connection: keep a copy. */
+		snprintf(msg, sizeof(msg), "%s", db_errmsg(r->db));
 		*err = msg;
 		reader_free(r);
 		return NULL;
@@ -115,32 +113,32 @@ void reader_release(struct reader_pool *p, struct reader *r)
 
 void reader_begin(struct reader *r)
 {
-	sqlite3_step(r->begin);
-	sqlite3_reset(r->begin);
+	db_step(r->begin);
+	db_reset(r->begin);
 }
 
 void reader_end(struct reader *r)
 {
-	if (!sqlite3_get_autocommit(r->db)) {
-		sqlite3_step(r->end);
-		sqlite3_reset(r->end);
+	if (db_in_transaction(r->db)) {
+		db_step(r->end);
+		db_reset(r->end);
 	}
 }
 
 int reader_get_node(void *ctx, unsigned level, uint64_t index, uint8_t out[SHA256_LEN])
 {
 	struct reader *r = ctx;
-	sqlite3_stmt *st = level == 0 ? r->leaf : r->node;
+	struct db_stmt *st = level == 0 ? r->leaf : r->node;
 	if (level == 0) {
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+		db_bind_int64(st, 1, (int64_t)index);
 	} else {
-		sqlite3_bind_int(st, 1, (int)level);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+		db_bind_int64(st, 1, (int)level);
+		db_bind_int64(st, 2, (int64_t)index);
 	}
-	int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == SHA256_LEN;
+	int ok = db_step(st) == DB_ROW && db_column_bytes(st, 0) == SHA256_LEN;
 	if (ok)
-		memcpy(out, sqlite3_column_blob(st, 0), SHA256_LEN);
-	sqlite3_reset(st);
+		memcpy(out, db_column_blob(st, 0), SHA256_LEN);
+	db_reset(st);
 	return ok ? 0 : VG_EIO;
 }
 
@@ -148,12 +146,12 @@ int reader_get_cert(struct reader *r, const uint8_t fp[SHA256_LEN], uint8_t **de
 {
 	*der = NULL;
 	*len = 0;
-	sqlite3_bind_blob(r->cert, 1, fp, SHA256_LEN, SQLITE_STATIC);
-	int rc = sqlite3_step(r->cert);
-	int status = rc == SQLITE_DONE ? VG_ENOTFOUND : VG_EIO;
-	if (rc == SQLITE_ROW) {
-		int n = sqlite3_column_bytes(r->cert, 0);
-		const void *p = sqlite3_column_blob(r->cert, 0);
+	db_bind_blob(r->cert, 1, fp, SHA256_LEN);
+	int rc = db_step(r->cert);
+	int status = rc == DB_DONE ? VG_ENOTFOUND : VG_EIO;
+	if (rc == DB_ROW) {
+		int n = db_column_bytes(r->cert, 0);
+		const void *p = db_column_blob(r->cert, 0);
 		status = VG_ENOTFOUND;
 		if (n > 0 && p) {
 			*der = malloc((size_t)n);
@@ -164,7 +162,7 @@ int reader_get_cert(struct reader *r, const uint8_t fp[SHA256_LEN], uint8_t **de
 			}
 		}
 	}
-	sqlite3_reset(r->cert);
-	sqlite3_clear_bindings(r->cert);
+	db_reset(r->cert);
+	db_clear_bindings(r->cert);
 	return status;
 }

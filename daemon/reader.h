@@ -12,24 +12,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include "daemon/db.h"
 #include <uv.h>
 
 #include "proto/merkle.h"
 
 struct reader {
 	struct reader *next;
-	sqlite3 *db;
-	sqlite3_stmt *leaf;      /* leaf_hash of one entry */
-	sqlite3_stmt *node;      /* one tree node of level >= 1 */
-	sqlite3_stmt *leaves;    /* leaf hashes of a range */
-	sqlite3_stmt *entries;   /* entries of a range by one author */
-	sqlite3_stmt *begin;
-	sqlite3_stmt *end;
-	sqlite3_stmt *alerts;    /* alert and Erasure entries (the alerts table)
+	struct db *db;
+	struct db_stmt *leaf;      /* leaf_hash of one entry */
+	struct db_stmt *node;      /* one tree node of level >= 1 */
+	struct db_stmt *leaves;    /* leaf hashes of a range */
+	struct db_stmt *entries;   /* entries of a range by one author */
+	struct db_stmt *begin;
+	struct db_stmt *end;
+	struct db_stmt *alerts;    /* alert and Erasure entries (the alerts table)
 				  * from a position on */
-	sqlite3_stmt *acked;     /* an organisation's acknowledged position */
-	sqlite3_stmt *cert;      /* a certificate (DER) by its SHA-256 */
+	struct db_stmt *acked;     /* an organisation's acknowledged position */
+	struct db_stmt *cert;      /* a certificate (DER) by its SHA-256 */
 };
 
 /* One read transaction around the many reads of a proof: one snapshot,

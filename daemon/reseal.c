@@ -13,22 +13,22 @@
 #include "proto/status.h"
 
 struct reseals {
-	sqlite3_stmt *texts;      /* the case's sealed texts before an offer */
-	sqlite3_stmt *note;       /* one missing */
-	sqlite3_stmt *find;       /* a noted one, with the envelope and record now */
-	sqlite3_stmt *put;        /* a re-sealed one taken */
-	sqlite3_stmt *count;      /* how many are missing */
-	sqlite3_stmt *list;       /* which */
-	sqlite3_stmt *apply;      /* accepted: in place of the envelopes */
-	sqlite3_stmt *drop;       /* no offer pending any more */
+	struct db_stmt *texts;      /* the case's sealed texts before an offer */
+	struct db_stmt *note;       /* one missing */
+	struct db_stmt *find;       /* a noted one, with the envelope and record now */
+	struct db_stmt *put;        /* a re-sealed one taken */
+	struct db_stmt *count;      /* how many are missing */
+	struct db_stmt *list;       /* which */
+	struct db_stmt *apply;      /* accepted: in place of the envelopes */
+	struct db_stmt *drop;       /* no offer pending any more */
 };
 
-int reseals_open(sqlite3 *db, struct reseals **out, char *err, size_t err_len)
+int reseals_open(struct db *db, struct reseals **out, char *err, size_t err_len)
 {
 	struct reseals *r = calloc(1, sizeof(*r));
 	if (!r) {
 		snprintf(err, err_len, "out of memory");
-		return SQLITE_NOMEM;
+		return DB_NOMEM;
 	}
 	static const char *const sql[] = {
 		"SELECT s.idx, s.cms FROM entries e JOIN sealed s ON s.idx = e.idx "
@@ -46,12 +46,12 @@ int reseals_open(sqlite3 *db, struct reseals **out, char *err, size_t err_len)
 		"WHERE case_id = ?1 AND offer_idx = ?2 AND cms IS NOT NULL)",
 		"DELETE FROM reseals WHERE case_id = ?",
 	};
-	sqlite3_stmt **st[] = { &r->texts, &r->note,  &r->find,  &r->put,
+	struct db_stmt **st[] = { &r->texts, &r->note,  &r->find,  &r->put,
 				&r->count, &r->list,  &r->apply, &r->drop };
 	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
-		int rc = sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, st[i], NULL);
-		if (rc != SQLITE_OK) {
-			snprintf(err, err_len, "re-sealed texts: %s", sqlite3_errmsg(db));
+		int rc = db_prepare(db, sql[i], st[i]);
+		if (rc != DB_OK) {
+			snprintf(err, err_len, "re-sealed texts: %s", db_errmsg(db));
 			reseals_close(&r);
 			return rc;
 		}
@@ -65,21 +65,21 @@ void reseals_close(struct reseals **rp)
 	struct reseals *r = *rp;
 	if (!r)
 		return;
-	sqlite3_stmt *st[] = { r->texts, r->note, r->find, r->put,
+	struct db_stmt *st[] = { r->texts, r->note, r->find, r->put,
 			       r->count, r->list, r->apply, r->drop };
 	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++)
-		sqlite3_finalize(st[i]);
+		db_finalize(st[i]);
 	free(r);
 	*rp = NULL;
 }
 
 /* Steps a statement that returns no row, and resets it. */
-static int run(sqlite3_stmt *st)
+static int run(struct db_stmt *st)
 {
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
+	int rc = db_step(st);
+	db_reset(st);
+	db_clear_bindings(st);
+	return rc == DB_DONE || rc == DB_ROW ? 0 : rc;
 }
 
 static CMS_ContentInfo *parse_cms(const void *der, int len)
@@ -96,30 +96,30 @@ int reseals_plan(struct reseals *r, const char *case_id, uint64_t offer_idx, X50
 	*n = 0;
 	if (!to)
 		return 0;
-	sqlite3_stmt *st = r->texts;
-	sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)offer_idx);
+	struct db_stmt *st = r->texts;
+	db_bind_text(st, 1, case_id, -1);
+	db_bind_int64(st, 2, (int64_t)offer_idx);
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		CMS_ContentInfo *cms = parse_cms(sqlite3_column_blob(st, 1),
-						 sqlite3_column_bytes(st, 1));
+	while ((rc = db_step(st)) == DB_ROW) {
+		CMS_ContentInfo *cms = parse_cms(db_column_blob(st, 1),
+						 db_column_bytes(st, 1));
 		/* An envelope the relay took passed sealed_check; one that no
 		 * longer parses is for --verify-db to report, not to re-seal. */
 		int readable = !cms || sealed_has_recipient(cms, to);
 		CMS_ContentInfo_free(cms);
 		if (readable)
 			continue;
-		sqlite3_bind_text(r->note, 1, case_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(r->note, 2, (sqlite3_int64)offer_idx);
-		sqlite3_bind_int64(r->note, 3, sqlite3_column_int64(st, 0));
+		db_bind_text(r->note, 1, case_id, -1);
+		db_bind_int64(r->note, 2, (int64_t)offer_idx);
+		db_bind_int64(r->note, 3, db_column_int64(st, 0));
 		if ((rc = run(r->note)) != 0)
 			break;
 		(*n)++;
-		rc = SQLITE_ROW;
+		rc = DB_ROW;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
+	db_reset(st);
+	db_clear_bindings(st);
+	return rc == DB_DONE || rc == DB_ROW ? 0 : rc;
 }
 
 /* Adds x to the set (by pointer: the directory holds one per member). */
@@ -146,13 +146,13 @@ static int expected(struct reseals *r, const struct case_state *c, uint64_t offe
 		    size_t *n)
 {
 	*n = 0;
-	sqlite3_stmt *st = r->find;
-	sqlite3_bind_text(st, 1, c->case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)offer_idx);
-	sqlite3_bind_int64(st, 3, idx > (uint64_t)INT64_MAX ? -1 : (sqlite3_int64)idx);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		rc = SQLITE_DONE;
+	struct db_stmt *st = r->find;
+	db_bind_text(st, 1, c->case_id, -1);
+	db_bind_int64(st, 2, (int64_t)offer_idx);
+	db_bind_int64(st, 3, idx > (uint64_t)INT64_MAX ? -1 : (int64_t)idx);
+	int rc = db_step(st);
+	if (rc == DB_ROW) {
+		rc = DB_DONE;
 		X509 *cand[CASE_PARTIES_MAX + SEALED_READERS_MAX];
 		size_t nc = 0;
 		for (size_t i = 0; i < c->n_parties; i++) {
@@ -160,7 +160,7 @@ static int expected(struct reseals *r, const struct case_state *c, uint64_t offe
 			add(cand, &nc, sizeof(cand) / sizeof(cand[0]), m ? m->enc_cert : NULL);
 		}
 		Vigil__V1__Record *rec = vigil__v1__record__unpack(
-			NULL, (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_blob(st, 1));
+			NULL, (size_t)db_column_bytes(st, 1), db_column_blob(st, 1));
 		const Vigil__V1__SealedText *t = rec ? record_sealed_text(rec, NULL, NULL) : NULL;
 		for (size_t i = 0; t && i < t->n_readers; i++) {
 			if (t->readers[i].len != SHA256_LEN)
@@ -169,17 +169,17 @@ static int expected(struct reseals *r, const struct case_state *c, uint64_t offe
 			add(cand, &nc, sizeof(cand) / sizeof(cand[0]), m ? m->enc_cert : NULL);
 		}
 		vigil__v1__record__free_unpacked(rec, NULL);
-		CMS_ContentInfo *cms = parse_cms(sqlite3_column_blob(st, 0),
-						 sqlite3_column_bytes(st, 0));
+		CMS_ContentInfo *cms = parse_cms(db_column_blob(st, 0),
+						 db_column_bytes(st, 0));
 		for (size_t i = 0; cms && i < nc; i++)
 			if (cand[i] != to && sealed_has_recipient(cms, cand[i]))
 				add(out, n, cap - 1, cand[i]);
 		CMS_ContentInfo_free(cms);
 		add(out, n, cap, to);
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? 0 : rc;
+	db_reset(st);
+	db_clear_bindings(st);
+	return rc == DB_DONE ? 0 : rc;
 }
 
 int reseals_take(struct reseals *r, const struct case_state *c, uint64_t offer_idx, X509 *to,
@@ -232,12 +232,11 @@ int reseals_take(struct reseals *r, const struct case_state *c, uint64_t offer_i
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *st = r->put;
-		sqlite3_bind_blob(st, 1, texts[i]->sealed.data, (int)texts[i]->sealed.len,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, c->case_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)offer_idx);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)texts[i]->index);
+		struct db_stmt *st = r->put;
+		db_bind_blob(st, 1, texts[i]->sealed.data, (int)texts[i]->sealed.len);
+		db_bind_text(st, 2, c->case_id, -1);
+		db_bind_int64(st, 3, (int64_t)offer_idx);
+		db_bind_int64(st, 4, (int64_t)texts[i]->index);
 		int rc = run(st);
 		if (rc != 0)
 			return rc;
@@ -251,41 +250,41 @@ int reseals_missing(struct reseals *r, const char *case_id, uint64_t offer_idx, 
 	*n = 0;
 	if (listed)
 		*listed = 0;
-	sqlite3_stmt *st = r->count;
-	sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)offer_idx);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*n = (uint32_t)sqlite3_column_int64(st, 0);
-		rc = SQLITE_DONE;
+	struct db_stmt *st = r->count;
+	db_bind_text(st, 1, case_id, -1);
+	db_bind_int64(st, 2, (int64_t)offer_idx);
+	int rc = db_step(st);
+	if (rc == DB_ROW) {
+		*n = (uint32_t)db_column_int64(st, 0);
+		rc = DB_DONE;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE)
+	db_reset(st);
+	db_clear_bindings(st);
+	if (rc != DB_DONE)
 		return rc;
 	if (!list || !cap || !*n)
 		return 0;
 	st = r->list;
-	sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)offer_idx);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)cap);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *listed < cap)
-		list[(*listed)++] = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
+	db_bind_text(st, 1, case_id, -1);
+	db_bind_int64(st, 2, (int64_t)offer_idx);
+	db_bind_int64(st, 3, (int64_t)cap);
+	while ((rc = db_step(st)) == DB_ROW && *listed < cap)
+		list[(*listed)++] = (uint64_t)db_column_int64(st, 0);
+	db_reset(st);
+	db_clear_bindings(st);
+	return rc == DB_DONE || rc == DB_ROW ? 0 : rc;
 }
 
 int reseals_apply(struct reseals *r, const char *case_id, uint64_t offer_idx)
 {
-	sqlite3_bind_text(r->apply, 1, case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(r->apply, 2, (sqlite3_int64)offer_idx);
+	db_bind_text(r->apply, 1, case_id, -1);
+	db_bind_int64(r->apply, 2, (int64_t)offer_idx);
 	int rc = run(r->apply);
 	return rc ? rc : reseals_drop(r, case_id);
 }
 
 int reseals_drop(struct reseals *r, const char *case_id)
 {
-	sqlite3_bind_text(r->drop, 1, case_id, -1, SQLITE_STATIC);
+	db_bind_text(r->drop, 1, case_id, -1);
 	return run(r->drop);
 }

@@ -37,7 +37,7 @@
 #include <stdint.h>
 
 #include <openssl/x509.h>
-#include <sqlite3.h>
+#include "daemon/db.h"
 
 #include "daemon/casestate.h"
 #include "proto/vigil.pb-c.h"
@@ -48,7 +48,7 @@ struct reseals;
 #define RESEAL_TEXTS_MAX 256        /* texts in one Reseal */
 #define RESEAL_LIST_MAX 1000        /* missing indexes named in one answer */
 
-int reseals_open(sqlite3 *db, struct reseals **out, char *err, size_t err_len);
+int reseals_open(struct db *db, struct reseals **out, char *err, size_t err_len);
 void reseals_close(struct reseals **r);
 
 /*

@@ -18,25 +18,25 @@
 #include "proto/status.h"
 
 struct store {
-	sqlite3 *db;
+	struct db *db;
 	int lock_fd;              /* flock()ed: one relay per database */
 	char *path;
 	uint64_t size_at_open;    /* max(idx) + 1 */
 
 	/* Statements prepared once; the writer's once it runs. */
-	sqlite3_stmt *st_begin;
-	sqlite3_stmt *st_commit;
-	sqlite3_stmt *st_rollback;
-	sqlite3_stmt *st_find;
-	sqlite3_stmt *st_cert;
-	sqlite3_stmt *st_insert;
-	sqlite3_stmt *st_sealed;
-	sqlite3_stmt *st_erase_find;
-	sqlite3_stmt *st_erase_sealed;
-	sqlite3_stmt *st_erase_reseal;
-	sqlite3_stmt *st_erase_delivery;
-	sqlite3_stmt *st_erase_record;
-	sqlite3_stmt *st_erase_mark;
+	struct db_stmt *st_begin;
+	struct db_stmt *st_commit;
+	struct db_stmt *st_rollback;
+	struct db_stmt *st_find;
+	struct db_stmt *st_cert;
+	struct db_stmt *st_insert;
+	struct db_stmt *st_sealed;
+	struct db_stmt *st_erase_find;
+	struct db_stmt *st_erase_sealed;
+	struct db_stmt *st_erase_reseal;
+	struct db_stmt *st_erase_delivery;
+	struct db_stmt *st_erase_record;
+	struct db_stmt *st_erase_mark;
 
 	uint8_t cert_known[SHA256_LEN];  /* the certificate stored last, committed */
 	int cert_known_valid;
@@ -121,48 +121,46 @@ static const char schema_v7[] =
 	") WITHOUT ROWID;"
 	"CREATE INDEX reseals_idx ON reseals(idx);";
 
-static int exec(sqlite3 *db, const char *sql, char *err, size_t err_len)
+static int exec(struct db *db, const char *sql, char *err, size_t err_len)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, err_len, "%s", msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
+	if (db_exec(db, sql) != DB_OK) {
+		snprintf(err, err_len, "%s", db_errmsg(db));
 		return -1;
 	}
 	return 0;
 }
 
-static int query_int(sqlite3 *db, const char *sql, int64_t *out, char *err, size_t err_len)
+static int query_int(struct db *db, const char *sql, int64_t *out, char *err, size_t err_len)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		snprintf(err, err_len, "%s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
+	struct db_stmt *st = NULL;
+	int rc = db_prepare(db, sql, &st);
+	if (rc == DB_OK)
+		rc = db_step(st);
+	if (rc != DB_ROW) {
+		snprintf(err, err_len, "%s", db_errmsg(db));
+		db_finalize(st);
 		return -1;
 	}
-	*out = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	*out = db_column_type(st, 0) == DB_NULL ? -1 : db_column_int64(st, 0);
+	db_finalize(st);
 	return 0;
 }
 
-int store_prepare(struct store *s, sqlite3_stmt **st, const char *sql, char *err, size_t err_len)
+int store_prepare(struct store *s, struct db_stmt **st, const char *sql, char *err, size_t err_len)
 {
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+	if (db_prepare(s->db, sql, st) != DB_OK) {
 		snprintf(err, err_len, "%s: cannot prepare \"%s\": %s", s->path, sql,
-			 sqlite3_errmsg(s->db));
+			 db_errmsg(s->db));
 		return VG_EIO;
 	}
 	return VG_OK;
 }
 
-int store_step(sqlite3_stmt *st)
+int store_step(struct db_stmt *st)
 {
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : rc;
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_DONE ? 0 : rc;
 }
 
 /* Migration 1 -> 2, inside the caller's transaction: the tree of the
@@ -307,12 +305,9 @@ int store_open(const char *path, int init, struct store **out, char *err, size_t
 			 strerror(errno));
 		goto fail;
 	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
-		snprintf(err, err_len, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+	if (db_open_sqlite(path, 0, &s->db, err, err_len) != DB_OK)
 		goto fail;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3 *lite = db_sqlite(s->db);
 	int fresh;
 	int64_t version, ignored;
 	if (schema_probe(s, init, &fresh, &version, err, err_len) != 0)
@@ -323,7 +318,7 @@ int store_open(const char *path, int init, struct store **out, char *err, size_t
 		snprintf(err, err_len, "%s: %s; refusing to use or replace it", path, why);
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	sqlite3_busy_timeout(lite, STORE_BUSY_MS);
 	if (schema_check(s, fresh, version, err, err_len) != 0)
 		goto fail;
 	int64_t max_idx;
@@ -377,15 +372,15 @@ void store_close(struct store **sp)
 	struct store *s = *sp;
 	if (!s)
 		return;
-	sqlite3_stmt *sts[] = { s->st_begin, s->st_commit, s->st_rollback, s->st_find,
+	struct db_stmt *sts[] = { s->st_begin, s->st_commit, s->st_rollback, s->st_find,
 				s->st_cert, s->st_insert, s->st_sealed, s->st_erase_find,
 				s->st_erase_sealed, s->st_erase_reseal, s->st_erase_delivery,
 				s->st_erase_record,
 				s->st_erase_mark };
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
-		sqlite3_finalize(sts[i]);
-	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
-		log_err("closing %s: %s", s->path, sqlite3_errmsg(s->db));
+		db_finalize(sts[i]);
+	if (s->db && db_close(&s->db) != DB_OK)
+		log_err("closing %s: the database was still busy", s->path);
 	/* Closed only after SQLite has let go: closing any descriptor of the
 	 * file drops the process's POSIX locks on it. */
 	if (s->lock_fd >= 0)
@@ -400,7 +395,7 @@ const char *store_path(const struct store *s)
 	return s->path;
 }
 
-sqlite3 *store_db(struct store *s)
+struct db *store_db(struct store *s)
 {
 	return s->db;
 }
@@ -422,7 +417,7 @@ int store_commit(struct store *s)
 
 void store_rollback(struct store *s)
 {
-	if (!sqlite3_get_autocommit(s->db))
+	if (db_in_transaction(s->db))
 		store_step(s->st_rollback);
 	s->cert_known_valid = 0; /* its insert may have been rolled back */
 }
@@ -430,117 +425,117 @@ void store_rollback(struct store *s)
 int store_append(struct store *s, const struct store_entry *e)
 {
 	int rc;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	/* A pipelining client sends one certificate many times over: skip the
 	 * insert when it is the one stored last. */
 	if (!s->cert_known_valid || memcmp(s->cert_known, e->cert_sha256, SHA256_LEN) != 0) {
 		st = s->st_cert;
-		sqlite3_bind_blob(st, 1, e->cert_sha256, SHA256_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 2, e->cert_der, (int)e->cert_der_len, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, e->author, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, e->received_at_ms);
+		db_bind_blob(st, 1, e->cert_sha256, SHA256_LEN);
+		db_bind_blob(st, 2, e->cert_der, (int)e->cert_der_len);
+		db_bind_text(st, 3, e->author, -1);
+		db_bind_int64(st, 4, e->received_at_ms);
 		if ((rc = store_step(st)) != 0)
 			return rc;
 		memcpy(s->cert_known, e->cert_sha256, SHA256_LEN);
 		s->cert_known_valid = 1;
 	}
 	st = s->st_insert;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)e->index);
-	sqlite3_bind_int64(st, 2, e->received_at_ms);
-	sqlite3_bind_blob(st, 3, e->cert_sha256, SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 4, e->record_id, RECORD_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, e->case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, e->author, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 7, e->record, (int)e->record_len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 8, e->sig, (int)e->sig_len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 9, e->leaf_hash, SHA256_LEN, SQLITE_STATIC);
+	db_bind_int64(st, 1, (int64_t)e->index);
+	db_bind_int64(st, 2, e->received_at_ms);
+	db_bind_blob(st, 3, e->cert_sha256, SHA256_LEN);
+	db_bind_blob(st, 4, e->record_id, RECORD_ID_LEN);
+	db_bind_text(st, 5, e->case_id, -1);
+	db_bind_text(st, 6, e->author, -1);
+	db_bind_blob(st, 7, e->record, (int)e->record_len);
+	db_bind_blob(st, 8, e->sig, (int)e->sig_len);
+	db_bind_blob(st, 9, e->leaf_hash, SHA256_LEN);
 	if ((rc = store_step(st)) != 0 || !e->sealed_len)
 		return rc;
 	st = s->st_sealed;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)e->index);
-	sqlite3_bind_blob(st, 2, e->sealed, (int)e->sealed_len, SQLITE_STATIC);
+	db_bind_int64(st, 1, (int64_t)e->index);
+	db_bind_blob(st, 2, e->sealed, (int)e->sealed_len);
 	return store_step(st);
 }
 
 int store_find(struct store *s, const uint8_t *record_id, struct store_entry *e, int *found)
 {
-	sqlite3_stmt *st = s->st_find;
+	struct db_stmt *st = s->st_find;
 	*found = 0;
-	sqlite3_bind_blob(st, 1, record_id, RECORD_ID_LEN, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? 0 : rc;
+	db_bind_blob(st, 1, record_id, RECORD_ID_LEN);
+	int rc = db_step(st);
+	if (rc != DB_ROW) {
+		db_reset(st);
+		return rc == DB_DONE ? 0 : rc;
 	}
 	memset(e, 0, sizeof(*e));
-	e->index = (uint64_t)sqlite3_column_int64(st, 0);
-	e->received_at_ms = sqlite3_column_int64(st, 1);
-	if (sqlite3_column_bytes(st, 2) == SHA256_LEN)
-		e->leaf_hash = sqlite3_column_blob(st, 2);
-	e->record = sqlite3_column_blob(st, 3);
-	e->record_len = (size_t)sqlite3_column_bytes(st, 3);
-	e->sig = sqlite3_column_blob(st, 4);
-	e->sig_len = (size_t)sqlite3_column_bytes(st, 4);
-	if (sqlite3_column_bytes(st, 5) == SHA256_LEN)
-		e->cert_sha256 = sqlite3_column_blob(st, 5);
-	e->cert_der = sqlite3_column_blob(st, 6);
-	e->cert_der_len = (size_t)sqlite3_column_bytes(st, 6);
+	e->index = (uint64_t)db_column_int64(st, 0);
+	e->received_at_ms = db_column_int64(st, 1);
+	if (db_column_bytes(st, 2) == SHA256_LEN)
+		e->leaf_hash = db_column_blob(st, 2);
+	e->record = db_column_blob(st, 3);
+	e->record_len = (size_t)db_column_bytes(st, 3);
+	e->sig = db_column_blob(st, 4);
+	e->sig_len = (size_t)db_column_bytes(st, 4);
+	if (db_column_bytes(st, 5) == SHA256_LEN)
+		e->cert_sha256 = db_column_blob(st, 5);
+	e->cert_der = db_column_blob(st, 6);
+	e->cert_der_len = (size_t)db_column_bytes(st, 6);
 	*found = 1;
 	return 0;
 }
 
 void store_find_end(struct store *s)
 {
-	sqlite3_reset(s->st_find);
+	db_reset(s->st_find);
 }
 
 int store_erase_lookup(struct store *s, const uint8_t *record_id, struct store_erasable *out,
 		       int *found)
 {
-	sqlite3_stmt *st = s->st_erase_find;
+	struct db_stmt *st = s->st_erase_find;
 	*found = 0;
 	memset(out, 0, sizeof(*out));
-	sqlite3_bind_blob(st, 1, record_id, RECORD_ID_LEN, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		out->index = (uint64_t)sqlite3_column_int64(st, 0);
-		const unsigned char *c = sqlite3_column_text(st, 1);
+	db_bind_blob(st, 1, record_id, RECORD_ID_LEN);
+	int rc = db_step(st);
+	if (rc == DB_ROW) {
+		out->index = (uint64_t)db_column_int64(st, 0);
+		const char *c = db_column_text(st, 1);
 		snprintf(out->case_id, sizeof(out->case_id), "%s", c ? (const char *)c : "");
-		out->has_sealed = sqlite3_column_int(st, 2);
-		out->erased = sqlite3_column_int(st, 3);
-		out->keeps = record_is_erasure(sqlite3_column_blob(st, 4),
-					       (size_t)sqlite3_column_bytes(st, 4));
+		out->has_sealed = db_column_int(st, 2);
+		out->erased = db_column_int(st, 3);
+		out->keeps = record_is_erasure(db_column_blob(st, 4),
+					       (size_t)db_column_bytes(st, 4));
 		*found = 1;
-		rc = SQLITE_DONE;
+		rc = DB_DONE;
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : rc;
+	db_reset(st);
+	return rc == DB_DONE ? 0 : rc;
 }
 
 int store_erase(struct store *s, uint64_t index, int whole_record, uint64_t by_index,
 		int64_t at_ms)
 {
 	int rc;
-	sqlite3_bind_int64(s->st_erase_sealed, 1, (sqlite3_int64)index);
+	db_bind_int64(s->st_erase_sealed, 1, (int64_t)index);
 	if ((rc = store_step(s->st_erase_sealed)) != 0)
 		return rc;
-	sqlite3_bind_int64(s->st_erase_reseal, 1, (sqlite3_int64)index);
+	db_bind_int64(s->st_erase_reseal, 1, (int64_t)index);
 	if ((rc = store_step(s->st_erase_reseal)) != 0)
 		return rc;
 	if (whole_record) {
-		sqlite3_bind_int64(s->st_erase_record, 1, (sqlite3_int64)index);
+		db_bind_int64(s->st_erase_record, 1, (int64_t)index);
 		if ((rc = store_step(s->st_erase_record)) != 0)
 			return rc;
 		/* An erased alert is delivered no more: there is no record left
 		 * to verify. */
-		sqlite3_bind_int64(s->st_erase_delivery, 1, (sqlite3_int64)index);
+		db_bind_int64(s->st_erase_delivery, 1, (int64_t)index);
 		if ((rc = store_step(s->st_erase_delivery)) != 0)
 			return rc;
 	}
-	sqlite3_stmt *st = s->st_erase_mark;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
-	sqlite3_bind_int(st, 2, whole_record ? STORE_ERASED_RECORD : STORE_ERASED_CONTENT);
-	sqlite3_bind_int64(st, 3, at_ms);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)by_index);
+	struct db_stmt *st = s->st_erase_mark;
+	db_bind_int64(st, 1, (int64_t)index);
+	db_bind_int64(st, 2, whole_record ? STORE_ERASED_RECORD : STORE_ERASED_CONTENT);
+	db_bind_int64(st, 3, at_ms);
+	db_bind_int64(st, 4, (int64_t)by_index);
 	return store_step(st);
 }

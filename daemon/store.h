@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include "daemon/db.h"
 
 #include "proto/record.h"
 
@@ -83,17 +83,17 @@ void store_close(struct store **s);
 const char *store_path(const struct store *s);
 
 /* The connection, for the modules that share it (logtree.c, cases.c). */
-sqlite3 *store_db(struct store *s);
+struct db *store_db(struct store *s);
 
 /* The number of entries the log held when it was opened. */
 uint64_t store_size(const struct store *s);
 
 /* Prepares a statement for the life of the store (finalized by its user). */
-int store_prepare(struct store *s, sqlite3_stmt **st, const char *sql, char *err,
+int store_prepare(struct store *s, struct db_stmt **st, const char *sql, char *err,
 		  size_t err_len);
 
 /* Steps a statement that returns no row and resets it. */
-int store_step(sqlite3_stmt *st);
+int store_step(struct db_stmt *st);
 
 /* BEGIN IMMEDIATE, COMMIT. */
 int store_begin(struct store *s);

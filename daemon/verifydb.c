@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include <openssl/x509.h>
-#include <sqlite3.h>
+#include "daemon/db.h"
 
 #include "daemon/store.h"
 #include "proto/merkle.h"
@@ -14,14 +14,14 @@
 #include "proto/status.h"
 
 struct audit {
-	sqlite3 *db;
-	sqlite3_stmt *node;
+	struct db *db;
+	struct db_stmt *node;
 	FILE *out;
 	char problem[512];
 	/* The certificate of the previous entry, reused while it repeats. */
 	uint8_t cert_fp[SHA256_LEN];
 	EVP_PKEY *cert_key;
-	sqlite3_stmt *cert;
+	struct db_stmt *cert;
 	/* The members' encryption certificates, from the relay's MemberKey
 	 * entries as the audit reaches them (the latest of each member). */
 	X509 *keys[4096];
@@ -29,18 +29,18 @@ struct audit {
 	size_t n_keys;
 	/* Corrections: each Correction entry's row in `corrections` names the
 	 * original its record's target_id resolves to. */
-	sqlite3_stmt *corr_row;    /* target_idx of a correction entry */
-	sqlite3_stmt *by_id;       /* an entry by record id */
+	struct db_stmt *corr_row;    /* target_idx of a correction entry */
+	struct db_stmt *by_id;       /* an entry by record id */
 	uint64_t n_corrections;
 };
 
 /* The corrections row of entry idx: its target_idx, or -1 without one. */
 static int64_t corrects(struct audit *a, uint64_t idx)
 {
-	sqlite3_bind_int64(a->corr_row, 1, (sqlite3_int64)idx);
-	int64_t t = sqlite3_step(a->corr_row) == SQLITE_ROW ? sqlite3_column_int64(a->corr_row, 0)
+	db_bind_int64(a->corr_row, 1, (int64_t)idx);
+	int64_t t = db_step(a->corr_row) == DB_ROW ? db_column_int64(a->corr_row, 0)
 							     : -1;
-	sqlite3_reset(a->corr_row);
+	db_reset(a->corr_row);
 	return t;
 }
 
@@ -54,14 +54,13 @@ static const char *check_correction(struct audit *a, uint64_t idx, const Vigil__
 	int64_t row = corrects(a, idx);
 	if (row < 0)
 		return "a correction without its row in corrections";
-	sqlite3_bind_blob(a->by_id, 1, r->correction->target_id.data, RECORD_ID_LEN,
-			  SQLITE_STATIC);
+	db_bind_blob(a->by_id, 1, r->correction->target_id.data, RECORD_ID_LEN);
 	const char *why = NULL;
-	if (sqlite3_step(a->by_id) != SQLITE_ROW) {
+	if (db_step(a->by_id) != DB_ROW) {
 		why = "a correction of a record the log does not have";
 	} else {
-		uint64_t named = (uint64_t)sqlite3_column_int64(a->by_id, 0);
-		const unsigned char *cid = sqlite3_column_text(a->by_id, 1);
+		uint64_t named = (uint64_t)db_column_int64(a->by_id, 0);
+		const char *cid = db_column_text(a->by_id, 1);
 		int64_t original = corrects(a, named);
 		if (original < 0)
 			original = (int64_t)named;
@@ -70,7 +69,7 @@ static const char *check_correction(struct audit *a, uint64_t idx, const Vigil__
 		else if (original != row)
 			why = "its row in corrections names another original than its record";
 	}
-	sqlite3_reset(a->by_id);
+	db_reset(a->by_id);
 	return why;
 }
 
@@ -126,25 +125,24 @@ static int resealed_ok(const struct audit *a, CMS_ContentInfo *cms, char *why, s
  * to member keys the log holds.  0, or 1 with the problem. */
 static int check_sealed(struct audit *a)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(a->db, "SELECT s.idx, s.cms, e.record FROM sealed s LEFT JOIN "
-				      "entries e ON e.idx = s.idx ORDER BY s.idx", -1, &st,
-			       NULL) != SQLITE_OK) {
+	struct db_stmt *st;
+	if (db_prepare(a->db, "SELECT s.idx, s.cms, e.record FROM sealed s LEFT JOIN "
+				      "entries e ON e.idx = s.idx ORDER BY s.idx", &st) != DB_OK) {
 		snprintf(a->problem, sizeof(a->problem), "reading sealed texts: %s",
-			 sqlite3_errmsg(a->db));
+			 db_errmsg(a->db));
 		return 1;
 	}
 	int bad = 0;
-	while (!bad && sqlite3_step(st) == SQLITE_ROW) {
-		long long idx = sqlite3_column_int64(st, 0);
+	while (!bad && db_step(st) == DB_ROW) {
+		long long idx = db_column_int64(st, 0);
 		char why[256] = "";
 		Vigil__V1__Record *r = vigil__v1__record__unpack(
-			NULL, (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 2));
+			NULL, (size_t)db_column_bytes(st, 2), db_column_blob(st, 2));
 		const Vigil__V1__SealedText *t = r ? record_sealed_text(r, NULL, NULL) : NULL;
 		CMS_ContentInfo *cms = NULL;
 		if (!t) {
 			snprintf(why, sizeof(why), "a sealed text is stored, but its record seals none");
-		} else if (sealed_check(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+		} else if (sealed_check(db_column_blob(st, 1), (size_t)db_column_bytes(st, 1),
 					&cms, why, sizeof(why)) == VG_OK) {
 			X509 *readers[SEALED_READERS_MAX];
 			size_t n = 0;
@@ -171,7 +169,7 @@ static int check_sealed(struct audit *a)
 			bad = 1;
 		}
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return bad;
 }
 
@@ -193,16 +191,16 @@ static int check_node(void *ctx, unsigned level, uint64_t index, const uint8_t h
 	struct audit *a = ctx;
 	if (level == 0)
 		return 0;
-	sqlite3_bind_int(a->node, 1, (int)level);
-	sqlite3_bind_int64(a->node, 2, (sqlite3_int64)index);
-	int rc = sqlite3_step(a->node);
-	int ok = rc == SQLITE_ROW && sqlite3_column_bytes(a->node, 0) == SHA256_LEN &&
-		 memcmp(sqlite3_column_blob(a->node, 0), hash, SHA256_LEN) == 0;
-	sqlite3_reset(a->node);
+	db_bind_int64(a->node, 1, (int)level);
+	db_bind_int64(a->node, 2, (int64_t)index);
+	int rc = db_step(a->node);
+	int ok = rc == DB_ROW && db_column_bytes(a->node, 0) == SHA256_LEN &&
+		 memcmp(db_column_blob(a->node, 0), hash, SHA256_LEN) == 0;
+	db_reset(a->node);
 	if (!ok) {
 		snprintf(a->problem, sizeof(a->problem), "tree node (level %u, index %llu): %s",
 			 level, (unsigned long long)index,
-			 rc == SQLITE_ROW ? "does not match the entries" : "missing");
+			 rc == DB_ROW ? "does not match the entries" : "missing");
 		return 1;
 	}
 	return 0;
@@ -215,12 +213,12 @@ static EVP_PKEY *cert_key(struct audit *a, const uint8_t fp[SHA256_LEN], const c
 		return a->cert_key;
 	EVP_PKEY_free(a->cert_key);
 	a->cert_key = NULL;
-	sqlite3_bind_blob(a->cert, 1, fp, SHA256_LEN, SQLITE_STATIC);
+	db_bind_blob(a->cert, 1, fp, SHA256_LEN);
 	EVP_PKEY *k = NULL;
 	const char *reason = "its certificate is not in the database";
-	if (sqlite3_step(a->cert) == SQLITE_ROW) {
-		const unsigned char *der = sqlite3_column_blob(a->cert, 0);
-		int n = sqlite3_column_bytes(a->cert, 0);
+	if (db_step(a->cert) == DB_ROW) {
+		const unsigned char *der = db_column_blob(a->cert, 0);
+		int n = db_column_bytes(a->cert, 0);
 		uint8_t h[SHA256_LEN];
 		unsigned int hl;
 		reason = "its stored certificate does not hash to the entry's fingerprint";
@@ -234,7 +232,7 @@ static EVP_PKEY *cert_key(struct audit *a, const uint8_t fp[SHA256_LEN], const c
 			}
 		}
 	}
-	sqlite3_reset(a->cert);
+	db_reset(a->cert);
 	if (k) {
 		memcpy(a->cert_fp, fp, SHA256_LEN);
 		a->cert_key = k;
@@ -247,19 +245,18 @@ static EVP_PKEY *cert_key(struct audit *a, const uint8_t fp[SHA256_LEN], const c
 static int load_checkpoints(struct audit *a, const struct note_verifier *v,
 			    struct ckpt_row **rows, size_t *n)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	*rows = NULL;
 	*n = 0;
 	size_t cap = 0;
-	if (sqlite3_prepare_v2(a->db, "SELECT id, size, root, note FROM checkpoints ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (db_prepare(a->db, "SELECT id, size, root, note FROM checkpoints ORDER BY id", &st) != DB_OK)
 		return 2;
 	int rc = 0;
-	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-		long long id = sqlite3_column_int64(st, 0);
-		uint64_t size = (uint64_t)sqlite3_column_int64(st, 1);
-		const char *note = (const char *)sqlite3_column_text(st, 3);
-		size_t len = (size_t)sqlite3_column_bytes(st, 3), text_len;
+	while (rc == 0 && db_step(st) == DB_ROW) {
+		long long id = db_column_int64(st, 0);
+		uint64_t size = (uint64_t)db_column_int64(st, 1);
+		const char *note = db_column_text(st, 3);
+		size_t len = (size_t)db_column_bytes(st, 3), text_len;
 		struct checkpoint c;
 		if (note_open(note, len, v, &text_len) != VG_OK) {
 			snprintf(a->problem, sizeof(a->problem),
@@ -268,8 +265,8 @@ static int load_checkpoints(struct audit *a, const struct note_verifier *v,
 			rc = 1;
 		} else if (checkpoint_parse(note, text_len, &c) != VG_OK ||
 			   strcmp(c.origin, v->name) != 0 || c.size != size ||
-			   sqlite3_column_bytes(st, 2) != SHA256_LEN ||
-			   memcmp(c.root, sqlite3_column_blob(st, 2), SHA256_LEN) != 0) {
+			   db_column_bytes(st, 2) != SHA256_LEN ||
+			   memcmp(c.root, db_column_blob(st, 2), SHA256_LEN) != 0) {
 			snprintf(a->problem, sizeof(a->problem),
 				 "checkpoint %lld (size %llu): the signed note does not match its "
 				 "stored size and root", id, (unsigned long long)size);
@@ -290,7 +287,7 @@ static int load_checkpoints(struct audit *a, const struct note_verifier *v,
 			(*n)++;
 		}
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	if (rc == 0)
 		qsort(*rows, *n, sizeof(**rows), cmp_ckpt);
 	return rc;
@@ -321,15 +318,15 @@ static int check_roots(struct audit *a, const struct merkle_frontier *f,
 /* NULL when the entry by (after idx) is an Erasure record, as written by
  * the relay, that names idx (as a whole record when whole); else why not.
  * (The Erasure entry's own signature is checked when the audit reaches it.) */
-static const char *erasure_says(sqlite3_stmt *st, uint64_t idx, int64_t by, int whole)
+static const char *erasure_says(struct db_stmt *st, uint64_t idx, int64_t by, int whole)
 {
 	const char *why = "marked erased, but no Erasure entry after it names it";
 	if (by <= (int64_t)idx)
 		return why;
-	sqlite3_bind_int64(st, 1, by);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, by);
+	if (db_step(st) == DB_ROW) {
 		Vigil__V1__Record *r = vigil__v1__record__unpack(
-			NULL, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 0));
+			NULL, (size_t)db_column_bytes(st, 0), db_column_blob(st, 0));
 		if (r && r->body_case == VIGIL__V1__RECORD__BODY_ERASURE &&
 		    (!whole || r->erasure->whole_record)) {
 			for (size_t i = 0; i < r->erasure->n_indexes; i++)
@@ -338,7 +335,7 @@ static const char *erasure_says(sqlite3_stmt *st, uint64_t idx, int64_t by, int 
 		}
 		vigil__v1__record__free_unpacked(r, NULL);
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return why;
 }
 
@@ -348,7 +345,7 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 	memset(&a, 0, sizeof(a));
 	a.out = out;
 	struct note_verifier v;
-	sqlite3_stmt *st = NULL, *erasure = NULL;
+	struct db_stmt *st = NULL, *erasure = NULL;
 	uint64_t n_erased[2] = { 0, 0 };   /* sealed texts, records */
 	struct ckpt_row *rows = NULL;
 	size_t n_rows = 0, next_row = 0;
@@ -357,28 +354,26 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 		fprintf(out, "the checkpoint key is not an Ed25519 key\n");
 		return 2;
 	}
-	if (sqlite3_open_v2(path, &a.db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		fprintf(out, "%s: %s\n", path, sqlite3_errmsg(a.db));
+	char open_err[512];
+	if (db_open_sqlite(path, 1, &a.db, open_err, sizeof(open_err)) != DB_OK) {
+		fprintf(out, "%s\n", open_err);
 		goto out;
 	}
 	/* One snapshot for the whole audit. */
-	if (sqlite3_exec(a.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(a.db, "SELECT hash FROM tree WHERE level=? AND idx=?", -1, &a.node,
-			       NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(a.db, "SELECT der FROM certs WHERE fp=?", -1, &a.cert, NULL) !=
-		    SQLITE_OK ||
-	    sqlite3_prepare_v2(a.db, "SELECT e.idx, e.type, e.received_at_ms, e.cert_fp, e.record,"
+	if (db_exec(a.db, "BEGIN") != DB_OK ||
+	    db_prepare(a.db, "SELECT hash FROM tree WHERE level=? AND idx=?", &a.node) != DB_OK ||
+	    db_prepare(a.db, "SELECT der FROM certs WHERE fp=?", &a.cert) !=
+		    DB_OK ||
+	    db_prepare(a.db, "SELECT e.idx, e.type, e.received_at_ms, e.cert_fp, e.record,"
 			       " e.signature, e.leaf_hash, coalesce(x.what, 0), x.by_idx FROM entries e"
-			       " LEFT JOIN erased x ON x.idx = e.idx ORDER BY e.idx", -1, &st,
-			       NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(a.db, "SELECT record FROM entries WHERE idx=?", -1, &erasure,
-			       NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(a.db, "SELECT target_idx FROM corrections WHERE idx=?", -1,
-			       &a.corr_row, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(a.db, "SELECT idx, case_id FROM entries WHERE record_id=?", -1,
-			       &a.by_id, NULL) != SQLITE_OK) {
+			       " LEFT JOIN erased x ON x.idx = e.idx ORDER BY e.idx", &st) != DB_OK ||
+	    db_prepare(a.db, "SELECT record FROM entries WHERE idx=?", &erasure) != DB_OK ||
+	    db_prepare(a.db, "SELECT target_idx FROM corrections WHERE idx=?",
+			       &a.corr_row) != DB_OK ||
+	    db_prepare(a.db, "SELECT idx, case_id FROM entries WHERE record_id=?",
+			       &a.by_id) != DB_OK) {
 		fprintf(out, "%s: not a vigil database of schema %d: %s\n", path,
-			STORE_SCHEMA_VERSION, sqlite3_errmsg(a.db));
+			STORE_SCHEMA_VERSION, db_errmsg(a.db));
 		goto out;
 	}
 	result = load_checkpoints(&a, &v, &rows, &n_rows);
@@ -390,13 +385,13 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 	if (check_roots(&a, &f, rows, n_rows, &next_row) != 0)
 		goto report;
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
-		const uint8_t *fp = sqlite3_column_blob(st, 3);
-		const uint8_t *rec = sqlite3_column_blob(st, 4);
-		const uint8_t *sig = sqlite3_column_blob(st, 5);
-		size_t rec_len = (size_t)sqlite3_column_bytes(st, 4);
-		size_t sig_len = (size_t)sqlite3_column_bytes(st, 5);
+	while ((rc = db_step(st)) == DB_ROW) {
+		uint64_t idx = (uint64_t)db_column_int64(st, 0);
+		const uint8_t *fp = db_column_blob(st, 3);
+		const uint8_t *rec = db_column_blob(st, 4);
+		const uint8_t *sig = db_column_blob(st, 5);
+		size_t rec_len = (size_t)db_column_bytes(st, 4);
+		size_t sig_len = (size_t)db_column_bytes(st, 5);
 		const char *why = NULL;
 		uint8_t leaf_hash[SHA256_LEN];
 		if (idx != f.size) {
@@ -404,35 +399,35 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 				 (unsigned long long)f.size);
 			goto report;
 		}
-		int what = sqlite3_column_int(st, 7);
+		int what = db_column_int(st, 7);
 		if (what)
 			n_erased[what == STORE_ERASED_RECORD]++;
-		if (sqlite3_column_int(st, 1) != ENTRY_SIGNED_RECORD || !fp ||
-		    sqlite3_column_bytes(st, 3) != SHA256_LEN ||
-		    sqlite3_column_bytes(st, 6) != SHA256_LEN) {
+		if (db_column_int(st, 1) != ENTRY_SIGNED_RECORD || !fp ||
+		    db_column_bytes(st, 3) != SHA256_LEN ||
+		    db_column_bytes(st, 6) != SHA256_LEN) {
 			why = "malformed row";
 		} else if (what) {
 			/* Erased: only a signed Erasure entry after it may say so;
 			 * an erased record keeps nothing to hash but its leaf. */
-			why = erasure_says(erasure, idx, sqlite3_column_int64(st, 8),
+			why = erasure_says(erasure, idx, db_column_int64(st, 8),
 					   what == STORE_ERASED_RECORD);
-			memcpy(leaf_hash, sqlite3_column_blob(st, 6), SHA256_LEN);
+			memcpy(leaf_hash, db_column_blob(st, 6), SHA256_LEN);
 			if (!why && what == STORE_ERASED_RECORD && (rec_len || sig_len))
 				why = "marked erased, but its record is still there";
 		}
-		if (!why && what != STORE_ERASED_RECORD && sqlite3_column_int(st, 1) ==
-			ENTRY_SIGNED_RECORD && fp && sqlite3_column_bytes(st, 3) == SHA256_LEN &&
-			sqlite3_column_bytes(st, 6) == SHA256_LEN) {
+		if (!why && what != STORE_ERASED_RECORD && db_column_int(st, 1) ==
+			ENTRY_SIGNED_RECORD && fp && db_column_bytes(st, 3) == SHA256_LEN &&
+			db_column_bytes(st, 6) == SHA256_LEN) {
 			uint8_t *leaf;
 			size_t leaf_len;
-			if (entry_leaf_encode(sqlite3_column_int64(st, 2), fp, rec, rec_len, sig,
+			if (entry_leaf_encode(db_column_int64(st, 2), fp, rec, rec_len, sig,
 					      sig_len, &leaf, &leaf_len) != VG_OK) {
 				why = "cannot encode its leaf";
 			} else {
 				merkle_leaf_hash(leaf, leaf_len, leaf_hash);
 				free(leaf);
 				EVP_PKEY *k = NULL;
-				if (memcmp(leaf_hash, sqlite3_column_blob(st, 6), SHA256_LEN) != 0)
+				if (memcmp(leaf_hash, db_column_blob(st, 6), SHA256_LEN) != 0)
 					why = "its contents do not hash to its stored leaf hash";
 				else
 					k = cert_key(&a, fp, &why); /* sets why when NULL */
@@ -455,8 +450,8 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 		if (check_roots(&a, &f, rows, n_rows, &next_row) != 0)
 			goto report;
 	}
-	if (rc != SQLITE_DONE) {
-		snprintf(a.problem, sizeof(a.problem), "reading entries: %s", sqlite3_errmsg(a.db));
+	if (rc != DB_DONE) {
+		snprintf(a.problem, sizeof(a.problem), "reading entries: %s", db_errmsg(a.db));
 		goto report;
 	}
 	if (next_row < n_rows) {
@@ -468,14 +463,13 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 	if (check_sealed(&a) != 0)
 		goto report;
 	/* No row without its Correction (one erased whole keeps its row). */
-	sqlite3_stmt *rows_left = NULL;
+	struct db_stmt *rows_left = NULL;
 	int64_t n_rows_left = -1;
-	if (sqlite3_prepare_v2(a.db, "SELECT count(*) FROM corrections k LEFT JOIN erased x ON "
-			       "x.idx = k.idx WHERE coalesce(x.what, 0) < 2", -1, &rows_left,
-			       NULL) == SQLITE_OK &&
-	    sqlite3_step(rows_left) == SQLITE_ROW)
-		n_rows_left = sqlite3_column_int64(rows_left, 0);
-	sqlite3_finalize(rows_left);
+	if (db_prepare(a.db, "SELECT count(*) FROM corrections k LEFT JOIN erased x ON "
+			       "x.idx = k.idx WHERE coalesce(x.what, 0) < 2", &rows_left) == DB_OK &&
+	    db_step(rows_left) == DB_ROW)
+		n_rows_left = db_column_int64(rows_left, 0);
+	db_finalize(rows_left);
 	if (n_rows_left != (int64_t)a.n_corrections) {
 		snprintf(a.problem, sizeof(a.problem), "corrections: %lld rows for %llu Correction "
 			 "entries", (long long)n_rows_left, (unsigned long long)a.n_corrections);
@@ -496,15 +490,15 @@ report:
 	fprintf(out, "%s\n", a.problem[0] ? a.problem : "cannot read the database");
 out:
 	free(rows);
-	sqlite3_finalize(st);
-	sqlite3_finalize(erasure);
-	sqlite3_finalize(a.node);
-	sqlite3_finalize(a.cert);
-	sqlite3_finalize(a.corr_row);
-	sqlite3_finalize(a.by_id);
+	db_finalize(st);
+	db_finalize(erasure);
+	db_finalize(a.node);
+	db_finalize(a.cert);
+	db_finalize(a.corr_row);
+	db_finalize(a.by_id);
 	EVP_PKEY_free(a.cert_key);
 	for (size_t i = 0; i < a.n_keys; i++)
 		X509_free(a.keys[i]);
-	sqlite3_close(a.db);
+	db_close(&a.db);
 	return result;
 }

@@ -137,11 +137,11 @@ static int append_relay_record(struct writer *w, Vigil__V1__Record *r, int64_t n
 	a->record_len = vigil__v1__record__get_packed_size(r);
 	a->record = malloc(a->record_len);
 	if (!a->record)
-		return SQLITE_NOMEM;
+		return DB_NOMEM;
 	vigil__v1__record__pack(r, a->record);
 	uint8_t *leaf = NULL;
 	size_t leaf_len = 0;
-	int rc = SQLITE_ERROR;
+	int rc = DB_ERROR;
 	if (record_sign(w->cfg.relay_key, a->record, a->record_len, &a->sig, &a->sig_len) ==
 		    VG_OK &&
 	    entry_leaf_encode(now, w->relay_cert_sha256, a->record, a->record_len, a->sig,
@@ -189,13 +189,13 @@ static int append_erasure(struct writer *w, Vigil__V1__Erasure *ea, const char *
 {
 	struct writer_alert *a = calloc(1, sizeof(*a));
 	if (!a)
-		return SQLITE_NOMEM;
+		return DB_NOMEM;
 	a->erasure = 1;
 	struct watch_event *ev = &a->ev;
 	snprintf(ev->case_id, sizeof(ev->case_id), "%s", case_id);
 	for (size_t i = 0; i < ea->n_recipients && i < WATCH_MAX_RECIPIENTS; i++)
 		snprintf(ev->recipients[ev->n_recipients++], CASE_ORG_LEN, "%s", ea->recipients[i]);
-	int rc = RAND_bytes(ev->alert_id, RECORD_ID_LEN) == 1 ? 0 : SQLITE_ERROR;
+	int rc = RAND_bytes(ev->alert_id, RECORD_ID_LEN) == 1 ? 0 : DB_ERROR;
 	Vigil__V1__Record r = VIGIL__V1__RECORD__INIT;
 	r.record_id.data = ev->alert_id;
 	r.record_id.len = RECORD_ID_LEN;
@@ -384,7 +384,7 @@ static int reseal_job(struct writer *w, struct writer_job *j)
 	j->reseal_taken = (uint32_t)m->n_texts;
 	j->reseal_list = malloc(RESEAL_LIST_MAX * sizeof(*j->reseal_list));
 	if (!j->reseal_list)
-		return SQLITE_NOMEM;
+		return DB_NOMEM;
 	return reseals_missing(w->reseals, c.case_id, offer_idx, &j->reseal_missing, j->reseal_list,
 			       RESEAL_LIST_MAX, &j->n_reseal_list);
 }
@@ -506,11 +506,11 @@ static void storage_failed(struct writer *w, int rc, const char *what)
 			log_err("%s: storage failed (%s) while writing %s: no more writes are "
 				"accepted this run; reads go on; stop the relay and check the disk "
 				"and the database (vigild --verify-db)", store_path(w->store),
-				sqlite3_errstr(rc), what);
+				db_errstr(rc), what);
 		else
 			log_err("%s: writes failing (%s) while writing %s; submissions are "
 				"answered UNAVAILABLE, retrying with backoff", store_path(w->store),
-				sqlite3_errstr(rc), what);
+				db_errstr(rc), what);
 	}
 	uv_mutex_lock(&w->mu);
 	w->stats.storage_failures = w->health.total;
@@ -539,9 +539,9 @@ static void fail_batch(struct writer *w, struct writer_job *batch, int rc)
 	char why[160];
 	if (w->health.fatal)
 		snprintf(why, sizeof(why), "storage failed (%s); the relay accepts no writes until "
-			 "it is restarted", sqlite3_errstr(w->health.failing));
+			 "it is restarted", db_errstr(w->health.failing));
 	else
-		snprintf(why, sizeof(why), "storage failure: %s", sqlite3_errstr(rc));
+		snprintf(why, sizeof(why), "storage failure: %s", db_errstr(rc));
 	for (struct writer_job *j = batch; j; j = j->next) {
 		j->status = VG_EIO;
 		j->duplicate = 0;
@@ -560,7 +560,7 @@ static int query_job(struct writer *w, struct writer_job *j)
 {
 	j->result = calloc(1, sizeof(*j->result));
 	if (!j->result)
-		return SQLITE_NOMEM;
+		return DB_NOMEM;
 	int rc = cases_query(w->cases, (enum case_query)j->query, j->query_case_id, j->author,
 			     j->role, &j->page, now_ms(), j->result, j->why, sizeof(j->why));
 	if (rc == VG_EIO)
@@ -724,7 +724,7 @@ static int append_alert(struct writer *w, const struct watch_event *ev,
 {
 	struct writer_alert *a = calloc(1, sizeof(*a));
 	if (!a)
-		return SQLITE_NOMEM;
+		return DB_NOMEM;
 	uint8_t record_id[RECORD_ID_LEN];
 	/* The first entry of an alert carries its id; later stages their own. */
 	if (ev->first)
@@ -766,7 +766,7 @@ static int append_alert(struct writer *w, const struct watch_event *ev,
 	return 0;
 fail:
 	writer_alerts_free(a);
-	return SQLITE_ERROR;
+	return DB_ERROR;
 }
 
 /*
@@ -866,7 +866,7 @@ static void write_alerts(struct writer *w)
 		uint8_t new_id[RECORD_ID_LEN];
 		struct watch_event ev;
 		if (RAND_bytes(new_id, sizeof(new_id)) != 1) {
-			rc = SQLITE_ERROR;
+			rc = DB_ERROR;
 			break;
 		}
 		int got = cases_watchdog(w->cases, now, new_id, &ev);
@@ -1131,7 +1131,7 @@ static int append_member_key(struct writer *w, const char *org, const uint8_t *d
 {
 	uint8_t id[RECORD_ID_LEN];
 	if (RAND_bytes(id, sizeof(id)) != 1)
-		return SQLITE_ERROR;
+		return DB_ERROR;
 	char case_id[RECORD_CASE_ID_MAX + 1];
 	snprintf(case_id, sizeof(case_id), "%s/members", w->cfg.relay_org);
 	Vigil__V1__MemberKey mk = VIGIL__V1__MEMBER_KEY__INIT;
@@ -1146,23 +1146,23 @@ static int append_member_key(struct writer *w, const char *org, const uint8_t *d
 	r.member_key = &mk;
 	uint64_t at;
 	int rc = append_relay_record(w, &r, now, &at, NULL);
-	sqlite3 *db = store_db(w->store);
-	sqlite3_stmt *st = NULL;
+	struct db *db = store_db(w->store);
+	struct db_stmt *st = NULL;
 	const char *sql = der ? "INSERT OR REPLACE INTO member_keys(org, sha256, idx) VALUES(?,?,?)"
 			      : "DELETE FROM member_keys WHERE org = ?";
 	if (rc == 0)
-		rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+		rc = db_prepare(db, sql, &st);
 	if (rc == 0) {
-		sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+		db_bind_text(st, 1, org, -1);
 		if (der) {
 			uint8_t h[SHA256_LEN];
 			EVP_Digest(der, der_len, h, NULL, EVP_sha256(), NULL);
-			sqlite3_bind_blob(st, 2, h, SHA256_LEN, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(st, 3, (sqlite3_int64)at);
+			db_bind_blob_copy(st, 2, h, SHA256_LEN);
+			db_bind_int64(st, 3, (int64_t)at);
 		}
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sqlite3_errcode(db);
+		rc = db_step(st) == DB_DONE ? 0 : db_errcode(db);
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	if (rc == 0)
 		log_notice("logged %s's encryption certificate%s (entry %llu)", org,
 			   der ? "" : " as removed", (unsigned long long)at);
@@ -1175,20 +1175,19 @@ static int append_member_key(struct writer *w, const char *org, const uint8_t *d
  * anything can be sealed to it. */
 static int member_keys_append(struct writer *w, int64_t now)
 {
-	sqlite3 *db = store_db(w->store);
-	sqlite3_stmt *get = NULL, *all = NULL;
-	int rc = sqlite3_prepare_v2(db, "SELECT sha256 FROM member_keys WHERE org = ?", -1, &get,
-				    NULL);
+	struct db *db = store_db(w->store);
+	struct db_stmt *get = NULL, *all = NULL;
+	int rc = db_prepare(db, "SELECT sha256 FROM member_keys WHERE org = ?", &get);
 	for (size_t i = 0; rc == 0 && i < w->cfg.n_member_keys; i++) {
 		const struct writer_member_key *k = &w->cfg.member_keys[i];
-		sqlite3_bind_text(get, 1, k->org, -1, SQLITE_STATIC);
-		int s = sqlite3_step(get);
-		int same = s == SQLITE_ROW && k->der && sqlite3_column_bytes(get, 0) == SHA256_LEN &&
-			   memcmp(sqlite3_column_blob(get, 0), k->sha256, SHA256_LEN) == 0;
-		int logged = s == SQLITE_ROW;
-		sqlite3_reset(get);
-		if (s != SQLITE_ROW && s != SQLITE_DONE)
-			rc = sqlite3_errcode(db);
+		db_bind_text(get, 1, k->org, -1);
+		int s = db_step(get);
+		int same = s == DB_ROW && k->der && db_column_bytes(get, 0) == SHA256_LEN &&
+			   memcmp(db_column_blob(get, 0), k->sha256, SHA256_LEN) == 0;
+		int logged = s == DB_ROW;
+		db_reset(get);
+		if (s != DB_ROW && s != DB_DONE)
+			rc = db_errcode(db);
 		else if (k->der && !same)
 			rc = append_member_key(w, k->org, k->der, k->der_len, now);
 		else if (!k->der && logged)
@@ -1197,12 +1196,12 @@ static int member_keys_append(struct writer *w, int64_t now)
 	/* Members no longer in the directory at all, one at a time: logging
 	 * one removes its row. */
 	if (rc == 0)
-		rc = sqlite3_prepare_v2(db, "SELECT org FROM member_keys", -1, &all, NULL);
+		rc = db_prepare(db, "SELECT org FROM member_keys", &all);
 	for (int gone = 1; rc == 0 && gone;) {
 		char org[RECORD_ORG_MAX + 1] = "";
 		gone = 0;
-		while (!gone && sqlite3_step(all) == SQLITE_ROW) {
-			const char *o = (const char *)sqlite3_column_text(all, 0);
+		while (!gone && db_step(all) == DB_ROW) {
+			const char *o = db_column_text(all, 0);
 			int listed = !o;
 			for (size_t i = 0; o && i < w->cfg.n_member_keys && !listed; i++)
 				listed = strcmp(w->cfg.member_keys[i].org, o) == 0;
@@ -1211,12 +1210,12 @@ static int member_keys_append(struct writer *w, int64_t now)
 				gone = 1;
 			}
 		}
-		sqlite3_reset(all);
+		db_reset(all);
 		if (gone)
 			rc = append_member_key(w, org, NULL, 0, now);
 	}
-	sqlite3_finalize(all);
-	sqlite3_finalize(get);
+	db_finalize(all);
+	db_finalize(get);
 	return rc;
 }
 
@@ -1245,7 +1244,7 @@ static int reconfigure_job(struct writer *w, struct writer_job *j)
 	unsigned int hl;
 	if (EVP_Digest(rc->relay_cert_der, rc->relay_cert_der_len, w->relay_cert_sha256, &hl,
 		       EVP_sha256(), NULL) != 1)
-		return SQLITE_NOMEM;
+		return DB_NOMEM;
 	w->cfg.members = rc->members;
 	w->cfg.directory = directory_ref(rc->directory);
 	w->cfg.relay_key = rc->relay_key;
@@ -1291,7 +1290,7 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
 		return rc;
 	if ((rc = log_member_keys(w)) != 0) {
 		snprintf(err, err_len, "%s: cannot log the members' encryption certificates: %s",
-			 store_path(w->store), sqlite3_errstr(rc));
+			 store_path(w->store), db_errstr(rc));
 		return VG_EIO;
 	}
 	/* A checkpoint that covers the whole log before anything is served. */
@@ -1300,7 +1299,7 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
 		struct logtree_checkpoint *cp;
 		if ((rc = sign_checkpoint_now(w, &cp)) != 0) {
 			snprintf(err, err_len, "%s: cannot sign a checkpoint: %s", store_path(w->store),
-				 sqlite3_errstr(rc));
+				 db_errstr(rc));
 			return VG_EIO;
 		}
 		logtree_committed(w->tree, cp);
@@ -1323,14 +1322,14 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
 	 * a file that grew past the limit back to it (walsync.h). */
 	char sql[64];
 	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%llu", (unsigned long long)wal_limit);
-	if (sqlite3_exec(store_db(w->store), sql, NULL, NULL, NULL) != SQLITE_OK) {
+	if (db_exec(store_db(w->store), sql) != DB_OK) {
 		snprintf(err, err_len, "%s: cannot limit the WAL: %s", store_path(w->store),
-			 sqlite3_errmsg(store_db(w->store)));
+			 db_errmsg(store_db(w->store)));
 		walsync_stop(&w->walsync);
 		return VG_EIO;
 	}
 	/* Replaces SQLite's automatic checkpoint inside the committing call. */
-	sqlite3_wal_hook(store_db(w->store), on_wal_commit, w);
+	sqlite3_wal_hook(db_sqlite(store_db(w->store)), on_wal_commit, w);
 	/* A WAL left by kill -9 or by a migration is copied now, not at the
 	 * first commit past the threshold. */
 	walsync_poke(w->walsync);
@@ -1348,7 +1347,7 @@ fail_async:
 fail_cond:
 	uv_cond_destroy(&w->cond);
 fail_walsync:
-	sqlite3_wal_hook(store_db(w->store), NULL, NULL);
+	sqlite3_wal_hook(db_sqlite(store_db(w->store)), NULL, NULL);
 	walsync_stop(&w->walsync);
 	snprintf(err, err_len, "%s", uv_strerror(rc));
 	return VG_EINTERNAL;

@@ -29,7 +29,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 packages=(build-essential cmake pkg-config openssl sqlite3 libuv1-dev libssl-dev
 	libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libinih-dev libsystemd-dev
-	libmicrohttpd-dev libjansson-dev)
+	libmicrohttpd-dev libjansson-dev libpq-dev)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

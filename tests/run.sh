@@ -12,6 +12,7 @@ cd "$here"
 packages=(build-essential cmake pkg-config openssl sqlite3 clang libclang-rt-14-dev
 	libuv1-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev
 	libinih-dev libmicrohttpd-dev libcmocka-dev python3-prometheus-client libjansson-dev
+	libpq-dev postgresql
 	scdoc dpkg-dev debhelper lintian shellcheck libsystemd-dev
 	chromium fonts-dejavu-core)
 
