@@ -245,7 +245,8 @@ static int audit(const char *partial, const char *origin, EVP_PKEY *key, char *w
 		snprintf(why, why_len, "out of memory");
 		return -1;
 	}
-	int rc = verifydb_run(partial, origin, key, mem);
+	const struct db_target copy = { DB_SQLITE, partial };
+	int rc = verifydb_run(&copy, origin, key, mem);
 	fclose(mem);
 	if (rc != 0) {
 		size_t n = report_len;

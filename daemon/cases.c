@@ -100,11 +100,26 @@ int cases_open(struct db *db, struct cases **out, char *err, size_t err_len)
 	}
 	cs->db = db;
 	cs->members.role_of = no_members;
-	char put[1024];
-	size_t n = (size_t)snprintf(put, sizeof(put), "INSERT OR REPLACE INTO cases(" COLUMNS ") VALUES(?");
+	/* A case's row, new or replaced: every column but case_id (the
+	 * first) is set from the values. */
+	char put[4096];
+	size_t n = (size_t)snprintf(put, sizeof(put), "INSERT INTO cases(" COLUMNS ") VALUES(?");
 	for (int i = 1; i < N_COLUMNS; i++)
 		n += (size_t)snprintf(put + n, sizeof(put) - n, ",?");
-	snprintf(put + n, sizeof(put) - n, ")");
+	n += (size_t)snprintf(put + n, sizeof(put) - n, ") ON CONFLICT(case_id) DO UPDATE SET ");
+	const char *col = strchr(COLUMNS, ',');
+	for (int i = 1; col && n < sizeof(put); i++) {
+		col += strspn(col, ", ");
+		size_t len = strcspn(col, ",");
+		n += (size_t)snprintf(put + n, sizeof(put) - n, "%s%.*s = excluded.%.*s",
+				      i > 1 ? ", " : "", (int)len, col, (int)len, col);
+		col = strchr(col, ',');
+	}
+	if (n >= sizeof(put)) {
+		free(cs);
+		snprintf(err, err_len, "the case row's statement is too long");
+		return VG_EINTERNAL;
+	}
 	struct {
 		struct db_stmt **st;
 		const char *sql;
@@ -126,8 +141,8 @@ int cases_open(struct db *db, struct cases **out, char *err, size_t err_len)
 		{ &cs->put, put },
 		{ &cs->parties, "SELECT org, granted FROM case_parties WHERE case_id=? ORDER BY org" },
 		{ &cs->grant, "UPDATE case_parties SET granted = 1 WHERE case_id = ? AND org = ?" },
-		{ &cs->add_party, "INSERT OR IGNORE INTO case_parties(case_id, org, since_idx) "
-				  "VALUES(?,?,?)" },
+		{ &cs->add_party, "INSERT INTO case_parties(case_id, org, since_idx) "
+				  "VALUES(?,?,?) ON CONFLICT DO NOTHING" },
 		{ &cs->add_read, "INSERT INTO case_reads(case_id, org, what, at_ms) VALUES(?,?,?,?)" },
 		{ &cs->list, "SELECT c.case_id, c.state, c.responsible, c.risk, c.minor, "
 			     "c.last_success_ms, c.next_event_ms, "
@@ -143,15 +158,18 @@ int cases_open(struct db *db, struct cases **out, char *err, size_t err_len)
 				"e.leaf_hash, s.cms, coalesce(x.what, 0) FROM entries e LEFT JOIN "
 				"sealed s ON s.idx = e.idx LEFT JOIN erased x ON x.idx = e.idx "
 				"WHERE e.case_id=? AND e.idx > ? ORDER BY e.idx LIMIT ?" },
-		{ &cs->note_org, "INSERT OR REPLACE INTO orgs(org, role, country, seen_ms) "
-				 "VALUES(?,?,?,?)" },
+		{ &cs->note_org, "INSERT INTO orgs(org, role, country, seen_ms) VALUES(?,?,?,?) "
+				 "ON CONFLICT(org) DO UPDATE SET role = excluded.role, "
+				 "country = excluded.country, seen_ms = excluded.seen_ms" },
 		{ &cs->next_due, "SELECT min(next_event_ms) FROM cases WHERE next_event_ms > 0" },
 		{ &cs->due_case, "SELECT case_id FROM cases WHERE next_event_ms > 0 AND "
 				 "next_event_ms <= ? ORDER BY next_event_ms LIMIT 1" },
 		{ &cs->note_alert, "INSERT INTO alerts(position, case_id, alert_id, stage, recipients)"
 				   " VALUES(?,?,?,?,?)" },
 		{ &cs->delivery_ack, "INSERT INTO delivery_acks(org, position) VALUES(?1, ?2) ON "
-				     "CONFLICT(org) DO UPDATE SET position = max(position, ?2)" },
+				     "CONFLICT(org) DO UPDATE SET position = CASE WHEN delivery_acks.position > "
+				     "excluded.position THEN delivery_acks.position ELSE "
+				     "excluded.position END" },
 	};
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
 		if (db_prepare(db, q[i].sql, q[i].st) !=

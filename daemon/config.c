@@ -10,6 +10,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "daemon/ini.h"
 #include "proto/status.h"
 
@@ -25,6 +27,8 @@ enum key_kind {
 	KEY_SECRET,    /* path of a readable file no one but its owner may read or write */
 	KEY_STORE,     /* path of a file in an existing directory */
 	KEY_NAME,      /* a log origin: 1-255 bytes, no spaces, no '+' */
+	KEY_BACKEND,   /* "sqlite" or "postgresql" */
+	KEY_DSN,       /* a libpq connection string */
 };
 
 enum key_type { T_INT, T_UNSIGNED, T_SIZE, T_U64, T_STR };
@@ -70,7 +74,9 @@ static const struct key keys[] = {
 	{ "tls", "crl", KEY_FILE, T_STR, FIELD(tls_crl), 0, 0, NULL, 0 },
 	{ "tls", "ticket_lifetime", KEY_DURATION_OFF, T_U64, FIELD(tls_ticket_lifetime_ms), 1000,
 	  3600 * 1000, "1s..1h or off", 0 },
-	{ "store", "path", KEY_STORE, T_STR, FIELD(store_path), 0, 0, NULL, 1 },
+	{ "store", "backend", KEY_BACKEND, T_STR, FIELD(store_backend), 0, 0, NULL, 0 },
+	{ "store", "path", KEY_STORE, T_STR, FIELD(store_path), 0, 0, NULL, 0 },
+	{ "store", "dsn", KEY_DSN, T_STR, FIELD(store_dsn), 0, 0, NULL, 0 },
 	{ "store", "wal_limit", KEY_UINT, T_SIZE, FIELD(wal_limit),
 	  65536, 1024u * 1024u * 1024u, "65536..1073741824", 0 },
 	{ "writer", "batch_max", KEY_UINT, T_UNSIGNED, FIELD(batch_max), 1, 10000, "1..10000", 0 },
@@ -272,6 +278,29 @@ static int set_string(struct parse *p, const struct key *k, const char *value)
 			return 0;
 		}
 		s = strdup(value);
+	} else if (k->kind == KEY_BACKEND) {
+		if (strcmp(value, "sqlite") != 0 && strcmp(value, "postgresql") != 0) {
+			ini_fail(p->in, p->lineno, VG_EBADREQ,
+				 "[%s] %s: \"%s\" is not sqlite or postgresql", k->section, k->name,
+				 value);
+			return 0;
+		}
+		s = strdup(value);
+	} else if (k->kind == KEY_DSN) {
+		char *why = NULL;
+		PQconninfoOption *opts = PQconninfoParse(value, &why);
+		if (!opts) {
+			size_t n = why ? strlen(why) : 0;
+			while (n && why[n - 1] == '\n')
+				why[--n] = '\0';
+			ini_fail(p->in, p->lineno, VG_EBADREQ,
+				 "[%s] %s: not a libpq connection string: %s", k->section, k->name,
+				 why ? why : "out of memory");
+			PQfreemem(why);
+			return 0;
+		}
+		PQconninfoFree(opts);
+		s = strdup(value);
 	} else {
 		s = resolve(p->dir, value);
 	}
@@ -279,7 +308,8 @@ static int set_string(struct parse *p, const struct key *k, const char *value)
 		ini_fail(p->in, p->lineno, VG_ENOMEM, "out of memory");
 		return 0;
 	}
-	if (k->kind != KEY_ADDRESS && k->kind != KEY_NAME && check_path(p, k, s) != 0) {
+	if (k->kind != KEY_ADDRESS && k->kind != KEY_NAME && k->kind != KEY_BACKEND &&
+	    k->kind != KEY_DSN && check_path(p, k, s) != 0) {
 		free(s);
 		return 0;
 	}
@@ -386,19 +416,42 @@ static void on_value(struct ini_file *in, void *user, const char *section, const
 	ini_fail(in, line, VG_EBADREQ, "unknown key [%s] %s", section, name);
 }
 
+/* [store]: the path of an SQLite file, or PostgreSQL's connection string,
+ * and never the other's key (it would be silently unused). */
+static int store_keys(struct ini_file *in, struct config *cfg)
+{
+	cfg->store_pg = cfg->store_backend && strcmp(cfg->store_backend, "postgresql") == 0;
+	const char *need = cfg->store_pg ? "dsn" : "path", *other = cfg->store_pg ? "path" : "dsn";
+	if (config_line(cfg, "store", other)) {
+		ini_fail(in, config_line(cfg, "store", other), VG_EBADREQ,
+			 "[store] %s is not used with backend = %s (it takes [store] %s)", other,
+			 cfg->store_pg ? "postgresql" : "sqlite", need);
+		return -1;
+	}
+	if (!config_line(cfg, "store", need)) {
+		ini_fail(in, 0, VG_EBADREQ, "[store] %s is required%s", need,
+			 cfg->store_pg ? " with backend = postgresql" : "");
+		return -1;
+	}
+	return 0;
+}
+
 /* After the last line: every required key was given; [metrics] is on
  * exactly when it names a port, on 127.0.0.1 unless it names an address. */
 static void on_end(struct ini_file *in, void *user)
 {
 	const struct parse *p = user;
+	struct config *cfg = p->cfg;
 	for (size_t i = 0; i < N_KEYS; i++) {
-		if (keys[i].required && !p->cfg->key_line[i]) {
+		if (keys[i].required && !cfg->key_line[i]) {
 			ini_fail(in, 0, VG_EBADREQ, "[%s] %s is required", keys[i].section,
 				 keys[i].name);
 			return;
 		}
+		/* In the keys' order, so that the first missing key is named. */
+		if (keys[i].kind == KEY_BACKEND && store_keys(in, cfg) != 0)
+			return;
 	}
-	struct config *cfg = p->cfg;
 	if (cfg->metrics_address && !cfg->metrics_port) {
 		ini_fail(in, config_line(cfg, "metrics", "address"), VG_EBADREQ,
 			 "[metrics] address is set but [metrics] port is not (no port: no metrics)");
@@ -584,9 +637,17 @@ void config_free(struct config *cfg)
 	free(cfg->tls_ca);
 	free(cfg->tls_crl);
 	free(cfg->store_path);
+	free(cfg->store_backend);
+	free(cfg->store_dsn);
 	free(cfg->directory_path);
 	free(cfg->log_origin);
 	free(cfg->log_checkpoint_key);
 	free(cfg->metrics_address);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+void config_store_target(const struct config *cfg, struct db_target *t)
+{
+	t->engine = cfg->store_pg ? DB_POSTGRESQL : DB_SQLITE;
+	t->where = cfg->store_pg ? cfg->store_dsn : cfg->store_path;
 }

@@ -10,7 +10,8 @@
  *            max_handshakes_per_address, handshake_timeout, idle_timeout,
  *            max_frame, max_inflight_bytes
  *   [tls]    cert, key, ca, crl (optional), ticket_lifetime
- *   [store]  path, wal_limit
+ *   [store]  backend (sqlite, postgresql), path (sqlite) or dsn (postgresql),
+ *            wal_limit
  *   [directory] path (the member directory, directory.h)
  *   [writer] batch_max, batch_wait_ms, max_queue_bytes
  *   [log]    origin, checkpoint_key, checkpoint_interval
@@ -78,6 +79,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/db.h"
+
 #define CONFIG_KEYS_MAX 40
 
 struct config {
@@ -101,7 +104,10 @@ struct config {
 	char *tls_crl;            /* optional, NULL when unset */
 	uint64_t tls_ticket_lifetime_ms; /* default 1 h; 0: no session tickets */
 	/* [store] */
-	char *store_path;         /* required */
+	char *store_backend;      /* "sqlite" (NULL: the default) or "postgresql" */
+	char *store_path;         /* required with sqlite: the database file */
+	char *store_dsn;          /* required with postgresql: libpq connection string */
+	int store_pg;             /* backend = postgresql */
 	size_t wal_limit;         /* default 16 MiB: the WAL is reset and trimmed past this */
 	/* [directory] */
 	char *directory_path;     /* required: the member directory (directory.h) */
@@ -155,6 +161,9 @@ int config_keep_restart(struct config *next, const struct config *running, char 
 /* The line of cfg->path that set [section] name; 0 when the key was not
  * given (a default) or is unknown. */
 int config_line(const struct config *cfg, const char *section, const char *name);
+
+/* Where [store] says the store is. */
+void config_store_target(const struct config *cfg, struct db_target *t);
 
 /*
  * For errors found after loading, in what a key's value names (a key file

@@ -2,6 +2,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
 
 #include "daemon/db_pg.h"
 
@@ -63,6 +66,36 @@ int db_open_pg(const char *dsn, struct db **out, char *err, size_t err_len)
 	db->engine = DB_POSTGRESQL;
 	*out = db;
 	return DB_OK;
+}
+
+int db_open(const struct db_target *t, int readonly, struct db **out, char *err, size_t err_len)
+{
+	if (t->engine == DB_POSTGRESQL)
+		return db_open_pg(t->where, out, err, err_len);
+	return db_open_sqlite(t->where, readonly, out, err, err_len);
+}
+
+void db_target_name(const struct db_target *t, char *out, size_t out_len)
+{
+	if (t->engine == DB_SQLITE) {
+		snprintf(out, out_len, "%s", t->where);
+		return;
+	}
+	PQconninfoOption *opts = PQconninfoParse(t->where, NULL);
+	const char *host = NULL, *port = NULL, *dbname = NULL;
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (!o->val)
+			continue;
+		if (strcmp(o->keyword, "host") == 0 || (!host && strcmp(o->keyword, "hostaddr") == 0))
+			host = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			port = o->val;
+		else if (strcmp(o->keyword, "dbname") == 0)
+			dbname = o->val;
+	}
+	snprintf(out, out_len, "PostgreSQL %s%s%s/%s", host ? host : "(default host)",
+		 port ? ":" : "", port ? port : "", dbname ? dbname : "(default database)");
+	PQconninfoFree(opts);
 }
 
 int db_close(struct db **dbp)
@@ -195,6 +228,18 @@ const char *db_column_text(struct db_stmt *st, int i)
 int db_column_bytes(struct db_stmt *st, int i)
 {
 	return st->pg ? dbpg_column_bytes(st->pg, i) : sqlite3_column_bytes(st->lite, i);
+}
+
+int db_exec_schema(struct db *db, const char *sql)
+{
+	if (!db->pg)
+		return db_exec(db, sql);
+	char *pg = dbpg_schema(sql);
+	if (!pg)
+		return DB_NOMEM;
+	int rc = dbpg_exec(db->pg, pg);
+	free(pg);
+	return rc;
 }
 
 int db_exec(struct db *db, const char *sql)

@@ -83,6 +83,25 @@ enum db_engine { DB_SQLITE, DB_POSTGRESQL };
 struct db;
 struct db_stmt;
 
+/* Where a store is: an SQLite file's path, or a libpq connection string. */
+struct db_target {
+	enum db_engine engine;
+	const char *where;
+};
+
+/*
+ * Opens a connection to t (read-only on SQLite when readonly: PostgreSQL's
+ * connections are what their role allows).  0, or an error with the
+ * message in err.
+ */
+int db_open(const struct db_target *t, int readonly, struct db **out, char *err, size_t err_len);
+
+/*
+ * What to call t in messages: the path, or "PostgreSQL" and the connection
+ * string's host, port and database, never its password.
+ */
+void db_target_name(const struct db_target *t, char *out, size_t out_len);
+
 /*
  * A connection over an SQLite handle the caller opened and configured
  * (store.c: PRAGMAs, locks); db_close() closes the handle too.
@@ -148,6 +167,16 @@ int db_column_bytes(struct db_stmt *st, int i);
 
 /* Runs statements that return no rows (one or several, ';'-separated). */
 int db_exec(struct db *db, const char *sql);
+
+/*
+ * Runs schema statements written for SQLite (store.c's and the modules'
+ * CREATE TABLE, CREATE INDEX, ALTER TABLE), as the engine needs them.  On
+ * PostgreSQL, outside quoted text: BLOB is BYTEA, INTEGER is BIGINT, TEXT
+ * compares bytewise (COLLATE "C", as SQLite's), `id INTEGER PRIMARY KEY`
+ * numbers its rows itself (an identity column, as SQLite's rowid alias),
+ * and WITHOUT ROWID goes.
+ */
+int db_exec_schema(struct db *db, const char *sql);
 
 /* The message of the last failed call on db, in the engine's words. */
 const char *db_errmsg(struct db *db);

@@ -25,6 +25,10 @@ void dbpg_close(struct dbpg *pg);
  * N.  malloc()ed; NULL when out of memory. */
 char *dbpg_translate(const char *sql, int *n_params);
 
+/* SQLite schema statements as PostgreSQL's (db_exec_schema).  malloc()ed;
+ * NULL when out of memory. */
+char *dbpg_schema(const char *sql);
+
 /* db.h's code for a SQLSTATE (NULL: none), or DB_IOERR when the
  * connection is gone. */
 int dbpg_code(const char *sqlstate, int connection_ok);

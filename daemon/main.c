@@ -138,7 +138,10 @@ int main(int argc, char **argv)
 	if (backup_dest) {
 		EVP_PKEY *key = load_checkpoint_key(&cfg, err, sizeof(err));
 		int brc = 1;
-		if (!key)
+		if (cfg.store_pg)
+			fprintf(stderr, "--backup copies an SQLite store; a PostgreSQL store is backed "
+					"up with PostgreSQL's own tools (pg_basebackup, pg_dump)\n");
+		else if (!key)
 			fprintf(stderr, "%s\n", err);
 		else
 			brc = backup_run(cfg.store_path, backup_dest, cfg.log_origin, key, stdout,
@@ -185,7 +188,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (verify) {
-		int vrc = verifydb_run(cfg.store_path, cfg.log_origin, ckpt_key, stdout);
+		struct db_target where;
+		config_store_target(&cfg, &where);
+		int vrc = verifydb_run(&where, cfg.log_origin, ckpt_key, stdout);
 		EVP_PKEY_free(ckpt_key);
 		SSL_CTX_free(ctx);
 		directory_free(&dir);
@@ -214,7 +219,9 @@ int main(int argc, char **argv)
 
 	if (init) {
 		struct store *fresh = NULL;
-		int irc = store_open(cfg.store_path, 1, &fresh, err, sizeof(err));
+		struct db_target where;
+		config_store_target(&cfg, &where);
+		int irc = store_open(&where, 1, &fresh, err, sizeof(err));
 		if (irc != 0)
 			log_err("%s", err);
 		store_close(&fresh);
@@ -236,7 +243,9 @@ int main(int argc, char **argv)
 	struct metrics *metrics = NULL;
 	uv_loop_t loop;
 	struct relay relay;
-	if (store_open(cfg.store_path, 0, &store, err, sizeof(err)) != 0) {
+	struct db_target where;
+	config_store_target(&cfg, &where);
+	if (store_open(&where, 0, &store, err, sizeof(err)) != 0) {
 		log_err("%s", err);
 		goto out_ctx;
 	}
@@ -314,7 +323,7 @@ int main(int argc, char **argv)
 	int port = relay_port(&relay);
 	log_notice("vigild %s serving on %s port %d, %llu entries in %s, %zu members in %s",
 		   VIGIL_VERSION, cfg.listen_address, port, (unsigned long long)st.entries,
-		   cfg.store_path, directory_count(dir), cfg.directory_path);
+		   store_path(store), directory_count(dir), cfg.directory_path);
 	if (ready_file && write_ready_file(ready_file, port) != 0)
 		log_warn("cannot write %s", ready_file);
 	relay.serving = 1;

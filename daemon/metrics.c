@@ -9,8 +9,10 @@
 #include <sys/stat.h>
 
 #include <microhttpd.h>
-#include <sqlite3.h>
 #include <uv.h>
+
+#include "daemon/config.h"
+#include "daemon/db.h"
 
 #include "daemon/conn.h"
 #include "daemon/directory.h"
@@ -49,7 +51,9 @@ struct metrics {
 	struct writer *writer;
 	uv_timer_t timer;
 	struct MHD_Daemon *httpd;
-	char *db_path, *wal_path;
+	char *db_path, *wal_path;          /* db_path: PostgreSQL's connection string there */
+	enum db_engine engine;
+	char name[256];                    /* db_target_name */
 	atomic_int serving;                /* MHD_start_daemon() returned it */
 
 	uv_mutex_t mu;                     /* guards snap and start_err */
@@ -57,8 +61,8 @@ struct metrics {
 	struct snapshot snap;
 
 	/* The metrics thread's own (one polling thread: one scrape at a time). */
-	sqlite3 *db;                       /* read-only, for the pending deliveries */
-	sqlite3_stmt *acks, *alerts;
+	struct db *db;                       /* read-only, for the pending deliveries */
+	struct db_stmt *acks, *alerts;
 	uint64_t pending_ns;               /* when they were counted; 0: never */
 	struct pending *pending;
 	size_t n_pending;
@@ -102,19 +106,18 @@ static int pending_open(struct metrics *m)
 {
 	if (m->db)
 		return 0;
-	if (sqlite3_open_v2(m->db_path, &m->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK ||
-	    sqlite3_busy_timeout(m->db, 1000) != SQLITE_OK ||
-	    sqlite3_prepare_v3(m->db, "SELECT org, position FROM delivery_acks", -1,
-			       SQLITE_PREPARE_PERSISTENT, &m->acks, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(m->db, "SELECT position, recipients FROM alerts WHERE position > ?",
-			       -1, SQLITE_PREPARE_PERSISTENT, &m->alerts, NULL) != SQLITE_OK) {
+	char why[300] = "out of memory";
+	const struct db_target t = { m->engine, m->db_path };
+	if (db_open(&t, 1, &m->db, why, sizeof(why)) != DB_OK ||
+	    (m->engine == DB_SQLITE && sqlite3_busy_timeout(db_sqlite(m->db), 1000) != SQLITE_OK) ||
+	    db_prepare(m->db, "SELECT org, position FROM delivery_acks", &m->acks) != DB_OK ||
+	    db_prepare(m->db, "SELECT position, recipients FROM alerts WHERE position > ?", &m->alerts) != DB_OK) {
 		if (!m->pending_failed)
-			log_warn("metrics: cannot read %s for the pending deliveries: %s", m->db_path,
-				 m->db ? sqlite3_errmsg(m->db) : "out of memory");
-		sqlite3_finalize(m->acks);
-		sqlite3_finalize(m->alerts);
-		sqlite3_close(m->db);
+			log_warn("metrics: cannot read %s for the pending deliveries: %s", m->name,
+				 m->db ? db_errmsg(m->db) : why);
+		db_finalize(m->acks);
+		db_finalize(m->alerts);
+		db_close(&m->db);
 		m->acks = m->alerts = NULL;
 		m->db = NULL;
 		return -1;
@@ -144,23 +147,23 @@ static struct pending *pending_find(struct pending *p, size_t n, const char *org
 static int pending_scan(struct metrics *m, struct pending *p, size_t n)
 {
 	int rc;
-	while ((rc = sqlite3_step(m->acks)) == SQLITE_ROW) {
-		const char *org = (const char *)sqlite3_column_text(m->acks, 0);
+	while ((rc = db_step(m->acks)) == DB_ROW) {
+		const char *org = db_column_text(m->acks, 0);
 		struct pending *q = org ? pending_find(p, n, org, strlen(org)) : NULL;
 		if (q)
-			q->acked = sqlite3_column_int64(m->acks, 1);
+			q->acked = db_column_int64(m->acks, 1);
 	}
-	sqlite3_reset(m->acks);
-	if (rc != SQLITE_DONE)
+	db_reset(m->acks);
+	if (rc != DB_DONE)
 		return -1;
 	int64_t from = INT64_MAX;
 	for (size_t i = 0; i < n; i++)
 		if (p[i].acked < from)
 			from = p[i].acked;
-	sqlite3_bind_int64(m->alerts, 1, from);
-	while ((rc = sqlite3_step(m->alerts)) == SQLITE_ROW) {
-		int64_t pos = sqlite3_column_int64(m->alerts, 0);
-		const char *r = (const char *)sqlite3_column_text(m->alerts, 1);
+	db_bind_int64(m->alerts, 1, from);
+	while ((rc = db_step(m->alerts)) == DB_ROW) {
+		int64_t pos = db_column_int64(m->alerts, 0);
+		const char *r = db_column_text(m->alerts, 1);
 		/* One organisation a line (cases.c, cases_note_alert). */
 		while (r && *r) {
 			size_t len = strcspn(r, "\n");
@@ -170,8 +173,8 @@ static int pending_scan(struct metrics *m, struct pending *p, size_t n)
 			r += len + (r[len] == '\n');
 		}
 	}
-	sqlite3_reset(m->alerts);
-	return rc == SQLITE_DONE ? 0 : -1;
+	db_reset(m->alerts);
+	return rc == DB_DONE ? 0 : -1;
 }
 
 static void pending_count(struct metrics *m, const struct directory *dir)
@@ -188,15 +191,15 @@ static void pending_count(struct metrics *m, const struct directory *dir)
 	if (p)
 		qsort(p, n, sizeof(*p), by_org);
 	int ok = p && pending_open(m) == 0 &&
-		 sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+		 db_exec(m->db, "BEGIN") == DB_OK;
 	if (ok) {
 		ok = pending_scan(m, p, n) == 0;
-		sqlite3_exec(m->db, "COMMIT", NULL, NULL, NULL);
+		db_exec(m->db, "COMMIT");
 	}
 	if (!ok) {
 		if (!m->pending_failed && m->db)
 			log_warn("metrics: cannot count the pending deliveries: %s",
-				 sqlite3_errmsg(m->db));
+				 db_errmsg(m->db));
 		m->pending_failed = 1;
 		free(p);
 		/* The last count is stale now: shown as nothing rather than wrong. */
@@ -398,8 +401,12 @@ static char *page(struct metrics *m, size_t *len)
 	      (double)prom_recent_get(&s.stats.lag_recent, s.taken_ns / 1000000000u) / 1e6);
 	prom_family(&t, "vigil_database_size_bytes", PROM_GAUGE,
 		    "Size of the database file and of its write-ahead log.");
-	prom_sample_u64(&t, "vigil_database_size_bytes", "file", "database", file_size(m->db_path));
-	prom_sample_u64(&t, "vigil_database_size_bytes", "file", "wal", file_size(m->wal_path));
+	if (m->engine == DB_SQLITE) {
+		prom_sample_u64(&t, "vigil_database_size_bytes", "file", "database",
+				file_size(m->db_path));
+		prom_sample_u64(&t, "vigil_database_size_bytes", "file", "wal",
+				file_size(m->wal_path));
+	}
 	prom_family(&t, "vigil_reloads_total", PROM_COUNTER,
 		    "SIGHUP reloads: ok (applied) or failed (everything kept).");
 	prom_sample_u64(&t, "vigil_reloads_total", "result", "ok", s.reloads.ok);
@@ -486,9 +493,9 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void metrics_free(struct metrics *m)
 {
-	sqlite3_finalize(m->acks);
-	sqlite3_finalize(m->alerts);
-	sqlite3_close(m->db);
+	db_finalize(m->acks);
+	db_finalize(m->alerts);
+	db_close(&m->db);
 	free(m->pending);
 	free(m->db_path);
 	free(m->wal_path);
@@ -524,9 +531,13 @@ int metrics_start(struct metrics **out, struct relay *r, char *err, size_t err_l
 	}
 	m->relay = r;
 	m->writer = r->writer;
-	/* [store] path needs a restart: the name is the same for the whole run. */
-	size_t pl = strlen(cfg->store_path);
-	m->db_path = strdup(cfg->store_path);
+	/* [store] needs a restart: the name is the same for the whole run. */
+	struct db_target where;
+	config_store_target(cfg, &where);
+	db_target_name(&where, m->name, sizeof(m->name));
+	m->engine = where.engine;
+	size_t pl = strlen(where.where);
+	m->db_path = strdup(where.where);
 	m->wal_path = malloc(pl + sizeof("-wal"));
 	if (!m->db_path || !m->wal_path) {
 		metrics_free(m);
@@ -534,7 +545,7 @@ int metrics_start(struct metrics **out, struct relay *r, char *err, size_t err_l
 		snprintf(err, err_len, "metrics: out of memory");
 		return -1;
 	}
-	memcpy(m->wal_path, cfg->store_path, pl);
+	memcpy(m->wal_path, where.where, pl);
 	memcpy(m->wal_path + pl, "-wal", sizeof("-wal"));
 	take_snapshot(m);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |

@@ -5,10 +5,11 @@
 
 #include "proto/status.h"
 
-int reader_pool_init(struct reader_pool *p, const char *path)
+int reader_pool_init(struct reader_pool *p, const struct db_target *t)
 {
 	memset(p, 0, sizeof(*p));
-	p->path = strdup(path);
+	p->engine = t->engine;
+	p->path = strdup(t->where);
 	if (!p->path)
 		return UV_ENOMEM;
 	int rc = uv_mutex_init(&p->mu);
@@ -48,7 +49,7 @@ void reader_pool_close(struct reader_pool *p)
 	p->path = NULL;
 }
 
-static struct reader *reader_open(const char *path, const char **err)
+static struct reader *reader_open(const struct reader_pool *p, const char **err)
 {
 	struct reader *r = calloc(1, sizeof(*r));
 	if (!r) {
@@ -56,12 +57,15 @@ static struct reader *reader_open(const char *path, const char **err)
 		return NULL;
 	}
 	static _Thread_local char msg[200];
-	if (db_open_sqlite(path, 1, &r->db, msg, sizeof(msg)) != DB_OK) {
+	const struct db_target t = { p->engine, p->path };
+	if (db_open(&t, 1, &r->db, msg, sizeof(msg)) != DB_OK) {
 		*err = msg;
 		free(r);
 		return NULL;
 	}
-	if (db_exec(r->db, "PRAGMA busy_timeout=5000") ||
+	int pg = p->engine == DB_POSTGRESQL;
+	/* One snapshot per request (a proof's nodes and leaves agree). */
+	if ((!pg && db_exec(r->db, "PRAGMA busy_timeout=5000")) ||
 	    db_prepare(r->db, "SELECT leaf_hash FROM entries WHERE idx=?", &r->leaf) ||
 	    db_prepare(r->db, "SELECT hash FROM tree WHERE level=? AND idx=?", &r->node) ||
 	    db_prepare(r->db, "SELECT idx, leaf_hash FROM entries WHERE idx >= ? AND "
@@ -72,7 +76,8 @@ static struct reader *reader_open(const char *path, const char **err)
 			       "LEFT JOIN sealed s ON s.idx = e.idx LEFT JOIN erased x ON "
 			       "x.idx = e.idx WHERE e.idx >= ? AND e.idx < ? AND e.author = ? "
 			       "ORDER BY e.idx", &r->entries) ||
-	    db_prepare(r->db, "BEGIN", &r->begin) ||
+	    db_prepare(r->db, pg ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN",
+		       &r->begin) ||
 	    db_prepare(r->db, "COMMIT", &r->end) ||
 	    db_prepare(r->db, "SELECT a.position, a.recipients, e.received_at_ms, e.cert_fp,"
 			       " e.record, e.signature, e.leaf_hash, c.der FROM alerts a JOIN entries"
@@ -97,7 +102,7 @@ struct reader *reader_acquire(struct reader_pool *p, const char **err)
 		p->idle = r->next;
 	uv_mutex_unlock(&p->mu);
 	if (!r)
-		r = reader_open(p->path, err);
+		r = reader_open(p, err);
 	return r;
 }
 

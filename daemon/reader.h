@@ -40,10 +40,11 @@ void reader_end(struct reader *r);
 struct reader_pool {
 	uv_mutex_t mu;
 	struct reader *idle;
-	char *path;
+	enum db_engine engine;
+	char *path;              /* the SQLite file, or PostgreSQL's connection string */
 };
 
-int reader_pool_init(struct reader_pool *p, const char *path);
+int reader_pool_init(struct reader_pool *p, const struct db_target *t);
 void reader_pool_close(struct reader_pool *p);
 
 /* A connection (any thread); NULL with *err set when none can be opened. */

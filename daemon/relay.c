@@ -329,7 +329,9 @@ int relay_start(struct relay *r, uv_loop_t *loop, const struct config *cfg,
 		release_all(r);
 		return -1;
 	}
-	int prc = reader_pool_init(&r->readers, cfg->store_path);
+	struct db_target where;
+	config_store_target(cfg, &where);
+	int prc = reader_pool_init(&r->readers, &where);
 	if (prc != 0) {
 		snprintf(err, err_len, "cannot set up readers: %s", uv_strerror(prc));
 		release_all(r);

@@ -33,7 +33,8 @@ int reseals_open(struct db *db, struct reseals **out, char *err, size_t err_len)
 	static const char *const sql[] = {
 		"SELECT s.idx, s.cms FROM entries e JOIN sealed s ON s.idx = e.idx "
 		"WHERE e.case_id = ? AND e.idx < ? ORDER BY e.idx",
-		"INSERT OR IGNORE INTO reseals(case_id, offer_idx, idx, cms) VALUES(?,?,?,NULL)",
+		"INSERT INTO reseals(case_id, offer_idx, idx, cms) VALUES(?,?,?,NULL) "
+		"ON CONFLICT DO NOTHING",
 		"SELECT s.cms, e.record FROM reseals r JOIN sealed s ON s.idx = r.idx "
 		"JOIN entries e ON e.idx = r.idx WHERE r.case_id = ? AND r.offer_idx = ? "
 		"AND r.idx = ?",

@@ -130,6 +130,16 @@ static int exec(struct db *db, const char *sql, char *err, size_t err_len)
 	return 0;
 }
 
+/* Schema statements written for SQLite, as the engine needs them. */
+static int schema(struct db *db, const char *sql, char *err, size_t err_len)
+{
+	if (db_exec_schema(db, sql) != DB_OK) {
+		snprintf(err, err_len, "%s", db_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
 static int query_int(struct db *db, const char *sql, int64_t *out, char *err, size_t err_len)
 {
 	struct db_stmt *st = NULL;
@@ -168,7 +178,7 @@ int store_step(struct db_stmt *st)
 static int migrate_v2(struct store *s, char *err, size_t err_len)
 {
 	uint64_t size;
-	if (exec(s->db, schema_v2, err, err_len) != 0 ||
+	if (schema(s->db, schema_v2, err, err_len) != 0 ||
 	    logtree_build(s->db, &size, err, err_len) != VG_OK)
 		return -1;
 	log_notice("migrated %s to schema 2: tree of %llu entries built", s->path,
@@ -186,10 +196,30 @@ static int schema_probe(struct store *s, int init, int *fresh, int64_t *version,
 			size_t err_len)
 {
 	char why[256];
-	int64_t app_id, tables;
-	if (query_int(s->db, "PRAGMA application_id", &app_id, why, sizeof(why)) != 0 ||
-	    query_int(s->db, "PRAGMA user_version", version, why, sizeof(why)) != 0 ||
-	    query_int(s->db, "SELECT count(*) FROM sqlite_schema", &tables, why, sizeof(why)) != 0) {
+	int64_t app_id = 0, tables;
+	*version = 0;
+	int failed;
+	if (db_engine(s->db) == DB_SQLITE) {
+		failed = query_int(s->db, "PRAGMA application_id", &app_id, why, sizeof(why)) != 0 ||
+			 query_int(s->db, "PRAGMA user_version", version, why, sizeof(why)) != 0 ||
+			 query_int(s->db, "SELECT count(*) FROM sqlite_schema", &tables, why,
+				   sizeof(why)) != 0;
+	} else {
+		/* The schema the connection writes in (its search_path's first):
+		 * its tables, and vigil's identity row when it has one. */
+		int64_t meta = 0;
+		failed = query_int(s->db, "SELECT count(*) FROM information_schema.tables WHERE "
+				   "table_schema = current_schema()", &tables, why, sizeof(why)) != 0 ||
+			 query_int(s->db, "SELECT count(*) FROM information_schema.tables WHERE "
+				   "table_schema = current_schema() AND table_name = 'vigil_meta'",
+				   &meta, why, sizeof(why)) != 0;
+		if (!failed && meta)
+			failed = query_int(s->db, "SELECT application_id FROM vigil_meta", &app_id,
+					   why, sizeof(why)) != 0 ||
+				 query_int(s->db, "SELECT version FROM vigil_meta", version, why,
+					   sizeof(why)) != 0;
+	}
+	if (failed) {
 		snprintf(err, err_len, "%s: %s; refusing to use or replace it", s->path, why);
 		return -1;
 	}
@@ -228,34 +258,41 @@ static int schema_check(struct store *s, int fresh, int64_t version, char *err, 
 		return 0;
 	/* Each step takes the schema one version up; all run in one
 	 * transaction, so a failed migration leaves the file as it was. */
-	char sql[128];
-	snprintf(sql, sizeof(sql), "PRAGMA application_id=%d; PRAGMA user_version=%d;",
-		 STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
-	if (exec(s->db, "BEGIN IMMEDIATE", why, sizeof(why)) != 0)
+	char sql[200];
+	int pg = db_engine(s->db) == DB_POSTGRESQL;
+	if (pg)
+		snprintf(sql, sizeof(sql), "%sUPDATE vigil_meta SET application_id = %d, version = %d",
+			 fresh ? "CREATE TABLE vigil_meta(application_id BIGINT NOT NULL, version "
+				 "BIGINT NOT NULL); INSERT INTO vigil_meta VALUES(0, 0);" : "",
+			 STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
+	else
+		snprintf(sql, sizeof(sql), "PRAGMA application_id=%d; PRAGMA user_version=%d;",
+			 STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
+	if (exec(s->db, pg ? "BEGIN" : "BEGIN IMMEDIATE", why, sizeof(why)) != 0)
 		goto fail;
-	if (fresh && exec(s->db, schema_v1, why, sizeof(why)) != 0)
+	if (fresh && schema(s->db, schema_v1, why, sizeof(why)) != 0)
 		goto fail_tx;
 	if (version < 2 &&
-	    (fresh ? exec(s->db, schema_v2, why, sizeof(why)) : migrate_v2(s, why, sizeof(why))))
+	    (fresh ? schema(s->db, schema_v2, why, sizeof(why)) : migrate_v2(s, why, sizeof(why))))
 		goto fail_tx;
 	/* Version 3: cases.  Records stored before it belong to no case. */
-	if (version < 3 && exec(s->db, CASES_SCHEMA, why, sizeof(why)) != 0)
+	if (version < 3 && schema(s->db, CASES_SCHEMA, why, sizeof(why)) != 0)
 		goto fail_tx;
 	/* Version 4: the watchdog, alerts and their delivery. */
-	if (version < 4 && exec(s->db, CASES_SCHEMA_4, why, sizeof(why)) != 0)
+	if (version < 4 && schema(s->db, CASES_SCHEMA_4, why, sizeof(why)) != 0)
 		goto fail_tx;
 	/* Version 5: owners, re-armed and handed-over alerts, stalled handovers. */
-	if (version < 5 && exec(s->db, CASES_SCHEMA_5, why, sizeof(why)) != 0)
+	if (version < 5 && schema(s->db, CASES_SCHEMA_5, why, sizeof(why)) != 0)
 		goto fail_tx;
 	/* Version 6: sealed text.  Older records carry theirs in the clear. */
-	if (version < 6 && exec(s->db, schema_v6, why, sizeof(why)) != 0)
+	if (version < 6 && schema(s->db, schema_v6, why, sizeof(why)) != 0)
 		goto fail_tx;
 	/* Version 7: sealed texts re-sealed for a pending handover. */
-	if (version < 7 && exec(s->db, schema_v7, why, sizeof(why)) != 0)
+	if (version < 7 && schema(s->db, schema_v7, why, sizeof(why)) != 0)
 		goto fail_tx;
 	/* Version 8: which original each Correction corrects.  No record
 	 * stored before it is a correction. */
-	if (version < 8 && exec(s->db, CORRECTIONS_SCHEMA, why, sizeof(why)) != 0)
+	if (version < 8 && schema(s->db, CORRECTIONS_SCHEMA, why, sizeof(why)) != 0)
 		goto fail_tx;
 	if (exec(s->db, sql, why, sizeof(why)) != 0 || exec(s->db, "COMMIT", why, sizeof(why)) != 0)
 		goto fail_tx;
@@ -270,64 +307,105 @@ fail:
 	return -1;
 }
 
-int store_open(const char *path, int init, struct store **out, char *err, size_t err_len)
+/* SQLite: the file must exist unless init, and one relay at a time holds
+ * its flock(). */
+static int open_sqlite(struct store *s, const char *path, int init, char *err, size_t err_len)
 {
-	char why[256];
-	struct store *s = calloc(1, sizeof(*s));
-	if (!s || !(s->path = strdup(path))) {
-		free(s);
-		snprintf(err, err_len, "out of memory");
-		return VG_ENOMEM;
-	}
 	/* A missing or empty file is a new log only when asked: a failed mount
 	 * or a wrong path must not start a second history. */
 	s->lock_fd = open(path, O_RDWR | O_CLOEXEC | (init ? O_CREAT : 0), 0600);
 	if (s->lock_fd < 0 && errno == ENOENT) {
 		snprintf(err, err_len, "%s does not exist; a new log is created only with --init-db",
 			 path);
-		goto fail;
+		return -1;
 	}
 	if (s->lock_fd < 0) {
 		snprintf(err, err_len, "%s: %s", path, strerror(errno));
-		goto fail;
+		return -1;
 	}
 	struct stat sb;
 	if (fstat(s->lock_fd, &sb) != 0) {
 		snprintf(err, err_len, "%s: %s", path, strerror(errno));
-		goto fail;
+		return -1;
 	}
 	if (sb.st_size == 0 && !init) {
 		snprintf(err, err_len, "%s is empty; a new log is created only with --init-db", path);
-		goto fail;
+		return -1;
 	}
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
 		snprintf(err, err_len, "%s is in use by another process (%s)", path,
 			 strerror(errno));
-		goto fail;
+		return -1;
 	}
-	if (db_open_sqlite(path, 0, &s->db, err, err_len) != DB_OK)
-		goto fail;
-	sqlite3 *lite = db_sqlite(s->db);
-	int fresh;
-	int64_t version, ignored;
-	if (schema_probe(s, init, &fresh, &version, err, err_len) != 0)
-		goto fail;
+	return db_open_sqlite(path, 0, &s->db, err, err_len) == DB_OK ? 0 : -1;
+}
+
+/* SQLite's settings, once the file is known to be a vigil database (or
+ * empty, for init): they write to it. */
+static int sqlite_settings(struct store *s, char *err, size_t err_len)
+{
+	char why[256];
+	int64_t ignored;
 	if (query_int(s->db, "PRAGMA journal_mode=WAL", &ignored, why, sizeof(why)) != 0 ||
 	    exec(s->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
 			"PRAGMA secure_delete=ON;", why, sizeof(why)) != 0) {
-		snprintf(err, err_len, "%s: %s; refusing to use or replace it", path, why);
-		goto fail;
+		snprintf(err, err_len, "%s: %s; refusing to use or replace it", s->path, why);
+		return -1;
 	}
-	sqlite3_busy_timeout(lite, STORE_BUSY_MS);
-	if (schema_check(s, fresh, version, err, err_len) != 0)
+	sqlite3_busy_timeout(db_sqlite(s->db), STORE_BUSY_MS);
+	return 0;
+}
+
+/* PostgreSQL: one relay at a time writes to a schema, the one holding the
+ * session's advisory lock on it (released when the session ends, however
+ * the relay did). */
+static int open_pg(struct store *s, const char *dsn, char *err, size_t err_len)
+{
+	char why[256];
+	if (db_open_pg(dsn, &s->db, err, err_len) != DB_OK)
+		return -1;
+	int64_t locked;
+	if (query_int(s->db, "SELECT pg_try_advisory_lock(hashtext('vigil ' || current_schema()))",
+		      &locked, why, sizeof(why)) != 0) {
+		snprintf(err, err_len, "%s: %s", s->path, why);
+		return -1;
+	}
+	if (!locked) {
+		snprintf(err, err_len, "%s is in use by another relay (its advisory lock is held)",
+			 s->path);
+		return -1;
+	}
+	return 0;
+}
+
+int store_open(const struct db_target *t, int init, struct store **out, char *err,
+	       size_t err_len)
+{
+	char why[256], name[256];
+	db_target_name(t, name, sizeof(name));
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s || !(s->path = strdup(name))) {
+		free(s);
+		snprintf(err, err_len, "out of memory");
+		return VG_ENOMEM;
+	}
+	s->lock_fd = -1;
+	int pg = t->engine == DB_POSTGRESQL;
+	if (pg ? open_pg(s, t->where, err, err_len) : open_sqlite(s, t->where, init, err, err_len))
+		goto fail;
+	int fresh;
+	int64_t version;
+	if (schema_probe(s, init, &fresh, &version, err, err_len) != 0 ||
+	    (!pg && sqlite_settings(s, err, err_len) != 0) ||
+	    schema_check(s, fresh, version, err, err_len) != 0)
 		goto fail;
 	int64_t max_idx;
 	if (query_int(s->db, "SELECT max(idx) FROM entries", &max_idx, why, sizeof(why)) != 0) {
-		snprintf(err, err_len, "%s: %s", path, why);
+		snprintf(err, err_len, "%s: %s", s->path, why);
 		goto fail;
 	}
 	s->size_at_open = (uint64_t)(max_idx + 1);
-	if (store_prepare(s, &s->st_begin, "BEGIN IMMEDIATE", err, err_len) ||
+	if (store_prepare(s, &s->st_begin, pg ? "BEGIN" : "BEGIN IMMEDIATE", err, err_len) ||
 	    store_prepare(s, &s->st_commit, "COMMIT", err, err_len) ||
 	    store_prepare(s, &s->st_rollback, "ROLLBACK", err, err_len) ||
 	    store_prepare(s, &s->st_find,
@@ -335,8 +413,8 @@ int store_open(const char *path, int init, struct store **out, char *err, size_t
 			  " c.der FROM entries e JOIN certs c ON c.fp = e.cert_fp WHERE e.record_id=?",
 			  err, err_len) ||
 	    store_prepare(s, &s->st_cert,
-			  "INSERT OR IGNORE INTO certs(fp, der, organisation, first_seen_ms) "
-			  "VALUES(?,?,?,?)", err, err_len) ||
+			  "INSERT INTO certs(fp, der, organisation, first_seen_ms) "
+			  "VALUES(?,?,?,?) ON CONFLICT DO NOTHING", err, err_len) ||
 	    store_prepare(s, &s->st_insert,
 			  "INSERT INTO entries(idx, type, received_at_ms, cert_fp, record_id, case_id,"
 			  " author, record, signature, leaf_hash) VALUES(?,1,?,?,?,?,?,?,?,?)",
@@ -354,11 +432,12 @@ int store_open(const char *path, int init, struct store **out, char *err, size_t
 	    store_prepare(s, &s->st_erase_delivery, "DELETE FROM alerts WHERE position = ?", err,
 			  err_len) ||
 	    store_prepare(s, &s->st_erase_record,
-			  "UPDATE entries SET record = X'', signature = X'' WHERE idx = ?", err,
-			  err_len) ||
+			  "UPDATE entries SET record = ?2, signature = ?2 WHERE idx = ?1",
+			  err, err_len) ||
 	    store_prepare(s, &s->st_erase_mark,
-			  "INSERT OR REPLACE INTO erased(idx, what, at_ms, by_idx) VALUES(?,?,?,?)",
-			  err, err_len))
+			  "INSERT INTO erased(idx, what, at_ms, by_idx) VALUES(?,?,?,?) "
+			  "ON CONFLICT(idx) DO UPDATE SET what = excluded.what, "
+			  "at_ms = excluded.at_ms, by_idx = excluded.by_idx", err, err_len))
 		goto fail;
 	*out = s;
 	return VG_OK;
@@ -523,7 +602,9 @@ int store_erase(struct store *s, uint64_t index, int whole_record, uint64_t by_i
 	if ((rc = store_step(s->st_erase_reseal)) != 0)
 		return rc;
 	if (whole_record) {
+		static const uint8_t none[1];
 		db_bind_int64(s->st_erase_record, 1, (int64_t)index);
+		db_bind_blob(s->st_erase_record, 2, none, 0);  /* empty, not NULL */
 		if ((rc = store_step(s->st_erase_record)) != 0)
 			return rc;
 		/* An erased alert is delivered no more: there is no record left

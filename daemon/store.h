@@ -66,20 +66,24 @@ struct store_entry {
 };
 
 /*
- * Opens the database at path, checks it is a vigil database of a known
+ * Opens the store t names, checks it is a vigil database of a known
  * schema version (migrating an older one) and takes an exclusive lock on
- * it.  Everything is recognised by reading before anything writes: a file
+ * it: flock() on the SQLite file, or a session advisory lock on the
+ * PostgreSQL schema the connection writes in (its search_path's first).
+ * Everything is recognised by reading before anything writes: a database
  * that is not a vigil database is refused and left as it was.  A missing or
- * empty file is refused too, unless init: then (and only then) a new log is
- * created there; init refuses a file that already holds a database.
+ * empty one is refused too, unless init: then (and only then) a new log is
+ * created there; init refuses one that already holds tables.
  */
-int store_open(const char *path, int init, struct store **out, char *err, size_t err_len);
+int store_open(const struct db_target *t, int init, struct store **out, char *err,
+	       size_t err_len);
 
 /* Closes the database and releases the lock; safe on NULL and on a store
  * that failed half-way through store_open(). */
 void store_close(struct store **s);
 
-/* The database file's path. */
+/* What to call the store in messages: the database file's path, or the
+ * PostgreSQL server and database (db_target_name). */
 const char *store_path(const struct store *s);
 
 /* The connection, for the modules that share it (logtree.c, cases.c). */

@@ -339,7 +339,8 @@ static const char *erasure_says(struct db_stmt *st, uint64_t idx, int64_t by, in
 	return why;
 }
 
-int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key, FILE *out)
+int verifydb_run(const struct db_target *t, const char *origin, EVP_PKEY *checkpoint_key,
+		 FILE *out)
 {
 	struct audit a;
 	memset(&a, 0, sizeof(a));
@@ -355,12 +356,14 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 		return 2;
 	}
 	char open_err[512];
-	if (db_open_sqlite(path, 1, &a.db, open_err, sizeof(open_err)) != DB_OK) {
+	if (db_open(t, 1, &a.db, open_err, sizeof(open_err)) != DB_OK) {
 		fprintf(out, "%s\n", open_err);
 		goto out;
 	}
 	/* One snapshot for the whole audit. */
-	if (db_exec(a.db, "BEGIN") != DB_OK ||
+	if (db_exec(a.db, t->engine == DB_POSTGRESQL
+				  ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+				  : "BEGIN") != DB_OK ||
 	    db_prepare(a.db, "SELECT hash FROM tree WHERE level=? AND idx=?", &a.node) != DB_OK ||
 	    db_prepare(a.db, "SELECT der FROM certs WHERE fp=?", &a.cert) !=
 		    DB_OK ||
@@ -372,7 +375,7 @@ int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key,
 			       &a.corr_row) != DB_OK ||
 	    db_prepare(a.db, "SELECT idx, case_id FROM entries WHERE record_id=?",
 			       &a.by_id) != DB_OK) {
-		fprintf(out, "%s: not a vigil database of schema %d: %s\n", path,
+		fprintf(out, "%s: not a vigil database of schema %d: %s\n", t->where,
 			STORE_SCHEMA_VERSION, db_errmsg(a.db));
 		goto out;
 	}

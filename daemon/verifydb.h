@@ -15,12 +15,15 @@
 
 #include <openssl/evp.h>
 
+#include "daemon/db.h"
+
 /*
  * Prints "log OK: N entries, root HEX" to out and returns 0, or prints the
  * first problem ("entry N: ...", "checkpoint of size N: ...", "tree node
  * (level L, index I): ...") and returns 1.  Returns 2 when the database
  * cannot be read at all.
  */
-int verifydb_run(const char *path, const char *origin, EVP_PKEY *checkpoint_key, FILE *out);
+int verifydb_run(const struct db_target *t, const char *origin, EVP_PKEY *checkpoint_key,
+		 FILE *out);
 
 #endif

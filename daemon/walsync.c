@@ -272,6 +272,8 @@ void walsync_restart_on(struct walsync *w, sqlite3 *db, int busy_ms_after)
 
 void walsync_poke(struct walsync *w)
 {
+	if (!w)
+		return;
 	uv_mutex_lock(&w->mu);
 	w->wanted = 1;
 	uv_cond_signal(&w->cond);
@@ -280,6 +282,8 @@ void walsync_poke(struct walsync *w)
 
 void walsync_scrub(struct walsync *w)
 {
+	if (!w)
+		return;
 	uv_mutex_lock(&w->mu);
 	w->scrub = 1;
 	w->wanted = 1;

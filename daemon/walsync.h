@@ -71,11 +71,12 @@ int walsync_commit(struct walsync *w, int frames);
  * with the thread's checkpoints); only the thread's say when it ends. */
 void walsync_restart_on(struct walsync *w, sqlite3 *db, int busy_ms_after);
 
-/* Asks for a checkpoint soon (any thread; cheap; coalesces). */
+/* Asks for a checkpoint soon (any thread; cheap; coalesces; nothing on
+ * NULL, a PostgreSQL store's). */
 void walsync_poke(struct walsync *w);
 
 /*
- * After an erasure (any thread; cheap; coalesces): a TRUNCATE checkpoint,
+ * After an erasure (any thread; cheap; coalesces; nothing on NULL): a TRUNCATE checkpoint,
  * tried again every second until the WAL is empty, so that the erased
  * bytes leave the WAL file too (the writer's connection has
  * secure_delete on, which zeroes them in the database's pages).

@@ -1148,7 +1148,8 @@ static int append_member_key(struct writer *w, const char *org, const uint8_t *d
 	int rc = append_relay_record(w, &r, now, &at, NULL);
 	struct db *db = store_db(w->store);
 	struct db_stmt *st = NULL;
-	const char *sql = der ? "INSERT OR REPLACE INTO member_keys(org, sha256, idx) VALUES(?,?,?)"
+	const char *sql = der ? "INSERT INTO member_keys(org, sha256, idx) VALUES(?,?,?) ON "
+				"CONFLICT(org) DO UPDATE SET sha256 = excluded.sha256, idx = excluded.idx"
 			      : "DELETE FROM member_keys WHERE org = ?";
 	if (rc == 0)
 		rc = db_prepare(db, sql, &st);
@@ -1314,25 +1315,30 @@ int writer_start(struct writer *w, uv_loop_t *loop, unsigned batch_max, uint64_t
 	w->stats.checkpoint_ms = w->latest->signed_at_ms;
 	uv_mutex_unlock(&w->mu);
 	uint64_t wal_limit = cfg->wal_limit ? cfg->wal_limit : WRITER_WAL_LIMIT;
-	if ((rc = walsync_start(store_path(w->store), wal_limit, &w->walsync)) != 0) {
+	/* SQLite's WAL (PostgreSQL keeps its own). */
+	sqlite3 *lite = db_sqlite(store_db(w->store));
+	if (lite && (rc = walsync_start(store_path(w->store), wal_limit, &w->walsync)) != 0) {
 		snprintf(err, err_len, "cannot start WAL checkpoints: %s", uv_strerror(rc));
 		return VG_EIO;
 	}
-	/* The commit that starts the WAL over after a RESTART checkpoint trims
-	 * a file that grew past the limit back to it (walsync.h). */
-	char sql[64];
-	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%llu", (unsigned long long)wal_limit);
-	if (db_exec(store_db(w->store), sql) != DB_OK) {
-		snprintf(err, err_len, "%s: cannot limit the WAL: %s", store_path(w->store),
-			 db_errmsg(store_db(w->store)));
-		walsync_stop(&w->walsync);
-		return VG_EIO;
+	if (lite) {
+		/* The commit that starts the WAL over after a RESTART checkpoint
+		 * trims a file that grew past the limit back to it (walsync.h). */
+		char sql[64];
+		snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%llu",
+			 (unsigned long long)wal_limit);
+		if (db_exec(store_db(w->store), sql) != DB_OK) {
+			snprintf(err, err_len, "%s: cannot limit the WAL: %s", store_path(w->store),
+				 db_errmsg(store_db(w->store)));
+			walsync_stop(&w->walsync);
+			return VG_EIO;
+		}
+		/* Replaces SQLite's automatic checkpoint inside the committing call. */
+		sqlite3_wal_hook(lite, on_wal_commit, w);
+		/* A WAL left by kill -9 or by a migration is copied now, not at
+		 * the first commit past the threshold. */
+		walsync_poke(w->walsync);
 	}
-	/* Replaces SQLite's automatic checkpoint inside the committing call. */
-	sqlite3_wal_hook(db_sqlite(store_db(w->store)), on_wal_commit, w);
-	/* A WAL left by kill -9 or by a migration is copied now, not at the
-	 * first commit past the threshold. */
-	walsync_poke(w->walsync);
 	if ((rc = uv_cond_init(&w->cond)) != 0)
 		goto fail_walsync;
 	if ((rc = uv_async_init(loop, &w->async, on_async)) != 0)
@@ -1347,7 +1353,8 @@ fail_async:
 fail_cond:
 	uv_cond_destroy(&w->cond);
 fail_walsync:
-	sqlite3_wal_hook(db_sqlite(store_db(w->store)), NULL, NULL);
+	if (db_sqlite(store_db(w->store)))
+		sqlite3_wal_hook(db_sqlite(store_db(w->store)), NULL, NULL);
 	walsync_stop(&w->walsync);
 	snprintf(err, err_len, "%s", uv_strerror(rc));
 	return VG_EINTERNAL;

@@ -1,5 +1,6 @@
 #include "harness.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -22,7 +23,8 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
-#include <sqlite3.h>
+
+#include "daemon/db.h"
 
 #include "proto/status.h"
 
@@ -56,6 +58,92 @@ void trelay_setup(struct trelay *t, const char *listen_extra, const char *extra)
 	trelay_setup_directory(t, listen_extra, extra, pki("directory.conf"));
 }
 
+int test_backend_pg(void)
+{
+	const char *b = getenv("VIGIL_TEST_BACKEND");
+	return b && strcmp(b, "postgresql") == 0;
+}
+
+/* The fixture's server (tests/pg/pg.sh wrote its connection string). */
+static void pg_base_dsn(char *out, size_t len)
+{
+	char path[600];
+	const char *dir = getenv("VIGIL_TEST_PG_DIR");
+	snprintf(path, sizeof(path), "%s/dsn", dir ? dir : PG_DIR);
+	FILE *f = fopen(path, "r");
+	if (!f || !fgets(out, (int)len, f)) {
+		fprintf(stderr, "harness: no PostgreSQL connection string in %s\n", path);
+		exit(1);
+	}
+	fclose(f);
+	out[strcspn(out, "\n")] = '\0';
+}
+
+/* Runs sql on the fixture's server, outside any relay's schema. */
+static int pg_admin(const char *sql)
+{
+	char dsn[600], err[512];
+	struct db *db;
+	pg_base_dsn(dsn, sizeof(dsn));
+	const struct db_target where = { DB_POSTGRESQL, dsn };
+	if (db_open(&where, 0, &db, err, sizeof(err)) != DB_OK) {
+		fprintf(stderr, "harness: %s\n", err);
+		return -1;
+	}
+	int rc = db_exec(db, sql);
+	if (rc != DB_OK)
+		fprintf(stderr, "harness: %s: %s\n", sql, db_errmsg(db));
+	db_close(&db);
+	return rc == DB_OK ? 0 : -1;
+}
+
+/* A schema of the relay's own, named after its scratch directory. */
+static void pg_schema_create(struct trelay *t)
+{
+	const char *base = strrchr(t->dir, '/');
+	snprintf(t->pg_schema, sizeof(t->pg_schema), "relay_");
+	for (const char *c = base ? base + sizeof("/relay-") - 1 : t->dir; *c; c++) {
+		size_t n = strlen(t->pg_schema);
+		/* Lower case, and upper case letters as "u" and the letter:
+		 * distinct, and no quoting needed. */
+		if (n + 3 >= sizeof(t->pg_schema))
+			break;
+		if (*c >= 'A' && *c <= 'Z') {
+			t->pg_schema[n++] = 'u';
+			t->pg_schema[n++] = (char)(*c - 'A' + 'a');
+		} else {
+			t->pg_schema[n++] = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ? *c
+												 : '_';
+		}
+		t->pg_schema[n] = '\0';
+	}
+	char sql[128], dsn[600];
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", t->pg_schema);
+	if (pg_admin(sql) != 0)
+		die("create a PostgreSQL schema");
+	pg_base_dsn(dsn, sizeof(dsn));
+	snprintf(t->pg_dsn, sizeof(t->pg_dsn), "%s options='-c search_path=%s'", dsn,
+		 t->pg_schema);
+}
+
+/* The relay's store, for db.h. */
+static void store_target(const struct trelay *t, struct db_target *where)
+{
+	where->engine = t->pg_schema[0] ? DB_POSTGRESQL : DB_SQLITE;
+	where->where = t->pg_schema[0] ? t->pg_dsn : t->db;
+}
+
+/* Whether the relay's log was made (vigild --init-db). */
+static int store_exists(const struct trelay *t)
+{
+	if (!t->pg_schema[0])
+		return access(t->db, F_OK) == 0;
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM information_schema.tables WHERE "
+		 "table_schema = '%s'", t->pg_schema);
+	return db_int((struct trelay *)t, sql) > 0;
+}
+
 void trelay_setup_directory(struct trelay *t, const char *listen_extra, const char *extra,
 			    const char *directory)
 {
@@ -68,17 +156,24 @@ void trelay_setup_directory(struct trelay *t, const char *listen_extra, const ch
 	snprintf(t->db, sizeof(t->db), "%s/vigil.db", t->dir);
 	snprintf(t->log, sizeof(t->log), "%s/vigild.log", t->dir);
 	snprintf(t->ready, sizeof(t->ready), "%s/ready", t->dir);
+	char store[1000];
+	if (test_backend_pg()) {
+		pg_schema_create(t);
+		snprintf(store, sizeof(store), "backend = postgresql\ndsn = %s", t->pg_dsn);
+	} else {
+		snprintf(store, sizeof(store), "path = vigil.db");
+	}
 	FILE *f = fopen(t->conf, "w");
 	if (!f)
 		die("config");
 	fprintf(f,
 		"[listen]\naddress = 127.0.0.1\nport = 0\n%s\n"
 		"[tls]\ncert = %s\nkey = %s\nca = %s\ncrl = %s\n"
-		"[store]\npath = vigil.db\n"
+		"[store]\n%s\n"
 		"[directory]\npath = %s\n"
 		"[log]\norigin = vigil.test/log\ncheckpoint_key = %s\n%s\n%s",
 		listen_extra ? listen_extra : "", pki("relay.crt"), pki("relay.key"),
-		pki("ca.crt"), pki("crl.pem"), directory, pki("checkpoint.key"), extra ? extra : "",
+		pki("ca.crt"), pki("crl.pem"), store, directory, pki("checkpoint.key"), extra ? extra : "",
 		/* Alerts are their own tests' subject: elsewhere no early alert
 		 * adds entries the test does not expect (the default windows of
 		 * days never end during a test). */
@@ -98,7 +193,7 @@ int trelay_start(struct trelay *t)
 {
 	/* A new log is made only when asked, as an operator would: the first
 	 * start of a test's relay creates it with --init-db. */
-	if (access(t->db, F_OK) != 0 && trelay_init_db(t) != 0)
+	if (!store_exists(t) && trelay_init_db(t) != 0)
 		return -1;
 	unlink(t->ready);
 	pid_t pid = fork();
@@ -238,6 +333,12 @@ void trelay_cleanup(struct trelay *t)
 		if (system(cmd) != 0)
 			fprintf(stderr, "harness: cannot remove %s\n", t->dir);
 	}
+	if (t->pg_schema[0] && !getenv("VIGIL_TEST_KEEP")) {
+		char sql[128];
+		snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", t->pg_schema);
+		pg_admin(sql);
+	}
+	t->pg_schema[0] = '\0';
 	t->dir[0] = '\0';
 }
 
@@ -259,21 +360,99 @@ int trelay_log_has(struct trelay *t, const char *needle, int wait_ms)
 	return 0;
 }
 
+/*
+ * The tests' SQL is SQLite's; on PostgreSQL its few SQLite idioms become
+ * PostgreSQL's: x'HEX' is a bytea literal, hex(COLUMN) an upper-case
+ * encode(), zeroblob(N) N zero bytes, PRAGMA user_version and
+ * application_id the vigil_meta row.  malloc()ed.
+ */
+static char *pg_sql(const char *sql)
+{
+	if (strcmp(sql, "PRAGMA user_version") == 0)
+		return strdup("SELECT version FROM vigil_meta");
+	if (strcmp(sql, "PRAGMA application_id") == 0)
+		return strdup("SELECT application_id FROM vigil_meta");
+	size_t len = strlen(sql), o = 0;
+	char *out = malloc(len * 4 + 64);
+	if (!out)
+		die("malloc");
+	for (size_t i = 0; i < len;) {
+		int word_start = i == 0 || !(isalnum((unsigned char)sql[i - 1]) || sql[i - 1] == '_');
+		size_t n;
+		if (word_start && (sql[i] == 'x' || sql[i] == 'X') && sql[i + 1] == '\'') {
+			/* x'0102' -> '\x0102'::bytea */
+			n = strspn(sql + i + 2, "0123456789abcdefABCDEF");
+			if (sql[i + 2 + n] == '\'') {
+				o += (size_t)sprintf(out + o, "'\\x%.*s'::bytea", (int)n, sql + i + 2);
+				i += n + 3;
+				continue;
+			}
+		}
+		if (word_start && strncmp(sql + i, "hex(", 4) == 0) {
+			n = strspn(sql + i + 4, "abcdefghijklmnopqrstuvwxyz_.");
+			if (sql[i + 4 + n] == ')') {
+				o += (size_t)sprintf(out + o, "upper(encode(%.*s, 'hex'))", (int)n,
+						     sql + i + 4);
+				i += n + 5;
+				continue;
+			}
+		}
+		if (word_start && strncmp(sql + i, "zeroblob(", 9) == 0) {
+			n = strspn(sql + i + 9, "0123456789");
+			if (sql[i + 9 + n] == ')') {
+				o += (size_t)sprintf(out + o, "decode(repeat('00', %.*s), 'hex')", (int)n,
+						     sql + i + 9);
+				i += n + 10;
+				continue;
+			}
+		}
+		out[o++] = sql[i++];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* SQL for the relay's engine (pg_sql); malloc()ed. */
+static char *store_sql(const struct trelay *t, const char *sql)
+{
+	char *out = t->pg_schema[0] ? pg_sql(sql) : strdup(sql);
+	if (!out)
+		die("malloc");
+	return out;
+}
+
+/* A read-only connection to the relay's store; NULL (said on stderr)
+ * when there is none. */
+static struct db *store_connect(const struct trelay *t, int readonly)
+{
+	struct db_target where;
+	struct db *db;
+	char err[512];
+	store_target(t, &where);
+	if (db_open(&where, readonly, &db, err, sizeof(err)) != DB_OK) {
+		fprintf(stderr, "harness: %s\n", err);
+		return NULL;
+	}
+	return db;
+}
+
 long long db_int(struct trelay *t, const char *sql)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	long long v = -1;
-	if (sqlite3_open_v2(t->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
+	struct db *db = store_connect(t, 1);
+	if (!db)
 		return -1;
+	char *q = store_sql(t, sql);
+	if (db_prepare(db, q, &st) == DB_OK) {
+		if (db_step(st) == DB_ROW)
+			v = db_column_int64(st, 0);
+		db_finalize(st);
+	} else {
+		fprintf(stderr, "db_int %s: %s\n", q, db_errmsg(db));
 	}
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
+	free(q);
+	db_close(&db);
 	return v;
 }
 
@@ -688,19 +867,18 @@ int run_capture(const char *const *argv, const char *cwd, char *out, size_t out_
 
 int db_blob(struct trelay *t, const char *sql, uint8_t **out, size_t *len)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc = -1;
 	*out = NULL;
 	*len = 0;
-	if (sqlite3_open_v2(t->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
+	struct db *db = store_connect(t, 1);
+	if (!db)
 		return -1;
-	}
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			const void *p = sqlite3_column_blob(st, 0);
-			size_t n = (size_t)sqlite3_column_bytes(st, 0);
+	char *q = store_sql(t, sql);
+	if (db_prepare(db, q, &st) == DB_OK) {
+		if (db_step(st) == DB_ROW) {
+			const void *p = db_column_blob(st, 0);
+			size_t n = (size_t)db_column_bytes(st, 0);
 			if (n > 0) {
 				*out = malloc(n);
 				if (!*out)
@@ -710,9 +888,12 @@ int db_blob(struct trelay *t, const char *sql, uint8_t **out, size_t *len)
 			*len = n;
 			rc = 0;
 		}
-		sqlite3_finalize(st);
+		db_finalize(st);
+	} else {
+		fprintf(stderr, "db_blob %s: %s\n", q, db_errmsg(db));
 	}
-	sqlite3_close(db);
+	free(q);
+	db_close(&db);
 	return rc;
 }
 
@@ -748,20 +929,22 @@ int unused_port(void)
 
 /* ---- changing a stopped relay's database (appended) ---------------------- */
 
-int db_exec(struct trelay *t, const char *sql)
+int db_change(struct trelay *t, const char *sql)
 {
-	sqlite3 *db;
-	char *msg = NULL;
-	int rc = -1;
-	if (sqlite3_open_v2(t->db, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
-	    sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK &&
-	    sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, &msg) == SQLITE_OK)
-		rc = 0;
-	if (rc != 0)
-		fprintf(stderr, "db_exec %s: %s\n", sql, msg ? msg : sqlite3_errmsg(db));
-	sqlite3_free(msg);
-	sqlite3_close(db);
-	return rc;
+	struct db *db = store_connect(t, 0);
+	if (!db)
+		return -1;
+	char *q = store_sql(t, sql);
+	int rc = db_exec(db, q);
+	free(q);
+	/* SQLite: into the database file itself, for the tests that read or
+	 * change the file's bytes. */
+	if (rc == DB_OK && db_sqlite(db))
+		rc = db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	if (rc != DB_OK)
+		fprintf(stderr, "db_change %s: %s\n", sql, db_errmsg(db));
+	db_close(&db);
+	return rc == DB_OK ? 0 : -1;
 }
 
 int file_copy(const char *from, const char *to)
@@ -896,7 +1079,7 @@ void tsealed_free(struct tsealed *s)
 /* Opens the envelope of entry idx in table (sealed or reseals) with org's key and
  * checks it against the entry's record: the text (malloc()ed), and P
  * into *plain when plain is not NULL; NULL with the reason in why. */
-static char *db_open(struct trelay *t, unsigned long long idx, const char *org,
+static char *entry_unseal(struct trelay *t, unsigned long long idx, const char *org,
 		     const char *table, uint8_t **plain, size_t *plain_len, char *why,
 		     size_t why_len)
 {
@@ -958,13 +1141,13 @@ out:
 char *db_sealed_text(struct trelay *t, unsigned long long idx, const char *org, char *why,
 		     size_t why_len)
 {
-	return db_open(t, idx, org, "sealed", NULL, NULL, why, why_len);
+	return entry_unseal(t, idx, org, "sealed", NULL, NULL, why, why_len);
 }
 
 char *db_resealed_text(struct trelay *t, unsigned long long idx, const char *org, char *why,
 		       size_t why_len)
 {
-	return db_open(t, idx, org, "reseals", NULL, NULL, why, why_len);
+	return entry_unseal(t, idx, org, "reseals", NULL, NULL, why, why_len);
 }
 
 Vigil__V1__Frame *tclient_reseal_send(struct tclient *c, const char *case_id,
@@ -1007,7 +1190,7 @@ Vigil__V1__Frame *tclient_reseal(struct tclient *c, struct trelay *t, const char
 		size_t plen = 0;
 		char sql[96];
 		snprintf(sql, sizeof(sql), "SELECT cms FROM sealed WHERE idx = %llu", idx);
-		char *text = db_open(t, idx, org, "sealed", &p, &plen, why, sizeof(why));
+		char *text = entry_unseal(t, idx, org, "sealed", &p, &plen, why, sizeof(why));
 		uint8_t *cms = NULL;
 		size_t cms_len = 0;
 		if (!text || db_blob(t, sql, &cms, &cms_len) != 0) {

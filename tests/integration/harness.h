@@ -7,6 +7,12 @@
  * command-line tool), PKI_DIR (made by certs/mkpki.sh in a ctest fixture),
  * TEST_TMP (a directory for the tests' scratch directories).
  *
+ * The relay keeps its log in SQLite (t->db) unless VIGIL_TEST_BACKEND is
+ * "postgresql": then in a schema of its own on the scratch PostgreSQL
+ * server of the ctest fixture (tests/pg/pg.sh; its connection string in
+ * PG_DIR/dsn), made by trelay_setup and dropped by trelay_cleanup.  db_int,
+ * db_text, db_blob and db_change read and change it on either engine.
+ *
  * All waits are bounded; every process a test starts is ended by PID.
  */
 #ifndef VIGIL_TESTS_HARNESS_H
@@ -24,7 +30,9 @@
 struct trelay {
 	char dir[512];
 	char conf[600];
-	char db[600];
+	char db[600];           /* the SQLite file (the name only, on PostgreSQL) */
+	char pg_schema[64];     /* on PostgreSQL: the relay's schema, else "" */
+	char pg_dsn[800];       /* on PostgreSQL: its connection string, with search_path */
 	char log[600];
 	char ready[600];
 	pid_t pid;
@@ -32,6 +40,9 @@ struct trelay {
 	long fsize_limit;       /* > 0: the relay may write no file past this many bytes
 				 * (RLIMIT_FSIZE, SIGXFSZ ignored): a disk that fails */
 };
+
+/* 1 when the tests run the relay on PostgreSQL (VIGIL_TEST_BACKEND). */
+int test_backend_pg(void);
 
 /* Makes a scratch directory and a configuration with `extra` appended
  * (unless extra has a [watchdog] section, one that raises no early alert
@@ -213,7 +224,7 @@ int unused_port(void);
 
 /* Runs SQL on the relay's database read-write (stop the relay first) and
  * checkpoints the WAL into the file: 0, or -1 with the reason on stderr. */
-int db_exec(struct trelay *t, const char *sql);
+int db_change(struct trelay *t, const char *sql);
 /* Replaces the first "from" in the text file path (at most 8 KiB) by "to";
  * fails the test when there is none. */
 void file_replace(const char *path, const char *from, const char *to);

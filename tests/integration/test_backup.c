@@ -642,7 +642,7 @@ static void test_refusals(void **state)
 	/* A copy that does not verify is removed: the failure comes after the
 	 * partial file was written. */
 	assert_int_equal(trelay_stop(&r), 0);
-	assert_int_equal(db_exec(&r, "UPDATE entries SET leaf_hash = zeroblob(32) WHERE idx = 3"),
+	assert_int_equal(db_change(&r, "UPDATE entries SET leaf_hash = zeroblob(32) WHERE idx = 3"),
 			 0);
 	snprintf(dest, sizeof(dest), "%s/backup.db", r.dir);
 	expect_refused(&r, dest, r.dir, "the copy does not verify: entry 3: its contents do not "

@@ -1936,7 +1936,7 @@ static void test_verify_log(void **state)
 	/* A changed inner node of the tree: proofs through it fail (exit 3),
 	 * while the leaves, and so the log, are still right. */
 	assert_int_equal(trelay_stop(&L), 0);
-	assert_int_equal(db_exec(&L, "UPDATE tree SET hash = zeroblob(32) WHERE level = 1 AND "
+	assert_int_equal(db_change(&L, "UPDATE tree SET hash = zeroblob(32) WHERE level = 1 AND "
 				 "idx = 0"), 0);
 	assert_int_equal(trelay_start(&L), 0);
 	struct cli_args a;
@@ -1958,7 +1958,7 @@ static void test_verify_log(void **state)
 
 	/* A changed leaf hash: the leaves no longer make the signed root. */
 	assert_int_equal(trelay_stop(&L), 0);
-	assert_int_equal(db_exec(&L, "UPDATE entries SET leaf_hash = zeroblob(32) WHERE idx = 1"),
+	assert_int_equal(db_change(&L, "UPDATE entries SET leaf_hash = zeroblob(32) WHERE idx = 1"),
 			 0);
 	assert_int_equal(trelay_start(&L), 0);
 	run_monitor(&L, dir, 0, &r);

@@ -580,7 +580,7 @@ static void test_verify_db(void **state)
 		fail_msg("--verify-db: %s", out);
 	assert_true(strncmp(out, "log OK: ", 8) == 0);
 	/* A link that the records do not bear out is found. */
-	assert_int_equal(db_exec(&R, "UPDATE corrections SET target_idx = target_idx - 1 WHERE idx = "
+	assert_int_equal(db_change(&R, "UPDATE corrections SET target_idx = target_idx - 1 WHERE idx = "
 				     "(SELECT max(idx) FROM corrections)"), 0);
 	assert_int_equal(run_vigild(args, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, ": its row in corrections names another original than its "

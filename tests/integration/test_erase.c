@@ -335,7 +335,7 @@ static void test_erasure(void **state)
 	/* A row marked erased that no Erasure entry names is corruption. */
 	snprintf(sql, sizeof(sql), "INSERT INTO erased(idx, what, at_ms, by_idx) VALUES(%llu, 1, 1, "
 		 "%llu)", (unsigned long long)noted_idx - 1, (unsigned long long)req_idx + 1);
-	assert_int_equal(db_exec(&t, sql), 0);
+	assert_int_equal(db_change(&t, sql), 0);
 	assert_int_equal(run_vigild(args, out, sizeof(out)), 1);
 	snprintf(msg, sizeof(msg), "entry %llu: marked erased, but no Erasure entry after it names "
 		 "it\n", (unsigned long long)noted_idx - 1);
@@ -678,7 +678,7 @@ static void test_member_keys(void **state)
 	/* The audit checks the stored sealed texts too: their form, and their
 	 * recipients against the readers the record names (with the keys of
 	 * the MemberKey entries). */
-	assert_int_equal(db_exec(&t, "UPDATE sealed SET cms = X'3000'"), 0);
+	assert_int_equal(db_change(&t, "UPDATE sealed SET cms = X'3000'"), 0);
 	assert_int_equal(run_vigild(args, vout, sizeof(vout)), 1);
 	snprintf(want, sizeof(want), "entry %d: sealed text is not DER CMS\n", PKI_MEMBER_KEYS + 1);
 	assert_string_equal(vout, want);

@@ -509,7 +509,7 @@ static void test_pending_deliveries(void **state)
 	trelay_setup(&t, NULL, extra);
 	assert_int_equal(trelay_start(&t), 0);
 	assert_int_equal(trelay_stop(&t), 0);
-	assert_int_equal(db_exec(&t,
+	assert_int_equal(db_change(&t,
 		"INSERT INTO alerts(position, case_id, alert_id, stage, recipients) VALUES "
 		"(100, 'se-stockholm-coord/P-1', x'01', 1, 'se-stockholm-coord' || char(10) || "
 		"'se-shelter-1'), "

@@ -697,6 +697,49 @@ static void test_missing_required(void **state)
 	expect_error(fx, "[tls]\ncert =\n", VG_EBADREQ, "2: [tls] cert: value is empty");
 }
 
+/* [store] backend: SQLite's path or PostgreSQL's connection string, never
+ * the other's key; the connection string is checked by libpq's parser. */
+static void test_store_backend(void **state)
+{
+	struct fixture *fx = *state;
+	struct config cfg;
+	struct db_target t;
+	load_ok(fx, REQUIRED_TLS "[store]\nbackend = postgresql\n"
+		    "dsn = host=127.0.0.1 port=5432 dbname=vigil options='-c search_path=relay'\n"
+		    REQUIRED_LOG REQUIRED_DIR, &cfg);
+	assert_int_equal(cfg.store_pg, 1);
+	assert_null(cfg.store_path);
+	config_store_target(&cfg, &t);
+	assert_int_equal(t.engine, DB_POSTGRESQL);
+	assert_string_equal(t.where,
+			    "host=127.0.0.1 port=5432 dbname=vigil options='-c search_path=relay'");
+	config_free(&cfg);
+	load_ok(fx, REQUIRED_TLS "[store]\nbackend = sqlite\npath = data/vigil.db\n" REQUIRED_LOG
+		    REQUIRED_DIR, &cfg);
+	assert_int_equal(cfg.store_pg, 0);
+	config_store_target(&cfg, &t);
+	assert_int_equal(t.engine, DB_SQLITE);
+	assert_non_null(strstr(t.where, "data/vigil.db"));
+	config_free(&cfg);
+
+	expect_error(fx, REQUIRED_TLS "[store]\nbackend = mysql\n", VG_EBADREQ,
+		     "6: [store] backend: \"mysql\" is not sqlite or postgresql");
+	expect_error(fx, REQUIRED_TLS "[store]\nbackend = postgresql\ndsn = bogus=1\n", VG_EBADREQ,
+		     "7: [store] dsn: not a libpq connection string: invalid connection option "
+		     "\"bogus\"");
+	expect_error(fx, REQUIRED_TLS "[store]\nbackend = postgresql\ndsn = host='open\n",
+		     VG_EBADREQ,
+		     "7: [store] dsn: not a libpq connection string: unterminated quoted string "
+		     "in connection info string");
+	expect_error(fx, REQUIRED_TLS "[store]\nbackend = postgresql\n" REQUIRED_LOG REQUIRED_DIR,
+		     VG_EBADREQ, "0: [store] dsn is required with backend = postgresql");
+	expect_error(fx, REQUIRED_TLS "[store]\nbackend = postgresql\ndsn = dbname=v\n"
+		     "path = data/vigil.db\n" REQUIRED_LOG REQUIRED_DIR, VG_EBADREQ,
+		     "8: [store] path is not used with backend = postgresql (it takes [store] dsn)");
+	expect_error(fx, REQUIRED "[store]\ndsn = dbname=v\n", VG_EBADREQ,
+		     "13: [store] dsn is not used with backend = sqlite (it takes [store] path)");
+}
+
 static void test_bad_paths(void **state)
 {
 	struct fixture *fx = *state;
@@ -974,6 +1017,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_key_permissions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_config, setup, teardown),
 		cmocka_unit_test(test_free_half_built),
+		cmocka_unit_test_setup_teardown(test_store_backend, setup, teardown),
 		cmocka_unit_test(test_parse_uint),
 		cmocka_unit_test(test_parse_duration),
 	};
