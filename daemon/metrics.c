@@ -63,6 +63,8 @@ struct metrics {
 	/* The metrics thread's own (one polling thread: one scrape at a time). */
 	struct db *db;                       /* read-only, for the pending deliveries */
 	struct db_stmt *acks, *alerts;
+	struct db_stmt *size;              /* PostgreSQL: the tables' bytes (pg_size) */
+	uint64_t pg_bytes;
 	uint64_t pending_ns;               /* when they were counted; 0: never */
 	struct pending *pending;
 	size_t n_pending;
@@ -177,6 +179,22 @@ static int pending_scan(struct metrics *m, struct pending *p, size_t n)
 	return rc == DB_DONE ? 0 : -1;
 }
 
+/* PostgreSQL: the log's tables with their indexes and TOAST, in the
+ * schema the relay writes in. */
+static int pg_size(struct metrics *m)
+{
+	if (!m->size &&
+	    db_prepare(m->db, "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM "
+			      "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
+			      "n.nspname = current_schema() AND c.relkind = 'r'", &m->size) != DB_OK)
+		return -1;
+	int rc = db_step(m->size);
+	if (rc == DB_ROW)
+		m->pg_bytes = (uint64_t)db_column_int64(m->size, 0);
+	db_reset(m->size);
+	return rc == DB_ROW ? 0 : -1;
+}
+
 static void pending_count(struct metrics *m, const struct directory *dir)
 {
 	size_t members = directory_count(dir), n = 0;
@@ -194,6 +212,8 @@ static void pending_count(struct metrics *m, const struct directory *dir)
 		 db_exec(m->db, "BEGIN") == DB_OK;
 	if (ok) {
 		ok = pending_scan(m, p, n) == 0;
+		if (ok && m->engine == DB_POSTGRESQL)
+			ok = pg_size(m) == 0;
 		db_exec(m->db, "COMMIT");
 	}
 	if (!ok) {
@@ -406,6 +426,9 @@ static char *page(struct metrics *m, size_t *len)
 				file_size(m->db_path));
 		prom_sample_u64(&t, "vigil_database_size_bytes", "file", "wal",
 				file_size(m->wal_path));
+	} else {
+		/* PostgreSQL keeps one WAL for every database it serves. */
+		prom_sample_u64(&t, "vigil_database_size_bytes", "file", "database", m->pg_bytes);
 	}
 	prom_family(&t, "vigil_reloads_total", PROM_COUNTER,
 		    "SIGHUP reloads: ok (applied) or failed (everything kept).");
@@ -495,6 +518,7 @@ static void metrics_free(struct metrics *m)
 {
 	db_finalize(m->acks);
 	db_finalize(m->alerts);
+	db_finalize(m->size);
 	db_close(&m->db);
 	free(m->pending);
 	free(m->db_path);

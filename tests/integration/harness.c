@@ -159,7 +159,9 @@ void trelay_setup_directory(struct trelay *t, const char *listen_extra, const ch
 	char store[1000];
 	if (test_backend_pg()) {
 		pg_schema_create(t);
-		snprintf(store, sizeof(store), "backend = postgresql\ndsn = %s", t->pg_dsn);
+		/* One line, where path is: the lines of every other key stay where
+		 * the tests expect them; the backend comes last in the file. */
+		snprintf(store, sizeof(store), "dsn = %s", t->pg_dsn);
 	} else {
 		snprintf(store, sizeof(store), "path = vigil.db");
 	}
@@ -178,6 +180,8 @@ void trelay_setup_directory(struct trelay *t, const char *listen_extra, const ch
 		 * adds entries the test does not expect (the default windows of
 		 * days never end during a test). */
 		extra && strstr(extra, "[watchdog]") ? "" : "[watchdog]\nfailed_attempts = 1000000\n");
+	if (t->pg_schema[0])
+		fprintf(f, "[store]\nbackend = postgresql\n");
 	fclose(f);
 }
 
@@ -363,7 +367,7 @@ int trelay_log_has(struct trelay *t, const char *needle, int wait_ms)
 /*
  * The tests' SQL is SQLite's; on PostgreSQL its few SQLite idioms become
  * PostgreSQL's: x'HEX' is a bytea literal, hex(COLUMN) an upper-case
- * encode(), zeroblob(N) N zero bytes, PRAGMA user_version and
+ * encode(), char() chr(), zeroblob(N) N zero bytes, PRAGMA user_version and
  * application_id the vigil_meta row.  malloc()ed.
  */
 static char *pg_sql(const char *sql)
@@ -396,6 +400,11 @@ static char *pg_sql(const char *sql)
 				i += n + 5;
 				continue;
 			}
+		}
+		if (word_start && strncmp(sql + i, "char(", 5) == 0) {
+			o += (size_t)sprintf(out + o, "chr(");
+			i += 5;
+			continue;
 		}
 		if (word_start && strncmp(sql + i, "zeroblob(", 9) == 0) {
 			n = strspn(sql + i + 9, "0123456789");
