@@ -245,7 +245,7 @@ static int audit(const char *partial, const char *origin, EVP_PKEY *key, char *w
 		snprintf(why, why_len, "out of memory");
 		return -1;
 	}
-	const struct db_target copy = { DB_SQLITE, partial };
+	const struct db_target copy = { DB_SQLITE, partial, 0 };
 	int rc = verifydb_run(&copy, origin, key, mem);
 	fclose(mem);
 	if (rc != 0) {

@@ -29,6 +29,7 @@ enum key_kind {
 	KEY_NAME,      /* a log origin: 1-255 bytes, no spaces, no '+' */
 	KEY_BACKEND,   /* "sqlite" or "postgresql" */
 	KEY_DSN,       /* a libpq connection string */
+	KEY_ONOFF,     /* "on" or "off" */
 };
 
 enum key_type { T_INT, T_UNSIGNED, T_SIZE, T_U64, T_STR };
@@ -77,6 +78,7 @@ static const struct key keys[] = {
 	{ "store", "backend", KEY_BACKEND, T_STR, FIELD(store_backend), 0, 0, NULL, 0 },
 	{ "store", "path", KEY_STORE, T_STR, FIELD(store_path), 0, 0, NULL, 0 },
 	{ "store", "dsn", KEY_DSN, T_STR, FIELD(store_dsn), 0, 0, NULL, 0 },
+	{ "store", "standby", KEY_ONOFF, T_STR, FIELD(store_standby_text), 0, 0, NULL, 0 },
 	{ "store", "wal_limit", KEY_UINT, T_SIZE, FIELD(wal_limit),
 	  65536, 1024u * 1024u * 1024u, "65536..1073741824", 0 },
 	{ "writer", "batch_max", KEY_UINT, T_UNSIGNED, FIELD(batch_max), 1, 10000, "1..10000", 0 },
@@ -278,6 +280,13 @@ static int set_string(struct parse *p, const struct key *k, const char *value)
 			return 0;
 		}
 		s = strdup(value);
+	} else if (k->kind == KEY_ONOFF) {
+		if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+			ini_fail(p->in, p->lineno, VG_EBADREQ, "[%s] %s: \"%s\" is not on or off",
+				 k->section, k->name, value);
+			return 0;
+		}
+		s = strdup(value);
 	} else if (k->kind == KEY_BACKEND) {
 		if (strcmp(value, "sqlite") != 0 && strcmp(value, "postgresql") != 0) {
 			ini_fail(p->in, p->lineno, VG_EBADREQ,
@@ -309,7 +318,7 @@ static int set_string(struct parse *p, const struct key *k, const char *value)
 		return 0;
 	}
 	if (k->kind != KEY_ADDRESS && k->kind != KEY_NAME && k->kind != KEY_BACKEND &&
-	    k->kind != KEY_DSN && check_path(p, k, s) != 0) {
+	    k->kind != KEY_DSN && k->kind != KEY_ONOFF && check_path(p, k, s) != 0) {
 		free(s);
 		return 0;
 	}
@@ -431,6 +440,12 @@ static int store_keys(struct ini_file *in, struct config *cfg)
 	if (!config_line(cfg, "store", need)) {
 		ini_fail(in, 0, VG_EBADREQ, "[store] %s is required%s", need,
 			 cfg->store_pg ? " with backend = postgresql" : "");
+		return -1;
+	}
+	cfg->store_standby = cfg->store_standby_text && strcmp(cfg->store_standby_text, "on") == 0;
+	if (cfg->store_standby && !cfg->store_pg) {
+		ini_fail(in, config_line(cfg, "store", "standby"), VG_EBADREQ,
+			 "[store] standby needs backend = postgresql (an SQLite file has one relay)");
 		return -1;
 	}
 	return 0;
@@ -639,6 +654,7 @@ void config_free(struct config *cfg)
 	free(cfg->store_path);
 	free(cfg->store_backend);
 	free(cfg->store_dsn);
+	free(cfg->store_standby_text);
 	free(cfg->directory_path);
 	free(cfg->log_origin);
 	free(cfg->log_checkpoint_key);
@@ -650,4 +666,5 @@ void config_store_target(const struct config *cfg, struct db_target *t)
 {
 	t->engine = cfg->store_pg ? DB_POSTGRESQL : DB_SQLITE;
 	t->where = cfg->store_pg ? cfg->store_dsn : cfg->store_path;
+	t->standby = cfg->store_standby;
 }

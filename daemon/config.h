@@ -10,8 +10,8 @@
  *            max_handshakes_per_address, handshake_timeout, idle_timeout,
  *            max_frame, max_inflight_bytes
  *   [tls]    cert, key, ca, crl (optional), ticket_lifetime
- *   [store]  backend (sqlite, postgresql), path (sqlite) or dsn (postgresql),
- *            wal_limit
+ *   [store]  backend (sqlite, postgresql), path (sqlite) or dsn and standby
+ *            (postgresql), wal_limit
  *   [directory] path (the member directory, directory.h)
  *   [writer] batch_max, batch_wait_ms, max_queue_bytes
  *   [log]    origin, checkpoint_key, checkpoint_interval
@@ -108,6 +108,8 @@ struct config {
 	char *store_path;         /* required with sqlite: the database file */
 	char *store_dsn;          /* required with postgresql: libpq connection string */
 	int store_pg;             /* backend = postgresql */
+	char *store_standby_text; /* "on" or "off" (NULL: off) */
+	int store_standby;        /* standby = on: wait for the active relay's lock */
 	size_t wal_limit;         /* default 16 MiB: the WAL is reset and trimmed past this */
 	/* [directory] */
 	char *directory_path;     /* required: the member directory (directory.h) */

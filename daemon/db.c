@@ -259,6 +259,8 @@ int db_errcode(struct db *db)
 
 const char *db_errstr(int code)
 {
+	if (code == DB_FENCED)
+		return "another relay wrote to this log";
 	return sqlite3_errstr(code);
 }
 

@@ -73,6 +73,9 @@ enum {
 	DB_NOTADB = 26,
 	DB_ROW = 100,
 	DB_DONE = 101,
+	/* vigil's own: another relay moved the log head (store_commit);
+	 * an extended code of DB_ABORT, as SQLite's own extended codes are. */
+	DB_FENCED = DB_ABORT | (0x76 << 8),
 };
 
 /* A column's type in the current row. */
@@ -87,6 +90,7 @@ struct db_stmt;
 struct db_target {
 	enum db_engine engine;
 	const char *where;
+	int standby;             /* PostgreSQL: wait for the active relay's lock (store.h) */
 };
 
 /*

@@ -2,8 +2,13 @@
 
 #include <sqlite3.h>
 
+#include "daemon/db.h"
+
 int health_is_fatal(int rc)
 {
+	/* Another relay writes this log now: this one never may again. */
+	if (rc == DB_FENCED)
+		return 1;
 	switch (rc & 0xff) {
 	case SQLITE_CORRUPT:
 	case SQLITE_IOERR:

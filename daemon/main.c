@@ -332,7 +332,9 @@ int main(int argc, char **argv)
 	metrics_stop(&metrics);
 	relay_close(&relay);
 	/* A supervisor must notice a relay whose storage failed. */
-	code = writer_failed(writer) ? 1 : 0;
+	/* 75 (EX_TEMPFAIL) after stepping down: started again, the relay waits
+	 * as a standby. */
+	code = writer_fenced(writer) ? 75 : writer_failed(writer) ? 1 : 0;
 	if (code)
 		log_err("exiting with an error: storage failed during this run");
 out_loop:

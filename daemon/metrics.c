@@ -109,7 +109,7 @@ static int pending_open(struct metrics *m)
 	if (m->db)
 		return 0;
 	char why[300] = "out of memory";
-	const struct db_target t = { m->engine, m->db_path };
+	const struct db_target t = { m->engine, m->db_path, 0 };
 	if (db_open(&t, 1, &m->db, why, sizeof(why)) != DB_OK ||
 	    (m->engine == DB_SQLITE && sqlite3_busy_timeout(db_sqlite(m->db), 1000) != SQLITE_OK) ||
 	    db_prepare(m->db, "SELECT org, position FROM delivery_acks", &m->acks) != DB_OK ||

@@ -57,7 +57,7 @@ static struct reader *reader_open(const struct reader_pool *p, const char **err)
 		return NULL;
 	}
 	static _Thread_local char msg[200];
-	const struct db_target t = { p->engine, p->path };
+	const struct db_target t = { p->engine, p->path, 0 };
 	if (db_open(&t, 1, &r->db, msg, sizeof(msg)) != DB_OK) {
 		*err = msg;
 		free(r);

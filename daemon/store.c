@@ -22,6 +22,8 @@ struct store {
 	int lock_fd;              /* flock()ed: one relay per database */
 	char *path;
 	uint64_t size_at_open;    /* max(idx) + 1 */
+	uint64_t head;            /* log_head.size as this relay last committed it */
+	uint64_t pending_head;    /* with the entries of the open transaction */
 
 	/* Statements prepared once; the writer's once it runs. */
 	struct db_stmt *st_begin;
@@ -37,6 +39,7 @@ struct store {
 	struct db_stmt *st_erase_delivery;
 	struct db_stmt *st_erase_record;
 	struct db_stmt *st_erase_mark;
+	struct db_stmt *st_head;
 
 	uint8_t cert_known[SHA256_LEN];  /* the certificate stored last, committed */
 	int cert_known_valid;
@@ -120,6 +123,14 @@ static const char schema_v7[] =
 	"  PRIMARY KEY (case_id, offer_idx, idx)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX reseals_idx ON reseals(idx);";
+
+/* Version 9: the log's size as the last committed transaction left it.
+ * Every write transaction moves it only from the size its relay last
+ * committed (store_commit), so that two relays on one database can never
+ * both append: the second one's transaction fails and it steps down. */
+static const char schema_v9[] =
+	"CREATE TABLE log_head (size INTEGER NOT NULL);"
+	"INSERT INTO log_head SELECT coalesce(max(idx) + 1, 0) FROM entries;";
 
 static int exec(struct db *db, const char *sql, char *err, size_t err_len)
 {
@@ -294,6 +305,9 @@ static int schema_check(struct store *s, int fresh, int64_t version, char *err, 
 	 * stored before it is a correction. */
 	if (version < 8 && schema(s->db, CORRECTIONS_SCHEMA, why, sizeof(why)) != 0)
 		goto fail_tx;
+	/* Version 9: the log head that fences a second writer. */
+	if (version < 9 && schema(s->db, schema_v9, why, sizeof(why)) != 0)
+		goto fail_tx;
 	if (exec(s->db, sql, why, sizeof(why)) != 0 || exec(s->db, "COMMIT", why, sizeof(why)) != 0)
 		goto fail_tx;
 	if (fresh)
@@ -359,7 +373,7 @@ static int sqlite_settings(struct store *s, char *err, size_t err_len)
 /* PostgreSQL: one relay at a time writes to a schema, the one holding the
  * session's advisory lock on it (released when the session ends, however
  * the relay did). */
-static int open_pg(struct store *s, const char *dsn, char *err, size_t err_len)
+static int open_pg(struct store *s, const char *dsn, int standby, char *err, size_t err_len)
 {
 	char why[256];
 	if (db_open_pg(dsn, &s->db, err, err_len) != DB_OK)
@@ -369,6 +383,18 @@ static int open_pg(struct store *s, const char *dsn, char *err, size_t err_len)
 		      &locked, why, sizeof(why)) != 0) {
 		snprintf(err, err_len, "%s: %s", s->path, why);
 		return -1;
+	}
+	if (!locked && standby) {
+		/* A standby: it serves nothing until the active relay's session
+		 * ends (a stop, a crash, a lost connection), then takes over the
+		 * same log from what the store holds. */
+		log_notice("%s: another relay is active; waiting as a standby", s->path);
+		if (query_int(s->db, "SELECT 1 FROM (SELECT pg_advisory_lock(hashtext('vigil ' || "
+				     "current_schema()))) AS l", &locked, why, sizeof(why)) != 0) {
+			snprintf(err, err_len, "%s: waiting as a standby: %s", s->path, why);
+			return -1;
+		}
+		log_notice("%s: the active relay is gone; taking over", s->path);
 	}
 	if (!locked) {
 		snprintf(err, err_len, "%s is in use by another relay (its advisory lock is held)",
@@ -391,7 +417,8 @@ int store_open(const struct db_target *t, int init, struct store **out, char *er
 	}
 	s->lock_fd = -1;
 	int pg = t->engine == DB_POSTGRESQL;
-	if (pg ? open_pg(s, t->where, err, err_len) : open_sqlite(s, t->where, init, err, err_len))
+	if (pg ? open_pg(s, t->where, t->standby && !init, err, err_len)
+	       : open_sqlite(s, t->where, init, err, err_len))
 		goto fail;
 	int fresh;
 	int64_t version;
@@ -405,6 +432,18 @@ int store_open(const struct db_target *t, int init, struct store **out, char *er
 		goto fail;
 	}
 	s->size_at_open = (uint64_t)(max_idx + 1);
+	int64_t head;
+	if (query_int(s->db, "SELECT size FROM log_head", &head, why, sizeof(why)) != 0) {
+		snprintf(err, err_len, "%s: %s", s->path, why);
+		goto fail;
+	}
+	if (head != max_idx + 1) {
+		snprintf(err, err_len, "%s: the log head says %lld entries but there are %lld; "
+			 "refusing to write (vigild --verify-db)", s->path, (long long)head,
+			 (long long)(max_idx + 1));
+		goto fail;
+	}
+	s->head = s->pending_head = (uint64_t)head;
 	if (store_prepare(s, &s->st_begin, pg ? "BEGIN" : "BEGIN IMMEDIATE", err, err_len) ||
 	    store_prepare(s, &s->st_commit, "COMMIT", err, err_len) ||
 	    store_prepare(s, &s->st_rollback, "ROLLBACK", err, err_len) ||
@@ -437,7 +476,10 @@ int store_open(const struct db_target *t, int init, struct store **out, char *er
 	    store_prepare(s, &s->st_erase_mark,
 			  "INSERT INTO erased(idx, what, at_ms, by_idx) VALUES(?,?,?,?) "
 			  "ON CONFLICT(idx) DO UPDATE SET what = excluded.what, "
-			  "at_ms = excluded.at_ms, by_idx = excluded.by_idx", err, err_len))
+			  "at_ms = excluded.at_ms, by_idx = excluded.by_idx", err, err_len) ||
+	    store_prepare(s, &s->st_head,
+			  "UPDATE log_head SET size = ?2 WHERE size = ?1 RETURNING size", err,
+			  err_len))
 		goto fail;
 	*out = s;
 	return VG_OK;
@@ -455,7 +497,7 @@ void store_close(struct store **sp)
 				s->st_cert, s->st_insert, s->st_sealed, s->st_erase_find,
 				s->st_erase_sealed, s->st_erase_reseal, s->st_erase_delivery,
 				s->st_erase_record,
-				s->st_erase_mark };
+				s->st_erase_mark, s->st_head };
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
 		db_finalize(sts[i]);
 	if (s->db && db_close(&s->db) != DB_OK)
@@ -491,13 +533,27 @@ int store_begin(struct store *s)
 
 int store_commit(struct store *s)
 {
-	return store_step(s->st_commit);
+	/* The head moves only from where this relay left it: if another relay
+	 * committed since, nothing of this transaction may land. */
+	uint64_t next = s->pending_head > s->head ? s->pending_head : s->head;
+	db_bind_int64(s->st_head, 1, (int64_t)s->head);
+	db_bind_int64(s->st_head, 2, (int64_t)next);
+	int rc = db_step(s->st_head);
+	db_reset(s->st_head);
+	if (rc == DB_DONE)
+		return DB_FENCED;
+	if (rc != DB_ROW)
+		return rc;
+	if ((rc = store_step(s->st_commit)) == 0)
+		s->head = next;
+	return rc;
 }
 
 void store_rollback(struct store *s)
 {
 	if (db_in_transaction(s->db))
 		store_step(s->st_rollback);
+	s->pending_head = s->head;
 	s->cert_known_valid = 0; /* its insert may have been rolled back */
 }
 
@@ -528,8 +584,12 @@ int store_append(struct store *s, const struct store_entry *e)
 	db_bind_blob(st, 7, e->record, (int)e->record_len);
 	db_bind_blob(st, 8, e->sig, (int)e->sig_len);
 	db_bind_blob(st, 9, e->leaf_hash, SHA256_LEN);
-	if ((rc = store_step(st)) != 0 || !e->sealed_len)
+	if ((rc = store_step(st)) != 0)
 		return rc;
+	if (e->index + 1 > s->pending_head)
+		s->pending_head = e->index + 1;
+	if (!e->sealed_len)
+		return 0;
 	st = s->st_sealed;
 	db_bind_int64(st, 1, (int64_t)e->index);
 	db_bind_blob(st, 2, e->sealed, (int)e->sealed_len);

@@ -33,7 +33,7 @@
 
 #include "proto/record.h"
 
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 #define STORE_APPLICATION_ID 0x7669676c /* "vigl" */
 /* How long the store's connection waits for a lock another connection
  * holds (a checkpoint, an online backup) before a call fails busy. */
@@ -99,7 +99,11 @@ int store_prepare(struct store *s, struct db_stmt **st, const char *sql, char *e
 /* Steps a statement that returns no row and resets it. */
 int store_step(struct db_stmt *st);
 
-/* BEGIN IMMEDIATE, COMMIT. */
+/* BEGIN IMMEDIATE (PostgreSQL: BEGIN); COMMIT, after moving the log head
+ * from the size this relay last committed to the size its appends make.
+ * DB_FENCED when the head is not where this relay left it: another relay
+ * wrote to the log, and this one must stop writing (nothing of the
+ * transaction is committed; the caller rolls it back). */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 

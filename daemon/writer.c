@@ -1,10 +1,12 @@
 #include "daemon/writer.h"
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -29,6 +31,7 @@ struct writer {
 	uint8_t relay_cert_sha256[SHA256_LEN];
 
 	struct walsync *walsync;         /* WAL checkpoints, off the writer's path */
+	atomic_int fenced;               /* another relay moved the log head (store_commit) */
 	int scrub;                       /* the open transaction erases: scrub the WAL
 					  * after its commit */
 	/* The alert and Erasure entries the open transaction appended, in
@@ -501,7 +504,18 @@ static void roll_back(struct writer *w, const struct logtree_mark *m)
  * of state is logged once, never each retry. */
 static void storage_failed(struct writer *w, int rc, const char *what)
 {
-	if (health_failed(&w->health, rc, now_ms())) {
+	if (rc == DB_FENCED && !w->health.fatal) {
+		/* Another relay is active on this log (it took the lock while
+		 * this one had lost its session, or was made to believe it
+		 * could): step down now.  The process ends (status 75) and its
+		 * supervisor starts it again, as a standby. */
+		health_failed(&w->health, rc, now_ms());
+		atomic_store(&w->fenced, 1);
+		log_err("%s: %s while writing %s: this relay is no longer the active one; "
+			"nothing of that transaction was stored; stepping down",
+			store_path(w->store), db_errstr(rc), what);
+		kill(getpid(), SIGTERM);
+	} else if (health_failed(&w->health, rc, now_ms())) {
 		if (w->health.fatal)
 			log_err("%s: storage failed (%s) while writing %s: no more writes are "
 				"accepted this run; reads go on; stop the relay and check the disk "
@@ -1428,4 +1442,9 @@ void writer_get_stats(struct writer *w, struct writer_stats *st)
 int writer_failed(const struct writer *w)
 {
 	return w->health.fatal;
+}
+
+int writer_fenced(const struct writer *w)
+{
+	return atomic_load(&w->fenced);
 }

@@ -285,4 +285,8 @@ void writer_get_stats(struct writer *w, struct writer_stats *st);
  * writer_stop(). */
 int writer_failed(const struct writer *w);
 
+/* 1 once another relay moved the log head (store_commit's DB_FENCED): this
+ * relay stepped down (it asked itself to stop with SIGTERM). */
+int writer_fenced(const struct writer *w);
+
 #endif

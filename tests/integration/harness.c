@@ -85,7 +85,7 @@ static int pg_admin(const char *sql)
 	char dsn[600], err[512];
 	struct db *db;
 	pg_base_dsn(dsn, sizeof(dsn));
-	const struct db_target where = { DB_POSTGRESQL, dsn };
+	const struct db_target where = { DB_POSTGRESQL, dsn, 0 };
 	if (db_open(&where, 0, &db, err, sizeof(err)) != DB_OK) {
 		fprintf(stderr, "harness: %s\n", err);
 		return -1;
@@ -131,6 +131,7 @@ static void store_target(const struct trelay *t, struct db_target *where)
 {
 	where->engine = t->pg_schema[0] ? DB_POSTGRESQL : DB_SQLITE;
 	where->where = t->pg_schema[0] ? t->pg_dsn : t->db;
+	where->standby = 0;
 }
 
 /* Whether the relay's log was made (vigild --init-db). */
@@ -199,6 +200,12 @@ int trelay_start(struct trelay *t)
 	 * start of a test's relay creates it with --init-db. */
 	if (!store_exists(t) && trelay_init_db(t) != 0)
 		return -1;
+	trelay_spawn(t);
+	return trelay_await(t, 15000);
+}
+
+void trelay_spawn(struct trelay *t)
+{
 	unlink(t->ready);
 	pid_t pid = fork();
 	if (pid < 0)
@@ -224,8 +231,12 @@ int trelay_start(struct trelay *t)
 		_exit(127);
 	}
 	t->pid = pid;
-	int64_t deadline = now_ms() + 15000;
-	while (now_ms() < deadline) {
+}
+
+int trelay_await(struct trelay *t, int ms)
+{
+	int64_t deadline = now_ms() + ms;
+	while (t->pid > 0 && now_ms() < deadline) {
 		FILE *f = fopen(t->ready, "r");
 		if (f) {
 			int ok = fscanf(f, "%d", &t->port) == 1;
@@ -234,13 +245,14 @@ int trelay_start(struct trelay *t)
 				return 0;
 		}
 		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid) {
+		if (waitpid(t->pid, &st, WNOHANG) == t->pid) {
 			t->pid = 0;
 			return -1;
 		}
 		usleep(10000);
 	}
-	trelay_kill9(t);
+	if (ms >= 15000)
+		trelay_kill9(t);
 	return -1;
 }
 
@@ -1258,4 +1270,25 @@ void file_replace(const char *path, const char *from, const char *to)
 	f = fopen(path, "w");
 	if (!f || fputs(out, f) < 0 || fclose(f) != 0)
 		die(path);
+}
+
+/* ---- a second relay on the same PostgreSQL schema (appended) ------------- */
+
+void trelay_setup_peer(struct trelay *b, const struct trelay *a, const char *extra)
+{
+	if (!a->pg_schema[0])
+		die("trelay_setup_peer: the first relay is not on PostgreSQL");
+	trelay_setup(b, NULL, extra);
+	/* Its own schema goes; it uses a's, which a's cleanup drops. */
+	char sql[128];
+	snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", b->pg_schema);
+	pg_admin(sql);
+	file_replace(b->conf, b->pg_dsn, a->pg_dsn);
+	snprintf(b->pg_dsn, sizeof(b->pg_dsn), "%s", a->pg_dsn);
+	snprintf(b->pg_schema, sizeof(b->pg_schema), "%s", a->pg_schema);
+}
+
+int trelay_pg_admin(const char *sql)
+{
+	return pg_admin(sql);
 }

@@ -60,6 +60,17 @@ int trelay_init_db(struct trelay *t);
 /* Starts vigild (after --init-db when its database does not exist yet);
  * returns 0 once it is serving, -1 if it exited or timed out. */
 int trelay_start(struct trelay *t);
+/* trelay_start's two halves: starts vigild (no --init-db), and waits up to
+ * ms for it to serve (0; -1 if it exited or has not served yet: after a
+ * wait of 15 s or more it is killed). */
+void trelay_spawn(struct trelay *t);
+int trelay_await(struct trelay *t, int ms);
+/* PostgreSQL: b, a relay of its own directory and configuration (extra as
+ * trelay_setup's) on a's schema: a's active/standby peer.  Clean b up
+ * before a. */
+void trelay_setup_peer(struct trelay *b, const struct trelay *a, const char *extra);
+/* Runs sql on the PostgreSQL server, outside any relay's schema. */
+int trelay_pg_admin(const char *sql);
 /* Runs vigild with args and waits (bounded); returns its exit status and
  * puts its stdout+stderr in out. */
 int run_vigild(const char *const *args, char *out, size_t out_len);

@@ -576,13 +576,13 @@ static void test_migration_from_schema_1(void **state)
 	assert_int_equal(sqlite3_open(t.db, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE tree; DROP TABLE checkpoints; "
 				      "DROP TABLE cases; DROP TABLE case_parties; DROP TABLE case_reads; "
-				      "DROP TABLE orgs; DROP TABLE alerts; DROP TABLE delivery_acks; DROP TABLE sealed; DROP TABLE erased; DROP TABLE member_keys; DROP TABLE reseals; DROP TABLE corrections; "
+				      "DROP TABLE orgs; DROP TABLE alerts; DROP TABLE delivery_acks; DROP TABLE sealed; DROP TABLE erased; DROP TABLE member_keys; DROP TABLE reseals; DROP TABLE corrections; DROP TABLE log_head; "
 				      "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
 	assert_int_equal(trelay_start(&t), 0);
 	assert_true(trelay_log_has(&t, "migrated", 2000));
-	assert_int_equal(db_int(&t, "PRAGMA user_version"), 8);
+	assert_int_equal(db_int(&t, "PRAGMA user_version"), 9);
 	assert_int_equal(db_int(&t, "SELECT count(*) FROM corrections"), 0);
 	if (tclient_open(&c, t.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);

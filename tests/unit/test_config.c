@@ -736,6 +736,15 @@ static void test_store_backend(void **state)
 	expect_error(fx, REQUIRED_TLS "[store]\nbackend = postgresql\ndsn = dbname=v\n"
 		     "path = data/vigil.db\n" REQUIRED_LOG REQUIRED_DIR, VG_EBADREQ,
 		     "8: [store] path is not used with backend = postgresql (it takes [store] dsn)");
+	load_ok(fx, REQUIRED_TLS "[store]\nbackend = postgresql\ndsn = dbname=v\nstandby = on\n"
+		    REQUIRED_LOG REQUIRED_DIR, &cfg);
+	config_store_target(&cfg, &t);
+	assert_int_equal(t.standby, 1);
+	config_free(&cfg);
+	expect_error(fx, REQUIRED_TLS "[store]\nbackend = postgresql\ndsn = dbname=v\nstandby = yes\n",
+		     VG_EBADREQ, "8: [store] standby: \"yes\" is not on or off");
+	expect_error(fx, REQUIRED "[store]\nstandby = on\n", VG_EBADREQ,
+		     "13: [store] standby needs backend = postgresql (an SQLite file has one relay)");
 	expect_error(fx, REQUIRED "[store]\ndsn = dbname=v\n", VG_EBADREQ,
 		     "13: [store] dsn is not used with backend = sqlite (it takes [store] path)");
 }
