@@ -197,6 +197,11 @@ int db_bind_blob_copy(struct db_stmt *st, int i, const void *p, size_t len)
 	return st->pg ? dbpg_bind_blob(st->pg, i, p, len, 1) : sqlite3_bind_blob64(st->lite, i, p, len, SQLITE_TRANSIENT);
 }
 
+int db_column_count(struct db_stmt *st)
+{
+	return st->pg ? dbpg_column_count(st->pg) : sqlite3_column_count(st->lite);
+}
+
 int db_column_type(struct db_stmt *st, int i)
 {
 	if (st->pg)

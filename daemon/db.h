@@ -161,6 +161,9 @@ int db_bind_text_copy(struct db_stmt *st, int i, const char *s, int len);
 int db_bind_blob(struct db_stmt *st, int i, const void *p, size_t len);
 int db_bind_blob_copy(struct db_stmt *st, int i, const void *p, size_t len);
 
+/* The number of columns of the current row (after a step gave DB_ROW). */
+int db_column_count(struct db_stmt *st);
+
 /* Columns are numbered from 0.  A NULL reads as 0, an empty blob and "". */
 int db_column_type(struct db_stmt *st, int i);
 int64_t db_column_int64(struct db_stmt *st, int i);

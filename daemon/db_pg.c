@@ -536,6 +536,11 @@ static int has_value(struct dbpg_stmt *st, int i)
 	       !PQgetisnull(st->res, st->row, i);
 }
 
+int dbpg_column_count(struct dbpg_stmt *st)
+{
+	return st->res ? PQnfields(st->res) : 0;
+}
+
 int dbpg_column_type(struct dbpg_stmt *st, int i)
 {
 	if (!has_value(st, i))

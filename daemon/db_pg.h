@@ -42,6 +42,7 @@ int dbpg_bind_int64(struct dbpg_stmt *st, int i, int64_t v);
 int dbpg_bind_null(struct dbpg_stmt *st, int i);
 int dbpg_bind_text(struct dbpg_stmt *st, int i, const char *s, int len, int copy);
 int dbpg_bind_blob(struct dbpg_stmt *st, int i, const void *p, size_t len, int copy);
+int dbpg_column_count(struct dbpg_stmt *st);
 int dbpg_column_type(struct dbpg_stmt *st, int i);
 int64_t dbpg_column_int64(struct dbpg_stmt *st, int i);
 const void *dbpg_column_blob(struct dbpg_stmt *st, int i);

@@ -2,7 +2,7 @@
  * vigild - the vigil relay.
  *
  *   vigild -c FILE [--check-config | --reload-check | --verify-db | --init-db |
- *          --backup DEST] [--ready-file FILE] [-v]
+ *          --backup DEST | --copy-to DSN] [--ready-file FILE] [-v]
  *   vigild --version
  */
 #include <getopt.h>
@@ -17,6 +17,7 @@
 
 #include "daemon/backup.h"
 #include "daemon/config.h"
+#include "daemon/copyto.h"
 #include "daemon/directory.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
@@ -30,7 +31,7 @@
 static void usage(FILE *f)
 {
 	fputs("usage: vigild -c FILE [--check-config | --reload-check | --verify-db | --init-db |\n"
-	      "                    --backup DEST] [--ready-file FILE] [-v]\n"
+	      "                    --backup DEST | --copy-to DSN] [--ready-file FILE] [-v]\n"
 	      "       vigild --version\n"
 	      "\n"
 	      "  -c, --config FILE    configuration file (INI)\n"
@@ -48,6 +49,10 @@ static void usage(FILE *f)
 	      "                       a relay serves it or not, from one snapshot; audit the\n"
 	      "                       copy as --verify-db does and print its facts; exit 0\n"
 	      "                       only when it verifies (else no DEST is left)\n"
+	      "      --copy-to DSN    copy the SQLite log at [store] path (relay stopped) into\n"
+	      "                       the empty PostgreSQL schema DSN (a libpq connection\n"
+	      "                       string) names, then prove the copy: every table's rows,\n"
+	      "                       the latest checkpoint, the audit of --verify-db\n"
 	      "      --ready-file F   write the listening port to F once serving\n"
 	      "  -v, --verbose        log debug messages\n"
 	      "      --version        print the version and exit\n", f);
@@ -89,7 +94,8 @@ static int write_ready_file(const char *path, int port)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_VERSION, OPT_READY, OPT_VERIFY, OPT_INIT, OPT_BACKUP };
+	enum { OPT_CHECK = 256, OPT_VERSION, OPT_READY, OPT_VERIFY, OPT_INIT, OPT_BACKUP,
+	       OPT_COPY_TO };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
@@ -98,12 +104,13 @@ int main(int argc, char **argv)
 		{ "verify-db", no_argument, NULL, OPT_VERIFY },
 		{ "init-db", no_argument, NULL, OPT_INIT },
 		{ "backup", required_argument, NULL, OPT_BACKUP },
+		{ "copy-to", required_argument, NULL, OPT_COPY_TO },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = NULL, *ready_file = NULL, *backup_dest = NULL;
+	const char *config_path = NULL, *ready_file = NULL, *backup_dest = NULL, *copy_to = NULL;
 	int check = 0, verify = 0, init = 0, opt;
 	while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -114,12 +121,14 @@ int main(int argc, char **argv)
 		case OPT_VERIFY: verify = 1; break;
 		case OPT_INIT: init = 1; break;
 		case OPT_BACKUP: backup_dest = optarg; break;
+		case OPT_COPY_TO: copy_to = optarg; break;
 		case OPT_VERSION: printf("vigild %s\n", VIGIL_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!config_path || optind != argc || check + verify + init + (backup_dest != NULL) > 1) {
+	if (!config_path || optind != argc ||
+	    check + verify + init + (backup_dest != NULL) + (copy_to != NULL) > 1) {
 		usage(stderr);
 		return 2;
 	}
@@ -127,7 +136,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	char err[1024];
 	if (config_load(config_path, &cfg, err, sizeof(err)) != 0) {
-		if (check || backup_dest)
+		if (check || backup_dest || copy_to)
 			fprintf(stderr, "%s\n", err);
 		else
 			log_err("%s", err);
@@ -149,6 +158,20 @@ int main(int argc, char **argv)
 		EVP_PKEY_free(key);
 		config_free(&cfg);
 		return brc;
+	}
+	if (copy_to) {
+		EVP_PKEY *key = load_checkpoint_key(&cfg, err, sizeof(err));
+		int crc = 1;
+		if (cfg.store_pg)
+			fprintf(stderr, "--copy-to copies an SQLite store ([store] path) into "
+					"PostgreSQL; this configuration's store is PostgreSQL already\n");
+		else if (!key)
+			fprintf(stderr, "%s\n", err);
+		else
+			crc = copyto_run(cfg.store_path, copy_to, cfg.log_origin, key, stdout, stderr);
+		EVP_PKEY_free(key);
+		config_free(&cfg);
+		return crc;
 	}
 	/* The member directory: its errors name its own file and line. */
 	struct directory *dir = NULL;
