@@ -262,10 +262,19 @@ int db_errcode(struct db *db)
 	return db->pg ? dbpg_errcode(db->pg) : sqlite3_extended_errcode(db->lite);
 }
 
+unsigned db_epoch(struct db *db)
+{
+	return db->pg ? dbpg_epoch(db->pg) : 0;
+}
+
 const char *db_errstr(int code)
 {
 	if (code == DB_FENCED)
 		return "another relay wrote to this log";
+	if (code == DB_LOST)
+		return "the connection to the database was lost";
+	if (code == DB_STALE)
+		return "the log changed while the connection to the database was lost";
 	return sqlite3_errstr(code);
 }
 

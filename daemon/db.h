@@ -76,6 +76,13 @@ enum {
 	/* vigil's own: another relay moved the log head (store_commit);
 	 * an extended code of DB_ABORT, as SQLite's own extended codes are. */
 	DB_FENCED = DB_ABORT | (0x76 << 8),
+	/* PostgreSQL: the connection to the server was lost (the server
+	 * stopped, or failed over).  A busy code: the next call reconnects. */
+	DB_LOST = DB_BUSY | (0x77 << 8),
+	/* vigil's own: after a reconnection the log head is not where this
+	 * relay left it (a commit whose answer was lost did land): what the
+	 * relay holds in memory is stale (store_begin). */
+	DB_STALE = DB_ABORT | (0x78 << 8),
 };
 
 /* A column's type in the current row. */
@@ -191,6 +198,16 @@ const char *db_errmsg(struct db *db);
 int db_errcode(struct db *db);
 /* What a code means. */
 const char *db_errstr(int code);
+
+/*
+ * How many times the connection was made again after it was lost (0 on
+ * SQLite).  On PostgreSQL a call on a lost connection reconnects first
+ * (libpq's PQreset, which with several hosts and target_session_attrs =
+ * read-write finds the new primary); statements are prepared again as
+ * they are used.  What the server session held (a transaction, advisory
+ * locks) is gone: a caller that depends on it compares this number.
+ */
+unsigned db_epoch(struct db *db);
 
 /* 1 inside an explicit transaction (between BEGIN and COMMIT/ROLLBACK). */
 int db_in_transaction(struct db *db);

@@ -60,10 +60,12 @@ struct dbpg_stmt {
 	int n_cols;
 	int last_rc;
 	int deferred;                /* the server could not infer the types */
+	unsigned epoch;              /* the connection's when it was prepared */
 };
 
 struct dbpg {
 	PGconn *conn;
+	unsigned epoch;              /* reconnections so far */
 	unsigned long next_name;
 	int errcode;
 	char errmsg[512];
@@ -138,7 +140,7 @@ char *dbpg_schema(const char *sql)
 int dbpg_code(const char *sqlstate, int connection_ok)
 {
 	if (!connection_ok)
-		return DB_IOERR;
+		return DB_LOST;
 	if (!sqlstate || strlen(sqlstate) != 5)
 		return DB_ERROR;
 	if (strncmp(sqlstate, "23", 2) == 0)
@@ -178,6 +180,37 @@ static void ok(struct dbpg *pg)
 	pg->errcode = DB_OK;
 }
 
+/* Blobs come back as hex (db_column_blob decodes it), text as UTF-8,
+ * whatever the server's defaults. */
+static int session_setup(struct dbpg *pg)
+{
+	PGresult *r = PQexec(pg->conn, "SET bytea_output = 'hex'; SET client_encoding = 'UTF8';"
+				       "SET client_min_messages = 'warning'");
+	int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		fail_result(pg, r);
+	PQclear(r);
+	return ok ? DB_OK : pg->errcode;
+}
+
+/* Before a call: a lost connection is made again (with every host of the
+ * connection string, so a failed-over server is found), once per call. */
+static int alive(struct dbpg *pg)
+{
+	if (PQstatus(pg->conn) == CONNECTION_OK)
+		return DB_OK;
+	PQreset(pg->conn);
+	if (PQstatus(pg->conn) != CONNECTION_OK)
+		return fail(pg, DB_LOST, PQerrorMessage(pg->conn));
+	pg->epoch++;
+	return session_setup(pg);
+}
+
+unsigned dbpg_epoch(struct dbpg *pg)
+{
+	return pg->epoch;
+}
+
 int dbpg_connect(const char *dsn, struct dbpg **out, char *err, size_t err_len)
 {
 	*out = NULL;
@@ -197,10 +230,7 @@ int dbpg_connect(const char *dsn, struct dbpg **out, char *err, size_t err_len)
 		free(pg);
 		return DB_CANTOPEN;
 	}
-	/* Blobs come back as hex (db_column_blob decodes it), text as UTF-8,
-	 * whatever the server's defaults. */
-	if (dbpg_exec(pg, "SET bytea_output = 'hex'; SET client_encoding = 'UTF8';"
-			  "SET client_min_messages = 'warning'") != DB_OK) {
+	if (session_setup(pg) != DB_OK) {
 		snprintf(err, err_len, "PostgreSQL: %s", pg->errmsg);
 		dbpg_close(pg);
 		return DB_CANTOPEN;
@@ -321,7 +351,7 @@ void dbpg_finalize(struct dbpg_stmt *st)
 	if (!st)
 		return;
 	forget_result(st);
-	if (st->prepared && PQstatus(st->pg->conn) == CONNECTION_OK) {
+	if (st->prepared && st->epoch == st->pg->epoch && PQstatus(st->pg->conn) == CONNECTION_OK) {
 		char sql[64];
 		snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
 		PQclear(PQexec(st->pg->conn, sql));
@@ -420,6 +450,7 @@ static int prepare_now(struct dbpg_stmt *st)
 		PQclear(PQexec(pg->conn, sql));
 		st->prepared = 0;
 	}
+	st->epoch = pg->epoch;
 	for (int i = 0; i < st->n_params; i++)
 		st->prepared_types[i] = st->params[i].type;
 	snprintf(st->name, sizeof(st->name), "v%lu", ++pg->next_name);
@@ -457,6 +488,11 @@ static int prepare_now(struct dbpg_stmt *st)
 static int run(struct dbpg_stmt *st)
 {
 	struct dbpg *pg = st->pg;
+	int arc = alive(pg);
+	if (arc != DB_OK)
+		return arc;
+	if (st->epoch != pg->epoch)
+		st->prepared = 0;  /* prepared on a session that is gone */
 	if (!st->prepared || !types_fit(st)) {
 		int rc = prepare_now(st);
 		if (rc != DB_OK)
@@ -624,6 +660,9 @@ int dbpg_column_bytes(struct dbpg_stmt *st, int i)
 
 int dbpg_exec(struct dbpg *pg, const char *sql)
 {
+	int arc = alive(pg);
+	if (arc != DB_OK)
+		return arc;
 	PGresult *r = PQexec(pg->conn, sql);
 	ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {

@@ -29,7 +29,7 @@ char *dbpg_translate(const char *sql, int *n_params);
  * NULL when out of memory. */
 char *dbpg_schema(const char *sql);
 
-/* db.h's code for a SQLSTATE (NULL: none), or DB_IOERR when the
+/* db.h's code for a SQLSTATE (NULL: none), or DB_LOST when the
  * connection is gone. */
 int dbpg_code(const char *sqlstate, int connection_ok);
 
@@ -52,5 +52,6 @@ int dbpg_exec(struct dbpg *pg, const char *sql);
 const char *dbpg_errmsg(struct dbpg *pg);
 int dbpg_errcode(struct dbpg *pg);
 int dbpg_in_transaction(struct dbpg *pg);
+unsigned dbpg_epoch(struct dbpg *pg);
 
 #endif

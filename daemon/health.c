@@ -7,7 +7,7 @@
 int health_is_fatal(int rc)
 {
 	/* Another relay writes this log now: this one never may again. */
-	if (rc == DB_FENCED)
+	if (rc == DB_FENCED || rc == DB_STALE)
 		return 1;
 	switch (rc & 0xff) {
 	case SQLITE_CORRUPT:

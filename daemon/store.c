@@ -24,6 +24,7 @@ struct store {
 	uint64_t size_at_open;    /* max(idx) + 1 */
 	uint64_t head;            /* log_head.size as this relay last committed it */
 	uint64_t pending_head;    /* with the entries of the open transaction */
+	unsigned lock_epoch;      /* db_epoch() of the session that holds the lock */
 
 	/* Statements prepared once; the writer's once it runs. */
 	struct db_stmt *st_begin;
@@ -528,7 +529,33 @@ uint64_t store_size(const struct store *s)
 
 int store_begin(struct store *s)
 {
-	return store_step(s->st_begin);
+	int rc = store_step(s->st_begin);
+	if (rc != 0 || db_epoch(s->db) == s->lock_epoch)
+		return rc;
+	/* PostgreSQL: the connection was made again (the server restarted or
+	 * failed over), and the session that held the lock is gone.  This
+	 * relay writes on only if it gets the lock back; the log head decides
+	 * whether anything happened meanwhile (store_commit). */
+	char why[256];
+	int64_t locked = 0, head = -1;
+	if (query_int(s->db, "SELECT pg_try_advisory_lock(hashtext('vigil ' || current_schema()))",
+		      &locked, why, sizeof(why)) != 0 ||
+	    (locked && query_int(s->db, "SELECT size FROM log_head", &head, why, sizeof(why)) != 0))
+		rc = db_errcode(s->db) ? db_errcode(s->db) : DB_ERROR;
+	else if (!locked)
+		rc = DB_FENCED;
+	else if ((uint64_t)head != s->head)
+		/* The commit whose answer the lost connection took did land:
+		 * the tree and the cases in memory miss it. */
+		rc = DB_STALE;
+	if (rc != 0) {
+		store_rollback(s);
+		return rc;
+	}
+	log_notice("%s: connected again (session %u); the relay's lock is held again", s->path,
+		   db_epoch(s->db));
+	s->lock_epoch = db_epoch(s->db);
+	return 0;
 }
 
 int store_commit(struct store *s)

@@ -103,7 +103,10 @@ int store_step(struct db_stmt *st);
  * from the size this relay last committed to the size its appends make.
  * DB_FENCED when the head is not where this relay left it: another relay
  * wrote to the log, and this one must stop writing (nothing of the
- * transaction is committed; the caller rolls it back). */
+ * transaction is committed; the caller rolls it back).  After PostgreSQL's
+ * connection was made again, store_begin takes the lock again (DB_FENCED
+ * when another relay holds it) and checks the head (DB_STALE when a commit
+ * whose answer was lost did land: the caller's state in memory is stale). */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 

@@ -504,16 +504,19 @@ static void roll_back(struct writer *w, const struct logtree_mark *m)
  * of state is logged once, never each retry. */
 static void storage_failed(struct writer *w, int rc, const char *what)
 {
-	if (rc == DB_FENCED && !w->health.fatal) {
+	if ((rc == DB_FENCED || rc == DB_STALE) && !w->health.fatal) {
 		/* Another relay is active on this log (it took the lock while
 		 * this one had lost its session, or was made to believe it
-		 * could): step down now.  The process ends (status 75) and its
-		 * supervisor starts it again, as a standby. */
+		 * could), or the log holds a commit this relay thought failed:
+		 * step down now.  The process ends (status 75) and its
+		 * supervisor starts it again, as a standby or with the log
+		 * loaded afresh. */
 		health_failed(&w->health, rc, now_ms());
 		atomic_store(&w->fenced, 1);
-		log_err("%s: %s while writing %s: this relay is no longer the active one; "
-			"nothing of that transaction was stored; stepping down",
-			store_path(w->store), db_errstr(rc), what);
+		log_err("%s: %s while writing %s: %s; nothing of that transaction was "
+			"stored; stepping down", store_path(w->store), db_errstr(rc), what,
+			rc == DB_FENCED ? "this relay is no longer the active one"
+					: "what this relay holds in memory is stale");
 		kill(getpid(), SIGTERM);
 	} else if (health_failed(&w->health, rc, now_ms())) {
 		if (w->health.fatal)

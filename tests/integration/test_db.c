@@ -352,7 +352,7 @@ static void test_pg_codes(void **state)
 		{ "57P01", 1, DB_IOERR },      { "58030", 1, DB_IOERR },
 		{ "XX001", 1, DB_CORRUPT },    { "XX000", 1, DB_ERROR },
 		{ "25006", 1, DB_READONLY },   { "42601", 1, DB_ERROR },
-		{ "42601", 0, DB_IOERR },      { NULL, 1, DB_ERROR },
+		{ "42601", 0, DB_LOST },       { NULL, 1, DB_ERROR },
 		{ "235", 1, DB_ERROR },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
