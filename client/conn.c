@@ -108,52 +108,34 @@ static int hello(struct vigil_client *c, struct vigil_error *err)
 			return vigil__error_set(err, VIGIL_E_USAGE, "no %s given", name); \
 	} while (0)
 
-int vigil_connect(const struct vigil_options *o, vigil_client **out, struct vigil_error *err)
+/* The options every connection needs, whatever the relay. */
+static int options_check(const struct vigil_options *o, struct vigil_error *err)
 {
-	if (!out)
-		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_connect: out is NULL");
-	*out = NULL;
-	if (!o)
-		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_connect: options are NULL");
-	OPTION_MISSING(host, "relay host");
-	OPTION_MISSING(port, "relay port");
 	OPTION_MISSING(cert_file, "certificate file");
 	OPTION_MISSING(key_file, "key file");
 	OPTION_MISSING(ca_file, "CA file");
 	if (o->timeout_ms < 0)
 		return vigil__error_set(err, VIGIL_E_USAGE, "timeout %d ms is negative",
 					o->timeout_ms);
-	/* Without the checkpoint key no receipt could be verified: fail
-	 * before touching the network. */
-	struct vigil_checkpoint_key ckey;
-	int rc = vigil_checkpoint_key_load(o->checkpoint_key, &ckey, err);
-	if (rc != VIGIL_OK)
-		return rc;
+	return VIGIL_OK;
+}
 
-	/* "[::1]" is accepted as well as "::1". */
-	char host[256];
-	size_t hl = strlen(o->host);
-	if (hl >= sizeof(host))
-		return vigil__error_set(err, VIGIL_E_USAGE, "relay host name is too long");
-	if (hl >= 2 && o->host[0] == '[' && o->host[hl - 1] == ']') {
-		memcpy(host, o->host + 1, hl - 2);
-		host[hl - 2] = '\0';
-	} else {
-		memcpy(host, o->host, hl + 1);
-	}
-
+/* A client that is not connected yet: the checkpoint key (loaded), the
+ * TLS context with our certificate, and our encryption keys, all checked
+ * before the network. */
+static int client_new(const struct vigil_options *o, const struct vigil_checkpoint_key *ckey,
+		      struct vigil_client **out, struct vigil_error *err)
+{
+	int rc;
 	struct vigil_client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return vigil__error_set(err, VIGIL_E_NOMEM, "out of memory");
 	c->fd = -1;
-	c->ckey = ckey;
+	c->ckey = *ckey;
 	c->timeout_ms = o->timeout_ms ? o->timeout_ms : VIGIL_DEFAULT_TIMEOUT_MS;
 	c->next_request_id = 1;
 	c->send_max = FRAME_DEFAULT_MAX;
 	frame_reader_init(&c->reader, VIGIL_RECV_MAX);
-	snprintf(c->where, sizeof(c->where), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host,
-		 o->port);
-
 	rc = vigil__tls_ctx_new(o, &c->ctx, err);
 	if (rc != VIGIL_OK)
 		goto fail;
@@ -162,20 +144,8 @@ int vigil_connect(const struct vigil_options *o, vigil_client **out, struct vigi
 		rc = vigil__error_set(err, VIGIL_E_IO, "cannot read certificate %s", o->cert_file);
 		goto fail;
 	}
-	vigil__tls_session_key(c, o->ca_file);
 	/* Our encryption certificate and key, checked before the network. */
 	rc = vigil__seal_keys_load(c, o, err);
-	if (rc != VIGIL_OK)
-		goto fail;
-	rc = vigil__net_connect(host, o->port, c->timeout_ms, &c->fd, err);
-	if (rc != VIGIL_OK)
-		goto fail;
-	rc = vigil__tls_handshake(c, host, err);
-	if (rc != VIGIL_OK) {
-		vigil__wire_kill(c, err, rc);
-		goto fail;
-	}
-	rc = hello(c, err);
 	if (rc != VIGIL_OK)
 		goto fail;
 	*out = c;
@@ -185,15 +155,12 @@ fail:
 	return rc;
 }
 
-void vigil_close(vigil_client **cp)
+/* Ends c's connection, if any (close_notify only on a healthy one: one
+ * that failed has nothing to say, and a dead peer must not make us wait),
+ * and forgets what belonged to it, so that c can connect again. */
+static void client_hangup(struct vigil_client *c)
 {
-	if (!cp || !*cp)
-		return;
-	struct vigil_client *c = *cp;
-	*cp = NULL;
 	if (c->ssl) {
-		/* close_notify only on a healthy connection; one that failed has
-		 * nothing to say, and a dead peer must not make us wait. */
 		if (!c->dead && SSL_is_init_finished(c->ssl)) {
 			struct vigil__sigpipe g;
 			vigil__sigpipe_block(&g);
@@ -201,17 +168,198 @@ void vigil_close(vigil_client **cp)
 			vigil__sigpipe_restore(&g);
 		}
 		SSL_free(c->ssl);
+		c->ssl = NULL;
 	}
 	if (c->fd >= 0)
 		close(c->fd);
-	SSL_CTX_free(c->ctx);
+	c->fd = -1;
+	EVP_PKEY_free(c->relay_key);
+	c->relay_key = NULL;
 	frame_reader_free(&c->reader);
+	frame_reader_init(&c->reader, VIGIL_RECV_MAX);
+	c->dead = 0;
+	c->peer_closed = 0;
+	c->dead_why[0] = '\0';
+	c->next_request_id = 1;
+	c->send_max = FRAME_DEFAULT_MAX;
+	c->resumed = 0;
+	memset(&c->relay, 0, sizeof(c->relay));
+	memset(&c->welcome, 0, sizeof(c->welcome));
+	ERR_clear_error();
+}
+
+/* TCP, TLS and Hello / Welcome with relay r; the saved session offered is
+ * the one r's address issued. */
+static int client_dial(struct vigil_client *c, const struct vigil__relay *r, const char *ca_file,
+		       struct vigil_error *err)
+{
+	snprintf(c->where, sizeof(c->where), strchr(r->host, ':') ? "[%s]:%s" : "%s:%s",
+		 r->host, r->port);
+	vigil__tls_session_key(c, ca_file);
+	int rc = vigil__net_connect(r->host, r->port, c->timeout_ms, &c->fd, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	rc = vigil__tls_handshake(c, r->host, err);
+	if (rc != VIGIL_OK) {
+		vigil__wire_kill(c, err, rc);
+		return rc;
+	}
+	return hello(c, err);
+}
+
+/* "R1: why; R2: why": every relay named, the reasons cut short (ending
+ * with "...") when the whole would not fit in a message. */
+static void failures_join(char *out, size_t n, char (*where)[VIGIL__WHERE_MAX],
+			  const struct vigil_error *why, size_t tried)
+{
+	size_t fixed = 0, reasons = 0;
+	for (size_t k = 0; k < tried; k++) {
+		fixed += strlen(where[k]) + 2 + (k ? 2 : 0);
+		reasons += strlen(why[k].message);
+	}
+	size_t room = n - 1 > fixed ? n - 1 - fixed : 0;
+	size_t each = fixed + reasons <= n - 1 ? SIZE_MAX : room / tried;
+	size_t len = 0;
+	out[0] = '\0';
+	for (size_t k = 0; k < tried && len + 1 < n; k++) {
+		const char *m = why[k].message;
+		size_t ml = strlen(m);
+		int cut = ml > each;
+		if (cut)
+			ml = each > 3 ? each - 3 : 0;
+		int w = snprintf(out + len, n - len, "%s%s: %.*s%s", k ? "; " : "", where[k],
+				 (int)ml, m, cut && each > 3 ? "..." : "");
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+}
+
+/*
+ * Tries the n relays of rs from first on; *out on the first that answers.
+ * With one relay its own error; with more, every relay and why.
+ */
+static int connect_list(const struct vigil_options *o, const struct vigil__relay *rs, size_t n,
+			size_t first, vigil_client **out, struct vigil_error *err)
+{
+	/* Without the checkpoint key no receipt could be verified: fail
+	 * before touching the network. */
+	struct vigil_checkpoint_key ckey;
+	int rc = vigil_checkpoint_key_load(o->checkpoint_key, &ckey, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	struct vigil_client *c = NULL;
+	rc = client_new(o, &ckey, &c, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	struct vigil_error why[VIGIL_RELAYS_MAX];
+	char where[VIGIL_RELAYS_MAX][VIGIL__WHERE_MAX];
+	int status = VIGIL_OK;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (first + k) % n;
+		rc = client_dial(c, &rs[i], o->ca_file, n == 1 ? err : &why[k]);
+		if (rc == VIGIL_OK) {
+			c->relay_index = i;
+			*out = c;
+			return VIGIL_OK;
+		}
+		memcpy(where[k], c->where, sizeof(c->where));
+		status = k == 0 || rc == status ? rc : VIGIL_E_CONNECT;
+		client_hangup(c);
+	}
+	vigil_close(&c);
+	if (n == 1)
+		return status;
+	char msg[sizeof(err->message)];
+	failures_join(msg, sizeof(msg), where, why, n);
+	vigil__error_set(err, status, "%s", msg);
+	if (err && status == VIGIL_E_REFUSED) {
+		err->relay_code = why[n - 1].relay_code;
+		memcpy(err->relay_code_name, why[n - 1].relay_code_name,
+		       sizeof(err->relay_code_name));
+	}
+	return status;
+}
+
+int vigil_connect(const struct vigil_options *o, vigil_client **out, struct vigil_error *err)
+{
+	if (!out)
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_connect: out is NULL");
+	*out = NULL;
+	if (!o)
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_connect: options are NULL");
+	OPTION_MISSING(host, "relay host");
+	OPTION_MISSING(port, "relay port");
+	int rc = options_check(o, err);
+	if (rc != VIGIL_OK)
+		return rc;
+
+	/* "[::1]" is accepted as well as "::1", and the port may be a
+	 * service name. */
+	struct vigil__relay r;
+	size_t hl = strlen(o->host);
+	if (hl >= sizeof(r.host))
+		return vigil__error_set(err, VIGIL_E_USAGE, "relay host name is too long");
+	if (strlen(o->port) >= sizeof(r.port))
+		return vigil__error_set(err, VIGIL_E_USAGE, "relay port is too long");
+	if (hl >= 2 && o->host[0] == '[' && o->host[hl - 1] == ']') {
+		memcpy(r.host, o->host + 1, hl - 2);
+		r.host[hl - 2] = '\0';
+	} else {
+		memcpy(r.host, o->host, hl + 1);
+	}
+	snprintf(r.port, sizeof(r.port), "%s", o->port);
+	return connect_list(o, &r, 1, 0, out, err);
+}
+
+int vigil_connect_relays(const struct vigil_options *o, const char *relays, size_t first,
+			 vigil_client **out, struct vigil_error *err)
+{
+	if (!out)
+		return vigil__error_set(err, VIGIL_E_USAGE, "vigil_connect_relays: out is NULL");
+	*out = NULL;
+	if (!o)
+		return vigil__error_set(err, VIGIL_E_USAGE,
+					"vigil_connect_relays: options are NULL");
+	struct vigil__relay rs[VIGIL_RELAYS_MAX];
+	size_t n = 0;
+	int rc = vigil__relays_parse(relays, o->port, rs, VIGIL_RELAYS_MAX, &n, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	if (first >= n)
+		return vigil__error_set(err, VIGIL_E_USAGE,
+					"vigil_connect_relays: first relay %zu of a list of %zu",
+					first, n);
+	rc = options_check(o, err);
+	if (rc != VIGIL_OK)
+		return rc;
+	return connect_list(o, rs, n, first, out, err);
+}
+
+void vigil_close(vigil_client **cp)
+{
+	if (!cp || !*cp)
+		return;
+	struct vigil_client *c = *cp;
+	*cp = NULL;
+	client_hangup(c);
+	frame_reader_free(&c->reader);
+	SSL_CTX_free(c->ctx);
 	vigil__submit_free_all(c);
 	vigil__alert_free(c);
-	EVP_PKEY_free(c->relay_key);
 	vigil__seal_free(c);
 	ERR_clear_error();
 	free(c);
+}
+
+size_t vigil_client_relay_index(const vigil_client *c)
+{
+	return c ? c->relay_index : 0;
+}
+
+const char *vigil_client_relay_address(const vigil_client *c)
+{
+	return c ? c->where : "";
 }
 
 const char *vigil_client_org(const vigil_client *c)

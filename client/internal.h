@@ -77,11 +77,14 @@ struct vigil__sub {
 	size_t n_kept;
 };
 
+/* The bytes of a relay's "host:port" and its NUL. */
+#define VIGIL__WHERE_MAX 300
+
 struct vigil_client {
 	SSL_CTX *ctx;
 	SSL *ssl;
 	int fd;
-	char where[300];             /* "host port" for messages */
+	char where[VIGIL__WHERE_MAX]; /* "host:port" ("[v6]:port"), for messages */
 	int timeout_ms;
 	int dead;                    /* status that ended the connection, 0 while usable */
 	int peer_closed;             /* the relay closed or reset the connection */
@@ -114,6 +117,7 @@ struct vigil_client {
 	 * may use and replaces, and whether its handshake resumed one. */
 	uint8_t session_key[SHA256_LEN];
 	int resumed;
+	size_t relay_index;          /* in the relay list (conn.c), 0 for one relay */
 };
 
 /* error.c */
@@ -132,6 +136,18 @@ int vigil__error_ssl(struct vigil_error *err, int status, const char *fmt, ...)
 int vigil__error_refused(struct vigil_error *err, int code, const char *message);
 /* Copies src into dst (n bytes), replacing control characters. */
 void vigil__error_copy_text(char *dst, size_t n, const char *src);
+
+/* relays.c */
+/* One relay of a list: where to connect. */
+struct vigil__relay {
+	char host[256];              /* a name or an IP literal, without brackets */
+	char port[64];               /* decimal, or the default port (a service name) */
+};
+/* Parses a relay list (vigil.h, "several relays") into out (max entries);
+ * elements without a port get default_port.  VIGIL_E_USAGE on a syntax
+ * error. */
+int vigil__relays_parse(const char *relays, const char *default_port, struct vigil__relay *out,
+			size_t max, size_t *n, struct vigil_error *err);
 
 /* net.c */
 /* TCP connection to host:port with a deadline of timeout_ms; *fd is a

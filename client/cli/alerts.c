@@ -278,6 +278,7 @@ struct run {
 	int64_t alive_at;             /* when this connection last showed it works */
 	struct vigil_error lost;      /* why the last connection ended */
 	struct retry retry;
+	size_t relay_at;              /* the relay of the list that worked last */
 };
 
 static int nomem(struct vigil_error *err)
@@ -338,9 +339,10 @@ static int run_same_log(struct run *r, struct vigil_error *err)
  * or the status with err and no connection. */
 static int run_open(struct run *r, struct vigil_error *err)
 {
-	int rc = cli_open(r->s, &r->c, err);
+	int rc = cli_open(r->s, r->relay_at, &r->c, err);
 	if (rc != VIGIL_OK)
 		return rc;
+	r->relay_at = vigil_client_relay_index(r->c);
 	uint64_t acked = 0;
 	if (r->seen->size)
 		rc = run_same_log(r, err);
@@ -410,11 +412,17 @@ static int run_reconnect(struct run *r, int lost)
 		}
 	}
 	retry_connected(&r->retry, mono_ms());
+	/* With several relays, which one answered. */
+	size_t relays = 0;
+	char which[320] = "";
+	if (vigil_relays_check(r->s->host, &relays, NULL) == VIGIL_OK && relays > 1)
+		snprintf(which, sizeof(which), " (relay %s)", vigil_client_relay_address(r->c));
 	if (lost || attempts > 1)
 		fprintf(stderr, "vigil: %s the relay after %.1f s (attempt %u); resuming after "
-				"position %llu\n", lost ? "reconnected to" : "connected to",
+				"position %llu%s\n", lost ? "reconnected to" : "connected to",
 			(double)(mono_ms() - since) / 1000.0, attempts,
-			(unsigned long long)(r->shown > r->relay_acked ? r->shown : r->relay_acked));
+			(unsigned long long)(r->shown > r->relay_acked ? r->shown : r->relay_acked),
+			which);
 	return 0;
 }
 

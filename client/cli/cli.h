@@ -31,12 +31,12 @@
 #define EXIT_USAGE 2
 #define EXIT_FAILED 3
 
-#define CLI_DEFAULT_PORT "7443"
+#define CLI_DEFAULT_PORT VIGIL_DEFAULT_PORT
 
 /* Connection settings; strings are malloc()ed and owned by the struct. */
 struct settings {
-	char *host;
-	char *port;
+	char *host;           /* the relay list, "A,B" (vigil.h, "several relays") */
+	char *port;           /* [relay] port: for the addresses without one, or NULL */
 	char *cert;
 	char *key;
 	char *ca;
@@ -107,8 +107,10 @@ int cli_settings(struct settings *s);
  * printing why. */
 int cli_connect(struct settings *s, vigil_client **c);
 /* Connects with settings that cli_settings() accepted, printing nothing:
- * VIGIL_OK with *c, or the libvigil status with err. */
-int cli_open(const struct settings *s, vigil_client **c, struct vigil_error *err);
+ * VIGIL_OK with *c, or the libvigil status with err.  The relays are tried
+ * from the one at index first (vigil_client_relay_index() of the last
+ * connection to reconnect where it worked last; 0 to start). */
+int cli_open(const struct settings *s, size_t first, vigil_client **c, struct vigil_error *err);
 /* A failure of ours (not the library's): prints it like output_failure()
  * with status (VIGIL_E_USAGE, VIGIL_E_IO, VIGIL_E_VERIFY ...) and returns
  * the exit status for it. */
@@ -120,7 +122,8 @@ int64_t cli_now_ms(void);
 int cli_parse_u64(const char *arg, uint64_t *out);
 
 /* settings.c */
-/* --relay HOST:PORT, [V6]:PORT, or HOST (port 7443). */
+/* --relay A[,B...]: a relay list, each HOST:PORT, [V6]:PORT, or HOST
+ * (port 7443), checked here (why: the library's message). */
 int settings_relay(struct settings *s, const char *arg, char *why, size_t why_len);
 /* Fills the settings not given on the command line from the INI file. */
 int settings_load(struct settings *s, const char *path, char *why, size_t why_len);

@@ -3,8 +3,10 @@
  * argument and the INI file (libinih).
  *
  *   [relay]
- *   address = relay.example.org     ; a name, 192.0.2.1, ::1 or [::1]
- *   port = 7443
+ *   address = relay-a.example.org, relay-b.example.org:7444
+ *                                   ; a relay list (vigil.h): names, 192.0.2.1,
+ *                                   ; [::1]:7443, or ::1 without a port
+ *   port = 7443                     ; for the addresses without one
  *   checkpoint_key = relay-checkpoint.pub  ; or NAME+ID+KEY (a verifier key)
  *   [tls]
  *   cert = iom-ru-moscow.crt        ; relative to the file's directory
@@ -67,67 +69,20 @@ static int port_ok(const char *p)
 	return v >= 1 && v <= 65535;
 }
 
-/* Splits "[v6]:port", "host:port" or "host" (port: CLI_DEFAULT_PORT). */
-static int split_relay(const char *arg, char *host, size_t host_len, char *port,
-		       size_t port_len, char *why, size_t why_len)
-{
-	const char *h = arg, *p = NULL;
-	size_t hl;
-	if (arg[0] == '[') {
-		const char *close = strchr(arg, ']');
-		if (!close || close == arg + 1) {
-			snprintf(why, why_len, "bad relay address '%s': unbalanced brackets", arg);
-			return -1;
-		}
-		h = arg + 1;
-		hl = (size_t)(close - h);
-		if (close[1] == ':')
-			p = close + 2;
-		else if (close[1] != '\0') {
-			snprintf(why, why_len, "bad relay address '%s': expected ':PORT' after ']'",
-				 arg);
-			return -1;
-		}
-	} else {
-		const char *colon = strchr(arg, ':');
-		if (colon && strchr(colon + 1, ':')) {
-			snprintf(why, why_len,
-				 "bad relay address '%s': write an IPv6 address in brackets, "
-				 "e.g. [::1]:%s", arg, CLI_DEFAULT_PORT);
-			return -1;
-		}
-		hl = colon ? (size_t)(colon - arg) : strlen(arg);
-		p = colon ? colon + 1 : NULL;
-	}
-	if (hl == 0) {
-		snprintf(why, why_len, "bad relay address '%s': no host", arg);
-		return -1;
-	}
-	if (hl >= host_len) {
-		snprintf(why, why_len, "bad relay address: host name too long");
-		return -1;
-	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	if (!p)
-		p = CLI_DEFAULT_PORT;
-	if (!port_ok(p)) {
-		snprintf(why, why_len, "bad relay port '%s': expected a number from 1 to 65535", p);
-		return -1;
-	}
-	snprintf(port, port_len, "%s", p);
-	return 0;
-}
-
 int settings_relay(struct settings *s, const char *arg, char *why, size_t why_len)
 {
-	char host[256], port[8];
-	if (split_relay(arg, host, sizeof(host), port, sizeof(port), why, why_len) != 0)
+	struct vigil_error err;
+	if (vigil_relays_check(arg, NULL, &err) != VIGIL_OK) {
+		snprintf(why, why_len, "%s", err.message);
 		return -1;
-	if (settings_set(&s->host, host) != 0 || settings_set(&s->port, port) != 0) {
+	}
+	/* The list replaces the file's address and port (settings_load). */
+	if (settings_set(&s->host, arg) != 0) {
 		snprintf(why, why_len, "out of memory");
 		return -1;
 	}
+	free(s->port);
+	s->port = NULL;
 	return 0;
 }
 
@@ -168,6 +123,55 @@ static int ini_fail(struct ini_state *st, const char *fmt, ...)
 	return 0;
 }
 
+/*
+ * [relay] address: a relay list (vigil.h, "several relays"), its elements
+ * without a port on [relay] port.  An IPv6 address may stand without
+ * brackets here, as it always could (a port in the same element then
+ * needs them): "::1, [::2]:7444".
+ */
+static int ini_address(struct ini_state *st, const char *value)
+{
+	size_t n = strlen(value);
+	char *list = malloc(3 * n + 1);  /* at worst "[x]" for every "x" */
+	if (!list)
+		return ini_fail(st, "out of memory");
+	size_t len = 0;
+	for (const char *a = value;;) {
+		const char *comma = strchr(a, ',');
+		const char *e = comma ? comma : a + strlen(a);
+		const char *b = a, *t = e;
+		while (b < t && (*b == ' ' || *b == '\t'))
+			b++;
+		while (t > b && (t[-1] == ' ' || t[-1] == '\t'))
+			t--;
+		const char *colon = memchr(b, ':', (size_t)(t - b));
+		int bare_v6 = b < t && *b != '[' && colon &&
+			      memchr(colon + 1, ':', (size_t)(t - colon - 1));
+		memcpy(list + len, a, (size_t)(b - a));
+		len += (size_t)(b - a);
+		if (bare_v6)
+			list[len++] = '[';
+		memcpy(list + len, b, (size_t)(t - b));
+		len += (size_t)(t - b);
+		if (bare_v6)
+			list[len++] = ']';
+		memcpy(list + len, t, (size_t)(e - t));
+		len += (size_t)(e - t);
+		if (!comma)
+			break;
+		list[len++] = ',';
+		a = comma + 1;
+	}
+	list[len] = '\0';
+	struct vigil_error err;
+	if (vigil_relays_check(list, NULL, &err) != VIGIL_OK) {
+		free(list);
+		return ini_fail(st, "%s", err.message);
+	}
+	st->host = list;
+	return 1;
+}
+
 static int ini_entry(void *user, const char *section, const char *name, const char *value)
 {
 	struct ini_state *st = user;
@@ -203,14 +207,8 @@ static int ini_entry(void *user, const char *section, const char *name, const ch
 		return ini_fail(st, "'%s' in [%s] is empty", name, section);
 	if (slot == &st->port && !port_ok(value))
 		return ini_fail(st, "port '%s' is not a number from 1 to 65535", value);
-	if (slot == &st->host) {
-		/* The address alone: brackets optional, no port. */
-		size_t n = strlen(value);
-		int bracketed = value[0] == '[' && n > 2 && value[n - 1] == ']';
-		if (!bracketed && strchr(value, ':') && !strchr(strchr(value, ':') + 1, ':'))
-			return ini_fail(st, "address '%s' must not include a port; set 'port' "
-					"instead", value);
-	}
+	if (slot == &st->host)
+		return ini_address(st, value);
 	if (slot == &st->ckey)
 		is_path = !settings_is_verifier_key(value);
 	*slot = is_path ? file_path(st, value) : strdup(value);

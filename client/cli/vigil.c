@@ -2,8 +2,8 @@
  * vigil.c - the vigil command: global options, then one command; and what
  * every command shares (settings, connecting, failures, numbers).
  *
- *   vigil [-c FILE | --relay HOST:PORT --cert FILE --key FILE --ca FILE
- *          --checkpoint-key KEY_OR_FILE] [--enc-cert FILE --enc-key FILE]
+ *   vigil [-c FILE | --relay HOST:PORT[,HOST:PORT...] --cert FILE --key FILE
+ *          --ca FILE --checkpoint-key KEY_OR_FILE] [--enc-cert FILE --enc-key FILE]
  *         [--json] [--timeout MS] COMMAND [OPTIONS]
  */
 #include <ctype.h>
@@ -63,11 +63,16 @@ static void help(FILE *f)
 		fprintf(f, "  %-12s%s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n"
 		   "Options (before or after the command):\n"
-		   "  -c, --config FILE    INI file: [relay] address, port, checkpoint_key;\n"
-		   "                       [tls] cert, key, ca, enc_cert, enc_key (relative\n"
-		   "                       paths are relative to the file)\n"
-		   "      --relay HOST:PORT  the relay; IPv6 in brackets ([::1]:7443);\n"
-		   "                       the port defaults to " CLI_DEFAULT_PORT "\n"
+		   "  -c, --config FILE    INI file: [relay] address (one or a list, A, B),\n"
+		   "                       port, checkpoint_key; [tls] cert, key, ca,\n"
+		   "                       enc_cert, enc_key (relative paths are relative\n"
+		   "                       to the file)\n"
+		   "      --relay HOST:PORT[,HOST:PORT...]\n"
+		   "                       the relay, or its nodes (active, standby) in the\n"
+		   "                       order to try: the first that answers is used, and\n"
+		   "                       a reconnection starts from the one that worked\n"
+		   "                       last; IPv6 in brackets ([::1]:7443); the port\n"
+		   "                       defaults to " CLI_DEFAULT_PORT "\n"
 		   "      --cert FILE      our organisation's certificate (PEM)\n"
 		   "      --key FILE       its private key (PEM, not encrypted)\n"
 		   "      --ca FILE        the federation CA certificate (PEM)\n"
@@ -275,10 +280,9 @@ int cli_settings(struct settings *s)
 	return 0;
 }
 
-int cli_open(const struct settings *s, vigil_client **c, struct vigil_error *err)
+int cli_open(const struct settings *s, size_t first, vigil_client **c, struct vigil_error *err)
 {
 	struct vigil_options o = {
-		.host = s->host,
 		.port = s->port ? s->port : CLI_DEFAULT_PORT,
 		.cert_file = s->cert,
 		.key_file = s->key,
@@ -288,7 +292,7 @@ int cli_open(const struct settings *s, vigil_client **c, struct vigil_error *err
 		.enc_cert_file = s->enc_cert,
 		.enc_key_file = s->enc_key,
 	};
-	return vigil_connect(&o, c, err);
+	return vigil_connect_relays(&o, s->host, first, c, err);
 }
 
 int cli_connect(struct settings *s, vigil_client **c)
@@ -298,7 +302,7 @@ int cli_connect(struct settings *s, vigil_client **c)
 	if (rc != 0)
 		return rc;
 	struct vigil_error err;
-	rc = cli_open(s, c, &err);
+	rc = cli_open(s, 0, c, &err);
 	if (rc != VIGIL_OK) {
 		output_failure(&err, s->json);
 		return cli_exit_status(rc);

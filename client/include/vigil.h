@@ -250,6 +250,66 @@ VIGIL_API int vigil_connect(const struct vigil_options *o, vigil_client **out,
 			    struct vigil_error *err);
 
 /*
+ * Several relays: the nodes of one relay (an active node and its standby,
+ * which serve the same log and sign its checkpoints with the same key, so
+ * that a receipt from either verifies with the one checkpoint key) as a
+ * list "A,B,...", tried in order.  Each element is
+ *
+ *   HOST[:PORT]     a name or an IPv4 address: "relay-a.example.org:7443"
+ *   [IPV6][:PORT]   an IPv6 address in brackets: "[::1]:7443"
+ *
+ * with spaces or tabs allowed around it; a port is decimal, 1 to 65535.
+ * An element without a port takes the options' port, or
+ * VIGIL_DEFAULT_PORT when that is NULL or "".  At most VIGIL_RELAYS_MAX
+ * elements.  (A new function rather than a field of struct vigil_options:
+ * a program built against an older vigil.h passes a shorter struct.)
+ */
+#define VIGIL_DEFAULT_PORT "7443"
+#define VIGIL_RELAYS_MAX 8
+
+/*
+ * Checks the syntax of a relay list without connecting (nothing is
+ * resolved); *n (may be NULL) is its number of elements.  VIGIL_E_USAGE
+ * with the first problem otherwise: "bad relay list 'a,,b': address 2 is
+ * empty", "bad relay port '99999': expected a number from 1 to 65535",
+ * "bad relay address '[::1': unbalanced brackets", "bad relay address
+ * '::1:7443': write an IPv6 address in brackets, e.g. [::1]:7443", ...
+ */
+VIGIL_API int vigil_relays_check(const char *relays, size_t *n, struct vigil_error *err);
+
+/*
+ * vigil_connect() for a relay list (see above): checks the list (an error
+ * in it is VIGIL_E_USAGE before anything is sent) and the options but
+ * their host, then tries the elements in order, starting at index first
+ * and wrapping around, and returns a client on the first one whose TLS
+ * handshake and Hello / Welcome succeed.  Each attempt is bounded as
+ * vigil_connect() is (timeout_ms for the TCP connect and for every read
+ * and write of the handshake), so a list of n relays takes at most n times
+ * that.  To reconnect, pass the vigil_client_relay_index() of the last
+ * client as first: the list is tried again from the relay that worked
+ * last.  A TLS session ticket is kept per relay address and offered to
+ * the address that issued it only.
+ *
+ * When every relay fails, err names each one in the order tried with its
+ * reason, on one line: "relay-a:7443: cannot connect to 192.0.2.1 port
+ * 7443: Connection refused; relay-b:7443: TLS handshake with relay
+ * relay-b:7443 failed: ..." (reasons are cut short, ending with "...",
+ * when they do not fit in the message).  Its status is the one every
+ * relay failed with, or VIGIL_E_CONNECT when they failed differently.
+ * With one element err is that relay's error as vigil_connect() gives it.
+ * first beyond the list is VIGIL_E_USAGE.
+ */
+VIGIL_API int vigil_connect_relays(const struct vigil_options *o, const char *relays,
+				   size_t first, vigil_client **out, struct vigil_error *err);
+
+/* The index in its relay list of the relay c is connected to (0 after
+ * vigil_connect()). */
+VIGIL_API size_t vigil_client_relay_index(const vigil_client *c);
+
+/* The relay c is connected to, "host:port" ("[v6]:port"). */
+VIGIL_API const char *vigil_client_relay_address(const vigil_client *c);
+
+/*
  * Closes the connection (TLS close_notify, best effort) and frees the
  * client, including submissions still waiting for their receipt.  NULL-safe;
  * sets *c to NULL.
