@@ -38,6 +38,9 @@
 #            silence deadlines of BENCH_HIGH_CASES high-risk cases expiring
 #            ([watchdog] high = BENCH_MIXED_WINDOW s): submit_, status_, log_,
 #            proof_ and alert_delivery_ p50/p99/max_ms, loop_lag_max_ms, counts
+#   BENCH_BACKEND        sqlite (default) or postgresql: the relay's log on a scratch
+#                        PostgreSQL server (tests/pg/pg.sh), for ingest, latency and the rest
+#                        but scale
 #   BENCH_SECONDS        length of each timed phase (default 10)
 #   BENCH_RATE           latency: records per second (default 1000)
 #   BENCH_WINDOW         ingest: submissions outstanding (default 250; the relay reads no more
@@ -156,6 +159,10 @@ stop_relay() {
 cleanup() {
     local rc=$?
     stop_relay || true
+    if [ -n "${pgdir:-}" ]; then
+        sh "$here/tests/pg/pg.sh" stop "$pgdir/pg" || true
+        rm -rf -- "$pgdir"
+    fi
     if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
         [ "$rc" -ne 0 ] && [ -s "$work/vigild.log" ] && {
             say "last lines of vigild's log:"
@@ -170,6 +177,23 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 bash "$here/certs/mkpki.sh" "$work/pki" >&2
+# BENCH_BACKEND=postgresql: the relay's log on a scratch PostgreSQL server
+# (tests/pg/pg.sh, loopback), in a directory the unprivileged server user
+# can reach; stopped and removed with the scratch directory.
+backend=${BENCH_BACKEND:-sqlite}
+case $backend in
+sqlite) store_conf="path = vigil.db" ;;
+postgresql)
+    [ "$mode" != scale ] || die "scale builds an SQLite file: BENCH_BACKEND=sqlite only"
+    pgdir=$(mktemp -d /tmp/vigil-bench-pg.XXXXXX)
+    chmod 755 "$pgdir"
+    pg_dsn=$(sh "$here/tests/pg/pg.sh" start "$pgdir/pg")
+    store_conf="backend = postgresql
+dsn = $pg_dsn"
+    ;;
+*) die "BENCH_BACKEND is sqlite or postgresql, not $backend" ;;
+esac
+echo "# store: $backend"
 listen_extra=
 if [ "$mode" = mixed ]; then
     # One member organisation per connection: key, certificate and directory
@@ -201,7 +225,7 @@ ca = pki/ca.crt
 crl = pki/crl.pem
 
 [store]
-path = vigil.db
+$store_conf
 
 [directory]
 path = pki/directory.conf
@@ -252,7 +276,10 @@ fi
 start_relay() {
     rm -f -- "$work/ready"
     # A new log only when asked (the scale mode brings its own database).
-    [ -e "$work/vigil.db" ] || "$vigild" -c "$work/vigild.conf" --init-db >>"$work/vigild.log" 2>&1
+    if [ ! -e "$work/vigil.db" ] && [ ! -e "$work/initialized" ]; then
+        "$vigild" -c "$work/vigild.conf" --init-db >>"$work/vigild.log" 2>&1
+        touch "$work/initialized"
+    fi
     t0=$EPOCHREALTIME
     "$vigild" -c "$work/vigild.conf" --ready-file "$work/ready" >>"$work/vigild.log" 2>&1 &
     pid=$!
