@@ -26,9 +26,11 @@ die() { echo "pg.sh: $*" >&2; exit 1; }
 cmd=$1
 dir=$2
 if [ -z "${PG_BIN:-}" ]; then
-    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    PG_BIN=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1)
 fi
-[ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || die "PostgreSQL is not installed (apt-get install postgresql)"
+if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
+    die "PostgreSQL is not installed (apt-get install postgresql)"
+fi
 
 as_owner() {
     if [ "$(id -u)" -eq 0 ]; then
