@@ -82,7 +82,7 @@ void db_target_name(const struct db_target *t, char *out, size_t out_len)
 		return;
 	}
 	PQconninfoOption *opts = PQconninfoParse(t->where, NULL);
-	const char *host = NULL, *port = NULL, *dbname = NULL;
+	const char *host = NULL, *port = NULL, *dbname = NULL, *options = NULL;
 	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
 		if (!o->val)
 			continue;
@@ -92,9 +92,15 @@ void db_target_name(const struct db_target *t, char *out, size_t out_len)
 			port = o->val;
 		else if (strcmp(o->keyword, "dbname") == 0)
 			dbname = o->val;
+		else if (strcmp(o->keyword, "options") == 0)
+			options = o->val;
 	}
-	snprintf(out, out_len, "PostgreSQL %s%s%s/%s", host ? host : "(default host)",
-		 port ? ":" : "", port ? port : "", dbname ? dbname : "(default database)");
+	/* The schema the log lives in, when options sets search_path. */
+	const char *sp = options ? strstr(options, "search_path=") : NULL;
+	int sp_len = sp ? (int)strcspn(sp + 12, " ,") : 0;
+	snprintf(out, out_len, "PostgreSQL %s%s%s/%s%s%.*s", host ? host : "(default host)",
+		 port ? ":" : "", port ? port : "", dbname ? dbname : "(default database)",
+		 sp_len ? " schema " : "", sp_len, sp ? sp + 12 : "");
 	PQconninfoFree(opts);
 }
 

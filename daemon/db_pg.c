@@ -9,13 +9,17 @@
  * a module may step one statement while it runs others on the same
  * connection, as it does on SQLite.
  */
+/* program_invocation_short_name */
+#define _GNU_SOURCE
 #include "daemon/db_pg.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -184,8 +188,13 @@ static void ok(struct dbpg *pg)
  * whatever the server's defaults. */
 static int session_setup(struct dbpg *pg)
 {
-	PGresult *r = PQexec(pg->conn, "SET bytea_output = 'hex'; SET client_encoding = 'UTF8';"
-				       "SET client_min_messages = 'warning'");
+	/* The program and its pid name the session (pg_stat_activity): an
+	 * operator sees which relay holds the log's lock. */
+	char sql[300];
+	snprintf(sql, sizeof(sql), "SET bytea_output = 'hex'; SET client_encoding = 'UTF8';"
+		 "SET client_min_messages = 'warning'; SET application_name = '%s[%d]'",
+		 program_invocation_short_name, (int)getpid());
+	PGresult *r = PQexec(pg->conn, sql);
 	int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		fail_result(pg, r);

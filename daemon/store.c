@@ -237,8 +237,9 @@ static int schema_probe(struct store *s, int init, int *fresh, int64_t *version,
 	}
 	*fresh = app_id == 0 && *version == 0 && tables == 0;
 	if (*fresh && !init) {
-		snprintf(err, err_len, "%s is an empty database, not a vigil log; a new log is created "
-			 "only with --init-db", s->path);
+		snprintf(err, err_len, "%s is an empty %s, not a vigil log; a new log is created "
+			 "only with --init-db", s->path,
+			 db_engine(s->db) == DB_POSTGRESQL ? "schema" : "database");
 		return -1;
 	}
 	if (!*fresh && init) {
@@ -379,6 +380,20 @@ static int open_pg(struct store *s, const char *dsn, int standby, char *err, siz
 	char why[256];
 	if (db_open_pg(dsn, &s->db, err, err_len) != DB_OK)
 		return -1;
+	/* The log's schema is the first of search_path that exists; none is
+	 * a mistake to name, not an empty log. */
+	int64_t has_schema;
+	if (query_int(s->db, "SELECT current_schema() IS NOT NULL", &has_schema, why,
+		      sizeof(why)) != 0) {
+		snprintf(err, err_len, "%s: %s", s->path, why);
+		return -1;
+	}
+	if (!has_schema) {
+		snprintf(err, err_len, "%s: no schema of the connection's search_path exists; "
+			 "create it (CREATE SCHEMA) or name one in the connection string "
+			 "(options='-c search_path=NAME')", s->path);
+		return -1;
+	}
 	int64_t locked;
 	if (query_int(s->db, "SELECT pg_try_advisory_lock(hashtext('vigil ' || current_schema()))",
 		      &locked, why, sizeof(why)) != 0) {

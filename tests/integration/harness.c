@@ -194,6 +194,11 @@ static const char *vigild_path(void)
 	return p && p[0] ? p : VIGILD_PATH;
 }
 
+/* pg-suites (defined in its block at the end). */
+static void pg_writer_holders(const struct trelay *t, char *out, size_t len);
+static int pg_wait_writer_gone(const struct trelay *t, const char *holder);
+static void store_snapshots_drop(const struct trelay *t);
+
 int trelay_start(struct trelay *t)
 {
 	/* A new log is made only when asked, as an operator would: the first
@@ -275,9 +280,12 @@ int trelay_stop(struct trelay *t)
 {
 	if (t->pid <= 0)
 		return -1;
+	char holder[32];
+	pg_writer_holders(t, holder, sizeof(holder));  /* pg-suites */
 	kill(t->pid, SIGTERM);
 	int rc = wait_exit(t->pid, 20000);
 	t->pid = 0;
+	pg_wait_writer_gone(t, holder);  /* pg-suites */
 	return rc;
 }
 
@@ -294,10 +302,13 @@ void trelay_kill9(struct trelay *t)
 {
 	if (t->pid <= 0)
 		return;
+	char holder[32];
+	pg_writer_holders(t, holder, sizeof(holder));  /* pg-suites */
 	kill(t->pid, SIGKILL);
 	int st;
 	waitpid(t->pid, &st, 0);
 	t->pid = 0;
+	pg_wait_writer_gone(t, holder);  /* pg-suites */
 }
 
 int trelay_init_db(struct trelay *t)
@@ -353,6 +364,7 @@ void trelay_cleanup(struct trelay *t)
 		char sql[128];
 		snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", t->pg_schema);
 		pg_admin(sql);
+		store_snapshots_drop(t);  /* pg-suites */
 	}
 	t->pg_schema[0] = '\0';
 	t->dir[0] = '\0';
@@ -1291,4 +1303,327 @@ void trelay_setup_peer(struct trelay *b, const struct trelay *a, const char *ext
 int trelay_pg_admin(const char *sql)
 {
 	return pg_admin(sql);
+}
+
+/* ==== the relay's store as a whole, on either engine (pg-suites) ============ */
+
+void store_name(const struct trelay *t, char *out, size_t out_len)
+{
+	struct db_target where;
+	store_target(t, &where);
+	db_target_name(&where, out, out_len);
+}
+
+int sqlite_only(const char *why)
+{
+	if (!test_backend_pg())
+		return 1;
+	printf("SQLite only: %s\n", why);
+	fflush(stdout);
+	return 0;
+}
+
+/* One integer from a query on the fixture's server, outside any relay's
+ * schema: the value, or -1. */
+static long long pg_admin_int(const char *sql)
+{
+	char dsn[600], err[512];
+	struct db *db;
+	struct db_stmt *st;
+	long long v = -1;
+	pg_base_dsn(dsn, sizeof(dsn));
+	const struct db_target where = { DB_POSTGRESQL, dsn, 0 };
+	if (db_open(&where, 0, &db, err, sizeof(err)) != DB_OK) {
+		fprintf(stderr, "harness: %s\n", err);
+		return -1;
+	}
+	if (db_prepare(db, sql, &st) == DB_OK) {
+		if (db_step(st) == DB_ROW)
+			v = db_column_int64(st, 0);
+		db_finalize(st);
+	} else {
+		fprintf(stderr, "harness: %s: %s\n", sql, db_errmsg(db));
+	}
+	db_close(&db);
+	return v;
+}
+
+/* The pg_locks rows of the relay's advisory lock (store.c's open_pg:
+ * hashtext('vigil ' || schema) as a bigint key: classid its high half,
+ * objid its low half, objsubid 1). */
+static void pg_writer_lock(const struct trelay *t, char *out, size_t len)
+{
+	snprintf(out, len, "FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted "
+		 "AND ((classid::bigint << 32) | objid::bigint) = hashtext('vigil %s')::bigint",
+		 t->pg_schema);
+}
+
+/* PostgreSQL: the server pid of this relay's session that holds its
+ * advisory lock now ("" when it holds none: a standby, or not running),
+ * before it is stopped or killed.  vigild names its sessions
+ * "vigild[PID]" (application_name). */
+static void pg_writer_holders(const struct trelay *t, char *out, size_t len)
+{
+	out[0] = '\0';
+	if (!t->pg_schema[0] || t->pid <= 0)
+		return;
+	char sql[600];
+	snprintf(sql, sizeof(sql), "SELECT coalesce(min(pid), 0) FROM pg_stat_activity WHERE "
+		 "application_name = 'vigild[%d]' AND pid IN (SELECT pid ", (int)t->pid);
+	pg_writer_lock(t, sql + strlen(sql), sizeof(sql) - strlen(sql) - 2);
+	strcat(sql, ")");
+	long long pid = pg_admin_int(sql);
+	if (pid > 0)
+		snprintf(out, len, "%lld", pid);
+}
+
+/* PostgreSQL: waits (up to 10 s) until the session that held the relay's
+ * advisory lock (holder, from pg_writer_holders) is gone: a relay killed
+ * or stopped is gone only once the server has ended its session, with what
+ * that session had sent (a COMMIT).  A standby may hold the lock by then.
+ * 0, or -1 when it is still there. */
+static int pg_wait_writer_gone(const struct trelay *t, const char *holder)
+{
+	if (!t->pg_schema[0] || !holder[0])
+		return 0;
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", holder);
+	for (int64_t deadline = now_ms() + 10000; now_ms() < deadline; usleep(10000))
+		if (pg_admin_int(sql) == 0)
+			return 0;
+	fprintf(stderr, "harness: the relay's session on %s is still there\n", t->pg_schema);
+	return -1;
+}
+
+int store_pg_end_writer(struct trelay *t)
+{
+	if (!t->pg_schema[0])
+		return -1;
+	char sql[400];
+	snprintf(sql, sizeof(sql), "SELECT count(pg_terminate_backend(pid)) ");
+	pg_writer_lock(t, sql + strlen(sql), sizeof(sql) - strlen(sql));
+	return (int)pg_admin_int(sql);
+}
+
+/* Drops the schemas of the relay's snapshots (SCHEMA_name). */
+static void store_snapshots_drop(const struct trelay *t)
+{
+	char sql[600];
+	snprintf(sql, sizeof(sql),
+		 "DO $vigil$DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE "
+		 "left(nspname, %zu) = '%s_' LOOP EXECUTE format('DROP SCHEMA %%I CASCADE', s); "
+		 "END LOOP; END$vigil$", strlen(t->pg_schema) + 1, t->pg_schema);
+	pg_admin(sql);
+}
+
+/*
+ * PostgreSQL: the tables of schema src copied into schema dst (made when
+ * missing), in one statement and so one transaction: dst's tables that src
+ * lacks dropped, the others emptied and refilled (identity values as they
+ * were), a table dst lacks made LIKE src's, and every identity column's
+ * sequence set past its rows, so that the relay's next insert does not
+ * collide.  The copies of a snapshot have no foreign keys; a restored
+ * schema keeps its own.
+ */
+static int pg_copy_schema(const char *src, const char *dst)
+{
+	char sql[3000];
+	snprintf(sql, sizeof(sql),
+		 "DO $vigil$DECLARE src text := '%s'; dst text := '%s'; r record; tabs text; "
+		 "BEGIN "
+		 "EXECUTE format('CREATE SCHEMA IF NOT EXISTS %%I', dst); "
+		 "FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = dst AND tablename "
+		 "NOT IN (SELECT tablename FROM pg_tables WHERE schemaname = src) LOOP "
+		 "EXECUTE format('DROP TABLE %%I.%%I CASCADE', dst, r.tablename); END LOOP; "
+		 "SELECT string_agg(format('%%I.%%I', dst, tablename), ', ') INTO tabs FROM pg_tables "
+		 "WHERE schemaname = dst; "
+		 "IF tabs IS NOT NULL THEN EXECUTE 'TRUNCATE ' || tabs; END IF; "
+		 "FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = src LOOP "
+		 "IF NOT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = dst AND tablename = "
+		 "r.tablename) THEN EXECUTE format('CREATE TABLE %%I.%%I (LIKE %%I.%%I INCLUDING ALL)', "
+		 "dst, r.tablename, src, r.tablename); END IF; "
+		 "EXECUTE format('INSERT INTO %%I.%%I OVERRIDING SYSTEM VALUE SELECT * FROM %%I.%%I', "
+		 "dst, r.tablename, src, r.tablename); END LOOP; "
+		 "FOR r IN SELECT table_name, column_name FROM information_schema.columns WHERE "
+		 "table_schema = dst AND is_identity = 'YES' LOOP "
+		 "EXECUTE format('SELECT setval(pg_get_serial_sequence(%%L, %%L), coalesce((SELECT "
+		 "max(%%I) FROM %%I.%%I), 0) + 1, false)', format('%%I.%%I', dst, r.table_name), "
+		 "r.column_name, r.column_name, dst, r.table_name); END LOOP; "
+		 "END$vigil$", src, dst);
+	return pg_admin(sql);
+}
+
+/* SQLite: DIR/name.db; PostgreSQL: SCHEMA_name.  Fails the test (abort)
+ * on a name that is not [a-z0-9_]+. */
+static void snapshot_where(const struct trelay *t, const char *name, char *out, size_t len)
+{
+	if (!name[0] || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name)) {
+		fprintf(stderr, "harness: bad snapshot name \"%s\"\n", name);
+		abort();
+	}
+	if (t->pg_schema[0])
+		snprintf(out, len, "%s_%s", t->pg_schema, name);
+	else
+		snprintf(out, len, "%s/%s.db", t->dir, name);
+}
+
+/* The relay must be stopped, and on PostgreSQL its session gone. */
+static int store_idle(const struct trelay *t, const char *what)
+{
+	if (t->pid > 0) {
+		fprintf(stderr, "harness: %s: the relay (pid %d) runs\n", what, (int)t->pid);
+		return -1;
+	}
+	if (!t->pg_schema[0])
+		return 0;
+	/* No session holds the log's lock (no relay, no standby). */
+	char sql[400];
+	snprintf(sql, sizeof(sql), "SELECT count(*) ");
+	pg_writer_lock(t, sql + strlen(sql), sizeof(sql) - strlen(sql));
+	for (int64_t deadline = now_ms() + 10000; now_ms() < deadline; usleep(10000))
+		if (pg_admin_int(sql) == 0)
+			return 0;
+	fprintf(stderr, "harness: %s: a session still holds the lock of %s\n", what, t->pg_schema);
+	return -1;
+}
+
+int store_snapshot(struct trelay *t, const char *name)
+{
+	char where[700];
+	snapshot_where(t, name, where, sizeof(where));
+	if (store_idle(t, "store_snapshot") != 0)
+		return -1;
+	if (t->pg_schema[0])
+		return pg_copy_schema(t->pg_schema, where);
+	return file_copy(t->db, where);
+}
+
+int store_restore_from(struct trelay *t, const struct trelay *from, const char *name)
+{
+	char where[700];
+	snapshot_where(from, name, where, sizeof(where));
+	if (store_idle(t, "store_restore") != 0)
+		return -1;
+	if (!t->pg_schema[0] != !from->pg_schema[0]) {
+		fprintf(stderr, "harness: store_restore: relays on two engines\n");
+		return -1;
+	}
+	if (t->pg_schema[0])
+		return pg_copy_schema(where, t->pg_schema);
+	return file_copy(where, t->db);
+}
+
+int store_restore(struct trelay *t, const char *name)
+{
+	return store_restore_from(t, t, name);
+}
+
+struct db *store_lock(struct trelay *t)
+{
+	struct db *db = store_connect(t, 0);
+	if (!db)
+		return NULL;
+	if (db_sqlite(db))
+		sqlite3_busy_timeout(db_sqlite(db), 5000);
+	if (db_exec(db, db_sqlite(db) ? "BEGIN IMMEDIATE"
+				      : "BEGIN; LOCK TABLE entries IN EXCLUSIVE MODE") != DB_OK) {
+		fprintf(stderr, "harness: cannot take the write lock: %s\n", db_errmsg(db));
+		db_close(&db);
+		return NULL;
+	}
+	return db;
+}
+
+int store_unlock(struct db *lock)
+{
+	int rc = db_exec(lock, "ROLLBACK");
+	if (rc != DB_OK)
+		fprintf(stderr, "harness: store_unlock: %s\n", db_errmsg(lock));
+	if (db_close(&lock) != DB_OK)
+		rc = -1;
+	return rc == DB_OK ? 0 : -1;
+}
+
+long long db_each(struct trelay *t, const char *sql,
+		  void (*row)(void *ctx, const uint8_t *value, size_t len), void *ctx)
+{
+	struct db_stmt *st;
+	long long n = -1;
+	struct db *db = store_connect(t, 1);
+	if (!db)
+		return -1;
+	if (db_sqlite(db))
+		sqlite3_busy_timeout(db_sqlite(db), 5000);
+	char *q = store_sql(t, sql);
+	if (db_prepare(db, q, &st) == DB_OK) {
+		int rc;
+		n = 0;
+		while ((rc = db_step(st)) == DB_ROW) {
+			row(ctx, db_column_blob(st, 0), (size_t)db_column_bytes(st, 0));
+			n++;
+		}
+		if (rc != DB_DONE) {
+			fprintf(stderr, "db_each %s: %s\n", q, db_errmsg(db));
+			n = -1;
+		}
+		db_finalize(st);
+	} else {
+		fprintf(stderr, "db_each %s: %s\n", q, db_errmsg(db));
+	}
+	free(q);
+	db_close(&db);
+	return n;
+}
+
+long long db_count_bytes(struct trelay *t, const uint8_t *needle, size_t n)
+{
+	struct db_stmt *cols, *st;
+	long long found = -1;
+	struct db *db = store_connect(t, 1);
+	if (!db)
+		return -1;
+	int pg = !db_sqlite(db);
+	if (!pg)
+		sqlite3_busy_timeout(db_sqlite(db), 5000);
+	char *hex = malloc(2 * n + 1), *sql = malloc(2 * n + 512);
+	if (!hex || !sql)
+		die("malloc");
+	for (size_t i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", needle[i]);
+	const char *list = pg ? "SELECT table_name, column_name FROM information_schema.columns "
+				"WHERE table_schema = current_schema() AND data_type = 'bytea'"
+			      : "SELECT m.name, p.name FROM sqlite_schema m JOIN "
+				"pragma_table_info(m.name) p WHERE m.type = 'table'";
+	if (db_prepare(db, list, &cols) != DB_OK) {
+		fprintf(stderr, "db_count_bytes: %s\n", db_errmsg(db));
+		goto out;
+	}
+	found = 0;
+	int rc = DB_DONE;
+	while (found >= 0 && (rc = db_step(cols)) == DB_ROW) {
+		const char *table = db_column_text(cols, 0), *col = db_column_text(cols, 1);
+		if (pg)
+			snprintf(sql, 2 * n + 512, "SELECT count(*) FROM \"%s\" WHERE position("
+				 "'\\x%s'::bytea IN \"%s\") > 0", table, hex, col);
+		else
+			snprintf(sql, 2 * n + 512, "SELECT count(*) FROM \"%s\" WHERE instr(\"%s\", "
+				 "x'%s') > 0", table, col, hex);
+		if (db_prepare(db, sql, &st) != DB_OK || db_step(st) != DB_ROW) {
+			fprintf(stderr, "db_count_bytes %s: %s\n", sql, db_errmsg(db));
+			found = -1;
+		} else {
+			found += db_column_int64(st, 0);
+		}
+		db_finalize(st);
+	}
+	if (found >= 0 && rc != DB_DONE) {
+		fprintf(stderr, "db_count_bytes: %s\n", db_errmsg(db));
+		found = -1;
+	}
+	db_finalize(cols);
+out:
+	free(hex);
+	free(sql);
+	db_close(&db);
+	return found;
 }

@@ -244,3 +244,54 @@ void file_replace(const char *path, const char *from, const char *to);
  * that a copied database stands alone: 0 or -1. */
 int file_copy(const char *from, const char *to);
 
+
+/* ==== the relay's store as a whole, on either engine (pg-suites) ============
+ *
+ * What the tests did to the SQLite file itself (copy it, lock it, read rows
+ * with sqlite3, expect its path in messages), for both engines.  On
+ * PostgreSQL a snapshot is a schema beside the relay's (dropped by
+ * trelay_cleanup), the lock a table lock, and the relay's session the one
+ * holding its advisory lock.
+ */
+
+struct db;
+
+/* What the relay calls its store in messages: the SQLite file's path, or
+ * "PostgreSQL HOST:PORT/DBNAME" (daemon/db.h's db_target_name). */
+void store_name(const struct trelay *t, char *out, size_t out_len);
+/* 1 on SQLite; on PostgreSQL prints "SQLite only: <why>" and returns 0,
+ * for the parts of a test that are about the SQLite file alone. */
+int sqlite_only(const char *why);
+/* Saves the stopped relay's store as snapshot name ([a-z0-9_]): SQLite: a
+ * copy of the database file, DIR/name.db; PostgreSQL: every table of the
+ * relay's schema copied into the schema SCHEMA_name, in one transaction.
+ * 0, or -1 with the reason on stderr. */
+int store_snapshot(struct trelay *t, const char *name);
+/* Puts snapshot name of relay from (store_restore: of t itself) in place
+ * of the stopped relay t's store: SQLite: the copy over the file, its -wal
+ * and -shm removed; PostgreSQL: the schema's tables emptied (those the
+ * snapshot lacks dropped) and refilled from the snapshot's, identity
+ * columns' sequences past their rows, in one transaction.  0 or -1. */
+int store_restore(struct trelay *t, const char *name);
+int store_restore_from(struct trelay *t, const struct trelay *from, const char *name);
+/* Takes the store's write lock, so that the relay's writer waits: SQLite:
+ * BEGIN IMMEDIATE on a connection of its own (busy timeout 5 s);
+ * PostgreSQL: BEGIN; LOCK TABLE entries IN EXCLUSIVE MODE (readers go on).
+ * The connection holding it, NULL (said on stderr) when it cannot. */
+struct db *store_lock(struct trelay *t);
+/* Rolls back and closes: 0, or -1 when either fails. */
+int store_unlock(struct db *lock);
+/* Calls row with the first column of each row of an SQL query on the
+ * relay's store (the SQL translated as db_int's; busy timeout 5 s on
+ * SQLite), in order: the number of rows, or -1 when the query fails. */
+long long db_each(struct trelay *t, const char *sql,
+		  void (*row)(void *ctx, const uint8_t *value, size_t len), void *ctx);
+/* How many column values of the live rows of the relay's store contain the
+ * n bytes needle (every column on SQLite, the bytea ones on PostgreSQL);
+ * -1 when a query fails.  Unlike the bytes of the SQLite file, this does
+ * not see deleted rows (free pages, dead row versions) or any WAL. */
+long long db_count_bytes(struct trelay *t, const uint8_t *needle, size_t n);
+/* PostgreSQL: ends the session of the relay's writer (the one holding its
+ * advisory lock) from the server side, as a lost connection would: the
+ * number of sessions ended, -1 on failure. */
+int store_pg_end_writer(struct trelay *t);

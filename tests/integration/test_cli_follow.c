@@ -356,10 +356,8 @@ static void test_follow_refuses_a_log_that_went_back(void **state)
 	(void)state;
 	int port = unused_port();
 	relay_up(port);
-	char backup[700];
-	snprintf(backup, sizeof(backup), "%s/backup.db", R.dir);
 	assert_int_equal(trelay_stop(&R), 0);
-	assert_int_equal(file_copy(R.db, backup), 0);
+	assert_int_equal(store_snapshot(&R, "backup"), 0);
 	assert_int_equal(trelay_start(&R), 0);
 	bg_start_port(port, COORD, "alerts", "--follow", NULL);
 	open_case(OWNER "CA-restored");
@@ -367,7 +365,7 @@ static void test_follow_refuses_a_log_that_went_back(void **state)
 	char line[4096];
 	must_line(line, sizeof(line), "the alert");
 	assert_int_equal(trelay_stop(&R), 0);
-	assert_int_equal(file_copy(backup, R.db), 0);
+	assert_int_equal(store_restore(&R, "backup"), 0);
 	assert_int_equal(trelay_start(&R), 0);
 	int st = cli_bg_wait(&BG, PATIENCE_MS);
 	if (st != 3)

@@ -27,8 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "alertkit.h"
 #include "casekit.h"
 #include "harness.h"
@@ -151,23 +149,20 @@ static void test_ack_flood(void **state)
 
 /* ---- byte budgets --------------------------------------------------------- */
 
-/* A busy writer: the test takes the database's write lock, so the writer's
- * next transaction waits (busy_timeout 5 s: the lock is held for less). */
-static sqlite3 *lock_db(struct trelay *t)
+/* A busy writer: the test takes the store's write lock (store_lock), so
+ * the writer's next transaction waits (SQLite: busy_timeout 5 s, and the
+ * lock is held for less; PostgreSQL: until the lock is given back). */
+static struct db *lock_db(struct trelay *t)
 {
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open_v2(t->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	char *err = NULL;
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("cannot take the write lock: %s", err);
+	struct db *db = store_lock(t);
+	if (!db)
+		fail_msg("cannot take the write lock");
 	return db;
 }
 
-static void unlock_db(sqlite3 *db)
+static void unlock_db(struct db *db)
 {
-	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	assert_int_equal(store_unlock(db), 0);
 }
 
 /* n Submit frames of signed contact attempts on case_id with full notes,
@@ -294,7 +289,7 @@ static void test_connection_byte_budget(void **state)
 	assert_true(la + (size_t)na * RECEIPT_RESERVE > budget + budget / 4 &&
 		    lb + (size_t)nb * RECEIPT_RESERVE < budget / 2 && nb >= 2);
 
-	sqlite3 *lock = lock_db(&t);
+	struct db *lock = lock_db(&t);
 	assert_int_equal(tclient_send_raw(&a, fa, la), 0);
 	send_get_checkpoint(&a, (uint64_t)na + 1);
 	assert_int_equal(tclient_send_raw(&b, fb, lb), 0);
@@ -365,7 +360,7 @@ static void test_relay_byte_budget(void **state)
 		total += len[i];
 	}
 
-	sqlite3 *lock = lock_db(&t);
+	struct db *lock = lock_db(&t);
 	for (int i = 0; i < CONNS; i++) {
 		assert_int_equal(tclient_send_raw(&c[i], fr[i], len[i]), 0);
 		send_get_checkpoint(&c[i], (uint64_t)n + 1);
