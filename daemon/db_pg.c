@@ -192,7 +192,11 @@ static int session_setup(struct dbpg *pg)
 	 * operator sees which relay holds the log's lock. */
 	char sql[300];
 	snprintf(sql, sizeof(sql), "SET bytea_output = 'hex'; SET client_encoding = 'UTF8';"
-		 "SET client_min_messages = 'warning'; SET application_name = '%s[%d]'",
+		 "SET client_min_messages = 'warning'; SET application_name = '%s[%d]';"
+		 /* A receipt follows a commit that is on disk, and on the
+		  * synchronous standby when the server has one: whatever the
+		  * server's or the role's default says. */
+		 "SET synchronous_commit = on",
 		 program_invocation_short_name, (int)getpid());
 	PGresult *r = PQexec(pg->conn, sql);
 	int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
