@@ -178,7 +178,7 @@ int copyto_run(const char *path, const char *dsn, const char *origin, EVP_PKEY *
 		goto out;
 	}
 	/* The proof: every table's rows, the latest checkpoint, the audit. */
-	long long n, src_size, dst_size;
+	long long n = 0, src_size = -1, dst_size = -1;
 	char src_root[65], dst_root[65];
 	for (size_t i = 0; i < N_TABLES; i++) {
 		if (count(pg, tables[i], &n) != 0 || n != rows[i]) {
