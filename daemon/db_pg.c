@@ -315,6 +315,9 @@ static int prepare_now(struct dbpg_stmt *st);
 int dbpg_prepare(struct dbpg *pg, const char *sql, struct dbpg_stmt **out)
 {
 	*out = NULL;
+	int arc = alive(pg);
+	if (arc != DB_OK)
+		return arc;
 	struct dbpg_stmt *st = calloc(1, sizeof(*st));
 	if (!st)
 		return fail(pg, DB_NOMEM, "out of memory");

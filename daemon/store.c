@@ -405,10 +405,17 @@ static int open_pg(struct store *s, const char *dsn, int standby, char *err, siz
 		 * ends (a stop, a crash, a lost connection), then takes over the
 		 * same log from what the store holds. */
 		log_notice("%s: another relay is active; waiting as a standby", s->path);
-		if (query_int(s->db, "SELECT 1 FROM (SELECT pg_advisory_lock(hashtext('vigil ' || "
-				     "current_schema()))) AS l", &locked, why, sizeof(why)) != 0) {
-			snprintf(err, err_len, "%s: waiting as a standby: %s", s->path, why);
-			return -1;
+		/* A failover of the database ends the waiting session too: wait
+		 * on, connected to whichever server is the primary now. */
+		while (query_int(s->db, "SELECT 1 FROM (SELECT pg_advisory_lock(hashtext('vigil ' "
+					"|| current_schema()))) AS l", &locked, why,
+				 sizeof(why)) != 0) {
+			if ((db_errcode(s->db) & 0xff) != DB_BUSY) {
+				snprintf(err, err_len, "%s: waiting as a standby: %s", s->path, why);
+				return -1;
+			}
+			log_notice("%s: waiting as a standby: %s; connecting again", s->path, why);
+			sleep(1);
 		}
 		log_notice("%s: the active relay is gone; taking over", s->path);
 	}
