@@ -214,7 +214,7 @@ say "a relay that rewrote history: the log is replaced by a shorter copy with an
 cp "$state/vigil.db" "$state/vigil.db.real"
 sqlite3 "$state/vigil.db" "DELETE FROM entries WHERE idx >= 3; DELETE FROM sealed WHERE idx >= 3;
 	DELETE FROM tree WHERE ((idx + 1) << level) > 3; DELETE FROM checkpoints WHERE size > 3;
-	DELETE FROM alerts WHERE position >= 3;" >/dev/null
+	DELETE FROM alerts WHERE position >= 3; UPDATE log_head SET size = 3;" >/dev/null
 start_relay
 coord contact --case "$case_id" --channel email --outcome no-answer >/dev/null 2>&1 || true
 coord verify --log --state "$state/monitor" ||
