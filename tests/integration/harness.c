@@ -804,6 +804,30 @@ Vigil__V1__Frame *tclient_submit_contact(struct tclient *c, const struct contact
 	return a;
 }
 
+int tclient_send_contact(struct tclient *c, const struct contact_spec *s, uint64_t request_id)
+{
+	uint8_t *rec, *sig;
+	size_t rec_len, sig_len;
+	contact_build(s, &rec, &rec_len);
+	if (record_sign(c->key, rec, rec_len, &sig, &sig_len) != VG_OK)
+		abort();
+	Vigil__V1__SignedRecord sr = VIGIL__V1__SIGNED_RECORD__INIT;
+	sr.record.data = rec;
+	sr.record.len = rec_len;
+	sr.signature.data = sig;
+	sr.signature.len = sig_len;
+	Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
+	sub.record = &sr;
+	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
+	f.request_id = request_id;
+	f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
+	f.submit = &sub;
+	int rc = tclient_send_frame(c, &f);
+	free(rec);
+	free(sig);
+	return rc == 0 ? 0 : -1;
+}
+
 /* ---- running programs, reading rows, free ports (appended) --------------- */
 
 int run_capture(const char *const *argv, const char *cwd, char *out, size_t out_len,

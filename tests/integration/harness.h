@@ -142,6 +142,9 @@ Vigil__V1__Frame *tclient_submit(struct tclient *c, const uint8_t *rec, size_t r
 				 const uint8_t *sig, size_t sig_len);
 /* Builds, signs with the client's own key and submits a contact attempt. */
 Vigil__V1__Frame *tclient_submit_contact(struct tclient *c, const struct contact_spec *s);
+/* The same without waiting, with request_id, for pipelined load: 0, or -1
+ * when the connection is gone (c->err says why). */
+int tclient_send_contact(struct tclient *c, const struct contact_spec *s, uint64_t request_id);
 
 /* A new relay with the PKI's directory logs each member's encryption
  * certificate at its first start (MemberKey entries): its log begins with

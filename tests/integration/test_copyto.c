@@ -46,31 +46,12 @@ static void submit_one(struct trelay *t, uint64_t *index)
 		fail_msg("%s", c.err);
 	struct contact_spec s;
 	contact_spec_default(&s, "iom-ru-moscow", 0);
-	uint8_t *rec, *sig;
-	size_t rec_len, sig_len;
-	contact_build(&s, &rec, &rec_len);
-	record_sign(c.key, rec, rec_len, &sig, &sig_len);
-	Vigil__V1__SignedRecord sr = VIGIL__V1__SIGNED_RECORD__INIT;
-	sr.record.data = rec;
-	sr.record.len = rec_len;
-	sr.signature.data = sig;
-	sr.signature.len = sig_len;
-	Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
-	sub.record = &sr;
-	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
-	f.request_id = 1;
-	f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
-	f.submit = &sub;
-	assert_int_equal(tclient_send_frame(&c, &f), 0);
-	Vigil__V1__Frame *a;
-	assert_int_equal(tclient_recv(&c, &a, 10000), 0);
-	if (a->msg_case != VIGIL__V1__FRAME__MSG_RECEIPT)
-		fail_msg("no receipt: %s", a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ?
+	Vigil__V1__Frame *a = tclient_submit_contact(&c, &s);
+	if (!a || a->msg_case != VIGIL__V1__FRAME__MSG_RECEIPT)
+		fail_msg("no receipt: %s", !a ? c.err : a->msg_case == VIGIL__V1__FRAME__MSG_ERROR ?
 			 a->error->message : "?");
 	*index = a->receipt->index;
 	frame_free(a);
-	free(rec);
-	free(sig);
 	tclient_close(&c);
 }
 

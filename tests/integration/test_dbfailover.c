@@ -42,6 +42,16 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A default contact attempt by IOM.  A relay that stepped down has closed
+ * the connection: the answer that does not come says so (the caller's
+ * receive). */
+static void send_contact(struct tclient *c, uint64_t request_id)
+{
+	struct contact_spec s;
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	(void)tclient_send_contact(c, &s, request_id);
+}
+
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh(const char *fmt, ...)
 {
@@ -63,31 +73,6 @@ static void read_line(const char *path, char *out, size_t len)
 	out[strcspn(out, "\n")] = '\0';
 }
 
-static void send_submit(struct tclient *c, uint64_t request_id)
-{
-	struct contact_spec s;
-	uint8_t *rec, *sig;
-	size_t rec_len, sig_len;
-	contact_spec_default(&s, "iom-ru-moscow", 0);
-	contact_build(&s, &rec, &rec_len);
-	record_sign(c->key, rec, rec_len, &sig, &sig_len);
-	Vigil__V1__SignedRecord sr = VIGIL__V1__SIGNED_RECORD__INIT;
-	sr.record.data = rec;
-	sr.record.len = rec_len;
-	sr.signature.data = sig;
-	sr.signature.len = sig_len;
-	Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
-	sub.record = &sr;
-	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
-	f.request_id = request_id;
-	f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
-	f.submit = &sub;
-	/* A relay that stepped down has closed the connection: the answer
-	 * that does not come says so (the caller's receive). */
-	(void)tclient_send_frame(c, &f);
-	free(rec);
-	free(sig);
-}
 
 static void test_primary_killed_and_standby_promoted(void **state)
 {
@@ -133,7 +118,7 @@ static void test_primary_killed_and_standby_promoted(void **state)
 	snprintf(pid_path, sizeof(pid_path), "%s/data/postmaster.pid", pdir);
 	while (after < 200) {
 		while (sent - (n + refused) < 20)
-			send_submit(&c, ++sent);
+			send_contact(&c, ++sent);
 		Vigil__V1__Frame *a;
 		if (tclient_recv(&c, &a, 30000) != 0) {
 			/* Stepped down: what was in flight was not receipted. */

@@ -45,36 +45,20 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A default contact attempt by IOM; a relay that is gone (killed
+ * mid-load) was not sent what is not sent, and receipted nothing of it. */
+static void send_contact(struct tclient *c, uint64_t request_id)
+{
+	struct contact_spec s;
+	contact_spec_default(&s, "iom-ru-moscow", 0);
+	(void)tclient_send_contact(c, &s, request_id);
+}
+
 struct receipted {
 	uint64_t index;
 	uint8_t leaf[SHA256_LEN];
 };
 
-static void send_submit(struct tclient *c, uint64_t request_id)
-{
-	struct contact_spec s;
-	uint8_t *rec, *sig;
-	size_t rec_len, sig_len;
-	contact_spec_default(&s, "iom-ru-moscow", 0);
-	contact_build(&s, &rec, &rec_len);
-	record_sign(c->key, rec, rec_len, &sig, &sig_len);
-	Vigil__V1__SignedRecord sr = VIGIL__V1__SIGNED_RECORD__INIT;
-	sr.record.data = rec;
-	sr.record.len = rec_len;
-	sr.signature.data = sig;
-	sr.signature.len = sig_len;
-	Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
-	sub.record = &sr;
-	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
-	f.request_id = request_id;
-	f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
-	f.submit = &sub;
-	/* The relay may be gone (killed mid-load): what was not sent was not
-	 * receipted either. */
-	(void)tclient_send_frame(c, &f);
-	free(rec);
-	free(sig);
-}
 
 /*
  * Pipelines submissions to the relay on port until `kill_after` receipts
@@ -92,7 +76,7 @@ static void load_and_kill(int port, struct trelay *victim, int kill_after, struc
 	int got = 0, killed = 0;
 	for (;;) {
 		while (!killed && sent - (uint64_t)got < WINDOW)
-			send_submit(&c, ++sent);
+			send_contact(&c, ++sent);
 		if (!killed && got >= kill_after) {
 			trelay_kill9(victim);
 			killed = 1;
@@ -219,7 +203,7 @@ static void test_fenced_relay_steps_down(void **state)
 	struct tclient c;
 	if (tclient_open(&c, a.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", c.err);
-	send_submit(&c, 1);
+	send_contact(&c, 1);
 	Vigil__V1__Frame *f = NULL;
 	if (tclient_recv(&c, &f, 10000) == 0) {
 		/* Refused, never receipted. */
@@ -257,7 +241,7 @@ static void test_partition_never_forks(void **state)
 	/* The old active relay cannot store a record any more. */
 	struct tclient c;
 	if (tclient_open(&c, a.port, "iom-ru-moscow") == 0) {
-		send_submit(&c, 1);
+		send_contact(&c, 1);
 		Vigil__V1__Frame *f = NULL;
 		if (tclient_recv(&c, &f, 10000) == 0) {
 			assert_int_equal(f->msg_case, VIGIL__V1__FRAME__MSG_ERROR);
@@ -269,7 +253,7 @@ static void test_partition_never_forks(void **state)
 	struct tclient d;
 	if (tclient_open(&d, b.port, "iom-ru-moscow") != 0)
 		fail_msg("%s", d.err);
-	send_submit(&d, 1);
+	send_contact(&d, 1);
 	Vigil__V1__Frame *g;
 	assert_int_equal(tclient_recv(&d, &g, 10000), 0);
 	assert_int_equal(g->msg_case, VIGIL__V1__FRAME__MSG_RECEIPT);
