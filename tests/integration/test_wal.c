@@ -56,25 +56,8 @@ static int64_t mono_ms(void)
 
 static void send_submit(struct tclient *c, const struct contact_spec *s, uint64_t request_id)
 {
-	uint8_t *rec, *sig;
-	size_t rec_len, sig_len;
-	contact_build(s, &rec, &rec_len);
-	record_sign(c->key, rec, rec_len, &sig, &sig_len);
-	Vigil__V1__SignedRecord sr = VIGIL__V1__SIGNED_RECORD__INIT;
-	sr.record.data = rec;
-	sr.record.len = rec_len;
-	sr.signature.data = sig;
-	sr.signature.len = sig_len;
-	Vigil__V1__Submit sub = VIGIL__V1__SUBMIT__INIT;
-	sub.record = &sr;
-	Vigil__V1__Frame f = VIGIL__V1__FRAME__INIT;
-	f.request_id = request_id;
-	f.msg_case = VIGIL__V1__FRAME__MSG_SUBMIT;
-	f.submit = &sub;
-	if (tclient_send_frame(c, &f) != 0)
+	if (tclient_send_contact(c, s, request_id) != 0)
 		fail_msg("send %llu: %s", (unsigned long long)request_id, c->err);
-	free(rec);
-	free(sig);
 }
 
 static void test_wal_bounded_under_load(void **state)
