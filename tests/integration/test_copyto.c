@@ -133,6 +133,16 @@ static void test_refusals(void **state)
 	assert_int_equal(copy_to(&t, dsn, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "is in use by another process"));
 	assert_int_equal(trelay_stop(&t), 0);
+	/* A connection string libpq refuses, and one to no server. */
+	assert_int_equal(copy_to(&t, "bogus=1", out, sizeof(out)), 1);
+	if (!strstr(out, "PostgreSQL: invalid connection option \"bogus\""))
+		fail_msg("%s", out);
+	assert_int_equal(copy_to(&t, "host=127.0.0.1 port=1 connect_timeout=5", out, sizeof(out)),
+			 1);
+	assert_non_null(strstr(out, "PostgreSQL: connection to server at \"127.0.0.1\", port 1 "
+				    "failed"));
+	/* The source is untouched by the refusals. */
+	assert_int_equal(db_int(&t, "SELECT count(*) FROM log_head"), 1);
 	/* Nothing was created there. */
 	char sql[200];
 	snprintf(sql, sizeof(sql), "DROP SCHEMA copyto2");  /* fails if not empty */
